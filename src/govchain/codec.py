@@ -1,0 +1,53 @@
+"""Canonical encoding (msgspec msgpack arrays), domain-separated hashing and ids."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, TypeVar
+
+import msgspec
+
+HASH_BYTES = 32
+
+T = TypeVar("T")
+
+_encoder = msgspec.msgpack.Encoder()
+
+
+class DecodeError(ValueError):
+    """Bytes from outside did not decode to the expected canonical structure."""
+
+
+def encode(obj: Any) -> bytes:
+    """Encode a msgspec struct (or plain value) to canonical msgpack bytes."""
+    return _encoder.encode(obj)
+
+
+def decode_canonical(data: bytes, decoder: msgspec.msgpack.Decoder[T]) -> T:
+    """Decode bytes and insist that re-encoding gives the same bytes.
+
+    msgpack admits several encodings of one value (a small int in a wide type,
+    a short string with a long length prefix); hashes and signatures are over
+    bytes, so only the one canonical form is accepted.
+    """
+    try:
+        value = decoder.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise DecodeError(str(exc)) from exc
+    if _encoder.encode(value) != data:
+        raise DecodeError("non-canonical encoding")
+    return value
+
+
+def digest(domain: bytes, *parts: bytes) -> bytes:
+    """SHA-256 over a domain tag and the parts, each part length-prefixed."""
+    h = hashlib.sha256(domain)
+    for part in parts:
+        h.update(len(part).to_bytes(4, "big"))
+        h.update(part)
+    return h.digest()
+
+
+def hexs(b: bytes) -> str:
+    """Lowercase hex, the form every id takes at the edges."""
+    return b.hex()

@@ -1,0 +1,1 @@
+"""The consensus layer: a Tendermint-style BFT state machine over weighted validators."""

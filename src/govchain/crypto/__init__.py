@@ -1,0 +1,1 @@
+"""Keys, strict Ed25519 signatures and Merkle proofs."""

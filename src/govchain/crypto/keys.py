@@ -1,0 +1,77 @@
+"""Ed25519 keys and strict verification through libsodium (PyNaCl)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import nacl.bindings
+import nacl.exceptions
+
+PUBLIC_KEY_BYTES = 32
+SIGNATURE_BYTES = 64
+SEED_BYTES = 32
+ADDRESS_BYTES = 20
+
+# Field prime and group order of edwards25519.
+_P = 2**255 - 19
+_L = 2**252 + 27742317777372353535851937790883648493
+_Y_MASK = (1 << 255) - 1
+# y-coordinates of the eight points of order dividing 8: identity (1), order 2
+# (p-1), order 4 (0) and the four points of order 8 (two y values).
+_Y_ORDER8 = 2707385501144840649318225287225658788936804267575313519463743609750303402022
+_SMALL_ORDER_Y = frozenset({0, 1, _P - 1, _Y_ORDER8, _P - _Y_ORDER8})
+
+
+def point_is_acceptable(encoded: bytes) -> bool:
+    """A point encoding with canonical y that is not of small order."""
+    if len(encoded) != PUBLIC_KEY_BYTES:
+        return False
+    y = int.from_bytes(encoded, "little") & _Y_MASK
+    return y < _P and y not in _SMALL_ORDER_Y
+
+
+def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """Strict Ed25519: canonical S, acceptable R and key, then libsodium's check."""
+    if len(signature) != SIGNATURE_BYTES or not point_is_acceptable(public_key):
+        return False
+    if int.from_bytes(signature[32:], "little") >= _L:
+        return False
+    if not point_is_acceptable(signature[:32]):
+        return False
+    try:
+        nacl.bindings.crypto_sign_open(signature + message, public_key)
+    except nacl.exceptions.BadSignatureError:
+        return False
+    return True
+
+
+def address_of(public_key: bytes) -> bytes:
+    """The 20-byte account address of a public key."""
+    return hashlib.sha256(b"govchain:address:" + public_key).digest()[:ADDRESS_BYTES]
+
+
+class SigningKey:
+    """An Ed25519 key pair; signing is deterministic, so it may live in a pure core."""
+
+    __slots__ = ("_secret", "public_key", "seed")
+
+    def __init__(self, seed: bytes) -> None:
+        if len(seed) != SEED_BYTES:
+            raise ValueError(f"an Ed25519 seed is {SEED_BYTES} bytes, got {len(seed)}")
+        self.seed = seed
+        self.public_key, self._secret = nacl.bindings.crypto_sign_seed_keypair(seed)
+
+    @classmethod
+    def from_label(cls, label: str) -> SigningKey:
+        """A reproducible key for tests and the simulator; never for real funds."""
+        return cls(hashlib.sha256(b"govchain:test-key:" + label.encode()).digest())
+
+    @property
+    def address(self) -> bytes:
+        """This key's account address."""
+        return address_of(self.public_key)
+
+    def sign(self, message: bytes) -> bytes:
+        """The 64-byte detached signature of message."""
+        signed: bytes = nacl.bindings.crypto_sign(message, self._secret)
+        return signed[:SIGNATURE_BYTES]

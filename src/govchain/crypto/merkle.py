@@ -1,0 +1,81 @@
+"""RFC 9162-shaped Merkle trees over receipts, with inclusion proofs."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
+def leaf_hash(data: bytes) -> bytes:
+    """Hash of one leaf, domain-separated from interior nodes."""
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def _node(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _split(n: int) -> int:
+    """Largest power of two strictly less than n (n >= 2)."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def root_of_hashes(leaves: Sequence[bytes]) -> bytes:
+    """Merkle root over already-hashed leaves."""
+    n = len(leaves)
+    if n == 0:
+        return EMPTY_ROOT
+    if n == 1:
+        return leaves[0]
+    k = _split(n)
+    return _node(root_of_hashes(leaves[:k]), root_of_hashes(leaves[k:]))
+
+
+def root(items: Sequence[bytes]) -> bytes:
+    """Merkle root over raw leaf data."""
+    return root_of_hashes([leaf_hash(x) for x in items])
+
+
+def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
+    """Audit path for leaves[index] (leaves already hashed), bottom-up."""
+    if not 0 <= index < len(leaves):
+        raise IndexError(f"leaf {index} outside a tree of {len(leaves)}")
+    path: list[bytes] = []
+    lo, hi = 0, len(leaves)
+    frames: list[bytes] = []
+    while hi - lo > 1:
+        k = _split(hi - lo)
+        if index < lo + k:
+            frames.append(root_of_hashes(leaves[lo + k : hi]))
+            hi = lo + k
+        else:
+            frames.append(root_of_hashes(leaves[lo : lo + k]))
+            lo = lo + k
+    path.extend(reversed(frames))
+    return path
+
+
+def verify_inclusion(
+    leaf: bytes, index: int, size: int, path: Sequence[bytes], expected_root: bytes
+) -> bool:
+    """RFC 9162 section 2.1.3.2: check that leaf (hashed) sits at index under root."""
+    if not 0 <= index < size:
+        return False
+    fn, sn = index, size - 1
+    r = leaf
+    for p in path:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = _node(p, r)
+            if not fn & 1:
+                while fn & 1 == 0 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = _node(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == expected_root

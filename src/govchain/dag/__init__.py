@@ -1,0 +1,1 @@
+"""The ledger layer: transactions, admission, the DAG and its deterministic order."""

@@ -1,0 +1,90 @@
+"""Stateless admission checks, cheapest first; every rejection has a typed reason."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from govchain.codec import DecodeError, decode_canonical
+from govchain.crypto.keys import PUBLIC_KEY_BYTES, SIGNATURE_BYTES, point_is_acceptable, verify
+from govchain.dag.limits import KINDS, DagLimits
+from govchain.dag.tx import (
+    BODY_DECODER,
+    SIGN_DOMAIN,
+    WIRE_DECODER,
+    Transaction,
+    payload_hash,
+    stamp_bits,
+    tx_id,
+)
+
+HASH_BYTES = 32
+
+
+class Reject(StrEnum):
+    """Why a transaction was not admitted to the DAG."""
+
+    TOO_LARGE = "too_large"
+    MALFORMED = "malformed"
+    WRONG_CHAIN = "wrong_chain"
+    UNKNOWN_KIND = "unknown_kind"
+    BAD_PARENTS = "bad_parents"
+    BAD_PAYLOAD = "bad_payload"
+    BAD_KEY = "bad_key"
+    EXPIRED = "expired"
+    VALIDITY_TOO_FAR = "validity_too_far"
+    WEAK_STAMP = "weak_stamp"
+    DUPLICATE = "duplicate"
+    QUOTA_EXCEEDED = "quota_exceeded"
+    BAD_SIGNATURE = "bad_signature"
+    ORPHAN_POOL_FULL = "orphan_pool_full"
+
+
+class AdmissionError(Exception):
+    """A transaction was refused; reason says which rule, detail says how."""
+
+    def __init__(self, reason: Reject, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def decode_checked(wire: bytes, chain_id: str, limits: DagLimits) -> Transaction:
+    """Decode and check everything that needs no DAG state and no signature."""
+    if len(wire) > limits.tx_bytes_max:
+        raise AdmissionError(Reject.TOO_LARGE, f"{len(wire)} bytes > {limits.tx_bytes_max}")
+    try:
+        w = decode_canonical(wire, WIRE_DECODER)
+        if len(w.body) > limits.body_bytes_max:
+            raise AdmissionError(Reject.TOO_LARGE, f"body of {len(w.body)} bytes")
+        body = decode_canonical(w.body, BODY_DECODER)
+    except DecodeError as exc:
+        raise AdmissionError(Reject.MALFORMED, str(exc)) from exc
+    if body.chain_id != chain_id:
+        raise AdmissionError(Reject.WRONG_CHAIN, f"chain {body.chain_id!r} is not {chain_id!r}")
+    if len(body.kind) > limits.kind_bytes_max or body.kind not in KINDS:
+        raise AdmissionError(Reject.UNKNOWN_KIND, f"kind {body.kind[:40]!r}")
+    parents = body.parents
+    if not limits.parents_count_min <= len(parents) <= limits.parents_count_max:
+        raise AdmissionError(Reject.BAD_PARENTS, f"{len(parents)} parents")
+    for i, p in enumerate(parents):
+        if len(p) != HASH_BYTES or (i and parents[i - 1] >= p):
+            raise AdmissionError(Reject.BAD_PARENTS, "parents must be distinct ascending ids")
+    if body.nonce < 0 or body.valid_until < 0 or body.stamp < 0:
+        raise AdmissionError(Reject.MALFORMED, "negative integer field")
+    if body.payload_len > limits.payload_bytes_max or body.payload_len != len(w.payload):
+        raise AdmissionError(Reject.BAD_PAYLOAD, "payload length does not match the header")
+    if body.payload_hash != payload_hash(w.payload):
+        raise AdmissionError(Reject.BAD_PAYLOAD, "payload hash does not match the header")
+    if len(body.sender) != PUBLIC_KEY_BYTES or not point_is_acceptable(body.sender):
+        raise AdmissionError(Reject.BAD_KEY, "sender key is non-canonical or of small order")
+    if len(w.signature) != SIGNATURE_BYTES:
+        raise AdmissionError(Reject.MALFORMED, "signature must be 64 bytes")
+    if stamp_bits(w.body) < limits.stamp_bits_min:
+        raise AdmissionError(Reject.WEAK_STAMP, f"stamp below {limits.stamp_bits_min} bits")
+    return Transaction(tx_id(w.body, w.signature), body, w.body, w.signature, w.payload)
+
+
+def check_signature(tx: Transaction) -> None:
+    """Strict Ed25519 check of the sender's signature over the body."""
+    if not verify(tx.body.sender, SIGN_DOMAIN + tx.body_bytes, tx.signature):
+        raise AdmissionError(Reject.BAD_SIGNATURE, "signature does not verify")

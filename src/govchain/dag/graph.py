@@ -1,0 +1,233 @@
+"""The DAG of admitted transactions: tips, orphans, coverage by checkpoints, order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from govchain.dag.admission import AdmissionError, Reject, check_signature, decode_checked
+from govchain.dag.limits import DagLimits
+from govchain.dag.tx import Transaction
+
+
+@dataclass(slots=True)
+class Vertex:
+    """An admitted transaction and the checkpoint height that covered it, if any."""
+
+    tx: Transaction
+    height: int | None = None
+
+
+@dataclass(slots=True)
+class _Orphan:
+    tx: Transaction
+    expires_ms: int
+    missing: set[bytes] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """Outcome of admitting one transaction.
+
+    added: vertices that entered the DAG, the transaction itself and any orphans
+    it released, parents before children. missing: parent ids to fetch when the
+    transaction had to wait in the orphan pool.
+    """
+
+    added: tuple[Transaction, ...]
+    missing: tuple[bytes, ...]
+
+
+class Dag:
+    """Admitted vertices with their coverage; holds no sockets, clock or files.
+
+    Invariant: every parent of a vertex is a vertex (or the genesis root), so a
+    vertex's past cone is complete once the vertex itself is held.
+    """
+
+    def __init__(self, chain_id: str, genesis_id: bytes, limits: DagLimits) -> None:
+        self.chain_id = chain_id
+        self.genesis_id = genesis_id
+        self.limits = limits
+        self.vertices: dict[bytes, Vertex] = {}
+        # Insertion-ordered dicts, never sets: iteration order must not depend
+        # on the process's hash seed, or a simulator seed would not replay.
+        self.tips: dict[bytes, None] = {genesis_id: None}
+        self.height = 0
+        self._orphans: dict[bytes, _Orphan] = {}
+        self._waiting: dict[bytes, list[bytes]] = {}
+        self._pending_by_sender: dict[bytes, int] = {}
+        self.uncovered_count = 0
+
+    # -- queries -----------------------------------------------------------
+    def has(self, vid: bytes) -> bool:
+        """True when vid is the genesis root or an admitted vertex."""
+        return vid == self.genesis_id or vid in self.vertices
+
+    def get(self, vid: bytes) -> Transaction | None:
+        """The admitted transaction with this id."""
+        v = self.vertices.get(vid)
+        return v.tx if v is not None else None
+
+    def is_covered(self, vid: bytes) -> bool:
+        """True when a final checkpoint already covers vid."""
+        if vid == self.genesis_id:
+            return True
+        v = self.vertices.get(vid)
+        return v is not None and v.height is not None
+
+    def missing(self, ids: Iterable[bytes]) -> list[bytes]:
+        """Those of ids that are not held."""
+        return [i for i in ids if not self.has(i)]
+
+    def orphan_count(self) -> int:
+        """Transactions waiting for parents."""
+        return len(self._orphans)
+
+    def uncovered_tips(self) -> list[bytes]:
+        """Tips no checkpoint covers yet, lowest ids first, at most the checkpoint limit."""
+        tips = sorted(t for t in self.tips if not self.is_covered(t))
+        return tips[: self.limits.tips_per_checkpoint_max]
+
+    def client_tips(self, count_max: int) -> list[bytes]:
+        """Parents a client should name: the newest tips, or the genesis root."""
+        tips = list(self.tips)[-count_max:]
+        return sorted(tips) if tips else [self.genesis_id]
+
+    # -- admission ---------------------------------------------------------
+    def admit(self, wire: bytes, now_ms: int) -> Admitted:
+        """Admit a transaction from the wire; raises AdmissionError with a typed reason."""
+        tx = decode_checked(wire, self.chain_id, self.limits)
+        return self.admit_tx(tx, now_ms)
+
+    def admit_tx(
+        self,
+        tx: Transaction,
+        now_ms: int,
+        *,
+        verify_signature: bool = True,
+        lenient: bool = False,
+    ) -> Admitted:
+        """Admit a decoded transaction (stateful checks, then the signature).
+
+        lenient: the vertex was fetched because a checkpoint's cone needs it, so
+        the gossip-time rules (validity window, quotas) no longer apply; a final
+        checkpoint may cover an expired vertex, which then executes as rejected.
+        """
+        body = tx.body
+        if tx.id in self.vertices or tx.id in self._orphans:
+            raise AdmissionError(Reject.DUPLICATE, "already held")
+        if not lenient:
+            if body.valid_until < self.height:
+                raise AdmissionError(
+                    Reject.EXPIRED, f"valid until {body.valid_until} < {self.height}"
+                )
+            if body.valid_until > self.height + self.limits.validity_window_heights_max:
+                raise AdmissionError(Reject.VALIDITY_TOO_FAR, f"valid until {body.valid_until}")
+            if self._pending_by_sender.get(body.sender, 0) >= self.limits.sender_pending_max:
+                raise AdmissionError(Reject.QUOTA_EXCEEDED, "sender has too many pending vertices")
+        if verify_signature:
+            check_signature(tx)
+        missing = [p for p in body.parents if not self.has(p)]
+        if missing:
+            self._add_orphan(tx, set(missing), now_ms)
+            return Admitted((), tuple(missing))
+        return Admitted(tuple(self._insert_with_released(tx)), ())
+
+    def _add_orphan(self, tx: Transaction, missing: set[bytes], now_ms: int) -> None:
+        if len(self._orphans) >= self.limits.orphans_count_max:
+            raise AdmissionError(Reject.ORPHAN_POOL_FULL, "orphan pool is full")
+        self._orphans[tx.id] = _Orphan(tx, now_ms + self.limits.orphan_ttl_ms, missing)
+        self._count_pending(tx.body.sender, +1)
+        for p in sorted(missing):
+            self._waiting.setdefault(p, []).append(tx.id)
+
+    def _insert_with_released(self, tx: Transaction) -> list[Transaction]:
+        added: list[Transaction] = []
+        ready = [tx]
+        while ready:
+            t = ready.pop()
+            self._insert(t)
+            added.append(t)
+            for child_id in self._waiting.pop(t.id, []):
+                orphan = self._orphans.get(child_id)
+                if orphan is None:
+                    continue
+                orphan.missing.discard(t.id)
+                if not orphan.missing:
+                    del self._orphans[child_id]
+                    self._count_pending(orphan.tx.body.sender, -1)
+                    ready.append(orphan.tx)
+        return added
+
+    def _insert(self, tx: Transaction) -> None:
+        assert tx.id not in self.vertices
+        self.vertices[tx.id] = Vertex(tx)
+        for p in tx.body.parents:
+            self.tips.pop(p, None)
+        self.tips[tx.id] = None
+        self.uncovered_count += 1
+        self._count_pending(tx.body.sender, +1)
+
+    def _count_pending(self, sender: bytes, delta: int) -> None:
+        n = self._pending_by_sender.get(sender, 0) + delta
+        assert n >= 0
+        if n:
+            self._pending_by_sender[sender] = n
+        else:
+            self._pending_by_sender.pop(sender, None)
+
+    def expire_orphans(self, now_ms: int) -> int:
+        """Drop orphans whose wait has run out; returns how many went."""
+        gone = [oid for oid, o in self._orphans.items() if o.expires_ms <= now_ms]
+        for oid in gone:
+            o = self._orphans.pop(oid)
+            self._count_pending(o.tx.body.sender, -1)
+            for p in o.missing:
+                waiters = self._waiting.get(p)
+                if waiters is not None:
+                    waiters.remove(oid)
+                    if not waiters:
+                        del self._waiting[p]
+        return len(gone)
+
+    # -- checkpoints -------------------------------------------------------
+    def order_new(self, tips: Iterable[bytes]) -> list[bytes]:
+        """The vertices that tips newly cover, in the one deterministic order.
+
+        Tips are taken in ascending id order; from each, a depth-first walk visits
+        parents in their (ascending) order and emits a vertex after all its
+        uncovered parents: a post-order, hence a topological order. docs/ordering.md.
+        """
+        out: list[bytes] = []
+        seen: set[bytes] = set()
+        vertices = self.vertices
+        for tip in sorted(set(tips)):
+            if tip in seen or self.is_covered(tip):
+                continue
+            seen.add(tip)
+            stack: list[tuple[bytes, int]] = [(tip, 0)]
+            while stack:
+                vid, i = stack[-1]
+                parents = vertices[vid].tx.body.parents
+                while i < len(parents) and (parents[i] in seen or self.is_covered(parents[i])):
+                    i += 1
+                if i < len(parents):
+                    stack[-1] = (vid, i + 1)
+                    seen.add(parents[i])
+                    stack.append((parents[i], 0))
+                else:
+                    stack.pop()
+                    out.append(vid)
+        return out
+
+    def cover(self, ordered: Iterable[bytes], height: int) -> None:
+        """Mark vertices final at height (what a final checkpoint newly covered)."""
+        assert height == self.height + 1, (height, self.height)
+        for vid in ordered:
+            v = self.vertices[vid]
+            assert v.height is None
+            v.height = height
+            self.uncovered_count -= 1
+            self._count_pending(v.tx.body.sender, -1)
+        self.height = height

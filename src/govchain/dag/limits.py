@@ -1,0 +1,36 @@
+"""Every limit of the ledger layer, named with its unit, checked in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KINDS = frozenset({"transfer", "record", "validators"})
+
+
+@dataclass(frozen=True, slots=True)
+class DagLimits:
+    """Sizes, counts and quotas that admission enforces."""
+
+    tx_bytes_max: int = 67_000
+    body_bytes_max: int = 700
+    payload_bytes_max: int = 65_536
+    parents_count_min: int = 1
+    parents_count_max: int = 8
+    kind_bytes_max: int = 32
+    validity_window_heights_max: int = 10_000
+    stamp_bits_min: int = 8
+    sender_pending_max: int = 2_000
+    orphans_count_max: int = 10_000
+    orphan_ttl_ms: int = 30_000
+    tips_per_checkpoint_max: int = 64
+    vertices_per_checkpoint_max: int = 50_000
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.parents_count_min <= self.parents_count_max <= 64:
+            raise ValueError("parents counts must satisfy 1 <= min <= max <= 64")
+        if self.payload_bytes_max + self.body_bytes_max + 200 > self.tx_bytes_max:
+            raise ValueError("tx_bytes_max must hold the largest body and payload")
+        if not 0 <= self.stamp_bits_min <= 32:
+            raise ValueError("stamp_bits_min must lie in 0..32")
+        if min(self.orphans_count_max, self.sender_pending_max, self.tips_per_checkpoint_max) < 1:
+            raise ValueError("pool and quota sizes must be positive")

@@ -1,0 +1,1 @@
+"""One node's pure heart: DAG, consensus and execution wired together, no I/O."""

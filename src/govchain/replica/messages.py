@@ -1,0 +1,60 @@
+"""Peer-to-peer messages between replicas: a tagged msgspec union with limits."""
+
+from __future__ import annotations
+
+import msgspec
+
+from govchain.codec import DecodeError, decode_canonical
+from govchain.consensus.messages import Certificate, Checkpoint, Proposal, Vote
+
+IDS_PER_REQUEST_MAX = 256
+
+
+class TxMsg(msgspec.Struct, array_like=True, frozen=True, tag=1, forbid_unknown_fields=True):
+    """One transaction in wire form (gossip or a fetch reply)."""
+
+    wire: bytes
+
+
+class TxRequest(msgspec.Struct, array_like=True, frozen=True, tag=2, forbid_unknown_fields=True):
+    """Ask a peer for transactions by id."""
+
+    ids: tuple[bytes, ...]
+
+
+class ProposalMsg(msgspec.Struct, array_like=True, frozen=True, tag=3, forbid_unknown_fields=True):
+    """A consensus proposal."""
+
+    proposal: Proposal
+
+
+class VoteMsg(msgspec.Struct, array_like=True, frozen=True, tag=4, forbid_unknown_fields=True):
+    """A consensus vote."""
+
+    vote: Vote
+
+
+class CommitMsg(msgspec.Struct, array_like=True, frozen=True, tag=5, forbid_unknown_fields=True):
+    """A decided checkpoint with its certificate, for a peer that is behind."""
+
+    checkpoint: Checkpoint
+    certificate: Certificate
+
+
+class CommitRequest(msgspec.Struct, array_like=True, frozen=True, tag=6, forbid_unknown_fields=True):
+    """Ask a peer for decided checkpoints from height on."""
+
+    height: int
+
+
+Message = TxMsg | TxRequest | ProposalMsg | VoteMsg | CommitMsg | CommitRequest
+
+MESSAGE_DECODER: msgspec.msgpack.Decoder[Message] = msgspec.msgpack.Decoder(Message)
+
+
+def decode_message(data: bytes) -> Message:
+    """Decode a peer message; raises DecodeError on anything but one canonical message."""
+    msg = decode_canonical(data, MESSAGE_DECODER)
+    if isinstance(msg, TxRequest) and len(msg.ids) > IDS_PER_REQUEST_MAX:
+        raise DecodeError(f"a request names at most {IDS_PER_REQUEST_MAX} ids")
+    return msg

@@ -1,0 +1,368 @@
+"""A replica: the DAG, Tendermint and the ledger driven by one set of inputs.
+
+The shell (a real node or the simulator) calls start, tick, submit and receive,
+then takes ready(): persist `hard_state`, `decided` and `executed` in one
+atomic write, then send `sends`. Nothing here touches a socket, file or clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from govchain.codec import digest
+from govchain.consensus.config import ConsensusConfig
+from govchain.consensus.messages import Certificate, Checkpoint, Proposal
+from govchain.consensus.tendermint import HardState, Relation, Tendermint, Verdict
+from govchain.consensus.validators import ValidatorSet
+from govchain.crypto.keys import SigningKey
+from govchain.dag.admission import AdmissionError, decode_checked
+from govchain.dag.graph import Admitted, Dag
+from govchain.dag.limits import DagLimits
+from govchain.dag.tx import Transaction
+from govchain.replica.messages import (
+    IDS_PER_REQUEST_MAX,
+    CommitMsg,
+    CommitRequest,
+    Message,
+    ProposalMsg,
+    TxMsg,
+    TxRequest,
+    VoteMsg,
+)
+from govchain.state.genesis import Genesis
+from govchain.state.ledger import Executed, Ledger
+
+AUDIT_EMPTY = digest(b"govchain:audit:v1:", b"")
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaConfig:
+    """Limits and timings of the glue between the cores."""
+
+    dag: DagLimits = field(default_factory=DagLimits)
+    consensus: ConsensusConfig = field(default_factory=ConsensusConfig)
+    fetch_retry_ms: int = 400
+    commits_per_reply_max: int = 16
+    catchup_interval_ms: int = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """One executed checkpoint: the order it finalized and what came of it."""
+
+    checkpoint: Checkpoint
+    txs: tuple[Transaction, ...]
+    result: Executed
+
+
+@dataclass(slots=True)
+class Persisted:
+    """What a replica needs back after a restart (the shell's store holds it)."""
+
+    hard_state: HardState | None = None
+    decided: list[tuple[Checkpoint, Certificate]] = field(default_factory=list)
+    executed: list[Execution] = field(default_factory=list)
+    vertices: list[Transaction] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ReplicaReady:
+    """Outputs: persist everything but `sends` atomically, then send.
+
+    admitted vertices are persisted too: a validator that prevoted for a cone
+    must still hold it after a crash, or a locked value could become unavailable.
+    """
+
+    hard_state: HardState | None = None
+    decided: list[tuple[Checkpoint, Certificate]] = field(default_factory=list)
+    executed: list[Execution] = field(default_factory=list)
+    admitted: list[Transaction] = field(default_factory=list)
+    sends: list[tuple[str | None, Message]] = field(default_factory=list)
+
+    def must_persist(self) -> bool:
+        """True when something must reach storage before anything is sent."""
+        return (
+            self.hard_state is not None
+            or bool(self.decided)
+            or bool(self.executed)
+            or bool(self.admitted)
+        )
+
+
+class Replica:
+    """One node's deterministic core; `peers` are the names the shell routes by."""
+
+    def __init__(
+        self,
+        name: str,
+        genesis: Genesis,
+        key: SigningKey | None,
+        peers: list[str],
+        config: ReplicaConfig,
+        persisted: Persisted | None = None,
+    ) -> None:
+        self.name = name
+        self.genesis = genesis
+        self.key = key
+        self.peers = sorted(p for p in peers if p != name)
+        self.config = config
+        self.dag = Dag(genesis.chain_id, genesis.hash, config.dag)
+        self.ledger = Ledger(genesis)
+        self.decided: list[tuple[Checkpoint, Certificate]] = []
+        self.executions: list[Execution] = []
+        self._out = ReplicaReady()
+        self._wanted: dict[bytes, tuple[int, int]] = {}  # id -> (asked at ms, peer cursor)
+        self._catchup_sent: dict[tuple[str, int], int] = {}
+        self.now_ms = 0
+        restored = persisted or Persisted()
+        self._replay(restored)
+        self.consensus = Tendermint(
+            genesis.chain_id,
+            genesis.hash,
+            self,
+            key,
+            config.consensus,
+            self.decided[-1][0] if self.decided else None,
+            restored.hard_state,
+        )
+
+    # -- restart -----------------------------------------------------------
+    def _replay(self, p: Persisted) -> None:
+        """Rebuild from our own store: re-admit, re-cover and re-execute, checking hashes."""
+        self.decided = list(p.decided)
+        for ex in p.executed:
+            for tx in ex.txs:
+                if not self.dag.has(tx.id):
+                    self.dag.admit_tx(tx, self.now_ms, verify_signature=False, lenient=True)
+            result = self._execute(ex.checkpoint)
+            assert result is not None and result.result.state_hash == ex.result.state_hash, (
+                "replayed execution diverged from the stored state hash"
+            )
+        for tx in p.vertices:
+            if not self.dag.has(tx.id):
+                self.dag.admit_tx(tx, self.now_ms, verify_signature=False, lenient=True)
+        self._out = ReplicaReady()
+
+    # -- inputs ------------------------------------------------------------
+    def start(self, now_ms: int) -> None:
+        """Begin consensus (after construction or a restart)."""
+        self.now_ms = now_ms
+        self.consensus.start(now_ms)
+        self._after(now_ms)
+
+    def tick(self, now_ms: int) -> None:
+        """Clock input: timeouts, orphan expiry, fetch retries."""
+        self.now_ms = now_ms
+        self.dag.expire_orphans(now_ms)
+        self._retry_fetches(now_ms)
+        self.consensus.tick(now_ms)
+        self._after(now_ms)
+
+    def submit(self, wire: bytes, now_ms: int) -> Admitted:
+        """A client's transaction; raises AdmissionError. Admitted ones are gossiped."""
+        self.now_ms = now_ms
+        admitted = self.dag.admit(wire, now_ms)
+        self._on_admitted(admitted, None)
+        self._after(now_ms)
+        return admitted
+
+    def receive(self, peer: str, msg: Message, now_ms: int) -> None:
+        """A decoded message from a peer."""
+        self.now_ms = now_ms
+        if isinstance(msg, TxMsg):
+            self._on_tx(peer, msg.wire, now_ms)
+        elif isinstance(msg, TxRequest):
+            self._on_tx_request(peer, msg)
+        elif isinstance(msg, ProposalMsg):
+            rel = self.consensus.on_proposal(msg.proposal, now_ms)
+            self._help(peer, rel, msg.proposal.height, now_ms)
+            if rel is Relation.CURRENT:
+                self._fetch(self.dag.missing(msg.proposal.checkpoint.tips), peer, now_ms)
+        elif isinstance(msg, VoteMsg):
+            rel = self.consensus.on_vote(msg.vote, now_ms)
+            self._help(peer, rel, msg.vote.height, now_ms)
+        elif isinstance(msg, CommitMsg):
+            self.consensus.on_commit(msg.checkpoint, msg.certificate, now_ms)
+        elif isinstance(msg, CommitRequest):
+            self._send_commits(peer, msg.height, now_ms)
+        self._after(now_ms)
+
+    def ready(self) -> ReplicaReady:
+        """Take the outputs gathered since the last call."""
+        out, self._out = self._out, ReplicaReady()
+        return out
+
+    # -- ConsensusApp --------------------------------------------------------
+    def validator_set(self, height: int) -> ValidatorSet | None:
+        """The set certifying height, once execution knows it."""
+        return self.ledger.validator_set(height)
+
+    def propose(self, height: int, previous: Checkpoint | None, now_ms: int) -> Checkpoint | None:
+        """Our tips as a new checkpoint, once the previous height is executed."""
+        if self.ledger.height != height - 1:
+            return None
+        valset = self.ledger.validator_set(height)
+        assert valset is not None
+        prev_time = previous.time_ms if previous else self.genesis.time_ms
+        return Checkpoint(
+            chain_id=self.genesis.chain_id,
+            height=height,
+            previous=previous.hash if previous else self.genesis.hash,
+            time_ms=max(now_ms, prev_time + 1),
+            tips=tuple(self.dag.uncovered_tips()),
+            state_hash=self.ledger.state_hash,
+            receipts_root=self.ledger.receipts_root,
+            audit_head=AUDIT_EMPTY,
+            validator_set_hash=valset.hash,
+        )
+
+    def check(self, cp: Checkpoint, previous: Checkpoint | None, now_ms: int) -> Verdict:
+        """Valid when it extends our chain, matches our execution, and we hold its tips."""
+        if self.ledger.height != cp.height - 1:
+            return Verdict.PENDING
+        prev_time = previous.time_ms if previous else self.genesis.time_ms
+        valset = self.ledger.validator_set(cp.height)
+        tips = cp.tips
+        if (
+            cp.previous != (previous.hash if previous else self.genesis.hash)
+            or not prev_time < cp.time_ms <= now_ms + self.config.consensus.time_drift_ms_max
+            or len(tips) > self.config.dag.tips_per_checkpoint_max
+            or any(a >= b for a, b in zip(tips, tips[1:], strict=False))
+            or cp.state_hash != self.ledger.state_hash
+            or cp.receipts_root != self.ledger.receipts_root
+            or cp.audit_head != AUDIT_EMPTY
+            or valset is None
+            or cp.validator_set_hash != valset.hash
+        ):
+            return Verdict.INVALID
+        missing = self.dag.missing(tips)
+        if missing:
+            self._fetch(missing, None, now_ms)
+            return Verdict.PENDING
+        return Verdict.VALID
+
+    # -- gossip and fetching -----------------------------------------------
+    def _on_tx(self, peer: str, wire: bytes, now_ms: int) -> None:
+        try:
+            tx = decode_checked(wire, self.genesis.chain_id, self.config.dag)
+            admitted = self.dag.admit_tx(tx, now_ms, lenient=tx.id in self._wanted)
+        except AdmissionError:
+            return
+        self._wanted.pop(tx.id, None)
+        self._on_admitted(admitted, peer)
+        if admitted.missing:
+            self._fetch(list(admitted.missing), peer, now_ms)
+
+    def _on_admitted(self, admitted: Admitted, source: str | None) -> None:
+        self._out.admitted.extend(admitted.added)
+        for tx in admitted.added:
+            self._wanted.pop(tx.id, None)
+            msg = TxMsg(tx.to_wire())
+            for p in self.peers:
+                if p != source:
+                    self._out.sends.append((p, msg))
+        if admitted.added:
+            self._execute_decided()
+            self.consensus.recheck(self.now_ms)
+
+    def _on_tx_request(self, peer: str, req: TxRequest) -> None:
+        for vid in req.ids[:IDS_PER_REQUEST_MAX]:
+            tx = self.dag.get(vid)
+            if tx is not None:
+                self._out.sends.append((peer, TxMsg(tx.to_wire())))
+
+    def _fetch(self, ids: list[bytes], peer: str | None, now_ms: int) -> None:
+        fresh = [i for i in ids if i not in self._wanted and not self.dag.has(i)]
+        if not fresh or not self.peers:
+            return
+        cursor = self.peers.index(peer) if peer in self.peers else 0
+        for i in fresh:
+            self._wanted[i] = (now_ms, cursor)
+        self._request(fresh, self.peers[cursor], peer is None)
+
+    def _request(self, ids: list[bytes], peer: str, everyone: bool) -> None:
+        for start in range(0, len(ids), IDS_PER_REQUEST_MAX):
+            msg = TxRequest(tuple(ids[start : start + IDS_PER_REQUEST_MAX]))
+            for p in self.peers if everyone else [peer]:
+                self._out.sends.append((p, msg))
+
+    def _retry_fetches(self, now_ms: int) -> None:
+        due: dict[int, list[bytes]] = {}
+        for vid, (asked, cursor) in list(self._wanted.items()):
+            if self.dag.has(vid):
+                del self._wanted[vid]
+            elif now_ms - asked >= self.config.fetch_retry_ms:
+                nxt = (cursor + 1) % len(self.peers)
+                self._wanted[vid] = (now_ms, nxt)
+                due.setdefault(nxt, []).append(vid)
+        for cursor, ids in sorted(due.items()):
+            self._request(ids, self.peers[cursor], everyone=False)
+
+    # -- catch-up ------------------------------------------------------------
+    def _help(self, peer: str, rel: Relation, height: int, now_ms: int) -> None:
+        if rel is Relation.PAST:
+            self._send_commits(peer, height, now_ms)
+        elif rel is Relation.FUTURE and height > self.consensus.height:
+            key = (peer, -self.consensus.height)
+            if now_ms - self._catchup_sent.get(key, -(10**12)) >= self.config.catchup_interval_ms:
+                self._catchup_sent[key] = now_ms
+                self._out.sends.append((peer, CommitRequest(self.consensus.height)))
+
+    def _send_commits(self, peer: str, height: int, now_ms: int) -> None:
+        if not 1 <= height <= len(self.decided):
+            return
+        key = (peer, height)
+        if now_ms - self._catchup_sent.get(key, -(10**12)) < self.config.catchup_interval_ms:
+            return
+        self._catchup_sent[key] = now_ms
+        last = min(len(self.decided), height - 1 + self.config.commits_per_reply_max)
+        for h in range(height, last + 1):
+            cp, cert = self.decided[h - 1]
+            self._out.sends.append((peer, CommitMsg(cp, cert)))
+
+    # -- decisions and execution ---------------------------------------------
+    def _after(self, now_ms: int) -> None:
+        """Collect consensus output, execute what we can, and loop until quiet."""
+        while True:
+            r = self.consensus.ready()
+            if r.hard_state is not None:
+                self._out.hard_state = r.hard_state
+            for p_or_v in r.messages:
+                m: Message = (
+                    ProposalMsg(p_or_v) if isinstance(p_or_v, Proposal) else VoteMsg(p_or_v)
+                )
+                for p in self.peers:
+                    self._out.sends.append((p, m))
+            for cp, cert in r.decided:
+                self.decided.append((cp, cert))
+                self._out.decided.append((cp, cert))
+            if not r.decided:
+                break
+            if self._execute_decided():
+                self.consensus.recheck(now_ms)
+
+    def _execute_decided(self) -> bool:
+        progressed = False
+        while self.ledger.height < len(self.decided):
+            cp, _ = self.decided[self.ledger.height]
+            missing = self.dag.missing(cp.tips)
+            if missing:
+                self._fetch(missing, None, self.now_ms)
+                break
+            ex = self._execute(cp)
+            assert ex is not None
+            self._out.executed.append(ex)
+            progressed = True
+        return progressed
+
+    def _execute(self, cp: Checkpoint) -> Execution | None:
+        order = self.dag.order_new(cp.tips)
+        if "unordered-exec" in self.config.consensus.plants:
+            order.sort(key=lambda i: hashlib.sha256(self.name.encode() + i).digest())
+        self.dag.cover(order, cp.height)
+        txs = tuple(self.dag.vertices[i].tx for i in order)
+        result = self.ledger.execute(cp.height, txs)
+        ex = Execution(cp, txs, result)
+        self.executions.append(ex)
+        return ex

@@ -1,0 +1,1 @@
+"""The deterministic simulator: real cores over a seeded network, clock and faults."""

@@ -1,0 +1,420 @@
+"""One simulated run: N real replicas, a seeded network and clock, faults, checkers.
+
+A run has a safety phase (faults on, workload flowing) and a liveness phase
+(network healed, crashed nodes restarted) that must add checkpoints in bounded
+time. Everything random comes from random.Random(seed): a seed replays exactly.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from dataclasses import dataclass, field
+
+from govchain.codec import DecodeError, encode
+from govchain.consensus.config import ConsensusConfig
+from govchain.consensus.validators import ValidatorSet
+from govchain.crypto.keys import SigningKey
+from govchain.dag.admission import AdmissionError, Reject
+from govchain.dag.limits import DagLimits
+from govchain.replica.messages import Message, ProposalMsg, VoteMsg, decode_message
+from govchain.replica.replica import Persisted, Replica, ReplicaConfig
+from govchain.sim.byzantine import BEHAVIOURS, Collusion, rewrite
+from govchain.sim.checkers import Checkers, Violation
+from govchain.sim.network import LinkFaults, Network
+from govchain.sim.workload import SPAM_KINDS, Client, Workload
+from govchain.state.genesis import Genesis
+
+FAULTS = ("none", "loss", "partition", "crash", "all")
+TICK_MS = 20
+CLIENTS = 6
+CLIENT_BALANCE = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    """One run's shape; the seed decides everything else."""
+
+    seed: int
+    validators: int = 4
+    byzantine: int = 0
+    faults: str = "all"
+    plant: str | None = None
+    safety_ms: int = 8_000
+    liveness_ms_max: int = 20_000
+    liveness_checkpoints: int = 5
+    client_interval_ms: int = 60
+
+
+@dataclass(slots=True)
+class SimResult:
+    """What a run found."""
+
+    seed: int
+    violations: list[Violation]
+    checkpoints: int
+    steps: int
+    messages: int
+    txs_final: int
+    spam_rejected: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class SimNode:
+    """An instance on the simulated network (twins share one key)."""
+
+    name: str
+    key: SigningKey
+    honest: bool
+    behaviour: str | None
+    send_to: frozenset[str] | None  # twins only reach one side
+    replica: Replica | None = None
+    store: Persisted = field(default_factory=Persisted)
+
+
+def sim_consensus_config(plants: frozenset[str]) -> ConsensusConfig:
+    """Timeouts scaled to the simulated network's latencies."""
+    return ConsensusConfig(
+        propose_delay_ms=60,
+        propose_timeout_ms=500,
+        prevote_timeout_ms=250,
+        precommit_timeout_ms=250,
+        timeout_delta_ms=150,
+        rebroadcast_ms=400,
+        plants=plants,
+    )
+
+
+class Simulation:
+    """Drives replicas through events in time order and checks invariants."""
+
+    def __init__(self, cfg: SimConfig) -> None:
+        if cfg.faults not in FAULTS:
+            raise ValueError(f"faults must be one of {', '.join(FAULTS)}")
+        if not 1 <= cfg.validators <= 40 or not 0 <= cfg.byzantine <= cfg.validators:
+            raise ValueError("need 1..40 validators and 0..validators Byzantine ones")
+        self.cfg = cfg
+        self.rng = random.Random(cfg.seed)
+        self.now_ms = 0
+        self.net = Network(self.rng)
+        self._events: list[tuple[int, int, str, str]] = []
+        self._seq = 0
+        plants = frozenset({cfg.plant}) if cfg.plant else frozenset()
+        self.persist_after_send = "persist-after-send" in plants
+        self.honest_config = ReplicaConfig(
+            dag=DagLimits(stamp_bits_min=4), consensus=sim_consensus_config(plants)
+        )
+        self.byz_config = ReplicaConfig(
+            dag=DagLimits(stamp_bits_min=4), consensus=sim_consensus_config(frozenset())
+        )
+        self._build_nodes()
+        self.checkers = Checkers(self.genesis.supply)
+        self.f = (cfg.validators - 1) // 3
+        self.spam_rejected: dict[str, int] = {}
+
+    # -- set-up ----------------------------------------------------------------
+    def _build_nodes(self) -> None:
+        cfg = self.cfg
+        keys = [SigningKey.from_label(f"sim-validator-{i}") for i in range(cfg.validators)]
+        self.clients = [Client(SigningKey.from_label(f"sim-client-{i}")) for i in range(CLIENTS)]
+        authority = SigningKey.from_label("sim-authority")
+        self.genesis = Genesis(
+            chain_id="govchain-sim",
+            time_ms=0,
+            balances=tuple(sorted((c.key.address, CLIENT_BALANCE) for c in self.clients)),
+            validators=ValidatorSet.of({k.public_key: 1 for k in keys}),
+            authority=authority.public_key,
+        )
+        byz_idx = sorted(self.rng.sample(range(cfg.validators), cfg.byzantine))
+        if cfg.byzantine == 1:
+            behaviours = [self.rng.choice(BEHAVIOURS)]
+        else:
+            style = self.rng.choice(("collude", "twins"))
+            behaviours = ["twins" if style == "twins" else "double-vote"] * cfg.byzantine
+        honest_names = [f"v{i}" for i in range(cfg.validators) if i not in byz_idx]
+        self.rng.shuffle(honest_names)
+        cut = self.rng.randint(1, max(1, len(honest_names) - 1))
+        self.collusion = Collusion(frozenset(honest_names[:cut]), frozenset(honest_names[cut:]))
+        self.nodes: dict[str, SimNode] = {}
+        for i, key in enumerate(keys):
+            if i not in byz_idx:
+                self.nodes[f"v{i}"] = SimNode(f"v{i}", key, True, None, None)
+                continue
+            b = behaviours[byz_idx.index(i)]
+            if b == "twins":
+                side_a = self.collusion.side_a | {f"v{j}" for j in byz_idx}
+                side_b = self.collusion.side_b | {f"v{j}" for j in byz_idx}
+                self.nodes[f"v{i}"] = SimNode(f"v{i}", key, False, b, frozenset(side_a))
+                self.nodes[f"v{i}t"] = SimNode(f"v{i}t", key, False, b, frozenset(side_b))
+            else:
+                self.nodes[f"v{i}"] = SimNode(f"v{i}", key, False, b, None)
+        self.names = sorted(self.nodes)
+        self.workload = Workload(self.rng, self.clients, stamp_bits_min=4)
+
+    def _make_replica(self, node: SimNode) -> Replica:
+        cfg = self.honest_config if node.honest else self.byz_config
+        return Replica(node.name, self.genesis, node.key, self.names, cfg, node.store)
+
+    # -- events ----------------------------------------------------------------
+    def _at(self, at_ms: int, kind: str, arg: str = "") -> None:
+        self._seq += 1
+        heapq.heappush(self._events, (at_ms, self._seq, kind, arg))
+
+    def _schedule_faults(self) -> None:
+        f = self.cfg.faults
+        end = self.cfg.safety_ms
+        if f in ("loss", "all"):
+            self.net.faults = LinkFaults(
+                loss=self.rng.uniform(0.02, 0.25), duplicate=0.05, spike=0.05
+            )
+        if f in ("partition", "all"):
+            t = self.rng.randint(200, 1_500)
+            while t < end:
+                self._at(t, "partition")
+                t += self.rng.randint(300, 2_000)
+                self._at(min(t, end), "unpartition")
+                t += self.rng.randint(300, 2_000)
+        if f in ("crash", "all"):
+            t = self.rng.randint(200, 1_500)
+            while t < end:
+                self._at(t, "crash", self.rng.choice(self.names))
+                t += self.rng.randint(400, 2_000)
+        self._at(end, "heal")
+
+    def run(self) -> SimResult:
+        """Run both phases; stops at the first violation."""
+        for i, name in enumerate(self.names):
+            node = self.nodes[name]
+            node.replica = self._make_replica(node)
+            node.replica.start(0)
+            self._drain(node)
+            self._at(1 + i * 3, "tick", name)
+        self._at(5, "client")
+        self._schedule_faults()
+        deadline = self.cfg.safety_ms + self.cfg.liveness_ms_max
+        target: int | None = None
+        steps = 0
+        while not self.checkers.violations:
+            nxt_net = self.net.next_at()
+            nxt_ev = self._events[0][0] if self._events else None
+            if nxt_net is None and nxt_ev is None:
+                break
+            if nxt_ev is None or (nxt_net is not None and nxt_net < nxt_ev):
+                d = self.net.pop()
+                self.now_ms = d.at_ms
+                self._deliver(d.src, d.dst, d.data)
+            else:
+                at, _, kind, arg = heapq.heappop(self._events)
+                self.now_ms = at
+                if kind == "heal":
+                    target = self._heal()
+                else:
+                    self._event(kind, arg)
+            steps += 1
+            self.checkers.step = steps
+            if target is not None and self._reached(target):
+                break
+            if self.now_ms > deadline:
+                self.checkers._fail(
+                    "liveness",
+                    f"honest nodes did not reach height {target} by {deadline} ms",
+                )
+        return SimResult(
+            seed=self.cfg.seed,
+            violations=self.checkers.violations,
+            checkpoints=min(
+                (len(n.replica.decided) for n in self._honest() if n.replica), default=0
+            ),
+            steps=steps,
+            messages=self.net.sent,
+            txs_final=max(
+                (sum(len(e.txs) for e in n.replica.executions) for n in self._honest() if n.replica),
+                default=0,
+            ),
+            spam_rejected=self.spam_rejected,
+        )
+
+    def _honest(self) -> list[SimNode]:
+        return [self.nodes[n] for n in self.names if self.nodes[n].honest]
+
+    def _reached(self, target: int) -> bool:
+        return all(
+            n.replica is not None and n.replica.ledger.height >= target for n in self._honest()
+        )
+
+    def _heal(self) -> int:
+        self.net.heal()
+        for name in self.names:
+            if self.nodes[name].replica is None:
+                self._restart(name)
+        top = max((n.replica.ledger.height for n in self._honest() if n.replica), default=0)
+        return max(top, self.checkers.decided_heights()) + self.cfg.liveness_checkpoints
+
+    def _event(self, kind: str, arg: str) -> None:
+        if kind == "tick":
+            node = self.nodes[arg]
+            if node.replica is not None:
+                node.replica.tick(self.now_ms)
+                self._drain(node)
+            self._at(self.now_ms + TICK_MS, "tick", arg)
+        elif kind == "client":
+            self._client_step()
+            self._at(self.now_ms + self.rng.randint(1, self.cfg.client_interval_ms * 2), "client")
+        elif kind == "partition":
+            sides = {n: self.rng.randint(0, 1) for n in self.names}
+            self.net.groups = sides
+        elif kind == "unpartition":
+            self.net.groups = None
+        elif kind == "crash":
+            self._crash(arg)
+        elif kind == "restart":
+            self._restart(arg)
+
+    def _crash(self, name: str) -> None:
+        node = self.nodes[name]
+        down = sum(1 for n in self.nodes.values() if n.replica is None)
+        if node.replica is None or down >= max(1, self.f):
+            return
+        node.replica = None
+        self._at(self.now_ms + self.rng.randint(200, 1_500), "restart", name)
+
+    def _restart(self, name: str) -> None:
+        node = self.nodes[name]
+        if node.replica is not None:
+            return
+        node.replica = self._make_replica(node)
+        node.replica.start(self.now_ms)
+        self._drain(node)
+
+    # -- message flow ------------------------------------------------------------
+    def _deliver(self, src: str, dst: str, data: bytes) -> None:
+        node = self.nodes[dst]
+        if node.replica is None:
+            return
+        try:
+            msg = decode_message(data)
+        except DecodeError:
+            self.checkers._fail("decode", f"{dst} could not decode a message from {src}")
+            return
+        node.replica.receive(src, msg, self.now_ms)
+        self._drain(node)
+
+    def _drain(self, node: SimNode) -> None:
+        """Act on a replica's outputs: persist then send (or the planted reverse)."""
+        replica = node.replica
+        assert replica is not None
+        r = replica.ready()
+        sends = [(d, m) for d, m in r.sends if d is not None]
+        if not node.honest and node.behaviour is not None:
+            sends = rewrite(node.behaviour, node.key, sends, self.collusion)
+        if node.send_to is not None:
+            sends = [(d, m) for d, m in sends if d in node.send_to]
+        crash_mid = (
+            self.cfg.faults in ("crash", "all")
+            and node.honest
+            and r.must_persist()
+            and sends
+            and self.now_ms < self.cfg.safety_ms
+            and self.rng.random() < 0.02
+        )
+        if self.persist_after_send and node.honest:
+            self._send_all(node, sends)
+            if crash_mid:
+                self._crash_now(node)
+                return
+            self._persist(node, r)
+        else:
+            self._persist(node, r)
+            if crash_mid:
+                self._crash_now(node)
+                return
+            self._send_all(node, sends)
+
+    def _crash_now(self, node: SimNode) -> None:
+        node.replica = None
+        self._at(self.now_ms + self.rng.randint(100, 800), "restart", node.name)
+
+    def _persist(self, node: SimNode, r: object) -> None:
+        from govchain.replica.replica import ReplicaReady
+
+        assert isinstance(r, ReplicaReady)
+        store = node.store
+        if r.hard_state is not None:
+            store.hard_state = r.hard_state
+        store.decided.extend(r.decided)
+        store.executed.extend(r.executed)
+        store.vertices.extend(r.admitted)
+        replica = node.replica
+        if not node.honest or replica is None:
+            return
+        for cp, cert in r.decided:
+            self.checkers.on_decided(node.name, cp, cert, replica.ledger.validator_set(cp.height))
+        for ex in r.executed:
+            self.checkers.on_executed(node.name, ex, replica.ledger.total_supply())
+
+    def _send_all(self, node: SimNode, sends: list[tuple[str, Message]]) -> None:
+        cache: dict[int, bytes] = {}
+        for dst, msg in sends:
+            own = node.key.public_key
+            if node.honest and isinstance(msg, ProposalMsg) and msg.proposal.proposer == own:
+                self.checkers.on_signed(node.name, msg.proposal)
+            elif node.honest and isinstance(msg, VoteMsg) and msg.vote.voter == own:
+                self.checkers.on_signed(node.name, msg.vote)
+            data = cache.get(id(msg))
+            if data is None:
+                data = cache[id(msg)] = encode(msg)
+            self.net.send(self.now_ms, node.name, dst, data)
+
+    # -- clients -------------------------------------------------------------------
+    def _client_step(self) -> None:
+        up = [self.nodes[n] for n in self.names if self.nodes[n].replica is not None]
+        if not up:
+            return
+        node = self.rng.choice(up)
+        replica = node.replica
+        assert replica is not None
+        client = self.rng.choice(self.clients)
+        roll = self.rng.random()
+        if roll < 0.25:
+            self._spam(client, replica)
+            return
+        tx = self.workload.transfer(client, replica, self.now_ms)
+        if self._submit(node, tx.to_wire()):
+            client.nonce += 1
+            client.last = tx.id
+            client.last_sent_ms = self.now_ms
+        up = [n for n in up if n.replica is not None]
+        if roll > 0.93 and up:
+            other = self.rng.choice(up)
+            assert other.replica is not None
+            twin = self.workload.transfer(client, other.replica, self.now_ms, nonce=tx.body.nonce)
+            self._submit(other, twin.to_wire())
+
+    def _submit(self, node: SimNode, wire: bytes) -> bool:
+        assert node.replica is not None
+        try:
+            node.replica.submit(wire, self.now_ms)
+        except AdmissionError:
+            return False
+        finally:
+            self._drain(node)
+        return True
+
+    def _spam(self, client: Client, replica: Replica) -> None:
+        kind = self.rng.choice(SPAM_KINDS)
+        wire = self.workload.spam(kind, client, replica)
+        try:
+            admitted = replica.submit(wire, self.now_ms)
+        except AdmissionError as exc:
+            self.spam_rejected[exc.reason.value] = self.spam_rejected.get(exc.reason.value, 0) + 1
+            expected = {
+                "bad-signature": {Reject.BAD_SIGNATURE},
+                "wrong-chain": {Reject.WRONG_CHAIN},
+                "missing-parents": {Reject.ORPHAN_POOL_FULL},
+                "oversized": {Reject.TOO_LARGE, Reject.BAD_PAYLOAD},
+            }[kind]
+            if exc.reason not in expected:
+                self.checkers._fail("admission", f"{kind} spam refused as {exc.reason.value}")
+            return
+        if kind != "missing-parents" or admitted.added:
+            self.checkers._fail("admission", f"{kind} spam was admitted")

@@ -1,0 +1,85 @@
+"""Clients for the simulator: chained transfers, double spends and spam."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from govchain.codec import encode
+from govchain.crypto.keys import SigningKey
+from govchain.dag.tx import Transaction, TxWire, build
+from govchain.replica.replica import Replica
+from govchain.state.payloads import TransferPayload
+
+SPAM_KINDS = ("bad-signature", "wrong-chain", "missing-parents", "oversized")
+
+
+@dataclass(slots=True)
+class Client:
+    """One funded account that chains its own transactions through their parents."""
+
+    key: SigningKey
+    nonce: int = 0
+    last: bytes | None = None
+    last_sent_ms: int = 0
+
+
+class Workload:
+    """Builds transactions for clients against a node's current view."""
+
+    def __init__(self, rng: random.Random, clients: list[Client], stamp_bits_min: int) -> None:
+        self.rng = rng
+        self.clients = clients
+        self.stamp_bits_min = stamp_bits_min
+
+    def transfer(self, client: Client, node: Replica, now_ms: int, nonce: int | None = None) -> Transaction:
+        """A transfer to another client, naming the client's previous tx and node tips."""
+        addr = client.key.address
+        if client.last is not None and not node.dag.has(client.last) and (
+            now_ms - client.last_sent_ms > 1_500
+        ):
+            # Our last transaction never reached this node: resynchronise from final state.
+            acct = node.ledger.accounts.get(addr)
+            client.nonce = acct.nonce if acct is not None else 0
+            client.last = None
+        parents = set(node.dag.client_tips(2))
+        if client.last is not None:
+            parents.add(client.last)
+        to = self.rng.choice([c for c in self.clients if c is not client]).key.address
+        tx = build(
+            client.key,
+            chain_id=node.genesis.chain_id,
+            kind="transfer",
+            nonce=client.nonce if nonce is None else nonce,
+            parents=sorted(parents)[:8],
+            valid_until=node.dag.height + 40,
+            payload=encode(TransferPayload(to, self.rng.randint(1, 5_000))),
+            stamp_bits_min=self.stamp_bits_min,
+        )
+        return tx
+
+    def spam(self, kind: str, client: Client, node: Replica) -> bytes:
+        """A transaction that admission must refuse (or park as an orphan)."""
+        parents = node.dag.client_tips(2)
+        chain = node.genesis.chain_id
+        payload = encode(TransferPayload(client.key.address, 1))
+        if kind == "wrong-chain":
+            chain = chain + "-other"
+        if kind == "missing-parents":
+            parents = [self.rng.randbytes(32)]
+        if kind == "oversized":
+            payload = self.rng.randbytes(node.config.dag.payload_bytes_max + 1)
+        tx = build(
+            client.key,
+            chain_id=chain,
+            kind="record" if kind == "oversized" else "transfer",
+            nonce=10**9 + self.rng.randint(0, 10**6),
+            parents=parents,
+            valid_until=node.dag.height + 40,
+            payload=payload,
+            stamp_bits_min=self.stamp_bits_min,
+        )
+        signature = tx.signature
+        if kind == "bad-signature":
+            signature = bytes([signature[0] ^ 1]) + signature[1:]
+        return encode(TxWire(tx.body_bytes, signature, tx.payload))

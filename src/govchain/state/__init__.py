@@ -1,0 +1,1 @@
+"""Execution: a deterministic state machine over the final order."""
