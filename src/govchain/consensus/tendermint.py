@@ -154,6 +154,7 @@ class Tendermint:
         self.signed_proposals: dict[int, Proposal] = {}
         self.signed_votes: dict[tuple[int, int], Vote] = {}
         self.timers: dict[tuple[_Timer, int], int] = {}
+        self.helped_ms: dict[int, int] = {}
         self.precommit_done: set[int] = set()
         self.last_progress_ms = 0
         self.height_started_ms = -(10**12)
@@ -294,6 +295,8 @@ class Tendermint:
         ):
             self.rejected_messages += 1
             return Relation.IGNORED
+        if v.round < self.round:
+            self._help_round(v.round, now_ms)
         if self.votes.has(v) and not self.votes.count_duplicates:
             return Relation.CURRENT
         if not v.verify():
@@ -416,6 +419,23 @@ class Tendermint:
     def _send_polka(self, round_: int, value: Checkpoint) -> None:
         """Re-send the prevotes that justify a re-proposal: peers may have lost them."""
         self._ready.messages.extend(self._polka(round_, value))
+
+    def _help_round(self, round_: int, now_ms: int) -> None:
+        """A peer is still in an earlier round: re-send what we signed there.
+
+        Without this, a vote lost on its way to a peer stuck in that round is never
+        sent again once we have moved on, and the peer waits forever.
+        """
+        if now_ms - self.helped_ms.get(round_, -(10**12)) < self.config.rebroadcast_ms:
+            return
+        self.helped_ms[round_] = now_ms
+        p = self.signed_proposals.get(round_)
+        if p is not None:
+            self._ready.messages.append(p)
+        for kind in (VoteKind.PREVOTE, VoteKind.PRECOMMIT):
+            v = self.signed_votes.get((int(kind), round_))
+            if v is not None:
+                self._ready.messages.append(v)
 
     def _rebroadcast(self, now_ms: int) -> None:
         self.last_progress_ms = now_ms

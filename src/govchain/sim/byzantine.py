@@ -14,7 +14,7 @@ from govchain.consensus.messages import NIL, Proposal, Vote, VoteKind, sign_prop
 from govchain.crypto.keys import SigningKey
 from govchain.replica.messages import Message, ProposalMsg, VoteMsg
 
-BEHAVIOURS = ("equivocate", "double-vote", "withhold", "twins")
+BEHAVIOURS = ("equivocate", "double-vote", "withhold", "twins", "amnesia")
 
 
 @dataclass(slots=True)
@@ -26,11 +26,26 @@ class Collusion:
     alt: dict[tuple[int, int], bytes] = field(default_factory=dict)
 
 
-def _alt_proposal(key: SigningKey, p: Proposal) -> Proposal:
+def _alt_proposal(key: SigningKey, p: Proposal, valid_round: int) -> Proposal:
     """A second, different but valid-looking checkpoint for the same slot."""
     cp = p.checkpoint
     alt_cp = msgspec.structs.replace(cp, tips=cp.tips[:-1], time_ms=cp.time_ms + 1)
-    return sign_proposal(key, p.height, p.round, alt_cp, p.valid_round)
+    return sign_proposal(key, p.height, p.round, alt_cp, valid_round)
+
+
+def _amnesia(key: SigningKey, msg: Message, collusion: Collusion) -> Message:
+    """Forget our lock: propose a fresh value every time, and prevote for it."""
+    if isinstance(msg, ProposalMsg) and msg.proposal.proposer == key.public_key:
+        alt = _alt_proposal(key, msg.proposal, -1)
+        collusion.alt[(alt.height, alt.round)] = alt.checkpoint.hash
+        return ProposalMsg(alt)
+    if isinstance(msg, VoteMsg) and msg.vote.voter == key.public_key:
+        v = msg.vote
+        alt_value = collusion.alt.get((v.height, v.round))
+        if alt_value is not None and v.value != alt_value:
+            kind = VoteKind(v.kind)
+            return VoteMsg(sign_vote(key, v.chain_id, kind, v.height, v.round, alt_value))
+    return msg
 
 
 def rewrite(
@@ -44,11 +59,14 @@ def rewrite(
     for dst, msg in sends:
         if behaviour == "withhold" and isinstance(msg, ProposalMsg | VoteMsg):
             continue
+        if behaviour == "amnesia":
+            out.append((dst, _amnesia(key, msg, collusion)))
+            continue
         if dst not in collusion.side_b or behaviour not in ("equivocate", "double-vote"):
             out.append((dst, msg))
             continue
         if isinstance(msg, ProposalMsg) and msg.proposal.proposer == key.public_key:
-            alt = _alt_proposal(key, msg.proposal)
+            alt = _alt_proposal(key, msg.proposal, msg.proposal.valid_round)
             collusion.alt[(alt.height, alt.round)] = alt.checkpoint.hash
             out.append((dst, ProposalMsg(alt)))
         elif isinstance(msg, VoteMsg) and msg.vote.voter == key.public_key:

@@ -32,6 +32,10 @@ class Checkers:
         self._receipts: dict[bytes, bytes] = {}
         self._executed_by: dict[str, set[bytes]] = {}
         self._signed: dict[tuple[bytes, int, int, int], bytes] = {}
+        # (height, round) -> {(value, valid_round)} of every proposal anyone sent.
+        self._proposed: dict[tuple[int, int], set[tuple[bytes, int]]] = {}
+        # (voter, height) -> (round, value) of its latest non-nil precommit: its lock.
+        self._locks: dict[tuple[bytes, int], tuple[int, bytes]] = {}
 
     def _fail(self, invariant: str, detail: str) -> None:
         self.violations.append(Violation(invariant, self.step, detail))
@@ -85,6 +89,36 @@ class Checkers:
         have = self._signed.setdefault(slot, value)
         if have != value:
             self._fail("no_equivocation", f"honest {node} signed twice at {slot[1:]}")
+        if isinstance(msg, Vote) and msg.value:
+            self._check_lock(node, msg)
+
+    def on_proposal_sent(self, p: Proposal) -> None:
+        """Remember every proposal on the wire, honest or not, to judge prevotes by."""
+        self._proposed.setdefault((p.height, p.round), set()).add(
+            (p.checkpoint.hash, p.valid_round)
+        )
+
+    def _check_lock(self, node: str, v: Vote) -> None:
+        """Locks hold: after precommitting value x in round r, an honest validator
+        prevotes another value only for a proposal whose valid round is >= r (L22, L28)."""
+        key = (v.voter, v.height)
+        lock = self._locks.get(key)
+        if v.kind == 2:
+            if lock is None or v.round > lock[0]:
+                self._locks[key] = (v.round, v.value)
+            return
+        if lock is None or v.round <= lock[0] or v.value == lock[1]:
+            return
+        justified = any(
+            value == v.value and vr >= lock[0]
+            for value, vr in self._proposed.get((v.height, v.round), ())
+        )
+        if not justified:
+            self._fail(
+                "lock",
+                f"honest {node} locked in round {lock[0]} prevoted another value "
+                f"in round {v.round} of height {v.height} without a newer polka",
+            )
 
     def decided_heights(self) -> int:
         """Highest height any honest node decided."""

@@ -356,6 +356,8 @@ class Simulation:
         cache: dict[int, bytes] = {}
         for dst, msg in sends:
             own = node.key.public_key
+            if isinstance(msg, ProposalMsg):
+                self.checkers.on_proposal_sent(msg.proposal)
             if node.honest and isinstance(msg, ProposalMsg) and msg.proposal.proposer == own:
                 self.checkers.on_signed(node.name, msg.proposal)
             elif node.honest and isinstance(msg, VoteMsg) and msg.vote.voter == own:

@@ -1,0 +1,37 @@
+"""One place for the contract's output rules: --json documents, errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, NoReturn
+
+import click
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A failure to report: code (snake_case), one-sentence message, exit status."""
+
+    def __init__(self, code: str, message: str, exit_code: int = EXIT_FAILURE) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.exit_code = exit_code
+
+
+def emit_json(doc: Any) -> None:
+    """Exactly one JSON document on stdout."""
+    sys.stdout.write(json.dumps(doc, sort_keys=False) + "\n")
+
+
+def fail(err: CliError, as_json: bool) -> NoReturn:
+    """Report an error the contract's way and exit."""
+    if as_json:
+        emit_json({"error": {"code": err.code, "message": err.message}})
+    else:
+        click.echo(f"error: {err.message}", err=True)
+    sys.exit(err.exit_code)

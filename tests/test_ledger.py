@@ -1,0 +1,357 @@
+"""Execution of the final order: transfers, nonces, validator changes, receipts."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from govchain.codec import encode
+from govchain.consensus.validators import ValidatorSet
+from govchain.crypto import merkle
+from govchain.crypto.keys import SigningKey
+from govchain.dag.tx import Transaction, build
+from govchain.state.genesis import Genesis
+from govchain.state.ledger import Executed, Ledger
+from govchain.state.payloads import TransferPayload
+from govchain.state.receipts import receipts_root
+
+CHAIN = "test-chain"
+ROOT = hashlib.sha256(b"any parent").digest()
+ALICE = SigningKey.from_label("alice")
+BOB = SigningKey.from_label("bob")
+CAROL = SigningKey.from_label("carol")
+AUTHORITY = SigningKey.from_label("authority")
+VALIDATORS = [SigningKey.from_label(f"validator-{i}") for i in range(4)]
+
+
+# -- helpers ---------------------------------------------------------------
+def valset(keys: list[SigningKey]) -> ValidatorSet:
+    return ValidatorSet.of({k.public_key: 1 for k in keys})
+
+
+def genesis(balances: dict[SigningKey, int] | None = None) -> Genesis:
+    balances = {ALICE: 100, BOB: 50} if balances is None else balances
+    return Genesis(
+        chain_id=CHAIN,
+        time_ms=0,
+        balances=tuple(sorted((k.address, v) for k, v in balances.items())),
+        validators=valset(VALIDATORS),
+        authority=AUTHORITY.public_key,
+    )
+
+
+def tx(
+    key: SigningKey, nonce: int, kind: str, payload: bytes, valid_until: int = 100
+) -> Transaction:
+    return build(
+        key,
+        chain_id=CHAIN,
+        kind=kind,
+        nonce=nonce,
+        parents=[ROOT],
+        valid_until=valid_until,
+        payload=payload,
+        stamp_bits_min=0,
+    )
+
+
+def transfer(
+    key: SigningKey, to: SigningKey | bytes, amount: int, nonce: int = 0, valid_until: int = 100
+) -> Transaction:
+    address = to.address if isinstance(to, SigningKey) else to
+    return tx(key, nonce, "transfer", encode(TransferPayload(address, amount)), valid_until)
+
+
+def record(key: SigningKey, nonce: int = 0, valid_until: int = 100) -> Transaction:
+    return tx(key, nonce, "record", b"a data record", valid_until)
+
+
+def change_validators(key: SigningKey, keys: list[SigningKey], nonce: int = 0) -> Transaction:
+    return tx(key, nonce, "validators", encode(valset(keys)))
+
+
+def outcomes(result: Executed) -> list[str]:
+    """Each receipt as 'executed' or its rejection reason."""
+    return [r.reason or r.status for r in result.receipts]
+
+
+def fresh(balances: dict[SigningKey, int] | None = None) -> Ledger:
+    return Ledger(genesis(balances))
+
+
+def at_height(height: int) -> Ledger:
+    """A ledger that has executed empty checkpoints up to height."""
+    ledger = fresh()
+    for h in range(1, height + 1):
+        ledger.execute(h, [])
+    return ledger
+
+
+# -- transfers and supply ---------------------------------------------------
+def test_transfer_moves_balance_and_conserves_supply() -> None:
+    ledger = fresh()
+    result = ledger.execute(1, [transfer(ALICE, BOB, 30), transfer(BOB, CAROL, 70)])
+    assert outcomes(result) == ["executed", "executed"]
+    assert ledger.balance(ALICE.address) == 70
+    assert ledger.balance(BOB.address) == 10
+    assert ledger.balance(CAROL.address) == 70
+    assert ledger.total_supply() == genesis().supply == 150
+
+
+def test_transfer_of_the_whole_balance_and_to_oneself() -> None:
+    ledger = fresh()
+    result = ledger.execute(1, [transfer(ALICE, ALICE, 100, 0), transfer(ALICE, BOB, 100, 1)])
+    assert outcomes(result) == ["executed", "executed"]
+    assert ledger.balance(ALICE.address) == 0
+    assert ledger.balance(BOB.address) == 150
+    assert ledger.total_supply() == 150
+
+
+def test_insufficient_funds_moves_nothing_but_spends_the_nonce() -> None:
+    ledger = fresh()
+    result = ledger.execute(
+        1, [transfer(ALICE, BOB, 101, 0), transfer(ALICE, BOB, 1, 0), transfer(ALICE, BOB, 1, 1)]
+    )
+    assert outcomes(result) == ["insufficient_funds", "conflict", "executed"]
+    assert ledger.balance(ALICE.address) == 99
+    assert ledger.balance(BOB.address) == 51
+
+
+def test_unfunded_sender_cannot_transfer() -> None:
+    result = fresh().execute(1, [transfer(CAROL, ALICE, 1)])
+    assert outcomes(result) == ["insufficient_funds"]
+
+
+@pytest.mark.parametrize("amount", [0, -1, -100, 2**63])
+def test_bad_amount(amount: int) -> None:
+    ledger = fresh()
+    assert outcomes(ledger.execute(1, [transfer(ALICE, BOB, amount)])) == ["bad_amount"]
+    assert ledger.balance(ALICE.address) == 100
+    assert ledger.total_supply() == 150
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"",
+        b"not msgpack at all",
+        encode([ALICE.address]),  # a field missing
+        encode([ALICE.address, 5, 6]),  # a field too many
+        encode(TransferPayload(ALICE.address[:19], 5)),  # a 19-byte address
+        encode(["to", 5]),  # a string, not bytes
+        b"\x92\xc4\x14" + BOB.address + b"\xd0\x05",  # 5 as an int8: not canonical
+    ],
+    ids=["empty", "garbage", "short", "long", "short-address", "str-address", "wide-int"],
+)
+def test_malformed_transfer_payload(payload: bytes) -> None:
+    ledger = fresh()
+    assert outcomes(ledger.execute(1, [tx(ALICE, 0, "transfer", payload)])) == ["malformed_payload"]
+    assert ledger.balance(ALICE.address) == 100
+
+
+# -- nonces ------------------------------------------------------------------
+def test_two_transfers_with_one_nonce_first_in_order_wins() -> None:
+    first, second = transfer(ALICE, BOB, 10, 0), transfer(ALICE, CAROL, 20, 0)
+    ledger = fresh()
+    assert outcomes(ledger.execute(1, [first, second])) == ["executed", "conflict"]
+    assert ledger.balance(BOB.address) == 60
+    assert ledger.balance(CAROL.address) == 0
+
+    ledger = fresh()
+    assert outcomes(ledger.execute(1, [second, first])) == ["executed", "conflict"]
+    assert ledger.balance(BOB.address) == 50
+    assert ledger.balance(CAROL.address) == 20
+
+
+def test_old_nonce_in_a_later_checkpoint_is_a_conflict() -> None:
+    ledger = fresh()
+    ledger.execute(1, [transfer(ALICE, BOB, 10, 0)])
+    assert outcomes(ledger.execute(2, [transfer(ALICE, CAROL, 10, 0)])) == ["conflict"]
+    assert ledger.balance(CAROL.address) == 0
+
+
+def test_nonce_gap_is_rejected_without_spending_the_nonce() -> None:
+    ledger = fresh()
+    result = ledger.execute(1, [transfer(ALICE, BOB, 10, 1), transfer(ALICE, BOB, 5, 0)])
+    assert outcomes(result) == ["nonce_gap", "executed"]
+    assert ledger.balance(BOB.address) == 55
+    # The rejection is final; a new transaction with nonce 1 now fits.
+    assert outcomes(ledger.execute(2, [transfer(ALICE, BOB, 11, 1)])) == ["executed"]
+    assert ledger.balance(BOB.address) == 66
+
+
+# -- validity, records -------------------------------------------------------
+def test_expired_transaction_is_rejected() -> None:
+    ledger = at_height(2)
+    result = ledger.execute(3, [transfer(ALICE, BOB, 10, 0, valid_until=2), record(BOB, 0, 3)])
+    assert outcomes(result) == ["expired", "executed"]
+    assert ledger.balance(BOB.address) == 50
+    # The expired transaction did not spend alice's nonce.
+    assert outcomes(ledger.execute(4, [transfer(ALICE, BOB, 10, 0)])) == ["executed"]
+
+
+def test_record_executes_and_spends_a_nonce_only() -> None:
+    ledger = fresh()
+    result = ledger.execute(1, [record(CAROL, 0), record(CAROL, 0), record(CAROL, 1)])
+    assert outcomes(result) == ["executed", "conflict", "executed"]
+    assert ledger.balance(CAROL.address) == 0
+    assert ledger.total_supply() == 150
+
+
+# -- validator changes -------------------------------------------------------
+def test_validators_change_from_a_non_authority_is_not_authorized() -> None:
+    ledger = fresh()
+    result = ledger.execute(1, [change_validators(ALICE, [ALICE])])
+    assert outcomes(result) == ["not_authorized"]
+    assert ledger.validator_set(3) == genesis().validators
+
+
+def test_validators_change_from_the_authority_applies_two_heights_later() -> None:
+    ledger = fresh()
+    old, new = genesis().validators, valset([ALICE, BOB, CAROL])
+    assert ledger.validator_set(1) == ledger.validator_set(2) == old
+    assert ledger.validator_set(3) is None
+
+    result = ledger.execute(1, [change_validators(AUTHORITY, [ALICE, BOB, CAROL])])
+    assert outcomes(result) == ["executed"]
+    assert ledger.validator_set(1) == ledger.validator_set(2) == old
+    assert ledger.validator_set(3) == new
+    assert ledger.validator_set(4) is None
+
+    ledger.execute(2, [])
+    assert ledger.validator_set(4) == new
+    assert ledger.validator_set(5) is None
+
+
+def test_a_later_change_overrides_only_from_its_own_start() -> None:
+    ledger = fresh()
+    ledger.execute(1, [change_validators(AUTHORITY, [ALICE], 0)])
+    ledger.execute(2, [change_validators(AUTHORITY, [BOB], 1)])
+    assert ledger.validator_set(2) == genesis().validators
+    assert ledger.validator_set(3) == valset([ALICE])
+    assert ledger.validator_set(4) == valset([BOB])
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"junk",
+        encode(ValidatorSet.of({ALICE.public_key: 1})) + b"\x00",
+        encode([sorted([[ALICE.public_key, 1], [BOB.public_key, 1]], reverse=True)]),  # unsorted
+        encode([[[ALICE.public_key, 1], [ALICE.public_key, 1]]]),  # a member twice
+        encode([[[ALICE.public_key, 0]]]),  # zero weight
+        encode([[]]),  # no members
+        encode([[[b"\x01" + bytes(31), 1]]]),  # the identity point as a key
+    ],
+    ids=["junk", "trailing", "unsorted", "duplicate", "zero-weight", "empty", "small-order-key"],
+)
+def test_malformed_validator_set_from_the_authority(payload: bytes) -> None:
+    ledger = fresh()
+    result = ledger.execute(1, [tx(AUTHORITY, 0, "validators", payload)])
+    assert outcomes(result) == ["malformed_payload"]
+    assert ledger.validator_set(3) == genesis().validators
+
+
+# -- determinism and state hash ----------------------------------------------
+def batches() -> list[list[Transaction]]:
+    return [
+        [transfer(ALICE, BOB, 10, 0), record(CAROL, 0), transfer(BOB, CAROL, 5, 0)],
+        [transfer(ALICE, CAROL, 1, 1), change_validators(AUTHORITY, [ALICE, BOB])],
+        [],
+        [transfer(CAROL, ALICE, 6, 1), transfer(CAROL, ALICE, 1, 9)],
+    ]
+
+
+def test_same_inputs_give_the_same_state_hash() -> None:
+    a, b = fresh(), fresh()
+    for h, batch in enumerate(batches(), start=1):
+        ra, rb = a.execute(h, batch), b.execute(h, batch)
+        assert ra == rb
+        assert a.state_hash == b.state_hash == ra.state_hash
+        assert a.receipts_root == b.receipts_root == ra.receipts_root
+    assert a.total_supply() == 150
+
+
+def test_state_hash_changes_with_every_height() -> None:
+    ledger = fresh()
+    seen = {ledger.state_hash}
+    for h, batch in enumerate(batches(), start=1):
+        seen.add(ledger.execute(h, batch).state_hash)
+    assert len(seen) == len(batches()) + 1
+
+
+def test_an_order_that_changes_the_outcome_changes_the_state_hash() -> None:
+    to_bob, to_carol = transfer(ALICE, BOB, 80, 0), transfer(ALICE, CAROL, 80, 0)
+    a, b = fresh(), fresh()
+    ra, rb = a.execute(1, [to_bob, to_carol]), b.execute(1, [to_carol, to_bob])
+    assert a.balance(BOB.address) != b.balance(BOB.address)
+    assert ra.state_hash != rb.state_hash
+    assert ra.receipts_root != rb.receipts_root
+
+
+def test_different_genesis_gives_a_different_state_hash() -> None:
+    assert fresh().state_hash != fresh({ALICE: 100, BOB: 51}).state_hash
+
+
+# -- receipts ------------------------------------------------------------------
+def test_receipts_describe_the_order_and_root_is_their_merkle_root() -> None:
+    ledger = at_height(4)
+    txs = [transfer(ALICE, BOB, 10, 0), transfer(ALICE, BOB, 10, 0), record(BOB, 3)]
+    result = ledger.execute(5, txs)
+    assert [r.tx_id for r in result.receipts] == [t.id for t in txs]
+    assert [r.index for r in result.receipts] == [0, 1, 2]
+    assert {r.height for r in result.receipts} == {5}
+    assert [r.status for r in result.receipts] == ["executed", "rejected", "rejected"]
+    assert [r.reason for r in result.receipts] == [None, "conflict", "nonce_gap"]
+    assert result.receipts_root == receipts_root(result.receipts) == ledger.receipts_root
+
+
+def test_empty_checkpoint_has_the_empty_receipts_root() -> None:
+    ledger = fresh()
+    assert ledger.execute(1, []).receipts_root == merkle.EMPTY_ROOT
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 7, 8, 9])
+def test_every_receipt_is_provable(count: int) -> None:
+    ledger = fresh()
+    txs = [record(CAROL, i) for i in range(count)]
+    result = ledger.execute(1, txs)
+    leaves = [r.leaf() for r in result.receipts]
+    for i, receipt in enumerate(result.receipts):
+        path = merkle.inclusion_proof(leaves, i)
+        assert merkle.verify_inclusion(receipt.leaf(), i, count, path, result.receipts_root)
+        if count > 1:
+            other = result.receipts[(i + 1) % count]
+            assert not merkle.verify_inclusion(other.leaf(), i, count, path, result.receipts_root)
+
+
+# -- a property ----------------------------------------------------------------
+KEYS = [ALICE, BOB, CAROL]
+
+
+@settings(database=None, deadline=None, max_examples=40)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 2),  # sender
+            st.integers(0, 2),  # recipient
+            st.integers(-5, 120),  # amount
+            st.integers(0, 4),  # nonce
+        ),
+        max_size=12,
+    )
+)
+def test_supply_is_conserved_and_balances_stay_non_negative(
+    moves: list[tuple[int, int, int, int]],
+) -> None:
+    ledger = fresh()
+    txs = [transfer(KEYS[s], KEYS[r], amount, nonce) for s, r, amount, nonce in moves]
+    result = ledger.execute(1, txs)
+    assert len(result.receipts) == len(txs)
+    assert ledger.total_supply() == 150
+    assert all(ledger.balance(k.address) >= 0 for k in KEYS)
+    again = fresh()
+    assert again.execute(1, txs).state_hash == result.state_hash
