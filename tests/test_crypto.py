@@ -12,7 +12,10 @@ from hypothesis import strategies as st
 from govchain.crypto import merkle
 from govchain.crypto.keys import ADDRESS_BYTES, SigningKey, address_of, verify
 
-VECTORS = Path("/work/shared/vectors/ed25519-speccheck-cases.json")
+# The shared vectors sit beside the repository: ../shared/vectors/ (DESIGN.md).
+VECTORS = (
+    Path(__file__).resolve().parents[2] / "shared" / "vectors" / "ed25519-speccheck-cases.json"
+)
 # Order of the edwards25519 prime-order subgroup.
 L = 2**252 + 27742317777372353535851937790883648493
 IDENTITY_KEY = b"\x01" + bytes(31)

@@ -32,7 +32,7 @@ def decode_canonical(data: bytes, decoder: msgspec.msgpack.Decoder[T]) -> T:
     """
     try:
         value = decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
         raise DecodeError(str(exc)) from exc
     if _encoder.encode(value) != data:
         raise DecodeError("non-canonical encoding")

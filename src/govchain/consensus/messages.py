@@ -7,8 +7,8 @@ from enum import IntEnum
 import msgspec
 
 from govchain.codec import digest, encode
-from govchain.crypto.keys import SigningKey, verify
 from govchain.consensus.validators import ValidatorSet
+from govchain.crypto.keys import SigningKey, verify
 
 CHECKPOINT_DOMAIN = b"govchain:checkpoint:v1:"
 PROPOSAL_DOMAIN = b"govchain:proposal:v1:"
@@ -59,8 +59,13 @@ class Proposal(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fiel
     def signing_bytes(self) -> bytes:
         """Bytes the proposer signs."""
         return PROPOSAL_DOMAIN + encode(
-            [self.checkpoint.chain_id, self.height, self.round, self.checkpoint.hash,
-             self.valid_round]
+            [
+                self.checkpoint.chain_id,
+                self.height,
+                self.round,
+                self.checkpoint.hash,
+                self.valid_round,
+            ]
         )
 
     def verify(self) -> bool:
@@ -118,7 +123,9 @@ class Certificate(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_f
     signatures: tuple[tuple[int, bytes], ...]
 
 
-def certificate_error(cert: Certificate, checkpoint: Checkpoint, valset: ValidatorSet) -> str | None:
+def certificate_error(
+    cert: Certificate, checkpoint: Checkpoint, valset: ValidatorSet
+) -> str | None:
     """Why cert does not finalize checkpoint under valset, or None when it does."""
     if cert.height != checkpoint.height or cert.value != checkpoint.hash:
         return "certificate names another checkpoint"

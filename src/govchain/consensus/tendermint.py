@@ -137,7 +137,8 @@ class Tendermint:
         self._reset_height()
 
     # -- per-height state ------------------------------------------------
-    def _reset_height(self) -> None:
+    def _reset_height(self) -> bool:
+        """Fresh state for self.height; True once its validator set is known (entered)."""
         valset = self.app.validator_set(self.height)
         self.entered = valset is not None
         if valset is not None:
@@ -163,6 +164,7 @@ class Tendermint:
             self._restore_from = None
             if hs.height == self.height:
                 self._restore(hs)
+        return self.entered
 
     def _restore(self, hs: HardState) -> None:
         self.round, self.step = hs.round, Step(hs.step)
@@ -181,8 +183,13 @@ class Tendermint:
 
     def _hard_state(self) -> HardState:
         return HardState(
-            self.height, self.round, int(self.step), self.locked_round, self.locked_value,
-            self.valid_round, self.valid_value,
+            self.height,
+            self.round,
+            int(self.step),
+            self.locked_round,
+            self.locked_value,
+            self.valid_round,
+            self.valid_value,
             tuple(self.signed_proposals[r] for r in sorted(self.signed_proposals)),
             tuple(self.signed_votes[k] for k in sorted(self.signed_votes)),
             tuple(self._polka(self.valid_round, self.valid_value)),
@@ -200,9 +207,7 @@ class Tendermint:
     def is_validator(self) -> bool:
         """True when our key holds weight at the current height."""
         return (
-            self.entered
-            and self.key is not None
-            and self.valset.weight_of(self.key.public_key) > 0
+            self.entered and self.key is not None and self.valset.weight_of(self.key.public_key) > 0
         )
 
     # -- inputs ----------------------------------------------------------
@@ -221,8 +226,7 @@ class Tendermint:
         """Enter the current height once its validator set is known."""
         if self.entered:
             return
-        self._reset_height()
-        if not self.entered:
+        if not self._reset_height():
             return
         self.height_started_ms = now_ms
         self._start_round(self.round, now_ms, resume=True)
@@ -474,7 +478,11 @@ class Tendermint:
             return True
         r = self.round
         proposal = self.proposals.get(r)
-        if self.step is Step.PROPOSE and proposal is not None and self._rule_prevote(proposal, now_ms):
+        if (
+            self.step is Step.PROPOSE
+            and proposal is not None
+            and self._rule_prevote(proposal, now_ms)
+        ):
             return True
         if self.step is Step.PREVOTE:
             if self._weight(VoteKind.PREVOTE, r, None) >= self.valset.quorum:  # L34
@@ -499,7 +507,10 @@ class Tendermint:
         vr = p.valid_round
         if vr == -1:
             lock_ok = self.locked_round == -1 or self._locked_on(v)
-        elif 0 <= vr < self.round and self._weight(VoteKind.PREVOTE, vr, v.hash) >= self.valset.quorum:
+        elif (
+            0 <= vr < self.round
+            and self._weight(VoteKind.PREVOTE, vr, v.hash) >= self.valset.quorum
+        ):
             lock_ok = self.locked_round <= vr or self._locked_on(v)
         else:
             return False

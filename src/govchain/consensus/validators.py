@@ -7,7 +7,7 @@ from functools import cached_property
 import msgspec
 
 from govchain.codec import digest, encode
-from govchain.crypto.keys import PUBLIC_KEY_BYTES, point_is_acceptable
+from govchain.crypto.keys import PUBLIC_KEY_BYTES, point_on_curve
 
 VALSET_DOMAIN = b"govchain:valset:v1:"
 VALIDATORS_COUNT_MAX = 128
@@ -35,8 +35,8 @@ class ValidatorSet(
         if keys != sorted(set(keys)):
             raise ValueError("validators must be distinct and sorted by public key")
         for m in self.members:
-            if len(m.public_key) != PUBLIC_KEY_BYTES or not point_is_acceptable(m.public_key):
-                raise ValueError("a validator key is not an acceptable Ed25519 point")
+            if len(m.public_key) != PUBLIC_KEY_BYTES or not point_on_curve(m.public_key):
+                raise ValueError("a validator key is not an acceptable Ed25519 curve point")
             if not 1 <= m.weight <= WEIGHT_MAX:
                 raise ValueError(f"validator weight must lie in 1..{WEIGHT_MAX}")
 

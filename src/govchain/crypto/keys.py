@@ -30,6 +30,26 @@ def point_is_acceptable(encoded: bytes) -> bool:
     return y < _P and y not in _SMALL_ORDER_Y
 
 
+_D = (-121665 * pow(121666, -1, _P)) % _P
+
+
+def point_on_curve(encoded: bytes) -> bool:
+    """Acceptable (see above) and decodes to a point of edwards25519.
+
+    A modular exponentiation in Python: for keys checked once (validator sets,
+    genesis), not per transaction, where libsodium's verify already refuses.
+    """
+    if not point_is_acceptable(encoded):
+        return False
+    y = int.from_bytes(encoded, "little") & _Y_MASK
+    u = (y * y - 1) % _P
+    v = (_D * y * y + 1) % _P
+    x2 = u * pow(v, _P - 2, _P) % _P
+    if x2 == 0:
+        return not encoded[31] & 0x80  # x = 0 has no negative encoding
+    return pow(x2, (_P - 1) // 2, _P) == 1
+
+
 def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
     """Strict Ed25519: canonical S, acceptable R and key, then libsodium's check."""
     if len(signature) != SIGNATURE_BYTES or not point_is_acceptable(public_key):

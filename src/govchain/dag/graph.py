@@ -118,9 +118,11 @@ class Dag:
         if tx.id in self.vertices or tx.id in self._orphans:
             raise AdmissionError(Reject.DUPLICATE, "already held")
         if not lenient:
-            if body.valid_until < self.height:
+            # The next checkpoint is height + 1: a bound at or below height can
+            # only ever execute as expired, so it is not worth a place in the DAG.
+            if body.valid_until <= self.height:
                 raise AdmissionError(
-                    Reject.EXPIRED, f"valid until {body.valid_until} < {self.height}"
+                    Reject.EXPIRED, f"valid until {body.valid_until} <= {self.height}"
                 )
             if body.valid_until > self.height + self.limits.validity_window_heights_max:
                 raise AdmissionError(Reject.VALIDITY_TOO_FAR, f"valid until {body.valid_until}")

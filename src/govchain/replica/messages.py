@@ -41,7 +41,9 @@ class CommitMsg(msgspec.Struct, array_like=True, frozen=True, tag=5, forbid_unkn
     certificate: Certificate
 
 
-class CommitRequest(msgspec.Struct, array_like=True, frozen=True, tag=6, forbid_unknown_fields=True):
+class CommitRequest(
+    msgspec.Struct, array_like=True, frozen=True, tag=6, forbid_unknown_fields=True
+):
     """Ask a peer for decided checkpoints from height on."""
 
     height: int

@@ -8,6 +8,7 @@ atomic write, then send `sends`. Nothing here touches a socket, file or clock.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from dataclasses import dataclass, field
 
 from govchain.codec import digest
@@ -228,7 +229,7 @@ class Replica:
             cp.previous != (previous.hash if previous else self.genesis.hash)
             or not prev_time < cp.time_ms <= now_ms + self.config.consensus.time_drift_ms_max
             or len(tips) > self.config.dag.tips_per_checkpoint_max
-            or any(a >= b for a, b in zip(tips, tips[1:], strict=False))
+            or any(a >= b for a, b in itertools.pairwise(tips))
             or cp.state_hash != self.ledger.state_hash
             or cp.receipts_root != self.ledger.receipts_root
             or cp.audit_head != AUDIT_EMPTY

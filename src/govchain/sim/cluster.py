@@ -18,7 +18,7 @@ from govchain.crypto.keys import SigningKey
 from govchain.dag.admission import AdmissionError, Reject
 from govchain.dag.limits import DagLimits
 from govchain.replica.messages import Message, ProposalMsg, VoteMsg, decode_message
-from govchain.replica.replica import Persisted, Replica, ReplicaConfig
+from govchain.replica.replica import Persisted, Replica, ReplicaConfig, ReplicaReady
 from govchain.sim.byzantine import BEHAVIOURS, Collusion, rewrite
 from govchain.sim.checkers import Checkers, Violation
 from govchain.sim.network import LinkFaults, Network
@@ -228,7 +228,11 @@ class Simulation:
             steps=steps,
             messages=self.net.sent,
             txs_final=max(
-                (sum(len(e.txs) for e in n.replica.executions) for n in self._honest() if n.replica),
+                (
+                    sum(len(e.txs) for e in n.replica.executions)
+                    for n in self._honest()
+                    if n.replica
+                ),
                 default=0,
             ),
             spam_rejected=self.spam_rejected,
@@ -334,10 +338,7 @@ class Simulation:
         node.replica = None
         self._at(self.now_ms + self.rng.randint(100, 800), "restart", node.name)
 
-    def _persist(self, node: SimNode, r: object) -> None:
-        from govchain.replica.replica import ReplicaReady
-
-        assert isinstance(r, ReplicaReady)
+    def _persist(self, node: SimNode, r: ReplicaReady) -> None:
         store = node.store
         if r.hard_state is not None:
             store.hard_state = r.hard_state

@@ -32,11 +32,15 @@ class Workload:
         self.clients = clients
         self.stamp_bits_min = stamp_bits_min
 
-    def transfer(self, client: Client, node: Replica, now_ms: int, nonce: int | None = None) -> Transaction:
+    def transfer(
+        self, client: Client, node: Replica, now_ms: int, nonce: int | None = None
+    ) -> Transaction:
         """A transfer to another client, naming the client's previous tx and node tips."""
         addr = client.key.address
-        if client.last is not None and not node.dag.has(client.last) and (
-            now_ms - client.last_sent_ms > 1_500
+        if (
+            client.last is not None
+            and not node.dag.has(client.last)
+            and (now_ms - client.last_sent_ms > 1_500)
         ):
             # Our last transaction never reached this node: resynchronise from final state.
             acct = node.ledger.accounts.get(addr)

@@ -80,9 +80,7 @@ class Ledger:
             receipts.append(
                 Receipt(tx.id, height, index, status.value, reason.value if reason else None)
             )
-        writes = [
-            [a, self.accounts[a].balance, self.accounts[a].nonce] for a in sorted(touched)
-        ]
+        writes = [[a, self.accounts[a].balance, self.accounts[a].nonce] for a in sorted(touched)]
         self.state_hash = digest(
             STATE_DOMAIN, self.state_hash, encode([height, writes, self.valsets])
         )
@@ -112,7 +110,9 @@ class Ledger:
             return self._change_validators(tx, height)
         return None  # a data record: final and executed, no state beyond the nonce
 
-    def _transfer(self, sender: Account, payload: bytes, touched: dict[bytes, None]) -> Reason | None:
+    def _transfer(
+        self, sender: Account, payload: bytes, touched: dict[bytes, None]
+    ) -> Reason | None:
         try:
             t = decode_canonical(payload, TRANSFER_DECODER)
         except DecodeError:
