@@ -17,6 +17,7 @@ from govchain.consensus.validators import ValidatorSet
 from govchain.crypto.keys import SigningKey
 from govchain.dag.admission import AdmissionError, Reject
 from govchain.dag.limits import DagLimits
+from govchain.dag.tx import build
 from govchain.replica.messages import Message, ProposalMsg, VoteMsg, decode_message
 from govchain.replica.replica import Persisted, Replica, ReplicaConfig, ReplicaReady
 from govchain.sim.byzantine import BEHAVIOURS, Collusion, rewrite
@@ -117,7 +118,7 @@ class Simulation:
         cfg = self.cfg
         keys = [SigningKey.from_label(f"sim-validator-{i}") for i in range(cfg.validators)]
         self.clients = [Client(SigningKey.from_label(f"sim-client-{i}")) for i in range(CLIENTS)]
-        authority = SigningKey.from_label("sim-authority")
+        authority = self.authority = SigningKey.from_label("sim-authority")
         self.genesis = Genesis(
             chain_id="govchain-sim",
             time_ms=0,
@@ -190,6 +191,8 @@ class Simulation:
             self._drain(node)
             self._at(1 + i * 3, "tick", name)
         self._at(5, "client")
+        if self.cfg.seed % 2 == 0:
+            self._at(self.rng.randint(500, self.cfg.safety_ms // 2), "reweigh")
         self._schedule_faults()
         deadline = self.cfg.safety_ms + self.cfg.liveness_ms_max
         target: int | None = None
@@ -269,6 +272,8 @@ class Simulation:
             self.net.groups = sides
         elif kind == "unpartition":
             self.net.groups = None
+        elif kind == "reweigh":
+            self._reweigh()
         elif kind == "crash":
             self._crash(arg)
         elif kind == "restart":
@@ -392,6 +397,32 @@ class Simulation:
             assert other.replica is not None
             twin = self.workload.transfer(client, other.replica, self.now_ms, nonce=tx.body.nonce)
             self._submit(other, twin.to_wire())
+
+    def _reweigh(self) -> None:
+        """The authority gives one honest validator double weight, effective 2 heights on."""
+        up = [n for n in self._honest() if n.replica is not None]
+        if not up:
+            self._at(self.now_ms + 200, "reweigh")
+            return
+        node = self.rng.choice(up)
+        replica = node.replica
+        assert replica is not None
+        heavy = self.rng.choice(self._honest()).key.public_key
+        current = replica.ledger.validator_set(replica.ledger.height + 1)
+        assert current is not None
+        weights = {m.public_key: (2 if m.public_key == heavy else 1) for m in current.members}
+        tx = build(
+            self.authority,
+            chain_id=self.genesis.chain_id,
+            kind="validators",
+            nonce=0,
+            parents=replica.dag.client_tips(2),
+            valid_until=replica.dag.height + 40,
+            payload=encode(ValidatorSet.of(weights)),
+            stamp_bits_min=4,
+        )
+        if not self._submit(node, tx.to_wire()):
+            self._at(self.now_ms + 200, "reweigh")
 
     def _submit(self, node: SimNode, wire: bytes) -> bool:
         assert node.replica is not None
