@@ -4,7 +4,8 @@ Each benchmark runs in its own process (with --json), so one's garbage and cache
 do not colour the next; they run in sequence, never side by side, since the
 machine has only two cores.
 
-    PYTHONPATH=src python bench/run_all.py [--quick] [--json]
+    PYTHONPATH=src python bench/run_all.py [--quick] [--json] [--clock cpu|wall]
+    PYTHONPATH=src python bench/run_all.py --from saved.json   # tables from a --json run
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def markdown(results: dict[str, dict[str, Any]], quick: bool) -> str:
     lines.append(
         f"| Admission: `Dag.admit`, signatures checked ({adm['txs']:,} transfers) "
         f"| {fmt_rate(adm['admission_per_s'])} tx/s | {fmt_rate(adm['raw_verify_per_s'])} "
-        f"| ratio {adm['ratio']:.2f} ({target} target >= {adm['target_ratio']}); "
+        f"| ratio {adm['ratio']:.3f} ({target} target >= {adm['target_ratio']}); "
         f"signature check {sig_share:.0%} of per-tx cost |"
     )
     b = exe["batched"]
@@ -103,7 +104,17 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="each benchmark in about 5 seconds")
     p.add_argument("--json", action="store_true", help="print all results as one JSON object")
     p.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help="passed to each")
+    p.add_argument(
+        "--from",
+        dest="from_file",
+        metavar="FILE",
+        help="render the tables from saved --json output",
+    )
     args = p.parse_args()
+    if args.from_file:
+        saved = json.loads(Path(args.from_file).read_text(encoding="utf-8"))
+        print(markdown(saved["results"], saved["quick"]))
+        return
     results = {name: run_bench(name, args.quick, args.clock) for name in BENCHES}
     if args.json:
         print(json.dumps({"quick": args.quick, "results": results}))

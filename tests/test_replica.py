@@ -1,0 +1,426 @@
+"""Replicas wired by a deterministic loop; peer messages and their decoder.
+
+The loop encodes every send, decodes it with decode_message and delivers it at
+once; every replica ticks each 20 ms of simulated time. ready() outputs are
+persisted into a Persisted store per replica before anything is sent.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Callable
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from govchain.codec import DecodeError, encode
+from govchain.consensus.messages import (
+    Certificate,
+    Checkpoint,
+    VoteKind,
+    sign_proposal,
+    sign_vote,
+)
+from govchain.consensus.validators import ValidatorSet
+from govchain.crypto.keys import SigningKey
+from govchain.dag.admission import AdmissionError, Reject
+from govchain.dag.limits import DagLimits
+from govchain.dag.tx import Transaction, TxWire, build
+from govchain.replica.messages import (
+    IDS_PER_REQUEST_MAX,
+    CommitMsg,
+    CommitRequest,
+    Message,
+    ProposalMsg,
+    TxMsg,
+    TxRequest,
+    VoteMsg,
+    decode_message,
+)
+from govchain.replica.replica import Persisted, Replica, ReplicaConfig
+from govchain.sim.cluster import sim_consensus_config
+from govchain.state.genesis import Genesis
+from govchain.state.payloads import TransferPayload
+from govchain.state.receipts import Receipt
+
+STAMP_BITS = 4
+CONFIG = ReplicaConfig(
+    dag=DagLimits(stamp_bits_min=STAMP_BITS), consensus=sim_consensus_config(frozenset())
+)
+TICK_MS = 20
+ALICE = SigningKey.from_label("replica-alice")
+BOB = SigningKey.from_label("replica-bob")
+VALIDATORS = [SigningKey.from_label(f"replica-validator-{i}") for i in range(4)]
+
+
+def genesis(validators: int) -> Genesis:
+    return Genesis(
+        chain_id="replica-test",
+        time_ms=0,
+        balances=tuple(sorted([(ALICE.address, 1_000), (BOB.address, 500)])),
+        validators=ValidatorSet.of({k.public_key: 1 for k in VALIDATORS[:validators]}),
+        authority=SigningKey.from_label("replica-authority").public_key,
+    )
+
+
+GENESIS = genesis(4)
+
+
+# -- helpers ---------------------------------------------------------------
+class Loop:
+    """n validator replicas r0..r{n-1}; `cut` replicas neither send nor receive."""
+
+    def __init__(self, n: int = 4) -> None:
+        self.genesis = genesis(n)
+        self.names = [f"r{i}" for i in range(n)]
+        self.keys = dict(zip(self.names, VALIDATORS, strict=False))
+        self.stores = {name: Persisted() for name in self.names}
+        self.replicas: dict[str, Replica] = {}
+        self.queue: deque[tuple[str, str, bytes]] = deque()
+        self.delivered: Counter[tuple[str, str, type]] = Counter()  # (src, dst, type)
+        self.cut: set[str] = set()
+        self.lost: Callable[[str, Message], bool] = lambda dst, msg: False
+        self.now = 0
+        for name in self.names:
+            self.restart(name)
+
+    def restart(self, name: str) -> Replica:
+        """(Re)build a replica from its store and start it."""
+        r = Replica(name, self.genesis, self.keys[name], self.names, CONFIG, self.stores[name])
+        self.replicas[name] = r
+        r.start(self.now)
+        self.drain(name)
+        return r
+
+    def drain(self, name: str) -> None:
+        out = self.replicas[name].ready()
+        store = self.stores[name]
+        if out.hard_state is not None:
+            store.hard_state = out.hard_state
+        store.decided.extend(out.decided)
+        store.executed.extend(out.executed)
+        store.vertices.extend(out.admitted)
+        for dst, msg in out.sends:
+            for d in [dst] if dst is not None else [p for p in self.names if p != name]:
+                self.queue.append((name, d, encode(msg)))
+
+    def deliver_all(self) -> None:
+        while self.queue:
+            src, dst, data = self.queue.popleft()
+            if src in self.cut or dst in self.cut:
+                continue
+            msg = decode_message(data)
+            if self.lost(dst, msg):
+                continue
+            self.delivered[(src, dst, type(msg))] += 1
+            self.replicas[dst].receive(src, msg, self.now)
+            self.drain(dst)
+
+    def step(self) -> None:
+        self.now += TICK_MS
+        for name in self.names:
+            self.replicas[name].tick(self.now)
+            self.drain(name)
+        self.deliver_all()
+
+    def run_until(self, done: Callable[[], bool], ms_max: int = 10_000) -> None:
+        deadline = self.now + ms_max
+        while not done():
+            assert self.now < deadline, "no progress in simulated time"
+            self.step()
+
+    def run_for(self, ms: int) -> None:
+        end = self.now + ms
+        while self.now < end:
+            self.step()
+
+    def submit(self, name: str, tx: Transaction) -> None:
+        self.replicas[name].submit(tx.to_wire(), self.now)
+        self.drain(name)
+        self.deliver_all()
+
+    def height(self, name: str) -> int:
+        return self.replicas[name].ledger.height
+
+
+def transfer(
+    replica: Replica, key: SigningKey, to: SigningKey, amount: int, nonce: int
+) -> Transaction:
+    """A transfer naming the replica's newest tips as parents."""
+    return build(
+        key,
+        chain_id=GENESIS.chain_id,
+        kind="transfer",
+        nonce=nonce,
+        parents=replica.dag.client_tips(2),
+        valid_until=replica.dag.height + 40,
+        payload=encode(TransferPayload(to.address, amount)),
+        stamp_bits_min=STAMP_BITS,
+    )
+
+
+def receipt(replica: Replica, tx_id: bytes) -> Receipt | None:
+    for ex in replica.executions:
+        for rc in ex.result.receipts:
+            if rc.tx_id == tx_id:
+                return rc
+    return None
+
+
+def final_everywhere(loop: Loop, tx: Transaction) -> Callable[[], bool]:
+    return lambda: all(receipt(r, tx.id) is not None for r in loop.replicas.values())
+
+
+def sample_messages() -> list[Message]:
+    """One of each peer message type, signed where it carries a signature."""
+    key = VALIDATORS[0]
+    cp = Checkpoint(
+        chain_id=GENESIS.chain_id,
+        height=1,
+        previous=GENESIS.hash,
+        time_ms=5,
+        tips=(bytes(32),),
+        state_hash=bytes(32),
+        receipts_root=bytes(32),
+        audit_head=bytes(32),
+        validator_set_hash=GENESIS.validators.hash,
+    )
+    vote = sign_vote(key, GENESIS.chain_id, VoteKind.PRECOMMIT, 1, 0, cp.hash)
+    tx = build(
+        ALICE,
+        chain_id=GENESIS.chain_id,
+        kind="transfer",
+        nonce=0,
+        parents=[GENESIS.hash],
+        valid_until=40,
+        payload=encode(TransferPayload(BOB.address, 1)),
+        stamp_bits_min=STAMP_BITS,
+    )
+    return [
+        TxMsg(tx.to_wire()),
+        TxRequest((tx.id, bytes(32))),
+        ProposalMsg(sign_proposal(key, 1, 0, cp, -1)),
+        VoteMsg(vote),
+        CommitMsg(cp, Certificate(1, 0, cp.hash, ((0, vote.signature),))),
+        CommitRequest(7),
+    ]
+
+
+# -- a cluster finalizes a transfer ----------------------------------------
+def test_a_submitted_transfer_is_final_with_one_receipt_everywhere() -> None:
+    loop = Loop()
+    loop.run_until(lambda: all(loop.height(n) >= 2 for n in loop.names))
+    tx = transfer(loop.replicas["r1"], ALICE, BOB, 250, nonce=0)
+    loop.submit("r1", tx)
+    loop.run_until(final_everywhere(loop, tx))
+    loop.run_until(lambda: len({loop.height(n) for n in loop.names}) == 1)
+
+    receipts = {n: receipt(r, tx.id) for n, r in loop.replicas.items()}
+    assert len(set(receipts.values())) == 1
+    rc = receipts["r0"]
+    assert rc is not None and rc.status == "executed" and rc.reason is None
+    for r in loop.replicas.values():
+        assert r.ledger.balance(ALICE.address) == 750
+        assert r.ledger.balance(BOB.address) == 750
+        assert r.ledger.total_supply() == GENESIS.supply
+    assert len({r.ledger.state_hash for r in loop.replicas.values()}) == 1
+
+
+def test_two_validators_finalize_only_while_both_are_up() -> None:
+    loop = Loop(n=2)
+    tx = transfer(loop.replicas["r0"], ALICE, BOB, 1, nonce=0)
+    loop.submit("r0", tx)
+    loop.run_until(final_everywhere(loop, tx))
+    assert {r.ledger.balance(BOB.address) for r in loop.replicas.values()} == {501}
+
+    loop.cut = {"r1"}  # one of two is not a quorum: nothing more is decided
+    decided = {n: list(r.decided) for n, r in loop.replicas.items()}
+    loop.run_for(3_000)
+    assert {n: r.decided for n, r in loop.replicas.items()} == decided
+
+
+def test_a_spent_nonce_is_rejected_on_every_replica() -> None:
+    loop = Loop()
+    first = transfer(loop.replicas["r0"], ALICE, BOB, 100, nonce=0)
+    again = transfer(loop.replicas["r2"], ALICE, BOB, 999, nonce=0)
+    loop.submit("r0", first)
+    loop.run_until(final_everywhere(loop, first))
+    loop.submit("r2", again)
+    loop.run_until(final_everywhere(loop, again))
+    for r in loop.replicas.values():
+        rc = receipt(r, again.id)
+        assert rc is not None and (rc.status, rc.reason) == ("rejected", "conflict")
+        assert r.ledger.balance(BOB.address) == 600
+
+
+# -- restarts ----------------------------------------------------------------
+def test_restarted_replica_resumes_at_the_same_height_and_state() -> None:
+    loop = Loop()
+    tx = transfer(loop.replicas["r0"], ALICE, BOB, 10, nonce=0)
+    loop.submit("r0", tx)
+    loop.run_until(final_everywhere(loop, tx))
+    old = loop.replicas["r2"]
+    before = (old.ledger.height, old.consensus.height, old.ledger.state_hash)
+
+    new = loop.restart("r2")
+    assert new is not old
+    assert (new.ledger.height, new.consensus.height, new.ledger.state_hash) == before
+    assert new.ledger.balance(BOB.address) == 510
+    assert receipt(new, tx.id) == receipt(old, tx.id)
+
+    more = transfer(new, BOB, ALICE, 5, nonce=0)
+    loop.submit("r2", more)
+    loop.run_until(final_everywhere(loop, more))
+    assert new.ledger.height > before[0]
+    assert new.ledger.balance(ALICE.address) == 995
+
+
+def test_whole_cluster_restarted_from_its_stores_keeps_finalizing() -> None:
+    loop = Loop()
+    tx = transfer(loop.replicas["r3"], ALICE, BOB, 10, nonce=0)
+    loop.submit("r3", tx)
+    loop.run_until(lambda: all(loop.height(n) >= 3 for n in loop.names))
+    loop.run_until(final_everywhere(loop, tx))
+    loop.queue.clear()  # in-flight messages die with the processes
+    for name in loop.names:
+        loop.restart(name)
+    top = max(loop.height(n) for n in loop.names)
+    more = transfer(loop.replicas["r0"], ALICE, BOB, 20, nonce=1)
+    loop.submit("r0", more)
+    loop.run_until(final_everywhere(loop, more))
+    assert all(loop.height(n) > top for n in loop.names)
+    assert {r.ledger.balance(BOB.address) for r in loop.replicas.values()} == {530}
+
+
+# -- catching up -------------------------------------------------------------
+def cut_off_r3_while_a_transfer_finalizes() -> tuple[Loop, Transaction]:
+    loop = Loop()
+    loop.cut = {"r3"}
+    tx = transfer(loop.replicas["r0"], ALICE, BOB, 42, nonce=0)
+    loop.submit("r0", tx)
+    rest = ["r0", "r1", "r2"]
+    loop.run_until(lambda: all(receipt(loop.replicas[n], tx.id) is not None for n in rest))
+    loop.run_until(lambda: all(loop.height(n) >= 8 for n in rest))
+    assert loop.height("r3") == 0
+    assert not loop.replicas["r3"].dag.has(tx.id)
+    loop.cut = set()
+    return loop, tx
+
+
+def test_cut_off_replica_catches_up_through_commits_and_fetches() -> None:
+    loop, tx = cut_off_r3_while_a_transfer_finalizes()
+    loop.run_until(final_everywhere(loop, tx))
+    loop.run_until(lambda: loop.height("r3") >= loop.height("r0") - 1)
+
+    r3, r0 = loop.replicas["r3"], loop.replicas["r0"]
+    assert r3.ledger.balance(BOB.address) == 542
+    assert receipt(r3, tx.id) == receipt(r0, tx.id)
+    assert r3.decided == r0.decided[: len(r3.decided)]
+    asked = {t for (src, _, t) in loop.delivered if src == "r3"}
+    answered = {t for (_, dst, t) in loop.delivered if dst == "r3"}
+    assert {CommitRequest, TxRequest} <= asked
+    assert {CommitMsg, TxMsg} <= answered
+
+
+@pytest.mark.parametrize("restart", [False, True])
+def test_decided_but_unexecuted_checkpoints_are_executed_in_a_quiet_network(
+    restart: bool,
+) -> None:
+    loop, _ = cut_off_r3_while_a_transfer_finalizes()
+    # r3 learns decisions through commits but every transaction on its way is lost.
+    loop.lost = lambda dst, msg: dst == "r3" and isinstance(msg, TxMsg)
+    loop.run_until(lambda: len(loop.replicas["r3"].decided) >= 2)
+    assert loop.height("r3") == 0
+    loop.lost = lambda dst, msg: False
+    if restart:
+        loop.queue.clear()
+        loop.restart("r3")
+    loop.run_until(lambda: loop.height("r3") >= 2, ms_max=5_000)
+
+
+# -- admission at the edge ---------------------------------------------------
+def test_submit_with_a_bad_signature_raises_and_sends_nothing() -> None:
+    loop = Loop()
+    r0 = loop.replicas["r0"]
+    tx = transfer(r0, ALICE, BOB, 1, nonce=0)
+    sig = bytes([tx.signature[0] ^ 1]) + tx.signature[1:]
+    with pytest.raises(AdmissionError) as err:
+        r0.submit(encode(TxWire(tx.body_bytes, sig, tx.payload)), loop.now)
+    assert err.value.reason is Reject.BAD_SIGNATURE
+    out = r0.ready()
+    assert out.sends == [] and not out.must_persist()
+    assert not r0.dag.has(tx.id)
+
+
+# -- the peer message decoder ------------------------------------------------
+@pytest.mark.parametrize("msg", sample_messages(), ids=lambda m: type(m).__name__)
+def test_every_message_type_round_trips(msg: Message) -> None:
+    data = encode(msg)
+    assert decode_message(data) == msg
+    assert encode(decode_message(data)) == data
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\xc1",  # never used in msgpack
+        b"\x92\x09\x01",  # unknown tag 9
+        b"\x92\x06",  # truncated
+        b"\x93\x06\x01\x02",  # CommitRequest with an extra field
+        b"\x92\x06\xa11",  # CommitRequest height as a string
+        encode([6, 1]) + b"\x00",  # trailing byte
+        encode({"height": 1}),
+    ],
+)
+def test_garbage_is_a_decode_error(data: bytes) -> None:
+    with pytest.raises(DecodeError):
+        decode_message(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x92\x06\xcc\x01",  # height 1 as a uint8 instead of a fixint
+        b"\x92\x06\xd1\x00\x01",  # as an int16
+        b"\xdc\x00\x02\x06\x01",  # array16 header for two items
+        b"\x92\x01\xc5\x00\x01\x00",  # a one-byte bin with a bin16 length
+    ],
+)
+def test_non_canonical_encodings_are_refused(data: bytes) -> None:
+    with pytest.raises(DecodeError, match="non-canonical"):
+        decode_message(data)
+
+
+def test_a_request_for_too_many_ids_is_refused() -> None:
+    ok = TxRequest(tuple(i.to_bytes(32, "big") for i in range(IDS_PER_REQUEST_MAX)))
+    assert decode_message(encode(ok)) == ok
+    over = msgspec.structs.replace(ok, ids=(*ok.ids, bytes(32)))
+    with pytest.raises(DecodeError):
+        decode_message(encode(over))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=200))
+def test_random_bytes_only_ever_raise_decode_error(data: bytes) -> None:
+    try:
+        msg = decode_message(data)
+    except DecodeError:
+        return
+    assert encode(msg) == data
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(sample_messages()), st.integers(0, 400), st.integers(0, 255))
+def test_mutated_messages_only_ever_raise_decode_error(
+    msg: Message, position: int, byte: int
+) -> None:
+    data = bytearray(encode(msg))
+    data[position % len(data)] = byte
+    try:
+        decoded = decode_message(bytes(data))
+    except DecodeError:
+        return
+    assert encode(decoded) == bytes(data)
