@@ -48,7 +48,7 @@ from govchain.dag.tx import (
     SIGN_DOMAIN,
     WIRE_DECODER,
     payload_hash,
-    stamp_bits,
+    stamp_ok,
     tx_id,
 )
 
@@ -201,7 +201,7 @@ def main() -> None:
 
     def r_stamp_bits(lo: int, hi: int) -> None:
         for w in wire_objs[lo:hi]:
-            stamp_bits(w.body)
+            stamp_ok(w.body, limits.stamp_bits_min)
 
     def r_tx_id(lo: int, hi: int) -> None:
         for w in wire_objs[lo:hi]:

@@ -22,7 +22,7 @@ from govchain.dag.tx import (
     TxBody,
     TxWire,
     build,
-    stamp_bits,
+    stamp_ok,
     tx_id,
 )
 
@@ -73,7 +73,7 @@ def sign_body(body_bytes: bytes, signer: SigningKey = ALICE) -> bytes:
 def stamped(body: TxBody) -> bytes:
     """Canonical bytes of body with a stamp strong enough for STAMP_BITS."""
     stamp = 0
-    while stamp_bits(encoded := encode(msgspec.structs.replace(body, stamp=stamp))) < STAMP_BITS:
+    while not stamp_ok(encoded := encode(msgspec.structs.replace(body, stamp=stamp)), STAMP_BITS):
         stamp += 1
     return encoded
 
@@ -129,7 +129,7 @@ def weak_tx() -> Transaction:
     """A signed transaction whose stamp carries fewer than STAMP_BITS bits."""
     for nonce in range(1000):
         tx = make_tx(nonce=nonce, stamp_bits_min=0)
-        if stamp_bits(tx.body_bytes) < STAMP_BITS:
+        if not stamp_ok(tx.body_bytes, STAMP_BITS):
             return tx
     raise AssertionError("no weak stamp found")
 

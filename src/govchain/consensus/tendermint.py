@@ -340,10 +340,9 @@ class Tendermint:
         if height < self.height:
             return Relation.PAST
         waiting = height == self.height and not self.entered
-        if (waiting or height == self.height + 1) and len(
-            self._future
-        ) < self.config.future_messages_max:
-            self._future.append(msg)
+        if waiting or height == self.height + 1:
+            if len(self._future) < self.config.future_messages_max:
+                self._future.append(msg)
             return Relation.FUTURE
         if height > self.height:
             return Relation.FUTURE

@@ -50,9 +50,16 @@ def point_on_curve(encoded: bytes) -> bool:
     return pow(x2, (_P - 1) // 2, _P) == 1
 
 
-def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
-    """Strict Ed25519: canonical S, acceptable R and key, then libsodium's check."""
-    if len(signature) != SIGNATURE_BYTES or not point_is_acceptable(public_key):
+def verify(
+    public_key: bytes, message: bytes, signature: bytes, *, key_checked: bool = False
+) -> bool:
+    """Strict Ed25519: canonical S, acceptable R and key, then libsodium's check.
+
+    key_checked: the caller has already applied point_is_acceptable to the key.
+    """
+    if len(signature) != SIGNATURE_BYTES:
+        return False
+    if not key_checked and not point_is_acceptable(public_key):
         return False
     if int.from_bytes(signature[32:], "little") >= _L:
         return False

@@ -13,7 +13,7 @@ from govchain.dag.tx import (
     WIRE_DECODER,
     Transaction,
     payload_hash,
-    stamp_bits,
+    stamp_ok,
     tx_id,
 )
 
@@ -79,12 +79,13 @@ def decode_checked(wire: bytes, chain_id: str, limits: DagLimits) -> Transaction
         raise AdmissionError(Reject.BAD_KEY, "sender key is non-canonical or of small order")
     if len(w.signature) != SIGNATURE_BYTES:
         raise AdmissionError(Reject.MALFORMED, "signature must be 64 bytes")
-    if stamp_bits(w.body) < limits.stamp_bits_min:
+    if not stamp_ok(w.body, limits.stamp_bits_min):
         raise AdmissionError(Reject.WEAK_STAMP, f"stamp below {limits.stamp_bits_min} bits")
     return Transaction(tx_id(w.body, w.signature), body, w.body, w.signature, w.payload)
 
 
 def check_signature(tx: Transaction) -> None:
     """Strict Ed25519 check of the sender's signature over the body."""
-    if not verify(tx.body.sender, SIGN_DOMAIN + tx.body_bytes, tx.signature):
+    # decode_checked has already refused unacceptable sender keys.
+    if not verify(tx.body.sender, SIGN_DOMAIN + tx.body_bytes, tx.signature, key_checked=True):
         raise AdmissionError(Reject.BAD_SIGNATURE, "signature does not verify")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import msgspec
+
 from govchain.dag.admission import AdmissionError, Reject, check_signature, decode_checked
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction
@@ -25,8 +27,7 @@ class _Orphan:
     missing: set[bytes] = field(default_factory=set)
 
 
-@dataclass(frozen=True, slots=True)
-class Admitted:
+class Admitted(msgspec.Struct, frozen=True):
     """Outcome of admitting one transaction.
 
     added: vertices that entered the DAG, the transaction itself and any orphans
@@ -151,7 +152,10 @@ class Dag:
             t = ready.pop()
             self._insert(t)
             added.append(t)
-            for child_id in self._waiting.pop(t.id, []):
+            waiters = self._waiting.pop(t.id, None)
+            if waiters is None:
+                continue
+            for child_id in waiters:
                 orphan = self._orphans.get(child_id)
                 if orphan is None:
                     continue

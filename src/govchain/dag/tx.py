@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 
 import msgspec
 
-from govchain.codec import decode_canonical, digest, encode
-from govchain.crypto.keys import SigningKey
+from govchain.codec import decode_canonical, encode
+from govchain.crypto.keys import SIGNATURE_BYTES, SigningKey
 
 SIGN_DOMAIN = b"govchain:tx-sign:v1:"
 ID_DOMAIN = b"govchain:tx-id:v1:"
@@ -48,19 +47,23 @@ def payload_hash(payload: bytes) -> bytes:
 
 
 def tx_id(body_bytes: bytes, signature: bytes) -> bytes:
-    """A transaction's id: the hash of its header (body and signature)."""
-    return digest(ID_DOMAIN, body_bytes, signature)
+    """A transaction's id: the hash of its header (body and signature).
+
+    The signature has a fixed length and comes last, so plain concatenation
+    is unambiguous; callers have checked that length.
+    """
+    assert len(signature) == SIGNATURE_BYTES
+    return hashlib.sha256(ID_DOMAIN + body_bytes + signature).digest()
 
 
-def stamp_bits(body_bytes: bytes) -> int:
-    """Leading zero bits of the body's stamp hash: the anti-spam work it carries."""
-    h = int.from_bytes(hashlib.sha256(STAMP_DOMAIN + body_bytes).digest(), "big")
-    return 256 - h.bit_length()
+def stamp_ok(body_bytes: bytes, bits_min: int) -> bool:
+    """True when the body's stamp hash starts with bits_min zero bits (bits_min <= 64)."""
+    head = hashlib.sha256(STAMP_DOMAIN + body_bytes).digest()[:8]
+    return int.from_bytes(head, "big") >> (64 - bits_min) == 0 if bits_min else True
 
 
-@dataclass(frozen=True, slots=True)
-class Transaction:
-    """A decoded, not yet verified transaction with its id."""
+class Transaction(msgspec.Struct, frozen=True):
+    """A decoded, not yet verified transaction with its id (a Struct: cheap to build)."""
 
     id: bytes
     body: TxBody
@@ -105,7 +108,7 @@ def build(
     while True:
         body = msgspec.structs.replace(base, stamp=stamp)
         body_bytes = encode(body)
-        if stamp_bits(body_bytes) >= stamp_bits_min:
+        if stamp_ok(body_bytes, stamp_bits_min):
             break
         stamp += 1
     signature = key.sign(SIGN_DOMAIN + body_bytes)

@@ -44,6 +44,8 @@ class ReplicaConfig:
     dag: DagLimits = field(default_factory=DagLimits)
     consensus: ConsensusConfig = field(default_factory=ConsensusConfig)
     fetch_retry_ms: int = 400
+    fetch_give_up_ms: int = 20_000  # unless a decided checkpoint needs the vertex
+    wanted_count_max: int = 20_000
     commits_per_reply_max: int = 16
     catchup_interval_ms: int = 300
 
@@ -113,7 +115,8 @@ class Replica:
         self.decided: list[tuple[Checkpoint, Certificate]] = []
         self.executions: list[Execution] = []
         self._out = ReplicaReady()
-        self._wanted: dict[bytes, tuple[int, int]] = {}  # id -> (asked at ms, peer cursor)
+        # id -> (asked at ms, peer cursor, first asked at ms)
+        self._wanted: dict[bytes, tuple[int, int, int]] = {}
         self._catchup_sent: dict[tuple[str, int], int] = {}
         self.now_ms = 0
         restored = persisted or Persisted()
@@ -149,6 +152,8 @@ class Replica:
     def start(self, now_ms: int) -> None:
         """Begin consensus (after construction or a restart)."""
         self.now_ms = now_ms
+        # Decided but not yet executed before a restart: fetch their cones again.
+        self._execute_decided()
         self.consensus.start(now_ms)
         self._after(now_ms)
 
@@ -275,11 +280,13 @@ class Replica:
 
     def _fetch(self, ids: list[bytes], peer: str | None, now_ms: int) -> None:
         fresh = [i for i in ids if i not in self._wanted and not self.dag.has(i)]
+        room = self.config.wanted_count_max - len(self._wanted)
+        fresh = fresh[: max(0, room)]
         if not fresh or not self.peers:
             return
         cursor = self.peers.index(peer) if peer in self.peers else 0
         for i in fresh:
-            self._wanted[i] = (now_ms, cursor)
+            self._wanted[i] = (now_ms, cursor, now_ms)
         self._request(fresh, self.peers[cursor], peer is None)
 
     def _request(self, ids: list[bytes], peer: str, everyone: bool) -> None:
@@ -290,12 +297,14 @@ class Replica:
 
     def _retry_fetches(self, now_ms: int) -> None:
         due: dict[int, list[bytes]] = {}
-        for vid, (asked, cursor) in list(self._wanted.items()):
-            if self.dag.has(vid):
+        needed = {t for cp, _ in self.decided[self.ledger.height :] for t in cp.tips}
+        for vid, (asked, cursor, first) in list(self._wanted.items()):
+            stale = now_ms - first >= self.config.fetch_give_up_ms and vid not in needed
+            if self.dag.has(vid) or stale:
                 del self._wanted[vid]
             elif now_ms - asked >= self.config.fetch_retry_ms:
                 nxt = (cursor + 1) % len(self.peers)
-                self._wanted[vid] = (now_ms, nxt)
+                self._wanted[vid] = (now_ms, nxt, first)
                 due.setdefault(nxt, []).append(vid)
         for cursor, ids in sorted(due.items()):
             self._request(ids, self.peers[cursor], everyone=False)
