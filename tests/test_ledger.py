@@ -16,7 +16,7 @@ from govchain.dag.tx import Transaction, build
 from govchain.state.genesis import Genesis
 from govchain.state.ledger import Executed, Ledger
 from govchain.state.payloads import TransferPayload
-from govchain.state.receipts import receipts_root
+from govchain.state.receipts import Receipt, Status, prove, receipts_root
 
 CHAIN = "test-chain"
 ROOT = hashlib.sha256(b"any parent").digest()
@@ -355,3 +355,15 @@ def test_supply_is_conserved_and_balances_stay_non_negative(
     assert all(ledger.balance(k.address) >= 0 for k in KEYS)
     again = fresh()
     assert again.execute(1, txs).state_hash == result.state_hash
+
+
+def test_every_receipt_has_a_proof_under_the_receipts_root() -> None:
+    receipts = [
+        Receipt(bytes([i]) * 32, 7, i, Status.EXECUTED.value if i % 3 else "rejected")
+        for i in range(11)
+    ]
+    root = receipts_root(receipts)
+    for i in range(len(receipts)):
+        proof = prove(receipts, i)
+        assert proof.verify(root)
+        assert not proof.verify(receipts_root(receipts[:-1]))

@@ -37,7 +37,8 @@ class Checkers:
         # (voter, height) -> (round, value) of its latest non-nil precommit: its lock.
         self._locks: dict[tuple[bytes, int], tuple[int, bytes]] = {}
 
-    def _fail(self, invariant: str, detail: str) -> None:
+    def fail(self, invariant: str, detail: str) -> None:
+        """Record a violation at the current step."""
         self.violations.append(Violation(invariant, self.step, detail))
 
     def on_decided(
@@ -47,16 +48,16 @@ class Checkers:
         h = cp.height
         have = self._decided.setdefault(h, cp.hash)
         if have != cp.hash:
-            self._fail("agreement", f"{node} decided another checkpoint at height {h}")
+            self.fail("agreement", f"{node} decided another checkpoint at height {h}")
         key = (h, cp.hash, encode(cert))
         if key in self._certs_ok:
             return
         if valset is None:
-            self._fail("certificate", f"{node} decided height {h} without a known validator set")
+            self.fail("certificate", f"{node} decided height {h} without a known validator set")
             return
         err = certificate_error(cert, cp, valset)
         if err is not None:
-            self._fail("certificate", f"{node} at height {h}: {err}")
+            self.fail("certificate", f"{node} at height {h}: {err}")
         else:
             self._certs_ok.add(key)
 
@@ -65,18 +66,18 @@ class Checkers:
         h = ex.checkpoint.height
         have = self._state.setdefault(h, ex.result.state_hash)
         if have != ex.result.state_hash:
-            self._fail("state_hash", f"{node} has another state hash at height {h}")
+            self.fail("state_hash", f"{node} has another state hash at height {h}")
         seen = self._executed_by.setdefault(node, set())
         for r in ex.result.receipts:
             enc = encode(r)
             prior = self._receipts.setdefault(r.tx_id, enc)
             if prior != enc:
-                self._fail("receipt", f"{node} has another receipt for {r.tx_id.hex()[:16]}")
+                self.fail("receipt", f"{node} has another receipt for {r.tx_id.hex()[:16]}")
             if r.tx_id in seen:
-                self._fail("exactly_once", f"{node} finalized {r.tx_id.hex()[:16]} twice")
+                self.fail("exactly_once", f"{node} finalized {r.tx_id.hex()[:16]} twice")
             seen.add(r.tx_id)
         if supply_now != self.supply:
-            self._fail("conservation", f"{node} holds {supply_now}, genesis minted {self.supply}")
+            self.fail("conservation", f"{node} holds {supply_now}, genesis minted {self.supply}")
 
     def on_signed(self, node: str, msg: Proposal | Vote) -> None:
         """An honest validator never signs two different messages for one slot."""
@@ -88,7 +89,7 @@ class Checkers:
             value = msg.value
         have = self._signed.setdefault(slot, value)
         if have != value:
-            self._fail("no_equivocation", f"honest {node} signed twice at {slot[1:]}")
+            self.fail("no_equivocation", f"honest {node} signed twice at {slot[1:]}")
         if isinstance(msg, Vote) and msg.value:
             self._check_lock(node, msg)
 
@@ -114,7 +115,7 @@ class Checkers:
             for value, vr in self._proposed.get((v.height, v.round), ())
         )
         if not justified:
-            self._fail(
+            self.fail(
                 "lock",
                 f"honest {node} locked in round {lock[0]} prevoted another value "
                 f"in round {v.round} of height {v.height} without a newer polka",

@@ -218,7 +218,7 @@ class Simulation:
             if target is not None and self._reached(target):
                 break
             if self.now_ms > deadline:
-                self.checkers._fail(
+                self.checkers.fail(
                     "liveness",
                     f"honest nodes did not reach height {target} by {deadline} ms",
                 )
@@ -303,7 +303,7 @@ class Simulation:
         try:
             msg = decode_message(data)
         except DecodeError:
-            self.checkers._fail("decode", f"{dst} could not decode a message from {src}")
+            self.checkers.fail("decode", f"{dst} could not decode a message from {src}")
             return
         node.replica.receive(src, msg, self.now_ms)
         self._drain(node)
@@ -448,7 +448,7 @@ class Simulation:
                 "oversized": {Reject.TOO_LARGE, Reject.BAD_PAYLOAD},
             }[kind]
             if exc.reason not in expected:
-                self.checkers._fail("admission", f"{kind} spam refused as {exc.reason.value}")
+                self.checkers.fail("admission", f"{kind} spam refused as {exc.reason.value}")
             return
         if kind != "missing-parents" or admitted.added:
-            self.checkers._fail("admission", f"{kind} spam was admitted")
+            self.checkers.fail("admission", f"{kind} spam was admitted")

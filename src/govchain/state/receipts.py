@@ -60,3 +60,22 @@ class Receipt(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_field
 def receipts_root(receipts: list[Receipt]) -> bytes:
     """Merkle root over a checkpoint's receipts in final order."""
     return merkle.root_of_hashes([r.leaf() for r in receipts])
+
+
+class ReceiptProof(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
+    """A receipt, its place among its checkpoint's receipts, and the Merkle audit path."""
+
+    receipt: Receipt
+    size: int
+    path: tuple[bytes, ...]
+
+    def verify(self, expected_root: bytes) -> bool:
+        """True when the receipt sits at its index under expected_root."""
+        r = self.receipt
+        return merkle.verify_inclusion(r.leaf(), r.index, self.size, self.path, expected_root)
+
+
+def prove(receipts: list[Receipt], index: int) -> ReceiptProof:
+    """Inclusion proof of receipts[index] under receipts_root(receipts)."""
+    leaves = [r.leaf() for r in receipts]
+    return ReceiptProof(receipts[index], len(leaves), tuple(merkle.inclusion_proof(leaves, index)))
