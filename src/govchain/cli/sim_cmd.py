@@ -67,11 +67,12 @@ def sim(
     if as_json:
         emit_json(doc)
     else:
-        _print_human(doc)
+        flags = f" --validators {validators} --byzantine {byzantine} --faults {faults}"
+        _print_human(doc, flags + (f" --plant {plant}" if plant else ""))
     sys.exit(EXIT_FAILURE if doc["violations"] else 0)
 
 
-def _print_human(doc: dict[str, object]) -> None:
+def _print_human(doc: dict[str, object], replay_flags: str) -> None:
     console = Console()
     table = Table(title="govchain sim")
     table.add_column("seeds", justify="right")
@@ -92,5 +93,5 @@ def _print_human(doc: dict[str, object]) -> None:
     for v in violations[:20]:
         console.print(
             f"[red]seed {v['seed']}[/red]: {v['invariant']} at step {v['step']}: {v['detail']}"
-            f"  (replay: govchain sim --seeds {v['seed']})"
+            f"  (replay: govchain sim --seeds {v['seed']}{replay_flags})"
         )

@@ -73,14 +73,15 @@ def decode_checked(wire: bytes, chain_id: str, limits: DagLimits) -> Transaction
         raise AdmissionError(Reject.MALFORMED, "negative integer field")
     if body.payload_len > limits.payload_bytes_max or body.payload_len != len(w.payload):
         raise AdmissionError(Reject.BAD_PAYLOAD, "payload length does not match the header")
-    if body.payload_hash != payload_hash(w.payload):
-        raise AdmissionError(Reject.BAD_PAYLOAD, "payload hash does not match the header")
     if len(body.sender) != PUBLIC_KEY_BYTES or not point_is_acceptable(body.sender):
         raise AdmissionError(Reject.BAD_KEY, "sender key is non-canonical or of small order")
     if len(w.signature) != SIGNATURE_BYTES:
         raise AdmissionError(Reject.MALFORMED, "signature must be 64 bytes")
     if not stamp_ok(w.body, limits.stamp_bits_min):
         raise AdmissionError(Reject.WEAK_STAMP, f"stamp below {limits.stamp_bits_min} bits")
+    # Last of the cheap checks: hashing a payload costs up to payload_bytes_max.
+    if body.payload_hash != payload_hash(w.payload):
+        raise AdmissionError(Reject.BAD_PAYLOAD, "payload hash does not match the header")
     return Transaction(tx_id(w.body, w.signature), body, w.body, w.signature, w.payload)
 
 

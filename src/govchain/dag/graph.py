@@ -81,6 +81,10 @@ class Dag:
         """Those of ids that are not held."""
         return [i for i in ids if not self.has(i)]
 
+    def is_awaited(self, vid: bytes) -> bool:
+        """True when an orphan waits for vid as a parent."""
+        return vid in self._waiting
+
     def orphan_count(self) -> int:
         """Transactions waiting for parents."""
         return len(self._orphans)
@@ -111,9 +115,11 @@ class Dag:
     ) -> Admitted:
         """Admit a decoded transaction (stateful checks, then the signature).
 
-        lenient: the vertex was fetched because a checkpoint's cone needs it, so
-        the gossip-time rules (validity window, quotas) no longer apply; a final
-        checkpoint may cover an expired vertex, which then executes as rejected.
+        lenient: the vertex was fetched by id (a proposal's or decided checkpoint's
+        tip, or the parent of a vertex we hold), so the gossip-time rules (validity
+        window, quotas) no longer apply: a final checkpoint may cover an expired
+        vertex, which then executes as rejected, and a parent that the cone
+        needs must be admitted whatever its age.
         """
         body = tx.body
         if tx.id in self.vertices or tx.id in self._orphans:

@@ -23,7 +23,6 @@ class DagLimits:
     orphans_count_max: int = 10_000
     orphan_ttl_ms: int = 30_000
     tips_per_checkpoint_max: int = 64
-    vertices_per_checkpoint_max: int = 50_000
 
     def __post_init__(self) -> None:
         if not 1 <= self.parents_count_min <= self.parents_count_max <= 64:

@@ -170,6 +170,7 @@ class Replica:
         self.now_ms = now_ms
         admitted = self.dag.admit(wire, now_ms)
         self._on_admitted(admitted, None)
+        self._fetch(list(admitted.missing), None, now_ms)
         self._after(now_ms)
         return admitted
 
@@ -252,7 +253,8 @@ class Replica:
     def _on_tx(self, peer: str, wire: bytes, now_ms: int) -> None:
         try:
             tx = decode_checked(wire, self.genesis.chain_id, self.config.dag)
-            admitted = self.dag.admit_tx(tx, now_ms, lenient=tx.id in self._wanted)
+            lenient = tx.id in self._wanted or self.dag.is_awaited(tx.id)
+            admitted = self.dag.admit_tx(tx, now_ms, lenient=lenient)
         except AdmissionError:
             return
         self._wanted.pop(tx.id, None)

@@ -15,6 +15,8 @@ from govchain.crypto.keys import SigningKey
 from govchain.replica.messages import Message, ProposalMsg, VoteMsg
 
 BEHAVIOURS = ("equivocate", "double-vote", "withhold", "twins", "amnesia")
+# With two or more Byzantine validators they collude: each equivocates when it
+# leads and votes both ways, splitting honest nodes into the same two sides.
 
 
 @dataclass(slots=True)
@@ -62,14 +64,20 @@ def rewrite(
         if behaviour == "amnesia":
             out.append((dst, _amnesia(key, msg, collusion)))
             continue
-        if dst not in collusion.side_b or behaviour not in ("equivocate", "double-vote"):
+        if dst not in collusion.side_b or behaviour not in ("equivocate", "double-vote", "collude"):
             out.append((dst, msg))
             continue
-        if isinstance(msg, ProposalMsg) and msg.proposal.proposer == key.public_key:
+        own_proposal = isinstance(msg, ProposalMsg) and msg.proposal.proposer == key.public_key
+        if behaviour in ("equivocate", "collude") and own_proposal:
+            assert isinstance(msg, ProposalMsg)
             alt = _alt_proposal(key, msg.proposal, msg.proposal.valid_round)
             collusion.alt[(alt.height, alt.round)] = alt.checkpoint.hash
             out.append((dst, ProposalMsg(alt)))
-        elif isinstance(msg, VoteMsg) and msg.vote.voter == key.public_key:
+        elif (
+            behaviour in ("double-vote", "collude")
+            and isinstance(msg, VoteMsg)
+            and msg.vote.voter == key.public_key
+        ):
             out.append((dst, VoteMsg(_conflicting_vote(key, msg.vote, collusion))))
         else:
             out.append((dst, msg))

@@ -131,7 +131,7 @@ class Simulation:
             behaviours = [self.rng.choice(BEHAVIOURS)]
         else:
             style = self.rng.choice(("collude", "twins"))
-            behaviours = ["twins" if style == "twins" else "double-vote"] * cfg.byzantine
+            behaviours = [style] * cfg.byzantine
         honest_names = [f"v{i}" for i in range(cfg.validators) if i not in byz_idx]
         self.rng.shuffle(honest_names)
         cut = self.rng.randint(1, max(1, len(honest_names) - 1))
@@ -318,8 +318,10 @@ class Simulation:
             sends = rewrite(node.behaviour, node.key, sends, self.collusion)
         if node.send_to is not None:
             sends = [(d, m) for d, m in sends if d in node.send_to]
+        down = sum(1 for n in self.nodes.values() if n.replica is None)
         crash_mid = (
             self.cfg.faults in ("crash", "all")
+            and down < max(1, self.f)
             and node.honest
             and r.must_persist()
             and sends

@@ -6,7 +6,7 @@ import msgspec
 
 from govchain.codec import digest, encode
 from govchain.consensus.validators import ValidatorSet
-from govchain.crypto.keys import ADDRESS_BYTES, PUBLIC_KEY_BYTES
+from govchain.crypto.keys import ADDRESS_BYTES, PUBLIC_KEY_BYTES, point_on_curve
 
 GENESIS_DOMAIN = b"govchain:genesis:v1:"
 SUPPLY_MAX = 2**63 - 1
@@ -33,8 +33,8 @@ class Genesis(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_field
             raise ValueError("genesis balances need distinct sorted 20-byte addresses")
         if any(v <= 0 for _, v in self.balances) or self.supply > SUPPLY_MAX:
             raise ValueError("genesis balances must be positive and within the supply bound")
-        if len(self.authority) != PUBLIC_KEY_BYTES:
-            raise ValueError("authority must be a 32-byte public key")
+        if len(self.authority) != PUBLIC_KEY_BYTES or not point_on_curve(self.authority):
+            raise ValueError("authority must be an acceptable Ed25519 public key")
 
     @property
     def supply(self) -> int:
