@@ -50,9 +50,9 @@ class VerifyCounter:
         for mod in (consensus_messages, admission):
             original = mod.verify
 
-            def counting(pk: bytes, msg: bytes, sig: bytes, _f: Any = original) -> bool:
+            def counting(*args: Any, _f: Any = original, **kwargs: Any) -> bool:
                 self.count += 1
-                return bool(_f(pk, msg, sig))
+                return bool(_f(*args, **kwargs))
 
             self._saved.append((mod, original))
             mod.verify = counting
