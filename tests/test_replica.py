@@ -47,7 +47,9 @@ from govchain.state.receipts import Receipt
 
 STAMP_BITS = 4
 CONFIG = ReplicaConfig(
-    dag=DagLimits(stamp_bits_min=STAMP_BITS), consensus=sim_consensus_config(frozenset())
+    dag=DagLimits(stamp_bits_min=STAMP_BITS),
+    consensus=sim_consensus_config(frozenset()),
+    idle_checkpoint_ms=0,
 )
 TICK_MS = 20
 ALICE = SigningKey.from_label("replica-alice")

@@ -40,7 +40,7 @@ KEY = dict(zip(NAMES, KEYS, strict=True))
 VALSET = ValidatorSet.of({k.public_key: 1 for k in KEYS})
 OUTSIDER = SigningKey.from_label("tm-outsider")
 # Rebroadcasts off: a transcript shows only what the rules themselves send.
-CONFIG = ConsensusConfig(rebroadcast_ms=10**9)
+CONFIG = ConsensusConfig(rebroadcast_ms=10**9, propose_timeout_ms=1_000)
 PREVOTE, PRECOMMIT = VoteKind.PREVOTE, VoteKind.PRECOMMIT
 Msg = Proposal | Vote
 
@@ -316,7 +316,11 @@ def lock_n0_in_round_0(w: Wire, *, n2_sees_polka: bool) -> Checkpoint:
 def test_locked_validator_prevotes_nil_for_a_fresh_value_in_a_later_round(
     plant: str | None,
 ) -> None:
-    w = Wire(config=ConsensusConfig(rebroadcast_ms=10**9, plants=frozenset({plant} - {None})))
+    w = Wire(
+        config=ConsensusConfig(
+            rebroadcast_ms=10**9, propose_timeout_ms=1_000, plants=frozenset({plant} - {None})
+        )
+    )
     v = lock_n0_in_round_0(w, n2_sees_polka=False)
     (p,) = w.proposals("n2", 1)
     assert p.valid_round == -1
@@ -495,7 +499,11 @@ def test_bad_signature_outsider_and_wrong_chain_messages_are_ignored() -> None:
 
 @pytest.mark.parametrize("plant", [None, "double-count"])
 def test_a_voter_repeating_its_precommit_counts_once(plant: str | None) -> None:
-    w = Wire(config=ConsensusConfig(rebroadcast_ms=10**9, plants=frozenset({plant} - {None})))
+    w = Wire(
+        config=ConsensusConfig(
+            rebroadcast_ms=10**9, propose_timeout_ms=1_000, plants=frozenset({plant} - {None})
+        )
+    )
     w.start(0)
     (p,) = w.proposals("n1", 0)
     w.deliver(only(kind="proposal", dst="n0"))

@@ -6,7 +6,10 @@ import click
 
 from govchain import __version__
 
+from .keys_cmd import keys
+from .node_cmd import devnet, init, node
 from .sim_cmd import sim
+from .tx_cmd import LATER, proof, status, tx, verify
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,7 +18,8 @@ def cli() -> None:
     """govchain: a manageable blockchain on a two-layer ledger."""
 
 
-cli.add_command(sim)
+for command in (sim, keys, init, node, devnet, tx, status, proof, verify, *LATER):
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -58,6 +58,7 @@ class Dag:
         self._orphans: dict[bytes, _Orphan] = {}
         self._waiting: dict[bytes, list[bytes]] = {}
         self._pending_by_sender: dict[bytes, int] = {}
+        self.latest_by_sender: dict[bytes, bytes] = {}  # sender key -> newest vertex id
         self.uncovered_count = 0
 
     # -- queries -----------------------------------------------------------
@@ -84,6 +85,10 @@ class Dag:
     def is_awaited(self, vid: bytes) -> bool:
         """True when an orphan waits for vid as a parent."""
         return vid in self._waiting
+
+    def pending_of(self, sender: bytes) -> int:
+        """Admitted or parked transactions of sender that no checkpoint covers yet."""
+        return self._pending_by_sender.get(sender, 0)
 
     def orphan_count(self) -> int:
         """Transactions waiting for parents."""
@@ -178,6 +183,7 @@ class Dag:
         for p in tx.body.parents:
             self.tips.pop(p, None)
         self.tips[tx.id] = None
+        self.latest_by_sender[tx.body.sender] = tx.id
         self.uncovered_count += 1
         self._count_pending(tx.body.sender, +1)
 

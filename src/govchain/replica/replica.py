@@ -43,6 +43,10 @@ class ReplicaConfig:
 
     dag: DagLimits = field(default_factory=DagLimits)
     consensus: ConsensusConfig = field(default_factory=ConsensusConfig)
+    # With nothing new to cover, wait this long after the previous checkpoint's
+    # time before proposing an empty one (a heartbeat, not a flood). Keep it
+    # well below the consensus propose timeout. 0: propose at once.
+    idle_checkpoint_ms: int = 1_000
     fetch_retry_ms: int = 400
     fetch_give_up_ms: int = 20_000  # unless a decided checkpoint needs the vertex
     wanted_count_max: int = 20_000
@@ -212,12 +216,15 @@ class Replica:
         valset = self.ledger.validator_set(height)
         assert valset is not None
         prev_time = previous.time_ms if previous else self.genesis.time_ms
+        tips = self.dag.uncovered_tips()
+        if not tips and now_ms - prev_time < self.config.idle_checkpoint_ms:
+            return None
         return Checkpoint(
             chain_id=self.genesis.chain_id,
             height=height,
             previous=previous.hash if previous else self.genesis.hash,
             time_ms=max(now_ms, prev_time + 1),
-            tips=tuple(self.dag.uncovered_tips()),
+            tips=tuple(tips),
             state_hash=self.ledger.state_hash,
             receipts_root=self.ledger.receipts_root,
             audit_head=AUDIT_EMPTY,

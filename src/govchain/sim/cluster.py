@@ -103,10 +103,14 @@ class Simulation:
         plants = frozenset({cfg.plant}) if cfg.plant else frozenset()
         self.persist_after_send = "persist-after-send" in plants
         self.honest_config = ReplicaConfig(
-            dag=DagLimits(stamp_bits_min=4), consensus=sim_consensus_config(plants)
+            dag=DagLimits(stamp_bits_min=4),
+            consensus=sim_consensus_config(plants),
+            idle_checkpoint_ms=0,
         )
         self.byz_config = ReplicaConfig(
-            dag=DagLimits(stamp_bits_min=4), consensus=sim_consensus_config(frozenset())
+            dag=DagLimits(stamp_bits_min=4),
+            consensus=sim_consensus_config(frozenset()),
+            idle_checkpoint_ms=0,
         )
         self._build_nodes()
         self.checkers = Checkers(self.genesis.supply)

@@ -1,0 +1,306 @@
+"""The HTTP + websocket API of a node (../shared/CONTRACT.md, "HTTP, on every node")."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import statistics
+from typing import TYPE_CHECKING
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from govchain.api.openapi import OPENAPI
+from govchain.api.views import checkpoint_json, error, tx_json
+from govchain.crypto.keys import address_of
+from govchain.dag.admission import AdmissionError, decode_checked
+from govchain.state.receipts import prove
+
+if TYPE_CHECKING:
+    from govchain.node.node import Node
+
+HEX_ID_CHARS = 64
+ADDRESS_CHARS = 40
+
+
+class ApiError(Exception):
+    """A client error with the contract's code and an HTTP status."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _hex_arg(value: str, chars: int, what: str) -> bytes:
+    if len(value) != chars or value != value.lower():
+        raise ApiError(400, "bad_" + what, f"{what} must be {chars} lowercase hex characters")
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        raise ApiError(400, "bad_" + what, f"{what} must be lowercase hex") from None
+
+
+def build_app(node: Node) -> Starlette:
+    """The API application over one node."""
+    tx_body_max = node.replica.config.dag.tx_bytes_max * 2 + 1024  # hex doubles the size
+
+    def status(_: Request) -> JSONResponse:
+        r = node.replica
+        vs = r.ledger.validator_set(r.ledger.height + 1)
+        return JSONResponse(
+            {
+                "chain_id": node.genesis.chain_id,
+                "node": node.name,
+                "node_key": node.key.public_key.hex(),
+                "height": r.ledger.height,
+                "decided_height": len(r.decided),
+                "validators": [m.public_key.hex() for m in vs.members] if vs else [],
+                "is_validator": bool(vs and vs.weight_of(node.key.public_key)),
+                "dag": {
+                    "vertices": len(r.dag.vertices),
+                    "tips": len(r.dag.tips),
+                    "pending": r.dag.uncovered_count,
+                    "orphans": r.dag.orphan_count(),
+                },
+                "peers": len(node.net.peers()),
+                "final": True,
+            }
+        )
+
+    async def submit(request: Request) -> JSONResponse:
+        raw = await _read_limited(request, tx_body_max)
+        ctype = request.headers.get("content-type", "")
+        if ctype.startswith("application/octet-stream"):
+            wire = raw
+        else:
+            try:
+                doc = json.loads(raw)
+                wire = bytes.fromhex(doc["tx"])
+            except (ValueError, KeyError, TypeError):
+                raise ApiError(
+                    400, "bad_request", 'send JSON {"tx": "<hex of the signed transaction>"}'
+                ) from None
+        try:
+            admitted = node.submit(wire)
+        except AdmissionError as exc:
+            status_code = 409 if exc.reason.value == "duplicate" else 422
+            raise ApiError(status_code, exc.reason.value, exc.detail) from None
+        tx_id = admitted.added[0].id if admitted.added else None
+        if tx_id is None:  # parked as an orphan: its parents are being fetched
+            tx_id = decode_checked(wire, node.genesis.chain_id, node.replica.config.dag).id
+        return JSONResponse({"tx_id": tx_id.hex(), "status": "pending"}, status_code=202)
+
+    def get_tx(request: Request) -> JSONResponse:
+        tx_id = _hex_arg(request.path_params["tx_id"], HEX_ID_CHARS, "tx_id")
+        stored = node.store.get_tx(tx_id)
+        if stored is not None:
+            return JSONResponse(tx_json(stored.tx, stored.height, stored.receipt))
+        tx = node.replica.dag.get(tx_id)
+        if tx is None:
+            raise ApiError(404, "not_found", "no transaction with this id")
+        return JSONResponse(tx_json(tx, None, None))
+
+    def get_proof(request: Request) -> JSONResponse:
+        tx_id = _hex_arg(request.path_params["tx_id"], HEX_ID_CHARS, "tx_id")
+        stored = node.store.get_tx(tx_id)
+        if stored is None or stored.receipt is None or stored.height is None:
+            raise ApiError(404, "not_final", "the transaction is not final on this node")
+        h = stored.height
+        anchor = node.store.get_checkpoint(h + 1)
+        if anchor is None:
+            raise ApiError(409, "not_yet_provable", f"checkpoint {h + 1} is not decided yet")
+        receipts = node.store.receipts(h)
+        proof = prove(receipts, stored.receipt.index)
+        return JSONResponse(
+            {
+                "tx_id": tx_id.hex(),
+                "header": {
+                    "body": stored.tx.body_bytes.hex(),
+                    "signature": stored.tx.signature.hex(),
+                },
+                "receipt": {
+                    "height": proof.receipt.height,
+                    "index": proof.receipt.index,
+                    "status": proof.receipt.status,
+                    "reason": proof.receipt.reason,
+                },
+                "receipts_count": proof.size,
+                "path": [p.hex() for p in proof.path],
+                "anchor": checkpoint_json(*anchor),
+                "chain_id": node.genesis.chain_id,
+                "genesis_hash": node.genesis.hash.hex(),
+            }
+        )
+
+    def get_checkpoint(request: Request) -> JSONResponse:
+        which = request.path_params["height"]
+        if which == "latest":
+            height = node.store.decided_height()
+            if height == 0:
+                raise ApiError(404, "not_found", "no checkpoint is decided yet")
+        else:
+            if not which.isdigit() or len(which) > 18:
+                raise ApiError(400, "bad_height", "height must be a positive integer or 'latest'")
+            height = int(which)
+        found = node.store.get_checkpoint(height)
+        if found is None:
+            raise ApiError(404, "not_found", f"no decided checkpoint at height {height}")
+        return JSONResponse(checkpoint_json(*found))
+
+    def tips(_: Request) -> JSONResponse:
+        dag = node.replica.dag
+        return JSONResponse({"tips": [t.hex() for t in dag.client_tips(4)], "height": dag.height})
+
+    def account(request: Request) -> JSONResponse:
+        addr = _hex_arg(request.path_params["address"], ADDRESS_CHARS, "address")
+        acct = node.replica.ledger.accounts.get(addr)
+        doc: dict[str, object] = {
+            "address": addr.hex(),
+            "balance": acct.balance if acct else 0,
+            "nonce": acct.nonce if acct else 0,
+            "height": node.replica.ledger.height,
+            "final": True,
+        }
+        key_hex = request.query_params.get("public_key")
+        if key_hex is not None:
+            key = _hex_arg(key_hex, HEX_ID_CHARS, "public_key")
+            if address_of(key) != addr:
+                raise ApiError(400, "bad_public_key", "public_key does not belong to the address")
+            # Not final: what a sender needs to chain its next transaction.
+            dag = node.replica.dag
+            doc["next_nonce"] = int(doc["nonce"]) + dag.pending_of(key)  # type: ignore[call-overload]
+            last = dag.latest_by_sender.get(key)
+            doc["last_tx"] = last.hex() if last is not None and not dag.is_covered(last) else None
+        return JSONResponse(doc)
+
+    def not_implemented(_: Request) -> JSONResponse:
+        raise ApiError(501, "not_implemented", "this endpoint arrives with a later issue")
+
+    def openapi(_: Request) -> JSONResponse:
+        return JSONResponse(OPENAPI)
+
+    def metrics(_: Request) -> PlainTextResponse:
+        return PlainTextResponse(_metrics_text(node), media_type="text/plain; version=0.0.4")
+
+    def home(_: Request) -> HTMLResponse:
+        r = node.replica
+        return HTMLResponse(
+            "<!doctype html><title>govchain</title><h1>govchain</h1>"
+            f"<p>chain <code>{node.genesis.chain_id}</code>, node <code>{node.name}</code></p>"
+            f"<p>height <b id=height>{r.ledger.height}</b>, DAG {len(r.dag.vertices)} vertices,"
+            f" {len(node.net.peers())} peers</p>"
+            "<p>API: <a href=/v1/status>/v1/status</a>, <a href=/openapi.json>/openapi.json</a>,"
+            " <a href=/metrics>/metrics</a>. The explorer arrives with its own issue.</p>"
+        )
+
+    async def events(ws: WebSocket) -> None:
+        await ws.accept()
+        q = node.subscribe()
+        if q is None:
+            await ws.close(code=1013)
+            return
+        try:
+            while True:
+                await ws.send_json(await q.get())
+        except (WebSocketDisconnect, asyncio.CancelledError, RuntimeError):
+            pass
+        finally:
+            node.subscribers.discard(q)
+            with contextlib.suppress(RuntimeError):
+                await ws.close()
+
+    async def api_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return JSONResponse(error(exc.code, exc.message), status_code=exc.status)
+
+    async def http_error(_: Request, exc: Exception) -> Response:
+        status_code = getattr(exc, "status_code", 500)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(status_code, "http_error")
+        return JSONResponse(error(code, str(getattr(exc, "detail", exc))), status_code=status_code)
+
+    routes = [
+        Route("/", home),
+        Route("/v1/status", status),
+        Route("/v1/txs", submit, methods=["POST"]),
+        Route("/v1/txs/{tx_id}", get_tx),
+        Route("/v1/txs/{tx_id}/proof", get_proof),
+        Route("/v1/checkpoints/{height}", get_checkpoint),
+        Route("/v1/dag/tips", tips),
+        Route("/v1/accounts/{address}", account),
+        Route("/v1/identities/{address}", not_implemented),
+        Route("/v1/governance/proposals", not_implemented),
+        Route("/v1/governance/proposals/{pid}", not_implemented),
+        Route("/v1/audit", not_implemented),
+        Route("/v1/trace/{address}", not_implemented),
+        Route("/openapi.json", openapi),
+        Route("/metrics", metrics),
+        WebSocketRoute("/v1/events", events),
+    ]
+    return Starlette(
+        routes=routes,
+        exception_handlers={ApiError: api_error, HTTPException: http_error},
+    )
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise ApiError(413, "too_large", f"a request body holds at most {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "too_large", f"a request body holds at most {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _metrics_text(node: Node) -> str:
+    r = node.replica
+    m = node.metrics
+    lines = [
+        "# HELP govchain_height Highest executed checkpoint height.",
+        "# TYPE govchain_height gauge",
+        f"govchain_height {r.ledger.height}",
+        "# TYPE govchain_decided_height gauge",
+        f"govchain_decided_height {len(r.decided)}",
+        "# HELP govchain_dag_vertices Vertices held in the DAG.",
+        "# TYPE govchain_dag_vertices gauge",
+        f"govchain_dag_vertices {len(r.dag.vertices)}",
+        "# TYPE govchain_dag_tips gauge",
+        f"govchain_dag_tips {len(r.dag.tips)}",
+        "# HELP govchain_pending_txs Admitted transactions no checkpoint covers yet.",
+        "# TYPE govchain_pending_txs gauge",
+        f"govchain_pending_txs {r.dag.uncovered_count}",
+        "# TYPE govchain_orphans gauge",
+        f"govchain_orphans {r.dag.orphan_count()}",
+        "# TYPE govchain_peers gauge",
+        f"govchain_peers {len(node.net.peers())}",
+        "# TYPE govchain_submitted_total counter",
+        f"govchain_submitted_total {m.submitted}",
+        "# HELP govchain_rejections_total Transactions refused at the API, by reason.",
+        "# TYPE govchain_rejections_total counter",
+    ]
+    for reason, n in sorted(m.rejections.items()):
+        lines.append(f'govchain_rejections_total{{reason="{reason}"}} {n}')
+    lines += [
+        "# HELP govchain_finality_latency_ms Submit-to-final latency of this node's submissions.",
+        "# TYPE govchain_finality_latency_ms summary",
+    ]
+    samples = sorted(m.finality_ms)
+    if samples:
+        qs = statistics.quantiles(samples, n=100, method="inclusive") if len(samples) > 1 else []
+        p50 = qs[49] if qs else samples[0]
+        p99 = qs[98] if qs else samples[0]
+        lines.append(f'govchain_finality_latency_ms{{quantile="0.5"}} {p50:g}')
+        lines.append(f'govchain_finality_latency_ms{{quantile="0.99"}} {p99:g}')
+    lines.append(f"govchain_finality_latency_ms_count {len(samples)}")
+    lines.append(f"govchain_consensus_equivocations_total {r.consensus.equivocations}")
+    lines.append(f"govchain_peer_decode_errors_total {m.peer_decode_errors}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,112 @@
+"""The OpenAPI description served at /openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _get(summary: str, params: list[str] | None = None) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "responses": {
+            "200": {"description": "OK"},
+            "400": {
+                "description": "bad input",
+                "content": {"application/json": {"schema": _ERROR}},
+            },
+            "404": {
+                "description": "not found",
+                "content": {"application/json": {"schema": _ERROR}},
+            },
+        },
+    }
+    if params:
+        op["parameters"] = [
+            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+            for p in params
+        ]
+    return {"get": op}
+
+
+def _not_yet(summary: str, params: list[str] | None = None) -> dict[str, Any]:
+    op = _get(summary + " (not implemented yet: 501)", params)
+    op["get"]["responses"]["501"] = {"description": "not implemented"}
+    return op
+
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "govchain node API", "version": "0.1.0"},
+    "paths": {
+        "/v1/status": _get("Chain, node, height, validators and DAG size"),
+        "/v1/txs": {
+            "post": {
+                "summary": "Submit a signed transaction",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["tx"],
+                                "properties": {"tx": {"type": "string", "pattern": "^[0-9a-f]*$"}},
+                            }
+                        },
+                        "application/octet-stream": {
+                            "schema": {"type": "string", "format": "binary"}
+                        },
+                    },
+                },
+                "responses": {
+                    "202": {"description": "admitted; pending until final"},
+                    "400": {
+                        "description": "malformed",
+                        "content": {"application/json": {"schema": _ERROR}},
+                    },
+                    "409": {
+                        "description": "duplicate",
+                        "content": {"application/json": {"schema": _ERROR}},
+                    },
+                    "413": {
+                        "description": "too large",
+                        "content": {"application/json": {"schema": _ERROR}},
+                    },
+                    "422": {
+                        "description": "refused",
+                        "content": {"application/json": {"schema": _ERROR}},
+                    },
+                },
+            }
+        },
+        "/v1/txs/{tx_id}": _get("A transaction's record", ["tx_id"]),
+        "/v1/txs/{tx_id}/proof": _get("Receipt inclusion under a certified checkpoint", ["tx_id"]),
+        "/v1/checkpoints/{height}": _get(
+            "A decided checkpoint ('latest' for the newest)", ["height"]
+        ),
+        "/v1/dag/tips": _get("Tips a client should name as parents"),
+        "/v1/accounts/{address}": _get("Final balance and next nonce", ["address"]),
+        "/v1/identities/{address}": _not_yet("An identity", ["address"]),
+        "/v1/governance/proposals": _not_yet("Governance proposals"),
+        "/v1/governance/proposals/{pid}": _not_yet("One proposal", ["pid"]),
+        "/v1/audit": _not_yet("The audit log"),
+        "/v1/trace/{address}": _not_yet("Where funds went", ["address"]),
+        "/metrics": _get("Prometheus text metrics"),
+    },
+    "components": {
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["error"],
+                "properties": {
+                    "error": {
+                        "type": "object",
+                        "required": ["code", "message"],
+                        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                    }
+                },
+            }
+        }
+    },
+}

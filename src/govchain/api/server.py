@@ -1,0 +1,38 @@
+"""The uvicorn server that serves a node's API on its own event loop."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import uvicorn
+
+from govchain.api.app import build_app
+
+if TYPE_CHECKING:
+    from govchain.node.node import Node
+
+
+class _Server(uvicorn.Server):
+    """The node owns SIGINT/SIGTERM and stops the server itself."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Leave the node's signal handlers in place."""
+        yield
+
+
+def make_server(node: Node) -> uvicorn.Server:
+    """A uvicorn Server bound to the node's API address; run with `await server.serve()`."""
+    cfg = uvicorn.Config(
+        build_app(node),
+        host=node.node_config.api_host,
+        port=node.node_config.api_port,
+        log_level="warning",
+        lifespan="off",
+        ws="websockets",
+        limit_concurrency=512,
+        timeout_keep_alive=5,
+    )
+    return _Server(cfg)

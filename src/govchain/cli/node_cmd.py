@@ -1,0 +1,157 @@
+"""`govchain init`, `govchain node` and `govchain devnet`."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import json
+import logging
+import secrets
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from govchain.consensus.validators import ValidatorSet
+from govchain.crypto.keys import SigningKey
+from govchain.node.devnet import Devnet, create, existing
+from govchain.node.files import Home, NodeConfig, PeerAddr, read_genesis, write_key
+from govchain.node.node import Node
+from govchain.state.genesis import Genesis
+
+from .common import json_option, reported, show
+from .output import EXIT_USAGE, CliError, emit_json
+
+
+@click.command("init")
+@click.option("--home", type=click.Path(path_type=Path), required=True)
+@click.option("--name", default="node")
+@click.option("--chain-id", default=None, help="new chain id (default: random)")
+@click.option(
+    "--genesis",
+    "genesis_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="join an existing chain instead of creating one",
+)
+@click.option("--api", "api", default="127.0.0.1:27000", show_default=True)
+@click.option("--p2p", "p2p", default="127.0.0.1:27100", show_default=True)
+@click.option("--peer", "peers", multiple=True, help="KEY@HOST:PORT of a node to dial")
+@json_option
+@reported
+def init(
+    home: Path,
+    name: str,
+    chain_id: str | None,
+    genesis_file: Path | None,
+    api: str,
+    p2p: str,
+    peers: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Create a node home; without --genesis, a new one-validator chain with a faucet key."""
+    if (home / "node.json").exists():
+        raise CliError("already_initialized", f"{home} already holds a node", EXIT_USAGE)
+    key = SigningKey(secrets.token_bytes(32))
+    if genesis_file is not None:
+        genesis = read_genesis(genesis_file)
+    else:
+        faucet = SigningKey(secrets.token_bytes(32))
+        home.mkdir(parents=True, exist_ok=True)
+        write_key(home / "faucet.key", faucet)
+        genesis = Genesis(
+            chain_id=chain_id or f"govchain-{secrets.token_hex(3)}",
+            time_ms=time.time_ns() // 1_000_000,
+            balances=((faucet.address, 10**15),),
+            validators=ValidatorSet.of({key.public_key: 1}),
+            authority=key.public_key,
+        )
+    peer_addrs = []
+    for p in peers:
+        k, _, addr = p.partition("@")
+        host, _, port = addr.rpartition(":")
+        if len(k) != 64 or not port.isdigit():
+            raise CliError("bad_peer", f"--peer must be KEY@HOST:PORT, got {p!r}", EXIT_USAGE)
+        peer_addrs.append(PeerAddr(k, host, int(port)))
+    api_host, _, api_port = api.rpartition(":")
+    p2p_host, _, p2p_port = p2p.rpartition(":")
+    if not api_port.isdigit() or not p2p_port.isdigit():
+        raise CliError("bad_address", "--api and --p2p must be HOST:PORT", EXIT_USAGE)
+    cfg = NodeConfig(name, api_host, int(api_port), p2p_host, int(p2p_port), tuple(peer_addrs))
+    Home(home).write(cfg, genesis, key)
+    show(
+        {"home": str(home), "chain_id": genesis.chain_id, "node_key": key.public_key.hex()},
+        as_json,
+    )
+
+
+@click.command("node")
+@click.option("--home", type=click.Path(path_type=Path), required=True)
+@click.option("--exit-with-parent", is_flag=True, hidden=True)
+@click.option("--log-level", default="info", show_default=True)
+@reported
+def node(home: Path, exit_with_parent: bool, log_level: str) -> None:
+    """Run a node in the foreground until SIGINT or SIGTERM."""
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    n = Node(Home(home))
+    runner = asyncio.run
+    if importlib.util.find_spec("uvloop") is not None:
+        runner = importlib.import_module("uvloop").run
+    runner(n.run(exit_with_parent=exit_with_parent))
+
+
+@click.command("devnet")
+@click.option(
+    "--dir", "root", type=click.Path(path_type=Path), default=Path("devnet"), show_default=True
+)
+@click.option("--validators", default=4, show_default=True, type=int)
+@click.option("--observers", default=0, show_default=True, type=int)
+@click.option("--port-base", default=27000, show_default=True, type=int)
+@json_option
+@reported
+def devnet(root: Path, validators: int, observers: int, port_base: int, as_json: bool) -> None:
+    """Start a local network of separate node processes; Ctrl-C stops them all."""
+    if (root / "nodes").is_dir():
+        nodes = existing(root)
+        resumed = True
+    else:
+        nodes = create(root, validators, observers, port_base)
+        resumed = False
+    net = Devnet(root, nodes)
+    net.start()
+    try:
+        net.wait_ready()
+        path = net.write_description()
+        doc = net.describe()
+        if as_json:
+            emit_json({**doc, "devnet_file": str(path), "resumed": resumed})
+        else:
+            _print_devnet(doc, path, resumed)
+        died = net.watch()
+        if died is not None:
+            raise CliError("node_exited", f"{died} exited; see its node.log", 1)
+    finally:
+        net.stop()
+
+
+def _print_devnet(doc: dict[str, object], path: Path, resumed: bool) -> None:
+    console = Console()
+    table = Table(title=f"govchain devnet {doc['chain_id']}" + (" (resumed)" if resumed else ""))
+    for col in ("name", "api", "p2p", "validator", "pid"):
+        table.add_column(col)
+    nodes = doc["nodes"]
+    assert isinstance(nodes, list)
+    for n in nodes:
+        table.add_row(
+            n["name"], n["api"], n["p2p"], "yes" if n["validator"] else "no", str(n["pid"])
+        )
+    console.print(table)
+    console.print(f"explorer: [bold]{doc['explorer']}[/bold]   devnet file: {path}")
+    console.print("keys: " + str(path.parent / "keys") + "   Ctrl-C stops every node")
+    console.print(json.dumps({"status": f"{doc['explorer']}v1/status"}))

@@ -1,0 +1,194 @@
+"""Commands that talk to a node: tx, status, proof, verify; later issues' commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from govchain.crypto.keys import ADDRESS_BYTES
+from govchain.node.files import read_genesis
+from govchain.sdk.client import Client
+from govchain.sdk.proof import ProofError, verify_proof
+
+from .common import (
+    default_node,
+    json_option,
+    key_option,
+    load_key,
+    node_option,
+    parse_hex,
+    reported,
+    show,
+)
+from .output import EXIT_USAGE, CliError
+
+
+def _client(node_url: str | None) -> Client:
+    return Client(node_url or default_node())
+
+
+def _finish(client: Client, tx_id: str, wait: bool, timeout_s: float, as_json: bool) -> None:
+    if wait:
+        show(client.wait_final(tx_id, timeout_s), as_json, "final")
+    else:
+        show({"tx_id": tx_id, "status": "pending"}, as_json)
+
+
+wait_option = click.option("--wait", is_flag=True, help="block until final, print the record")
+timeout_option = click.option("--timeout", "timeout_s", default=30.0, show_default=True)
+
+
+@click.group("tx")
+def tx() -> None:
+    """Send and inspect transactions."""
+
+
+@tx.command("transfer")
+@click.option("--to", "to", required=True, help="recipient address (40 hex)")
+@click.option("--amount", type=int, required=True)
+@key_option
+@node_option
+@wait_option
+@timeout_option
+@json_option
+@reported
+def transfer(
+    to: str,
+    amount: int,
+    key_path: Path | None,
+    node_url: str | None,
+    wait: bool,
+    timeout_s: float,
+    as_json: bool,
+) -> None:
+    """Move AMOUNT from the key's account to an address."""
+    recipient = parse_hex(to, ADDRESS_BYTES, "address")
+    if amount <= 0:
+        raise CliError("bad_amount", "--amount must be a positive integer", EXIT_USAGE)
+    key = load_key(key_path)
+    with _client(node_url) as client:
+        tx_id = client.submit(client.transfer(key, recipient, amount))
+        _finish(client, tx_id, wait, timeout_s, as_json)
+
+
+@tx.command("record")
+@click.option("--data", default=None)
+@click.option("--file", "file", type=click.Path(path_type=Path), default=None)
+@click.option("--service", default=None, help="a registered service (arrives with governance)")
+@key_option
+@node_option
+@wait_option
+@timeout_option
+@json_option
+@reported
+def record(
+    data: str | None,
+    file: Path | None,
+    service: str | None,
+    key_path: Path | None,
+    node_url: str | None,
+    wait: bool,
+    timeout_s: float,
+    as_json: bool,
+) -> None:
+    """Write a data record on the open layer."""
+    if (data is None) == (file is None):
+        raise CliError("bad_usage", "give exactly one of --data TEXT or --file PATH", EXIT_USAGE)
+    if service is not None:
+        raise CliError("not_implemented", "services arrive with the governance issue", 1)
+    try:
+        payload = data.encode() if data is not None else Path(str(file)).read_bytes()
+    except OSError as exc:
+        raise CliError("bad_file", f"cannot read {file}: {exc.strerror}", EXIT_USAGE) from None
+    key = load_key(key_path)
+    with _client(node_url) as client:
+        tx_id = client.submit(client.build(key, "record", payload))
+        _finish(client, tx_id, wait, timeout_s, as_json)
+
+
+@tx.command("show")
+@click.argument("tx_id")
+@node_option
+@json_option
+@reported
+def tx_show(tx_id: str, node_url: str | None, as_json: bool) -> None:
+    """Print a transaction's record."""
+    parse_hex(tx_id, 32, "tx_id")
+    with _client(node_url) as client:
+        show(client.tx(tx_id), as_json)
+
+
+@click.command("status")
+@node_option
+@json_option
+@reported
+def status(node_url: str | None, as_json: bool) -> None:
+    """The node's chain, height, validators and DAG size."""
+    with _client(node_url) as client:
+        show(client.status(), as_json)
+
+
+@click.command("proof")
+@click.argument("tx_id")
+@click.option("--out", type=click.Path(path_type=Path), required=True)
+@node_option
+@json_option
+@reported
+def proof(tx_id: str, out: Path, node_url: str | None, as_json: bool) -> None:
+    """Save the proof that a final transaction's receipt is certified."""
+    parse_hex(tx_id, 32, "tx_id")
+    with _client(node_url) as client:
+        doc = client.proof(tx_id)
+    out.write_text(json.dumps(doc, indent=2) + "\n")
+    show({"tx_id": tx_id, "out": str(out)}, as_json)
+
+
+def _default_genesis() -> Path:
+    nodes = Path("devnet") / "nodes"
+    homes = sorted(nodes.iterdir()) if nodes.is_dir() else []
+    if not homes:
+        raise CliError("missing_genesis", "no ./devnet here: give --genesis FILE", EXIT_USAGE)
+    return homes[0] / "genesis.json"
+
+
+@click.command("verify")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--genesis", "genesis_path", type=click.Path(path_type=Path), default=None)
+@json_option
+@reported
+def verify(file: Path, genesis_path: Path | None, as_json: bool) -> None:
+    """Check a proof offline against the genesis validator set."""
+    genesis = read_genesis(genesis_path or _default_genesis())
+    try:
+        doc: Any = json.loads(file.read_text())
+    except (OSError, ValueError) as exc:
+        raise CliError("bad_file", f"{file} is not a readable proof: {exc}", EXIT_USAGE) from None
+    try:
+        result = verify_proof(doc, genesis)
+    except ProofError as exc:
+        raise CliError("invalid_proof", str(exc), 1) from None
+    show(result, as_json)
+
+
+def _later(name: str, issue: str) -> click.Command:
+    @click.command(name, context_settings={"ignore_unknown_options": True})
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    @json_option
+    @reported
+    def cmd(args: tuple[str, ...], as_json: bool) -> None:
+        raise CliError("not_implemented", f"`govchain {name}` arrives with the {issue} issue", 1)
+
+    cmd.help = f"Arrives with the {issue} issue (answers not_implemented)."
+    return cmd
+
+
+LATER = [
+    _later("gov", "governance"),
+    _later("service", "governance"),
+    _later("audit", "governance"),
+    _later("trace", "fund-tracing"),
+    _later("bench", "node benchmark"),
+]

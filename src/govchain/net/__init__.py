@@ -1,0 +1,1 @@
+"""The peer-to-peer transport: frames, a signed handshake, and PeerNetwork (asyncio)."""

@@ -1,0 +1,491 @@
+"""PeerNetwork: TCP between nodes, length-prefixed frames, a signed handshake.
+
+The shell around `framing.FrameDecoder` and `handshake.Handshake`. It carries
+opaque message bytes; what they mean is the replica's business.
+
+- Dials every configured address, with capped exponential backoff, and keeps
+  redialling after a disconnect. Accepts inbound connections up to
+  `connections_max` live connections (of any kind); beyond that it refuses.
+- Every connection runs the handshake within `handshake_timeout_s`, with a
+  small frame limit (`HANDSHAKE_FRAME_BYTES_MAX`), then carries frames up to
+  `frame_bytes_max` both ways.
+- One connection per peer. When two exist (both sides dialled), each side keeps
+  the one whose initiator has the lower node key, so both sides keep the same
+  one; two from the same initiator (a restarted peer) keep the newer.
+- Each peer has a bounded send queue drained by its own writer task; `send`
+  never blocks and drops the message (counting it) when the queue is full.
+- Bad input closes that connection only and is counted in `stats`: a frame
+  error, a failed handshake, or an exception raised by `on_message`.
+
+Everything here runs on one event loop; call `send`, `broadcast` and `peers`
+from that loop (on_message runs on it too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from govchain.crypto.keys import SigningKey
+from govchain.net.framing import FRAME_BYTES_MAX, FrameDecoder, FrameError, encode_frame
+from govchain.net.handshake import (
+    HANDSHAKE_FRAME_BYTES_MAX,
+    NONCE_BYTES,
+    Handshake,
+    HandshakeError,
+    Reason,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Address = tuple[str, int]
+OnMessage = Callable[[str, bytes], None]
+OnPeer = Callable[[str, bool], None]
+
+STAT_KEYS = (
+    "connections",  # handshakes completed (a peer registered), ever
+    "disconnects",  # registered peers that went away
+    "duplicates_closed",  # a second connection to a peer, closed by the tie rule
+    "inbound_refused",  # inbound connections refused at connections_max
+    "handshake_failures",  # refused, timed out or cut off before the handshake finished
+    "frame_errors",  # zero or oversized frame length
+    "message_errors",  # on_message raised
+    "read_timeouts",  # a peer silent for read_timeout_s
+    "dropped_sends",  # send/broadcast found the peer's queue full
+    "messages_in",
+    "messages_out",
+    "bytes_in",
+    "bytes_out",
+)
+_WAIT_CLOSED_S = 1.0  # how long to wait for a closed socket to finish closing
+
+
+@dataclass(frozen=True, slots=True)
+class NetLimits:
+    """Every limit of the peer network, units last."""
+
+    frame_bytes_max: int = FRAME_BYTES_MAX  # one message's bytes, after the handshake
+    send_queue_max: int = 1024  # frames waiting per peer before send() drops
+    connections_max: int = 64  # live connections; inbound ones beyond it are refused
+    handshake_timeout_s: float = 5.0  # connect, then the whole handshake
+    dial_backoff_s_min: float = 0.05  # first redial delay, and after a lost connection
+    dial_backoff_s_max: float = 5.0  # redial delay cap; doubles from min up to it
+    read_timeout_s: float | None = None  # close a peer silent this long (None: never)
+    read_chunk_bytes: int = 64 * 1024  # bytes asked of the socket per read
+
+    def __post_init__(self) -> None:
+        if not HANDSHAKE_FRAME_BYTES_MAX <= self.frame_bytes_max < 2**32:
+            raise ValueError(f"frame_bytes_max must be within {HANDSHAKE_FRAME_BYTES_MAX}..2**32-1")
+        if self.send_queue_max < 1 or self.connections_max < 1 or self.read_chunk_bytes < 1:
+            raise ValueError("send_queue_max, connections_max and read_chunk_bytes must be >= 1")
+        if self.handshake_timeout_s <= 0:
+            raise ValueError("handshake_timeout_s must be positive")
+        if not 0 < self.dial_backoff_s_min <= self.dial_backoff_s_max:
+            raise ValueError("need 0 < dial_backoff_s_min <= dial_backoff_s_max")
+        if self.read_timeout_s is not None and self.read_timeout_s <= 0:
+            raise ValueError("read_timeout_s must be positive or None")
+
+
+class _PeerClosedError(Exception):
+    """The peer closed the connection (EOF)."""
+
+
+class _Connection:
+    """One TCP connection, from accept/dial to close."""
+
+    __slots__ = (
+        "closed",
+        "decoder",
+        "initiator",
+        "label",
+        "peer_id",
+        "queue",
+        "reader",
+        "writer",
+        "writer_task",
+    )
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        initiator: bool,
+        queue_max: int,
+    ) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.initiator = initiator  # True when we dialled
+        self.decoder = FrameDecoder(HANDSHAKE_FRAME_BYTES_MAX)
+        self.peer_id: str | None = None  # set once the handshake succeeded
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue(queue_max)  # encoded frames
+        self.writer_task: asyncio.Task[None] | None = None
+        self.closed = asyncio.Event()
+        peer = writer.get_extra_info("peername")
+        self.label = f"{'out' if initiator else 'in'}:{peer[0]}:{peer[1]}" if peer else "?"
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """How a connection ended, for the dial loop."""
+
+    peer_id: str | None = None  # the peer's id if the handshake succeeded
+    self_connection: bool = False
+
+
+class PeerNetwork:
+    """Authenticated connections to peers, carrying opaque message bytes.
+
+    key: this node's key (its public key is its peer id everywhere).
+    chain_id, genesis_hash: what every peer must present in its handshake.
+    listen: (host, port) to accept on; port 0 picks a free one (`listen_address`).
+    dial: addresses to keep connected to.
+    on_message(peer_id, data): called on the event loop for each received
+    message; if it raises, the exception is logged and that connection closed.
+    on_peer(peer_id, up): optional, called when a peer registers (True) or goes (False).
+    """
+
+    def __init__(
+        self,
+        key: SigningKey,
+        chain_id: str,
+        genesis_hash: bytes,
+        listen: Address,
+        dial: list[Address],
+        on_message: OnMessage,
+        limits: NetLimits | None = None,
+        *,
+        on_peer: OnPeer | None = None,
+    ) -> None:
+        self.limits = limits if limits is not None else NetLimits()
+        # Fail on bad configuration now, not on the first connection.
+        Handshake(key, chain_id, genesis_hash, bytes(NONCE_BYTES), initiator=True)
+        self._key = key
+        self._chain_id = chain_id
+        self._genesis_hash = genesis_hash
+        self._listen = listen
+        self._dial = list(dict.fromkeys(dial))
+        self._on_message = on_message
+        self._on_peer = on_peer
+        self.node_id = key.public_key.hex()
+        self.stats: dict[str, int] = dict.fromkeys(STAT_KEYS, 0)
+        self.listen_address: Address | None = None  # the bound address, after start()
+        self._server: asyncio.Server | None = None
+        self._peers: dict[str, _Connection] = {}  # registered, one per peer id
+        self._conns: set[_Connection] = set()  # every live connection
+        self._writers: set[asyncio.StreamWriter] = set()  # sockets not yet fully closed
+        # One task per closed socket waiting for it to finish closing. Never
+        # cancelled: cancelling a wait_closed() cancels the future all its
+        # waiters share; each gives up after _WAIT_CLOSED_S instead.
+        self._closers: dict[asyncio.StreamWriter, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._started = False
+        self._stopping = False
+
+    # -- public API --------------------------------------------------------
+    async def start(self) -> None:
+        """Listen, and start dialling every configured address."""
+        if self._started:
+            raise RuntimeError("PeerNetwork.start() called twice")
+        self._started = True
+        host, port = self._listen
+        self._server = await asyncio.start_server(self._accept, host, port)
+        bound = self._server.sockets[0].getsockname()
+        self.listen_address = (str(bound[0]), int(bound[1]))
+        for addr in self._dial:
+            self._spawn(self._dial_loop(addr), f"net-dial-{addr[0]}:{addr[1]}")
+        log.info("p2p %s listening on %s:%d", self.node_id[:12], *self.listen_address)
+
+    def send(self, peer_id: str, data: bytes) -> bool:
+        """Queue data for peer_id; False if not connected or its queue is full.
+
+        Raises FrameError if data is empty or above frame_bytes_max (a caller bug).
+        """
+        frame = encode_frame(data, self.limits.frame_bytes_max)
+        conn = self._peers.get(peer_id)
+        return conn is not None and self._enqueue(conn, frame)
+
+    def broadcast(self, data: bytes) -> int:
+        """Queue data for every connected peer; returns how many queues took it."""
+        frame = encode_frame(data, self.limits.frame_bytes_max)
+        return sum(self._enqueue(conn, frame) for conn in list(self._peers.values()))
+
+    def peers(self) -> list[str]:
+        """Connected peers' ids (lowercase hex node keys), sorted."""
+        return sorted(self._peers)
+
+    async def stop(self) -> None:
+        """Stop listening and dialling, close every connection, end every task."""
+        if self._stopping:
+            return
+        self._stopping = True
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self._conns):
+            self._close(conn, "stopping")
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for writer in list(self._writers):
+            self._close_writer(writer)
+        while self._closers:
+            await asyncio.gather(*self._closers.values(), return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+        log.info("p2p %s stopped", self.node_id[:12])
+
+    # -- tasks and connections ----------------------------------------------
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("p2p task %s failed", task.get_name(), exc_info=exc)
+
+    def _close_writer(self, writer: asyncio.StreamWriter) -> None:
+        """Close a socket and start waiting for it to finish closing (once)."""
+        writer.close()
+        if writer not in self._closers:
+            task = asyncio.get_running_loop().create_task(self._finish(writer), name="net-close")
+            self._closers[writer] = task
+
+    async def _finish(self, writer: asyncio.StreamWriter) -> None:
+        """Wait (briefly) until a closed socket is fully closed, then forget it."""
+        try:
+            async with asyncio.timeout(_WAIT_CLOSED_S):
+                await writer.wait_closed()
+        except (OSError, TimeoutError):
+            pass
+        except asyncio.CancelledError:
+            # The shared close future was cancelled by another waiter; only
+            # re-raise when this task itself is being cancelled.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+        finally:
+            self._writers.discard(writer)
+            self._closers.pop(writer, None)
+
+    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        if self._stopping or len(self._conns) >= self.limits.connections_max:
+            if not self._stopping:
+                self.stats["inbound_refused"] += 1
+                log.info("p2p refused an inbound connection: %d live", len(self._conns))
+            self._close_writer(writer)
+            return
+        conn = _Connection(reader, writer, initiator=False, queue_max=self.limits.send_queue_max)
+        self._conns.add(conn)
+        self._spawn(self._run(conn), f"net-{conn.label}")
+
+    async def _dial_loop(self, addr: Address) -> None:
+        host, port = addr
+        backoff_s = self.limits.dial_backoff_s_min
+        known_peer: str | None = None  # who answered at addr last time
+        while True:
+            if known_peer is not None and (live := self._peers.get(known_peer)) is not None:
+                await live.closed.wait()  # already connected (maybe inbound): wait
+                continue
+            outcome = _Outcome()
+            try:
+                async with asyncio.timeout(self.limits.handshake_timeout_s):
+                    reader, writer = await asyncio.open_connection(host, port)
+            except (OSError, TimeoutError) as exc:
+                log.debug("p2p dial %s:%d failed: %r", host, port, exc)
+            else:
+                self._writers.add(writer)
+                conn = _Connection(
+                    reader, writer, initiator=True, queue_max=self.limits.send_queue_max
+                )
+                self._conns.add(conn)
+                outcome = await self._run(conn)
+            if outcome.self_connection:
+                log.info("p2p %s:%d is this node; not dialling it again", host, port)
+                return
+            if outcome.peer_id is not None:
+                known_peer = outcome.peer_id
+                backoff_s = self.limits.dial_backoff_s_min
+            await asyncio.sleep(backoff_s)
+            if outcome.peer_id is None:
+                backoff_s = min(2 * backoff_s, self.limits.dial_backoff_s_max)
+
+    async def _run(self, conn: _Connection) -> _Outcome:
+        """Handshake, register, then read until the connection ends."""
+        try:
+            try:
+                peer_id = await self._handshake(conn)
+            except HandshakeError as exc:
+                self.stats["handshake_failures"] += 1
+                log.info("p2p handshake with %s refused: %s", conn.label, exc)
+                return _Outcome(self_connection=exc.reason is Reason.SELF)
+            except FrameError as exc:
+                self.stats["frame_errors"] += 1
+                log.info("p2p %s sent a bad frame during the handshake: %s", conn.label, exc)
+                return _Outcome()
+            except (TimeoutError, OSError, _PeerClosedError) as exc:
+                self.stats["handshake_failures"] += 1
+                log.info("p2p handshake with %s failed: %r", conn.label, exc)
+                return _Outcome()
+            if self._register(conn, peer_id):
+                await self._read_loop(conn)
+            return _Outcome(peer_id=peer_id)
+        finally:
+            self._close(conn, "ended")
+
+    async def _handshake(self, conn: _Connection) -> str:
+        hs = Handshake(
+            self._key,
+            self._chain_id,
+            self._genesis_hash,
+            os.urandom(NONCE_BYTES),
+            initiator=conn.initiator,
+        )
+        async with asyncio.timeout(self.limits.handshake_timeout_s):
+            self._write_raw(conn, encode_frame(hs.hello_bytes))
+            proof = hs.receive_hello(await self._read_frame(conn))
+            self._write_raw(conn, encode_frame(proof))
+            peer_key = hs.receive_proof(await self._read_frame(conn))
+        return peer_key.hex()
+
+    def _write_raw(self, conn: _Connection, frame: bytes) -> None:
+        conn.writer.write(frame)
+        self.stats["bytes_out"] += len(frame)
+
+    async def _read_chunk(self, conn: _Connection) -> bytes:
+        timeout_s = self.limits.read_timeout_s
+        async with asyncio.timeout(timeout_s):
+            chunk = await conn.reader.read(self.limits.read_chunk_bytes)
+        if not chunk:
+            raise _PeerClosedError
+        self.stats["bytes_in"] += len(chunk)
+        return chunk
+
+    async def _read_frame(self, conn: _Connection) -> bytes:
+        while (frame := conn.decoder.next_frame()) is None:
+            conn.decoder.push(await self._read_chunk(conn))
+        return frame
+
+    def _initiator_key(self, conn: _Connection) -> bytes:
+        assert conn.peer_id is not None
+        return self._key.public_key if conn.initiator else bytes.fromhex(conn.peer_id)
+
+    def _register(self, conn: _Connection, peer_id: str) -> bool:
+        """Make conn the peer's connection, or close it if the tie rule keeps the other."""
+        conn.peer_id = peer_id
+        existing = self._peers.get(peer_id)
+        if existing is not None:
+            old, new = self._initiator_key(existing), self._initiator_key(conn)
+            keep_new = new < old or new == old  # same initiator: the old one is likely dead
+            self.stats["duplicates_closed"] += 1
+            if not keep_new:
+                log.debug("p2p %s duplicates %s; closing it", conn.label, existing.label)
+                return False
+            log.debug("p2p %s replaces %s", conn.label, existing.label)
+            self._close(existing, "replaced")
+        self._peers[peer_id] = conn
+        self.stats["connections"] += 1
+        conn.decoder.frame_bytes_max = self.limits.frame_bytes_max
+        conn.writer_task = self._spawn(self._write_loop(conn), f"net-write-{conn.label}")
+        log.info("p2p %s connected to %s (%s)", self.node_id[:12], peer_id[:12], conn.label)
+        self._notify(peer_id, up=True)
+        return True
+
+    def _notify(self, peer_id: str, *, up: bool) -> None:
+        if self._on_peer is None:
+            return
+        try:
+            self._on_peer(peer_id, up)
+        except Exception:
+            log.exception("p2p on_peer callback raised")
+
+    def _close(self, conn: _Connection, why: str) -> None:
+        if conn.closed.is_set():
+            return
+        conn.closed.set()
+        self._conns.discard(conn)
+        if conn.peer_id is not None and self._peers.get(conn.peer_id) is conn:
+            del self._peers[conn.peer_id]
+            self.stats["disconnects"] += 1
+            log.info(
+                "p2p %s lost %s (%s: %s)", self.node_id[:12], conn.peer_id[:12], conn.label, why
+            )
+            self._notify(conn.peer_id, up=False)
+        task = conn.writer_task
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+        self._close_writer(conn.writer)
+
+    # -- after the handshake ---------------------------------------------------
+    async def _read_loop(self, conn: _Connection) -> None:
+        peer_id = conn.peer_id
+        assert peer_id is not None
+        decoder = conn.decoder
+        try:
+            while not conn.closed.is_set():
+                while (frame := decoder.next_frame()) is not None:
+                    self.stats["messages_in"] += 1
+                    try:
+                        self._on_message(peer_id, frame)
+                    except Exception:
+                        self.stats["message_errors"] += 1
+                        log.exception("p2p message from %s refused; closing", peer_id[:12])
+                        return
+                    if conn.closed.is_set():
+                        return
+                decoder.push(await self._read_chunk(conn))
+        except FrameError as exc:
+            self.stats["frame_errors"] += 1
+            log.info("p2p %s sent a bad frame: %s", peer_id[:12], exc)
+        except TimeoutError:
+            self.stats["read_timeouts"] += 1
+            log.info("p2p %s silent for %ss; closing", peer_id[:12], self.limits.read_timeout_s)
+        except (OSError, _PeerClosedError) as exc:
+            log.debug("p2p %s closed: %r", peer_id[:12], exc)
+
+    def _enqueue(self, conn: _Connection, frame: bytes) -> bool:
+        try:
+            conn.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.stats["dropped_sends"] += 1
+            return False
+        return True
+
+    async def _write_loop(self, conn: _Connection) -> None:
+        queue, writer = conn.queue, conn.writer
+        try:
+            while True:
+                frame = await queue.get()
+                writer.write(frame)
+                count, size = 1, len(frame)
+                while not queue.empty() and size < self.limits.read_chunk_bytes:
+                    frame = queue.get_nowait()
+                    writer.write(frame)
+                    count, size = count + 1, size + len(frame)
+                self.stats["messages_out"] += count
+                self.stats["bytes_out"] += size
+                await writer.drain()
+        except OSError as exc:
+            log.debug("p2p write to %s failed: %r", conn.label, exc)
+        self._close(conn, "write failed")
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run(main), on uvloop's event loop when uvloop is installed."""
+    try:
+        uvloop = importlib.import_module("uvloop")
+    except ImportError:
+        return asyncio.run(main)
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(main)

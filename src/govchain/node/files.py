@@ -1,0 +1,187 @@
+"""Files a node and its users keep: key files (mode 0600), genesis and node config."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from govchain.consensus.validators import ValidatorSet
+from govchain.crypto.keys import SigningKey
+from govchain.state.genesis import Genesis
+
+KEY_FILE_MODE = 0o600
+
+
+class FileError(ValueError):
+    """A file is missing or malformed; the message names the file and the problem."""
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileError(f"{path} does not exist") from None
+    except (OSError, ValueError) as exc:
+        raise FileError(f"{path} is not readable JSON: {exc}") from None
+
+
+def _hex(value: Any, size: int | None, what: str, path: Path) -> bytes:
+    try:
+        raw = bytes.fromhex(value) if isinstance(value, str) else None
+    except ValueError:
+        raw = None
+    if raw is None or (size is not None and len(raw) != size) or value != value.lower():
+        want = f"{size * 2} lowercase hex characters" if size else "lowercase hex"
+        raise FileError(f"{path}: {what} must be {want}")
+    return raw
+
+
+def write_key(path: Path, key: SigningKey) -> None:
+    """Write a key file readable by its owner only (created 0600, never widened)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "public_key": key.public_key.hex(),
+        "address": key.address.hex(),
+        "seed": key.seed.hex(),
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, KEY_FILE_MODE)
+    with os.fdopen(fd, "w") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+
+
+def read_key(path: Path) -> SigningKey:
+    """Load a key file written by write_key."""
+    doc = _read_json(path)
+    if not isinstance(doc, dict) or "seed" not in doc:
+        raise FileError(f"{path} is not a govchain key file (no seed)")
+    key = SigningKey(_hex(doc["seed"], 32, "seed", path))
+    if "public_key" in doc and doc["public_key"] != key.public_key.hex():
+        raise FileError(f"{path}: public_key does not match the seed")
+    return key
+
+
+def genesis_to_json(g: Genesis) -> dict[str, Any]:
+    """The genesis document as JSON."""
+    return {
+        "chain_id": g.chain_id,
+        "time_ms": g.time_ms,
+        "balances": [[a.hex(), v] for a, v in g.balances],
+        "validators": [[m.public_key.hex(), m.weight] for m in g.validators.members],
+        "authority": g.authority.hex(),
+        "hash": g.hash.hex(),
+    }
+
+
+def read_genesis(path: Path) -> Genesis:
+    """Load and validate genesis.json; its recorded hash must match its content."""
+    doc = _read_json(path)
+    try:
+        g = Genesis(
+            chain_id=doc["chain_id"],
+            time_ms=int(doc["time_ms"]),
+            balances=tuple((_hex(a, 20, "an address", path), int(v)) for a, v in doc["balances"]),
+            validators=ValidatorSet.of(
+                {_hex(k, 32, "a validator key", path): int(w) for k, w in doc["validators"]}
+            ),
+            authority=_hex(doc["authority"], 32, "authority", path),
+        )
+    except FileError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FileError(f"{path} is not a valid genesis: {exc}") from None
+    if "hash" in doc and doc["hash"] != g.hash.hex():
+        raise FileError(f"{path}: recorded hash does not match its content")
+    return g
+
+
+@dataclass(frozen=True, slots=True)
+class PeerAddr:
+    """A peer this node dials: its node key (hex) and host:port."""
+
+    key: str
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    """node.json: where a node listens and whom it dials."""
+
+    name: str
+    api_host: str
+    api_port: int
+    p2p_host: str
+    p2p_port: int
+    peers: tuple[PeerAddr, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """As written to node.json."""
+        return {
+            "name": self.name,
+            "api": f"{self.api_host}:{self.api_port}",
+            "p2p": f"{self.p2p_host}:{self.p2p_port}",
+            "peers": [{"key": p.key, "p2p": f"{p.host}:{p.port}"} for p in self.peers],
+        }
+
+
+def _hostport(value: Any, what: str, path: Path) -> tuple[str, int]:
+    if not isinstance(value, str) or ":" not in value:
+        raise FileError(f"{path}: {what} must be host:port")
+    host, _, port = value.rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise FileError(f"{path}: {what} has an invalid port")
+    return host, int(port)
+
+
+def read_node_config(path: Path) -> NodeConfig:
+    """Load node.json."""
+    doc = _read_json(path)
+    if not isinstance(doc, dict):
+        raise FileError(f"{path} must hold a JSON object")
+    api = _hostport(doc.get("api"), "api", path)
+    p2p = _hostport(doc.get("p2p"), "p2p", path)
+    peers = []
+    for p in doc.get("peers", []):
+        host, port = _hostport(p.get("p2p") if isinstance(p, dict) else None, "a peer", path)
+        _hex(p.get("key"), 32, "a peer key", path)
+        peers.append(PeerAddr(p["key"], host, port))
+    return NodeConfig(str(doc.get("name", "node")), *api, *p2p, tuple(peers))
+
+
+@dataclass(frozen=True, slots=True)
+class Home:
+    """A node's directory."""
+
+    path: Path
+
+    @property
+    def config_path(self) -> Path:
+        """node.json."""
+        return self.path / "node.json"
+
+    @property
+    def genesis_path(self) -> Path:
+        """genesis.json."""
+        return self.path / "genesis.json"
+
+    @property
+    def key_path(self) -> Path:
+        """node.key, the node's (and, for a validator, the validator's) key."""
+        return self.path / "node.key"
+
+    @property
+    def store_path(self) -> Path:
+        """The SQLite database."""
+        return self.path / "data" / "store.sqlite"
+
+    def write(self, config: NodeConfig, genesis: Genesis, key: SigningKey) -> None:
+        """Create a fresh home."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        (self.path / "data").mkdir(exist_ok=True)
+        self.config_path.write_text(json.dumps(config.to_json(), indent=2) + "\n")
+        self.genesis_path.write_text(json.dumps(genesis_to_json(genesis), indent=2) + "\n")
+        write_key(self.key_path, key)

@@ -1,0 +1,232 @@
+"""A running node: the replica driven by a clock, the peer network and the API.
+
+Everything happens on one asyncio loop, so the replica is never touched
+concurrently. Each replica output is committed to the store (fsync'd) before
+any message it produced leaves the node: that is the double-sign guard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from govchain.api.server import make_server
+from govchain.codec import DecodeError, encode
+from govchain.dag.admission import AdmissionError
+from govchain.dag.graph import Admitted
+from govchain.net.peers import NetLimits, PeerNetwork
+from govchain.node.files import Home, NodeConfig, read_genesis, read_key, read_node_config
+from govchain.replica.messages import decode_message
+from govchain.replica.replica import Replica, ReplicaConfig, ReplicaReady
+from govchain.state.genesis import Genesis
+from govchain.storage.sqlite import SqliteStore
+
+log = logging.getLogger("govchain.node")
+
+TICK_MS = 20
+EVENT_QUEUE_MAX = 1_000
+SUBSCRIBERS_MAX = 64
+LATENCY_SAMPLES_MAX = 10_000
+PENDING_SUBMITS_MAX = 100_000
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds: checkpoint times are wall time."""
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class NodeMetrics:
+    """What /metrics exposes beyond the replica's own state."""
+
+    rejections: Counter[str] = field(default_factory=Counter)
+    submitted: int = 0
+    finality_ms: deque[int] = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLES_MAX))
+    peer_decode_errors: int = 0
+
+
+class Node:
+    """One node process: replica + store + network + subscribers."""
+
+    def __init__(self, home: Home, config: ReplicaConfig | None = None) -> None:
+        self.home = home
+        self.node_config: NodeConfig = read_node_config(home.config_path)
+        self.genesis: Genesis = read_genesis(home.genesis_path)
+        self.key = read_key(home.key_path)
+        self.store = SqliteStore(home.store_path)
+        peers = [p.key for p in self.node_config.peers]
+        self.replica = Replica(
+            self.key.public_key.hex(),
+            self.genesis,
+            self.key,
+            peers,
+            config or ReplicaConfig(),
+            self.store.load(),
+        )
+        self.metrics = NodeMetrics()
+        self.subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._submitted_at: dict[bytes, int] = {}
+        self.net = PeerNetwork(
+            key=self.key,
+            chain_id=self.genesis.chain_id,
+            genesis_hash=self.genesis.hash,
+            listen=(self.node_config.p2p_host, self.node_config.p2p_port),
+            dial=[(p.host, p.port) for p in self.node_config.peers],
+            on_message=self._on_peer_message,
+            limits=NetLimits(),
+        )
+        self._stopping = asyncio.Event()
+        self._drain_scheduled = False
+        self._closed = False
+
+    @property
+    def name(self) -> str:
+        """The node's name from node.json."""
+        return self.node_config.name
+
+    # -- inputs --------------------------------------------------------------
+    def submit(self, wire: bytes) -> Admitted:
+        """A client's transaction; raises AdmissionError with a typed reason."""
+        try:
+            admitted = self.replica.submit(wire, now_ms())
+        except AdmissionError as exc:
+            self.metrics.rejections[exc.reason.value] += 1
+            raise
+        finally:
+            self._schedule_drain()
+        self.metrics.submitted += 1
+        if len(self._submitted_at) < PENDING_SUBMITS_MAX:
+            for tx in admitted.added[:1]:
+                self._submitted_at[tx.id] = now_ms()
+        return admitted
+
+    def _on_peer_message(self, peer: str, data: bytes) -> None:
+        try:
+            msg = decode_message(data)
+        except DecodeError:
+            self.metrics.peer_decode_errors += 1
+            raise  # the network closes that connection, and nothing else
+        self.replica.receive(peer, msg, now_ms())
+        self._schedule_drain()
+
+    def _schedule_drain(self) -> None:
+        """Drain once after the current burst of inputs: one fsync'd commit per batch."""
+        if not self._drain_scheduled:
+            self._drain_scheduled = True
+            asyncio.get_running_loop().call_soon(self._drain)
+
+    # -- outputs -------------------------------------------------------------
+    def _drain(self) -> None:
+        """Persist, then send, then tell subscribers: the order is the safety rule."""
+        self._drain_scheduled = False
+        if self._closed:
+            return
+        r = self.replica.ready()
+        if r.must_persist():
+            self.store.commit(r)
+        for dst, msg in r.sends:
+            data = encode(msg)
+            if dst is None:
+                self.net.broadcast(data)
+            else:
+                self.net.send(dst, data)
+        self._publish(r)
+
+    def _publish(self, r: ReplicaReady) -> None:
+        t = now_ms()
+        for ex in r.executed:
+            for rc in ex.result.receipts:
+                start = self._submitted_at.pop(rc.tx_id, None)
+                if start is not None:
+                    self.metrics.finality_ms.append(t - start)
+            if not self.subscribers:
+                continue
+            cp = ex.checkpoint
+            self._emit(
+                {
+                    "type": "checkpoint",
+                    "height": cp.height,
+                    "hash": cp.hash.hex(),
+                    "txs": len(ex.txs),
+                    "state_hash": ex.result.state_hash.hex(),
+                }
+            )
+            for rc in ex.result.receipts:
+                self._emit(
+                    {
+                        "type": "receipt",
+                        "tx_id": rc.tx_id.hex(),
+                        "height": rc.height,
+                        "status": rc.status,
+                        "reason": rc.reason,
+                    }
+                )
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        for q in list(self.subscribers):
+            if q.full():
+                self.subscribers.discard(q)  # a slow reader loses its subscription
+            else:
+                q.put_nowait(event)
+
+    def subscribe(self) -> asyncio.Queue[dict[str, Any]] | None:
+        """A bounded queue of events, or None when there are too many subscribers."""
+        if len(self.subscribers) >= SUBSCRIBERS_MAX:
+            return None
+        q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(EVENT_QUEUE_MAX)
+        self.subscribers.add(q)
+        return q
+
+    # -- running -------------------------------------------------------------
+    async def _ticker(self) -> None:
+        while not self._stopping.is_set():
+            self.replica.tick(now_ms())
+            self._drain()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), TICK_MS / 1000)
+
+    async def _watch_parent(self, parent_pid: int) -> None:
+        """Stop when the process that started us is gone (a devnet killed with -9)."""
+        while not self._stopping.is_set():
+            if os.getppid() != parent_pid:
+                log.warning("parent %d is gone: stopping", parent_pid)
+                self.stop()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), 1.0)
+
+    async def run(self, serve_api: bool = True, exit_with_parent: bool = False) -> None:
+        """Run until SIGINT/SIGTERM (or stop()), then close everything cleanly."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stop)
+        await self.net.start()
+        self.replica.start(now_ms())
+        self._drain()
+        tasks = [asyncio.create_task(self._ticker(), name="ticker")]
+        if exit_with_parent:
+            tasks.append(asyncio.create_task(self._watch_parent(os.getppid()), name="parent"))
+        server = None
+        if serve_api:
+            server = make_server(self)
+            tasks.append(asyncio.create_task(server.serve(), name="api"))
+        log.info("node %s running", self.name)
+        await self._stopping.wait()
+        if server is not None:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.net.stop()
+        self._drain()  # what the last inputs produced is persisted before closing
+        self._closed = True
+        self.store.close()
+
+    def stop(self) -> None:
+        """Ask run() to finish."""
+        self._stopping.set()

@@ -1,0 +1,85 @@
+"""Offline verification of a receipt proof (GET /v1/txs/{id}/proof) against a genesis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from govchain.consensus.messages import Certificate, Checkpoint, certificate_error
+from govchain.crypto.keys import verify
+from govchain.dag.tx import SIGN_DOMAIN, decode_body, tx_id
+from govchain.state.genesis import Genesis
+from govchain.state.receipts import Receipt, ReceiptProof
+
+
+class ProofError(ValueError):
+    """The proof does not hold; the message says which part failed."""
+
+
+def _b(doc: dict[str, Any], key: str) -> bytes:
+    try:
+        return bytes.fromhex(doc[key])
+    except (KeyError, TypeError, ValueError):
+        raise ProofError(f"field {key!r} must be hex") from None
+
+
+def verify_proof(doc: dict[str, Any], genesis: Genesis) -> dict[str, Any]:
+    """Check header, receipt inclusion and the anchor's 2f+1 certificate; returns a summary."""
+    try:
+        header, rc, anchor = doc["header"], doc["receipt"], doc["anchor"]
+        body_bytes, sig = _b(header, "body"), _b(header, "signature")
+        body = decode_body(body_bytes)
+        tid = tx_id(body_bytes, sig)
+        if tid.hex() != doc["tx_id"]:
+            raise ProofError("tx_id is not the hash of the header")
+        if body.chain_id != genesis.chain_id:
+            raise ProofError("the transaction belongs to another chain")
+        if not verify(body.sender, SIGN_DOMAIN + body_bytes, sig):
+            raise ProofError("the sender's signature does not verify")
+        receipt = Receipt(tid, int(rc["height"]), int(rc["index"]), str(rc["status"]), rc["reason"])
+        cert_doc = anchor["certificate"]
+        checkpoint = Checkpoint(
+            chain_id=genesis.chain_id,
+            height=int(anchor["height"]),
+            previous=_b(anchor, "previous"),
+            time_ms=int(anchor["time_ms"]),
+            tips=tuple(bytes.fromhex(t) for t in anchor["tips"]),
+            state_hash=_b(anchor, "state_hash"),
+            receipts_root=_b(anchor, "receipts_root"),
+            audit_head=_b(anchor, "audit_head"),
+            validator_set_hash=_b(anchor, "validator_set_hash"),
+        )
+        cert = Certificate(
+            int(cert_doc["height"]),
+            int(cert_doc["round"]),
+            _b(cert_doc, "value"),
+            tuple((int(i), bytes.fromhex(s)) for i, s in cert_doc["signatures"]),
+        )
+        path = tuple(bytes.fromhex(p) for p in doc["path"])
+        size = int(doc["receipts_count"])
+    except ProofError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProofError(f"malformed proof: {exc}") from None
+    if checkpoint.hash.hex() != anchor.get("hash"):
+        raise ProofError("the anchor checkpoint's fields do not give its hash")
+    if checkpoint.height != receipt.height + 1:
+        raise ProofError("the anchor must be the checkpoint after the receipt's")
+    if not ReceiptProof(receipt, size, path).verify(checkpoint.receipts_root):
+        raise ProofError("the receipt is not included under the anchor's receipts root")
+    valset = genesis.validators
+    if checkpoint.validator_set_hash != valset.hash:
+        raise ProofError(
+            "the anchor is certified by a later validator set; proofs do not carry "
+            "validator-set changes yet"
+        )
+    err = certificate_error(cert, checkpoint, valset)
+    if err is not None:
+        raise ProofError(f"certificate: {err}")
+    return {
+        "valid": True,
+        "tx_id": tid.hex(),
+        "status": receipt.status,
+        "height": receipt.height,
+        "anchor": checkpoint.height,
+        "signers": len(cert.signatures),
+    }

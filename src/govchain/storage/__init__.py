@@ -1,0 +1,1 @@
+"""Durable storage behind a small interface: SQLite (WAL) and an in-memory twin."""

@@ -1,0 +1,200 @@
+"""The in-memory Store: the reference the SQLite store is tested against.
+
+It also holds what both stores share: the errors and the checks a commit must
+pass before anything is written. A refused commit changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from govchain.consensus.messages import Certificate, Checkpoint
+from govchain.consensus.tendermint import HardState
+from govchain.crypto.keys import SIGNATURE_BYTES
+from govchain.dag.tx import Transaction, payload_hash, tx_id
+from govchain.replica.replica import Execution, Persisted, ReplicaReady
+from govchain.state.ledger import Executed
+from govchain.state.receipts import Receipt
+from govchain.storage.base import StoredTx
+
+if TYPE_CHECKING:
+    from govchain.storage.base import Store
+
+
+class StoreError(Exception):
+    """Something is wrong with a store or with what was asked of it."""
+
+
+class CommitError(StoreError, ValueError):
+    """A ReplicaReady that cannot follow what is stored; nothing was written."""
+
+
+def check_tx(tx: Transaction) -> None:
+    """A transaction's id and payload hash must match its bytes, or it could not be read back."""
+    if len(tx.signature) != SIGNATURE_BYTES or tx.id != tx_id(tx.body_bytes, tx.signature):
+        raise CommitError(f"transaction {tx.id.hex()}: id does not match its header")
+    if payload_hash(tx.payload) != tx.body.payload_hash:
+        raise CommitError(f"transaction {tx.id.hex()}: payload does not match its hash")
+
+
+def check_ready(
+    ready: ReplicaReady,
+    decided_height: int,
+    executed_height: int,
+    stored_checkpoint: Callable[[int], Checkpoint | None],
+) -> None:
+    """Refuse decisions and executions that do not extend the stored ones in height order.
+
+    Covers what can be checked without knowing which vertices are stored; each
+    store checks admitted duplicates and double coverage itself, and runs
+    check_tx on the vertices it newly writes (stored ones were checked then).
+    """
+    new: dict[int, Checkpoint] = {}
+    height = decided_height
+    for cp, cert in ready.decided:
+        if cp.height != height + 1:
+            raise CommitError(f"decided height {cp.height} does not follow {height}")
+        if cert.height != cp.height or cert.value != cp.hash:
+            raise CommitError(f"certificate at height {cp.height} names another checkpoint")
+        new[cp.height] = cp
+        height += 1
+    height = executed_height
+    for ex in ready.executed:
+        h = ex.checkpoint.height
+        if h != height + 1:
+            raise CommitError(f"executed height {h} does not follow {height}")
+        if ex.result.height != h:
+            raise CommitError(f"execution of height {h} holds a result for {ex.result.height}")
+        if (new.get(h) or stored_checkpoint(h)) != ex.checkpoint:
+            raise CommitError(f"execution at height {h} names a checkpoint not decided there")
+        receipts = ex.result.receipts
+        if len(receipts) != len(ex.txs):
+            raise CommitError(
+                f"execution at height {h}: {len(ex.txs)} transactions, {len(receipts)} receipts"
+            )
+        for index, (tx, rc) in enumerate(zip(ex.txs, receipts, strict=True)):
+            if rc.tx_id != tx.id or rc.height != h or rc.index != index:
+                raise CommitError(f"execution at height {h}: receipt {index} does not match")
+        height += 1
+
+
+def copy_hard_state(hs: HardState) -> HardState:
+    """HardState is the one mutable struct; its fields are immutable, so a shallow copy does."""
+    return msgspec.structs.replace(hs)
+
+
+def copy_execution(ex: Execution) -> Execution:
+    """An Execution whose receipts list is not shared with ex."""
+    r = ex.result
+    return Execution(
+        ex.checkpoint, ex.txs, Executed(r.height, list(r.receipts), r.receipts_root, r.state_hash)
+    )
+
+
+@dataclass(slots=True)
+class _Vertex:
+    tx: Transaction
+    height: int | None = None
+    index: int | None = None
+
+
+class MemoryStore:
+    """Store held in process memory; commit() is atomic but of course not durable."""
+
+    def __init__(self) -> None:
+        self._hard_state: HardState | None = None
+        self._decided: list[tuple[Checkpoint, Certificate]] = []
+        self._executed: list[Execution] = []
+        self._vertices: dict[bytes, _Vertex] = {}  # admission order
+        self._closed = False
+
+    def _open(self) -> None:
+        if self._closed:
+            raise StoreError("the store is closed")
+
+    def load(self) -> Persisted:
+        """Everything a Replica needs to resume (fresh lists, safe to mutate)."""
+        self._open()
+        return Persisted(
+            hard_state=copy_hard_state(self._hard_state) if self._hard_state else None,
+            decided=list(self._decided),
+            executed=[copy_execution(ex) for ex in self._executed],
+            vertices=[v.tx for v in self._vertices.values() if v.height is None],
+        )
+
+    def commit(self, ready: ReplicaReady) -> None:
+        """Check everything first, then apply; a refused commit changes nothing."""
+        self._open()
+        if not ready.must_persist():
+            return
+        check_ready(ready, len(self._decided), len(self._executed), self._checkpoint)
+        admitted: dict[bytes, Transaction] = {}
+        for tx in ready.admitted:
+            if tx.id in self._vertices or tx.id in admitted:
+                raise CommitError(f"vertex {tx.id.hex()} is already stored")
+            check_tx(tx)
+            admitted[tx.id] = tx
+        covered: dict[bytes, tuple[Transaction, int, int]] = {}
+        for ex in ready.executed:
+            h = ex.checkpoint.height
+            for index, tx in enumerate(ex.txs):
+                v = self._vertices.get(tx.id)
+                if (v is not None and v.height is not None) or tx.id in covered:
+                    raise CommitError(f"vertex {tx.id.hex()} is covered twice")
+                if v is None and tx.id not in admitted:
+                    check_tx(tx)
+                covered[tx.id] = (tx, h, index)
+        # Apply: nothing below can fail.
+        if ready.hard_state is not None:
+            self._hard_state = copy_hard_state(ready.hard_state)
+        self._decided.extend(ready.decided)
+        self._executed.extend(copy_execution(ex) for ex in ready.executed)
+        for tx in ready.admitted:
+            self._vertices[tx.id] = _Vertex(tx)
+        for vid, (tx, h, index) in covered.items():
+            v = self._vertices.setdefault(vid, _Vertex(tx))
+            v.height, v.index = h, index
+
+    def _checkpoint(self, height: int) -> Checkpoint | None:
+        return self._decided[height - 1][0] if 1 <= height <= len(self._decided) else None
+
+    def get_tx(self, tx_id: bytes) -> StoredTx | None:
+        """A stored transaction with its final height and receipt, if any."""
+        self._open()
+        v = self._vertices.get(tx_id)
+        if v is None:
+            return None
+        if v.height is None or v.index is None:
+            return StoredTx(v.tx, None, None)
+        return StoredTx(v.tx, v.height, self._executed[v.height - 1].result.receipts[v.index])
+
+    def get_checkpoint(self, height: int) -> tuple[Checkpoint, Certificate] | None:
+        """A decided checkpoint and its certificate."""
+        self._open()
+        return self._decided[height - 1] if 1 <= height <= len(self._decided) else None
+
+    def decided_height(self) -> int:
+        """Highest decided height (0 before the first)."""
+        self._open()
+        return len(self._decided)
+
+    def receipts(self, height: int) -> list[Receipt]:
+        """The receipts of an executed height in final order ([] when not executed)."""
+        self._open()
+        if not 1 <= height <= len(self._executed):
+            return []
+        return list(self._executed[height - 1].result.receipts)
+
+    def close(self) -> None:
+        """Drop the contents; the store is unusable afterwards."""
+        self._closed = True
+        self._hard_state = None
+        self._decided, self._executed, self._vertices = [], [], {}
+
+
+if TYPE_CHECKING:
+    _conforms: Store = MemoryStore()

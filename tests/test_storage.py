@@ -1,0 +1,687 @@
+"""One suite for every Store: the in-memory twin and SQLite run the same tests.
+
+The data is real: replicas wired by a small deterministic loop (as in
+test_replica.py) finalize transfers, and every ready() of r0 is committed into
+the store under test. Then r0 is rebuilt from load() and must carry on. The
+SQLite-only tests at the end reopen the file, fail commits half-way, corrupt
+rows, and kill -9 a writer.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from govchain.codec import encode
+from govchain.consensus.tendermint import HardState
+from govchain.consensus.validators import ValidatorSet
+from govchain.crypto.keys import SigningKey
+from govchain.dag.limits import DagLimits
+from govchain.dag.tx import Transaction, build
+from govchain.replica.messages import CommitRequest, decode_message
+from govchain.replica.replica import (
+    Execution,
+    Persisted,
+    Replica,
+    ReplicaConfig,
+    ReplicaReady,
+)
+from govchain.sim.cluster import sim_consensus_config
+from govchain.state.genesis import Genesis
+from govchain.state.ledger import Executed
+from govchain.state.payloads import TransferPayload
+from govchain.state.receipts import Receipt, receipts_root
+from govchain.storage.base import Store, StoredTx
+from govchain.storage.memory import CommitError, MemoryStore, StoreError
+from govchain.storage.sqlite import CorruptStoreError, SchemaError, SqliteStore
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+STAMP_BITS = 4
+CONFIG = ReplicaConfig(
+    dag=DagLimits(stamp_bits_min=STAMP_BITS), consensus=sim_consensus_config(frozenset())
+)
+TICK_MS = 20
+ALICE = SigningKey.from_label("storage-alice")
+BOB = SigningKey.from_label("storage-bob")
+VALIDATORS = [SigningKey.from_label(f"storage-validator-{i}") for i in range(4)]
+GENESIS = Genesis(
+    chain_id="storage-test",
+    time_ms=0,
+    balances=tuple(sorted([(ALICE.address, 1_000), (BOB.address, 500)])),
+    validators=ValidatorSet.of({k.public_key: 1 for k in VALIDATORS}),
+    authority=SigningKey.from_label("storage-authority").public_key,
+)
+NAMES = ["r0", "r1", "r2", "r3"]
+OTHERS = {"r1", "r2", "r3"}
+
+
+# -- a small cluster whose r0 writes through a Store --------------------------------
+class Net:
+    """Four validators delivering at once; r0 commits each ready() into `store`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.readies: list[ReplicaReady] = []  # r0's, as committed
+        self.others = {name: Persisted() for name in NAMES[1:]}
+        self.replicas: dict[str, Replica] = {}
+        self.queue: deque[tuple[str, str, bytes]] = deque()
+        self.cut: set[str] = set()
+        self.now = 0
+        for name in NAMES:
+            self.restart(name)
+
+    def restart(self, name: str) -> Replica:
+        persisted = self.store.load() if name == "r0" else self.others[name]
+        key = VALIDATORS[NAMES.index(name)]
+        r = Replica(name, GENESIS, key, NAMES, CONFIG, persisted)
+        self.replicas[name] = r
+        r.start(self.now)
+        self.drain(name)
+        return r
+
+    def drain(self, name: str) -> None:
+        out = self.replicas[name].ready()
+        if name == "r0":
+            self.store.commit(out)  # persist, then send
+            self.readies.append(out)
+        else:
+            p = self.others[name]
+            p.hard_state = out.hard_state or p.hard_state
+            p.decided.extend(out.decided)
+            p.executed.extend(out.executed)
+            p.vertices.extend(out.admitted)
+        for dst, msg in out.sends:
+            for d in [dst] if dst is not None else [n for n in NAMES if n != name]:
+                self.queue.append((name, d, encode(msg)))
+
+    def step(self) -> None:
+        self.now += TICK_MS
+        for name in NAMES:
+            self.replicas[name].tick(self.now)
+            self.drain(name)
+        while self.queue:
+            src, dst, data = self.queue.popleft()
+            if src not in self.cut and dst not in self.cut:
+                self.replicas[dst].receive(src, decode_message(data), self.now)
+                self.drain(dst)
+
+    def run_until(self, done: Callable[[], bool], ms_max: int = 10_000) -> None:
+        deadline = self.now + ms_max
+        while not done():
+            assert self.now < deadline, "no progress in simulated time"
+            self.step()
+
+    def submit(self, name: str, tx: Transaction) -> None:
+        self.replicas[name].submit(tx.to_wire(), self.now)
+        self.drain(name)
+
+    def final_everywhere(self, txs: list[Transaction]) -> Callable[[], bool]:
+        return lambda: all(
+            receipt_of(r, tx.id) is not None for r in self.replicas.values() for tx in txs
+        )
+
+
+def transfer(
+    parents: list[bytes], key: SigningKey, to: SigningKey, amount: int, nonce: int
+) -> Transaction:
+    return build(
+        key,
+        chain_id=GENESIS.chain_id,
+        kind="transfer",
+        nonce=nonce,
+        parents=parents,
+        valid_until=1_000,
+        payload=encode(TransferPayload(to.address, amount)),
+        stamp_bits_min=STAMP_BITS,
+    )
+
+
+def receipt_of(replica: Replica, tx_id: bytes) -> Receipt | None:
+    for ex in replica.executions:
+        for rc in ex.result.receipts:
+            if rc.tx_id == tx_id:
+                return rc
+    return None
+
+
+def play(net: Net) -> tuple[list[Transaction], list[Transaction]]:
+    """Make four transfers final (one rejected), then cut r0 off and give it two more.
+
+    Returns (final, pending): the pending pair is admitted by r0, child after
+    parent, and no checkpoint covers it since r0 alone is no quorum.
+    """
+    net.run_until(lambda: all(r.ledger.height >= 2 for r in net.replicas.values()))
+    tips = net.replicas["r0"].dag.client_tips
+    first = transfer(tips(2), ALICE, BOB, 250, nonce=0)
+    net.submit("r1", first)
+    back = transfer(tips(2), BOB, ALICE, 5, nonce=0)
+    net.submit("r0", back)
+    clash = transfer(tips(2), ALICE, BOB, 999, nonce=0)  # the same nonce as `first`
+    net.submit("r2", clash)
+    net.run_until(net.final_everywhere([first, back, clash]))
+    # r0 misses a decision, then catches up: it learns the checkpoint from a
+    # commit, fetches the cone, admits and executes it in one ready().
+    net.cut = {"r0"}
+    missed = transfer(net.replicas["r1"].dag.client_tips(2), BOB, ALICE, 10, nonce=1)
+    net.submit("r1", missed)
+    others = [net.replicas[n] for n in sorted(OTHERS)]
+    net.run_until(lambda: all(receipt_of(r, missed.id) is not None for r in others))
+    net.run_until(
+        lambda: all(r.ledger.height >= len(net.replicas["r0"].decided) + 3 for r in others)
+    )
+    net.cut = set()
+    final = [first, back, clash, missed]
+    net.run_until(net.final_everywhere(final))
+    net.cut = set(OTHERS)
+    net.queue.clear()
+    parent = transfer(tips(2), ALICE, BOB, 1, nonce=1)
+    net.submit("r0", parent)
+    child = transfer(tips(2), BOB, ALICE, 1, nonce=2)
+    assert parent.id in child.body.parents
+    net.submit("r0", child)
+    for _ in range(40):  # r0 times out round after round: hard state keeps changing
+        net.step()
+    return final, [parent, child]
+
+
+@dataclass
+class History:
+    """r0's committed outputs and r0 itself at the end of play()."""
+
+    readies: list[ReplicaReady]
+    replica: Replica
+    final: list[Transaction]
+    pending: list[Transaction]
+
+    def expected(self) -> Persisted:
+        hard = [r.hard_state for r in self.readies if r.hard_state is not None]
+        admitted = [tx for r in self.readies for tx in r.admitted]
+        return Persisted(
+            hard_state=hard[-1],
+            decided=list(self.replica.decided),
+            executed=list(self.replica.executions),
+            vertices=[tx for tx in admitted if not self.replica.dag.is_covered(tx.id)],
+        )
+
+
+@pytest.fixture(scope="module")
+def history() -> History:
+    net = Net(MemoryStore())
+    final, pending = play(net)
+    r0 = net.replicas["r0"]
+    assert len(r0.decided) == r0.ledger.height >= 3
+    assert any(rc.status == "rejected" for ex in r0.executions for rc in ex.result.receipts)
+    both = [r for r in net.readies if r.admitted and any(ex.txs for ex in r.executed)]
+    assert both, "catching up should admit and execute in one ready()"
+    assert any(r.executed and not r.decided for r in net.readies)
+    readies = [replace(r, sends=[]) for r in net.readies]
+    return History(readies, r0, final, pending)
+
+
+# -- the store under test: both kinds ----------------------------------------------
+class Backend:
+    """Opens (and reopens) one kind of store; closes everything it opened."""
+
+    def __init__(self, kind: str, path: Path) -> None:
+        self.kind = kind
+        self.path = path
+        self.opened: list[Store] = []
+
+    def open(self) -> Store:
+        store: Store = SqliteStore(self.path) if self.kind == "sqlite" else MemoryStore()
+        self.opened.append(store)
+        return store
+
+    def reopen(self, store: Store) -> Store:
+        """The same data through a new handle (memory: the same object)."""
+        if self.kind == "memory":
+            return store
+        store.close()
+        return self.open()
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    b = Backend(request.param, tmp_path / "store.db")
+    yield b
+    for store in b.opened:
+        store.close()
+
+
+@pytest.fixture
+def store(backend: Backend) -> Store:
+    return backend.open()
+
+
+def commit_all(store: Store, readies: list[ReplicaReady]) -> None:
+    for r in readies:
+        store.commit(r)
+
+
+def next_height(
+    history: History, txs: list[Transaction], receipts: list[Receipt] | None = None
+) -> ReplicaReady:
+    """A decision at the next height and its execution over txs (not a real consensus)."""
+    cp0, cert0 = history.replica.decided[-1]
+    h = cp0.height + 1
+    cp = msgspec.structs.replace(cp0, height=h)
+    cert = msgspec.structs.replace(cert0, height=h, value=cp.hash)
+    if receipts is None:
+        receipts = [Receipt(tx.id, h, i, "executed") for i, tx in enumerate(txs)]
+    result = Executed(h, receipts, receipts_root(receipts), bytes(32))
+    return ReplicaReady(decided=[(cp, cert)], executed=[Execution(cp, tuple(txs), result)])
+
+
+FRESH = transfer([GENESIS.hash], BOB, ALICE, 7, nonce=9)
+OTHER = transfer([GENESIS.hash], BOB, ALICE, 8, nonce=10)
+
+
+# -- shared suite -----------------------------------------------------------------
+def test_load_gives_back_what_the_replica_produced(store: Store, history: History) -> None:
+    commit_all(store, history.readies)
+    got = store.load()
+    want = history.expected()
+    assert got.hard_state == want.hard_state
+    assert got.decided == want.decided
+    assert got.executed == want.executed
+    assert got.vertices == want.vertices == history.pending  # parent before child
+
+
+def test_a_replica_resumes_from_the_store_and_keeps_finalizing(backend: Backend) -> None:
+    net = Net(backend.open())
+    _, pending = play(net)
+    old = net.replicas["r0"]
+    before = (old.ledger.height, old.ledger.state_hash, old.consensus.height)
+
+    net.store = backend.reopen(net.store)
+    net.queue.clear()  # in-flight messages die with the process
+    new = net.restart("r0")
+    assert new is not old
+    assert (new.ledger.height, new.ledger.state_hash, new.consensus.height) == before
+    assert new.executions == old.executions
+    assert all(new.dag.has(p.id) and not new.dag.is_covered(p.id) for p in pending)
+
+    net.cut = set()
+    net.run_until(net.final_everywhere(pending))
+    more = transfer(new.dag.client_tips(2), ALICE, BOB, 3, nonce=2)
+    net.submit("r0", more)
+    net.run_until(net.final_everywhere([more]))
+    assert new.ledger.height > before[0]
+    assert new.ledger.balance(BOB.address) == old.ledger.balance(BOB.address) + 3
+
+    again = Replica("r0", GENESIS, VALIDATORS[0], NAMES, CONFIG, backend.reopen(net.store).load())
+    assert (again.ledger.height, again.ledger.state_hash) == (
+        new.ledger.height,
+        new.ledger.state_hash,
+    )
+
+
+def test_get_tx_gives_final_height_and_receipt(store: Store, history: History) -> None:
+    commit_all(store, history.readies)
+    r0 = history.replica
+    for tx in history.final:
+        rc = receipt_of(r0, tx.id)
+        assert rc is not None
+        assert store.get_tx(tx.id) == StoredTx(tx, rc.height, rc)
+    statuses = {rc.status for tx in history.final if (rc := receipt_of(r0, tx.id))}
+    assert statuses == {"executed", "rejected"}
+    for tx in history.pending:
+        assert store.get_tx(tx.id) == StoredTx(tx, None, None)
+    assert store.get_tx(bytes(32)) is None
+    assert store.get_tx(FRESH.id) is None
+
+
+def test_checkpoints_and_receipts_agree_with_the_replica(store: Store, history: History) -> None:
+    assert store.decided_height() == 0
+    assert store.get_checkpoint(1) is None
+    commit_all(store, history.readies)
+    r0 = history.replica
+    assert store.decided_height() == len(r0.decided)
+    for h, decided in enumerate(r0.decided, 1):
+        assert store.get_checkpoint(h) == decided
+        assert store.receipts(h) == r0.executions[h - 1].result.receipts
+    top = len(r0.decided)
+    assert store.get_checkpoint(0) is None
+    assert store.get_checkpoint(top + 1) is None
+    assert store.receipts(top + 1) == []
+    assert sum(len(store.receipts(h)) for h in range(1, top + 1)) == len(history.final)
+
+
+def test_committing_an_empty_ready_changes_nothing(store: Store, history: History) -> None:
+    commit_all(store, history.readies)
+    before = store.load()
+    store.commit(ReplicaReady())
+    store.commit(ReplicaReady(sends=[(None, CommitRequest(1)), ("r1", CommitRequest(2))]))
+    assert store.load() == before
+    assert store.decided_height() == len(before.decided)
+
+
+def test_what_load_returns_and_what_was_committed_can_be_mutated_safely(
+    store: Store, history: History
+) -> None:
+    ready = next_height(history, [FRESH])
+    ready.admitted = [FRESH]
+    ready.hard_state = HardState(height=50, round=0, step=0)
+    commit_all(store, history.readies)
+    store.commit(ready)
+    before = store.load()
+    got = store.load()
+    got.decided.clear()
+    got.vertices.append(OTHER)
+    got.executed[-1].result.receipts.clear()
+    assert got.hard_state is not None
+    got.hard_state.round = 7
+    ready.executed[0].result.receipts.clear()
+    ready.hard_state.round = 8
+    ready.decided.clear()
+    assert store.load() == before
+    assert store.receipts(before.executed[-1].result.height) == before.executed[-1].result.receipts
+
+
+def bad_readies(history: History) -> dict[str, ReplicaReady]:
+    cp1, cert1 = history.replica.decided[0]
+    good = next_height(history, [FRESH])
+    swapped = next_height(
+        history,
+        [FRESH, OTHER],
+        [
+            Receipt(OTHER.id, good.decided[0][0].height, 0, "executed"),
+            Receipt(FRESH.id, good.decided[0][0].height, 1, "executed"),
+        ],
+    )
+    return {
+        "decided height already stored": ReplicaReady(decided=[(cp1, cert1)]),
+        "certificate for another checkpoint": ReplicaReady(decided=[(good.decided[0][0], cert1)]),
+        "execution of an undecided checkpoint": ReplicaReady(executed=good.executed),
+        "receipts name other transactions": swapped,
+        "final vertex admitted again": ReplicaReady(admitted=[history.final[0]]),
+        "pending vertex admitted again": ReplicaReady(admitted=[history.pending[0]]),
+        "vertex admitted twice at once": ReplicaReady(admitted=[FRESH, FRESH]),
+        "final vertex covered again": next_height(history, [history.final[0]]),
+        "vertex covered twice at once": next_height(history, [FRESH, FRESH]),
+        "id does not match the header": ReplicaReady(
+            admitted=[msgspec.structs.replace(FRESH, signature=bytes(64))]
+        ),
+        "payload does not match its hash": ReplicaReady(
+            admitted=[msgspec.structs.replace(FRESH, payload=b"other")]
+        ),
+    }
+
+
+BAD_CASES = [
+    "decided height already stored",
+    "certificate for another checkpoint",
+    "execution of an undecided checkpoint",
+    "receipts name other transactions",
+    "final vertex admitted again",
+    "pending vertex admitted again",
+    "vertex admitted twice at once",
+    "final vertex covered again",
+    "vertex covered twice at once",
+    "id does not match the header",
+    "payload does not match its hash",
+]
+
+
+@pytest.mark.parametrize("case", BAD_CASES)
+def test_a_refused_commit_changes_nothing(store: Store, history: History, case: str) -> None:
+    commit_all(store, history.readies)
+    before = store.load()
+    cases = bad_readies(history)
+    assert list(cases) == BAD_CASES
+    bad = cases[case]
+    # Valid parts ride along and must not land either.
+    bad.hard_state = HardState(height=99, round=0, step=0)
+    if OTHER not in bad.admitted and not any(OTHER in ex.txs for ex in bad.executed):
+        bad.admitted.insert(0, OTHER)
+    with pytest.raises(CommitError):
+        store.commit(bad)
+    assert store.load() == before
+    assert store.get_tx(OTHER.id) is None
+    assert store.decided_height() == len(before.decided)
+
+    good = next_height(history, [FRESH])
+    good.admitted = [OTHER]
+    store.commit(good)
+    after = store.load()
+    assert len(after.executed) == len(before.executed) + 1
+    assert after.vertices == [*before.vertices, OTHER]
+    stored = store.get_tx(FRESH.id)
+    assert stored is not None and stored.height == len(after.decided)
+
+
+def test_a_closed_store_refuses_to_work(store: Store, history: History) -> None:
+    store.commit(history.readies[0])
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        store.load()
+    with pytest.raises(StoreError, match="closed"):
+        store.commit(history.readies[1])
+
+
+# -- SQLite only -------------------------------------------------------------------
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "node.db"
+
+
+def reference(readies: list[ReplicaReady]) -> Persisted:
+    mem = MemoryStore()
+    commit_all(mem, readies)
+    return mem.load()
+
+
+def test_sqlite_reopened_gives_the_same_load(db: Path, history: History) -> None:
+    with SqliteStore(db) as store:
+        commit_all(store, history.readies)
+        first = store.load()
+    with SqliteStore(db) as store:
+        assert store.load() == first == reference(history.readies)
+        assert store.decided_height() == len(first.decided)
+        store.commit(next_height(history, [FRESH]))  # the caches came back too
+    with SqliteStore(db) as store:
+        assert store.get_tx(FRESH.id) is not None
+
+
+def test_sqlite_durability_settings(db: Path) -> None:
+    with SqliteStore(db) as store:
+        s = store.settings()
+    assert s["journal_mode"] == "wal"
+    assert s["synchronous"] == 2  # FULL: every commit is fsync'd
+    assert s["secure_delete"] == 1
+    assert s["foreign_keys"] == 1
+    assert s["schema_version"] == 1
+
+
+TARGETS: dict[str, Callable[[ReplicaReady], bool]] = {
+    # admits the missing cone and executes the decided checkpoints it completes
+    "catch-up": lambda r: bool(r.admitted) and any(ex.txs for ex in r.executed),
+    # decides and executes a checkpoint with transactions, with new hard state
+    "decision": lambda r: (
+        bool(r.decided) and any(ex.txs for ex in r.executed) and r.hard_state is not None
+    ),
+}
+
+
+@pytest.mark.parametrize("failing", ["_write_executed", "_write_receipts"])
+@pytest.mark.parametrize("target_kind", list(TARGETS))
+def test_sqlite_a_commit_failing_midway_leaves_the_previous_state(
+    db: Path,
+    history: History,
+    monkeypatch: pytest.MonkeyPatch,
+    failing: str,
+    target_kind: str,
+) -> None:
+    i = next(k for k, r in enumerate(history.readies) if TARGETS[target_kind](r))
+    target = history.readies[i]
+    with SqliteStore(db) as store:
+        commit_all(store, history.readies[:i])
+        before = store.load()
+
+        def boom(*args: object) -> None:
+            raise OSError("disk on fire")
+
+        monkeypatch.setattr(SqliteStore, failing, boom)
+        with pytest.raises(OSError, match="disk on fire"):
+            store.commit(target)
+        assert store.load() == before
+        assert store.decided_height() == len(before.decided)
+        monkeypatch.undo()
+        commit_all(store, history.readies[i:])
+        assert store.load() == reference(history.readies)
+    with SqliteStore(db) as store:
+        assert store.load() == reference(history.readies)
+
+
+def test_sqlite_a_second_writer_is_refused(db: Path, history: History) -> None:
+    with SqliteStore(db) as a, SqliteStore(db) as b:
+        first, second = [r for r in history.readies if r.must_persist()][:2]
+        a.commit(first)
+        with pytest.raises(StoreError, match="another connection"):
+            b.commit(second)
+
+
+CORRUPTIONS = {
+    "payloads": "UPDATE payloads SET data = x'00' WHERE seq = 1",
+    "vertices": "UPDATE vertices SET signature = zeroblob(64) WHERE seq = 1",
+    "decided": "UPDATE decided SET checkpoint = x'c1' WHERE height = 2",
+    "executed": "UPDATE executed SET state_hash = x'00' WHERE height = 1",
+    "receipts": "UPDATE receipts SET status = 'maybe' WHERE height = "
+    "(SELECT min(height) FROM receipts) AND idx = 0",
+    "hard_state": "UPDATE hard_state SET data = x'93'",
+}
+
+
+@pytest.mark.parametrize(("table", "sql"), list(CORRUPTIONS.items()), ids=list(CORRUPTIONS))
+def test_sqlite_a_corrupted_row_is_an_error_naming_its_table(
+    db: Path, history: History, table: str, sql: str
+) -> None:
+    with SqliteStore(db) as store:
+        commit_all(store, history.readies)
+    raw = sqlite3.connect(db)
+    with raw:
+        assert raw.execute(sql).rowcount == 1
+    raw.close()
+    with SqliteStore(db) as store, pytest.raises(CorruptStoreError, match=f"table {table},"):
+        store.load()
+
+
+def test_sqlite_a_missing_receipt_is_noticed(db: Path, history: History) -> None:
+    with SqliteStore(db) as store:
+        commit_all(store, history.readies)
+    raw = sqlite3.connect(db)
+    with raw:
+        raw.execute("DELETE FROM receipts WHERE height = (SELECT max(height) FROM receipts)")
+    raw.close()
+    top = max(rc.height for ex in history.replica.executions for rc in ex.result.receipts)
+    with SqliteStore(db) as store:
+        with pytest.raises(CorruptStoreError, match="table receipts"):
+            store.load()
+        with pytest.raises(CorruptStoreError, match="table receipts"):
+            store.receipts(top)
+        gone = next(
+            tx
+            for tx in history.final
+            if (rc := receipt_of(history.replica, tx.id)) is not None and rc.height == top
+        )
+        with pytest.raises(CorruptStoreError, match="table receipts"):
+            store.get_tx(gone.id)
+
+
+@pytest.mark.parametrize(("version", "match"), [(2, "newer govchain"), (0, "cannot read")])
+def test_sqlite_refuses_another_schema_version(db: Path, version: int, match: str) -> None:
+    SqliteStore(db).close()
+    raw = sqlite3.connect(db)
+    with raw:
+        raw.execute("UPDATE schema_version SET version = ?", (version,))
+    raw.close()
+    with pytest.raises(SchemaError, match=match):
+        SqliteStore(db)
+
+
+def test_sqlite_refuses_files_that_are_not_govchain_stores(tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    raw = sqlite3.connect(other)
+    raw.execute("CREATE TABLE t (x)")
+    raw.commit()
+    raw.close()
+    with pytest.raises(SchemaError, match="not a govchain store"):
+        SqliteStore(other)
+    raw = sqlite3.connect(other)
+    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # left as it was
+    raw.close()
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database at all\n" * 200)
+    with pytest.raises(SchemaError, match="not an SQLite database"):
+        SqliteStore(junk)
+
+
+CHILD = """
+import pickle, sys, time
+from pathlib import Path
+from govchain.storage.sqlite import SqliteStore
+readies = pickle.loads(Path(sys.argv[1]).read_bytes())
+marker = int(sys.argv[3])
+store = SqliteStore(Path(sys.argv[2]))
+for i, ready in enumerate(readies, 1):
+    store.commit(ready)
+    if i == marker:
+        print("committed", i, flush=True)
+time.sleep(60)
+"""
+
+
+def prefix_states(readies: list[ReplicaReady]) -> list[Persisted]:
+    """load() after each prefix of readies: states[k] after the first k."""
+    mem = MemoryStore()
+    states = [mem.load()]
+    for r in readies:
+        mem.commit(r)
+        states.append(mem.load())
+    return states
+
+
+@pytest.mark.parametrize("where", ["early", "middle", "last"])
+def test_sqlite_kill_9_loses_nothing_committed(
+    tmp_path: Path, history: History, where: str
+) -> None:
+    readies = history.readies
+    marker = {"early": 3, "middle": len(readies) // 2, "last": len(readies)}[where]
+    data = tmp_path / "readies.pickle"
+    data.write_bytes(pickle.dumps(readies))
+    db = tmp_path / "killed.db"
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(data), str(db), str(marker)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert line == f"committed {marker}\n"
+    assert proc.returncode == -signal.SIGKILL
+
+    states = prefix_states(readies)
+    with SqliteStore(db) as store:
+        got = store.load()
+    # Exactly some whole prefix of the commits, and at least those before the marker.
+    assert any(got == s for s in states[marker:])
