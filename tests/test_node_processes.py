@@ -39,9 +39,10 @@ def test_a_transfer_is_final_with_the_same_checkpoint_everywhere(tmp_path: Path)
             assert _record(c, i, tx_id)["checkpoint"] == height
             with Client(c.url(i)) as client:
                 assert client.account(to)["balance"] == 1234
-                assert client.checkpoint(height)["hash"] == c.http.get(
-                    c.url(0) + f"/v1/checkpoints/{height}"
-                ).json()["hash"]
+                assert (
+                    client.checkpoint(height)["hash"]
+                    == c.http.get(c.url(0) + f"/v1/checkpoints/{height}").json()["hash"]
+                )
         assert c.status(len(c.nodes) - 1)["is_validator"] is False
 
 

@@ -7,7 +7,7 @@ import click
 from govchain import __version__
 
 from .keys_cmd import keys
-from .node_cmd import devnet, init, node
+from .node_cmd import bench, devnet, init, node
 from .sim_cmd import sim
 from .tx_cmd import LATER, proof, status, tx, verify
 
@@ -18,7 +18,7 @@ def cli() -> None:
     """govchain: a manageable blockchain on a two-layer ledger."""
 
 
-for command in (sim, keys, init, node, devnet, tx, status, proof, verify, *LATER):
+for command in (sim, keys, init, node, devnet, bench, tx, status, proof, verify, *LATER):
     cli.add_command(command)
 
 

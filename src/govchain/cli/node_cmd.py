@@ -17,6 +17,7 @@ from rich.table import Table
 
 from govchain.consensus.validators import ValidatorSet
 from govchain.crypto.keys import SigningKey
+from govchain.node.bench import run_bench
 from govchain.node.devnet import Devnet, create, existing
 from govchain.node.files import Home, NodeConfig, PeerAddr, read_genesis, write_key
 from govchain.node.node import Node
@@ -155,3 +156,17 @@ def _print_devnet(doc: dict[str, object], path: Path, resumed: bool) -> None:
     console.print(f"explorer: [bold]{doc['explorer']}[/bold]   devnet file: {path}")
     console.print("keys: " + str(path.parent / "keys") + "   Ctrl-C stops every node")
     console.print(json.dumps({"status": f"{doc['explorer']}v1/status"}))
+
+
+@click.command("bench")
+@click.option("--validators", default=4, show_default=True, type=int)
+@click.option("--txs", default=20_000, show_default=True, type=int)
+@json_option
+@reported
+def bench(validators: int, txs: int, as_json: bool) -> None:
+    """Start a devnet, submit pre-signed transfers as fast as it takes them, measure."""
+    if not 1 <= validators <= 16:
+        raise CliError("bad_argument", "--validators must lie in 1..16", EXIT_USAGE)
+    if not 100 <= txs <= 1_000_000:
+        raise CliError("bad_argument", "--txs must lie in 100..1000000", EXIT_USAGE)
+    show(run_bench(validators, txs), as_json, "govchain bench")

@@ -190,5 +190,4 @@ LATER = [
     _later("service", "governance"),
     _later("audit", "governance"),
     _later("trace", "fund-tracing"),
-    _later("bench", "node benchmark"),
 ]

@@ -59,8 +59,17 @@ def plan(root: Path, validators: int, observers: int, port_base: int) -> list[De
     ]
 
 
-def create(root: Path, validators: int, observers: int, port_base: int) -> list[DevnetNode]:
-    """Write keys, genesis and every node's home under root (which must be new)."""
+def create(
+    root: Path,
+    validators: int,
+    observers: int,
+    port_base: int,
+    extra_balances: dict[bytes, int] | None = None,
+) -> list[DevnetNode]:
+    """Write keys, genesis and every node's home under root (which must be new).
+
+    extra_balances: more funded genesis accounts (the benchmark's senders).
+    """
     if validators < 1 or observers < 0:
         raise DevnetError("a devnet needs at least 1 validator and 0 or more observers")
     if not 1024 <= port_base <= 65535 - P2P_PORT_OFFSET - validators - observers:
@@ -74,7 +83,7 @@ def create(root: Path, validators: int, observers: int, port_base: int) -> list[
     genesis = Genesis(
         chain_id=f"govchain-devnet-{secrets.token_hex(3)}",
         time_ms=time.time_ns() // 1_000_000,
-        balances=((faucet.address, FAUCET_SUPPLY),),
+        balances=tuple(sorted({faucet.address: FAUCET_SUPPLY, **(extra_balances or {})}.items())),
         validators=ValidatorSet.of({k.public_key: 1 for k in val_keys}),
         authority=regulators[0].public_key,
     )

@@ -1,0 +1,204 @@
+"""`govchain bench`: a devnet under load, measured from the outside.
+
+Pre-signs transfers from many funded senders (each sender's transactions
+chained through their parents), submits them through every node's API as fast
+as the nodes accept them, and reads finality from the first node's event
+stream. Reports what the contract names, plus the raw verify rate measured in
+the same run so the figures can be compared across machines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import socket
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nacl.bindings
+import websockets
+
+from govchain.codec import encode
+from govchain.crypto.keys import SigningKey
+from govchain.dag.limits import DagLimits
+from govchain.dag.tx import Transaction, build
+from govchain.node.devnet import P2P_PORT_OFFSET, Devnet, create
+from govchain.node.files import read_genesis
+from govchain.state.payloads import TransferPayload
+
+SENDERS = 200
+SENDER_BALANCE = 10**12
+CONCURRENCY_PER_NODE = 16
+FINAL_TIMEOUT_S = 600.0
+
+
+def raw_verify_rate(seconds: float = 1.0) -> float:
+    """Ed25519 verifies per second on one core, libsodium via PyNaCl, this run."""
+    pk, sk = nacl.bindings.crypto_sign_seed_keypair(bytes(32))
+    msg = bytes(200)
+    signed = nacl.bindings.crypto_sign(msg, sk)
+    n = 0
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for _ in range(200):
+            nacl.bindings.crypto_sign_open(signed, pk)
+        n += 200
+    return n / (time.perf_counter() - start)
+
+
+def presign(
+    chain_id: str, genesis_id: bytes, keys: list[SigningKey], total: int
+) -> list[list[Transaction]]:
+    """Per sender, its transfers in nonce order, each naming the previous as parent."""
+    per: list[list[Transaction]] = [[] for _ in keys]
+    limits = DagLimits()
+    for i in range(total):
+        s = i % len(keys)
+        prev = per[s][-1].id if per[s] else genesis_id
+        per[s].append(
+            build(
+                keys[s],
+                chain_id=chain_id,
+                kind="transfer",
+                nonce=len(per[s]),
+                parents=[prev],
+                valid_until=limits.validity_window_heights_max // 2,
+                payload=encode(TransferPayload(keys[(s + 1) % len(keys)].address, 1)),
+                stamp_bits_min=limits.stamp_bits_min,
+            )
+        )
+    return per
+
+
+def _rss_peak_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+async def _load(
+    urls: list[str], per_sender: list[list[Transaction]], ws_url: str, expect: int
+) -> tuple[dict[bytes, float], dict[bytes, float]]:
+    submitted: dict[bytes, float] = {}
+    final: dict[bytes, float] = {}
+    done = asyncio.Event()
+
+    async def listen() -> None:
+        async with websockets.connect(ws_url, max_size=2**20, max_queue=None) as ws:
+            ready.set()
+            async for raw in ws:
+                ev = json.loads(raw)
+                if ev.get("type") == "receipt":
+                    final.setdefault(bytes.fromhex(ev["tx_id"]), time.perf_counter())
+                    if len(final) >= expect:
+                        done.set()
+                        return
+
+    async def sender_worker(http: httpx.AsyncClient, url: str, queue: list[Transaction]) -> None:
+        for t in queue:
+            wire = t.to_wire()
+            while True:
+                submitted.setdefault(t.id, time.perf_counter())
+                r = await http.post(
+                    url + "/v1/txs",
+                    content=wire,
+                    headers={"content-type": "application/octet-stream"},
+                )
+                if r.status_code in (202, 409):
+                    break
+                if r.status_code == 422 and r.json()["error"]["code"] == "quota_exceeded":
+                    await asyncio.sleep(0.05)
+                    continue
+                raise RuntimeError(f"{url} refused a transaction: {r.status_code} {r.text}")
+
+    ready = asyncio.Event()
+    listener = asyncio.create_task(listen())
+    await asyncio.wait_for(ready.wait(), 10)
+    limits = httpx.Limits(max_connections=CONCURRENCY_PER_NODE * len(urls))
+    async with httpx.AsyncClient(timeout=30.0, limits=limits) as http:
+        # Senders are spread over nodes; a sender always uses one node, in order.
+        lanes: list[list[Transaction]] = [[] for _ in range(CONCURRENCY_PER_NODE * len(urls))]
+        for s, txs in enumerate(per_sender):
+            lanes[s % len(lanes)].extend(txs)
+        await asyncio.gather(
+            *(sender_worker(http, urls[i % len(urls)], lane) for i, lane in enumerate(lanes))
+        )
+    try:
+        await asyncio.wait_for(done.wait(), FINAL_TIMEOUT_S)
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await listener
+    return submitted, final
+
+
+def run_bench(validators: int, txs: int, port_base: int | None = None) -> dict[str, Any]:
+    """Start a devnet in a temporary directory, load it, measure, stop it."""
+    keys = [SigningKey(secrets.token_bytes(32)) for _ in range(SENDERS)]
+    verify_rate = raw_verify_rate()
+    with tempfile.TemporaryDirectory(prefix="govchain-bench-") as tmp:
+        root = Path(tmp)
+        base = port_base or _free_base(validators)
+        nodes = create(root, validators, 0, base, {k.address: SENDER_BALANCE for k in keys})
+        genesis = read_genesis(nodes[0].home / "genesis.json")
+        per_sender = presign(genesis.chain_id, genesis.hash, keys, txs)
+        net = Devnet(root, nodes)
+        net.start()
+        try:
+            net.wait_ready()
+            urls = [f"http://127.0.0.1:{n.api_port}" for n in nodes]
+            ws_url = f"ws://127.0.0.1:{nodes[0].api_port}/v1/events"
+            t0 = time.perf_counter()
+            submitted, final = asyncio.run(_load(urls, per_sender, ws_url, txs))
+            elapsed = max(final.values()) - t0
+            latencies = sorted((final[i] - submitted[i]) * 1000 for i in submitted if i in final)
+            rss = [_rss_peak_mb(p.pid) for p in net.procs.values()]
+            disk = _dir_bytes(nodes[0].home / "data")
+        finally:
+            net.stop()
+    q = statistics.quantiles(latencies, n=100, method="inclusive")
+    return {
+        "final_tps": round(txs / elapsed, 1),
+        "latency_ms": {"p50": round(q[49], 1), "p99": round(q[98], 1)},
+        "rss_mb_max": round(max(rss), 1),
+        "disk_bytes_per_tx": round(disk / txs, 1),
+        "verify_per_s": round(verify_rate, 1),
+        "validators": validators,
+        "txs": txs,
+        "elapsed_s": round(elapsed, 2),
+        "cpus": os.cpu_count(),
+    }
+
+
+def _free_base(count: int) -> int:
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = int(s.getsockname()[1])
+        if base + P2P_PORT_OFFSET + count >= 65000:
+            continue
+        try:
+            for p in [base + i for i in range(count)] + [
+                base + P2P_PORT_OFFSET + i for i in range(count)
+            ]:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free port range on 127.0.0.1")
