@@ -8,6 +8,7 @@ import json
 import statistics
 from typing import TYPE_CHECKING
 
+import msgspec
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -17,6 +18,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from govchain.api.openapi import OPENAPI
 from govchain.api.views import checkpoint_json, error, tx_json
+from govchain.codec import DecodeError, decode_canonical
 from govchain.crypto.keys import address_of
 from govchain.dag.admission import AdmissionError, decode_checked
 from govchain.state.receipts import prove
@@ -25,6 +27,9 @@ if TYPE_CHECKING:
     from govchain.node.node import Node
 
 HEX_ID_CHARS = 64
+BATCH_TXS_MAX = 1_000
+BATCH_BYTES_MAX = 8 * 1024 * 1024
+BATCH_DECODER = msgspec.msgpack.Decoder(list[bytes])
 ADDRESS_CHARS = 40
 
 
@@ -94,6 +99,30 @@ def build_app(node: Node) -> Starlette:
         if tx_id is None:  # parked as an orphan: its parents are being fetched
             tx_id = decode_checked(wire, node.genesis.chain_id, node.replica.config.dag).id
         return JSONResponse({"tx_id": tx_id.hex(), "status": "pending"}, status_code=202)
+
+    async def submit_batch(request: Request) -> JSONResponse:
+        """Many signed transactions in one request: a msgpack array of wire bytes."""
+        raw = await _read_limited(request, BATCH_BYTES_MAX)
+        try:
+            wires = decode_canonical(raw, BATCH_DECODER)
+        except DecodeError:
+            raise ApiError(
+                400, "bad_request", "send a msgpack array of transactions (bytes) as the body"
+            ) from None
+        if not 1 <= len(wires) <= BATCH_TXS_MAX:
+            raise ApiError(400, "bad_request", f"a batch holds 1..{BATCH_TXS_MAX} transactions")
+        results: list[dict[str, object]] = []
+        for wire in wires:
+            try:
+                admitted = node.submit(wire)
+            except AdmissionError as exc:
+                results.append(error(exc.reason.value, exc.detail))
+                continue
+            tx_id = admitted.added[0].id if admitted.added else None
+            if tx_id is None:
+                tx_id = decode_checked(wire, node.genesis.chain_id, node.replica.config.dag).id
+            results.append({"tx_id": tx_id.hex(), "status": "pending"})
+        return JSONResponse({"results": results}, status_code=202)
 
     def get_tx(request: Request) -> JSONResponse:
         tx_id = _hex_arg(request.path_params["tx_id"], HEX_ID_CHARS, "tx_id")
@@ -227,6 +256,7 @@ def build_app(node: Node) -> Starlette:
         Route("/", home),
         Route("/v1/status", status),
         Route("/v1/txs", submit, methods=["POST"]),
+        Route("/v1/txs/batch", submit_batch, methods=["POST"]),
         Route("/v1/txs/{tx_id}", get_tx),
         Route("/v1/txs/{tx_id}/proof", get_proof),
         Route("/v1/checkpoints/{height}", get_checkpoint),

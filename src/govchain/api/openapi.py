@@ -80,6 +80,20 @@ OPENAPI: dict[str, Any] = {
                 },
             }
         },
+        "/v1/txs/batch": {
+            "post": {
+                "summary": "Submit up to 1,000 signed transactions: a msgpack array of bytes",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/msgpack": {"schema": {"type": "string"}}},
+                },
+                "responses": {
+                    "202": {"description": "one result per transaction, in order"},
+                    "400": {"description": "malformed batch"},
+                    "413": {"description": "too large"},
+                },
+            }
+        },
         "/v1/txs/{tx_id}": _get("A transaction's record", ["tx_id"]),
         "/v1/txs/{tx_id}/proof": _get("Receipt inclusion under a certified checkpoint", ["tx_id"]),
         "/v1/checkpoints/{height}": _get(

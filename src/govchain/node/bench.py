@@ -35,7 +35,8 @@ from govchain.state.payloads import TransferPayload
 
 SENDERS = 200
 SENDER_BALANCE = 10**12
-CONCURRENCY_PER_NODE = 16
+CONCURRENCY_PER_NODE = 2
+BATCH_TXS = 100
 FINAL_TIMEOUT_S = 600.0
 
 
@@ -103,28 +104,33 @@ async def _load(
             ready.set()
             async for raw in ws:
                 ev = json.loads(raw)
-                if ev.get("type") == "receipt":
-                    final.setdefault(bytes.fromhex(ev["tx_id"]), time.perf_counter())
+                if ev.get("type") == "receipts":
+                    t = time.perf_counter()
+                    for rc in ev["receipts"]:
+                        final.setdefault(bytes.fromhex(rc["tx_id"]), t)
                     if len(final) >= expect:
                         done.set()
                         return
 
-    async def sender_worker(http: httpx.AsyncClient, url: str, queue: list[Transaction]) -> None:
-        for t in queue:
-            wire = t.to_wire()
-            while True:
+    async def lane_worker(http: httpx.AsyncClient, url: str, queue: list[Transaction]) -> None:
+        # A lane sends its senders' transactions in order, BATCH_TXS at a time.
+        for start in range(0, len(queue), BATCH_TXS):
+            batch = queue[start : start + BATCH_TXS]
+            body = encode([t.to_wire() for t in batch])
+            for t in batch:
                 submitted.setdefault(t.id, time.perf_counter())
+            while True:
                 r = await http.post(
-                    url + "/v1/txs",
-                    content=wire,
-                    headers={"content-type": "application/octet-stream"},
+                    url + "/v1/txs/batch",
+                    content=body,
+                    headers={"content-type": "application/msgpack"},
                 )
-                if r.status_code in (202, 409):
+                if r.status_code != 202:
+                    raise RuntimeError(f"{url} refused a batch: {r.status_code} {r.text}")
+                codes = [x.get("error", {}).get("code") for x in r.json()["results"]]
+                if "quota_exceeded" not in codes:
                     break
-                if r.status_code == 422 and r.json()["error"]["code"] == "quota_exceeded":
-                    await asyncio.sleep(0.05)
-                    continue
-                raise RuntimeError(f"{url} refused a transaction: {r.status_code} {r.text}")
+                await asyncio.sleep(0.05)  # resend: duplicates are refused harmlessly
 
     ready = asyncio.Event()
     listener = asyncio.create_task(listen())
@@ -136,7 +142,7 @@ async def _load(
         for s, txs in enumerate(per_sender):
             lanes[s % len(lanes)].extend(txs)
         await asyncio.gather(
-            *(sender_worker(http, urls[i % len(urls)], lane) for i, lane in enumerate(lanes))
+            *(lane_worker(http, urls[i % len(urls)], lane) for i, lane in enumerate(lanes))
         )
     try:
         await asyncio.wait_for(done.wait(), FINAL_TIMEOUT_S)
