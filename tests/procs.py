@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,31 +14,7 @@ from typing import Any
 
 import httpx
 
-from govchain.node.devnet import P2P_PORT_OFFSET, DevnetNode, create
-
-
-def free_port_base(count: int) -> int:
-    """A base port such that base..base+count and the p2p range are all free on 127.0.0.1."""
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + P2P_PORT_OFFSET + count >= 65000:
-            continue
-        ports = [base + i for i in range(count)] + [
-            base + P2P_PORT_OFFSET + i for i in range(count)
-        ]
-        ok = True
-        for p in ports:
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", p))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return base
-    raise RuntimeError("no free port range")
+from govchain.node.devnet import DevnetNode, create, free_port_base
 
 
 def wait_until(pred: Callable[[], bool], timeout_s: float, what: str) -> None:

@@ -113,9 +113,7 @@ def test_batch_submission_and_the_event_stream(tmp_path: Path) -> None:
             seen: list[dict[str, Any]] = []
             async with websockets.connect(ws_url) as ws:
                 with Client(c.url(2)) as client:
-                    txs = []
                     tx = client.transfer(faucet, b"\x01" * 20, 3)
-                    txs.append(tx)
                     bad = tx.to_wire()[:-1] + bytes([tx.to_wire()[-1] ^ 1])
                     r = c.http.post(
                         c.url(2) + "/v1/txs/batch",

@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import secrets
-import socket
 import statistics
 import tempfile
 import time
@@ -29,7 +28,7 @@ from govchain.codec import encode
 from govchain.crypto.keys import SigningKey
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction, build
-from govchain.node.devnet import P2P_PORT_OFFSET, Devnet, create
+from govchain.node.devnet import Devnet, create, free_port_base
 from govchain.node.files import read_genesis
 from govchain.state.payloads import TransferPayload
 
@@ -159,7 +158,7 @@ def run_bench(validators: int, txs: int, port_base: int | None = None) -> dict[s
     verify_rate = raw_verify_rate()
     with tempfile.TemporaryDirectory(prefix="govchain-bench-") as tmp:
         root = Path(tmp)
-        base = port_base or _free_base(validators)
+        base = port_base or free_port_base(validators)
         nodes = create(root, validators, 0, base, {k.address: SENDER_BALANCE for k in keys})
         genesis = read_genesis(nodes[0].home / "genesis.json")
         per_sender = presign(genesis.chain_id, genesis.hash, keys, txs)
@@ -189,22 +188,3 @@ def run_bench(validators: int, txs: int, port_base: int | None = None) -> dict[s
         "elapsed_s": round(elapsed, 2),
         "cpus": os.cpu_count(),
     }
-
-
-def _free_base(count: int) -> int:
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = int(s.getsockname()[1])
-        if base + P2P_PORT_OFFSET + count >= 65000:
-            continue
-        try:
-            for p in [base + i for i in range(count)] + [
-                base + P2P_PORT_OFFSET + i for i in range(count)
-            ]:
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", p))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free port range on 127.0.0.1")

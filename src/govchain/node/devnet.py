@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -41,6 +42,27 @@ class DevnetNode:
     api_port: int
     p2p_port: int
     validator: bool
+
+
+def free_port_base(count: int) -> int:
+    """A base port such that count API ports and count p2p ports are free on 127.0.0.1."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind((HOST, 0))
+            base = int(s.getsockname()[1])
+        if base + P2P_PORT_OFFSET + count >= 65000:
+            continue
+        ports = [base + i for i in range(count)] + [
+            base + P2P_PORT_OFFSET + i for i in range(count)
+        ]
+        try:
+            for port in ports:
+                with socket.socket() as s:
+                    s.bind((HOST, port))
+        except OSError:
+            continue
+        return base
+    raise DevnetError("no free range of ports on 127.0.0.1")
 
 
 def _new_key(path: Path) -> SigningKey:
