@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import signal
 import socket
 from pathlib import Path
 
 import pytest
+import websockets
 
 from govchain.crypto.keys import SigningKey
 from govchain.node.files import read_key
@@ -143,3 +147,27 @@ def test_unknown_transactions_and_bad_ids_get_clear_errors(tmp_path: Path) -> No
         r = c.http.get(c.url(0) + "/v1/audit")
         assert r.status_code == 501
         assert r.json()["error"]["code"] == "not_implemented"
+
+
+def test_sigterm_stops_a_node_promptly_even_with_an_open_event_stream(tmp_path: Path) -> None:
+    c = Cluster(tmp_path, validators=1)
+    try:
+        c.start_all()
+        ws_url = c.url(0).replace("http", "ws") + "/v1/events"
+
+        async def hold_stream_then_stop() -> str:
+            async with websockets.connect(ws_url) as ws:
+                proc = c.procs[c.nodes[0].name]
+                os.killpg(proc.pid, signal.SIGTERM)
+                while True:
+                    event = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                    if event["type"] == "stopping":
+                        return "stopping"
+
+        assert asyncio.run(hold_stream_then_stop()) == "stopping"
+        proc = c.procs.pop(c.nodes[0].name)
+        assert proc.wait(timeout=10) == 0
+        c.start(0)  # and it comes back on the same store
+        c.wait_api(0)
+    finally:
+        c.stop()

@@ -235,7 +235,10 @@ def build_app(node: Node) -> Starlette:
             return
         try:
             while True:
-                await ws.send_json(await q.get())
+                event = await q.get()
+                await ws.send_json(event)
+                if event["type"] == "stopping":
+                    break
         except (WebSocketDisconnect, asyncio.CancelledError, RuntimeError):
             pass
         finally:

@@ -34,5 +34,6 @@ def make_server(node: Node) -> uvicorn.Server:
         ws="websockets",
         limit_concurrency=512,
         timeout_keep_alive=5,
+        timeout_graceful_shutdown=2,  # open websockets must not hold a stopping node
     )
     return _Server(cfg)

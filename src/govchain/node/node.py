@@ -237,5 +237,8 @@ class Node:
         self.store.close()
 
     def stop(self) -> None:
-        """Ask run() to finish."""
+        """Ask run() to finish; event streams end with a final 'stopping' event."""
         self._stopping.set()
+        for q in list(self.subscribers):
+            with contextlib.suppress(asyncio.QueueFull):
+                q.put_nowait({"type": "stopping"})
