@@ -49,7 +49,9 @@ from govchain.storage.sqlite import CorruptStoreError, SchemaError, SqliteStore
 SRC = Path(__file__).resolve().parent.parent / "src"
 STAMP_BITS = 4
 CONFIG = ReplicaConfig(
-    dag=DagLimits(stamp_bits_min=STAMP_BITS), consensus=sim_consensus_config(frozenset())
+    dag=DagLimits(stamp_bits_min=STAMP_BITS),
+    consensus=sim_consensus_config(frozenset()),
+    idle_checkpoint_ms=0,
 )
 TICK_MS = 20
 ALICE = SigningKey.from_label("storage-alice")

@@ -48,6 +48,7 @@ class ReplicaConfig:
     # well below the consensus propose timeout. 0: propose at once.
     idle_checkpoint_ms: int = 1_000
     fetch_retry_ms: int = 400
+    executions_kept_max: int = 64  # recent executions kept in memory (the store has all)
     fetch_give_up_ms: int = 20_000  # unless a decided checkpoint needs the vertex
     wanted_count_max: int = 20_000
     commits_per_reply_max: int = 16
@@ -384,4 +385,6 @@ class Replica:
         result = self.ledger.execute(cp.height, txs)
         ex = Execution(cp, txs, result)
         self.executions.append(ex)
+        if len(self.executions) > self.config.executions_kept_max:
+            del self.executions[0]
         return ex

@@ -106,6 +106,7 @@ class Simulation:
             dag=DagLimits(stamp_bits_min=4),
             consensus=sim_consensus_config(plants),
             idle_checkpoint_ms=0,
+            executions_kept_max=10**9,
         )
         self.byz_config = ReplicaConfig(
             dag=DagLimits(stamp_bits_min=4),
