@@ -31,7 +31,7 @@ def make_server(node: Node) -> uvicorn.Server:
         port=node.node_config.api_port,
         log_level="warning",
         lifespan="off",
-        ws="websockets",
+        ws="websockets-sansio",
         limit_concurrency=512,
         timeout_keep_alive=5,
         timeout_graceful_shutdown=2,  # open websockets must not hold a stopping node

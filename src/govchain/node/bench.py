@@ -99,7 +99,8 @@ async def _load(
     done = asyncio.Event()
 
     async def listen() -> None:
-        async with websockets.connect(ws_url, max_size=2**20, max_queue=None) as ws:
+        # One event carries a whole checkpoint's receipts: no frame size limit here.
+        async with websockets.connect(ws_url, max_size=None, max_queue=None) as ws:
             ready.set()
             async for raw in ws:
                 ev = json.loads(raw)
@@ -144,7 +145,16 @@ async def _load(
             *(lane_worker(http, urls[i % len(urls)], lane) for i, lane in enumerate(lanes))
         )
     try:
-        await asyncio.wait_for(done.wait(), FINAL_TIMEOUT_S)
+        finished, _ = await asyncio.wait(
+            [asyncio.ensure_future(done.wait()), listener],
+            timeout=FINAL_TIMEOUT_S,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        if listener in finished and not done.is_set():
+            listener.result()  # the event stream failed: say why
+            raise RuntimeError("the event stream ended before every transaction was final")
+        if not finished:
+            raise RuntimeError(f"not every transaction was final after {FINAL_TIMEOUT_S:g} s")
     finally:
         listener.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
