@@ -201,7 +201,7 @@ def sample_messages() -> list[Message]:
         stamp_bits_min=STAMP_BITS,
     )
     return [
-        TxMsg(tx.to_wire()),
+        TxMsg((tx.to_wire(),)),
         TxRequest((tx.id, bytes(32))),
         ProposalMsg(sign_proposal(key, 1, 0, cp, -1)),
         VoteMsg(vote),
@@ -388,7 +388,7 @@ def test_garbage_is_a_decode_error(data: bytes) -> None:
         b"\x92\x06\xcc\x01",  # height 1 as a uint8 instead of a fixint
         b"\x92\x06\xd1\x00\x01",  # as an int16
         b"\xdc\x00\x02\x06\x01",  # array16 header for two items
-        b"\x92\x01\xc5\x00\x01\x00",  # a one-byte bin with a bin16 length
+        b"\x92\x01\x91\xc5\x00\x01\x00",  # a one-byte bin with a bin16 length
     ],
 )
 def test_non_canonical_encodings_are_refused(data: bytes) -> None:

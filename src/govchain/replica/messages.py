@@ -8,12 +8,13 @@ from govchain.codec import DecodeError, decode_canonical
 from govchain.consensus.messages import Certificate, Checkpoint, Proposal, Vote
 
 IDS_PER_REQUEST_MAX = 256
+WIRES_PER_MSG_MAX = 256
 
 
 class TxMsg(msgspec.Struct, array_like=True, frozen=True, tag=1, forbid_unknown_fields=True):
-    """One transaction in wire form (gossip or a fetch reply)."""
+    """Transactions in wire form (gossip or a fetch reply), at most WIRES_PER_MSG_MAX."""
 
-    wire: bytes
+    wires: tuple[bytes, ...]
 
 
 class TxRequest(msgspec.Struct, array_like=True, frozen=True, tag=2, forbid_unknown_fields=True):
@@ -59,4 +60,6 @@ def decode_message(data: bytes) -> Message:
     msg = decode_canonical(data, MESSAGE_DECODER)
     if isinstance(msg, TxRequest) and len(msg.ids) > IDS_PER_REQUEST_MAX:
         raise DecodeError(f"a request names at most {IDS_PER_REQUEST_MAX} ids")
+    if isinstance(msg, TxMsg) and not 1 <= len(msg.wires) <= WIRES_PER_MSG_MAX:
+        raise DecodeError(f"a transaction message holds 1..{WIRES_PER_MSG_MAX} transactions")
     return msg

@@ -23,6 +23,7 @@ from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction
 from govchain.replica.messages import (
     IDS_PER_REQUEST_MAX,
+    WIRES_PER_MSG_MAX,
     CommitMsg,
     CommitRequest,
     Message,
@@ -120,6 +121,7 @@ class Replica:
         self.decided: list[tuple[Checkpoint, Certificate]] = []
         self.executions: list[Execution] = []
         self._out = ReplicaReady()
+        self._gossip: list[tuple[bytes, str | None]] = []  # (wire, who sent it to us)
         # id -> (asked at ms, peer cursor, first asked at ms)
         self._wanted: dict[bytes, tuple[int, int, int]] = {}
         self._catchup_sent: dict[tuple[str, int], int] = {}
@@ -175,6 +177,8 @@ class Replica:
         self.now_ms = now_ms
         admitted = self.dag.admit(wire, now_ms)
         self._on_admitted(admitted, None)
+        if admitted.added:
+            self._after_admission()
         self._fetch(list(admitted.missing), None, now_ms)
         self._after(now_ms)
         return admitted
@@ -183,7 +187,11 @@ class Replica:
         """A decoded message from a peer."""
         self.now_ms = now_ms
         if isinstance(msg, TxMsg):
-            self._on_tx(peer, msg.wire, now_ms)
+            admitted_any = False
+            for wire in msg.wires[:WIRES_PER_MSG_MAX]:
+                admitted_any |= self._on_tx(peer, wire, now_ms)
+            if admitted_any:
+                self._after_admission()
         elif isinstance(msg, TxRequest):
             self._on_tx_request(peer, msg)
         elif isinstance(msg, ProposalMsg):
@@ -202,6 +210,7 @@ class Replica:
 
     def ready(self) -> ReplicaReady:
         """Take the outputs gathered since the last call."""
+        self._flush_gossip()
         out, self._out = self._out, ReplicaReady()
         return out
 
@@ -258,35 +267,48 @@ class Replica:
         return Verdict.VALID
 
     # -- gossip and fetching -----------------------------------------------
-    def _on_tx(self, peer: str, wire: bytes, now_ms: int) -> None:
+    def _on_tx(self, peer: str, wire: bytes, now_ms: int) -> bool:
+        """Admit one gossiped transaction; True when something entered the DAG."""
         try:
             tx = decode_checked(wire, self.genesis.chain_id, self.config.dag)
             lenient = tx.id in self._wanted or self.dag.is_awaited(tx.id)
             admitted = self.dag.admit_tx(tx, now_ms, lenient=lenient)
         except AdmissionError:
-            return
+            return False
         self._wanted.pop(tx.id, None)
         self._on_admitted(admitted, peer)
         if admitted.missing:
             self._fetch(list(admitted.missing), peer, now_ms)
+        return bool(admitted.added)
 
     def _on_admitted(self, admitted: Admitted, source: str | None) -> None:
+        """Persist and gossip what entered the DAG (gossip is batched in ready())."""
         self._out.admitted.extend(admitted.added)
         for tx in admitted.added:
             self._wanted.pop(tx.id, None)
-            msg = TxMsg(tx.to_wire())
-            for p in self.peers:
-                if p != source:
-                    self._out.sends.append((p, msg))
-        if admitted.added:
-            self._execute_decided()
-            self.consensus.recheck(self.now_ms)
+            self._gossip.append((tx.to_wire(), source))
+
+    def _after_admission(self) -> None:
+        """New vertices may complete a decided cone or a pending proposal."""
+        self._execute_decided()
+        self.consensus.recheck(self.now_ms)
+
+    def _flush_gossip(self) -> None:
+        """One TxMsg per peer per WIRES_PER_MSG_MAX transactions, not one per transaction."""
+        if not self._gossip:
+            return
+        for p in self.peers:
+            wires = [w for w, source in self._gossip if source != p]
+            for start in range(0, len(wires), WIRES_PER_MSG_MAX):
+                batch = tuple(wires[start : start + WIRES_PER_MSG_MAX])
+                self._out.sends.append((p, TxMsg(batch)))
+        self._gossip.clear()
 
     def _on_tx_request(self, peer: str, req: TxRequest) -> None:
-        for vid in req.ids[:IDS_PER_REQUEST_MAX]:
-            tx = self.dag.get(vid)
-            if tx is not None:
-                self._out.sends.append((peer, TxMsg(tx.to_wire())))
+        found = [t.to_wire() for vid in req.ids[:IDS_PER_REQUEST_MAX] if (t := self.dag.get(vid))]
+        for start in range(0, len(found), WIRES_PER_MSG_MAX):
+            batch = tuple(found[start : start + WIRES_PER_MSG_MAX])
+            self._out.sends.append((peer, TxMsg(batch)))
 
     def _fetch(self, ids: list[bytes], peer: str | None, now_ms: int) -> None:
         fresh = [i for i in ids if i not in self._wanted and not self.dag.has(i)]
