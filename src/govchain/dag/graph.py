@@ -82,6 +82,10 @@ class Dag:
         """Those of ids that are not held."""
         return [i for i in ids if not self.has(i)]
 
+    def holds(self, vid: bytes) -> bool:
+        """True when vid is admitted or waiting in the orphan pool."""
+        return vid in self.vertices or vid in self._orphans
+
     def is_awaited(self, vid: bytes) -> bool:
         """True when an orphan waits for vid as a parent."""
         return vid in self._waiting

@@ -11,16 +11,18 @@ import hashlib
 import itertools
 from dataclasses import dataclass, field
 
+import msgspec
+
 from govchain.codec import digest
 from govchain.consensus.config import ConsensusConfig
 from govchain.consensus.messages import Certificate, Checkpoint, Proposal
 from govchain.consensus.tendermint import HardState, Relation, Tendermint, Verdict
 from govchain.consensus.validators import ValidatorSet
-from govchain.crypto.keys import SigningKey
+from govchain.crypto.keys import SIGNATURE_BYTES, SigningKey
 from govchain.dag.admission import AdmissionError, decode_checked
 from govchain.dag.graph import Admitted, Dag
 from govchain.dag.limits import DagLimits
-from govchain.dag.tx import Transaction
+from govchain.dag.tx import WIRE_DECODER, Transaction, tx_id
 from govchain.replica.messages import (
     IDS_PER_REQUEST_MAX,
     WIRES_PER_MSG_MAX,
@@ -269,6 +271,8 @@ class Replica:
     # -- gossip and fetching -----------------------------------------------
     def _on_tx(self, peer: str, wire: bytes, now_ms: int) -> bool:
         """Admit one gossiped transaction; True when something entered the DAG."""
+        if self._already_held(wire):
+            return False
         try:
             tx = decode_checked(wire, self.genesis.chain_id, self.config.dag)
             lenient = tx.id in self._wanted or self.dag.is_awaited(tx.id)
@@ -280,6 +284,20 @@ class Replica:
         if admitted.missing:
             self._fetch(list(admitted.missing), peer, now_ms)
         return bool(admitted.added)
+
+    def _already_held(self, wire: bytes) -> bool:
+        """Cheap duplicate check before full admission: gossip repeats most transactions.
+
+        Only the outer array is decoded and the id hashed; anything odd falls
+        through to the full, strict path.
+        """
+        try:
+            w = WIRE_DECODER.decode(wire)
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+            return False
+        if len(w.signature) != SIGNATURE_BYTES:
+            return False
+        return self.dag.holds(tx_id(w.body, w.signature))
 
     def _on_admitted(self, admitted: Admitted, source: str | None) -> None:
         """Persist and gossip what entered the DAG (gossip is batched in ready())."""
