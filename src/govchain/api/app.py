@@ -67,7 +67,7 @@ def build_app(node: Node) -> Starlette:
                 "validators": [m.public_key.hex() for m in vs.members] if vs else [],
                 "is_validator": bool(vs and vs.weight_of(node.key.public_key)),
                 "dag": {
-                    "vertices": len(r.dag.vertices),
+                    "vertices": r.dag.count(),
                     "tips": len(r.dag.tips),
                     "pending": r.dag.uncovered_count,
                     "orphans": r.dag.orphan_count(),
@@ -221,7 +221,7 @@ def build_app(node: Node) -> Starlette:
         return HTMLResponse(
             "<!doctype html><title>govchain</title><h1>govchain</h1>"
             f"<p>chain <code>{node.genesis.chain_id}</code>, node <code>{node.name}</code></p>"
-            f"<p>height <b id=height>{r.ledger.height}</b>, DAG {len(r.dag.vertices)} vertices,"
+            f"<p>height <b id=height>{r.ledger.height}</b>, DAG {r.dag.count()} vertices,"
             f" {len(node.net.peers())} peers</p>"
             "<p>API: <a href=/v1/status>/v1/status</a>, <a href=/openapi.json>/openapi.json</a>,"
             " <a href=/metrics>/metrics</a>. The explorer arrives with its own issue.</p>"
@@ -305,7 +305,7 @@ def _metrics_text(node: Node) -> str:
         f"govchain_decided_height {len(r.decided)}",
         "# HELP govchain_dag_vertices Vertices held in the DAG.",
         "# TYPE govchain_dag_vertices gauge",
-        f"govchain_dag_vertices {len(r.dag.vertices)}",
+        f"govchain_dag_vertices {r.dag.count()}",
         "# TYPE govchain_dag_tips gauge",
         f"govchain_dag_tips {len(r.dag.tips)}",
         "# HELP govchain_pending_txs Admitted transactions no checkpoint covers yet.",

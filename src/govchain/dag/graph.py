@@ -54,6 +54,7 @@ class Dag:
         # Insertion-ordered dicts, never sets: iteration order must not depend
         # on the process's hash seed, or a simulator seed would not replay.
         self.tips: dict[bytes, None] = {genesis_id: None}
+        self.covered_ids: set[bytes] = set()  # pruned final vertices (prune_covered)
         self.height = 0
         self._orphans: dict[bytes, _Orphan] = {}
         self._waiting: dict[bytes, list[bytes]] = {}
@@ -64,16 +65,16 @@ class Dag:
     # -- queries -----------------------------------------------------------
     def has(self, vid: bytes) -> bool:
         """True when vid is the genesis root or an admitted vertex."""
-        return vid == self.genesis_id or vid in self.vertices
+        return vid == self.genesis_id or vid in self.vertices or vid in self.covered_ids
 
     def get(self, vid: bytes) -> Transaction | None:
-        """The admitted transaction with this id."""
+        """The admitted transaction with this id, unless it was pruned once final."""
         v = self.vertices.get(vid)
         return v.tx if v is not None else None
 
     def is_covered(self, vid: bytes) -> bool:
         """True when a final checkpoint already covers vid."""
-        if vid == self.genesis_id:
+        if vid == self.genesis_id or vid in self.covered_ids:
             return True
         v = self.vertices.get(vid)
         return v is not None and v.height is not None
@@ -84,7 +85,11 @@ class Dag:
 
     def holds(self, vid: bytes) -> bool:
         """True when vid is admitted or waiting in the orphan pool."""
-        return vid in self.vertices or vid in self._orphans
+        return vid in self.vertices or vid in self._orphans or vid in self.covered_ids
+
+    def count(self) -> int:
+        """Vertices admitted so far, pruned ones included."""
+        return len(self.vertices) + len(self.covered_ids)
 
     def is_awaited(self, vid: bytes) -> bool:
         """True when an orphan waits for vid as a parent."""
@@ -131,7 +136,7 @@ class Dag:
         needs must be admitted whatever its age.
         """
         body = tx.body
-        if tx.id in self.vertices or tx.id in self._orphans:
+        if self.holds(tx.id):
             raise AdmissionError(Reject.DUPLICATE, "already held")
         if not lenient:
             # The next checkpoint is height + 1: a bound at or below height can
@@ -252,4 +257,7 @@ class Dag:
             v.height = height
             self.uncovered_count -= 1
             self._count_pending(v.tx.body.sender, -1)
+            if self.limits.prune_covered:
+                del self.vertices[vid]
+                self.covered_ids.add(vid)
         self.height = height

@@ -23,6 +23,9 @@ class DagLimits:
     orphans_count_max: int = 10_000
     orphan_ttl_ms: int = 30_000
     tips_per_checkpoint_max: int = 64
+    # Forget final vertices' contents once covered, keeping their ids: memory
+    # stays bounded by the pending DAG; the store serves old vertices.
+    prune_covered: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.parents_count_min <= self.parents_count_max <= 64:

@@ -21,6 +21,8 @@ from govchain.api.server import make_server
 from govchain.codec import DecodeError, encode
 from govchain.dag.admission import AdmissionError
 from govchain.dag.graph import Admitted
+from govchain.dag.limits import DagLimits
+from govchain.dag.tx import Transaction
 from govchain.net.framing import FrameError
 from govchain.net.peers import NetLimits, PeerNetwork
 from govchain.node.files import Home, NodeConfig, read_genesis, read_key, read_node_config
@@ -69,8 +71,9 @@ class Node:
             self.genesis,
             self.key,
             peers,
-            config or ReplicaConfig(),
+            config or ReplicaConfig(dag=DagLimits(prune_covered=True)),
             self.store.load(),
+            vertex_source=self._stored_vertex,
         )
         self.metrics = NodeMetrics()
         self.subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
@@ -87,6 +90,10 @@ class Node:
         self._stopping = asyncio.Event()
         self._drain_scheduled = False
         self._closed = False
+
+    def _stored_vertex(self, vid: bytes) -> Transaction | None:
+        stored = self.store.get_tx(vid)
+        return stored.tx if stored is not None else None
 
     @property
     def name(self) -> str:

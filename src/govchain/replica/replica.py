@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import msgspec
@@ -112,7 +113,11 @@ class Replica:
         peers: list[str],
         config: ReplicaConfig,
         persisted: Persisted | None = None,
+        vertex_source: Callable[[bytes], Transaction | None] | None = None,
     ) -> None:
+        # vertex_source reads final vertices back from the store, the way etcd's
+        # raft reads entries through its Storage interface: pure for the core.
+        self.vertex_source = vertex_source
         self.name = name
         self.genesis = genesis
         self.key = key
@@ -306,6 +311,13 @@ class Replica:
             self._wanted.pop(tx.id, None)
             self._gossip.append((tx.to_wire(), source))
 
+    def _lookup(self, vid: bytes) -> Transaction | None:
+        """A vertex from memory, or (pruned once final) from the store."""
+        tx = self.dag.get(vid)
+        if tx is None and self.vertex_source is not None and self.dag.is_covered(vid):
+            tx = self.vertex_source(vid)
+        return tx
+
     def _after_admission(self) -> None:
         """New vertices may complete a decided cone or a pending proposal."""
         self._execute_decided()
@@ -323,7 +335,7 @@ class Replica:
         self._gossip.clear()
 
     def _on_tx_request(self, peer: str, req: TxRequest) -> None:
-        found = [t.to_wire() for vid in req.ids[:IDS_PER_REQUEST_MAX] if (t := self.dag.get(vid))]
+        found = [t.to_wire() for vid in req.ids[:IDS_PER_REQUEST_MAX] if (t := self._lookup(vid))]
         for start in range(0, len(found), WIRES_PER_MSG_MAX):
             batch = tuple(found[start : start + WIRES_PER_MSG_MAX])
             self._out.sends.append((peer, TxMsg(batch)))
@@ -420,8 +432,8 @@ class Replica:
         order = self.dag.order_new(cp.tips)
         if "unordered-exec" in self.config.consensus.plants:
             order.sort(key=lambda i: hashlib.sha256(self.name.encode() + i).digest())
-        self.dag.cover(order, cp.height)
         txs = tuple(self.dag.vertices[i].tx for i in order)
+        self.dag.cover(order, cp.height)
         result = self.ledger.execute(cp.height, txs)
         ex = Execution(cp, txs, result)
         self.executions.append(ex)

@@ -17,7 +17,7 @@ from govchain.consensus.validators import ValidatorSet
 from govchain.crypto.keys import SigningKey
 from govchain.dag.admission import AdmissionError, Reject
 from govchain.dag.limits import DagLimits
-from govchain.dag.tx import build
+from govchain.dag.tx import Transaction, build
 from govchain.replica.messages import Message, ProposalMsg, VoteMsg, decode_message
 from govchain.replica.replica import Persisted, Replica, ReplicaConfig, ReplicaReady
 from govchain.sim.byzantine import BEHAVIOURS, Collusion, rewrite
@@ -71,6 +71,7 @@ class SimNode:
     send_to: frozenset[str] | None  # twins only reach one side
     replica: Replica | None = None
     store: Persisted = field(default_factory=Persisted)
+    stored_txs: dict[bytes, Transaction] = field(default_factory=dict)  # the store's index
 
 
 def sim_consensus_config(plants: frozenset[str]) -> ConsensusConfig:
@@ -103,13 +104,13 @@ class Simulation:
         plants = frozenset({cfg.plant}) if cfg.plant else frozenset()
         self.persist_after_send = "persist-after-send" in plants
         self.honest_config = ReplicaConfig(
-            dag=DagLimits(stamp_bits_min=4),
+            dag=DagLimits(stamp_bits_min=4, prune_covered=True),
             consensus=sim_consensus_config(plants),
             idle_checkpoint_ms=0,
             executions_kept_max=10**9,
         )
         self.byz_config = ReplicaConfig(
-            dag=DagLimits(stamp_bits_min=4),
+            dag=DagLimits(stamp_bits_min=4, prune_covered=True),
             consensus=sim_consensus_config(frozenset()),
             idle_checkpoint_ms=0,
         )
@@ -159,7 +160,15 @@ class Simulation:
 
     def _make_replica(self, node: SimNode) -> Replica:
         cfg = self.honest_config if node.honest else self.byz_config
-        return Replica(node.name, self.genesis, node.key, self.names, cfg, node.store)
+        return Replica(
+            node.name,
+            self.genesis,
+            node.key,
+            self.names,
+            cfg,
+            node.store,
+            vertex_source=node.stored_txs.get,
+        )
 
     # -- events ----------------------------------------------------------------
     def _at(self, at_ms: int, kind: str, arg: str = "") -> None:
@@ -357,6 +366,8 @@ class Simulation:
         store.decided.extend(r.decided)
         store.executed.extend(r.executed)
         store.vertices.extend(r.admitted)
+        for tx in r.admitted:
+            node.stored_txs[tx.id] = tx
         replica = node.replica
         if not node.honest or replica is None:
             return
