@@ -286,6 +286,12 @@ def case_orphan_pool_full() -> tuple[Dag, bytes]:
     return dag, make_tx(BOB, parents=[hashlib.sha256(b"b").digest()]).to_wire()
 
 
+def case_pool_full() -> tuple[Dag, bytes]:
+    dag = new_dag(pending_count_max=1)
+    dag.admit(make_tx(parents=[GENESIS]).to_wire(), 0)
+    return dag, make_tx(BOB, parents=[GENESIS]).to_wire()
+
+
 CASES: list[tuple[Reject, Callable[[], tuple[Dag, bytes]]]] = [
     (Reject.TOO_LARGE, case_too_large),
     (Reject.TOO_LARGE, case_body_too_large),
@@ -317,6 +323,7 @@ CASES: list[tuple[Reject, Callable[[], tuple[Dag, bytes]]]] = [
     (Reject.BAD_SIGNATURE, case_signed_by_another_key),
     (Reject.BAD_SIGNATURE, case_tampered_signature),
     (Reject.ORPHAN_POOL_FULL, case_orphan_pool_full),
+    (Reject.POOL_FULL, case_pool_full),
 ]
 
 

@@ -93,7 +93,7 @@ def build_app(node: Node) -> Starlette:
         try:
             admitted = node.submit(wire)
         except AdmissionError as exc:
-            status_code = 409 if exc.reason.value == "duplicate" else 422
+            status_code = {"duplicate": 409, "pool_full": 503}.get(exc.reason.value, 422)
             raise ApiError(status_code, exc.reason.value, exc.detail) from None
         tx_id = admitted.added[0].id if admitted.added else None
         if tx_id is None:  # parked as an orphan: its parents are being fetched

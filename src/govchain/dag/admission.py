@@ -37,6 +37,7 @@ class Reject(StrEnum):
     QUOTA_EXCEEDED = "quota_exceeded"
     BAD_SIGNATURE = "bad_signature"
     ORPHAN_POOL_FULL = "orphan_pool_full"
+    POOL_FULL = "pool_full"
 
 
 class AdmissionError(Exception):

@@ -149,6 +149,8 @@ class Dag:
                 raise AdmissionError(Reject.VALIDITY_TOO_FAR, f"valid until {body.valid_until}")
             if self._pending_by_sender.get(body.sender, 0) >= self.limits.sender_pending_max:
                 raise AdmissionError(Reject.QUOTA_EXCEEDED, "sender has too many pending vertices")
+            if self.uncovered_count >= self.limits.pending_count_max:
+                raise AdmissionError(Reject.POOL_FULL, "too many pending vertices: retry later")
         if verify_signature:
             check_signature(tx)
         missing = [p for p in body.parents if not self.has(p)]

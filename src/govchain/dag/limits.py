@@ -20,6 +20,9 @@ class DagLimits:
     validity_window_heights_max: int = 10_000
     stamp_bits_min: int = 8
     sender_pending_max: int = 2_000
+    # Admitted but not yet final, all senders together: back-pressure that bounds
+    # a node's memory and the queue in front of finality.
+    pending_count_max: int = 20_000
     orphans_count_max: int = 10_000
     orphan_ttl_ms: int = 30_000
     tips_per_checkpoint_max: int = 64

@@ -128,7 +128,7 @@ async def _load(
                 if r.status_code != 202:
                     raise RuntimeError(f"{url} refused a batch: {r.status_code} {r.text}")
                 codes = [x.get("error", {}).get("code") for x in r.json()["results"]]
-                if "quota_exceeded" not in codes:
+                if "quota_exceeded" not in codes and "pool_full" not in codes:
                     break
                 await asyncio.sleep(0.05)  # resend: duplicates are refused harmlessly
 
