@@ -72,6 +72,7 @@ class NetLimits:
 
     frame_bytes_max: int = FRAME_BYTES_MAX  # one message's bytes, after the handshake
     send_queue_max: int = 1024  # frames waiting per peer before send() drops
+    send_queue_bytes_max: int = 8 * 1024 * 1024  # bytes waiting per peer, likewise
     connections_max: int = 64  # live connections; inbound ones beyond it are refused
     handshake_timeout_s: float = 5.0  # connect, then the whole handshake
     dial_backoff_s_min: float = 0.05  # first redial delay, and after a lost connection
@@ -82,6 +83,8 @@ class NetLimits:
     def __post_init__(self) -> None:
         if not HANDSHAKE_FRAME_BYTES_MAX <= self.frame_bytes_max < 2**32:
             raise ValueError(f"frame_bytes_max must be within {HANDSHAKE_FRAME_BYTES_MAX}..2**32-1")
+        if self.send_queue_bytes_max < self.frame_bytes_max:
+            raise ValueError("send_queue_bytes_max must hold at least one largest frame")
         if self.send_queue_max < 1 or self.connections_max < 1 or self.read_chunk_bytes < 1:
             raise ValueError("send_queue_max, connections_max and read_chunk_bytes must be >= 1")
         if self.handshake_timeout_s <= 0:
@@ -106,6 +109,7 @@ class _Connection:
         "label",
         "peer_id",
         "queue",
+        "queued_bytes",
         "reader",
         "writer",
         "writer_task",
@@ -125,6 +129,7 @@ class _Connection:
         self.decoder = FrameDecoder(HANDSHAKE_FRAME_BYTES_MAX)
         self.peer_id: str | None = None  # set once the handshake succeeded
         self.queue: asyncio.Queue[bytes] = asyncio.Queue(queue_max)  # encoded frames
+        self.queued_bytes = 0
         self.writer_task: asyncio.Task[None] | None = None
         self.closed = asyncio.Event()
         peer = writer.get_extra_info("peername")
@@ -454,11 +459,15 @@ class PeerNetwork:
             log.debug("p2p %s closed: %r", peer_id[:12], exc)
 
     def _enqueue(self, conn: _Connection, frame: bytes) -> bool:
+        if conn.queued_bytes + len(frame) > self.limits.send_queue_bytes_max:
+            self.stats["dropped_sends"] += 1
+            return False
         try:
             conn.queue.put_nowait(frame)
         except asyncio.QueueFull:
             self.stats["dropped_sends"] += 1
             return False
+        conn.queued_bytes += len(frame)
         return True
 
     async def _write_loop(self, conn: _Connection) -> None:
@@ -472,6 +481,7 @@ class PeerNetwork:
                     frame = queue.get_nowait()
                     writer.write(frame)
                     count, size = count + 1, size + len(frame)
+                conn.queued_bytes -= size
                 self.stats["messages_out"] += count
                 self.stats["bytes_out"] += size
                 await writer.drain()
