@@ -21,6 +21,7 @@ from govchain.api.views import checkpoint_json, error, tx_json
 from govchain.codec import DecodeError, decode_canonical
 from govchain.crypto.keys import address_of
 from govchain.dag.admission import AdmissionError, decode_checked
+from govchain.dag.graph import Admitted
 from govchain.state.receipts import prove
 
 if TYPE_CHECKING:
@@ -53,6 +54,13 @@ def _hex_arg(value: str, chars: int, what: str) -> bytes:
 def build_app(node: Node) -> Starlette:
     """The API application over one node."""
     tx_body_max = node.replica.config.dag.tx_bytes_max * 2 + 1024  # hex doubles the size
+
+    def pending(wire: bytes, admitted: Admitted) -> dict[str, object]:
+        """The contract's answer to an admitted submission."""
+        tx_id = admitted.added[0].id if admitted.added else None
+        if tx_id is None:  # parked as an orphan: its parents are being fetched
+            tx_id = decode_checked(wire, node.genesis.chain_id, node.replica.config.dag).id
+        return {"tx_id": tx_id.hex(), "status": "pending"}
 
     def status(_: Request) -> JSONResponse:
         r = node.replica
@@ -95,10 +103,7 @@ def build_app(node: Node) -> Starlette:
         except AdmissionError as exc:
             status_code = {"duplicate": 409, "pool_full": 503}.get(exc.reason.value, 422)
             raise ApiError(status_code, exc.reason.value, exc.detail) from None
-        tx_id = admitted.added[0].id if admitted.added else None
-        if tx_id is None:  # parked as an orphan: its parents are being fetched
-            tx_id = decode_checked(wire, node.genesis.chain_id, node.replica.config.dag).id
-        return JSONResponse({"tx_id": tx_id.hex(), "status": "pending"}, status_code=202)
+        return JSONResponse(pending(wire, admitted), status_code=202)
 
     async def submit_batch(request: Request) -> JSONResponse:
         """Many signed transactions in one request: a msgpack array of wire bytes."""
@@ -118,10 +123,7 @@ def build_app(node: Node) -> Starlette:
             except AdmissionError as exc:
                 results.append(error(exc.reason.value, exc.detail))
                 continue
-            tx_id = admitted.added[0].id if admitted.added else None
-            if tx_id is None:
-                tx_id = decode_checked(wire, node.genesis.chain_id, node.replica.config.dag).id
-            results.append({"tx_id": tx_id.hex(), "status": "pending"})
+            results.append(pending(wire, admitted))
         return JSONResponse({"results": results}, status_code=202)
 
     def get_tx(request: Request) -> JSONResponse:
