@@ -31,6 +31,7 @@ GENESIS = hashlib.sha256(b"test genesis").digest()
 STAMP_BITS = 4
 ALICE = SigningKey.from_label("alice")
 BOB = SigningKey.from_label("bob")
+CAROL = SigningKey.from_label("carol")
 P = 2**255 - 19
 IDENTITY_KEY = b"\x01" + bytes(31)
 
@@ -287,7 +288,7 @@ def case_orphan_pool_full() -> tuple[Dag, bytes]:
 
 
 def case_pool_full() -> tuple[Dag, bytes]:
-    dag = new_dag(pending_count_max=1)
+    dag = new_dag(pending_count_max=1, client_pending_max=1)
     dag.admit(make_tx(parents=[GENESIS]).to_wire(), 0)
     return dag, make_tx(BOB, parents=[GENESIS]).to_wire()
 
@@ -497,3 +498,23 @@ def test_tx_id_is_hash_of_body_and_signature() -> None:
     tx = make_tx()
     assert tx.id == tx_id(tx.body_bytes, tx.signature)
     assert make_tx(payload=b"other").id != tx.id
+
+
+def test_clients_are_refused_before_peers_when_many_are_pending() -> None:
+    dag = new_dag(client_pending_max=1, pending_count_max=2)
+    dag.admit(make_tx(parents=[GENESIS]).to_wire(), 0)
+    assert dag.client_pool_full()
+    late = make_tx(BOB, parents=[GENESIS])
+    with pytest.raises(AdmissionError) as refused:
+        dag.admit(late.to_wire(), 0)
+    assert refused.value.reason is Reject.POOL_FULL
+    # The same transaction gossiped by a peer still gets in, up to the hard cap.
+    assert dag.admit_tx(late, 0).added == (late,)
+    with pytest.raises(AdmissionError) as full:
+        dag.admit_tx(make_tx(CAROL, parents=[GENESIS]), 0)
+    assert full.value.reason is Reject.POOL_FULL
+
+
+def test_client_pending_max_must_not_exceed_the_hard_cap() -> None:
+    with pytest.raises(ValueError, match="client_pending_max"):
+        DagLimits(client_pending_max=10, pending_count_max=5)

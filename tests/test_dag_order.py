@@ -154,6 +154,21 @@ def test_uncovered_tips_are_sorted_and_capped() -> None:
     assert dag.uncovered_tips() == all_ids[4:]
 
 
+def test_tips_by_admission_time_cover_only_what_was_admitted_by_then() -> None:
+    txs = make_txs({"a": ["G"], "b": ["a"], "c": ["b"], "d": ["G"]})
+    dag = new_dag()
+    for name, at_ms in (("a", 0), ("d", 0), ("b", 100), ("c", 200)):
+        dag.admit(txs[name].to_wire(), at_ms)
+    ids = {name: tx.id for name, tx in txs.items()}
+    assert dag.uncovered_tips() == sorted([ids["c"], ids["d"]])
+    assert dag.uncovered_tips(admitted_by_ms=150) == sorted([ids["b"], ids["d"]])
+    assert dag.uncovered_tips(admitted_by_ms=50) == sorted([ids["a"], ids["d"]])
+    assert dag.uncovered_tips(admitted_by_ms=-1) == []
+    dag.cover(dag.order_new(dag.uncovered_tips(admitted_by_ms=150)), 1)
+    assert dag.uncovered_tips(admitted_by_ms=150) == []
+    assert dag.uncovered_tips(admitted_by_ms=200) == [ids["c"]]
+
+
 def test_uncovered_tips_of_an_empty_dag_is_empty() -> None:
     dag = new_dag()
     assert dag.uncovered_tips() == []

@@ -8,7 +8,7 @@ import hashlib
 import itertools
 import random
 import socket
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import Any
 
@@ -119,7 +119,7 @@ class Cluster:
         chain: str = CHAIN,
         genesis: bytes = GENESIS,
         limits: NetLimits = LIMITS,
-        on_message: Callable[[str, bytes], None] | None = None,
+        on_message: Callable[[str, bytes], Awaitable[None] | None] | None = None,
     ) -> Node:
         inbox: list[tuple[str, bytes]] = []
 
@@ -550,6 +550,50 @@ def test_a_restarted_peer_is_redialled() -> None:
             assert a.net.send(b2.id, b"welcome back")
             await eventually(lambda: b2.got(a, b"welcome back"))
             assert a.net.stats["connections"] == 2
+
+    run(scenario)
+
+
+def test_urgent_frames_overtake_queued_bulk_frames() -> None:
+    async def scenario() -> None:
+        async with Cluster() as c:
+            limits = NetLimits(send_queue_max=4, dial_backoff_s_min=0.01, dial_backoff_s_max=0.1)
+            b = await c.node("b")
+            a = await c.node("a", dial=[b.addr], limits=limits)
+            await eventually(connected((a, b)))
+            # No await in between: all of these wait in the lanes together.
+            bulk = [a.net.send(b.id, b"gossip%d" % i) for i in range(5)]
+            urgent = [a.net.send(b.id, b"vote%d" % i, urgent=True) for i in range(5)]
+            assert bulk == urgent == [True] * 4 + [False]  # each lane has its own bound
+            await eventually(lambda: len(b.inbox) == 8)
+            assert [d for _, d in b.inbox] == [
+                *(b"vote%d" % i for i in range(4)),
+                *(b"gossip%d" % i for i in range(4)),
+            ]
+
+    run(scenario)
+
+
+def test_a_busy_receiver_stops_reading_until_it_is_ready() -> None:
+    async def scenario() -> None:
+        async with Cluster() as c:
+            gate = asyncio.get_running_loop().create_future()
+            seen: list[bytes] = []
+
+            def slow(peer: str, data: bytes) -> Awaitable[None] | None:
+                seen.append(data)
+                return gate if data == b"first" else None
+
+            b = await c.node("b", on_message=slow)
+            a = await c.node("a", dial=[b.addr])
+            await eventually(connected((a, b)))
+            a.net.send(b.id, b"first")
+            a.net.send(b.id, b"second")
+            await eventually(lambda: seen == [b"first"])
+            await asyncio.sleep(0.1)
+            assert seen == [b"first"]  # the connection waits on the receiver
+            gate.set_result(None)
+            await eventually(lambda: seen == [b"first", b"second"])
 
     run(scenario)
 

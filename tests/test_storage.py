@@ -503,7 +503,7 @@ def test_sqlite_durability_settings(db: Path) -> None:
     assert s["synchronous"] == 2  # FULL: every commit is fsync'd
     assert s["secure_delete"] == 1
     assert s["foreign_keys"] == 1
-    assert s["schema_version"] == 1
+    assert s["schema_version"] == 2
 
 
 TARGETS: dict[str, Callable[[ReplicaReady], bool]] = {
@@ -555,7 +555,7 @@ def test_sqlite_a_second_writer_is_refused(db: Path, history: History) -> None:
 
 
 CORRUPTIONS = {
-    "payloads": "UPDATE payloads SET data = x'00' WHERE seq = 1",
+    "payload": "UPDATE vertices SET payload = x'00' WHERE seq = 1",
     "vertices": "UPDATE vertices SET signature = zeroblob(64) WHERE seq = 1",
     "decided": "UPDATE decided SET checkpoint = x'c1' WHERE height = 2",
     "executed": "UPDATE executed SET state_hash = x'00' WHERE height = 1",
@@ -575,6 +575,7 @@ def test_sqlite_a_corrupted_row_is_an_error_naming_its_table(
     with raw:
         assert raw.execute(sql).rowcount == 1
     raw.close()
+    table = {"payload": "vertices"}.get(table, table)
     with SqliteStore(db) as store, pytest.raises(CorruptStoreError, match=f"table {table},"):
         store.load()
 
@@ -592,16 +593,9 @@ def test_sqlite_a_missing_receipt_is_noticed(db: Path, history: History) -> None
             store.load()
         with pytest.raises(CorruptStoreError, match="table receipts"):
             store.receipts(top)
-        gone = next(
-            tx
-            for tx in history.final
-            if (rc := receipt_of(history.replica, tx.id)) is not None and rc.height == top
-        )
-        with pytest.raises(CorruptStoreError, match="table receipts"):
-            store.get_tx(gone.id)
 
 
-@pytest.mark.parametrize(("version", "match"), [(2, "newer govchain"), (0, "cannot read")])
+@pytest.mark.parametrize(("version", "match"), [(3, "newer govchain"), (1, "cannot read")])
 def test_sqlite_refuses_another_schema_version(db: Path, version: int, match: str) -> None:
     SqliteStore(db).close()
     raw = sqlite3.connect(db)

@@ -108,6 +108,10 @@ def build_app(node: Node) -> Starlette:
     async def submit_batch(request: Request) -> JSONResponse:
         """Many signed transactions in one request: a msgpack array of wire bytes."""
         raw = await _read_limited(request, BATCH_BYTES_MAX)
+        if node.pool_full():
+            # Refuse before decoding: a client retrying under back-pressure
+            # must not cost the node a decode per transaction.
+            raise ApiError(503, "pool_full", "too many pending transactions: retry later")
         try:
             wires = decode_canonical(raw, BATCH_DECODER)
         except DecodeError:
@@ -305,6 +309,9 @@ def _metrics_text(node: Node) -> str:
         f"govchain_height {r.ledger.height}",
         "# TYPE govchain_decided_height gauge",
         f"govchain_decided_height {len(r.decided)}",
+        "# HELP govchain_round Consensus round at the height being decided (0: no timeout yet).",
+        "# TYPE govchain_round gauge",
+        f"govchain_round {r.consensus.round}",
         "# HELP govchain_dag_vertices Vertices held in the DAG.",
         "# TYPE govchain_dag_vertices gauge",
         f"govchain_dag_vertices {r.dag.count()}",

@@ -61,6 +61,8 @@ class Dag:
         self._pending_by_sender: dict[bytes, int] = {}
         self.latest_by_sender: dict[bytes, bytes] = {}  # sender key -> newest vertex id
         self.uncovered_count = 0
+        # Uncovered vertex id -> when it was admitted here (the caller's clock).
+        self._admitted_ms: dict[bytes, int] = {}
 
     # -- queries -----------------------------------------------------------
     def has(self, vid: bytes) -> bool:
@@ -103,9 +105,19 @@ class Dag:
         """Transactions waiting for parents."""
         return len(self._orphans)
 
-    def uncovered_tips(self) -> list[bytes]:
-        """Tips no checkpoint covers yet, lowest ids first, at most the checkpoint limit."""
-        tips = sorted(t for t in self.tips if not self.is_covered(t))
+    def uncovered_tips(self, admitted_by_ms: int | None = None) -> list[bytes]:
+        """Tips no checkpoint covers yet, lowest ids first, at most the checkpoint limit.
+
+        admitted_by_ms: the tips of only those uncovered vertices admitted here
+        by then. Parents are admitted before their children, so that set is
+        closed under ancestry and its tips cover exactly it.
+        """
+        if admitted_by_ms is None:
+            tips = sorted(t for t in self.tips if not self.is_covered(t))
+        else:
+            aged = {v for v, t in self._admitted_ms.items() if t <= admitted_by_ms}
+            inner = {p for v in aged for p in self.vertices[v].tx.body.parents if p in aged}
+            tips = sorted(aged - inner)
         return tips[: self.limits.tips_per_checkpoint_max]
 
     def client_tips(self, count_max: int) -> list[bytes]:
@@ -115,9 +127,15 @@ class Dag:
 
     # -- admission ---------------------------------------------------------
     def admit(self, wire: bytes, now_ms: int) -> Admitted:
-        """Admit a transaction from the wire; raises AdmissionError with a typed reason."""
+        """Admit a client's transaction from the wire; raises AdmissionError with a typed reason."""
+        if self.client_pool_full():
+            raise AdmissionError(Reject.POOL_FULL, "too many pending vertices: retry later")
         tx = decode_checked(wire, self.chain_id, self.limits)
         return self.admit_tx(tx, now_ms)
+
+    def client_pool_full(self) -> bool:
+        """True while new client transactions are refused (back-pressure)."""
+        return self.uncovered_count >= self.limits.client_pending_max
 
     def admit_tx(
         self,
@@ -157,7 +175,7 @@ class Dag:
         if missing:
             self._add_orphan(tx, set(missing), now_ms)
             return Admitted((), tuple(missing))
-        return Admitted(tuple(self._insert_with_released(tx)), ())
+        return Admitted(tuple(self._insert_with_released(tx, now_ms)), ())
 
     def _add_orphan(self, tx: Transaction, missing: set[bytes], now_ms: int) -> None:
         if len(self._orphans) >= self.limits.orphans_count_max:
@@ -167,12 +185,12 @@ class Dag:
         for p in sorted(missing):
             self._waiting.setdefault(p, []).append(tx.id)
 
-    def _insert_with_released(self, tx: Transaction) -> list[Transaction]:
+    def _insert_with_released(self, tx: Transaction, now_ms: int) -> list[Transaction]:
         added: list[Transaction] = []
         ready = [tx]
         while ready:
             t = ready.pop()
-            self._insert(t)
+            self._insert(t, now_ms)
             added.append(t)
             waiters = self._waiting.pop(t.id, None)
             if waiters is None:
@@ -188,9 +206,10 @@ class Dag:
                     ready.append(orphan.tx)
         return added
 
-    def _insert(self, tx: Transaction) -> None:
+    def _insert(self, tx: Transaction, now_ms: int) -> None:
         assert tx.id not in self.vertices
         self.vertices[tx.id] = Vertex(tx)
+        self._admitted_ms[tx.id] = now_ms
         for p in tx.body.parents:
             self.tips.pop(p, None)
         self.tips[tx.id] = None
@@ -257,6 +276,7 @@ class Dag:
             v = self.vertices[vid]
             assert v.height is None
             v.height = height
+            del self._admitted_ms[vid]
             self.uncovered_count -= 1
             self._count_pending(v.tx.body.sender, -1)
             if self.limits.prune_covered:

@@ -23,6 +23,10 @@ class DagLimits:
     # Admitted but not yet final, all senders together: back-pressure that bounds
     # a node's memory and the queue in front of finality.
     pending_count_max: int = 20_000
+    # A node refuses new client transactions above this many pending vertices,
+    # well before the hard cap above: the queue in front of finality stays short
+    # (latency ~ backlog / throughput) while peers' gossip still gets in.
+    client_pending_max: int = 3_000
     orphans_count_max: int = 10_000
     orphan_ttl_ms: int = 30_000
     tips_per_checkpoint_max: int = 64
@@ -37,5 +41,7 @@ class DagLimits:
             raise ValueError("tx_bytes_max must hold the largest body and payload")
         if not 0 <= self.stamp_bits_min <= 32:
             raise ValueError("stamp_bits_min must lie in 0..32")
+        if not 1 <= self.client_pending_max <= self.pending_count_max:
+            raise ValueError("client_pending_max must lie in 1..pending_count_max")
         if min(self.orphans_count_max, self.sender_pending_max, self.tips_per_checkpoint_max) < 1:
             raise ValueError("pool and quota sizes must be positive")

@@ -12,8 +12,11 @@ opaque message bytes; what they mean is the replica's business.
 - One connection per peer. When two exist (both sides dialled), each side keeps
   the one whose initiator has the lower node key, so both sides keep the same
   one; two from the same initiator (a restarted peer) keep the newer.
-- Each peer has a bounded send queue drained by its own writer task; `send`
-  never blocks and drops the message (counting it) when the queue is full.
+- Each peer has two bounded send queues, urgent and bulk, drained by its own
+  writer task, urgent first: consensus messages overtake queued gossip. `send`
+  never blocks and drops the message (counting it) when its queue is full.
+- `on_message` may return an awaitable; the connection reads nothing more
+  until it is done. That is how a busy receiver pushes back on a sender.
 - Bad input closes that connection only and is counted in `stats`: a frame
   error, a failed handshake, or an exception raised by `on_message`.
 
@@ -27,7 +30,8 @@ import asyncio
 import importlib
 import logging
 import os
-from collections.abc import Callable, Coroutine
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -45,7 +49,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Address = tuple[str, int]
-OnMessage = Callable[[str, bytes], None]
+OnMessage = Callable[[str, bytes], Awaitable[None] | None]
 OnPeer = Callable[[str, bool], None]
 
 STAT_KEYS = (
@@ -71,8 +75,8 @@ class NetLimits:
     """Every limit of the peer network, units last."""
 
     frame_bytes_max: int = FRAME_BYTES_MAX  # one message's bytes, after the handshake
-    send_queue_max: int = 1024  # frames waiting per peer before send() drops
-    send_queue_bytes_max: int = 8 * 1024 * 1024  # bytes waiting per peer, likewise
+    send_queue_max: int = 1024  # frames waiting per peer and lane before send() drops
+    send_queue_bytes_max: int = 8 * 1024 * 1024  # bytes waiting per peer and lane, likewise
     connections_max: int = 64  # live connections; inbound ones beyond it are refused
     handshake_timeout_s: float = 5.0  # connect, then the whole handshake
     dial_backoff_s_min: float = 0.05  # first redial delay, and after a lost connection
@@ -103,14 +107,17 @@ class _Connection:
     """One TCP connection, from accept/dial to close."""
 
     __slots__ = (
+        "bulk",
+        "bulk_bytes",
         "closed",
         "decoder",
         "initiator",
         "label",
         "peer_id",
-        "queue",
-        "queued_bytes",
         "reader",
+        "urgent",
+        "urgent_bytes",
+        "wake",
         "writer",
         "writer_task",
     )
@@ -121,15 +128,17 @@ class _Connection:
         writer: asyncio.StreamWriter,
         *,
         initiator: bool,
-        queue_max: int,
     ) -> None:
         self.reader = reader
         self.writer = writer
         self.initiator = initiator  # True when we dialled
         self.decoder = FrameDecoder(HANDSHAKE_FRAME_BYTES_MAX)
         self.peer_id: str | None = None  # set once the handshake succeeded
-        self.queue: asyncio.Queue[bytes] = asyncio.Queue(queue_max)  # encoded frames
-        self.queued_bytes = 0
+        self.urgent: deque[bytes] = deque()  # encoded frames, sent before any bulk frame
+        self.urgent_bytes = 0
+        self.bulk: deque[bytes] = deque()
+        self.bulk_bytes = 0
+        self.wake = asyncio.Event()  # set when a lane has something to write
         self.writer_task: asyncio.Task[None] | None = None
         self.closed = asyncio.Event()
         peer = writer.get_extra_info("peername")
@@ -207,19 +216,20 @@ class PeerNetwork:
             self._spawn(self._dial_loop(addr), f"net-dial-{addr[0]}:{addr[1]}")
         log.info("p2p %s listening on %s:%d", self.node_id[:12], *self.listen_address)
 
-    def send(self, peer_id: str, data: bytes) -> bool:
-        """Queue data for peer_id; False if not connected or its queue is full.
+    def send(self, peer_id: str, data: bytes, *, urgent: bool = False) -> bool:
+        """Queue data for peer_id; False if not connected or its lane is full.
 
+        urgent: ahead of every bulk frame not yet written.
         Raises FrameError if data is empty or above frame_bytes_max (a caller bug).
         """
         frame = encode_frame(data, self.limits.frame_bytes_max)
         conn = self._peers.get(peer_id)
-        return conn is not None and self._enqueue(conn, frame)
+        return conn is not None and self._enqueue(conn, frame, urgent)
 
-    def broadcast(self, data: bytes) -> int:
+    def broadcast(self, data: bytes, *, urgent: bool = False) -> int:
         """Queue data for every connected peer; returns how many queues took it."""
         frame = encode_frame(data, self.limits.frame_bytes_max)
-        return sum(self._enqueue(conn, frame) for conn in list(self._peers.values()))
+        return sum(self._enqueue(conn, frame, urgent) for conn in list(self._peers.values()))
 
     def peers(self) -> list[str]:
         """Connected peers' ids (lowercase hex node keys), sorted."""
@@ -290,7 +300,7 @@ class PeerNetwork:
                 log.info("p2p refused an inbound connection: %d live", len(self._conns))
             self._close_writer(writer)
             return
-        conn = _Connection(reader, writer, initiator=False, queue_max=self.limits.send_queue_max)
+        conn = _Connection(reader, writer, initiator=False)
         self._conns.add(conn)
         self._spawn(self._run(conn), f"net-{conn.label}")
 
@@ -310,9 +320,7 @@ class PeerNetwork:
                 log.debug("p2p dial %s:%d failed: %r", host, port, exc)
             else:
                 self._writers.add(writer)
-                conn = _Connection(
-                    reader, writer, initiator=True, queue_max=self.limits.send_queue_max
-                )
+                conn = _Connection(reader, writer, initiator=True)
                 self._conns.add(conn)
                 outcome = await self._run(conn)
             if outcome.self_connection:
@@ -441,7 +449,9 @@ class PeerNetwork:
                 while (frame := decoder.next_frame()) is not None:
                     self.stats["messages_in"] += 1
                     try:
-                        self._on_message(peer_id, frame)
+                        pushback = self._on_message(peer_id, frame)
+                        if pushback is not None:
+                            await pushback
                     except Exception:
                         self.stats["message_errors"] += 1
                         log.exception("p2p message from %s refused; closing", peer_id[:12])
@@ -458,30 +468,44 @@ class PeerNetwork:
         except (OSError, _PeerClosedError) as exc:
             log.debug("p2p %s closed: %r", peer_id[:12], exc)
 
-    def _enqueue(self, conn: _Connection, frame: bytes) -> bool:
-        if conn.queued_bytes + len(frame) > self.limits.send_queue_bytes_max:
+    def _enqueue(self, conn: _Connection, frame: bytes, urgent: bool) -> bool:
+        lane = conn.urgent if urgent else conn.bulk
+        queued = conn.urgent_bytes if urgent else conn.bulk_bytes
+        if (
+            queued + len(frame) > self.limits.send_queue_bytes_max
+            or len(lane) >= self.limits.send_queue_max
+        ):
             self.stats["dropped_sends"] += 1
             return False
-        try:
-            conn.queue.put_nowait(frame)
-        except asyncio.QueueFull:
-            self.stats["dropped_sends"] += 1
-            return False
-        conn.queued_bytes += len(frame)
+        lane.append(frame)
+        if urgent:
+            conn.urgent_bytes += len(frame)
+        else:
+            conn.bulk_bytes += len(frame)
+        conn.wake.set()
         return True
 
     async def _write_loop(self, conn: _Connection) -> None:
-        queue, writer = conn.queue, conn.writer
+        writer, chunk = conn.writer, self.limits.read_chunk_bytes
         try:
             while True:
-                frame = await queue.get()
-                writer.write(frame)
-                count, size = 1, len(frame)
-                while not queue.empty() and size < self.limits.read_chunk_bytes:
-                    frame = queue.get_nowait()
+                await conn.wake.wait()
+                conn.wake.clear()
+                count = size = 0
+                # Urgent frames first; bulk frames only up to one chunk per drain,
+                # so an urgent frame queued meanwhile waits for at most that much.
+                while conn.urgent:
+                    frame = conn.urgent.popleft()
+                    conn.urgent_bytes -= len(frame)
                     writer.write(frame)
                     count, size = count + 1, size + len(frame)
-                conn.queued_bytes -= size
+                while conn.bulk and size < chunk:
+                    frame = conn.bulk.popleft()
+                    conn.bulk_bytes -= len(frame)
+                    writer.write(frame)
+                    count, size = count + 1, size + len(frame)
+                if conn.bulk:
+                    conn.wake.set()
                 self.stats["messages_out"] += count
                 self.stats["bytes_out"] += size
                 await writer.drain()

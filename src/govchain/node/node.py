@@ -14,6 +14,7 @@ import os
 import signal
 import time
 from collections import Counter, deque
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,7 @@ from govchain.dag.tx import Transaction
 from govchain.net.framing import FrameError
 from govchain.net.peers import NetLimits, PeerNetwork
 from govchain.node.files import Home, NodeConfig, read_genesis, read_key, read_node_config
-from govchain.replica.messages import decode_message
+from govchain.replica.messages import ProposalMsg, TxMsg, TxRequest, decode_message
 from govchain.replica.replica import Replica, ReplicaConfig, ReplicaReady
 from govchain.state.genesis import Genesis
 from govchain.storage.sqlite import SqliteStore
@@ -39,6 +40,11 @@ EVENT_QUEUE_MAX = 1_000
 SUBSCRIBERS_MAX = 64
 LATENCY_SAMPLES_MAX = 10_000
 PENDING_SUBMITS_MAX = 100_000
+# Gossiped transactions wait in a backlog and are admitted a slice at a time, so
+# votes are never stuck behind seconds of signature checks.
+ADMIT_SLICE_TXS = 64
+BACKLOG_TXS_MAX = 20_000  # above it, peer connections stop reading until it halves
+BULK_MESSAGES = (TxMsg, TxRequest)
 
 
 def now_ms() -> int:
@@ -88,6 +94,10 @@ class Node:
             limits=NetLimits(),
         )
         self._stopping = asyncio.Event()
+        self._backlog: deque[tuple[str, tuple[bytes, ...]]] = deque()
+        self._backlog_txs = 0
+        self._backlog_ready = asyncio.Event()
+        self._backlog_room: asyncio.Future[None] | None = None
         self._drain_scheduled = False
         self._closed = False
 
@@ -116,14 +126,59 @@ class Node:
                 self._submitted_at[tx.id] = now_ms()
         return admitted
 
-    def _on_peer_message(self, peer: str, data: bytes) -> None:
+    def pool_full(self) -> bool:
+        """True while the node refuses new client transactions (back-pressure)."""
+        return self.replica.dag.client_pool_full()
+
+    def _on_peer_message(self, peer: str, data: bytes) -> Awaitable[None] | None:
         try:
             msg = decode_message(data)
         except DecodeError:
             self.metrics.peer_decode_errors += 1
             raise  # the network closes that connection, and nothing else
+        if isinstance(msg, TxMsg):
+            self._backlog.append((peer, msg.wires))
+            self._backlog_txs += len(msg.wires)
+            self._backlog_ready.set()
+            if self._backlog_txs > BACKLOG_TXS_MAX:
+                if self._backlog_room is None:
+                    self._backlog_room = asyncio.get_running_loop().create_future()
+                return self._backlog_room
+            return None
+        if isinstance(msg, ProposalMsg):
+            # A proposal names tips that gossip already brought: admit those first
+            # rather than fetching them again.
+            self._admit_backlog(self._backlog_txs)
         self.replica.receive(peer, msg, now_ms())
         self._schedule_drain()
+        return None
+
+    def _admit_backlog(self, count_max: int) -> None:
+        """Admit up to count_max gossiped transactions from the backlog, oldest first."""
+        while self._backlog and count_max > 0:
+            peer, wires = self._backlog.popleft()
+            if len(wires) > count_max:
+                self._backlog.appendleft((peer, wires[count_max:]))
+                wires = wires[:count_max]
+            count_max -= len(wires)
+            self._backlog_txs -= len(wires)
+            self.replica.receive(peer, TxMsg(wires), now_ms())
+        self._schedule_drain()
+        room = self._backlog_room
+        if room is not None and self._backlog_txs <= BACKLOG_TXS_MAX // 2:
+            self._backlog_room = None
+            if not room.done():
+                room.set_result(None)
+
+    async def _admitter(self) -> None:
+        """Admit the backlog a slice at a time, yielding to the loop between slices."""
+        while not self._stopping.is_set():
+            if not self._backlog:
+                self._backlog_ready.clear()
+                await self._backlog_ready.wait()
+                continue
+            self._admit_backlog(ADMIT_SLICE_TXS)
+            await asyncio.sleep(0)
 
     def _schedule_drain(self) -> None:
         """Group commit: drain once per GROUP_COMMIT_MS window, one fsync for the batch.
@@ -145,11 +200,12 @@ class Node:
             self.store.commit(r)
         for dst, msg in r.sends:
             data = encode(msg)
+            urgent = not isinstance(msg, BULK_MESSAGES)
             try:
                 if dst is None:
-                    self.net.broadcast(data)
+                    self.net.broadcast(data, urgent=urgent)
                 else:
-                    self.net.send(dst, data)
+                    self.net.send(dst, data, urgent=urgent)
             except FrameError:
                 log.error("dropped a %d-byte %s: above the frame limit", len(data), type(msg))
         self._publish(r)
@@ -226,7 +282,10 @@ class Node:
         await self.net.start()
         self.replica.start(now_ms())
         self._drain()
-        tasks = [asyncio.create_task(self._ticker(), name="ticker")]
+        tasks = [
+            asyncio.create_task(self._ticker(), name="ticker"),
+            asyncio.create_task(self._admitter(), name="admitter"),
+        ]
         if exit_with_parent:
             tasks.append(asyncio.create_task(self._watch_parent(os.getppid()), name="parent"))
         server = None
@@ -246,6 +305,7 @@ class Node:
     def stop(self) -> None:
         """Ask run() to finish; event streams end with a final 'stopping' event."""
         self._stopping.set()
+        self._backlog_ready.set()
         for q in list(self.subscribers):
             with contextlib.suppress(asyncio.QueueFull):
                 q.put_nowait({"type": "stopping"})

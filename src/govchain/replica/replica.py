@@ -57,6 +57,10 @@ class ReplicaConfig:
     wanted_count_max: int = 20_000
     commits_per_reply_max: int = 16
     catchup_interval_ms: int = 300
+    # A proposal names only tips of vertices this proposer admitted at least this
+    # long ago: by then gossip has most likely brought them to the other
+    # validators, who can vote at once instead of fetching parent after parent.
+    proposal_tip_age_ms: int = 150
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +118,7 @@ class Replica:
         config: ReplicaConfig,
         persisted: Persisted | None = None,
         vertex_source: Callable[[bytes], Transaction | None] | None = None,
+        peer_keys: dict[str, bytes] | None = None,
     ) -> None:
         # vertex_source reads final vertices back from the store, the way etcd's
         # raft reads entries through its Storage interface: pure for the core.
@@ -122,6 +127,8 @@ class Replica:
         self.genesis = genesis
         self.key = key
         self.peers = sorted(p for p in peers if p != name)
+        # Which public key each peer name stands for; a node names peers by key hex.
+        self.peer_keys = peer_keys if peer_keys is not None else _keys_of_hex_names(self.peers)
         self.config = config
         self.dag = Dag(genesis.chain_id, genesis.hash, config.dag)
         self.ledger = Ledger(genesis)
@@ -233,7 +240,7 @@ class Replica:
         valset = self.ledger.validator_set(height)
         assert valset is not None
         prev_time = previous.time_ms if previous else self.genesis.time_ms
-        tips = self.dag.uncovered_tips()
+        tips = self.dag.uncovered_tips(now_ms - self.config.proposal_tip_age_ms)
         if not tips and now_ms - prev_time < self.config.idle_checkpoint_ms:
             return None
         return Checkpoint(
@@ -327,8 +334,20 @@ class Replica:
         """One TxMsg per peer per WIRES_PER_MSG_MAX transactions, not one per transaction."""
         if not self._gossip:
             return
+        vs = self.ledger.validator_set(self.ledger.height + 1)
+        keys = {m.public_key for m in vs.members} if vs is not None else set()
+        validators = {p for p in self.peers if self.peer_keys.get(p) in keys}
         for p in self.peers:
-            wires = [w for w, source in self._gossip if source != p]
+            # Validators are meshed and every origin pushes to all of its peers, so
+            # a validator does not relay a validator's transaction to another
+            # validator: it would only arrive twice. A lost copy is pulled by id
+            # when a proposal names it. Observers' transactions are relayed.
+            wires = [
+                w
+                for w, source in self._gossip
+                if source != p
+                and (source is None or source not in validators or p not in validators)
+            ]
             for start in range(0, len(wires), WIRES_PER_MSG_MAX):
                 batch = tuple(wires[start : start + WIRES_PER_MSG_MAX])
                 self._out.sends.append((p, TxMsg(batch)))
@@ -440,3 +459,14 @@ class Replica:
         if len(self.executions) > self.config.executions_kept_max:
             del self.executions[0]
         return ex
+
+
+def _keys_of_hex_names(names: list[str]) -> dict[str, bytes]:
+    """Peer names that are public keys in hex, decoded; other names map to nothing."""
+    out: dict[str, bytes] = {}
+    for n in names:
+        try:
+            out[n] = bytes.fromhex(n)
+        except ValueError:
+            continue
+    return out

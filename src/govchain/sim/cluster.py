@@ -168,6 +168,7 @@ class Simulation:
             cfg,
             node.store,
             vertex_source=node.stored_txs.get,
+            peer_keys={n.name: n.key.public_key for n in self.nodes.values()},
         )
 
     # -- events ----------------------------------------------------------------

@@ -1,20 +1,23 @@
 """The SQLite Store: WAL, one fsync'd transaction per commit, rows keyed by sequence.
 
-Layout (schema version 1):
+Layout (schema version 2):
 
-- `vertices`: one row per stored transaction header, keyed by an increasing
-  sequence number (the rowid) in admission order; `tx_id` has its own index for
-  look-ups; `height` and `idx` (its place in the final order, hence its
-  receipt's key) are NULL until an execution covers the vertex.
-- `payloads`: the payload of each vertex, keyed by the same sequence number,
-  with its hash. Redaction will delete these rows and keep the headers.
+- `vertices`: one row per stored transaction, keyed by an increasing sequence
+  number (the rowid) in admission order: header (body, signature), its id, and
+  the payload in the same row (one insert per transaction, not two; redaction
+  sets the payload to NULL and keeps the header). `tx_key`, the id's first 8
+  bytes as an integer, is indexed for look-ups: an index of integers takes
+  random keys at half the cost of one of 32-byte blobs.
+- `receipts`: one row per final vertex, keyed by the vertex's sequence number,
+  with its height and place in the final order (indexed, append-only). A vertex
+  without a receipt row is not final yet; covering a vertex is an insert here,
+  never an update of the vertex row.
 - `decided`: checkpoint and certificate per height.
 - `executed`: per executed height, the state hash, the receipts root and the
   final order as a msgpack list of vertex sequence numbers.
-- `receipts`: one row per receipt, keyed by (height, idx), with the tx id.
 - `hard_state`: the one row of consensus hard state (msgpack).
 
-Sequence keys keep inserts at the right edge of each B-tree; only the tx-id
+Sequence keys keep inserts at the right edge of each B-tree; only the tx-key
 index takes random keys. Everything read back is checked (canonical encodings,
 ids against headers, payloads against their hashes, receipts against their
 root), and a bad row raises CorruptStoreError naming its table.
@@ -49,7 +52,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x476F7643  # "GovC" in the database header: a govchain store
 
 HARD_STATE_DECODER = msgspec.msgpack.Decoder(HardState)
@@ -82,38 +85,42 @@ SCHEMA = (
     )""",
     """CREATE TABLE vertices (
         seq INTEGER PRIMARY KEY,
+        tx_key INTEGER NOT NULL,
         tx_id BLOB NOT NULL,
         body BLOB NOT NULL,
         signature BLOB NOT NULL,
-        height INTEGER REFERENCES executed (height),
-        idx INTEGER
+        payload BLOB
     )""",
-    "CREATE UNIQUE INDEX vertices_tx_id ON vertices (tx_id)",
-    """CREATE TABLE payloads (
-        seq INTEGER PRIMARY KEY REFERENCES vertices (seq),
-        hash BLOB NOT NULL,
-        data BLOB NOT NULL
-    )""",
+    "CREATE INDEX vertices_tx_key ON vertices (tx_key)",
     """CREATE TABLE receipts (
+        seq INTEGER PRIMARY KEY REFERENCES vertices (seq),
         height INTEGER NOT NULL REFERENCES executed (height),
         idx INTEGER NOT NULL,
-        tx_id BLOB NOT NULL,
         status TEXT NOT NULL,
         reason TEXT,
         rule TEXT,
-        governance_ref TEXT,
-        PRIMARY KEY (height, idx)
-    ) WITHOUT ROWID""",
+        governance_ref TEXT
+    )""",
+    "CREATE UNIQUE INDEX receipts_position ON receipts (height, idx)",
 )
-TABLES = frozenset(
-    {"schema_version", "hard_state", "decided", "executed", "vertices", "payloads", "receipts"}
-)
+TABLES = frozenset({"schema_version", "hard_state", "decided", "executed", "vertices", "receipts"})
 
 _VERTEX_COLUMNS = (
-    "SELECT v.seq, v.tx_id, v.body, v.signature, v.height, v.idx, p.hash, p.data "
-    "FROM vertices AS v LEFT JOIN payloads AS p ON p.seq = v.seq"
+    "SELECT v.seq, v.tx_id, v.body, v.signature, r.height, r.idx, v.payload "
+    "FROM vertices AS v LEFT JOIN receipts AS r ON r.seq = v.seq"
 )
-_RECEIPT_COLUMNS = "SELECT height, idx, tx_id, status, reason, rule, governance_ref FROM receipts"
+_RECEIPT_COLUMNS = (
+    "SELECT r.height, r.idx, v.tx_id, r.status, r.reason, r.rule, r.governance_ref "
+    "FROM receipts AS r JOIN vertices AS v ON v.seq = r.seq"
+)
+
+
+_KEYS_PER_QUERY = 500  # well below SQLite's limit on bound parameters
+
+
+def tx_key(vid: bytes) -> int:
+    """The indexed integer for a tx id: its first 8 bytes, as SQLite's signed 64 bits."""
+    return int.from_bytes(vid[:8], "big", signed=True)
 
 
 class CorruptStoreError(StoreError):
@@ -166,7 +173,7 @@ def _str(table: str, key: object, value: object, allowed: frozenset[str] | None)
 
 def _vertex(row: tuple[Any, ...]) -> tuple[int, Transaction, tuple[int, int] | None]:
     """(seq, transaction, (covering height, place in its order)) from a _VERTEX_COLUMNS row."""
-    seq_raw, vid, body, sig, height, idx, phash, payload = row
+    seq_raw, vid, body, sig, height, idx, payload = row
     seq = _int("vertices", "seq ?", seq_raw)
     key = f"seq {seq}"
     vid = _bytes("vertices", key, vid, 32)
@@ -181,12 +188,11 @@ def _vertex(row: tuple[Any, ...]) -> tuple[int, Transaction, tuple[int, int] | N
         raise CorruptStoreError("vertices", key, f"body: {exc}") from exc
     if tx_id(body, sig) != vid:
         raise CorruptStoreError("vertices", key, "tx_id does not match the header")
-    if phash is None or payload is None:
-        raise CorruptStoreError("payloads", key, "no payload for this vertex")
-    phash = _bytes("payloads", key, phash, 32)
-    payload = _bytes("payloads", key, payload)
-    if phash != parsed.payload_hash or payload_hash(payload) != phash:
-        raise CorruptStoreError("payloads", key, "payload does not match its hash")
+    if payload is None:
+        raise CorruptStoreError("vertices", key, "no payload for this vertex")
+    payload = _bytes("vertices", key, payload)
+    if payload_hash(payload) != parsed.payload_hash:
+        raise CorruptStoreError("vertices", key, "payload does not match its hash")
     return seq, Transaction(vid, parsed, body, sig, payload), final
 
 
@@ -299,7 +305,8 @@ class SqliteStore:
             self._uncovered: dict[bytes, int] = {
                 vid: seq
                 for seq, vid in c.execute(
-                    "SELECT seq, tx_id FROM vertices WHERE height IS NULL ORDER BY seq"
+                    "SELECT v.seq, v.tx_id FROM vertices AS v LEFT JOIN receipts AS r "
+                    "ON r.seq = v.seq WHERE r.seq IS NULL ORDER BY v.seq"
                 )
             }
             self._data_version: int = self._pragma("data_version")
@@ -373,39 +380,38 @@ class SqliteStore:
     def _write(self, ready: ReplicaReady) -> tuple[int, dict[bytes, int], list[bytes]]:
         """Write inside the open transaction; returns the cache changes to apply after COMMIT."""
         c = self._conn
-        first = seq = self._next_seq
-        new_rows: list[list[Any]] = []  # [seq, tx_id, body, signature, height, idx]
-        payload_rows: list[tuple[int, bytes, bytes]] = []
+        seq = self._next_seq
+        new_rows: list[tuple[int, int, bytes, bytes, bytes, bytes]] = []
         added: dict[bytes, int] = {}
         for tx in ready.admitted:
             if tx.id in self._uncovered or tx.id in added:
                 raise CommitError(f"vertex {tx.id.hex()} is already stored")
             check_tx(tx)
             added[tx.id] = seq
-            new_rows.append([seq, tx.id, tx.body_bytes, tx.signature, None, None])
-            payload_rows.append((seq, tx.body.payload_hash, tx.payload))
+            new_rows.append((seq, tx_key(tx.id), tx.id, tx.body_bytes, tx.signature, tx.payload))
             seq += 1
+        self._refuse_stored(list(added))
         covered: list[bytes] = []
         covered_ids: set[bytes] = set()
-        cover_old: list[tuple[int, int, int]] = []  # (height, idx, seq): stored earlier
         executed_rows: list[tuple[int, bytes, bytes, bytes]] = []
         receipt_rows: list[tuple[Any, ...]] = []
         for ex in ready.executed:
             h = ex.checkpoint.height
             order: list[int] = []
-            for index, tx in enumerate(ex.txs):
+            for tx in ex.txs:
                 if tx.id in covered_ids:
                     raise CommitError(f"vertex {tx.id.hex()} is covered twice")
                 covered_ids.add(tx.id)
                 covered.append(tx.id)
                 s = added.get(tx.id)
-                if s is not None:
-                    new_rows[s - first][4:] = h, index
-                elif (s := self._uncovered.get(tx.id)) is not None:
-                    cover_old.append((h, index, s))
-                else:
-                    row = c.execute("SELECT height FROM vertices WHERE tx_id = ?", (tx.id,))
-                    found = row.fetchone()
+                if s is None:
+                    s = self._uncovered.get(tx.id)
+                if s is None:
+                    found = c.execute(
+                        "SELECT r.height FROM vertices AS v LEFT JOIN receipts AS r "
+                        "ON r.seq = v.seq WHERE v.tx_key = ? AND v.tx_id = ?",
+                        (tx_key(tx.id), tx.id),
+                    ).fetchone()
                     if found is not None:
                         raise CommitError(
                             f"vertex {tx.id.hex()} is already covered at height {found[0]}"
@@ -413,14 +419,17 @@ class SqliteStore:
                     check_tx(tx)
                     s = seq
                     seq += 1
-                    new_rows.append([s, tx.id, tx.body_bytes, tx.signature, h, index])
-                    payload_rows.append((s, tx.body.payload_hash, tx.payload))
+                    new_rows.append(
+                        (s, tx_key(tx.id), tx.id, tx.body_bytes, tx.signature, tx.payload)
+                    )
                 order.append(s)
             r = ex.result
             executed_rows.append((h, r.state_hash, r.receipts_root, encode(order)))
+            if len(r.receipts) != len(order):
+                raise CommitError(f"height {h}: {len(r.receipts)} receipts for {len(order)} txs")
             receipt_rows.extend(
-                (h, rc.index, rc.tx_id, rc.status, rc.reason, rc.rule, rc.governance_ref)
-                for rc in r.receipts
+                (s, h, rc.index, rc.status, rc.reason, rc.rule, rc.governance_ref)
+                for s, rc in zip(order, r.receipts, strict=True)
             )
 
         if ready.hard_state is not None:
@@ -437,20 +446,25 @@ class SqliteStore:
         self._write_executed(executed_rows)
         if new_rows:
             c.executemany(
-                "INSERT INTO vertices (seq, tx_id, body, signature, height, idx) "
+                "INSERT INTO vertices (seq, tx_key, tx_id, body, signature, payload) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 new_rows,
             )
-            c.executemany("INSERT INTO payloads (seq, hash, data) VALUES (?, ?, ?)", payload_rows)
-        if cover_old:
-            cur = c.executemany(
-                "UPDATE vertices SET height = ?, idx = ? WHERE seq = ? AND height IS NULL",
-                cover_old,
-            )
-            if cur.rowcount != len(cover_old):
-                raise StoreError(f"{self.path}: uncovered vertices differ from the cache")
         self._write_receipts(receipt_rows)
         return seq, added, covered
+
+    def _refuse_stored(self, ids: list[bytes]) -> None:
+        """CommitError if any of ids is stored already (final: the cache knows the others)."""
+        for start in range(0, len(ids), _KEYS_PER_QUERY):
+            chunk = ids[start : start + _KEYS_PER_QUERY]
+            marks = ",".join("?" * len(chunk))
+            wanted = set(chunk)
+            for (vid,) in self._conn.execute(
+                f"SELECT tx_id FROM vertices WHERE tx_key IN ({marks})",  # noqa: S608 - only ?s
+                [tx_key(v) for v in chunk],
+            ):
+                if vid in wanted:
+                    raise CommitError(f"vertex {vid.hex()} is already stored")
 
     def _write_executed(self, rows: list[tuple[int, bytes, bytes, bytes]]) -> None:
         if rows:
@@ -463,7 +477,7 @@ class SqliteStore:
     def _write_receipts(self, rows: list[tuple[Any, ...]]) -> None:
         if rows:
             self._conn.executemany(
-                "INSERT INTO receipts (height, idx, tx_id, status, reason, rule, governance_ref) "
+                "INSERT INTO receipts (seq, height, idx, status, reason, rule, governance_ref) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
@@ -480,7 +494,7 @@ class SqliteStore:
             executed_rows = c.execute(
                 "SELECT height, state_hash, receipts_root, tx_seqs FROM executed ORDER BY height"
             ).fetchall()
-            receipt_rows = c.execute(f"{_RECEIPT_COLUMNS} ORDER BY height, idx").fetchall()
+            receipt_rows = c.execute(f"{_RECEIPT_COLUMNS} ORDER BY r.height, r.idx").fetchall()
             vertex_rows = c.execute(f"{_VERTEX_COLUMNS} ORDER BY v.seq").fetchall()
 
         hard_state = None
@@ -523,6 +537,8 @@ class SqliteStore:
             txs: list[Transaction] = []
             for index, s in enumerate(seqs):
                 found = by_seq.get(s)
+                if found is not None and found[1] is None:
+                    raise CorruptStoreError("receipts", key, f"no receipt for vertex seq {s}")
                 if found is None or found[1] != (height, index):
                     raise CorruptStoreError("executed", key, f"vertex seq {s} is not covered here")
                 txs.append(found[0])
@@ -547,12 +563,14 @@ class SqliteStore:
     def get_tx(self, tx_id: bytes) -> StoredTx | None:
         """A stored transaction with its final height and receipt, if any.
 
-        No snapshot is needed: a vertex's height, idx and its receipt are
-        written in one transaction and never change afterwards.
+        No snapshot is needed: a vertex's receipt row is written once and never
+        changes afterwards.
         """
         self._check_open()
         c = self._conn
-        row = c.execute(f"{_VERTEX_COLUMNS} WHERE v.tx_id = ?", (tx_id,)).fetchone()
+        row = c.execute(
+            f"{_VERTEX_COLUMNS} WHERE v.tx_key = ? AND v.tx_id = ?", (tx_key(tx_id), tx_id)
+        ).fetchone()
         if row is None:
             return None
         _, tx, final = _vertex(row)
@@ -560,7 +578,7 @@ class SqliteStore:
             return StoredTx(tx, None, None)
         height, index = final
         rc_row = c.execute(
-            f"{_RECEIPT_COLUMNS} WHERE height = ? AND idx = ?", (height, index)
+            f"{_RECEIPT_COLUMNS} WHERE r.height = ? AND r.idx = ?", (height, index)
         ).fetchone()
         key = f"height {height}, idx {index}"
         if rc_row is None:
@@ -600,7 +618,7 @@ class SqliteStore:
             if row is None:
                 return []
             rows = c.execute(
-                f"{_RECEIPT_COLUMNS} WHERE height = ? ORDER BY idx", (height,)
+                f"{_RECEIPT_COLUMNS} WHERE r.height = ? ORDER BY r.idx", (height,)
             ).fetchall()
         key = f"height {height}"
         count = len(_decode("executed", key, row[1], SEQS_DECODER))
