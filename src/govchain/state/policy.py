@@ -1,0 +1,657 @@
+"""Content rules: the deterministic matcher that screens data records at execution.
+
+Governance adds and removes rules (add-filter, remove-filter); execution asks
+`ContentRules.match` about every data record, and the first matching rule in
+rule-id order decides whether the record is final as rejected or held.
+
+Keyword rules publish only the SHA-256 of a normalized term and the term's
+length in characters, never the term: the chain must not itself spread the
+word it filters. Matching normalizes the record's text once and hashes every
+character n-gram of each length that some keyword rule has; characters, not
+words, because Chinese text has no word boundaries.
+
+Pure and deterministic: no clock, no I/O, no randomness, and every choice
+between several matches goes through one total order (`rule_order`). The one
+outside input is the Unicode database that `unicodedata` carries (NFKC and
+character categories): validators must share it (`UNICODE_VERSION`), which in
+practice means the same Python minor version. See docs/content-rules.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from itertools import compress, islice
+from operator import itemgetter
+from typing import Any, TypeAlias
+
+import msgspec
+
+from govchain.codec import HASH_BYTES
+
+KEYWORD_DOMAIN = b"govchain:keyword:v1:"
+# Longest keyword term, in characters after normalization. It bounds the number
+# of distinct n-gram lengths, hence the scan cost (docs/content-rules.md).
+KEYWORD_CHARS_MAX = 16
+# Active rules of all kinds together.
+RULES_COUNT_MAX = 1_000
+# The largest data the cost figures assume: admission's payload_bytes_max
+# (dag/limits.py) keeps records at or below it, and a test pins that. A larger
+# record would still be scanned whole, never cut: a cut-off is where an evader
+# would put the word.
+SCAN_BYTES_MAX = 65_536
+RULE_ID_CHARS_MAX = 128
+GOVERNANCE_REF_CHARS_MAX = 128
+BYTES_MAX_LIMIT = 2**63 - 1  # what a msgpack int carries without surprises
+# The Unicode database this process normalizes with; validators must agree on it.
+UNICODE_VERSION: str = unicodedata.unidata_version
+
+# Combining characters kept in a row. CPython orders a run of combining marks by
+# insertion sort, quadratic in its length: 64 KiB of marks took 2.3 s to NFKC.
+# Unicode's Stream-Safe Text Format (UAX #15) bounds runs at 30 for the same
+# reason; no real text comes near it.
+COMBINING_RUN_MAX = 30
+# Unicode general categories (first letter) dropped by normalize(): separators,
+# punctuation, and "other" (controls, format characters such as zero-width
+# spaces, surrogates, private use, unassigned).
+DROPPED_CATEGORIES = frozenset("ZPC")
+
+_RULE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
+_NUMBERED = re.compile(r"rule-([0-9]+)")
+# RFC 6838 restricted names, lowercase: what a rule may name ("type/sub" or "type/*").
+_MEDIA_TYPE = re.compile(
+    r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/(?:\*|[a-z0-9][a-z0-9!#$&^_.+-]{0,126})"
+)
+
+
+# -- normalization and hashing ---------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Tables:
+    """What normalize() needs, computed once from this process's Unicode database."""
+
+    ascii_drop: dict[int, None]  # str.translate table: the dropped ASCII characters
+    drop: re.Pattern[str]  # runs of dropped characters
+    maybe_long_marks: re.Pattern[str]  # matches wherever long_marks might
+    long_marks: re.Pattern[str]  # a run of more than COMBINING_RUN_MAX combining characters
+
+
+def _ranges(flags: str) -> list[tuple[int, int]]:
+    """Code point ranges of the runs of "1" in flags, one flag per code point."""
+    out: list[tuple[int, int]] = []
+    for run in re.finditer("1+", flags):
+        first, last = run.start(), run.end() - 1
+        if first < 0x10000 <= last:  # split at the BMP's end (see _char_class)
+            out.append((first, 0xFFFF))
+            first = 0x10000
+        out.append((first, last))
+    return out
+
+
+def _classes(ranges: list[tuple[int, int]]) -> tuple[str, str]:
+    """Regex character classes of ranges: the BMP part, and the part above U+FFFF.
+
+    Kept apart because sre looks characters above U+FFFF up in a linear list of
+    ranges; a lookahead for "above U+FFFF" in front of the second class keeps BMP
+    text, the usual case, out of that list.
+    """
+
+    def cls(part: list[tuple[int, int]]) -> str:
+        return "[" + "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in part) + "]"
+
+    bmp = [r for r in ranges if r[1] < 0x10000]
+    astral = [r for r in ranges if r[0] >= 0x10000]
+    return cls(bmp), cls(astral)
+
+
+_ASTRAL = "(?=[^\\x00-\\uffff])"
+_FLAG_DROPPED = str.maketrans({c: "1" if c in DROPPED_CATEGORIES else "0" for c in "CLMNPSZ"})
+_FLAG_NONZERO = bytes([48] + [49] * 255)  # byte 0 -> "0", any other -> "1"
+
+
+@functools.cache
+def _tables() -> _Tables:
+    """Build the tables (a few tenths of a second, once per process, on first use).
+
+    A Python loop over unicodedata.category costs ~140 ns a character, so
+    characters are dropped by str.translate (ASCII text) or one compiled character
+    class (other text), a few tens of ns. The tables themselves come from C-level
+    map() loops over all 1.1 million code points, never a Python loop.
+    """
+    # One flag character per code point (1.1 million: no Python-level loop, and
+    # no list of a million one-character strings either).
+    every = range(0x110000)
+    categories = "".join(map(itemgetter(0), map(unicodedata.category, map(chr, every))))
+    dropped = _ranges(categories.translate(_FLAG_DROPPED))
+    # Combining characters: canonical combining class > 0, plus the few with class 0
+    # whose decomposition is only such characters (U+0F73, U+FF9E, ...).
+    classes = bytearray(map(unicodedata.combining, map(chr, every)))
+    for cp in compress(every, map(unicodedata.decomposition, map(chr, every))):
+        if all(map(unicodedata.combining, unicodedata.normalize("NFKD", chr(cp)))):
+            classes[cp] = 1
+    drop_bmp, drop_astral = _classes(dropped)
+    marks_bmp, marks_astral = _classes(_ranges(classes.translate(_FLAG_NONZERO).decode("ascii")))
+    mark = f"(?:{marks_bmp}|{_ASTRAL}{marks_astral})"
+    return _Tables(
+        ascii_drop={cp: None for a, b in dropped for cp in range(a, min(b, 0x7F) + 1)},
+        drop=re.compile(f"{drop_bmp}+|{_ASTRAL}{drop_astral}+"),
+        # A cheap superset test first: a run of BMP marks or any characters above U+FFFF.
+        maybe_long_marks=re.compile(
+            f"{marks_bmp[:-1]}\U00010000-\U0010ffff]{{{COMBINING_RUN_MAX + 1}}}"
+        ),
+        long_marks=re.compile(f"({mark}{{{COMBINING_RUN_MAX}}}){mark}+"),
+    )
+
+
+def prepare() -> None:
+    """Build normalize()'s tables now (a node calls this at start, not mid-checkpoint)."""
+    _tables()
+
+
+def _drop(text: str) -> str:
+    """text without the characters of DROPPED_CATEGORIES, and with no combining run
+    longer than COMBINING_RUN_MAX (the excess removed, once the drop has joined runs)."""
+    t = _tables()
+    if text.isascii():
+        return text.translate(t.ascii_drop)  # no combining characters in ASCII
+    text = t.drop.sub("", text)
+    if t.maybe_long_marks.search(text) is None:
+        return text
+    return t.long_marks.sub(r"\1", text)
+
+
+def normalize(text: str) -> str:
+    """Canonical form for keyword matching: NFKC, casefolded, no spaces, punctuation or controls.
+
+    Defined as NFKC(drop(casefold(NFKC(drop(text))))), where drop deletes the
+    characters of DROPPED_CATEGORIES and cuts runs of combining characters to
+    COMBINING_RUN_MAX. The first drop lets typical text (CJK with full-width
+    punctuation) take NFKC's quick-check path and bounds NFKC's cost; the last
+    NFKC recomposes what a deleted character had kept apart, which makes
+    normalize idempotent.
+    """
+    first = _drop(text)
+    composed = unicodedata.normalize("NFKC", first)
+    folded = composed.casefold()
+    # The usual case, nothing left to change. Both tests are needed: casefold may
+    # undo NFKC ("ΐ" folds to its decomposed form), so folded == first alone would
+    # let a decomposed input through unnormalized.
+    if composed == first and folded == first:
+        return first
+    return unicodedata.normalize("NFKC", _drop(folded))
+
+
+def keyword_hash(term: str) -> bytes:
+    """What a keyword rule publishes: SHA-256 of the domain and the normalized term's UTF-8."""
+    return _keyword_hash_normalized(_checked_term(term))
+
+
+def keyword_rule(term: str) -> KeywordRule:
+    """The rule for a term, as the CLI builds it locally: its hash and length, not the term."""
+    norm = _checked_term(term)
+    return KeywordRule(_keyword_hash_normalized(norm), len(norm))
+
+
+def _checked_term(term: str) -> str:
+    norm = normalize(term)
+    if not norm:
+        raise ValueError("the keyword is empty once spaces, punctuation and controls are removed")
+    if len(norm) > KEYWORD_CHARS_MAX:
+        raise ValueError(
+            f"the keyword has {len(norm)} characters once normalized; at most "
+            f"{KEYWORD_CHARS_MAX} are allowed"
+        )
+    return norm
+
+
+def _keyword_hash_normalized(norm: str) -> bytes:
+    return hashlib.sha256(KEYWORD_DOMAIN + norm.encode("utf-8")).digest()
+
+
+def media_type_essence(media_type: str) -> str:
+    """A declared media type reduced to lowercase "type/subtype" ("" when it has none)."""
+    essence = media_type.partition(";")[0].strip(" \t")
+    # ASCII-only lowering: str.lower() would turn U+212A KELVIN SIGN into "k".
+    return essence.lower() if essence.isascii() else ""
+
+
+# -- rules -------------------------------------------------------------------------
+class KeywordRule(
+    msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True, tag="keyword"
+):
+    """Matches records whose normalized text contains the term: keyword_hash(term), len(term)."""
+
+    hash: bytes
+    length: int
+
+    def __post_init__(self) -> None:
+        if len(self.hash) != HASH_BYTES:
+            raise ValueError(f"a keyword rule's hash has {HASH_BYTES} bytes")
+        if type(self.length) is not int or not 1 <= self.length <= KEYWORD_CHARS_MAX:
+            raise ValueError(f"a keyword rule's length lies in 1..{KEYWORD_CHARS_MAX} characters")
+
+
+class PayloadHashRule(
+    msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True, tag="payload_hash"
+):
+    """Matches the one payload whose header names this payload_hash (dag.tx.payload_hash)."""
+
+    payload_hash: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.payload_hash) != HASH_BYTES:
+            raise ValueError(f"a payload-hash rule's hash has {HASH_BYTES} bytes")
+
+
+class SizeRule(
+    msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True, tag="size"
+):
+    """Matches data longer than bytes_max bytes."""
+
+    bytes_max: int
+
+    def __post_init__(self) -> None:
+        if type(self.bytes_max) is not int or not 0 <= self.bytes_max <= BYTES_MAX_LIMIT:
+            raise ValueError(f"a size rule's bytes_max lies in 0..{BYTES_MAX_LIMIT}")
+
+
+class MediaTypeRule(
+    msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True, tag="media_type"
+):
+    """Matches records declaring this media type ("type/subtype", or "type/*" for a whole type)."""
+
+    media_type: str
+
+    def __post_init__(self) -> None:
+        if not _MEDIA_TYPE.fullmatch(self.media_type):
+            raise ValueError(
+                'a media-type rule names a lowercase "type/subtype" or "type/*" without parameters'
+            )
+
+
+ContentRule: TypeAlias = KeywordRule | PayloadHashRule | SizeRule | MediaTypeRule
+
+
+class RuleAction(StrEnum):
+    """What a match does to the record: final as rejected, or final as held for review."""
+
+    REJECT = "reject"
+    HOLD = "hold"
+
+
+class Match(msgspec.Struct, array_like=True, frozen=True):
+    """The rule that decided a record, for its receipt."""
+
+    rule_id: str
+    action: RuleAction
+    governance_ref: str
+
+
+class RuleEntry(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
+    """One active rule as the state holds it: id, rule, action, and the decision that set it."""
+
+    rule_id: str
+    rule: ContentRule
+    action: RuleAction
+    governance_ref: str
+
+
+RULE_DECODER = msgspec.msgpack.Decoder(ContentRule)
+SNAPSHOT_DECODER = msgspec.msgpack.Decoder(list[RuleEntry])
+
+RuleKey: TypeAlias = tuple[int, int, str]
+
+
+def rule_order(rule_id: str) -> RuleKey:
+    """Sort key of the total order on rule ids: "rule-<n>" by n, then by string; others after."""
+    m = _NUMBERED.fullmatch(rule_id)
+    return (0, int(m.group(1)), rule_id) if m else (1, 0, rule_id)
+
+
+def check_rule(rule: ContentRule) -> None:
+    """Raise ValueError unless rule is a well-formed content rule."""
+    if not isinstance(rule, KeywordRule | PayloadHashRule | SizeRule | MediaTypeRule):
+        raise ValueError(f"not a content rule: {type(rule).__name__}")
+    # Structs are checked when built or decoded; check again in case one was
+    # altered since (msgspec.structs.force_setattr skips __post_init__).
+    rule.__post_init__()
+
+
+def describe(rule: ContentRule) -> str:
+    """A rule in words, for receipts and the explorer (never the keyword itself)."""
+    if isinstance(rule, KeywordRule):
+        return f"keyword rule ({rule.length} characters, hash {rule.hash.hex()[:16]})"
+    if isinstance(rule, PayloadHashRule):
+        return f"payload-hash rule ({rule.payload_hash.hex()})"
+    if isinstance(rule, SizeRule):
+        return f"size rule (data over {rule.bytes_max} bytes)"
+    return f"media-type rule ({rule.media_type})"
+
+
+def rule_view(entry: RuleEntry) -> dict[str, Any]:
+    """An entry as JSON-ready builtins with hex bytes (the HTTP edge's convention)."""
+    rule = entry.rule
+    fields: dict[str, Any]
+    if isinstance(rule, KeywordRule):
+        fields = {"kind": "keyword", "hash": rule.hash.hex(), "length": rule.length}
+    elif isinstance(rule, PayloadHashRule):
+        fields = {"kind": "payload_hash", "payload_hash": rule.payload_hash.hex()}
+    elif isinstance(rule, SizeRule):
+        fields = {"kind": "size", "bytes_max": rule.bytes_max}
+    else:
+        fields = {"kind": "media_type", "media_type": rule.media_type}
+    return {
+        "rule_id": entry.rule_id,
+        **fields,
+        "action": entry.action.value,
+        "governance_ref": entry.governance_ref,
+        "description": describe(rule),
+    }
+
+
+# -- n-gram hashing ----------------------------------------------------------------
+def _domain_hasher() -> Any:
+    """A SHA-256 object fed KEYWORD_DOMAIN; each window hashes a .copy() of it.
+
+    CPython's built-in SHA-256 (_sha2 from 3.12, _sha256 before) is preferred over
+    hashlib's OpenSSL one: for 40-byte inputs OpenSSL's EVP layer costs about as
+    much as the hashing (its copy 5% slower here, a fresh object with the domain
+    concatenated 25%; bench_policy.py --hashers). Same function, same digests:
+    the tests compare them with hashlib.
+    """
+    for name in ("_sha2", "_sha256"):
+        try:
+            return importlib.import_module(name).sha256(KEYWORD_DOMAIN)
+        except ImportError:
+            continue
+    return hashlib.sha256(KEYWORD_DOMAIN)
+
+
+_KEYWORD_HASHER: Any = _domain_hasher()
+# 1 for bytes that start a UTF-8 character, 0 for continuation bytes (0x80..0xBF).
+_STARTS = bytes(0 if 0x80 <= i < 0xC0 else 1 for i in range(256))
+# Windows hashed with a "seen" set before deciding whether to keep deduplicating.
+DEDUP_SAMPLE = 1_024
+
+
+class Scan:
+    """One record's normalized text, ready for n-gram hashing at any length.
+
+    The text is encoded once; a window of n characters is a slice of those bytes
+    between two character offsets, so no window is re-encoded, and each window
+    hashes a copy of a hasher already fed the domain (no concatenation).
+    """
+
+    __slots__ = ("chars", "data", "offsets")
+
+    def __init__(self, text: str) -> None:
+        self.chars = len(text)
+        self.data = text.encode("utf-8")
+        # Character i spans data[offsets[i]:offsets[i + 1]]; None for ASCII (offset i).
+        self.offsets: list[int] | None = None
+        if len(self.data) != self.chars:
+            # C-level loops only: keep the positions of bytes that start a character.
+            self.offsets = list(compress(range(len(self.data)), self.data.translate(_STARTS)))
+            self.offsets.append(len(self.data))
+
+    @classmethod
+    def of(cls, data: bytes) -> Scan:
+        """Scan of a record's data: UTF-8 with undecodable bytes ignored, then normalized."""
+        # "ignore", not "replace": U+FFFD is a symbol that normalize keeps, so one
+        # stray byte between two characters would split any keyword around it.
+        return cls(normalize(data.decode("utf-8", "ignore")))
+
+    def windows(self, n: int) -> Iterator[bytes]:
+        """The UTF-8 encoding of every n-character window, in text order."""
+        data = self.data
+        for a, b in self._bounds(n):
+            yield data[a:b]
+
+    def _bounds(self, n: int) -> Iterator[tuple[int, int]]:
+        count = self.chars - n + 1
+        if count <= 0:
+            return iter(())
+        if self.offsets is None:
+            return zip(range(count), range(n, self.chars + 1), strict=True)
+        return zip(self.offsets[:count], self.offsets[n:], strict=True)
+
+    def hits(self, n: int, hashes: frozenset[bytes]) -> set[bytes]:
+        """The members of hashes that some n-character window hashes to.
+
+        A window seen before need not be hashed again, but a set of every window
+        costs more than it saves when few repeat (long n, or random text: the
+        worst case). So the first DEDUP_SAMPLE windows go through a "seen" set,
+        and the rest do only when at least a quarter of those were repeats, as
+        with short n-grams of natural text. Either way the answer is the same.
+        """
+        data, new, found = self.data, _KEYWORD_HASHER.copy, set()
+        bounds = self._bounds(n)
+        seen: set[bytes] = set()
+        repeats = 0
+        for a, b in islice(bounds, DEDUP_SAMPLE):
+            g = data[a:b]
+            if g in seen:
+                repeats += 1
+                continue
+            seen.add(g)
+            h = new()
+            h.update(g)
+            d = h.digest()
+            if d in hashes:
+                found.add(d)
+        if repeats * 4 >= DEDUP_SAMPLE:
+            for a, b in bounds:
+                g = data[a:b]
+                if g in seen:
+                    continue
+                seen.add(g)
+                h = new()
+                h.update(g)
+                d = h.digest()
+                if d in hashes:
+                    found.add(d)
+        else:
+            for a, b in bounds:
+                h = new()
+                h.update(data[a:b])
+                d = h.digest()
+                if d in hashes:
+                    found.add(d)
+        return found
+
+
+# -- the rule set ------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Length:
+    """The keyword rules of one term length."""
+
+    key_min: RuleKey
+    length: int
+    hashes: frozenset[bytes]
+    keys: dict[bytes, list[RuleKey]]  # each list ascending
+
+
+@dataclass(frozen=True, slots=True)
+class _Index:
+    """Lookup structures derived from the entries; rebuilt after any change."""
+
+    payload: dict[bytes, list[RuleKey]]
+    media: dict[str, list[RuleKey]]
+    sizes: list[tuple[RuleKey, int]]  # ascending by key
+    lengths: list[_Length]  # ascending by key_min
+
+
+class ContentRules:
+    """The active content rules: a pure, mutable container held by the ledger."""
+
+    def __init__(self, entries: Iterable[RuleEntry] = ()) -> None:
+        self._entries: dict[str, RuleEntry] = {}
+        self._sorted: list[RuleEntry] | None = None
+        self._index: _Index | None = None
+        for e in entries:
+            self.add(e.rule_id, e.rule, e.action, e.governance_ref)
+
+    @classmethod
+    def from_snapshot(cls, entries: Iterable[RuleEntry]) -> ContentRules:
+        """The container that snapshot() was taken from (entries checked again)."""
+        return cls(entries)
+
+    # -- changes, by governance ---------------------------------------------------
+    def add(self, rule_id: str, rule: ContentRule, action: RuleAction, governance_ref: str) -> None:
+        """Activate a rule; ValueError on a duplicate or malformed id, a bad rule, or a full set."""
+        if not isinstance(rule_id, str) or not (
+            len(rule_id) <= RULE_ID_CHARS_MAX and _RULE_ID.fullmatch(rule_id)
+        ):
+            raise ValueError(
+                f"a rule id is 1..{RULE_ID_CHARS_MAX} characters of A-Z a-z 0-9 . _ : - "
+                "starting with a letter or digit"
+            )
+        if rule_id in self._entries:
+            raise ValueError(f"rule {rule_id} already exists")
+        if len(self._entries) >= RULES_COUNT_MAX:
+            raise ValueError(f"there are already {RULES_COUNT_MAX} content rules, the most allowed")
+        check_rule(rule)
+        try:
+            action = RuleAction(action)
+        except ValueError:
+            raise ValueError(f"a rule's action is one of {[a.value for a in RuleAction]}") from None
+        if not isinstance(governance_ref, str) or len(governance_ref) > GOVERNANCE_REF_CHARS_MAX:
+            raise ValueError(f"governance_ref is a string of at most {GOVERNANCE_REF_CHARS_MAX}")
+        self._entries[rule_id] = RuleEntry(rule_id, rule, action, governance_ref)
+        self._changed()
+
+    def remove(self, rule_id: str) -> bool:
+        """Deactivate a rule; False when no rule has this id."""
+        if self._entries.pop(rule_id, None) is None:
+            return False
+        self._changed()
+        return True
+
+    def _changed(self) -> None:
+        self._sorted = None
+        self._index = None
+
+    # -- reading --------------------------------------------------------------------
+    def get(self, rule_id: str) -> RuleEntry | None:
+        """The entry with this id, or None."""
+        return self._entries.get(rule_id)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, rule_id: object) -> bool:
+        return rule_id in self._entries
+
+    def __iter__(self) -> Iterator[RuleEntry]:
+        """Entries in rule order (rule_order)."""
+        return iter(self.snapshot())
+
+    def snapshot(self) -> list[RuleEntry]:
+        """Every entry in rule order: what the state hash commits to (encode() it)."""
+        if self._sorted is None:
+            self._sorted = sorted(self._entries.values(), key=lambda e: rule_order(e.rule_id))
+        return list(self._sorted)
+
+    def copy(self) -> ContentRules:
+        """An independent container with the same entries (entries are immutable)."""
+        other = ContentRules()
+        other._entries = dict(self._entries)
+        return other
+
+    # -- matching, by execution ------------------------------------------------------
+    def match(self, payload_hash: bytes, media_type: str, data: bytes) -> Match | None:
+        """The matching rule that comes first in rule order, or None.
+
+        payload_hash is the header's; media_type what the record declares; data
+        the payload bytes. Keyword lengths are scanned in order of their first
+        rule and skipped once a rule earlier than all of theirs has matched.
+        """
+        idx = self._index or self._build()
+        best = self._cheap_best(idx, payload_hash, media_type, len(data))
+        scan: Scan | None = None
+        for group in idx.lengths:
+            if best is not None and group.key_min >= best:
+                break  # ascending key_min: no later length can beat best
+            if scan is None:
+                scan = Scan.of(data)
+            for h in scan.hits(group.length, group.hashes):
+                key = group.keys[h][0]
+                if best is None or key < best:
+                    best = key
+        return None if best is None else self._match_of(best)
+
+    def match_all(self, payload_hash: bytes, media_type: str, data: bytes) -> list[Match]:
+        """Every matching rule, in rule order (for review tools; match() is the verdict)."""
+        idx = self._index or self._build()
+        keys: list[RuleKey] = []
+        keys += idx.payload.get(payload_hash, [])
+        for name in _media_names(media_type):
+            keys += idx.media.get(name, [])
+        keys += [key for key, bytes_max in idx.sizes if len(data) > bytes_max]
+        if idx.lengths:
+            scan = Scan.of(data)
+            for group in idx.lengths:
+                for h in scan.hits(group.length, group.hashes):
+                    keys += group.keys[h]
+        return [self._match_of(k) for k in sorted(keys)]
+
+    def _cheap_best(
+        self, idx: _Index, payload_hash: bytes, media_type: str, size: int
+    ) -> RuleKey | None:
+        """First matching payload-hash, media-type or size rule: no text is looked at."""
+        found: list[RuleKey] = []
+        keys = idx.payload.get(payload_hash)
+        if keys:
+            found.append(keys[0])
+        for name in _media_names(media_type):
+            keys = idx.media.get(name)
+            if keys:
+                found.append(keys[0])
+        for key, bytes_max in idx.sizes:
+            if size > bytes_max:
+                found.append(key)
+                break  # ascending keys: the first one is the least
+        return min(found) if found else None
+
+    def _match_of(self, key: RuleKey) -> Match:
+        e = self._entries[key[2]]
+        return Match(e.rule_id, e.action, e.governance_ref)
+
+    def _build(self) -> _Index:
+        payload: dict[bytes, list[RuleKey]] = {}
+        media: dict[str, list[RuleKey]] = {}
+        sizes: list[tuple[RuleKey, int]] = []
+        by_length: dict[int, dict[bytes, list[RuleKey]]] = {}
+        for e in self.snapshot():  # ascending keys, so every list below is sorted
+            key, rule = rule_order(e.rule_id), e.rule
+            if isinstance(rule, KeywordRule):
+                by_length.setdefault(rule.length, {}).setdefault(rule.hash, []).append(key)
+            elif isinstance(rule, PayloadHashRule):
+                payload.setdefault(rule.payload_hash, []).append(key)
+            elif isinstance(rule, SizeRule):
+                sizes.append((key, rule.bytes_max))
+            else:
+                media.setdefault(rule.media_type, []).append(key)
+        lengths = sorted(
+            (
+                _Length(min(k[0] for k in keys.values()), n, frozenset(keys), keys)
+                for n, keys in by_length.items()
+            ),
+            key=lambda g: g.key_min,
+        )
+        self._index = _Index(payload, media, sizes, lengths)
+        return self._index
+
+
+def _media_names(media_type: str) -> tuple[str, ...]:
+    """The rule media types that a declared one matches: itself and its "type/*"."""
+    essence = media_type_essence(media_type)
+    kind, slash, sub = essence.partition("/")
+    if not (kind and slash and sub):
+        return ()
+    return (essence,) if sub == "*" else (essence, f"{kind}/*")
