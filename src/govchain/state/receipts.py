@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import NamedTuple
 
 import msgspec
 
@@ -28,6 +29,27 @@ class Reason(StrEnum):
     INSUFFICIENT_FUNDS = "insufficient_funds"
     BAD_AMOUNT = "bad_amount"
     NOT_AUTHORIZED = "not_authorized"
+    UNKNOWN_KIND = "unknown_kind"
+    # The sender's standing (identities and governance decisions).
+    FROZEN = "frozen"
+    REVOKED = "revoked"
+    TIER_LIMIT = "tier_limit"
+    # Records and services.
+    UNKNOWN_SERVICE = "unknown_service"
+    SERVICE_SUSPENDED = "service_suspended"
+    SERVICE_EXISTS = "service_exists"
+    CONTENT_RULE = "content_rule"
+    # Holds (status held) and how they end.
+    HELD_AMOUNT = "held_amount"
+    HELD_REVIEW = "held_review"
+    INTERCEPTED = "intercepted"
+    # Governance transactions.
+    BAD_ARGUMENT = "bad_argument"
+    EMERGENCY_NOT_ALLOWED = "emergency_not_allowed"
+    UNKNOWN_PROPOSAL = "unknown_proposal"
+    PROPOSAL_CLOSED = "proposal_closed"
+    DUPLICATE_VOTE = "duplicate_vote"
+    LIMIT_REACHED = "limit_reached"
 
 
 REASON_TEXT: dict[Reason, str] = {
@@ -38,7 +60,38 @@ REASON_TEXT: dict[Reason, str] = {
     Reason.INSUFFICIENT_FUNDS: "the sender's balance is below the amount",
     Reason.BAD_AMOUNT: "the amount must be a positive integer within the supply",
     Reason.NOT_AUTHORIZED: "the sender may not send this kind of transaction",
+    Reason.UNKNOWN_KIND: "the transaction's kind is not one that execution knows",
+    Reason.FROZEN: "the sender is frozen by a governance decision (governance_ref)",
+    Reason.REVOKED: "the sender's identity was revoked by its issuer",
+    Reason.TIER_LIMIT: "over the payload size or per-checkpoint count of the sender's tier",
+    Reason.UNKNOWN_SERVICE: "the record names a service that is not registered",
+    Reason.SERVICE_SUSPENDED: "the record's service is suspended by governance (governance_ref)",
+    Reason.SERVICE_EXISTS: "another owner already registered this service id",
+    Reason.CONTENT_RULE: "the content matches a governance content rule (rule, governance_ref)",
+    Reason.HELD_AMOUNT: "the amount is at or above hold_amount_min; held for review",
+    Reason.HELD_REVIEW: "the sender holds the review role; held for review",
+    Reason.INTERCEPTED: "a governance decision intercepted the held transaction",
+    Reason.BAD_ARGUMENT: "an argument is invalid (address, id, role, parameter or bound)",
+    Reason.EMERGENCY_NOT_ALLOWED: "only freeze-identity and intercept may be emergency measures",
+    Reason.UNKNOWN_PROPOSAL: "no proposal has this id",
+    Reason.PROPOSAL_CLOSED: "the proposal is no longer open for votes",
+    Reason.DUPLICATE_VOTE: "this committee member already voted on the proposal",
+    Reason.LIMIT_REACHED: "a registry of the ledger is full (see docs/governance.md limits)",
 }
+
+
+class Outcome(NamedTuple):
+    """What execution decided for one transaction, before it becomes a Receipt."""
+
+    status: str
+    reason: str | None = None
+    rule: str | None = None
+    governance_ref: str | None = None
+
+
+def rejected(reason: Reason, governance_ref: str | None = None) -> Outcome:
+    """A rejection, naming the decision behind it when there is one."""
+    return Outcome(Status.REJECTED.value, reason.value, None, governance_ref)
 
 
 class Receipt(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):

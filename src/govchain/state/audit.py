@@ -1,0 +1,180 @@
+"""The audit log: append-only entries chained by SHA-256, its head committed in checkpoints.
+
+entry_hash = digest(AUDIT_DOMAIN, encode(entry)); each entry's `prev` is the
+previous entry's hash (AUDIT_EMPTY before the first), and the head after an
+entry is its hash. Checkpoint h+1 carries the head after executing height h,
+so an exported range can be checked offline against certified checkpoints
+(verify_chain): any edited, dropped, inserted or reordered entry shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+
+import msgspec
+
+from govchain.codec import digest, encode
+
+AUDIT_DOMAIN = b"govchain:audit:v1:"
+AUDIT_EMPTY = digest(AUDIT_DOMAIN, b"")
+AUDIT_TEXT_BYTES_MAX = 2_048  # subject and reason, each
+
+
+class AuditKind(StrEnum):
+    """What an entry records."""
+
+    PROPOSAL = "proposal"
+    VOTE = "vote"
+    PROPOSAL_REJECTED = "proposal_rejected"
+    EXPIRY = "expiry"
+    EMERGENCY = "emergency"
+    LAPSE = "lapse"
+    NO_OP = "no_op"  # a passed proposal whose target was invalid at enactment
+    # Enactments, one kind per effect.
+    FREEZE = "freeze"
+    UNFREEZE = "unfreeze"
+    INTERCEPTION = "interception"
+    RELEASE = "release"
+    REDACTION = "redaction"
+    SERVICE_SUSPENSION = "service_suspension"
+    SERVICE_RESUMPTION = "service_resumption"
+    FILTER_ADDED = "filter_added"
+    FILTER_REMOVED = "filter_removed"
+    VALIDATOR_CHANGE = "validator_change"
+    PARAM_SET = "param_set"
+    ROLE_GRANTED = "role_granted"
+    ROLE_REVOKED = "role_revoked"
+    # Enforcement on transactions.
+    REJECTION_BY_RULE = "rejection_by_rule"
+    REJECTION_BY_DECISION = "rejection_by_decision"
+    HOLD = "hold"
+    # An issuer registered, updated or revoked an identity.
+    IDENTITY = "identity"
+
+
+class AuditEntry(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
+    """One entry. subject reads "address:<hex>", "tx:<hex>", "rule:<id>", "service:<id>",
+    "proposal:<id>", "validator:<hex>", "param:<name>" or "" (none)."""
+
+    seq: int
+    height: int
+    kind: str
+    actor: bytes  # the address that acted; b"" when the chain itself did (expiry, lapse)
+    subject: str
+    proposal: str  # the proposal id (hex) behind it, or ""
+    reason: str
+    evidence: bytes  # 32 bytes or empty
+    prev: bytes
+
+    @property
+    def hash(self) -> bytes:
+        """This entry's hash: the head once it is appended."""
+        return digest(AUDIT_DOMAIN, encode(self))
+
+
+def _clip(text: str) -> str:
+    """Bound a text field to AUDIT_TEXT_BYTES_MAX bytes of UTF-8 (whole characters)."""
+    raw = text.encode()
+    if len(raw) <= AUDIT_TEXT_BYTES_MAX:
+        return text
+    return raw[:AUDIT_TEXT_BYTES_MAX].decode("utf-8", "ignore")
+
+
+class AuditLog:
+    """The ledger's end of the log: the head, the next seq, and this height's entries.
+
+    History lives in the node's store (from Executed.audit); the ledger keeps
+    only what it needs to extend the chain.
+    """
+
+    def __init__(self) -> None:
+        self.head = AUDIT_EMPTY
+        self.next_seq = 0
+        self.pending: list[AuditEntry] = []
+
+    def append(
+        self,
+        height: int,
+        kind: AuditKind,
+        actor: bytes,
+        subject: str,
+        proposal: str = "",
+        reason: str = "",
+        evidence: bytes = b"",
+    ) -> AuditEntry:
+        """Append one entry and move the head."""
+        entry = AuditEntry(
+            self.next_seq,
+            height,
+            kind.value,
+            actor,
+            _clip(subject),
+            proposal,
+            _clip(reason),
+            evidence,
+            self.head,
+        )
+        self.head = entry.hash
+        self.next_seq += 1
+        self.pending.append(entry)
+        return entry
+
+    def take(self) -> list[AuditEntry]:
+        """This height's entries (and forget them: the store keeps history)."""
+        out, self.pending = self.pending, []
+        return out
+
+
+def verify_chain(
+    entries: Sequence[AuditEntry],
+    heads_by_height: Mapping[int, bytes],
+    *,
+    from_height: int | None = None,
+    to_height: int | None = None,
+) -> str | None:
+    """Check an export offline; returns the first problem found, or None when it holds.
+
+    entries: every entry whose height lies in from_height..to_height (default:
+    the first and last entry's heights), in seq order. heads_by_height: height
+    h -> the audit head after executing h, as certified checkpoints h+1 carry
+    it. Every head given for a height in from_height-1..to_height is checked:
+    an edited entry changes its hash, which no longer matches the next entry's
+    prev or the certified head.
+    """
+    if not entries and (from_height is None or to_height is None):
+        return None
+    lo = from_height if from_height is not None else entries[0].height
+    hi = to_height if to_height is not None else entries[-1].height
+    for i, e in enumerate(entries):
+        if not lo <= e.height <= hi:
+            return f"entry seq {e.seq} has height {e.height}, outside {lo}..{hi}"
+        if i == 0:
+            continue
+        before = entries[i - 1]
+        if e.seq != before.seq + 1:
+            return f"entry seq {e.seq} follows seq {before.seq}: entries are missing or reordered"
+        if e.height < before.height:
+            return f"entry seq {e.seq} goes back to height {e.height}"
+        if e.prev != before.hash:
+            return f"entry seq {before.seq} was altered: entry seq {e.seq} does not chain to it"
+    # The head after each height: the last entry at or below it, else the start.
+    start = entries[0].prev if entries else None
+    heads: list[tuple[int, bytes]] = [(e.height, e.hash) for e in entries]
+    checked_start: bytes | None = None
+    j = 0
+    current = start
+    for h in sorted(k for k in heads_by_height if lo - 1 <= k <= hi):
+        while j < len(heads) and heads[j][0] <= h:
+            current = heads[j][1]
+            j += 1
+        want = heads_by_height[h]
+        if current is None:
+            # No entries at all: every certified head in the range must be the same.
+            checked_start = checked_start or want
+            if want != checked_start:
+                return f"the certified head changes at height {h} but the export has no entries"
+            continue
+        if current != want:
+            return f"the entries up to height {h} do not hash to the head certified for it"
+    return None

@@ -1,0 +1,88 @@
+"""Held transactions, the escrow that holds their funds, and how each hold ended.
+
+A held transfer's amount leaves the sender at once and sits in escrow, so the
+supply stays whole: total supply = sum of balances + escrow. `release`
+pays the recipient from escrow; `intercept` returns the amount to the sender.
+An emergency interception is provisional: the funds stay in escrow until the
+committee ratifies it, because a lapse must be able to put the hold back as it
+was, and the sender could have spent returned funds in between.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+
+class Resolution(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
+    """How a hold ended: executed (released) or rejected (intercepted), when, by whom."""
+
+    status: str
+    height: int
+    proposal: str
+    reason: str | None = None
+    provisional: bool = False  # an emergency interception awaiting ratification
+
+
+class Hold(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
+    """A transaction final as held: what it would do and why it waits."""
+
+    tx_id: bytes
+    kind: str
+    sender: bytes
+    to: bytes  # the transfer's recipient; b"" for a record
+    amount: int  # in escrow while unresolved; 0 for a record
+    height: int
+    reason: str
+    rule: str | None
+    governance_ref: str | None
+    resolution: Resolution | None = None
+
+    @property
+    def escrowed(self) -> bool:
+        """True while the amount sits in escrow (unresolved or provisionally intercepted)."""
+        return self.resolution is None or self.resolution.provisional
+
+    @property
+    def status(self) -> str:
+        """The transaction's status now: held, executed or rejected."""
+        return "held" if self.resolution is None else self.resolution.status
+
+
+class Holds:
+    """Every hold ever made, by transaction id, and the escrow total."""
+
+    def __init__(self) -> None:
+        self.by_tx: dict[bytes, Hold] = {}
+        self.escrow = 0
+        self._dirty: set[bytes] = set()
+
+    def get(self, tx_id: bytes) -> Hold | None:
+        """The hold of a transaction, resolved or not."""
+        return self.by_tx.get(tx_id)
+
+    def add(self, hold: Hold) -> None:
+        """A new hold; its amount enters escrow (the caller debited the sender)."""
+        assert hold.tx_id not in self.by_tx and hold.resolution is None
+        self.by_tx[hold.tx_id] = hold
+        self.escrow += hold.amount
+        self._dirty.add(hold.tx_id)
+
+    def resolve(self, tx_id: bytes, resolution: Resolution | None) -> Hold:
+        """Set (or clear, None) the resolution; escrow follows. Returns the new hold."""
+        old = self.by_tx[tx_id]
+        new = msgspec.structs.replace(old, resolution=resolution)
+        self.escrow += (new.escrowed - old.escrowed) * old.amount
+        assert self.escrow >= 0
+        self.by_tx[tx_id] = new
+        self._dirty.add(tx_id)
+        return new
+
+    def writes(self) -> list[Any]:
+        """Holds changed this height, sorted by id (state hash)."""
+        if not self._dirty:
+            return []
+        out = [self.by_tx[t] for t in sorted(self._dirty)]
+        self._dirty.clear()
+        return out
