@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,70 +10,40 @@ from govchain.codec import encode
 from govchain.consensus.validators import ValidatorSet
 from govchain.crypto import merkle
 from govchain.crypto.keys import SigningKey
-from govchain.dag.tx import Transaction, build
-from govchain.state.genesis import Genesis
-from govchain.state.ledger import Executed, Ledger
-from govchain.state.payloads import TransferPayload
+from govchain.dag.tx import Transaction
+from govchain.state.ledger import Ledger
+from govchain.state.payloads import AddValidator, ProposePayload, RemoveValidator, TransferPayload
 from govchain.state.receipts import Receipt, Status, prove, receipts_root
-
-CHAIN = "test-chain"
-ROOT = hashlib.sha256(b"any parent").digest()
-ALICE = SigningKey.from_label("alice")
-BOB = SigningKey.from_label("bob")
-CAROL = SigningKey.from_label("carol")
-AUTHORITY = SigningKey.from_label("authority")
-VALIDATORS = [SigningKey.from_label(f"validator-{i}") for i in range(4)]
+from ledgerkit import (
+    ALICE,
+    BOB,
+    CAROL,
+    R0,
+    VALIDATORS,
+    Chain,
+    genesis,
+    outcomes,
+    record_payload,
+    tx,
+    valset,
+)
 
 
 # -- helpers ---------------------------------------------------------------
-def valset(keys: list[SigningKey]) -> ValidatorSet:
-    return ValidatorSet.of({k.public_key: 1 for k in keys})
-
-
-def genesis(balances: dict[SigningKey, int] | None = None) -> Genesis:
-    balances = {ALICE: 100, BOB: 50} if balances is None else balances
-    return Genesis(
-        chain_id=CHAIN,
-        time_ms=0,
-        balances=tuple(sorted((k.address, v) for k, v in balances.items())),
-        validators=valset(VALIDATORS),
-        authority=AUTHORITY.public_key,
-    )
-
-
-def tx(
-    key: SigningKey, nonce: int, kind: str, payload: bytes, valid_until: int = 100
-) -> Transaction:
-    return build(
-        key,
-        chain_id=CHAIN,
-        kind=kind,
-        nonce=nonce,
-        parents=[ROOT],
-        valid_until=valid_until,
-        payload=payload,
-        stamp_bits_min=0,
-    )
-
-
 def transfer(
-    key: SigningKey, to: SigningKey | bytes, amount: int, nonce: int = 0, valid_until: int = 100
+    key: SigningKey, to: SigningKey | bytes, amount: int, nonce: int = 0, valid_until: int = 10_000
 ) -> Transaction:
     address = to.address if isinstance(to, SigningKey) else to
     return tx(key, nonce, "transfer", encode(TransferPayload(address, amount)), valid_until)
 
 
-def record(key: SigningKey, nonce: int = 0, valid_until: int = 100) -> Transaction:
-    return tx(key, nonce, "record", b"a data record", valid_until)
+def record(key: SigningKey, nonce: int = 0, valid_until: int = 10_000) -> Transaction:
+    return tx(key, nonce, "record", record_payload(b"a data record"), valid_until)
 
 
-def change_validators(key: SigningKey, keys: list[SigningKey], nonce: int = 0) -> Transaction:
-    return tx(key, nonce, "validators", encode(valset(keys)))
-
-
-def outcomes(result: Executed) -> list[str]:
-    """Each receipt as 'executed' or its rejection reason."""
-    return [r.reason or r.status for r in result.receipts]
+def propose_alone(action: AddValidator | RemoveValidator, nonce: int = 0) -> Transaction:
+    """A proposal from R0 that no one else votes on: it stays open."""
+    return tx(R0, nonce, "gov.propose", encode(ProposePayload(action, "why", b"")))
 
 
 def fresh(balances: dict[SigningKey, int] | None = None) -> Ledger:
@@ -201,65 +169,92 @@ def test_record_executes_and_spends_a_nonce_only() -> None:
     assert ledger.total_supply() == 150
 
 
-# -- validator changes -------------------------------------------------------
-def test_validators_change_from_a_non_authority_is_not_authorized() -> None:
+# -- validator changes (through governance) -----------------------------------
+def test_a_validator_change_from_outside_the_committee_is_not_authorized() -> None:
     ledger = fresh()
-    result = ledger.execute(1, [change_validators(ALICE, [ALICE])])
+    payload = encode(ProposePayload(AddValidator(ALICE.public_key), "me", b""))
+    result = ledger.execute(1, [tx(ALICE, 0, "gov.propose", payload)])
     assert outcomes(result) == ["not_authorized"]
     assert ledger.validator_set(3) == genesis().validators
 
 
-def test_validators_change_from_the_authority_applies_two_heights_later() -> None:
+def test_the_old_validators_kind_is_gone() -> None:
     ledger = fresh()
-    old, new = genesis().validators, valset([ALICE, BOB, CAROL])
+    result = ledger.execute(1, [tx(R0, 0, "validators", encode(valset([ALICE])))])
+    assert outcomes(result) == ["unknown_kind"]
+
+
+def test_a_passed_validator_change_applies_two_heights_after_enactment() -> None:
+    chain = Chain()
+    ledger = chain.ledger
+    old = genesis().validators
+    new = ValidatorSet.of({**{k.public_key: 1 for k in VALIDATORS}, ALICE.public_key: 1})
     assert ledger.validator_set(1) == ledger.validator_set(2) == old
     assert ledger.validator_set(3) is None
 
-    result = ledger.execute(1, [change_validators(AUTHORITY, [ALICE, BOB, CAROL])])
-    assert outcomes(result) == ["executed"]
+    chain.decide(AddValidator(ALICE.public_key))  # enacted at the end of height 1
     assert ledger.validator_set(1) == ledger.validator_set(2) == old
     assert ledger.validator_set(3) == new
     assert ledger.validator_set(4) is None
 
-    ledger.execute(2, [])
+    chain.run()
     assert ledger.validator_set(4) == new
     assert ledger.validator_set(5) is None
 
 
+def test_add_validator_on_a_member_sets_its_weight_and_remove_takes_it_out() -> None:
+    chain = Chain()
+    heavy = VALIDATORS[0].public_key
+    chain.decide(AddValidator(heavy, 2))
+    assert chain.ledger.validator_set(3).weight_of(heavy) == 2  # type: ignore[union-attr]
+    chain.decide(RemoveValidator(heavy))
+    assert chain.ledger.validator_set(3).weight_of(heavy) == 2  # type: ignore[union-attr]
+    assert chain.ledger.validator_set(4) == valset(VALIDATORS[1:])
+
+
 def test_a_later_change_overrides_only_from_its_own_start() -> None:
-    ledger = fresh()
-    ledger.execute(1, [change_validators(AUTHORITY, [ALICE], 0)])
-    ledger.execute(2, [change_validators(AUTHORITY, [BOB], 1)])
-    assert ledger.validator_set(2) == genesis().validators
-    assert ledger.validator_set(3) == valset([ALICE])
-    assert ledger.validator_set(4) == valset([BOB])
+    chain = Chain()
+    chain.decide(RemoveValidator(VALIDATORS[0].public_key))
+    chain.decide(RemoveValidator(VALIDATORS[1].public_key))
+    assert chain.ledger.validator_set(2) == genesis().validators
+    assert chain.ledger.validator_set(3) == valset(VALIDATORS[1:])
+    assert chain.ledger.validator_set(4) == valset(VALIDATORS[2:])
 
 
 @pytest.mark.parametrize(
-    "payload",
+    "action",
     [
-        b"junk",
-        encode(ValidatorSet.of({ALICE.public_key: 1})) + b"\x00",
-        encode([sorted([[ALICE.public_key, 1], [BOB.public_key, 1]], reverse=True)]),  # unsorted
-        encode([[[ALICE.public_key, 1], [ALICE.public_key, 1]]]),  # a member twice
-        encode([[[ALICE.public_key, 0]]]),  # zero weight
-        encode([[]]),  # no members
-        encode([[[b"\x01" + bytes(31), 1]]]),  # the identity point as a key
+        AddValidator(b"\x01" + bytes(31)),  # the identity point as a key
+        AddValidator(ALICE.public_key[:31]),
+        AddValidator(ALICE.public_key, 0),
+        AddValidator(ALICE.public_key, 10**7),
+        RemoveValidator(b"short"),
     ],
-    ids=["junk", "trailing", "unsorted", "duplicate", "zero-weight", "empty", "small-order-key"],
+    ids=["small-order-key", "short-key", "zero-weight", "huge-weight", "short-remove"],
 )
-def test_malformed_validator_set_from_the_authority(payload: bytes) -> None:
+def test_a_bad_validator_argument_rejects_the_proposal(
+    action: AddValidator | RemoveValidator,
+) -> None:
     ledger = fresh()
-    result = ledger.execute(1, [tx(AUTHORITY, 0, "validators", payload)])
-    assert outcomes(result) == ["malformed_payload"]
-    assert ledger.validator_set(3) == genesis().validators
+    assert outcomes(ledger.execute(1, [propose_alone(action)])) == ["bad_argument"]
+    assert ledger.proposals() == []
+
+
+def test_removing_the_last_validator_is_a_no_op_with_a_reason() -> None:
+    chain = Chain()
+    for v in VALIDATORS[:3]:
+        chain.decide(RemoveValidator(v.public_key))
+    last = chain.decide(RemoveValidator(VALIDATORS[3].public_key))
+    assert last.status == "passed"
+    assert last.outcome.startswith("remove-validator: no-op")
+    assert chain.ledger.validator_set(chain.ledger.height + 2) == valset(VALIDATORS[3:])
 
 
 # -- determinism and state hash ----------------------------------------------
 def batches() -> list[list[Transaction]]:
     return [
         [transfer(ALICE, BOB, 10, 0), record(CAROL, 0), transfer(BOB, CAROL, 5, 0)],
-        [transfer(ALICE, CAROL, 1, 1), change_validators(AUTHORITY, [ALICE, BOB])],
+        [transfer(ALICE, CAROL, 1, 1), propose_alone(AddValidator(ALICE.public_key))],
         [],
         [transfer(CAROL, ALICE, 6, 1), transfer(CAROL, ALICE, 1, 9)],
     ]

@@ -63,7 +63,8 @@ def genesis(validators: int) -> Genesis:
         time_ms=0,
         balances=tuple(sorted([(ALICE.address, 1_000), (BOB.address, 500)])),
         validators=ValidatorSet.of({k.public_key: 1 for k in VALIDATORS[:validators]}),
-        authority=SigningKey.from_label("replica-authority").public_key,
+        committee=((SigningKey.from_label("replica-regulator").public_key, 1),),
+        threshold=1,
     )
 
 

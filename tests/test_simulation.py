@@ -100,6 +100,36 @@ def test_a_failing_seed_replays_the_same_violation() -> None:
     assert again.violations == failing.violations
 
 
+GOVERNANCE_SEEN = (
+    "freeze",
+    "unfreeze",
+    "emergency",
+    "lapse",
+    "expiry",
+    "filter_added",
+    "rejection_by_rule",
+    "rejection_by_decision",
+    "hold",
+    "release",
+    "interception",
+    "redaction",
+    "service_suspension",
+    "service_resumption",
+    "param_set",
+    "role_granted",
+    "identity",
+    "validator_change",
+)
+
+
+def test_the_governance_script_plays_out_in_a_calm_cluster() -> None:
+    # An even seed: the validator reweigh goes through a proposal too.
+    (r,) = _run(range(2, 3), faults="none")
+    assert _violations([r]) == []
+    missing = [k for k in GOVERNANCE_SEEN if not r.audit_kinds.get(k)]
+    assert missing == [], r.audit_kinds
+
+
 def test_spam_is_refused_with_typed_reasons() -> None:
     (r,) = _run(range(5, 6), faults="none")
     assert {"bad_signature", "wrong_chain"} <= set(r.spam_rejected)

@@ -62,7 +62,8 @@ GENESIS = Genesis(
     time_ms=0,
     balances=tuple(sorted([(ALICE.address, 1_000), (BOB.address, 500)])),
     validators=ValidatorSet.of({k.public_key: 1 for k in VALIDATORS}),
-    authority=SigningKey.from_label("storage-authority").public_key,
+    committee=((SigningKey.from_label("storage-regulator").public_key, 1),),
+    threshold=1,
 )
 NAMES = ["r0", "r1", "r2", "r3"]
 OTHERS = {"r1", "r2", "r3"}

@@ -68,7 +68,9 @@ def init(
             time_ms=time.time_ns() // 1_000_000,
             balances=((faucet.address, 10**15),),
             validators=ValidatorSet.of({key.public_key: 1}),
-            authority=key.public_key,
+            # A single-node chain: the node key is the whole committee.
+            committee=((key.public_key, 1),),
+            threshold=1,
         )
     peer_addrs = []
     for p in peers:

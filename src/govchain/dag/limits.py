@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-KINDS = frozenset({"transfer", "record", "validators"})
+# Execution (state/ledger.py) gives each kind its meaning; admission only knows the names.
+KINDS = frozenset(
+    {"transfer", "record", "gov.propose", "gov.vote", "service.register", "identity.set"}
+)
 
 
 @dataclass(frozen=True, slots=True)

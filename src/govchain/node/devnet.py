@@ -19,11 +19,13 @@ import httpx
 from govchain.consensus.validators import ValidatorSet
 from govchain.crypto.keys import SigningKey
 from govchain.node.files import Home, NodeConfig, PeerAddr, read_key, write_key
-from govchain.state.genesis import Genesis
+from govchain.state.genesis import Genesis, GenesisIdentity
 
 HOST = "127.0.0.1"
 FAUCET_SUPPLY = 10**15
-REGULATORS = 3
+REGULATORS = 3  # the governance committee, weight 1 each
+COMMITTEE_THRESHOLD = 2
+GENESIS_TIER = 3  # validators, regulators and the auditor are fully identified
 P2P_PORT_OFFSET = 100
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
@@ -100,14 +102,21 @@ def create(
     keys_dir.mkdir(parents=True, exist_ok=False)
     val_keys = [_new_key(keys_dir / f"validator-{i}.key") for i in range(validators)]
     regulators = [_new_key(keys_dir / f"regulator-{i}.key") for i in range(1, REGULATORS + 1)]
-    _new_key(keys_dir / "auditor.key")
+    auditor = _new_key(keys_dir / "auditor.key")
     faucet = _new_key(keys_dir / "faucet.key")
+    kinds = {k.address: "validator" for k in val_keys}
+    kinds.update({k.address: "regulator" for k in regulators})
+    kinds[auditor.address] = "auditor"
     genesis = Genesis(
         chain_id=f"govchain-devnet-{secrets.token_hex(3)}",
         time_ms=time.time_ns() // 1_000_000,
         balances=tuple(sorted({faucet.address: FAUCET_SUPPLY, **(extra_balances or {})}.items())),
         validators=ValidatorSet.of({k.public_key: 1 for k in val_keys}),
-        authority=regulators[0].public_key,
+        committee=tuple(sorted((k.public_key, 1) for k in regulators)),
+        threshold=COMMITTEE_THRESHOLD,
+        identities=tuple(
+            GenesisIdentity(a, kind, GENESIS_TIER) for a, kind in sorted(kinds.items())
+        ),
     )
     nodes = plan(root, validators, observers, port_base)
     node_keys = val_keys + [SigningKey(secrets.token_bytes(32)) for _ in range(observers)]

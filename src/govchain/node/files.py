@@ -10,7 +10,7 @@ from typing import Any
 
 from govchain.consensus.validators import ValidatorSet
 from govchain.crypto.keys import SigningKey
-from govchain.state.genesis import Genesis
+from govchain.state.genesis import Genesis, GenesisIdentity
 
 KEY_FILE_MODE = 0o600
 
@@ -71,7 +71,9 @@ def genesis_to_json(g: Genesis) -> dict[str, Any]:
         "time_ms": g.time_ms,
         "balances": [[a.hex(), v] for a, v in g.balances],
         "validators": [[m.public_key.hex(), m.weight] for m in g.validators.members],
-        "authority": g.authority.hex(),
+        "committee": [[k.hex(), w] for k, w in g.committee],
+        "threshold": g.threshold,
+        "identities": [[i.address.hex(), i.kind, i.tier, i.attrs_hash.hex()] for i in g.identities],
         "hash": g.hash.hex(),
     }
 
@@ -87,7 +89,19 @@ def read_genesis(path: Path) -> Genesis:
             validators=ValidatorSet.of(
                 {_hex(k, 32, "a validator key", path): int(w) for k, w in doc["validators"]}
             ),
-            authority=_hex(doc["authority"], 32, "authority", path),
+            committee=tuple(
+                (_hex(k, 32, "a committee key", path), int(w)) for k, w in doc["committee"]
+            ),
+            threshold=int(doc["threshold"]),
+            identities=tuple(
+                GenesisIdentity(
+                    _hex(a, 20, "an identity address", path),
+                    str(kind),
+                    int(tier),
+                    _hex(h, None, "attrs_hash", path),
+                )
+                for a, kind, tier, h in doc.get("identities", [])
+            ),
         )
     except FileError:
         raise

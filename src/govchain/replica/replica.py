@@ -251,7 +251,7 @@ class Replica:
             tips=tuple(tips),
             state_hash=self.ledger.state_hash,
             receipts_root=self.ledger.receipts_root,
-            audit_head=AUDIT_EMPTY,
+            audit_head=self.ledger.audit_head,
             validator_set_hash=valset.hash,
         )
 
@@ -269,7 +269,7 @@ class Replica:
             or any(a >= b for a, b in itertools.pairwise(tips))
             or cp.state_hash != self.ledger.state_hash
             or cp.receipts_root != self.ledger.receipts_root
-            or cp.audit_head != AUDIT_EMPTY
+            or cp.audit_head != self.ledger.audit_head
             or valset is None
             or cp.validator_set_hash != valset.hash
         ):

@@ -29,6 +29,7 @@ class Checkers:
         self._decided: dict[int, bytes] = {}
         self._certs_ok: set[tuple[int, bytes, bytes]] = set()
         self._state: dict[int, bytes] = {}
+        self._audit: dict[int, bytes] = {}
         self._receipts: dict[bytes, bytes] = {}
         self._executed_by: dict[str, set[bytes]] = {}
         self._signed: dict[tuple[bytes, int, int, int], bytes] = {}
@@ -62,11 +63,17 @@ class Checkers:
             self._certs_ok.add(key)
 
     def on_executed(self, node: str, ex: Execution, supply_now: int) -> None:
-        """Same state hash, same receipts, nothing twice, supply conserved."""
+        """Same state hash and audit head, same receipts, nothing twice, supply conserved.
+
+        supply_now counts escrow: held transfers' amounts stay part of the supply.
+        """
         h = ex.checkpoint.height
         have = self._state.setdefault(h, ex.result.state_hash)
         if have != ex.result.state_hash:
             self.fail("state_hash", f"{node} has another state hash at height {h}")
+        head = self._audit.setdefault(h, ex.result.audit_head)
+        if head != ex.result.audit_head:
+            self.fail("audit_head", f"{node} has another audit head at height {h}")
         seen = self._executed_by.setdefault(node, set())
         for r in ex.result.receipts:
             enc = encode(r)

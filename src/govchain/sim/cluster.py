@@ -17,19 +17,22 @@ from govchain.consensus.validators import ValidatorSet
 from govchain.crypto.keys import SigningKey
 from govchain.dag.admission import AdmissionError, Reject
 from govchain.dag.limits import DagLimits
-from govchain.dag.tx import Transaction, build
+from govchain.dag.tx import Transaction
 from govchain.replica.messages import Message, ProposalMsg, VoteMsg, decode_message
 from govchain.replica.replica import Persisted, Replica, ReplicaConfig, ReplicaReady
 from govchain.sim.byzantine import BEHAVIOURS, Collusion, rewrite
 from govchain.sim.checkers import Checkers, Violation
+from govchain.sim.governor import Governor, View
 from govchain.sim.network import LinkFaults, Network
 from govchain.sim.workload import SPAM_KINDS, Client, Workload
-from govchain.state.genesis import Genesis
+from govchain.state.genesis import Genesis, GenesisIdentity
+from govchain.state.receipts import Receipt
 
 FAULTS = ("none", "loss", "partition", "crash", "all")
 TICK_MS = 20
 CLIENTS = 6
 CLIENT_BALANCE = 1_000_000
+GOV_INTERVAL_MS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,7 @@ class SimResult:
     messages: int
     txs_final: int
     spam_rejected: dict[str, int] = field(default_factory=dict)
+    audit_kinds: dict[str, int] = field(default_factory=dict)  # governance that happened
 
 
 @dataclass(slots=True)
@@ -118,19 +122,28 @@ class Simulation:
         self.checkers = Checkers(self.genesis.supply)
         self.f = (cfg.validators - 1) // 3
         self.spam_rejected: dict[str, int] = {}
+        # First honest receipt of every final transaction, and audit entries by kind.
+        self.final: dict[bytes, Receipt] = {}
+        self.audit_kinds: dict[str, int] = {}
+        self._audited: set[int] = set()
 
     # -- set-up ----------------------------------------------------------------
     def _build_nodes(self) -> None:
         cfg = self.cfg
         keys = [SigningKey.from_label(f"sim-validator-{i}") for i in range(cfg.validators)]
         self.clients = [Client(SigningKey.from_label(f"sim-client-{i}")) for i in range(CLIENTS)]
-        authority = self.authority = SigningKey.from_label("sim-authority")
+        regulators = [Client(SigningKey.from_label(f"sim-regulator-{i}")) for i in range(3)]
+        kinds = {k.address: "validator" for k in keys}
+        kinds.update({r.key.address: "regulator" for r in regulators})
         self.genesis = Genesis(
             chain_id="govchain-sim",
             time_ms=0,
             balances=tuple(sorted((c.key.address, CLIENT_BALANCE) for c in self.clients)),
             validators=ValidatorSet.of({k.public_key: 1 for k in keys}),
-            authority=authority.public_key,
+            # The committee: three regulators of weight 1, any two decide.
+            committee=tuple(sorted((r.key.public_key, 1) for r in regulators)),
+            threshold=2,
+            identities=tuple(GenesisIdentity(a, k, 3) for a, k in sorted(kinds.items())),
         )
         byz_idx = sorted(self.rng.sample(range(cfg.validators), cfg.byzantine))
         if cfg.byzantine == 1:
@@ -157,6 +170,8 @@ class Simulation:
                 self.nodes[f"v{i}"] = SimNode(f"v{i}", key, False, b, None)
         self.names = sorted(self.nodes)
         self.workload = Workload(self.rng, self.clients, stamp_bits_min=4)
+        business = Client(SigningKey.from_label("sim-business"))
+        self.governor = Governor(self.workload, regulators, business, self.clients)
 
     def _make_replica(self, node: SimNode) -> Replica:
         cfg = self.honest_config if node.honest else self.byz_config
@@ -206,6 +221,7 @@ class Simulation:
             self._drain(node)
             self._at(1 + i * 3, "tick", name)
         self._at(5, "client")
+        self._at(40, "gov")
         if self.cfg.seed % 2 == 0:
             self._at(self.rng.randint(500, self.cfg.safety_ms // 2), "reweigh")
         self._schedule_faults()
@@ -254,6 +270,7 @@ class Simulation:
                 default=0,
             ),
             spam_rejected=self.spam_rejected,
+            audit_kinds=self.audit_kinds,
         )
 
     def _honest(self) -> list[SimNode]:
@@ -287,6 +304,9 @@ class Simulation:
             self.net.groups = sides
         elif kind == "unpartition":
             self.net.groups = None
+        elif kind == "gov":
+            self._gov_step()
+            self._at(self.now_ms + GOV_INTERVAL_MS, "gov")
         elif kind == "reweigh":
             self._reweigh()
         elif kind == "crash":
@@ -376,6 +396,12 @@ class Simulation:
             self.checkers.on_decided(node.name, cp, cert, replica.ledger.validator_set(cp.height))
         for ex in r.executed:
             self.checkers.on_executed(node.name, ex, replica.ledger.total_supply())
+            for rc in ex.result.receipts:
+                self.final.setdefault(rc.tx_id, rc)
+            if ex.checkpoint.height not in self._audited:
+                self._audited.add(ex.checkpoint.height)
+                for entry in ex.result.audit:
+                    self.audit_kinds[entry.kind] = self.audit_kinds.get(entry.kind, 0) + 1
 
     def _send_all(self, node: SimNode, sends: list[tuple[str, Message]]) -> None:
         cache: dict[int, bytes] = {}
@@ -407,9 +433,7 @@ class Simulation:
             return
         tx = self.workload.transfer(client, replica, self.now_ms)
         if self._submit(node, tx.to_wire()):
-            client.nonce += 1
-            client.last = tx.id
-            client.last_sent_ms = self.now_ms
+            client.sent(tx, self.now_ms)
         up = [n for n in up if n.replica is not None]
         if roll > 0.93 and up:
             other = self.rng.choice(up)
@@ -418,30 +442,25 @@ class Simulation:
             self._submit(other, twin.to_wire())
 
     def _reweigh(self) -> None:
-        """The authority gives one honest validator double weight, effective 2 heights on."""
-        up = [n for n in self._honest() if n.replica is not None]
-        if not up:
-            self._at(self.now_ms + 200, "reweigh")
-            return
-        node = self.rng.choice(up)
-        replica = node.replica
-        assert replica is not None
+        """The committee gives one honest validator double weight (2 heights after enacting)."""
         heavy = self.rng.choice(self._honest()).key.public_key
-        current = replica.ledger.validator_set(replica.ledger.height + 1)
-        assert current is not None
-        weights = {m.public_key: (2 if m.public_key == heavy else 1) for m in current.members}
-        tx = build(
-            self.authority,
-            chain_id=self.genesis.chain_id,
-            kind="validators",
-            nonce=0,
-            parents=replica.dag.client_tips(2),
-            valid_until=replica.dag.height + 40,
-            payload=encode(ValidatorSet.of(weights)),
-            stamp_bits_min=4,
-        )
-        if not self._submit(node, tx.to_wire()):
-            self._at(self.now_ms + 200, "reweigh")
+        self.governor.reweigh(heavy)
+
+    def _gov_step(self) -> None:
+        """Let the governance script act through a random live node."""
+        up = [self.nodes[n] for n in self.names if self.nodes[n].replica is not None]
+        ahead = [n.replica for n in self._honest() if n.replica is not None]
+        if not up or not ahead:
+            return
+        ledger = max(ahead, key=lambda r: r.ledger.height).ledger
+        node = self.rng.choice(up)
+        assert node.replica is not None
+        view = View(self.now_ms, ledger, self.final)
+
+        def submit(tx: Transaction) -> bool:
+            return node.replica is not None and self._submit(node, tx.to_wire())
+
+        self.governor.step(view, node.replica, submit)
 
     def _submit(self, node: SimNode, wire: bytes) -> bool:
         assert node.replica is not None

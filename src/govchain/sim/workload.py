@@ -23,6 +23,12 @@ class Client:
     last: bytes | None = None
     last_sent_ms: int = 0
 
+    def sent(self, tx: Transaction, now_ms: int) -> None:
+        """A node admitted tx: the next one takes the next nonce and names it."""
+        self.nonce = tx.body.nonce + 1
+        self.last = tx.id
+        self.last_sent_ms = now_ms
+
 
 class Workload:
     """Builds transactions for clients against a node's current view."""
@@ -36,6 +42,20 @@ class Workload:
         self, client: Client, node: Replica, now_ms: int, nonce: int | None = None
     ) -> Transaction:
         """A transfer to another client, naming the client's previous tx and node tips."""
+        to = self.rng.choice([c for c in self.clients if c is not client]).key.address
+        payload = encode(TransferPayload(to, self.rng.randint(1, 5_000)))
+        return self.build(client, node, now_ms, "transfer", payload, nonce)
+
+    def build(
+        self,
+        client: Client,
+        node: Replica,
+        now_ms: int,
+        kind: str,
+        payload: bytes,
+        nonce: int | None = None,
+    ) -> Transaction:
+        """Any transaction of client's, chained to its previous one and to node's tips."""
         addr = client.key.address
         if (
             client.last is not None
@@ -49,18 +69,16 @@ class Workload:
         parents = set(node.dag.client_tips(2))
         if client.last is not None:
             parents.add(client.last)
-        to = self.rng.choice([c for c in self.clients if c is not client]).key.address
-        tx = build(
+        return build(
             client.key,
             chain_id=node.genesis.chain_id,
-            kind="transfer",
+            kind=kind,
             nonce=client.nonce if nonce is None else nonce,
             parents=sorted(parents)[:8],
             valid_until=node.dag.height + 40,
-            payload=encode(TransferPayload(to, self.rng.randint(1, 5_000))),
+            payload=payload,
             stamp_bits_min=self.stamp_bits_min,
         )
-        return tx
 
     def spam(self, kind: str, client: Client, node: Replica) -> bytes:
         """A transaction that admission must refuse (or park as an orphan)."""

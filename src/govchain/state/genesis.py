@@ -1,29 +1,44 @@
-"""The genesis document: chain id, time, initial balances, validators, authority."""
+"""The genesis document: chain id, time, balances, validators, committee, identities."""
 
 from __future__ import annotations
 
 import msgspec
 
-from govchain.codec import digest, encode
-from govchain.consensus.validators import ValidatorSet
+from govchain.codec import HASH_BYTES, digest, encode
+from govchain.consensus.validators import WEIGHT_MAX, ValidatorSet
 from govchain.crypto.keys import ADDRESS_BYTES, PUBLIC_KEY_BYTES, point_on_curve
+from govchain.state.identities import KINDS, TIER_MAX
 
 GENESIS_DOMAIN = b"govchain:genesis:v1:"
 SUPPLY_MAX = 2**63 - 1
+COMMITTEE_SIZE_MAX = 64
+GENESIS_IDENTITIES_MAX = 10_000
+
+
+class GenesisIdentity(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
+    """An identity that exists from height 0 (issuer: genesis itself)."""
+
+    address: bytes
+    kind: str
+    tier: int
+    attrs_hash: bytes = b""
 
 
 class Genesis(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
     """Everything height 0 is made of. Its hash is the DAG's root vertex id.
 
-    authority: the key that may change the validator set until on-chain
-    governance takes that role over.
+    committee: the governance committee, (Ed25519 public key, weight) sorted by
+    key; only its members propose and vote. threshold: the yes weight a
+    proposal needs to pass.
     """
 
     chain_id: str
     time_ms: int
     balances: tuple[tuple[bytes, int], ...]
     validators: ValidatorSet
-    authority: bytes
+    committee: tuple[tuple[bytes, int], ...]
+    threshold: int
+    identities: tuple[GenesisIdentity, ...] = ()
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.chain_id) <= 64:
@@ -33,13 +48,46 @@ class Genesis(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_field
             raise ValueError("genesis balances need distinct sorted 20-byte addresses")
         if any(v <= 0 for _, v in self.balances) or self.supply > SUPPLY_MAX:
             raise ValueError("genesis balances must be positive and within the supply bound")
-        if len(self.authority) != PUBLIC_KEY_BYTES or not point_on_curve(self.authority):
-            raise ValueError("authority must be an acceptable Ed25519 public key")
+        self._check_committee()
+        self._check_identities()
+
+    def _check_committee(self) -> None:
+        keys = [k for k, _ in self.committee]
+        if not 1 <= len(keys) <= COMMITTEE_SIZE_MAX:
+            raise ValueError(f"the committee has 1..{COMMITTEE_SIZE_MAX} members")
+        if keys != sorted(set(keys)):
+            raise ValueError("committee members must be distinct and sorted by public key")
+        for key, weight in self.committee:
+            if len(key) != PUBLIC_KEY_BYTES or not point_on_curve(key):
+                raise ValueError("a committee key is not an acceptable Ed25519 public key")
+            if not 1 <= weight <= WEIGHT_MAX:
+                raise ValueError(f"committee weights must lie in 1..{WEIGHT_MAX}")
+        if not 1 <= self.threshold <= self.committee_weight:
+            raise ValueError("threshold must lie in 1..the committee's total weight")
+
+    def _check_identities(self) -> None:
+        addrs = [i.address for i in self.identities]
+        if len(addrs) > GENESIS_IDENTITIES_MAX:
+            raise ValueError(f"at most {GENESIS_IDENTITIES_MAX} genesis identities")
+        if addrs != sorted(set(addrs)) or any(len(a) != ADDRESS_BYTES for a in addrs):
+            raise ValueError("genesis identities need distinct sorted 20-byte addresses")
+        for i in self.identities:
+            if i.kind not in KINDS:
+                raise ValueError(f"identity kind must be one of {', '.join(KINDS)}")
+            if not 0 <= i.tier <= TIER_MAX:
+                raise ValueError(f"identity tier must lie in 0..{TIER_MAX}")
+            if len(i.attrs_hash) not in (0, HASH_BYTES):
+                raise ValueError("identity attrs_hash must be empty or 32 bytes")
 
     @property
     def supply(self) -> int:
         """Total of all balances, conserved by every transfer."""
         return sum(v for _, v in self.balances)
+
+    @property
+    def committee_weight(self) -> int:
+        """Sum of the committee's weights."""
+        return sum(w for _, w in self.committee)
 
     @property
     def hash(self) -> bytes:

@@ -1,0 +1,260 @@
+"""Governance in the simulator: a committee and a business play a scripted scenario.
+
+The script is a few tracks of steps; each track runs its steps in order, the
+tracks side by side. A step sends one transaction (a proposal, with the votes
+that follow it, or a plain service, identity or record transaction) and is
+done once it is final; lost or out-of-order transactions are sent again. What
+the steps do is only judged by the checkers (state hash and audit head
+agreement, conservation); `Governor.seen` counts the audit entries by kind, so
+that a test can tell that the scenario really ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from govchain.codec import encode
+from govchain.dag.tx import Transaction, payload_hash
+from govchain.replica.replica import Replica
+from govchain.sim.workload import Client, Workload
+from govchain.state.ledger import Ledger
+from govchain.state.payloads import (
+    Action,
+    AddFilter,
+    AddValidator,
+    FreezeIdentity,
+    GrantRole,
+    IdentitySetPayload,
+    Intercept,
+    ProposePayload,
+    RecordPayload,
+    Redact,
+    Release,
+    ResumeService,
+    ServiceRegisterPayload,
+    SetParam,
+    SuspendService,
+    UnfreezeIdentity,
+    VotePayload,
+    action_name,
+)
+from govchain.state.policy import PayloadHashRule, RuleAction, keyword_rule
+from govchain.state.receipts import Receipt
+
+RETRY_MS = 2_500  # not final by then: send again
+RESEND_REASONS = frozenset({"conflict", "nonce_gap", "expired"})  # lost the nonce race
+SERVICE = "shop"
+KEYWORD = "contraband"
+PROPOSE = "gov.propose"
+HELD_RECORD = RecordPayload(SERVICE, "text/plain", b"needs a second look")
+
+
+@dataclass(slots=True)
+class View:
+    """What a step may read: the time, the most advanced honest ledger, final receipts."""
+
+    now_ms: int
+    ledger: Ledger
+    final: Mapping[bytes, Receipt]
+
+
+Build = Callable[[View], bytes | None]  # a payload, or None while its target is unknown
+
+
+@dataclass(slots=True)
+class Step:
+    """One transaction of the script and, for a proposal, who votes yes and when."""
+
+    label: str
+    actor: Client
+    kind: str
+    payload: Build
+    voters: tuple[Client, ...] = ()
+    vote_after_heights: int = 0  # > 0: let an emergency measure act before ratifying it
+    wait_decided: bool = True  # a proposal step ends when decided (else once it exists)
+    tx: bytes | None = None
+    sent_ms: int = 0
+    votes: dict[bytes, tuple[bytes, int]] = field(default_factory=dict)  # voter -> (tx, ms)
+
+
+def vote(proposer: Client, action: Action, *voters: Client) -> Step:
+    """A proposal that voters ratify as soon as they see it."""
+    data = encode(ProposePayload(action, "sim", b"", False))
+    return Step(action_name(action), proposer, PROPOSE, lambda _view: data, voters)
+
+
+def plain(actor: Client, kind: str, payload: object) -> Step:
+    """A transaction that is done once final, whatever its outcome."""
+    data = encode(payload)
+    return Step(kind, actor, kind, lambda _view: data)
+
+
+class Governor:
+    """Drives the script against the cluster through `submit`."""
+
+    def __init__(
+        self,
+        workload: Workload,
+        regulators: list[Client],
+        business: Client,
+        clients: list[Client],
+    ) -> None:
+        self.workload = workload
+        self.regs = regulators
+        self.biz = business
+        self.clients = clients
+        self.tracks: list[list[Step]] = []
+        self._script()
+
+    # -- the scenario -------------------------------------------------------------
+    def _script(self) -> None:
+        r0, r1, r2 = self.regs
+        biz, c = self.biz, self.clients
+        short_ttl = 3
+        self.track(
+            vote(r0, SetParam("emergency_ttl_heights", short_ttl), r1),
+            vote(r1, SetParam("hold_amount_min", 4_500), r2),
+            Step("release", r1, PROPOSE, self._on_held(0, Release), (r2,)),
+            Step("intercept", r2, PROPOSE, self._on_held(0, Intercept), (r0,)),
+            Step(
+                "emergency intercept that lapses",
+                r0,
+                PROPOSE,
+                self._on_held(0, Intercept, emergency=True),
+                wait_decided=False,
+            ),
+            vote(r0, SetParam("hold_amount_min", None), r1),
+        )
+        frozen = c[0].key.address
+        self.track(vote(r1, FreezeIdentity(frozen), r2), vote(r2, UnfreezeIdentity(frozen), r0))
+        lapsing, ratified = c[1].key.address, c[2].key.address
+
+        def emergency(address: bytes) -> Build:
+            data = encode(ProposePayload(FreezeIdentity(address), "sim", b"", True))
+            # Once the short ttl governs, so that a lapse happens within the run.
+            return lambda v: data if v.ledger.param("emergency_ttl_heights") == short_ttl else None
+
+        self.track(
+            Step(
+                "emergency freeze that lapses", r2, PROPOSE, emergency(lapsing), wait_decided=False
+            ),
+            Step("emergency freeze, ratified", r0, PROPOSE, emergency(ratified), (r1,), 1),
+            vote(r1, UnfreezeIdentity(ratified), r2),
+        )
+        keyword = keyword_rule(KEYWORD)
+        by_hash = PayloadHashRule(payload_hash(encode(HELD_RECORD)))
+        first = plain(biz, "record", RecordPayload(SERVICE, "text/plain", b"hello"))
+        self.track(
+            plain(biz, "service.register", ServiceRegisterPayload(SERVICE, "")),
+            first,
+            vote(r0, AddFilter(keyword, RuleAction.REJECT), r1),
+            vote(r1, AddFilter(by_hash, RuleAction.HOLD), r0),
+            plain(biz, "record", RecordPayload(SERVICE, "text/plain", b"selling Contra band")),
+            plain(biz, "record", HELD_RECORD),
+            Step("redact", r2, PROPOSE, self._redact(first), (r0,)),
+            vote(r0, SuspendService(SERVICE), r2),
+            plain(biz, "record", RecordPayload(SERVICE, "text/plain", b"while suspended")),
+            vote(r2, ResumeService(SERVICE), r1),
+        )
+        issued = IdentitySetPayload(c[3].key.address, "person", 1, bytes(32), "active")
+        self.track(
+            vote(r1, GrantRole(biz.key.address, "issuer"), r0),
+            plain(biz, "identity.set", issued),
+        )
+
+    def reweigh(self, heavy: bytes) -> None:
+        """The even-seed validator reweigh, as a committee decision."""
+        r0, r1, _ = self.regs
+        self.track(vote(r0, AddValidator(heavy, 2), r1))
+
+    def track(self, *steps: Step) -> None:
+        """Add steps that run in order, beside the other tracks."""
+        self.tracks.append(list(steps))
+
+    @staticmethod
+    def _on_held(index: int, kind: type[Release | Intercept], emergency: bool = False) -> Build:
+        """A proposal on the index-th transfer still held, once there is one."""
+
+        def build(view: View) -> bytes | None:
+            held = sorted(
+                (h.height, h.tx_id)
+                for h in view.ledger.holds.by_tx.values()
+                if h.resolution is None and h.kind == "transfer"
+            )
+            if len(held) <= index:
+                return None
+            return encode(ProposePayload(kind(held[index][1]), "sim", b"", emergency))
+
+        return build
+
+    @staticmethod
+    def _redact(step: Step) -> Build:
+        def build(view: View) -> bytes | None:
+            if step.tx is None or step.tx not in view.final:
+                return None
+            return encode(ProposePayload(Redact(step.tx), "sim", b"", False))
+
+        return build
+
+    # -- driving ---------------------------------------------------------------------
+    def step(self, view: View, node: Replica, submit: Callable[[Transaction], bool]) -> None:
+        """Advance every track's current step by what the view shows."""
+        for track in self.tracks:
+            if track and self._advance(track[0], view, node, submit):
+                track.pop(0)
+
+    def _advance(
+        self, s: Step, view: View, node: Replica, submit: Callable[[Transaction], bool]
+    ) -> bool:
+        if s.tx is None:
+            payload = s.payload(view)
+            if payload is not None:
+                tx = self._send(s.actor, s.kind, payload, view, node, submit)
+                if tx is not None:
+                    s.tx, s.sent_ms, s.votes = tx.id, view.now_ms, {}
+            return False
+        r = view.final.get(s.tx)
+        if r is None or r.reason in RESEND_REASONS:
+            if r is not None or view.now_ms - s.sent_ms > RETRY_MS:
+                s.tx = None
+            return False
+        if s.kind != "gov.propose" or r.status != "executed":
+            return True
+        p = view.ledger.proposal(s.tx.hex())
+        if p is None:
+            return False
+        if p.status != "open" or not s.wait_decided:
+            return True
+        if view.ledger.height < p.created_height + s.vote_after_heights:
+            return False
+        voted = {a for a, _ in p.votes}
+        for voter in s.voters:
+            if voter.key.address in voted:
+                continue
+            sent = s.votes.get(voter.key.address)
+            if sent is not None:
+                vr = view.final.get(sent[0])
+                stale = vr is None and view.now_ms - sent[1] <= RETRY_MS
+                if stale or (vr is not None and vr.reason not in RESEND_REASONS):
+                    continue
+            data = encode(VotePayload(s.tx, True))
+            tx = self._send(voter, "gov.vote", data, view, node, submit)
+            if tx is not None:
+                s.votes[voter.key.address] = (tx.id, view.now_ms)
+        return False
+
+    def _send(
+        self,
+        actor: Client,
+        kind: str,
+        payload: bytes,
+        view: View,
+        node: Replica,
+        submit: Callable[[Transaction], bool],
+    ) -> Transaction | None:
+        tx = self.workload.build(actor, node, view.now_ms, kind, payload)
+        if not submit(tx):
+            return None
+        actor.sent(tx, view.now_ms)
+        return tx
