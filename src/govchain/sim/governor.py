@@ -115,13 +115,13 @@ class Governor:
         self.track(
             vote(r0, SetParam("emergency_ttl_heights", short_ttl), r1),
             vote(r1, SetParam("hold_amount_min", 4_500), r2),
-            Step("release", r1, PROPOSE, self._on_held(0, Release), (r2,)),
-            Step("intercept", r2, PROPOSE, self._on_held(0, Intercept), (r0,)),
+            Step("release", r1, PROPOSE, self._on_held(Release), (r2,)),
+            Step("intercept", r2, PROPOSE, self._on_held(Intercept), (r0,)),
             Step(
                 "emergency intercept that lapses",
                 r0,
                 PROPOSE,
-                self._on_held(0, Intercept, emergency=True),
+                self._on_held(Intercept, emergency=True),
                 wait_decided=False,
             ),
             vote(r0, SetParam("hold_amount_min", None), r1),
@@ -173,8 +173,8 @@ class Governor:
         self.tracks.append(list(steps))
 
     @staticmethod
-    def _on_held(index: int, kind: type[Release | Intercept], emergency: bool = False) -> Build:
-        """A proposal on the index-th transfer still held, once there is one."""
+    def _on_held(kind: type[Release | Intercept], emergency: bool = False) -> Build:
+        """A proposal on the oldest transfer still held, once there is one."""
 
         def build(view: View) -> bytes | None:
             held = sorted(
@@ -182,9 +182,9 @@ class Governor:
                 for h in view.ledger.holds.by_tx.values()
                 if h.resolution is None and h.kind == "transfer"
             )
-            if len(held) <= index:
+            if not held:
                 return None
-            return encode(ProposePayload(kind(held[index][1]), "sim", b"", emergency))
+            return encode(ProposePayload(kind(held[0][1]), "sim", b"", emergency))
 
         return build
 
