@@ -158,7 +158,7 @@ def sender_keys(count: int) -> list[SigningKey]:
 
 
 def bench_genesis(keys: list[SigningKey]) -> Genesis:
-    """A genesis funding every sender, with one validator and an authority."""
+    """A genesis funding every sender, with one validator and a one-member committee."""
     validator = SigningKey.from_label("bench-validator")
     authority = SigningKey.from_label("bench-authority")
     return Genesis(
@@ -166,7 +166,8 @@ def bench_genesis(keys: list[SigningKey]) -> Genesis:
         time_ms=0,
         balances=tuple(sorted((k.address, SENDER_BALANCE) for k in keys)),
         validators=ValidatorSet.of({validator.public_key: 1}),
-        authority=authority.public_key,
+        committee=((authority.public_key, 1),),
+        threshold=1,
     )
 
 

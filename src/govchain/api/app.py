@@ -120,14 +120,10 @@ def build_app(node: Node) -> Starlette:
             ) from None
         if not 1 <= len(wires) <= BATCH_TXS_MAX:
             raise ApiError(400, "bad_request", f"a batch holds 1..{BATCH_TXS_MAX} transactions")
-        results: list[dict[str, object]] = []
-        for wire in wires:
-            try:
-                admitted = node.submit(wire)
-            except AdmissionError as exc:
-                results.append(error(exc.reason.value, exc.detail))
-                continue
-            results.append(pending(wire, admitted))
+        results = [
+            error(r.reason.value, r.detail) if isinstance(r, AdmissionError) else pending(wire, r)
+            for wire, r in zip(wires, node.submit_many(wires), strict=True)
+        ]
         return JSONResponse({"results": results}, status_code=202)
 
     def get_tx(request: Request) -> JSONResponse:

@@ -32,6 +32,9 @@ def make_server(node: Node) -> uvicorn.Server:
         log_level="warning",
         lifespan="off",
         ws="websockets-sansio",
+        # Compressing every event for every subscriber costs the node CPU that
+        # finality needs; event streams are small JSON on a local network.
+        ws_per_message_deflate=False,
         limit_concurrency=512,
         timeout_keep_alive=5,
         timeout_graceful_shutdown=2,  # open websockets must not hold a stopping node

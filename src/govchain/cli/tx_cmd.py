@@ -8,10 +8,12 @@ from typing import Any
 
 import click
 
+from govchain.codec import encode
 from govchain.crypto.keys import ADDRESS_BYTES
 from govchain.node.files import read_genesis
 from govchain.sdk.client import Client
 from govchain.sdk.proof import ProofError, verify_proof
+from govchain.state.payloads import RecordPayload
 
 from .common import (
     default_node,
@@ -77,7 +79,12 @@ def transfer(
 @tx.command("record")
 @click.option("--data", default=None)
 @click.option("--file", "file", type=click.Path(path_type=Path), default=None)
-@click.option("--service", default=None, help="a registered service (arrives with governance)")
+@click.option("--service", default="", help="the registered service this record belongs to")
+@click.option(
+    "--media-type",
+    default=None,
+    help="media type (default: text/plain for --data, application/octet-stream for --file)",
+)
 @key_option
 @node_option
 @wait_option
@@ -87,7 +94,8 @@ def transfer(
 def record(
     data: str | None,
     file: Path | None,
-    service: str | None,
+    service: str,
+    media_type: str | None,
     key_path: Path | None,
     node_url: str | None,
     wait: bool,
@@ -97,12 +105,13 @@ def record(
     """Write a data record on the open layer."""
     if (data is None) == (file is None):
         raise CliError("bad_usage", "give exactly one of --data TEXT or --file PATH", EXIT_USAGE)
-    if service is not None:
-        raise CliError("not_implemented", "services arrive with the governance issue", 1)
     try:
-        payload = data.encode() if data is not None else Path(str(file)).read_bytes()
+        content = data.encode() if data is not None else Path(str(file)).read_bytes()
     except OSError as exc:
         raise CliError("bad_file", f"cannot read {file}: {exc.strerror}", EXIT_USAGE) from None
+    if media_type is None:
+        media_type = "text/plain" if data is not None else "application/octet-stream"
+    payload = encode(RecordPayload(service, media_type, content))
     key = load_key(key_path)
     with _client(node_url) as client:
         tx_id = client.submit(client.build(key, "record", payload))

@@ -12,6 +12,7 @@ from govchain.dag.tx import (
     SIGN_DOMAIN,
     WIRE_DECODER,
     Transaction,
+    TxWire,
     payload_hash,
     stamp_ok,
     tx_id,
@@ -55,8 +56,18 @@ def decode_checked(wire: bytes, chain_id: str, limits: DagLimits) -> Transaction
         raise AdmissionError(Reject.TOO_LARGE, f"{len(wire)} bytes > {limits.tx_bytes_max}")
     try:
         w = decode_canonical(wire, WIRE_DECODER)
-        if len(w.body) > limits.body_bytes_max:
-            raise AdmissionError(Reject.TOO_LARGE, f"body of {len(w.body)} bytes")
+    except DecodeError as exc:
+        raise AdmissionError(Reject.MALFORMED, str(exc)) from exc
+    return check_wire(w, chain_id, limits)
+
+
+def check_wire(
+    w: TxWire, chain_id: str, limits: DagLimits, vid: bytes | None = None
+) -> Transaction:
+    """The checks of decode_checked on a canonically decoded wire (vid: its id, if known)."""
+    if len(w.body) > limits.body_bytes_max:
+        raise AdmissionError(Reject.TOO_LARGE, f"body of {len(w.body)} bytes")
+    try:
         body = decode_canonical(w.body, BODY_DECODER)
     except DecodeError as exc:
         raise AdmissionError(Reject.MALFORMED, str(exc)) from exc
@@ -83,7 +94,9 @@ def decode_checked(wire: bytes, chain_id: str, limits: DagLimits) -> Transaction
     # Last of the cheap checks: hashing a payload costs up to payload_bytes_max.
     if body.payload_hash != payload_hash(w.payload):
         raise AdmissionError(Reject.BAD_PAYLOAD, "payload hash does not match the header")
-    return Transaction(tx_id(w.body, w.signature), body, w.body, w.signature, w.payload)
+    if vid is None:
+        vid = tx_id(w.body, w.signature)
+    return Transaction(vid, body, w.body, w.signature, w.payload)
 
 
 def check_signature(tx: Transaction) -> None:

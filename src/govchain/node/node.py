@@ -45,6 +45,11 @@ PENDING_SUBMITS_MAX = 100_000
 ADMIT_SLICE_TXS = 64
 BACKLOG_TXS_MAX = 20_000  # above it, peer connections stop reading until it halves
 BULK_MESSAGES = (TxMsg, TxRequest)
+# Vertices that are only admitted (nothing final, no vote) wait up to this long
+# for their fsync, sharing it with later ones: what a vote or a decision relies
+# on is always committed before that message leaves (see _drain).
+SYNC_ADMITTED_MS = 50
+UNSYNCED_TXS_MAX = 5_000
 
 
 def now_ms() -> int:
@@ -99,6 +104,8 @@ class Node:
         self._backlog_ready = asyncio.Event()
         self._backlog_room: asyncio.Future[None] | None = None
         self._drain_scheduled = False
+        self._unsynced: list[Transaction] = []
+        self._sync_scheduled = False
         self._closed = False
 
     def _stored_vertex(self, vid: bytes) -> Transaction | None:
@@ -113,18 +120,25 @@ class Node:
     # -- inputs --------------------------------------------------------------
     def submit(self, wire: bytes) -> Admitted:
         """A client's transaction; raises AdmissionError with a typed reason."""
-        try:
-            admitted = self.replica.submit(wire, now_ms())
-        except AdmissionError as exc:
-            self.metrics.rejections[exc.reason.value] += 1
-            raise
-        finally:
-            self._schedule_drain()
-        self.metrics.submitted += 1
-        if len(self._submitted_at) < PENDING_SUBMITS_MAX:
-            for tx in admitted.added[:1]:
-                self._submitted_at[tx.id] = now_ms()
-        return admitted
+        result = self.submit_many([wire])[0]
+        if isinstance(result, AdmissionError):
+            raise result
+        return result
+
+    def submit_many(self, wires: list[bytes]) -> list[Admitted | AdmissionError]:
+        """Clients' transactions, each admitted or refused with its typed reason."""
+        t = now_ms()
+        results = self.replica.submit_many(wires, t)
+        self._schedule_drain()
+        for result in results:
+            if isinstance(result, AdmissionError):
+                self.metrics.rejections[result.reason.value] += 1
+                continue
+            self.metrics.submitted += 1
+            if len(self._submitted_at) < PENDING_SUBMITS_MAX:
+                for tx in result.added[:1]:
+                    self._submitted_at[tx.id] = t
+        return results
 
     def pool_full(self) -> bool:
         """True while the node refuses new client transactions (back-pressure)."""
@@ -196,6 +210,22 @@ class Node:
         if self._closed:
             return
         r = self.replica.ready()
+        defer = (
+            r.hard_state is None
+            and not r.decided
+            and not r.executed
+            and len(self._unsynced) + len(r.admitted) <= UNSYNCED_TXS_MAX
+            and not self._stopping.is_set()
+        )
+        if defer and r.admitted:
+            self._unsynced.extend(r.admitted)
+            r.admitted = []
+            if not self._sync_scheduled:
+                self._sync_scheduled = True
+                asyncio.get_running_loop().call_later(SYNC_ADMITTED_MS / 1000, self._sync)
+        elif not defer and self._unsynced:
+            r.admitted[:0] = self._unsynced
+            self._unsynced = []
         if r.must_persist():
             self.store.commit(r)
         for dst, msg in r.sends:
@@ -209,6 +239,13 @@ class Node:
             except FrameError:
                 log.error("dropped a %d-byte %s: above the frame limit", len(data), type(msg))
         self._publish(r)
+
+    def _sync(self) -> None:
+        """Commit the admitted vertices that have waited SYNC_ADMITTED_MS."""
+        self._sync_scheduled = False
+        if self._unsynced and not self._closed:
+            batch, self._unsynced = self._unsynced, []
+            self.store.commit(ReplicaReady(admitted=batch))
 
     def _publish(self, r: ReplicaReady) -> None:
         t = now_ms()

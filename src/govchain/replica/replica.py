@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import msgspec
-
-from govchain.codec import digest
+from govchain.codec import DecodeError, decode_canonical
 from govchain.consensus.config import ConsensusConfig
 from govchain.consensus.messages import Certificate, Checkpoint, Proposal
 from govchain.consensus.tendermint import HardState, Relation, Tendermint, Verdict
 from govchain.consensus.validators import ValidatorSet
 from govchain.crypto.keys import SIGNATURE_BYTES, SigningKey
-from govchain.dag.admission import AdmissionError, decode_checked
+from govchain.dag.admission import AdmissionError, check_wire
 from govchain.dag.graph import Admitted, Dag
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import WIRE_DECODER, Transaction, tx_id
@@ -37,8 +35,6 @@ from govchain.replica.messages import (
 )
 from govchain.state.genesis import Genesis
 from govchain.state.ledger import Executed, Ledger
-
-AUDIT_EMPTY = digest(b"govchain:audit:v1:", b"")
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,14 +184,33 @@ class Replica:
 
     def submit(self, wire: bytes, now_ms: int) -> Admitted:
         """A client's transaction; raises AdmissionError. Admitted ones are gossiped."""
+        result = self.submit_many([wire], now_ms)[0]
+        if isinstance(result, AdmissionError):
+            raise result
+        return result
+
+    def submit_many(self, wires: Sequence[bytes], now_ms: int) -> list[Admitted | AdmissionError]:
+        """Clients' transactions in order, each admitted or refused with its reason.
+
+        Consensus looks again once for the whole batch, not once per transaction.
+        """
         self.now_ms = now_ms
-        admitted = self.dag.admit(wire, now_ms)
-        self._on_admitted(admitted, None)
-        if admitted.added:
+        results: list[Admitted | AdmissionError] = []
+        added = False
+        for wire in wires:
+            try:
+                admitted = self.dag.admit(wire, now_ms)
+            except AdmissionError as exc:
+                results.append(exc)
+                continue
+            self._on_admitted(admitted, None)
+            added |= bool(admitted.added)
+            self._fetch(list(admitted.missing), None, now_ms)
+            results.append(admitted)
+        if added:
             self._after_admission()
-        self._fetch(list(admitted.missing), None, now_ms)
         self._after(now_ms)
-        return admitted
+        return results
 
     def receive(self, peer: str, msg: Message, now_ms: int) -> None:
         """A decoded message from a peer."""
@@ -282,34 +297,34 @@ class Replica:
 
     # -- gossip and fetching -----------------------------------------------
     def _on_tx(self, peer: str, wire: bytes, now_ms: int) -> bool:
-        """Admit one gossiped transaction; True when something entered the DAG."""
-        if self._already_held(wire):
+        """Admit one gossiped transaction; True when something entered the DAG.
+
+        The id is hashed once, and a duplicate is dropped before the body is
+        decoded: a transaction may reach a node from several peers.
+        """
+        limits = self.config.dag
+        if len(wire) > limits.tx_bytes_max:
             return False
         try:
-            tx = decode_checked(wire, self.genesis.chain_id, self.config.dag)
-            lenient = tx.id in self._wanted or self.dag.is_awaited(tx.id)
+            w = decode_canonical(wire, WIRE_DECODER)
+        except DecodeError:
+            return False
+        if len(w.signature) != SIGNATURE_BYTES:
+            return False
+        vid = tx_id(w.body, w.signature)
+        if self.dag.holds(vid):
+            return False
+        try:
+            tx = check_wire(w, self.genesis.chain_id, limits, vid)
+            lenient = vid in self._wanted or self.dag.is_awaited(vid)
             admitted = self.dag.admit_tx(tx, now_ms, lenient=lenient)
         except AdmissionError:
             return False
-        self._wanted.pop(tx.id, None)
+        self._wanted.pop(vid, None)
         self._on_admitted(admitted, peer)
         if admitted.missing:
             self._fetch(list(admitted.missing), peer, now_ms)
         return bool(admitted.added)
-
-    def _already_held(self, wire: bytes) -> bool:
-        """Cheap duplicate check before full admission: gossip repeats most transactions.
-
-        Only the outer array is decoded and the id hashed; anything odd falls
-        through to the full, strict path.
-        """
-        try:
-            w = WIRE_DECODER.decode(wire)
-        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
-            return False
-        if len(w.signature) != SIGNATURE_BYTES:
-            return False
-        return self.dag.holds(tx_id(w.body, w.signature))
 
     def _on_admitted(self, admitted: Admitted, source: str | None) -> None:
         """Persist and gossip what entered the DAG (gossip is batched in ready())."""
