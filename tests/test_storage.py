@@ -40,7 +40,7 @@ from govchain.replica.replica import (
 from govchain.sim.cluster import sim_consensus_config
 from govchain.state.genesis import Genesis
 from govchain.state.ledger import Executed
-from govchain.state.payloads import TransferPayload
+from govchain.state.payloads import ProposePayload, RecordPayload, Redact, TransferPayload
 from govchain.state.receipts import Receipt, receipts_root
 from govchain.storage.base import Store, StoredTx
 from govchain.storage.memory import CommitError, MemoryStore, StoreError
@@ -57,12 +57,13 @@ TICK_MS = 20
 ALICE = SigningKey.from_label("storage-alice")
 BOB = SigningKey.from_label("storage-bob")
 VALIDATORS = [SigningKey.from_label(f"storage-validator-{i}") for i in range(4)]
+REGULATOR = SigningKey.from_label("storage-regulator")
 GENESIS = Genesis(
     chain_id="storage-test",
     time_ms=0,
     balances=tuple(sorted([(ALICE.address, 1_000), (BOB.address, 500)])),
     validators=ValidatorSet.of({k.public_key: 1 for k in VALIDATORS}),
-    committee=((SigningKey.from_label("storage-regulator").public_key, 1),),
+    committee=((REGULATOR.public_key, 1),),
     threshold=1,
 )
 NAMES = ["r0", "r1", "r2", "r3"]
@@ -290,6 +291,21 @@ FRESH = transfer([GENESIS.hash], BOB, ALICE, 7, nonce=9)
 OTHER = transfer([GENESIS.hash], BOB, ALICE, 8, nonce=10)
 
 
+def signed(
+    key: SigningKey, kind: str, payload: bytes, parents: list[bytes], nonce: int
+) -> Transaction:
+    return build(
+        key,
+        chain_id=GENESIS.chain_id,
+        kind=kind,
+        nonce=nonce,
+        parents=parents,
+        valid_until=1_000,
+        payload=payload,
+        stamp_bits_min=STAMP_BITS,
+    )
+
+
 # -- shared suite -----------------------------------------------------------------
 def test_load_gives_back_what_the_replica_produced(store: Store, history: History) -> None:
     commit_all(store, history.readies)
@@ -504,7 +520,7 @@ def test_sqlite_durability_settings(db: Path) -> None:
     assert s["synchronous"] == 2  # FULL: every commit is fsync'd
     assert s["secure_delete"] == 1
     assert s["foreign_keys"] == 1
-    assert s["schema_version"] == 2
+    assert s["schema_version"] == 3
 
 
 TARGETS: dict[str, Callable[[ReplicaReady], bool]] = {
@@ -596,7 +612,7 @@ def test_sqlite_a_missing_receipt_is_noticed(db: Path, history: History) -> None
             store.receipts(top)
 
 
-@pytest.mark.parametrize(("version", "match"), [(3, "newer govchain"), (1, "cannot read")])
+@pytest.mark.parametrize(("version", "match"), [(4, "newer govchain"), (2, "cannot read")])
 def test_sqlite_refuses_another_schema_version(db: Path, version: int, match: str) -> None:
     SqliteStore(db).close()
     raw = sqlite3.connect(db)
@@ -695,3 +711,46 @@ def test_sqlite_kill_9_loses_nothing_committed(
     else:
         # Exactly some whole prefix of the commits, and at least those before the marker.
         assert any(got == s for s in states[marker:])
+
+
+MARKER = b"redact-me-7f3a9c1e5b"
+
+
+def test_a_redaction_removes_the_payload_and_a_restart_replays_without_it(
+    backend: Backend, tmp_path: Path
+) -> None:
+    net = Net(backend.open())
+    net.run_until(lambda: all(r.ledger.height >= 2 for r in net.replicas.values()))
+    tips = net.replicas["r0"].dag.client_tips
+    rec = signed(ALICE, "record", encode(RecordPayload("", "text/plain", MARKER)), tips(2), 0)
+    net.submit("r0", rec)
+    net.run_until(net.final_everywhere([rec]))
+    if backend.kind == "sqlite":  # the search below would find it: it is there now
+        assert any(MARKER in f.read_bytes() for f in tmp_path.iterdir())
+    action = ProposePayload(Redact(rec.id), "court order 17", bytes(32))
+    prop = signed(REGULATOR, "gov.propose", encode(action), tips(2), 0)
+    net.submit("r1", prop)
+    r0 = net.replicas["r0"]
+    net.run_until(lambda: all(r.ledger.redaction(rec.id) for r in net.replicas.values()))
+    net.run_until(lambda: r0.ledger.height > r0.ledger.redaction(rec.id).height)  # type: ignore[union-attr]
+
+    store = net.store
+    stored = store.get_tx(rec.id)
+    assert stored is not None and stored.redacted and stored.tx.payload == b""
+    assert stored.receipt is not None and stored.receipt.status == "executed"
+    assert all(MARKER not in tx.payload for ex in r0.executions for tx in ex.txs)
+    top = r0.ledger.height
+    entries = store.audit(1, top)
+    assert [e.kind for e in entries if e.subject == f"tx:{rec.id.hex()}"][-1] == "redaction"
+    assert store.audit_head(top) == r0.ledger.audit_head
+    assert [e.seq for e in entries] == list(range(len(entries)))
+
+    # A restart replays the redacted record from its stored receipt.
+    net.store = backend.reopen(store)
+    again = net.restart("r0")
+    assert again.ledger.state_hash == r0.ledger.state_hash
+    assert again.ledger.audit_head == r0.ledger.audit_head
+    assert again.ledger.redaction(rec.id) is not None
+    if backend.kind == "sqlite":
+        for f in tmp_path.iterdir():
+            assert MARKER not in f.read_bytes(), f"{f.name} still holds the redacted bytes"

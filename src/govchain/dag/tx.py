@@ -75,6 +75,15 @@ class Transaction(msgspec.Struct, frozen=True):
         """Canonical wire bytes of this transaction."""
         return encode(TxWire(self.body_bytes, self.signature, self.payload))
 
+    @property
+    def payload_missing(self) -> bool:
+        """True when the payload was removed (redacted); the header still verifies."""
+        return not self.payload and self.body.payload_len > 0
+
+    def without_payload(self) -> Transaction:
+        """This transaction with its payload removed, as a redaction leaves it."""
+        return msgspec.structs.replace(self, payload=b"")
+
 
 def decode_body(body_bytes: bytes) -> TxBody:
     """Decode signed body bytes, insisting on the canonical encoding."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from govchain.codec import DecodeError, decode_canonical
@@ -35,6 +35,7 @@ from govchain.replica.messages import (
 )
 from govchain.state.genesis import Genesis
 from govchain.state.ledger import Executed, Ledger
+from govchain.state.receipts import Receipt
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,9 +157,18 @@ class Replica:
             for tx in ex.txs:
                 if not self.dag.has(tx.id):
                     self.dag.admit_tx(tx, self.now_ms, verify_signature=False, lenient=True)
-            result = self._execute(ex.checkpoint)
+            # A redacted record's payload is gone: its stored receipt stands in.
+            known = {
+                tx.id: rc
+                for tx, rc in zip(ex.txs, ex.result.receipts, strict=True)
+                if tx.payload_missing
+            }
+            result = self._execute(ex.checkpoint, known)
             assert result is not None and result.result.state_hash == ex.result.state_hash, (
                 "replayed execution diverged from the stored state hash"
+            )
+            assert result.result.audit_head == ex.result.audit_head, (
+                "replayed execution diverged from the stored audit head"
             )
         for tx in p.vertices:
             if not self.dag.has(tx.id):
@@ -462,18 +472,33 @@ class Replica:
             progressed = True
         return progressed
 
-    def _execute(self, cp: Checkpoint) -> Execution | None:
+    def _execute(
+        self, cp: Checkpoint, known: Mapping[bytes, Receipt] | None = None
+    ) -> Execution | None:
         order = self.dag.order_new(cp.tips)
         if "unordered-exec" in self.config.consensus.plants:
             order.sort(key=lambda i: hashlib.sha256(self.name.encode() + i).digest())
         txs = tuple(self.dag.vertices[i].tx for i in order)
         self.dag.cover(order, cp.height)
-        result = self.ledger.execute(cp.height, txs)
+        result = self.ledger.execute(cp.height, txs, known or None)
         ex = Execution(cp, txs, result)
         self.executions.append(ex)
         if len(self.executions) > self.config.executions_kept_max:
             del self.executions[0]
+        if result.redacted:
+            self._forget_payloads(set(result.redacted))
         return ex
+
+    def _forget_payloads(self, ids: set[bytes]) -> None:
+        """Redacted records keep their headers in memory, never their payloads."""
+        for i, e in enumerate(self.executions):
+            if any(tx.id in ids for tx in e.txs):
+                txs = tuple(tx.without_payload() if tx.id in ids else tx for tx in e.txs)
+                self.executions[i] = Execution(e.checkpoint, txs, e.result)
+        for vid in ids:
+            v = self.dag.vertices.get(vid)
+            if v is not None:
+                v.tx = v.tx.without_payload()
 
 
 def _keys_of_hex_names(names: list[str]) -> dict[str, bytes]:

@@ -8,6 +8,7 @@ from typing import Protocol
 from govchain.consensus.messages import Certificate, Checkpoint
 from govchain.dag.tx import Transaction
 from govchain.replica.replica import Persisted, ReplicaReady
+from govchain.state.audit import AuditEntry
 from govchain.state.receipts import Receipt
 
 
@@ -19,12 +20,19 @@ class StoredTx:
     height: int | None
     receipt: Receipt | None
 
+    @property
+    def redacted(self) -> bool:
+        """True when governance removed the payload (tx.payload is then empty)."""
+        return self.tx.payload_missing
+
 
 class Store(Protocol):
     """Durable state of one node.
 
     commit() is atomic and durable when it returns: either every part of the
     ReplicaReady is stored or none is, and a kill -9 afterwards loses nothing.
+    A commit whose executions redact records removes those payloads from
+    everything the store keeps, in the same commit.
     The node calls it before sending anything that ReplicaReady holds.
     """
 
@@ -50,6 +58,14 @@ class Store(Protocol):
 
     def receipts(self, height: int) -> list[Receipt]:
         """The receipts of an executed height, in final order."""
+        ...
+
+    def audit(self, from_height: int, to_height: int) -> list[AuditEntry]:
+        """Audit entries appended by the executed heights from..to (inclusive), in order."""
+        ...
+
+    def audit_head(self, height: int) -> bytes | None:
+        """The audit head after executing height (None when not executed)."""
         ...
 
     def close(self) -> None:

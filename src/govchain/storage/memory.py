@@ -7,7 +7,7 @@ pass before anything is written. A refused commit changes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -17,7 +17,7 @@ from govchain.consensus.tendermint import HardState
 from govchain.crypto.keys import SIGNATURE_BYTES
 from govchain.dag.tx import Transaction, payload_hash, tx_id
 from govchain.replica.replica import Execution, Persisted, ReplicaReady
-from govchain.state.ledger import Executed
+from govchain.state.audit import AuditEntry
 from govchain.state.receipts import Receipt
 from govchain.storage.base import StoredTx
 
@@ -89,10 +89,7 @@ def copy_hard_state(hs: HardState) -> HardState:
 
 def copy_execution(ex: Execution) -> Execution:
     """An Execution whose receipts list is not shared with ex."""
-    r = ex.result
-    return Execution(
-        ex.checkpoint, ex.txs, Executed(r.height, list(r.receipts), r.receipts_root, r.state_hash)
-    )
+    return Execution(ex.checkpoint, ex.txs, replace(ex.result, receipts=list(ex.result.receipts)))
 
 
 @dataclass(slots=True)
@@ -158,6 +155,20 @@ class MemoryStore:
         for vid, (tx, h, index) in covered.items():
             v = self._vertices.setdefault(vid, _Vertex(tx))
             v.height, v.index = h, index
+        for ex in ready.executed:
+            for vid in ex.result.redacted:
+                self._redact(vid)
+
+    def _redact(self, vid: bytes) -> None:
+        """Forget a final record's payload everywhere this store holds it."""
+        v = self._vertices.get(vid)
+        if v is None or v.height is None or v.index is None:
+            return
+        v.tx = v.tx.without_payload()
+        ex = self._executed[v.height - 1]
+        txs = list(ex.txs)
+        txs[v.index] = v.tx
+        self._executed[v.height - 1] = Execution(ex.checkpoint, tuple(txs), ex.result)
 
     def _checkpoint(self, height: int) -> Checkpoint | None:
         return self._decided[height - 1][0] if 1 <= height <= len(self._decided) else None
@@ -188,6 +199,19 @@ class MemoryStore:
         if not 1 <= height <= len(self._executed):
             return []
         return list(self._executed[height - 1].result.receipts)
+
+    def audit(self, from_height: int, to_height: int) -> list[AuditEntry]:
+        """Audit entries appended by the executed heights from..to (inclusive), in order."""
+        self._open()
+        lo, hi = max(from_height, 1), min(to_height, len(self._executed))
+        return [e for h in range(lo, hi + 1) for e in self._executed[h - 1].result.audit]
+
+    def audit_head(self, height: int) -> bytes | None:
+        """The audit head after executing height (None when not executed)."""
+        self._open()
+        if not 1 <= height <= len(self._executed):
+            return None
+        return self._executed[height - 1].result.audit_head
 
     def close(self) -> None:
         """Drop the contents; the store is unusable afterwards."""

@@ -1,6 +1,6 @@
 """The SQLite Store: WAL, one fsync'd transaction per commit, rows keyed by sequence.
 
-Layout (schema version 2):
+Layout (schema version 3):
 
 - `vertices`: one row per stored transaction, keyed by an increasing sequence
   number (the rowid) in admission order: header (body, signature), its id, and
@@ -13,8 +13,13 @@ Layout (schema version 2):
   without a receipt row is not final yet; covering a vertex is an insert here,
   never an update of the vertex row.
 - `decided`: checkpoint and certificate per height.
-- `executed`: per executed height, the state hash, the receipts root and the
-  final order as a msgpack list of vertex sequence numbers.
+- `executed`: per executed height, the state hash, the receipts root, the
+  audit head and the final order as a msgpack list of vertex sequence numbers.
+- `audit`: the audit log's entries (msgpack), keyed by their sequence number,
+  with the height that appended them.
+- `redacted`: which vertex a height's execution redacted, in order. Its
+  payload is set to NULL in the same transaction; secure_delete zeroes the
+  freed bytes and a WAL checkpoint then truncates the old page images away.
 - `hard_state`: the one row of consensus hard state (msgpack).
 
 Sequence keys keep inserts at the right edge of each B-tree; only the tx-key
@@ -42,6 +47,7 @@ from govchain.consensus.tendermint import HardState
 from govchain.crypto.keys import SIGNATURE_BYTES
 from govchain.dag.tx import Transaction, decode_body, payload_hash, tx_id
 from govchain.replica.replica import Execution, Persisted, ReplicaReady
+from govchain.state.audit import AuditEntry
 from govchain.state.ledger import Executed
 from govchain.state.receipts import Reason, Receipt, Status, receipts_root
 from govchain.storage.base import StoredTx
@@ -52,13 +58,14 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 APPLICATION_ID = 0x476F7643  # "GovC" in the database header: a govchain store
 
 HARD_STATE_DECODER = msgspec.msgpack.Decoder(HardState)
 CHECKPOINT_DECODER = msgspec.msgpack.Decoder(Checkpoint)
 CERTIFICATE_DECODER = msgspec.msgpack.Decoder(Certificate)
 SEQS_DECODER = msgspec.msgpack.Decoder(list[int])
+AUDIT_DECODER = msgspec.msgpack.Decoder(AuditEntry)
 
 _STATUSES = frozenset(s.value for s in Status)
 _REASONS = frozenset(r.value for r in Reason)
@@ -81,7 +88,19 @@ SCHEMA = (
         height INTEGER PRIMARY KEY REFERENCES decided (height),
         state_hash BLOB NOT NULL,
         receipts_root BLOB NOT NULL,
+        audit_head BLOB NOT NULL,
         tx_seqs BLOB NOT NULL
+    )""",
+    """CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        height INTEGER NOT NULL REFERENCES executed (height),
+        entry BLOB NOT NULL
+    )""",
+    "CREATE INDEX audit_height ON audit (height)",
+    """CREATE TABLE redacted (
+        id INTEGER PRIMARY KEY,
+        seq INTEGER NOT NULL REFERENCES vertices (seq),
+        height INTEGER NOT NULL REFERENCES executed (height)
     )""",
     """CREATE TABLE vertices (
         seq INTEGER PRIMARY KEY,
@@ -103,7 +122,18 @@ SCHEMA = (
     )""",
     "CREATE UNIQUE INDEX receipts_position ON receipts (height, idx)",
 )
-TABLES = frozenset({"schema_version", "hard_state", "decided", "executed", "vertices", "receipts"})
+TABLES = frozenset(
+    {
+        "schema_version",
+        "hard_state",
+        "decided",
+        "executed",
+        "vertices",
+        "receipts",
+        "audit",
+        "redacted",
+    }
+)
 
 _VERTEX_COLUMNS = (
     "SELECT v.seq, v.tx_id, v.body, v.signature, r.height, r.idx, v.payload "
@@ -188,11 +218,12 @@ def _vertex(row: tuple[Any, ...]) -> tuple[int, Transaction, tuple[int, int] | N
         raise CorruptStoreError("vertices", key, f"body: {exc}") from exc
     if tx_id(body, sig) != vid:
         raise CorruptStoreError("vertices", key, "tx_id does not match the header")
-    if payload is None:
-        raise CorruptStoreError("vertices", key, "no payload for this vertex")
-    payload = _bytes("vertices", key, payload)
-    if payload_hash(payload) != parsed.payload_hash:
-        raise CorruptStoreError("vertices", key, "payload does not match its hash")
+    if payload is None:  # redacted: the header stays and still verifies
+        payload = b""
+    else:
+        payload = _bytes("vertices", key, payload)
+        if payload_hash(payload) != parsed.payload_hash:
+            raise CorruptStoreError("vertices", key, "payload does not match its hash")
     return seq, Transaction(vid, parsed, body, sig, payload), final
 
 
@@ -227,6 +258,7 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open: {exc}") from exc
         self._closed = False
+        self._redacted_pending = False
         try:
             self._open_schema()
             self._load_caches()
@@ -363,6 +395,11 @@ class SqliteStore:
                 next_seq, added, covered = self._write(ready)
         except sqlite3.IntegrityError as exc:
             raise CommitError(f"refused by the database: {exc}") from exc
+        if self._redacted_pending:
+            # The WAL still holds the pages as they were before the redaction:
+            # copy it into the database and truncate it, so the bytes are gone.
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._redacted_pending = False
         # Committed: only now do the caches move.
         self._next_seq = next_seq
         self._decided_height += len(ready.decided)
@@ -393,7 +430,9 @@ class SqliteStore:
         self._refuse_stored(list(added))
         covered: list[bytes] = []
         covered_ids: set[bytes] = set()
-        executed_rows: list[tuple[int, bytes, bytes, bytes]] = []
+        executed_rows: list[tuple[int, bytes, bytes, bytes, bytes]] = []
+        audit_rows: list[tuple[int, int, bytes]] = []
+        redacted_rows: list[tuple[bytes, int]] = []
         receipt_rows: list[tuple[Any, ...]] = []
         for ex in ready.executed:
             h = ex.checkpoint.height
@@ -424,7 +463,9 @@ class SqliteStore:
                     )
                 order.append(s)
             r = ex.result
-            executed_rows.append((h, r.state_hash, r.receipts_root, encode(order)))
+            executed_rows.append((h, r.state_hash, r.receipts_root, r.audit_head, encode(order)))
+            audit_rows.extend((e.seq, h, encode(e)) for e in r.audit)
+            redacted_rows.extend((vid, h) for vid in r.redacted)
             if len(r.receipts) != len(order):
                 raise CommitError(f"height {h}: {len(r.receipts)} receipts for {len(order)} txs")
             receipt_rows.extend(
@@ -451,6 +492,17 @@ class SqliteStore:
                 new_rows,
             )
         self._write_receipts(receipt_rows)
+        if audit_rows:
+            c.executemany("INSERT INTO audit (seq, height, entry) VALUES (?, ?, ?)", audit_rows)
+        for vid, h in redacted_rows:
+            row = c.execute(
+                "SELECT seq FROM vertices WHERE tx_key = ? AND tx_id = ?", (tx_key(vid), vid)
+            ).fetchone()
+            if row is None:
+                raise CommitError(f"redacted vertex {vid.hex()} is not stored")
+            c.execute("UPDATE vertices SET payload = NULL WHERE seq = ?", (row[0],))
+            c.execute("INSERT INTO redacted (seq, height) VALUES (?, ?)", (row[0], h))
+        self._redacted_pending = bool(redacted_rows)
         return seq, added, covered
 
     def _refuse_stored(self, ids: list[bytes]) -> None:
@@ -466,11 +518,11 @@ class SqliteStore:
                 if vid in wanted:
                     raise CommitError(f"vertex {vid.hex()} is already stored")
 
-    def _write_executed(self, rows: list[tuple[int, bytes, bytes, bytes]]) -> None:
+    def _write_executed(self, rows: list[tuple[int, bytes, bytes, bytes, bytes]]) -> None:
         if rows:
             self._conn.executemany(
-                "INSERT INTO executed (height, state_hash, receipts_root, tx_seqs) "
-                "VALUES (?, ?, ?, ?)",
+                "INSERT INTO executed (height, state_hash, receipts_root, audit_head, tx_seqs) "
+                "VALUES (?, ?, ?, ?, ?)",
                 rows,
             )
 
@@ -492,9 +544,15 @@ class SqliteStore:
                 "SELECT height, checkpoint, certificate FROM decided ORDER BY height"
             ).fetchall()
             executed_rows = c.execute(
-                "SELECT height, state_hash, receipts_root, tx_seqs FROM executed ORDER BY height"
+                "SELECT height, state_hash, receipts_root, audit_head, tx_seqs "
+                "FROM executed ORDER BY height"
             ).fetchall()
             receipt_rows = c.execute(f"{_RECEIPT_COLUMNS} ORDER BY r.height, r.idx").fetchall()
+            audit_rows = c.execute("SELECT seq, height, entry FROM audit ORDER BY seq").fetchall()
+            redacted_rows = c.execute(
+                "SELECT v.tx_id, r.height FROM redacted AS r JOIN vertices AS v "
+                "ON v.seq = r.seq ORDER BY r.id"
+            ).fetchall()
             vertex_rows = c.execute(f"{_VERTEX_COLUMNS} ORDER BY v.seq").fetchall()
 
         hard_state = None
@@ -529,7 +587,19 @@ class SqliteStore:
             receipts_by_height.setdefault(rc.height, []).append(rc)
 
         executed: list[Execution] = []
-        for expected, (height, hash_data, root_data, seqs_data) in enumerate(executed_rows, 1):
+        audit_by_height: dict[int, list[AuditEntry]] = {}
+        for seq_raw, height_raw, data in audit_rows:
+            akey = f"seq {seq_raw!r}"
+            entry = _decode("audit", akey, data, AUDIT_DECODER)
+            if entry.seq != seq_raw or entry.height != height_raw:
+                raise CorruptStoreError("audit", akey, "seq or height does not match the entry")
+            audit_by_height.setdefault(entry.height, []).append(entry)
+        redacted_by_height: dict[int, list[bytes]] = {}
+        for vid, height_raw in redacted_rows:
+            redacted_by_height.setdefault(height_raw, []).append(vid)
+        for expected, (height, hash_data, root_data, head_data, seqs_data) in enumerate(
+            executed_rows, 1
+        ):
             key = f"height {height!r}"
             if height != expected or height > len(decided):
                 raise CorruptStoreError("executed", key, "heights must run 1.. within the decided")
@@ -550,7 +620,15 @@ class SqliteStore:
             if any(rc.tx_id != tx.id for rc, tx in zip(receipts, txs, strict=True)):
                 raise CorruptStoreError("receipts", key, "receipts name other transactions")
             state_hash = _bytes("executed", key, hash_data, 32)
-            result = Executed(height, receipts, root, state_hash)
+            result = Executed(
+                height,
+                receipts,
+                root,
+                state_hash,
+                tuple(audit_by_height.pop(height, [])),
+                _bytes("executed", key, head_data, 32),
+                tuple(redacted_by_height.pop(height, [])),
+            )
             executed.append(Execution(decided[height - 1][0], tuple(txs), result))
         if covered_count:
             raise CorruptStoreError(
@@ -558,6 +636,8 @@ class SqliteStore:
             )
         if receipts_by_height:
             raise CorruptStoreError("receipts", f"height {min(receipts_by_height)}", "not executed")
+        if audit_by_height:
+            raise CorruptStoreError("audit", f"height {min(audit_by_height)}", "not executed")
         return Persisted(hard_state, decided, executed, vertices)
 
     def get_tx(self, tx_id: bytes) -> StoredTx | None:
@@ -625,6 +705,29 @@ class SqliteStore:
         out = [_receipt(r) for r in rows]
         _check_receipts(height, out, _bytes("executed", key, row[0], 32), count)
         return out
+
+    def audit(self, from_height: int, to_height: int) -> list[AuditEntry]:
+        """Audit entries appended by the executed heights from..to (inclusive), in order."""
+        self._check_open()
+        rows = self._conn.execute(
+            "SELECT seq, height, entry FROM audit WHERE height BETWEEN ? AND ? ORDER BY seq",
+            (from_height, to_height),
+        ).fetchall()
+        out: list[AuditEntry] = []
+        for seq, height, data in rows:
+            entry = _decode("audit", f"seq {seq!r}", data, AUDIT_DECODER)
+            if entry.seq != seq or entry.height != height:
+                raise CorruptStoreError("audit", f"seq {seq!r}", "seq or height does not match")
+            out.append(entry)
+        return out
+
+    def audit_head(self, height: int) -> bytes | None:
+        """The audit head after executing height (None when not executed)."""
+        self._check_open()
+        row = self._conn.execute(
+            "SELECT audit_head FROM executed WHERE height = ?", (height,)
+        ).fetchone()
+        return _bytes("executed", f"height {height}", row[0], 32) if row else None
 
     def close(self) -> None:
         """Close the connection (idempotent); the store is unusable afterwards."""
