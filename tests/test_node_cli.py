@@ -95,7 +95,7 @@ def test_cli_errors_follow_the_contract(tmp_path: Path) -> None:
         rc, err = govchain(tmp_path, "status", "--node", "http://127.0.0.1:1", "--json")
         assert rc == 1
         assert err["error"]["code"] == "unreachable"
-        rc, err = govchain(tmp_path, "gov", "list", "--json")
+        rc, err = govchain(tmp_path, "trace", "00" * 20, "--json")
         assert rc == 1
         assert err["error"]["code"] == "not_implemented"
         rc, st = govchain(tmp_path, "status", "--node", node, "--json")

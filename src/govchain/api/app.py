@@ -17,12 +17,23 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from govchain.api.openapi import OPENAPI
-from govchain.api.views import checkpoint_json, error, tx_json
+from govchain.api.views import (
+    audit_entry_json,
+    checkpoint_json,
+    error,
+    identity_json,
+    proposal_json,
+    service_json,
+    tx_json,
+)
 from govchain.codec import DecodeError, decode_canonical
 from govchain.crypto.keys import address_of
 from govchain.dag.admission import AdmissionError, decode_checked
 from govchain.dag.graph import Admitted
+from govchain.state.audit import AuditEntry
+from govchain.state.governance import ProposalStatus
 from govchain.state.receipts import prove
+from govchain.state.services import service_id_ok
 
 if TYPE_CHECKING:
     from govchain.node.node import Node
@@ -32,6 +43,9 @@ BATCH_TXS_MAX = 1_000
 BATCH_BYTES_MAX = 8 * 1024 * 1024
 BATCH_DECODER = msgspec.msgpack.Decoder(list[bytes])
 ADDRESS_CHARS = 40
+PROPOSALS_LIMIT_DEFAULT = 100
+PROPOSALS_LIMIT_MAX = 1_000
+AUDIT_HEIGHTS_MAX = 10_000  # heights one /v1/audit request may span
 
 
 class ApiError(Exception):
@@ -68,6 +82,7 @@ def build_app(node: Node) -> Starlette:
         return JSONResponse(
             {
                 "chain_id": node.genesis.chain_id,
+                "genesis_hash": node.genesis.hash.hex(),
                 "node": node.name,
                 "node_key": node.key.public_key.hex(),
                 "height": r.ledger.height,
@@ -130,11 +145,12 @@ def build_app(node: Node) -> Starlette:
         tx_id = _hex_arg(request.path_params["tx_id"], HEX_ID_CHARS, "tx_id")
         stored = node.store.get_tx(tx_id)
         if stored is not None:
-            return JSONResponse(tx_json(stored.tx, stored.height, stored.receipt))
+            ledger = node.replica.ledger
+            return JSONResponse(tx_json(stored.tx, stored.height, stored.receipt, ledger))
         tx = node.replica.dag.get(tx_id)
         if tx is None:
             raise ApiError(404, "not_found", "no transaction with this id")
-        return JSONResponse(tx_json(tx, None, None))
+        return JSONResponse(tx_json(tx, None, None, node.replica.ledger))
 
     def get_proof(request: Request) -> JSONResponse:
         tx_id = _hex_arg(request.path_params["tx_id"], HEX_ID_CHARS, "tx_id")
@@ -159,6 +175,8 @@ def build_app(node: Node) -> Starlette:
                     "index": proof.receipt.index,
                     "status": proof.receipt.status,
                     "reason": proof.receipt.reason,
+                    "rule": proof.receipt.rule,
+                    "governance_ref": proof.receipt.governance_ref,
                 },
                 "receipts_count": proof.size,
                 "path": [p.hex() for p in proof.path],
@@ -208,6 +226,69 @@ def build_app(node: Node) -> Starlette:
             last = dag.latest_by_sender.get(key)
             doc["last_tx"] = last.hex() if last is not None and not dag.is_covered(last) else None
         return JSONResponse(doc)
+
+    def identity(request: Request) -> JSONResponse:
+        addr = _hex_arg(request.path_params["address"], ADDRESS_CHARS, "address")
+        ident = node.replica.ledger.identity(addr)
+        if ident is None:
+            raise ApiError(404, "not_found", "no identity, freeze or role is recorded for it")
+        return JSONResponse({**identity_json(ident), "height": node.replica.ledger.height})
+
+    def service(request: Request) -> JSONResponse:
+        sid = request.path_params["service_id"]
+        if not service_id_ok(sid):
+            raise ApiError(400, "bad_service_id", "a service id is [a-z0-9_-]{1,64}")
+        found = node.replica.ledger.service(sid)
+        if found is None:
+            raise ApiError(404, "not_found", f"no service {sid!r} is registered")
+        return JSONResponse(service_json(found))
+
+    def proposals(request: Request) -> JSONResponse:
+        limit = _int_query(request, "limit", PROPOSALS_LIMIT_DEFAULT)
+        if not 1 <= limit <= PROPOSALS_LIMIT_MAX:
+            raise ApiError(400, "bad_limit", f"limit must lie in 1..{PROPOSALS_LIMIT_MAX}")
+        want = request.query_params.get("status")
+        if want is not None and want not in {s.value for s in ProposalStatus}:
+            raise ApiError(400, "bad_status", "status is open, passed, rejected or expired")
+        ledger = node.replica.ledger
+        out = []
+        for p in reversed(ledger.proposals()):
+            if want is None or p.status == want:
+                out.append(proposal_json(p))
+                if len(out) >= limit:
+                    break
+        return JSONResponse({"proposals": out, "height": ledger.height})
+
+    def proposal(request: Request) -> JSONResponse:
+        pid = request.path_params["pid"]
+        _hex_arg(pid, HEX_ID_CHARS, "proposal_id")
+        p = node.replica.ledger.proposal(pid)
+        if p is None:
+            raise ApiError(404, "not_found", "no proposal with this id (is its tx final?)")
+        return JSONResponse(proposal_json(p))
+
+    def audit(request: Request) -> JSONResponse:
+        executed = node.replica.ledger.height
+        hi = min(_int_query(request, "to", executed), executed)
+        lo = _int_query(request, "from", max(1, hi - AUDIT_HEIGHTS_MAX + 1))
+        if lo < 1:
+            raise ApiError(400, "bad_range", "from must be at least 1")
+        if hi - lo + 1 > AUDIT_HEIGHTS_MAX:
+            raise ApiError(
+                400, "bad_range", f"one request spans at most {AUDIT_HEIGHTS_MAX} heights"
+            )
+        entries, complete = _audit_entries(node, lo, hi)
+        return JSONResponse(
+            {
+                "from": lo,
+                "to": hi,
+                "complete": complete,
+                "entries": [audit_entry_json(e) for e in entries],
+                "audit_head": node.replica.ledger.audit_head.hex()
+                if hi == executed
+                else _audit_head(node, hi),
+            }
+        )
 
     def not_implemented(_: Request) -> JSONResponse:
         raise ApiError(501, "not_implemented", "this endpoint arrives with a later issue")
@@ -267,10 +348,11 @@ def build_app(node: Node) -> Starlette:
         Route("/v1/checkpoints/{height}", get_checkpoint),
         Route("/v1/dag/tips", tips),
         Route("/v1/accounts/{address}", account),
-        Route("/v1/identities/{address}", not_implemented),
-        Route("/v1/governance/proposals", not_implemented),
-        Route("/v1/governance/proposals/{pid}", not_implemented),
-        Route("/v1/audit", not_implemented),
+        Route("/v1/identities/{address}", identity),
+        Route("/v1/services/{service_id}", service),
+        Route("/v1/governance/proposals", proposals),
+        Route("/v1/governance/proposals/{pid}", proposal),
+        Route("/v1/audit", audit),
         Route("/v1/trace/{address}", not_implemented),
         Route("/openapi.json", openapi),
         Route("/metrics", metrics),
@@ -280,6 +362,39 @@ def build_app(node: Node) -> Starlette:
         routes=routes,
         exception_handlers={ApiError: api_error, HTTPException: http_error},
     )
+
+
+def _int_query(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or len(raw) > 18:
+        raise ApiError(400, "bad_" + name, f"{name} must be a non-negative integer")
+    return int(raw)
+
+
+def _audit_entries(node: Node, lo: int, hi: int) -> tuple[list[AuditEntry], bool]:
+    """Entries of heights lo..hi from the store; complete=False when only recent memory had them."""
+    if hi < lo:
+        return [], True
+    from_store = getattr(node.store, "audit", None)
+    if from_store is not None:
+        return list(from_store(lo, hi)), True
+    # Until the store keeps audit history: the executions the replica still holds.
+    kept = node.replica.executions
+    entries = [e for ex in kept if lo <= ex.result.height <= hi for e in ex.result.audit]
+    oldest = kept[0].result.height if kept else node.replica.ledger.height + 1
+    return entries, oldest <= lo
+
+
+def _audit_head(node: Node, height: int) -> str | None:
+    """The audit head after height: the store's, else the one checkpoint height + 1 carries."""
+    from_store = getattr(node.store, "audit_head", None)
+    if from_store is not None:
+        head = from_store(height)
+        return head.hex() if head is not None else None
+    found = node.store.get_checkpoint(height + 1)
+    return found[0].audit_head.hex() if found is not None else None
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

@@ -7,7 +7,11 @@ from typing import Any
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
-def _get(summary: str, params: list[str] | None = None) -> dict[str, Any]:
+def _get(
+    summary: str,
+    params: list[str] | None = None,
+    query: list[tuple[str, str, str]] | None = None,
+) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": summary,
         "responses": {
@@ -27,6 +31,11 @@ def _get(summary: str, params: list[str] | None = None) -> dict[str, Any]:
             {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
             for p in params
         ]
+    if query:
+        op.setdefault("parameters", []).extend(
+            {"name": n, "in": "query", "required": False, "schema": {"type": t}, "description": d}
+            for n, t, d in query
+        )
     return {"get": op}
 
 
@@ -94,17 +103,45 @@ OPENAPI: dict[str, Any] = {
                 },
             }
         },
-        "/v1/txs/{tx_id}": _get("A transaction's record", ["tx_id"]),
+        "/v1/txs/{tx_id}": _get(
+            "A transaction's record: status after any release or interception (the deciding"
+            " proposal in receipt.governance_ref); payload null when redacted or decided by a"
+            " content rule",
+            ["tx_id"],
+        ),
         "/v1/txs/{tx_id}/proof": _get("Receipt inclusion under a certified checkpoint", ["tx_id"]),
         "/v1/checkpoints/{height}": _get(
             "A decided checkpoint ('latest' for the newest)", ["height"]
         ),
         "/v1/dag/tips": _get("Tips a client should name as parents"),
         "/v1/accounts/{address}": _get("Final balance and next nonce", ["address"]),
-        "/v1/identities/{address}": _not_yet("An identity", ["address"]),
-        "/v1/governance/proposals": _not_yet("Governance proposals"),
-        "/v1/governance/proposals/{pid}": _not_yet("One proposal", ["pid"]),
-        "/v1/audit": _not_yet("The audit log"),
+        "/v1/identities/{address}": _get(
+            "An identity: kind, tier, issuer, status (active|frozen|revoked), roles, freeze;"
+            " 404 when nothing is recorded for the address",
+            ["address"],
+        ),
+        "/v1/services/{service_id}": _get(
+            "A business service: owner, writer role, status, suspending proposal", ["service_id"]
+        ),
+        "/v1/governance/proposals": _get(
+            "Proposals, newest first",
+            query=[
+                ("limit", "integer", "at most this many (1..1000, default 100)"),
+                ("status", "string", "only open, passed, rejected or expired ones"),
+            ],
+        ),
+        "/v1/governance/proposals/{pid}": _get(
+            "One proposal: action and arguments, votes, weights, status, heights, outcome",
+            ["pid"],
+        ),
+        "/v1/audit": _get(
+            "Audit entries of heights from..to (hex fields, each with its hash); complete is"
+            " false when the node no longer holds the whole range",
+            query=[
+                ("from", "integer", "first height (default: to - 9999, at least 1)"),
+                ("to", "integer", "last height (default: the last executed)"),
+            ],
+        ),
         "/v1/trace/{address}": _not_yet("Where funds went", ["address"]),
         "/metrics": _get("Prometheus text metrics"),
     },

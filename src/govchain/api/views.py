@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from typing import Any
 
+import msgspec
+
+from govchain.codec import DecodeError, decode_canonical
 from govchain.consensus.messages import Certificate, Checkpoint
 from govchain.crypto.keys import address_of
 from govchain.dag.tx import Transaction
-from govchain.state.receipts import REASON_TEXT, Reason, Receipt
+from govchain.state.audit import AuditEntry
+from govchain.state.governance import Proposal
+from govchain.state.identities import Identity
+from govchain.state.ledger import Ledger
+from govchain.state.payloads import RECORD_DECODER, Action, AddFilter, action_name
+from govchain.state.policy import RuleEntry, rule_view
+from govchain.state.receipts import REASON_TEXT, Reason, Receipt, Status
+from govchain.state.services import Service
 
 
 def checkpoint_json(cp: Checkpoint, cert: Certificate | None) -> dict[str, Any]:
@@ -45,22 +56,237 @@ def receipt_json(r: Receipt | None) -> dict[str, Any]:
     return {"reason": words, "rule": r.rule or r.reason, "governance_ref": r.governance_ref}
 
 
-def tx_json(tx: Transaction, height: int | None, receipt: Receipt | None) -> dict[str, Any]:
-    """The contract's transaction record."""
+def redaction_free(ledger: Ledger, tx_id: bytes) -> bool:
+    """True unless governance redacted the record."""
+    return ledger.redaction(tx_id) is None
+
+
+def _withheld_pending(tx: Transaction, ledger: Ledger) -> bool:
+    """True when a not-yet-final record matches a content rule in force: never serve it."""
+    if tx.body.kind != "record" or not len(ledger.rules):
+        return False
+    try:
+        r = decode_canonical(tx.payload, RECORD_DECODER)
+    except DecodeError:
+        return False
+    return ledger.rules.match(tx.body.payload_hash, r.media_type, r.data) is not None
+
+
+def tx_json(
+    tx: Transaction, height: int | None, receipt: Receipt | None, ledger: Ledger | None = None
+) -> dict[str, Any]:
+    """The contract's transaction record, with governance's later decisions applied.
+
+    A held transaction that was released or intercepted reports its current
+    status and the deciding proposal; a redacted record, and one rejected or
+    held by a content rule, has payload null.
+    """
+    status = receipt.status if receipt is not None else "pending"
+    rec = receipt_json(receipt)
+    payload: str | None = base64.b64encode(tx.payload).decode()
+    doc: dict[str, Any] = {}
+    if receipt is not None and receipt.rule is not None:
+        payload = None  # a content rule decided: its content is never served
+    if ledger is not None:
+        hold = ledger.hold(tx.id) if receipt is not None else None
+        if hold is not None:
+            held = dict(rec)
+            doc["held"] = held
+            r = hold.resolution
+            if r is not None:
+                status = r.status
+                words = None
+                if r.reason is not None:
+                    try:
+                        words = REASON_TEXT[Reason(r.reason)]
+                    except ValueError:
+                        words = r.reason
+                rec = {
+                    "reason": words,
+                    "rule": (hold.rule or r.reason) if r.status != Status.EXECUTED else None,
+                    "governance_ref": r.proposal,
+                }
+                if r.status == Status.EXECUTED and redaction_free(ledger, tx.id):
+                    payload = base64.b64encode(tx.payload).decode()  # reviewed and released
+                doc["resolution"] = {
+                    "status": r.status,
+                    "height": r.height,
+                    "proposal": r.proposal,
+                    "provisional": r.provisional,
+                }
+        redaction = ledger.redaction(tx.id)
+        if redaction is not None:
+            payload = None
+            doc["redaction"] = {"proposal": redaction.proposal, "height": redaction.height}
+            if rec["governance_ref"] is None:
+                rec = {**rec, "governance_ref": redaction.proposal}
+        elif receipt is None and payload is not None and _withheld_pending(tx, ledger):
+            payload = None
     return {
         "tx_id": tx.id.hex(),
         "sender": address_of(tx.body.sender).hex(),
         "sender_key": tx.body.sender.hex(),
         "kind": tx.body.kind,
         "nonce": tx.body.nonce,
-        "status": receipt.status if receipt is not None else "pending",
+        "status": status,
         "checkpoint": height if receipt is not None else None,
-        "receipt": receipt_json(receipt),
-        "redacted": False,
-        "payload": base64.b64encode(tx.payload).decode(),
+        "receipt": rec,
+        "redacted": "redaction" in doc,
+        "payload": payload,
+        **doc,
     }
+
+
+def _hexify(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, RuleEntry):
+        return rule_view(value)
+    if isinstance(value, msgspec.Struct):
+        out = {f: _hexify(getattr(value, f)) for f in value.__struct_fields__}
+        tag = value.__struct_config__.tag
+        if isinstance(tag, str):
+            out = {"kind": tag, **out}
+        return out
+    if isinstance(value, tuple | list):
+        return [_hexify(v) for v in value]
+    return value
+
+
+def action_json(action: Action) -> dict[str, Any]:
+    """An action and its arguments, bytes as hex (a keyword rule shows only hash and length)."""
+    args = {f: _hexify(getattr(action, f)) for f in action.__struct_fields__}
+    if isinstance(action, AddFilter):
+        args["action"] = action.action.value
+    return {"name": action_name(action), "args": args}
+
+
+def proposal_json(p: Proposal) -> dict[str, Any]:
+    """A proposal as GET /v1/governance/proposals/{id} returns it."""
+    return {
+        "proposal_id": p.id,
+        "id": p.id,
+        "status": p.status,
+        "proposer": p.proposer.hex(),
+        "action": action_json(p.action),
+        "reason": p.reason,
+        "evidence": p.evidence.hex() or None,
+        "emergency": p.emergency,
+        "created_height": p.created_height,
+        "expires_height": p.expires_height,
+        "decided_height": p.decided_height,
+        "enacted_height": p.enacted_height,
+        "yes_weight": p.yes_weight,
+        "no_weight": p.no_weight,
+        "votes": [{"voter": a.hex(), "yes": yes} for a, yes in p.votes],
+        "outcome": p.outcome or None,
+    }
+
+
+def identity_json(ident: Identity) -> dict[str, Any]:
+    """An identity as GET /v1/identities/{address} returns it."""
+    return {
+        "address": ident.address.hex(),
+        "kind": ident.kind,
+        "tier": ident.tier,
+        "issuer": None if ident.issuer is None else ident.issuer.hex() or "genesis",
+        "attrs_hash": None if ident.attrs_hash is None else ident.attrs_hash.hex(),
+        "status": ident.status.value,
+        "frozen": ident.frozen_by is not None,
+        "frozen_by": ident.frozen_by,
+        "roles": list(ident.roles),
+        "registered_height": ident.registered_height,
+    }
+
+
+def service_json(s: Service) -> dict[str, Any]:
+    """A service as GET /v1/services/{id} returns it."""
+    return {
+        "service_id": s.service_id,
+        "owner": s.owner.hex(),
+        "writer_role": s.writer_role or None,
+        "registered_height": s.registered_height,
+        "status": "suspended" if s.suspended_by is not None else "active",
+        "suspended_by": s.suspended_by,
+    }
+
+
+def audit_entry_json(e: AuditEntry) -> dict[str, Any]:
+    """An audit entry with hex fields and its own hash (the head after it)."""
+    return {
+        "seq": e.seq,
+        "height": e.height,
+        "kind": e.kind,
+        "actor": e.actor.hex(),
+        "subject": e.subject,
+        "proposal": e.proposal,
+        "reason": e.reason,
+        "evidence": e.evidence.hex(),
+        "prev": e.prev.hex(),
+        "hash": e.hash.hex(),
+    }
+
+
+def audit_entry_from_json(doc: dict[str, Any]) -> AuditEntry:
+    """The inverse of audit_entry_json (the hash field is ignored: it is recomputed)."""
+    return AuditEntry(
+        int(doc["seq"]),
+        int(doc["height"]),
+        str(doc["kind"]),
+        bytes.fromhex(doc["actor"]),
+        str(doc["subject"]),
+        str(doc["proposal"]),
+        str(doc["reason"]),
+        bytes.fromhex(doc["evidence"]),
+        bytes.fromhex(doc["prev"]),
+    )
 
 
 def error(code: str, message: str) -> dict[str, Any]:
     """The contract's error document."""
     return {"error": {"code": code, "message": message}}
+
+
+# Audit entry kind -> governance event name; enactment kinds map to proposal_enacted.
+GOVERNANCE_EVENTS = {
+    "proposal": "proposal_opened",
+    "vote": "proposal_voted",
+    "proposal_rejected": "proposal_rejected",
+    "expiry": "proposal_expired",
+    "emergency": "emergency",
+    "lapse": "lapse",
+    "rejection_by_rule": "rejection_by_rule",
+    "rejection_by_decision": "rejection_by_decision",
+    "hold": "hold",
+    "identity": "identity",
+}
+
+
+def _governance_event(name: str, e: AuditEntry) -> dict[str, Any]:
+    return {
+        "event": name,
+        "kind": e.kind,
+        "seq": e.seq,
+        "height": e.height,
+        "proposal": e.proposal or None,
+        "subject": e.subject,
+        "actor": e.actor.hex(),
+        "reason": e.reason,
+    }
+
+
+def governance_events(entries: Sequence[AuditEntry]) -> list[dict[str, Any]]:
+    """WS /v1/events governance events from a height's audit entries, in order.
+
+    An enactment gives proposal_passed then proposal_enacted (kind: its effect);
+    a redaction also gives a redaction event.
+    """
+    out: list[dict[str, Any]] = []
+    for e in entries:
+        name = GOVERNANCE_EVENTS.get(e.kind, "proposal_enacted")
+        if name == "proposal_enacted":
+            out.append(_governance_event("proposal_passed", e))
+        out.append(_governance_event(name, e))
+        if e.kind == "redaction":
+            out.append(_governance_event("redaction", e))
+    return out

@@ -6,8 +6,11 @@ import click
 
 from govchain import __version__
 
+from .audit_cmd import audit
+from .gov_cmd import gov
 from .keys_cmd import keys
 from .node_cmd import bench, devnet, init, node
+from .service_cmd import service
 from .sim_cmd import sim
 from .tx_cmd import LATER, proof, status, tx, verify
 
@@ -18,7 +21,8 @@ def cli() -> None:
     """govchain: a manageable blockchain on a two-layer ledger."""
 
 
-for command in (sim, keys, init, node, devnet, bench, tx, status, proof, verify, *LATER):
+COMMANDS = (sim, keys, init, node, devnet, bench, tx, status, proof, verify, gov, service, audit)
+for command in (*COMMANDS, *LATER):
     cli.add_command(command)
 
 

@@ -194,9 +194,4 @@ def _later(name: str, issue: str) -> click.Command:
     return cmd
 
 
-LATER = [
-    _later("gov", "governance"),
-    _later("service", "governance"),
-    _later("audit", "governance"),
-    _later("trace", "fund-tracing"),
-]
+LATER = [_later("trace", "fund-tracing")]

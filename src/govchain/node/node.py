@@ -248,6 +248,8 @@ class Node:
             self.store.commit(ReplicaReady(admitted=batch))
 
     def _publish(self, r: ReplicaReady) -> None:
+        from govchain.api.views import governance_events  # noqa: PLC0415 (only this method is ours)
+
         t = now_ms()
         for ex in r.executed:
             for rc in ex.result.receipts:
@@ -277,6 +279,9 @@ class Node:
                         ],
                     }
                 )
+            if ex.result.audit:  # governance events: one message per checkpoint, like receipts
+                events = governance_events(ex.result.audit)
+                self._emit({"type": "governance", "height": cp.height, "events": events})
 
     def _emit(self, event: dict[str, Any]) -> None:
         for q in list(self.subscribers):

@@ -1,4 +1,4 @@
-"""An HTTP client for a govchain node."""
+"""An HTTP client for a govchain node: reads, transaction builders, governance helpers."""
 
 from __future__ import annotations
 
@@ -7,11 +7,19 @@ from typing import Any
 
 import httpx
 
-from govchain.codec import encode
+from govchain.codec import HASH_BYTES, encode
 from govchain.crypto.keys import ADDRESS_BYTES, SigningKey
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction, build
-from govchain.state.payloads import TransferPayload
+from govchain.state.payloads import (
+    Action,
+    IdentitySetPayload,
+    ProposePayload,
+    RecordPayload,
+    ServiceRegisterPayload,
+    TransferPayload,
+    VotePayload,
+)
 
 VALIDITY_HEIGHTS = 1_000
 FINAL_STATUSES = frozenset({"executed", "rejected", "held"})
@@ -23,6 +31,26 @@ class SdkError(Exception):
     def __init__(self, code: str, message: str, status: int | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code, self.message, self.status = code, message, status
+
+
+def propose_payload(
+    action: Action, reason: str, evidence: bytes = b"", emergency: bool = False
+) -> bytes:
+    """The canonical payload of a gov.propose transaction."""
+    if len(evidence) not in (0, HASH_BYTES):
+        raise SdkError("bad_evidence", f"evidence is a {HASH_BYTES}-byte hash or nothing")
+    return encode(ProposePayload(action, reason, evidence, emergency))
+
+
+def vote_payload(proposal_id: str, yes: bool) -> bytes:
+    """The canonical payload of a gov.vote transaction (proposal_id: 64 hex)."""
+    try:
+        raw = bytes.fromhex(proposal_id)
+    except ValueError:
+        raw = b""
+    if len(raw) != HASH_BYTES:
+        raise SdkError("bad_proposal_id", "a proposal id is 64 lowercase hex characters")
+    return encode(VotePayload(raw, yes))
 
 
 class Client:
@@ -89,6 +117,41 @@ class Client:
         doc: dict[str, Any] = self._call("GET", f"/v1/txs/{tx_id}/proof")
         return doc
 
+    def identity(self, address: bytes) -> dict[str, Any]:
+        """GET /v1/identities/{address}: kind, tier, status, roles, freeze."""
+        doc: dict[str, Any] = self._call("GET", f"/v1/identities/{address.hex()}")
+        return doc
+
+    def service(self, service_id: str) -> dict[str, Any]:
+        """GET /v1/services/{id}: owner, writer role, suspension."""
+        doc: dict[str, Any] = self._call("GET", f"/v1/services/{service_id}")
+        return doc
+
+    def proposal(self, proposal_id: str) -> dict[str, Any]:
+        """GET /v1/governance/proposals/{id}."""
+        doc: dict[str, Any] = self._call("GET", f"/v1/governance/proposals/{proposal_id}")
+        return doc
+
+    def proposals(self, limit: int | None = None, status: str | None = None) -> list[Any]:
+        """GET /v1/governance/proposals: newest first."""
+        params: dict[str, str] = {}
+        if limit is not None:
+            params["limit"] = str(limit)
+        if status is not None:
+            params["status"] = status
+        doc = self._call("GET", "/v1/governance/proposals", params=params or None)
+        return list(doc["proposals"])
+
+    def audit(self, from_height: int | None = None, to_height: int | None = None) -> dict[str, Any]:
+        """GET /v1/audit: entries (hex fields) of heights from..to, with the range served."""
+        params: dict[str, str] = {}
+        if from_height is not None:
+            params["from"] = str(from_height)
+        if to_height is not None:
+            params["to"] = str(to_height)
+        doc: dict[str, Any] = self._call("GET", "/v1/audit", params=params or None)
+        return doc
+
     def tips(self) -> tuple[list[bytes], int]:
         """Parents to name, and the DAG's covered height."""
         doc = self._call("GET", "/v1/dag/tips")
@@ -119,6 +182,70 @@ class Client:
         if len(to) != ADDRESS_BYTES:
             raise SdkError("bad_address", f"an address is {ADDRESS_BYTES} bytes")
         return self.build(key, "transfer", encode(TransferPayload(to, amount)))
+
+    def record(
+        self, key: SigningKey, data: bytes, service: str = "", media_type: str = "text/plain"
+    ) -> Transaction:
+        """Build a signed data record, optionally belonging to a service."""
+        return self.build(key, "record", encode(RecordPayload(service, media_type, data)))
+
+    def register_service(
+        self, key: SigningKey, service_id: str, writer_role: str = ""
+    ) -> Transaction:
+        """Build a service.register transaction (the signer owns the service)."""
+        return self.build(
+            key, "service.register", encode(ServiceRegisterPayload(service_id, writer_role))
+        )
+
+    def set_identity(
+        self,
+        key: SigningKey,
+        address: bytes,
+        kind: str,
+        tier: int,
+        attrs_hash: bytes,
+        status: str = "active",
+    ) -> Transaction:
+        """Build an identity.set transaction (the signer must hold role issuer)."""
+        payload = IdentitySetPayload(address, kind, tier, attrs_hash, status)
+        return self.build(key, "identity.set", encode(payload))
+
+    def propose(
+        self,
+        key: SigningKey,
+        action: Action,
+        reason: str,
+        evidence: bytes = b"",
+        emergency: bool = False,
+    ) -> Transaction:
+        """Build a gov.propose transaction; its id (hex) is the proposal's id."""
+        return self.build(key, "gov.propose", propose_payload(action, reason, evidence, emergency))
+
+    def vote(self, key: SigningKey, proposal_id: str, yes: bool) -> Transaction:
+        """Build a gov.vote transaction."""
+        return self.build(key, "gov.vote", vote_payload(proposal_id, yes))
+
+    def governance_outcome(
+        self, tx_id: str, proposal_id: str, wait: bool, timeout_s: float = 30.0
+    ) -> dict[str, Any]:
+        """{"proposal_id", "status"}; with wait, once the carrying tx is final.
+
+        Raises SdkError("tx_rejected") naming the receipt's reason when the
+        carrying transaction was final as rejected.
+        """
+        if not wait:
+            return {"proposal_id": proposal_id, "status": "pending", "tx_id": tx_id}
+        rec = self.wait_final(tx_id, timeout_s)
+        if rec["status"] != "executed":
+            receipt = rec.get("receipt") or {}
+            code = receipt.get("rule") or rec["status"]
+            words = receipt.get("reason") or "no reason given"
+            raise SdkError(
+                "tx_rejected",
+                f"transaction {tx_id} was final as {rec['status']} ({code}): {words}",
+            )
+        p = self.proposal(proposal_id)
+        return {"proposal_id": proposal_id, "status": p["status"], "tx_id": tx_id}
 
     def submit(self, tx: Transaction | bytes) -> str:
         """POST the transaction; returns its id (pending)."""

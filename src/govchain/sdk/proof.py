@@ -22,6 +22,46 @@ def _b(doc: dict[str, Any], key: str) -> bytes:
         raise ProofError(f"field {key!r} must be hex") from None
 
 
+def checkpoint_from_json(doc: dict[str, Any], chain_id: str) -> Checkpoint:
+    """A checkpoint from its JSON (GET /v1/checkpoints); KeyError/ValueError when malformed."""
+    return Checkpoint(
+        chain_id=chain_id,
+        height=int(doc["height"]),
+        previous=_b(doc, "previous"),
+        time_ms=int(doc["time_ms"]),
+        tips=tuple(bytes.fromhex(t) for t in doc["tips"]),
+        state_hash=_b(doc, "state_hash"),
+        receipts_root=_b(doc, "receipts_root"),
+        audit_head=_b(doc, "audit_head"),
+        validator_set_hash=_b(doc, "validator_set_hash"),
+    )
+
+
+def certificate_from_json(doc: dict[str, Any]) -> Certificate:
+    """A certificate from its JSON; KeyError/ValueError/TypeError when malformed."""
+    return Certificate(
+        int(doc["height"]),
+        int(doc["round"]),
+        _b(doc, "value"),
+        tuple((int(i), bytes.fromhex(s)) for i, s in doc["signatures"]),
+    )
+
+
+def certified_error(
+    checkpoint: Checkpoint, claimed_hash: str | None, cert: Certificate, genesis: Genesis
+) -> str | None:
+    """Why a checkpoint is not final under the genesis validator set, or None when it is."""
+    if checkpoint.hash.hex() != claimed_hash:
+        return f"checkpoint {checkpoint.height}: its fields do not give its hash"
+    if checkpoint.validator_set_hash != genesis.validators.hash:
+        return (
+            f"checkpoint {checkpoint.height} is certified by a later validator set; "
+            "exports do not carry validator-set changes yet"
+        )
+    err = certificate_error(cert, checkpoint, genesis.validators)
+    return None if err is None else f"checkpoint {checkpoint.height}: certificate: {err}"
+
+
 def verify_proof(doc: dict[str, Any], genesis: Genesis) -> dict[str, Any]:
     """Check header, receipt inclusion and the anchor's 2f+1 certificate; returns a summary."""
     try:
@@ -35,25 +75,17 @@ def verify_proof(doc: dict[str, Any], genesis: Genesis) -> dict[str, Any]:
             raise ProofError("the transaction belongs to another chain")
         if not verify(body.sender, SIGN_DOMAIN + body_bytes, sig):
             raise ProofError("the sender's signature does not verify")
-        receipt = Receipt(tid, int(rc["height"]), int(rc["index"]), str(rc["status"]), rc["reason"])
-        cert_doc = anchor["certificate"]
-        checkpoint = Checkpoint(
-            chain_id=genesis.chain_id,
-            height=int(anchor["height"]),
-            previous=_b(anchor, "previous"),
-            time_ms=int(anchor["time_ms"]),
-            tips=tuple(bytes.fromhex(t) for t in anchor["tips"]),
-            state_hash=_b(anchor, "state_hash"),
-            receipts_root=_b(anchor, "receipts_root"),
-            audit_head=_b(anchor, "audit_head"),
-            validator_set_hash=_b(anchor, "validator_set_hash"),
+        receipt = Receipt(
+            tid,
+            int(rc["height"]),
+            int(rc["index"]),
+            str(rc["status"]),
+            rc["reason"],
+            rc.get("rule"),
+            rc.get("governance_ref"),
         )
-        cert = Certificate(
-            int(cert_doc["height"]),
-            int(cert_doc["round"]),
-            _b(cert_doc, "value"),
-            tuple((int(i), bytes.fromhex(s)) for i, s in cert_doc["signatures"]),
-        )
+        checkpoint = checkpoint_from_json(anchor, genesis.chain_id)
+        cert = certificate_from_json(anchor["certificate"])
         path = tuple(bytes.fromhex(p) for p in doc["path"])
         size = int(doc["receipts_count"])
     except ProofError:

@@ -1,0 +1,212 @@
+"""`govchain audit`: export the hash-chained audit log, and verify an export offline.
+
+An export ties its entries to 2f+1 signatures: checkpoint h + 1 carries the
+audit head after height h, so the export holds the certified checkpoints
+`from` (the head before the range), h + 1 for every height h with entries, and
+`to + 1` (the head after the range).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from govchain.api.views import audit_entry_from_json
+from govchain.node.files import read_genesis
+from govchain.sdk.client import Client
+from govchain.sdk.proof import certificate_from_json, certified_error, checkpoint_from_json
+from govchain.state.audit import AuditEntry, verify_chain
+
+from .common import default_node, json_option, node_option, reported, show
+from .output import EXIT_FAILURE, EXIT_USAGE, CliError, emit_json
+from .tx_cmd import _default_genesis
+
+PAGE_HEIGHTS = 10_000  # the API's span per request
+CSV_FIELDS = (
+    "seq",
+    "height",
+    "kind",
+    "actor",
+    "subject",
+    "proposal",
+    "reason",
+    "evidence",
+    "prev",
+    "hash",
+)
+
+
+@click.group("audit")
+def audit() -> None:
+    """The audit log: every governance action and its effects, hash-chained."""
+
+
+def export_doc(client: Client, lo: int | None, hi: int | None) -> dict[str, Any]:
+    """Fetch entries of heights lo..hi and the certified checkpoints that tie them."""
+    st = client.status()
+    latest = int(client.checkpoint("latest")["height"])
+    # The head after height h is certified by checkpoint h + 1.
+    top = min(int(st["height"]), latest - 1)
+    start = 1 if lo is None else lo
+    end = top if hi is None else hi
+    if start < 1:
+        raise CliError("bad_range", "--from must be at least 1", EXIT_USAGE)
+    if end > top:
+        raise CliError(
+            "bad_range",
+            f"--to {end} is not certified yet: the newest certified audit head is after "
+            f"height {top}",
+            EXIT_USAGE,
+        )
+    if end < start:
+        raise CliError("bad_range", "--to must not be below --from", EXIT_USAGE)
+    entries: list[dict[str, Any]] = []
+    page = start
+    while page <= end:
+        last = min(end, page + PAGE_HEIGHTS - 1)
+        doc = client.audit(page, last)
+        if not doc.get("complete", True):
+            raise CliError(
+                "audit_unavailable",
+                "the node no longer holds the audit entries of this range; ask a node "
+                "with the full history, or narrow --from",
+            )
+        entries.extend(doc["entries"])
+        page = last + 1
+    heights = sorted({start, end + 1} | {int(e["height"]) + 1 for e in entries})
+    checkpoints = []
+    for h in heights:
+        cp = client.checkpoint(h)
+        cert = cp.pop("certificate")
+        checkpoints.append({"height": h, "checkpoint": cp, "certificate": cert})
+    return {
+        "chain_id": st["chain_id"],
+        "genesis_hash": st.get("genesis_hash"),
+        "from": start,
+        "to": end,
+        "entries": entries,
+        "checkpoints": checkpoints,
+    }
+
+
+def _csv(entries: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    w.writeheader()
+    for e in entries:
+        w.writerow(e)
+    return buf.getvalue()
+
+
+@audit.command("export")
+@click.option("--from", "lo", type=int, default=None, help="first height (default 1)")
+@click.option("--to", "hi", type=int, default=None, help="last height (default: last certified)")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="write here")
+@node_option
+@json_option
+@reported
+def export(
+    lo: int | None, hi: int | None, fmt: str, out: Path | None, node_url: str | None, as_json: bool
+) -> None:
+    """Export audit entries with the certified checkpoints that vouch for them."""
+    with Client(node_url or default_node()) as client:
+        doc = export_doc(client, lo, hi)
+    text = _csv(doc["entries"]) if fmt == "csv" else json.dumps(doc, indent=2) + "\n"
+    if out is None:
+        if fmt == "json":
+            emit_json(doc)
+        else:
+            click.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text)
+    except OSError as exc:
+        raise CliError("bad_file", f"cannot write {out}: {exc.strerror}", EXIT_USAGE) from None
+    summary = {
+        "out": str(out),
+        "format": fmt,
+        "from": doc["from"],
+        "to": doc["to"],
+        "entries": len(doc["entries"]),
+        "checkpoints": len(doc["checkpoints"]),
+    }
+    show(summary, as_json)
+
+
+def verify_export(doc: Any, genesis_path: Path) -> dict[str, Any]:
+    """Check an export offline; returns a summary or raises CliError (exit 1) naming the fault."""
+    genesis = read_genesis(genesis_path)
+
+    def bad(message: str) -> CliError:
+        return CliError("invalid_audit", message, EXIT_FAILURE)
+
+    if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
+        raise CliError("bad_file", "not an audit export (JSON with entries)", EXIT_USAGE)
+    if doc.get("chain_id") != genesis.chain_id:
+        raise bad(
+            f"the export is of chain {doc.get('chain_id')!r}, the genesis of {genesis.chain_id!r}"
+        )
+    if doc.get("genesis_hash") not in (None, genesis.hash.hex()):
+        raise bad("the export names another genesis than the one given")
+    entries: list[AuditEntry] = []
+    try:
+        lo, hi = int(doc["from"]), int(doc["to"])
+        for raw in doc["entries"]:
+            e = audit_entry_from_json(raw)
+            if "hash" in raw and raw["hash"] != e.hash.hex():
+                raise bad(f"entry seq {e.seq} was altered: its fields do not hash to {raw['hash']}")
+            entries.append(e)
+        heads: dict[int, bytes] = {}
+        signers: set[int] = set()
+        for item in doc["checkpoints"]:
+            cp_doc = item["checkpoint"]
+            cp = checkpoint_from_json(cp_doc, genesis.chain_id)
+            cert = certificate_from_json(item["certificate"])
+            if cp.height != int(item["height"]):
+                raise bad(f"checkpoint listed at height {item['height']} is of height {cp.height}")
+            err = certified_error(cp, cp_doc.get("hash"), cert, genesis)
+            if err is not None:
+                raise bad(err)
+            heads[cp.height - 1] = cp.audit_head
+            signers.add(len(cert.signatures))
+    except CliError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CliError("bad_file", f"malformed audit export: {exc}", EXIT_USAGE) from None
+    for h, what in ((lo - 1, "before"), (hi, "after")):
+        if h not in heads:
+            raise bad(f"no certified checkpoint vouches for the audit head {what} the range")
+    problem = verify_chain(entries, heads, from_height=lo, to_height=hi)
+    if problem is not None:
+        raise bad(problem)
+    return {
+        "valid": True,
+        "chain_id": genesis.chain_id,
+        "from": lo,
+        "to": hi,
+        "entries": len(entries),
+        "checkpoints": len(heads),
+        "signers_min": min(signers) if signers else 0,
+    }
+
+
+@audit.command("verify")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--genesis", "genesis_path", type=click.Path(path_type=Path), default=None)
+@json_option
+@reported
+def verify(file: Path, genesis_path: Path | None, as_json: bool) -> None:
+    """Check an export offline: hash chain, certified heads, 2f+1 signatures."""
+    try:
+        doc = json.loads(file.read_text())
+    except (OSError, ValueError) as exc:
+        raise CliError(
+            "bad_file", f"{file} is not a readable JSON export: {exc}", EXIT_USAGE
+        ) from None
+    show(verify_export(doc, genesis_path or _default_genesis()), as_json)
