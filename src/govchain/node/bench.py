@@ -89,8 +89,73 @@ def _rss_peak_mb(pid: int) -> float:
     return float("nan")
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc; nan elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _dir_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+class _Reply:
+    """Status and body of one HTTP answer."""
+
+    def __init__(self, status_code: int, body: bytes) -> None:
+        self.status_code = status_code
+        self.text = body.decode(errors="replace")
+        self._body = body
+
+    def json(self) -> Any:
+        """The body, parsed."""
+        return json.loads(self._body)
+
+
+class _Http:
+    """A bare keep-alive HTTP/1.1 client for the load: the loader shares the nodes'
+    cores, so its own CPU per request must stay small (httpx costs ~4x more)."""
+
+    def __init__(self, url: str) -> None:
+        host_port = url.removeprefix("http://")
+        host, _, port = host_port.partition(":")
+        self.host, self.port = host, int(port)
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes) -> _Reply:
+        """POST a msgpack body; reconnects once if the server closed the connection."""
+        for attempt in (1, 2):
+            try:
+                if self.writer is None:
+                    self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+                assert self.reader is not None
+                head = (
+                    f"POST {path} HTTP/1.1\r\nhost: {self.host}\r\n"
+                    f"content-type: application/msgpack\r\ncontent-length: {len(body)}\r\n\r\n"
+                )
+                self.writer.write(head.encode() + body)
+                status_line = await self.reader.readuntil(b"\r\n")
+                length = 0
+                while (line := await self.reader.readuntil(b"\r\n")) != b"\r\n":
+                    name, _, value = line.decode().partition(":")
+                    if name.strip().lower() == "content-length":
+                        length = int(value)
+                return _Reply(int(status_line.split()[1]), await self.reader.readexactly(length))
+            except (OSError, asyncio.IncompleteReadError):
+                self.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        """Close the connection, if open."""
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
 
 
 async def _load(
@@ -115,17 +180,20 @@ async def _load(
                         done.set()
                         return
 
-    async def lane_worker(http: httpx.AsyncClient, url: str, queue: list[Transaction]) -> None:
+    async def lane_worker(url: str, queue: list[Transaction]) -> None:
         # A lane sends its senders' transactions in order, BATCH_TXS at a time;
         # what a node refuses under back-pressure is sent again, and only that.
+        http = _Http(url)
+        try:
+            await _send_lane(http, url, queue)
+        finally:
+            http.close()
+
+    async def _send_lane(http: _Http, url: str, queue: list[Transaction]) -> None:
         for start in range(0, len(queue), BATCH_TXS):
             batch = queue[start : start + BATCH_TXS]
             while batch:
-                r = await http.post(
-                    url + "/v1/txs/batch",
-                    content=encode([t.to_wire() for t in batch]),
-                    headers={"content-type": "application/msgpack"},
-                )
+                r = await http.post("/v1/txs/batch", encode([t.to_wire() for t in batch]))
                 t_now = time.perf_counter()
                 if r.status_code == 503:
                     refused[0] += len(batch)
@@ -150,15 +218,11 @@ async def _load(
     ready = asyncio.Event()
     listener = asyncio.create_task(listen())
     await asyncio.wait_for(ready.wait(), 10)
-    limits = httpx.Limits(max_connections=CONCURRENCY_PER_NODE * len(urls))
-    async with httpx.AsyncClient(timeout=30.0, limits=limits) as http:
-        # Senders are spread over nodes; a sender always uses one node, in order.
-        lanes: list[list[Transaction]] = [[] for _ in range(CONCURRENCY_PER_NODE * len(urls))]
-        for s, txs in enumerate(per_sender):
-            lanes[s % len(lanes)].extend(txs)
-        await asyncio.gather(
-            *(lane_worker(http, urls[i % len(urls)], lane) for i, lane in enumerate(lanes))
-        )
+    # Senders are spread over nodes; a sender always uses one node, in order.
+    lanes: list[list[Transaction]] = [[] for _ in range(CONCURRENCY_PER_NODE * len(urls))]
+    for s, txs in enumerate(per_sender):
+        lanes[s % len(lanes)].extend(txs)
+    await asyncio.gather(*(lane_worker(urls[i % len(urls)], lane) for i, lane in enumerate(lanes)))
     try:
         finished, _ = await asyncio.wait(
             [asyncio.ensure_future(done.wait()), listener],
@@ -193,8 +257,13 @@ def run_bench(validators: int, txs: int, port_base: int | None = None) -> dict[s
             net.wait_ready()
             urls = [f"http://127.0.0.1:{n.api_port}" for n in nodes]
             ws_url = f"ws://127.0.0.1:{nodes[0].api_port}/v1/events"
+            cpu0 = [_cpu_s(p.pid) for p in net.procs.values()]
+            own0 = os.times()
             t0 = time.perf_counter()
             submitted, final, refused = asyncio.run(_load(urls, per_sender, ws_url, txs))
+            own1 = os.times()
+            node_cpu = [_cpu_s(p.pid) - c for p, c in zip(net.procs.values(), cpu0, strict=True)]
+            loader_cpu = (own1.user - own0.user) + (own1.system - own0.system)
             height = httpx.get(urls[0] + "/v1/status", timeout=10).json()["height"]
             elapsed = max(final.values()) - t0
             latencies = sorted((final[i] - submitted[i]) * 1000 for i in submitted if i in final)
@@ -213,6 +282,9 @@ def run_bench(validators: int, txs: int, port_base: int | None = None) -> dict[s
         "txs": txs,
         "elapsed_s": round(elapsed, 2),
         "checkpoints": height,
+        # CPU per final transaction during the load: each node, and this loader.
+        "node_cpu_us_per_tx": [round(c / txs * 1e6) for c in node_cpu],
+        "loader_cpu_us_per_tx": round(loader_cpu / txs * 1e6),
         "refused_retried": refused,
         "cpus": os.cpu_count(),
     }
