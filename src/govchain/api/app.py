@@ -181,6 +181,7 @@ def build_app(node: Node) -> Starlette:
                 "receipts_count": proof.size,
                 "path": [p.hex() for p in proof.path],
                 "anchor": checkpoint_json(*anchor),
+                "validator_changes": _validator_changes(node, h + 1),
                 "chain_id": node.genesis.chain_id,
                 "genesis_hash": node.genesis.hash.hex(),
             }
@@ -290,6 +291,10 @@ def build_app(node: Node) -> Starlette:
             }
         )
 
+    def validator_changes(request: Request) -> JSONResponse:
+        to = _int_query(request, "to", node.store.decided_height())
+        return JSONResponse({"to": to, "validator_changes": _validator_changes(node, to)})
+
     def not_implemented(_: Request) -> JSONResponse:
         raise ApiError(501, "not_implemented", "this endpoint arrives with a later issue")
 
@@ -353,6 +358,7 @@ def build_app(node: Node) -> Starlette:
         Route("/v1/governance/proposals", proposals),
         Route("/v1/governance/proposals/{pid}", proposal),
         Route("/v1/audit", audit),
+        Route("/v1/validator-changes", validator_changes),
         Route("/v1/trace/{address}", not_implemented),
         Route("/openapi.json", openapi),
         Route("/metrics", metrics),
@@ -385,6 +391,24 @@ def _audit_entries(node: Node, lo: int, hi: int) -> tuple[list[AuditEntry], bool
     entries = [e for ex in kept if lo <= ex.result.height <= hi for e in ex.result.audit]
     oldest = kept[0].result.height if kept else node.replica.ledger.height + 1
     return entries, oldest <= lo
+
+
+def _validator_changes(node: Node, to: int) -> list[dict[str, object]]:
+    """Evidence of each validator-set change enacted at h with h + 1 <= to (sdk/valsets.py)."""
+    from_store = getattr(node.store, "audit", None)
+    if from_store is None or to < 2:
+        return []
+    heights = sorted({e.height for e in from_store(1, to - 1) if e.kind == "validator_change"})
+    out: list[dict[str, object]] = []
+    for h in heights:
+        found = node.store.get_checkpoint(h + 1)
+        if found is None:
+            break
+        cp = checkpoint_json(*found)
+        cert = cp.pop("certificate")
+        entries = [audit_entry_json(e) for e in from_store(h, h)]
+        out.append({"height": h, "entries": entries, "checkpoint": cp, "certificate": cert})
+    return out
 
 
 def _audit_head(node: Node, height: int) -> str | None:

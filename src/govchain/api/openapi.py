@@ -142,6 +142,11 @@ OPENAPI: dict[str, Any] = {
                 ("to", "integer", "last height (default: the last executed)"),
             ],
         ),
+        "/v1/validator-changes": _get(
+            "Evidence of every validator-set change up to a height: each change's height, all"
+            " audit entries of that height and certified checkpoint height + 1",
+            query=[("to", "integer", "last checkpoint height (default: the last decided)")],
+        ),
         "/v1/trace/{address}": _not_yet("Where funds went", ["address"]),
         "/metrics": _get("Prometheus text metrics"),
     },

@@ -227,21 +227,6 @@ def audit_entry_json(e: AuditEntry) -> dict[str, Any]:
     }
 
 
-def audit_entry_from_json(doc: dict[str, Any]) -> AuditEntry:
-    """The inverse of audit_entry_json (the hash field is ignored: it is recomputed)."""
-    return AuditEntry(
-        int(doc["seq"]),
-        int(doc["height"]),
-        str(doc["kind"]),
-        bytes.fromhex(doc["actor"]),
-        str(doc["subject"]),
-        str(doc["proposal"]),
-        str(doc["reason"]),
-        bytes.fromhex(doc["evidence"]),
-        bytes.fromhex(doc["prev"]),
-    )
-
-
 def error(code: str, message: str) -> dict[str, Any]:
     """The contract's error document."""
     return {"error": {"code": code, "message": message}}

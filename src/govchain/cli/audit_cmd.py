@@ -16,10 +16,10 @@ from typing import Any
 
 import click
 
-from govchain.api.views import audit_entry_from_json
 from govchain.node.files import read_genesis
 from govchain.sdk.client import Client
-from govchain.sdk.proof import certificate_from_json, certified_error, checkpoint_from_json
+from govchain.sdk.proof import certificate_from_json, checkpoint_from_json
+from govchain.sdk.valsets import ValidatorSets, ValsetError, entry_from_json
 from govchain.state.audit import AuditEntry, verify_chain
 
 from .common import default_node, json_option, node_option, reported, show
@@ -91,6 +91,7 @@ def export_doc(client: Client, lo: int | None, hi: int | None) -> dict[str, Any]
         "to": end,
         "entries": entries,
         "checkpoints": checkpoints,
+        "validator_changes": client.validator_changes(max(heights)),
     }
 
 
@@ -155,10 +156,15 @@ def verify_export(doc: Any, genesis_path: Path) -> dict[str, Any]:
     if doc.get("genesis_hash") not in (None, genesis.hash.hex()):
         raise bad("the export names another genesis than the one given")
     entries: list[AuditEntry] = []
+    sets = ValidatorSets(genesis)
+    try:
+        sets.apply(list(doc.get("validator_changes") or []))
+    except ValsetError as exc:
+        raise bad(f"validator-set changes: {exc}") from None
     try:
         lo, hi = int(doc["from"]), int(doc["to"])
         for raw in doc["entries"]:
-            e = audit_entry_from_json(raw)
+            e = entry_from_json(raw)
             if "hash" in raw and raw["hash"] != e.hash.hex():
                 raise bad(f"entry seq {e.seq} was altered: its fields do not hash to {raw['hash']}")
             entries.append(e)
@@ -170,7 +176,7 @@ def verify_export(doc: Any, genesis_path: Path) -> dict[str, Any]:
             cert = certificate_from_json(item["certificate"])
             if cp.height != int(item["height"]):
                 raise bad(f"checkpoint listed at height {item['height']} is of height {cp.height}")
-            err = certified_error(cp, cp_doc.get("hash"), cert, genesis)
+            err = sets.certified_error(cp, cp_doc.get("hash"), cert)
             if err is not None:
                 raise bad(err)
             heads[cp.height - 1] = cp.audit_head

@@ -152,6 +152,11 @@ class Client:
         doc: dict[str, Any] = self._call("GET", "/v1/audit", params=params or None)
         return doc
 
+    def validator_changes(self, to_height: int) -> list[Any]:
+        """GET /v1/validator-changes: the evidence of every validator-set change up to a height."""
+        doc = self._call("GET", "/v1/validator-changes", params={"to": str(to_height)})
+        return list(doc["validator_changes"])
+
     def tips(self) -> tuple[list[bytes], int]:
         """Parents to name, and the DAG's covered height."""
         doc = self._call("GET", "/v1/dag/tips")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from govchain.consensus.messages import Certificate, Checkpoint, certificate_error
+from govchain.consensus.messages import Certificate, Checkpoint
 from govchain.crypto.keys import verify
 from govchain.dag.tx import SIGN_DOMAIN, decode_body, tx_id
 from govchain.state.genesis import Genesis
 from govchain.state.receipts import Receipt, ReceiptProof
+
+from .valsets import ValidatorSets, ValsetError
 
 
 class ProofError(ValueError):
@@ -47,21 +49,6 @@ def certificate_from_json(doc: dict[str, Any]) -> Certificate:
     )
 
 
-def certified_error(
-    checkpoint: Checkpoint, claimed_hash: str | None, cert: Certificate, genesis: Genesis
-) -> str | None:
-    """Why a checkpoint is not final under the genesis validator set, or None when it is."""
-    if checkpoint.hash.hex() != claimed_hash:
-        return f"checkpoint {checkpoint.height}: its fields do not give its hash"
-    if checkpoint.validator_set_hash != genesis.validators.hash:
-        return (
-            f"checkpoint {checkpoint.height} is certified by a later validator set; "
-            "exports do not carry validator-set changes yet"
-        )
-    err = certificate_error(cert, checkpoint, genesis.validators)
-    return None if err is None else f"checkpoint {checkpoint.height}: certificate: {err}"
-
-
 def verify_proof(doc: dict[str, Any], genesis: Genesis) -> dict[str, Any]:
     """Check header, receipt inclusion and the anchor's 2f+1 certificate; returns a summary."""
     try:
@@ -98,15 +85,14 @@ def verify_proof(doc: dict[str, Any], genesis: Genesis) -> dict[str, Any]:
         raise ProofError("the anchor must be the checkpoint after the receipt's")
     if not ReceiptProof(receipt, size, path).verify(checkpoint.receipts_root):
         raise ProofError("the receipt is not included under the anchor's receipts root")
-    valset = genesis.validators
-    if checkpoint.validator_set_hash != valset.hash:
-        raise ProofError(
-            "the anchor is certified by a later validator set; proofs do not carry "
-            "validator-set changes yet"
-        )
-    err = certificate_error(cert, checkpoint, valset)
+    sets = ValidatorSets(genesis)
+    try:
+        sets.apply(list(doc.get("validator_changes") or []))
+    except ValsetError as exc:
+        raise ProofError(f"validator-set changes: {exc}") from None
+    err = sets.certified_error(checkpoint, anchor.get("hash"), cert)
     if err is not None:
-        raise ProofError(f"certificate: {err}")
+        raise ProofError(err)
     return {
         "valid": True,
         "tx_id": tid.hex(),
