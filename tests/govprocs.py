@@ -39,6 +39,7 @@ class GovNet:
         self.work = workdir
         self.keys = cluster.root / "keys"
         self._accounts = 0
+        self.redacted_marker: bytes | None = None  # set by the redaction test
 
     # -- plumbing -----------------------------------------------------------------
     def cli(self, *args: str, node: int = 0) -> tuple[int, Any]:
@@ -50,6 +51,10 @@ class GovNet:
         rc, doc = self.cli(*args, node=node)
         assert rc == 0, (args, rc, doc)
         return doc
+
+    def offline(self, *args: str) -> tuple[int, Any]:
+        """A command that talks to no node (keys show, verify, audit verify)."""
+        return govchain(self.work, *args)
 
     def key(self, name: str) -> str:
         """Path of a devnet key: faucet, regulator-1, validator-3, ..."""

@@ -3,7 +3,8 @@
 One devnet serves the module; each test uses its own accounts, so the measures do
 not interfere. Order matters only at the ends: hold_amount_min (1000) stays set
 after the hold test, so every other transfer is smaller; validator removal leaves
-3 validators; the redaction test stops the devnet to search its files at rest.
+3 validators; the last test stops the devnet to search its files at rest for the
+bytes the redaction test removed.
 """
 
 from __future__ import annotations
@@ -139,24 +140,29 @@ def test_service_suspension_and_resumption(net: GovNet) -> None:
     assert third["status"] == "executed", third
 
 
+EMERGENCY_TTL = 12  # heights; about 1 a second on an idle devnet
+
+
 def test_emergency_freeze_lapses_unless_ratified(net: GovNet) -> None:
-    net.passed("set-param", "emergency_ttl_heights", "5", reason="short emergencies")
+    ttl = str(EMERGENCY_TTL)
+    net.passed("set-param", "emergency_ttl_heights", ttl, reason="short emergencies")
     lapse_key, lapse = net.funded("emergency-lapses", SMALL)
     kept_key, kept = net.funded("emergency-kept", SMALL)
     _, payee = net.new_key("payee")
 
-    lapsing = net.propose("freeze-identity", lapse, "--emergency", reason="urgent 1")
-    ratified = net.propose("freeze-identity", kept, "--emergency", reason="urgent 2")
-    # Effective without any other vote.
+    # One regulator alone, each: effective without any other vote.
+    ratified = net.propose("freeze-identity", kept, "--emergency", reason="urgent 1")
+    lapsing = net.propose("freeze-identity", lapse, "--emergency", reason="urgent 2")
     rec = net.transfer(lapse_key, payee, 1)
     assert rec["status"] == "rejected", rec
     assert rec["receipt"]["governance_ref"] == lapsing
-    assert net.proposal_status(lapsing) == "open"
+    assert _identity_status(net, lapse, 0) == "frozen"
     assert net.vote(ratified, "yes", by="regulator-3") == "passed"
 
     ratified_at = net.show(ratified)["checkpoint"]
     wait_for(lambda: net.proposal_status(lapsing) == "expired", 60, "the emergency to lapse")
-    wait_for(lambda: net.height() >= ratified_at + 5 + 2, 60, "the second one's ttl to pass")
+    deadline = ratified_at + EMERGENCY_TTL + 2
+    wait_for(lambda: net.height() >= deadline, 60, "the ratified one's ttl to pass")
     rec = net.transfer(lapse_key, payee, 1)
     assert rec["status"] == "executed", rec
     assert _identity_status(net, lapse, 0) != "frozen"
@@ -167,46 +173,6 @@ def test_emergency_freeze_lapses_unless_ratified(net: GovNet) -> None:
     assert net.proposal_status(ratified) == "passed"
     assert _identity_status(net, kept, 0) == "frozen"
     assert net.balance(payee) == 1
-
-
-def test_validator_removal_under_load(net: GovNet) -> None:
-    load_key, _ = net.funded("load", 900)
-    sender = read_key(Path(load_key))
-    victim = net.ok("keys", "show", net.key("validator-3"))["public_key"]
-    assert victim in net.ok("status")["validators"]
-    submitted: list[str] = []
-    errors: list[str] = []
-    stop = threading.Event()
-
-    def load() -> None:  # a client that keeps sending through POST /v1/txs
-        with Client(net.c.url(1)) as client:
-            while not stop.is_set():
-                try:
-                    submitted.append(client.submit(client.transfer(sender, b"\x42" * 20, 1)))
-                except SdkError as exc:
-                    errors.append(exc.code)
-                stop.wait(0.3)
-
-    loader = threading.Thread(target=load, daemon=True)
-    loader.start()
-    try:
-        wait_for(lambda: len(submitted) >= 3, FINAL_S, "the load to start")
-        net.passed("remove-validator", victim, reason="operator retired")
-        wait_for(lambda: len(net.ok("status")["validators"]) == 3, FINAL_S, "3 validators")
-        after = net.height()
-        wait_for(lambda: net.height() >= after + 3, FINAL_S, "checkpoints with 3 validators")
-    finally:
-        stop.set()
-        loader.join(10)
-    assert not errors, errors
-    assert len(submitted) >= 10
-    with Client(net.c.url(0)) as client:
-        for tx_id in submitted:
-            assert client.wait_final(tx_id, FINAL_S)["status"] == "executed"
-    for i in range(3):
-        validators = net.ok("status", node=i)["validators"]
-        assert len(validators) == 3 and victim not in validators
-    assert net.balance("42" * 20) == len(submitted)
 
 
 def _audit_entries(doc: Any) -> list[dict[str, Any]]:
@@ -222,14 +188,17 @@ def _audit_entries(doc: Any) -> list[dict[str, Any]]:
 def test_audit_export_verifies_and_detects_an_edit(net: GovNet) -> None:
     pid = net.passed("set-param", "audit_retention_days", "200", reason="keep longer")
     out = net.work / "audit.json"
-    wait_for(
-        lambda: (
-            net.ok("audit", "export", "--format", "json", "--out", str(out)) is not None
-            and any(e.get("proposal") == pid for e in _audit_entries(json.loads(out.read_text())))
-        ),
-        FINAL_S,
-        "the set-param enactment in the audit export",
-    )
+    last: list[Any] = []
+
+    def exported() -> bool:  # the enactment's entries, once a checkpoint certifies them
+        rc, doc = net.cli("audit", "export", "--format", "json", "--out", str(out))
+        last[:] = [rc, doc]
+        entries = _audit_entries(json.loads(out.read_text())) if rc == 0 else []
+        return any(e.get("proposal") == pid for e in entries)
+
+    with contextlib.suppress(AssertionError):
+        wait_for(exported, FINAL_S, "the set-param enactment in the audit export")
+    assert exported(), last
     doc = json.loads(out.read_text())
     entries = _audit_entries(doc)
     kinds = {e["kind"] for e in entries}
@@ -237,13 +206,15 @@ def test_audit_export_verifies_and_detects_an_edit(net: GovNet) -> None:
     assert [e["seq"] for e in entries] == list(
         range(entries[0]["seq"], entries[0]["seq"] + len(entries))
     )
-    assert net.ok("audit", "verify", str(out)) is not None
+    genesis = str(net.c.nodes[0].home / "genesis.json")
+    rc, ok = net.offline("audit", "verify", str(out), "--genesis", genesis)
+    assert rc == 0, ok
     assert net.c.http.get(net.c.url(0) + "/v1/audit").status_code == 200
 
     edited = next(e for e in entries if e.get("proposal") == pid)
     edited["reason"] = edited["reason"] + " (edited)"
     out.write_text(json.dumps(doc))
-    rc, err = net.cli("audit", "verify", str(out))
+    rc, err = net.offline("audit", "verify", str(out), "--genesis", genesis)
     assert rc == 1, err
     assert err["error"]["code"]
 
@@ -278,9 +249,12 @@ def test_redaction_removes_the_bytes_from_every_node_and_the_proof_still_verifie
     proof = net.work / "redacted-proof.json"
     wait_for(lambda: net.cli("proof", tx_id, "--out", str(proof))[0] == 0, FINAL_S, "the proof")
     genesis = str(net.c.nodes[0].home / "genesis.json")
-    ok = net.ok("verify", str(proof), "--genesis", genesis)
+    rc, ok = net.offline("verify", str(proof), "--genesis", genesis)
+    assert rc == 0, ok
     assert ok["valid"] is True
     assert marker.encode() not in proof.read_bytes()
+
+    net.redacted_marker = marker.encode()
 
     def holding() -> list[str]:
         return [f for h in homes for f in files_containing(h, marker.encode())]
@@ -288,6 +262,61 @@ def test_redaction_removes_the_bytes_from_every_node_and_the_proof_still_verifie
     with contextlib.suppress(AssertionError):  # allow a few seconds for every node
         wait_for(lambda: not holding(), 15, "no node's files to hold the marker")
     assert not holding(), "running nodes' files still hold the marker"
-    net.c.stop()
-    found = [f for h in homes for f in files_containing(h, marker.encode())]
+
+
+def test_validator_removal_under_load(net: GovNet) -> None:
+    load_key, _ = net.funded("load", 900)
+    sender = read_key(Path(load_key))
+    rc, shown = net.offline("keys", "show", net.key("validator-3"))
+    assert rc == 0, shown
+    victim = shown["public_key"]
+    assert victim in net.ok("status")["validators"]
+    submitted: list[str] = []
+    errors: list[str] = []
+    stop = threading.Event()
+
+    def load() -> None:  # a client that keeps sending through POST /v1/txs
+        with Client(net.c.url(1)) as client:
+            while not stop.is_set():
+                try:
+                    submitted.append(client.submit(client.transfer(sender, b"\x42" * 20, 1)))
+                except SdkError as exc:
+                    errors.append(exc.code)
+                stop.wait(0.3)
+
+    loader = threading.Thread(target=load, daemon=True)
+    loader.start()
+    try:
+        wait_for(lambda: len(submitted) >= 3, FINAL_S, "the load to start")
+        net.passed("remove-validator", victim, reason="operator retired")
+        wait_for(lambda: len(net.ok("status")["validators"]) == 3, FINAL_S, "3 validators")
+        after = net.height()
+        wait_for(lambda: net.height() >= after + 3, FINAL_S, "checkpoints with 3 validators")
+    finally:
+        stop.set()
+        loader.join(10)
+    assert not errors, errors
+    assert len(submitted) >= 10
+    with Client(net.c.url(0)) as client:
+        for tx_id in submitted:
+            assert client.wait_final(tx_id, FINAL_S)["status"] == "executed"
+    for i in range(3):
+        validators = net.ok("status", node=i)["validators"]
+        assert len(validators) == 3 and victim not in validators
+    assert net.balance("42" * 20) == len(submitted)
+    # A proof of a transfer final under the new set still verifies offline.
+    last = submitted[-1]
+    proof = net.work / "after-removal-proof.json"
+    wait_for(lambda: net.cli("proof", last, "--out", str(proof))[0] == 0, FINAL_S, "the proof")
+    genesis = str(net.c.nodes[0].home / "genesis.json")
+    rc, ok = net.offline("verify", str(proof), "--genesis", genesis)
+    assert rc == 0, ok
+    assert ok["valid"] is True
+
+
+def test_at_rest_no_node_file_holds_the_redacted_bytes(net: GovNet) -> None:
+    marker = net.redacted_marker
+    assert marker is not None, "needs the redaction test above"
+    net.c.stop()  # every node closed: db, -wal and -shm as they stay on disk
+    found = [f for n in net.c.nodes for f in files_containing(n.home, marker)]
     assert not found, found
