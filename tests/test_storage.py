@@ -754,3 +754,32 @@ def test_a_redaction_removes_the_payload_and_a_restart_replays_without_it(
     if backend.kind == "sqlite":
         for f in tmp_path.iterdir():
             assert MARKER not in f.read_bytes(), f"{f.name} still holds the redacted bytes"
+
+
+def test_a_node_catching_up_after_a_redaction_never_receives_the_bytes() -> None:
+    net = Net(MemoryStore())
+    net.run_until(lambda: all(r.ledger.height >= 2 for r in net.replicas.values()))
+    net.cut = {"r3"}
+    tips = net.replicas["r0"].dag.client_tips
+    rec = signed(ALICE, "record", encode(RecordPayload("", "text/plain", MARKER)), tips(2), 0)
+    net.submit("r0", rec)
+    up = [net.replicas[n] for n in ("r0", "r1", "r2")]
+    net.run_until(lambda: all(receipt_of(r, rec.id) is not None for r in up))
+    action = ProposePayload(Redact(rec.id), "court order 18", bytes(32))
+    net.submit("r1", signed(REGULATOR, "gov.propose", encode(action), tips(2), 0))
+    net.run_until(lambda: all(r.ledger.redaction(rec.id) for r in up))
+    lagging = net.replicas["r3"]
+    assert lagging.ledger.height < receipt_of(net.replicas["r0"], rec.id).height  # type: ignore[union-attr]
+
+    net.cut = set()
+    r0 = net.replicas["r0"]
+    net.run_until(lambda: lagging.ledger.height >= r0.ledger.height > 0)
+    assert lagging.ledger.redaction(rec.id) is not None
+    same = [ex for ex in r0.executions if ex.result.height == lagging.ledger.height]
+    assert same and same[0].result.state_hash == lagging.ledger.state_hash
+    assert receipt_of(lagging, rec.id) == receipt_of(r0, rec.id)
+    stored = net.others["r3"]
+    held = [tx for ex in stored.executed for tx in ex.txs] + stored.vertices
+    held += [tx for ex in lagging.executions for tx in ex.txs]
+    assert any(tx.id == rec.id for tx in held)
+    assert all(MARKER not in tx.payload for tx in held)

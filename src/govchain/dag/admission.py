@@ -62,9 +62,18 @@ def decode_checked(wire: bytes, chain_id: str, limits: DagLimits) -> Transaction
 
 
 def check_wire(
-    w: TxWire, chain_id: str, limits: DagLimits, vid: bytes | None = None
+    w: TxWire,
+    chain_id: str,
+    limits: DagLimits,
+    vid: bytes | None = None,
+    *,
+    payload_withheld: bool = False,
 ) -> Transaction:
-    """The checks of decode_checked on a canonically decoded wire (vid: its id, if known)."""
+    """The checks of decode_checked on a canonically decoded wire (vid: its id, if known).
+
+    payload_withheld: the payload must be absent (a redacted final record, whose
+    outcome the caller takes from a certified receipt); only the header is checked.
+    """
     if len(w.body) > limits.body_bytes_max:
         raise AdmissionError(Reject.TOO_LARGE, f"body of {len(w.body)} bytes")
     try:
@@ -83,7 +92,10 @@ def check_wire(
             raise AdmissionError(Reject.BAD_PARENTS, "parents must be distinct ascending ids")
     if body.nonce < 0 or body.valid_until < 0 or body.stamp < 0:
         raise AdmissionError(Reject.MALFORMED, "negative integer field")
-    if body.payload_len > limits.payload_bytes_max or body.payload_len != len(w.payload):
+    if payload_withheld:
+        if w.payload or not body.payload_len:
+            raise AdmissionError(Reject.BAD_PAYLOAD, "a withheld payload must be absent")
+    elif body.payload_len > limits.payload_bytes_max or body.payload_len != len(w.payload):
         raise AdmissionError(Reject.BAD_PAYLOAD, "payload length does not match the header")
     if len(body.sender) != PUBLIC_KEY_BYTES or not point_is_acceptable(body.sender):
         raise AdmissionError(Reject.BAD_KEY, "sender key is non-canonical or of small order")
@@ -92,7 +104,7 @@ def check_wire(
     if not stamp_ok(w.body, limits.stamp_bits_min):
         raise AdmissionError(Reject.WEAK_STAMP, f"stamp below {limits.stamp_bits_min} bits")
     # Last of the cheap checks: hashing a payload costs up to payload_bytes_max.
-    if body.payload_hash != payload_hash(w.payload):
+    if not payload_withheld and body.payload_hash != payload_hash(w.payload):
         raise AdmissionError(Reject.BAD_PAYLOAD, "payload hash does not match the header")
     if vid is None:
         vid = tx_id(w.body, w.signature)

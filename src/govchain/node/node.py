@@ -27,9 +27,16 @@ from govchain.dag.tx import Transaction
 from govchain.net.framing import FrameError
 from govchain.net.peers import NetLimits, PeerNetwork
 from govchain.node.files import Home, NodeConfig, read_genesis, read_key, read_node_config
-from govchain.replica.messages import ProposalMsg, TxMsg, TxRequest, decode_message
+from govchain.replica.messages import (
+    ProposalMsg,
+    RedactedTxMsg,
+    TxMsg,
+    TxRequest,
+    decode_message,
+)
 from govchain.replica.replica import Replica, ReplicaConfig, ReplicaReady
 from govchain.state.genesis import Genesis
+from govchain.state.receipts import ReceiptProof, prove
 from govchain.storage.sqlite import SqliteStore
 
 log = logging.getLogger("govchain.node")
@@ -44,7 +51,7 @@ PENDING_SUBMITS_MAX = 100_000
 # votes are never stuck behind seconds of signature checks.
 ADMIT_SLICE_TXS = 64
 BACKLOG_TXS_MAX = 20_000  # above it, peer connections stop reading until it halves
-BULK_MESSAGES = (TxMsg, TxRequest)
+BULK_MESSAGES = (TxMsg, TxRequest, RedactedTxMsg)
 # Vertices that are only admitted (nothing final, no vote) wait up to this long
 # for their fsync, sharing it with later ones: what a vote or a decision relies
 # on is always committed before that message leaves (see _drain).
@@ -85,6 +92,7 @@ class Node:
             config or ReplicaConfig(dag=DagLimits(prune_covered=True)),
             self.store.load(),
             vertex_source=self._stored_vertex,
+            receipt_source=self._stored_receipt_proof,
         )
         self.metrics = NodeMetrics()
         self.subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
@@ -111,6 +119,12 @@ class Node:
     def _stored_vertex(self, vid: bytes) -> Transaction | None:
         stored = self.store.get_tx(vid)
         return stored.tx if stored is not None else None
+
+    def _stored_receipt_proof(self, vid: bytes) -> ReceiptProof | None:
+        stored = self.store.get_tx(vid)
+        if stored is None or stored.height is None or stored.receipt is None:
+            return None
+        return prove(self.store.receipts(stored.height), stored.receipt.index)
 
     @property
     def name(self) -> str:

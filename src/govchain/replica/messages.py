@@ -6,6 +6,7 @@ import msgspec
 
 from govchain.codec import DecodeError, decode_canonical
 from govchain.consensus.messages import Certificate, Checkpoint, Proposal, Vote
+from govchain.state.receipts import ReceiptProof
 
 IDS_PER_REQUEST_MAX = 256
 WIRES_PER_MSG_MAX = 256
@@ -50,7 +51,18 @@ class CommitRequest(
     height: int
 
 
-Message = TxMsg | TxRequest | ProposalMsg | VoteMsg | CommitMsg | CommitRequest
+class RedactedTxMsg(
+    msgspec.Struct, array_like=True, frozen=True, tag=7, forbid_unknown_fields=True
+):
+    """A final vertex whose payload governance redacted: its header (wire form with an
+    empty payload) and its receipt's inclusion proof, which the receiver checks against
+    the receipts root that the next decided checkpoint certifies."""
+
+    wire: bytes
+    proof: ReceiptProof
+
+
+Message = TxMsg | TxRequest | ProposalMsg | VoteMsg | CommitMsg | CommitRequest | RedactedTxMsg
 
 MESSAGE_DECODER: msgspec.msgpack.Decoder[Message] = msgspec.msgpack.Decoder(Message)
 

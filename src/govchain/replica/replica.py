@@ -29,13 +29,16 @@ from govchain.replica.messages import (
     CommitRequest,
     Message,
     ProposalMsg,
+    RedactedTxMsg,
     TxMsg,
     TxRequest,
     VoteMsg,
 )
 from govchain.state.genesis import Genesis
 from govchain.state.ledger import Executed, Ledger
-from govchain.state.receipts import Receipt
+from govchain.state.receipts import Receipt, ReceiptProof, prove
+
+UNPROVEN_MAX = 1_024  # redacted vertices waiting for the checkpoint that certifies them
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,10 +119,17 @@ class Replica:
         persisted: Persisted | None = None,
         vertex_source: Callable[[bytes], Transaction | None] | None = None,
         peer_keys: dict[str, bytes] | None = None,
+        receipt_source: Callable[[bytes], ReceiptProof | None] | None = None,
     ) -> None:
         # vertex_source reads final vertices back from the store, the way etcd's
         # raft reads entries through its Storage interface: pure for the core.
         self.vertex_source = vertex_source
+        # The same, for the proof of an old receipt (a redacted vertex travels with it).
+        self.receipt_source = receipt_source
+        # Redacted vertices fetched for catch-up: their certified receipts stand in
+        # for the payload at execution; proofs wait here until h+1 is decided.
+        self._known_receipts: dict[bytes, Receipt] = {}
+        self._unproven: dict[bytes, RedactedTxMsg] = {}
         self.name = name
         self.genesis = genesis
         self.key = key
@@ -245,6 +255,8 @@ class Replica:
             self.consensus.on_commit(msg.checkpoint, msg.certificate, now_ms)
         elif isinstance(msg, CommitRequest):
             self._send_commits(peer, msg.height, now_ms)
+        elif isinstance(msg, RedactedTxMsg) and self._on_redacted(peer, msg, now_ms):
+            self._after_admission()
         self._after(now_ms)
 
     def ready(self) -> ReplicaReady:
@@ -337,10 +349,17 @@ class Replica:
         return bool(admitted.added)
 
     def _on_admitted(self, admitted: Admitted, source: str | None) -> None:
-        """Persist and gossip what entered the DAG (gossip is batched in ready())."""
-        self._out.admitted.extend(admitted.added)
+        """Persist and gossip what entered the DAG (gossip is batched in ready()).
+
+        A redacted vertex is neither: it is stored with the execution that covers
+        it (after a crash it is fetched again, with its proof), and peers get it
+        only by asking.
+        """
         for tx in admitted.added:
             self._wanted.pop(tx.id, None)
+            if tx.payload_missing:
+                continue
+            self._out.admitted.append(tx)
             self._gossip.append((tx.to_wire(), source))
 
     def _lookup(self, vid: bytes) -> Transaction | None:
@@ -379,10 +398,74 @@ class Replica:
         self._gossip.clear()
 
     def _on_tx_request(self, peer: str, req: TxRequest) -> None:
-        found = [t.to_wire() for vid in req.ids[:IDS_PER_REQUEST_MAX] if (t := self._lookup(vid))]
+        found: list[bytes] = []
+        for vid in req.ids[:IDS_PER_REQUEST_MAX]:
+            t = self._lookup(vid)
+            if t is None:
+                continue
+            if not t.payload_missing:
+                found.append(t.to_wire())
+            elif (proof := self._receipt_proof(vid)) is not None:
+                self._out.sends.append((peer, RedactedTxMsg(t.to_wire(), proof)))
         for start in range(0, len(found), WIRES_PER_MSG_MAX):
             batch = tuple(found[start : start + WIRES_PER_MSG_MAX])
             self._out.sends.append((peer, TxMsg(batch)))
+
+    def _receipt_proof(self, vid: bytes) -> ReceiptProof | None:
+        """The inclusion proof of a final vertex's receipt, from memory or the store."""
+        for ex in self.executions:
+            for index, tx in enumerate(ex.txs):
+                if tx.id == vid:
+                    return prove(ex.result.receipts, index)
+        return self.receipt_source(vid) if self.receipt_source is not None else None
+
+    def _on_redacted(self, peer: str, msg: RedactedTxMsg, now_ms: int) -> bool:
+        """A redacted vertex we asked for; True when it entered the DAG."""
+        try:
+            w = decode_canonical(msg.wire, WIRE_DECODER)
+        except DecodeError:
+            return False
+        if len(w.signature) != SIGNATURE_BYTES:
+            return False
+        vid = tx_id(w.body, w.signature)
+        if self.dag.holds(vid) or msg.proof.receipt.tx_id != vid:
+            return False
+        if vid not in self._wanted and not self.dag.is_awaited(vid):
+            return False  # unsolicited: only a vertex a decided cone needs comes this way
+        verdict = self._proof_verdict(msg.proof)
+        if verdict is None:
+            if len(self._unproven) < UNPROVEN_MAX:
+                self._unproven[vid] = msg
+            return False
+        if not verdict:
+            return False
+        try:
+            tx = check_wire(w, self.genesis.chain_id, self.config.dag, vid, payload_withheld=True)
+            admitted = self.dag.admit_tx(tx, now_ms, lenient=True)
+        except AdmissionError:
+            return False
+        self._known_receipts[vid] = msg.proof.receipt
+        self._wanted.pop(vid, None)
+        self._on_admitted(admitted, peer)
+        return bool(admitted.added)
+
+    def _proof_verdict(self, proof: ReceiptProof) -> bool | None:
+        """Whether the receipt is under the receipts root certified at its height + 1
+        (None while that height is not decided here yet)."""
+        h = proof.receipt.height
+        if h < 1:
+            return False
+        if len(self.decided) < h + 1:
+            return None
+        return proof.verify(self.decided[h][0].receipts_root)
+
+    def _retry_unproven(self, now_ms: int) -> bool:
+        added = False
+        for vid, msg in list(self._unproven.items()):
+            if self._proof_verdict(msg.proof) is not None:
+                del self._unproven[vid]
+                added |= self._on_redacted("", msg, now_ms)
+        return added
 
     def _fetch(self, ids: list[bytes], peer: str | None, now_ms: int) -> None:
         fresh = [i for i in ids if i not in self._wanted and not self.dag.has(i)]
@@ -455,6 +538,8 @@ class Replica:
                 self._out.decided.append((cp, cert))
             if not r.decided:
                 break
+            if self._unproven:
+                self._retry_unproven(now_ms)
             if self._execute_decided():
                 self.consensus.recheck(now_ms)
 
@@ -480,7 +565,12 @@ class Replica:
             order.sort(key=lambda i: hashlib.sha256(self.name.encode() + i).digest())
         txs = tuple(self.dag.vertices[i].tx for i in order)
         self.dag.cover(order, cp.height)
-        result = self.ledger.execute(cp.height, txs, known or None)
+        withheld = {
+            tx.id: self._known_receipts.pop(tx.id)
+            for tx in txs
+            if tx.payload_missing and tx.id in self._known_receipts
+        }
+        result = self.ledger.execute(cp.height, txs, {**withheld, **(known or {})} or None)
         ex = Execution(cp, txs, result)
         self.executions.append(ex)
         if len(self.executions) > self.config.executions_kept_max:

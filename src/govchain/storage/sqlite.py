@@ -148,6 +148,11 @@ _RECEIPT_COLUMNS = (
 _KEYS_PER_QUERY = 500  # well below SQLite's limit on bound parameters
 
 
+def _payload_or_null(tx: Transaction) -> bytes | None:
+    """What the payload column holds: NULL once redacted."""
+    return None if tx.payload_missing else tx.payload
+
+
 def tx_key(vid: bytes) -> int:
     """The indexed integer for a tx id: its first 8 bytes, as SQLite's signed 64 bits."""
     return int.from_bytes(vid[:8], "big", signed=True)
@@ -418,14 +423,16 @@ class SqliteStore:
         """Write inside the open transaction; returns the cache changes to apply after COMMIT."""
         c = self._conn
         seq = self._next_seq
-        new_rows: list[tuple[int, int, bytes, bytes, bytes, bytes]] = []
+        new_rows: list[tuple[int, int, bytes, bytes, bytes, bytes | None]] = []
         added: dict[bytes, int] = {}
         for tx in ready.admitted:
             if tx.id in self._uncovered or tx.id in added:
                 raise CommitError(f"vertex {tx.id.hex()} is already stored")
             check_tx(tx)
             added[tx.id] = seq
-            new_rows.append((seq, tx_key(tx.id), tx.id, tx.body_bytes, tx.signature, tx.payload))
+            new_rows.append(
+                (seq, tx_key(tx.id), tx.id, tx.body_bytes, tx.signature, _payload_or_null(tx))
+            )
             seq += 1
         self._refuse_stored(list(added))
         covered: list[bytes] = []
@@ -459,7 +466,7 @@ class SqliteStore:
                     s = seq
                     seq += 1
                     new_rows.append(
-                        (s, tx_key(tx.id), tx.id, tx.body_bytes, tx.signature, tx.payload)
+                        (s, tx_key(tx.id), tx.id, tx.body_bytes, tx.signature, _payload_or_null(tx))
                     )
                 order.append(s)
             r = ex.result
