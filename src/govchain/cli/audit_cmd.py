@@ -63,6 +63,8 @@ def export_doc(client: Client, lo: int | None, hi: int | None) -> dict[str, Any]
             f"height {top}",
             EXIT_USAGE,
         )
+    if top < 1:
+        raise CliError("not_yet", "no audit head is certified yet: wait for checkpoint 2")
     if end < start:
         raise CliError("bad_range", "--to must not be below --from", EXIT_USAGE)
     entries: list[dict[str, Any]] = []

@@ -230,6 +230,32 @@ class Client:
         """Build a gov.vote transaction."""
         return self.build(key, "gov.vote", vote_payload(proposal_id, yes))
 
+    def submit_proposal(
+        self,
+        key: SigningKey,
+        action: Action,
+        reason: str,
+        evidence: bytes = b"",
+        emergency: bool = False,
+        wait: bool = True,
+        timeout_s: float = 30.0,
+    ) -> dict[str, Any]:
+        """Propose and (with wait) return {"proposal_id", "status"} once the tx is final."""
+        tx_id = self.submit(self.propose(key, action, reason, evidence, emergency))
+        return self.governance_outcome(tx_id, tx_id, wait, timeout_s)
+
+    def submit_vote(
+        self,
+        key: SigningKey,
+        proposal_id: str,
+        yes: bool,
+        wait: bool = True,
+        timeout_s: float = 30.0,
+    ) -> dict[str, Any]:
+        """Vote and (with wait) return {"proposal_id", "status"} once the tx is final."""
+        tx_id = self.submit(self.vote(key, proposal_id, yes))
+        return self.governance_outcome(tx_id, proposal_id, wait, timeout_s)
+
     def governance_outcome(
         self, tx_id: str, proposal_id: str, wait: bool, timeout_s: float = 30.0
     ) -> dict[str, Any]:
