@@ -74,12 +74,20 @@ class GovNet:
         doc = govchain(self.work, "keys", "new", "--out", str(path))[1]
         return str(path), str(doc["address"])
 
-    def funded(self, label: str, amount: int) -> tuple[str, str]:
-        """A fresh key whose account the faucet funded (the transfer executed)."""
-        path, address = self.new_key(label)
-        rec = self.transfer(self.key("faucet"), address, amount)
-        assert rec["status"] == "executed", rec
-        return path, address
+    def funded(self, label: str, *amounts: int) -> list[tuple[str, str]]:
+        """Fresh keys whose accounts the faucet funded, one an amount; waits until all executed.
+
+        The faucet's transfers go out without --wait (the CLI chains the nonces) and
+        are then awaited together: one finality instead of one per account.
+        """
+        accounts = [self.new_key(f"{label}-{i}") for i in range(len(amounts))]
+        tx_ids = []
+        for (_, address), amount in zip(accounts, amounts, strict=True):
+            args = ("tx", "transfer", "--to", address, "--amount", str(amount))
+            tx_ids.append(self.ok(*args, "--key", self.key("faucet"))["tx_id"])
+        for tx_id in tx_ids:
+            wait_for(lambda t=tx_id: self.tx(t)["status"] == "executed", FINAL_S, "funding")
+        return accounts
 
     def transfer(self, key: str, to: str, amount: int, node: int = 0) -> dict[str, Any]:
         """`tx transfer --wait`: the final record."""
@@ -96,6 +104,10 @@ class GovNet:
         assert "status" in doc, (text, extra, rc, doc)
         return dict(doc)
 
+    def tx(self, tx_id: str, node: int = 0) -> dict[str, Any]:
+        """GET /v1/txs/{tx_id} (cheaper than the CLI for polling)."""
+        return dict(self.get(f"/v1/txs/{tx_id}", node))
+
     def show(self, tx_id: str, node: int = 0) -> dict[str, Any]:
         """`tx show TX_ID`."""
         return dict(self.ok("tx", "show", tx_id, node=node))
@@ -105,13 +117,13 @@ class GovNet:
         return int(self.get(f"/v1/accounts/{address}", node)["balance"])
 
     def height(self, node: int = 0) -> int:
-        """`govchain status` height."""
-        return int(self.ok("status", node=node)["height"])
+        """GET /v1/status height."""
+        return int(self.get("/v1/status", node)["height"])
 
     def wait_everywhere(self, tx_id: str, pred: Any, what: str) -> None:
-        """Until pred(record) holds on every node (`tx show`; nodes may lag a checkpoint)."""
+        """Until pred(record) holds on every node (GET /v1/txs; nodes may lag a checkpoint)."""
         for i in range(len(self.c.nodes)):
-            wait_for(lambda i=i: pred(self.show(tx_id, node=i)), FINAL_S, f"{what} on node {i}")
+            wait_for(lambda i=i: pred(self.tx(tx_id, node=i)), FINAL_S, f"{what} on node {i}")
 
     # -- governance ---------------------------------------------------------------
     def propose(self, *action: str, by: str = "regulator-1", reason: str = "test") -> str:
@@ -133,12 +145,11 @@ class GovNet:
         """Propose (regulator-1) and vote yes (regulator-2): the passed proposal's id."""
         pid = self.propose(*action, reason=reason)
         assert self.vote(pid) == "passed"
-        assert self.ok("gov", "show", pid)["status"] == "passed"
         return pid
 
     def proposal_status(self, pid: str, node: int = 0) -> str:
-        """`gov show PROPOSAL_ID` status."""
-        return str(self.ok("gov", "show", pid, node=node)["status"])
+        """GET /v1/governance/proposals/{id} status (cheap enough to poll)."""
+        return str(self.get(f"/v1/governance/proposals/{pid}", node)["status"])
 
 
 def files_containing(root: Path, needle: bytes) -> list[str]:

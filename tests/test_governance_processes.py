@@ -37,6 +37,11 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GovNet]:
         yield GovNet(c, root)
 
 
+def _address() -> str:
+    """A fresh address nobody holds the key of: a payee."""
+    return secrets.token_hex(20)
+
+
 def _identity_status(net: GovNet, address: str, node: int) -> str | None:
     r = net.c.http.get(net.c.url(node) + f"/v1/identities/{address}")
     if r.status_code == 404:
@@ -46,11 +51,14 @@ def _identity_status(net: GovNet, address: str, node: int) -> str | None:
 
 
 def test_freeze_rejects_the_identity_s_transfers_until_unfreeze(net: GovNet) -> None:
-    x_key, x = net.funded("frozen", SMALL)
-    _, y = net.new_key("payee")
+    [(x_key, x)] = net.funded("frozen", SMALL)
+    y = _address()
     pid = net.propose("freeze-identity", x, reason="court order 1")
-    assert net.proposal_status(pid) == "open"  # one vote of threshold 2
+    assert net.ok("gov", "show", pid)["status"] == "open"  # one vote of threshold 2
     assert net.vote(pid, "yes", by="regulator-2") == "passed"
+    assert net.ok("gov", "show", pid)["status"] == "passed"
+    listed = net.ok("gov", "list")
+    assert pid in json.dumps(listed)
     for i in range(len(net.c.nodes)):
         wait_for(lambda i=i: _identity_status(net, x, i) == "frozen", FINAL_S, f"frozen on {i}")
     rec = net.transfer(x_key, y, 10)
@@ -70,9 +78,8 @@ def test_freeze_rejects_the_identity_s_transfers_until_unfreeze(net: GovNet) -> 
 
 
 def test_hold_then_release_and_intercept(net: GovNet) -> None:
-    s_key, s = net.funded("holder", 20_000)  # before the parameter is set
-    _, r1 = net.new_key("released-to")
-    _, r2 = net.new_key("intercepted-to")
+    [(s_key, s)] = net.funded("holder", 20_000)  # before the parameter is set
+    r1, r2 = _address(), _address()
     param = net.passed("set-param", "hold_amount_min", "1000", reason="review large transfers")
 
     held = net.transfer(s_key, r1, 5000)
@@ -146,18 +153,18 @@ EMERGENCY_TTL = 12  # heights; about 1 a second on an idle devnet
 def test_emergency_freeze_lapses_unless_ratified(net: GovNet) -> None:
     ttl = str(EMERGENCY_TTL)
     net.passed("set-param", "emergency_ttl_heights", ttl, reason="short emergencies")
-    lapse_key, lapse = net.funded("emergency-lapses", SMALL)
-    kept_key, kept = net.funded("emergency-kept", SMALL)
-    _, payee = net.new_key("payee")
+    (lapse_key, lapse), (kept_key, kept) = net.funded("emergency", SMALL, SMALL)
+    payee = _address()
 
-    # One regulator alone, each: effective without any other vote.
+    # One regulator alone: effective at once, open for ratification.
     ratified = net.propose("freeze-identity", kept, "--emergency", reason="urgent 1")
+    assert net.vote(ratified, "yes", by="regulator-3") == "passed"
     lapsing = net.propose("freeze-identity", lapse, "--emergency", reason="urgent 2")
     rec = net.transfer(lapse_key, payee, 1)
     assert rec["status"] == "rejected", rec
     assert rec["receipt"]["governance_ref"] == lapsing
     assert _identity_status(net, lapse, 0) == "frozen"
-    assert net.vote(ratified, "yes", by="regulator-3") == "passed"
+    assert net.ok("gov", "show", lapsing)["status"] == "open"
 
     ratified_at = net.show(ratified)["checkpoint"]
     wait_for(lambda: net.proposal_status(lapsing) == "expired", 60, "the emergency to lapse")
@@ -265,7 +272,7 @@ def test_redaction_removes_the_bytes_from_every_node_and_the_proof_still_verifie
 
 
 def test_validator_removal_under_load(net: GovNet) -> None:
-    load_key, _ = net.funded("load", 900)
+    [(load_key, _)] = net.funded("load", 900)
     sender = read_key(Path(load_key))
     rc, shown = net.offline("keys", "show", net.key("validator-3"))
     assert rc == 0, shown
