@@ -89,7 +89,7 @@ class Node:
             self.genesis,
             self.key,
             peers,
-            config or ReplicaConfig(dag=DagLimits(prune_covered=True)),
+            config or ReplicaConfig(dag=DagLimits(prune_covered=True), executions_txs_max=4_000),
             self.store.load(),
             vertex_source=self._stored_vertex,
             receipt_source=self._stored_receipt_proof,

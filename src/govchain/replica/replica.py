@@ -53,6 +53,9 @@ class ReplicaConfig:
     idle_checkpoint_ms: int = 1_000
     fetch_retry_ms: int = 400
     executions_kept_max: int = 64  # recent executions kept in memory (the store has all)
+    # ... and at most this many of their transactions together (the latest one is
+    # always kept): under load a checkpoint covers thousands.
+    executions_txs_max: int = 20_000
     fetch_give_up_ms: int = 20_000  # unless a decided checkpoint needs the vertex
     wanted_count_max: int = 20_000
     commits_per_reply_max: int = 16
@@ -141,6 +144,7 @@ class Replica:
         self.ledger = Ledger(genesis)
         self.decided: list[tuple[Checkpoint, Certificate]] = []
         self.executions: list[Execution] = []
+        self._executions_txs = 0
         self._out = ReplicaReady()
         self._gossip: list[tuple[bytes, str | None]] = []  # (wire, who sent it to us)
         # id -> (asked at ms, peer cursor, first asked at ms)
@@ -573,8 +577,12 @@ class Replica:
         result = self.ledger.execute(cp.height, txs, {**withheld, **(known or {})} or None)
         ex = Execution(cp, txs, result)
         self.executions.append(ex)
-        if len(self.executions) > self.config.executions_kept_max:
-            del self.executions[0]
+        self._executions_txs += len(txs)
+        while len(self.executions) > 1 and (
+            len(self.executions) > self.config.executions_kept_max
+            or self._executions_txs > self.config.executions_txs_max
+        ):
+            self._executions_txs -= len(self.executions.pop(0).txs)
         if result.redacted:
             self._forget_payloads(set(result.redacted))
         return ex
