@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from govchain.api.views import governance_events, tx_json
 from govchain.node.devnet import create
@@ -185,3 +187,45 @@ def test_openapi_describes_the_governance_endpoints(api: tuple[AppClient, Node, 
     ):
         assert "501" not in paths[path]["get"]["responses"], path
     assert "501" in paths["/v1/trace/{address}"]["get"]["responses"]
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(
+    value=st.text(
+        st.characters(
+            min_codepoint=33,
+            max_codepoint=0x9FFF,
+            exclude_categories=("Cc", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"),  # httpx refuses these
+            exclude_characters="/?#%&\\",
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    which=st.sampled_from(
+        [
+            "/v1/identities/{}",
+            "/v1/services/{}",
+            "/v1/governance/proposals/{}",
+            "/v1/governance/proposals?limit={}",
+            "/v1/governance/proposals?status={}",
+            "/v1/audit?from={}",
+            "/v1/audit?to={}",
+            "/v1/validator-changes?to={}",
+        ]
+    ),
+)
+def test_any_governance_argument_gets_a_clear_answer(
+    fuzz_api: AppClient, value: str, which: str
+) -> None:
+    r = fuzz_api.get(which.format(value))
+    assert r.status_code in (200, 400, 404), (which, value, r.status_code)
+    if r.status_code >= 400:
+        assert set(r.json()["error"]) == {"code", "message"}
+
+
+@pytest.fixture(scope="module")
+def fuzz_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppClient]:
+    (node_dir,) = create(tmp_path_factory.mktemp("govfuzz"), 1, 0, 42_000)
+    node = Node(Home(node_dir.home))
+    yield AppClient(node)
+    node.store.close()

@@ -194,7 +194,7 @@ def build_app(node: Node) -> Starlette:
             if height == 0:
                 raise ApiError(404, "not_found", "no checkpoint is decided yet")
         else:
-            if not which.isdigit() or len(which) > 18:
+            if not (which.isascii() and which.isdigit()) or len(which) > 18:
                 raise ApiError(400, "bad_height", "height must be a positive integer or 'latest'")
             height = int(which)
         found = node.store.get_checkpoint(height)
@@ -374,7 +374,7 @@ def _int_query(request: Request, name: str, default: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise ApiError(400, "bad_" + name, f"{name} must be a non-negative integer")
     return int(raw)
 
@@ -423,7 +423,9 @@ def _audit_head(node: Node, height: int) -> str | None:
 
 async def _read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+    if declared is not None and (
+        not (declared.isascii() and declared.isdigit()) or int(declared) > limit
+    ):
         raise ApiError(413, "too_large", f"a request body holds at most {limit} bytes")
     chunks: list[bytes] = []
     size = 0

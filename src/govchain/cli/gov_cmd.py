@@ -139,7 +139,7 @@ def build_action(
             )
         if a[1].lower() in ("none", "default"):
             return SetParam(a[0], None)
-        if not a[1].isdigit():
+        if not (a[1].isascii() and a[1].isdigit()):
             raise _usage(
                 "bad_value", "VALUE must be a non-negative integer, or none for the default"
             )

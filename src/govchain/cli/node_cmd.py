@@ -76,12 +76,12 @@ def init(
     for p in peers:
         k, _, addr = p.partition("@")
         host, _, port = addr.rpartition(":")
-        if len(k) != 64 or not port.isdigit():
+        if len(k) != 64 or not (port.isascii() and port.isdigit()):
             raise CliError("bad_peer", f"--peer must be KEY@HOST:PORT, got {p!r}", EXIT_USAGE)
         peer_addrs.append(PeerAddr(k, host, int(port)))
     api_host, _, api_port = api.rpartition(":")
     p2p_host, _, p2p_port = p2p.rpartition(":")
-    if not api_port.isdigit() or not p2p_port.isdigit():
+    if not all(p.isascii() and p.isdigit() for p in (api_port, p2p_port)):
         raise CliError("bad_address", "--api and --p2p must be HOST:PORT", EXIT_USAGE)
     cfg = NodeConfig(name, api_host, int(api_port), p2p_host, int(p2p_port), tuple(peer_addrs))
     Home(home).write(cfg, genesis, key)
