@@ -39,7 +39,7 @@ class GovNet:
         self.work = workdir
         self.keys = cluster.root / "keys"
         self._accounts = 0
-        self.redacted_marker: bytes | None = None  # set by the redaction test
+        self.redacted_markers: list[bytes] = []  # what the redaction tests removed
 
     # -- plumbing -----------------------------------------------------------------
     def cli(self, *args: str, node: int = 0) -> tuple[int, Any]:
@@ -120,9 +120,11 @@ class GovNet:
         """GET /v1/status height."""
         return int(self.get("/v1/status", node)["height"])
 
-    def wait_everywhere(self, tx_id: str, pred: Any, what: str) -> None:
+    def wait_everywhere(
+        self, tx_id: str, pred: Any, what: str, nodes: list[int] | None = None
+    ) -> None:
         """Until pred(record) holds on every node (GET /v1/txs; nodes may lag a checkpoint)."""
-        for i in range(len(self.c.nodes)):
+        for i in range(len(self.c.nodes)) if nodes is None else nodes:
             wait_for(lambda i=i: pred(self.tx(tx_id, node=i)), FINAL_S, f"{what} on node {i}")
 
     # -- governance ---------------------------------------------------------------

@@ -277,7 +277,7 @@ def test_redaction_removes_the_bytes_from_every_node_and_the_proof_still_verifie
     assert ok["valid"] is True
     assert marker.encode() not in proof.read_bytes()
 
-    net.redacted_marker = marker.encode()
+    net.redacted_markers.append(marker.encode())
 
     def holding() -> list[str]:
         return [f for h in homes for f in files_containing(h, marker.encode())]
@@ -285,6 +285,29 @@ def test_redaction_removes_the_bytes_from_every_node_and_the_proof_still_verifie
     with contextlib.suppress(AssertionError):  # allow a few seconds for every node
         wait_for(lambda: not holding(), 15, "no node's files to hold the marker")
     assert not holding(), "running nodes' files still hold the marker"
+
+
+def test_a_node_down_during_a_redaction_catches_up_without_the_bytes(net: GovNet) -> None:
+    w_key, _ = net.new_key("late-writer")
+    marker = f"MARKER-{secrets.token_hex(16)}".encode()
+    late, up = 2, [0, 1, 3]
+    net.c.kill9(late)  # 3 of 4 validators still certify
+    try:
+        rec = net.record(w_key, f"personal data {marker.decode()} end")
+        assert rec["status"] == "executed", rec
+        net.passed("redact", rec["tx_id"], reason="erasure request, one node down")
+        net.wait_everywhere(rec["tx_id"], lambda d: d["redacted"] is True, "redacted", up)
+    finally:
+        net.c.start(late)
+        net.c.wait_api(late)
+    net.redacted_markers.append(marker)
+    target = net.height()
+    wait_for(lambda: net.height(late) >= target, 60, "the restarted node to catch up")
+    shown = net.show(rec["tx_id"], node=late)
+    assert shown["status"] == "executed"
+    assert shown["redacted"] is True and shown["payload"] is None
+    found = files_containing(net.c.nodes[late].home, marker)
+    assert not found, found
 
 
 def test_validator_removal_under_load(net: GovNet) -> None:
@@ -338,8 +361,9 @@ def test_validator_removal_under_load(net: GovNet) -> None:
 
 
 def test_at_rest_no_node_file_holds_the_redacted_bytes(net: GovNet) -> None:
-    marker = net.redacted_marker
-    assert marker is not None, "needs the redaction test above"
+    assert net.redacted_markers, "needs the redaction tests above"
     net.c.stop()  # every node closed: db, -wal and -shm as they stay on disk
-    found = [f for n in net.c.nodes for f in files_containing(n.home, marker)]
+    found = [
+        f for m in net.redacted_markers for n in net.c.nodes for f in files_containing(n.home, m)
+    ]
     assert not found, found
