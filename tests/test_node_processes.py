@@ -144,9 +144,12 @@ def test_unknown_transactions_and_bad_ids_get_clear_errors(tmp_path: Path) -> No
         r = c.http.get(c.url(0) + "/v1/txs/XYZ")
         assert r.status_code == 400
         assert r.json()["error"]["code"] == "bad_tx_id"
-        r = c.http.get(c.url(0) + "/v1/audit")
+        r = c.http.get(c.url(0) + "/v1/trace/" + "00" * 20)
         assert r.status_code == 501
         assert r.json()["error"]["code"] == "not_implemented"
+        r = c.http.get(c.url(0) + "/v1/audit?from=x")
+        assert r.status_code == 400
+        assert set(r.json()["error"]) == {"code", "message"}
 
 
 def test_sigterm_stops_a_node_promptly_even_with_an_open_event_stream(tmp_path: Path) -> None:
