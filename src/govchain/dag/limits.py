@@ -29,7 +29,7 @@ class DagLimits:
     # A node refuses new client transactions above this many pending vertices,
     # well before the hard cap above: the queue in front of finality stays short
     # (latency ~ backlog / throughput) while peers' gossip still gets in.
-    client_pending_max: int = 2_000
+    client_pending_max: int = 1_000
     orphans_count_max: int = 10_000
     orphan_ttl_ms: int = 30_000
     tips_per_checkpoint_max: int = 64

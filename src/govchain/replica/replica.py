@@ -63,7 +63,7 @@ class ReplicaConfig:
     # A proposal names only tips of vertices this proposer admitted at least this
     # long ago: by then gossip has most likely brought them to the other
     # validators, who can vote at once instead of fetching parent after parent.
-    proposal_tip_age_ms: int = 150
+    proposal_tip_age_ms: int = 50
 
 
 @dataclass(frozen=True, slots=True)
