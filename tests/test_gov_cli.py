@@ -17,7 +17,14 @@ from govchain.cli.output import CliError
 from govchain.crypto.keys import SigningKey
 from govchain.node.files import write_key
 from govchain.state.payloads import AddFilter, AddValidator, FreezeIdentity, SetParam
-from govchain.state.policy import KeywordRule, PayloadHashRule, RuleAction, keyword_rule
+from govchain.state.policy import (
+    KeywordRule,
+    MediaTypeRule,
+    PayloadHashRule,
+    RuleAction,
+    SizeRule,
+    keyword_rule,
+)
 from procs import cluster
 from test_node_cli import govchain
 
@@ -48,6 +55,10 @@ def test_build_action_covers_the_contract() -> None:
     assert isinstance(kw, AddFilter) and isinstance(kw.rule, KeywordRule)
     ph = build_action("add-filter", (), payload_hash="cd" * 32)
     assert isinstance(ph, AddFilter) and ph.rule == PayloadHashRule(bytes.fromhex("cd" * 32))
+    size = build_action("add-filter", (), max_bytes=1024)
+    assert size == AddFilter(SizeRule(1024), RuleAction.REJECT)
+    media = build_action("add-filter", (), media_type="application/zip", hold=True)
+    assert media == AddFilter(MediaTypeRule("application/zip"), RuleAction.HOLD)
     assert build_action("add-validator", ("ef" * 32,), weight=3) == AddValidator(
         bytes.fromhex("ef" * 32), 3
     )
@@ -61,6 +72,10 @@ def test_build_action_covers_the_contract() -> None:
         ("add-filter", (), {"keyword": "\uff0c\u3002\uff01"}),  # punctuation only
         ("add-filter", (), {"keyword": "x" * 17}),
         ("add-filter", (), {"keyword": "a", "payload_hash": "00" * 32}),
+        ("add-filter", (), {"max_bytes": 10, "media_type": "text/plain"}),
+        ("add-filter", (), {"max_bytes": -1}),
+        ("add-filter", (), {"media_type": "Not A Type"}),
+        ("freeze-identity", (ADDR,), {"max_bytes": 10}),
         ("set-param", ("nope", "1"), {}),
         ("set-param", ("hold_amount_min", "-1"), {}),
         ("grant-role", (ADDR,), {}),

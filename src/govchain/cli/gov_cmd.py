@@ -32,7 +32,14 @@ from govchain.state.payloads import (
     SuspendService,
     UnfreezeIdentity,
 )
-from govchain.state.policy import ContentRule, PayloadHashRule, RuleAction, keyword_rule
+from govchain.state.policy import (
+    ContentRule,
+    MediaTypeRule,
+    PayloadHashRule,
+    RuleAction,
+    SizeRule,
+    keyword_rule,
+)
 
 from .common import (
     default_node,
@@ -74,16 +81,31 @@ def _usage(code: str, message: str) -> CliError:
     return CliError(code, message, EXIT_USAGE)
 
 
-def _filter_rule(keyword: str | None, payload_hash: str | None) -> ContentRule:
-    if (keyword is None) == (payload_hash is None):
+def _filter_rule(
+    keyword: str | None,
+    payload_hash: str | None,
+    max_bytes: int | None = None,
+    media_type: str | None = None,
+) -> ContentRule:
+    given = [x for x in (keyword, payload_hash, max_bytes, media_type) if x is not None]
+    if len(given) != 1:
         raise _usage(
-            "bad_usage", "add-filter takes exactly one of --keyword TEXT or --payload-hash"
+            "bad_usage",
+            "add-filter takes exactly one of --keyword TEXT, --payload-hash HASH, "
+            "--max-bytes N or --media-type TYPE",
         )
     if keyword is not None:
         try:
             return keyword_rule(keyword)  # hashed here: only hash and length go on chain
         except ValueError as exc:
             raise _usage("bad_keyword", str(exc)) from None
+    try:
+        if max_bytes is not None:
+            return SizeRule(max_bytes)
+        if media_type is not None:
+            return MediaTypeRule(media_type)
+    except ValueError as exc:
+        raise _usage("bad_argument", f"add-filter: {exc}") from None
     assert payload_hash is not None
     return PayloadHashRule(parse_hex(payload_hash, HASH_BYTES, "payload_hash"))
 
@@ -96,6 +118,8 @@ def build_action(
     payload_hash: str | None = None,
     hold: bool = False,
     weight: int | None = None,
+    max_bytes: int | None = None,
+    media_type: str | None = None,
 ) -> Action:
     """The action a `gov propose` command line names; CliError (exit 2) on bad input."""
     if name not in ACTIONS:
@@ -104,8 +128,12 @@ def build_action(
     if len(args) != len(want):
         shown = " ".join(want) or "no positional arguments"
         raise _usage("bad_arguments", f"{name} takes {shown}; got {len(args)} argument(s)")
-    if name != "add-filter" and (keyword is not None or payload_hash is not None or hold):
-        raise _usage("bad_usage", "--keyword, --payload-hash and --hold belong to add-filter")
+    filter_opts = (keyword, payload_hash, max_bytes, media_type)
+    if name != "add-filter" and (any(o is not None for o in filter_opts) or hold):
+        raise _usage(
+            "bad_usage",
+            "--keyword, --payload-hash, --max-bytes, --media-type and --hold belong to add-filter",
+        )
     if name != "add-validator" and weight is not None:
         raise _usage("bad_usage", "--weight belongs to add-validator")
     a = args
@@ -121,7 +149,8 @@ def build_action(
         return SuspendService(a[0]) if name == "suspend-service" else ResumeService(a[0])
     if name == "add-filter":
         return AddFilter(
-            _filter_rule(keyword, payload_hash), RuleAction.HOLD if hold else RuleAction.REJECT
+            _filter_rule(keyword, payload_hash, max_bytes, media_type),
+            RuleAction.HOLD if hold else RuleAction.REJECT,
         )
     if name == "remove-filter":
         return RemoveFilter(a[0])
@@ -194,6 +223,8 @@ def gov() -> None:
 @click.option("--emergency", is_flag=True, help="apply at once (freeze-identity, intercept)")
 @click.option("--keyword", default=None, help="add-filter: a term, hashed locally")
 @click.option("--payload-hash", default=None, help="add-filter: a payload hash (64 hex)")
+@click.option("--max-bytes", type=int, default=None, help="add-filter: records longer than N")
+@click.option("--media-type", default=None, help="add-filter: records of this media type")
 @click.option("--hold", is_flag=True, help="add-filter: hold matches instead of rejecting")
 @click.option("--weight", type=int, default=None, help="add-validator: its weight (default 1)")
 @key_option
@@ -211,6 +242,8 @@ def propose(
     emergency: bool,
     keyword: str | None,
     payload_hash: str | None,
+    max_bytes: int | None,
+    media_type: str | None,
     hold: bool,
     weight: int | None,
     key_path: Path | None,
@@ -223,7 +256,14 @@ def propose(
     if action is None:
         raise _usage("missing_action", f"name an action: {', '.join(ACTIONS)}")
     built = build_action(
-        action, args, keyword=keyword, payload_hash=payload_hash, hold=hold, weight=weight
+        action,
+        args,
+        keyword=keyword,
+        payload_hash=payload_hash,
+        hold=hold,
+        weight=weight,
+        max_bytes=max_bytes,
+        media_type=media_type,
     )
     problem = argument_error(built, LOCAL_PARAMS)
     if problem is not None:
