@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
+from govchain.state.actions import parse_validator_change, validator_change_reason
 from govchain.state.audit import AUDIT_EMPTY, AuditEntry, verify_chain
 from govchain.state.payloads import FreezeIdentity, GrantRole, SetParam, UnfreezeIdentity
 from ledgerkit import ALICE, BOB, EVIDENCE, R0, R1, R2, Chain
@@ -102,3 +103,11 @@ def test_a_parameter_change_is_audited_with_its_proposal() -> None:
         p.id.hex(),
     )
     assert last.reason == "hold_amount_min = 1000000"
+
+
+def test_validator_change_text_reads_back_as_written() -> None:
+    # Offline verifiers follow the validator set through this text: writer and reader agree.
+    for old, new, start in [(None, 3, 7), (2, 5, 9), (4, None, 12)]:
+        text = validator_change_reason(old, new, start)
+        assert parse_validator_change(text) == (new, start)
+    assert parse_validator_change("weight 2 -> 3; certifies soon") is None

@@ -14,18 +14,13 @@ know, and fail.
 from __future__ import annotations
 
 import itertools
-import re
 from typing import Any
 
 from govchain.consensus.validators import ValidatorSet
+from govchain.state.actions import parse_validator_change
 from govchain.state.audit import AuditEntry
 from govchain.state.genesis import Genesis
 from govchain.state.ledger import VALSET_DELAY_HEIGHTS
-
-# The enactment's reason text (state/actions.py, _change_validators).
-_CHANGE = re.compile(
-    r"(?:added with weight (\d+)|weight \d+ -> (\d+)|removed); certifies from height (\d+)"
-)
 
 
 class ValsetError(ValueError):
@@ -110,21 +105,21 @@ class ValidatorSets:
                     self._change(h, e)
 
     def _change(self, h: int, e: AuditEntry) -> None:
-        m = _CHANGE.fullmatch(e.reason)
-        if m is None or not e.subject.startswith("validator:"):
+        change = parse_validator_change(e.reason)
+        if change is None or not e.subject.startswith("validator:"):
             raise ValsetError(f"audit entry seq {e.seq} is not a validator change it can read")
         try:
             key = bytes.fromhex(e.subject.removeprefix("validator:"))
         except ValueError:
             raise ValsetError(f"audit entry seq {e.seq} names no validator key") from None
         start = h + VALSET_DELAY_HEIGHTS
-        if int(m.group(3)) != start:
+        weight, certifies_from = change
+        if certifies_from != start:
             raise ValsetError(f"audit entry seq {e.seq} certifies from an unexpected height")
         weights = {v.public_key: v.weight for v in self.sets[-1][1].members}
-        weight = m.group(1) or m.group(2)
         if weight is None:
             weights.pop(key, None)
         else:
-            weights[key] = int(weight)
+            weights[key] = weight
         new = ValidatorSet.of(weights)
         self.sets = [(s, vs) for s, vs in self.sets if s < start] + [(start, new)]

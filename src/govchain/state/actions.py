@@ -269,6 +269,34 @@ def _add_filter(ledger: Ledger, a: AddFilter, p: Proposal) -> tuple[AuditKind, s
     return AuditKind.FILTER_ADDED, text, f"rule:{rule_id}"
 
 
+# The reason text of a validator_change audit entry is part of the audit format:
+# offline verifiers (sdk/valsets.py) follow the validator set through it. One
+# writer and one reader, here, keep them in step.
+_VALIDATOR_CHANGE = re.compile(
+    r"(?:added with weight (\d+)|weight \d+ -> (\d+)|removed); certifies from height (\d+)"
+)
+
+
+def validator_change_reason(old: int | None, new: int | None, start: int) -> str:
+    """The reason text of a validator change: old/new weight (None: absent), first height."""
+    if new is None:
+        text = "removed"
+    elif old is None:
+        text = f"added with weight {new}"
+    else:
+        text = f"weight {old} -> {new}"
+    return f"{text}; certifies from height {start}"
+
+
+def parse_validator_change(reason: str) -> tuple[int | None, int] | None:
+    """(new weight or None when removed, first height it certifies) from that text."""
+    m = _VALIDATOR_CHANGE.fullmatch(reason)
+    if m is None:
+        return None
+    weight = m.group(1) or m.group(2)
+    return (int(weight) if weight is not None else None), int(m.group(3))
+
+
 def _change_validators(ledger: Ledger, a: AddValidator | RemoveValidator, height: int) -> Effect:
     latest = ledger.valsets[-1][1]
     weights = {m.public_key: m.weight for m in latest.members}
@@ -277,18 +305,18 @@ def _change_validators(ledger: Ledger, a: AddValidator | RemoveValidator, height
         if old == a.weight:
             return AuditKind.NO_OP, f"already a validator of weight {old}"
         weights[a.public_key] = a.weight
-        text = f"weight {old} -> {a.weight}" if old else f"added with weight {a.weight}"
+        new_weight: int | None = a.weight
     else:
         if old is None:
             return AuditKind.NO_OP, "not a validator"
         del weights[a.public_key]
-        text = "removed"
+        new_weight = None
     try:
         new = ValidatorSet.of(weights)
     except ValueError as exc:
         return AuditKind.NO_OP, f"the validator set would be invalid: {exc}"
     start = ledger.schedule_validators(height, new)
-    return AuditKind.VALIDATOR_CHANGE, f"{text}; certifies from height {start}"
+    return AuditKind.VALIDATOR_CHANGE, validator_change_reason(old, new_weight, start)
 
 
 def _role(ledger: Ledger, a: GrantRole | RevokeRole, p: Proposal) -> Effect:
