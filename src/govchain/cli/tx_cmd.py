@@ -194,4 +194,4 @@ def _later(name: str, issue: str) -> click.Command:
     return cmd
 
 
-LATER = [_later("trace", "fund-tracing")]
+trace = _later("trace", "fund-tracing")
