@@ -16,7 +16,13 @@ from govchain.cli.main import cli
 from govchain.cli.output import CliError
 from govchain.crypto.keys import SigningKey
 from govchain.node.files import write_key
-from govchain.state.payloads import AddFilter, AddValidator, FreezeIdentity, SetParam
+from govchain.state.payloads import (
+    AddFilter,
+    AddValidator,
+    FreezeIdentity,
+    SetParam,
+    SetPermission,
+)
 from govchain.state.policy import (
     KeywordRule,
     MediaTypeRule,
@@ -55,6 +61,10 @@ def test_build_action_covers_the_contract() -> None:
     assert isinstance(kw, AddFilter) and isinstance(kw.rule, KeywordRule)
     ph = build_action("add-filter", (), payload_hash="cd" * 32)
     assert isinstance(ph, AddFilter) and ph.rule == PayloadHashRule(bytes.fromhex("cd" * 32))
+    assert build_action("set-permission", ("transfer", "trader")) == SetPermission(
+        "transfer", "trader"
+    )
+    assert build_action("set-permission", ("record", "none")) == SetPermission("record", "")
     size = build_action("add-filter", (), max_bytes=1024)
     assert size == AddFilter(SizeRule(1024), RuleAction.REJECT)
     media = build_action("add-filter", (), media_type="application/zip", hold=True)

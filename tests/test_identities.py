@@ -11,9 +11,10 @@ from govchain.state.payloads import (
     IdentitySetPayload,
     RevokeRole,
     SetParam,
+    SetPermission,
     UnfreezeIdentity,
 )
-from ledgerkit import ALICE, BOB, CAROL, VALIDATORS, Chain, genesis, outcomes
+from ledgerkit import ALICE, BOB, CAROL, R0, VALIDATORS, Chain, genesis, outcomes
 
 ATTRS = bytes(range(32))
 
@@ -178,3 +179,26 @@ def test_a_sender_flagged_for_review_has_its_transfers_held() -> None:
     assert chain.ledger.total_supply() == 150
     chain.decide(RevokeRole(ALICE.address, "review"))
     assert outcomes(chain.run(chain.transfer(ALICE, BOB, 1))) == ["executed"]
+
+
+def test_a_permission_restricts_a_kind_to_a_role_until_lifted() -> None:
+    chain = Chain()
+    p = chain.decide(SetPermission("transfer", "trader"))
+    assert chain.ledger.permission("transfer") == ("trader", p.id)
+    result = chain.run(chain.transfer(ALICE, BOB, 5))
+    rc = result.receipts[0]
+    assert (rc.status, rc.reason, rc.governance_ref) == ("rejected", "not_authorized", p.id)
+    assert result.audit[-1].kind == "rejection_by_decision"
+    chain.decide(GrantRole(ALICE.address, "trader"))
+    assert outcomes(chain.run(chain.transfer(ALICE, BOB, 5))) == ["executed"]
+    # Records stay open, and lifting the permission opens transfers to everyone.
+    assert outcomes(chain.run(chain.record(BOB, b"hello"))) == ["executed"]
+    chain.decide(SetPermission("transfer", ""))
+    assert chain.ledger.permission("transfer") is None
+    assert outcomes(chain.run(chain.transfer(BOB, ALICE, 1))) == ["executed"]
+
+
+def test_governance_kinds_cannot_be_restricted() -> None:
+    chain = Chain()
+    p = chain.propose(R0, SetPermission("gov.vote", "x"))
+    assert outcomes(chain.run(p)) == ["bad_argument"]

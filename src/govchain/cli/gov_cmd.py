@@ -29,6 +29,7 @@ from govchain.state.payloads import (
     ResumeService,
     RevokeRole,
     SetParam,
+    SetPermission,
     SuspendService,
     UnfreezeIdentity,
 )
@@ -69,6 +70,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "set-param": ("NAME", "VALUE"),
     "grant-role": ("ADDRESS", "ROLE"),
     "revoke-role": ("ADDRESS", "ROLE"),
+    "set-permission": ("KIND", "ROLE"),
 }
 PARAM_NAMES = tuple(s.name for s in specs(1, 1))
 REASON_BYTES_MAX = 1_024
@@ -161,6 +163,8 @@ def build_action(
         if weight is not None and weight < 1:
             raise _usage("bad_weight", "--weight must be a positive integer")
         return AddValidator(key, 1 if weight is None else weight)
+    if name == "set-permission":
+        return SetPermission(a[0], "" if a[1].lower() == "none" else a[1])
     if name == "set-param":
         if a[0] not in PARAM_NAMES:
             raise _usage(

@@ -21,6 +21,7 @@ from govchain.state.holds import Resolution
 from govchain.state.identities import FROZEN_COUNT_MAX, ROLES_PER_ADDRESS_MAX, role_ok
 from govchain.state.params import Params
 from govchain.state.payloads import (
+    PERMISSION_KINDS,
     Action,
     AddFilter,
     AddValidator,
@@ -34,6 +35,7 @@ from govchain.state.payloads import (
     ResumeService,
     RevokeRole,
     SetParam,
+    SetPermission,
     SuspendService,
     UnfreezeIdentity,
 )
@@ -73,6 +75,12 @@ def argument_error(action: Action, params: Params) -> str | None:
         return None if len(action.public_key) == PUBLIC_KEY_BYTES else "public_key is 32 bytes"
     if isinstance(action, SetParam):
         return params.check(action.name, action.value)
+    if isinstance(action, SetPermission):
+        if action.kind not in PERMISSION_KINDS:
+            return f"kind must be one of {', '.join(PERMISSION_KINDS)}"
+        return (
+            None if action.role == "" or role_ok(action.role) else "role must be [a-z0-9_-]{1,32}"
+        )
     # GrantRole | RevokeRole
     if len(action.address) != ADDRESS_BYTES:
         return "address must be 20 bytes"
@@ -93,6 +101,8 @@ def subject_of(action: Action) -> str:
         return f"validator:{action.public_key.hex()}"
     if isinstance(action, SetParam):
         return f"param:{action.name}"
+    if isinstance(action, SetPermission):
+        return f"kind:{action.kind}"
     return "rule:"  # add-filter: the id is assigned at enactment
 
 
@@ -128,6 +138,10 @@ def enact(ledger: Ledger, p: Proposal, height: int) -> str:
     elif isinstance(a, SetParam):
         ledger.params.set(a.name, a.value, p.id)
         kind, text = AuditKind.PARAM_SET, f"{a.name} = {'default' if a.value is None else a.value}"
+    elif isinstance(a, SetPermission):
+        ledger.set_permission(a.kind, a.role, p.id)
+        needs = f"role {a.role}" if a.role else "no role"
+        kind, text = AuditKind.PERMISSION_SET, f"{a.kind} needs {needs}"
     else:
         kind, text = _role(ledger, a, p)
     if kind is AuditKind.NO_OP:

@@ -45,6 +45,7 @@ class AuditKind(StrEnum):
     PARAM_SET = "param_set"
     ROLE_GRANTED = "role_granted"
     ROLE_REVOKED = "role_revoked"
+    PERMISSION_SET = "permission_set"
     # Enforcement on transactions.
     REJECTION_BY_RULE = "rejection_by_rule"
     REJECTION_BY_DECISION = "rejection_by_decision"

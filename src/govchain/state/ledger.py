@@ -118,6 +118,9 @@ class Ledger:
         self.rule_seq = 0  # rule ids are rule-<n>, never reused
         self.rules_changed = False
         self.redactions = Redactions()
+        # kind -> (role its senders need, the proposal that said so)
+        self.permissions: dict[str, tuple[str, str]] = {}
+        self.permissions_changed = False
         self._touched: dict[bytes, None] = {}
         self._counts: dict[bytes, int] = {}  # transactions per sender this height
         self._refresh()
@@ -220,7 +223,11 @@ class Ledger:
             rules,
             self.redactions.writes(),
             self.audit.head,
+            sorted([k, r, ref] for k, (r, ref) in self.permissions.items())
+            if self.permissions_changed
+            else None,
         ]
+        self.permissions_changed = False
         self.state_hash = digest(
             STATE_DOMAIN, self.state_hash, encode([height, writes, self.valsets, governance])
         )
@@ -263,6 +270,17 @@ class Ledger:
             refused = self._standing(tx, sender_addr, height)
             if refused is not None:
                 return refused
+        needed = self.permissions.get(kind)
+        if needed is not None and not self.identities.has_role(sender_addr, needed[0]):
+            self.audit.append(
+                height,
+                AuditKind.REJECTION_BY_DECISION,
+                sender_addr,
+                f"tx:{tx.id.hex()}",
+                needed[1],
+                f"{kind} needs role {needed[0]}",
+            )
+            return rejected(Reason.NOT_AUTHORIZED, needed[1])
         if kind == "transfer":
             return self._transfer(tx, sender_addr, sender, height)
         if kind == "record":
@@ -276,6 +294,18 @@ class Ledger:
         if kind == "identity.set":
             return self._set_identity(tx, sender_addr, height)
         return _REJECT[Reason.UNKNOWN_KIND]
+
+    def set_permission(self, kind: str, role: str, proposal_id: str) -> None:
+        """Require role of kind's senders from the next transaction on ("" lifts it)."""
+        if role:
+            self.permissions[kind] = (role, proposal_id)
+        else:
+            self.permissions.pop(kind, None)
+        self.permissions_changed = True
+
+    def permission(self, kind: str) -> tuple[str, str] | None:
+        """(role needed, proposal that set it) for a kind, or None when open to all."""
+        return self.permissions.get(kind)
 
     def _standing(self, tx: Transaction, sender_addr: bytes, height: int) -> Outcome | None:
         """Freeze, revocation and tier limits of the sender; None when it may go on."""

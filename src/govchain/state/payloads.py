@@ -139,6 +139,17 @@ class RevokeRole(Payload, frozen=True, tag="revoke-role"):
     role: str
 
 
+class SetPermission(Payload, frozen=True, tag="set-permission"):
+    """From now on only holders of role may send transactions of kind ("" opens it again)."""
+
+    kind: str
+    role: str
+
+
+# Kinds a permission may restrict: governance kinds stay with the committee.
+PERMISSION_KINDS = ("transfer", "record", "service.register", "identity.set")
+
+
 Action = (
     FreezeIdentity
     | UnfreezeIdentity
@@ -154,6 +165,7 @@ Action = (
     | SetParam
     | GrantRole
     | RevokeRole
+    | SetPermission
 )
 EMERGENCY_ACTIONS = (FreezeIdentity, Intercept)
 
