@@ -22,7 +22,7 @@ from govchain.sdk.proof import certificate_from_json, checkpoint_from_json
 from govchain.sdk.valsets import ValidatorSets, ValsetError, entry_from_json
 from govchain.state.audit import AuditEntry, verify_chain
 
-from .common import default_node, json_option, node_option, reported, show
+from .common import json_option, node_client, node_option, reported, show
 from .output import EXIT_FAILURE, EXIT_USAGE, CliError, emit_json
 from .tx_cmd import _default_genesis
 
@@ -118,7 +118,7 @@ def export(
     lo: int | None, hi: int | None, fmt: str, out: Path | None, node_url: str | None, as_json: bool
 ) -> None:
     """Export audit entries with the certified checkpoints that vouch for them."""
-    with Client(node_url or default_node()) as client:
+    with node_client(node_url) as client:
         doc = export_doc(client, lo, hi)
     text = _csv(doc["entries"]) if fmt == "csv" else json.dumps(doc, indent=2) + "\n"
     if out is None:

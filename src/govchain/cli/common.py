@@ -14,7 +14,7 @@ from rich.console import Console
 from govchain.crypto.keys import SigningKey
 from govchain.node.devnet import DevnetError
 from govchain.node.files import FileError, read_key
-from govchain.sdk.client import SdkError
+from govchain.sdk.client import Client, SdkError
 
 from .output import EXIT_FAILURE, EXIT_USAGE, CliError, emit_json, fail
 
@@ -90,3 +90,11 @@ def show(doc: Any, as_json: bool, title: str | None = None) -> None:
     if title:
         console.print(f"[bold]{title}[/bold]")
     console.print_json(json.dumps(doc))
+
+
+timeout_option = click.option("--timeout", "timeout_s", default=30.0, show_default=True)
+
+
+def node_client(node_url: str | None) -> Client:
+    """An SDK client for --node URL, or for the devnet's first node."""
+    return Client(node_url or default_node())

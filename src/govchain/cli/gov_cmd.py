@@ -12,7 +12,6 @@ from rich.table import Table
 
 from govchain.codec import HASH_BYTES
 from govchain.crypto.keys import ADDRESS_BYTES, PUBLIC_KEY_BYTES
-from govchain.sdk.client import Client
 from govchain.state.actions import argument_error
 from govchain.state.params import Params, specs
 from govchain.state.payloads import (
@@ -43,14 +42,15 @@ from govchain.state.policy import (
 )
 
 from .common import (
-    default_node,
     json_option,
     key_option,
     load_key,
+    node_client,
     node_option,
     parse_hex,
     reported,
     show,
+    timeout_option,
 )
 from .output import EXIT_USAGE, CliError, emit_json
 
@@ -194,14 +194,9 @@ def _evidence(evidence: str | None, evidence_file: Path | None) -> bytes:
     return b""
 
 
-def _client(node_url: str | None) -> Client:
-    return Client(node_url or default_node())
-
-
 wait_option = click.option(
     "--wait", is_flag=True, help="block until the carrying transaction is final"
 )
-timeout_option = click.option("--timeout", "timeout_s", default=30.0, show_default=True)
 
 
 @click.group("gov")
@@ -280,7 +275,7 @@ def propose(
         raise _usage("emergency_not_allowed", "only freeze-identity and intercept may be emergency")
     ev = _evidence(evidence, evidence_file)
     key = load_key(key_path)
-    with _client(node_url) as client:
+    with node_client(node_url) as client:
         tx_id = client.submit(client.propose(key, built, reason, ev, emergency))
         _report(client.governance_outcome(tx_id, tx_id, wait, timeout_s), as_json)
 
@@ -308,7 +303,7 @@ def vote(
     if choice not in ("yes", "no"):
         raise _usage("bad_vote", "vote yes or no")
     key = load_key(key_path)
-    with _client(node_url) as client:
+    with node_client(node_url) as client:
         tx_id = client.submit(client.vote(key, proposal_id, choice == "yes"))
         _report(client.governance_outcome(tx_id, proposal_id, wait, timeout_s), as_json)
 
@@ -328,7 +323,7 @@ def _report(doc: dict[str, Any], as_json: bool) -> None:
 def show_cmd(proposal_id: str, node_url: str | None, as_json: bool) -> None:
     """A proposal: action, votes, status, outcome."""
     parse_hex(proposal_id, HASH_BYTES, "proposal_id")
-    with _client(node_url) as client:
+    with node_client(node_url) as client:
         show(client.proposal(proposal_id), as_json)
 
 
@@ -344,7 +339,7 @@ def list_cmd(status: str | None, limit: int, node_url: str | None, as_json: bool
         raise _usage("bad_status", "--status is open, passed, rejected or expired")
     if not 1 <= limit <= 1_000:
         raise _usage("bad_limit", "--limit lies in 1..1000")
-    with _client(node_url) as client:
+    with node_client(node_url) as client:
         found = client.proposals(limit, status)
     if as_json:
         emit_json({"proposals": found})

@@ -6,16 +6,20 @@ from pathlib import Path
 
 import click
 
-from govchain.sdk.client import Client
 from govchain.state.identities import role_ok
 from govchain.state.services import service_id_ok
 
-from .common import default_node, json_option, key_option, load_key, node_option, reported, show
+from .common import (
+    json_option,
+    key_option,
+    load_key,
+    node_client,
+    node_option,
+    reported,
+    show,
+    timeout_option,
+)
 from .output import EXIT_USAGE, CliError
-
-
-def _client(node_url: str | None) -> Client:
-    return Client(node_url or default_node())
 
 
 def _check_id(service_id: str) -> None:
@@ -34,7 +38,7 @@ def service() -> None:
 @key_option
 @node_option
 @click.option("--wait", is_flag=True, help="block until final, print the record")
-@click.option("--timeout", "timeout_s", default=30.0, show_default=True)
+@timeout_option
 @json_option
 @reported
 def register(
@@ -51,7 +55,7 @@ def register(
     if writer_role and not role_ok(writer_role):
         raise CliError("bad_role", "a role is 1-32 of [a-z0-9_-]", EXIT_USAGE)
     key = load_key(key_path)
-    with _client(node_url) as client:
+    with node_client(node_url) as client:
         tx_id = client.submit(client.register_service(key, service_id, writer_role))
         if not wait:
             show({"tx_id": tx_id, "status": "pending", "service_id": service_id}, as_json)
@@ -75,5 +79,5 @@ def register(
 def show_cmd(service_id: str, node_url: str | None, as_json: bool) -> None:
     """A service: owner, writer role, suspension."""
     _check_id(service_id)
-    with _client(node_url) as client:
+    with node_client(node_url) as client:
         show(client.service(service_id), as_json)

@@ -16,20 +16,17 @@ from govchain.sdk.proof import ProofError, verify_proof
 from govchain.state.payloads import RecordPayload
 
 from .common import (
-    default_node,
     json_option,
     key_option,
     load_key,
+    node_client,
     node_option,
     parse_hex,
     reported,
     show,
+    timeout_option,
 )
 from .output import EXIT_USAGE, CliError
-
-
-def _client(node_url: str | None) -> Client:
-    return Client(node_url or default_node())
 
 
 def _finish(client: Client, tx_id: str, wait: bool, timeout_s: float, as_json: bool) -> None:
@@ -40,7 +37,6 @@ def _finish(client: Client, tx_id: str, wait: bool, timeout_s: float, as_json: b
 
 
 wait_option = click.option("--wait", is_flag=True, help="block until final, print the record")
-timeout_option = click.option("--timeout", "timeout_s", default=30.0, show_default=True)
 
 
 @click.group("tx")
@@ -71,7 +67,7 @@ def transfer(
     if amount <= 0:
         raise CliError("bad_amount", "--amount must be a positive integer", EXIT_USAGE)
     key = load_key(key_path)
-    with _client(node_url) as client:
+    with node_client(node_url) as client:
         tx_id = client.submit(client.transfer(key, recipient, amount))
         _finish(client, tx_id, wait, timeout_s, as_json)
 
@@ -113,7 +109,7 @@ def record(
         media_type = "text/plain" if data is not None else "application/octet-stream"
     payload = encode(RecordPayload(service, media_type, content))
     key = load_key(key_path)
-    with _client(node_url) as client:
+    with node_client(node_url) as client:
         tx_id = client.submit(client.build(key, "record", payload))
         _finish(client, tx_id, wait, timeout_s, as_json)
 
@@ -126,7 +122,7 @@ def record(
 def tx_show(tx_id: str, node_url: str | None, as_json: bool) -> None:
     """Print a transaction's record."""
     parse_hex(tx_id, 32, "tx_id")
-    with _client(node_url) as client:
+    with node_client(node_url) as client:
         show(client.tx(tx_id), as_json)
 
 
@@ -136,7 +132,7 @@ def tx_show(tx_id: str, node_url: str | None, as_json: bool) -> None:
 @reported
 def status(node_url: str | None, as_json: bool) -> None:
     """The node's chain, height, validators and DAG size."""
-    with _client(node_url) as client:
+    with node_client(node_url) as client:
         show(client.status(), as_json)
 
 
@@ -149,7 +145,7 @@ def status(node_url: str | None, as_json: bool) -> None:
 def proof(tx_id: str, out: Path, node_url: str | None, as_json: bool) -> None:
     """Save the proof that a final transaction's receipt is certified."""
     parse_hex(tx_id, 32, "tx_id")
-    with _client(node_url) as client:
+    with node_client(node_url) as client:
         doc = client.proof(tx_id)
     out.write_text(json.dumps(doc, indent=2) + "\n")
     show({"tx_id": tx_id, "out": str(out)}, as_json)
