@@ -52,13 +52,17 @@ class AdmissionError(Exception):
 
 def decode_checked(wire: bytes, chain_id: str, limits: DagLimits) -> Transaction:
     """Decode and check everything that needs no DAG state and no signature."""
+    return check_wire(decode_wire(wire, limits), chain_id, limits)
+
+
+def decode_wire(wire: bytes, limits: DagLimits) -> TxWire:
+    """The outer array only (size, canonical encoding); check_wire does the rest."""
     if len(wire) > limits.tx_bytes_max:
         raise AdmissionError(Reject.TOO_LARGE, f"{len(wire)} bytes > {limits.tx_bytes_max}")
     try:
-        w = decode_canonical(wire, WIRE_DECODER)
+        return decode_canonical(wire, WIRE_DECODER)
     except DecodeError as exc:
         raise AdmissionError(Reject.MALFORMED, str(exc)) from exc
-    return check_wire(w, chain_id, limits)
 
 
 def check_wire(

@@ -12,16 +12,15 @@ import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from govchain.codec import DecodeError, decode_canonical
 from govchain.consensus.config import ConsensusConfig
 from govchain.consensus.messages import Certificate, Checkpoint, Proposal
 from govchain.consensus.tendermint import HardState, Relation, Tendermint, Verdict
 from govchain.consensus.validators import ValidatorSet
 from govchain.crypto.keys import SIGNATURE_BYTES, SigningKey
-from govchain.dag.admission import AdmissionError, check_wire
+from govchain.dag.admission import AdmissionError, check_wire, decode_wire
 from govchain.dag.graph import Admitted, Dag
 from govchain.dag.limits import DagLimits
-from govchain.dag.tx import WIRE_DECODER, Transaction, tx_id
+from govchain.dag.tx import Transaction, TxWire, tx_id
 from govchain.replica.messages import (
     IDS_PER_REQUEST_MAX,
     WIRES_PER_MSG_MAX,
@@ -328,20 +327,12 @@ class Replica:
         The id is hashed once, and a duplicate is dropped before the body is
         decoded: a transaction may reach a node from several peers.
         """
-        limits = self.config.dag
-        if len(wire) > limits.tx_bytes_max:
+        new = self._decode_new(wire)
+        if new is None:
             return False
+        w, vid = new
         try:
-            w = decode_canonical(wire, WIRE_DECODER)
-        except DecodeError:
-            return False
-        if len(w.signature) != SIGNATURE_BYTES:
-            return False
-        vid = tx_id(w.body, w.signature)
-        if self.dag.holds(vid):
-            return False
-        try:
-            tx = check_wire(w, self.genesis.chain_id, limits, vid)
+            tx = check_wire(w, self.genesis.chain_id, self.config.dag, vid)
             lenient = vid in self._wanted or self.dag.is_awaited(vid)
             admitted = self.dag.admit_tx(tx, now_ms, lenient=lenient)
         except AdmissionError:
@@ -351,6 +342,17 @@ class Replica:
         if admitted.missing:
             self._fetch(list(admitted.missing), peer, now_ms)
         return bool(admitted.added)
+
+    def _decode_new(self, wire: bytes) -> tuple[TxWire, bytes] | None:
+        """The outer wire and its id, unless it is malformed or already held here."""
+        try:
+            w = decode_wire(wire, self.config.dag)
+        except AdmissionError:
+            return None
+        if len(w.signature) != SIGNATURE_BYTES:
+            return None
+        vid = tx_id(w.body, w.signature)
+        return None if self.dag.holds(vid) else (w, vid)
 
     def _on_admitted(self, admitted: Admitted, source: str | None) -> None:
         """Persist and gossip what entered the DAG (gossip is batched in ready()).
@@ -425,15 +427,10 @@ class Replica:
 
     def _on_redacted(self, peer: str, msg: RedactedTxMsg, now_ms: int) -> bool:
         """A redacted vertex we asked for; True when it entered the DAG."""
-        try:
-            w = decode_canonical(msg.wire, WIRE_DECODER)
-        except DecodeError:
+        new = self._decode_new(msg.wire)
+        if new is None or msg.proof.receipt.tx_id != new[1]:
             return False
-        if len(w.signature) != SIGNATURE_BYTES:
-            return False
-        vid = tx_id(w.body, w.signature)
-        if self.dag.holds(vid) or msg.proof.receipt.tx_id != vid:
-            return False
+        w, vid = new
         if vid not in self._wanted and not self.dag.is_awaited(vid):
             return False  # unsolicited: only a vertex a decided cone needs comes this way
         verdict = self._proof_verdict(msg.proof)

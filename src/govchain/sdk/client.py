@@ -71,6 +71,11 @@ class Client:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    def _get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+        """A GET whose answer is one JSON object."""
+        doc: dict[str, Any] = self._call("GET", path, params=params)
+        return doc
+
     def _call(self, method: str, path: str, **kw: Any) -> Any:
         try:
             resp = self._http.request(method, path, **kw)
@@ -92,45 +97,38 @@ class Client:
     # -- reads ------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         """GET /v1/status."""
-        doc: dict[str, Any] = self._call("GET", "/v1/status")
+        doc = self._get("/v1/status")
         self._status = doc
         return doc
 
     def account(self, address: bytes, public_key: bytes | None = None) -> dict[str, Any]:
         """Final balance and nonce; with public_key also next_nonce and last_tx."""
         params = {"public_key": public_key.hex()} if public_key else None
-        doc: dict[str, Any] = self._call("GET", f"/v1/accounts/{address.hex()}", params=params)
-        return doc
+        return self._get(f"/v1/accounts/{address.hex()}", params=params)
 
     def tx(self, tx_id: str) -> dict[str, Any]:
         """A transaction's record."""
-        doc: dict[str, Any] = self._call("GET", f"/v1/txs/{tx_id}")
-        return doc
+        return self._get(f"/v1/txs/{tx_id}")
 
     def checkpoint(self, height: int | str = "latest") -> dict[str, Any]:
         """A decided checkpoint."""
-        doc: dict[str, Any] = self._call("GET", f"/v1/checkpoints/{height}")
-        return doc
+        return self._get(f"/v1/checkpoints/{height}")
 
     def proof(self, tx_id: str) -> dict[str, Any]:
         """The inclusion proof of a final transaction's receipt."""
-        doc: dict[str, Any] = self._call("GET", f"/v1/txs/{tx_id}/proof")
-        return doc
+        return self._get(f"/v1/txs/{tx_id}/proof")
 
     def identity(self, address: bytes) -> dict[str, Any]:
         """GET /v1/identities/{address}: kind, tier, status, roles, freeze."""
-        doc: dict[str, Any] = self._call("GET", f"/v1/identities/{address.hex()}")
-        return doc
+        return self._get(f"/v1/identities/{address.hex()}")
 
     def service(self, service_id: str) -> dict[str, Any]:
         """GET /v1/services/{id}: owner, writer role, suspension."""
-        doc: dict[str, Any] = self._call("GET", f"/v1/services/{service_id}")
-        return doc
+        return self._get(f"/v1/services/{service_id}")
 
     def proposal(self, proposal_id: str) -> dict[str, Any]:
         """GET /v1/governance/proposals/{id}."""
-        doc: dict[str, Any] = self._call("GET", f"/v1/governance/proposals/{proposal_id}")
-        return doc
+        return self._get(f"/v1/governance/proposals/{proposal_id}")
 
     def proposals(self, limit: int | None = None, status: str | None = None) -> list[Any]:
         """GET /v1/governance/proposals: newest first."""
@@ -149,8 +147,7 @@ class Client:
             params["from"] = str(from_height)
         if to_height is not None:
             params["to"] = str(to_height)
-        doc: dict[str, Any] = self._call("GET", "/v1/audit", params=params or None)
-        return doc
+        return self._get("/v1/audit", params=params or None)
 
     def validator_changes(self, to_height: int) -> list[Any]:
         """GET /v1/validator-changes: the evidence of every validator-set change up to a height."""
