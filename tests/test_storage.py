@@ -44,6 +44,7 @@ from govchain.state.payloads import ProposePayload, RecordPayload, Redact, Trans
 from govchain.state.receipts import Receipt, receipts_root
 from govchain.storage.base import Store, StoredTx
 from govchain.storage.memory import CommitError, MemoryStore, StoreError
+from govchain.storage import sqlite as sqlite_store
 from govchain.storage.sqlite import CorruptStoreError, SchemaError, SqliteStore
 
 SRC = Path(__file__).resolve().parent.parent / "src"
@@ -513,6 +514,47 @@ def test_sqlite_reopened_gives_the_same_load(db: Path, history: History) -> None
         assert store.get_tx(FRESH.id) is not None
 
 
+@pytest.mark.parametrize("restart_every", [0, 3], ids=["no-restart", "restarts"])
+@pytest.mark.parametrize("colliding", [False, True], ids=["real-keys", "one-key-for-all"])
+def test_sqlite_ids_merged_into_the_index_a_slice_per_commit_stay_found(
+    db: Path,
+    history: History,
+    monkeypatch: pytest.MonkeyPatch,
+    colliding: bool,
+    restart_every: int,
+) -> None:
+    """Through merges (some cut short by a restart), every stored id is found, once."""
+    monkeypatch.setattr(sqlite_store, "INDEX_MERGE_ROWS", 4)
+    monkeypatch.setattr(sqlite_store, "INDEX_SLICE_ROWS", 3)
+    if colliding:  # the index key is a prefix: ids that share it are told apart
+        monkeypatch.setattr(sqlite_store, "tx_key", lambda vid: 7)
+    mem = MemoryStore()
+    store = SqliteStore(db)
+    try:
+        for i, ready in enumerate(history.readies):
+            store.commit(ready)
+            mem.commit(ready)
+            if restart_every and i % restart_every == 1:  # often in the middle of a merge
+                store.close()
+                store = SqliteStore(db)
+        ids = [tx.id for r in history.readies for tx in r.admitted]
+        ids += [tx.id for r in history.readies for ex in r.executed for tx in ex.txs]
+        for vid in ids:
+            assert store.get_tx(vid) == mem.get_tx(vid)
+        assert store.load() == mem.load()
+        raw = sqlite3.connect(db)
+        indexed = raw.execute("SELECT count(*) FROM tx_index").fetchone()[0]
+        mark = raw.execute("SELECT seq FROM tx_index_mark").fetchone()[0]
+        raw.close()
+        assert 0 < mark <= indexed <= len(set(ids))
+        # An id that lives only in the index now is still refused a second time.
+        again = ReplicaReady(admitted=[history.final[0]])
+        with pytest.raises(CommitError, match="already stored"):
+            store.commit(again)
+    finally:
+        store.close()
+
+
 def test_sqlite_durability_settings(db: Path) -> None:
     with SqliteStore(db) as store:
         s = store.settings()
@@ -520,7 +562,7 @@ def test_sqlite_durability_settings(db: Path) -> None:
     assert s["synchronous"] == 2  # FULL: every commit is fsync'd
     assert s["secure_delete"] == 1
     assert s["foreign_keys"] == 1
-    assert s["schema_version"] == 3
+    assert s["schema_version"] == 4
 
 
 TARGETS: dict[str, Callable[[ReplicaReady], bool]] = {
@@ -533,7 +575,7 @@ TARGETS: dict[str, Callable[[ReplicaReady], bool]] = {
 }
 
 
-@pytest.mark.parametrize("failing", ["_write_executed", "_write_receipts"])
+@pytest.mark.parametrize("failing", ["_write_executed", "_write_covered"])
 @pytest.mark.parametrize("target_kind", list(TARGETS))
 def test_sqlite_a_commit_failing_midway_leaves_the_previous_state(
     db: Path,
@@ -576,8 +618,9 @@ CORRUPTIONS = {
     "vertices": "UPDATE vertices SET signature = zeroblob(64) WHERE seq = 1",
     "decided": "UPDATE decided SET checkpoint = x'c1' WHERE height = 2",
     "executed": "UPDATE executed SET state_hash = x'00' WHERE height = 1",
-    "receipts": "UPDATE receipts SET status = 'maybe' WHERE height = "
-    "(SELECT min(height) FROM receipts) AND idx = 0",
+    "covered": "UPDATE covered SET idx = idx + 1 WHERE seq = (SELECT min(seq) FROM covered)",
+    "outcomes": "UPDATE executed SET outcomes = x'9194a56d61796265c0c0c0' WHERE height = "
+    "(SELECT min(height) FROM executed WHERE length(tx_seqs) = 2)",
     "hard_state": "UPDATE hard_state SET data = x'93'",
 }
 
@@ -592,7 +635,7 @@ def test_sqlite_a_corrupted_row_is_an_error_naming_its_table(
     with raw:
         assert raw.execute(sql).rowcount == 1
     raw.close()
-    table = {"payload": "vertices"}.get(table, table)
+    table = {"payload": "vertices", "outcomes": "executed"}.get(table, table)
     with SqliteStore(db) as store, pytest.raises(CorruptStoreError, match=f"table {table},"):
         store.load()
 
@@ -602,17 +645,13 @@ def test_sqlite_a_missing_receipt_is_noticed(db: Path, history: History) -> None
         commit_all(store, history.readies)
     raw = sqlite3.connect(db)
     with raw:
-        raw.execute("DELETE FROM receipts WHERE height = (SELECT max(height) FROM receipts)")
+        raw.execute("DELETE FROM covered WHERE height = (SELECT max(height) FROM covered)")
     raw.close()
-    top = max(rc.height for ex in history.replica.executions for rc in ex.result.receipts)
-    with SqliteStore(db) as store:
-        with pytest.raises(CorruptStoreError, match="table receipts"):
-            store.load()
-        with pytest.raises(CorruptStoreError, match="table receipts"):
-            store.receipts(top)
+    with SqliteStore(db) as store, pytest.raises(CorruptStoreError, match="table covered"):
+        store.load()
 
 
-@pytest.mark.parametrize(("version", "match"), [(4, "newer govchain"), (2, "cannot read")])
+@pytest.mark.parametrize(("version", "match"), [(5, "newer govchain"), (3, "cannot read")])
 def test_sqlite_refuses_another_schema_version(db: Path, version: int, match: str) -> None:
     SqliteStore(db).close()
     raw = sqlite3.connect(db)

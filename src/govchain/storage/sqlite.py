@@ -1,20 +1,27 @@
 """The SQLite Store: WAL, one fsync'd transaction per commit, rows keyed by sequence.
 
-Layout (schema version 3):
+Layout (schema version 4):
 
 - `vertices`: one row per stored transaction, keyed by an increasing sequence
   number (the rowid) in admission order: header (body, signature), its id, and
   the payload in the same row (one insert per transaction, not two; redaction
-  sets the payload to NULL and keeps the header). `tx_key`, the id's first 8
-  bytes as an integer, is indexed for look-ups: an index of integers takes
-  random keys at half the cost of one of 32-byte blobs.
-- `receipts`: one row per final vertex, keyed by the vertex's sequence number,
-  with its height and place in the final order (indexed, append-only). A vertex
-  without a receipt row is not final yet; covering a vertex is an insert here,
-  never an update of the vertex row.
+  sets the payload to NULL and keeps the header).
+- `tx_index`: tx id -> sequence number, for look-ups by id. Its key is the
+  id's first 8 bytes as an integer (not unique: the full id is compared on
+  read). Random keys dirty a page of a B-tree per insert, which made this
+  index the costliest write of a transaction, so it is written in bulk: the
+  ids of vertices above `tx_index_mark` live in memory (at most about
+  INDEX_MERGE_ROWS of them, rebuilt from `vertices` on open) and are merged
+  in key order, a slice per commit, when that many have gathered.
+- `covered`: one row per final vertex, keyed by its sequence number: the
+  height that covered it and its place in that height's order. A vertex
+  without one is not final yet; covering is an insert here, never an update
+  of the vertex row.
 - `decided`: checkpoint and certificate per height.
 - `executed`: per executed height, the state hash, the receipts root, the
-  audit head and the final order as a msgpack list of vertex sequence numbers.
+  audit head, the final order as a msgpack list of vertex sequence numbers
+  and the receipts' outcomes (status, reason, rule, governance reference) as
+  a msgpack list in that order; the ids come from the vertices.
 - `audit`: the audit log's entries (msgpack), keyed by their sequence number,
   with the height that appended them.
 - `redacted`: which vertex a height's execution redacted, in order. Its
@@ -22,10 +29,10 @@ Layout (schema version 3):
   freed bytes and a WAL checkpoint then truncates the old page images away.
 - `hard_state`: the one row of consensus hard state (msgpack).
 
-Sequence keys keep inserts at the right edge of each B-tree; only the tx-key
-index takes random keys. Everything read back is checked (canonical encodings,
-ids against headers, payloads against their hashes, receipts against their
-root), and a bad row raises CorruptStoreError naming its table.
+Sequence keys keep inserts at the right edge of each B-tree. Everything read
+back is checked (canonical encodings, ids against headers, payloads against
+their hashes, receipts against their root), and a bad row raises
+CorruptStoreError naming its table.
 
 One writer: the store caches the next sequence number and the ids of uncovered
 vertices, and refuses to commit if another connection has written the file.
@@ -58,13 +65,31 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 APPLICATION_ID = 0x476F7643  # "GovC" in the database header: a govchain store
 
 HARD_STATE_DECODER = msgspec.msgpack.Decoder(HardState)
 CHECKPOINT_DECODER = msgspec.msgpack.Decoder(Checkpoint)
 CERTIFICATE_DECODER = msgspec.msgpack.Decoder(Certificate)
 SEQS_DECODER = msgspec.msgpack.Decoder(list[int])
+
+
+class _Outcome(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
+    """A receipt without its id, height and index, which its place in `executed` gives."""
+
+    status: str
+    reason: str | None
+    rule: str | None
+    governance_ref: str | None
+
+
+OUTCOMES_DECODER = msgspec.msgpack.Decoder(list[_Outcome])
+
+# Ids of vertices not yet in tx_index kept in memory before a merge starts; a
+# merge then writes at least INDEX_SLICE_ROWS of them, in key order, per commit.
+INDEX_MERGE_ROWS = 32_768
+INDEX_SLICE_ROWS = 4_096
+OUTCOMES_CACHED = 16  # heights whose decoded outcomes get_tx keeps
 AUDIT_DECODER = msgspec.msgpack.Decoder(AuditEntry)
 
 _STATUSES = frozenset(s.value for s in Status)
@@ -89,7 +114,8 @@ SCHEMA = (
         state_hash BLOB NOT NULL,
         receipts_root BLOB NOT NULL,
         audit_head BLOB NOT NULL,
-        tx_seqs BLOB NOT NULL
+        tx_seqs BLOB NOT NULL,
+        outcomes BLOB NOT NULL
     )""",
     """CREATE TABLE audit (
         seq INTEGER PRIMARY KEY,
@@ -104,23 +130,27 @@ SCHEMA = (
     )""",
     """CREATE TABLE vertices (
         seq INTEGER PRIMARY KEY,
-        tx_key INTEGER NOT NULL,
         tx_id BLOB NOT NULL,
         body BLOB NOT NULL,
         signature BLOB NOT NULL,
         payload BLOB
     )""",
-    "CREATE INDEX vertices_tx_key ON vertices (tx_key)",
-    """CREATE TABLE receipts (
-        seq INTEGER PRIMARY KEY REFERENCES vertices (seq),
-        height INTEGER NOT NULL REFERENCES executed (height),
-        idx INTEGER NOT NULL,
-        status TEXT NOT NULL,
-        reason TEXT,
-        rule TEXT,
-        governance_ref TEXT
+    # No foreign keys on the two tables written per transaction: a check per
+    # row doubled their cost, and the store checks what it writes itself.
+    """CREATE TABLE covered (
+        seq INTEGER PRIMARY KEY,
+        height INTEGER NOT NULL,
+        idx INTEGER NOT NULL
     )""",
-    "CREATE UNIQUE INDEX receipts_position ON receipts (height, idx)",
+    """CREATE TABLE tx_index (
+        tx_key INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (tx_key, seq)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE tx_index_mark (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        seq INTEGER NOT NULL
+    )""",
 )
 TABLES = frozenset(
     {
@@ -129,23 +159,25 @@ TABLES = frozenset(
         "decided",
         "executed",
         "vertices",
-        "receipts",
+        "covered",
+        "tx_index",
+        "tx_index_mark",
         "audit",
         "redacted",
     }
 )
 
 _VERTEX_COLUMNS = (
-    "SELECT v.seq, v.tx_id, v.body, v.signature, r.height, r.idx, v.payload "
-    "FROM vertices AS v LEFT JOIN receipts AS r ON r.seq = v.seq"
-)
-_RECEIPT_COLUMNS = (
-    "SELECT r.height, r.idx, v.tx_id, r.status, r.reason, r.rule, r.governance_ref "
-    "FROM receipts AS r JOIN vertices AS v ON v.seq = r.seq"
+    "SELECT v.seq, v.tx_id, v.body, v.signature, c.height, c.idx, v.payload "
+    "FROM vertices AS v LEFT JOIN covered AS c ON c.seq = v.seq"
 )
 
 
 _KEYS_PER_QUERY = 500  # well below SQLite's limit on bound parameters
+_STORED_IDS_BY_KEY = (  # marks: only "?"s, one per key
+    "SELECT v.tx_id FROM tx_index AS t JOIN vertices AS v ON v.seq = t.seq "
+    "WHERE t.tx_key IN ({marks})"
+)
 
 
 def _payload_or_null(tx: Transaction) -> bytes | None:
@@ -232,25 +264,29 @@ def _vertex(row: tuple[Any, ...]) -> tuple[int, Transaction, tuple[int, int] | N
     return seq, Transaction(vid, parsed, body, sig, payload), final
 
 
-def _receipt(row: tuple[Any, ...]) -> Receipt:
-    height, idx, vid, status, reason, rule, gov = row
-    key = f"height {height!r}, idx {idx!r}"
-    return Receipt(
-        _bytes("receipts", key, vid, 32),
-        _int("receipts", key, height),
-        _int("receipts", key, idx),
-        _str("receipts", key, status, _STATUSES),
-        _text("receipts", key, reason, _REASONS),
-        _text("receipts", key, rule, None),
-        _text("receipts", key, gov, None),
-    )
+def _check_outcome(height: int, index: int, o: _Outcome) -> None:
+    if o.status not in _STATUSES or (o.reason is not None and o.reason not in _REASONS):
+        raise CorruptStoreError("executed", f"height {height}", f"outcome {index}: {o!r:.80}")
+
+
+def _receipts(height: int, tx_ids: list[bytes], data: object) -> list[Receipt]:
+    """A height's receipts from its `executed.outcomes` and the ids of its final order."""
+    key = f"height {height}"
+    outcomes = _decode("executed", key, data, OUTCOMES_DECODER)
+    if len(outcomes) != len(tx_ids):
+        raise CorruptStoreError("executed", key, f"{len(outcomes)} outcomes for {len(tx_ids)} txs")
+    out: list[Receipt] = []
+    for index, (vid, o) in enumerate(zip(tx_ids, outcomes, strict=True)):
+        _check_outcome(height, index, o)
+        out.append(Receipt(vid, height, index, o.status, o.reason, o.rule, o.governance_ref))
+    return out
 
 
 def _check_receipts(height: int, receipts: list[Receipt], root: bytes, count: int) -> None:
     if len(receipts) != count or any(rc.index != i for i, rc in enumerate(receipts)):
-        raise CorruptStoreError("receipts", f"height {height}", f"expected indexes 0..{count - 1}")
+        raise CorruptStoreError("executed", f"height {height}", f"expected indexes 0..{count - 1}")
     if receipts_root(receipts) != root:
-        raise CorruptStoreError("receipts", f"height {height}", "receipts do not match their root")
+        raise CorruptStoreError("executed", f"height {height}", "receipts do not match their root")
 
 
 class SqliteStore:
@@ -267,6 +303,7 @@ class SqliteStore:
         try:
             self._open_schema()
             self._load_caches()
+            self._finish_merge()
         except BaseException:
             self._conn.close()
             self._closed = True
@@ -305,6 +342,7 @@ class SqliteStore:
                 c.execute(
                     "INSERT INTO schema_version (id, version) VALUES (1, ?)", (SCHEMA_VERSION,)
                 )
+                c.execute("INSERT INTO tx_index_mark (id, seq) VALUES (1, 0)")
                 c.execute(f"PRAGMA application_id={APPLICATION_ID}")
                 return
             try:
@@ -342,10 +380,26 @@ class SqliteStore:
             self._uncovered: dict[bytes, int] = {
                 vid: seq
                 for seq, vid in c.execute(
-                    "SELECT v.seq, v.tx_id FROM vertices AS v LEFT JOIN receipts AS r "
-                    "ON r.seq = v.seq WHERE r.seq IS NULL ORDER BY v.seq"
+                    "SELECT v.seq, v.tx_id FROM vertices AS v LEFT JOIN covered AS c "
+                    "ON c.seq = v.seq WHERE c.seq IS NULL ORDER BY v.seq"
                 )
             }
+            marks = c.execute("SELECT seq FROM tx_index_mark").fetchall()
+            if len(marks) != 1 or type(marks[0][0]) is not int:
+                raise CorruptStoreError("tx_index_mark", "id 1", f"holds {marks!r:.80}")
+            self._index_mark: int = marks[0][0]
+            # Ids above the mark: not in tx_index yet (a merge that a crash cut
+            # short is redone; its rows are inserted or ignored).
+            self._recent: dict[bytes, int] = {
+                vid: seq
+                for seq, vid in c.execute(
+                    "SELECT seq, tx_id FROM vertices WHERE seq > ? ORDER BY seq",
+                    (self._index_mark,),
+                )
+            }
+            self._outcomes_cache: dict[int, tuple[list[int], list[_Outcome]]] = {}
+            self._merging: list[tuple[int, int]] = []  # (tx_key, seq) in key order
+            self._merged = 0  # how many of _merging are written
             self._data_version: int = self._pragma("data_version")
 
     @contextmanager
@@ -397,7 +451,8 @@ class SqliteStore:
                 check_ready(
                     ready, self._decided_height, self._executed_height, self._decided_checkpoint
                 )
-                next_seq, added, covered = self._write(ready)
+                next_seq, added, stored, covered = self._write(ready)
+                merging, merged = self._merge_index(stored)
         except sqlite3.IntegrityError as exc:
             raise CommitError(f"refused by the database: {exc}") from exc
         if self._redacted_pending:
@@ -412,6 +467,72 @@ class SqliteStore:
         self._uncovered.update(added)
         for vid in covered:
             self._uncovered.pop(vid, None)
+        self._recent.update(stored)
+        if merging and merged == len(merging):
+            mark = max(seq for _, seq in merging)
+            self._index_mark = mark
+            self._recent = {vid: seq for vid, seq in self._recent.items() if seq > mark}
+            merging, merged = [], 0
+        self._merging, self._merged = merging, merged
+
+    def _merge_index(self, stored: dict[bytes, int]) -> tuple[list[tuple[int, int]], int]:
+        """Move ids from memory into tx_index a slice per commit; the new (merging, merged).
+
+        Inside the open transaction; the caches move only after COMMIT.
+        """
+        merging, merged = self._merging, self._merged
+        if not merging:
+            if len(self._recent) + len(stored) < INDEX_MERGE_ROWS:
+                return merging, merged
+            merging = sorted(
+                (tx_key(vid), seq) for vid, seq in (*self._recent.items(), *stored.items())
+            )
+        # A slice grows with the backlog, so that memory stays bounded under a
+        # catch-up that stores faster than INDEX_SLICE_ROWS per commit.
+        count = max(INDEX_SLICE_ROWS, len(self._recent) // 8)
+        self._conn.executemany(
+            "INSERT OR IGNORE INTO tx_index (tx_key, seq) VALUES (?, ?)",
+            merging[merged : merged + count],
+        )
+        merged = min(len(merging), merged + count)
+        if merged == len(merging):
+            self._conn.execute(
+                "UPDATE tx_index_mark SET seq = ? WHERE id = 1",
+                (max(seq for _, seq in merging),),
+            )
+        return merging, merged
+
+    def _finish_merge(self) -> None:
+        """On opening, merge every id kept in memory at once if a merge is due.
+
+        A merge is spread over commits; restarts could cut it short each time,
+        so one is finished here, where a pause costs nothing.
+        """
+        if len(self._recent) < INDEX_MERGE_ROWS:
+            return
+        rows = sorted((tx_key(vid), seq) for vid, seq in self._recent.items())
+        mark = max(seq for _, seq in rows)
+        with self._write_transaction():
+            if self._pragma("data_version") != self._data_version:
+                raise StoreError(f"{self.path}: another connection wrote to the store")
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO tx_index (tx_key, seq) VALUES (?, ?)", rows
+            )
+            self._conn.execute("UPDATE tx_index_mark SET seq = ? WHERE id = 1", (mark,))
+        self._index_mark = mark
+        self._recent = {}
+
+    def _seq_of(self, vid: bytes) -> int | None:
+        """The sequence number of a stored vertex, by id."""
+        seq = self._recent.get(vid)
+        if seq is not None:
+            return seq
+        row = self._conn.execute(
+            "SELECT t.seq FROM tx_index AS t JOIN vertices AS v ON v.seq = t.seq "
+            "WHERE t.tx_key = ? AND v.tx_id = ?",
+            (tx_key(vid), vid),
+        ).fetchone()
+        return None if row is None else _int("tx_index", f"tx {vid.hex()}", row[0])
 
     def _decided_checkpoint(self, height: int) -> Checkpoint | None:
         row = self._conn.execute(
@@ -419,28 +540,32 @@ class SqliteStore:
         ).fetchone()
         return _decode("decided", f"height {height}", row[0], CHECKPOINT_DECODER) if row else None
 
-    def _write(self, ready: ReplicaReady) -> tuple[int, dict[bytes, int], list[bytes]]:
-        """Write inside the open transaction; returns the cache changes to apply after COMMIT."""
+    def _write(
+        self, ready: ReplicaReady
+    ) -> tuple[int, dict[bytes, int], dict[bytes, int], list[bytes]]:
+        """Write inside the open transaction; returns the cache changes to apply after COMMIT.
+
+        (next sequence number, admitted vertices, every new vertex, covered ids)
+        """
         c = self._conn
         seq = self._next_seq
-        new_rows: list[tuple[int, int, bytes, bytes, bytes, bytes | None]] = []
+        new_rows: list[tuple[int, bytes, bytes, bytes, bytes | None]] = []
         added: dict[bytes, int] = {}
         for tx in ready.admitted:
             if tx.id in self._uncovered or tx.id in added:
                 raise CommitError(f"vertex {tx.id.hex()} is already stored")
             check_tx(tx)
             added[tx.id] = seq
-            new_rows.append(
-                (seq, tx_key(tx.id), tx.id, tx.body_bytes, tx.signature, _payload_or_null(tx))
-            )
+            new_rows.append((seq, tx.id, tx.body_bytes, tx.signature, _payload_or_null(tx)))
             seq += 1
         self._refuse_stored(list(added))
+        stored = dict(added)
         covered: list[bytes] = []
         covered_ids: set[bytes] = set()
-        executed_rows: list[tuple[int, bytes, bytes, bytes, bytes]] = []
+        executed_rows: list[tuple[int, bytes, bytes, bytes, bytes, bytes]] = []
         audit_rows: list[tuple[int, int, bytes]] = []
         redacted_rows: list[tuple[bytes, int]] = []
-        receipt_rows: list[tuple[Any, ...]] = []
+        covered_rows: list[tuple[int, int, int]] = []
         for ex in ready.executed:
             h = ex.checkpoint.height
             order: list[int] = []
@@ -453,32 +578,31 @@ class SqliteStore:
                 if s is None:
                     s = self._uncovered.get(tx.id)
                 if s is None:
-                    found = c.execute(
-                        "SELECT r.height FROM vertices AS v LEFT JOIN receipts AS r "
-                        "ON r.seq = v.seq WHERE v.tx_key = ? AND v.tx_id = ?",
-                        (tx_key(tx.id), tx.id),
-                    ).fetchone()
-                    if found is not None:
-                        raise CommitError(
-                            f"vertex {tx.id.hex()} is already covered at height {found[0]}"
-                        )
+                    old = self._seq_of(tx.id)
+                    if old is not None:
+                        found = c.execute(
+                            "SELECT height FROM covered WHERE seq = ?", (old,)
+                        ).fetchone()
+                        where = f"at height {found[0]}" if found else "(stored, not final)"
+                        raise CommitError(f"vertex {tx.id.hex()} is already covered {where}")
                     check_tx(tx)
                     s = seq
                     seq += 1
-                    new_rows.append(
-                        (s, tx_key(tx.id), tx.id, tx.body_bytes, tx.signature, _payload_or_null(tx))
-                    )
+                    stored[tx.id] = s
+                    new_rows.append((s, tx.id, tx.body_bytes, tx.signature, _payload_or_null(tx)))
                 order.append(s)
             r = ex.result
-            executed_rows.append((h, r.state_hash, r.receipts_root, r.audit_head, encode(order)))
-            audit_rows.extend((e.seq, h, encode(e)) for e in r.audit)
-            redacted_rows.extend((vid, h) for vid in r.redacted)
             if len(r.receipts) != len(order):
                 raise CommitError(f"height {h}: {len(r.receipts)} receipts for {len(order)} txs")
-            receipt_rows.extend(
-                (s, h, rc.index, rc.status, rc.reason, rc.rule, rc.governance_ref)
-                for s, rc in zip(order, r.receipts, strict=True)
+            outcomes = [
+                _Outcome(rc.status, rc.reason, rc.rule, rc.governance_ref) for rc in r.receipts
+            ]
+            executed_rows.append(
+                (h, r.state_hash, r.receipts_root, r.audit_head, encode(order), encode(outcomes))
             )
+            audit_rows.extend((e.seq, h, encode(e)) for e in r.audit)
+            redacted_rows.extend((vid, h) for vid in r.redacted)
+            covered_rows.extend((s, h, i) for i, s in enumerate(order))
 
         if ready.hard_state is not None:
             c.execute(
@@ -494,52 +618,53 @@ class SqliteStore:
         self._write_executed(executed_rows)
         if new_rows:
             c.executemany(
-                "INSERT INTO vertices (seq, tx_key, tx_id, body, signature, payload) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO vertices (seq, tx_id, body, signature, payload) "
+                "VALUES (?, ?, ?, ?, ?)",
                 new_rows,
             )
-        self._write_receipts(receipt_rows)
+        self._write_covered(covered_rows)
         if audit_rows:
             c.executemany("INSERT INTO audit (seq, height, entry) VALUES (?, ?, ?)", audit_rows)
         for vid, h in redacted_rows:
-            row = c.execute(
-                "SELECT seq FROM vertices WHERE tx_key = ? AND tx_id = ?", (tx_key(vid), vid)
-            ).fetchone()
-            if row is None:
+            redacted_seq = stored.get(vid)
+            if redacted_seq is None:
+                redacted_seq = self._seq_of(vid)
+            if redacted_seq is None:
                 raise CommitError(f"redacted vertex {vid.hex()} is not stored")
-            c.execute("UPDATE vertices SET payload = NULL WHERE seq = ?", (row[0],))
-            c.execute("INSERT INTO redacted (seq, height) VALUES (?, ?)", (row[0], h))
+            c.execute("UPDATE vertices SET payload = NULL WHERE seq = ?", (redacted_seq,))
+            c.execute("INSERT INTO redacted (seq, height) VALUES (?, ?)", (redacted_seq, h))
         self._redacted_pending = bool(redacted_rows)
-        return seq, added, covered
+        return seq, added, stored, covered
 
     def _refuse_stored(self, ids: list[bytes]) -> None:
         """CommitError if any of ids is stored already (final: the cache knows the others)."""
+        for vid in ids:
+            if vid in self._recent:
+                raise CommitError(f"vertex {vid.hex()} is already stored")
         for start in range(0, len(ids), _KEYS_PER_QUERY):
             chunk = ids[start : start + _KEYS_PER_QUERY]
             marks = ",".join("?" * len(chunk))
             wanted = set(chunk)
+            query = _STORED_IDS_BY_KEY.format(marks=marks)
             for (vid,) in self._conn.execute(
-                f"SELECT tx_id FROM vertices WHERE tx_key IN ({marks})",  # noqa: S608 - only ?s
+                query,
                 [tx_key(v) for v in chunk],
             ):
                 if vid in wanted:
                     raise CommitError(f"vertex {vid.hex()} is already stored")
 
-    def _write_executed(self, rows: list[tuple[int, bytes, bytes, bytes, bytes]]) -> None:
+    def _write_executed(self, rows: list[tuple[int, bytes, bytes, bytes, bytes, bytes]]) -> None:
         if rows:
             self._conn.executemany(
-                "INSERT INTO executed (height, state_hash, receipts_root, audit_head, tx_seqs) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO executed "
+                "(height, state_hash, receipts_root, audit_head, tx_seqs, outcomes) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 rows,
             )
 
-    def _write_receipts(self, rows: list[tuple[Any, ...]]) -> None:
+    def _write_covered(self, rows: list[tuple[int, int, int]]) -> None:
         if rows:
-            self._conn.executemany(
-                "INSERT INTO receipts (seq, height, idx, status, reason, rule, governance_ref) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            self._conn.executemany("INSERT INTO covered (seq, height, idx) VALUES (?, ?, ?)", rows)
 
     # -- reading ------------------------------------------------------------------
     def load(self) -> Persisted:
@@ -551,10 +676,9 @@ class SqliteStore:
                 "SELECT height, checkpoint, certificate FROM decided ORDER BY height"
             ).fetchall()
             executed_rows = c.execute(
-                "SELECT height, state_hash, receipts_root, audit_head, tx_seqs "
+                "SELECT height, state_hash, receipts_root, audit_head, tx_seqs, outcomes "
                 "FROM executed ORDER BY height"
             ).fetchall()
-            receipt_rows = c.execute(f"{_RECEIPT_COLUMNS} ORDER BY r.height, r.idx").fetchall()
             audit_rows = c.execute("SELECT seq, height, entry FROM audit ORDER BY seq").fetchall()
             redacted_rows = c.execute(
                 "SELECT v.tx_id, r.height FROM redacted AS r JOIN vertices AS v "
@@ -588,11 +712,6 @@ class SqliteStore:
             else:
                 covered_count[final[0]] = covered_count.get(final[0], 0) + 1
 
-        receipts_by_height: dict[int, list[Receipt]] = {}
-        for row in receipt_rows:
-            rc = _receipt(row)
-            receipts_by_height.setdefault(rc.height, []).append(rc)
-
         executed: list[Execution] = []
         audit_by_height: dict[int, list[AuditEntry]] = {}
         for seq_raw, height_raw, data in audit_rows:
@@ -604,7 +723,7 @@ class SqliteStore:
         redacted_by_height: dict[int, list[bytes]] = {}
         for vid, height_raw in redacted_rows:
             redacted_by_height.setdefault(height_raw, []).append(vid)
-        for expected, (height, hash_data, root_data, head_data, seqs_data) in enumerate(
+        for expected, (height, hash_data, root_data, head_data, seqs_data, outcomes) in enumerate(
             executed_rows, 1
         ):
             key = f"height {height!r}"
@@ -615,17 +734,17 @@ class SqliteStore:
             for index, s in enumerate(seqs):
                 found = by_seq.get(s)
                 if found is not None and found[1] is None:
-                    raise CorruptStoreError("receipts", key, f"no receipt for vertex seq {s}")
-                if found is None or found[1] != (height, index):
-                    raise CorruptStoreError("executed", key, f"vertex seq {s} is not covered here")
+                    raise CorruptStoreError("covered", key, f"vertex seq {s} is not covered")
+                if found is None:
+                    raise CorruptStoreError("executed", key, f"order names missing vertex seq {s}")
+                if found[1] != (height, index):
+                    raise CorruptStoreError("covered", f"seq {s}", f"not at {index} of {key}")
                 txs.append(found[0])
             if covered_count.pop(height, 0) != len(seqs):
                 raise CorruptStoreError("vertices", key, "covered vertices differ from the order")
-            receipts = receipts_by_height.pop(height, [])
+            receipts = _receipts(height, [tx.id for tx in txs], outcomes)
             root = _bytes("executed", key, root_data, 32)
             _check_receipts(height, receipts, root, len(txs))
-            if any(rc.tx_id != tx.id for rc, tx in zip(receipts, txs, strict=True)):
-                raise CorruptStoreError("receipts", key, "receipts name other transactions")
             state_hash = _bytes("executed", key, hash_data, 32)
             result = Executed(
                 height,
@@ -639,10 +758,8 @@ class SqliteStore:
             executed.append(Execution(decided[height - 1][0], tuple(txs), result))
         if covered_count:
             raise CorruptStoreError(
-                "vertices", f"height {min(covered_count)}", "height not executed"
+                "covered", f"height {min(covered_count)}", "height not executed"
             )
-        if receipts_by_height:
-            raise CorruptStoreError("receipts", f"height {min(receipts_by_height)}", "not executed")
         if audit_by_height:
             raise CorruptStoreError("audit", f"height {min(audit_by_height)}", "not executed")
         return Persisted(hard_state, decided, executed, vertices)
@@ -650,30 +767,49 @@ class SqliteStore:
     def get_tx(self, tx_id: bytes) -> StoredTx | None:
         """A stored transaction with its final height and receipt, if any.
 
-        No snapshot is needed: a vertex's receipt row is written once and never
-        changes afterwards.
+        No snapshot is needed: a vertex's covered row and its height's receipts
+        are written once and never change afterwards.
         """
         self._check_open()
-        c = self._conn
-        row = c.execute(
-            f"{_VERTEX_COLUMNS} WHERE v.tx_key = ? AND v.tx_id = ?", (tx_key(tx_id), tx_id)
-        ).fetchone()
-        if row is None:
+        seq = self._seq_of(tx_id)
+        if seq is None:
             return None
+        row = self._conn.execute(f"{_VERTEX_COLUMNS} WHERE v.seq = ?", (seq,)).fetchone()
+        if row is None:
+            raise CorruptStoreError("tx_index", f"tx {tx_id.hex()}", f"names missing seq {seq}")
         _, tx, final = _vertex(row)
         if final is None:
             return StoredTx(tx, None, None)
         height, index = final
-        rc_row = c.execute(
-            f"{_RECEIPT_COLUMNS} WHERE r.height = ? AND r.idx = ?", (height, index)
+        seqs, outcomes = self._outcomes(height)
+        if not 0 <= index < len(seqs) or seqs[index] != seq:
+            raise CorruptStoreError("covered", f"seq {seq}", f"not at {index} of height {height}")
+        o = outcomes[index]
+        return StoredTx(
+            tx, height, Receipt(tx.id, height, index, o.status, o.reason, o.rule, o.governance_ref)
+        )
+
+    def _outcomes(self, height: int) -> tuple[list[int], list[_Outcome]]:
+        """An executed height's order and outcomes, checked; the latest few are cached."""
+        cached = self._outcomes_cache.get(height)
+        if cached is not None:
+            return cached
+        key = f"height {height}"
+        row = self._conn.execute(
+            "SELECT tx_seqs, outcomes FROM executed WHERE height = ?", (height,)
         ).fetchone()
-        key = f"height {height}, idx {index}"
-        if rc_row is None:
-            raise CorruptStoreError("receipts", key, f"missing for tx {tx.id.hex()}")
-        rc = _receipt(rc_row)
-        if rc.tx_id != tx.id:
-            raise CorruptStoreError("receipts", key, "names another transaction")
-        return StoredTx(tx, height, rc)
+        if row is None:
+            raise CorruptStoreError("executed", key, "a covered vertex names it; it is missing")
+        seqs = _decode("executed", key, row[0], SEQS_DECODER)
+        outcomes = _decode("executed", key, row[1], OUTCOMES_DECODER)
+        if len(outcomes) != len(seqs):
+            raise CorruptStoreError("executed", key, f"{len(outcomes)} outcomes, {len(seqs)} txs")
+        for i, o in enumerate(outcomes):
+            _check_outcome(height, i, o)
+        if len(self._outcomes_cache) >= OUTCOMES_CACHED:
+            self._outcomes_cache.pop(next(iter(self._outcomes_cache)))
+        self._outcomes_cache[height] = (seqs, outcomes)
+        return seqs, outcomes
 
     def get_checkpoint(self, height: int) -> tuple[Checkpoint, Certificate] | None:
         """A decided checkpoint and its certificate."""
@@ -697,20 +833,31 @@ class SqliteStore:
 
     def receipts(self, height: int) -> list[Receipt]:
         """The receipts of an executed height in final order ([] when not executed)."""
+        self._check_open()
         c = self._conn
+        key = f"height {height}"
         with self._read_transaction():
             row = c.execute(
-                "SELECT receipts_root, tx_seqs FROM executed WHERE height = ?", (height,)
+                "SELECT receipts_root, tx_seqs, outcomes FROM executed WHERE height = ?", (height,)
             ).fetchone()
             if row is None:
                 return []
-            rows = c.execute(
-                f"{_RECEIPT_COLUMNS} WHERE r.height = ? ORDER BY r.idx", (height,)
-            ).fetchall()
-        key = f"height {height}"
-        count = len(_decode("executed", key, row[1], SEQS_DECODER))
-        out = [_receipt(r) for r in rows]
-        _check_receipts(height, out, _bytes("executed", key, row[0], 32), count)
+            seqs = _decode("executed", key, row[1], SEQS_DECODER)
+            ids: dict[int, bytes] = {}
+            for start in range(0, len(seqs), _KEYS_PER_QUERY):
+                chunk = seqs[start : start + _KEYS_PER_QUERY]
+                marks = ",".join("?" * len(chunk))
+                ids.update(
+                    c.execute(
+                        f"SELECT seq, tx_id FROM vertices WHERE seq IN ({marks})",  # noqa: S608
+                        chunk,
+                    ).fetchall()
+                )
+        missing = [s for s in seqs if s not in ids]
+        if missing:
+            raise CorruptStoreError("executed", key, f"order names missing vertex seq {missing[0]}")
+        out = _receipts(height, [_bytes("vertices", f"seq {s}", ids[s], 32) for s in seqs], row[2])
+        _check_receipts(height, out, _bytes("executed", key, row[0], 32), len(seqs))
         return out
 
     def audit(self, from_height: int, to_height: int) -> list[AuditEntry]:
