@@ -145,7 +145,7 @@ class Replica:
         self.executions: list[Execution] = []
         self._executions_txs = 0
         self._out = ReplicaReady()
-        self._gossip: list[tuple[bytes, str | None]] = []  # (wire, who sent it to us)
+        self._gossip: list[tuple[Transaction, str | None]] = []  # (tx, who sent it to us)
         # id -> (asked at ms, peer cursor, first asked at ms)
         self._wanted: dict[bytes, tuple[int, int, int]] = {}
         self._catchup_sent: dict[tuple[str, int], int] = {}
@@ -366,7 +366,7 @@ class Replica:
             if tx.payload_missing:
                 continue
             self._out.admitted.append(tx)
-            self._gossip.append((tx.to_wire(), source))
+            self._gossip.append((tx, source))
 
     def _lookup(self, vid: bytes) -> Transaction | None:
         """A vertex from memory, or (pruned once final) from the store."""
@@ -387,14 +387,15 @@ class Replica:
         vs = self.ledger.validator_set(self.ledger.height + 1)
         keys = {m.public_key for m in vs.members} if vs is not None else set()
         validators = {p for p in self.peers if self.peer_keys.get(p) in keys}
+        wire_of: dict[bytes, bytes] = {}  # encoded once, and only if some peer gets it
         for p in self.peers:
             # Validators are meshed and every origin pushes to all of its peers, so
             # a validator does not relay a validator's transaction to another
             # validator: it would only arrive twice. A lost copy is pulled by id
             # when a proposal names it. Observers' transactions are relayed.
             wires = [
-                w
-                for w, source in self._gossip
+                wire_of.get(tx.id) or wire_of.setdefault(tx.id, tx.to_wire())
+                for tx, source in self._gossip
                 if source != p
                 and (source is None or source not in validators or p not in validators)
             ]
