@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 import msgspec
@@ -12,6 +13,7 @@ HASH_BYTES = 32
 T = TypeVar("T")
 
 _encoder = msgspec.msgpack.Encoder()
+_encode = _encoder.encode
 
 
 class DecodeError(ValueError):
@@ -20,7 +22,12 @@ class DecodeError(ValueError):
 
 def encode(obj: Any) -> bytes:
     """Encode a msgspec struct (or plain value) to canonical msgpack bytes."""
-    return _encoder.encode(obj)
+    return _encode(obj)
+
+
+def encode_all(objs: Iterable[Any]) -> list[bytes]:
+    """encode() of each object, with no Python call per object."""
+    return list(map(_encode, objs))
 
 
 def decode_canonical(data: bytes, decoder: msgspec.msgpack.Decoder[T]) -> T:
@@ -34,7 +41,7 @@ def decode_canonical(data: bytes, decoder: msgspec.msgpack.Decoder[T]) -> T:
         value = decoder.decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
         raise DecodeError(str(exc)) from exc
-    if _encoder.encode(value) != data:
+    if _encode(value) != data:
         raise DecodeError("non-canonical encoding")
     return value
 

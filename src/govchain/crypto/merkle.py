@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-EMPTY_ROOT = hashlib.sha256(b"").digest()
+_sha256 = hashlib.sha256
+
+EMPTY_ROOT = _sha256(b"").digest()
 
 
 def leaf_hash(data: bytes) -> bytes:
     """Hash of one leaf, domain-separated from interior nodes."""
-    return hashlib.sha256(b"\x00" + data).digest()
+    return _sha256(b"\x00" + data).digest()
+
+
+def leaf_hashes(items: Iterable[bytes]) -> list[bytes]:
+    """leaf_hash of each item, in one comprehension rather than a call per item."""
+    return [_sha256(b"\x00" + x).digest() for x in items]
 
 
 def _node(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
+    return _sha256(b"\x01" + left + right).digest()
 
 
 def _split(n: int) -> int:
@@ -24,18 +31,25 @@ def _split(n: int) -> int:
 
 def root_of_hashes(leaves: Sequence[bytes]) -> bytes:
     """Merkle root over already-hashed leaves."""
-    n = len(leaves)
-    if n == 0:
+    if not leaves:
         return EMPTY_ROOT
-    if n == 1:
-        return leaves[0]
-    k = _split(n)
-    return _node(root_of_hashes(leaves[:k]), root_of_hashes(leaves[k:]))
+    # Level by level, pairing neighbours and carrying an odd last node up as it
+    # is: the same tree as splitting at the largest power of two below n (the
+    # left part is always a complete subtree, so its pairs never straddle the
+    # split), without the recursion and the slices.
+    level = leaves
+    while len(level) > 1:
+        it = iter(level)
+        paired = [_sha256(b"\x01" + a + b).digest() for a, b in zip(it, it, strict=False)]
+        if len(level) & 1:
+            paired.append(level[-1])
+        level = paired
+    return level[0]
 
 
 def root(items: Sequence[bytes]) -> bytes:
     """Merkle root over raw leaf data."""
-    return root_of_hashes([leaf_hash(x) for x in items])
+    return root_of_hashes(leaf_hashes(items))
 
 
 def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:

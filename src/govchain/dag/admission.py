@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from govchain.codec import DecodeError, decode_canonical
-from govchain.crypto.keys import PUBLIC_KEY_BYTES, SIGNATURE_BYTES, point_is_acceptable, verify
+from govchain.crypto.keys import SIGNATURE_BYTES, point_is_acceptable, verify
 from govchain.dag.limits import KINDS, DagLimits
 from govchain.dag.tx import (
     BODY_DECODER,
@@ -91,9 +91,12 @@ def check_wire(
     parents = body.parents
     if not limits.parents_count_min <= len(parents) <= limits.parents_count_max:
         raise AdmissionError(Reject.BAD_PARENTS, f"{len(parents)} parents")
-    for i, p in enumerate(parents):
-        if len(p) != HASH_BYTES or (i and parents[i - 1] >= p):
+    # b"" sorts below every 32-byte id, so the first parent needs no special case.
+    prev = b""
+    for p in parents:
+        if len(p) != HASH_BYTES or prev >= p:
             raise AdmissionError(Reject.BAD_PARENTS, "parents must be distinct ascending ids")
+        prev = p
     if body.nonce < 0 or body.valid_until < 0 or body.stamp < 0:
         raise AdmissionError(Reject.MALFORMED, "negative integer field")
     if payload_withheld:
@@ -101,7 +104,7 @@ def check_wire(
             raise AdmissionError(Reject.BAD_PAYLOAD, "a withheld payload must be absent")
     elif body.payload_len > limits.payload_bytes_max or body.payload_len != len(w.payload):
         raise AdmissionError(Reject.BAD_PAYLOAD, "payload length does not match the header")
-    if len(body.sender) != PUBLIC_KEY_BYTES or not point_is_acceptable(body.sender):
+    if not point_is_acceptable(body.sender):  # which refuses any length but 32
         raise AdmissionError(Reject.BAD_KEY, "sender key is non-canonical or of small order")
     if len(w.signature) != SIGNATURE_BYTES:
         raise AdmissionError(Reject.MALFORMED, "signature must be 64 bytes")
