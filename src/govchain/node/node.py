@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -57,6 +58,7 @@ BULK_MESSAGES = (TxMsg, TxRequest, RedactedTxMsg)
 # for their fsync, sharing it with later ones: what a vote or a decision relies
 # on is always committed before that message leaves (see _drain).
 SYNC_ADMITTED_MS = 50
+GC_YOUNG_THRESHOLD = 20_000  # objects allocated between young collections (default 700)
 UNSYNCED_TXS_MAX = 5_000
 
 
@@ -73,6 +75,19 @@ class NodeMetrics:
     submitted: int = 0
     finality_ms: deque[int] = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLES_MAX))
     peer_decode_errors: int = 0
+
+
+def _tune_gc() -> None:
+    """Collect young objects less often; leave what the start-up built out of collections.
+
+    Under load a node allocates a few dozen short-lived objects per transaction;
+    with the default threshold (700) the collector ran about 8 times per
+    millisecond of work, for about 2 % of a node's CPU. What load() rebuilt lives
+    as long as the node does, so gc.freeze() keeps it out of every later scan.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
 
 
 class Node:
@@ -341,6 +356,7 @@ class Node:
                 loop.add_signal_handler(sig, self.stop)
         await self.net.start()
         self.replica.start(now_ms())
+        _tune_gc()
         self._drain()
         tasks = [
             asyncio.create_task(self._ticker(), name="ticker"),
