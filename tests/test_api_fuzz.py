@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,3 +111,13 @@ def test_any_path_parameter_gets_a_clear_answer(
     assert r.status_code in (200, 400, 404, 405, 409)
     if r.status_code >= 400:
         assert set(r.json()["error"]) == {"code", "message"}
+
+
+def test_every_endpoint_runs_on_the_event_loop(api: tuple[AppClient, Node]) -> None:
+    """Starlette runs a plain `def` endpoint in a thread pool, where it would read
+    the store inside the loop's open commit and race the replica."""
+    client, _ = api
+    endpoints = [getattr(r, "endpoint", None) for r in client.app.routes]
+    assert endpoints
+    sync = [e.__name__ for e in endpoints if e is not None and not inspect.iscoroutinefunction(e)]
+    assert sync == []

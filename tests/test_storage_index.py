@@ -1,8 +1,8 @@
 """Review of storage schema 4 (254f177): the in-memory tx-id index and the outcomes cache.
 
-Each test shows a defect found in review and is marked xfail(strict=True): it
-fails today, and once the defect is fixed it passes, which turns into a
-failure here so that the marker gets removed.
+Each test pins a defect found in review and since fixed: a stale cache after
+a rolled-back commit, caches skipped after a failed WAL checkpoint, a mark past
+the merged ids, a damaged id above the mark.
 """
 
 # ruff: noqa: F811 (`history` is test_storage's module fixture, imported to be used)
@@ -27,14 +27,14 @@ def db(tmp_path: Path) -> Path:
     return tmp_path / "store.db"
 
 
-@pytest.mark.xfail(strict=True, reason="_outcomes caches a height read inside an open commit")
 def test_outcomes_cached_from_a_commit_that_rolled_back_are_not_served(
     db: Path, history: History, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The API's sync handlers (get_tx) run in Starlette's thread pool on the store's
-    one connection, so a get_tx can run between BEGIN IMMEDIATE and COMMIT and see
-    the commit's own rows. _outcomes() then caches that height; if the commit
-    rolls back, the cache keeps outcomes that were never stored.
+    """A get_tx between BEGIN IMMEDIATE and COMMIT sees the commit's own rows.
+
+    The API no longer reads from a thread pool, so this cannot happen in a node;
+    the store still keeps such reads out of its outcomes cache, so that a commit
+    that rolls back leaves nothing behind.
     """
     store = SqliteStore(db)
     try:
@@ -79,7 +79,6 @@ class _CheckpointFails:
         return self.conn.execute(sql, *args)
 
 
-@pytest.mark.xfail(strict=True, reason="caches move after the WAL checkpoint, not after COMMIT")
 def test_a_vertex_committed_before_the_wal_checkpoint_failed_is_found(
     db: Path, history: History, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -109,7 +108,6 @@ def test_a_vertex_committed_before_the_wal_checkpoint_failed_is_found(
         store.close()
 
 
-@pytest.mark.xfail(strict=True, reason="nothing checks tx_index_mark against tx_index")
 def test_a_mark_past_the_merged_ids_is_noticed(db: Path, history: History) -> None:
     """tx_index_mark is only type-checked: moved past ids never merged, it hides them
     from get_tx and _refuse_stored, and the store then admits a duplicate vertex
@@ -133,7 +131,6 @@ def test_a_mark_past_the_merged_ids_is_noticed(db: Path, history: History) -> No
         store.close()
 
 
-@pytest.mark.xfail(strict=True, reason="ids above the mark are used unchecked at open")
 def test_a_damaged_id_above_the_mark_is_a_corrupt_store_error(
     db: Path, history: History, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -76,7 +76,7 @@ def build_app(node: Node) -> Starlette:
             tx_id = decode_checked(wire, node.genesis.chain_id, node.replica.config.dag).id
         return {"tx_id": tx_id.hex(), "status": "pending"}
 
-    def status(_: Request) -> JSONResponse:
+    async def status(_: Request) -> JSONResponse:
         r = node.replica
         vs = r.ledger.validator_set(r.ledger.height + 1)
         return JSONResponse(
@@ -141,7 +141,7 @@ def build_app(node: Node) -> Starlette:
         ]
         return JSONResponse({"results": results}, status_code=202)
 
-    def get_tx(request: Request) -> JSONResponse:
+    async def get_tx(request: Request) -> JSONResponse:
         tx_id = _hex_arg(request.path_params["tx_id"], HEX_ID_CHARS, "tx_id")
         stored = node.store.get_tx(tx_id)
         if stored is not None:
@@ -152,7 +152,7 @@ def build_app(node: Node) -> Starlette:
             raise ApiError(404, "not_found", "no transaction with this id")
         return JSONResponse(tx_json(tx, None, None, node.replica.ledger))
 
-    def get_proof(request: Request) -> JSONResponse:
+    async def get_proof(request: Request) -> JSONResponse:
         tx_id = _hex_arg(request.path_params["tx_id"], HEX_ID_CHARS, "tx_id")
         stored = node.store.get_tx(tx_id)
         if stored is None or stored.receipt is None or stored.height is None:
@@ -187,7 +187,7 @@ def build_app(node: Node) -> Starlette:
             }
         )
 
-    def get_checkpoint(request: Request) -> JSONResponse:
+    async def get_checkpoint(request: Request) -> JSONResponse:
         which = request.path_params["height"]
         if which == "latest":
             height = node.store.decided_height()
@@ -202,11 +202,11 @@ def build_app(node: Node) -> Starlette:
             raise ApiError(404, "not_found", f"no decided checkpoint at height {height}")
         return JSONResponse(checkpoint_json(*found))
 
-    def tips(_: Request) -> JSONResponse:
+    async def tips(_: Request) -> JSONResponse:
         dag = node.replica.dag
         return JSONResponse({"tips": [t.hex() for t in dag.client_tips(4)], "height": dag.height})
 
-    def account(request: Request) -> JSONResponse:
+    async def account(request: Request) -> JSONResponse:
         addr = _hex_arg(request.path_params["address"], ADDRESS_CHARS, "address")
         acct = node.replica.ledger.accounts.get(addr)
         doc: dict[str, object] = {
@@ -228,14 +228,14 @@ def build_app(node: Node) -> Starlette:
             doc["last_tx"] = last.hex() if last is not None and not dag.is_covered(last) else None
         return JSONResponse(doc)
 
-    def identity(request: Request) -> JSONResponse:
+    async def identity(request: Request) -> JSONResponse:
         addr = _hex_arg(request.path_params["address"], ADDRESS_CHARS, "address")
         ident = node.replica.ledger.identity(addr)
         if ident is None:
             raise ApiError(404, "not_found", "no identity, freeze or role is recorded for it")
         return JSONResponse({**identity_json(ident), "height": node.replica.ledger.height})
 
-    def service(request: Request) -> JSONResponse:
+    async def service(request: Request) -> JSONResponse:
         sid = request.path_params["service_id"]
         if not service_id_ok(sid):
             raise ApiError(400, "bad_service_id", "a service id is [a-z0-9_-]{1,64}")
@@ -244,7 +244,7 @@ def build_app(node: Node) -> Starlette:
             raise ApiError(404, "not_found", f"no service {sid!r} is registered")
         return JSONResponse(service_json(found))
 
-    def proposals(request: Request) -> JSONResponse:
+    async def proposals(request: Request) -> JSONResponse:
         limit = _int_query(request, "limit", PROPOSALS_LIMIT_DEFAULT)
         if not 1 <= limit <= PROPOSALS_LIMIT_MAX:
             raise ApiError(400, "bad_limit", f"limit must lie in 1..{PROPOSALS_LIMIT_MAX}")
@@ -260,7 +260,7 @@ def build_app(node: Node) -> Starlette:
                     break
         return JSONResponse({"proposals": out, "height": ledger.height})
 
-    def proposal(request: Request) -> JSONResponse:
+    async def proposal(request: Request) -> JSONResponse:
         pid = request.path_params["pid"]
         _hex_arg(pid, HEX_ID_CHARS, "proposal_id")
         p = node.replica.ledger.proposal(pid)
@@ -268,7 +268,7 @@ def build_app(node: Node) -> Starlette:
             raise ApiError(404, "not_found", "no proposal with this id (is its tx final?)")
         return JSONResponse(proposal_json(p))
 
-    def audit(request: Request) -> JSONResponse:
+    async def audit(request: Request) -> JSONResponse:
         executed = node.replica.ledger.height
         hi = min(_int_query(request, "to", executed), executed)
         lo = _int_query(request, "from", max(1, hi - AUDIT_HEIGHTS_MAX + 1))
@@ -291,20 +291,20 @@ def build_app(node: Node) -> Starlette:
             }
         )
 
-    def validator_changes(request: Request) -> JSONResponse:
+    async def validator_changes(request: Request) -> JSONResponse:
         to = _int_query(request, "to", node.store.decided_height())
         return JSONResponse({"to": to, "validator_changes": _validator_changes(node, to)})
 
-    def not_implemented(_: Request) -> JSONResponse:
+    async def not_implemented(_: Request) -> JSONResponse:
         raise ApiError(501, "not_implemented", "this endpoint arrives with a later issue")
 
-    def openapi(_: Request) -> JSONResponse:
+    async def openapi(_: Request) -> JSONResponse:
         return JSONResponse(OPENAPI)
 
-    def metrics(_: Request) -> PlainTextResponse:
+    async def metrics(_: Request) -> PlainTextResponse:
         return PlainTextResponse(_metrics_text(node), media_type="text/plain; version=0.0.4")
 
-    def home(_: Request) -> HTMLResponse:
+    async def home(_: Request) -> HTMLResponse:
         r = node.replica
         return HTMLResponse(
             "<!doctype html><title>govchain</title><h1>govchain</h1>"

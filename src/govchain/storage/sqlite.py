@@ -10,9 +10,10 @@ Layout (schema version 4):
   id's first 8 bytes as an integer (not unique: the full id is compared on
   read). Random keys dirty a page of a B-tree per insert, which made this
   index the costliest write of a transaction, so it is written in bulk: the
-  ids of vertices above `tx_index_mark` live in memory (at most about
-  INDEX_MERGE_ROWS of them, rebuilt from `vertices` on open) and are merged
-  in key order, a slice per commit, when that many have gathered.
+  ids of vertices above `tx_index_mark` live in memory (rebuilt from
+  `vertices` on open) and, once INDEX_MERGE_ROWS have gathered, are merged in
+  key order, an eighth or more per commit; what is stored meanwhile waits for
+  the next merge. Opening a store finishes a merge that is due at once.
 - `covered`: one row per final vertex, keyed by its sequence number: the
   height that covered it and its place in that height's order. A vertex
   without one is not final yet; covering is an insert here, never an update
@@ -31,11 +32,14 @@ Layout (schema version 4):
 
 Sequence keys keep inserts at the right edge of each B-tree. Everything read
 back is checked (canonical encodings, ids against headers, payloads against
-their hashes, receipts against their root), and a bad row raises
-CorruptStoreError naming its table.
+their hashes, receipts against their root, the index's mark and row count),
+and a bad row raises CorruptStoreError naming its table.
 
-One writer: the store caches the next sequence number and the ids of uncovered
-vertices, and refuses to commit if another connection has written the file.
+One writer, on one thread: the store caches the next sequence number, the ids
+of uncovered vertices, the ids above the mark with the merge's progress, and
+the outcomes of the latest heights read; it refuses to commit if another
+connection has written the file. Reads made inside an open commit are not
+cached. Opening a store may write (to finish a merge).
 """
 
 from __future__ import annotations
@@ -388,10 +392,11 @@ class SqliteStore:
             if len(marks) != 1 or type(marks[0][0]) is not int:
                 raise CorruptStoreError("tx_index_mark", "id 1", f"holds {marks!r:.80}")
             self._index_mark: int = marks[0][0]
+            self._check_mark()
             # Ids above the mark: not in tx_index yet (a merge that a crash cut
             # short is redone; its rows are inserted or ignored).
             self._recent: dict[bytes, int] = {
-                vid: seq
+                _bytes("vertices", f"seq {seq}", vid, 32): seq
                 for seq, vid in c.execute(
                     "SELECT seq, tx_id FROM vertices WHERE seq > ? ORDER BY seq",
                     (self._index_mark,),
@@ -455,12 +460,7 @@ class SqliteStore:
                 merging, merged = self._merge_index(stored)
         except sqlite3.IntegrityError as exc:
             raise CommitError(f"refused by the database: {exc}") from exc
-        if self._redacted_pending:
-            # The WAL still holds the pages as they were before the redaction:
-            # copy it into the database and truncate it, so the bytes are gone.
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self._redacted_pending = False
-        # Committed: only now do the caches move.
+        # Committed: only now do the caches move (before anything else can fail).
         self._next_seq = next_seq
         self._decided_height += len(ready.decided)
         self._executed_height += len(ready.executed)
@@ -474,6 +474,11 @@ class SqliteStore:
             self._recent = {vid: seq for vid, seq in self._recent.items() if seq > mark}
             merging, merged = [], 0
         self._merging, self._merged = merging, merged
+        if self._redacted_pending:
+            # The WAL still holds the pages as they were before the redaction:
+            # copy it into the database and truncate it, so the bytes are gone.
+            self._redacted_pending = False
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _merge_index(self, stored: dict[bytes, int]) -> tuple[list[tuple[int, int]], int]:
         """Move ids from memory into tx_index a slice per commit; the new (merging, merged).
@@ -501,6 +506,25 @@ class SqliteStore:
                 (max(seq for _, seq in merging),),
             )
         return merging, merged
+
+    def _check_mark(self) -> None:
+        """The mark names a stored vertex whose id tx_index holds (or is 0, nothing merged).
+
+        A mark too high would hide the ids between from look-ups and let a
+        second copy of a final vertex in; load() also counts the index's rows.
+        """
+        mark = self._index_mark
+        if not 0 <= mark < self._next_seq:
+            raise CorruptStoreError("tx_index_mark", "id 1", f"{mark} is past the vertices")
+        if mark == 0:
+            return
+        row = self._conn.execute("SELECT tx_id FROM vertices WHERE seq = ?", (mark,)).fetchone()
+        vid = _bytes("vertices", f"seq {mark}", row[0] if row else None, 32)
+        found = self._conn.execute(
+            "SELECT 1 FROM tx_index WHERE tx_key = ? AND seq = ?", (tx_key(vid), mark)
+        ).fetchone()
+        if found is None:
+            raise CorruptStoreError("tx_index", f"seq {mark}", "the marked vertex is not indexed")
 
     def _finish_merge(self) -> None:
         """On opening, merge every id kept in memory at once if a merge is due.
@@ -685,7 +709,16 @@ class SqliteStore:
                 "ON v.seq = r.seq ORDER BY r.id"
             ).fetchall()
             vertex_rows = c.execute(f"{_VERTEX_COLUMNS} ORDER BY v.seq").fetchall()
+            covered_rows = c.execute("SELECT count(*) FROM covered").fetchone()[0]
+            indexed = c.execute(
+                "SELECT count(*) FROM tx_index WHERE seq <= ?", (self._index_mark,)
+            ).fetchone()[0]
 
+        # Sequence numbers run 1.. without gaps, so the mark is also a count.
+        if indexed != self._index_mark or len(vertex_rows) < self._index_mark:
+            raise CorruptStoreError(
+                "tx_index", f"up to seq {self._index_mark}", f"{indexed} ids indexed"
+            )
         hard_state = None
         if len(hs_rows) > 1:
             raise CorruptStoreError("hard_state", "all rows", f"{len(hs_rows)} rows, expected one")
@@ -760,6 +793,9 @@ class SqliteStore:
             raise CorruptStoreError(
                 "covered", f"height {min(covered_count)}", "height not executed"
             )
+        final_count = sum(len(ex.txs) for ex in executed)
+        if covered_rows != final_count:
+            raise CorruptStoreError("covered", "all rows", f"{covered_rows} for {final_count} txs")
         if audit_by_height:
             raise CorruptStoreError("audit", f"height {min(audit_by_height)}", "not executed")
         return Persisted(hard_state, decided, executed, vertices)
@@ -768,7 +804,9 @@ class SqliteStore:
         """A stored transaction with its final height and receipt, if any.
 
         No snapshot is needed: a vertex's covered row and its height's receipts
-        are written once and never change afterwards.
+        are written once and never change afterwards. Called on the node's event
+        loop, like commit(), so it never reads inside an open commit (whose
+        rows could still roll back) and the outcomes cache holds committed rows.
         """
         self._check_open()
         seq = self._seq_of(tx_id)
@@ -806,8 +844,10 @@ class SqliteStore:
             raise CorruptStoreError("executed", key, f"{len(outcomes)} outcomes, {len(seqs)} txs")
         for i, o in enumerate(outcomes):
             _check_outcome(height, i, o)
+        if self._conn.in_transaction:
+            return seqs, outcomes  # maybe a commit's own rows, which could still roll back
         if len(self._outcomes_cache) >= OUTCOMES_CACHED:
-            self._outcomes_cache.pop(next(iter(self._outcomes_cache)))
+            self._outcomes_cache.pop(next(iter(self._outcomes_cache)), None)
         self._outcomes_cache[height] = (seqs, outcomes)
         return seqs, outcomes
 
