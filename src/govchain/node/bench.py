@@ -37,7 +37,7 @@ SENDER_BALANCE = 10**12
 CONCURRENCY_PER_NODE = 2
 BATCH_TXS = 100
 FINAL_TIMEOUT_S = 600.0
-RETRY_S = 0.05
+RETRY_S = 0.02  # a refused lane comes back soon: the nodes' pools drain a checkpoint at a time
 BACK_PRESSURE = frozenset({"quota_exceeded", "pool_full"})
 
 
