@@ -43,8 +43,8 @@ from govchain.state.ledger import Executed
 from govchain.state.payloads import ProposePayload, RecordPayload, Redact, TransferPayload
 from govchain.state.receipts import Receipt, receipts_root
 from govchain.storage import sqlite as sqlite_store
-from govchain.storage.base import Store, StoredTx
-from govchain.storage.memory import CommitError, MemoryStore, StoreError
+from govchain.storage.base import CommitError, Store, StoredTx, StoreError
+from govchain.storage.memory import MemoryStore
 from govchain.storage.sqlite import CorruptStoreError, SchemaError, SqliteStore
 
 SRC = Path(__file__).resolve().parent.parent / "src"

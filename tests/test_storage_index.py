@@ -17,7 +17,7 @@ import pytest
 from govchain.replica.replica import ReplicaReady
 from govchain.state.receipts import Receipt
 from govchain.storage import sqlite as sqlite_store
-from govchain.storage.memory import CommitError
+from govchain.storage.base import CommitError
 from govchain.storage.sqlite import CorruptStoreError, SqliteStore
 from test_storage import FRESH, OTHER, History, commit_all, history, next_height  # noqa: F401
 

@@ -1,12 +1,10 @@
 """The in-memory Store: the reference the SQLite store is tested against.
 
-It also holds what both stores share: the errors and the checks a commit must
-pass before anything is written. A refused commit changes nothing.
+A refused commit changes nothing; the checks both stores share are in base.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -14,73 +12,14 @@ import msgspec
 
 from govchain.consensus.messages import Certificate, Checkpoint
 from govchain.consensus.tendermint import HardState
-from govchain.crypto.keys import SIGNATURE_BYTES
-from govchain.dag.tx import Transaction, payload_hash, tx_id
+from govchain.dag.tx import Transaction
 from govchain.replica.replica import Execution, Persisted, ReplicaReady
 from govchain.state.audit import AuditEntry
 from govchain.state.receipts import Receipt
-from govchain.storage.base import StoredTx
+from govchain.storage.base import CommitError, StoredTx, StoreError, check_ready, check_tx
 
 if TYPE_CHECKING:
     from govchain.storage.base import Store
-
-
-class StoreError(Exception):
-    """Something is wrong with a store or with what was asked of it."""
-
-
-class CommitError(StoreError, ValueError):
-    """A ReplicaReady that cannot follow what is stored; nothing was written."""
-
-
-def check_tx(tx: Transaction) -> None:
-    """A transaction's id and payload hash must match its bytes, or it could not be read back."""
-    if len(tx.signature) != SIGNATURE_BYTES or tx.id != tx_id(tx.body_bytes, tx.signature):
-        raise CommitError(f"transaction {tx.id.hex()}: id does not match its header")
-    # A redacted vertex (fetched for catch-up, its receipt certified) has none.
-    if not tx.payload_missing and payload_hash(tx.payload) != tx.body.payload_hash:
-        raise CommitError(f"transaction {tx.id.hex()}: payload does not match its hash")
-
-
-def check_ready(
-    ready: ReplicaReady,
-    decided_height: int,
-    executed_height: int,
-    stored_checkpoint: Callable[[int], Checkpoint | None],
-) -> None:
-    """Refuse decisions and executions that do not extend the stored ones in height order.
-
-    Covers what can be checked without knowing which vertices are stored; each
-    store checks admitted duplicates and double coverage itself, and runs
-    check_tx on the vertices it newly writes (stored ones were checked then).
-    """
-    new: dict[int, Checkpoint] = {}
-    height = decided_height
-    for cp, cert in ready.decided:
-        if cp.height != height + 1:
-            raise CommitError(f"decided height {cp.height} does not follow {height}")
-        if cert.height != cp.height or cert.value != cp.hash:
-            raise CommitError(f"certificate at height {cp.height} names another checkpoint")
-        new[cp.height] = cp
-        height += 1
-    height = executed_height
-    for ex in ready.executed:
-        h = ex.checkpoint.height
-        if h != height + 1:
-            raise CommitError(f"executed height {h} does not follow {height}")
-        if ex.result.height != h:
-            raise CommitError(f"execution of height {h} holds a result for {ex.result.height}")
-        if (new.get(h) or stored_checkpoint(h)) != ex.checkpoint:
-            raise CommitError(f"execution at height {h} names a checkpoint not decided there")
-        receipts = ex.result.receipts
-        if len(receipts) != len(ex.txs):
-            raise CommitError(
-                f"execution at height {h}: {len(ex.txs)} transactions, {len(receipts)} receipts"
-            )
-        for index, (tx, rc) in enumerate(zip(ex.txs, receipts, strict=True)):
-            if rc.tx_id != tx.id or rc.height != h or rc.index != index:
-                raise CommitError(f"execution at height {h}: receipt {index} does not match")
-        height += 1
 
 
 def copy_hard_state(hs: HardState) -> HardState:

@@ -61,8 +61,7 @@ from govchain.replica.replica import Execution, Persisted, ReplicaReady
 from govchain.state.audit import AuditEntry
 from govchain.state.ledger import Executed
 from govchain.state.receipts import Reason, Receipt, Status, receipts_root
-from govchain.storage.base import StoredTx
-from govchain.storage.memory import CommitError, StoreError, check_ready, check_tx
+from govchain.storage.base import CommitError, StoredTx, StoreError, check_ready, check_tx
 
 if TYPE_CHECKING:
     from govchain.storage.base import Store
