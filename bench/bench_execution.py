@@ -122,7 +122,8 @@ def main() -> None:
     out = Reporter(args.json)
     info = machine_info()
 
-    limits = DagLimits(sender_pending_max=10**9)
+    # One pool holds the whole run: no back-pressure limit applies here.
+    limits = DagLimits(sender_pending_max=10**9, pending_count_max=10**9, client_pending_max=10**9)
     keys = sender_keys(args.senders)
     genesis = bench_genesis(keys)
     out.progress(f"building {n} transfers (no stamp work: admission is not measured here)...")

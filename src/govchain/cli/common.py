@@ -6,15 +6,18 @@ import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
 
 from govchain.crypto.keys import SigningKey
-from govchain.node.devnet import DevnetError
+from govchain.node.errors import DevnetError
 from govchain.node.files import FileError, read_key
-from govchain.sdk.client import Client, SdkError
+from govchain.sdk.errors import SdkError
+
+if TYPE_CHECKING:
+    from govchain.sdk.client import Client
 
 from .output import EXIT_FAILURE, EXIT_USAGE, CliError, emit_json, fail
 
@@ -97,4 +100,6 @@ timeout_option = click.option("--timeout", "timeout_s", default=30.0, show_defau
 
 def node_client(node_url: str | None) -> Client:
     """An SDK client for --node URL, or for the devnet's first node."""
+    from govchain.sdk.client import Client  # noqa: PLC0415 (httpx: only for commands that call a node)
+
     return Client(node_url or default_node())

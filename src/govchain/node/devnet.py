@@ -18,6 +18,7 @@ import httpx
 
 from govchain.consensus.validators import ValidatorSet
 from govchain.crypto.keys import SigningKey
+from govchain.node.errors import DevnetError
 from govchain.node.files import Home, NodeConfig, PeerAddr, read_key, write_key
 from govchain.state.genesis import Genesis, GenesisIdentity
 
@@ -29,10 +30,6 @@ GENESIS_TIER = 3  # validators, regulators and the auditor are fully identified
 P2P_PORT_OFFSET = 100
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
-
-
-class DevnetError(Exception):
-    """The devnet cannot start as asked; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)

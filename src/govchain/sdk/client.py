@@ -11,6 +11,7 @@ from govchain.codec import HASH_BYTES, encode
 from govchain.crypto.keys import ADDRESS_BYTES, SigningKey
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction, build
+from govchain.sdk.errors import SdkError
 from govchain.state.payloads import (
     Action,
     IdentitySetPayload,
@@ -23,14 +24,6 @@ from govchain.state.payloads import (
 
 VALIDITY_HEIGHTS = 1_000
 FINAL_STATUSES = frozenset({"executed", "rejected", "held"})
-
-
-class SdkError(Exception):
-    """A request failed; code and message come from the node's error document."""
-
-    def __init__(self, code: str, message: str, status: int | None = None) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code, self.message, self.status = code, message, status
 
 
 def propose_payload(
