@@ -32,6 +32,7 @@ from govchain.dag.admission import AdmissionError, decode_checked
 from govchain.dag.graph import Admitted
 from govchain.state.audit import AuditEntry
 from govchain.state.governance import ProposalStatus
+from govchain.state.ledger import VALSET_DELAY_HEIGHTS
 from govchain.state.receipts import prove
 from govchain.state.services import service_id_ok
 
@@ -398,7 +399,10 @@ def _validator_changes(node: Node, to: int) -> list[dict[str, object]]:
     from_store = getattr(node.store, "audit", None)
     if from_store is None or to < 2:
         return []
-    heights = sorted({e.height for e in from_store(1, to - 1) if e.kind == "validator_change"})
+    # The ledger's schedule holds every change (one enacted at h certifies from
+    # h + VALSET_DELAY_HEIGHTS on): no scan of the whole audit log per request.
+    enacted = (start - VALSET_DELAY_HEIGHTS for start, _ in node.replica.ledger.valsets[1:])
+    heights = sorted({h for h in enacted if h <= to - 1})
     out: list[dict[str, object]] = []
     for h in heights:
         found = node.store.get_checkpoint(h + 1)
