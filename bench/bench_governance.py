@@ -61,10 +61,10 @@ from govchain.node.bench import (
     BATCH_TXS,
     RETRY_S,
     SENDER_BALANCE,
-    _cpu_s,
-    _Http,
-    _load,
+    BareHttp,
+    load_until_final,
     presign,
+    process_cpu_s,
 )
 from govchain.node.devnet import Devnet, create, free_port_base
 from govchain.node.files import read_genesis, read_key
@@ -259,7 +259,7 @@ class Watcher:
                 await task
 
 
-async def submit(http: _Http, txs: list[Transaction], chunk: int = BATCH_TXS) -> None:
+async def submit(http: BareHttp, txs: list[Transaction], chunk: int = BATCH_TXS) -> None:
     """POST txs through /v1/txs/batch, chunk at a time, again what back-pressure refused."""
     for start in range(0, len(txs), chunk):
         batch = txs[start : start + chunk]
@@ -291,7 +291,7 @@ def check_executed(watch: Watcher, txs: list[Transaction]) -> None:
 
 
 async def install(
-    http: _Http, watch: Watcher, proposals: list[Transaction], votes: list[Transaction], out: Any
+    http: BareHttp, watch: Watcher, proposals: list[Transaction], votes: list[Transaction], out: Any
 ) -> dict[str, Any]:
     """Propose a round, wait until final, vote on it, wait; repeat. Seconds and checkpoints."""
     t0 = time.perf_counter()
@@ -343,7 +343,7 @@ async def enforcement(
     urls: list[str], watch: Watcher, reg1: Chain, reg2: Chain, x: Chain, sink: bytes
 ) -> dict[str, Any]:
     """Freeze X by proposal and vote; probe X's transfers until one is rejected."""
-    http = _Http(urls[0])
+    http = BareHttp(urls[0])
     everyone = range(len(urls))
     try:
         reason = "bench: enforcement delay"
@@ -423,7 +423,7 @@ async def warmup(urls: list[str], net: Devnet, warm: Chain) -> list[float]:
     """
     watch = Watcher([n.api_port for n in net.nodes])
     await watch.start()
-    http = _Http(urls[0])
+    http = BareHttp(urls[0])
     rng = random.Random(SEED + 2)
     out = []
     try:
@@ -447,12 +447,12 @@ async def throughput(
     """bench's load on the devnet: final tx/s, latency, CPU per transaction."""
     ws_url = f"ws://127.0.0.1:{net.nodes[0].api_port}/v1/events"
     load_before = os.getloadavg()[0]
-    cpu0 = [_cpu_s(p.pid) for p in net.procs.values()]
+    cpu0 = [process_cpu_s(p.pid) for p in net.procs.values()]
     own0 = os.times()
     t0 = time.perf_counter()
-    submitted, final, refused = await _load(urls, per_sender, ws_url, txs)
+    submitted, final, refused = await load_until_final(urls, per_sender, ws_url, txs)
     own1 = os.times()
-    node_cpu = [_cpu_s(p.pid) - c for p, c in zip(net.procs.values(), cpu0, strict=True)]
+    node_cpu = [process_cpu_s(p.pid) - c for p, c in zip(net.procs.values(), cpu0, strict=True)]
     elapsed = max(final.values()) - t0
     latencies = sorted((final[i] - submitted[i]) * 1000 for i in submitted if i in final)
     q = statistics.quantiles(latencies, n=100, method="inclusive")
@@ -567,7 +567,7 @@ async def _scenario(
     if proposals:
         watch = Watcher([net.nodes[0].api_port])
         await watch.start()
-        http = _Http(urls[0])
+        http = BareHttp(urls[0])
         load = os.getloadavg()[0]
         try:
             out.progress(f"installing {args.rules} content rules and {args.frozen} freezes...")

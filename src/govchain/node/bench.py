@@ -89,7 +89,7 @@ def _rss_peak_mb(pid: int) -> float:
     return float("nan")
 
 
-def _cpu_s(pid: int) -> float:
+def process_cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process so far (Linux /proc; nan elsewhere)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -102,7 +102,7 @@ def _dir_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-class _Reply:
+class BareReply:
     """Status and body of one HTTP answer."""
 
     def __init__(self, status_code: int, body: bytes) -> None:
@@ -115,7 +115,7 @@ class _Reply:
         return json.loads(self._body)
 
 
-class _Http:
+class BareHttp:
     """A bare keep-alive HTTP/1.1 client for the load: the loader shares the nodes'
     cores, so its own CPU per request must stay small (httpx costs ~4x more)."""
 
@@ -126,7 +126,7 @@ class _Http:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def post(self, path: str, body: bytes) -> _Reply:
+    async def post(self, path: str, body: bytes) -> BareReply:
         """POST a msgpack body; reconnects once if the server closed the connection."""
         for attempt in (1, 2):
             try:
@@ -144,7 +144,7 @@ class _Http:
                     name, _, value = line.decode().partition(":")
                     if name.strip().lower() == "content-length":
                         length = int(value)
-                return _Reply(int(status_line.split()[1]), await self.reader.readexactly(length))
+                return BareReply(int(status_line.split()[1]), await self.reader.readexactly(length))
             except (OSError, asyncio.IncompleteReadError):
                 self.close()
                 if attempt == 2:
@@ -158,9 +158,14 @@ class _Http:
         self.reader = self.writer = None
 
 
-async def _load(
+async def load_until_final(
     urls: list[str], per_sender: list[list[Transaction]], ws_url: str, expect: int
 ) -> tuple[dict[bytes, float], dict[bytes, float], int]:
+    """Send every sender's transactions, in order, until expect receipts arrive.
+
+    Returns when each was accepted and when it was final (perf_counter seconds,
+    by id) and how many submissions were refused and sent again.
+    """
     submitted: dict[bytes, float] = {}
     final: dict[bytes, float] = {}
     refused = [0]
@@ -183,13 +188,13 @@ async def _load(
     async def lane_worker(url: str, queue: list[Transaction]) -> None:
         # A lane sends its senders' transactions in order, BATCH_TXS at a time;
         # what a node refuses under back-pressure is sent again, and only that.
-        http = _Http(url)
+        http = BareHttp(url)
         try:
             await _send_lane(http, url, queue)
         finally:
             http.close()
 
-    async def _send_lane(http: _Http, url: str, queue: list[Transaction]) -> None:
+    async def _send_lane(http: BareHttp, url: str, queue: list[Transaction]) -> None:
         for start in range(0, len(queue), BATCH_TXS):
             batch = queue[start : start + BATCH_TXS]
             while batch:
@@ -257,12 +262,14 @@ def run_bench(validators: int, txs: int, port_base: int | None = None) -> dict[s
             net.wait_ready()
             urls = [f"http://127.0.0.1:{n.api_port}" for n in nodes]
             ws_url = f"ws://127.0.0.1:{nodes[0].api_port}/v1/events"
-            cpu0 = [_cpu_s(p.pid) for p in net.procs.values()]
+            cpu0 = [process_cpu_s(p.pid) for p in net.procs.values()]
             own0 = os.times()
             t0 = time.perf_counter()
-            submitted, final, refused = asyncio.run(_load(urls, per_sender, ws_url, txs))
+            submitted, final, refused = asyncio.run(load_until_final(urls, per_sender, ws_url, txs))
             own1 = os.times()
-            node_cpu = [_cpu_s(p.pid) - c for p, c in zip(net.procs.values(), cpu0, strict=True)]
+            node_cpu = [
+                process_cpu_s(p.pid) - c for p, c in zip(net.procs.values(), cpu0, strict=True)
+            ]
             loader_cpu = (own1.user - own0.user) + (own1.system - own0.system)
             height = httpx.get(urls[0] + "/v1/status", timeout=10).json()["height"]
             elapsed = max(final.values()) - t0
