@@ -40,8 +40,10 @@ def test_the_core_benchmarks_run() -> None:
     assert all(r["machine"]["cores"] >= 1 for r in results.values())
 
 
-@pytest.mark.parametrize("script", ["bench/bench_storage.py", "bench/bench_policy.py"])
-def test_the_storage_and_policy_benchmarks_run(script: str) -> None:
+@pytest.mark.parametrize(
+    "script", ["bench/bench_storage.py", "bench/bench_policy.py", "bench/bench_governance.py"]
+)
+def test_the_storage_policy_and_governance_benchmarks_run(script: str) -> None:
     doc = _run([script, "--quick", "--json"], 300)
     assert doc["quick"] is True
 
