@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import msgspec
@@ -44,17 +44,41 @@ class Dag:
 
     Invariant: every parent of a vertex is a vertex (or the genesis root), so a
     vertex's past cone is complete once the vertex itself is held.
+
+    Pruned final vertices (limits.prune_covered) leave their ids behind, so that
+    a copy arriving later is refused. With a final_source (the store's answer
+    to "is this id final?"), an id is kept only while its transaction is still
+    valid and the store may not know it yet: once the height reaches its
+    valid_until, gossip admission refuses a copy as expired anyway, and the
+    questions that must still be right for old ids (a parent, a proposal's tip,
+    a lenient fetch) ask final_source. The caller says, through forget_final,
+    up to which height the store holds the executions. Memory then holds the
+    final ids of about one validity window, not those of the whole chain.
     """
 
-    def __init__(self, chain_id: str, genesis_id: bytes, limits: DagLimits) -> None:
+    def __init__(
+        self,
+        chain_id: str,
+        genesis_id: bytes,
+        limits: DagLimits,
+        final_source: Callable[[bytes], bool] | None = None,
+    ) -> None:
         self.chain_id = chain_id
         self.genesis_id = genesis_id
         self.limits = limits
+        self.final_source = final_source
         self.vertices: dict[bytes, Vertex] = {}
         # Insertion-ordered dicts, never sets: iteration order must not depend
         # on the process's hash seed, or a simulator seed would not replay.
         self.tips: dict[bytes, None] = {genesis_id: None}
-        self.covered_ids: set[bytes] = set()  # pruned final vertices (prune_covered)
+        # Pruned final vertices (prune_covered) -> their valid_until; with a
+        # final_source, each leaves when the height reaches it (_expiring).
+        self.covered_ids: dict[bytes, int] = {}
+        # With a final_source: ids by the height from which they may go (the
+        # later of their valid_until and the height that covered them).
+        self._expiring: dict[int, list[bytes]] = {}
+        self._forget_from = 1  # the lowest height whose ids may still be in _expiring
+        self._forgotten = 0  # final ids dropped from memory (final_source knows them)
         self.height = 0
         self._orphans: dict[bytes, _Orphan] = {}
         self._waiting: dict[bytes, list[bytes]] = {}
@@ -67,7 +91,43 @@ class Dag:
     # -- queries -----------------------------------------------------------
     def has(self, vid: bytes) -> bool:
         """True when vid is the genesis root or an admitted vertex."""
-        return vid == self.genesis_id or vid in self.vertices or vid in self.covered_ids
+        return (
+            vid == self.genesis_id
+            or vid in self.vertices
+            or vid in self.covered_ids
+            or self._forgotten_final(vid)
+        )
+
+    def use_final_source(self, final_source: Callable[[bytes], bool]) -> None:
+        """From now on, forget final ids once expired and stored; ask final_source about them.
+
+        Set after a restart's replay (everything replayed is stored): the replay
+        re-admits what the store holds as final, so it must not be told that
+        those ids are held already.
+        """
+        self.final_source = final_source
+        for vid, valid_until in self.covered_ids.items():
+            self._expiring.setdefault(max(valid_until, self.height), []).append(vid)
+        self._forget_from = 1
+        self.forget_final(self.height)
+
+    def forget_final(self, stored_height: int) -> None:
+        """Drop the ids that are expired and covered at or below stored_height.
+
+        stored_height: the store holds every execution up to it, so final_source
+        answers for those ids. Without a final_source nothing is dropped.
+        """
+        if self.final_source is None:
+            return
+        for h in range(self._forget_from, min(stored_height, self.height) + 1):
+            for vid in self._expiring.pop(h, ()):
+                del self.covered_ids[vid]
+                self._forgotten += 1
+            self._forget_from = h + 1
+
+    def _forgotten_final(self, vid: bytes) -> bool:
+        """A final vertex whose id memory no longer holds (only with a final_source)."""
+        return self._forgotten > 0 and self.final_source is not None and self.final_source(vid)
 
     def get(self, vid: bytes) -> Transaction | None:
         """The admitted transaction with this id, unless it was pruned once final."""
@@ -79,7 +139,9 @@ class Dag:
         if vid == self.genesis_id or vid in self.covered_ids:
             return True
         v = self.vertices.get(vid)
-        return v is not None and v.height is not None
+        if v is not None:
+            return v.height is not None
+        return self._forgotten_final(vid)
 
     def missing(self, ids: Iterable[bytes]) -> list[bytes]:
         """Those of ids that are not held."""
@@ -91,7 +153,7 @@ class Dag:
 
     def count(self) -> int:
         """Vertices admitted so far, pruned ones included."""
-        return len(self.vertices) + len(self.covered_ids)
+        return len(self.vertices) + len(self.covered_ids) + self._forgotten
 
     def is_awaited(self, vid: bytes) -> bool:
         """True when an orphan waits for vid as a parent."""
@@ -154,7 +216,8 @@ class Dag:
         needs must be admitted whatever its age.
         """
         body = tx.body
-        if self.holds(tx.id):
+        if self.holds(tx.id) or (lenient and self._forgotten_final(tx.id)):
+            # Not lenient: a forgotten final id is past its valid_until (below).
             raise AdmissionError(Reject.DUPLICATE, "already held")
         if not lenient:
             # The next checkpoint is height + 1: a bound at or below height can
@@ -281,5 +344,8 @@ class Dag:
             self._count_pending(v.tx.body.sender, -1)
             if self.limits.prune_covered:
                 del self.vertices[vid]
-                self.covered_ids.add(vid)
+                valid_until = v.tx.body.valid_until
+                self.covered_ids[vid] = valid_until
+                if self.final_source is not None:
+                    self._expiring.setdefault(max(valid_until, height), []).append(vid)
         self.height = height

@@ -112,6 +112,7 @@ class Node:
             self.store.load(),
             vertex_source=self._stored_vertex,
             receipt_source=self._stored_receipt_proof,
+            final_source=self.store.is_final,
         )
         self.metrics = NodeMetrics()
         self.subscribers: set[asyncio.Queue[dict[str, Any]]] = set()

@@ -122,6 +122,7 @@ class Replica:
         vertex_source: Callable[[bytes], Transaction | None] | None = None,
         peer_keys: dict[str, bytes] | None = None,
         receipt_source: Callable[[bytes], ReceiptProof | None] | None = None,
+        final_source: Callable[[bytes], bool] | None = None,
     ) -> None:
         # vertex_source reads final vertices back from the store, the way etcd's
         # raft reads entries through its Storage interface: pure for the core.
@@ -152,6 +153,11 @@ class Replica:
         self.now_ms = 0
         restored = persisted or Persisted()
         self._replay(restored)
+        self._stored_height = self.ledger.height  # what the replay read back
+        if final_source is not None:
+            # Whether the store holds an id as final: lets the DAG forget expired
+            # final ids (see Dag). Only after the replay, which re-admits them.
+            self.dag.use_final_source(final_source)
         self.consensus = Tendermint(
             genesis.chain_id,
             genesis.hash,
@@ -263,9 +269,17 @@ class Replica:
         self._after(now_ms)
 
     def ready(self) -> ReplicaReady:
-        """Take the outputs gathered since the last call."""
+        """Take the outputs gathered since the last call.
+
+        The caller persists them before it calls again, so by the next call the
+        store holds every execution handed out now: only then may the DAG
+        forget those final ids (Dag.forget_final).
+        """
         self._flush_gossip()
         out, self._out = self._out, ReplicaReady()
+        self.dag.forget_final(self._stored_height)
+        if out.executed:
+            self._stored_height = out.executed[-1].checkpoint.height
         return out
 
     # -- ConsensusApp --------------------------------------------------------

@@ -76,6 +76,7 @@ class SimNode:
     replica: Replica | None = None
     store: Persisted = field(default_factory=Persisted)
     stored_txs: dict[bytes, Transaction] = field(default_factory=dict)  # the store's index
+    final_ids: set[bytes] = field(default_factory=set)  # what the store holds as final
 
 
 def sim_consensus_config(plants: frozenset[str]) -> ConsensusConfig:
@@ -183,6 +184,7 @@ class Simulation:
             cfg,
             node.store,
             vertex_source=node.stored_txs.get,
+            final_source=node.final_ids.__contains__,
             peer_keys={n.name: n.key.public_key for n in self.nodes.values()},
         )
 
@@ -389,6 +391,8 @@ class Simulation:
         store.vertices.extend(r.admitted)
         for tx in r.admitted:
             node.stored_txs[tx.id] = tx
+        for ex in r.executed:
+            node.final_ids.update(tx.id for tx in ex.txs)
         replica = node.replica
         if not node.honest or replica is None:
             return

@@ -54,6 +54,10 @@ class Store(Protocol):
         """A stored transaction with its finality, if any."""
         ...
 
+    def is_final(self, tx_id: bytes) -> bool:
+        """True when a stored checkpoint covers tx_id (cheaper than get_tx)."""
+        ...
+
     def get_checkpoint(self, height: int) -> tuple[Checkpoint, Certificate] | None:
         """A decided checkpoint and its certificate."""
         ...

@@ -123,6 +123,12 @@ class MemoryStore:
             return StoredTx(v.tx, None, None)
         return StoredTx(v.tx, v.height, self._executed[v.height - 1].result.receipts[v.index])
 
+    def is_final(self, tx_id: bytes) -> bool:
+        """True when a stored checkpoint covers tx_id."""
+        self._open()
+        v = self._vertices.get(tx_id)
+        return v is not None and v.height is not None
+
     def get_checkpoint(self, height: int) -> tuple[Checkpoint, Certificate] | None:
         """A decided checkpoint and its certificate."""
         self._open()

@@ -850,6 +850,17 @@ class SqliteStore:
         self._outcomes_cache[height] = (seqs, outcomes)
         return seqs, outcomes
 
+    def is_final(self, tx_id: bytes) -> bool:
+        """True when a stored checkpoint covers tx_id: one index look-up, nothing decoded."""
+        self._check_open()
+        if tx_id in self._uncovered:
+            return False
+        seq = self._seq_of(tx_id)
+        if seq is None:
+            return False
+        row = self._conn.execute("SELECT 1 FROM covered WHERE seq = ?", (seq,)).fetchone()
+        return row is not None
+
     def get_checkpoint(self, height: int) -> tuple[Checkpoint, Certificate] | None:
         """A decided checkpoint and its certificate."""
         self._check_open()
