@@ -12,9 +12,13 @@ from pathlib import Path
 import pytest
 import websockets
 
+from govchain.codec import encode
 from govchain.crypto.keys import SigningKey
+from govchain.dag.limits import DagLimits
+from govchain.dag.tx import build
 from govchain.node.files import read_key
 from govchain.sdk.client import Client, SdkError
+from govchain.state.payloads import TransferPayload
 from procs import Cluster, cluster, wait_until
 
 FINAL_S = 30.0
@@ -174,3 +178,43 @@ def test_sigterm_stops_a_node_promptly_even_with_an_open_event_stream(tmp_path: 
         c.wait_api(0)
     finally:
         c.stop()
+
+
+def test_an_expired_final_transaction_is_forgotten_yet_still_a_parent(tmp_path: Path) -> None:
+    """A node drops the id of a final transaction once it has expired and is stored:
+    a copy is then refused as expired, and a child naming it is still admitted
+    (the DAG asks the store)."""
+    with cluster(tmp_path, validators=4) as c:
+        faucet = _faucet(c)
+        with Client(c.url(0)) as client:
+            status = client.status()
+            tips, height = client.tips()
+            short = build(
+                faucet,
+                chain_id=status["chain_id"],
+                kind="transfer",
+                nonce=int(client.account(faucet.address)["nonce"]),
+                parents=tips,
+                valid_until=height + 2,
+                payload=encode(TransferPayload(bytes(20), 5)),
+                stamp_bits_min=DagLimits().stamp_bits_min,
+            )
+            client.submit(short)
+            assert client.wait_final(short.id.hex(), FINAL_S)["status"] == "executed"
+            wait_until(lambda: c.status(0)["height"] >= height + 4, FINAL_S, "two idle heights")
+            with pytest.raises(SdkError) as again:
+                client.submit(short)
+            assert again.value.code == "expired"  # forgotten: not refused as a duplicate
+            child = build(
+                faucet,
+                chain_id=status["chain_id"],
+                kind="transfer",
+                nonce=short.body.nonce + 1,
+                parents=[short.id],
+                valid_until=height + 1_000,
+                payload=encode(TransferPayload(bytes(20), 6)),
+                stamp_bits_min=DagLimits().stamp_bits_min,
+            )
+            client.submit(child)
+            assert client.wait_final(child.id.hex(), FINAL_S)["status"] == "executed"
+            assert client.account(bytes(20))["balance"] == 11
