@@ -73,9 +73,9 @@ class Dag:
         self.tips: dict[bytes, None] = {genesis_id: None}
         # Pruned final vertices (prune_covered) -> their valid_until; with a
         # final_source, each leaves when the height reaches it (_expiring).
-        self.covered_ids: dict[bytes, int] = {}
-        # With a final_source: ids by the height from which they may go (the
-        # later of their valid_until and the height that covered them).
+        self.covered_ids: set[bytes] = set()
+        # The same ids by the height from which they may go: the later of their
+        # valid_until and the height that covered them (used with a final_source).
         self._expiring: dict[int, list[bytes]] = {}
         self._forget_from = 1  # the lowest height whose ids may still be in _expiring
         self._forgotten = 0  # final ids dropped from memory (final_source knows them)
@@ -106,9 +106,6 @@ class Dag:
         those ids are held already.
         """
         self.final_source = final_source
-        for vid, valid_until in self.covered_ids.items():
-            self._expiring.setdefault(max(valid_until, self.height), []).append(vid)
-        self._forget_from = 1
         self.forget_final(self.height)
 
     def forget_final(self, stored_height: int) -> None:
@@ -121,7 +118,7 @@ class Dag:
             return
         for h in range(self._forget_from, min(stored_height, self.height) + 1):
             for vid in self._expiring.pop(h, ()):
-                del self.covered_ids[vid]
+                self.covered_ids.remove(vid)
                 self._forgotten += 1
             self._forget_from = h + 1
 
@@ -344,8 +341,6 @@ class Dag:
             self._count_pending(v.tx.body.sender, -1)
             if self.limits.prune_covered:
                 del self.vertices[vid]
-                valid_until = v.tx.body.valid_until
-                self.covered_ids[vid] = valid_until
-                if self.final_source is not None:
-                    self._expiring.setdefault(max(valid_until, height), []).append(vid)
+                self.covered_ids.add(vid)
+                self._expiring.setdefault(max(v.tx.body.valid_until, height), []).append(vid)
         self.height = height
