@@ -71,8 +71,8 @@ class Dag:
         # Insertion-ordered dicts, never sets: iteration order must not depend
         # on the process's hash seed, or a simulator seed would not replay.
         self.tips: dict[bytes, None] = {genesis_id: None}
-        # Pruned final vertices (prune_covered) -> their valid_until; with a
-        # final_source, each leaves when the height reaches it (_expiring).
+        # Ids of pruned final vertices (prune_covered); with a final_source, each
+        # leaves once expired and stored (see _expiring and forget_final).
         self.covered_ids: set[bytes] = set()
         # The same ids by the height from which they may go: the later of their
         # valid_until and the height that covered them (used with a final_source).
