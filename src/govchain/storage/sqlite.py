@@ -45,7 +45,7 @@ cached. Opening a store may write (to finish a merge).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -84,6 +84,11 @@ class _Outcome(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fiel
     reason: str | None
     rule: str | None
     governance_ref: str | None
+
+    def receipt(self, tx_id: bytes, height: int, index: int) -> Receipt:
+        """The whole receipt, given what its place says."""
+        o = self
+        return Receipt(tx_id, height, index, o.status, o.reason, o.rule, o.governance_ref)
 
 
 OUTCOMES_DECODER = msgspec.msgpack.Decoder(list[_Outcome])
@@ -188,6 +193,11 @@ def _payload_or_null(tx: Transaction) -> bytes | None:
     return None if tx.payload_missing else tx.payload
 
 
+def _index_rows(ids: Iterable[tuple[bytes, int]]) -> list[tuple[int, int]]:
+    """(tx_key, seq) rows for (id, seq) pairs, in key order: a merge touches each page once."""
+    return sorted((tx_key(vid), seq) for vid, seq in ids)
+
+
 def tx_key(vid: bytes) -> int:
     """The indexed integer for a tx id: its first 8 bytes, as SQLite's signed 64 bits."""
     return int.from_bytes(vid[:8], "big", signed=True)
@@ -267,22 +277,23 @@ def _vertex(row: tuple[Any, ...]) -> tuple[int, Transaction, tuple[int, int] | N
     return seq, Transaction(vid, parsed, body, sig, payload), final
 
 
-def _check_outcome(height: int, index: int, o: _Outcome) -> None:
-    if o.status not in _STATUSES or (o.reason is not None and o.reason not in _REASONS):
-        raise CorruptStoreError("executed", f"height {height}", f"outcome {index}: {o!r:.80}")
+def _outcomes_of(height: int, data: object, count: int) -> list[_Outcome]:
+    """A height's `executed.outcomes`, checked (count: the length of its final order)."""
+    key = f"height {height}"
+    outcomes = _decode("executed", key, data, OUTCOMES_DECODER)
+    if len(outcomes) != count:
+        raise CorruptStoreError("executed", key, f"{len(outcomes)} outcomes for {count} txs")
+    for index, o in enumerate(outcomes):
+        if o.status not in _STATUSES or (o.reason is not None and o.reason not in _REASONS):
+            raise CorruptStoreError("executed", key, f"outcome {index}: {o!r:.80}")
+    return outcomes
 
 
 def _receipts(height: int, tx_ids: list[bytes], data: object) -> list[Receipt]:
     """A height's receipts from its `executed.outcomes` and the ids of its final order."""
-    key = f"height {height}"
-    outcomes = _decode("executed", key, data, OUTCOMES_DECODER)
-    if len(outcomes) != len(tx_ids):
-        raise CorruptStoreError("executed", key, f"{len(outcomes)} outcomes for {len(tx_ids)} txs")
-    out: list[Receipt] = []
-    for index, (vid, o) in enumerate(zip(tx_ids, outcomes, strict=True)):
-        _check_outcome(height, index, o)
-        out.append(Receipt(vid, height, index, o.status, o.reason, o.rule, o.governance_ref))
-    return out
+    outcomes = _outcomes_of(height, data, len(tx_ids))
+    pairs = enumerate(zip(tx_ids, outcomes, strict=True))
+    return [o.receipt(vid, height, i) for i, (vid, o) in pairs]
 
 
 def _check_receipts(height: int, receipts: list[Receipt], root: bytes, count: int) -> None:
@@ -456,7 +467,7 @@ class SqliteStore:
                     ready, self._decided_height, self._executed_height, self._decided_checkpoint
                 )
                 next_seq, added, stored, covered = self._write(ready)
-                merging, merged = self._merge_index(stored)
+                merging, merged, mark = self._merge_index(stored)
         except sqlite3.IntegrityError as exc:
             raise CommitError(f"refused by the database: {exc}") from exc
         # Committed: only now do the caches move (before anything else can fail).
@@ -467,8 +478,7 @@ class SqliteStore:
         for vid in covered:
             self._uncovered.pop(vid, None)
         self._recent.update(stored)
-        if merging and merged == len(merging):
-            mark = max(seq for _, seq in merging)
+        if mark is not None:  # the merge finished in this commit
             self._index_mark = mark
             self._recent = {vid: seq for vid, seq in self._recent.items() if seq > mark}
             merging, merged = [], 0
@@ -479,32 +489,32 @@ class SqliteStore:
             self._redacted_pending = False
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    def _merge_index(self, stored: dict[bytes, int]) -> tuple[list[tuple[int, int]], int]:
-        """Move ids from memory into tx_index a slice per commit; the new (merging, merged).
+    def _merge_index(
+        self, stored: dict[bytes, int]
+    ) -> tuple[list[tuple[int, int]], int, int | None]:
+        """Move ids from memory into tx_index a slice per commit.
 
-        Inside the open transaction; the caches move only after COMMIT.
+        Returns the new (merging, merged) and, when the merge finished, the new
+        mark. Inside the open transaction; the caches move only after COMMIT.
         """
         merging, merged = self._merging, self._merged
         if not merging:
             if len(self._recent) + len(stored) < INDEX_MERGE_ROWS:
-                return merging, merged
-            merging = sorted(
-                (tx_key(vid), seq) for vid, seq in (*self._recent.items(), *stored.items())
-            )
+                return merging, merged, None
+            merging = _index_rows((*self._recent.items(), *stored.items()))
         # A slice grows with the backlog, so that memory stays bounded under a
         # catch-up that stores faster than INDEX_SLICE_ROWS per commit.
         count = max(INDEX_SLICE_ROWS, len(self._recent) // 8)
-        self._conn.executemany(
-            "INSERT OR IGNORE INTO tx_index (tx_key, seq) VALUES (?, ?)",
-            merging[merged : merged + count],
-        )
-        merged = min(len(merging), merged + count)
-        if merged == len(merging):
-            self._conn.execute(
-                "UPDATE tx_index_mark SET seq = ? WHERE id = 1",
-                (max(seq for _, seq in merging),),
-            )
-        return merging, merged
+        upto = min(len(merging), merged + count)
+        mark = max(seq for _, seq in merging) if upto == len(merging) else None
+        self._write_index(merging[merged:upto], mark)
+        return merging, upto, mark
+
+    def _write_index(self, rows: list[tuple[int, int]], mark: int | None) -> None:
+        """Rows into tx_index (again after a cut-short merge: ignored), then the new mark."""
+        self._conn.executemany("INSERT OR IGNORE INTO tx_index (tx_key, seq) VALUES (?, ?)", rows)
+        if mark is not None:
+            self._conn.execute("UPDATE tx_index_mark SET seq = ? WHERE id = 1", (mark,))
 
     def _check_mark(self) -> None:
         """The mark names a stored vertex whose id tx_index holds (or is 0, nothing merged).
@@ -533,15 +543,12 @@ class SqliteStore:
         """
         if len(self._recent) < INDEX_MERGE_ROWS:
             return
-        rows = sorted((tx_key(vid), seq) for vid, seq in self._recent.items())
-        mark = max(seq for _, seq in rows)
+        rows = _index_rows(self._recent.items())
+        mark = max(self._recent.values())
         with self._write_transaction():
             if self._pragma("data_version") != self._data_version:
                 raise StoreError(f"{self.path}: another connection wrote to the store")
-            self._conn.executemany(
-                "INSERT OR IGNORE INTO tx_index (tx_key, seq) VALUES (?, ?)", rows
-            )
-            self._conn.execute("UPDATE tx_index_mark SET seq = ? WHERE id = 1", (mark,))
+            self._write_index(rows, mark)
         self._index_mark = mark
         self._recent = {}
 
@@ -821,10 +828,7 @@ class SqliteStore:
         seqs, outcomes = self._outcomes(height)
         if not 0 <= index < len(seqs) or seqs[index] != seq:
             raise CorruptStoreError("covered", f"seq {seq}", f"not at {index} of height {height}")
-        o = outcomes[index]
-        return StoredTx(
-            tx, height, Receipt(tx.id, height, index, o.status, o.reason, o.rule, o.governance_ref)
-        )
+        return StoredTx(tx, height, outcomes[index].receipt(tx.id, height, index))
 
     def _outcomes(self, height: int) -> tuple[list[int], list[_Outcome]]:
         """An executed height's order and outcomes, checked; the latest few are cached."""
@@ -838,11 +842,7 @@ class SqliteStore:
         if row is None:
             raise CorruptStoreError("executed", key, "a covered vertex names it; it is missing")
         seqs = _decode("executed", key, row[0], SEQS_DECODER)
-        outcomes = _decode("executed", key, row[1], OUTCOMES_DECODER)
-        if len(outcomes) != len(seqs):
-            raise CorruptStoreError("executed", key, f"{len(outcomes)} outcomes, {len(seqs)} txs")
-        for i, o in enumerate(outcomes):
-            _check_outcome(height, i, o)
+        outcomes = _outcomes_of(height, row[1], len(seqs))
         if self._conn.in_transaction:
             return seqs, outcomes  # maybe a commit's own rows, which could still roll back
         if len(self._outcomes_cache) >= OUTCOMES_CACHED:
