@@ -96,6 +96,7 @@ def show(doc: Any, as_json: bool, title: str | None = None) -> None:
 
 
 timeout_option = click.option("--timeout", "timeout_s", default=30.0, show_default=True)
+wait_option = click.option("--wait", is_flag=True, help="block until final, print the record")
 
 
 def node_client(node_url: str | None) -> Client:

@@ -18,6 +18,7 @@ from .common import (
     reported,
     show,
     timeout_option,
+    wait_option,
 )
 from .output import EXIT_USAGE, CliError
 
@@ -37,7 +38,7 @@ def service() -> None:
 @click.option("--writer-role", default="", help="the role a writer needs (default: anyone)")
 @key_option
 @node_option
-@click.option("--wait", is_flag=True, help="block until final, print the record")
+@wait_option
 @timeout_option
 @json_option
 @reported

@@ -25,6 +25,7 @@ from .common import (
     reported,
     show,
     timeout_option,
+    wait_option,
 )
 from .output import EXIT_USAGE, CliError
 
@@ -34,9 +35,6 @@ def _finish(client: Client, tx_id: str, wait: bool, timeout_s: float, as_json: b
         show(client.wait_final(tx_id, timeout_s), as_json, "final")
     else:
         show({"tx_id": tx_id, "status": "pending"}, as_json)
-
-
-wait_option = click.option("--wait", is_flag=True, help="block until final, print the record")
 
 
 @click.group("tx")
