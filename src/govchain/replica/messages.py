@@ -6,6 +6,7 @@ import msgspec
 
 from govchain.codec import DecodeError, decode_canonical
 from govchain.consensus.messages import Certificate, Checkpoint, Proposal, Vote
+from govchain.state.audit import AuditEntry
 from govchain.state.receipts import ReceiptProof
 
 IDS_PER_REQUEST_MAX = 256
@@ -54,12 +55,20 @@ class CommitRequest(
 class RedactedTxMsg(
     msgspec.Struct, array_like=True, frozen=True, tag=7, forbid_unknown_fields=True
 ):
-    """A final vertex whose payload governance redacted: its header (wire form with an
+    """A final vertex that travels without its payload: its header (wire form with an
     empty payload) and its receipt's inclusion proof, which the receiver checks against
-    the receipts root that the next decided checkpoint certifies."""
+    the receipts root that the next decided checkpoint certifies.
+
+    Only two such vertices exist: one final as rejected (the receipt says so), and
+    one whose redaction the chain decided. For the second, `redaction` holds the
+    audit entries from the redaction's own entry to the last entry of its height:
+    they must chain to the audit head that the following checkpoint certifies, and
+    the redaction entry must name the transaction and its payload hash.
+    """
 
     wire: bytes
     proof: ReceiptProof
+    redaction: tuple[AuditEntry, ...] = ()
 
 
 Message = TxMsg | TxRequest | ProposalMsg | VoteMsg | CommitMsg | CommitRequest | RedactedTxMsg

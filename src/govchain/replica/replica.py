@@ -97,6 +97,9 @@ class ReplicaReady:
     executed: list[Execution] = field(default_factory=list)
     admitted: list[Transaction] = field(default_factory=list)
     sends: list[tuple[str | None, Message]] = field(default_factory=list)
+    # Peers that sent what an honest peer never sends (a forged copy, an
+    # unprovable withheld payload): the shell drops them and refuses them a while.
+    blamed: list[tuple[str, str]] = field(default_factory=list)
 
     def must_persist(self) -> bool:
         """True when something must reach storage before anything is sent."""
