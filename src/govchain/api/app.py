@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import statistics
 from typing import TYPE_CHECKING
 
@@ -43,6 +42,17 @@ HEX_ID_CHARS = 64
 BATCH_TXS_MAX = 1_000
 BATCH_BYTES_MAX = 8 * 1024 * 1024
 BATCH_DECODER = msgspec.msgpack.Decoder(list[bytes])
+
+
+class _SubmitBody(msgspec.Struct):
+    """The JSON body of POST /v1/txs: {"tx": "<hex of the signed transaction>"}."""
+
+    tx: str
+
+
+# Typed: a body that is not an object, or whose "tx" is not a string, is refused
+# at its first token instead of being built into Python objects first.
+SUBMIT_DECODER = msgspec.json.Decoder(_SubmitBody)
 ADDRESS_CHARS = 40
 PROPOSALS_LIMIT_DEFAULT = 100
 PROPOSALS_LIMIT_MAX = 1_000
@@ -108,9 +118,10 @@ def build_app(node: Node) -> Starlette:
             wire = raw
         else:
             try:
-                doc = json.loads(raw)
-                wire = bytes.fromhex(doc["tx"])
-            except (ValueError, KeyError, TypeError):
+                wire = bytes.fromhex(SUBMIT_DECODER.decode(raw).tx)
+            except (msgspec.DecodeError, msgspec.ValidationError, ValueError, RecursionError):
+                # RecursionError: deep nesting under an unknown key, which the
+                # decoder skips recursively; a client error, not a 500.
                 raise ApiError(
                     400, "bad_request", 'send JSON {"tx": "<hex of the signed transaction>"}'
                 ) from None
