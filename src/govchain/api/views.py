@@ -85,7 +85,9 @@ def tx_json(
     rec = receipt_json(receipt)
     payload: str | None = base64.b64encode(tx.payload).decode()
     doc: dict[str, Any] = {}
-    if receipt is not None and receipt.rule is not None:
+    if tx.payload_missing or (receipt is not None and receipt.status == Status.REJECTED):
+        payload = None  # deleted when final as rejected, or redacted: never served
+    elif receipt is not None and receipt.rule is not None:
         payload = None  # a content rule decided: its content is never served
     if ledger is not None:
         hold = ledger.hold(tx.id) if receipt is not None else None
@@ -106,7 +108,11 @@ def tx_json(
                     "rule": (hold.rule or r.reason) if r.status != Status.EXECUTED else None,
                     "governance_ref": r.proposal,
                 }
-                if r.status == Status.EXECUTED and redaction_free(ledger, tx.id):
+                if (
+                    r.status == Status.EXECUTED
+                    and redaction_free(ledger, tx.id)
+                    and not tx.payload_missing
+                ):
                     payload = base64.b64encode(tx.payload).decode()  # reviewed and released
                 doc["resolution"] = {
                     "status": r.status,

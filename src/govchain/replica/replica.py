@@ -17,7 +17,13 @@ from govchain.consensus.messages import Certificate, Checkpoint, Proposal
 from govchain.consensus.tendermint import HardState, Relation, Tendermint, Verdict
 from govchain.consensus.validators import ValidatorSet
 from govchain.crypto.keys import SIGNATURE_BYTES, SigningKey
-from govchain.dag.admission import AdmissionError, check_wire, decode_wire
+from govchain.dag.admission import (
+    AdmissionError,
+    Reject,
+    check_wire,
+    decode_checked,
+    decode_wire,
+)
 from govchain.dag.graph import Admitted, Dag
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction, TxWire, tx_id
@@ -33,11 +39,16 @@ from govchain.replica.messages import (
     TxRequest,
     VoteMsg,
 )
+from govchain.state.audit import AuditEntry, AuditKind
 from govchain.state.genesis import Genesis
 from govchain.state.ledger import Executed, Ledger
-from govchain.state.receipts import Receipt, ReceiptProof, prove
+from govchain.state.receipts import Receipt, ReceiptProof, Status, prove
 
-UNPROVEN_MAX = 1_024  # redacted vertices waiting for the checkpoint that certifies them
+UNPROVEN_MAX = 1_024  # withheld copies waiting for the checkpoint that certifies them
+# A redaction's audit entries from its own to the last of its height: enactments
+# come at the end of a height, so only other enactments, lapses and expiries follow.
+REDACTION_ENTRIES_MAX = 512
+_REJECTED = Status.REJECTED.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,16 +137,24 @@ class Replica:
         peer_keys: dict[str, bytes] | None = None,
         receipt_source: Callable[[bytes], ReceiptProof | None] | None = None,
         final_source: Callable[[bytes], bool] | None = None,
+        audit_source: Callable[[int], list[AuditEntry]] | None = None,
     ) -> None:
         # vertex_source reads final vertices back from the store, the way etcd's
         # raft reads entries through its Storage interface: pure for the core.
         self.vertex_source = vertex_source
         # The same, for the proof of an old receipt (a redacted vertex travels with it).
         self.receipt_source = receipt_source
-        # Redacted vertices fetched for catch-up: their certified receipts stand in
-        # for the payload at execution; proofs wait here until h+1 is decided.
+        # The audit entries a height appended, from the store (a redaction's proof).
+        self.audit_source = audit_source
+        # Vertices fetched without their payload for catch-up: their certified
+        # receipts stand in for the payload at execution; proofs wait here, with
+        # the peer that sent them, until h+1 is decided.
         self._known_receipts: dict[bytes, Receipt] = {}
-        self._unproven: dict[bytes, RedactedTxMsg] = {}
+        self._unproven: dict[bytes, tuple[str, RedactedTxMsg]] = {}
+        # Redacted records taken before this node could check the redaction's
+        # certified audit head: id -> (peer, height of the redaction, the head its
+        # entries chain to). Checked when execution reaches that height.
+        self._redactions_to_confirm: dict[bytes, tuple[str, int, bytes]] = {}
         self.name = name
         self.genesis = genesis
         self.key = key
@@ -231,7 +250,11 @@ class Replica:
         added = False
         for wire in wires:
             try:
-                admitted = self.dag.admit(wire, now_ms)
+                if self.dag.client_pool_full():
+                    raise AdmissionError(Reject.POOL_FULL, "too many pending vertices: retry later")
+                tx = decode_checked(wire, self.genesis.chain_id, self.config.dag)
+                self._check_tier(tx)
+                admitted = self.dag.admit_tx(tx, now_ms)
             except AdmissionError as exc:
                 results.append(exc)
                 continue
@@ -351,6 +374,8 @@ class Replica:
         try:
             tx = check_wire(w, self.genesis.chain_id, self.config.dag, vid)
             lenient = vid in self._wanted or self.dag.is_awaited(vid)
+            if not lenient:  # one a checkpoint needs is admitted whatever its size
+                self._check_tier(tx)
             admitted = self.dag.admit_tx(tx, now_ms, lenient=lenient)
         except AdmissionError:
             return False
@@ -359,6 +384,14 @@ class Replica:
         if admitted.missing:
             self._fetch(list(admitted.missing), peer, now_ms)
         return bool(admitted.added)
+
+    def _check_tier(self, tx: Transaction) -> None:
+        """Refuse a payload over the sender's tier limit before it is stored or gossiped."""
+        limit = self.ledger.payload_bytes_max(tx.body.sender, tx.body.kind)
+        if limit is not None and tx.body.payload_len > limit:
+            raise AdmissionError(
+                Reject.TOO_LARGE, f"payload of {tx.body.payload_len} bytes > the tier's {limit}"
+            )
 
     def _decode_new(self, wire: bytes) -> tuple[TxWire, bytes] | None:
         """The outer wire and its id, unless it is malformed or already held here."""
@@ -429,8 +462,18 @@ class Replica:
                 continue
             if not t.payload_missing:
                 found.append(t.to_wire())
-            elif (proof := self._receipt_proof(vid)) is not None:
-                self._out.sends.append((peer, RedactedTxMsg(t.to_wire(), proof)))
+                continue
+            # Without its payload: final as rejected, or redacted. The receipt
+            # proves the first; the redaction's audit entries the second.
+            proof = self._receipt_proof(vid)
+            if proof is None:
+                continue
+            entries: tuple[AuditEntry, ...] = ()
+            if proof.receipt.status != _REJECTED:
+                entries = self._redaction_entries(vid)
+                if not entries:
+                    continue
+            self._out.sends.append((peer, RedactedTxMsg(t.to_wire(), proof, entries)))
         for start in range(0, len(found), WIRES_PER_MSG_MAX):
             batch = tuple(found[start : start + WIRES_PER_MSG_MAX])
             self._out.sends.append((peer, TxMsg(batch)))
@@ -443,23 +486,57 @@ class Replica:
                     return prove(ex.result.receipts, index)
         return self.receipt_source(vid) if self.receipt_source is not None else None
 
+    def _redaction_entries(self, vid: bytes) -> tuple[AuditEntry, ...]:
+        """The redaction's audit entry and those after it in its height (a proof), or ()."""
+        red = self.ledger.redaction(vid)
+        if red is None:
+            return ()
+        entries: list[AuditEntry] | None = None
+        for ex in self.executions:
+            if ex.checkpoint.height == red.height:
+                entries = list(ex.result.audit)
+        if entries is None and self.audit_source is not None:
+            entries = self.audit_source(red.height)
+        subject = f"tx:{vid.hex()}"
+        for i, e in enumerate(entries or ()):
+            if e.kind == AuditKind.REDACTION.value and e.subject == subject:
+                return tuple(entries[i : i + REDACTION_ENTRIES_MAX]) if entries else ()
+        return ()
+
     def _on_redacted(self, peer: str, msg: RedactedTxMsg, now_ms: int) -> bool:
-        """A redacted vertex we asked for; True when it entered the DAG."""
+        """A vertex we asked for, without its payload; True when it entered the DAG.
+
+        Taken only when its receipt is certified and says rejected, or, for a
+        record, when the certified chain redacted it. Anything else is a copy
+        an honest peer never sends: its sender is blamed.
+        """
         new = self._decode_new(msg.wire)
-        if new is None or msg.proof.receipt.tx_id != new[1]:
+        if new is None:
             return False
         w, vid = new
         if vid not in self._wanted and not self.dag.is_awaited(vid):
             return False  # unsolicited: only a vertex a decided cone needs comes this way
-        verdict = self._proof_verdict(msg.proof)
-        if verdict is None:
-            if len(self._unproven) < UNPROVEN_MAX:
-                self._unproven[vid] = msg
-            return False
-        if not verdict:
+        if msg.proof.receipt.tx_id != vid:
+            self._blame(peer, "a withheld copy whose receipt names another transaction")
             return False
         try:
             tx = check_wire(w, self.genesis.chain_id, self.config.dag, vid, payload_withheld=True)
+        except AdmissionError as exc:
+            self._blame(peer, f"a withheld copy with a bad header: {exc}")
+            return False
+        verdict = self._proof_verdict(msg.proof)
+        if verdict is None:
+            if vid in self._unproven or len(self._unproven) < UNPROVEN_MAX:
+                self._unproven[vid] = (peer, msg)
+            return False
+        if not verdict:
+            self._blame(peer, "a withheld copy whose receipt is not certified")
+            return False
+        problem = self._withheld_problem(peer, tx, msg)
+        if problem is not None:
+            self._blame(peer, problem)
+            return False
+        try:
             admitted = self.dag.admit_tx(tx, now_ms, lenient=True)
         except AdmissionError:
             return False
@@ -467,6 +544,61 @@ class Replica:
         self._wanted.pop(vid, None)
         self._on_admitted(admitted, peer)
         return bool(admitted.added)
+
+    def _withheld_problem(self, peer: str, tx: Transaction, msg: RedactedTxMsg) -> str | None:
+        """Why a certified vertex may not travel without its payload, or None when it may.
+
+        A record's redaction is checked against the audit head certified after
+        its height when this node holds that checkpoint; before that (a node
+        catching up holds decisions only a little past its execution), the
+        entries must chain among themselves, and execution confirms their head
+        when it reaches that height (_confirm_redactions).
+        """
+        if "accept-forged-redaction" in self.config.consensus.plants:
+            return None
+        receipt = msg.proof.receipt
+        if receipt.status == _REJECTED:
+            return None
+        if tx.body.kind != "record":
+            return f"a {tx.body.kind} final as {receipt.status} sent without its payload"
+        entries = msg.redaction
+        if not entries or len(entries) > REDACTION_ENTRIES_MAX:
+            return "a record final as executed or held sent without its payload or a redaction"
+        first = entries[0]
+        if (
+            first.kind != AuditKind.REDACTION.value
+            or first.subject != f"tx:{tx.id.hex()}"
+            or first.height < receipt.height
+            or any(e.height != first.height for e in entries)
+            or any(b.prev != a.hash for a, b in itertools.pairwise(entries))
+        ):
+            return "a redaction proof that does not name the record or does not chain"
+        head = entries[-1].hash
+        r = first.height
+        if len(self.decided) > r:
+            if self.decided[r][0].audit_head != head:
+                return f"a redaction proof that misses the audit head certified after {r}"
+        elif self.ledger.height >= r:
+            return f"a redaction proof for height {r}, executed here without it"
+        else:
+            self._redactions_to_confirm[tx.id] = (peer, r, head)
+        return None
+
+    def _confirm_redactions(self, height: int, audit_head: bytes) -> None:
+        """Execution reached height: the redactions taken on trust must end at its head."""
+        for vid, (peer, r, head) in list(self._redactions_to_confirm.items()):
+            if r != height:
+                continue
+            del self._redactions_to_confirm[vid]
+            if head != audit_head:
+                # The record executed exactly from its certified receipt, so state
+                # is right; only its payload is missing here. Blame the sender.
+                self._blame(peer, f"a forged redaction of {vid.hex()} at height {r}")
+
+    def _blame(self, peer: str, reason: str) -> None:
+        """A peer sent what no honest peer sends: the shell drops it for a while."""
+        if peer:
+            self._out.blamed.append((peer, reason))
 
     def _proof_verdict(self, proof: ReceiptProof) -> bool | None:
         """Whether the receipt is under the receipts root certified at its height + 1
@@ -480,10 +612,10 @@ class Replica:
 
     def _retry_unproven(self, now_ms: int) -> bool:
         added = False
-        for vid, msg in list(self._unproven.items()):
+        for vid, (peer, msg) in list(self._unproven.items()):
             if self._proof_verdict(msg.proof) is not None:
                 del self._unproven[vid]
-                added |= self._on_redacted("", msg, now_ms)
+                added |= self._on_redacted(peer, msg, now_ms)
         return added
 
     def _fetch(self, ids: list[bytes], peer: str | None, now_ms: int) -> None:
@@ -590,6 +722,18 @@ class Replica:
             if tx.payload_missing and tx.id in self._known_receipts
         }
         result = self.ledger.execute(cp.height, txs, {**withheld, **(known or {})} or None)
+        # Final as rejected: the payload goes in the commit that makes it final,
+        # from memory too, and is never served again; the header and receipt stay.
+        spent = {
+            tx.id
+            for tx, rc in zip(txs, result.receipts, strict=True)
+            if rc.status == _REJECTED and tx.payload
+        }
+        if spent:
+            txs = tuple(tx.without_payload() if tx.id in spent else tx for tx in txs)
+            self._drop_payloads(spent)
+        if self._redactions_to_confirm:
+            self._confirm_redactions(cp.height, result.audit_head)
         ex = Execution(cp, txs, result)
         self.executions.append(ex)
         self._executions_txs += len(txs)
@@ -608,10 +752,19 @@ class Replica:
             if any(tx.id in ids for tx in e.txs):
                 txs = tuple(tx.without_payload() if tx.id in ids else tx for tx in e.txs)
                 self.executions[i] = Execution(e.checkpoint, txs, e.result)
+        self._drop_payloads(ids)
+
+    def _drop_payloads(self, ids: set[bytes]) -> None:
+        """Forget payloads in the DAG and in what waits to be gossiped or persisted."""
         for vid in ids:
             v = self.dag.vertices.get(vid)
             if v is not None:
                 v.tx = v.tx.without_payload()
+        if self._gossip:
+            self._gossip = [(tx, src) for tx, src in self._gossip if tx.id not in ids]
+        out = self._out
+        if out.admitted:
+            out.admitted = [tx.without_payload() if tx.id in ids else tx for tx in out.admitted]
 
 
 def _keys_of_hex_names(names: list[str]) -> dict[str, bytes]:

@@ -136,6 +136,17 @@ class Ledger:
                 chosen = vs
         return chosen
 
+    def payload_bytes_max(self, sender: bytes, kind: str) -> int | None:
+        """The largest payload the sender's tier may send now (None: no tier limit).
+
+        Admission applies it before anything is stored or gossiped; execution
+        applies it again (the tier may change before the transaction is final).
+        """
+        if kind in GOV_KINDS and sender in self.governance.members:
+            return None  # as at execution: governance can always act
+        reg = self.identities.registered.get(address_of(sender))
+        return self._tier_limits[reg.tier if reg is not None else 0][0]
+
     def balance(self, address: bytes) -> int:
         """Balance of an address (0 when unknown)."""
         acct = self.accounts.get(address)
@@ -192,10 +203,12 @@ class Ledger:
     ) -> Executed:
         """Apply a checkpoint's vertices in final order; returns receipts and the new hashes.
 
-        known_receipts: tx id -> the certified receipt, for every record whose
-        payload is gone (redacted): its outcome is taken from the receipt
-        instead of from the content, which execution never sees again. A
-        record's only other effect is its nonce, so the result is the same.
+        known_receipts: tx id -> the certified receipt, for every transaction
+        whose payload is gone (a redacted record, or any transaction final as
+        rejected): the checks on the header run as before, and where the
+        content would decide, the outcome is taken from the receipt. A record's
+        only other effect is its nonce, and a rejection's none, so the result
+        is the same.
         """
         assert height == self.height + 1, (height, self.height)
         self._touched = {}
@@ -281,6 +294,13 @@ class Ledger:
                 f"{kind} needs role {needed[0]}",
             )
             return rejected(Reason.NOT_AUTHORIZED, needed[1])
+        if kind != "record" and tx.payload_missing:
+            # Final as rejected, its payload deleted: every check above reads only
+            # the header; what the payload decided is in the certified receipt, and
+            # the rejections that depend on a payload have no other effect.
+            k = known.get(tx.id) if known is not None else None
+            if k is not None and k.status == Status.REJECTED.value:
+                return Outcome(k.status, k.reason, k.rule, k.governance_ref)
         if kind == "transfer":
             return self._transfer(tx, sender_addr, sender, height)
         if kind == "record":

@@ -95,6 +95,8 @@ class MemoryStore:
         for vid, (tx, h, index) in covered.items():
             v = self._vertices.setdefault(vid, _Vertex(tx))
             v.height, v.index = h, index
+            if tx.payload_missing:
+                v.tx = tx  # final as rejected: its payload goes in this commit
         for ex in ready.executed:
             for vid in ex.result.redacted:
                 self._redact(vid)

@@ -596,6 +596,8 @@ class SqliteStore:
         audit_rows: list[tuple[int, int, bytes]] = []
         redacted_rows: list[tuple[bytes, int]] = []
         covered_rows: list[tuple[int, int, int]] = []
+        # Stored with a payload, final without one (rejected): the bytes go now.
+        emptied: list[int] = []
         for ex in ready.executed:
             h = ex.checkpoint.height
             order: list[int] = []
@@ -607,6 +609,10 @@ class SqliteStore:
                 s = added.get(tx.id)
                 if s is None:
                     s = self._uncovered.get(tx.id)
+                    if s is not None and tx.payload_missing:
+                        emptied.append(s)
+                elif tx.payload_missing:
+                    emptied.append(s)
                 if s is None:
                     old = self._seq_of(tx.id)
                     if old is not None:
@@ -655,6 +661,10 @@ class SqliteStore:
         self._write_covered(covered_rows)
         if audit_rows:
             c.executemany("INSERT INTO audit (seq, height, entry) VALUES (?, ?, ?)", audit_rows)
+        if emptied:
+            c.executemany(
+                "UPDATE vertices SET payload = NULL WHERE seq = ?", [(e,) for e in emptied]
+            )
         for vid, h in redacted_rows:
             redacted_seq = stored.get(vid)
             if redacted_seq is None:
@@ -663,7 +673,8 @@ class SqliteStore:
                 raise CommitError(f"redacted vertex {vid.hex()} is not stored")
             c.execute("UPDATE vertices SET payload = NULL WHERE seq = ?", (redacted_seq,))
             c.execute("INSERT INTO redacted (seq, height) VALUES (?, ?)", (redacted_seq, h))
-        self._redacted_pending = bool(redacted_rows)
+        # Deleted bytes linger in the WAL's old page images until a checkpoint.
+        self._redacted_pending = bool(redacted_rows) or any(e < self._next_seq for e in emptied)
         return seq, added, stored, covered
 
     def _refuse_stored(self, ids: list[bytes]) -> None:
