@@ -113,6 +113,7 @@ class Node:
             vertex_source=self._stored_vertex,
             receipt_source=self._stored_receipt_proof,
             final_source=self.store.is_final,
+            audit_source=lambda height: self.store.audit(height, height),
         )
         self.metrics = NodeMetrics()
         self.subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
