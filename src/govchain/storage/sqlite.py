@@ -44,6 +44,7 @@ cached. Opening a store may write (to finish a merge).
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -70,6 +71,12 @@ T = TypeVar("T")
 
 SCHEMA_VERSION = 4
 APPLICATION_ID = 0x476F7643  # "GovC" in the database header: a govchain store
+# Immediate tries of the post-redaction WAL checkpoint before it waits for the
+# next commit; without a wait in between, as the commit runs on the event loop.
+WAL_CHECKPOINT_TRIES = 3
+_BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+
+log = logging.getLogger("govchain.storage")
 
 HARD_STATE_DECODER = msgspec.msgpack.Decoder(HardState)
 CHECKPOINT_DECODER = msgspec.msgpack.Decoder(Checkpoint)
@@ -314,6 +321,12 @@ class SqliteStore:
             raise StoreError(f"{self.path}: cannot open: {exc}") from exc
         self._closed = False
         self._redacted_pending = False
+        # A WAL left by a crash or by a close while another connection read may
+        # hold deleted bytes (the commit that deleted them never truncated it).
+        wal = self.path.with_name(self.path.name + "-wal")
+        self._wal_owed = wal.is_file() and wal.stat().st_size > 0
+        self.wal_checkpoint_busy = 0  # busy checkpoint results so far (a counter)
+        self._wal_busy_logged = False  # warned once per busy spell, not at every commit
         try:
             self._open_schema()
             self._load_caches()
@@ -483,11 +496,52 @@ class SqliteStore:
             self._recent = {vid: seq for vid, seq in self._recent.items() if seq > mark}
             merging, merged = [], 0
         self._merging, self._merged = merging, merged
-        if self._redacted_pending:
-            # The WAL still holds the pages as they were before the redaction:
-            # copy it into the database and truncate it, so the bytes are gone.
+        if self._redacted_pending or self._wal_owed:
             self._redacted_pending = False
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._truncate_wal()
+
+    @property
+    def redaction_in_wal(self) -> bool:
+        """True while deleted payload bytes may remain in the WAL (a checkpoint was busy)."""
+        return self._wal_owed
+
+    def _truncate_wal(self) -> None:
+        """Checkpoint and truncate the WAL; a busy result stays owed to the next commit."""
+        # The WAL still holds the pages as they were before the deletion: copy
+        # it into the database and truncate it, so the bytes are gone. A reader
+        # on an older snapshot (a backup, an operator's sqlite3 shell) makes it
+        # busy. Waiting out the busy timeout (5 s) would stall the event loop,
+        # so a few immediate tries, then again at every commit until it works.
+        timeout = int(self._pragma("busy_timeout"))
+        self._conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            for _ in range(WAL_CHECKPOINT_TRIES):
+                try:
+                    busy = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                except sqlite3.OperationalError as exc:
+                    if getattr(exc, "sqlite_errorcode", None) not in _BUSY_CODES:
+                        # A real failure (I/O): the caller hears of it. Not owed:
+                        # the next open sees the WAL left over and tries again.
+                        self._wal_owed = False
+                        raise
+                    busy = 1
+                if busy == 0:
+                    if self._wal_busy_logged:
+                        log.warning("%s: WAL checkpoint done: deleted bytes are gone", self.path)
+                    self._wal_owed = self._wal_busy_logged = False
+                    return
+                self.wal_checkpoint_busy += 1
+                self._wal_owed = True
+        finally:
+            self._conn.execute(f"PRAGMA busy_timeout = {timeout}")
+        if self._wal_busy_logged:
+            return
+        self._wal_busy_logged = True
+        log.warning(
+            "%s: WAL checkpoint busy (another connection reads an older snapshot): "
+            "deleted payload bytes stay in the WAL until it succeeds; retried at the next commit",
+            self.path,
+        )
 
     def _merge_index(
         self, stored: dict[bytes, int]
