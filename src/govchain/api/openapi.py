@@ -105,8 +105,8 @@ OPENAPI: dict[str, Any] = {
         },
         "/v1/txs/{tx_id}": _get(
             "A transaction's record: status after any release or interception (the deciding"
-            " proposal in receipt.governance_ref); payload null when redacted or decided by a"
-            " content rule",
+            " proposal in receipt.governance_ref); payload null when redacted, final as"
+            " rejected (its bytes are deleted then) or held by a content rule",
             ["tx_id"],
         ),
         "/v1/txs/{tx_id}/proof": _get("Receipt inclusion under a certified checkpoint", ["tx_id"]),
