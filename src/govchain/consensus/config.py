@@ -30,7 +30,14 @@ class ConsensusConfig:
     timeout_delta_ms: int = 250
     rebroadcast_ms: int = 800
     time_drift_ms_max: int = 5_000
+    # Messages for the next height (or for this one before its validator set is
+    # known) wait in a queue: validators' signed messages only, at most this
+    # many, these bytes (about what they hold in memory: tendermint.future_cost_bytes)
+    # and, per signer, this share of the bytes, so one Byzantine validator
+    # signing message after message cannot push out the others.
     future_messages_max: int = 256
+    future_bytes_max: int = 1024 * 1024
+    future_bytes_per_sender_max: int = 64 * 1024
     rounds_ahead_max: int = 64
     plants: frozenset[str] = field(default_factory=frozenset)
 
@@ -39,6 +46,8 @@ class ConsensusConfig:
             raise ValueError("timeouts must be positive")
         if self.propose_delay_ms >= self.propose_timeout_ms:
             raise ValueError("propose_delay_ms must be below propose_timeout_ms")
+        if not 0 < self.future_bytes_per_sender_max <= self.future_bytes_max:
+            raise ValueError("need 0 < future_bytes_per_sender_max <= future_bytes_max")
         if not self.plants <= PLANTABLE:
             raise ValueError(f"unknown planted bug(s): {sorted(self.plants - PLANTABLE)}")
 

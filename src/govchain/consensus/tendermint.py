@@ -15,6 +15,7 @@ from typing import Protocol
 
 import msgspec
 
+from govchain.codec import encode
 from govchain.consensus.config import ConsensusConfig
 from govchain.consensus.messages import (
     NIL,
@@ -30,6 +31,12 @@ from govchain.consensus.messages import (
 from govchain.consensus.validators import ValidatorSet
 from govchain.consensus.votebook import Added, VoteBook
 from govchain.crypto.keys import SigningKey
+
+
+def future_cost_bytes(msg: Proposal | Vote) -> int:
+    """What a queued future message is charged: its decoded objects take about twice
+    its encoded size, plus the queue's own entries."""
+    return 2 * len(encode(msg)) + 256
 
 
 class Step(IntEnum):
@@ -130,7 +137,11 @@ class Tendermint:
         self.equivocations = 0
         self.rejected_messages = 0
         self._ready = Ready()
+        # Next-height messages, in arrival order, with what each signer's cost.
         self._future: list[Proposal | Vote] = []
+        self._future_seen: set[Proposal | Vote] = set()
+        self._future_bytes = 0
+        self._future_bytes_of: dict[bytes, int] = {}
         self._restore_from = hard_state
         self.entered = False
         self.started = False
@@ -232,6 +243,9 @@ class Tendermint:
         self._start_round(self.round, now_ms, resume=True)
         self._dirty()
         future, self._future = self._future, []
+        self._future_seen.clear()
+        self._future_bytes = 0
+        self._future_bytes_of.clear()
         for msg in future:
             if isinstance(msg, Proposal):
                 self.on_proposal(msg, now_ms)
@@ -341,12 +355,61 @@ class Tendermint:
             return Relation.PAST
         waiting = height == self.height and not self.entered
         if waiting or height == self.height + 1:
-            if len(self._future) < self.config.future_messages_max:
-                self._future.append(msg)
-            return Relation.FUTURE
+            return self._queue_future(msg)
         if height > self.height:
             return Relation.FUTURE
         return Relation.CURRENT
+
+    def _queue_future(self, msg: Proposal | Vote) -> Relation:
+        """Keep a next-height message for when we enter that height, within budget.
+
+        Only a signature from a member of the latest set we know: anyone else's
+        message is IGNORED (peers are free to make; validators are not). When
+        the queue or the signer's share is full it is dropped, but still FUTURE:
+        the replica asks that peer for the decisions it is missing.
+        """
+        signer = msg.proposer if isinstance(msg, Proposal) else msg.voter
+        valset = self._latest_valset()
+        if valset is not None and valset.weight_of(signer) == 0:
+            self.rejected_messages += 1
+            return Relation.IGNORED
+        if msg in self._future_seen:
+            return Relation.FUTURE
+        if not msg.verify():
+            self.rejected_messages += 1
+            return Relation.IGNORED
+        cost = future_cost_bytes(msg)
+        held = self._future_bytes_of.get(signer, 0)
+        config = self.config
+        if (
+            len(self._future) < config.future_messages_max
+            and self._future_bytes + cost <= config.future_bytes_max
+            and held + cost <= config.future_bytes_per_sender_max
+        ):
+            self._future.append(msg)
+            self._future_seen.add(msg)
+            self._future_bytes += cost
+            self._future_bytes_of[signer] = held + cost
+        return Relation.FUTURE
+
+    def _latest_valset(self) -> ValidatorSet | None:
+        """The set of the current height, or failing that the last one entered.
+
+        After a restart that has decided more than it executed, neither may be
+        known: then any signed message may wait (the byte budget still holds).
+        """
+        if self.entered:
+            return self.valset
+        known: ValidatorSet | None = getattr(self, "valset", None)
+        return known
+
+    def future_bytes(self) -> int:
+        """What the next-height queue holds (see future_cost_bytes)."""
+        return self._future_bytes
+
+    def future_bytes_per_sender_most(self) -> int:
+        """The largest part of the next-height queue that one signer holds."""
+        return max(self._future_bytes_of.values(), default=0)
 
     def _round_in_reach(self, round_: int) -> bool:
         return 0 <= round_ <= self.round + self.config.rounds_ahead_max

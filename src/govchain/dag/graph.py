@@ -8,8 +8,24 @@ from dataclasses import dataclass, field
 import msgspec
 
 from govchain.dag.admission import AdmissionError, Reject, check_signature, decode_checked
-from govchain.dag.limits import DagLimits
+from govchain.dag.limits import ORPHAN_ENTRY_BYTES, ORPHAN_MISSING_PARENT_BYTES, DagLimits
 from govchain.dag.tx import Transaction
+
+# The source that clients' submissions are charged to. The core cannot tell one
+# HTTP client from another, and sender keys are free to make, so all clients
+# share one source; no peer is named "" (peers are named by key or by label).
+CLIENTS_SOURCE = ""
+
+
+def orphan_cost_bytes(tx: Transaction, missing_count: int) -> int:
+    """What an orphan is charged in the pool's budget: its wire bytes and its upkeep."""
+    return (
+        len(tx.body_bytes)
+        + len(tx.signature)
+        + len(tx.payload)
+        + ORPHAN_ENTRY_BYTES
+        + missing_count * ORPHAN_MISSING_PARENT_BYTES
+    )
 
 
 @dataclass(slots=True)
@@ -24,6 +40,8 @@ class Vertex:
 class _Orphan:
     tx: Transaction
     expires_ms: int
+    source: str
+    cost_bytes: int
     missing: set[bytes] = field(default_factory=set)
 
 
@@ -80,7 +98,12 @@ class Dag:
         self._forget_from = 1  # the lowest height whose ids may still be in _expiring
         self._forgotten = 0  # final ids dropped from memory (final_source knows them)
         self.height = 0
+        # Orphans in admission order (so also in expiry order: one TTL for all).
         self._orphans: dict[bytes, _Orphan] = {}
+        self._orphan_bytes = 0
+        # Per source: its orphans' ids, oldest first, and what they are charged.
+        self._orphans_of: dict[str, dict[bytes, None]] = {}
+        self._orphan_bytes_of: dict[str, int] = {}
         self._waiting: dict[bytes, list[bytes]] = {}
         self._pending_by_sender: dict[bytes, int] = {}
         self.latest_by_sender: dict[bytes, bytes] = {}  # sender key -> newest vertex id
@@ -156,6 +179,11 @@ class Dag:
         """True when an orphan waits for vid as a parent."""
         return vid in self._waiting
 
+    def awaiting_source(self, vid: bytes) -> str | None:
+        """The source of the first orphan that waits for vid as a parent (None: none waits)."""
+        waiters = self._waiting.get(vid)
+        return self._orphans[waiters[0]].source if waiters else None
+
     def pending_of(self, sender: bytes) -> int:
         """Admitted or parked transactions of sender that no checkpoint covers yet."""
         return self._pending_by_sender.get(sender, 0)
@@ -163,6 +191,16 @@ class Dag:
     def orphan_count(self) -> int:
         """Transactions waiting for parents."""
         return len(self._orphans)
+
+    def orphan_bytes(self, source: str | None = None) -> int:
+        """Bytes the orphan pool is charged (see orphan_cost_bytes), or one source's part."""
+        if source is None:
+            return self._orphan_bytes
+        return self._orphan_bytes_of.get(source, 0)
+
+    def orphan_bytes_per_source_most(self) -> int:
+        """The largest part of the orphan pool that any one source holds."""
+        return max(self._orphan_bytes_of.values(), default=0)
 
     def uncovered_tips(self, admitted_by_ms: int | None = None) -> list[bytes]:
         """Tips no checkpoint covers yet, lowest ids first, at most the checkpoint limit.
@@ -193,8 +231,17 @@ class Dag:
         return self.admit_tx(tx, now_ms)
 
     def client_pool_full(self) -> bool:
-        """True while new client transactions are refused (back-pressure)."""
-        return self.uncovered_count >= self.limits.client_pending_max
+        """True while new client transactions are refused (back-pressure).
+
+        Either too many vertices wait for finality, or the orphan pool has no
+        room left for a largest orphan: memory the network feeds is spent. One
+        source holds at most half the pool (DagLimits), so it takes several
+        sources to get here.
+        """
+        return (
+            self.uncovered_count >= self.limits.client_pending_max
+            or self._orphan_bytes + self.limits.orphan_cost_bytes_max > self.limits.orphan_bytes_max
+        )
 
     def admit_tx(
         self,
@@ -203,8 +250,12 @@ class Dag:
         *,
         verify_signature: bool = True,
         lenient: bool = False,
+        source: str | None = None,
     ) -> Admitted:
         """Admit a decoded transaction (stateful checks, then the signature).
+
+        source: the peer it came from, which an orphan is charged to (None: a
+        client, see CLIENTS_SOURCE).
 
         lenient: the vertex was fetched by id (a proposal's or decided checkpoint's
         tip, or the parent of a vertex we hold), so the gossip-time rules (validity
@@ -233,17 +284,52 @@ class Dag:
             check_signature(tx)
         missing = [p for p in body.parents if not self.has(p)]
         if missing:
-            self._add_orphan(tx, set(missing), now_ms)
+            self._add_orphan(tx, set(missing), now_ms, CLIENTS_SOURCE if source is None else source)
             return Admitted((), tuple(missing))
         return Admitted(tuple(self._insert_with_released(tx, now_ms)), ())
 
-    def _add_orphan(self, tx: Transaction, missing: set[bytes], now_ms: int) -> None:
-        if len(self._orphans) >= self.limits.orphans_count_max:
-            raise AdmissionError(Reject.ORPHAN_POOL_FULL, "orphan pool is full")
-        self._orphans[tx.id] = _Orphan(tx, now_ms + self.limits.orphan_ttl_ms, missing)
+    def _add_orphan(self, tx: Transaction, missing: set[bytes], now_ms: int, source: str) -> None:
+        cost = orphan_cost_bytes(tx, len(missing))
+        held = self._orphan_bytes_of.get(source, 0)
+        if held + cost > self.limits.orphan_bytes_per_source_max:
+            raise AdmissionError(
+                Reject.ORPHAN_POOL_FULL, "this source's share of the orphan pool is full"
+            )
+        self._make_orphan_room(source, held + cost)
+        self._orphans[tx.id] = _Orphan(
+            tx, now_ms + self.limits.orphan_ttl_ms, source, cost, missing
+        )
+        self._orphan_bytes += cost
+        self._orphan_bytes_of[source] = held + cost
+        self._orphans_of.setdefault(source, {})[tx.id] = None
         self._count_pending(tx.body.sender, +1)
         for p in sorted(missing):
             self._waiting.setdefault(p, []).append(tx.id)
+
+    def _make_orphan_room(self, source: str, held_after: int) -> None:
+        """Make room for an orphan that leaves source holding held_after bytes.
+
+        When the pool is full, the source holding the most gives up its oldest
+        orphans, as long as it still holds at least as much as source will: a
+        flood from a few sources cannot keep anyone else out. Otherwise the
+        orphan is refused, and nothing has changed.
+        """
+        limits = self.limits
+        cost = held_after - self._orphan_bytes_of.get(source, 0)
+        short_bytes = self._orphan_bytes + cost - limits.orphan_bytes_max
+        short_count = len(self._orphans) + 1 - limits.orphans_count_max
+        if short_bytes <= 0 and short_count <= 0:
+            return
+        # Ties go to the larger name: deterministic, whatever the hash seed.
+        victim, most = max(self._orphan_bytes_of.items(), key=lambda kv: (kv[1], kv[0]))
+        if victim == source or most - max(short_bytes, 0) < held_after:
+            raise AdmissionError(Reject.ORPHAN_POOL_FULL, "orphan pool is full")
+        ids = self._orphans_of[victim]
+        while (
+            self._orphan_bytes + cost > limits.orphan_bytes_max
+            or len(self._orphans) >= limits.orphans_count_max
+        ):
+            self._drop_orphan(next(iter(ids)))
 
     def _insert_with_released(self, tx: Transaction, now_ms: int) -> list[Transaction]:
         added: list[Transaction] = []
@@ -262,6 +348,7 @@ class Dag:
                 orphan.missing.discard(t.id)
                 if not orphan.missing:
                     del self._orphans[child_id]
+                    self._uncharge_orphan(orphan, child_id)
                     self._count_pending(orphan.tx.body.sender, -1)
                     ready.append(orphan.tx)
         return added
@@ -286,18 +373,43 @@ class Dag:
             self._pending_by_sender.pop(sender, None)
 
     def expire_orphans(self, now_ms: int) -> int:
-        """Drop orphans whose wait has run out; returns how many went."""
-        gone = [oid for oid, o in self._orphans.items() if o.expires_ms <= now_ms]
-        for oid in gone:
-            o = self._orphans.pop(oid)
-            self._count_pending(o.tx.body.sender, -1)
-            for p in o.missing:
-                waiters = self._waiting.get(p)
-                if waiters is not None:
-                    waiters.remove(oid)
-                    if not waiters:
-                        del self._waiting[p]
-        return len(gone)
+        """Drop orphans whose wait has run out; returns how many went.
+
+        Orphans are held in admission order with one TTL, so the expired ones
+        come first (a clock stepping back only delays some expiries).
+        """
+        gone = 0
+        while self._orphans:
+            oid, o = next(iter(self._orphans.items()))
+            if o.expires_ms > now_ms:
+                break
+            self._drop_orphan(oid)
+            gone += 1
+        return gone
+
+    def _drop_orphan(self, oid: bytes) -> None:
+        """Forget an orphan that was not released: expired, or evicted for room."""
+        o = self._orphans.pop(oid)
+        self._uncharge_orphan(o, oid)
+        self._count_pending(o.tx.body.sender, -1)
+        for p in o.missing:
+            waiters = self._waiting.get(p)
+            if waiters is not None:
+                waiters.remove(oid)
+                if not waiters:
+                    del self._waiting[p]
+
+    def _uncharge_orphan(self, o: _Orphan, oid: bytes) -> None:
+        self._orphan_bytes -= o.cost_bytes
+        left = self._orphan_bytes_of[o.source] - o.cost_bytes
+        ids = self._orphans_of[o.source]
+        del ids[oid]
+        if ids:
+            self._orphan_bytes_of[o.source] = left
+        else:
+            assert left == 0, (o.source, left)
+            del self._orphan_bytes_of[o.source]
+            del self._orphans_of[o.source]
 
     # -- checkpoints -------------------------------------------------------
     def order_new(self, tips: Iterable[bytes]) -> list[bytes]:

@@ -10,6 +10,13 @@ KINDS = frozenset(
 )
 
 
+# What holding one orphan costs beyond its wire bytes (measured with tracemalloc:
+# the decoded body, the pool's entry, and per missing parent its id and its
+# entry in the waiting index): see graph.orphan_cost_bytes.
+ORPHAN_ENTRY_BYTES = 800
+ORPHAN_MISSING_PARENT_BYTES = 280
+
+
 @dataclass(frozen=True, slots=True)
 class DagLimits:
     """Sizes, counts and quotas that admission enforces."""
@@ -31,6 +38,14 @@ class DagLimits:
     # (latency ~ backlog / throughput) while peers' gossip still gets in.
     client_pending_max: int = 1_000
     orphans_count_max: int = 10_000
+    # The orphan pool in bytes (wire bytes plus what holding an orphan costs in
+    # memory, see graph.orphan_cost_bytes), all sources together, and one
+    # source's share of it. A source is the peer connection that sent the
+    # orphan, or the API for clients' submissions: sender keys are free to
+    # make, connections are not. One share is at most half the pool, so one
+    # source can never spend the budget whose exhaustion refuses clients.
+    orphan_bytes_max: int = 64 * 1024 * 1024
+    orphan_bytes_per_source_max: int = 8 * 1024 * 1024
     orphan_ttl_ms: int = 30_000
     tips_per_checkpoint_max: int = 64
     # Forget final vertices' contents once covered, keeping their ids: memory
@@ -48,3 +63,16 @@ class DagLimits:
             raise ValueError("client_pending_max must lie in 1..pending_count_max")
         if min(self.orphans_count_max, self.sender_pending_max, self.tips_per_checkpoint_max) < 1:
             raise ValueError("pool and quota sizes must be positive")
+        if self.orphan_bytes_per_source_max < self.orphan_cost_bytes_max:
+            raise ValueError("orphan_bytes_per_source_max must hold the largest orphan")
+        if 2 * self.orphan_bytes_per_source_max > self.orphan_bytes_max:
+            raise ValueError("orphan_bytes_per_source_max must be at most half of orphan_bytes_max")
+
+    @property
+    def orphan_cost_bytes_max(self) -> int:
+        """What the largest orphan is charged: a largest wire missing every parent."""
+        return (
+            self.tx_bytes_max
+            + ORPHAN_ENTRY_BYTES
+            + self.parents_count_max * ORPHAN_MISSING_PARENT_BYTES
+        )
