@@ -40,11 +40,20 @@ class Recorder:
         p = c.propose(R0, action)
         self.run(p, c.vote(R1, p))
 
-    def certified(self, height: int, signers: int | None = None) -> dict[str, Any]:
+    def checkpoint(self, height: int) -> Checkpoint:
+        """Checkpoint height, linked to the one before it as consensus links them."""
         vs = self.chain.ledger.validator_set(height)
         assert vs is not None
         head = self.heads[height - 1]
-        cp = Checkpoint(CHAIN, height, b"\0" * 32, 0, (), b"\1" * 32, b"\2" * 32, head, vs.hash)
+        previous = (
+            self.checkpoint(height - 1).hash if height > 1 else self.chain.ledger.genesis.hash
+        )
+        return Checkpoint(CHAIN, height, previous, 0, (), b"\1" * 32, b"\2" * 32, head, vs.hash)
+
+    def certified(self, height: int, signers: int | None = None) -> dict[str, Any]:
+        vs = self.chain.ledger.validator_set(height)
+        assert vs is not None
+        cp = self.checkpoint(height)
         data = vote_signing_bytes(CHAIN, VoteKind.PRECOMMIT, height, 0, cp.hash)
         members = list(enumerate(vs.members))[: signers or len(vs.members)]
         sigs = tuple((i, KEYS[m.public_key].sign(data)) for i, m in members)
@@ -79,6 +88,7 @@ def setup(tmp_path: Path) -> tuple[dict[str, Any], Path, Recorder]:
             {
                 **r.certified(change + 1),
                 "height": change,
+                "previous": checkpoint_json(r.checkpoint(change), None),
                 "entries": [audit_entry_json(e) for e in r.entries if e.height == change],
             }
         ],

@@ -173,6 +173,16 @@ def build_app(node: Node) -> Starlette:
         anchor = node.store.get_checkpoint(h + 1)
         if anchor is None:
             raise ApiError(409, "not_yet_provable", f"checkpoint {h + 1} is not decided yet")
+        # The verifier's trusted point (docs/trust.md): 0 is the genesis.
+        start = _int_query(request, "from", 0)
+        if start > h + 1:
+            raise ApiError(
+                400,
+                "bad_from",
+                f"from={start} is after checkpoint {h + 1}, the proof's anchor: trust an "
+                "earlier checkpoint",
+            )
+        chain = _validator_changes(node, h + 1, start)
         receipts = node.store.receipts(h)
         proof = prove(receipts, stored.receipt.index)
         return JSONResponse(
@@ -193,7 +203,8 @@ def build_app(node: Node) -> Starlette:
                 "receipts_count": proof.size,
                 "path": [p.hex() for p in proof.path],
                 "anchor": checkpoint_json(*anchor),
-                "validator_changes": _validator_changes(node, h + 1),
+                "trust": chain["trust"],
+                "validator_changes": chain["validator_changes"],
                 "chain_id": node.genesis.chain_id,
                 "genesis_hash": node.genesis.hash.hex(),
             }
@@ -304,8 +315,13 @@ def build_app(node: Node) -> Starlette:
         )
 
     async def validator_changes(request: Request) -> JSONResponse:
-        to = _int_query(request, "to", node.store.decided_height())
-        return JSONResponse({"to": to, "validator_changes": _validator_changes(node, to)})
+        # Every height below `to` must be executed, or a change there would be missing.
+        last = min(node.store.decided_height(), node.replica.ledger.height + 1)
+        to = min(_int_query(request, "to", last), last)
+        start = _int_query(request, "from", 0)
+        if start > to:
+            raise ApiError(400, "bad_from", f"from={start} is after checkpoint {to}")
+        return JSONResponse({"from": start, "to": to, **_validator_changes(node, to, start)})
 
     async def not_implemented(_: Request) -> JSONResponse:
         raise ApiError(501, "not_implemented", "this endpoint arrives with a later issue")
@@ -405,25 +421,55 @@ def _audit_entries(node: Node, lo: int, hi: int) -> tuple[list[AuditEntry], bool
     return entries, oldest <= lo
 
 
-def _validator_changes(node: Node, to: int) -> list[dict[str, object]]:
-    """Evidence of each validator-set change enacted at h with h + 1 <= to (sdk/valsets.py)."""
-    from_store = getattr(node.store, "audit", None)
-    if from_store is None or to < 2:
-        return []
+def _validator_changes(node: Node, to: int, start: int = 0) -> dict[str, object]:
+    """The change chain a verifier follows from checkpoint start (0: the genesis) to `to`.
+
+    {"trust": null from the genesis, else {"height", "validators": the set
+    certifying start, "handoff": height start - 1's}, "validator_changes":
+    the handoff of every height h with start <= h and h + 1 <= to that enacted
+    a change}. A handoff is {"height": h, "previous": checkpoint h (null for
+    h = 0), "entries": every audit entry of height h, "checkpoint": h + 1,
+    "certificate"} (sdk/valsets.py checks it; docs/trust.md).
+    """
+    store = node.store
+
+    def checkpoint(height: int) -> tuple[dict[str, object], object]:
+        found = store.get_checkpoint(height)
+        if found is None:
+            # Only heights up to a decided one are asked for: a gap here is the
+            # store's fault, and a verifier would refuse a chain with a hole.
+            raise ApiError(503, "unavailable", f"checkpoint {height} is not in this node's store")
+        doc = checkpoint_json(*found)
+        return doc, doc.pop("certificate")
+
+    def handoff(h: int) -> dict[str, object]:
+        cp, cert = checkpoint(h + 1)
+        previous = checkpoint(h)[0] if h >= 1 else None
+        entries = [audit_entry_json(e) for e in store.audit(h, h)] if h >= 1 else []
+        return {
+            "height": h,
+            "previous": previous,
+            "entries": entries,
+            "checkpoint": cp,
+            "certificate": cert,
+        }
+
+    trust: dict[str, object] | None = None
+    ledger = node.replica.ledger
+    if start >= 1:
+        valset = ledger.validator_set(start)
+        if valset is None or start - 1 > ledger.height or store.get_checkpoint(start) is None:
+            raise ApiError(409, "not_yet_provable", f"checkpoint {start} is not executed yet")
+        trust = {
+            "height": start,
+            "validators": [[m.public_key.hex(), m.weight] for m in valset.members],
+            "handoff": handoff(start - 1),
+        }
     # The ledger's schedule holds every change (one enacted at h certifies from
     # h + VALSET_DELAY_HEIGHTS on): no scan of the whole audit log per request.
-    enacted = (start - VALSET_DELAY_HEIGHTS for start, _ in node.replica.ledger.valsets[1:])
-    heights = sorted({h for h in enacted if h <= to - 1})
-    out: list[dict[str, object]] = []
-    for h in heights:
-        found = node.store.get_checkpoint(h + 1)
-        if found is None:
-            break
-        cp = checkpoint_json(*found)
-        cert = cp.pop("certificate")
-        entries = [audit_entry_json(e) for e in from_store(h, h)]
-        out.append({"height": h, "entries": entries, "checkpoint": cp, "certificate": cert})
-    return out
+    enacted = (s - VALSET_DELAY_HEIGHTS for s, _ in ledger.valsets[1:])
+    heights = sorted({h for h in enacted if max(start, 1) <= h <= to - 1})
+    return {"trust": trust, "validator_changes": [handoff(h) for h in heights]}
 
 
 def _audit_head(node: Node, height: int) -> str | None:

@@ -39,6 +39,22 @@ def _get(
     return {"get": op}
 
 
+def _also(op: dict[str, Any], codes: dict[str, str]) -> dict[str, Any]:
+    """op with more documented error answers (status -> description)."""
+    for code, text in codes.items():
+        op["get"]["responses"][code] = {
+            "description": text,
+            "content": {"application/json": {"schema": _ERROR}},
+        }
+    return op
+
+
+_CHAIN_ERRORS = {
+    "409": "a checkpoint it needs is not decided or executed yet",
+    "503": "a checkpoint it needs is missing from this node's store",
+}
+
+
 def _not_yet(summary: str, params: list[str] | None = None) -> dict[str, Any]:
     op = _get(summary + " (not implemented yet: 501)", params)
     op["get"]["responses"]["501"] = {"description": "not implemented"}
@@ -109,7 +125,24 @@ OPENAPI: dict[str, Any] = {
             " rejected (its bytes are deleted then) or held by a content rule",
             ["tx_id"],
         ),
-        "/v1/txs/{tx_id}/proof": _get("Receipt inclusion under a certified checkpoint", ["tx_id"]),
+        "/v1/txs/{tx_id}/proof": _also(
+            _get(
+                "Receipt inclusion under a certified checkpoint, bound to the genesis hash,"
+                " with the complete chain of certified validator-set changes from the"
+                " verifier's trusted point to that checkpoint (docs/trust.md); 404 not_final,"
+                " 409 not_yet_provable",
+                ["tx_id"],
+                query=[
+                    (
+                        "from",
+                        "integer",
+                        "the checkpoint the verifier trusts (default 0: the genesis); at most the"
+                        " anchor's height",
+                    )
+                ],
+            ),
+            _CHAIN_ERRORS,
+        ),
         "/v1/checkpoints/{height}": _get(
             "A decided checkpoint ('latest' for the newest)", ["height"]
         ),
@@ -142,10 +175,22 @@ OPENAPI: dict[str, Any] = {
                 ("to", "integer", "last height (default: the last executed)"),
             ],
         ),
-        "/v1/validator-changes": _get(
-            "Evidence of every validator-set change up to a height: each change's height, all"
-            " audit entries of that height and certified checkpoint height + 1",
-            query=[("to", "integer", "last checkpoint height (default: the last decided)")],
+        "/v1/validator-changes": _also(
+            _get(
+                "The complete chain of validator-set changes from a trusted checkpoint up to a"
+                " height: the trusted set and the handoff of the height before it, then for each"
+                " change its height, checkpoints height and height + 1 (certified), and every audit"
+                " entry of that height (docs/trust.md)",
+                query=[
+                    (
+                        "from",
+                        "integer",
+                        "the checkpoint a verifier trusts (default 0: the genesis)",
+                    ),
+                    ("to", "integer", "last checkpoint height (default: the last decided)"),
+                ],
+            ),
+            _CHAIN_ERRORS,
         ),
         "/v1/trace/{address}": _not_yet("Where funds went", ["address"]),
         "/metrics": _get("Prometheus text metrics"),

@@ -3,7 +3,10 @@
 An export ties its entries to 2f+1 signatures: checkpoint h + 1 carries the
 audit head after height h, so the export holds the certified checkpoints
 `from` (the head before the range), h + 1 for every height h with entries, and
-`to + 1` (the head after the range).
+`to + 1` (the head after the range). It is bound to the genesis hash and
+carries the complete chain of validator-set changes from the point its
+verifier trusts (the genesis, or `--trust HEIGHT`), as proofs do
+(docs/trust.md).
 """
 
 from __future__ import annotations
@@ -18,13 +21,13 @@ import click
 
 from govchain.node.files import read_genesis
 from govchain.sdk.client import Client
-from govchain.sdk.proof import certificate_from_json, checkpoint_from_json
-from govchain.sdk.valsets import ValidatorSets, ValsetError, entry_from_json
+from govchain.sdk.proof import certificate_from_json, check_genesis, checkpoint_from_json
+from govchain.sdk.valsets import Trust, ValidatorSets, ValsetError, entry_from_json
 from govchain.state.audit import AuditEntry, verify_chain
 
 from .common import json_option, node_client, node_option, reported, show
 from .output import EXIT_FAILURE, EXIT_USAGE, CliError, emit_json
-from .tx_cmd import _default_genesis
+from .tx_cmd import _default_genesis, _proof_from, check_served, parse_trust, trust_option
 
 PAGE_HEIGHTS = 10_000  # the API's span per request
 CSV_FIELDS = (
@@ -46,13 +49,17 @@ def audit() -> None:
     """The audit log: every governance action and its effects, hash-chained."""
 
 
-def export_doc(client: Client, lo: int | None, hi: int | None) -> dict[str, Any]:
-    """Fetch entries of heights lo..hi and the certified checkpoints that tie them."""
+def export_doc(
+    client: Client, lo: int | None, hi: int | None, trust_from: int = 0
+) -> dict[str, Any]:
+    """Fetch entries of heights lo..hi, the certified checkpoints that tie them, and the
+    validator-set changes from checkpoint trust_from (0: the genesis) that certify those."""
     st = client.status()
     latest = int(client.checkpoint("latest")["height"])
     # The head after height h is certified by checkpoint h + 1.
     top = min(int(st["height"]), latest - 1)
-    start = 1 if lo is None else lo
+    # A verifier that trusts checkpoint T can check nothing before it.
+    start = max(1, trust_from) if lo is None else lo
     end = top if hi is None else hi
     if start < 1:
         raise CliError("bad_range", "--from must be at least 1", EXIT_USAGE)
@@ -67,6 +74,13 @@ def export_doc(client: Client, lo: int | None, hi: int | None) -> dict[str, Any]
         raise CliError("not_yet", "no audit head is certified yet: wait for checkpoint 2")
     if end < start:
         raise CliError("bad_range", "--to must not be below --from", EXIT_USAGE)
+    if trust_from > start:
+        raise CliError(
+            "bad_range",
+            f"--from {start} is before the trusted checkpoint {trust_from}: a verifier that "
+            "trusts it cannot check the checkpoints before it",
+            EXIT_USAGE,
+        )
     entries: list[dict[str, Any]] = []
     page = start
     while page <= end:
@@ -86,6 +100,7 @@ def export_doc(client: Client, lo: int | None, hi: int | None) -> dict[str, Any]
         cp = client.checkpoint(h)
         cert = cp.pop("certificate")
         checkpoints.append({"height": h, "checkpoint": cp, "certificate": cert})
+    chain = client.validator_changes(max(heights), trust_from)
     return {
         "chain_id": st["chain_id"],
         "genesis_hash": st.get("genesis_hash"),
@@ -93,7 +108,8 @@ def export_doc(client: Client, lo: int | None, hi: int | None) -> dict[str, Any]
         "to": end,
         "entries": entries,
         "checkpoints": checkpoints,
-        "validator_changes": client.validator_changes(max(heights)),
+        "trust": chain["trust"],
+        "validator_changes": chain["validator_changes"],
     }
 
 
@@ -111,15 +127,30 @@ def _csv(entries: list[dict[str, Any]]) -> str:
 @click.option("--to", "hi", type=int, default=None, help="last height (default: last certified)")
 @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="write here")
+@click.option(
+    "--trust",
+    "trust_text",
+    default=None,
+    metavar="HEIGHT[:HASH]",
+    help="carry the validator-set changes from this checkpoint (verify with the same --trust)",
+)
 @node_option
 @json_option
 @reported
 def export(
-    lo: int | None, hi: int | None, fmt: str, out: Path | None, node_url: str | None, as_json: bool
+    lo: int | None,
+    hi: int | None,
+    fmt: str,
+    out: Path | None,
+    trust_text: str | None,
+    node_url: str | None,
+    as_json: bool,
 ) -> None:
     """Export audit entries with the certified checkpoints that vouch for them."""
+    start, expected = _proof_from(trust_text)
     with node_client(node_url) as client:
-        doc = export_doc(client, lo, hi)
+        doc = export_doc(client, lo, hi, start)
+    check_served(doc, start, expected)
     text = _csv(doc["entries"]) if fmt == "csv" else json.dumps(doc, indent=2) + "\n"
     if out is None:
         if fmt == "json":
@@ -142,8 +173,12 @@ def export(
     show(summary, as_json)
 
 
-def verify_export(doc: Any, genesis_path: Path) -> dict[str, Any]:
-    """Check an export offline; returns a summary or raises CliError (exit 1) naming the fault."""
+def verify_export(doc: Any, genesis_path: Path, trust: Trust | None = None) -> dict[str, Any]:
+    """Check an export offline; returns a summary or raises CliError (exit 1) naming the fault.
+
+    trust: the checkpoint trusted instead of the genesis; the export must carry
+    the validator-set changes from exactly there (docs/trust.md).
+    """
     genesis = read_genesis(genesis_path)
 
     def bad(message: str) -> CliError:
@@ -155,12 +190,17 @@ def verify_export(doc: Any, genesis_path: Path) -> dict[str, Any]:
         raise bad(
             f"the export is of chain {doc.get('chain_id')!r}, the genesis of {genesis.chain_id!r}"
         )
-    if doc.get("genesis_hash") not in (None, genesis.hash.hex()):
-        raise bad("the export names another genesis than the one given")
+    problem = check_genesis(doc, genesis)
+    if problem is not None:
+        raise bad(f"the export does not belong to this genesis: {problem}")
     entries: list[AuditEntry] = []
-    sets = ValidatorSets(genesis)
     try:
-        sets.apply(list(doc.get("validator_changes") or []))
+        until = max(int(item["height"]) for item in doc["checkpoints"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CliError("bad_file", f"malformed audit export: {exc}", EXIT_USAGE) from None
+    try:
+        sets = ValidatorSets(genesis, trust)
+        sets.follow(doc, until)
     except ValsetError as exc:
         raise bad(f"validator-set changes: {exc}") from None
     try:
@@ -201,20 +241,23 @@ def verify_export(doc: Any, genesis_path: Path) -> dict[str, Any]:
         "entries": len(entries),
         "checkpoints": len(heads),
         "signers_min": min(signers) if signers else 0,
+        "trusted": str(sets.trust),
     }
 
 
 @audit.command("verify")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--genesis", "genesis_path", type=click.Path(path_type=Path), default=None)
+@trust_option
 @json_option
 @reported
-def verify(file: Path, genesis_path: Path | None, as_json: bool) -> None:
-    """Check an export offline: hash chain, certified heads, 2f+1 signatures."""
+def verify(file: Path, genesis_path: Path | None, trust_text: str | None, as_json: bool) -> None:
+    """Check an export offline: hash chain, certified heads, 2f+1 signatures of trusted sets."""
+    trust = parse_trust(trust_text)
     try:
         doc = json.loads(file.read_text())
     except (OSError, ValueError) as exc:
         raise CliError(
             "bad_file", f"{file} is not a readable JSON export: {exc}", EXIT_USAGE
         ) from None
-    show(verify_export(doc, genesis_path or _default_genesis()), as_json)
+    show(verify_export(doc, genesis_path or _default_genesis(), trust), as_json)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from govchain.codec import encode
 from govchain.crypto.keys import ADDRESS_BYTES
 from govchain.node.files import read_genesis
 from govchain.sdk.client import Client
-from govchain.sdk.proof import ProofError, verify_proof
+from govchain.sdk.proof import ProofError, Trust, verify_proof
 from govchain.state.payloads import RecordPayload
 
 from .common import (
@@ -27,7 +28,7 @@ from .common import (
     timeout_option,
     wait_option,
 )
-from .output import EXIT_USAGE, CliError
+from .output import EXIT_FAILURE, EXIT_USAGE, CliError
 
 
 def _finish(client: Client, tx_id: str, wait: bool, timeout_s: float, as_json: bool) -> None:
@@ -134,45 +135,122 @@ def status(node_url: str | None, as_json: bool) -> None:
         show(client.status(), as_json)
 
 
+def parse_trust(text: str | None) -> Trust | None:
+    """--trust HEIGHT:HASH as a Trust, or a usage error (exit 2) saying what it takes."""
+    if text is None:
+        return None
+    try:
+        return Trust.parse(text)
+    except ValueError as exc:
+        raise CliError("bad_trust", str(exc), EXIT_USAGE) from None
+
+
+trust_option = click.option(
+    "--trust",
+    "trust_text",
+    default=None,
+    metavar="HEIGHT:HASH",
+    help="the checkpoint you trust instead of the genesis (docs/trust.md)",
+)
+
+
+def _proof_from(text: str | None) -> tuple[int, str | None]:
+    """--trust for `govchain proof`: HEIGHT:HASH, or HEIGHT alone (the hash is not checked)."""
+    if text is None:
+        return 0, None
+    if text.isascii() and text.isdigit() and len(text) <= 18:
+        return int(text), None
+    trust = parse_trust(text)
+    assert trust is not None
+    return trust.height, trust.hash.hex()
+
+
+def check_served(doc: Any, start: int, expected: str | None) -> None:
+    """Refuse at once what the node served from another trusted point than the user's hash.
+
+    Failing here rather than at verification names the real cause: the node's
+    checkpoint (or genesis) at that height is not the one the user trusts.
+    """
+    if expected is None:
+        return
+    try:
+        served = (
+            doc["genesis_hash"] if start == 0 else doc["trust"]["handoff"]["checkpoint"]["hash"]
+        )
+    except (KeyError, TypeError):
+        served = None
+    if served != expected:
+        what = "genesis" if start == 0 else f"checkpoint {start}"
+        raise CliError(
+            "untrusted_checkpoint",
+            f"the node's {what} is {served}, not {expected} that you trust",
+            EXIT_FAILURE,
+        )
+
+
 @click.command("proof")
 @click.argument("tx_id")
 @click.option("--out", type=click.Path(path_type=Path), required=True)
+@click.option(
+    "--trust",
+    "trust_text",
+    default=None,
+    metavar="HEIGHT[:HASH]",
+    help="carry the validator-set changes from this checkpoint (verify with the same --trust)",
+)
 @node_option
+@timeout_option
 @json_option
 @reported
-def proof(tx_id: str, out: Path, node_url: str | None, as_json: bool) -> None:
-    """Save the proof that a final transaction's receipt is certified."""
+def proof(
+    tx_id: str,
+    out: Path,
+    trust_text: str | None,
+    node_url: str | None,
+    timeout_s: float,
+    as_json: bool,
+) -> None:
+    """Save the proof that a final transaction's receipt is certified (waits for it)."""
     parse_hex(tx_id, 32, "tx_id")
+    start, expected = _proof_from(trust_text)
     with node_client(node_url) as client:
-        doc = client.proof(tx_id)
-    out.write_text(json.dumps(doc, indent=2) + "\n")
-    show({"tx_id": tx_id, "out": str(out)}, as_json)
+        doc = client.wait_proof(tx_id, start, timeout_s)
+    check_served(doc, start, expected)
+    try:
+        out.write_text(json.dumps(doc, indent=2) + "\n")
+    except OSError as exc:
+        raise CliError("bad_file", f"cannot write {out}: {exc.strerror}", EXIT_USAGE) from None
+    show({"tx_id": tx_id, "out": str(out), "trust_from": start}, as_json)
 
 
 def _default_genesis() -> Path:
-    nodes = Path("devnet") / "nodes"
+    """The devnet's genesis: GOVCHAIN_DEVNET's, else ./devnet's first node's."""
+    root = Path(os.environ.get("GOVCHAIN_DEVNET") or "devnet")
+    nodes = root / "nodes"
     homes = sorted(nodes.iterdir()) if nodes.is_dir() else []
     if not homes:
-        raise CliError("missing_genesis", "no ./devnet here: give --genesis FILE", EXIT_USAGE)
+        raise CliError("missing_genesis", f"no devnet at {root}: give --genesis FILE", EXIT_USAGE)
     return homes[0] / "genesis.json"
 
 
 @click.command("verify")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--genesis", "genesis_path", type=click.Path(path_type=Path), default=None)
+@trust_option
 @json_option
 @reported
-def verify(file: Path, genesis_path: Path | None, as_json: bool) -> None:
-    """Check a proof offline against the genesis validator set."""
+def verify(file: Path, genesis_path: Path | None, trust_text: str | None, as_json: bool) -> None:
+    """Check a proof offline from the genesis (or --trust HEIGHT:HASH) through every set change."""
+    trust = parse_trust(trust_text)
     genesis = read_genesis(genesis_path or _default_genesis())
     try:
         doc: Any = json.loads(file.read_text())
     except (OSError, ValueError) as exc:
         raise CliError("bad_file", f"{file} is not a readable proof: {exc}", EXIT_USAGE) from None
     try:
-        result = verify_proof(doc, genesis)
+        result = verify_proof(doc, genesis, trust)
     except ProofError as exc:
-        raise CliError("invalid_proof", str(exc), 1) from None
+        raise CliError("invalid_proof", str(exc), EXIT_FAILURE) from None
     show(result, as_json)
 
 

@@ -107,9 +107,14 @@ class Client:
         """A decided checkpoint."""
         return self._get(f"/v1/checkpoints/{height}")
 
-    def proof(self, tx_id: str) -> dict[str, Any]:
-        """The inclusion proof of a final transaction's receipt."""
-        return self._get(f"/v1/txs/{tx_id}/proof")
+    def proof(self, tx_id: str, trust_from: int = 0) -> dict[str, Any]:
+        """The inclusion proof of a final transaction's receipt.
+
+        trust_from: the checkpoint the verifier will trust (0: the genesis);
+        the proof carries the validator-set changes from there (docs/trust.md).
+        """
+        params = {"from": str(trust_from)} if trust_from else None
+        return self._get(f"/v1/txs/{tx_id}/proof", params=params)
 
     def identity(self, address: bytes) -> dict[str, Any]:
         """GET /v1/identities/{address}: kind, tier, status, roles, freeze."""
@@ -142,10 +147,13 @@ class Client:
             params["to"] = str(to_height)
         return self._get("/v1/audit", params=params or None)
 
-    def validator_changes(self, to_height: int) -> list[Any]:
-        """GET /v1/validator-changes: the evidence of every validator-set change up to a height."""
-        doc = self._call("GET", "/v1/validator-changes", params={"to": str(to_height)})
-        return list(doc["validator_changes"])
+    def validator_changes(self, to_height: int, trust_from: int = 0) -> dict[str, Any]:
+        """GET /v1/validator-changes: {"trust", "validator_changes"} from a checkpoint to a height.
+
+        trust_from: the checkpoint a verifier trusts (0: the genesis).
+        """
+        params = {"to": str(to_height), "from": str(trust_from)}
+        return self._get("/v1/validator-changes", params=params)
 
     def tips(self) -> tuple[list[bytes], int]:
         """Parents to name, and the DAG's covered height."""
@@ -289,4 +297,21 @@ class Client:
                     raise
             if time.monotonic() >= deadline:
                 raise SdkError("timeout", f"{tx_id} was not final within {timeout_s:g} s")
+            time.sleep(poll_s)
+
+    def wait_proof(
+        self, tx_id: str, trust_from: int = 0, timeout_s: float = 30.0, poll_s: float = 0.2
+    ) -> dict[str, Any]:
+        """Poll until the checkpoint certifying the transaction is decided; then its proof."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                return self.proof(tx_id, trust_from)
+            except SdkError as exc:
+                # Not final yet, or final but its anchor not decided yet: wait.
+                if exc.code not in ("not_final", "not_yet_provable"):
+                    raise
+                last = exc.message
+            if time.monotonic() >= deadline:
+                raise SdkError("timeout", f"no proof of {tx_id} within {timeout_s:g} s: {last}")
             time.sleep(poll_s)
