@@ -37,7 +37,7 @@ from govchain.state.genesis import Genesis
 from govchain.state.ledger import VALSET_DELAY_HEIGHTS
 
 HASH_HEX = 64
-_TRUST = re.compile(r"(\d{1,18}):([0-9a-f]{64})")
+_TRUST = re.compile(r"([0-9]{1,18}):([0-9a-f]{64})")
 _MALFORMED = (KeyError, TypeError, ValueError, AttributeError)
 
 
