@@ -19,6 +19,8 @@ opaque message bytes; what they mean is the replica's business.
   until it is done. That is how a busy receiver pushes back on a sender.
 - Bad input closes that connection only and is counted in `stats`: a frame
   error, a failed handshake, or an exception raised by `on_message`.
+- `ban(peer_id, reason)` closes a peer's connection and refuses its key, after
+  the handshake, for `blame_ban_s` (at most `bans_max` keys are remembered).
 
 Everything here runs on one event loop; call `send`, `broadcast` and `peers`
 from that loop (on_message runs on it too).
@@ -62,6 +64,8 @@ STAT_KEYS = (
     "message_errors",  # on_message raised
     "read_timeouts",  # a peer silent for read_timeout_s
     "dropped_sends",  # send/broadcast found the peer's queue full
+    "bans",  # ban() was called
+    "banned_refused",  # a handshake from a banned key, closed
     "messages_in",
     "messages_out",
     "bytes_in",
@@ -83,6 +87,8 @@ class NetLimits:
     dial_backoff_s_max: float = 5.0  # redial delay cap; doubles from min up to it
     read_timeout_s: float | None = None  # close a peer silent this long (None: never)
     read_chunk_bytes: int = 64 * 1024  # bytes asked of the socket per read
+    blame_ban_s: float = 600.0  # a banned key is refused this long after ban()
+    bans_max: int = 4096  # banned keys remembered; beyond it the oldest ban ends early
 
     def __post_init__(self) -> None:
         if not HANDSHAKE_FRAME_BYTES_MAX <= self.frame_bytes_max < 2**32:
@@ -97,6 +103,8 @@ class NetLimits:
             raise ValueError("need 0 < dial_backoff_s_min <= dial_backoff_s_max")
         if self.read_timeout_s is not None and self.read_timeout_s <= 0:
             raise ValueError("read_timeout_s must be positive or None")
+        if self.blame_ban_s < 0 or self.bans_max < 1:
+            raise ValueError("blame_ban_s must not be negative and bans_max must be >= 1")
 
 
 class _PeerClosedError(Exception):
@@ -199,6 +207,8 @@ class PeerNetwork:
         # waiters share; each gives up after _WAIT_CLOSED_S instead.
         self._closers: dict[asyncio.StreamWriter, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Banned key (hex) -> loop time its ban ends, earliest first.
+        self._banned: dict[str, float] = {}
         self._started = False
         self._stopping = False
 
@@ -234,6 +244,32 @@ class PeerNetwork:
     def peers(self) -> list[str]:
         """Connected peers' ids (lowercase hex node keys), sorted."""
         return sorted(self._peers)
+
+    def ban(self, peer_id: str, reason: str) -> None:
+        """Close peer_id's connection and refuse its key for blame_ban_s."""
+        now = asyncio.get_running_loop().time()
+        self._forget_bans(now)
+        self._banned.pop(peer_id, None)
+        if len(self._banned) >= self.limits.bans_max:
+            del self._banned[next(iter(self._banned))]  # the ban that ends first
+        self._banned[peer_id] = now + self.limits.blame_ban_s
+        self.stats["bans"] += 1
+        conn = self._peers.get(peer_id)
+        if conn is not None:
+            self._close(conn, f"banned: {reason}")
+
+    def banned(self, peer_id: str) -> bool:
+        """True while peer_id's key is refused."""
+        until = self._banned.get(peer_id)
+        return until is not None and asyncio.get_running_loop().time() < until
+
+    def _forget_bans(self, now: float) -> None:
+        """Drop the bans that have ended (they are kept in order of their end)."""
+        while self._banned:
+            peer_id, until = next(iter(self._banned.items()))
+            if until > now:
+                return
+            del self._banned[peer_id]
 
     async def stop(self) -> None:
         """Stop listening and dialling, close every connection, end every task."""
@@ -350,6 +386,10 @@ class PeerNetwork:
                 self.stats["handshake_failures"] += 1
                 log.info("p2p handshake with %s failed: %r", conn.label, exc)
                 return _Outcome()
+            if self.banned(peer_id):
+                self.stats["banned_refused"] += 1
+                log.info("p2p %s is banned; closing %s", peer_id[:12], conn.label)
+                return _Outcome()  # a dialler backs off as after a failure
             if self._register(conn, peer_id):
                 await self._read_loop(conn)
             return _Outcome(peer_id=peer_id)
