@@ -38,11 +38,22 @@ class BacklogLimits:
     # A proposal waits at most this long for the gossip that arrived before it
     # (which most likely holds its tips) to be admitted, then goes to consensus.
     proposal_wait_ms: int = 100
-    proposals_waiting_max: int = 16  # beyond it a proposal goes to consensus at once
+    # Beyond these a proposal goes to consensus at once (an honest one is a few
+    # KiB: 64 tips; a frame may hold 4 MiB).
+    proposals_waiting_max: int = 16
+    proposals_waiting_bytes_max: int = 256 * 1024
 
     def __post_init__(self) -> None:
-        if min(self.slice_txs_max, self.slice_bytes_max, self.proposals_waiting_max) < 1:
-            raise ValueError("slice sizes and proposals_waiting_max must be positive")
+        if (
+            min(
+                self.slice_txs_max,
+                self.slice_bytes_max,
+                self.proposals_waiting_max,
+                self.proposals_waiting_bytes_max,
+            )
+            < 1
+        ):
+            raise ValueError("slice sizes and the proposals' wait limits must be positive")
         if self.proposal_wait_ms < 0:
             raise ValueError("proposal_wait_ms must not be negative")
         if not 0 < 2 * self.bytes_per_peer_max <= self.bytes_max:
