@@ -10,7 +10,13 @@ from rich.progress import Progress
 from rich.table import Table
 
 from govchain.consensus.config import PLANTABLE
-from govchain.sim.cluster import FAULTS, SimConfig, SimResult
+from govchain.sim.cluster import (
+    ATTACKERS_MAX,
+    FAULTS,
+    SimConfig,
+    SimResult,
+    default_byzantine_peers,
+)
 from govchain.sim.runner import parse_seeds, run_seeds
 
 from .output import EXIT_FAILURE, EXIT_USAGE, CliError, emit_json, fail
@@ -21,6 +27,13 @@ from .output import EXIT_FAILURE, EXIT_USAGE, CliError, emit_json, fail
 @click.option("--validators", default=4, show_default=True, type=int)
 @click.option("--byzantine", default=0, show_default=True, type=int)
 @click.option("--faults", default="all", show_default=True, help="|".join(FAULTS))
+@click.option(
+    "--byzantine-peers",
+    "byzantine_peers",
+    default=None,
+    type=int,
+    help=f"attacker peers, no validators (0..{ATTACKERS_MAX}; default: 1 with --faults all)",
+)
 @click.option("--plant", default=None, help="a planted bug: " + ", ".join(sorted(PLANTABLE)))
 @click.option("--workers", default=0, type=int, help="processes (default: one per core)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON document")
@@ -29,6 +42,7 @@ def sim(
     validators: int,
     byzantine: int,
     faults: str,
+    byzantine_peers: int | None,
     plant: str | None,
     workers: int,
     as_json: bool,
@@ -44,12 +58,23 @@ def sim(
             raise ValueError("--validators must lie in 1..40")
         if not 0 <= byzantine <= validators:
             raise ValueError("--byzantine must lie in 0..validators")
+        if byzantine_peers is None:
+            byzantine_peers = default_byzantine_peers(faults)
+        if not 0 <= byzantine_peers <= ATTACKERS_MAX:
+            raise ValueError(f"--byzantine-peers must lie in 0..{ATTACKERS_MAX}")
         if workers < 0:
             raise ValueError("--workers must be 0 (one per core) or more")
     except ValueError as exc:
         fail(CliError("bad_argument", str(exc), EXIT_USAGE), as_json)
     configs = [
-        SimConfig(seed=s, validators=validators, byzantine=byzantine, faults=faults, plant=plant)
+        SimConfig(
+            seed=s,
+            validators=validators,
+            byzantine=byzantine,
+            faults=faults,
+            plant=plant,
+            byzantine_peers=byzantine_peers,
+        )
         for s in seeds
     ]
     console = Console(stderr=True)
@@ -67,7 +92,10 @@ def sim(
     if as_json:
         emit_json(doc)
     else:
-        flags = f" --validators {validators} --byzantine {byzantine} --faults {faults}"
+        flags = (
+            f" --validators {validators} --byzantine {byzantine} --faults {faults}"
+            f" --byzantine-peers {byzantine_peers}"
+        )
         _print_human(doc, flags + (f" --plant {plant}" if plant else ""))
     sys.exit(EXIT_FAILURE if doc["violations"] else 0)
 

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+import msgspec
 
 from govchain.codec import encode
 from govchain.consensus.messages import Certificate, Checkpoint, Proposal, Vote, certificate_error
 from govchain.consensus.validators import ValidatorSet
-from govchain.replica.replica import Execution
+from govchain.dag.tx import WIRE_DECODER, tx_id
+from govchain.replica.messages import Message, RedactedTxMsg, TxMsg
+from govchain.replica.replica import Execution, Persisted, Replica
+from govchain.state.receipts import Receipt, Status
+from govchain.storage.base import Store
+
+_REJECTED = Status.REJECTED.value
+
+
+def _outcome(r: Receipt) -> str:
+    """A receipt's status, reason and place, as a violation's detail shows it."""
+    why = f" ({r.reason})" if r.reason else ""
+    return f"{r.status}{why} at index {r.index}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +52,13 @@ class Checkers:
         self._proposed: dict[tuple[int, int], set[tuple[bytes, int]]] = {}
         # (voter, height) -> (round, value) of its latest non-nil precommit: its lock.
         self._locks: dict[tuple[bytes, int], tuple[int, bytes]] = {}
+        # Height at which each transaction became final (the same on every honest node).
+        self._final_at: dict[bytes, int] = {}
+        # node -> {id: "rejected" | "redacted"}: what that node has executed as
+        # final-and-hidden, so must neither serve nor keep the payload of. Per
+        # node, because a node that has not executed the height yet cannot know.
+        # Keyed by name, so it outlives a crash: the store holds those executions.
+        self._hidden: dict[str, dict[bytes, str]] = {}
 
     def fail(self, invariant: str, detail: str) -> None:
         """Record a violation at the current step."""
@@ -62,10 +84,12 @@ class Checkers:
         else:
             self._certs_ok.add(key)
 
-    def on_executed(self, node: str, ex: Execution, supply_now: int) -> None:
+    def on_executed(self, node: str, ex: Execution, supply_now: int) -> list[bytes]:
         """Same state hash and audit head, same receipts, nothing twice, supply conserved.
 
         supply_now counts escrow: held transfers' amounts stay part of the supply.
+        Returns the ids whose payloads the node must no longer keep or serve: those
+        this height finalized as rejected, and those it redacted.
         """
         h = ex.checkpoint.height
         have = self._state.setdefault(h, ex.result.state_hash)
@@ -79,12 +103,120 @@ class Checkers:
             enc = encode(r)
             prior = self._receipts.setdefault(r.tx_id, enc)
             if prior != enc:
-                self.fail("receipt", f"{node} has another receipt for {r.tx_id.hex()[:16]}")
+                was = msgspec.msgpack.decode(prior, type=Receipt)
+                self.fail(
+                    "receipt",
+                    f"{node} has another receipt for {r.tx_id.hex()[:16]}: "
+                    f"{_outcome(r)} where another has {_outcome(was)}",
+                )
             if r.tx_id in seen:
                 self.fail("exactly_once", f"{node} finalized {r.tx_id.hex()[:16]} twice")
             seen.add(r.tx_id)
         if supply_now != self.supply:
             self.fail("conservation", f"{node} holds {supply_now}, genesis minted {self.supply}")
+        hidden = self._hidden.setdefault(node, {})
+        new: list[bytes] = []
+        for r in ex.result.receipts:
+            self._final_at.setdefault(r.tx_id, r.height)
+            if r.status == _REJECTED:
+                hidden[r.tx_id] = "rejected"
+                new.append(r.tx_id)
+        for vid in ex.result.redacted:
+            hidden[vid] = "redacted"
+            new.append(vid)
+        return new
+
+    # -- what is kept and served (DESIGN: "What is kept, what is served") -----
+    def on_served(self, node: str, dst: str, msg: Message) -> None:
+        """An honest node never sends the payload of what it executed as rejected or redacted."""
+        hidden = self._hidden.get(node)
+        if not hidden:
+            return
+        if isinstance(msg, TxMsg):
+            wires = msg.wires
+        elif isinstance(msg, RedactedTxMsg):
+            wires = (msg.wire,)
+        else:
+            return
+        for wire in wires:
+            w = WIRE_DECODER.decode(wire)  # honest wires: the sim checks they decode
+            if not w.payload:
+                continue
+            vid = tx_id(w.body, w.signature)
+            why = hidden.get(vid)
+            if why is not None:
+                self.fail(
+                    "served",
+                    f"{node} sent {dst} the payload of {vid.hex()[:16]}, final as {why}",
+                )
+
+    def check_kept(self, node: str, replica: Replica, store: Store, ids: Iterable[bytes]) -> None:
+        """After the commit that made ids final-and-hidden, no payload of theirs is left
+        in the replica's memory (DAG, recent executions) or in its store."""
+        hidden = self._hidden.get(node, {})
+        for vid in ids:
+            places = self._payload_places(replica, store, vid)
+            if places:
+                self.fail(
+                    "kept",
+                    f"{node} keeps the payload of {vid.hex()[:16]}, final as "
+                    f"{hidden.get(vid, '?')}, in {' and '.join(places)}",
+                )
+
+    def sweep_kept(self, node: str, replica: Replica | None, store: Store) -> None:
+        """Everything the node ever executed as hidden, against all it holds (end of run)."""
+        hidden = self._hidden.get(node)
+        if not hidden:
+            return
+        if replica is not None:
+            self.check_kept(node, replica, store, hidden)
+        self.check_loaded(node, store.load())
+
+    def check_loaded(self, node: str, persisted: Persisted) -> None:
+        """What a node reads back from its store holds no payload it must not keep."""
+        hidden = self._hidden.get(node)
+        if not hidden:
+            return
+        txs = [tx for ex in persisted.executed for tx in ex.txs] + persisted.vertices
+        for tx in txs:
+            why = hidden.get(tx.id)
+            if why is not None and tx.payload:
+                self.fail(
+                    "kept",
+                    f"{node} keeps the payload of {tx.id.hex()[:16]}, final as {why}, "
+                    "in what it loads from its store",
+                )
+
+    def _payload_places(self, replica: Replica, store: Store, vid: bytes) -> list[str]:
+        places: list[str] = []
+        tx = replica.dag.get(vid)
+        if tx is not None and tx.payload:
+            places.append("its DAG")
+        h = self._final_at.get(vid)
+        # Executions are kept in ascending height: look back from the newest.
+        for ex in reversed(replica.executions):
+            if h is None or ex.checkpoint.height < h:
+                break
+            if ex.checkpoint.height == h:
+                if any(t.id == vid and t.payload for t in ex.txs):
+                    places.append("its executions")
+                break
+        stored = store.get_tx(vid)
+        if stored is not None and stored.tx.payload:
+            places.append("its store")
+        return places
+
+    # -- buffers and standing ----------------------------------------------------
+    def on_budgets(self, node: str, budgets: Mapping[str, tuple[int, int]]) -> None:
+        """Every buffer the network feeds stays within its byte budget."""
+        for name, (used, budget) in budgets.items():
+            if used > budget:
+                self.fail("budget", f"{node}'s {name} holds {used} bytes, over its {budget}")
+
+    def on_blamed(self, node: str, peer: str, reason: str, peer_honest: bool) -> None:
+        """An honest node never blames an honest peer (it would cut itself off from it)."""
+        if peer_honest:
+            self.fail("blame", f"honest {node} blamed honest {peer}: {reason}")
 
     def on_signed(self, node: str, msg: Proposal | Vote) -> None:
         """An honest validator never signs two different messages for one slot."""

@@ -19,20 +19,32 @@ from govchain.dag.admission import AdmissionError, Reject
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction
 from govchain.replica.messages import Message, ProposalMsg, VoteMsg, decode_message
-from govchain.replica.replica import Persisted, Replica, ReplicaConfig, ReplicaReady
+from govchain.replica.replica import Replica, ReplicaConfig, ReplicaReady
+from govchain.sim.attackers import STEP_MS_MAX, STEP_MS_MIN, Attacker, Peek
 from govchain.sim.byzantine import BEHAVIOURS, Collusion, rewrite
 from govchain.sim.checkers import Checkers, Violation
 from govchain.sim.governor import Governor, View
 from govchain.sim.network import LinkFaults, Network
 from govchain.sim.workload import SPAM_KINDS, Client, Workload
 from govchain.state.genesis import Genesis, GenesisIdentity
-from govchain.state.receipts import Receipt
+from govchain.state.receipts import Receipt, ReceiptProof, prove
+from govchain.storage.base import CommitError
+from govchain.storage.memory import MemoryStore
 
 FAULTS = ("none", "loss", "partition", "crash", "all")
 TICK_MS = 20
 CLIENTS = 6
 CLIENT_BALANCE = 1_000_000
 GOV_INTERVAL_MS = 100
+ATTACKERS_MAX = 8
+# How long a node refuses a peer it blamed (ReplicaReady.blamed): long enough
+# that a forger stops mattering for a catch-up, short enough to see it return.
+BLAME_MS = 5_000
+
+
+def default_byzantine_peers(faults: str) -> int:
+    """Attacker peers when none are asked for: one with --faults all, else none."""
+    return 1 if faults == "all" else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +56,19 @@ class SimConfig:
     byzantine: int = 0
     faults: str = "all"
     plant: str | None = None
+    # Byzantine non-validator peers (sim/attackers.py); None: default_byzantine_peers.
+    byzantine_peers: int | None = None
     safety_ms: int = 8_000
     liveness_ms_max: int = 20_000
     liveness_checkpoints: int = 5
     client_interval_ms: int = 60
+
+    @property
+    def attackers(self) -> int:
+        """The number of attacker peers this run has."""
+        if self.byzantine_peers is None:
+            return default_byzantine_peers(self.faults)
+        return self.byzantine_peers
 
 
 @dataclass(slots=True)
@@ -62,6 +83,7 @@ class SimResult:
     txs_final: int
     spam_rejected: dict[str, int] = field(default_factory=dict)
     audit_kinds: dict[str, int] = field(default_factory=dict)  # governance that happened
+    attacks: dict[str, int] = field(default_factory=dict)  # what attacker peers did and got
 
 
 @dataclass(slots=True)
@@ -74,9 +96,21 @@ class SimNode:
     behaviour: str | None
     send_to: frozenset[str] | None  # twins only reach one side
     replica: Replica | None = None
-    store: Persisted = field(default_factory=Persisted)
-    stored_txs: dict[bytes, Transaction] = field(default_factory=dict)  # the store's index
-    final_ids: set[bytes] = field(default_factory=set)  # what the store holds as final
+    # The node's disk: the same in-memory store the node's tests use, so that what
+    # a commit deletes (redactions, rejected payloads) is deleted here too.
+    store: MemoryStore = field(default_factory=MemoryStore)
+
+    def stored_vertex(self, vid: bytes) -> Transaction | None:
+        """A vertex read back from the store (the replica's vertex_source)."""
+        stored = self.store.get_tx(vid)
+        return stored.tx if stored is not None else None
+
+    def stored_receipt_proof(self, vid: bytes) -> ReceiptProof | None:
+        """An old receipt's proof from the store (the replica's receipt_source)."""
+        stored = self.store.get_tx(vid)
+        if stored is None or stored.height is None or stored.receipt is None:
+            return None
+        return prove(self.store.receipts(stored.height), stored.receipt.index)
 
 
 def sim_consensus_config(plants: frozenset[str]) -> ConsensusConfig:
@@ -100,6 +134,8 @@ class Simulation:
             raise ValueError(f"faults must be one of {', '.join(FAULTS)}")
         if not 1 <= cfg.validators <= 40 or not 0 <= cfg.byzantine <= cfg.validators:
             raise ValueError("need 1..40 validators and 0..validators Byzantine ones")
+        if not 0 <= cfg.attackers <= ATTACKERS_MAX:
+            raise ValueError(f"need 0..{ATTACKERS_MAX} Byzantine peers")
         self.cfg = cfg
         self.rng = random.Random(cfg.seed)
         self.now_ms = 0
@@ -127,6 +163,9 @@ class Simulation:
         self.final: dict[bytes, Receipt] = {}
         self.audit_kinds: dict[str, int] = {}
         self._audited: set[int] = set()
+        # (node, peer) -> until when node refuses peer, after blaming it.
+        self._refused: dict[tuple[str, str], int] = {}
+        self.blamed: dict[str, int] = {}
 
     # -- set-up ----------------------------------------------------------------
     def _build_nodes(self) -> None:
@@ -170,22 +209,51 @@ class Simulation:
             else:
                 self.nodes[f"v{i}"] = SimNode(f"v{i}", key, False, b, None)
         self.names = sorted(self.nodes)
+        self._build_attackers(keys)
         self.workload = Workload(self.rng, self.clients, stamp_bits_min=4)
         business = Client(SigningKey.from_label("sim-business"))
         self.governor = Governor(self.workload, regulators, business, self.clients)
 
+    def _build_attackers(self, validator_keys: list[SigningKey]) -> None:
+        """Attacker peers, with their own PRNG: the main one's draws stay as they were."""
+        seed = self.cfg.seed
+        self.attackers: dict[str, Attacker] = {}
+        for i in range(self.cfg.attackers):
+            rng = random.Random(f"govchain-sim-attacker:{seed}:{i}")
+            self.attackers[f"x{i}"] = Attacker(
+                name=f"x{i}",
+                key=SigningKey(rng.randbytes(32)),
+                rng=rng,
+                chain_id=self.genesis.chain_id,
+                validators=[k.public_key for k in validator_keys],
+                stamp_bits_min=4,
+            )
+        self.net.unpartitioned = frozenset(self.attackers)
+        # Everyone an honest replica talks to: validators and attacker peers alike.
+        self.peer_names = self.names + sorted(self.attackers)
+        self.peer_keys = {n.name: n.key.public_key for n in self.nodes.values()}
+        self.peer_keys.update({a.name: a.key.public_key for a in self.attackers.values()})
+
     def _make_replica(self, node: SimNode) -> Replica:
         cfg = self.honest_config if node.honest else self.byz_config
+        persisted = node.store.load()
+        if node.honest:
+            # What the node reads back from its disk after a restart must hold
+            # no payload it executed as rejected or redacted either.
+            self.checkers.check_loaded(node.name, persisted)
         return Replica(
             node.name,
             self.genesis,
             node.key,
-            self.names,
+            self.peer_names,
             cfg,
-            node.store,
-            vertex_source=node.stored_txs.get,
-            final_source=node.final_ids.__contains__,
-            peer_keys={n.name: n.key.public_key for n in self.nodes.values()},
+            persisted,
+            vertex_source=node.stored_vertex,
+            final_source=node.store.is_final,
+            peer_keys=self.peer_keys,
+            receipt_source=node.stored_receipt_proof,
+            # A height's audit entries (a redaction's proof), as the node reads them.
+            audit_source=lambda height: node.store.audit(height, height),
         )
 
     # -- events ----------------------------------------------------------------
@@ -224,6 +292,8 @@ class Simulation:
             self._at(1 + i * 3, "tick", name)
         self._at(5, "client")
         self._at(40, "gov")
+        for name, attacker in self.attackers.items():
+            self._at(attacker.rng.randint(STEP_MS_MIN, STEP_MS_MAX), "attack", name)
         if self.cfg.seed % 2 == 0:
             self._at(self.rng.randint(500, self.cfg.safety_ms // 2), "reweigh")
         self._schedule_faults()
@@ -255,6 +325,16 @@ class Simulation:
                     "liveness",
                     f"honest nodes did not reach height {target} by {deadline} ms",
                 )
+        if not self.checkers.violations:
+            # Last look at everything each honest node holds, in memory and stored.
+            for n in self._honest():
+                self.checkers.sweep_kept(n.name, n.replica, n.store)
+        attacks: dict[str, int] = {}
+        for a in self.attackers.values():
+            for k, v in a.stats.items():
+                attacks[k] = attacks.get(k, 0) + v
+        for k, v in self.blamed.items():
+            attacks[k] = attacks.get(k, 0) + v
         return SimResult(
             seed=self.cfg.seed,
             violations=self.checkers.violations,
@@ -273,6 +353,7 @@ class Simulation:
             ),
             spam_rejected=self.spam_rejected,
             audit_kinds=self.audit_kinds,
+            attacks=dict(sorted(attacks.items())),
         )
 
     def _honest(self) -> list[SimNode]:
@@ -315,14 +396,24 @@ class Simulation:
             self._crash(arg)
         elif kind == "restart":
             self._restart(arg)
+        elif kind == "attack":
+            attacker = self.attackers[arg]
+            self._attacker_send(attacker, attacker.step(self._peek()))
+            self._at(self.now_ms + attacker.rng.randint(STEP_MS_MIN, STEP_MS_MAX), "attack", arg)
 
     def _crash(self, name: str) -> None:
         node = self.nodes[name]
         down = sum(1 for n in self.nodes.values() if n.replica is None)
         if node.replica is None or down >= max(1, self.f):
             return
-        node.replica = None
+        self._down(node)
         self._at(self.now_ms + self.rng.randint(200, 1_500), "restart", name)
+
+    def _down(self, node: SimNode) -> None:
+        """A crash loses the replica and what the shell kept in memory (whom it refuses)."""
+        node.replica = None
+        for key in [k for k in self._refused if k[0] == node.name]:
+            del self._refused[key]
 
     def _restart(self, name: str) -> None:
         node = self.nodes[name]
@@ -332,15 +423,53 @@ class Simulation:
         node.replica.start(self.now_ms)
         self._drain(node)
 
+    # -- attacker peers -----------------------------------------------------------
+    def _peek(self) -> Peek:
+        """What attackers may see: the most advanced honest replica, and who lags it."""
+        up = [n for n in self._honest() if n.replica is not None]
+        source = max(
+            (n.replica for n in up if n.replica is not None),
+            key=lambda r: r.ledger.height,
+            default=None,
+        )
+        top = source.ledger.height if source is not None else 0
+        lagging = [
+            (n.name, n.replica.ledger.height)
+            for n in up
+            if n.replica is not None and n.replica.ledger.height < top
+        ]
+        return Peek(self.now_ms, source, [n.name for n in up], lagging)
+
+    def _attacker_send(self, attacker: Attacker, sends: list[tuple[str, Message | bytes]]) -> None:
+        for dst, msg in sends:
+            if self._is_refused(dst, attacker.name):
+                continue
+            data = msg if isinstance(msg, bytes) else encode(msg)
+            self.net.send(self.now_ms, attacker.name, dst, data)
+
+    def _is_refused(self, node: str, peer: str) -> bool:
+        """True while node refuses peer, after blaming it (both directions are cut)."""
+        until = self._refused.get((node, peer))
+        return until is not None and self.now_ms < until
+
     # -- message flow ------------------------------------------------------------
     def _deliver(self, src: str, dst: str, data: bytes) -> None:
+        attacker = self.attackers.get(dst)
+        if attacker is not None:
+            try:
+                reply = attacker.receive(src, decode_message(data), self._peek())
+            except DecodeError:
+                return
+            self._attacker_send(attacker, reply)
+            return
         node = self.nodes[dst]
-        if node.replica is None:
+        if node.replica is None or self._is_refused(dst, src):
             return
         try:
             msg = decode_message(data)
         except DecodeError:
-            self.checkers.fail("decode", f"{dst} could not decode a message from {src}")
+            if src not in self.attackers:  # an attacker's garbage frame is its right
+                self.checkers.fail("decode", f"{dst} could not decode a message from {src}")
             return
         node.replica.receive(src, msg, self.now_ms)
         self._drain(node)
@@ -365,6 +494,8 @@ class Simulation:
             and self.now_ms < self.cfg.safety_ms
             and self.rng.random() < 0.02
         )
+        for peer, reason in r.blamed:
+            self._blame(node, peer, reason)
         if self.persist_after_send and node.honest:
             self._send_all(node, sends)
             if crash_mid:
@@ -377,39 +508,55 @@ class Simulation:
                 self._crash_now(node)
                 return
             self._send_all(node, sends)
+        budgets = getattr(replica, "budgets", None)  # Replica.budgets may not exist yet
+        if node.honest and budgets is not None:
+            self.checkers.on_budgets(node.name, budgets())
 
     def _crash_now(self, node: SimNode) -> None:
-        node.replica = None
+        self._down(node)
         self._at(self.now_ms + self.rng.randint(100, 800), "restart", node.name)
 
     def _persist(self, node: SimNode, r: ReplicaReady) -> None:
-        store = node.store
-        if r.hard_state is not None:
-            store.hard_state = r.hard_state
-        store.decided.extend(r.decided)
-        store.executed.extend(r.executed)
-        store.vertices.extend(r.admitted)
-        for tx in r.admitted:
-            node.stored_txs[tx.id] = tx
-        for ex in r.executed:
-            node.final_ids.update(tx.id for tx in ex.txs)
+        try:
+            node.store.commit(r)
+        except CommitError as exc:
+            # A node's store refusing its replica's output stops the node for good.
+            if node.honest:
+                self.checkers.fail("commit", f"{node.name}'s store refused a commit: {exc}")
+            return
         replica = node.replica
         if not node.honest or replica is None:
             return
         for cp, cert in r.decided:
             self.checkers.on_decided(node.name, cp, cert, replica.ledger.validator_set(cp.height))
+        hidden: list[bytes] = []
         for ex in r.executed:
-            self.checkers.on_executed(node.name, ex, replica.ledger.total_supply())
+            hidden += self.checkers.on_executed(node.name, ex, replica.ledger.total_supply())
             for rc in ex.result.receipts:
                 self.final.setdefault(rc.tx_id, rc)
             if ex.checkpoint.height not in self._audited:
                 self._audited.add(ex.checkpoint.height)
                 for entry in ex.result.audit:
                     self.audit_kinds[entry.kind] = self.audit_kinds.get(entry.kind, 0) + 1
+        if hidden:
+            self.checkers.check_kept(node.name, replica, node.store, hidden)
+
+    def _blame(self, node: SimNode, peer: str, reason: str) -> None:
+        """The shell's part of blame: refuse the peer a while; honest peers must never be."""
+        self._refused[(node.name, peer)] = self.now_ms + BLAME_MS
+        peer_node = self.nodes.get(peer)
+        if node.honest:
+            self.checkers.on_blamed(
+                node.name, peer, reason, peer_node is not None and peer_node.honest
+            )
+        kind = "blamed_attacker" if peer in self.attackers else "blamed_validator"
+        self.blamed[kind] = self.blamed.get(kind, 0) + 1
 
     def _send_all(self, node: SimNode, sends: list[tuple[str, Message]]) -> None:
         cache: dict[int, bytes] = {}
         for dst, msg in sends:
+            if self._is_refused(node.name, dst):
+                continue
             own = node.key.public_key
             if isinstance(msg, ProposalMsg):
                 self.checkers.on_proposal_sent(msg.proposal)
@@ -420,6 +567,8 @@ class Simulation:
             data = cache.get(id(msg))
             if data is None:
                 data = cache[id(msg)] = encode(msg)
+                if node.honest:  # once per message, not once per recipient
+                    self.checkers.on_served(node.name, dst, msg)
             self.net.send(self.now_ms, node.name, dst, data)
 
     # -- clients -------------------------------------------------------------------

@@ -37,6 +37,9 @@ class Network:
         self.rng = rng
         self.faults = LinkFaults()
         self.groups: dict[str, int] | None = None  # partition: node -> side
+        # Nodes that no partition cuts off: attacker peers reach both sides, the
+        # strongest position a non-validator can take.
+        self.unpartitioned: frozenset[str] = frozenset()
         self.queue: list[Delivery] = []
         self._seq = 0
         self.sent = 0
@@ -50,7 +53,9 @@ class Network:
     def connected(self, a: str, b: str) -> bool:
         """False when a partition separates a and b."""
         g = self.groups
-        return g is None or g.get(a, -1) == g.get(b, -1)
+        if g is None or a in self.unpartitioned or b in self.unpartitioned:
+            return True
+        return g.get(a, -1) == g.get(b, -1)
 
     def send(self, now_ms: int, src: str, dst: str, data: bytes) -> None:
         """Put a message on the wire, subject to the current faults."""

@@ -57,7 +57,17 @@ class Summary:
             "messages_total": sum(r.messages for r in self.results),
             "txs_final_total": sum(r.txs_final for r in self.results),
             "failing_seeds": sorted({r.seed for r in self.results if r.violations}),
+            "attacks": _summed([r.attacks for r in self.results]),
         }
+
+
+def _summed(counts: list[dict[str, int]]) -> dict[str, int]:
+    """Counters added up over seeds, keys sorted (a stable document)."""
+    total: dict[str, int] = {}
+    for c in counts:
+        for k, v in c.items():
+            total[k] = total.get(k, 0) + v
+    return dict(sorted(total.items()))
 
 
 def run_seeds(
