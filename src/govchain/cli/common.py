@@ -15,6 +15,7 @@ from govchain.crypto.keys import SigningKey
 from govchain.node.errors import DevnetError
 from govchain.node.files import FileError, read_key
 from govchain.sdk.errors import SdkError
+from govchain.state.genesis import UnicodeVersionError
 
 if TYPE_CHECKING:
     from govchain.sdk.client import Client
@@ -76,6 +77,8 @@ def reported(fn: F) -> F:
             fail(CliError("bad_file", str(exc), EXIT_USAGE), as_json)
         except DevnetError as exc:
             fail(CliError("devnet_failed", str(exc), EXIT_FAILURE), as_json)
+        except UnicodeVersionError as exc:
+            fail(CliError("unicode_mismatch", str(exc), EXIT_FAILURE), as_json)
         except SdkError as exc:
             usage = exc.status is not None and 400 <= exc.status < 500 and exc.status != 409
             code = EXIT_USAGE if usage or exc.code == "not_found" else EXIT_FAILURE

@@ -74,13 +74,22 @@ def genesis_to_json(g: Genesis) -> dict[str, Any]:
         "committee": [[k.hex(), w] for k, w in g.committee],
         "threshold": g.threshold,
         "identities": [[i.address.hex(), i.kind, i.tier, i.attrs_hash.hex()] for i in g.identities],
+        "unicode_version": g.unicode_version,
         "hash": g.hash.hex(),
     }
 
 
 def read_genesis(path: Path) -> Genesis:
-    """Load and validate genesis.json; its recorded hash must match its content."""
+    """Load and validate genesis.json; its recorded hash must match its content.
+
+    Reading does not check unicode_version against this Python (offline
+    verifiers read genesis too); a node does, with state.genesis.check_unicode.
+    """
     doc = _read_json(path)
+    if isinstance(doc, dict) and not isinstance(doc.get("unicode_version"), str):
+        # No default here: a file that does not name it predates the field, and
+        # the local version would silently become the chain's.
+        raise FileError(f'{path}: genesis must name its unicode_version (e.g. "14.0.0")')
     try:
         g = Genesis(
             chain_id=doc["chain_id"],
@@ -102,6 +111,7 @@ def read_genesis(path: Path) -> Genesis:
                 )
                 for a, kind, tier, h in doc.get("identities", [])
             ),
+            unicode_version=doc["unicode_version"],
         )
     except FileError:
         raise

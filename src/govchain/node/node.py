@@ -37,7 +37,7 @@ from govchain.replica.messages import (
 )
 from govchain.replica.replica import Replica, ReplicaConfig, ReplicaReady
 from govchain.state import policy
-from govchain.state.genesis import Genesis
+from govchain.state.genesis import Genesis, check_unicode
 from govchain.state.receipts import ReceiptProof, prove
 from govchain.storage.sqlite import SqliteStore
 
@@ -97,6 +97,7 @@ class Node:
         self.home = home
         self.node_config: NodeConfig = read_node_config(home.config_path)
         self.genesis: Genesis = read_genesis(home.genesis_path)
+        check_unicode(self.genesis)  # before anything is opened: refuse to start
         self.key = read_key(home.key_path)
         self.store = SqliteStore(home.store_path)
         # The content-rule normalizer's tables take ~0.4 s to build: at start,

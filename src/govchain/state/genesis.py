@@ -1,6 +1,11 @@
-"""The genesis document: chain id, time, balances, validators, committee, identities."""
+"""The genesis document: chain id, time, balances, validators, committee, identities,
+and the Unicode version that content rules normalize text with."""
 
 from __future__ import annotations
+
+import platform
+import re
+import unicodedata
 
 import msgspec
 
@@ -8,11 +13,32 @@ from govchain.codec import HASH_BYTES, digest, encode
 from govchain.consensus.validators import WEIGHT_MAX, ValidatorSet
 from govchain.crypto.keys import ADDRESS_BYTES, PUBLIC_KEY_BYTES, point_on_curve
 from govchain.state.identities import KINDS, TIER_MAX
+from govchain.state.policy import UNICODE_VERSION
 
 GENESIS_DOMAIN = b"govchain:genesis:v1:"
 SUPPLY_MAX = 2**63 - 1
 COMMITTEE_SIZE_MAX = 64
 GENESIS_IDENTITIES_MAX = 10_000
+_UNICODE_VERSION = re.compile(r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}")
+
+
+class UnicodeVersionError(RuntimeError):
+    """This Python's Unicode database is not the one genesis names: the node must not start."""
+
+
+def check_unicode(genesis: Genesis) -> None:
+    """Raise UnicodeVersionError unless this Python's Unicode database is genesis's."""
+    # Keyword rules match on normalized text (state/policy.py), and normalizing
+    # depends on the Unicode database: validators on two versions could execute
+    # the same record differently and split the chain, silently and only when
+    # such text arrives. Refusing to start makes the mismatch loud and early.
+    local = unicodedata.unidata_version
+    if genesis.unicode_version != local:
+        raise UnicodeVersionError(
+            f"genesis pins Unicode {genesis.unicode_version} for content rules but this "
+            f"Python ({platform.python_implementation()} {platform.python_version()}) has "
+            f"Unicode {local}: run the Python version the chain uses"
+        )
 
 
 class GenesisIdentity(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
@@ -29,7 +55,9 @@ class Genesis(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_field
 
     committee: the governance committee, (Ed25519 public key, weight) sorted by
     key; only its members propose and vote. threshold: the yes weight a
-    proposal needs to pass.
+    proposal needs to pass. unicode_version: the Unicode database content rules
+    normalize with (unicodedata.unidata_version); a node on another one refuses
+    to start (check_unicode). By default, the one of the Python that builds it.
     """
 
     chain_id: str
@@ -39,10 +67,13 @@ class Genesis(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_field
     committee: tuple[tuple[bytes, int], ...]
     threshold: int
     identities: tuple[GenesisIdentity, ...] = ()
+    unicode_version: str = UNICODE_VERSION
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.chain_id) <= 64:
             raise ValueError("chain_id must be 1..64 characters")
+        if not _UNICODE_VERSION.fullmatch(self.unicode_version):
+            raise ValueError("unicode_version must be a Unicode version such as 14.0.0")
         addrs = [a for a, _ in self.balances]
         if addrs != sorted(set(addrs)) or any(len(a) != ADDRESS_BYTES for a in addrs):
             raise ValueError("genesis balances need distinct sorted 20-byte addresses")

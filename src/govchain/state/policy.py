@@ -6,15 +6,17 @@ rule-id order decides whether the record is final as rejected or held.
 
 Keyword rules publish only the SHA-256 of a normalized term and the term's
 length in characters, never the term: the chain must not itself spread the
-word it filters. Matching normalizes the record's text once and hashes every
-character n-gram of each length that some keyword rule has; characters, not
-words, because Chinese text has no word boundaries.
+word it filters. Matching normalizes the record's text once (letters and
+numbers only, compatibility-decomposed, casefolded) and hashes every character
+n-gram of each length that some keyword rule has; characters, not words,
+because Chinese text has no word boundaries.
 
 Pure and deterministic: no clock, no I/O, no randomness, and every choice
 between several matches goes through one total order (`rule_order`). The one
-outside input is the Unicode database that `unicodedata` carries (NFKC and
-character categories): validators must share it (`UNICODE_VERSION`), which in
-practice means the same Python minor version. See docs/content-rules.md.
+outside input is the Unicode database that `unicodedata` carries (NFKD, case
+folding and character categories): validators must share it. Genesis names it
+(`Genesis.unicode_version`, this module's `UNICODE_VERSION` by default) and a
+node refuses to start under another one. See docs/content-rules.md.
 """
 
 from __future__ import annotations
@@ -57,10 +59,49 @@ UNICODE_VERSION: str = unicodedata.unidata_version
 # Unicode's Stream-Safe Text Format (UAX #15) bounds runs at 30 for the same
 # reason; no real text comes near it.
 COMBINING_RUN_MAX = 30
-# Unicode general categories (first letter) dropped by normalize(): separators,
-# punctuation, and "other" (controls, format characters such as zero-width
-# spaces, surrogates, private use, unassigned).
-DROPPED_CATEGORIES = frozenset("ZPC")
+# Unicode general categories (first letter) that keyword matching ignores:
+# separators, punctuation, "other" (controls, format characters such as
+# zero-width spaces, surrogates, private use, unassigned), marks and symbols.
+# Only letters (L) and numbers (N) count: a reader skips the rest, so an evader
+# could put any of them between a term's characters (docs/content-rules.md).
+IGNORED_CATEGORIES = frozenset("ZPCMS")
+# Unicode's Default_Ignorable_Code_Point property, which unicodedata does not
+# carry: invisible characters a renderer skips (variation selectors, joiners,
+# bidi controls, tags, Hangul fillers, ...). Every range as listed in
+# DerivedCoreProperties.txt of this Unicode version (27 ranges, 4,174 code
+# points), the database of CPython 3.11; all but the four Hangul fillers (Lo)
+# are in IGNORED_CATEGORIES anyway. Re-check the list when genesis moves to
+# another version (tests/test_normalizer_ignorables.py fails until then).
+DEFAULT_IGNORABLE_UNICODE_VERSION = "14.0.0"
+DEFAULT_IGNORABLE: tuple[tuple[int, int], ...] = (
+    (0x00AD, 0x00AD),  # Cf  SOFT HYPHEN
+    (0x034F, 0x034F),  # Mn  COMBINING GRAPHEME JOINER
+    (0x061C, 0x061C),  # Cf  ARABIC LETTER MARK
+    (0x115F, 0x1160),  # Lo  HANGUL CHOSEONG FILLER..HANGUL JUNGSEONG FILLER
+    (0x17B4, 0x17B5),  # Mn  KHMER VOWEL INHERENT AQ..KHMER VOWEL INHERENT AA
+    (0x180B, 0x180D),  # Mn  MONGOLIAN FREE VARIATION SELECTOR ONE..THREE
+    (0x180E, 0x180E),  # Cf  MONGOLIAN VOWEL SEPARATOR
+    (0x180F, 0x180F),  # Mn  MONGOLIAN FREE VARIATION SELECTOR FOUR
+    (0x200B, 0x200F),  # Cf  ZERO WIDTH SPACE..RIGHT-TO-LEFT MARK
+    (0x202A, 0x202E),  # Cf  LEFT-TO-RIGHT EMBEDDING..RIGHT-TO-LEFT OVERRIDE
+    (0x2060, 0x2064),  # Cf  WORD JOINER..INVISIBLE PLUS
+    (0x2065, 0x2065),  # Cn  <reserved-2065>
+    (0x2066, 0x206F),  # Cf  LEFT-TO-RIGHT ISOLATE..NOMINAL DIGIT SHAPES
+    (0x3164, 0x3164),  # Lo  HANGUL FILLER
+    (0xFE00, 0xFE0F),  # Mn  VARIATION SELECTOR-1..VARIATION SELECTOR-16
+    (0xFEFF, 0xFEFF),  # Cf  ZERO WIDTH NO-BREAK SPACE
+    (0xFFA0, 0xFFA0),  # Lo  HALFWIDTH HANGUL FILLER
+    (0xFFF0, 0xFFF8),  # Cn  <reserved-FFF0>..<reserved-FFF8>
+    (0x1BCA0, 0x1BCA3),  # Cf  SHORTHAND FORMAT LETTER OVERLAP..SHORTHAND FORMAT UP STEP
+    (0x1D173, 0x1D17A),  # Cf  MUSICAL SYMBOL BEGIN BEAM..MUSICAL SYMBOL END PHRASE
+    (0xE0000, 0xE0000),  # Cn  <reserved-E0000>
+    (0xE0001, 0xE0001),  # Cf  LANGUAGE TAG
+    (0xE0002, 0xE001F),  # Cn  <reserved-E0002>..<reserved-E001F>
+    (0xE0020, 0xE007F),  # Cf  TAG SPACE..CANCEL TAG
+    (0xE0080, 0xE00FF),  # Cn  <reserved-E0080>..<reserved-E00FF>
+    (0xE0100, 0xE01EF),  # Mn  VARIATION SELECTOR-17..VARIATION SELECTOR-256
+    (0xE01F0, 0xE0FFF),  # Cn  <reserved-E01F0>..<reserved-E0FFF>
+)
 
 _RULE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
 _NUMBERED = re.compile(r"rule-([0-9]+)")
@@ -75,8 +116,9 @@ _MEDIA_TYPE = re.compile(
 class _Tables:
     """What normalize() needs, computed once from this process's Unicode database."""
 
-    ascii_drop: dict[int, None]  # str.translate table: the dropped ASCII characters
-    drop: re.Pattern[str]  # runs of dropped characters
+    ascii_drop: dict[int, None]  # str.translate table: the ignored ASCII characters
+    drop: re.Pattern[str]  # runs of characters dropped before decomposition
+    ignore: re.Pattern[str]  # runs of ignored characters (IGNORED_CATEGORIES, DEFAULT_IGNORABLE)
     maybe_long_marks: re.Pattern[str]  # matches wherever long_marks might
     long_marks: re.Pattern[str]  # a run of more than COMBINING_RUN_MAX combining characters
 
@@ -110,7 +152,8 @@ def _classes(ranges: list[tuple[int, int]]) -> tuple[str, str]:
 
 
 _ASTRAL = "(?=[^\\x00-\\uffff])"
-_FLAG_DROPPED = str.maketrans({c: "1" if c in DROPPED_CATEGORIES else "0" for c in "CLMNPSZ"})
+_FLAG_IGNORED = str.maketrans({c: "1" if c in IGNORED_CATEGORIES else "0" for c in "CLMNPSZ"})
+_FLAG_MAY_CHANGE = str.maketrans({c: "\x01" if c in "MPSZ" else "\x00" for c in "CLMNPSZ"})
 _FLAG_NONZERO = bytes([48] + [49] * 255)  # byte 0 -> "0", any other -> "1"
 
 
@@ -121,13 +164,30 @@ def _tables() -> _Tables:
     A Python loop over unicodedata.category costs ~140 ns a character, so
     characters are dropped by str.translate (ASCII text) or one compiled character
     class (other text), a few tens of ns. The tables themselves come from C-level
-    map() loops over all 1.1 million code points, never a Python loop.
+    map() loops over all 1.1 million code points; Python loops only over the few
+    thousand that decompose or are candidates for an early drop.
     """
     # One flag character per code point (1.1 million: no Python-level loop, and
     # no list of a million one-character strings either).
     every = range(0x110000)
     categories = "".join(map(itemgetter(0), map(unicodedata.category, map(chr, every))))
-    dropped = _ranges(categories.translate(_FLAG_DROPPED))
+    flags = bytearray(categories.translate(_FLAG_IGNORED), "ascii")
+    for first, last in DEFAULT_IGNORABLE:
+        flags[first : last + 1] = b"1" * (last - first + 1)
+    ignored = flags.decode("ascii")
+    # Dropped before decomposition: an ignored character all of whose image
+    # (NFKD, casefold, NFKD) is ignored too, so dropping it first changes
+    # nothing. Not the others: "㈱" decomposes to "(株)", U+0345 folds to iota.
+    # No "other" (C) character decomposes or case-folds, so the candidates are
+    # the 11,000 or so separators, punctuation, marks and symbols, and the
+    # Hangul fillers.
+    candidates = bytearray(categories.translate(_FLAG_MAY_CHANGE), "ascii")
+    for first, last in DEFAULT_IGNORABLE:
+        candidates[first : last + 1] = b"\x01" * (last - first + 1)
+    for cp in compress(every, candidates):
+        if not all(ignored[ord(c)] == "1" for c in _image(chr(cp))):
+            flags[cp] = 48  # "0": kept until after decomposition
+    dropped = _ranges(flags.decode("ascii"))
     # Combining characters: canonical combining class > 0, plus the few with class 0
     # whose decomposition is only such characters (U+0F73, U+FF9E, ...).
     classes = bytearray(map(unicodedata.combining, map(chr, every)))
@@ -135,11 +195,13 @@ def _tables() -> _Tables:
         if all(map(unicodedata.combining, unicodedata.normalize("NFKD", chr(cp)))):
             classes[cp] = 1
     drop_bmp, drop_astral = _classes(dropped)
+    ignore_bmp, ignore_astral = _classes(_ranges(ignored))
     marks_bmp, marks_astral = _classes(_ranges(classes.translate(_FLAG_NONZERO).decode("ascii")))
     mark = f"(?:{marks_bmp}|{_ASTRAL}{marks_astral})"
     return _Tables(
-        ascii_drop={cp: None for a, b in dropped for cp in range(a, min(b, 0x7F) + 1)},
+        ascii_drop={cp: None for cp in range(0x80) if ignored[cp] == "1"},
         drop=re.compile(f"{drop_bmp}+|{_ASTRAL}{drop_astral}+"),
+        ignore=re.compile(f"{ignore_bmp}+|{_ASTRAL}{ignore_astral}+"),
         # A cheap superset test first: a run of BMP marks or any characters above U+FFFF.
         maybe_long_marks=re.compile(
             f"{marks_bmp[:-1]}\U00010000-\U0010ffff]{{{COMBINING_RUN_MAX + 1}}}"
@@ -153,9 +215,18 @@ def prepare() -> None:
     _tables()
 
 
+def _image(text: str) -> str:
+    """What decomposition and case folding make of text: NFKD(casefold(NFKD(text)))."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    folded = decomposed.casefold()
+    # Case folding may give characters that decompose ("İ" folds to "i" U+0307 and
+    # a few fold to precomposed letters): decompose again, only when it changed.
+    return decomposed if folded == decomposed else unicodedata.normalize("NFKD", folded)
+
+
 def _drop(text: str) -> str:
-    """text without the characters of DROPPED_CATEGORIES, and with no combining run
-    longer than COMBINING_RUN_MAX (the excess removed, once the drop has joined runs)."""
+    """text without the characters dropped before decomposition, and with no combining
+    run longer than COMBINING_RUN_MAX (the excess removed, once the drop has joined runs)."""
     t = _tables()
     if text.isascii():
         return text.translate(t.ascii_drop)  # no combining characters in ASCII
@@ -166,24 +237,30 @@ def _drop(text: str) -> str:
 
 
 def normalize(text: str) -> str:
-    """Canonical form for keyword matching: NFKC, casefolded, no spaces, punctuation or controls.
+    """Canonical form for keyword matching: the letters and numbers of the text, casefolded.
 
-    Defined as NFKC(drop(casefold(NFKC(drop(text))))), where drop deletes the
-    characters of DROPPED_CATEGORIES and cuts runs of combining characters to
-    COMBINING_RUN_MAX. The first drop lets typical text (CJK with full-width
-    punctuation) take NFKC's quick-check path and bounds NFKC's cost; the last
-    NFKC recomposes what a deleted character had kept apart, which makes
-    normalize idempotent.
+    Defined as NFC(ignore(NFKD(casefold(NFKD(text))))), where ignore deletes
+    every character of IGNORED_CATEGORIES or DEFAULT_IGNORABLE: only letters
+    and numbers are left, accents and other marks decomposed off their letters
+    and deleted, compatibility forms (full width, ligatures, "㈱") spelled out
+    first. NFC then joins what NFKD split and needs no mark (Hangul syllables).
+
+    Before decomposing, the ignored characters whose whole image is ignored are
+    dropped (most of them: spaces, punctuation, marks, emoji) and runs of
+    combining characters are cut to COMBINING_RUN_MAX, which bounds NFKD's cost
+    and lets typical text (CJK with full-width punctuation) take the
+    quick-check paths. Dropping them first changes nothing else.
     """
+    t = _tables()
+    if text.isascii():  # nothing decomposes, casefold is lower()
+        return text.translate(t.ascii_drop).lower()
     first = _drop(text)
-    composed = unicodedata.normalize("NFKC", first)
-    folded = composed.casefold()
-    # The usual case, nothing left to change. Both tests are needed: casefold may
-    # undo NFKC ("ΐ" folds to its decomposed form), so folded == first alone would
-    # let a decomposed input through unnormalized.
-    if composed == first and folded == first:
-        return first
-    return unicodedata.normalize("NFKC", _drop(folded))
+    image = _image(first)
+    # The usual case: nothing decomposed nor folded, so nothing ignored is left
+    # (a character dropped late is one that decomposition or folding changes).
+    if image == first:
+        return unicodedata.normalize("NFC", first)
+    return unicodedata.normalize("NFC", t.ignore.sub("", image))
 
 
 def keyword_hash(term: str) -> bytes:
@@ -200,7 +277,7 @@ def keyword_rule(term: str) -> KeywordRule:
 def _checked_term(term: str) -> str:
     norm = normalize(term)
     if not norm:
-        raise ValueError("the keyword is empty once spaces, punctuation and controls are removed")
+        raise ValueError("the keyword is empty once everything but letters and numbers is removed")
     if len(norm) > KEYWORD_CHARS_MAX:
         raise ValueError(
             f"the keyword has {len(norm)} characters once normalized; at most "
@@ -402,8 +479,8 @@ class Scan:
     @classmethod
     def of(cls, data: bytes) -> Scan:
         """Scan of a record's data: UTF-8 with undecodable bytes ignored, then normalized."""
-        # "ignore", not "replace": U+FFFD is a symbol that normalize keeps, so one
-        # stray byte between two characters would split any keyword around it.
+        # "ignore", not "replace": U+FFFD, a symbol, is ignored by normalize too,
+        # but a stray byte must not split a keyword whatever the normalizer keeps.
         return cls(normalize(data.decode("utf-8", "ignore")))
 
     def windows(self, n: int) -> Iterator[bytes]:
