@@ -21,12 +21,13 @@ from typing import Any
 
 from govchain.api.server import make_server
 from govchain.codec import DecodeError, encode
-from govchain.dag.admission import AdmissionError
+from govchain.dag.admission import AdmissionError, Reject
 from govchain.dag.graph import Admitted
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction
 from govchain.net.framing import FrameError
 from govchain.net.peers import NetLimits, PeerNetwork
+from govchain.node.backlog import Backlog, BacklogLimits
 from govchain.node.files import Home, NodeConfig, read_genesis, read_key, read_node_config
 from govchain.replica.messages import (
     ProposalMsg,
@@ -49,10 +50,6 @@ EVENT_QUEUE_MAX = 1_000
 SUBSCRIBERS_MAX = 64
 LATENCY_SAMPLES_MAX = 10_000
 PENDING_SUBMITS_MAX = 100_000
-# Gossiped transactions wait in a backlog and are admitted a slice at a time, so
-# votes are never stuck behind seconds of signature checks.
-ADMIT_SLICE_TXS = 64
-BACKLOG_TXS_MAX = 20_000  # above it, peer connections stop reading until it halves
 BULK_MESSAGES = (TxMsg, TxRequest, RedactedTxMsg)
 # Vertices that are only admitted (nothing final, no vote) wait up to this long
 # for their fsync, sharing it with later ones: what a vote or a decision relies
@@ -75,6 +72,7 @@ class NodeMetrics:
     submitted: int = 0
     finality_ms: deque[int] = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLES_MAX))
     peer_decode_errors: int = 0
+    peers_blamed: int = 0  # peers dropped and refused for a while (ReplicaReady.blamed)
 
 
 def _tune_gc() -> None:
@@ -129,10 +127,15 @@ class Node:
             limits=NetLimits(),
         )
         self._stopping = asyncio.Event()
-        self._backlog: deque[tuple[str, tuple[bytes, ...]]] = deque()
-        self._backlog_txs = 0
+        # Gossip waits here and is admitted a slice at a time (node/backlog.py),
+        # so that votes and API requests are never stuck behind signature checks.
+        self.backlog = Backlog(BacklogLimits())
         self._backlog_ready = asyncio.Event()
-        self._backlog_room: asyncio.Future[None] | None = None
+        self._paused: dict[str, asyncio.Future[None]] = {}  # peers not read until room
+        # Proposals waiting for the gossip that came before them: (peer, proposal,
+        # its encoded bytes, backlog sequence number at arrival, deadline in loop time).
+        self._proposals: deque[tuple[str, ProposalMsg, int, int, float]] = deque()
+        self._proposals_bytes = 0
         self._drain_scheduled = False
         self._unsynced: list[Transaction] = []
         self._sync_scheduled = False
@@ -164,7 +167,12 @@ class Node:
     def submit_many(self, wires: list[bytes]) -> list[Admitted | AdmissionError]:
         """Clients' transactions, each admitted or refused with its typed reason."""
         t = now_ms()
-        results = self.replica.submit_many(wires, t)
+        results: list[Admitted | AdmissionError]
+        if self.backlog.full():
+            busy = AdmissionError(Reject.POOL_FULL, "too much gossip waits here: retry later")
+            results = [busy] * len(wires)
+        else:
+            results = self.replica.submit_many(wires, t)
         self._schedule_drain()
         for result in results:
             if isinstance(result, AdmissionError):
@@ -177,8 +185,13 @@ class Node:
         return results
 
     def pool_full(self) -> bool:
-        """True while the node refuses new client transactions (back-pressure)."""
-        return self.replica.dag.client_pool_full()
+        """True while the node refuses new client transactions (back-pressure).
+
+        Pending vertices, the orphan pool and the gossip backlog count: memory
+        the network feeds is memory clients cannot have. One peer never holds
+        more than half of either budget, so one source alone cannot cause it.
+        """
+        return self.replica.dag.client_pool_full() or self.backlog.full()
 
     def _on_peer_message(self, peer: str, data: bytes) -> Awaitable[None] | None:
         try:
@@ -187,48 +200,99 @@ class Node:
             self.metrics.peer_decode_errors += 1
             raise  # the network closes that connection, and nothing else
         if isinstance(msg, TxMsg):
-            self._backlog.append((peer, msg.wires))
-            self._backlog_txs += len(msg.wires)
+            self.backlog.push(peer, msg.wires)
             self._backlog_ready.set()
-            if self._backlog_txs > BACKLOG_TXS_MAX:
-                if self._backlog_room is None:
-                    self._backlog_room = asyncio.get_running_loop().create_future()
-                return self._backlog_room
+            if self.backlog.over(peer):
+                paused = self._paused.get(peer)
+                if paused is None:
+                    paused = self._paused[peer] = asyncio.get_running_loop().create_future()
+                return paused
             return None
-        if isinstance(msg, ProposalMsg):
-            # A proposal names tips that gossip already brought: admit those first
-            # rather than fetching them again.
-            self._admit_backlog(self._backlog_txs)
+        if isinstance(msg, ProposalMsg) and self._hold(peer, msg, len(data)):
+            return None
         self.replica.receive(peer, msg, now_ms())
         self._schedule_drain()
         return None
 
-    def _admit_backlog(self, count_max: int) -> None:
-        """Admit up to count_max gossiped transactions from the backlog, oldest first."""
-        while self._backlog and count_max > 0:
-            peer, wires = self._backlog.popleft()
-            if len(wires) > count_max:
-                self._backlog.appendleft((peer, wires[count_max:]))
-                wires = wires[:count_max]
-            count_max -= len(wires)
-            self._backlog_txs -= len(wires)
+    def _hold(self, peer: str, msg: ProposalMsg, size: int) -> bool:
+        """Let a proposal wait for the gossip queued before it; False: deliver it now.
+
+        Its tips most likely came with that gossip: admitting it first saves
+        fetching them again. But the backlog may be a flood of junk, so the
+        wait is bounded (proposal_wait_ms) and the admission stays sliced.
+        """
+        limits = self.backlog.limits
+        if (
+            len(self._proposals) >= limits.proposals_waiting_max
+            or self._proposals_bytes + size > limits.proposals_waiting_bytes_max
+            or not (self.backlog or self._proposals)
+        ):
+            return False
+        deadline = asyncio.get_running_loop().time() + limits.proposal_wait_ms / 1000
+        self._proposals.append((peer, msg, size, self.backlog.next_seq, deadline))
+        self._proposals_bytes += size
+        self._release_proposals()  # in order, behind those still waiting
+        return True
+
+    def _release_proposals(self) -> None:
+        """Deliver the proposals whose earlier gossip is admitted, or whose wait is over."""
+        if not self._proposals:
+            return
+        now = asyncio.get_running_loop().time()
+        oldest = self.backlog.oldest_seq()
+        while self._proposals:
+            peer, msg, size, seq, deadline = self._proposals[0]
+            if oldest is not None and oldest < seq and now < deadline:
+                return
+            self._proposals.popleft()
+            self._proposals_bytes -= size
+            self.replica.receive(peer, msg, now_ms())
+            self._schedule_drain()
+
+    def _admit_slice(self) -> None:
+        """Admit one slice of gossip from the next peer in turn, then wake whoever waits."""
+        taken = self.backlog.take()
+        if taken is not None:
+            peer, wires = taken
             self.replica.receive(peer, TxMsg(wires), now_ms())
-        self._schedule_drain()
-        room = self._backlog_room
-        if room is not None and self._backlog_txs <= BACKLOG_TXS_MAX // 2:
-            self._backlog_room = None
-            if not room.done():
-                room.set_result(None)
+            self._schedule_drain()
+        self._release_proposals()
+        self._resume_readers()
+
+    def _resume_readers(self) -> None:
+        """Let paused connections read again once their part of the backlog is down to half."""
+        for peer, paused in list(self._paused.items()):
+            if self.backlog.has_room(peer):
+                del self._paused[peer]
+                if not paused.done():
+                    paused.set_result(None)
 
     async def _admitter(self) -> None:
         """Admit the backlog a slice at a time, yielding to the loop between slices."""
         while not self._stopping.is_set():
-            if not self._backlog:
+            if not self.backlog:
+                self._release_proposals()
+                self._resume_readers()
                 self._backlog_ready.clear()
                 await self._backlog_ready.wait()
                 continue
-            self._admit_backlog(ADMIT_SLICE_TXS)
+            self._admit_slice()
             await asyncio.sleep(0)
+
+    def _blame(self, peer: str, reason: str) -> None:
+        """A peer sent what no honest peer sends: drop it, forget its gossip, refuse its key."""
+        self.metrics.peers_blamed += 1
+        log.warning(
+            "peer %s blamed (%s): dropped and refused for %.0f s",
+            peer[:12],
+            reason,
+            self.net.limits.blame_ban_s,
+        )
+        self.net.ban(peer, reason)
+        self.backlog.drop(peer)
+        self._proposals = deque(p for p in self._proposals if p[0] != peer)
+        self._proposals_bytes = sum(p[2] for p in self._proposals)
+        self._resume_readers()
 
     def _schedule_drain(self) -> None:
         """Group commit: drain once per GROUP_COMMIT_MS window, one fsync for the batch.
@@ -264,6 +328,8 @@ class Node:
             self._unsynced = []
         if r.must_persist():
             self.store.commit(r)
+        for peer, reason in r.blamed:
+            self._blame(peer, reason)
         for dst, msg in r.sends:
             data = encode(msg)
             urgent = not isinstance(msg, BULK_MESSAGES)
@@ -338,6 +404,7 @@ class Node:
     async def _ticker(self) -> None:
         while not self._stopping.is_set():
             self.replica.tick(now_ms())
+            self._release_proposals()  # a wait that ran out while the admitter was idle
             self._drain()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), TICK_MS / 1000)
