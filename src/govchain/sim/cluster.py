@@ -37,8 +37,10 @@ CLIENTS = 6
 CLIENT_BALANCE = 1_000_000
 GOV_INTERVAL_MS = 100
 ATTACKERS_MAX = 8
-# How long a node refuses a peer it blamed (ReplicaReady.blamed): long enough
-# that a forger stops mattering for a catch-up, short enough to see it return.
+# How long a node refuses a peer it blamed (ReplicaReady.blamed). A node bans
+# the key for NetLimits.blame_ban_s (600 s), but a real attacker comes back at
+# once under a fresh key (keys cost nothing) while a simulated one keeps its
+# key: 5 s lets it return within a run, as the real one would.
 BLAME_MS = 5_000
 
 
