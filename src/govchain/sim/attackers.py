@@ -11,7 +11,10 @@ What it sends (ATTACKS):
   RedactedTxMsg: its header without the payload and its genuine receipt proof,
   with no redaction, another record's genuine redaction, or a made-up one.
   Sprayed at replicas that lag (catching up after a crash, above all), and sent
-  in answer to every TxRequest it can answer that way;
+  in answer to every TxRequest it can answer that way; a requested transaction
+  that is not final yet, or final as rejected, is answered with a made-up
+  receipt a few heights ahead, which nobody can check before that height is
+  decided;
 - junk: TxMsg of bad signatures and garbage bytes, and frames that decode as
   nothing;
 - orphan: TxMsg of correctly signed transactions from throwaway keys whose
@@ -56,7 +59,7 @@ from govchain.replica.messages import (
 from govchain.replica.replica import Replica
 from govchain.state.audit import AuditEntry, AuditKind
 from govchain.state.payloads import TransferPayload
-from govchain.state.receipts import Receipt, Status, prove
+from govchain.state.receipts import Receipt, ReceiptProof, Status, prove
 
 ATTACKS = ("forge", "junk", "orphan", "consensus", "ask")
 ATTACK_WEIGHTS = (30, 15, 20, 20, 15)
@@ -107,6 +110,7 @@ class Attacker:
     _by_height: dict[int, list[bytes]] = field(default_factory=dict)
     _hidden: dict[bytes, str] = field(default_factory=dict)  # id -> rejected | redacted
     _hidden_ids: list[bytes] = field(default_factory=list)  # the same, in order
+    _rejected: dict[bytes, Transaction] = field(default_factory=dict)  # their headers
     _redactions: list[tuple[AuditEntry, ...]] = field(default_factory=list)
     _asked: dict[bytes, str] = field(default_factory=dict)
     _forged: dict[bytes, RedactedTxMsg] = field(default_factory=dict)
@@ -132,6 +136,7 @@ class Attacker:
             for i, (tx, rc) in enumerate(zip(ex.txs, receipts, strict=True)):
                 if rc.status == _REJECTED:
                     self._hide(tx.id, "rejected")
+                    self._rejected[tx.id] = tx
                 elif tx.payload:
                     self._forgeable[tx.id] = _Final(tx, i, receipts)
                     ids.append(tx.id)
@@ -227,6 +232,9 @@ class Attacker:
                 if forged is not None:
                     out.append((src, forged))
                     self.count("forge_answered")
+                elif (ahead := self._ahead(vid, peek)) is not None:
+                    out.append((src, ahead))
+                    self.count("forge_ahead")
         elif isinstance(msg, CommitRequest):
             out += self._bad_commits(src, peek, msg.height)
         elif isinstance(msg, TxMsg) and self._asked:
@@ -241,6 +249,24 @@ class Attacker:
             if why is not None:
                 self.count(f"served_withheld_{why}")
         return out
+
+    def _ahead(self, vid: bytes, peek: Peek) -> RedactedTxMsg | None:
+        """A withheld copy of a transaction no checkpoint covers yet, with a made-up
+        receipt a few heights ahead: nothing can check it before that height is
+        decided, so it waits in the asker's buffer of unproven copies till then.
+        The same for a transaction final as rejected, whose genuine withheld copy
+        an honest peer may have to park the same way."""
+        src = peek.source
+        if src is None:
+            return None
+        tx = src.dag.get(vid) or self._rejected.get(vid)
+        if tx is None or not tx.body.payload_len:
+            return None
+        height = len(src.decided) + self.rng.randint(1, 8)
+        receipt = Receipt(vid, height, self.rng.randint(0, 20), Status.EXECUTED.value)
+        path = tuple(self.rng.randbytes(32) for _ in range(self.rng.randint(0, 5)))
+        proof = ReceiptProof(receipt, receipt.index + 1 + self.rng.randint(0, 20), path)
+        return RedactedTxMsg(tx.without_payload().to_wire(), proof)
 
     def _spray_any(self, dst: str) -> list[Outgoing]:
         """Forged copies of recent final transactions, at any replica."""
