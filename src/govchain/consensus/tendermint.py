@@ -34,8 +34,8 @@ from govchain.crypto.keys import SigningKey
 
 
 def future_cost_bytes(msg: Proposal | Vote) -> int:
-    """What a queued future message is charged: its decoded objects take about twice
-    its encoded size, plus the queue's own entries."""
+    """What a queued next-height message is charged in future_bytes_max."""
+    # Its decoded objects take about twice its encoded size; 256 for the entries.
     return 2 * len(encode(msg)) + 256
 
 
@@ -137,7 +137,7 @@ class Tendermint:
         self.equivocations = 0
         self.rejected_messages = 0
         self._ready = Ready()
-        # Next-height messages, in arrival order, with what each signer's cost.
+        # Next-height messages in arrival order, and what each signer's cost.
         self._future: list[Proposal | Vote] = []
         self._future_seen: set[Proposal | Vote] = set()
         self._future_bytes = 0
