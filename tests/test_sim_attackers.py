@@ -135,7 +135,10 @@ def _replica() -> Replica:
 def test_served_payload_of_a_rejected_transaction_is_a_violation() -> None:
     c = Checkers(SUPPLY)
     tx = _tx()
-    assert c.on_executed("v0", _rejected_at_1(tx), SUPPLY) == [tx.id]
+    c.on_executed("v0", _rejected_at_1(tx), SUPPLY)
+    c.on_served("v0", "x0", TxMsg((tx.to_wire(),)))  # until height 2 certifies it: allowed
+    assert c.on_certified("v0", 1) == [] and c.violations == []
+    assert c.on_certified("v0", 2) == [tx.id]
     c.on_served("v0", "x0", TxMsg((tx.without_payload().to_wire(),)))
     c.on_served("v0", "x0", RedactedTxMsg(tx.without_payload().to_wire(), prove_one(tx)))
     c.on_served("v1", "x0", TxMsg((tx.to_wire(),)))  # v1 has not executed it: may not know
@@ -156,6 +159,7 @@ def test_served_payload_of_a_redacted_transaction_is_a_violation() -> None:
     ex = _rejected_at_1(_tx("first"))
     result = Executed(1, ex.result.receipts, bytes(32), bytes(32), redacted=(tx.id,))
     c.on_executed("v0", Execution(ex.checkpoint, ex.txs, result), SUPPLY)
+    assert c.on_certified("v0", 2) == [ex.txs[0].id, tx.id]
     c.on_served("v0", "v1", TxMsg((tx.to_wire(),)))
     assert [v.invariant for v in c.violations] == ["served"]
     assert "final as redacted" in c.violations[0].detail
@@ -166,6 +170,7 @@ def test_payload_kept_in_the_store_or_in_memory_is_a_violation() -> None:
     tx = _tx()
     ex = _rejected_at_1(tx)
     c.on_executed("v0", ex, SUPPLY)
+    assert c.on_certified("v0", 2) == [tx.id]
     replica = _replica()
     store = MemoryStore()
     c.check_kept("v0", replica, store, [tx.id])

@@ -70,7 +70,10 @@ def _redact_while_reading(db: Path, reader: sqlite3.Connection) -> tuple[Net, An
     action = ProposePayload(Redact(rec.id), "court order 23", bytes(32))
     net.submit("r1", signed(REGULATOR, "gov.propose", encode(action), tips(2), 0))
     r0 = net.replicas["r0"]
-    net.run_until(lambda: r0.ledger.redaction(rec.id) is not None)
+    # The bytes go once the checkpoint after the redaction is decided.
+    net.run_until(
+        lambda: (red := r0.ledger.redaction(rec.id)) is not None and len(r0.decided) > red.height
+    )
     stored = net.store.get_tx(rec.id)
     assert stored is not None and stored.redacted
     return net, rec

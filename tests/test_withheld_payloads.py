@@ -13,14 +13,22 @@ from pathlib import Path
 
 import pytest
 
-from govchain.codec import encode
+from govchain.codec import DecodeError, encode
 from govchain.dag.admission import AdmissionError, Reject
 from govchain.dag.tx import Transaction
-from govchain.replica.messages import Message, RedactedTxMsg, TxMsg, TxRequest
-from govchain.replica.replica import Replica
+from govchain.replica.books import Want
+from govchain.replica.messages import (
+    REDACTION_ENTRIES_MAX,
+    Message,
+    RedactedTxMsg,
+    TxMsg,
+    TxRequest,
+    decode_message,
+)
+from govchain.replica.replica import UNPROVEN_MAX, UNPROVEN_PEER_SHARE, Replica
 from govchain.state.audit import AUDIT_EMPTY, AuditEntry, AuditKind
 from govchain.state.payloads import ProposePayload, RecordPayload, Redact, TransferPayload
-from govchain.state.receipts import ReceiptProof, prove
+from govchain.state.receipts import Receipt, ReceiptProof, prove
 from govchain.storage.memory import MemoryStore
 from govchain.storage.sqlite import SqliteStore
 from test_storage import ALICE, BOB, REGULATOR, Net, receipt_of, signed
@@ -174,6 +182,9 @@ def test_a_rejected_transactions_payload_leaves_every_node(backend: str, tmp_pat
     rc = receipt_of(net.replicas["r0"], bad.id)
     assert rc is not None and (rc.status, rc.reason) == ("rejected", "malformed_payload")
 
+    # The bytes go once the next checkpoint certifies the receipt (until then a
+    # validator still executing that height could prove nothing without them).
+    net.run_until(lambda: all(len(r.decided) > rc.height for r in up))
     for r in up:
         held = [t for ex in r.executions for t in ex.txs] + [v.tx for v in r.dag.vertices.values()]
         assert all(MARKER not in t.payload for t in held)
@@ -217,3 +228,36 @@ def test_a_payload_over_the_tier_limit_is_refused_at_admission() -> None:
     # Gossip from a peer is refused the same way (unless a checkpoint needs it).
     r0.receive("r1", TxMsg((big.to_wire(),)), net.now)
     assert not r0.dag.has(big.id)
+
+
+# -- bounds on what a peer can make a node hold ------------------------------------------
+def test_a_withheld_copy_with_too_many_entries_is_a_decode_error() -> None:
+    rec = signed(ALICE, "record", encode(RecordPayload("", "text/plain", b"x")), [bytes(32)], 0)
+    proof = ReceiptProof(Receipt(rec.id, 3, 0, "executed"), 1, ())
+    entries = forged_redaction(rec, 3) * (REDACTION_ENTRIES_MAX + 1)
+    with pytest.raises(DecodeError):
+        decode_message(encode(RedactedTxMsg(rec.without_payload().to_wire(), proof, entries)))
+    decode_message(encode(RedactedTxMsg(rec.without_payload().to_wire(), proof, entries[:2])))
+
+
+def test_one_peer_fills_at_most_its_share_of_the_unproven_copies() -> None:
+    net = Net(MemoryStore())
+    r0 = net.replicas["r0"]
+    ahead = len(r0.decided) + 1  # not decided here yet: the copy must wait
+    copies = []
+    for nonce in range(UNPROVEN_MAX):
+        rec = signed(ALICE, "record", encode(RecordPayload("", "", b"x")), [bytes(32)], nonce)
+        r0._wanted.add(rec.id, Want(net.now, 0, net.now, None))  # as if a checkpoint needed it
+        proof = ReceiptProof(Receipt(rec.id, ahead, 0, "executed"), 1, ())
+        copies.append(RedactedTxMsg(rec.without_payload().to_wire(), proof))
+    for msg in copies[:-1]:
+        r0.receive("mallory", msg, net.now)
+    assert len(r0._unproven) == UNPROVEN_MAX // UNPROVEN_PEER_SHARE
+    r0.receive("r1", copies[-1], net.now)  # an honest peer still has room
+    assert len(r0._unproven) == UNPROVEN_MAX // UNPROVEN_PEER_SHARE + 1
+    far = RedactedTxMsg(
+        copies[-2].wire,
+        ReceiptProof(Receipt(copies[-2].proof.receipt.tx_id, 10**9, 0, "executed"), 1, ()),
+    )
+    r0.receive("r2", far, net.now)  # a height no fetch could need yet is not kept
+    assert len(r0._unproven) == UNPROVEN_MAX // UNPROVEN_PEER_SHARE + 1

@@ -11,6 +11,14 @@ from govchain.state.receipts import ReceiptProof
 
 IDS_PER_REQUEST_MAX = 256
 WIRES_PER_MSG_MAX = 256
+# A redaction's audit entries from its own to the last of its height: enactments
+# come at the end of a height, so only other enactments, lapses and expiries follow.
+REDACTION_ENTRIES_MAX = 512
+# A receipt's audit path: a height holds far fewer than 2**64 receipts.
+PROOF_PATH_MAX = 64
+# One withheld copy, all told: a header, a proof and the entries (each of whose
+# text fields execution clips to 1 KiB); anything bigger is not honest.
+REDACTED_MSG_BYTES_MAX = 1024 * 1024
 
 
 class TxMsg(msgspec.Struct, array_like=True, frozen=True, tag=1, forbid_unknown_fields=True):
@@ -79,6 +87,12 @@ MESSAGE_DECODER: msgspec.msgpack.Decoder[Message] = msgspec.msgpack.Decoder(Mess
 def decode_message(data: bytes) -> Message:
     """Decode a peer message; raises DecodeError on anything but one canonical message."""
     msg = decode_canonical(data, MESSAGE_DECODER)
+    if isinstance(msg, RedactedTxMsg) and (
+        len(data) > REDACTED_MSG_BYTES_MAX
+        or len(msg.redaction) > REDACTION_ENTRIES_MAX
+        or len(msg.proof.path) > PROOF_PATH_MAX
+    ):
+        raise DecodeError("a withheld copy too large, or with too many entries or proof hashes")
     if isinstance(msg, TxRequest) and len(msg.ids) > IDS_PER_REQUEST_MAX:
         raise DecodeError(f"a request names at most {IDS_PER_REQUEST_MAX} ids")
     if isinstance(msg, TxMsg) and not 1 <= len(msg.wires) <= WIRES_PER_MSG_MAX:

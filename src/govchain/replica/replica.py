@@ -12,6 +12,7 @@ import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from govchain.codec import encode
 from govchain.consensus.config import ConsensusConfig
 from govchain.consensus.messages import Certificate, Checkpoint, Proposal
 from govchain.consensus.tendermint import HardState, Relation, Tendermint, Verdict
@@ -27,8 +28,10 @@ from govchain.dag.admission import (
 from govchain.dag.graph import Admitted, Dag
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction, TxWire, tx_id
+from govchain.replica.books import SentBook, Want, Wanted
 from govchain.replica.messages import (
     IDS_PER_REQUEST_MAX,
+    REDACTION_ENTRIES_MAX,
     WIRES_PER_MSG_MAX,
     CommitMsg,
     CommitRequest,
@@ -45,9 +48,15 @@ from govchain.state.ledger import Executed, Ledger
 from govchain.state.receipts import Receipt, ReceiptProof, Status, prove
 
 UNPROVEN_MAX = 1_024  # withheld copies waiting for the checkpoint that certifies them
-# A redaction's audit entries from its own to the last of its height: enactments
-# come at the end of a height, so only other enactments, lapses and expiries follow.
-REDACTION_ENTRIES_MAX = 512
+UNPROVEN_BYTES_MAX = 8 * 1024 * 1024  # ... and their encoded size, all told
+UNPROVEN_PEER_SHARE = 4  # one peer holds at most 1/4 of either
+# A receipt this far past the decided height waits for a later fetch, not here.
+UNPROVEN_HEIGHTS_AHEAD_MAX = 64
+# What no honest peer ever relays: it admits, so checks, before it gossips.
+# (Expiry, quotas, tier limits and duplicates depend on timing and state.)
+_DISHONEST = frozenset(
+    {Reject.MALFORMED, Reject.WRONG_CHAIN, Reject.BAD_PAYLOAD, Reject.BAD_KEY, Reject.BAD_SIGNATURE}
+)
 _REJECTED = Status.REJECTED.value
 
 
@@ -67,9 +76,18 @@ class ReplicaConfig:
     # always kept): under load a checkpoint covers thousands.
     executions_txs_max: int = 20_000
     fetch_give_up_ms: int = 20_000  # unless a decided checkpoint needs the vertex
-    wanted_count_max: int = 20_000
+    # Ids being fetched (books.Wanted), about 20,000 and 5,000 of them: parents
+    # wanted for one peer's orphans stay within its share, and this replica's
+    # own needs (checkpoint tips) take the place of peers' when all is spent.
+    wanted_bytes_max: int = 8 * 1024 * 1024
+    wanted_bytes_per_source_max: int = 2 * 1024 * 1024
     commits_per_reply_max: int = 16
     catchup_interval_ms: int = 300
+    # Catch-up stamps (books.SentBook), about 4,000 and 32 of them: a peer asks
+    # a few heights per interval while it catches up; stamps older than the
+    # interval are forgotten, and beyond these no help is sent.
+    catchup_bytes_max: int = 1024 * 1024
+    catchup_bytes_per_source_max: int = 8 * 1024
     # A proposal names only tips of vertices this proposer admitted at least this
     # long ago: by then gossip has most likely brought them to the other
     # validators, who can vote at once instead of fetching parent after parent.
@@ -111,6 +129,10 @@ class ReplicaReady:
     # Peers that sent what an honest peer never sends (a forged copy, an
     # unprovable withheld payload): the shell drops them and refuses them a while.
     blamed: list[tuple[str, str]] = field(default_factory=list)
+    # Final vertices whose payload must leave the store in this commit: final as
+    # rejected, or redacted, at a height whose receipts (and audit head) the
+    # checkpoint just decided certifies, so peers catching up can prove them.
+    purged: list[bytes] = field(default_factory=list)
 
     def must_persist(self) -> bool:
         """True when something must reach storage before anything is sent."""
@@ -119,6 +141,7 @@ class ReplicaReady:
             or bool(self.decided)
             or bool(self.executed)
             or bool(self.admitted)
+            or bool(self.purged)
         )
 
 
@@ -150,11 +173,23 @@ class Replica:
         # receipts stand in for the payload at execution; proofs wait here, with
         # the peer that sent them, until h+1 is decided.
         self._known_receipts: dict[bytes, Receipt] = {}
-        self._unproven: dict[bytes, tuple[str, RedactedTxMsg]] = {}
+        # id -> (peer, message, its encoded size): bounded in count and bytes,
+        # and per peer, since a peer decides what it sends.
+        self._unproven: dict[bytes, tuple[str, RedactedTxMsg, int]] = {}
+        self._unproven_bytes = 0
+        self._unproven_by_peer: dict[str, tuple[int, int]] = {}  # peer -> (count, bytes)
         # Redacted records taken before this node could check the redaction's
         # certified audit head: id -> (peer, height of the redaction, the head its
         # entries chain to). Checked when execution reaches that height.
         self._redactions_to_confirm: dict[bytes, tuple[str, int, bytes]] = {}
+        # Height h -> ids whose payload goes once checkpoint h + 1 is decided: until
+        # then only the payload proves what a peer catching up must execute.
+        self._purge_at: dict[int, set[bytes]] = {}
+        self._purge_ids: set[bytes] = set()  # every id in _purge_at
+        # Stored vertices the replay left waiting for a parent (a withheld copy is
+        # stored only with its execution): not persisted again once admitted.
+        self._replayed_orphans: set[bytes] = set()
+        self._replay_missing: list[bytes] = []
         self.name = name
         self.genesis = genesis
         self.key = key
@@ -169,9 +204,14 @@ class Replica:
         self._executions_txs = 0
         self._out = ReplicaReady()
         self._gossip: list[tuple[Transaction, str | None]] = []  # (tx, who sent it to us)
-        # id -> (asked at ms, peer cursor, first asked at ms)
-        self._wanted: dict[bytes, tuple[int, int, int]] = {}
-        self._catchup_sent: dict[tuple[str, int], int] = {}
+        # Ids being fetched, and when catch-up help last went to whom: both
+        # within byte budgets and per-peer shares (replica/books.py).
+        self._wanted = Wanted(config.wanted_bytes_max, config.wanted_bytes_per_source_max)
+        self._catchup_sent = SentBook(
+            config.catchup_interval_ms,
+            config.catchup_bytes_max,
+            config.catchup_bytes_per_source_max,
+        )
         self.now_ms = 0
         restored = persisted or Persisted()
         self._replay(restored)
@@ -213,13 +253,21 @@ class Replica:
             )
         for tx in p.vertices:
             if not self.dag.has(tx.id):
-                self.dag.admit_tx(tx, self.now_ms, verify_signature=False, lenient=True)
-        self._out = ReplicaReady()
+                adm = self.dag.admit_tx(tx, self.now_ms, verify_signature=False, lenient=True)
+                self._replay_missing.extend(adm.missing)
+        self._replayed_orphans = {tx.id for tx in p.vertices if not self.dag.has(tx.id)}
+        # A crash may have come between an execution and the purge its next
+        # checkpoint allowed: purge again (deleting twice changes nothing).
+        purged = self._out.purged
+        self._out = ReplicaReady(purged=purged)
 
     # -- inputs ------------------------------------------------------------
     def start(self, now_ms: int) -> None:
         """Begin consensus (after construction or a restart)."""
         self.now_ms = now_ms
+        if self._replay_missing:  # parents of stored vertices, e.g. withheld copies
+            missing, self._replay_missing = self._replay_missing, []
+            self._fetch([m for m in dict.fromkeys(missing) if not self.dag.has(m)], None, now_ms)
         # Decided but not yet executed before a restart: fetch their cones again.
         self._execute_decided()
         self.consensus.start(now_ms)
@@ -367,7 +415,7 @@ class Replica:
         The id is hashed once, and a duplicate is dropped before the body is
         decoded: a transaction may reach a node from several peers.
         """
-        new = self._decode_new(wire)
+        new = self._decode_new(peer, wire)
         if new is None:
             return False
         w, vid = new
@@ -376,8 +424,10 @@ class Replica:
             lenient = vid in self._wanted or self.dag.is_awaited(vid)
             if not lenient:  # one a checkpoint needs is admitted whatever its size
                 self._check_tier(tx)
-            admitted = self.dag.admit_tx(tx, now_ms, lenient=lenient)
-        except AdmissionError:
+            admitted = self.dag.admit_tx(tx, now_ms, lenient=lenient, source=peer)
+        except AdmissionError as exc:
+            if exc.reason in _DISHONEST:
+                self._blame(peer, f"relayed a transaction no honest node admits: {exc}")
             return False
         self._wanted.pop(vid, None)
         self._on_admitted(admitted, peer)
@@ -393,13 +443,16 @@ class Replica:
                 Reject.TOO_LARGE, f"payload of {tx.body.payload_len} bytes > the tier's {limit}"
             )
 
-    def _decode_new(self, wire: bytes) -> tuple[TxWire, bytes] | None:
-        """The outer wire and its id, unless it is malformed or already held here."""
+    def _decode_new(self, peer: str, wire: bytes) -> tuple[TxWire, bytes] | None:
+        """The outer wire and its id, unless it is malformed (its sender blamed) or held here."""
         try:
             w = decode_wire(wire, self.config.dag)
-        except AdmissionError:
+        except AdmissionError as exc:
+            if exc.reason is Reject.MALFORMED:
+                self._blame(peer, f"relayed a malformed transaction: {exc}")
             return None
         if len(w.signature) != SIGNATURE_BYTES:
+            self._blame(peer, "relayed a transaction whose signature is not 64 bytes")
             return None
         vid = tx_id(w.body, w.signature)
         return None if self.dag.holds(vid) else (w, vid)
@@ -414,6 +467,9 @@ class Replica:
         for tx in admitted.added:
             self._wanted.pop(tx.id, None)
             if tx.payload_missing:
+                continue
+            if self._replayed_orphans and tx.id in self._replayed_orphans:
+                self._replayed_orphans.discard(tx.id)  # stored already, gossiped then
                 continue
             self._out.admitted.append(tx)
             self._gossip.append((tx, source))
@@ -461,8 +517,12 @@ class Replica:
             if t is None:
                 continue
             if not t.payload_missing:
-                found.append(t.to_wire())
-                continue
+                if vid not in self._purge_ids or self._is_validator(peer):
+                    found.append(t.to_wire())
+                    continue
+                # Final as rejected or redacted, not yet certified: the bytes go
+                # only to a validator, which may need them to execute that height.
+                t = t.without_payload()
             # Without its payload: final as rejected, or redacted. The receipt
             # proves the first; the redaction's audit entries the second.
             proof = self._receipt_proof(vid)
@@ -477,6 +537,12 @@ class Replica:
         for start in range(0, len(found), WIRES_PER_MSG_MAX):
             batch = tuple(found[start : start + WIRES_PER_MSG_MAX])
             self._out.sends.append((peer, TxMsg(batch)))
+
+    def _is_validator(self, peer: str) -> bool:
+        """True when peer is a member of the validator set of the next height."""
+        vs = self.ledger.validator_set(self.ledger.height + 1)
+        key = self.peer_keys.get(peer)
+        return vs is not None and key is not None and any(m.public_key == key for m in vs.members)
 
     def _receipt_proof(self, vid: bytes) -> ReceiptProof | None:
         """The inclusion proof of a final vertex's receipt, from memory or the store."""
@@ -510,7 +576,7 @@ class Replica:
         record, when the certified chain redacted it. Anything else is a copy
         an honest peer never sends: its sender is blamed.
         """
-        new = self._decode_new(msg.wire)
+        new = self._decode_new(peer, msg.wire)
         if new is None:
             return False
         w, vid = new
@@ -526,8 +592,7 @@ class Replica:
             return False
         verdict = self._proof_verdict(msg.proof)
         if verdict is None:
-            if vid in self._unproven or len(self._unproven) < UNPROVEN_MAX:
-                self._unproven[vid] = (peer, msg)
+            self._park_unproven(peer, vid, msg)
             return False
         if not verdict:
             self._blame(peer, "a withheld copy whose receipt is not certified")
@@ -537,12 +602,14 @@ class Replica:
             self._blame(peer, problem)
             return False
         try:
-            admitted = self.dag.admit_tx(tx, now_ms, lenient=True)
+            admitted = self.dag.admit_tx(tx, now_ms, lenient=True, source=peer)
         except AdmissionError:
             return False
         self._known_receipts[vid] = msg.proof.receipt
         self._wanted.pop(vid, None)
         self._on_admitted(admitted, peer)
+        if admitted.missing:
+            self._fetch(list(admitted.missing), peer, now_ms)
         return bool(admitted.added)
 
     def _withheld_problem(self, peer: str, tx: Transaction, msg: RedactedTxMsg) -> str | None:
@@ -610,24 +677,57 @@ class Replica:
             return None
         return proof.verify(self.decided[h][0].receipts_root)
 
+    def _park_unproven(self, peer: str, vid: bytes, msg: RedactedTxMsg) -> None:
+        """Keep a copy until its receipt's height is decided here, within every budget.
+
+        The first copy of an id stays: a peer cannot push out another's. One
+        that fails its check later is dropped and its sender blamed, and the
+        fetch asks again.
+        """
+        if vid in self._unproven or msg.proof.receipt.height > (
+            len(self.decided) + UNPROVEN_HEIGHTS_AHEAD_MAX
+        ):
+            return
+        size = len(encode(msg))
+        count, used = self._unproven_by_peer.get(peer, (0, 0))
+        if (
+            len(self._unproven) >= UNPROVEN_MAX
+            or self._unproven_bytes + size > UNPROVEN_BYTES_MAX
+            or (count + 1) * UNPROVEN_PEER_SHARE > UNPROVEN_MAX
+            or (used + size) * UNPROVEN_PEER_SHARE > UNPROVEN_BYTES_MAX
+        ):
+            return
+        self._unproven[vid] = (peer, msg, size)
+        self._unproven_bytes += size
+        self._unproven_by_peer[peer] = (count + 1, used + size)
+
     def _retry_unproven(self, now_ms: int) -> bool:
         added = False
-        for vid, (peer, msg) in list(self._unproven.items()):
+        for vid, (peer, msg, size) in list(self._unproven.items()):
             if self._proof_verdict(msg.proof) is not None:
                 del self._unproven[vid]
+                self._unproven_bytes -= size
+                count, used = self._unproven_by_peer.pop(peer)
+                if count > 1:
+                    self._unproven_by_peer[peer] = (count - 1, used - size)
                 added |= self._on_redacted(peer, msg, now_ms)
         return added
 
     def _fetch(self, ids: list[bytes], peer: str | None, now_ms: int) -> None:
-        fresh = [i for i in ids if i not in self._wanted and not self.dag.has(i)]
-        room = self.config.wanted_count_max - len(self._wanted)
-        fresh = fresh[: max(0, room)]
-        if not fresh or not self.peers:
+        """Ask peer (None: every peer) for ids, each within its source's share of wanted ids."""
+        if not self.peers:
             return
         cursor = self.peers.index(peer) if peer in self.peers else 0
-        for i in fresh:
-            self._wanted[i] = (now_ms, cursor, now_ms)
-        self._request(fresh, self.peers[cursor], peer is None)
+        fresh: list[bytes] = []
+        for i in ids:
+            if i in self._wanted or self.dag.has(i):
+                continue
+            # A parent is charged to the source of the orphan that needs it, not
+            # to whoever relayed it; a tip that consensus needs is our own need.
+            if self._wanted.add(i, Want(now_ms, cursor, now_ms, self.dag.awaiting_source(i))):
+                fresh.append(i)
+        if fresh:
+            self._request(fresh, self.peers[cursor], peer is None)
 
     def _request(self, ids: list[bytes], peer: str, everyone: bool) -> None:
         for start in range(0, len(ids), IDS_PER_REQUEST_MAX):
@@ -636,40 +736,83 @@ class Replica:
                 self._out.sends.append((p, msg))
 
     def _retry_fetches(self, now_ms: int) -> None:
+        """Ask the next peer for ids still missing; drop those nobody needs any more."""
         due: dict[int, list[bytes]] = {}
         needed = {t for cp, _ in self.decided[self.ledger.height :] for t in cp.tips}
-        for vid, (asked, cursor, first) in list(self._wanted.items()):
-            stale = now_ms - first >= self.config.fetch_give_up_ms and vid not in needed
-            if self.dag.has(vid) or stale:
-                del self._wanted[vid]
-            elif now_ms - asked >= self.config.fetch_retry_ms:
-                nxt = (cursor + 1) % len(self.peers)
-                self._wanted[vid] = (now_ms, nxt, first)
-                due.setdefault(nxt, []).append(vid)
+        for vid, want in self._wanted.items():
+            stale = now_ms - want.first_ms >= self.config.fetch_give_up_ms and vid not in needed
+            # Wanted as a parent of orphans that have all gone (expired or evicted).
+            unawaited = want.source is not None and not self.dag.is_awaited(vid)
+            if self.dag.has(vid) or stale or (unawaited and vid not in needed):
+                self._wanted.pop(vid)
+            elif now_ms - want.asked_ms >= self.config.fetch_retry_ms:
+                want.asked_ms = now_ms
+                want.cursor = (want.cursor + 1) % len(self.peers)
+                due.setdefault(want.cursor, []).append(vid)
         for cursor, ids in sorted(due.items()):
             self._request(ids, self.peers[cursor], everyone=False)
+        self._catchup_sent.forget_old(now_ms)  # so budgets() shows what still holds back
 
     # -- catch-up ------------------------------------------------------------
     def _help(self, peer: str, rel: Relation, height: int, now_ms: int) -> None:
         if rel is Relation.PAST:
             self._send_commits(peer, height, now_ms)
-        elif rel is Relation.FUTURE and height > self.consensus.height:
-            key = (peer, -self.consensus.height)
-            if now_ms - self._catchup_sent.get(key, -(10**12)) >= self.config.catchup_interval_ms:
-                self._catchup_sent[key] = now_ms
-                self._out.sends.append((peer, CommitRequest(self.consensus.height)))
+        elif (
+            rel is Relation.FUTURE
+            and height > self.consensus.height
+            # Our own request, stamped under the negated height: apart from our answers.
+            and self._catchup_sent.allow(peer, -self.consensus.height, now_ms)
+        ):
+            self._out.sends.append((peer, CommitRequest(self.consensus.height)))
 
     def _send_commits(self, peer: str, height: int, now_ms: int) -> None:
         if not 1 <= height <= len(self.decided):
             return
-        key = (peer, height)
-        if now_ms - self._catchup_sent.get(key, -(10**12)) < self.config.catchup_interval_ms:
-            return
-        self._catchup_sent[key] = now_ms
+        if not self._catchup_sent.allow(peer, height, now_ms):
+            return  # helped within the interval, or the peer (or everyone) asks too much
         last = min(len(self.decided), height - 1 + self.config.commits_per_reply_max)
         for h in range(height, last + 1):
             cp, cert = self.decided[h - 1]
             self._out.sends.append((peer, CommitMsg(cp, cert)))
+
+    # -- budgets ---------------------------------------------------------------
+    def budgets(self) -> dict[str, tuple[int, int]]:
+        """(bytes used, byte budget) of every buffer the network feeds, here and in the cores.
+
+        A `*_per_source` entry is the largest part any one source holds
+        against its share. The simulator checks that no used exceeds its budget.
+        """
+        c = self.config
+        dag = self.dag
+        consensus = self.consensus
+        cc = c.consensus
+        return {
+            "orphans": (dag.orphan_bytes(), c.dag.orphan_bytes_max),
+            "orphans_per_source": (
+                dag.orphan_bytes_per_source_most(),
+                c.dag.orphan_bytes_per_source_max,
+            ),
+            "wanted": (self._wanted.used_bytes(), c.wanted_bytes_max),
+            "wanted_per_source": (
+                self._wanted.most_bytes_per_source(),
+                c.wanted_bytes_per_source_max,
+            ),
+            "unproven": (self._unproven_bytes, UNPROVEN_BYTES_MAX),
+            "unproven_per_source": (
+                max((used for _, used in self._unproven_by_peer.values()), default=0),
+                UNPROVEN_BYTES_MAX // UNPROVEN_PEER_SHARE,
+            ),
+            "future": (consensus.future_bytes(), cc.future_bytes_max),
+            "future_per_sender": (
+                consensus.future_bytes_per_sender_most(),
+                cc.future_bytes_per_sender_max,
+            ),
+            "catchup": (self._catchup_sent.used_bytes(), c.catchup_bytes_max),
+            "catchup_per_source": (
+                self._catchup_sent.most_bytes_per_source(),
+                c.catchup_bytes_per_source_max,
+            ),
+        }
 
     # -- decisions and execution ---------------------------------------------
     def _after(self, now_ms: int) -> None:
@@ -689,6 +832,8 @@ class Replica:
                 self._out.decided.append((cp, cert))
             if not r.decided:
                 break
+            if self._purge_at:
+                self._purge_certified()
             if self._unproven:
                 self._retry_unproven(now_ms)
             if self._execute_decided():
@@ -722,16 +867,18 @@ class Replica:
             if tx.payload_missing and tx.id in self._known_receipts
         }
         result = self.ledger.execute(cp.height, txs, {**withheld, **(known or {})} or None)
-        # Final as rejected: the payload goes in the commit that makes it final,
-        # from memory too, and is never served again; the header and receipt stay.
-        spent = {
+        # Final as rejected, or redacted: the payload leaves memory and the store
+        # once the next checkpoint certifies this height (_purge_certified); the
+        # header and receipt stay.
+        gone = {
             tx.id
             for tx, rc in zip(txs, result.receipts, strict=True)
             if rc.status == _REJECTED and tx.payload
         }
-        if spent:
-            txs = tuple(tx.without_payload() if tx.id in spent else tx for tx in txs)
-            self._drop_payloads(spent)
+        gone.update(result.redacted)
+        if gone:
+            self._purge_at[cp.height] = gone
+            self._purge_ids |= gone
         if self._redactions_to_confirm:
             self._confirm_redactions(cp.height, result.audit_head)
         ex = Execution(cp, txs, result)
@@ -742,12 +889,32 @@ class Replica:
             or self._executions_txs > self.config.executions_txs_max
         ):
             self._executions_txs -= len(self.executions.pop(0).txs)
-        if result.redacted:
-            self._forget_payloads(set(result.redacted))
+        if self._purge_at:
+            self._purge_certified()
         return ex
 
+    def _purge_certified(self) -> None:
+        """Payloads whose removal a decided checkpoint now proves leave memory and the store.
+
+        A transaction final as rejected at h can be proven so only by the
+        receipts root that checkpoint h + 1 certifies. Deleting its payload
+        earlier would strand a validator still executing h: no peer could send
+        the bytes, nor a copy it could check, and with f others down h + 1 would
+        never be decided. Until then the payload is served only to a validator
+        that asks for it by id, never gossiped, and never shown by the API.
+        """
+        due = sorted(h for h in self._purge_at if h < len(self.decided))
+        if not due:
+            return
+        ids: set[bytes] = set()
+        for h in due:
+            ids |= self._purge_at.pop(h)
+        self._purge_ids -= ids
+        self._forget_payloads(ids)
+        self._out.purged.extend(sorted(ids))
+
     def _forget_payloads(self, ids: set[bytes]) -> None:
-        """Redacted records keep their headers in memory, never their payloads."""
+        """Purged transactions keep their headers in memory, never their payloads."""
         for i, e in enumerate(self.executions):
             if any(tx.id in ids for tx in e.txs):
                 txs = tuple(tx.without_payload() if tx.id in ids else tx for tx in e.txs)

@@ -59,6 +59,10 @@ class Checkers:
         # node, because a node that has not executed the height yet cannot know.
         # Keyed by name, so it outlives a crash: the store holds those executions.
         self._hidden: dict[str, dict[bytes, str]] = {}
+        # node -> height -> [(id, why)] executed as hidden but not yet certified
+        # there: a node deletes those payloads once it has decided height + 1,
+        # whose roots prove the receipts (and audit head) to a peer catching up.
+        self._awaiting: dict[str, dict[int, list[tuple[bytes, str]]]] = {}
 
     def fail(self, invariant: str, detail: str) -> None:
         """Record a violation at the current step."""
@@ -84,12 +88,12 @@ class Checkers:
         else:
             self._certs_ok.add(key)
 
-    def on_executed(self, node: str, ex: Execution, supply_now: int) -> list[bytes]:
+    def on_executed(self, node: str, ex: Execution, supply_now: int) -> None:
         """Same state hash and audit head, same receipts, nothing twice, supply conserved.
 
         supply_now counts escrow: held transfers' amounts stay part of the supply.
-        Returns the ids whose payloads the node must no longer keep or serve: those
-        this height finalized as rejected, and those it redacted.
+        The ids this height finalized as rejected, and those it redacted, wait
+        for on_certified.
         """
         h = ex.checkpoint.height
         have = self._state.setdefault(h, ex.result.state_hash)
@@ -114,16 +118,27 @@ class Checkers:
             seen.add(r.tx_id)
         if supply_now != self.supply:
             self.fail("conservation", f"{node} holds {supply_now}, genesis minted {self.supply}")
-        hidden = self._hidden.setdefault(node, {})
-        new: list[bytes] = []
+        waiting: list[tuple[bytes, str]] = []
         for r in ex.result.receipts:
             self._final_at.setdefault(r.tx_id, r.height)
             if r.status == _REJECTED:
-                hidden[r.tx_id] = "rejected"
-                new.append(r.tx_id)
-        for vid in ex.result.redacted:
-            hidden[vid] = "redacted"
-            new.append(vid)
+                waiting.append((r.tx_id, "rejected"))
+        waiting.extend((vid, "redacted") for vid in ex.result.redacted)
+        if waiting:
+            self._awaiting.setdefault(node, {})[h] = waiting
+
+    def on_certified(self, node: str, decided_count: int) -> list[bytes]:
+        """The ids whose payloads the node must no longer keep or serve, now that it has
+        decided decided_count heights: those of every executed height below that."""
+        awaiting = self._awaiting.get(node)
+        if not awaiting:
+            return []
+        hidden = self._hidden.setdefault(node, {})
+        new: list[bytes] = []
+        for h in sorted(h for h in awaiting if h < decided_count):
+            for vid, why in awaiting.pop(h):
+                hidden[vid] = why
+                new.append(vid)
         return new
 
     # -- what is kept and served (DESIGN: "What is kept, what is served") -----

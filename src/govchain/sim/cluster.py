@@ -531,15 +531,15 @@ class Simulation:
             return
         for cp, cert in r.decided:
             self.checkers.on_decided(node.name, cp, cert, replica.ledger.validator_set(cp.height))
-        hidden: list[bytes] = []
         for ex in r.executed:
-            hidden += self.checkers.on_executed(node.name, ex, replica.ledger.total_supply())
+            self.checkers.on_executed(node.name, ex, replica.ledger.total_supply())
             for rc in ex.result.receipts:
                 self.final.setdefault(rc.tx_id, rc)
             if ex.checkpoint.height not in self._audited:
                 self._audited.add(ex.checkpoint.height)
                 for entry in ex.result.audit:
                     self.audit_kinds[entry.kind] = self.audit_kinds.get(entry.kind, 0) + 1
+        hidden = self.checkers.on_certified(node.name, len(replica.decided))
         if hidden:
             self.checkers.check_kept(node.name, replica, node.store, hidden)
 

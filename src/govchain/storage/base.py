@@ -37,8 +37,9 @@ class Store(Protocol):
 
     commit() is atomic and durable when it returns: either every part of the
     ReplicaReady is stored or none is, and a kill -9 afterwards loses nothing.
-    A commit whose executions redact records removes those payloads from
-    everything the store keeps, in the same commit.
+    A commit removes the payloads of the ids in `ReplicaReady.purged` (final as
+    rejected, or redacted) from everything the store keeps, in the same commit,
+    and an execution whose copy of a transaction has no payload leaves none.
     The node calls it before sending anything that ReplicaReady holds.
     """
 

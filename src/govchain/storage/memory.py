@@ -97,12 +97,11 @@ class MemoryStore:
             v.height, v.index = h, index
             if tx.payload_missing:
                 v.tx = tx  # final as rejected: its payload goes in this commit
-        for ex in ready.executed:
-            for vid in ex.result.redacted:
-                self._redact(vid)
+        for vid in ready.purged:
+            self._redact(vid)
 
     def _redact(self, vid: bytes) -> None:
-        """Forget a final record's payload everywhere this store holds it."""
+        """Forget a final transaction's payload everywhere this store holds it."""
         v = self._vertices.get(vid)
         if v is None or v.height is None or v.index is None:
             return

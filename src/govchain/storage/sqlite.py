@@ -725,10 +725,17 @@ class SqliteStore:
                 redacted_seq = self._seq_of(vid)
             if redacted_seq is None:
                 raise CommitError(f"redacted vertex {vid.hex()} is not stored")
-            c.execute("UPDATE vertices SET payload = NULL WHERE seq = ?", (redacted_seq,))
             c.execute("INSERT INTO redacted (seq, height) VALUES (?, ?)", (redacted_seq, h))
+        for vid in ready.purged:
+            purged_seq = stored.get(vid)
+            if purged_seq is None:
+                purged_seq = self._seq_of(vid)
+            if purged_seq is None:
+                raise CommitError(f"purged vertex {vid.hex()} is not stored")
+            emptied.append(purged_seq)
+            c.execute("UPDATE vertices SET payload = NULL WHERE seq = ?", (purged_seq,))
         # Deleted bytes linger in the WAL's old page images until a checkpoint.
-        self._redacted_pending = bool(redacted_rows) or any(e < self._next_seq for e in emptied)
+        self._redacted_pending = any(e < self._next_seq for e in emptied)
         return seq, added, stored, covered
 
     def _refuse_stored(self, ids: list[bytes]) -> None:
