@@ -186,6 +186,7 @@ class Replica:
         # then only the payload proves what a peer catching up must execute.
         self._purge_at: dict[int, set[bytes]] = {}
         self._purge_ids: set[bytes] = set()  # every id in _purge_at
+        self._admission_pending = False  # gossip admitted, consequences not drawn yet
         # Stored vertices the replay left waiting for a parent (a withheld copy is
         # stored only with its execution): not persisted again once admitted.
         self._replayed_orphans: set[bytes] = set()
@@ -323,7 +324,7 @@ class Replica:
             for wire in msg.wires[:WIRES_PER_MSG_MAX]:
                 admitted_any |= self._on_tx(peer, wire, now_ms)
             if admitted_any:
-                self._after_admission()
+                self._admission_pending = True
         elif isinstance(msg, TxRequest):
             self._on_tx_request(peer, msg)
         elif isinstance(msg, ProposalMsg):
@@ -342,6 +343,18 @@ class Replica:
             self._after_admission()
         self._after(now_ms)
 
+    def _settle(self) -> None:
+        """What gossip admitted since the last ready() may complete a cone: look once.
+
+        A node admits gossip a slice at a time (a few milliseconds each, so the
+        loop stays responsive); executing decided checkpoints and rechecking the
+        proposal once per slice cost more than the slices themselves.
+        """
+        if self._admission_pending:
+            self._admission_pending = False
+            self._after_admission()
+            self._after(self.now_ms)
+
     def ready(self) -> ReplicaReady:
         """Take the outputs gathered since the last call.
 
@@ -349,6 +362,7 @@ class Replica:
         store holds every execution handed out now: only then may the DAG
         forget those final ids (Dag.forget_final).
         """
+        self._settle()
         self._flush_gossip()
         out, self._out = self._out, ReplicaReady()
         self.dag.forget_final(self._stored_height)
