@@ -148,4 +148,10 @@ def test_openapi_and_metrics_are_served(tmp_path: Path) -> None:
         for name in ("govchain_height", "govchain_dag_vertices", "govchain_peers",
                      "govchain_pending_txs", "govchain_finality_latency_ms_count"):  # fmt: skip
             assert f"\n{name}" in "\n" + text
+        # What the network feeds, against its budget; blamed peers; deleted bytes in the WAL.
+        for line in ('govchain_buffer_bytes{buffer="orphans"} 0',
+                     'govchain_buffer_budget_bytes{buffer="orphans"} 67108864',
+                     "govchain_peers_blamed_total 0",
+                     "govchain_store_deleted_bytes_in_wal 0"):  # fmt: skip
+            assert f"\n{line}\n" in "\n" + text, line
         assert "govchain" in c.http.get(c.url(0) + "/").text

@@ -34,6 +34,7 @@ from govchain.state.governance import ProposalStatus
 from govchain.state.ledger import VALSET_DELAY_HEIGHTS
 from govchain.state.receipts import prove
 from govchain.state.services import service_id_ok
+from govchain.storage.sqlite import SqliteStore
 
 if TYPE_CHECKING:
     from govchain.node.node import Node
@@ -543,4 +544,29 @@ def _metrics_text(node: Node) -> str:
     lines.append(f"govchain_finality_latency_ms_count {len(samples)}")
     lines.append(f"govchain_consensus_equivocations_total {r.consensus.equivocations}")
     lines.append(f"govchain_peer_decode_errors_total {m.peer_decode_errors}")
+    lines += [
+        "# HELP govchain_peers_blamed_total Peers dropped and refused for sending what no"
+        " honest peer sends.",
+        "# TYPE govchain_peers_blamed_total counter",
+        f"govchain_peers_blamed_total {m.peers_blamed}",
+        "# HELP govchain_buffer_bytes Bytes held by each buffer the network feeds"
+        " (*_per_source: the largest part of one source).",
+        "# TYPE govchain_buffer_bytes gauge",
+        "# HELP govchain_buffer_budget_bytes The byte budget of each of those buffers.",
+        "# TYPE govchain_buffer_budget_bytes gauge",
+    ]
+    budgets = sorted(r.budgets().items())
+    lines += [f'govchain_buffer_bytes{{buffer="{name}"}} {used}' for name, (used, _) in budgets]
+    lines += [f'govchain_buffer_budget_bytes{{buffer="{n}"}} {cap}' for n, (_, cap) in budgets]
+    if isinstance(node.store, SqliteStore):
+        lines += [
+            "# HELP govchain_store_wal_checkpoint_busy_total Busy WAL checkpoints after a"
+            " payload deletion (retried at every commit).",
+            "# TYPE govchain_store_wal_checkpoint_busy_total counter",
+            f"govchain_store_wal_checkpoint_busy_total {node.store.wal_checkpoint_busy}",
+            "# HELP govchain_store_deleted_bytes_in_wal 1 while deleted payload bytes may"
+            " remain in the WAL.",
+            "# TYPE govchain_store_deleted_bytes_in_wal gauge",
+            f"govchain_store_deleted_bytes_in_wal {int(node.store.redaction_in_wal)}",
+        ]
     return "\n".join(lines) + "\n"
