@@ -27,6 +27,7 @@ from govchain.replica.messages import (
 )
 from govchain.replica.replica import UNPROVEN_MAX, UNPROVEN_PEER_SHARE, Replica
 from govchain.state.audit import AUDIT_EMPTY, AuditEntry, AuditKind
+from govchain.state.governance import PROPOSALS_OPEN_MAX
 from govchain.state.payloads import ProposePayload, RecordPayload, Redact, TransferPayload
 from govchain.state.receipts import Receipt, ReceiptProof, prove
 from govchain.storage.memory import MemoryStore
@@ -261,3 +262,8 @@ def test_one_peer_fills_at_most_its_share_of_the_unproven_copies() -> None:
     )
     r0.receive("r2", far, net.now)  # a height no fetch could need yet is not kept
     assert len(r0._unproven) == UNPROVEN_MAX // UNPROVEN_PEER_SHARE + 1
+
+
+def test_an_honest_redaction_proof_always_fits() -> None:
+    # At most two end-of-height entries per open proposal can follow a redaction.
+    assert REDACTION_ENTRIES_MAX >= 2 * PROPOSALS_OPEN_MAX + 1

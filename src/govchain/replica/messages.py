@@ -12,8 +12,10 @@ from govchain.state.receipts import ReceiptProof
 IDS_PER_REQUEST_MAX = 256
 WIRES_PER_MSG_MAX = 256
 # A redaction's audit entries from its own to the last of its height: enactments
-# come at the end of a height, so only other enactments, lapses and expiries follow.
-REDACTION_ENTRIES_MAX = 512
+# come at the end of a height, so only other enactments, lapses and expiries
+# follow, at most two per open proposal (PROPOSALS_OPEN_MAX = 256), each with a
+# short outcome text: well within REDACTED_MSG_BYTES_MAX.
+REDACTION_ENTRIES_MAX = 1_024
 # A receipt's audit path: a height holds far fewer than 2**64 receipts.
 PROOF_PATH_MAX = 64
 # One withheld copy, all told: a header, a proof and the entries (each of whose
