@@ -62,12 +62,17 @@ class Cluster:
             self.wait_api(i)
 
     def wait_api(self, i: int, timeout_s: float = 30.0) -> None:
-        """Until node i's API answers."""
-        wait_until(
-            lambda: self.http.get(self.url(i) + "/v1/status").status_code == 200,
-            timeout_s,
-            f"{self.nodes[i].name} API",
-        )
+        """Until node i's API answers; fails at once, with its log, if the node exited."""
+        n = self.nodes[i]
+
+        def up() -> bool:
+            p = self.procs.get(n.name)
+            if p is not None and p.poll() is not None:
+                tail = (n.home / "node.log").read_text(errors="replace")[-3000:]
+                raise AssertionError(f"{n.name} exited with {p.returncode}:\n{tail}")
+            return self.http.get(self.url(i) + "/v1/status").status_code == 200
+
+        wait_until(up, timeout_s, f"{n.name} API")
 
     def kill9(self, i: int) -> None:
         """SIGKILL node i and reap it."""

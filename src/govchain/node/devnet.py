@@ -43,14 +43,35 @@ class DevnetNode:
     validator: bool
 
 
+# Ports a devnet may take when asked for free ones: below the kernel's range of
+# ephemeral ports, where outgoing connections (peers dialling, HTTP clients) get
+# their local ports. A base taken from that range could be handed to such a
+# connection before the node binds it ("address already in use").
+PORT_RANGE_LOW = 10_000
+EPHEMERAL_LOW_DEFAULT = 32_768
+_EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def _ephemeral_low() -> int:
+    """The lowest ephemeral port of this machine (Linux), else the IANA default's."""
+    try:
+        return int(_EPHEMERAL_RANGE_FILE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return EPHEMERAL_LOW_DEFAULT
+
+
 def free_port_base(count: int) -> int:
-    """A base port such that count API ports and count p2p ports are free on 127.0.0.1."""
+    """A base port such that count API ports and count p2p ports are free on 127.0.0.1.
+
+    Chosen at random below the ephemeral range, so that test processes running
+    side by side rarely probe the same ports, and no outgoing connection takes
+    one of them between this check and the node's bind.
+    """
+    top = _ephemeral_low() - P2P_PORT_OFFSET - count
+    if top <= PORT_RANGE_LOW:
+        top = 65_000 - P2P_PORT_OFFSET - count  # an odd machine: anywhere will do
     for _ in range(200):
-        with socket.socket() as s:
-            s.bind((HOST, 0))
-            base = int(s.getsockname()[1])
-        if base + P2P_PORT_OFFSET + count >= 65000:
-            continue
+        base = secrets.randbelow(top - PORT_RANGE_LOW) + PORT_RANGE_LOW
         ports = [base + i for i in range(count)] + [
             base + P2P_PORT_OFFSET + i for i in range(count)
         ]
