@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -37,8 +37,11 @@ class Violation:
 class Checkers:
     """Cross-node invariants over honest nodes' decisions, executions and signatures."""
 
-    def __init__(self, supply: int) -> None:
+    def __init__(self, supply: int, validators: Iterable[str] = ()) -> None:
         self.supply = supply
+        # Names of validator nodes (honest or not): who may receive a payload a
+        # node still holds for catch-up (see _pending).
+        self.validators = frozenset(validators)
         self.step = 0
         self.violations: list[Violation] = []
         self._decided: dict[int, bytes] = {}
@@ -63,6 +66,9 @@ class Checkers:
         # there: a node deletes those payloads once it has decided height + 1,
         # whose roots prove the receipts (and audit head) to a peer catching up.
         self._awaiting: dict[str, dict[int, list[tuple[bytes, str]]]] = {}
+        # The same ids by node, while they wait: until then the payload may go to
+        # a validator that asks for it, never to anyone else.
+        self._pending: dict[str, dict[bytes, str]] = {}
 
     def fail(self, invariant: str, detail: str) -> None:
         """Record a violation at the current step."""
@@ -126,6 +132,7 @@ class Checkers:
         waiting.extend((vid, "redacted") for vid in ex.result.redacted)
         if waiting:
             self._awaiting.setdefault(node, {})[h] = waiting
+            self._pending.setdefault(node, {}).update(waiting)
 
     def on_certified(self, node: str, decided_count: int) -> list[bytes]:
         """The ids whose payloads the node must no longer keep or serve, now that it has
@@ -134,18 +141,22 @@ class Checkers:
         if not awaiting:
             return []
         hidden = self._hidden.setdefault(node, {})
+        pending = self._pending.setdefault(node, {})
         new: list[bytes] = []
         for h in sorted(h for h in awaiting if h < decided_count):
             for vid, why in awaiting.pop(h):
                 hidden[vid] = why
+                pending.pop(vid, None)
                 new.append(vid)
         return new
 
     # -- what is kept and served (DESIGN: "What is kept, what is served") -----
-    def on_served(self, node: str, dst: str, msg: Message) -> None:
-        """An honest node never sends the payload of what it executed as rejected or redacted."""
-        hidden = self._hidden.get(node)
-        if not hidden:
+    def on_served(self, node: str, dsts: Sequence[str], msg: Message) -> None:
+        """An honest node never sends the payload of what it executed as rejected or
+        redacted; before the next checkpoint, only to validators (dsts: the recipients)."""
+        hidden = self._hidden.get(node, {})
+        pending = self._pending.get(node, {})
+        if not hidden and not pending:
             return
         if isinstance(msg, TxMsg):
             wires = msg.wires
@@ -162,7 +173,16 @@ class Checkers:
             if why is not None:
                 self.fail(
                     "served",
-                    f"{node} sent {dst} the payload of {vid.hex()[:16]}, final as {why}",
+                    f"{node} sent {dsts[0]} the payload of {vid.hex()[:16]}, final as {why}",
+                )
+                continue
+            why = pending.get(vid)
+            outsider = next((d for d in dsts if d not in self.validators), None)
+            if why is not None and outsider is not None:
+                self.fail(
+                    "served",
+                    f"{node} sent non-validator {outsider} the payload of {vid.hex()[:16]}, "
+                    f"final as {why}, before the next checkpoint",
                 )
 
     def check_kept(self, node: str, replica: Replica, store: Store, ids: Iterable[bytes]) -> None:

@@ -44,6 +44,20 @@ ATTACKERS_MAX = 8
 BLAME_MS = 5_000
 
 
+# Honest replicas run with budgets scaled down to what a simulated run feeds
+# them, so that attackers' floods reach them and the budget checker sees
+# eviction at work. Measured with the default budgets: one honest source's
+# orphans peaked near 48 KB and its wanted parents near 14 KB; one attacker's
+# passed 96 KiB and 32 KiB.
+SIM_DAG_LIMITS = DagLimits(
+    stamp_bits_min=4,
+    prune_covered=True,
+    orphan_bytes_max=4 * 96 * 1024,
+    orphan_bytes_per_source_max=96 * 1024,
+)
+SIM_WANTED_BYTES_MAX = 4 * 32 * 1024
+
+
 def default_byzantine_peers(faults: str) -> int:
     """Attacker peers when none are asked for: one with --faults all, else none."""
     return 1 if faults == "all" else 0
@@ -147,10 +161,12 @@ class Simulation:
         plants = frozenset({cfg.plant}) if cfg.plant else frozenset()
         self.persist_after_send = "persist-after-send" in plants
         self.honest_config = ReplicaConfig(
-            dag=DagLimits(stamp_bits_min=4, prune_covered=True),
+            dag=SIM_DAG_LIMITS,
             consensus=sim_consensus_config(plants),
             idle_checkpoint_ms=0,
             executions_kept_max=10**9,
+            wanted_bytes_max=SIM_WANTED_BYTES_MAX,
+            wanted_bytes_per_source_max=SIM_WANTED_BYTES_MAX // 4,
         )
         self.byz_config = ReplicaConfig(
             dag=DagLimits(stamp_bits_min=4, prune_covered=True),
@@ -158,7 +174,7 @@ class Simulation:
             idle_checkpoint_ms=0,
         )
         self._build_nodes()
-        self.checkers = Checkers(self.genesis.supply)
+        self.checkers = Checkers(self.genesis.supply, self.names)
         self.f = (cfg.validators - 1) // 3
         self.spam_rejected: dict[str, int] = {}
         # First honest receipt of every final transaction, and audit entries by kind.
@@ -555,10 +571,13 @@ class Simulation:
         self.blamed[kind] = self.blamed.get(kind, 0) + 1
 
     def _send_all(self, node: SimNode, sends: list[tuple[str, Message]]) -> None:
+        sends = [(d, m) for d, m in sends if not self._is_refused(node.name, d)]
+        recipients: dict[int, list[str]] = {}  # the served checker sees each message once
+        if node.honest:
+            for dst, msg in sends:
+                recipients.setdefault(id(msg), []).append(dst)
         cache: dict[int, bytes] = {}
         for dst, msg in sends:
-            if self._is_refused(node.name, dst):
-                continue
             own = node.key.public_key
             if isinstance(msg, ProposalMsg):
                 self.checkers.on_proposal_sent(msg.proposal)
@@ -570,7 +589,7 @@ class Simulation:
             if data is None:
                 data = cache[id(msg)] = encode(msg)
                 if node.honest:  # once per message, not once per recipient
-                    self.checkers.on_served(node.name, dst, msg)
+                    self.checkers.on_served(node.name, recipients[id(msg)], msg)
             self.net.send(self.now_ms, node.name, dst, data)
 
     # -- clients -------------------------------------------------------------------
