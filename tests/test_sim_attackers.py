@@ -27,6 +27,7 @@ from govchain.state.receipts import Receipt, ReceiptProof, Status, prove
 from govchain.storage.memory import MemoryStore
 
 SUPPLY = 1_000
+VALIDATORS = ("v0", "v1", "v2", "v3")
 
 
 def _violations(results: list[SimResult]) -> list[str]:
@@ -133,19 +134,29 @@ def _replica() -> Replica:
 
 
 def test_served_payload_of_a_rejected_transaction_is_a_violation() -> None:
-    c = Checkers(SUPPLY)
+    c = Checkers(SUPPLY, VALIDATORS)
     tx = _tx()
     c.on_executed("v0", _rejected_at_1(tx), SUPPLY)
-    c.on_served("v0", "x0", TxMsg((tx.to_wire(),)))  # until height 2 certifies it: allowed
+    # Until height 2 certifies its receipt, a validator catching up may have it.
+    c.on_served("v0", ["v1", "v2"], TxMsg((tx.to_wire(),)))
     assert c.on_certified("v0", 1) == [] and c.violations == []
     assert c.on_certified("v0", 2) == [tx.id]
-    c.on_served("v0", "x0", TxMsg((tx.without_payload().to_wire(),)))
-    c.on_served("v0", "x0", RedactedTxMsg(tx.without_payload().to_wire(), prove_one(tx)))
-    c.on_served("v1", "x0", TxMsg((tx.to_wire(),)))  # v1 has not executed it: may not know
+    c.on_served("v0", ["v1"], TxMsg((tx.without_payload().to_wire(),)))
+    c.on_served("v0", ["x0"], RedactedTxMsg(tx.without_payload().to_wire(), prove_one(tx)))
+    c.on_served("v1", ["x0"], TxMsg((tx.to_wire(),)))  # v1 has not executed it: may not know
     assert c.violations == []
-    c.on_served("v0", "x0", TxMsg((_tx("other").to_wire(), tx.to_wire())))
+    c.on_served("v0", ["v1"], TxMsg((_tx("other").to_wire(), tx.to_wire())))
     assert [v.invariant for v in c.violations] == ["served"]
     assert "final as rejected" in c.violations[0].detail
+
+
+def test_a_payload_waiting_for_its_certificate_goes_to_validators_only() -> None:
+    c = Checkers(SUPPLY, VALIDATORS)
+    tx = _tx()
+    c.on_executed("v0", _rejected_at_1(tx), SUPPLY)
+    c.on_served("v0", ["v1", "x0"], TxMsg((tx.to_wire(),)))
+    assert [v.invariant for v in c.violations] == ["served"]
+    assert "non-validator x0" in c.violations[0].detail
 
 
 def prove_one(tx: Transaction) -> ReceiptProof:
@@ -160,7 +171,7 @@ def test_served_payload_of_a_redacted_transaction_is_a_violation() -> None:
     result = Executed(1, ex.result.receipts, bytes(32), bytes(32), redacted=(tx.id,))
     c.on_executed("v0", Execution(ex.checkpoint, ex.txs, result), SUPPLY)
     assert c.on_certified("v0", 2) == [ex.txs[0].id, tx.id]
-    c.on_served("v0", "v1", TxMsg((tx.to_wire(),)))
+    c.on_served("v0", ["v1"], TxMsg((tx.to_wire(),)))
     assert [v.invariant for v in c.violations] == ["served"]
     assert "final as redacted" in c.violations[0].detail
 
