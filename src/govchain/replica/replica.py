@@ -383,7 +383,9 @@ class Replica:
         assert valset is not None
         prev_time = previous.time_ms if previous else self.genesis.time_ms
         tips = self.dag.uncovered_tips(now_ms - self.config.proposal_tip_age_ms)
-        if not tips and now_ms - prev_time < self.config.idle_checkpoint_ms:
+        # Payloads to delete wait for the next checkpoint: do not make them wait
+        # for the idle heartbeat as well.
+        if not tips and not self._purge_at and now_ms - prev_time < self.config.idle_checkpoint_ms:
             return None
         return Checkpoint(
             chain_id=self.genesis.chain_id,
