@@ -123,6 +123,10 @@ class PeerLink:
         with contextlib.suppress(*LINK_ERRORS):
             async with asyncio.timeout(1.0):
                 await self.writer.wait_closed()
+        # A node that stopped reading leaves our buffer unflushed, and close()
+        # waits for it: drop the connection instead, and let it report lost.
+        self.writer.transport.abort()
+        await asyncio.sleep(0)
 
 
 @dataclass
@@ -165,9 +169,20 @@ class Attacker:
         if not self._thread.is_alive():
             return
         self.stop_floods()
+        with contextlib.suppress(Exception):
+            self._call(self._cancel_all(), 15)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
+
+    @staticmethod
+    async def _cancel_all() -> None:
+        """Cancel whatever still runs on the attacker's loop and wait until it has ended."""
+        me = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not me]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     @staticmethod
     async def _make_event() -> asyncio.Event:
@@ -187,6 +202,11 @@ class Attacker:
         for fut in self._floods:
             with contextlib.suppress(Exception):
                 fut.result(15)
+        for fut in self._floods:  # one stuck on a node that stopped reading
+            if not fut.done():
+                fut.cancel()
+                with contextlib.suppress(BaseException):
+                    fut.result(5)
         self._floods.clear()
         if event is not None:
             self._stop_floods = self._call(self._make_event())
