@@ -895,6 +895,8 @@ class Replica:
         if gone:
             self._purge_at[cp.height] = gone
             self._purge_ids |= gone
+            if self._gossip:  # admitted and final in one step: never gossiped now
+                self._gossip = [(tx, src) for tx, src in self._gossip if tx.id not in gone]
         if self._redactions_to_confirm:
             self._confirm_redactions(cp.height, result.audit_head)
         ex = Execution(cp, txs, result)
