@@ -58,6 +58,14 @@ def test_transfer_proof_and_offline_verify_through_the_cli(tmp_path: Path) -> No
         assert rc == 0, data
         assert data["kind"] == "record"
         assert data["status"] == "executed"
+        # Final as rejected: the record is printed, and the exit code is 1.
+        rc, poor = govchain(
+            tmp_path, "tx", "transfer", "--to", rec["sender"], "--amount", "10000",
+            "--key", "alice.key", "--node", node, "--wait", "--json",
+        )  # fmt: skip
+        assert rc == 1, poor
+        assert poor["status"] == "rejected" and poor["payload"] is None
+        assert poor["receipt"]["rule"] == "insufficient_funds"
         # A proof needs the checkpoint after the transaction's to be decided.
         with Client(node) as client:
             client.wait_final(rec["tx_id"])

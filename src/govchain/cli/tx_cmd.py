@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,12 @@ from .output import EXIT_FAILURE, EXIT_USAGE, CliError
 
 
 def _finish(client: Client, tx_id: str, wait: bool, timeout_s: float, as_json: bool) -> None:
+    """Print the pending id, or with --wait the final record: exit 1 when final as rejected."""
     if wait:
-        show(client.wait_final(tx_id, timeout_s), as_json, "final")
+        doc = client.wait_final(tx_id, timeout_s)
+        show(doc, as_json, "final")
+        if doc.get("status") == "rejected":
+            sys.exit(EXIT_FAILURE)  # the contract: the record is printed either way
     else:
         show({"tx_id": tx_id, "status": "pending"}, as_json)
 
