@@ -25,7 +25,7 @@ from govchain.sdk.proof import certificate_from_json, check_genesis, checkpoint_
 from govchain.sdk.valsets import Trust, ValidatorSets, ValsetError, entry_from_json
 from govchain.state.audit import AuditEntry, verify_chain
 
-from .common import json_option, node_client, node_option, reported, show
+from .common import json_option, node_client, node_option, reported, show, trust_from_option
 from .output import EXIT_FAILURE, EXIT_USAGE, CliError, emit_json
 from .tx_cmd import _default_genesis, _proof_from, check_served, parse_trust, trust_option
 
@@ -127,13 +127,7 @@ def _csv(entries: list[dict[str, Any]]) -> str:
 @click.option("--to", "hi", type=int, default=None, help="last height (default: last certified)")
 @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="write here")
-@click.option(
-    "--trust",
-    "trust_text",
-    default=None,
-    metavar="HEIGHT[:HASH]",
-    help="carry the validator-set changes from this checkpoint (verify with the same --trust)",
-)
+@trust_from_option
 @node_option
 @json_option
 @reported

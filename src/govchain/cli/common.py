@@ -100,6 +100,14 @@ def show(doc: Any, as_json: bool, title: str | None = None) -> None:
 
 timeout_option = click.option("--timeout", "timeout_s", default=30.0, show_default=True)
 wait_option = click.option("--wait", is_flag=True, help="block until final, print the record")
+# proof and audit export: where the carried chain of validator-set changes starts.
+trust_from_option = click.option(
+    "--trust",
+    "trust_text",
+    default=None,
+    metavar="HEIGHT[:HASH]",
+    help="carry the validator-set changes from this checkpoint (verify with the same --trust)",
+)
 
 
 def node_client(node_url: str | None) -> Client:

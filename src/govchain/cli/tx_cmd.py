@@ -27,6 +27,7 @@ from .common import (
     reported,
     show,
     timeout_option,
+    trust_from_option,
     wait_option,
 )
 from .output import EXIT_FAILURE, EXIT_USAGE, CliError
@@ -196,13 +197,7 @@ def check_served(doc: Any, start: int, expected: str | None) -> None:
 @click.command("proof")
 @click.argument("tx_id")
 @click.option("--out", type=click.Path(path_type=Path), required=True)
-@click.option(
-    "--trust",
-    "trust_text",
-    default=None,
-    metavar="HEIGHT[:HASH]",
-    help="carry the validator-set changes from this checkpoint (verify with the same --trust)",
-)
+@trust_from_option
 @node_option
 @timeout_option
 @json_option
