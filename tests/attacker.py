@@ -264,17 +264,19 @@ class Attacker:
                 if keep:
                     stats.received.append(frame)
 
-    async def _flood(
-        self, frames: list[bytes], stats: LoopStats, stop: asyncio.Event, keep: bool
+    async def _linked(
+        self,
+        stats: LoopStats,
+        stop: asyncio.Event,
+        keep: bool,
+        send: Callable[[PeerLink], Coroutine[Any, Any, None]],
     ) -> None:
+        """Dial, run `send` once per round while the link lives, redial when dropped."""
         while (link := await self._dial(stats, stop)) is not None:
             reader = asyncio.create_task(self._reader(link, stats, keep))
             try:
                 while not stop.is_set() and not reader.done():
-                    for frame in frames:
-                        link.send(frame)
-                    await link.drain()
-                    stats.frames_sent += len(frames)
+                    await send(link)
                     if stats.first_sent_at is None:
                         stats.first_sent_at = time.monotonic()
                 if not stop.is_set():
@@ -287,35 +289,36 @@ class Attacker:
                 await link.close()
             await _sleep_unless(stop, REDIAL_S)
 
+    async def _flood(
+        self, frames: list[bytes], stats: LoopStats, stop: asyncio.Event, keep: bool
+    ) -> None:
+        async def send(link: PeerLink) -> None:
+            for frame in frames:
+                link.send(frame)
+            await link.drain()
+            stats.frames_sent += len(frames)
+
+        await self._linked(stats, stop, keep, send)
+
     async def _junk(
         self, bad: list[bytes], garbage_every: int, stats: LoopStats, stop: asyncio.Event
     ) -> None:
         rounds = 0
-        while (link := await self._dial(stats, stop)) is not None:
-            reader = asyncio.create_task(self._reader(link, stats, False))
-            try:
-                while not stop.is_set() and not reader.done():
-                    rounds += 1
-                    for message in bad:
-                        link.send(message)
-                    stats.frames_sent += len(bad)
-                    if stats.first_sent_at is None:
-                        stats.first_sent_at = time.monotonic()
-                    if rounds % garbage_every == 0:
-                        link.send(os.urandom(300))  # not a message: the node drops the link
-                        stats.frames_sent += 1
-                    await link.drain()
-                    await self._raw_garbage()
-                    await _sleep_unless(stop, 0.05)
-                if not stop.is_set():
-                    stats.dropped += 1
-            except LINK_ERRORS:
-                stats.dropped += 1
-            finally:
-                reader.cancel()
-                await asyncio.gather(reader, return_exceptions=True)
-                await link.close()
-            await _sleep_unless(stop, REDIAL_S)
+
+        async def send(link: PeerLink) -> None:
+            nonlocal rounds
+            rounds += 1
+            for message in bad:
+                link.send(message)
+            stats.frames_sent += len(bad)
+            if rounds % garbage_every == 0:
+                link.send(os.urandom(300))  # not a message: the node drops the link
+                stats.frames_sent += 1
+            await link.drain()
+            await self._raw_garbage()
+            await _sleep_unless(stop, 0.05)
+
+        await self._linked(stats, stop, False, send)
 
     async def _raw_garbage(self) -> None:
         """Random bytes on a fresh socket, no handshake (the node must just drop it)."""
