@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -11,7 +12,7 @@ from govchain.codec import HASH_BYTES, encode
 from govchain.crypto.keys import ADDRESS_BYTES, SigningKey
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction, build
-from govchain.sdk.errors import SdkError
+from govchain.sdk.errors import SdkError, parse_retry_after
 from govchain.state.payloads import (
     Action,
     IdentitySetPayload,
@@ -24,6 +25,38 @@ from govchain.state.payloads import (
 
 VALIDITY_HEIGHTS = 1_000
 FINAL_STATUSES = frozenset({"executed", "rejected", "held"})
+# A 202's statuses (docs/sdk.md): "pending" is the node's promise that the
+# transaction becomes final; "pending_parent" is not a promise yet.
+PENDING = "pending"
+PENDING_PARENT = "pending_parent"
+SUBMISSION_STATUSES = frozenset({PENDING, PENDING_PARENT}) | FINAL_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A node's answer to POST /v1/txs that is not an error.
+
+    status: "pending" (202: durable on validators holding more than a third of
+    the voting weight, so it becomes final even if this node dies), "pending_parent"
+    (202: stored, waiting for the parents named in `missing`; not a promise
+    yet: resubmit the same bytes until "pending"), or a final status (200:
+    "executed", "rejected", "held": it was already final).
+    """
+
+    tx_id: str
+    status: str
+    missing: tuple[str, ...] = ()
+    retry_after_s: float | None = None
+
+    @property
+    def accepted(self) -> bool:
+        """True when the node promised finality (pending) or it is final already."""
+        return self.status != PENDING_PARENT
+
+    @property
+    def final(self) -> bool:
+        """True when the answer says the transaction is final (200)."""
+        return self.status in FINAL_STATUSES
 
 
 def propose_payload(
@@ -46,12 +79,30 @@ def vote_payload(proposal_id: str, yes: bool) -> bytes:
     return encode(VotePayload(raw, yes))
 
 
+def submission_of(doc: Any, retry_after_s: float | None = None) -> Submission:
+    """A Submission from a node's answer document; SdkError('bad_response') if it is not one."""
+    if not isinstance(doc, dict):
+        raise SdkError("bad_response", "a submission's answer is a JSON object")
+    tx_id, status, missing = doc.get("tx_id"), doc.get("status"), doc.get("missing", [])
+    if not isinstance(tx_id, str) or status not in SUBMISSION_STATUSES:
+        raise SdkError("bad_response", f"unexpected submission answer: {str(doc)[:200]}")
+    if not isinstance(missing, list) or not all(isinstance(m, str) for m in missing):
+        raise SdkError("bad_response", "missing is a list of transaction ids")
+    return Submission(tx_id, str(status), tuple(missing), retry_after_s)
+
+
 class Client:
     """Talks to one node's API."""
 
-    def __init__(self, url: str, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        timeout_s: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        # transport: None for real sockets; tests pass an httpx.MockTransport.
         self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=timeout_s)
+        self._http = httpx.Client(base_url=self.url, timeout=timeout_s, transport=transport)
         self._status: dict[str, Any] | None = None
 
     def close(self) -> None:
@@ -70,22 +121,34 @@ class Client:
         return doc
 
     def _call(self, method: str, path: str, **kw: Any) -> Any:
+        return self._exchange(method, path, **kw)[1]
+
+    def _exchange(self, method: str, path: str, **kw: Any) -> tuple[httpx.Response, Any]:
+        """One request: the response and its JSON document; SdkError for any failure."""
         try:
             resp = self._http.request(method, path, **kw)
         except httpx.HTTPError as exc:
             raise SdkError("unreachable", f"cannot reach {self.url}: {exc}") from None
+        retry_after_s = parse_retry_after(resp.headers.get("retry-after"))
         try:
             doc = resp.json()
         except ValueError:
             raise SdkError(
-                "bad_response", f"{path} answered {resp.status_code} without JSON"
+                "bad_response",
+                f"{path} answered {resp.status_code} without JSON",
+                resp.status_code,
+                retry_after_s,
             ) from None
         if resp.status_code >= 400:
             err = doc.get("error", {}) if isinstance(doc, dict) else {}
+            err = err if isinstance(err, dict) else {}
             raise SdkError(
-                str(err.get("code", "http_error")), str(err.get("message", "")), resp.status_code
+                str(err.get("code", "http_error")),
+                str(err.get("message", "")),
+                resp.status_code,
+                retry_after_s,
             )
-        return doc
+        return resp, doc
 
     # -- reads ------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -277,10 +340,25 @@ class Client:
         return {"proposal_id": proposal_id, "status": p["status"], "tx_id": tx_id}
 
     def submit(self, tx: Transaction | bytes) -> str:
-        """POST the transaction; returns its id (pending)."""
+        """POST the transaction; its id once a node holds it (submit_detailed tells how)."""
+        return self.submit_detailed(tx).tx_id
+
+    def submit_detailed(self, tx: Transaction | bytes) -> Submission:
+        """POST the transaction; the node's answer: pending, pending_parent or final.
+
+        Raises SdkError for an error answer: 4xx means the transaction is bad
+        and nothing was stored (do not retry); 503 (not_replicated, catching_up,
+        pool_full) carries the node's Retry-After in `retry_after_s`, and the
+        same bytes may be sent again, here or to another node.
+        """
         wire = tx.to_wire() if isinstance(tx, Transaction) else tx
-        doc = self._call("POST", "/v1/txs", json={"tx": wire.hex()})
-        return str(doc["tx_id"])
+        resp, doc = self._exchange("POST", "/v1/txs", json={"tx": wire.hex()})
+        sub = submission_of(doc, parse_retry_after(resp.headers.get("retry-after")))
+        if isinstance(tx, Transaction) and sub.tx_id != tx.id.hex():
+            raise SdkError(
+                "bad_response", f"{self.url} answered for {sub.tx_id}, not for {tx.id.hex()}"
+            )
+        return sub
 
     def wait_final(
         self, tx_id: str, timeout_s: float = 30.0, poll_s: float = 0.1
