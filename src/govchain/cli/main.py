@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "node": "govchain.cli.node_cmd:node",
     "devnet": "govchain.cli.node_cmd:devnet",
     "bench": "govchain.cli.node_cmd:bench",
+    "soak": "govchain.cli.soak_cmd:soak",
     "tx": "govchain.cli.tx_cmd:tx",
     "status": "govchain.cli.tx_cmd:status",
     "proof": "govchain.cli.tx_cmd:proof",

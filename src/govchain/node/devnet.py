@@ -265,3 +265,29 @@ class Devnet:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+
+    # -- drills (govchain soak): one node at a time ------------------------------
+    def _node(self, name: str) -> DevnetNode:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise DevnetError(f"no node named {name!r} in this devnet")
+
+    def start_node(self, name: str) -> None:
+        """Spawn one node (again, after kill_node); the others keep running."""
+        one = Devnet(self.root, [self._node(name)])
+        one.start()  # the very spawn start() does, for this node alone
+        self.procs[name] = one.procs[name]
+
+    def kill_node(self, name: str) -> None:
+        """SIGKILL one node and reap it: a crash, with no chance to flush anything."""
+        self._node(name)
+        p = self.procs[name]
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+
+    def running(self, name: str) -> bool:
+        """True when the node's process is alive."""
+        p = self.procs.get(self._node(name).name)
+        return p is not None and p.poll() is None

@@ -1,0 +1,60 @@
+"""`govchain soak`: the kill -9 soak of issue 10 (see docs/soak.md)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+
+from govchain.node.soak import SoakConfig, run_soak
+
+from .common import json_option, reported, show
+from .output import EXIT_FAILURE, EXIT_USAGE, CliError
+
+
+@click.command("soak")
+@click.option("--validators", default=4, show_default=True, type=int)
+@click.option("--duration", "duration_s", default=120.0, show_default=True, type=float)
+@click.option("--rate", "rate_per_s", default=300.0, show_default=True, type=float, help="tx/s")
+@click.option("--senders", default=50, show_default=True, type=int)
+@click.option("--kill-every", "kill_every_s", default=20.0, show_default=True, type=float)
+@click.option("--restart-after", "restart_after_s", default=5.0, show_default=True, type=float)
+@click.option("--drain-timeout", "drain_timeout_s", default=60.0, show_default=True, type=float)
+@click.option("--seed", default=1, show_default=True, type=int, help="the killer's schedule")
+@json_option
+@reported
+def soak(
+    validators: int,
+    duration_s: float,
+    rate_per_s: float,
+    senders: int,
+    kill_every_s: float,
+    restart_after_s: float,
+    drain_timeout_s: float,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Load a devnet while validators are killed -9; exit 1 if a promised tx is lost."""
+    cfg = SoakConfig(
+        validators=validators,
+        duration_s=duration_s,
+        rate_per_s=rate_per_s,
+        senders=senders,
+        kill_every_s=kill_every_s,
+        restart_after_s=restart_after_s,
+        seed=seed,
+        drain_timeout_s=drain_timeout_s,
+    )
+    try:
+        cfg.check()
+    except ValueError as exc:
+        raise CliError("bad_argument", str(exc), EXIT_USAGE) from None
+    console = Console(stderr=True)
+    doc = run_soak(cfg, None if as_json else console.print)
+    show(doc, as_json, None if as_json else "govchain soak")
+    if not doc["ok"]:
+        if not as_json:
+            for reason in doc["failures"]:
+                console.print(f"[red]failed:[/red] {reason}")
+        sys.exit(EXIT_FAILURE)
