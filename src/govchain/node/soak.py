@@ -332,7 +332,10 @@ def report(cfg: SoakConfig, live: LivePhase, verdict: StoreVerdict) -> dict[str,
         "final_unseen": verdict.final - seen_final,
         "refused": live.tally.to_json(),
         "lost_chains": _lost_chains(live, verdict.lost),
-        "lost_ids": [i.hex() for i in verdict.lost[:SHOWN_MAX]],
+        # The earliest promised first: the later ones are mostly their descendants.
+        "lost_ids": [
+            i.hex() for i in sorted(verdict.lost, key=lambda i: live.promises[i].promised_s)
+        ][:SHOWN_MAX],
         "executed_twice_ids": [i.hex() for i in verdict.executed_twice[:SHOWN_MAX]],
         "disagreements": verdict.disagreements[:SHOWN_MAX],
         "crashes": [
