@@ -136,9 +136,13 @@ async def _live(
     """Load with kills, then heal and drain; returns what was seen."""
     urls = _urls(net.nodes)
     watch = FinalityWatch(clock)
-    # The load's choices of node are seeded too, though timing makes them vary.
-    load = Load(urls, genesis.chain_id, genesis.hash, keys, cfg.rate_per_s, _rng(cfg, 1), watch)
-    killer = Killer(net, urls, _rng(cfg, 0), cfg.kill_every_s, cfg.restart_after_s, clock)
+    # The killer's victims follow from the seed alone. The load's choices of node
+    # come from a second stream of the same seed, though timing makes them vary.
+    load_rng = random.Random(f"{cfg.seed}/load")
+    load = Load(urls, genesis.chain_id, genesis.hash, keys, cfg.rate_per_s, load_rng, watch)
+    killer = Killer(
+        net, urls, random.Random(cfg.seed), cfg.kill_every_s, cfg.restart_after_s, clock
+    )
     followers = [
         asyncio.create_task(watch.follow(u.replace("http://", "ws://") + "/v1/events"))
         for u in urls.values()
@@ -172,11 +176,6 @@ async def _live(
         drain_s,
         (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system),
     )
-
-
-def _rng(cfg: SoakConfig, stream: int) -> random.Random:
-    """An independent random stream per use, all from the one seed."""
-    return random.Random(f"{cfg.seed}/{stream}")
 
 
 def _restart_the_dead(net: Devnet) -> list[str]:
