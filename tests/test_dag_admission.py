@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from govchain.codec import encode
 from govchain.crypto.keys import SigningKey
-from govchain.dag.admission import AdmissionError, Reject
+from govchain.dag.admission import SHELL_REASONS, AdmissionError, Reject
 from govchain.dag.graph import Dag
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import (
@@ -330,7 +330,7 @@ CASES: list[tuple[Reject, Callable[[], tuple[Dag, bytes]]]] = [
 
 # -- tests -----------------------------------------------------------------
 def test_every_reason_has_a_case() -> None:
-    assert {reason for reason, _ in CASES} == set(Reject)
+    assert {reason for reason, _ in CASES} == set(Reject) - SHELL_REASONS
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,7 @@ from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction, TxWire, build
 from govchain.replica.messages import (
     IDS_PER_REQUEST_MAX,
+    AckMsg,
     CommitMsg,
     CommitRequest,
     Message,
@@ -208,6 +209,7 @@ def sample_messages() -> list[Message]:
         VoteMsg(vote),
         CommitMsg(cp, Certificate(1, 0, cp.hash, ((0, vote.signature),))),
         CommitRequest(7),
+        AckMsg((tx.id,)),
     ]
 
 

@@ -570,7 +570,7 @@ def test_sqlite_durability_settings(db: Path) -> None:
     assert s["synchronous"] == 2  # FULL: every commit is fsync'd
     assert s["secure_delete"] == 1
     assert s["foreign_keys"] == 1
-    assert s["schema_version"] == 4
+    assert s["schema_version"] == 5
 
 
 TARGETS: dict[str, Callable[[ReplicaReady], bool]] = {
@@ -659,7 +659,7 @@ def test_sqlite_a_missing_receipt_is_noticed(db: Path, history: History) -> None
         store.load()
 
 
-@pytest.mark.parametrize(("version", "match"), [(5, "newer govchain"), (3, "cannot read")])
+@pytest.mark.parametrize(("version", "match"), [(6, "newer govchain"), (3, "cannot read")])
 def test_sqlite_refuses_another_schema_version(db: Path, version: int, match: str) -> None:
     SqliteStore(db).close()
     raw = sqlite3.connect(db)

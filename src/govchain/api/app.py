@@ -27,8 +27,8 @@ from govchain.api.views import (
 )
 from govchain.codec import DecodeError, decode_canonical
 from govchain.crypto.keys import address_of
-from govchain.dag.admission import AdmissionError, decode_checked
-from govchain.dag.graph import Admitted
+from govchain.dag.admission import AdmissionError, Reject
+from govchain.replica.replication import SubmitState, Submitted
 from govchain.state.audit import AuditEntry
 from govchain.state.governance import ProposalStatus
 from govchain.state.ledger import VALSET_DELAY_HEIGHTS
@@ -60,12 +60,24 @@ PROPOSALS_LIMIT_MAX = 1_000
 AUDIT_HEIGHTS_MAX = 10_000  # heights one /v1/audit request may span
 
 
+# Refusals that say "not now" rather than "never": 503 with Retry-After (seconds).
+_TRANSIENT = frozenset({Reject.POOL_FULL, Reject.CATCHING_UP, Reject.NOT_REPLICATED})
+RETRY_AFTER_S = 1
+
+
 class ApiError(Exception):
     """A client error with the contract's code and an HTTP status."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+
+
+def _status_of(exc: AdmissionError) -> int:
+    """The HTTP status of a refused submission."""
+    if exc.reason in _TRANSIENT:
+        return 503
+    return 409 if exc.reason is Reject.DUPLICATE else 422
 
 
 def _hex_arg(value: str, chars: int, what: str) -> bytes:
@@ -81,12 +93,18 @@ def build_app(node: Node) -> Starlette:
     """The API application over one node."""
     tx_body_max = node.replica.config.dag.tx_bytes_max * 2 + 1024  # hex doubles the size
 
-    def pending(wire: bytes, admitted: Admitted) -> dict[str, object]:
-        """The contract's answer to an admitted submission."""
-        tx_id = admitted.added[0].id if admitted.added else None
-        if tx_id is None:  # parked as an orphan: its parents are being fetched
-            tx_id = decode_checked(wire, node.genesis.chain_id, node.replica.config.dag).id
-        return {"tx_id": tx_id.hex(), "status": "pending"}
+    def answer(r: Submitted) -> dict[str, object]:
+        """The contract's answer to a submission the node took."""
+        doc: dict[str, object] = {"tx_id": r.tx_id.hex(), "status": r.state.value}
+        if r.state is SubmitState.WAITING:
+            doc["missing"] = [m.hex() for m in r.missing]
+        elif r.state is SubmitState.FINAL:
+            stored = node.store.get_tx(r.tx_id)
+            if stored is not None:  # (it is: covered ids are stored before they are known)
+                doc["status"] = tx_json(
+                    stored.tx, stored.height, stored.receipt, node.replica.ledger
+                )["status"]
+        return doc
 
     async def status(_: Request) -> JSONResponse:
         r = node.replica
@@ -108,6 +126,7 @@ def build_app(node: Node) -> Starlette:
                     "orphans": r.dag.orphan_count(),
                 },
                 "peers": len(node.net.peers()),
+                "catching_up": r.catching_up(),
                 "final": True,
             }
         )
@@ -126,12 +145,10 @@ def build_app(node: Node) -> Starlette:
                 raise ApiError(
                     400, "bad_request", 'send JSON {"tx": "<hex of the signed transaction>"}'
                 ) from None
-        try:
-            admitted = node.submit(wire)
-        except AdmissionError as exc:
-            status_code = {"duplicate": 409, "pool_full": 503}.get(exc.reason.value, 422)
-            raise ApiError(status_code, exc.reason.value, exc.detail) from None
-        return JSONResponse(pending(wire, admitted), status_code=202)
+        r = (await node.accept([wire]))[0]
+        if isinstance(r, AdmissionError):
+            raise ApiError(_status_of(r), r.reason.value, r.detail)
+        return JSONResponse(answer(r), status_code=200 if r.state is SubmitState.FINAL else 202)
 
     async def submit_batch(request: Request) -> JSONResponse:
         """Many signed transactions in one request: a msgpack array of wire bytes."""
@@ -149,8 +166,8 @@ def build_app(node: Node) -> Starlette:
         if not 1 <= len(wires) <= BATCH_TXS_MAX:
             raise ApiError(400, "bad_request", f"a batch holds 1..{BATCH_TXS_MAX} transactions")
         results = [
-            error(r.reason.value, r.detail) if isinstance(r, AdmissionError) else pending(wire, r)
-            for wire, r in zip(wires, node.submit_many(wires), strict=True)
+            error(r.reason.value, r.detail) if isinstance(r, AdmissionError) else answer(r)
+            for r in await node.accept(wires)
         ]
         return JSONResponse({"results": results}, status_code=202)
 
@@ -160,10 +177,17 @@ def build_app(node: Node) -> Starlette:
         if stored is not None:
             ledger = node.replica.ledger
             return JSONResponse(tx_json(stored.tx, stored.height, stored.receipt, ledger))
-        tx = node.replica.dag.get(tx_id)
+        dag = node.replica.dag
+        tx = dag.get(tx_id)
+        if tx is not None:
+            return JSONResponse(tx_json(tx, None, None, node.replica.ledger))
+        tx = dag.orphan(tx_id)
         if tx is None:
             raise ApiError(404, "not_found", "no transaction with this id")
-        return JSONResponse(tx_json(tx, None, None, node.replica.ledger))
+        doc = tx_json(tx, None, None, node.replica.ledger)
+        doc["status"] = SubmitState.WAITING.value  # not in the DAG yet: a parent is missing
+        doc["missing"] = [m.hex() for m in dag.orphan_missing(tx_id)]
+        return JSONResponse(doc)
 
     async def get_proof(request: Request) -> JSONResponse:
         tx_id = _hex_arg(request.path_params["tx_id"], HEX_ID_CHARS, "tx_id")
@@ -365,7 +389,8 @@ def build_app(node: Node) -> Starlette:
 
     async def api_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
-        return JSONResponse(error(exc.code, exc.message), status_code=exc.status)
+        headers = {"Retry-After": str(RETRY_AFTER_S)} if exc.status == 503 else None
+        return JSONResponse(error(exc.code, exc.message), status_code=exc.status, headers=headers)
 
     async def http_error(_: Request, exc: Exception) -> Response:
         status_code = getattr(exc, "status_code", 500)

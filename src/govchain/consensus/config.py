@@ -15,6 +15,9 @@ PLANTABLE = frozenset(
         # The replica takes any receipt-proven vertex without its payload, as
         # before issue 9: a forged "redacted" copy of a transfer splits state.
         "accept-forged-redaction",
+        # The replica reports a client's transaction replicated (the node's 202)
+        # as soon as it admits it, before any other validator holds it.
+        "ack-before-replicate",
     }
 )
 

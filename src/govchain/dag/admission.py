@@ -39,6 +39,17 @@ class Reject(StrEnum):
     BAD_SIGNATURE = "bad_signature"
     ORPHAN_POOL_FULL = "orphan_pool_full"
     POOL_FULL = "pool_full"
+    # The node is behind the network (restarted, or cut off): a client's
+    # transaction would wait there for parents it has not fetched yet.
+    CATCHING_UP = "catching_up"
+    # Not a rule of admission but the shell's answer: the node holds it, but
+    # too few validators acknowledged it in time (replica/replication.py).
+    NOT_REPLICATED = "not_replicated"
+
+
+# Reasons the replica or the node gives, not the DAG's rules: the node is behind,
+# or too few validators acknowledged the transaction in time.
+SHELL_REASONS = frozenset({Reject.CATCHING_UP, Reject.NOT_REPLICATED})
 
 
 class AdmissionError(Exception):

@@ -50,11 +50,15 @@ class Admitted(msgspec.Struct, frozen=True):
 
     added: vertices that entered the DAG, the transaction itself and any orphans
     it released, parents before children. missing: parent ids to fetch when the
-    transaction had to wait in the orphan pool.
+    transaction had to wait in the orphan pool. sources: for each of added, the
+    source it came from (a released orphan's own, not its parent's; CLIENTS_SOURCE
+    for a client), so that a client's orphan is gossiped as the client's once it
+    is released.
     """
 
     added: tuple[Transaction, ...]
     missing: tuple[bytes, ...]
+    sources: tuple[str, ...] = ()
 
 
 class Dag:
@@ -105,6 +109,9 @@ class Dag:
         self._orphans_of: dict[str, dict[bytes, None]] = {}
         self._orphan_bytes_of: dict[str, int] = {}
         self._waiting: dict[bytes, list[bytes]] = {}
+        # Clients' orphans dropped (expired or evicted) since take_dropped_client_orphans:
+        # the shell stored them and deletes them.
+        self._dropped_client_orphans: list[bytes] = []
         self._pending_by_sender: dict[bytes, int] = {}
         self.latest_by_sender: dict[bytes, bytes] = {}  # sender key -> newest vertex id
         self.uncovered_count = 0
@@ -174,6 +181,23 @@ class Dag:
     def count(self) -> int:
         """Vertices admitted so far, pruned ones included."""
         return len(self.vertices) + len(self.covered_ids) + self._forgotten
+
+    def orphan(self, vid: bytes) -> Transaction | None:
+        """The transaction waiting in the orphan pool under this id, if any."""
+        o = self._orphans.get(vid)
+        return o.tx if o is not None else None
+
+    def orphan_missing(self, vid: bytes) -> tuple[bytes, ...]:
+        """The parents the orphan vid still waits for, in its parents' order (() if none)."""
+        o = self._orphans.get(vid)
+        if o is None:
+            return ()
+        return tuple(p for p in o.tx.body.parents if p in o.missing)
+
+    def take_dropped_client_orphans(self) -> list[bytes]:
+        """Ids of clients' orphans dropped without release since the last call."""
+        dropped, self._dropped_client_orphans = self._dropped_client_orphans, []
+        return dropped
 
     def is_awaited(self, vid: bytes) -> bool:
         """True when an orphan waits for vid as a parent."""
@@ -282,11 +306,13 @@ class Dag:
                 raise AdmissionError(Reject.POOL_FULL, "too many pending vertices: retry later")
         if verify_signature:
             check_signature(tx)
+        src = CLIENTS_SOURCE if source is None else source
         missing = [p for p in body.parents if not self.has(p)]
         if missing:
-            self._add_orphan(tx, set(missing), now_ms, CLIENTS_SOURCE if source is None else source)
+            self._add_orphan(tx, set(missing), now_ms, src)
             return Admitted((), tuple(missing))
-        return Admitted(tuple(self._insert_with_released(tx, now_ms)), ())
+        added, sources = self._insert_with_released(tx, src, now_ms)
+        return Admitted(tuple(added), (), tuple(sources))
 
     def _add_orphan(self, tx: Transaction, missing: set[bytes], now_ms: int, source: str) -> None:
         cost = orphan_cost_bytes(tx, len(missing))
@@ -331,13 +357,17 @@ class Dag:
         ):
             self._drop_orphan(next(iter(ids)))
 
-    def _insert_with_released(self, tx: Transaction, now_ms: int) -> list[Transaction]:
+    def _insert_with_released(
+        self, tx: Transaction, source: str, now_ms: int
+    ) -> tuple[list[Transaction], list[str]]:
         added: list[Transaction] = []
-        ready = [tx]
+        sources: list[str] = []
+        ready = [(tx, source)]
         while ready:
-            t = ready.pop()
+            t, src = ready.pop()
             self._insert(t, now_ms)
             added.append(t)
+            sources.append(src)
             waiters = self._waiting.pop(t.id, None)
             if waiters is None:
                 continue
@@ -350,8 +380,8 @@ class Dag:
                     del self._orphans[child_id]
                     self._uncharge_orphan(orphan, child_id)
                     self._count_pending(orphan.tx.body.sender, -1)
-                    ready.append(orphan.tx)
-        return added
+                    ready.append((orphan.tx, orphan.source))
+        return added, sources
 
     def _insert(self, tx: Transaction, now_ms: int) -> None:
         assert tx.id not in self.vertices
@@ -390,6 +420,8 @@ class Dag:
     def _drop_orphan(self, oid: bytes) -> None:
         """Forget an orphan that was not released: expired, or evicted for room."""
         o = self._orphans.pop(oid)
+        if o.source == CLIENTS_SOURCE:
+            self._dropped_client_orphans.append(oid)
         self._uncharge_orphan(o, oid)
         self._count_pending(o.tx.body.sender, -1)
         for p in o.missing:

@@ -22,7 +22,6 @@ from typing import Any
 from govchain.api.server import make_server
 from govchain.codec import DecodeError, encode
 from govchain.dag.admission import AdmissionError, Reject
-from govchain.dag.graph import Admitted
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction
 from govchain.net.framing import FrameError
@@ -30,6 +29,7 @@ from govchain.net.peers import NetLimits, PeerNetwork
 from govchain.node.backlog import Backlog, BacklogLimits
 from govchain.node.files import Home, NodeConfig, read_genesis, read_key, read_node_config
 from govchain.replica.messages import (
+    AckMsg,
     ProposalMsg,
     RedactedTxMsg,
     TxMsg,
@@ -37,6 +37,7 @@ from govchain.replica.messages import (
     decode_message,
 )
 from govchain.replica.replica import Replica, ReplicaConfig, ReplicaReady
+from govchain.replica.replication import SubmitState, Submitted
 from govchain.state import policy
 from govchain.state.genesis import Genesis, check_unicode
 from govchain.state.receipts import ReceiptProof, prove
@@ -57,6 +58,11 @@ BULK_MESSAGES = (TxMsg, TxRequest, RedactedTxMsg)
 SYNC_ADMITTED_MS = 50
 GC_YOUNG_THRESHOLD = 20_000  # objects allocated between young collections (default 700)
 UNSYNCED_TXS_MAX = 5_000
+# A client's submission waits at most this long for validators' acknowledgements
+# (replica/replication.py) before it is answered not_replicated; and at most
+# this many submissions wait at once.
+REPLICATE_WAIT_S = 3.0
+WAITERS_MAX = 50_000
 
 
 def now_ms() -> int:
@@ -73,6 +79,8 @@ class NodeMetrics:
     finality_ms: deque[int] = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLES_MAX))
     peer_decode_errors: int = 0
     peers_blamed: int = 0  # peers dropped and refused for a while (ReplicaReady.blamed)
+    not_replicated: int = 0  # submissions answered 503 not_replicated
+    replicate_ms: deque[int] = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLES_MAX))
 
 
 def _tune_gc() -> None:
@@ -139,6 +147,15 @@ class Node:
         self._drain_scheduled = False
         self._unsynced: list[Transaction] = []
         self._sync_scheduled = False
+        # Durability outputs held until everything admitted before them is
+        # committed: acknowledgements to peers, and the ids whose clients wait.
+        self._held_acks: list[tuple[str, AckMsg]] = []
+        self._held_replicated: list[bytes] = []
+        # Clients waiting for their transaction to be replicated, by id; and
+        # those waiting for the next drain (their stored orphan is committed).
+        self._waiters: dict[bytes, list[asyncio.Future[None]]] = {}
+        self._waiter_count = 0
+        self._drained: list[asyncio.Future[None]] = []
         self._closed = False
 
     def _stored_vertex(self, vid: bytes) -> Transaction | None:
@@ -157,17 +174,10 @@ class Node:
         return self.node_config.name
 
     # -- inputs --------------------------------------------------------------
-    def submit(self, wire: bytes) -> Admitted:
-        """A client's transaction; raises AdmissionError with a typed reason."""
-        result = self.submit_many([wire])[0]
-        if isinstance(result, AdmissionError):
-            raise result
-        return result
-
-    def submit_many(self, wires: list[bytes]) -> list[Admitted | AdmissionError]:
-        """Clients' transactions, each admitted or refused with its typed reason."""
+    def submit_many(self, wires: list[bytes]) -> list[Submitted | AdmissionError]:
+        """Clients' transactions, each taken or refused with its typed reason (no waiting)."""
         t = now_ms()
-        results: list[Admitted | AdmissionError]
+        results: list[Submitted | AdmissionError]
         if self.backlog.full():
             busy = AdmissionError(Reject.POOL_FULL, "too much gossip waits here: retry later")
             results = [busy] * len(wires)
@@ -179,10 +189,72 @@ class Node:
                 self.metrics.rejections[result.reason.value] += 1
                 continue
             self.metrics.submitted += 1
-            if len(self._submitted_at) < PENDING_SUBMITS_MAX:
-                for tx in result.added[:1]:
-                    self._submitted_at[tx.id] = t
+            if (
+                result.state is SubmitState.ADMITTED
+                and len(self._submitted_at) < PENDING_SUBMITS_MAX
+            ):
+                self._submitted_at.setdefault(result.tx_id, t)
         return results
+
+    async def accept(self, wires: list[bytes]) -> list[Submitted | AdmissionError]:
+        """Clients' transactions, answered once what each answer promises holds.
+
+        ADMITTED: validators with more than a third of the weight hold it
+        (replica/replication.py); otherwise it is answered NOT_REPLICATED after
+        REPLICATE_WAIT_S. WAITING: stored here (committed). FINAL: at once.
+        """
+        results = self.submit_many(wires)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        waits: dict[bytes, asyncio.Future[None]] = {}
+        pending: list[asyncio.Future[None]] = []
+        drained: asyncio.Future[None] | None = None  # one for the batch: the next drain
+        for r in results:
+            if not isinstance(r, Submitted):
+                continue
+            if r.state is SubmitState.ADMITTED and r.tx_id not in waits:
+                if self._waiter_count >= WAITERS_MAX:
+                    continue  # answered not_replicated below: too many wait already
+                fut = waits[r.tx_id] = loop.create_future()
+                self._waiters.setdefault(r.tx_id, []).append(fut)
+                self._waiter_count += 1
+                pending.append(fut)
+            elif r.state is SubmitState.WAITING and drained is None:
+                drained = loop.create_future()
+                self._drained.append(drained)
+                pending.append(drained)
+        if pending:
+            await asyncio.wait(pending, timeout=REPLICATE_WAIT_S)
+        for vid, fut in waits.items():
+            if not fut.done():
+                fut.cancel()
+                self._forget_waiter(vid, fut)
+        elapsed_ms = int((loop.time() - started) * 1000)
+        answers: list[Submitted | AdmissionError] = []
+        for r in results:
+            if isinstance(r, Submitted) and r.state is SubmitState.ADMITTED:
+                fut_or_none = waits.get(r.tx_id)
+                if fut_or_none is None or fut_or_none.cancelled():
+                    self.metrics.not_replicated += 1
+                    answers.append(
+                        AdmissionError(
+                            Reject.NOT_REPLICATED,
+                            "held here, but too few validators acknowledged it in time: "
+                            "submit the same bytes again (here or to another node)",
+                        )
+                    )
+                    continue
+                self.metrics.replicate_ms.append(elapsed_ms)
+            answers.append(r)
+        return answers
+
+    def _forget_waiter(self, vid: bytes, fut: asyncio.Future[None]) -> None:
+        futs = self._waiters.get(vid)
+        if futs is not None and fut in futs:
+            futs.remove(fut)
+            self._waiter_count -= 1
+            if not futs:
+                del self._waiters[vid]
 
     def pool_full(self) -> bool:
         """True while the node refuses new client transactions (back-pressure).
@@ -328,6 +400,8 @@ class Node:
             self._unsynced = []
         if r.must_persist():
             self.store.commit(r)
+        self._held_acks.extend(r.acks)
+        self._held_replicated.extend(r.replicated)
         for peer, reason in r.blamed:
             self._blame(peer, reason)
         for dst, msg in r.sends:
@@ -340,7 +414,13 @@ class Node:
                     self.net.send(dst, data, urgent=urgent)
             except FrameError:
                 log.error("dropped a %d-byte %s: above the frame limit", len(data), type(msg))
+        if not self._unsynced:
+            self._release_durable()
         self._publish(r)
+        drained, self._drained = self._drained, []
+        for fut in drained:
+            if not fut.done():
+                fut.set_result(None)
 
     def _sync(self) -> None:
         """Commit the admitted vertices that have waited SYNC_ADMITTED_MS."""
@@ -348,6 +428,20 @@ class Node:
         if self._unsynced and not self._closed:
             batch, self._unsynced = self._unsynced, []
             self.store.commit(ReplicaReady(admitted=batch))
+            self._release_durable()
+
+    def _release_durable(self) -> None:
+        """Everything admitted so far is committed: send the acknowledgements, answer clients."""
+        acks, self._held_acks = self._held_acks, []
+        for dst, ack in acks:
+            # Urgent lane: a client waits for it, and it is small.
+            self.net.send(dst, encode(ack), urgent=True)
+        done, self._held_replicated = self._held_replicated, []
+        for vid in done:
+            for fut in self._waiters.pop(vid, ()):
+                self._waiter_count -= 1
+                if not fut.done():
+                    fut.set_result(None)
 
     def _publish(self, r: ReplicaReady) -> None:
         from govchain.api.views import governance_events  # noqa: PLC0415 (only this method is ours)

@@ -9,7 +9,7 @@ budget for all sources together apply.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 # A wanted id: its key, its Want, and its place in its source's ordered set.
@@ -20,10 +20,10 @@ CATCHUP_ENTRY_BYTES = 256
 
 @dataclass(slots=True)
 class Want:
-    """One id to fetch: when it was last asked for, from whom next, and since when."""
+    """One id to fetch: when it was last asked for, how often, and since when."""
 
     asked_ms: int
-    cursor: int  # index into the replica's peers of the peer asked last
+    tries: int  # requests so far: the next waits fetch_retry_ms << tries (capped)
     first_ms: int
     # The source whose orphan needs this id as a parent, or None when this
     # replica needs it itself (a proposal's or a decided checkpoint's tip).
@@ -165,3 +165,31 @@ class SentBook:
     def most_bytes_per_source(self) -> int:
         """What the peer with the most stamps has them cost."""
         return max(self._count_of.values(), default=0) * CATCHUP_ENTRY_BYTES
+
+
+class PeerHeights:
+    """The highest height each validator's messages named lately: is this replica behind?
+
+    Fed only from peers that are validators of the current set, so it holds at
+    most one entry per validator; a claim counts for `window_ms`. One validator
+    cannot make a replica think it is behind: that takes validators with more
+    than a third of the weight (one of them honest).
+    """
+
+    def __init__(self, window_ms: int) -> None:
+        self.window_ms = window_ms
+        self._seen: dict[bytes, tuple[int, int]] = {}  # public key -> (height, when)
+
+    def saw(self, key: bytes, height: int, now_ms: int) -> None:
+        """The validator with this key sent a message for height."""
+        old = self._seen.get(key)
+        if old is None or height >= old[0] or now_ms - old[1] >= self.window_ms:
+            self._seen[key] = (height, now_ms)
+
+    def ahead_weight(self, height: int, weight_of: Callable[[bytes], int], now_ms: int) -> int:
+        """The weight of validators that named height or above within the window."""
+        return sum(
+            weight_of(k)
+            for k, (h, t) in self._seen.items()
+            if h >= height and now_ms - t < self.window_ms
+        )

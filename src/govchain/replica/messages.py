@@ -81,7 +81,20 @@ class RedactedTxMsg(
     redaction: tuple[AuditEntry, ...] = ()
 
 
-Message = TxMsg | TxRequest | ProposalMsg | VoteMsg | CommitMsg | CommitRequest | RedactedTxMsg
+class AckMsg(msgspec.Struct, array_like=True, frozen=True, tag=8, forbid_unknown_fields=True):
+    """A validator holds these transactions durably (sent only once its store has them).
+
+    The answer to every TxMsg: the node that took a client's transaction counts
+    these until validators with more than a third of the weight hold it, and only
+    then answers 202 (see replica/replication.py).
+    """
+
+    ids: tuple[bytes, ...]
+
+
+Message = (
+    TxMsg | TxRequest | ProposalMsg | VoteMsg | CommitMsg | CommitRequest | RedactedTxMsg | AckMsg
+)
 
 MESSAGE_DECODER: msgspec.msgpack.Decoder[Message] = msgspec.msgpack.Decoder(Message)
 
@@ -97,6 +110,8 @@ def decode_message(data: bytes) -> Message:
         raise DecodeError("a withheld copy too large, or with too many entries or proof hashes")
     if isinstance(msg, TxRequest) and len(msg.ids) > IDS_PER_REQUEST_MAX:
         raise DecodeError(f"a request names at most {IDS_PER_REQUEST_MAX} ids")
+    if isinstance(msg, AckMsg) and not 1 <= len(msg.ids) <= WIRES_PER_MSG_MAX:
+        raise DecodeError(f"an acknowledgement names 1..{WIRES_PER_MSG_MAX} ids")
     if isinstance(msg, TxMsg) and not 1 <= len(msg.wires) <= WIRES_PER_MSG_MAX:
         raise DecodeError(f"a transaction message holds 1..{WIRES_PER_MSG_MAX} transactions")
     return msg

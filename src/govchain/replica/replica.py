@@ -25,14 +25,15 @@ from govchain.dag.admission import (
     decode_checked,
     decode_wire,
 )
-from govchain.dag.graph import Admitted, Dag
+from govchain.dag.graph import CLIENTS_SOURCE, Admitted, Dag
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction, TxWire, tx_id
-from govchain.replica.books import SentBook, Want, Wanted
+from govchain.replica.books import PeerHeights, SentBook, Want, Wanted
 from govchain.replica.messages import (
     IDS_PER_REQUEST_MAX,
     REDACTION_ENTRIES_MAX,
     WIRES_PER_MSG_MAX,
+    AckMsg,
     CommitMsg,
     CommitRequest,
     Message,
@@ -42,6 +43,7 @@ from govchain.replica.messages import (
     TxRequest,
     VoteMsg,
 )
+from govchain.replica.replication import Replication, SubmitState, Submitted
 from govchain.state.audit import AuditEntry, AuditKind
 from govchain.state.genesis import Genesis
 from govchain.state.ledger import Executed, Ledger
@@ -70,12 +72,19 @@ class ReplicaConfig:
     # time before proposing an empty one (a heartbeat, not a flood). Keep it
     # well below the consensus propose timeout. 0: propose at once.
     idle_checkpoint_ms: int = 1_000
-    fetch_retry_ms: int = 400
+    # A missing vertex is asked of the peer that relayed what needs it (or of
+    # every peer), then of every peer again after fetch_retry_ms, doubling up
+    # to fetch_backoff_max_ms, for as long as an orphan or a checkpoint needs
+    # it (orphans wait at most DagLimits.orphan_ttl_ms).
+    fetch_retry_ms: int = 250
+    fetch_backoff_max_ms: int = 2_000
     executions_kept_max: int = 64  # recent executions kept in memory (the store has all)
     # ... and at most this many of their transactions together (the latest one is
     # always kept): under load a checkpoint covers thousands.
     executions_txs_max: int = 20_000
-    fetch_give_up_ms: int = 20_000  # unless a decided checkpoint needs the vertex
+    # A vertex this replica wanted for itself (a proposal's tip) that no orphan
+    # and no decided checkpoint needs any more is given up after this long.
+    fetch_give_up_ms: int = 20_000
     # Ids being fetched (books.Wanted), about 20,000 and 5,000 of them: parents
     # wanted for one peer's orphans stay within its share, and this replica's
     # own needs (checkpoint tips) take the place of peers' when all is spent.
@@ -92,6 +101,17 @@ class ReplicaConfig:
     # long ago: by then gossip has most likely brought them to the other
     # validators, who can vote at once instead of fetching parent after parent.
     proposal_tip_age_ms: int = 50
+    # A client's transaction is answered 202 once validators with more than a
+    # third of the weight hold it (replica/replication.py); counts older than
+    # this are forgotten (the shell has answered not_replicated), and at most
+    # this many are kept (clients feed them).
+    replicate_wait_ms: int = 3_000
+    replication_entries_max: int = 50_000
+    # Behind: validators with more than a third of the weight named a height at
+    # least this far past ours within the window, or decided checkpoints wait
+    # for their cones. A replica that is behind refuses clients (catching_up).
+    behind_heights_min: int = 2
+    behind_window_ms: int = 3_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +131,8 @@ class Persisted:
     decided: list[tuple[Checkpoint, Certificate]] = field(default_factory=list)
     executed: list[Execution] = field(default_factory=list)
     vertices: list[Transaction] = field(default_factory=list)
+    # Clients' transactions stored while they waited for a parent (ReplicaReady.waiting).
+    waiting: list[Transaction] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -133,6 +155,18 @@ class ReplicaReady:
     # rejected, or redacted, at a height whose receipts (and audit head) the
     # checkpoint just decided certifies, so peers catching up can prove them.
     purged: list[bytes] = field(default_factory=list)
+    # Clients' transactions answered "pending_parent": stored while they wait in
+    # the orphan pool, so that a crash does not lose them; `unwaited` are those
+    # that left it (admitted, expired or evicted), whose rows go.
+    waiting: list[Transaction] = field(default_factory=list)
+    unwaited: list[bytes] = field(default_factory=list)
+    # Durability outputs: the shell sends these acknowledgements, and answers the
+    # clients of these ids, only once everything admitted up to now is committed
+    # (a node may let admitted vertices wait a little for a shared fsync).
+    acks: list[tuple[str, AckMsg]] = field(default_factory=list)
+    # Clients' transactions now held by validators with more than a third of the
+    # weight (replica/replication.py): the shell answers their 202 "pending".
+    replicated: list[bytes] = field(default_factory=list)
 
     def must_persist(self) -> bool:
         """True when something must reach storage before anything is sent."""
@@ -142,6 +176,8 @@ class ReplicaReady:
             or bool(self.executed)
             or bool(self.admitted)
             or bool(self.purged)
+            or bool(self.waiting)
+            or bool(self.unwaited)
         )
 
 
@@ -213,6 +249,8 @@ class Replica:
             config.catchup_bytes_max,
             config.catchup_bytes_per_source_max,
         )
+        self._replication = Replication(config.replication_entries_max, config.replicate_wait_ms)
+        self._heights = PeerHeights(config.behind_window_ms)
         self.now_ms = 0
         restored = persisted or Persisted()
         self._replay(restored)
@@ -259,8 +297,21 @@ class Replica:
         self._replayed_orphans = {tx.id for tx in p.vertices if not self.dag.has(tx.id)}
         # A crash may have come between an execution and the purge its next
         # checkpoint allowed: purge again (deleting twice changes nothing).
-        purged = self._out.purged
-        self._out = ReplicaReady(purged=purged)
+        self._out = ReplicaReady(purged=self._out.purged)
+        # Clients' transactions that waited for a parent wait again (their
+        # clients were answered "pending_parent", not 202); those whose parents
+        # are here now enter the DAG and are gossiped, as if just released.
+        for tx in p.waiting:
+            if self.dag.holds(tx.id) or self.dag.is_covered(tx.id):
+                self._out.unwaited.append(tx.id)
+                continue
+            try:
+                adm = self.dag.admit_tx(tx, self.now_ms, verify_signature=False, lenient=True)
+            except AdmissionError:
+                self._out.unwaited.append(tx.id)
+                continue
+            self._on_admitted(adm, None, waited=True)
+            self._replay_missing.extend(adm.missing)
 
     # -- inputs ------------------------------------------------------------
     def start(self, now_ms: int) -> None:
@@ -278,64 +329,108 @@ class Replica:
         """Clock input: timeouts, orphan expiry, fetch retries."""
         self.now_ms = now_ms
         self.dag.expire_orphans(now_ms)
+        self._replication.expire(now_ms)
         self._retry_fetches(now_ms)
         self.consensus.tick(now_ms)
         self._after(now_ms)
 
-    def submit(self, wire: bytes, now_ms: int) -> Admitted:
+    def submit(self, wire: bytes, now_ms: int) -> Submitted:
         """A client's transaction; raises AdmissionError. Admitted ones are gossiped."""
         result = self.submit_many([wire], now_ms)[0]
         if isinstance(result, AdmissionError):
             raise result
         return result
 
-    def submit_many(self, wires: Sequence[bytes], now_ms: int) -> list[Admitted | AdmissionError]:
-        """Clients' transactions in order, each admitted or refused with its reason.
+    def submit_many(self, wires: Sequence[bytes], now_ms: int) -> list[Submitted | AdmissionError]:
+        """Clients' transactions in order, each taken or refused with its reason.
 
-        Consensus looks again once for the whole batch, not once per transaction.
+        A transaction taken as ADMITTED is gossiped to every peer and appears in
+        ReplicaReady.replicated once validators with more than a third of the
+        weight hold it; one that WAITS for a parent is stored (ReplicaReady.waiting)
+        and its parents are asked of every peer. Resubmitting a transaction held
+        here is safe: a pending one is pushed to every peer and counted again,
+        a waiting one waits on, a final one is said to be FINAL. Consensus looks
+        again once for the whole batch, not once per transaction.
         """
         self.now_ms = now_ms
-        results: list[Admitted | AdmissionError] = []
+        results: list[Submitted | AdmissionError] = []
         added = False
+        behind = self.catching_up()
         for wire in wires:
+            tx: Transaction | None = None
             try:
+                if behind:
+                    raise AdmissionError(
+                        Reject.CATCHING_UP, "this node is behind the network: use another node"
+                    )
                 if self.dag.client_pool_full():
                     raise AdmissionError(Reject.POOL_FULL, "too many pending vertices: retry later")
                 tx = decode_checked(wire, self.genesis.chain_id, self.config.dag)
+                again = self._resubmitted(tx)
+                if again is not None:
+                    results.append(again)
+                    continue
                 self._check_tier(tx)
                 admitted = self.dag.admit_tx(tx, now_ms)
             except AdmissionError as exc:
-                results.append(exc)
+                if tx is not None and exc.reason is Reject.EXPIRED and self.dag.is_covered(tx.id):
+                    results.append(Submitted(tx.id, SubmitState.FINAL))  # final, id forgotten
+                else:
+                    results.append(exc)
                 continue
             self._on_admitted(admitted, None)
             added |= bool(admitted.added)
-            self._fetch(list(admitted.missing), None, now_ms)
-            results.append(admitted)
+            if admitted.missing:
+                self._out.waiting.append(tx)
+                self._fetch(list(admitted.missing), None, now_ms)
+                results.append(Submitted(tx.id, SubmitState.WAITING, admitted.missing))
+            else:
+                results.append(Submitted(tx.id, SubmitState.ADMITTED))
         if added:
             self._after_admission()
         self._after(now_ms)
         return results
 
+    def _resubmitted(self, tx: Transaction) -> Submitted | None:
+        """A client's transaction held here already (None: it is new)."""
+        vid = tx.id
+        v = self.dag.vertices.get(vid)
+        if v is not None and v.height is None:
+            self._gossip.append((v.tx, None))  # a copy may have been lost: push it again
+            self._track(vid)
+            return Submitted(vid, SubmitState.ADMITTED)
+        if v is not None or vid in self.dag.covered_ids:
+            return Submitted(vid, SubmitState.FINAL)
+        if self.dag.orphan(vid) is not None:
+            missing = self.dag.orphan_missing(vid)
+            self._fetch(list(missing), None, self.now_ms)
+            return Submitted(vid, SubmitState.WAITING, missing)
+        return None  # (a final id forgotten since: admission says expired, see submit_many)
+
     def receive(self, peer: str, msg: Message, now_ms: int) -> None:
         """A decoded message from a peer."""
         self.now_ms = now_ms
         if isinstance(msg, TxMsg):
-            admitted_any = False
-            for wire in msg.wires[:WIRES_PER_MSG_MAX]:
-                admitted_any |= self._on_tx(peer, wire, now_ms)
-            if admitted_any:
-                self._admission_pending = True
+            self._on_txs(peer, msg, now_ms)
         elif isinstance(msg, TxRequest):
             self._on_tx_request(peer, msg)
+        elif isinstance(msg, AckMsg):
+            key = self.peer_keys.get(peer)
+            if key is not None:
+                vs = self.ledger.validator_set(self.ledger.height + 1)
+                self._out.replicated.extend(self._replication.on_ack(key, msg.ids, vs))
         elif isinstance(msg, ProposalMsg):
+            self._saw_height(peer, msg.proposal.height, now_ms)
             rel = self.consensus.on_proposal(msg.proposal, now_ms)
             self._help(peer, rel, msg.proposal.height, now_ms)
             if rel is Relation.CURRENT:
                 self._fetch(self.dag.missing(msg.proposal.checkpoint.tips), peer, now_ms)
         elif isinstance(msg, VoteMsg):
+            self._saw_height(peer, msg.vote.height, now_ms)
             rel = self.consensus.on_vote(msg.vote, now_ms)
             self._help(peer, rel, msg.vote.height, now_ms)
         elif isinstance(msg, CommitMsg):
+            self._saw_height(peer, msg.checkpoint.height, now_ms)
             self.consensus.on_commit(msg.checkpoint, msg.certificate, now_ms)
         elif isinstance(msg, CommitRequest):
             self._send_commits(peer, msg.height, now_ms)
@@ -364,6 +459,7 @@ class Replica:
         """
         self._settle()
         self._flush_gossip()
+        self._out.unwaited.extend(self.dag.take_dropped_client_orphans())
         out, self._out = self._out, ReplicaReady()
         self.dag.forget_final(self._stored_height)
         if out.executed:
@@ -425,16 +521,38 @@ class Replica:
         return Verdict.VALID
 
     # -- gossip and fetching -----------------------------------------------
-    def _on_tx(self, peer: str, wire: bytes, now_ms: int) -> bool:
-        """Admit one gossiped transaction; True when something entered the DAG.
+    def _on_txs(self, peer: str, msg: TxMsg, now_ms: int) -> None:
+        """Admit gossip (or a fetch's reply), then say which of it this validator holds.
+
+        The acknowledgement (AckMsg) leaves only once the shell has committed
+        what it names: the peer that took them from a client counts it towards
+        its 202 (replica/replication.py). Observers do not acknowledge: only
+        validators' copies count.
+        """
+        admitted_any = False
+        held: list[bytes] = []
+        for wire in msg.wires[:WIRES_PER_MSG_MAX]:
+            vid, added = self._on_tx(peer, wire, now_ms)
+            admitted_any |= added
+            if vid is not None and self.dag.has(vid):
+                held.append(vid)
+        if admitted_any:
+            self._admission_pending = True
+        if held and self._is_validator_key(self.key.public_key if self.key else None):
+            self._out.acks.append((peer, AckMsg(tuple(held))))
+
+    def _on_tx(self, peer: str, wire: bytes, now_ms: int) -> tuple[bytes | None, bool]:
+        """Admit one gossiped transaction: (its id unless malformed, whether the DAG grew).
 
         The id is hashed once, and a duplicate is dropped before the body is
         decoded: a transaction may reach a node from several peers.
         """
         new = self._decode_new(peer, wire)
         if new is None:
-            return False
+            return None, False
         w, vid = new
+        if self.dag.holds(vid):
+            return vid, False
         try:
             tx = check_wire(w, self.genesis.chain_id, self.config.dag, vid)
             lenient = vid in self._wanted or self.dag.is_awaited(vid)
@@ -444,12 +562,12 @@ class Replica:
         except AdmissionError as exc:
             if exc.reason in _DISHONEST:
                 self._blame(peer, f"relayed a transaction no honest node admits: {exc}")
-            return False
+            return vid, False
         self._wanted.pop(vid, None)
         self._on_admitted(admitted, peer)
         if admitted.missing:
             self._fetch(list(admitted.missing), peer, now_ms)
-        return bool(admitted.added)
+        return vid, bool(admitted.added)
 
     def _check_tier(self, tx: Transaction) -> None:
         """Refuse a payload over the sender's tier limit before it is stored or gossiped."""
@@ -460,7 +578,7 @@ class Replica:
             )
 
     def _decode_new(self, peer: str, wire: bytes) -> tuple[TxWire, bytes] | None:
-        """The outer wire and its id, unless it is malformed (its sender blamed) or held here."""
+        """The outer wire and its id, unless it is malformed (its sender blamed)."""
         try:
             w = decode_wire(wire, self.config.dag)
         except AdmissionError as exc:
@@ -470,17 +588,23 @@ class Replica:
         if len(w.signature) != SIGNATURE_BYTES:
             self._blame(peer, "relayed a transaction whose signature is not 64 bytes")
             return None
-        vid = tx_id(w.body, w.signature)
-        return None if self.dag.holds(vid) else (w, vid)
+        return w, tx_id(w.body, w.signature)
 
-    def _on_admitted(self, admitted: Admitted, source: str | None) -> None:
+    def _on_admitted(self, admitted: Admitted, source: str | None, *, waited: bool = False) -> None:
         """Persist and gossip what entered the DAG (gossip is batched in ready()).
 
-        A redacted vertex is neither: it is stored with the execution that covers
-        it (after a crash it is fetched again, with its proof), and peers get it
-        only by asking.
+        A client's transaction, and a client's orphan that it released, is
+        pushed to every peer (a peer's is relayed by the rules of
+        _flush_gossip); the one just submitted is also counted until enough
+        validators hold it (_track). waited: the first of admitted was stored
+        as waiting for a parent (replayed after a restart).
+
+        A redacted vertex is neither persisted nor gossiped: it is stored with
+        the execution that covers it (after a crash it is fetched again, with
+        its proof), and peers get it only by asking.
         """
-        for tx in admitted.added:
+        own = CLIENTS_SOURCE if source is None else source
+        for i, tx in enumerate(admitted.added):
             self._wanted.pop(tx.id, None)
             if tx.payload_missing:
                 continue
@@ -488,11 +612,28 @@ class Replica:
                 self._replayed_orphans.discard(tx.id)  # stored already, gossiped then
                 continue
             self._out.admitted.append(tx)
-            self._gossip.append((tx, source))
+            src = admitted.sources[i] if admitted.sources else own
+            if src != CLIENTS_SOURCE:
+                self._gossip.append((tx, src))
+                continue
+            self._gossip.append((tx, None))
+            if i > 0 or waited:
+                self._out.unwaited.append(tx.id)  # it waited for this parent: stored as waiting
+            else:
+                self._track(tx.id)
+
+    def _track(self, vid: bytes) -> None:
+        """Count who holds a client's transaction until the shell may answer 202."""
+        vs = self.ledger.validator_set(self.ledger.height + 1)
+        own = self.key.public_key if self.key is not None else None
+        if "ack-before-replicate" in self.config.consensus.plants or self._replication.track(
+            vid, self.now_ms, own, vs
+        ):
+            self._out.replicated.append(vid)
 
     def _lookup(self, vid: bytes) -> Transaction | None:
-        """A vertex from memory, or (pruned once final) from the store."""
-        tx = self.dag.get(vid)
+        """A vertex from memory (an orphan too: it is served while it waits), or the store."""
+        tx = self.dag.get(vid) or self.dag.orphan(vid)
         if tx is None and self.vertex_source is not None and self.dag.is_covered(vid):
             tx = self.vertex_source(vid)
         return tx
@@ -556,9 +697,36 @@ class Replica:
 
     def _is_validator(self, peer: str) -> bool:
         """True when peer is a member of the validator set of the next height."""
+        return self._is_validator_key(self.peer_keys.get(peer))
+
+    def _is_validator_key(self, key: bytes | None) -> bool:
+        """True when key belongs to a member of the validator set of the next height."""
         vs = self.ledger.validator_set(self.ledger.height + 1)
+        return vs is not None and key is not None and vs.weight_of(key) > 0
+
+    def _saw_height(self, peer: str, height: int, now_ms: int) -> None:
+        """A validator peer's message named height: how far ahead is the network?"""
         key = self.peer_keys.get(peer)
-        return vs is not None and key is not None and any(m.public_key == key for m in vs.members)
+        if height > self.consensus.height and self._is_validator_key(key):
+            assert key is not None
+            self._heights.saw(key, height, now_ms)
+
+    def catching_up(self) -> bool:
+        """True while this replica is behind the network: it refuses clients then.
+
+        Behind: decided checkpoints wait for their cones, or validators with
+        more than a third of the weight (one honest) named a height at least
+        behind_heights_min past ours within behind_window_ms.
+        """
+        if len(self.decided) > self.ledger.height + 1:
+            return True
+        vs = self.ledger.validator_set(self.ledger.height + 1)
+        if vs is None:
+            return False
+        ahead = self._heights.ahead_weight(
+            self.consensus.height + self.config.behind_heights_min, vs.weight_of, self.now_ms
+        )
+        return ahead >= vs.skip
 
     def _receipt_proof(self, vid: bytes) -> ReceiptProof | None:
         """The inclusion proof of a final vertex's receipt, from memory or the store."""
@@ -596,6 +764,8 @@ class Replica:
         if new is None:
             return False
         w, vid = new
+        if self.dag.holds(vid):
+            return False
         if vid not in self._wanted and not self.dag.is_awaited(vid):
             return False  # unsolicited: only a vertex a decided cone needs comes this way
         if msg.proof.receipt.tx_id != vid:
@@ -730,20 +900,25 @@ class Replica:
         return added
 
     def _fetch(self, ids: list[bytes], peer: str | None, now_ms: int) -> None:
-        """Ask peer (None: every peer) for ids, each within its source's share of wanted ids."""
+        """Ask peer (None: every peer) for ids, each within its source's share of wanted ids.
+
+        A peer relays only what it admitted, so it holds the parents of what it
+        relayed: it is asked first. A client's orphan, or a tip consensus needs,
+        may be anywhere: every peer is asked at once.
+        """
         if not self.peers:
             return
-        cursor = self.peers.index(peer) if peer in self.peers else 0
         fresh: list[bytes] = []
         for i in ids:
             if i in self._wanted or self.dag.has(i):
                 continue
             # A parent is charged to the source of the orphan that needs it, not
             # to whoever relayed it; a tip that consensus needs is our own need.
-            if self._wanted.add(i, Want(now_ms, cursor, now_ms, self.dag.awaiting_source(i))):
+            if self._wanted.add(i, Want(now_ms, 0, now_ms, self.dag.awaiting_source(i))):
                 fresh.append(i)
         if fresh:
-            self._request(fresh, self.peers[cursor], peer is None)
+            target = peer if peer in self.peers else self.peers[0]
+            self._request(fresh, target, everyone=peer is None)
 
     def _request(self, ids: list[bytes], peer: str, everyone: bool) -> None:
         for start in range(0, len(ids), IDS_PER_REQUEST_MAX):
@@ -752,21 +927,35 @@ class Replica:
                 self._out.sends.append((p, msg))
 
     def _retry_fetches(self, now_ms: int) -> None:
-        """Ask the next peer for ids still missing; drop those nobody needs any more."""
-        due: dict[int, list[bytes]] = {}
+        """Ask every peer again for ids still missing, backing off; drop those nobody needs.
+
+        An id is fetched for as long as an orphan waits for it or a decided
+        checkpoint needs it; one this replica wanted for itself alone (a
+        proposal's tip) is given up after fetch_give_up_ms.
+        """
+        c = self.config
+        due: list[bytes] = []
         needed = {t for cp, _ in self.decided[self.ledger.height :] for t in cp.tips}
         for vid, want in self._wanted.items():
-            stale = now_ms - want.first_ms >= self.config.fetch_give_up_ms and vid not in needed
-            # Wanted as a parent of orphans that have all gone (expired or evicted).
-            unawaited = want.source is not None and not self.dag.is_awaited(vid)
-            if self.dag.has(vid) or stale or (unawaited and vid not in needed):
+            if self.dag.has(vid):
                 self._wanted.pop(vid)
-            elif now_ms - want.asked_ms >= self.config.fetch_retry_ms:
+                continue
+            # Wanted as a parent of orphans that have all gone (expired or
+            # evicted), or for a proposal that no longer matters.
+            if (
+                vid not in needed
+                and not self.dag.is_awaited(vid)
+                and (want.source is not None or now_ms - want.first_ms >= c.fetch_give_up_ms)
+            ):
+                self._wanted.pop(vid)
+                continue
+            wait = min(c.fetch_retry_ms << min(want.tries, 16), c.fetch_backoff_max_ms)
+            if now_ms - want.asked_ms >= wait:
                 want.asked_ms = now_ms
-                want.cursor = (want.cursor + 1) % len(self.peers)
-                due.setdefault(want.cursor, []).append(vid)
-        for cursor, ids in sorted(due.items()):
-            self._request(ids, self.peers[cursor], everyone=False)
+                want.tries += 1
+                due.append(vid)
+        if due:
+            self._request(due, self.peers[0], everyone=True)
         self._catchup_sent.forget_old(now_ms)  # so budgets() shows what still holds back
 
     # -- catch-up ------------------------------------------------------------

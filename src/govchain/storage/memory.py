@@ -47,6 +47,7 @@ class MemoryStore:
         self._decided: list[tuple[Checkpoint, Certificate]] = []
         self._executed: list[Execution] = []
         self._vertices: dict[bytes, _Vertex] = {}  # admission order
+        self._waiting: dict[bytes, Transaction] = {}  # clients' orphans, in arrival order
         self._closed = False
 
     def _open(self) -> None:
@@ -61,6 +62,7 @@ class MemoryStore:
             decided=list(self._decided),
             executed=[copy_execution(ex) for ex in self._executed],
             vertices=[v.tx for v in self._vertices.values() if v.height is None],
+            waiting=list(self._waiting.values()),
         )
 
     def commit(self, ready: ReplicaReady) -> None:
@@ -85,6 +87,8 @@ class MemoryStore:
                 if v is None and tx.id not in admitted:
                     check_tx(tx)
                 covered[tx.id] = (tx, h, index)
+        for tx in ready.waiting:
+            check_tx(tx)
         # Apply: nothing below can fail.
         if ready.hard_state is not None:
             self._hard_state = copy_hard_state(ready.hard_state)
@@ -99,6 +103,10 @@ class MemoryStore:
                 v.tx = tx  # final as rejected: its payload goes in this commit
         for vid in ready.purged:
             self._redact(vid)
+        for tx in ready.waiting:
+            self._waiting.setdefault(tx.id, tx)
+        for vid in ready.unwaited:
+            self._waiting.pop(vid, None)
 
     def _redact(self, vid: bytes) -> None:
         """Forget a final transaction's payload everywhere this store holds it."""

@@ -1,6 +1,6 @@
 """The SQLite Store: WAL, one fsync'd transaction per commit, rows keyed by sequence.
 
-Layout (schema version 4):
+Layout (schema version 5):
 
 - `vertices`: one row per stored transaction, keyed by an increasing sequence
   number (the rowid) in admission order: header (body, signature), its id, and
@@ -29,6 +29,10 @@ Layout (schema version 4):
   payload is set to NULL in the same transaction; secure_delete zeroes the
   freed bytes and a WAL checkpoint then truncates the old page images away.
 - `hard_state`: the one row of consensus hard state (msgpack).
+- `waiting`: clients' transactions answered "pending_parent", while they wait
+  for a parent (wire form, in arrival order); a row goes when its transaction
+  is admitted (it is then in `vertices`), expires or is evicted. Added in
+  version 5; a version 4 store gains the empty table when opened.
 
 Sequence keys keep inserts at the right edge of each B-tree. Everything read
 back is checked (canonical encodings, ids against headers, payloads against
@@ -69,7 +73,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 APPLICATION_ID = 0x476F7643  # "GovC" in the database header: a govchain store
 # Immediate tries of the post-redaction WAL checkpoint before it waits for the
 # next commit; without a wait in between, as the commit runs on the event loop.
@@ -110,6 +114,13 @@ AUDIT_DECODER = msgspec.msgpack.Decoder(AuditEntry)
 _STATUSES = frozenset(s.value for s in Status)
 _REASONS = frozenset(r.value for r in Reason)
 
+WAITING_TABLE = """CREATE TABLE waiting (
+        seq INTEGER PRIMARY KEY,
+        tx_id BLOB NOT NULL UNIQUE,
+        body BLOB NOT NULL,
+        signature BLOB NOT NULL,
+        payload BLOB NOT NULL
+    )"""
 SCHEMA = (
     """CREATE TABLE schema_version (
         id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -166,6 +177,7 @@ SCHEMA = (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         seq INTEGER NOT NULL
     )""",
+    WAITING_TABLE,
 )
 TABLES = frozenset(
     {
@@ -179,6 +191,7 @@ TABLES = frozenset(
         "tx_index_mark",
         "audit",
         "redacted",
+        "waiting",
     }
 )
 
@@ -258,29 +271,31 @@ def _str(table: str, key: object, value: object, allowed: frozenset[str] | None)
     return value
 
 
-def _vertex(row: tuple[Any, ...]) -> tuple[int, Transaction, tuple[int, int] | None]:
+def _vertex(
+    row: tuple[Any, ...], table: str = "vertices"
+) -> tuple[int, Transaction, tuple[int, int] | None]:
     """(seq, transaction, (covering height, place in its order)) from a _VERTEX_COLUMNS row."""
     seq_raw, vid, body, sig, height, idx, payload = row
-    seq = _int("vertices", "seq ?", seq_raw)
+    seq = _int(table, "seq ?", seq_raw)
     key = f"seq {seq}"
-    vid = _bytes("vertices", key, vid, 32)
-    body = _bytes("vertices", key, body)
-    sig = _bytes("vertices", key, sig, SIGNATURE_BYTES)
+    vid = _bytes(table, key, vid, 32)
+    body = _bytes(table, key, body)
+    sig = _bytes(table, key, sig, SIGNATURE_BYTES)
     final = None
     if height is not None or idx is not None:
-        final = (_int("vertices", key, height), _int("vertices", key, idx))
+        final = (_int(table, key, height), _int(table, key, idx))
     try:
         parsed = decode_body(body)
     except DecodeError as exc:
-        raise CorruptStoreError("vertices", key, f"body: {exc}") from exc
+        raise CorruptStoreError(table, key, f"body: {exc}") from exc
     if tx_id(body, sig) != vid:
-        raise CorruptStoreError("vertices", key, "tx_id does not match the header")
+        raise CorruptStoreError(table, key, "tx_id does not match the header")
     if payload is None:  # redacted: the header stays and still verifies
         payload = b""
     else:
-        payload = _bytes("vertices", key, payload)
+        payload = _bytes(table, key, payload)
         if payload_hash(payload) != parsed.payload_hash:
-            raise CorruptStoreError("vertices", key, "payload does not match its hash")
+            raise CorruptStoreError(table, key, "payload does not match its hash")
     return seq, Transaction(vid, parsed, body, sig, payload), final
 
 
@@ -384,6 +399,11 @@ class SqliteStore:
                     f"{self.path} has schema version {version}, written by a newer govchain; "
                     f"this one reads version {SCHEMA_VERSION}"
                 )
+            if version == 4:  # version 5 added the waiting table, and nothing else
+                c.execute(WAITING_TABLE)
+                c.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+                tables.add("waiting")
+                version = SCHEMA_VERSION
             if version != SCHEMA_VERSION:
                 raise SchemaError(
                     f"{self.path} has schema version {version}, which this govchain cannot "
@@ -734,6 +754,16 @@ class SqliteStore:
                 raise CommitError(f"purged vertex {vid.hex()} is not stored")
             emptied.append(purged_seq)
             c.execute("UPDATE vertices SET payload = NULL WHERE seq = ?", (purged_seq,))
+        if ready.waiting:
+            for tx in ready.waiting:
+                check_tx(tx)
+            c.executemany(
+                "INSERT OR IGNORE INTO waiting (tx_id, body, signature, payload) "
+                "VALUES (?, ?, ?, ?)",
+                [(tx.id, tx.body_bytes, tx.signature, tx.payload) for tx in ready.waiting],
+            )
+        if ready.unwaited:
+            c.executemany("DELETE FROM waiting WHERE tx_id = ?", [(v,) for v in ready.unwaited])
         # Deleted bytes linger in the WAL's old page images until a checkpoint.
         self._redacted_pending = any(e < self._next_seq for e in emptied)
         return seq, added, stored, covered
@@ -787,6 +817,9 @@ class SqliteStore:
                 "ON v.seq = r.seq ORDER BY r.id"
             ).fetchall()
             vertex_rows = c.execute(f"{_VERTEX_COLUMNS} ORDER BY v.seq").fetchall()
+            waiting_rows = c.execute(
+                "SELECT seq, tx_id, body, signature, NULL, NULL, payload FROM waiting ORDER BY seq"
+            ).fetchall()
             covered_rows = c.execute("SELECT count(*) FROM covered").fetchone()[0]
             indexed = c.execute(
                 "SELECT count(*) FROM tx_index WHERE seq <= ?", (self._index_mark,)
@@ -876,7 +909,8 @@ class SqliteStore:
             raise CorruptStoreError("covered", "all rows", f"{covered_rows} for {final_count} txs")
         if audit_by_height:
             raise CorruptStoreError("audit", f"height {min(audit_by_height)}", "not executed")
-        return Persisted(hard_state, decided, executed, vertices)
+        waiting = [_vertex(row, "waiting")[1] for row in waiting_rows]
+        return Persisted(hard_state, decided, executed, vertices, waiting)
 
     def get_tx(self, tx_id: bytes) -> StoredTx | None:
         """A stored transaction with its final height and receipt, if any.
