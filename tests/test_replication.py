@@ -230,7 +230,9 @@ def test_after_a_restart_a_stored_orphan_waits_again_or_enters_if_its_parent_is_
     names = [f"r{i}" for i in range(4)]
     stored = Persisted(vertices=[parent], waiting=[child, lonely])
     r = Replica("r0", GENESIS, VALIDATORS[0], names, CONFIG, stored)
-    r.start(0)
+    wall = 1_764_000_000_000  # a node's clock: the replay ran before it was known
+    r.start(wall)
+    r.tick(wall + 20)  # ... so the replayed orphan still has its whole wait ahead
     out = r.ready()
     assert r.dag.has(child.id) and r.dag.orphan(lonely.id) is not None
     assert out.admitted == [child] and out.unwaited == [child.id]

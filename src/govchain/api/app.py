@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import statistics
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -524,6 +525,20 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _summary(name: str, help_text: str, values: Iterable[int]) -> list[str]:
+    """A Prometheus summary (p50, p99, count) of recent samples."""
+    samples = sorted(values)
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} summary"]
+    if samples:
+        qs = statistics.quantiles(samples, n=100, method="inclusive") if len(samples) > 1 else []
+        p50 = qs[49] if qs else samples[0]
+        p99 = qs[98] if qs else samples[0]
+        lines.append(f'{name}{{quantile="0.5"}} {p50:g}')
+        lines.append(f'{name}{{quantile="0.99"}} {p99:g}')
+    lines.append(f"{name}_count {len(samples)}")
+    return lines
+
+
 def _metrics_text(node: Node) -> str:
     r = node.replica
     m = node.metrics
@@ -555,18 +570,25 @@ def _metrics_text(node: Node) -> str:
     ]
     for reason, n in sorted(m.rejections.items()):
         lines.append(f'govchain_rejections_total{{reason="{reason}"}} {n}')
+    lines += _summary(
+        "govchain_finality_latency_ms",
+        "Submit-to-final latency of this node's submissions.",
+        m.finality_ms,
+    )
+    lines += _summary(
+        "govchain_replicate_latency_ms",
+        "Submit-to-202 latency: until validators with more than a third of the weight"
+        " store the transaction.",
+        m.replicate_ms,
+    )
     lines += [
-        "# HELP govchain_finality_latency_ms Submit-to-final latency of this node's submissions.",
-        "# TYPE govchain_finality_latency_ms summary",
+        "# HELP govchain_not_replicated_total Submissions answered 503 not_replicated.",
+        "# TYPE govchain_not_replicated_total counter",
+        f"govchain_not_replicated_total {m.not_replicated}",
+        "# HELP govchain_catching_up 1 while this node is behind the network and refuses clients.",
+        "# TYPE govchain_catching_up gauge",
+        f"govchain_catching_up {int(r.catching_up())}",
     ]
-    samples = sorted(m.finality_ms)
-    if samples:
-        qs = statistics.quantiles(samples, n=100, method="inclusive") if len(samples) > 1 else []
-        p50 = qs[49] if qs else samples[0]
-        p99 = qs[98] if qs else samples[0]
-        lines.append(f'govchain_finality_latency_ms{{quantile="0.5"}} {p50:g}')
-        lines.append(f'govchain_finality_latency_ms{{quantile="0.99"}} {p99:g}')
-    lines.append(f"govchain_finality_latency_ms_count {len(samples)}")
     lines.append(f"govchain_consensus_equivocations_total {r.consensus.equivocations}")
     lines.append(f"govchain_peer_decode_errors_total {m.peer_decode_errors}")
     lines += [

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
+_SUBMITTED = {"$ref": "#/components/schemas/Submitted"}
 
 
 def _get(
@@ -85,13 +86,21 @@ OPENAPI: dict[str, Any] = {
                     },
                 },
                 "responses": {
-                    "202": {"description": "admitted; pending until final"},
+                    "200": {
+                        "description": "already final (a resubmission): status is its record's",
+                        "content": {"application/json": {"schema": _SUBMITTED}},
+                    },
+                    "202": {
+                        "description": (
+                            "pending: stored by validators with more than a third of the"
+                            " voting weight, so final even if this node dies now; or"
+                            " pending_parent: stored here while the parents in `missing` are"
+                            " fetched (not a promise yet: submit the same bytes again)"
+                        ),
+                        "content": {"application/json": {"schema": _SUBMITTED}},
+                    },
                     "400": {
                         "description": "malformed",
-                        "content": {"application/json": {"schema": _ERROR}},
-                    },
-                    "409": {
-                        "description": "duplicate",
                         "content": {"application/json": {"schema": _ERROR}},
                     },
                     "413": {
@@ -100,6 +109,14 @@ OPENAPI: dict[str, Any] = {
                     },
                     "422": {
                         "description": "refused",
+                        "content": {"application/json": {"schema": _ERROR}},
+                    },
+                    "503": {
+                        "description": (
+                            "not now (pool_full, catching_up, not_replicated): submit the"
+                            " same bytes again after Retry-After seconds, here or elsewhere"
+                        ),
+                        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
                         "content": {"application/json": {"schema": _ERROR}},
                     },
                 },
@@ -116,6 +133,10 @@ OPENAPI: dict[str, Any] = {
                     "202": {"description": "one result per transaction, in order"},
                     "400": {"description": "malformed batch"},
                     "413": {"description": "too large"},
+                    "503": {
+                        "description": "pool_full: retry after Retry-After seconds",
+                        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                    },
                 },
             }
         },
@@ -207,7 +228,22 @@ OPENAPI: dict[str, Any] = {
                         "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
                     }
                 },
-            }
+            },
+            "Submitted": {
+                "type": "object",
+                "required": ["tx_id", "status"],
+                "properties": {
+                    "tx_id": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                    "status": {
+                        "type": "string",
+                        "enum": ["pending", "pending_parent", "executed", "rejected", "held"],
+                    },
+                    "missing": {
+                        "type": "array",
+                        "items": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                    },
+                },
+            },
         }
     },
 }

@@ -402,6 +402,12 @@ class Dag:
         else:
             self._pending_by_sender.pop(sender, None)
 
+    def renew_orphans(self, now_ms: int) -> None:
+        """Let every orphan wait a whole TTL from now_ms (a replay admitted them before
+        the clock was known); the pool's order stays its expiry order."""
+        for o in self._orphans.values():
+            o.expires_ms = now_ms + self.limits.orphan_ttl_ms
+
     def expire_orphans(self, now_ms: int) -> int:
         """Drop orphans whose wait has run out; returns how many went.
 

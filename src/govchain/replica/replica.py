@@ -317,6 +317,7 @@ class Replica:
     def start(self, now_ms: int) -> None:
         """Begin consensus (after construction or a restart)."""
         self.now_ms = now_ms
+        self.dag.renew_orphans(now_ms)  # the replay's orphans were admitted at time 0
         if self._replay_missing:  # parents of stored vertices, e.g. withheld copies
             missing, self._replay_missing = self._replay_missing, []
             self._fetch([m for m in dict.fromkeys(missing) if not self.dag.has(m)], None, now_ms)
