@@ -62,7 +62,15 @@ AUDIT_HEIGHTS_MAX = 10_000  # heights one /v1/audit request may span
 
 
 # Refusals that say "not now" rather than "never": 503 with Retry-After (seconds).
-_TRANSIENT = frozenset({Reject.POOL_FULL, Reject.CATCHING_UP, Reject.NOT_REPLICATED})
+_TRANSIENT = frozenset(
+    {
+        Reject.POOL_FULL,
+        Reject.ORPHAN_POOL_FULL,
+        Reject.QUOTA_EXCEEDED,  # the sender's pending ones become final, then room is back
+        Reject.CATCHING_UP,
+        Reject.NOT_REPLICATED,
+    }
+)
 RETRY_AFTER_S = 1
 
 

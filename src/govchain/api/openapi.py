@@ -113,8 +113,9 @@ OPENAPI: dict[str, Any] = {
                     },
                     "503": {
                         "description": (
-                            "not now (pool_full, catching_up, not_replicated): submit the"
-                            " same bytes again after Retry-After seconds, here or elsewhere"
+                            "not now (pool_full, orphan_pool_full, quota_exceeded,"
+                            " catching_up, not_replicated): submit the same bytes again after"
+                            " Retry-After seconds, here or elsewhere"
                         ),
                         "headers": {"Retry-After": {"schema": {"type": "integer"}}},
                         "content": {"application/json": {"schema": _ERROR}},
