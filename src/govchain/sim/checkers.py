@@ -26,6 +26,20 @@ def _outcome(r: Receipt) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Accepted:
+    """A client's transaction that an honest replica answered 202 (its promise)."""
+
+    tx_id: bytes
+    node: str
+    at_ms: int
+    valid_until: int  # the last height at which it may execute
+
+
+# How many lost ids a violation's detail names (the rest are counted).
+LOST_SHOWN_MAX = 5
+
+
+@dataclass(frozen=True, slots=True)
 class Violation:
     """A broken invariant: which, at which step, and what was seen."""
 
@@ -69,6 +83,8 @@ class Checkers:
         # The same ids by node, while they wait: until then the payload may go to
         # a validator that asks for it, never to anyone else.
         self._pending: dict[str, dict[bytes, str]] = {}
+        # The first 202 of each client's transaction, in the order they were given.
+        self._accepted: dict[bytes, Accepted] = {}
 
     def fail(self, invariant: str, detail: str) -> None:
         """Record a violation at the current step."""
@@ -294,6 +310,46 @@ class Checkers:
                 f"honest {node} locked in round {lock[0]} prevoted another value "
                 f"in round {v.round} of height {v.height} without a newer polka",
             )
+
+    # -- a 202 is a promise (issue 10) ----------------------------------------------
+    def on_accepted(self, node: str, tx_id: bytes, at_ms: int, valid_until: int) -> None:
+        """An honest replica answered 202 for tx_id (ReplicaReady.replicated, once persisted)."""
+        self._accepted.setdefault(tx_id, Accepted(tx_id, node, at_ms, valid_until))
+
+    def accepted(self, before_ms: int) -> list[Accepted]:
+        """Every first 202 given before before_ms, oldest first."""
+        return [a for a in self._accepted.values() if a.at_ms < before_ms]
+
+    def unsettled(self, before_ms: int) -> list[Accepted]:
+        """202s given before before_ms whose transaction is neither final on an honest
+        node nor expired: its valid_until lies above the highest height an honest node
+        executed, so a checkpoint could still finalize it."""
+        top = self.executed_height()
+        return [
+            a
+            for a in self.accepted(before_ms)
+            if a.tx_id not in self._final_at and a.valid_until > top
+        ]
+
+    def check_accepted(self, before_ms: int, why: str) -> None:
+        """Every 202 given before before_ms is final or expired; why: the bound that passed."""
+        lost = self.unsettled(before_ms)
+        if not lost:
+            return
+        shown = ", ".join(
+            f"{a.tx_id.hex()[:16]} (202 from {a.node} at {a.at_ms} ms, valid until {a.valid_until})"
+            for a in lost[:LOST_SHOWN_MAX]
+        )
+        more = f" and {len(lost) - LOST_SHOWN_MAX} more" if len(lost) > LOST_SHOWN_MAX else ""
+        self.fail(
+            "accepted-final",
+            f"{len(lost)} transaction(s) answered 202 before the heal are not final at "
+            f"height {self.executed_height()} ({why}): {shown}{more}",
+        )
+
+    def executed_height(self) -> int:
+        """Highest height any honest node executed."""
+        return max(self._state, default=0)
 
     def decided_heights(self) -> int:
         """Highest height any honest node decided."""

@@ -1,8 +1,9 @@
 """One simulated run: N real replicas, a seeded network and clock, faults, checkers.
 
 A run has a safety phase (faults on, workload flowing) and a liveness phase
-(network healed, crashed nodes restarted) that must add checkpoints in bounded
-time. Everything random comes from random.Random(seed): a seed replays exactly.
+(network healed, crashed nodes restarted) that must add checkpoints, and make
+final every transaction an honest node answered 202, in bounded time.
+Everything random comes from the seed: a seed replays exactly.
 """
 
 from __future__ import annotations
@@ -58,6 +59,24 @@ SIM_DAG_LIMITS = DagLimits(
 )
 SIM_WANTED_BYTES_MAX = 4 * 32 * 1024
 
+# Crash right after a 202 (issue 10): in a run with crash faults, with this
+# chance, the first honest 202 announced after a moment drawn in the window
+# below crashes its node at once, before that output's sends leave, and the
+# node never returns. The window leaves time before the heal for the network to
+# lose what the node alone held.
+CRASH_AFTER_ACCEPT_CHANCE = 0.9
+CRASH_AFTER_ACCEPT_FROM_MS = 500
+CRASH_AFTER_ACCEPT_BEFORE_HEAL_MS = 1_000
+# A transaction that expires within this many heights of its 202 proves nothing
+# when lost (it could not have executed anyway): the crash waits for a 202 of a
+# transaction valid for longer.
+CRASH_AFTER_ACCEPT_VALIDITY_MIN = 10
+# Once the liveness target is reached, the run goes on while some transaction
+# answered 202 before the heal is neither final nor expired, for at most this
+# many heights past the target: an honest holder proposes it within a round of
+# proposers, and a lost one must not get the time to expire unnoticed.
+ACCEPTED_GRACE_HEIGHTS = 8
+
 
 def default_byzantine_peers(faults: str) -> int:
     """Attacker peers when none are asked for: one with --faults all, else none."""
@@ -101,6 +120,8 @@ class SimResult:
     spam_rejected: dict[str, int] = field(default_factory=dict)
     audit_kinds: dict[str, int] = field(default_factory=dict)  # governance that happened
     attacks: dict[str, int] = field(default_factory=dict)  # what attacker peers did and got
+    accepted: int = 0  # transactions an honest node answered 202 before the heal
+    crashed_after_accept: list[str] = field(default_factory=list)  # nodes gone for good
 
 
 @dataclass(slots=True)
@@ -185,6 +206,14 @@ class Simulation:
         # (node, peer) -> until when node refuses peer, after blaming it.
         self._refused: dict[tuple[str, str], int] = {}
         self.blamed: dict[str, int] = {}
+        # valid_until of every client transaction submitted (a 202 names only ids).
+        self._valid_until: dict[bytes, int] = {}
+        self.healed = False
+        # Crash right after a 202: its own PRNG, so that the main draws stay as they were.
+        self._crash_rng = random.Random(f"govchain-sim-crash-after-accept:{cfg.seed}")
+        self._crash_after_accept_at = self._draw_crash_after_accept()
+        self.gone: list[str] = []  # crashed right after a 202: never restarted
+        self._heavy: str | None = None  # the validator the reweigh doubles
 
     # -- set-up ----------------------------------------------------------------
     def _build_nodes(self) -> None:
@@ -280,6 +309,17 @@ class Simulation:
         self._seq += 1
         heapq.heappush(self._events, (at_ms, self._seq, kind, arg))
 
+    def _draw_crash_after_accept(self) -> int | None:
+        """When this run's crash right after a 202 may come (None: it has none)."""
+        if self.cfg.faults not in ("crash", "all"):
+            return None
+        if self._crash_rng.random() >= CRASH_AFTER_ACCEPT_CHANCE:
+            return None
+        last = self.cfg.safety_ms - CRASH_AFTER_ACCEPT_BEFORE_HEAL_MS
+        if last < CRASH_AFTER_ACCEPT_FROM_MS:
+            return None
+        return self._crash_rng.randint(CRASH_AFTER_ACCEPT_FROM_MS, last)
+
     def _schedule_faults(self) -> None:
         f = self.cfg.faults
         end = self.cfg.safety_ms
@@ -319,6 +359,7 @@ class Simulation:
         deadline = self.cfg.safety_ms + self.cfg.liveness_ms_max
         target: int | None = None
         steps = 0
+        heal_ms = self.cfg.safety_ms
         while not self.checkers.violations:
             nxt_net = self.net.next_at()
             nxt_ev = self._events[0][0] if self._events else None
@@ -338,12 +379,21 @@ class Simulation:
             steps += 1
             self.checkers.step = steps
             if target is not None and self._reached(target):
-                break
+                if not self.checkers.unsettled(heal_ms):
+                    break
+                if self._reached(target + ACCEPTED_GRACE_HEIGHTS):
+                    self.checkers.check_accepted(
+                        heal_ms, f"{ACCEPTED_GRACE_HEIGHTS} heights past the liveness target"
+                    )
+                    break
             if self.now_ms > deadline:
-                self.checkers.fail(
-                    "liveness",
-                    f"honest nodes did not reach height {target} by {deadline} ms",
-                )
+                if target is not None and self._reached(target):
+                    self.checkers.check_accepted(heal_ms, f"by {deadline} ms")
+                else:
+                    self.checkers.fail(
+                        "liveness",
+                        f"honest nodes did not reach height {target} by {deadline} ms",
+                    )
         if not self.checkers.violations:
             # Last look at everything each honest node holds, in memory and stored.
             for n in self._honest():
@@ -373,20 +423,26 @@ class Simulation:
             spam_rejected=self.spam_rejected,
             audit_kinds=self.audit_kinds,
             attacks=dict(sorted(attacks.items())),
+            accepted=len(self.checkers.accepted(heal_ms)),
+            crashed_after_accept=list(self.gone),
         )
 
     def _honest(self) -> list[SimNode]:
         return [self.nodes[n] for n in self.names if self.nodes[n].honest]
 
     def _reached(self, target: int) -> bool:
+        """Every honest node but those gone for good has executed target."""
         return all(
-            n.replica is not None and n.replica.ledger.height >= target for n in self._honest()
+            n.replica is not None and n.replica.ledger.height >= target
+            for n in self._honest()
+            if n.name not in self.gone
         )
 
     def _heal(self) -> int:
         self.net.heal()
+        self.healed = True
         for name in self.names:
-            if self.nodes[name].replica is None:
+            if self.nodes[name].replica is None and name not in self.gone:
                 self._restart(name)
         top = max((n.replica.ledger.height for n in self._honest() if n.replica), default=0)
         return max(top, self.checkers.decided_heights()) + self.cfg.liveness_checkpoints
@@ -436,7 +492,7 @@ class Simulation:
 
     def _restart(self, name: str) -> None:
         node = self.nodes[name]
-        if node.replica is not None:
+        if node.replica is not None or name in self.gone:
             return
         node.replica = self._make_replica(node)
         node.replica.start(self.now_ms)
@@ -515,18 +571,25 @@ class Simulation:
         )
         for peer, reason in r.blamed:
             self._blame(node, peer, reason)
+        # Acknowledgements leave only after the commit that stored what they name.
+        acks: list[tuple[str, Message]] = list(r.acks)
+        if node.send_to is not None:
+            acks = [(d, m) for d, m in acks if d in node.send_to]
         if self.persist_after_send and node.honest:
             self._send_all(node, sends)
             if crash_mid:
                 self._crash_now(node)
                 return
-            self._persist(node, r)
+            if not self._persist(node, r) or self._on_replicated(node, r.replicated):
+                return
+            self._send_all(node, acks)
         else:
-            self._persist(node, r)
+            if not self._persist(node, r) or self._on_replicated(node, r.replicated):
+                return
             if crash_mid:
                 self._crash_now(node)
                 return
-            self._send_all(node, sends)
+            self._send_all(node, sends + acks)
         budgets = getattr(replica, "budgets", None)  # Replica.budgets may not exist yet
         if node.honest and budgets is not None:
             self.checkers.on_budgets(node.name, budgets())
@@ -535,17 +598,68 @@ class Simulation:
         self._down(node)
         self._at(self.now_ms + self.rng.randint(100, 800), "restart", node.name)
 
-    def _persist(self, node: SimNode, r: ReplicaReady) -> None:
+    def _on_replicated(self, node: SimNode, ids: list[bytes]) -> bool:
+        """The node answers these 202s (its output is persisted); True: it crashed at once.
+
+        Only honest nodes' 202s are promises. A crash right after a 202 loses the
+        rest of that output (its user-space send queue dies with it), and the node
+        never returns.
+        """
+        if not node.honest or not ids:
+            return False
+        tops: list[int] = []
+        for vid in ids:
+            valid_until = self._valid_until.get(vid)
+            if valid_until is None:
+                self.checkers.fail(
+                    "accepted-final", f"{node.name} answered 202 for unknown {vid.hex()[:16]}"
+                )
+                return False
+            tops.append(valid_until)
+            if not self.healed:
+                self.checkers.on_accepted(node.name, vid, self.now_ms, valid_until)
+        at = self._crash_after_accept_at
+        replica = node.replica
+        if (
+            at is None
+            or self.now_ms < at
+            or self.healed
+            or replica is None
+            or max(tops) < replica.ledger.height + CRASH_AFTER_ACCEPT_VALIDITY_MIN
+            or not self._may_lose_for_good(node)
+        ):
+            return False
+        self._crash_after_accept_at = None
+        self.gone.append(node.name)
+        self._down(node)
+        return True
+
+    def _may_lose_for_good(self, node: SimNode) -> bool:
+        """True when losing node for good keeps the run within its fault budget.
+
+        Nodes gone for good plus Byzantine validators stay within f, and so does
+        everyone down at once; the validator the reweigh doubles (2 of 5) is kept,
+        since the rest could not reach a quorum without it.
+        """
+        down = sum(1 for n in self.nodes.values() if n.replica is None)
+        return (
+            len(self.gone) + 1 + self.cfg.byzantine <= self.f
+            and down + 1 <= self.f
+            and node.name != self._heavy
+        )
+
+    def _persist(self, node: SimNode, r: ReplicaReady) -> bool:
+        """Commit r to node's store; False: the store refused it (the node stops)."""
         try:
             node.store.commit(r)
         except CommitError as exc:
             # A node's store refusing its replica's output stops the node for good.
             if node.honest:
                 self.checkers.fail("commit", f"{node.name}'s store refused a commit: {exc}")
-            return
+            return False
         replica = node.replica
         if not node.honest or replica is None:
-            return
+            return True
         for cp, cert in r.decided:
             self.checkers.on_decided(node.name, cp, cert, replica.ledger.validator_set(cp.height))
         for ex in r.executed:
@@ -559,6 +673,7 @@ class Simulation:
         hidden = self.checkers.on_certified(node.name, len(replica.decided))
         if hidden:
             self.checkers.check_kept(node.name, replica, node.store, hidden)
+        return True
 
     def _blame(self, node: SimNode, peer: str, reason: str) -> None:
         """The shell's part of blame: refuse the peer a while; honest peers must never be."""
@@ -572,6 +687,7 @@ class Simulation:
         self.blamed[kind] = self.blamed.get(kind, 0) + 1
 
     def _send_all(self, node: SimNode, sends: list[tuple[str, Message]]) -> None:
+        """Put node's messages on the network, with the checkers watching what leaves."""
         sends = [(d, m) for d, m in sends if not self._is_refused(node.name, d)]
         recipients: dict[int, list[str]] = {}  # the served checker sees each message once
         if node.honest:
@@ -607,19 +723,23 @@ class Simulation:
             self._spam(client, replica)
             return
         tx = self.workload.transfer(client, replica, self.now_ms)
-        if self._submit(node, tx.to_wire()):
+        if self._submit(node, tx):
             client.sent(tx, self.now_ms)
         up = [n for n in up if n.replica is not None]
         if roll > 0.93 and up:
             other = self.rng.choice(up)
             assert other.replica is not None
             twin = self.workload.transfer(client, other.replica, self.now_ms, nonce=tx.body.nonce)
-            self._submit(other, twin.to_wire())
+            self._submit(other, twin)
 
     def _reweigh(self) -> None:
-        """The committee gives one honest validator double weight (2 heights after enacting)."""
-        heavy = self.rng.choice(self._honest()).key.public_key
-        self.governor.reweigh(heavy)
+        """The committee gives one honest validator double weight (2 heights after enacting).
+
+        Never one gone for good: the other validators could not reach a quorum.
+        """
+        heavy = self.rng.choice([n for n in self._honest() if n.name not in self.gone])
+        self._heavy = heavy.name
+        self.governor.reweigh(heavy.key.public_key)
 
     def _gov_step(self) -> None:
         """Let the governance script act through a random live node."""
@@ -633,14 +753,16 @@ class Simulation:
         view = View(self.now_ms, ledger, self.final)
 
         def submit(tx: Transaction) -> bool:
-            return node.replica is not None and self._submit(node, tx.to_wire())
+            return node.replica is not None and self._submit(node, tx)
 
         self.governor.step(view, node.replica, submit)
 
-    def _submit(self, node: SimNode, wire: bytes) -> bool:
+    def _submit(self, node: SimNode, tx: Transaction) -> bool:
+        """A client's transaction to node; True when taken (admitted or waiting)."""
         assert node.replica is not None
+        self._valid_until[tx.id] = tx.body.valid_until
         try:
-            node.replica.submit(wire, self.now_ms)
+            node.replica.submit(tx.to_wire(), self.now_ms)
         except AdmissionError:
             return False
         finally:

@@ -57,6 +57,10 @@ class Summary:
             "messages_total": sum(r.messages for r in self.results),
             "txs_final_total": sum(r.txs_final for r in self.results),
             "failing_seeds": sorted({r.seed for r in self.results if r.violations}),
+            # Transactions answered 202 by honest nodes before the heal, and the runs
+            # in which a node crashed right after a 202 and never returned.
+            "accepted_total": sum(r.accepted for r in self.results),
+            "crashed_after_accept_seeds": sum(1 for r in self.results if r.crashed_after_accept),
             "attacks": _summed([r.attacks for r in self.results]),
         }
 
