@@ -450,7 +450,7 @@ async def throughput(
     cpu0 = [process_cpu_s(p.pid) for p in net.procs.values()]
     own0 = os.times()
     t0 = time.perf_counter()
-    submitted, final, refused = await load_until_final(urls, per_sender, ws_url, txs)
+    submitted, _, final, refused = await load_until_final(urls, per_sender, ws_url, txs)
     own1 = os.times()
     node_cpu = [process_cpu_s(p.pid) - c for p, c in zip(net.procs.values(), cpu0, strict=True)]
     elapsed = max(final.values()) - t0

@@ -27,7 +27,7 @@ class ConsensusConfig:
     """Round timeouts grow linearly with the round so that rounds eventually overlap."""
 
     propose_delay_ms: int = 100  # pause after a decision so checkpoints gather vertices
-    propose_timeout_ms: int = 3_000  # above the replica's idle checkpoint interval
+    propose_timeout_ms: int = 1_500  # above the replica's idle checkpoint interval (1 s)
     prevote_timeout_ms: int = 500
     precommit_timeout_ms: int = 500
     timeout_delta_ms: int = 250
