@@ -30,6 +30,23 @@ GENESIS_TIER = 3  # validators, regulators and the auditor are fully identified
 P2P_PORT_OFFSET = 100
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
+DEVNET_ENV = "GOVCHAIN_DEVNET"  # names the devnet directory when --dir/--devnet is not given
+DEFAULT_DIR = Path("devnet")
+DEVNET_FILE_NAME = "devnet.json"
+
+
+def resolve_dir(explicit: Path | None) -> Path:
+    """The devnet directory: explicit (--dir/--devnet), else $GOVCHAIN_DEVNET, else ./devnet."""
+    if explicit is not None:
+        return explicit
+    env = os.environ.get(DEVNET_ENV, "")
+    return Path(env) if env else DEFAULT_DIR
+
+
+def devnet_file(explicit: Path | None) -> Path | None:
+    """The devnet.json of the devnet resolve_dir names, when it exists."""
+    path = resolve_dir(explicit) / DEVNET_FILE_NAME
+    return path if path.is_file() else None
 
 
 @dataclass(frozen=True, slots=True)
