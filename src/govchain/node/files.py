@@ -75,8 +75,19 @@ def genesis_to_json(g: Genesis) -> dict[str, Any]:
         "threshold": g.threshold,
         "identities": [[i.address.hex(), i.kind, i.tier, i.attrs_hash.hex()] for i in g.identities],
         "unicode_version": g.unicode_version,
+        "checkpoint_interval_ms": g.checkpoint_interval_ms,
+        "empty_checkpoint_interval_ms": g.empty_checkpoint_interval_ms,
         "hash": g.hash.hex(),
     }
+
+
+def _optional_int(value: Any) -> int | None:
+    """A JSON integer or null (bool is not an integer here)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"expected an integer or null, got {value!r}")
+    return value
 
 
 def read_genesis(path: Path) -> Genesis:
@@ -90,6 +101,12 @@ def read_genesis(path: Path) -> Genesis:
         # No default here: a file that does not name it predates the field, and
         # the local version would silently become the chain's.
         raise FileError(f'{path}: genesis must name its unicode_version (e.g. "14.0.0")')
+    if isinstance(doc, dict) and "checkpoint_interval_ms" not in doc:
+        # Its hash covers the pacing fields since issue 11: an older file cannot match.
+        raise FileError(
+            f"{path} predates the pacing fields (checkpoint_interval_ms): start a fresh"
+            " chain (govchain devnet --reset)"
+        )
     try:
         g = Genesis(
             chain_id=doc["chain_id"],
@@ -112,6 +129,8 @@ def read_genesis(path: Path) -> Genesis:
                 for a, kind, tier, h in doc.get("identities", [])
             ),
             unicode_version=doc["unicode_version"],
+            checkpoint_interval_ms=int(doc["checkpoint_interval_ms"]),
+            empty_checkpoint_interval_ms=_optional_int(doc.get("empty_checkpoint_interval_ms")),
         )
     except FileError:
         raise
@@ -141,15 +160,21 @@ class NodeConfig:
     p2p_host: str
     p2p_port: int
     peers: tuple[PeerAddr, ...]
+    # This node's own empty-checkpoint interval when it proposes (genesis gives
+    # the chain's; a node may pace its own heartbeat differently). None: genesis's.
+    empty_checkpoint_interval_ms: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """As written to node.json."""
-        return {
+        doc: dict[str, Any] = {
             "name": self.name,
             "api": f"{self.api_host}:{self.api_port}",
             "p2p": f"{self.p2p_host}:{self.p2p_port}",
             "peers": [{"key": p.key, "p2p": f"{p.host}:{p.port}"} for p in self.peers],
         }
+        if self.empty_checkpoint_interval_ms is not None:
+            doc["empty_checkpoint_interval_ms"] = self.empty_checkpoint_interval_ms
+        return doc
 
 
 def _hostport(value: Any, what: str, path: Path) -> tuple[str, int]:
@@ -173,7 +198,13 @@ def read_node_config(path: Path) -> NodeConfig:
         host, port = _hostport(p.get("p2p") if isinstance(p, dict) else None, "a peer", path)
         _hex(p.get("key"), 32, "a peer key", path)
         peers.append(PeerAddr(p["key"], host, port))
-    return NodeConfig(str(doc.get("name", "node")), *api, *p2p, tuple(peers))
+    try:
+        empty = _optional_int(doc.get("empty_checkpoint_interval_ms"))
+    except ValueError as exc:
+        raise FileError(f"{path}: empty_checkpoint_interval_ms: {exc}") from None
+    if empty is not None and empty < 0:
+        raise FileError(f"{path}: empty_checkpoint_interval_ms must not be negative")
+    return NodeConfig(str(doc.get("name", "node")), *api, *p2p, tuple(peers), empty)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 import os
@@ -21,6 +22,7 @@ from typing import Any
 
 from govchain.api.server import make_server
 from govchain.codec import DecodeError, encode
+from govchain.consensus.config import ConsensusConfig
 from govchain.dag.admission import AdmissionError, Reject
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction
@@ -63,6 +65,28 @@ UNSYNCED_TXS_MAX = 5_000
 # this many submissions wait at once.
 REPLICATE_WAIT_S = 3.0
 WAITERS_MAX = 50_000
+# The propose timeout outlasts a proposer's pacing wait by this much.
+PROPOSE_TIMEOUT_MARGIN_MS = 500
+
+
+def node_replica_config(genesis: Genesis, node_config: NodeConfig) -> ReplicaConfig:
+    """A node's replica settings, its propose timeout above what a proposer may wait.
+
+    A proposer waits checkpoint_interval_ms after the previous checkpoint, and
+    with nothing new the empty-checkpoint interval: the others' propose timeout
+    must outlast that, or an idle or slowly paced chain would time out rounds.
+    """
+    idle = node_config.empty_checkpoint_interval_ms
+    chain_idle = genesis.empty_checkpoint_interval_ms
+    waits = max(genesis.checkpoint_interval_ms, (idle if idle is not None else chain_idle) or 0)
+    base = ConsensusConfig()
+    propose_ms = max(base.propose_timeout_ms, waits + PROPOSE_TIMEOUT_MARGIN_MS)
+    return ReplicaConfig(
+        dag=DagLimits(prune_covered=True),
+        consensus=dataclasses.replace(base, propose_timeout_ms=propose_ms),
+        executions_txs_max=4_000,
+        idle_checkpoint_ms=idle,
+    )
 
 
 def now_ms() -> int:
@@ -115,7 +139,7 @@ class Node:
             self.genesis,
             self.key,
             peers,
-            config or ReplicaConfig(dag=DagLimits(prune_covered=True), executions_txs_max=4_000),
+            config or node_replica_config(self.genesis, self.node_config),
             self.store.load(),
             vertex_source=self._stored_vertex,
             receipt_source=self._stored_receipt_proof,

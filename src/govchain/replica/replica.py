@@ -69,9 +69,10 @@ class ReplicaConfig:
     dag: DagLimits = field(default_factory=DagLimits)
     consensus: ConsensusConfig = field(default_factory=ConsensusConfig)
     # With nothing new to cover, wait this long after the previous checkpoint's
-    # time before proposing an empty one (a heartbeat, not a flood). Keep it
-    # well below the consensus propose timeout. 0: propose at once.
-    idle_checkpoint_ms: int = 1_000
+    # time before proposing an empty one (a heartbeat, not a flood); None: the
+    # genesis's empty_checkpoint_interval_ms (which may say never). Keep it
+    # below the consensus propose timeout (node_consensus_config). 0: at once.
+    idle_checkpoint_ms: int | None = None
     # A missing vertex is asked of the peer that relayed what needs it (or of
     # every peer), then of every peer again after fetch_retry_ms, doubling up
     # to fetch_backoff_max_ms, for as long as an orphan or a checkpoint needs
@@ -467,6 +468,13 @@ class Replica:
             self._stored_height = out.executed[-1].checkpoint.height
         return out
 
+    @property
+    def idle_checkpoint_ms(self) -> int | None:
+        """How long a proposer with nothing new waits before an empty checkpoint (None: never)."""
+        if self.config.idle_checkpoint_ms is not None:
+            return self.config.idle_checkpoint_ms
+        return self.genesis.empty_checkpoint_interval_ms
+
     # -- ConsensusApp --------------------------------------------------------
     def validator_set(self, height: int) -> ValidatorSet | None:
         """The set certifying height, once execution knows it."""
@@ -479,16 +487,20 @@ class Replica:
         valset = self.ledger.validator_set(height)
         assert valset is not None
         prev_time = previous.time_ms if previous else self.genesis.time_ms
+        spacing = max(1, self.genesis.checkpoint_interval_ms)
+        if now_ms < prev_time + spacing:
+            return None  # the chain's pace: not before the interval has passed
         tips = self.dag.uncovered_tips(now_ms - self.config.proposal_tip_age_ms)
         # Payloads to delete wait for the next checkpoint: do not make them wait
         # for the idle heartbeat as well.
-        if not tips and not self._purge_at and now_ms - prev_time < self.config.idle_checkpoint_ms:
+        idle = self.idle_checkpoint_ms
+        if not tips and not self._purge_at and (idle is None or now_ms - prev_time < idle):
             return None
         return Checkpoint(
             chain_id=self.genesis.chain_id,
             height=height,
             previous=previous.hash if previous else self.genesis.hash,
-            time_ms=max(now_ms, prev_time + 1),
+            time_ms=max(now_ms, prev_time + spacing),
             tips=tuple(tips),
             state_hash=self.ledger.state_hash,
             receipts_root=self.ledger.receipts_root,
@@ -505,7 +517,9 @@ class Replica:
         tips = cp.tips
         if (
             cp.previous != (previous.hash if previous else self.genesis.hash)
-            or not prev_time < cp.time_ms <= now_ms + self.config.consensus.time_drift_ms_max
+            or not prev_time + max(1, self.genesis.checkpoint_interval_ms)
+            <= cp.time_ms
+            <= now_ms + self.config.consensus.time_drift_ms_max
             or len(tips) > self.config.dag.tips_per_checkpoint_max
             or any(a >= b for a, b in itertools.pairwise(tips))
             or cp.state_hash != self.ledger.state_hash

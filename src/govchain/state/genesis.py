@@ -19,6 +19,8 @@ GENESIS_DOMAIN = b"govchain:genesis:v1:"
 SUPPLY_MAX = 2**63 - 1
 COMMITTEE_SIZE_MAX = 64
 GENESIS_IDENTITIES_MAX = 10_000
+CHECKPOINT_INTERVAL_MS_MAX = 60_000
+EMPTY_CHECKPOINT_INTERVAL_MS_MAX = 3_600_000
 _UNICODE_VERSION = re.compile(r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}")
 
 
@@ -68,6 +70,14 @@ class Genesis(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_field
     threshold: int
     identities: tuple[GenesisIdentity, ...] = ()
     unicode_version: str = UNICODE_VERSION
+    # Pacing, as CometBFT's timeout_commit and create_empty_blocks(_interval) or
+    # anvil's --block-time: a checkpoint's time is at least checkpoint_interval_ms
+    # after its previous one's (a rule every validator checks), and with nothing
+    # new to cover a proposer waits empty_checkpoint_interval_ms after the
+    # previous checkpoint before proposing an empty one (None: never; heights,
+    # and every lifetime counted in heights, then stand still while idle).
+    checkpoint_interval_ms: int = 0
+    empty_checkpoint_interval_ms: int | None = 1_000
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.chain_id) <= 64:
@@ -81,6 +91,14 @@ class Genesis(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_field
             raise ValueError("genesis balances must be positive and within the supply bound")
         self._check_committee()
         self._check_identities()
+        if not 0 <= self.checkpoint_interval_ms <= CHECKPOINT_INTERVAL_MS_MAX:
+            raise ValueError(f"checkpoint_interval_ms must lie in 0..{CHECKPOINT_INTERVAL_MS_MAX}")
+        empty = self.empty_checkpoint_interval_ms
+        if empty is not None and not 0 <= empty <= EMPTY_CHECKPOINT_INTERVAL_MS_MAX:
+            raise ValueError(
+                f"empty_checkpoint_interval_ms must lie in 0..{EMPTY_CHECKPOINT_INTERVAL_MS_MAX}"
+                " or be null (never)"
+            )
 
     def _check_committee(self) -> None:
         keys = [k for k, _ in self.committee]

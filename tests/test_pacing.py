@@ -1,0 +1,138 @@
+"""Pacing (issue 11): a checkpoint interval every validator checks, and an empty-checkpoint
+policy (a heartbeat, or none at all), from genesis and node config."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from govchain.codec import encode
+from govchain.consensus.config import ConsensusConfig
+from govchain.dag.tx import build
+from govchain.node.files import (
+    FileError,
+    NodeConfig,
+    genesis_to_json,
+    read_genesis,
+    read_node_config,
+)
+from govchain.node.node import node_replica_config
+from govchain.replica.replica import Persisted, Replica, ReplicaConfig
+from govchain.state.genesis import Genesis
+from govchain.state.payloads import TransferPayload
+from test_replica import ALICE, BOB, CONFIG, STAMP_BITS, VALIDATORS, genesis
+
+
+def paced(interval_ms: int = 0, empty_ms: int | None = 1_000) -> Genesis:
+    return msgspec.structs.replace(
+        genesis(4), checkpoint_interval_ms=interval_ms, empty_checkpoint_interval_ms=empty_ms
+    )
+
+
+def proposer_replica(g: Genesis, config: ReplicaConfig = CONFIG) -> Replica:
+    names = [f"r{i}" for i in range(4)]
+    r = Replica("r0", g, VALIDATORS[0], names, config, Persisted())
+    r.start(0)
+    return r
+
+
+def no_idle_override() -> ReplicaConfig:
+    """The test replicas' settings, with the heartbeat left to genesis."""
+    return ReplicaConfig(dag=CONFIG.dag, consensus=CONFIG.consensus, idle_checkpoint_ms=None)
+
+
+def transfer(g: Genesis) -> bytes:
+    return build(
+        ALICE,
+        chain_id=g.chain_id,
+        kind="transfer",
+        nonce=0,
+        parents=[g.hash],
+        valid_until=40,
+        payload=encode(TransferPayload(BOB.address, 1)),
+        stamp_bits_min=STAMP_BITS,
+    ).to_wire()
+
+
+def test_a_proposal_waits_for_the_checkpoint_interval_and_carries_a_time_past_it() -> None:
+    g = paced(interval_ms=2_000, empty_ms=0)
+    r = proposer_replica(g, no_idle_override())
+    assert r.propose(1, None, g.time_ms + 1_999) is None
+    cp = r.propose(1, None, g.time_ms + 2_000)
+    assert cp is not None and cp.time_ms >= g.time_ms + 2_000
+
+
+def test_a_checkpoint_closer_than_the_interval_is_invalid() -> None:
+    g = paced(interval_ms=2_000, empty_ms=0)
+    r = proposer_replica(g, no_idle_override())
+    cp = r.propose(1, None, g.time_ms + 2_500)
+    assert cp is not None
+    early = msgspec.structs.replace(cp, time_ms=g.time_ms + 1_500)
+    assert r.check(early, None, g.time_ms + 2_500).name == "INVALID"
+    assert r.check(cp, None, g.time_ms + 2_500).name == "VALID"
+
+
+def test_no_empty_checkpoints_when_genesis_says_never_but_a_transaction_is_proposed() -> None:
+    g = paced(empty_ms=None)
+    r = proposer_replica(g, no_idle_override())
+    assert r.idle_checkpoint_ms is None
+    assert r.propose(1, None, g.time_ms + 3_600_000) is None  # idle for an hour: nothing
+    r.submit(transfer(g), g.time_ms + 10)
+    cp = r.propose(1, None, g.time_ms + 10 + CONFIG.proposal_tip_age_ms)
+    assert cp is not None and cp.tips
+
+
+def test_the_heartbeat_follows_genesis_and_a_node_may_override_it() -> None:
+    g = paced(empty_ms=5_000)
+    r = proposer_replica(g, no_idle_override())
+    assert r.propose(1, None, g.time_ms + 4_999) is None
+    assert r.propose(1, None, g.time_ms + 5_000) is not None
+    fast = ReplicaConfig(dag=CONFIG.dag, consensus=CONFIG.consensus, idle_checkpoint_ms=100)
+    assert proposer_replica(g, fast).propose(1, None, g.time_ms + 100) is not None
+
+
+def test_the_propose_timeout_outlasts_what_a_proposer_may_wait() -> None:
+    node = NodeConfig("n", "127.0.0.1", 1, "127.0.0.1", 2, ())
+    default = ConsensusConfig().propose_timeout_ms
+    assert node_replica_config(paced(), node).consensus.propose_timeout_ms == default
+    slow = node_replica_config(paced(empty_ms=10_000), node)
+    assert slow.consensus.propose_timeout_ms == 10_500 and slow.idle_checkpoint_ms is None
+    own = NodeConfig("n", "127.0.0.1", 1, "127.0.0.1", 2, (), 3_000)
+    mine = node_replica_config(paced(interval_ms=4_000), own)
+    assert mine.consensus.propose_timeout_ms == 4_500 and mine.idle_checkpoint_ms == 3_000
+
+
+def test_pacing_round_trips_through_genesis_json_and_an_old_file_is_refused(
+    tmp_path: Path,
+) -> None:
+    g = paced(interval_ms=250, empty_ms=None)
+    path = tmp_path / "genesis.json"
+    path.write_text(json.dumps(genesis_to_json(g)))
+    back = read_genesis(path)
+    assert back == g and back.hash == g.hash
+    old = genesis_to_json(g)
+    del old["checkpoint_interval_ms"], old["empty_checkpoint_interval_ms"]
+    path.write_text(json.dumps(old))
+    with pytest.raises(FileError, match="--reset"):
+        read_genesis(path)
+
+
+@pytest.mark.parametrize(
+    ("interval", "empty"), [(-1, 1_000), (60_001, 1_000), (0, -5), (0, 3_600_001)]
+)
+def test_pacing_out_of_range_is_refused(interval: int, empty: int) -> None:
+    with pytest.raises(ValueError, match="interval_ms"):
+        paced(interval, empty)
+
+
+def test_node_json_carries_its_own_heartbeat(tmp_path: Path) -> None:
+    cfg = NodeConfig("n", "127.0.0.1", 1, "127.0.0.1", 2, (), 2_500)
+    path = tmp_path / "node.json"
+    path.write_text(json.dumps(cfg.to_json()))
+    assert read_node_config(path).empty_checkpoint_interval_ms == 2_500
+    path.write_text(json.dumps({**cfg.to_json(), "empty_checkpoint_interval_ms": "soon"}))
+    with pytest.raises(FileError, match="empty_checkpoint_interval_ms"):
+        read_node_config(path)
