@@ -24,6 +24,7 @@ from govchain.state.payloads import (
 )
 
 VALIDITY_HEIGHTS = 1_000
+ID_MATCHES_MAX = 16  # ids a prefix look-up returns at most (the API's bound too)
 FINAL_STATUSES = frozenset({"executed", "rejected", "held"})
 # A 202's statuses (docs/sdk.md): "pending" is the node's promise that the
 # transaction becomes final; "pending_parent" is not a promise yet.
@@ -186,6 +187,21 @@ class Client:
     def service(self, service_id: str) -> dict[str, Any]:
         """GET /v1/services/{id}: owner, writer role, suspension."""
         return self._get(f"/v1/services/{service_id}")
+
+    def tx_ids_with_prefix(self, prefix: str) -> tuple[list[str], bool]:
+        """Ids of stored or pending transactions starting with prefix, and whether more do.
+
+        GET /v1/txs?prefix=HEX: sorted, at most ID_MATCHES_MAX.
+        """
+        doc = self._get("/v1/txs", params={"prefix": prefix})
+        return [str(t) for t in doc["tx_ids"]], bool(doc.get("more"))
+
+    def proposal_ids_with_prefix(self, prefix: str) -> tuple[list[str], bool]:
+        """Ids of proposals starting with prefix (at most ID_MATCHES_MAX), and whether more do."""
+        params = {"prefix": prefix, "limit": str(ID_MATCHES_MAX + 1)}
+        doc = self._call("GET", "/v1/governance/proposals", params=params)
+        ids = sorted(str(p["proposal_id"]) for p in doc["proposals"])
+        return ids[:ID_MATCHES_MAX], len(ids) > ID_MATCHES_MAX
 
     def proposal(self, proposal_id: str) -> dict[str, Any]:
         """GET /v1/governance/proposals/{id}."""
