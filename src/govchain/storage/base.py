@@ -59,6 +59,13 @@ class Store(Protocol):
         """True when a stored checkpoint covers tx_id (cheaper than get_tx)."""
         ...
 
+    def tx_ids_with_prefix(self, prefix: str, limit: int) -> list[bytes]:
+        """Ids of stored transactions whose hex starts with prefix: the first `limit`, sorted.
+
+        prefix: 1 to 64 lowercase hex characters (prefix_bounds checks it).
+        """
+        ...
+
     def get_checkpoint(self, height: int) -> tuple[Checkpoint, Certificate] | None:
         """A decided checkpoint and its certificate."""
         ...
@@ -82,6 +89,22 @@ class Store(Protocol):
     def close(self) -> None:
         """Release files; the store is unusable afterwards."""
         ...
+
+
+ID_BYTES = 32
+_HEX_DIGITS = frozenset("0123456789abcdef")
+
+
+def prefix_bounds(prefix: str) -> tuple[bytes, bytes]:
+    """The least and greatest 32-byte ids whose hex starts with prefix (1..64 lowercase hex).
+
+    An id matches exactly when it lies between the two, so a prefix is a range
+    of any index ordered by id (or by the id's leading bytes).
+    """
+    if not 1 <= len(prefix) <= ID_BYTES * 2 or not set(prefix) <= _HEX_DIGITS:
+        raise ValueError("an id prefix is 1 to 64 lowercase hex characters")
+    width = ID_BYTES * 2
+    return bytes.fromhex(prefix.ljust(width, "0")), bytes.fromhex(prefix.ljust(width, "f"))
 
 
 class StoreError(Exception):

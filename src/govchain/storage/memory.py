@@ -16,7 +16,14 @@ from govchain.dag.tx import Transaction
 from govchain.replica.replica import Execution, Persisted, ReplicaReady
 from govchain.state.audit import AuditEntry
 from govchain.state.receipts import Receipt
-from govchain.storage.base import CommitError, StoredTx, StoreError, check_ready, check_tx
+from govchain.storage.base import (
+    CommitError,
+    StoredTx,
+    StoreError,
+    check_ready,
+    check_tx,
+    prefix_bounds,
+)
 
 if TYPE_CHECKING:
     from govchain.storage.base import Store
@@ -137,6 +144,12 @@ class MemoryStore:
         self._open()
         v = self._vertices.get(tx_id)
         return v is not None and v.height is not None
+
+    def tx_ids_with_prefix(self, prefix: str, limit: int) -> list[bytes]:
+        """Ids of stored transactions whose hex starts with prefix: the first `limit`, sorted."""
+        self._open()
+        lo, hi = prefix_bounds(prefix)
+        return sorted(vid for vid in self._vertices if lo <= vid <= hi)[: max(limit, 0)]
 
     def get_checkpoint(self, height: int) -> tuple[Checkpoint, Certificate] | None:
         """A decided checkpoint and its certificate."""

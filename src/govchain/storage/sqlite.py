@@ -66,7 +66,14 @@ from govchain.replica.replica import Execution, Persisted, ReplicaReady
 from govchain.state.audit import AuditEntry
 from govchain.state.ledger import Executed
 from govchain.state.receipts import Reason, Receipt, Status, receipts_root
-from govchain.storage.base import CommitError, StoredTx, StoreError, check_ready, check_tx
+from govchain.storage.base import (
+    CommitError,
+    StoredTx,
+    StoreError,
+    check_ready,
+    check_tx,
+    prefix_bounds,
+)
 
 if TYPE_CHECKING:
     from govchain.storage.base import Store
@@ -966,6 +973,27 @@ class SqliteStore:
             return False
         row = self._conn.execute("SELECT 1 FROM covered WHERE seq = ?", (seq,)).fetchone()
         return row is not None
+
+    def tx_ids_with_prefix(self, prefix: str, limit: int) -> list[bytes]:
+        """Ids of stored transactions whose hex starts with prefix: the first `limit`, sorted.
+
+        A prefix is a range of tx_index's keys (the ids' first 8 bytes, whose
+        sign bit the prefix's first digit fixes, so the signed range is whole);
+        ids above the mark are in memory.
+        """
+        self._check_open()
+        lo, hi = prefix_bounds(prefix)
+        if limit <= 0:
+            return []
+        rows = self._conn.execute(
+            "SELECT v.tx_id FROM tx_index AS t JOIN vertices AS v ON v.seq = t.seq "
+            "WHERE t.tx_key BETWEEN ? AND ? AND v.tx_id BETWEEN ? AND ? "
+            "ORDER BY v.tx_id LIMIT ?",
+            (tx_key(lo), tx_key(hi), lo, hi, limit),
+        ).fetchall()
+        found = {_bytes("vertices", f"prefix {prefix}", row[0], 32) for row in rows}
+        found.update(vid for vid in self._recent if lo <= vid <= hi)
+        return sorted(found)[:limit]
 
     def get_checkpoint(self, height: int) -> tuple[Checkpoint, Certificate] | None:
         """A decided checkpoint and its certificate."""
