@@ -16,11 +16,13 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from govchain.api.decoded import with_decoded
 from govchain.api.openapi import OPENAPI
 from govchain.api.views import (
     audit_entry_json,
     checkpoint_json,
     error,
+    hold_json,
     identity_json,
     proposal_json,
     service_json,
@@ -35,6 +37,7 @@ from govchain.state.governance import ProposalStatus
 from govchain.state.ledger import VALSET_DELAY_HEIGHTS
 from govchain.state.receipts import prove
 from govchain.state.services import service_id_ok
+from govchain.storage.base import prefix_bounds
 from govchain.storage.sqlite import SqliteStore
 
 if TYPE_CHECKING:
@@ -59,6 +62,12 @@ ADDRESS_CHARS = 40
 PROPOSALS_LIMIT_DEFAULT = 100
 PROPOSALS_LIMIT_MAX = 1_000
 AUDIT_HEIGHTS_MAX = 10_000  # heights one /v1/audit request may span
+# Id look-ups by prefix (GET /v1/txs?prefix=, .../proposals?prefix=): as git, at
+# least 8 hex digits, so that a look-up reads a narrow range of the index.
+ID_PREFIX_CHARS_MIN = 8
+ID_MATCHES_MAX = 16  # ids a prefix look-up returns, with "more" when there are others
+HOLDS_SHOWN_MAX = 100  # holds GET /v1/accounts/{address}/holds lists
+PACE_CHECKPOINTS = 64  # executed checkpoints whose spacing status reports
 
 
 # Refusals that say "not now" rather than "never": 503 with Retry-After (seconds).
@@ -136,6 +145,7 @@ def build_app(node: Node) -> Starlette:
                 },
                 "peers": len(node.net.peers()),
                 "catching_up": r.catching_up(),
+                "seconds_per_checkpoint": _seconds_per_checkpoint(node),
                 "final": True,
             }
         )
@@ -183,30 +193,55 @@ def build_app(node: Node) -> Starlette:
     async def get_tx(request: Request) -> JSONResponse:
         tx_id = _hex_arg(request.path_params["tx_id"], HEX_ID_CHARS, "tx_id")
         stored = node.store.get_tx(tx_id)
+        ledger = node.replica.ledger
         if stored is not None:
-            ledger = node.replica.ledger
-            return JSONResponse(tx_json(stored.tx, stored.height, stored.receipt, ledger))
+            doc = tx_json(stored.tx, stored.height, stored.receipt, ledger)
+            return JSONResponse(with_decoded(doc, stored.tx))
         dag = node.replica.dag
         tx = dag.get(tx_id)
         if tx is not None:
-            return JSONResponse(tx_json(tx, None, None, node.replica.ledger))
+            return JSONResponse(with_decoded(tx_json(tx, None, None, ledger), tx))
         tx = dag.orphan(tx_id)
         if tx is None:
             raise ApiError(404, "not_found", "no transaction with this id")
-        doc = tx_json(tx, None, None, node.replica.ledger)
+        doc = with_decoded(tx_json(tx, None, None, ledger), tx)
         doc["status"] = SubmitState.WAITING.value  # not in the DAG yet: a parent is missing
         doc["missing"] = [m.hex() for m in dag.orphan_missing(tx_id)]
         return JSONResponse(doc)
 
+    async def tx_ids(request: Request) -> JSONResponse:
+        """Ids of stored and pending transactions that start with ?prefix=HEX."""
+        prefix = _prefix_arg(request)
+        lo, hi = prefix_bounds(prefix)
+        found = set(node.store.tx_ids_with_prefix(prefix, ID_MATCHES_MAX + 1))
+        # Admitted but not stored yet (the commit comes after): the DAG holds them.
+        found.update(vid for vid in node.replica.dag.vertices if lo <= vid <= hi)
+        ids = sorted(found)
+        return JSONResponse(
+            {
+                "prefix": prefix,
+                "tx_ids": [vid.hex() for vid in ids[:ID_MATCHES_MAX]],
+                "more": len(ids) > ID_MATCHES_MAX,
+            }
+        )
+
     async def get_proof(request: Request) -> JSONResponse:
         tx_id = _hex_arg(request.path_params["tx_id"], HEX_ID_CHARS, "tx_id")
         stored = node.store.get_tx(tx_id)
+        if stored is None and not node.replica.dag.holds(tx_id):
+            raise ApiError(404, "not_found", "no transaction with this id")
         if stored is None or stored.receipt is None or stored.height is None:
             raise ApiError(404, "not_final", "the transaction is not final on this node")
         h = stored.height
         anchor = node.store.get_checkpoint(h + 1)
         if anchor is None:
-            raise ApiError(409, "not_yet_provable", f"checkpoint {h + 1} is not decided yet")
+            # Checkpoint h + 1 carries the root of height h's receipts.
+            raise ApiError(
+                409,
+                "not_yet_provable",
+                f"the transaction is final at checkpoint {h}; its proof needs checkpoint "
+                f"{h + 1}, which certifies that height's receipts and is not decided yet",
+            )
         # The verifier's trusted point (docs/trust.md): 0 is the genesis.
         start = _int_query(request, "from", 0)
         if start > h + 1:
@@ -265,12 +300,19 @@ def build_app(node: Node) -> Starlette:
 
     async def account(request: Request) -> JSONResponse:
         addr = _hex_arg(request.path_params["address"], ADDRESS_CHARS, "address")
-        acct = node.replica.ledger.accounts.get(addr)
+        ledger = node.replica.ledger
+        acct = ledger.accounts.get(addr)
+        ident = ledger.identity(addr)
+        frozen = ident is not None and ident.frozen_by is not None
+        balance = acct.balance if acct else 0
         doc: dict[str, object] = {
             "address": addr.hex(),
-            "balance": acct.balance if acct else 0,
+            "balance": balance,
+            # A frozen identity can move none of it (amount freezes arrive with tracing).
+            "frozen_amount": balance if frozen else 0,
+            "frozen": frozen,
             "nonce": acct.nonce if acct else 0,
-            "height": node.replica.ledger.height,
+            "height": ledger.height,
             "final": True,
         }
         key_hex = request.query_params.get("public_key")
@@ -284,6 +326,23 @@ def build_app(node: Node) -> Starlette:
             last = dag.latest_by_sender.get(key)
             doc["last_tx"] = last.hex() if last is not None and not dag.is_covered(last) else None
         return JSONResponse(doc)
+
+    async def account_holds(request: Request) -> JSONResponse:
+        """Transfers and records of the address waiting for review, with their escrow."""
+        addr = _hex_arg(request.path_params["address"], ADDRESS_CHARS, "address")
+        ledger = node.replica.ledger
+        out: list[dict[str, object]] = []
+        more = False
+        for hold in ledger.holds.by_tx.values():
+            if not hold.escrowed or addr not in (hold.sender, hold.to):
+                continue
+            if len(out) >= HOLDS_SHOWN_MAX:
+                more = True
+                break
+            out.append(hold_json(hold, addr))
+        return JSONResponse(
+            {"address": addr.hex(), "holds": out, "more": more, "height": ledger.height}
+        )
 
     async def identity(request: Request) -> JSONResponse:
         addr = _hex_arg(request.path_params["address"], ADDRESS_CHARS, "address")
@@ -308,10 +367,11 @@ def build_app(node: Node) -> Starlette:
         want = request.query_params.get("status")
         if want is not None and want not in {s.value for s in ProposalStatus}:
             raise ApiError(400, "bad_status", "status is open, passed, rejected or expired")
+        prefix = _prefix_arg(request) if "prefix" in request.query_params else ""
         ledger = node.replica.ledger
         out = []
         for p in reversed(ledger.proposals()):
-            if want is None or p.status == want:
+            if (want is None or p.status == want) and p.id.startswith(prefix):
                 out.append(proposal_json(p))
                 if len(out) >= limit:
                     break
@@ -410,12 +470,14 @@ def build_app(node: Node) -> Starlette:
         Route("/", home),
         Route("/v1/status", status),
         Route("/v1/txs", submit, methods=["POST"]),
+        Route("/v1/txs", tx_ids, methods=["GET"]),
         Route("/v1/txs/batch", submit_batch, methods=["POST"]),
         Route("/v1/txs/{tx_id}", get_tx),
         Route("/v1/txs/{tx_id}/proof", get_proof),
         Route("/v1/checkpoints/{height}", get_checkpoint),
         Route("/v1/dag/tips", tips),
         Route("/v1/accounts/{address}", account),
+        Route("/v1/accounts/{address}/holds", account_holds),
         Route("/v1/identities/{address}", identity),
         Route("/v1/services/{service_id}", service),
         Route("/v1/governance/proposals", proposals),
@@ -431,6 +493,33 @@ def build_app(node: Node) -> Starlette:
         routes=routes,
         exception_handlers={ApiError: api_error, HTTPException: http_error},
     )
+
+
+def _prefix_arg(request: Request) -> str:
+    """?prefix=: 8 to 64 lowercase hex characters of an id."""
+    raw = request.query_params.get("prefix", "")
+    if not ID_PREFIX_CHARS_MIN <= len(raw) <= HEX_ID_CHARS or raw.strip("0123456789abcdef"):
+        raise ApiError(
+            400,
+            "bad_prefix",
+            f"prefix must be {ID_PREFIX_CHARS_MIN} to {HEX_ID_CHARS} lowercase hex characters",
+        )
+    return raw
+
+
+def _seconds_per_checkpoint(node: Node) -> float | None:
+    """Mean spacing of the last PACE_CHECKPOINTS executed checkpoints (None before two).
+
+    The mean of consecutive spacings is the span over their count: two reads.
+    """
+    top = node.replica.ledger.height
+    low = max(1, top - PACE_CHECKPOINTS + 1)
+    if top - low < 1:
+        return None
+    last, first = node.store.get_checkpoint(top), node.store.get_checkpoint(low)
+    if last is None or first is None:
+        return None
+    return round((last[0].time_ms - first[0].time_ms) / (top - low) / 1000, 3)
 
 
 def _int_query(request: Request, name: str, default: int) -> int:

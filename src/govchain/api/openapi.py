@@ -62,12 +62,50 @@ def _not_yet(summary: str, params: list[str] | None = None) -> dict[str, Any]:
     return op
 
 
+def _query(
+    op: dict[str, Any], name: str, schema: dict[str, Any], text: str, required: bool = False
+) -> dict[str, Any]:
+    """op with one more query parameter, of a precise schema."""
+    param = {"name": name, "in": "query", "required": required, "schema": schema}
+    op["get"].setdefault("parameters", []).append({**param, "description": text})
+    return op
+
+
+_PREFIX = {"type": "string", "pattern": "^[0-9a-f]{8,64}$"}
+_TX_IDS = _query(
+    _get(
+        "Ids of stored and pending transactions that start with a prefix (sorted, at most 16;"
+        " more: true when others match): {prefix, tx_ids, more}"
+    ),
+    "prefix",
+    _PREFIX,
+    "8 to 64 lowercase hex characters of a tx id",
+    required=True,
+)
+
+_PROPOSALS = _query(
+    _get(
+        "Proposals, newest first",
+        query=[
+            ("limit", "integer", "at most this many (1..1000, default 100)"),
+            ("status", "string", "only open, passed, rejected or expired ones"),
+        ],
+    ),
+    "prefix",
+    _PREFIX,
+    "only ids that start with these 8 to 64 lowercase hex digits",
+)
+
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "govchain node API", "version": "0.1.0"},
     "paths": {
-        "/v1/status": _get("Chain, node, height, validators and DAG size"),
+        "/v1/status": _get(
+            "Chain, node, height, validators and DAG size; seconds_per_checkpoint: the mean"
+            " spacing of the last 64 executed checkpoints (null before two)"
+        ),
         "/v1/txs": {
+            **_TX_IDS,
             "post": {
                 "summary": "Submit a signed transaction",
                 "requestBody": {
@@ -121,7 +159,7 @@ OPENAPI: dict[str, Any] = {
                         "content": {"application/json": {"schema": _ERROR}},
                     },
                 },
-            }
+            },
         },
         "/v1/txs/batch": {
             "post": {
@@ -144,15 +182,18 @@ OPENAPI: dict[str, Any] = {
         "/v1/txs/{tx_id}": _get(
             "A transaction's record: status after any release or interception (the deciding"
             " proposal in receipt.governance_ref); payload null when redacted, final as"
-            " rejected (its bytes are deleted then) or held by a content rule",
+            " rejected (its bytes are deleted then) or held by a content rule; decoded: the"
+            " payload's view by kind (transfer: to, amount; record: service, media_type,"
+            " size_bytes, text; gov.propose: action {name, args}, reason, evidence, emergency;"
+            " gov.vote: proposal, vote), null exactly when payload is",
             ["tx_id"],
         ),
         "/v1/txs/{tx_id}/proof": _also(
             _get(
                 "Receipt inclusion under a certified checkpoint, bound to the genesis hash,"
                 " with the complete chain of certified validator-set changes from the"
-                " verifier's trusted point to that checkpoint (docs/trust.md); 404 not_final,"
-                " 409 not_yet_provable",
+                " verifier's trusted point to that checkpoint (docs/trust.md); 404 not_found"
+                " or not_final, 409 not_yet_provable",
                 ["tx_id"],
                 query=[
                     (
@@ -169,7 +210,17 @@ OPENAPI: dict[str, Any] = {
             "A decided checkpoint ('latest' for the newest)", ["height"]
         ),
         "/v1/dag/tips": _get("Tips a client should name as parents"),
-        "/v1/accounts/{address}": _get("Final balance and next nonce", ["address"]),
+        "/v1/accounts/{address}": _get(
+            "Final balance, frozen_amount (what a freeze in force holds of it), frozen, nonce;"
+            " with ?public_key= also next_nonce and last_tx",
+            ["address"],
+            query=[("public_key", "string", "the address's public key (64 lowercase hex)")],
+        ),
+        "/v1/accounts/{address}/holds": _get(
+            "The address's transactions held for review (out: its funds in escrow; in: waiting"
+            " to arrive), at most 100, more: true when there are others",
+            ["address"],
+        ),
         "/v1/identities/{address}": _get(
             "An identity: kind, tier, issuer, status (active|frozen|revoked), roles, freeze;"
             " 404 when nothing is recorded for the address",
@@ -178,13 +229,7 @@ OPENAPI: dict[str, Any] = {
         "/v1/services/{service_id}": _get(
             "A business service: owner, writer role, status, suspending proposal", ["service_id"]
         ),
-        "/v1/governance/proposals": _get(
-            "Proposals, newest first",
-            query=[
-                ("limit", "integer", "at most this many (1..1000, default 100)"),
-                ("status", "string", "only open, passed, rejected or expired ones"),
-            ],
-        ),
+        "/v1/governance/proposals": _PROPOSALS,
         "/v1/governance/proposals/{pid}": _get(
             "One proposal: action and arguments, votes, weights, status, heights, outcome",
             ["pid"],

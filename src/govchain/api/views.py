@@ -14,6 +14,7 @@ from govchain.crypto.keys import address_of
 from govchain.dag.tx import Transaction
 from govchain.state.audit import AuditEntry
 from govchain.state.governance import Proposal
+from govchain.state.holds import Hold
 from govchain.state.identities import Identity
 from govchain.state.ledger import Ledger
 from govchain.state.payloads import RECORD_DECODER, Action, AddFilter, action_name
@@ -186,6 +187,25 @@ def proposal_json(p: Proposal) -> dict[str, Any]:
         "no_weight": p.no_weight,
         "votes": [{"voter": a.hex(), "yes": yes} for a, yes in p.votes],
         "outcome": p.outcome or None,
+    }
+
+
+def hold_json(hold: Hold, address: bytes) -> dict[str, Any]:
+    """A hold as an account sees it: out (its funds in escrow) or in (waiting to arrive)."""
+    r = hold.resolution
+    return {
+        "tx_id": hold.tx_id.hex(),
+        "direction": "out" if hold.sender == address else "in",
+        "kind": hold.kind,
+        "sender": hold.sender.hex(),
+        "to": hold.to.hex() or None,
+        "amount": hold.amount,
+        "height": hold.height,
+        "status": hold.status,
+        "provisional": r is not None and r.provisional,
+        "receipt": receipt_json(
+            Receipt(hold.tx_id, hold.height, 0, "held", hold.reason, hold.rule, hold.governance_ref)
+        ),
     }
 
 

@@ -163,6 +163,10 @@ class Client:
         params = {"public_key": public_key.hex()} if public_key else None
         return self._get(f"/v1/accounts/{address.hex()}", params=params)
 
+    def holds(self, address: bytes) -> dict[str, Any]:
+        """GET /v1/accounts/{address}/holds: its transactions held for review."""
+        return self._get(f"/v1/accounts/{address.hex()}/holds")
+
     def tx(self, tx_id: str) -> dict[str, Any]:
         """A transaction's record."""
         return self._get(f"/v1/txs/{tx_id}")

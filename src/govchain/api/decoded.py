@@ -1,0 +1,107 @@
+"""Decoded views of payloads: what a transaction says, next to its raw bytes.
+
+One table, kind -> view: a transfer's recipient and amount, a record's text,
+a proposal's action and arguments, a vote. A kind without a view, or a payload
+that does not decode as its kind's, has none (None), as does a payload that is
+not served (redacted, rejected, withheld): the view never shows more than the
+bytes would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from govchain.api.views import action_json
+from govchain.codec import DecodeError, decode_canonical
+from govchain.dag.tx import Transaction
+from govchain.state.payloads import (
+    IDENTITY_DECODER,
+    PROPOSE_DECODER,
+    RECORD_DECODER,
+    SERVICE_DECODER,
+    TRANSFER_DECODER,
+    VOTE_DECODER,
+)
+
+
+def _text(data: bytes) -> str | None:
+    """The record's bytes as text when they are UTF-8, else None (binary: see the payload)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _transfer(payload: bytes) -> dict[str, Any]:
+    t = decode_canonical(payload, TRANSFER_DECODER)
+    return {"to": t.to.hex(), "amount": t.amount}
+
+
+def _record(payload: bytes) -> dict[str, Any]:
+    r = decode_canonical(payload, RECORD_DECODER)
+    return {
+        "service": r.service or None,
+        "media_type": r.media_type,
+        "size_bytes": len(r.data),
+        "text": _text(r.data),
+    }
+
+
+def _service(payload: bytes) -> dict[str, Any]:
+    s = decode_canonical(payload, SERVICE_DECODER)
+    return {"service_id": s.service_id, "writer_role": s.writer_role or None}
+
+
+def _identity(payload: bytes) -> dict[str, Any]:
+    p = decode_canonical(payload, IDENTITY_DECODER)
+    return {
+        "address": p.address.hex(),
+        "kind": p.kind,
+        "tier": p.tier,
+        "attrs_hash": p.attrs_hash.hex(),
+        "status": p.status,
+    }
+
+
+def _propose(payload: bytes) -> dict[str, Any]:
+    p = decode_canonical(payload, PROPOSE_DECODER)
+    return {
+        "action": action_json(p.action),
+        "reason": p.reason,
+        "evidence": p.evidence.hex() or None,
+        "emergency": p.emergency,
+    }
+
+
+def _vote(payload: bytes) -> dict[str, Any]:
+    v = decode_canonical(payload, VOTE_DECODER)
+    return {"proposal": v.proposal.hex(), "vote": "yes" if v.yes else "no"}
+
+
+VIEWS: dict[str, Callable[[bytes], dict[str, Any]]] = {
+    "transfer": _transfer,
+    "record": _record,
+    "service.register": _service,
+    "identity.set": _identity,
+    "gov.propose": _propose,
+    "gov.vote": _vote,
+}
+
+
+def decoded_view(kind: str, payload: bytes | None) -> dict[str, Any] | None:
+    """The decoded view of a served payload; None when not served, of no known kind, or bad."""
+    view = VIEWS.get(kind)
+    if payload is None or view is None:
+        return None
+    try:
+        return view(payload)
+    except DecodeError:
+        return None
+
+
+def with_decoded(record: dict[str, Any], tx: Transaction) -> dict[str, Any]:
+    """A transaction record (views.tx_json) with "decoded": null exactly when "payload" is."""
+    served = tx.payload if record.get("payload") is not None else None
+    record["decoded"] = decoded_view(tx.body.kind, served)
+    return record
