@@ -25,9 +25,18 @@ from govchain.sdk.proof import certificate_from_json, check_genesis, checkpoint_
 from govchain.sdk.valsets import Trust, ValidatorSets, ValsetError, entry_from_json
 from govchain.state.audit import AuditEntry, verify_chain
 
-from .common import json_option, node_client, node_option, reported, show, trust_from_option
+from .common import (
+    devnet_option,
+    json_option,
+    node_client,
+    node_option,
+    reported,
+    show,
+    trust_from_option,
+)
+from .genesis_lookup import find_genesis
 from .output import EXIT_FAILURE, EXIT_USAGE, CliError, emit_json
-from .tx_cmd import _default_genesis, _proof_from, check_served, parse_trust, trust_option
+from .tx_cmd import _proof_from, check_served, genesis_option, parse_trust, trust_option
 
 PAGE_HEIGHTS = 10_000  # the API's span per request
 CSV_FIELDS = (
@@ -241,7 +250,8 @@ def verify_export(doc: Any, genesis_path: Path, trust: Trust | None = None) -> d
 
 @audit.command("verify")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--genesis", "genesis_path", type=click.Path(path_type=Path), default=None)
+@genesis_option
+@devnet_option
 @trust_option
 @json_option
 @reported
@@ -254,4 +264,4 @@ def verify(file: Path, genesis_path: Path | None, trust_text: str | None, as_jso
         raise CliError(
             "bad_file", f"{file} is not a readable JSON export: {exc}", EXIT_USAGE
         ) from None
-    show(verify_export(doc, genesis_path or _default_genesis(), trust), as_json)
+    show(verify_export(doc, find_genesis(doc, file, genesis_path), trust), as_json)

@@ -77,7 +77,7 @@ def devnet_dir() -> Path | None:
     return value if isinstance(value, Path) else None
 
 
-def _named_devnet() -> Path | None:
+def named_devnet() -> Path | None:
     """The devnet directory the user named (--devnet, else $GOVCHAIN_DEVNET), if any."""
     explicit = devnet_dir()
     if explicit is not None:
@@ -111,7 +111,7 @@ def default_node() -> str:
     """
     from govchain.node.devnet import devnet_file  # noqa: PLC0415 (only commands that need it)
 
-    named = _named_devnet()
+    named = named_devnet()
     path = devnet_file(named)
     if path is None:
         if named is not None:

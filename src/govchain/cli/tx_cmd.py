@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,26 +10,34 @@ from typing import Any
 import click
 
 from govchain.codec import encode
-from govchain.crypto.keys import ADDRESS_BYTES
 from govchain.node.files import read_genesis
 from govchain.sdk.client import Client
 from govchain.sdk.proof import ProofError, Trust, verify_proof
 from govchain.state.payloads import RecordPayload
 
 from .common import (
+    devnet_option,
     json_option,
     key_option,
     load_key,
     node_client,
     node_option,
-    parse_hex,
+    parse_address,
     reported,
+    resolve_tx_id,
     show,
     timeout_option,
     trust_from_option,
     wait_option,
 )
+from .genesis_lookup import find_genesis
 from .output import EXIT_FAILURE, EXIT_USAGE, CliError
+from .tx_view import show_tx
+
+WAIT_RULE = (
+    "With --wait: blocks until the transaction is final and prints its record; exits 0"
+    " when it is executed or held, 1 when it is final as rejected."
+)
 
 
 def _finish(client: Client, tx_id: str, wait: bool, timeout_s: float, as_json: bool) -> None:
@@ -49,9 +56,9 @@ def tx() -> None:
     """Send and inspect transactions."""
 
 
-@tx.command("transfer")
-@click.option("--to", "to", required=True, help="recipient address (40 hex)")
-@click.option("--amount", type=int, required=True)
+@tx.command("transfer", epilog=WAIT_RULE)
+@click.option("--to", "to", required=True, help="recipient address (40 hex, 0x and any case)")
+@click.option("--amount", type=int, required=True, help="how much to move (a positive integer)")
 @key_option
 @node_option
 @wait_option
@@ -68,7 +75,7 @@ def transfer(
     as_json: bool,
 ) -> None:
     """Move AMOUNT from the key's account to an address."""
-    recipient = parse_hex(to, ADDRESS_BYTES, "address")
+    recipient = parse_address(to)
     if amount <= 0:
         raise CliError("bad_amount", "--amount must be a positive integer", EXIT_USAGE)
     key = load_key(key_path)
@@ -77,9 +84,11 @@ def transfer(
         _finish(client, tx_id, wait, timeout_s, as_json)
 
 
-@tx.command("record")
-@click.option("--data", default=None)
-@click.option("--file", "file", type=click.Path(path_type=Path), default=None)
+@tx.command("record", epilog=WAIT_RULE)
+@click.option("--data", default=None, help="the record's content, as text")
+@click.option(
+    "--file", "file", type=click.Path(path_type=Path), default=None, help="the content: a file"
+)
 @click.option("--service", default="", help="the registered service this record belongs to")
 @click.option(
     "--media-type",
@@ -121,14 +130,18 @@ def record(
 
 @tx.command("show")
 @click.argument("tx_id")
+@click.option("--raw", is_flag=True, help="also print the payload's bytes (base64)")
 @node_option
 @json_option
 @reported
-def tx_show(tx_id: str, node_url: str | None, as_json: bool) -> None:
-    """Print a transaction's record."""
-    parse_hex(tx_id, 32, "tx_id")
+def tx_show(tx_id: str, raw: bool, node_url: str | None, as_json: bool) -> None:
+    """Print a transaction's record with its payload decoded (TX_ID: 8+ hex digits of it)."""
     with node_client(node_url) as client:
-        show(client.tx(tx_id), as_json)
+        doc = client.tx(resolve_tx_id(client, tx_id))
+    if as_json:
+        show(doc, as_json)
+    else:
+        show_tx(doc, raw)
 
 
 @click.command("status")
@@ -210,10 +223,10 @@ def proof(
     timeout_s: float,
     as_json: bool,
 ) -> None:
-    """Save the proof that a final transaction's receipt is certified (waits for it)."""
-    parse_hex(tx_id, 32, "tx_id")
+    """Save the proof that a transaction's receipt is certified, once it can be (--timeout)."""
     start, expected = _proof_from(trust_text)
     with node_client(node_url) as client:
+        tx_id = resolve_tx_id(client, tx_id)
         doc = client.wait_proof(tx_id, start, timeout_s)
     check_served(doc, start, expected)
     try:
@@ -223,30 +236,31 @@ def proof(
     show({"tx_id": tx_id, "out": str(out), "trust_from": start}, as_json)
 
 
-def _default_genesis() -> Path:
-    """The devnet's genesis: GOVCHAIN_DEVNET's, else ./devnet's first node's."""
-    root = Path(os.environ.get("GOVCHAIN_DEVNET") or "devnet")
-    nodes = root / "nodes"
-    homes = sorted(nodes.iterdir()) if nodes.is_dir() else []
-    if not homes:
-        raise CliError("missing_genesis", f"no devnet at {root}: give --genesis FILE", EXIT_USAGE)
-    return homes[0] / "genesis.json"
+genesis_option = click.option(
+    "--genesis",
+    "genesis_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="the chain's genesis.json (default: the devnet's, found by --devnet, GOVCHAIN_DEVNET"
+    " or the genesis hash the file names)",
+)
 
 
 @click.command("verify")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--genesis", "genesis_path", type=click.Path(path_type=Path), default=None)
+@genesis_option
+@devnet_option
 @trust_option
 @json_option
 @reported
 def verify(file: Path, genesis_path: Path | None, trust_text: str | None, as_json: bool) -> None:
     """Check a proof offline from the genesis (or --trust HEIGHT:HASH) through every set change."""
     trust = parse_trust(trust_text)
-    genesis = read_genesis(genesis_path or _default_genesis())
     try:
         doc: Any = json.loads(file.read_text())
     except (OSError, ValueError) as exc:
         raise CliError("bad_file", f"{file} is not a readable proof: {exc}", EXIT_USAGE) from None
+    genesis = read_genesis(find_genesis(doc, file, genesis_path))
     try:
         result = verify_proof(doc, genesis, trust)
     except ProofError as exc:

@@ -24,6 +24,7 @@ from govchain.state.payloads import (
 )
 
 VALIDITY_HEIGHTS = 1_000
+UNKNOWN_GRACE_S = 3.0  # how long wait_proof waits for an id the node does not know yet
 ID_MATCHES_MAX = 16  # ids a prefix look-up returns at most (the API's bound too)
 FINAL_STATUSES = frozenset({"executed", "rejected", "held"})
 # A 202's statuses (docs/sdk.md): "pending" is the node's promise that the
@@ -400,14 +401,22 @@ class Client:
     def wait_proof(
         self, tx_id: str, trust_from: int = 0, timeout_s: float = 30.0, poll_s: float = 0.2
     ) -> dict[str, Any]:
-        """Poll until the checkpoint certifying the transaction is decided; then its proof."""
-        deadline = time.monotonic() + timeout_s
+        """Poll until the checkpoint certifying the transaction is decided; then its proof.
+
+        An id the node does not know is waited for only UNKNOWN_GRACE_S (it may
+        be on its way from the node that took it), then raises not_found.
+        """
+        start = time.monotonic()
+        deadline = start + timeout_s
         while True:
             try:
                 return self.proof(tx_id, trust_from)
             except SdkError as exc:
                 # Not final yet, or final but its anchor not decided yet: wait.
-                if exc.code not in ("not_final", "not_yet_provable"):
+                unknown = exc.code == "not_found"
+                if unknown and time.monotonic() - start >= min(UNKNOWN_GRACE_S, timeout_s):
+                    raise
+                if not unknown and exc.code not in ("not_final", "not_yet_provable"):
                     raise
                 last = exc.message
             if time.monotonic() >= deadline:
