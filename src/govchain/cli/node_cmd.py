@@ -1,30 +1,26 @@
-"""`govchain init`, `govchain node` and `govchain devnet`."""
+"""`govchain init`, `govchain node` and `govchain bench` (`govchain devnet`: devnet_cmd)."""
 
 from __future__ import annotations
 
 import asyncio
 import importlib
 import importlib.util
-import json
 import logging
 import secrets
 import time
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from govchain.consensus.validators import ValidatorSet
 from govchain.crypto.keys import SigningKey
 from govchain.node.bench import run_bench
-from govchain.node.devnet import Devnet, create, existing
 from govchain.node.files import Home, NodeConfig, PeerAddr, read_genesis, write_key
 from govchain.node.node import Node
 from govchain.state.genesis import Genesis
 
 from .common import json_option, reported, show
-from .output import EXIT_USAGE, CliError, emit_json
+from .output import EXIT_USAGE, CliError
 
 
 @click.command("init")
@@ -107,57 +103,6 @@ def node(home: Path, exit_with_parent: bool, log_level: str) -> None:
     if importlib.util.find_spec("uvloop") is not None:
         runner = importlib.import_module("uvloop").run
     runner(n.run(exit_with_parent=exit_with_parent))
-
-
-@click.command("devnet")
-@click.option(
-    "--dir", "root", type=click.Path(path_type=Path), default=Path("devnet"), show_default=True
-)
-@click.option("--validators", default=4, show_default=True, type=int)
-@click.option("--observers", default=0, show_default=True, type=int)
-@click.option("--port-base", default=27000, show_default=True, type=int)
-@json_option
-@reported
-def devnet(root: Path, validators: int, observers: int, port_base: int, as_json: bool) -> None:
-    """Start a local network of separate node processes; Ctrl-C stops them all."""
-    if (root / "nodes").is_dir():
-        nodes = existing(root)
-        resumed = True
-    else:
-        nodes = create(root, validators, observers, port_base)
-        resumed = False
-    net = Devnet(root, nodes)
-    net.start()
-    try:
-        net.wait_ready()
-        path = net.write_description()
-        doc = net.describe()
-        if as_json:
-            emit_json({**doc, "devnet_file": str(path), "resumed": resumed})
-        else:
-            _print_devnet(doc, path, resumed)
-        died = net.watch()
-        if died is not None:
-            raise CliError("node_exited", f"{died} exited; see its node.log", 1)
-    finally:
-        net.stop()
-
-
-def _print_devnet(doc: dict[str, object], path: Path, resumed: bool) -> None:
-    console = Console()
-    table = Table(title=f"govchain devnet {doc['chain_id']}" + (" (resumed)" if resumed else ""))
-    for col in ("name", "api", "p2p", "validator", "pid"):
-        table.add_column(col)
-    nodes = doc["nodes"]
-    assert isinstance(nodes, list)
-    for n in nodes:
-        table.add_row(
-            n["name"], n["api"], n["p2p"], "yes" if n["validator"] else "no", str(n["pid"])
-        )
-    console.print(table)
-    console.print(f"explorer: [bold]{doc['explorer']}[/bold]   devnet file: {path}")
-    console.print("keys: " + str(path.parent / "keys") + "   Ctrl-C stops every node")
-    console.print(json.dumps({"status": f"{doc['explorer']}v1/status"}))
 
 
 @click.command("bench")
