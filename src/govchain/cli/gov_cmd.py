@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -47,12 +49,20 @@ from .common import (
     load_key,
     node_client,
     node_option,
+    parse_address,
     parse_hex,
     reported,
-    show,
+    resolve_proposal_id,
+    resolve_tx_id,
     timeout_option,
 )
-from .output import EXIT_USAGE, CliError, emit_json
+from .gov_effect import action_of, found_or_none, no_effect
+from .gov_view import SHORT_ID_CHARS, describe, feedback, next_step, proposal_doc
+from .output import EXIT_FAILURE, EXIT_USAGE, CliError, emit_json, example, rejection
+from .pace import Pace, pace_of
+
+if TYPE_CHECKING:
+    from govchain.sdk.client import Client
 
 # Action name -> the names of its positional arguments.
 ACTIONS: dict[str, tuple[str, ...]] = {
@@ -74,6 +84,9 @@ ACTIONS: dict[str, tuple[str, ...]] = {
 }
 PARAM_NAMES = tuple(s.name for s in specs(1, 1))
 REASON_BYTES_MAX = 1_024
+STATUSES = ("open", "passed", "rejected", "expired")
+LIST_LIMIT_MAX = 1_000  # the API's bound on one page
+REASON_SHOWN_CHARS = 40  # a reason's first characters in `gov list`; `gov show` has all of it
 # Bounds checked locally; participation_min's upper bound (the committee's
 # weight) is the node's to check.
 LOCAL_PARAMS = Params(1, 2**62)
@@ -194,20 +207,120 @@ def _evidence(evidence: str | None, evidence_file: Path | None) -> bytes:
     return b""
 
 
+def _lower_hex(text: str) -> str:
+    """Hex as given, without a 0x prefix and in lowercase (checked by build_action)."""
+    t = text.strip().lower()
+    return t[2:] if t.startswith("0x") else t
+
+
+def canonical_args(
+    name: str, args: tuple[str, ...], tx_id_of: Callable[[str], str]
+) -> tuple[str, ...]:
+    """ARGS as build_action takes them: addresses and keys normalised, tx id prefixes resolved.
+
+    Left as given when the action or the count is wrong: build_action says so.
+    """
+    want = ACTIONS.get(name)
+    if want is None or len(want) != len(args):
+        return args
+    out = []
+    for kind, value in zip(want, args, strict=True):
+        if kind == "ADDRESS":
+            out.append(parse_address(value).hex())
+        elif kind == "TX_ID":
+            out.append(tx_id_of(value))
+        elif kind == "PUBLIC_KEY":
+            out.append(_lower_hex(value))
+        else:
+            out.append(value)
+    return tuple(out)
+
+
+# Governance waits by default: a proposal has no status until its transaction
+# is final, and the feedback (in force, lapses, no effect) needs it.
 wait_option = click.option(
-    "--wait", is_flag=True, help="block until the carrying transaction is final"
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="wait until the carrying transaction is final and print the proposal's status: "
+    "exit 0 when executed, 1 when final as rejected (printed either way); "
+    "--no-wait prints the pending transaction at once",
 )
 
 
-@click.group("gov")
+@click.group("gov", epilog=example("govchain gov list --status open"))
 def gov() -> None:
     """On-chain governance: proposals and votes of the committee."""
+
+
+def _pending(pid: str, tx_id: str, before: str | None, as_json: bool) -> None:
+    doc: dict[str, Any] = {"proposal_id": pid, "status": "pending", "tx_id": tx_id}
+    if before is not None:
+        doc["no_effect"] = before
+    if as_json:
+        emit_json(doc)
+        return
+    click.echo(f"proposal {pid}: its transaction {tx_id} is pending (--no-wait)")
+    if before is not None:
+        click.echo(f"  {before}")
+    click.echo(f"  once final: govchain gov show {pid[:SHORT_ID_CHARS]}")
+
+
+def _outcome(
+    client: Client,
+    tx_id: str,
+    pid: str,
+    what: str,
+    timeout_s: float,
+    as_json: bool,
+    before: str | None = None,
+) -> None:
+    """Wait for the carrying transaction; print the proposal's status (the --wait rule)."""
+    rec = client.wait_final(tx_id, timeout_s)
+    err = rejection(rec, f"the {what} transaction")
+    p = found_or_none(client.proposal, pid)
+    if err is not None:
+        # No proposal exists when its own transaction was rejected: it was refused.
+        status = str(p["status"]) if p is not None else "rejected"
+        doc = {
+            "proposal_id": pid,
+            "status": status,
+            "tx_id": tx_id,
+            "tx_status": rec["status"],
+            "receipt": rec.get("receipt"),
+            "error": err,
+        }
+        if as_json:
+            emit_json(doc)
+        else:
+            click.echo(f"proposal {pid}: {status}")
+            click.echo(f"error: {err['message']}", err=True)
+        sys.exit(EXIT_FAILURE)
+    if p is None:
+        raise CliError("not_found", f"the node shows no proposal {pid} though {tx_id} is final")
+    fb = feedback(client, p, before)
+    if as_json:
+        emit_json({"proposal_id": pid, "status": p["status"], "tx_id": tx_id, **fb})
+        return
+    for line in describe(p, fb, pace_of(client)):
+        click.echo(line)
+    step = next_step(p) if what == "proposal" else None
+    if step is not None:
+        click.echo(step)
 
 
 @gov.command(
     "propose",
     context_settings={"ignore_unknown_options": False},
-    epilog="Actions: " + ", ".join(f"{n} {' '.join(a)}".strip() for n, a in ACTIONS.items()),
+    epilog="Actions: "
+    + ", ".join(f"{n} {' '.join(a)}".strip() for n, a in ACTIONS.items())
+    + ".\n\n"
+    + example(
+        'govchain gov propose freeze-identity ADDRESS --reason "court order 17" '
+        "--key devnet/keys/regulator-1.key",
+        'govchain gov propose set-param hold_amount_min 1000 --reason "review large transfers" '
+        "--key devnet/keys/regulator-1.key",
+    ),
 )
 @click.argument("action", required=False)
 @click.argument("args", nargs=-1)
@@ -219,7 +332,11 @@ def gov() -> None:
     default=None,
     help="a file whose SHA-256 is the evidence hash",
 )
-@click.option("--emergency", is_flag=True, help="apply at once (freeze-identity, intercept)")
+@click.option(
+    "--emergency",
+    is_flag=True,
+    help="freeze-identity and intercept only: in force at once, lapses unless ratified",
+)
 @click.option("--keyword", default=None, help="add-filter: a term, hashed locally")
 @click.option("--payload-hash", default=None, help="add-filter: a payload hash (64 hex)")
 @click.option("--max-bytes", type=int, default=None, help="add-filter: records longer than N")
@@ -251,38 +368,54 @@ def propose(
     timeout_s: float,
     as_json: bool,
 ) -> None:
-    """Propose ACTION [ARGS] (counts as your yes vote) → {"proposal_id", "status"}."""
+    """Propose ACTION [ARGS] to the committee; proposing counts as your yes vote.
+
+    Prints {"proposal_id", "status"} as `gov list` shows it, whether an
+    --emergency measure is in force and when it lapses, and "no effect: ..."
+    when the action would change nothing. Ids take any unique prefix of 8 or
+    more hex characters; addresses take 0x and any case.
+    """
     if action is None:
         raise _usage("missing_action", f"name an action: {', '.join(ACTIONS)}")
-    built = build_action(
-        action,
-        args,
-        keyword=keyword,
-        payload_hash=payload_hash,
-        hold=hold,
-        weight=weight,
-        max_bytes=max_bytes,
-        media_type=media_type,
-    )
-    problem = argument_error(built, LOCAL_PARAMS)
-    if problem is not None:
-        raise _usage("bad_argument", f"{action}: {problem}")
-    if not reason:
-        raise _usage("missing_reason", "give --reason TEXT: every proposal says why")
-    if len(reason.encode()) > REASON_BYTES_MAX:
-        raise _usage("bad_reason", f"--reason holds at most {REASON_BYTES_MAX} bytes of UTF-8")
-    if emergency and not isinstance(built, FreezeIdentity | Intercept):
-        raise _usage("emergency_not_allowed", "only freeze-identity and intercept may be emergency")
-    ev = _evidence(evidence, evidence_file)
-    key = load_key(key_path)
     with node_client(node_url) as client:
+        canon = canonical_args(action, args, lambda text: resolve_tx_id(client, text))
+        built = build_action(
+            action,
+            canon,
+            keyword=keyword,
+            payload_hash=None if payload_hash is None else _lower_hex(payload_hash),
+            hold=hold,
+            weight=weight,
+            max_bytes=max_bytes,
+            media_type=media_type,
+        )
+        problem = argument_error(built, LOCAL_PARAMS)
+        if problem is not None:
+            raise _usage("bad_argument", f"{action}: {problem}")
+        if not reason:
+            raise _usage("missing_reason", "give --reason TEXT: every proposal says why")
+        if len(reason.encode()) > REASON_BYTES_MAX:
+            raise _usage("bad_reason", f"--reason holds at most {REASON_BYTES_MAX} bytes of UTF-8")
+        if emergency and not isinstance(built, FreezeIdentity | Intercept):
+            raise _usage(
+                "emergency_not_allowed", "only freeze-identity and intercept may be emergency"
+            )
+        ev = _evidence(evidence, evidence_file)
+        key = load_key(key_path)
+        before = no_effect(client, built, emergency)
         tx_id = client.submit(client.propose(key, built, reason, ev, emergency))
-        _report(client.governance_outcome(tx_id, tx_id, wait, timeout_s), as_json)
+        if not wait:
+            _pending(tx_id, tx_id, before, as_json)
+            return
+        _outcome(client, tx_id, tx_id, "proposal", timeout_s, as_json, before)
 
 
-@gov.command("vote")
+@gov.command(
+    "vote",
+    epilog=example("govchain gov vote 3f9a2c1d yes --key devnet/keys/regulator-2.key"),
+)
 @click.argument("proposal_id")
-@click.argument("choice")
+@click.argument("choice", metavar="yes|no")
 @key_option
 @node_option
 @wait_option
@@ -298,61 +431,109 @@ def vote(
     timeout_s: float,
     as_json: bool,
 ) -> None:
-    """Vote yes or no on PROPOSAL_ID → {"proposal_id", "status"}."""
-    parse_hex(proposal_id, HASH_BYTES, "proposal_id")
+    """Vote yes or no on PROPOSAL_ID (a unique prefix of 8+ hex will do).
+
+    Prints {"proposal_id", "status"}: passed once the yes weight reaches the
+    threshold (an emergency measure is then ratified).
+    """
     if choice not in ("yes", "no"):
         raise _usage("bad_vote", "vote yes or no")
-    key = load_key(key_path)
     with node_client(node_url) as client:
-        tx_id = client.submit(client.vote(key, proposal_id, choice == "yes"))
-        _report(client.governance_outcome(tx_id, proposal_id, wait, timeout_s), as_json)
+        pid = resolve_proposal_id(client, proposal_id)
+        key = load_key(key_path)
+        tx_id = client.submit(client.vote(key, pid, choice == "yes"))
+        if not wait:
+            _pending(pid, tx_id, None, as_json)
+            return
+        _outcome(client, tx_id, pid, "vote", timeout_s, as_json)
 
 
-def _report(doc: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        emit_json(doc)
-    else:
-        click.echo(f"proposal {doc['proposal_id']}: {doc['status']}")
-
-
-@gov.command("show")
+@gov.command("show", epilog=example("govchain gov show 3f9a2c1d"))
 @click.argument("proposal_id")
 @node_option
 @json_option
 @reported
 def show_cmd(proposal_id: str, node_url: str | None, as_json: bool) -> None:
-    """A proposal: action, votes, status, outcome."""
-    parse_hex(proposal_id, HASH_BYTES, "proposal_id")
+    """One proposal: action, votes, status, emergency measure, outcome.
+
+    PROPOSAL_ID may be any unique prefix of 8 or more hex characters.
+    """
     with node_client(node_url) as client:
-        show(client.proposal(proposal_id), as_json)
+        pid = resolve_proposal_id(client, proposal_id)
+        p = client.proposal(pid)
+        before = None
+        if p["status"] == "open" and not p.get("emergency"):
+            pending_action = action_of(p["action"])
+            before = None if pending_action is None else no_effect(client, pending_action)
+        fb = feedback(client, p, before)
+        doc = {**proposal_doc(p), "measure": fb.get("measure"), "no_effect": fb.get("no_effect")}
+        if as_json:
+            emit_json(doc)
+            return
+        pace = pace_of(client)
+    for line in describe(p, fb, pace):
+        click.echo(line)
+    _details(p, pace)
 
 
-@gov.command("list")
-@click.option("--status", "status", default=None, help="open, passed, rejected or expired")
-@click.option("--limit", type=int, default=100, show_default=True)
+def _details(p: dict[str, Any], pace: Pace) -> None:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    args = p["action"]["args"]
+    table.add_row("arguments", ", ".join(f"{k}={v}" for k, v in args.items()) or "none")
+    table.add_row("reason", p["reason"])
+    table.add_row("proposer", p["proposer"])
+    if p.get("evidence"):
+        table.add_row("evidence", p["evidence"])
+    table.add_row("created", f"height {p['created_height']}")
+    if p["status"] == "open":
+        table.add_row("expires", f"at the end of {pace.when(int(p['expires_height']))}")
+    for v in p.get("votes") or []:
+        table.add_row("vote", f"{'yes' if v['yes'] else 'no'} by {v['voter']}")
+    Console().print(table)
+
+
+@gov.command("list", epilog=example("govchain gov list --status open --limit 20"))
+@click.option(
+    "--status", "status", default=None, help="only proposals in this status: " + ", ".join(STATUSES)
+)
+@click.option(
+    "--limit", type=int, default=100, show_default=True, help="at most this many (1..1000)"
+)
 @node_option
 @json_option
 @reported
 def list_cmd(status: str | None, limit: int, node_url: str | None, as_json: bool) -> None:
-    """Proposals, newest first."""
-    if status is not None and status not in ("open", "passed", "rejected", "expired"):
+    """Proposals, newest first, with when each open one expires or lapses."""
+    if status is not None and status not in STATUSES:
         raise _usage("bad_status", "--status is open, passed, rejected or expired")
-    if not 1 <= limit <= 1_000:
-        raise _usage("bad_limit", "--limit lies in 1..1000")
+    if not 1 <= limit <= LIST_LIMIT_MAX:
+        raise _usage("bad_limit", f"--limit lies in 1..{LIST_LIMIT_MAX}")
     with node_client(node_url) as client:
-        found = client.proposals(limit, status)
-    if as_json:
-        emit_json({"proposals": found})
-        return
-    table = Table("id", "action", "status", "yes", "no", "created", "reason")
+        found = [proposal_doc(p) for p in client.proposals(limit, status)]
+        if as_json:
+            emit_json({"proposals": found})
+            return
+        pace = pace_of(client)
+    table = Table("id", "action", "status", "yes", "no", "created", "ends", "reason")
     for p in found:
         table.add_row(
-            p["proposal_id"][:16],
+            p["proposal_id"][:SHORT_ID_CHARS],
             p["action"]["name"] + (" (emergency)" if p["emergency"] else ""),
             p["status"],
             str(p["yes_weight"]),
             str(p["no_weight"]),
             str(p["created_height"]),
-            p["reason"][:40],
+            _ends(p, pace),
+            p["reason"][:REASON_SHOWN_CHARS],
         )
     Console().print(table)
+
+
+def _ends(p: dict[str, Any], pace: Pace) -> str:
+    """When an open proposal expires (an emergency measure: lapses), or when it was decided."""
+    if p["status"] != "open":
+        return f"{p['status']} at {p['decided_height']}"
+    verb = "lapses" if p["emergency"] else "expires"
+    return f"{verb} at {pace.when(int(p['expires_height']))}"

@@ -11,20 +11,26 @@ from govchain.crypto.keys import SigningKey
 from govchain.node.files import write_key
 
 from .common import json_option, load_key, reported, show
-from .output import EXIT_USAGE, CliError
+from .output import EXIT_USAGE, CliError, example
 
 
-@click.group("keys")
+@click.group("keys", epilog=example("govchain keys new --out alice.key"))
 def keys() -> None:
     """Create and inspect key files (written with mode 0600)."""
 
 
-@keys.command("new")
-@click.option("--out", "out", type=click.Path(path_type=Path), required=True)
+@keys.command("new", epilog=example("govchain keys new --out alice.key"))
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="the key file to write (refuses to overwrite one)",
+)
 @json_option
 @reported
 def keys_new(out: Path, as_json: bool) -> None:
-    """Create a new Ed25519 key file."""
+    """Create a new Ed25519 key file; prints its address and public key."""
     if out.exists():
         raise CliError("file_exists", f"{out} already exists; refusing to overwrite a key", 2)
     key = SigningKey(secrets.token_bytes(32))
@@ -35,7 +41,7 @@ def keys_new(out: Path, as_json: bool) -> None:
     show({"address": key.address.hex(), "public_key": key.public_key.hex()}, as_json)
 
 
-@keys.command("show")
+@keys.command("show", epilog=example("govchain keys show devnet/keys/faucet.key"))
 @click.argument("file", type=click.Path(path_type=Path))
 @json_option
 @reported

@@ -35,3 +35,29 @@ def fail(err: CliError, as_json: bool) -> NoReturn:
     else:
         click.echo(f"error: {err.message}", err=True)
     sys.exit(err.exit_code)
+
+
+# The --wait rule, for every command that sends a transaction (docs/cli.md):
+# final and executed (or held) exits 0; final as rejected exits 1, the record
+# (or the proposal's status) printed either way, with an "error" object.
+REJECTED = "rejected"
+
+
+def rejection(rec: dict[str, Any], what: str) -> dict[str, str] | None:
+    """The error object for a record final as rejected (None otherwise), naming why."""
+    if rec.get("status") != REJECTED:
+        return None
+    receipt = rec.get("receipt") or {}
+    rule = receipt.get("rule") or REJECTED
+    words = receipt.get("reason") or "no reason given"
+    return {
+        "code": "tx_rejected",
+        "message": f"{what} {rec.get('tx_id')} was final as rejected ({rule}): {words}",
+    }
+
+
+def example(*lines: str) -> str:
+    """A command's epilog: example command lines, kept verbatim by Click's help."""
+    title = "Examples:" if len(lines) > 1 else "Example:"
+    # \b: Click leaves the paragraph it starts unwrapped.
+    return "\b\n" + title + "\n" + "\n".join(f"  {line}" for line in lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -20,7 +21,7 @@ from .common import (
     timeout_option,
     wait_option,
 )
-from .output import EXIT_USAGE, CliError
+from .output import EXIT_FAILURE, EXIT_USAGE, CliError, emit_json, example, rejection
 
 
 def _check_id(service_id: str) -> None:
@@ -28,14 +29,21 @@ def _check_id(service_id: str) -> None:
         raise CliError("bad_service_id", "a service id is 1-64 of [a-z0-9_-]", EXIT_USAGE)
 
 
-@click.group("service")
+@click.group("service", epilog=example("govchain service show shop-1"))
 def service() -> None:
     """Business services: records name them, governance suspends them."""
 
 
-@service.command("register")
+@service.command(
+    "register",
+    epilog=example("govchain service register shop-1 --key alice.key --wait"),
+)
 @click.argument("service_id")
-@click.option("--writer-role", default="", help="the role a writer needs (default: anyone)")
+@click.option(
+    "--writer-role",
+    default="",
+    help="the role a writer needs besides the owner (default: anyone may write)",
+)
 @key_option
 @node_option
 @wait_option
@@ -51,7 +59,12 @@ def register(
     timeout_s: float,
     as_json: bool,
 ) -> None:
-    """Register SERVICE_ID, owned by the signer (the owner may register again to change it)."""
+    """Register SERVICE_ID ([a-z0-9_-], 1-64), owned by the signer.
+
+    The owner may register it again to change the writer role. Records sent
+    with `tx record --service SERVICE_ID` belong to it, and governance can
+    suspend it.
+    """
     _check_id(service_id)
     if writer_role and not role_ok(writer_role):
         raise CliError("bad_role", "a role is 1-32 of [a-z0-9_-]", EXIT_USAGE)
@@ -62,17 +75,20 @@ def register(
             show({"tx_id": tx_id, "status": "pending", "service_id": service_id}, as_json)
             return
         rec = client.wait_final(tx_id, timeout_s)
-        if rec["status"] != "executed":
-            receipt = rec.get("receipt") or {}
-            raise CliError(
-                "tx_rejected",
-                f"service.register {tx_id} was final as {rec['status']} "
-                f"({receipt.get('rule')}): {receipt.get('reason')}",
-            )
+    err = rejection(rec, "the service.register transaction")
+    if err is None:
         show(rec, as_json, "final")
+        return
+    # The --wait rule: the record is printed, with why, and the exit code is 1.
+    if as_json:
+        emit_json({**rec, "error": err})
+    else:
+        show(rec, as_json, "final")
+        click.echo(f"error: {err['message']}", err=True)
+    sys.exit(EXIT_FAILURE)
 
 
-@service.command("show")
+@service.command("show", epilog=example("govchain service show shop-1"))
 @click.argument("service_id")
 @node_option
 @json_option

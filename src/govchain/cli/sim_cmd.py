@@ -19,14 +19,32 @@ from govchain.sim.cluster import (
 )
 from govchain.sim.runner import parse_seeds, run_seeds
 
-from .output import EXIT_FAILURE, EXIT_USAGE, CliError, emit_json, fail
+from .output import EXIT_FAILURE, EXIT_USAGE, CliError, emit_json, example, fail
 
 
-@click.command("sim")
-@click.option("--seeds", "seeds_text", default="1..20", show_default=True, help="A..B inclusive")
-@click.option("--validators", default=4, show_default=True, type=int)
-@click.option("--byzantine", default=0, show_default=True, type=int)
-@click.option("--faults", default="all", show_default=True, help="|".join(FAULTS))
+@click.command(
+    "sim",
+    epilog=example(
+        "govchain sim --seeds 1..20",
+        "govchain sim --seeds 7..7 --faults partition --byzantine 1   # replay one seed",
+    ),
+)
+@click.option(
+    "--seeds", "seeds_text", default="1..20", show_default=True, help="the seeds to run: A..B"
+)
+@click.option(
+    "--validators", default=4, show_default=True, type=int, help="validators per run (1..40)"
+)
+@click.option(
+    "--byzantine",
+    default=0,
+    show_default=True,
+    type=int,
+    help="Byzantine validators among them (0..validators; docs/simulator.md)",
+)
+@click.option(
+    "--faults", default="all", show_default=True, help="network faults: " + ", ".join(FAULTS)
+)
 @click.option(
     "--byzantine-peers",
     "byzantine_peers",

@@ -1,0 +1,179 @@
+"""What a proposal means now: its emergency measure, a no-op, its lifetime in time.
+
+The node's proposal document says where the tally stands; a person also wants
+to know whether an emergency measure is in force and when it lapses, and
+whether the action changed anything. This module reads that from the proposal,
+its audit entries and the state it acts on (`feedback`), and words it
+(`describe`). JSON documents carry the same facts as fields:
+
+- `measure` (emergency proposals only): `{"state": "in_force" | "ratified" |
+  "lapsed" | "lifted" | "no_effect" | "pending", "in_force": bool,
+  "ratified": bool, "since_height": int | null, "lapses_height": int | null,
+  "effect": str | null}`. `lapses_height` is the height at whose end the
+  measure lapses unless ratified (in force), or did lapse (lapsed).
+- `no_effect`: "no effect: <why>" when the action changes (or changed) nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from govchain.sdk.errors import SdkError
+
+from .gov_effect import NO_EFFECT, found_or_none
+
+if TYPE_CHECKING:
+    from govchain.sdk.client import Client
+
+    from .pace import Pace
+
+ENACTED_NO_OP = ": no-op: "  # actions.enact's words for an enactment that changed nothing
+SHORT_ID_CHARS = 12  # as `gov list` shows ids; any unique prefix of 8 or more is accepted
+OPEN = "open"
+PASSED = "passed"
+
+
+def proposal_doc(p: dict[str, Any]) -> dict[str, Any]:
+    """The node's proposal document with one id field, `proposal_id`."""
+    return {k: v for k, v in p.items() if k != "id"}
+
+
+def enacted_no_effect(p: dict[str, Any]) -> str | None:
+    """ "no effect: <why>" when the proposal was enacted as a no-op."""
+    outcome = p.get("outcome")
+    if not isinstance(outcome, str) or ENACTED_NO_OP not in outcome:
+        return None
+    return NO_EFFECT + outcome.split(ENACTED_NO_OP, 1)[1]
+
+
+def _emergency_effect(client: Client, p: dict[str, Any]) -> str | None:
+    """What the emergency measure did when it applied (its audit entry), or None if not yet."""
+    h = int(p["created_height"])
+    try:
+        entries = client.audit(h, h).get("entries") or []
+    except SdkError:  # pruned history: say only what is known
+        return None
+    for e in entries:
+        if e.get("kind") == "emergency" and e.get("proposal") == p["proposal_id"]:
+            return str(e.get("reason"))
+    return None
+
+
+def _still_in_force(client: Client, p: dict[str, Any]) -> bool:
+    """Whether the state still shows this proposal's emergency freeze or interception."""
+    args = p["action"]["args"]
+    if p["action"]["name"] == "freeze-identity":
+        ident = found_or_none(client.identity, bytes.fromhex(args["address"]))
+        return ident is not None and ident.get("frozen_by") == p["proposal_id"]
+    rec = found_or_none(client.tx, args["tx_id"])
+    r = (rec or {}).get("resolution") or {}
+    return bool(r.get("provisional")) and r.get("proposal") == p["proposal_id"]
+
+
+def measure(client: Client, p: dict[str, Any]) -> dict[str, Any] | None:
+    """An emergency proposal's measure now (module docstring), or None for ordinary ones."""
+    if not p.get("emergency"):
+        return None
+    effect = _emergency_effect(client, p)
+    status = p["status"]
+    applied = effect is not None and not effect.startswith(NO_EFFECT)
+    lapses: int | None = None
+    if status == PASSED:
+        state = "no_effect" if enacted_no_effect(p) is not None else "ratified"
+        effect = p.get("outcome") or effect
+    elif status != OPEN:
+        state, lapses = ("lapsed", p.get("decided_height")) if applied else ("no_effect", None)
+    elif effect is None:
+        state, lapses = "pending", p.get("expires_height")
+    elif not applied:
+        state = "no_effect"
+    elif _still_in_force(client, p):
+        state, lapses = "in_force", p.get("expires_height")
+    else:
+        state = "lifted"
+    return {
+        "state": state,
+        "in_force": state in ("in_force", "ratified"),
+        "ratified": state == "ratified",
+        "since_height": p.get("created_height") if applied else None,
+        "lapses_height": lapses,
+        "effect": effect,
+    }
+
+
+def feedback(client: Client, p: dict[str, Any], before: str | None = None) -> dict[str, Any]:
+    """{"measure"?, "no_effect"?}: only the keys that apply.
+
+    `before` is what the pre-check (gov_effect.no_effect) found when proposing;
+    it stands while the proposal is open and nothing later says otherwise.
+    """
+    out: dict[str, Any] = {}
+    m = measure(client, p)
+    if m is not None:
+        out["measure"] = m
+    why = enacted_no_effect(p)
+    if why is None and m is not None and m["state"] == "no_effect":
+        effect = m["effect"]
+        why = effect if isinstance(effect, str) and effect.startswith(NO_EFFECT) else None
+    if why is None and p["status"] == OPEN and before is not None:
+        why = before
+    if why is not None:
+        out["no_effect"] = why
+    return out
+
+
+def _status_line(p: dict[str, Any], pace: Pace) -> str:
+    status = p["status"]
+    tally = f"yes {p['yes_weight']}, no {p['no_weight']}"
+    if status == OPEN:
+        return f"open ({tally}); votes accepted through {pace.when(int(p['expires_height']))}"
+    if status == PASSED:
+        line = f"passed at height {p['decided_height']} ({tally})"
+        if p.get("enacted_height") is not None:
+            line += f"; enacted at the end of height {p['enacted_height']}"
+        return line
+    if status == "rejected":
+        return f"rejected at height {p['decided_height']} ({tally}: passing became impossible)"
+    return f"expired at height {p['decided_height']} ({tally}: not decided in time)"
+
+
+def _measure_line(m: dict[str, Any], p: dict[str, Any], pace: Pace) -> str | None:
+    state = m["state"]
+    if state == "in_force":
+        return (
+            f"emergency measure in force since height {m['since_height']} ({m['effect']}); "
+            f"lapses at {pace.when(int(m['lapses_height']))} unless ratified"
+        )
+    if state == "pending":
+        return f"emergency measure applies at the end of height {p['created_height']}"
+    if state == "ratified":
+        return "emergency measure ratified: it stays in force"
+    if state == "lapsed":
+        return f"emergency measure lapsed at height {m['lapses_height']}: not ratified"
+    if state == "lifted":
+        return "emergency measure no longer in force: a later decision lifted or took it over"
+    return None  # no_effect: the no-effect line says it
+
+
+def describe(p: dict[str, Any], fb: dict[str, Any], pace: Pace) -> list[str]:
+    """Lines for people: status with heights in time, the measure, any no-op, the outcome."""
+    name = p["action"]["name"] + (" (emergency)" if p.get("emergency") else "")
+    lines = [f"proposal {p['proposal_id']}: {name}", f"  status: {_status_line(p, pace)}"]
+    m = fb.get("measure")
+    if m is not None:
+        text = _measure_line(m, p, pace)
+        if text is not None:
+            lines.append(f"  {text}")
+    if "no_effect" in fb:
+        lines.append(f"  {fb['no_effect']}")
+    elif p.get("outcome"):
+        lines.append(f"  outcome: {p['outcome']}")
+    return lines
+
+
+def next_step(p: dict[str, Any]) -> str | None:
+    """What a committee member does next with an open proposal, as a command line."""
+    if p["status"] != OPEN:
+        return None
+    short = p["proposal_id"][:SHORT_ID_CHARS]
+    return f"  next: another member votes: govchain gov vote {short} yes --key MEMBER.key"
