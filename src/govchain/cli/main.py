@@ -8,10 +8,13 @@ cost every CLI call most of a second of CPU.
 from __future__ import annotations
 
 import importlib
+import inspect
 
 import click
 
 from govchain import __version__
+
+from .output import example
 
 # name -> "module:attribute" of each subcommand, in the order `--help` lists them.
 COMMANDS: dict[str, str] = {
@@ -52,13 +55,50 @@ class LazyGroup(click.Group):
         module, _, attr = target.partition(":")
         command = getattr(importlib.import_module(module), attr)
         assert isinstance(command, click.Command)
+        full_short_help(command)
         return command
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def summary(help_text: str | None) -> str:
+    """A help text's first paragraph on one line: the command's one-line description."""
+    if not help_text:
+        return ""
+    first = inspect.cleandoc(help_text).split("\n\n", 1)[0]
+    return " ".join(line.strip() for line in first.splitlines() if line.strip() != "\b")
+
+
+def full_short_help(command: click.Command) -> None:
+    """List command and its subcommands in `--help` by their whole one-line description.
+
+    Click cuts a description to what fits the terminal after the command's
+    name and ends it with "..."; a short_help of its own is shown whole and
+    wrapped instead.
+    """
+    if command.short_help is None:
+        command.short_help = summary(command.help)
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            full_short_help(sub)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=example(
+        "./scripts/start                      # a local network in ./devnet",
+        "govchain status                      # its first node",
+        "govchain COMMAND --help              # each command, with an example",
+    ),
+)
 @click.version_option(__version__, prog_name="govchain")
 def cli() -> None:
-    """govchain: a manageable blockchain on a two-layer ledger."""
+    """govchain: a manageable blockchain on a two-layer ledger.
+
+    Every command takes --json (one JSON document on stdout) and exits 0 on
+    success, 2 on bad input, 1 otherwise. Commands that send a transaction
+    take --wait: exit 0 once it is final and executed (or held), 1 when it
+    is final as rejected; the record is printed either way.
+    """
 
 
 def main() -> None:
