@@ -238,3 +238,26 @@ def test_the_openapi_describes_the_new_reads(api: tuple[AppClient, Node, Signing
     assert "/v1/accounts/{address}/holds" in paths
     names = [p["name"] for p in paths["/v1/governance/proposals"]["get"]["parameters"]]
     assert "prefix" in names
+
+
+def test_a_wrong_method_gets_405_naming_the_allowed_ones(
+    api: tuple[AppClient, Node, SigningKey],
+) -> None:
+    client, _, _ = api
+    r = client._call("DELETE", "/v1/txs")
+    assert r.status_code == 405 and set(r.headers["allow"].replace(" ", "").split(",")) == {
+        "GET", "HEAD", "POST"
+    }  # fmt: skip
+    r = client.get("/v1/txs/batch")
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+
+
+def test_path_parameters_are_described_as_the_api_takes_them(
+    api: tuple[AppClient, Node, SigningKey],
+) -> None:
+    client, _, _ = api
+    paths = client.get("/openapi.json").json()["paths"]
+    schema = paths["/v1/accounts/{address}"]["get"]["parameters"][0]["schema"]
+    assert schema["pattern"] == "^[0-9a-f]{40}$"
+    schema = paths["/v1/checkpoints/{height}"]["get"]["parameters"][0]["schema"]
+    assert schema["pattern"] == "^(latest|[0-9]{1,18})$"

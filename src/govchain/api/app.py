@@ -191,6 +191,8 @@ def build_app(node: Node) -> Starlette:
         return JSONResponse({"results": results}, status_code=202)
 
     async def get_tx(request: Request) -> JSONResponse:
+        if request.path_params["tx_id"] == "batch":  # a path of its own, POST only
+            raise HTTPException(405, headers={"Allow": "POST"})
         tx_id = _hex_arg(request.path_params["tx_id"], HEX_ID_CHARS, "tx_id")
         stored = node.store.get_tx(tx_id)
         ledger = node.replica.ledger
@@ -208,6 +210,10 @@ def build_app(node: Node) -> Starlette:
         doc["status"] = SubmitState.WAITING.value  # not in the DAG yet: a parent is missing
         doc["missing"] = [m.hex() for m in dag.orphan_missing(tx_id)]
         return JSONResponse(doc)
+
+    async def txs(request: Request) -> JSONResponse:
+        """POST: submit a transaction; GET: look ids up by prefix (one Allow for both)."""
+        return await (submit(request) if request.method == "POST" else tx_ids(request))
 
     async def tx_ids(request: Request) -> JSONResponse:
         """Ids of stored and pending transactions that start with ?prefix=HEX."""
@@ -464,13 +470,16 @@ def build_app(node: Node) -> Starlette:
     async def http_error(_: Request, exc: Exception) -> Response:
         status_code = getattr(exc, "status_code", 500)
         code = {404: "not_found", 405: "method_not_allowed"}.get(status_code, "http_error")
-        return JSONResponse(error(code, str(getattr(exc, "detail", exc))), status_code=status_code)
+        # A 405 names the methods the path takes (Allow, RFC 9110): Starlette's headers.
+        headers = getattr(exc, "headers", None)
+        return JSONResponse(
+            error(code, str(getattr(exc, "detail", exc))), status_code=status_code, headers=headers
+        )
 
     routes = [
         Route("/", home),
         Route("/v1/status", status),
-        Route("/v1/txs", submit, methods=["POST"]),
-        Route("/v1/txs", tx_ids, methods=["GET"]),
+        Route("/v1/txs", txs, methods=["GET", "POST"]),
         Route("/v1/txs/batch", submit_batch, methods=["POST"]),
         Route("/v1/txs/{tx_id}", get_tx),
         Route("/v1/txs/{tx_id}/proof", get_proof),

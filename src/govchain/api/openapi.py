@@ -8,11 +8,32 @@ _ERROR = {"$ref": "#/components/schemas/Error"}
 _SUBMITTED = {"$ref": "#/components/schemas/Submitted"}
 
 
+# What the API accepts in each path parameter, by name: precise, so that a
+# request the schema allows is one the API takes (schemathesis checks both ways).
+_PATH_SCHEMAS: dict[str, dict[str, Any]] = {
+    "tx_id": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    "pid": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    "address": {"type": "string", "pattern": "^[0-9a-f]{40}$"},
+    "height": {"type": "string", "pattern": "^(latest|[0-9]{1,18})$"},
+    "service_id": {"type": "string", "pattern": "^[a-z0-9_-]{1,64}$"},
+}
+INTEGER_MAX = 10**18 - 1  # the API reads at most 18 digits
+# Query parameters by type name: integers are non-negative, at most 18 digits.
+_QUERY_SCHEMAS: dict[str, dict[str, Any]] = {
+    "integer": {"type": "integer", "minimum": 0, "maximum": INTEGER_MAX},
+    "height": {"type": "integer", "minimum": 1, "maximum": INTEGER_MAX},
+    "limit": {"type": "integer", "minimum": 1, "maximum": 1_000},
+    "status": {"type": "string", "enum": ["open", "passed", "rejected", "expired"]},
+    "public_key": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+}
+
+
 def _get(
     summary: str,
     params: list[str] | None = None,
     query: list[tuple[str, str, str]] | None = None,
 ) -> dict[str, Any]:
+    """A GET operation; query: (name, a _QUERY_SCHEMAS key, description)."""
     op: dict[str, Any] = {
         "summary": summary,
         "responses": {
@@ -29,12 +50,17 @@ def _get(
     }
     if params:
         op["parameters"] = [
-            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-            for p in params
+            {"name": p, "in": "path", "required": True, "schema": _PATH_SCHEMAS[p]} for p in params
         ]
     if query:
         op.setdefault("parameters", []).extend(
-            {"name": n, "in": "query", "required": False, "schema": {"type": t}, "description": d}
+            {
+                "name": n,
+                "in": "query",
+                "required": False,
+                "schema": _QUERY_SCHEMAS[t],
+                "description": d,
+            }
             for n, t, d in query
         )
     return {"get": op}
@@ -87,8 +113,8 @@ _PROPOSALS = _query(
     _get(
         "Proposals, newest first",
         query=[
-            ("limit", "integer", "at most this many (1..1000, default 100)"),
-            ("status", "string", "only open, passed, rejected or expired ones"),
+            ("limit", "limit", "at most this many (1..1000, default 100)"),
+            ("status", "status", "only open, passed, rejected or expired ones"),
         ],
     ),
     "prefix",
@@ -214,7 +240,7 @@ OPENAPI: dict[str, Any] = {
             "Final balance, frozen_amount (what a freeze in force holds of it), frozen, nonce;"
             " with ?public_key= also next_nonce and last_tx",
             ["address"],
-            query=[("public_key", "string", "the address's public key (64 lowercase hex)")],
+            query=[("public_key", "public_key", "the address's public key (64 lowercase hex)")],
         ),
         "/v1/accounts/{address}/holds": _get(
             "The address's transactions held for review (out: its funds in escrow; in: waiting"
@@ -238,7 +264,7 @@ OPENAPI: dict[str, Any] = {
             "Audit entries of heights from..to (hex fields, each with its hash); complete is"
             " false when the node no longer holds the whole range",
             query=[
-                ("from", "integer", "first height (default: to - 9999, at least 1)"),
+                ("from", "height", "first height (default: to - 9999, at least 1)"),
                 ("to", "integer", "last height (default: the last executed)"),
             ],
         ),
