@@ -35,7 +35,7 @@ from .common import (
     trust_from_option,
 )
 from .genesis_lookup import find_genesis
-from .output import EXIT_FAILURE, EXIT_USAGE, CliError, emit_json
+from .output import EXIT_FAILURE, EXIT_USAGE, CliError, emit_json, example
 from .tx_cmd import _proof_from, check_served, genesis_option, parse_trust, trust_option
 
 PAGE_HEIGHTS = 10_000  # the API's span per request
@@ -53,7 +53,10 @@ CSV_FIELDS = (
 )
 
 
-@click.group("audit")
+@click.group(
+    "audit",
+    epilog=example("govchain audit export --out audit.json && govchain audit verify audit.json"),
+)
 def audit() -> None:
     """The audit log: every governance action and its effects, hash-chained."""
 
@@ -131,10 +134,22 @@ def _csv(entries: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-@audit.command("export")
+@audit.command(
+    "export",
+    epilog=example(
+        "govchain audit export --from 1 --to 40 --out audit.json",
+        "govchain audit export --format csv --out audit.csv",
+    ),
+)
 @click.option("--from", "lo", type=int, default=None, help="first height (default 1)")
 @click.option("--to", "hi", type=int, default=None, help="last height (default: last certified)")
-@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "csv"]),
+    default="json",
+    help="json (verifiable) or csv (the entries only)",
+)
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="write here")
 @trust_from_option
 @node_option
@@ -248,7 +263,13 @@ def verify_export(doc: Any, genesis_path: Path, trust: Trust | None = None) -> d
     }
 
 
-@audit.command("verify")
+@audit.command(
+    "verify",
+    epilog=example(
+        "govchain audit verify audit.json",
+        "govchain audit verify audit.json --devnet ./devnet2",
+    ),
+)
 @click.argument("file", type=click.Path(path_type=Path))
 @genesis_option
 @devnet_option

@@ -13,7 +13,7 @@ from govchain.sdk.client import Client
 from govchain.sdk.errors import SdkError
 
 from .common import json_option, node_client, node_option, parse_address, reported, show
-from .output import EXIT_USAGE, CliError, emit_json
+from .output import EXIT_USAGE, CliError, emit_json, example
 from .tx_view import printable
 
 HEIGHT_DIGITS_MAX = 18
@@ -74,7 +74,10 @@ def account_doc(client: Client, address: bytes) -> dict[str, Any]:
     }
 
 
-@click.command("balance")
+@click.command(
+    "balance",
+    epilog=example("govchain balance 0x1F2E3D4C5B6A79880706f5e4d3c2b1a098765432"),
+)
 @click.argument("address")
 @node_option
 @json_option
@@ -82,7 +85,7 @@ def account_doc(client: Client, address: bytes) -> dict[str, Any]:
 def balance(address: str, node_url: str | None, as_json: bool) -> None:
     """An address's final balance and how much of it a freeze holds.
 
-    Example: govchain balance 0x1f2e...  (40 hex digits; 0x and upper case accepted)
+    ADDRESS: 40 hex digits, with or without 0x, in any case.
     """
     addr = parse_address(address)
     with node_client(node_url) as client:
@@ -104,16 +107,16 @@ def _identity_words(identity: dict[str, Any] | None) -> str:
     return words
 
 
-@click.command("account")
+@click.command(
+    "account",
+    epilog=example("govchain account $(govchain keys show alice.key --json | jq -r .address)"),
+)
 @click.argument("address")
 @node_option
 @json_option
 @reported
 def account(address: str, node_url: str | None, as_json: bool) -> None:
-    """An address's balance, nonce, identity, freezes and held transactions.
-
-    Example: govchain account $(govchain keys show alice.key --json | jq -r .address)
-    """
+    """An address's balance, nonce, identity, freezes and held transactions."""
     addr = parse_address(address)
     with node_client(node_url) as client:
         doc = account_doc(client, addr)
@@ -136,16 +139,16 @@ def account(address: str, node_url: str | None, as_json: bool) -> None:
     _fields(rows, f"as of checkpoint {doc['height']}")
 
 
-@click.command("checkpoint")
+@click.command(
+    "checkpoint",
+    epilog=example("govchain checkpoint        # the latest", "govchain checkpoint 12"),
+)
 @click.argument("height", default="latest")
 @node_option
 @json_option
 @reported
 def checkpoint(height: str, node_url: str | None, as_json: bool) -> None:
-    """A decided checkpoint with its certificate (HEIGHT, or latest by default).
-
-    Example: govchain checkpoint 12
-    """
+    """A decided checkpoint with its certificate (HEIGHT, or latest by default)."""
     if height != "latest" and not (
         height.isascii() and height.isdigit() and 0 < len(height) <= HEIGHT_DIGITS_MAX
     ):

@@ -31,12 +31,17 @@ from .common import (
     wait_option,
 )
 from .genesis_lookup import find_genesis
-from .output import EXIT_FAILURE, EXIT_USAGE, CliError
+from .output import EXIT_FAILURE, EXIT_USAGE, CliError, example
 from .tx_view import show_tx
 
 WAIT_RULE = (
     "With --wait: blocks until the transaction is final and prints its record; exits 0"
     " when it is executed or held, 1 when it is final as rejected."
+)
+FAUCET = "./devnet/keys/faucet.key"
+TRANSFER_EXAMPLE = (
+    "govchain tx transfer --to 0x1f2e3d4c5b6a79880706f5e4d3c2b1a098765432 \\",
+    f"    --amount 250 --key {FAUCET} --wait",
 )
 
 
@@ -51,12 +56,21 @@ def _finish(client: Client, tx_id: str, wait: bool, timeout_s: float, as_json: b
         show({"tx_id": tx_id, "status": "pending"}, as_json)
 
 
-@click.group("tx")
+@click.group(
+    "tx",
+    epilog=example(
+        *TRANSFER_EXAMPLE,
+        "govchain tx show 3f9a2c1d",
+    ),
+)
 def tx() -> None:
     """Send and inspect transactions."""
 
 
-@tx.command("transfer", epilog=WAIT_RULE)
+@tx.command(
+    "transfer",
+    epilog=WAIT_RULE + "\n\n" + example(*TRANSFER_EXAMPLE),
+)
 @click.option("--to", "to", required=True, help="recipient address (40 hex, 0x and any case)")
 @click.option("--amount", type=int, required=True, help="how much to move (a positive integer)")
 @key_option
@@ -84,7 +98,12 @@ def transfer(
         _finish(client, tx_id, wait, timeout_s, as_json)
 
 
-@tx.command("record", epilog=WAIT_RULE)
+@tx.command(
+    "record",
+    epilog=WAIT_RULE
+    + "\n\n"
+    + example(f'govchain tx record --data "hello ledger" --key {FAUCET} --wait'),
+)
 @click.option("--data", default=None, help="the record's content, as text")
 @click.option(
     "--file", "file", type=click.Path(path_type=Path), default=None, help="the content: a file"
@@ -128,7 +147,13 @@ def record(
         _finish(client, tx_id, wait, timeout_s, as_json)
 
 
-@tx.command("show")
+@tx.command(
+    "show",
+    epilog=example(
+        "govchain tx show 3f9a2c1d        # 8 or more hex digits of its id",
+        "govchain tx show 3f9a2c1d --raw  # the payload's bytes too (base64)",
+    ),
+)
 @click.argument("tx_id")
 @click.option("--raw", is_flag=True, help="also print the payload's bytes (base64)")
 @node_option
@@ -144,7 +169,7 @@ def tx_show(tx_id: str, raw: bool, node_url: str | None, as_json: bool) -> None:
         show_tx(doc, raw)
 
 
-@click.command("status")
+@click.command("status", epilog=example("govchain status --devnet ./devnet2"))
 @node_option
 @json_option
 @reported
@@ -207,9 +232,14 @@ def check_served(doc: Any, start: int, expected: str | None) -> None:
         )
 
 
-@click.command("proof")
+@click.command(
+    "proof",
+    epilog=example("govchain proof 3f9a2c1d --out proof.json && govchain verify proof.json"),
+)
 @click.argument("tx_id")
-@click.option("--out", type=click.Path(path_type=Path), required=True)
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, help="write the proof (JSON) here"
+)
 @trust_from_option
 @node_option
 @timeout_option
@@ -246,7 +276,13 @@ genesis_option = click.option(
 )
 
 
-@click.command("verify")
+@click.command(
+    "verify",
+    epilog=example(
+        "govchain verify proof.json",
+        "govchain verify proof.json --genesis ./devnet/nodes/validator-0/genesis.json",
+    ),
+)
 @click.argument("file", type=click.Path(path_type=Path))
 @genesis_option
 @devnet_option
@@ -268,8 +304,8 @@ def verify(file: Path, genesis_path: Path | None, trust_text: str | None, as_jso
     show(result, as_json)
 
 
-def _later(name: str, issue: str) -> click.Command:
-    @click.command(name, context_settings={"ignore_unknown_options": True})
+def _later(name: str, issue: str, usage: str) -> click.Command:
+    @click.command(name, context_settings={"ignore_unknown_options": True}, epilog=example(usage))
     @click.argument("args", nargs=-1, type=click.UNPROCESSED)
     @json_option
     @reported
@@ -280,4 +316,8 @@ def _later(name: str, issue: str) -> click.Command:
     return cmd
 
 
-trace = _later("trace", "fund-tracing")
+trace = _later(
+    "trace",
+    "fund-tracing",
+    "govchain trace 0x1f2e3d4c5b6a79880706f5e4d3c2b1a098765432 --direction forward",
+)
