@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from govchain.codec import HASH_BYTES
 from govchain.crypto.keys import ADDRESS_BYTES, PUBLIC_KEY_BYTES
@@ -58,8 +56,8 @@ from .common import (
 )
 from .gov_effect import action_of, found_or_none, no_effect
 from .gov_view import SHORT_ID_CHARS, describe, feedback, next_step, proposal_doc
-from .output import EXIT_FAILURE, EXIT_USAGE, CliError, emit_json, example, rejection
-from .pace import Pace, pace_of
+from .output import EXIT_FAILURE, EXIT_USAGE, CliError, columns, emit_json, example, rejection
+from .pace import Pace, duration_words, pace_of
 
 if TYPE_CHECKING:
     from govchain.sdk.client import Client
@@ -86,7 +84,6 @@ PARAM_NAMES = tuple(s.name for s in specs(1, 1))
 REASON_BYTES_MAX = 1_024
 STATUSES = ("open", "passed", "rejected", "expired")
 LIST_LIMIT_MAX = 1_000  # the API's bound on one page
-REASON_SHOWN_CHARS = 40  # a reason's first characters in `gov list`; `gov show` has all of it
 # Bounds checked locally; participation_min's upper bound (the committee's
 # weight) is the node's to check.
 LOCAL_PARAMS = Params(1, 2**62)
@@ -293,7 +290,8 @@ def _outcome(
         if as_json:
             emit_json(doc)
         else:
-            click.echo(f"proposal {pid}: {status}")
+            fate = "not opened" if p is None else f"{status}; the {what} was not counted"
+            click.echo(f"proposal {pid}: {fate}")
             click.echo(f"error: {err['message']}", err=True)
         sys.exit(EXIT_FAILURE)
     if p is None:
@@ -477,21 +475,21 @@ def show_cmd(proposal_id: str, node_url: str | None, as_json: bool) -> None:
 
 
 def _details(p: dict[str, Any], pace: Pace) -> None:
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold")
-    table.add_column()
     args = p["action"]["args"]
-    table.add_row("arguments", ", ".join(f"{k}={v}" for k, v in args.items()) or "none")
-    table.add_row("reason", p["reason"])
-    table.add_row("proposer", p["proposer"])
+    rows = [
+        ("arguments", ", ".join(f"{k}={v}" for k, v in args.items()) or "none"),
+        ("reason", p["reason"]),
+        ("proposer", p["proposer"]),
+    ]
     if p.get("evidence"):
-        table.add_row("evidence", p["evidence"])
-    table.add_row("created", f"height {p['created_height']}")
+        rows.append(("evidence", p["evidence"]))
+    rows.append(("created", f"height {p['created_height']}"))
     if p["status"] == "open":
-        table.add_row("expires", f"at the end of {pace.when(int(p['expires_height']))}")
-    for v in p.get("votes") or []:
-        table.add_row("vote", f"{'yes' if v['yes'] else 'no'} by {v['voter']}")
-    Console().print(table)
+        rows.append(("expires", f"at the end of {pace.when(int(p['expires_height']))}"))
+    rows.extend(("vote", f"{'yes' if v['yes'] else 'no'} by {v['voter']}") for v in p["votes"])
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        click.echo(f"  {label.ljust(width)}  {value}")
 
 
 @gov.command("list", epilog=example("govchain gov list --status open --limit 20"))
@@ -516,24 +514,26 @@ def list_cmd(status: str | None, limit: int, node_url: str | None, as_json: bool
             emit_json({"proposals": found})
             return
         pace = pace_of(client)
-    table = Table("id", "action", "status", "yes", "no", "created", "ends", "reason")
-    for p in found:
-        table.add_row(
+    rows = [
+        (
             p["proposal_id"][:SHORT_ID_CHARS],
             p["action"]["name"] + (" (emergency)" if p["emergency"] else ""),
             p["status"],
-            str(p["yes_weight"]),
-            str(p["no_weight"]),
-            str(p["created_height"]),
+            f"{p['yes_weight']}/{p['no_weight']}",
             _ends(p, pace),
-            p["reason"][:REASON_SHOWN_CHARS],
+            p["reason"],
         )
-    Console().print(table)
+        for p in found
+    ]
+    for line in columns(("id", "action", "status", "yes/no", "ends", "reason"), rows):
+        click.echo(line)
 
 
 def _ends(p: dict[str, Any], pace: Pace) -> str:
     """When an open proposal expires (an emergency measure: lapses), or when it was decided."""
     if p["status"] != "open":
-        return f"{p['status']} at {p['decided_height']}"
+        return f"decided at {p['decided_height']}"
     verb = "lapses" if p["emergency"] else "expires"
-    return f"{verb} at {pace.when(int(p['expires_height']))}"
+    h = int(p["expires_height"])
+    left = pace.seconds_until(h)
+    return f"{verb} at {h}" + ("" if left is None else f", ~{duration_words(left)}")

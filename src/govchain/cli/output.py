@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import click
@@ -61,3 +63,25 @@ def example(*lines: str) -> str:
     title = "Examples:" if len(lines) > 1 else "Example:"
     # \b: Click leaves the paragraph it starts unwrapped.
     return "\b\n" + title + "\n" + "\n".join(f"  {line}" for line in lines)
+
+
+COLUMN_GAP = "  "
+LAST_COLUMN_CHARS_MIN = 10  # the last column keeps this much even on a narrow terminal
+
+
+def columns(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A listing as `kubectl get` prints one: no borders, every column but the last whole.
+
+    The last column (free text) is cut with "…" to the terminal's width; the
+    others (ids people copy, statuses) never are.
+    """
+    table = [list(header), *(list(r) for r in rows)]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header) - 1)]
+    used = sum(widths) + len(COLUMN_GAP) * len(widths)
+    room = max(LAST_COLUMN_CHARS_MIN, shutil.get_terminal_size().columns - used)
+    out = []
+    for r in table:
+        last = r[-1] if len(r[-1]) <= room else r[-1][: room - 1] + "…"
+        cells = [c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)]
+        out.append(COLUMN_GAP.join([*cells, last]).rstrip())
+    return out
