@@ -138,6 +138,13 @@ def test_a_proposal_with_no_effect_says_so_when_it_is_proposed(net: GovNet) -> N
         "--key", net.key("regulator-1"),
     )  # fmt: skip
     assert rc == 0 and "no effect: the address is not frozen" in out
+    # Redacting a transfer (named by a prefix of its id) removes nothing: only records carry text.
+    paid = net.ok(
+        "tx", "transfer", "--to", _address(), "--amount", "5", "--key", net.key("faucet"), "--wait"
+    )
+    redact = _propose(net, "redact", paid["tx_id"][:12])
+    assert redact["no_effect"] == "no effect: only records are redacted, and this is a transfer"
+    assert net.ok("gov", "show", redact["proposal_id"])["action"]["args"]["tx_id"] == paid["tx_id"]
     # Passed anyway, the enactment is a no-op, and the status says it in the same words.
     lifted = _propose(net, "unfreeze-identity", _address())["proposal_id"]
     voted = net.ok("gov", "vote", lifted, "yes", "--key", net.key("regulator-2"))
