@@ -195,7 +195,7 @@ def _evidence(evidence: str | None, evidence_file: Path | None) -> bytes:
     if evidence is not None and evidence_file is not None:
         raise _usage("bad_usage", "give --evidence HASH or --evidence-file FILE, not both")
     if evidence is not None:
-        return parse_hex(evidence, HASH_BYTES, "evidence")
+        return parse_hex(_lower_hex(evidence), HASH_BYTES, "evidence")
     if evidence_file is not None:
         try:
             return hashlib.sha256(evidence_file.read_bytes()).digest()
