@@ -2,44 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from govchain.codec import HASH_BYTES
-from govchain.crypto.keys import ADDRESS_BYTES, PUBLIC_KEY_BYTES
 from govchain.state.actions import argument_error
-from govchain.state.params import Params, specs
-from govchain.state.payloads import (
-    Action,
-    AddFilter,
-    AddValidator,
-    FreezeIdentity,
-    GrantRole,
-    Intercept,
-    Redact,
-    Release,
-    RemoveFilter,
-    RemoveValidator,
-    ResumeService,
-    RevokeRole,
-    SetParam,
-    SetPermission,
-    SuspendService,
-    UnfreezeIdentity,
-)
-from govchain.state.policy import (
-    ContentRule,
-    MediaTypeRule,
-    PayloadHashRule,
-    RuleAction,
-    SizeRule,
-    keyword_rule,
-)
+from govchain.state.payloads import FreezeIdentity, Intercept
 
 from .common import (
     json_option,
@@ -47,190 +17,33 @@ from .common import (
     load_key,
     node_client,
     node_option,
-    parse_address,
-    parse_hex,
     reported,
     resolve_proposal_id,
     resolve_tx_id,
     timeout_option,
 )
+from .gov_args import (
+    ACTIONS,
+    LOCAL_PARAMS,
+    REASON_BYTES_MAX,
+    build_action,
+    canonical_args,
+    evidence_hash,
+    lower_hex,
+    usage_error,
+)
 from .gov_effect import action_of, found_or_none, no_effect
 from .gov_view import SHORT_ID_CHARS, describe, feedback, next_step, proposal_doc
-from .output import EXIT_FAILURE, EXIT_USAGE, CliError, columns, emit_json, example, rejection
+from .output import EXIT_FAILURE, CliError, columns, emit_json, example, rejection
 from .pace import Pace, duration_words, pace_of
 
 if TYPE_CHECKING:
     from govchain.sdk.client import Client
 
-# Action name -> the names of its positional arguments.
-ACTIONS: dict[str, tuple[str, ...]] = {
-    "freeze-identity": ("ADDRESS",),
-    "unfreeze-identity": ("ADDRESS",),
-    "intercept": ("TX_ID",),
-    "release": ("TX_ID",),
-    "redact": ("TX_ID",),
-    "suspend-service": ("SERVICE_ID",),
-    "resume-service": ("SERVICE_ID",),
-    "add-filter": (),
-    "remove-filter": ("RULE_ID",),
-    "add-validator": ("PUBLIC_KEY",),
-    "remove-validator": ("PUBLIC_KEY",),
-    "set-param": ("NAME", "VALUE"),
-    "grant-role": ("ADDRESS", "ROLE"),
-    "revoke-role": ("ADDRESS", "ROLE"),
-    "set-permission": ("KIND", "ROLE"),
-}
-PARAM_NAMES = tuple(s.name for s in specs(1, 1))
-REASON_BYTES_MAX = 1_024
+__all__ = ["build_action", "gov"]  # build_action: tests build actions as propose does
+
 STATUSES = ("open", "passed", "rejected", "expired")
 LIST_LIMIT_MAX = 1_000  # the API's bound on one page
-# Bounds checked locally; participation_min's upper bound (the committee's
-# weight) is the node's to check.
-LOCAL_PARAMS = Params(1, 2**62)
-
-
-def _usage(code: str, message: str) -> CliError:
-    return CliError(code, message, EXIT_USAGE)
-
-
-def _filter_rule(
-    keyword: str | None,
-    payload_hash: str | None,
-    max_bytes: int | None = None,
-    media_type: str | None = None,
-) -> ContentRule:
-    given = [x for x in (keyword, payload_hash, max_bytes, media_type) if x is not None]
-    if len(given) != 1:
-        raise _usage(
-            "bad_usage",
-            "add-filter takes exactly one of --keyword TEXT, --payload-hash HASH, "
-            "--max-bytes N or --media-type TYPE",
-        )
-    if keyword is not None:
-        try:
-            return keyword_rule(keyword)  # hashed here: only hash and length go on chain
-        except ValueError as exc:
-            raise _usage("bad_keyword", str(exc)) from None
-    try:
-        if max_bytes is not None:
-            return SizeRule(max_bytes)
-        if media_type is not None:
-            return MediaTypeRule(media_type)
-    except ValueError as exc:
-        raise _usage("bad_argument", f"add-filter: {exc}") from None
-    assert payload_hash is not None
-    return PayloadHashRule(parse_hex(payload_hash, HASH_BYTES, "payload_hash"))
-
-
-def build_action(
-    name: str,
-    args: tuple[str, ...],
-    *,
-    keyword: str | None = None,
-    payload_hash: str | None = None,
-    hold: bool = False,
-    weight: int | None = None,
-    max_bytes: int | None = None,
-    media_type: str | None = None,
-) -> Action:
-    """The action a `gov propose` command line names; CliError (exit 2) on bad input."""
-    if name not in ACTIONS:
-        raise _usage("unknown_action", f"unknown action {name!r}; one of: {', '.join(ACTIONS)}")
-    want = ACTIONS[name]
-    if len(args) != len(want):
-        shown = " ".join(want) or "no positional arguments"
-        raise _usage("bad_arguments", f"{name} takes {shown}; got {len(args)} argument(s)")
-    filter_opts = (keyword, payload_hash, max_bytes, media_type)
-    if name != "add-filter" and (any(o is not None for o in filter_opts) or hold):
-        raise _usage(
-            "bad_usage",
-            "--keyword, --payload-hash, --max-bytes, --media-type and --hold belong to add-filter",
-        )
-    if name != "add-validator" and weight is not None:
-        raise _usage("bad_usage", "--weight belongs to add-validator")
-    a = args
-    if name in ("freeze-identity", "unfreeze-identity"):
-        address = parse_hex(a[0], ADDRESS_BYTES, "address")
-        return FreezeIdentity(address) if name == "freeze-identity" else UnfreezeIdentity(address)
-    if name in ("intercept", "release", "redact"):
-        tx_id = parse_hex(a[0], HASH_BYTES, "tx_id")
-        if name == "intercept":
-            return Intercept(tx_id)
-        return Release(tx_id) if name == "release" else Redact(tx_id)
-    if name in ("suspend-service", "resume-service"):
-        return SuspendService(a[0]) if name == "suspend-service" else ResumeService(a[0])
-    if name == "add-filter":
-        return AddFilter(
-            _filter_rule(keyword, payload_hash, max_bytes, media_type),
-            RuleAction.HOLD if hold else RuleAction.REJECT,
-        )
-    if name == "remove-filter":
-        return RemoveFilter(a[0])
-    if name in ("add-validator", "remove-validator"):
-        key = parse_hex(a[0], PUBLIC_KEY_BYTES, "public_key")
-        if name == "remove-validator":
-            return RemoveValidator(key)
-        if weight is not None and weight < 1:
-            raise _usage("bad_weight", "--weight must be a positive integer")
-        return AddValidator(key, 1 if weight is None else weight)
-    if name == "set-permission":
-        return SetPermission(a[0], "" if a[1].lower() == "none" else a[1])
-    if name == "set-param":
-        if a[0] not in PARAM_NAMES:
-            raise _usage(
-                "bad_param", f"unknown parameter {a[0]!r}; one of: {', '.join(PARAM_NAMES)}"
-            )
-        if a[1].lower() in ("none", "default"):
-            return SetParam(a[0], None)
-        if not (a[1].isascii() and a[1].isdigit()):
-            raise _usage(
-                "bad_value", "VALUE must be a non-negative integer, or none for the default"
-            )
-        return SetParam(a[0], int(a[1]))
-    address = parse_hex(a[0], ADDRESS_BYTES, "address")
-    return GrantRole(address, a[1]) if name == "grant-role" else RevokeRole(address, a[1])
-
-
-def _evidence(evidence: str | None, evidence_file: Path | None) -> bytes:
-    if evidence is not None and evidence_file is not None:
-        raise _usage("bad_usage", "give --evidence HASH or --evidence-file FILE, not both")
-    if evidence is not None:
-        return parse_hex(_lower_hex(evidence), HASH_BYTES, "evidence")
-    if evidence_file is not None:
-        try:
-            return hashlib.sha256(evidence_file.read_bytes()).digest()
-        except OSError as exc:
-            raise _usage("bad_file", f"cannot read {evidence_file}: {exc.strerror}") from None
-    return b""
-
-
-def _lower_hex(text: str) -> str:
-    """Hex as given, without a 0x prefix and in lowercase (checked by build_action)."""
-    t = text.strip().lower()
-    return t[2:] if t.startswith("0x") else t
-
-
-def canonical_args(
-    name: str, args: tuple[str, ...], tx_id_of: Callable[[str], str]
-) -> tuple[str, ...]:
-    """ARGS as build_action takes them: addresses and keys normalised, tx id prefixes resolved.
-
-    Left as given when the action or the count is wrong: build_action says so.
-    """
-    want = ACTIONS.get(name)
-    if want is None or len(want) != len(args):
-        return args
-    out = []
-    for kind, value in zip(want, args, strict=True):
-        if kind == "ADDRESS":
-            out.append(parse_address(value).hex())
-        elif kind == "TX_ID":
-            out.append(tx_id_of(value))
-        elif kind == "PUBLIC_KEY":
-            out.append(_lower_hex(value))
-        else:
-            out.append(value)
-    return tuple(out)
 
 
 # Governance waits by default: a proposal has no status until its transaction
@@ -374,14 +187,14 @@ def propose(
     more hex characters; addresses take 0x and any case.
     """
     if action is None:
-        raise _usage("missing_action", f"name an action: {', '.join(ACTIONS)}")
+        raise usage_error("missing_action", f"name an action: {', '.join(ACTIONS)}")
     with node_client(node_url) as client:
         canon = canonical_args(action, args, lambda text: resolve_tx_id(client, text))
         built = build_action(
             action,
             canon,
             keyword=keyword,
-            payload_hash=None if payload_hash is None else _lower_hex(payload_hash),
+            payload_hash=None if payload_hash is None else lower_hex(payload_hash),
             hold=hold,
             weight=weight,
             max_bytes=max_bytes,
@@ -389,16 +202,18 @@ def propose(
         )
         problem = argument_error(built, LOCAL_PARAMS)
         if problem is not None:
-            raise _usage("bad_argument", f"{action}: {problem}")
+            raise usage_error("bad_argument", f"{action}: {problem}")
         if not reason:
-            raise _usage("missing_reason", "give --reason TEXT: every proposal says why")
+            raise usage_error("missing_reason", "give --reason TEXT: every proposal says why")
         if len(reason.encode()) > REASON_BYTES_MAX:
-            raise _usage("bad_reason", f"--reason holds at most {REASON_BYTES_MAX} bytes of UTF-8")
+            raise usage_error(
+                "bad_reason", f"--reason holds at most {REASON_BYTES_MAX} bytes of UTF-8"
+            )
         if emergency and not isinstance(built, FreezeIdentity | Intercept):
-            raise _usage(
+            raise usage_error(
                 "emergency_not_allowed", "only freeze-identity and intercept may be emergency"
             )
-        ev = _evidence(evidence, evidence_file)
+        ev = evidence_hash(evidence, evidence_file)
         key = load_key(key_path)
         before = no_effect(client, built, emergency)
         tx_id = client.submit(client.propose(key, built, reason, ev, emergency))
@@ -435,7 +250,7 @@ def vote(
     threshold (an emergency measure is then ratified).
     """
     if choice not in ("yes", "no"):
-        raise _usage("bad_vote", "vote yes or no")
+        raise usage_error("bad_vote", "vote yes or no")
     with node_client(node_url) as client:
         pid = resolve_proposal_id(client, proposal_id)
         key = load_key(key_path)
@@ -505,9 +320,9 @@ def _details(p: dict[str, Any], pace: Pace) -> None:
 def list_cmd(status: str | None, limit: int, node_url: str | None, as_json: bool) -> None:
     """Proposals, newest first, with when each open one expires or lapses."""
     if status is not None and status not in STATUSES:
-        raise _usage("bad_status", "--status is open, passed, rejected or expired")
+        raise usage_error("bad_status", "--status is open, passed, rejected or expired")
     if not 1 <= limit <= LIST_LIMIT_MAX:
-        raise _usage("bad_limit", f"--limit lies in 1..{LIST_LIMIT_MAX}")
+        raise usage_error("bad_limit", f"--limit lies in 1..{LIST_LIMIT_MAX}")
     with node_client(node_url) as client:
         found = [proposal_doc(p) for p in client.proposals(limit, status)]
         if as_json:
