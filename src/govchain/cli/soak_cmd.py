@@ -10,17 +10,59 @@ from rich.console import Console
 from govchain.node.soak import SoakConfig, run_soak
 
 from .common import json_option, reported, show
-from .output import EXIT_FAILURE, EXIT_USAGE, CliError
+from .output import EXIT_FAILURE, EXIT_USAGE, CliError, example
 
 
-@click.command("soak")
-@click.option("--validators", default=4, show_default=True, type=int)
-@click.option("--duration", "duration_s", default=120.0, show_default=True, type=float)
-@click.option("--rate", "rate_per_s", default=300.0, show_default=True, type=float, help="tx/s")
-@click.option("--senders", default=50, show_default=True, type=int)
-@click.option("--kill-every", "kill_every_s", default=20.0, show_default=True, type=float)
-@click.option("--restart-after", "restart_after_s", default=5.0, show_default=True, type=float)
-@click.option("--drain-timeout", "drain_timeout_s", default=60.0, show_default=True, type=float)
+@click.command("soak", epilog=example("govchain soak --duration 120 --json"))
+@click.option(
+    "--validators",
+    default=4,
+    show_default=True,
+    type=int,
+    help="validators of the soak's devnet (4..16)",
+)
+@click.option(
+    "--duration", "duration_s", default=120.0, show_default=True, type=float, help="seconds of load"
+)
+@click.option(
+    "--rate",
+    "rate_per_s",
+    default=300.0,
+    show_default=True,
+    type=float,
+    help="transfers per second",
+)
+@click.option(
+    "--senders",
+    default=50,
+    show_default=True,
+    type=int,
+    help="concurrent senders, each chaining its own nonces",
+)
+@click.option(
+    "--kill-every",
+    "kill_every_s",
+    default=20.0,
+    show_default=True,
+    type=float,
+    help="seconds between two SIGKILLs of a validator",
+)
+@click.option(
+    "--restart-after",
+    "restart_after_s",
+    default=5.0,
+    show_default=True,
+    type=float,
+    help="seconds a killed validator stays down (below --kill-every)",
+)
+@click.option(
+    "--drain-timeout",
+    "drain_timeout_s",
+    default=60.0,
+    show_default=True,
+    type=float,
+    help="seconds to wait after the load for every promised transaction to be final",
+)
 @click.option("--seed", default=1, show_default=True, type=int, help="the killer's schedule")
 @json_option
 @reported

@@ -31,7 +31,7 @@ from .common import (
     wait_option,
 )
 from .genesis_lookup import find_genesis
-from .output import EXIT_FAILURE, EXIT_USAGE, CliError, example
+from .output import EXIT_FAILURE, EXIT_USAGE, CliError, example, rejection
 from .tx_view import show_tx
 
 WAIT_RULE = (
@@ -49,8 +49,11 @@ def _finish(client: Client, tx_id: str, wait: bool, timeout_s: float, as_json: b
     """Print the pending id, or with --wait the final record: exit 1 when final as rejected."""
     if wait:
         doc = client.wait_final(tx_id, timeout_s)
+        refused = rejection(doc, "transaction")
+        if refused is not None:
+            doc = {**doc, "error": refused}  # the one --wait rule (docs/cli.md)
         show(doc, as_json, "final")
-        if doc.get("status") == "rejected":
+        if refused is not None:
             sys.exit(EXIT_FAILURE)  # the contract: the record is printed either way
     else:
         show({"tx_id": tx_id, "status": "pending"}, as_json)
