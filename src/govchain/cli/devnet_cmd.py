@@ -6,6 +6,7 @@ See docs/devnet.md for the lifecycle, the lock and the drills.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,17 @@ Examples:
   govchain devnet status        (in another terminal; also kill/stop/start NAME)"""
 
 
+class DrillGroup(click.Group):
+    """Lists its drills in the order they are added (status first), not alphabetically."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """The drills' names in order."""
+        return list(self.commands)
+
+
 @click.group(
     "devnet",
+    cls=DrillGroup,
     invoke_without_command=True,
     epilog=EPILOG,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -182,6 +192,9 @@ def stop_lines(outcomes: list[StopOutcome]) -> list[str]:
         code = o.returncode if o.returncode is not None else 0
         if o.forced:
             lines.append(f"{o.name} did not stop in time: killed ({exit_text(code)})")
+        elif code == -signal.SIGTERM:
+            # The default action: the node had not yet set up its handler.
+            lines.append(f"{o.name} was still starting: ended by SIGTERM, as by a crash")
         else:
             lines.append(f"{o.name} did not stop cleanly ({exit_text(code)})")
     down = [o.name for o in outcomes if not o.was_running]

@@ -152,6 +152,8 @@ def _records(s: Source, tail: int | None) -> Iterator[tuple[bytes, int, Source, 
 def _tail_offset(f: IO[bytes], lines: int) -> int:
     """Where the last `lines` whole lines of f start."""
     end = f.seek(0, os.SEEK_END)
+    if lines == 0:
+        return end
     pos, seen = end, 0
     while pos > 0:
         step = min(TAIL_BLOCK_BYTES, pos)

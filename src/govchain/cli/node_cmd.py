@@ -23,9 +23,14 @@ from .common import json_option, reported, show
 from .output import EXIT_USAGE, CliError
 
 
-@click.command("init")
-@click.option("--home", type=click.Path(path_type=Path), required=True)
-@click.option("--name", default="node")
+@click.command(
+    "init",
+    epilog="\b\nExample:\n  govchain init --home solo && govchain node --home solo",
+)
+@click.option(
+    "--home", type=click.Path(path_type=Path), required=True, help="the node's directory (new)"
+)
+@click.option("--name", default="node", help="the node's name in logs and /v1/status")
 @click.option("--chain-id", default=None, help="new chain id (default: random)")
 @click.option(
     "--genesis",
@@ -34,8 +39,12 @@ from .output import EXIT_USAGE, CliError
     default=None,
     help="join an existing chain instead of creating one",
 )
-@click.option("--api", "api", default="127.0.0.1:27000", show_default=True)
-@click.option("--p2p", "p2p", default="127.0.0.1:27100", show_default=True)
+@click.option(
+    "--api", "api", default="127.0.0.1:27000", show_default=True, help="HOST:PORT of the API"
+)
+@click.option(
+    "--p2p", "p2p", default="127.0.0.1:27100", show_default=True, help="HOST:PORT for peers"
+)
 @click.option("--peer", "peers", multiple=True, help="KEY@HOST:PORT of a node to dial")
 @json_option
 @reported
@@ -87,10 +96,17 @@ def init(
     )
 
 
-@click.command("node")
-@click.option("--home", type=click.Path(path_type=Path), required=True)
+@click.command("node", epilog="\b\nExample:\n  govchain node --home solo --log-level debug")
+@click.option(
+    "--home",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="the node's directory (made by govchain init or govchain devnet)",
+)
 @click.option("--exit-with-parent", is_flag=True, hidden=True)
-@click.option("--log-level", default="info", show_default=True)
+@click.option(
+    "--log-level", default="info", show_default=True, help="debug, info, warning or error"
+)
 @reported
 def node(home: Path, exit_with_parent: bool, log_level: str) -> None:
     """Run a node in the foreground until SIGINT or SIGTERM."""
@@ -105,9 +121,13 @@ def node(home: Path, exit_with_parent: bool, log_level: str) -> None:
     runner(n.run(exit_with_parent=exit_with_parent))
 
 
-@click.command("bench")
-@click.option("--validators", default=4, show_default=True, type=int)
-@click.option("--txs", default=20_000, show_default=True, type=int)
+@click.command("bench", epilog="\b\nExample:\n  govchain bench --validators 4 --txs 20000 --json")
+@click.option(
+    "--validators", default=4, show_default=True, type=int, help="validators of the devnet (1-16)"
+)
+@click.option(
+    "--txs", default=20_000, show_default=True, type=int, help="transfers to send (100-1000000)"
+)
 @json_option
 @reported
 def bench(validators: int, txs: int, as_json: bool) -> None:
