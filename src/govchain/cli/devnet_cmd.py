@@ -16,7 +16,7 @@ from click.core import ParameterSource
 from rich.console import Console
 from rich.table import Table
 
-from govchain.node.devnet import StopOutcome, exit_text, resolve_dir
+from govchain.node.devnet import StopOutcome, check_shape, exit_text, resolve_dir
 from govchain.node.devnet_lock import DevnetRunningError
 from govchain.node.devnet_start import (
     DevnetConflictError,
@@ -24,6 +24,7 @@ from govchain.node.devnet_start import (
     StartOptions,
     start,
 )
+from govchain.node.errors import DevnetError
 
 from .common import json_option, reported
 from .devnet_drill_cmd import DRILLS, dir_option
@@ -92,6 +93,10 @@ def devnet(
         for name in ("validators", "observers", "port_base")
         if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
     )
+    try:
+        check_shape(validators, observers, port_base)
+    except DevnetError as exc:
+        raise CliError("bad_argument", str(exc), EXIT_USAGE) from None
     opts = StartOptions(resolve_dir(root), validators, observers, port_base, given, restart, reset)
     ui = StartOutput(opts.root, as_json, yes)
     try:

@@ -8,13 +8,18 @@ refuses before any node is spawned or any file of the devnet is written.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import shutil
+import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from govchain.node.devnet import (
     DEVNET_FILE_NAME,
+    STOP_TIMEOUT_S,
     DevnetNode,
     StopOutcome,
     busy_ports,
@@ -36,6 +41,7 @@ from govchain.node.files import read_genesis
 RESET_ENTRIES = ("keys", "nodes", DEVNET_FILE_NAME, DEVNET_FILE_NAME + ".tmp")
 # The options a resumed devnet must agree with, when given on the command line.
 SHAPE_OPTIONS = ("validators", "observers", "port_base")
+ORPHAN_POLL_S = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +78,7 @@ def start(opts: StartOptions, ui: StartUi) -> list[StopOutcome]:
     lock.acquire()  # DevnetRunningError, with nothing touched
     try:
         lock.write_holder(None)
+        _stop_orphans(opts.root, ui)
         if opts.reset and _has_devnet_files(opts.root):
             if not ui.confirm_reset(_what_reset_deletes(opts.root)):
                 raise ResetDeclinedError(f"kept {opts.root} as it is")
@@ -87,6 +94,52 @@ def start(opts: StartOptions, ui: StartUi) -> list[StopOutcome]:
         return supervisor.run(extra)
     finally:
         lock.release()
+
+
+def _stop_orphans(root: Path, ui: StartUi) -> None:
+    """Stop nodes a supervisor killed with -9 left behind (they would hold the ports).
+
+    Such nodes stop by themselves within a second (--exit-with-parent); this
+    makes a start right after the crash wait for them instead of failing on
+    busy ports. Only processes whose command line runs a node of this very
+    directory are touched, and only while we hold its lock.
+    """
+    try:
+        doc = json.loads((root / DEVNET_FILE_NAME).read_text())
+        entries = [(int(n["pid"]), Path(n["home"])) for n in doc["nodes"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    orphans = [pid for pid, home in entries if _runs_node_of(pid, home)]
+    if not orphans:
+        return
+    ui.event(f"stopping nodes left by a supervisor that died: pids {orphans}")
+    for pid in orphans:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while time.monotonic() < deadline and any(_runs_node_of(p, h) for p, h in entries):
+        time.sleep(ORPHAN_POLL_S)
+    for pid, home in entries:
+        if _runs_node_of(pid, home):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _runs_node_of(pid: int, home: Path) -> bool:
+    """True when pid is a live `govchain node --home HOME` process (Linux: /proc)."""
+    proc = Path(f"/proc/{pid}")
+    try:
+        args = (proc / "cmdline").read_bytes().split(b"\0")
+        cwd = Path(os.readlink(proc / "cwd"))
+        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    if state == "Z" or b"govchain.cli.main" not in args or b"--home" not in args:
+        return False
+    i = args.index(b"--home")
+    if i + 1 >= len(args):
+        return False
+    return (cwd / os.fsdecode(args[i + 1])).resolve() == home.resolve()
 
 
 def _resume(opts: StartOptions) -> list[DevnetNode]:
