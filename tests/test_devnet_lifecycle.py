@@ -22,7 +22,8 @@ from typing import IO, Any
 
 import httpx
 
-from govchain.node.devnet import create, free_port_base
+from govchain.node.devnet import StopOutcome, create, free_port_base
+from govchain.node.devnet_supervisor import Supervisor
 from procs import wait_until
 
 START_S = 90.0  # a devnet's start on two busy cores
@@ -95,7 +96,7 @@ class Watched:
                 raise AssertionError(f"exited ({self.proc.returncode}):\n{self.output()}")
             return False
 
-        wait_until(seen, timeout_s, f"{text!r} from {self.proc.args}")
+        wait_until(seen, timeout_s, f"{text!r} from {self.proc.args!r}")
 
     def output(self) -> str:
         """Everything it printed so far."""
@@ -416,3 +417,62 @@ def test_logs_merge_every_node_by_time_and_follow(tmp_path: Path) -> None:
         assert follower.out[2].endswith("one-late")
     finally:
         follower.cleanup()
+
+
+class Recorder:
+    """A supervisor's Ui that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def ready(self, doc: dict[str, Any]) -> None:
+        """Not used here."""
+
+    def event(self, text: str) -> None:
+        """Keep the line."""
+        self.events.append(text)
+
+    def stopped(self, outcomes: list[StopOutcome]) -> None:
+        """Not used here."""
+
+
+def test_a_node_that_dies_at_once_is_restarted_with_a_growing_back_off(tmp_path: Path) -> None:
+    root = tmp_path / "devnet"
+    nodes = create(root, 1, 0, free_port_base(1))
+    now = [1000.0]
+    ui = Recorder()
+    sup = Supervisor(root, nodes, restart=True, ui=ui, clock=lambda: now[0])
+    spawned: list[subprocess.Popen[bytes]] = []
+
+    def dies_at_once(name: str) -> None:
+        p = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+        p.wait()
+        spawned.append(p)
+        sup.net.procs[name] = p
+
+    sup.net.start_node = dies_at_once  # type: ignore[method-assign]
+    sup.control.open()
+    try:
+        dies_at_once("validator-0")
+        delays = []
+        for _ in range(8):
+            sup.step(0)  # sees the exit, schedules the restart
+            assert "status 3" in ui.events[-1] or "status 3" in ui.events[-2], ui.events
+            due = sup.watch["validator-0"].restart_at_s
+            assert due is not None
+            delays.append(due - now[0])
+            now[0] = due - 0.01
+            sup.step(0)
+            assert len(spawned) == len(delays)  # not before its time
+            now[0] = due
+            sup.step(0)
+            assert len(spawned) == len(delays) + 1  # restarted when due
+        assert delays == [1, 2, 4, 8, 16, 30, 30, 30]
+        # A node that ran long enough before it exited starts over at the minimum.
+        now[0] += 45
+        sup.step(0)
+        due = sup.watch["validator-0"].restart_at_s
+        assert due is not None and due - now[0] == 1
+        assert sup.describe()["nodes"][0]["restarts"] == 8
+    finally:
+        sup.control.close()

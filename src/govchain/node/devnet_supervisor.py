@@ -107,9 +107,7 @@ class Supervisor:
             path = self.net.write_description(doc)
             self.ui.ready(extra({**doc, "devnet_file": str(path)}))
             while not self._stop_requested:
-                self.control.serve(self._handle, POLL_S)
-                self._check_exits()
-                self._restart_due()
+                self.step(POLL_S)
             return self._stop_all()
         finally:
             if any(self.net.running(n.name) for n in self.net.nodes):
@@ -117,6 +115,12 @@ class Supervisor:
             self.control.close()
             for s, handler in previous.items():
                 signal.signal(s, handler)
+
+    def step(self, wait_s: float) -> None:
+        """One turn of the loop: answer drills (waiting up to wait_s), see exits, restart."""
+        self.control.serve(self._handle, wait_s)
+        self._check_exits()
+        self._restart_due()
 
     def _on_signal(self, _sig: int, _frame: FrameType | None) -> None:
         self._stop_requested = True
