@@ -3,26 +3,37 @@ policy (a heartbeat, or none at all), from genesis and node config."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import msgspec
 import pytest
 
 from govchain.codec import encode
 from govchain.consensus.config import ConsensusConfig
 from govchain.dag.tx import build
+from govchain.node.devnet import free_port_base
 from govchain.node.files import (
     FileError,
     NodeConfig,
     genesis_to_json,
     read_genesis,
+    read_key,
     read_node_config,
 )
 from govchain.node.node import node_replica_config
 from govchain.replica.replica import Persisted, Replica, ReplicaConfig
+from govchain.sdk.client import Client
 from govchain.state.genesis import Genesis
 from govchain.state.payloads import TransferPayload
+from procs import wait_until
 from test_replica import ALICE, BOB, CONFIG, STAMP_BITS, VALIDATORS, genesis
 
 
@@ -136,3 +147,50 @@ def test_node_json_carries_its_own_heartbeat(tmp_path: Path) -> None:
     path.write_text(json.dumps({**cfg.to_json(), "empty_checkpoint_interval_ms": "soon"}))
     with pytest.raises(FileError, match="empty_checkpoint_interval_ms"):
         read_node_config(path)
+
+
+def test_a_devnet_without_empty_checkpoints_stands_still_until_a_transaction(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "net"
+    base = str(free_port_base(1))
+    cmd = [sys.executable, "-m", "govchain.cli.main", "devnet", "--dir", str(root)]
+    paced_args = ["--validators", "1", "--port-base", base, "--empty-checkpoints", "never"]
+    devnet = subprocess.Popen(
+        [*cmd, *paced_args, "--checkpoint-interval", "300"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{base}"
+        wait_until(lambda: httpx.get(url + "/v1/status").status_code == 200, 60, "the devnet")
+        genesis = read_genesis(root / "nodes" / "validator-0" / "genesis.json")
+        assert (genesis.checkpoint_interval_ms, genesis.empty_checkpoint_interval_ms) == (300, None)
+        height = httpx.get(url + "/v1/status").json()["height"]
+        time.sleep(2)
+        assert httpx.get(url + "/v1/status").json()["height"] == height  # idle: no checkpoint
+        faucet = read_key(root / "keys" / "faucet.key")
+        with Client(url) as client:
+            tx_id = client.submit(client.transfer(faucet, bytes(20), 1))
+            assert client.wait_final(tx_id, 30)["status"] == "executed"
+        os.killpg(devnet.pid, signal.SIGINT)
+        devnet.wait(30)
+        # Resuming with another pacing is refused, and says how to start fresh.
+        again = subprocess.run(
+            [*cmd, "--empty-checkpoints", "500", "--json"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert again.returncode == 2
+        assert json.loads(again.stdout)["error"]["code"] == "devnet_conflict"
+        assert "--reset --empty-checkpoints 500" in again.stdout
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(devnet.pid, signal.SIGINT)
+        try:
+            devnet.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(devnet.pid, signal.SIGKILL)
+            devnet.wait()

@@ -25,6 +25,7 @@ from govchain.node.devnet_start import (
     start,
 )
 from govchain.node.errors import DevnetError
+from govchain.state.genesis import CHECKPOINT_INTERVAL_MS_MAX, EMPTY_CHECKPOINT_INTERVAL_MS_MAX
 
 from .common import json_option, reported
 from .devnet_drill_cmd import DRILLS, dir_option
@@ -59,6 +60,21 @@ class DrillGroup(click.Group):
     "--observers", default=0, show_default=True, help="non-validating nodes of a new devnet"
 )
 @click.option("--port-base", default=27000, show_default=True, help="first API port (p2p: +100)")
+@click.option(
+    "--checkpoint-interval",
+    "checkpoint_interval_ms",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, CHECKPOINT_INTERVAL_MS_MAX),
+    help="a new devnet's least spacing of checkpoints, in ms (like anvil's --block-time)",
+)
+@click.option(
+    "--empty-checkpoints",
+    "empty_checkpoints",
+    default="1000",
+    show_default=True,
+    help="a new devnet's idle heartbeat: an empty checkpoint after this many ms, or never",
+)
 @click.option("--restart", is_flag=True, help="restart a node that exits (back-off 1 s to 30 s)")
 @click.option("--reset", is_flag=True, help="delete DIR's devnet first (asks; see --yes)")
 @click.option("--yes", "-y", is_flag=True, help="with --reset: delete without asking")
@@ -71,6 +87,8 @@ def devnet(
     validators: int,
     observers: int,
     port_base: int,
+    checkpoint_interval_ms: int,
+    empty_checkpoints: str,
     restart: bool,
     reset: bool,
     yes: bool,
@@ -88,16 +106,34 @@ def devnet(
     ctx.obj["as_json"] = as_json
     if ctx.invoked_subcommand is not None:
         return  # a drill: it reads --dir/--json from ctx.obj when not given its own
+    sources = {
+        "validators": "validators",
+        "observers": "observers",
+        "port_base": "port_base",
+        "checkpoint_interval": "checkpoint_interval_ms",
+        "empty_checkpoints": "empty_checkpoints",
+    }
     given = frozenset(
-        name
-        for name in ("validators", "observers", "port_base")
-        if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
+        shape
+        for shape, param in sources.items()
+        if ctx.get_parameter_source(param) is ParameterSource.COMMANDLINE
     )
     try:
         check_shape(validators, observers, port_base)
+        empty_ms = _empty_checkpoints_ms(empty_checkpoints)
     except DevnetError as exc:
         raise CliError("bad_argument", str(exc), EXIT_USAGE) from None
-    opts = StartOptions(resolve_dir(root), validators, observers, port_base, given, restart, reset)
+    opts = StartOptions(
+        resolve_dir(root),
+        validators,
+        observers,
+        port_base,
+        given,
+        restart,
+        reset,
+        checkpoint_interval_ms,
+        empty_ms,
+    )
     ui = StartOutput(opts.root, as_json, yes)
     try:
         outcomes = start(opts, ui)
@@ -110,6 +146,18 @@ def devnet(
     if not all(o.clean for o in outcomes):
         # The one JSON document was printed when the devnet was ready: no second.
         sys.exit(EXIT_FAILURE)
+
+
+def _empty_checkpoints_ms(text: str) -> int | None:
+    """--empty-checkpoints: milliseconds, or never (None)."""
+    if text.strip().lower() == "never":
+        return None
+    if not text.strip().isdigit() or int(text) > EMPTY_CHECKPOINT_INTERVAL_MS_MAX:
+        raise DevnetError(
+            f"--empty-checkpoints takes milliseconds (0..{EMPTY_CHECKPOINT_INTERVAL_MS_MAX})"
+            " or never"
+        )
+    return int(text)
 
 
 for _drill in DRILLS:

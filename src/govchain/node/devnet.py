@@ -140,10 +140,14 @@ def create(
     observers: int,
     port_base: int,
     extra_balances: dict[bytes, int] | None = None,
+    checkpoint_interval_ms: int = 0,
+    empty_checkpoint_interval_ms: int | None = 1_000,
 ) -> list[DevnetNode]:
     """Write keys, genesis and every node's home under root (which must be new).
 
     extra_balances: more funded genesis accounts (the benchmark's senders).
+    The pacing goes into genesis (state/genesis.py): the least spacing of
+    checkpoints, and the idle heartbeat (None: no empty checkpoints).
     """
     check_shape(validators, observers, port_base)
     keys_dir = root / "keys"
@@ -165,6 +169,8 @@ def create(
         identities=tuple(
             GenesisIdentity(a, kind, GENESIS_TIER) for a, kind in sorted(kinds.items())
         ),
+        checkpoint_interval_ms=checkpoint_interval_ms,
+        empty_checkpoint_interval_ms=empty_checkpoint_interval_ms,
     )
     nodes = plan(root, validators, observers, port_base)
     node_keys = val_keys + [SigningKey(secrets.token_bytes(32)) for _ in range(observers)]

@@ -40,7 +40,13 @@ from govchain.node.files import read_genesis
 # What --reset deletes: what a devnet writes there, nothing else of the directory.
 RESET_ENTRIES = ("keys", "nodes", DEVNET_FILE_NAME, DEVNET_FILE_NAME + ".tmp")
 # The options a resumed devnet must agree with, when given on the command line.
-SHAPE_OPTIONS = ("validators", "observers", "port_base")
+SHAPE_OPTIONS = (
+    "validators",
+    "observers",
+    "port_base",
+    "checkpoint_interval",
+    "empty_checkpoints",
+)
 ORPHAN_POLL_S = 0.1
 
 
@@ -55,6 +61,8 @@ class StartOptions:
     given: frozenset[str]
     restart: bool
     reset: bool
+    checkpoint_interval_ms: int = 0
+    empty_checkpoint_interval_ms: int | None = 1_000  # None: no empty checkpoints
 
 
 class StartUi(Ui, Protocol):
@@ -142,17 +150,27 @@ def _runs_node_of(pid: int, home: Path) -> bool:
     return (cwd / os.fsdecode(args[i + 1])).resolve() == home.resolve()
 
 
+def empty_checkpoints_text(ms: int | None) -> str:
+    """The --empty-checkpoints value that means ms (None: never)."""
+    return "never" if ms is None else str(ms)
+
+
 def _resume(opts: StartOptions) -> list[DevnetNode]:
     nodes = existing(opts.root)
-    have = {
+    genesis = read_genesis(nodes[0].home / "genesis.json")  # one this code cannot run: say so
+    have: dict[str, object] = {
         "validators": sum(1 for n in nodes if n.validator),
         "observers": sum(1 for n in nodes if not n.validator),
         "port_base": nodes[0].api_port,
+        "checkpoint_interval": genesis.checkpoint_interval_ms,
+        "empty_checkpoints": empty_checkpoints_text(genesis.empty_checkpoint_interval_ms),
     }
-    asked = {
+    asked: dict[str, object] = {
         "validators": opts.validators,
         "observers": opts.observers,
         "port_base": opts.port_base,
+        "checkpoint_interval": opts.checkpoint_interval_ms,
+        "empty_checkpoints": empty_checkpoints_text(opts.empty_checkpoint_interval_ms),
     }
     clash = [k for k in SHAPE_OPTIONS if k in opts.given and asked[k] != have[k]]
     if clash:
@@ -163,7 +181,6 @@ def _resume(opts: StartOptions) -> list[DevnetNode]:
             f" it as it is: {flags} conflicts with it. Run without {flags} to resume it, or start"
             f" fresh (deleting that chain) with: govchain devnet --dir {opts.root} --reset {flags}"
         )
-    read_genesis(nodes[0].home / "genesis.json")  # a genesis this code cannot run: say so now
     _refuse_busy(nodes)
     return nodes
 
@@ -175,7 +192,14 @@ def _create(opts: StartOptions) -> list[DevnetNode]:
         )
     check_shape(opts.validators, opts.observers, opts.port_base)
     _refuse_busy(plan(opts.root, opts.validators, opts.observers, opts.port_base))
-    return create(opts.root, opts.validators, opts.observers, opts.port_base)
+    return create(
+        opts.root,
+        opts.validators,
+        opts.observers,
+        opts.port_base,
+        checkpoint_interval_ms=opts.checkpoint_interval_ms,
+        empty_checkpoint_interval_ms=opts.empty_checkpoint_interval_ms,
+    )
 
 
 def _refuse_busy(nodes: list[DevnetNode]) -> None:
