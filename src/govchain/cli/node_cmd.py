@@ -7,6 +7,7 @@ import importlib
 import importlib.util
 import logging
 import secrets
+import signal
 import time
 from pathlib import Path
 
@@ -114,7 +115,17 @@ def node(home: Path, exit_with_parent: bool, log_level: str) -> None:
         level=getattr(logging, log_level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # A stop asked for while the store loads and replays (seconds on a long
+    # chain) is honoured once that is done, not by dying half-way: the event
+    # loop's own handlers take over in Node.run.
+    stop_asked: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, _frame: stop_asked.append(signum))
     n = Node(Home(home))
+    if stop_asked:
+        n.store.close()
+        logging.getLogger("govchain.node").info("stopped before it started")
+        return
     runner = asyncio.run
     if importlib.util.find_spec("uvloop") is not None:
         runner = importlib.import_module("uvloop").run
