@@ -86,7 +86,7 @@ def test_a_node_lost_right_after_its_202_loses_no_accepted_transaction() -> None
     assert _violations(results) == []
     for sim, r in zip(sims, results, strict=True):
         assert len(r.crashed_after_accept) == 1, r.seed
-        assert r.accepted > 20
+        assert r.accepted >= 10  # 202s were given (how many depends on the seed)
         assert r.checkpoints >= 5
         # It never returned, not even at the heal.
         assert sim.nodes[r.crashed_after_accept[0]].replica is None
