@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
 
 from govchain.crypto.keys import ADDRESS_BYTES, PUBLIC_KEY_BYTES, SigningKey, address_of
 from govchain.node.errors import DevnetError
@@ -21,6 +20,7 @@ from govchain.state.genesis import UnicodeVersionError
 if TYPE_CHECKING:
     from govchain.sdk.client import Client
 
+from .console import people_console
 from .output import EXIT_FAILURE, EXIT_USAGE, CliError, emit_json, fail
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -269,7 +269,7 @@ def show(doc: Any, as_json: bool, title: str | None = None) -> None:
     if as_json:
         emit_json(doc)
         return
-    console = Console()
+    console = people_console()
     if title:
         console.print(f"[bold]{title}[/bold]")
     console.print_json(json.dumps(doc))

@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 from click.core import ParameterSource
-from rich.console import Console
 from rich.table import Table
 
 from govchain.node.devnet import StopOutcome, check_shape, exit_text, resolve_dir
@@ -28,6 +27,7 @@ from govchain.node.errors import DevnetError
 from govchain.state.genesis import CHECKPOINT_INTERVAL_MS_MAX, EMPTY_CHECKPOINT_INTERVAL_MS_MAX
 
 from .common import json_option, reported
+from .console import people_console
 from .devnet_drill_cmd import DRILLS, dir_option
 from .output import EXIT_FAILURE, EXIT_USAGE, CliError, emit_json
 
@@ -171,7 +171,7 @@ class StartOutput:
         self.root = root
         self.as_json = as_json
         self.yes = yes
-        self.console = Console(highlight=False)
+        self.console = people_console(highlight=False)
 
     def confirm_reset(self, what: str) -> bool:
         """--yes, else ask on the terminal; without one, --yes is required."""

@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 
 import click
 import httpx
-from rich.console import Console
 from rich.table import Table
 
 from govchain.node.devnet import READY_POLL_S, READY_TIMEOUT_S, resolve_dir
@@ -18,6 +17,7 @@ from govchain.node.devnet_control import NotRunningError, ask
 from govchain.node.devnet_status import CONTROL_TIMEOUT_S, NoDevnetError, devnet_status
 
 from .common import json_option, reported, show
+from .console import people_console
 from .output import EXIT_FAILURE, EXIT_USAGE, CliError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -88,7 +88,7 @@ def status(root: Path, as_json: bool) -> None:
 
 
 def _print_status(doc: dict[str, Any]) -> None:
-    c = Console(highlight=False)
+    c = people_console(highlight=False)
     if doc["running"]:
         extra = ", --restart" if doc["restart"] else ""
         state = f"running (supervisor pid {doc['supervisor_pid']}{extra})"

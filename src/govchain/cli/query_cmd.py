@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -13,6 +12,7 @@ from govchain.sdk.client import Client
 from govchain.sdk.errors import SdkError
 
 from .common import json_option, node_client, node_option, parse_address, reported, show
+from .console import people_console
 from .output import EXIT_USAGE, CliError, emit_json, example
 from .tx_view import printable
 
@@ -26,7 +26,7 @@ def _fields(rows: list[tuple[str, Any]], title: str | None = None) -> None:
     grid.add_column(overflow="fold")
     for label, value in rows:
         grid.add_row(label, escape(printable(str(value))))
-    console = Console()
+    console = people_console()
     if title:
         console.print(f"[bold]{escape(title)}[/bold]")
     console.print(grid)

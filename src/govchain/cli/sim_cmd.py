@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
@@ -19,6 +18,7 @@ from govchain.sim.cluster import (
 )
 from govchain.sim.runner import parse_seeds, run_seeds
 
+from .console import people_console
 from .output import EXIT_FAILURE, EXIT_USAGE, CliError, emit_json, example, fail
 
 
@@ -95,7 +95,7 @@ def sim(
         )
         for s in seeds
     ]
-    console = Console(stderr=True)
+    console = people_console(stderr=True)
     if as_json or not sys.stderr.isatty():
         summary = run_seeds(configs, workers or None)
     else:
@@ -119,7 +119,7 @@ def sim(
 
 
 def _print_human(doc: dict[str, object], replay_flags: str) -> None:
-    console = Console()
+    console = people_console()
     table = Table(title="govchain sim")
     table.add_column("seeds", justify="right")
     table.add_column("violations", justify="right")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.console import Console
 
 from govchain.node.soak import SoakConfig, run_soak
 
 from .common import json_option, reported, show
+from .console import people_console
 from .output import EXIT_FAILURE, EXIT_USAGE, CliError, example
 
 
@@ -92,7 +92,7 @@ def soak(
         cfg.check()
     except ValueError as exc:
         raise CliError("bad_argument", str(exc), EXIT_USAGE) from None
-    console = Console(stderr=True)
+    console = people_console(stderr=True)
     doc = run_soak(cfg, None if as_json else console.print)
     show(doc, as_json, None if as_json else "govchain soak")
     if not doc["ok"]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from .console import people_console
 
 
 def printable(text: str) -> str:
@@ -86,4 +87,4 @@ def show_tx(doc: dict[str, Any], raw: bool) -> None:
     grid.add_column(overflow="fold")
     for label, value in tx_rows(doc, raw):
         grid.add_row(label, escape(value))
-    Console().print(grid)
+    people_console().print(grid)
