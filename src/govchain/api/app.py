@@ -41,7 +41,7 @@ from govchain.storage.base import prefix_bounds
 from govchain.storage.sqlite import SqliteStore
 
 if TYPE_CHECKING:
-    from govchain.node.node import Node
+    from govchain.api.port import NodePort
 
 HEX_ID_CHARS = 64
 BATCH_TXS_MAX = 1_000
@@ -107,7 +107,7 @@ def _hex_arg(value: str, chars: int, what: str) -> bytes:
         raise ApiError(400, "bad_" + what, f"{what} must be lowercase hex") from None
 
 
-def build_app(node: Node) -> Starlette:
+def build_app(node: NodePort) -> Starlette:
     """The API application over one node."""
     tx_body_max = node.replica.config.dag.tx_bytes_max * 2 + 1024  # hex doubles the size
 
@@ -516,7 +516,7 @@ def _prefix_arg(request: Request) -> str:
     return raw
 
 
-def _seconds_per_checkpoint(node: Node) -> float | None:
+def _seconds_per_checkpoint(node: NodePort) -> float | None:
     """Mean spacing of the last PACE_CHECKPOINTS executed checkpoints (None before two).
 
     The mean of consecutive spacings is the span over their count: two reads.
@@ -540,7 +540,7 @@ def _int_query(request: Request, name: str, default: int) -> int:
     return int(raw)
 
 
-def _audit_entries(node: Node, lo: int, hi: int) -> tuple[list[AuditEntry], bool]:
+def _audit_entries(node: NodePort, lo: int, hi: int) -> tuple[list[AuditEntry], bool]:
     """Entries of heights lo..hi from the store; complete=False when only recent memory had them."""
     if hi < lo:
         return [], True
@@ -554,7 +554,7 @@ def _audit_entries(node: Node, lo: int, hi: int) -> tuple[list[AuditEntry], bool
     return entries, oldest <= lo
 
 
-def _validator_changes(node: Node, to: int, start: int = 0) -> dict[str, object]:
+def _validator_changes(node: NodePort, to: int, start: int = 0) -> dict[str, object]:
     """The change chain a verifier follows from checkpoint start (0: the genesis) to `to`.
 
     {"trust": null from the genesis, else {"height", "validators": the set
@@ -605,7 +605,7 @@ def _validator_changes(node: Node, to: int, start: int = 0) -> dict[str, object]
     return {"trust": trust, "validator_changes": [handoff(h) for h in heights]}
 
 
-def _audit_head(node: Node, height: int) -> str | None:
+def _audit_head(node: NodePort, height: int) -> str | None:
     """The audit head after height: the store's, else the one checkpoint height + 1 carries."""
     from_store = getattr(node.store, "audit_head", None)
     if from_store is not None:
@@ -645,7 +645,7 @@ def _summary(name: str, help_text: str, values: Iterable[int]) -> list[str]:
     return lines
 
 
-def _metrics_text(node: Node) -> str:
+def _metrics_text(node: NodePort) -> str:
     r = node.replica
     m = node.metrics
     lines = [

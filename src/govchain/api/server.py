@@ -11,7 +11,7 @@ import uvicorn
 from govchain.api.app import build_app
 
 if TYPE_CHECKING:
-    from govchain.node.node import Node
+    from govchain.api.port import NodePort
 
 
 class _Server(uvicorn.Server):
@@ -23,7 +23,7 @@ class _Server(uvicorn.Server):
         yield
 
 
-def make_server(node: Node) -> uvicorn.Server:
+def make_server(node: NodePort) -> uvicorn.Server:
     """A uvicorn Server bound to the node's API address; run with `await server.serve()`."""
     cfg = uvicorn.Config(
         build_app(node),

@@ -15,9 +15,8 @@ import logging
 import os
 import signal
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
 from typing import Any
 
 from govchain.api.server import make_server
@@ -30,6 +29,7 @@ from govchain.net.framing import FrameError
 from govchain.net.peers import NetLimits, PeerNetwork
 from govchain.node.backlog import Backlog, BacklogLimits
 from govchain.node.files import Home, NodeConfig, read_genesis, read_key, read_node_config
+from govchain.node.metrics import NodeMetrics
 from govchain.replica.messages import (
     AckMsg,
     ProposalMsg,
@@ -51,7 +51,6 @@ TICK_MS = 20
 GROUP_COMMIT_MS = 5
 EVENT_QUEUE_MAX = 1_000
 SUBSCRIBERS_MAX = 64
-LATENCY_SAMPLES_MAX = 10_000
 PENDING_SUBMITS_MAX = 100_000
 BULK_MESSAGES = (TxMsg, TxRequest, RedactedTxMsg)
 # Vertices that are only admitted (nothing final, no vote) wait up to this long
@@ -92,19 +91,6 @@ def node_replica_config(genesis: Genesis, node_config: NodeConfig) -> ReplicaCon
 def now_ms() -> int:
     """Wall-clock milliseconds: checkpoint times are wall time."""
     return time.time_ns() // 1_000_000
-
-
-@dataclass
-class NodeMetrics:
-    """What /metrics exposes beyond the replica's own state."""
-
-    rejections: Counter[str] = field(default_factory=Counter)
-    submitted: int = 0
-    finality_ms: deque[int] = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLES_MAX))
-    peer_decode_errors: int = 0
-    peers_blamed: int = 0  # peers dropped and refused for a while (ReplicaReady.blamed)
-    not_replicated: int = 0  # submissions answered 503 not_replicated
-    replicate_ms: deque[int] = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLES_MAX))
 
 
 def _tune_gc() -> None:
