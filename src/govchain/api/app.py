@@ -541,17 +541,10 @@ def _int_query(request: Request, name: str, default: int) -> int:
 
 
 def _audit_entries(node: NodePort, lo: int, hi: int) -> tuple[list[AuditEntry], bool]:
-    """Entries of heights lo..hi from the store; complete=False when only recent memory had them."""
+    """Entries of heights lo..hi from the store, which keeps the whole history (complete)."""
     if hi < lo:
         return [], True
-    from_store = getattr(node.store, "audit", None)
-    if from_store is not None:
-        return list(from_store(lo, hi)), True
-    # Until the store keeps audit history: the executions the replica still holds.
-    kept = node.replica.executions
-    entries = [e for ex in kept if lo <= ex.result.height <= hi for e in ex.result.audit]
-    oldest = kept[0].result.height if kept else node.replica.ledger.height + 1
-    return entries, oldest <= lo
+    return list(node.store.audit(lo, hi)), True
 
 
 def _validator_changes(node: NodePort, to: int, start: int = 0) -> dict[str, object]:
@@ -606,13 +599,9 @@ def _validator_changes(node: NodePort, to: int, start: int = 0) -> dict[str, obj
 
 
 def _audit_head(node: NodePort, height: int) -> str | None:
-    """The audit head after height: the store's, else the one checkpoint height + 1 carries."""
-    from_store = getattr(node.store, "audit_head", None)
-    if from_store is not None:
-        head = from_store(height)
-        return head.hex() if head is not None else None
-    found = node.store.get_checkpoint(height + 1)
-    return found[0].audit_head.hex() if found is not None else None
+    """The audit head after height, from the store (None: not executed here yet)."""
+    head = node.store.audit_head(height)
+    return head.hex() if head is not None else None
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
