@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import msgspec
 
 HASH_BYTES = 32
+INT_MAX = 2**63 - 1  # the largest int a msgpack int carries without surprises
 
 T = TypeVar("T")
 

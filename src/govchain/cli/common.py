@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from govchain.codec import HASH_BYTES
 from govchain.crypto.keys import ADDRESS_BYTES, PUBLIC_KEY_BYTES, SigningKey, address_of
 from govchain.node.errors import DevnetError
 from govchain.node.files import FileError, read_key
@@ -27,7 +28,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_NODE = "http://127.0.0.1:27000"
 DEVNET_ENV = "GOVCHAIN_DEVNET"  # the same name govchain.node.devnet reads
 START_HINT = "is a devnet running? ./scripts/start"
-ID_CHARS = 64
+ID_CHARS = HASH_BYTES * 2
 ID_PREFIX_CHARS_MIN = 8  # as git: shorter prefixes collide too soon to be worth taking
 ID_MATCHES_SHOWN_MAX = 16  # matches an ambiguity error lists (the API returns no more)
 ADDRESS_CHARS = ADDRESS_BYTES * 2

@@ -64,7 +64,6 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "set-permission": ("KIND", "ROLE"),
 }
 PARAM_NAMES = tuple(s.name for s in specs(1, 1))
-REASON_BYTES_MAX = 1_024
 # Bounds checked locally; participation_min's upper bound (the committee's
 # weight) is the node's to check.
 LOCAL_PARAMS = Params(1, 2**62)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from govchain.state.actions import argument_error
+from govchain.state.governance import REASON_BYTES_MAX
 from govchain.state.payloads import FreezeIdentity, Intercept
 
 from .common import (
@@ -25,7 +26,6 @@ from .common import (
 from .gov_args import (
     ACTIONS,
     LOCAL_PARAMS,
-    REASON_BYTES_MAX,
     build_action,
     canonical_args,
     evidence_hash,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from govchain.codec import DecodeError, decode_canonical
+from govchain.codec import HASH_BYTES, DecodeError, decode_canonical
 from govchain.crypto.keys import SIGNATURE_BYTES, point_is_acceptable, verify
 from govchain.dag.limits import KINDS, DagLimits
 from govchain.dag.tx import (
@@ -17,8 +17,6 @@ from govchain.dag.tx import (
     stamp_ok,
     tx_id,
 )
-
-HASH_BYTES = 32
 
 
 class Reject(StrEnum):

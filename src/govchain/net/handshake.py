@@ -27,7 +27,7 @@ from typing import TypeVar
 
 import msgspec
 
-from govchain.codec import DecodeError, decode_canonical, encode
+from govchain.codec import HASH_BYTES, DecodeError, decode_canonical, encode
 from govchain.crypto.keys import (
     PUBLIC_KEY_BYTES,
     SIGNATURE_BYTES,
@@ -39,7 +39,6 @@ from govchain.crypto.keys import (
 PROTOCOL_VERSION = 1
 SUPPORTED_VERSIONS = frozenset({PROTOCOL_VERSION})
 NONCE_BYTES = 32
-GENESIS_HASH_BYTES = 32
 HANDSHAKE_DOMAIN = b"govchain:p2p-handshake:v1:"
 # Frame limit while the handshake runs: a Hello is ~150 bytes, a Proof ~70.
 HANDSHAKE_FRAME_BYTES_MAX = 1024
@@ -141,8 +140,8 @@ class Handshake:
     ) -> None:
         if len(nonce) != NONCE_BYTES:
             raise ValueError(f"a handshake nonce is {NONCE_BYTES} bytes")
-        if len(genesis_hash) != GENESIS_HASH_BYTES:
-            raise ValueError(f"a genesis hash is {GENESIS_HASH_BYTES} bytes")
+        if len(genesis_hash) != HASH_BYTES:
+            raise ValueError(f"a genesis hash is {HASH_BYTES} bytes")
         self._key = key
         self._chain_id = chain_id
         self._genesis_hash = genesis_hash

@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from govchain.codec import HASH_BYTES
 from govchain.consensus.messages import Certificate, Checkpoint, certificate_error
 from govchain.consensus.validators import Validator, ValidatorSet
 from govchain.state.actions import parse_validator_change, validator_change_reason
@@ -36,7 +37,6 @@ from govchain.state.audit import AUDIT_EMPTY, AuditEntry, AuditKind
 from govchain.state.genesis import Genesis
 from govchain.state.ledger import VALSET_DELAY_HEIGHTS
 
-HASH_HEX = 64
 _TRUST = re.compile(r"([0-9]{1,18}):([0-9a-f]{64})")
 _MALFORMED = (KeyError, TypeError, ValueError, AttributeError)
 
@@ -58,8 +58,9 @@ class Trust:
         m = _TRUST.fullmatch(text)
         if m is None:
             raise ValueError(
-                f"--trust takes HEIGHT:HASH, a decided checkpoint's height and its {HASH_HEX} "
-                f"lowercase hex hash (0:<genesis hash> for the genesis), not {text!r}"
+                "--trust takes HEIGHT:HASH, a decided checkpoint's height and its "
+                f"{HASH_BYTES * 2} lowercase hex hash (0:<genesis hash> for the genesis), "
+                f"not {text!r}"
             )
         return cls(int(m.group(1)), bytes.fromhex(m.group(2)))
 

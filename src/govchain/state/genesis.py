@@ -9,14 +9,14 @@ import unicodedata
 
 import msgspec
 
-from govchain.codec import HASH_BYTES, digest, encode
+from govchain.codec import HASH_BYTES, INT_MAX, digest, encode
 from govchain.consensus.validators import WEIGHT_MAX, ValidatorSet
 from govchain.crypto.keys import ADDRESS_BYTES, PUBLIC_KEY_BYTES, point_on_curve
 from govchain.state.identities import KINDS, TIER_MAX
 from govchain.state.policy import UNICODE_VERSION
 
 GENESIS_DOMAIN = b"govchain:genesis:v1:"
-SUPPLY_MAX = 2**63 - 1
+SUPPLY_MAX = INT_MAX
 COMMITTEE_SIZE_MAX = 64
 GENESIS_IDENTITIES_MAX = 10_000
 CHECKPOINT_INTERVAL_MS_MAX = 60_000

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from govchain.state.genesis import SUPPLY_MAX
+from govchain.state.identities import TIER_MAX
 
-TIERS = 4  # KYC tiers 0..3; an unidentified address is tier 0
+TIERS = TIER_MAX + 1  # KYC tiers 0..TIER_MAX; an unidentified address is tier 0
 PAYLOAD_BYTES_CAP = 65_536  # admission's payload_bytes_max: no tier can use more
 TXS_PER_CHECKPOINT_CAP = 1_000_000
 

@@ -35,7 +35,7 @@ from typing import Any, TypeAlias
 
 import msgspec
 
-from govchain.codec import HASH_BYTES
+from govchain.codec import HASH_BYTES, INT_MAX
 
 KEYWORD_DOMAIN = b"govchain:keyword:v1:"
 # Longest keyword term, in characters after normalization. It bounds the number
@@ -50,7 +50,7 @@ RULES_COUNT_MAX = 1_000
 SCAN_BYTES_MAX = 65_536
 RULE_ID_CHARS_MAX = 128
 GOVERNANCE_REF_CHARS_MAX = 128
-BYTES_MAX_LIMIT = 2**63 - 1  # what a msgpack int carries without surprises
+BYTES_MAX_LIMIT = INT_MAX
 # The Unicode database this process normalizes with; validators must agree on it.
 UNICODE_VERSION: str = unicodedata.unidata_version
 

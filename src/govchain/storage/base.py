@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from govchain.codec import HASH_BYTES
 from govchain.consensus.messages import Certificate, Checkpoint
 from govchain.crypto.keys import SIGNATURE_BYTES
 from govchain.dag.tx import Transaction, payload_hash, tx_id
@@ -91,7 +92,6 @@ class Store(Protocol):
         ...
 
 
-ID_BYTES = 32
 _HEX_DIGITS = frozenset("0123456789abcdef")
 
 
@@ -101,9 +101,9 @@ def prefix_bounds(prefix: str) -> tuple[bytes, bytes]:
     An id matches exactly when it lies between the two, so a prefix is a range
     of any index ordered by id (or by the id's leading bytes).
     """
-    if not 1 <= len(prefix) <= ID_BYTES * 2 or not set(prefix) <= _HEX_DIGITS:
+    if not 1 <= len(prefix) <= HASH_BYTES * 2 or not set(prefix) <= _HEX_DIGITS:
         raise ValueError("an id prefix is 1 to 64 lowercase hex characters")
-    width = ID_BYTES * 2
+    width = HASH_BYTES * 2
     return bytes.fromhex(prefix.ljust(width, "0")), bytes.fromhex(prefix.ljust(width, "f"))
 
 
