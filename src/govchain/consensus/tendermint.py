@@ -169,7 +169,9 @@ class Tendermint:
         self.helped_ms: dict[int, int] = {}
         self.precommit_done: set[int] = set()
         self.last_progress_ms = 0
-        self.height_started_ms = -(10**12)
+        # When this node entered the height; None after a restart mid-height, when
+        # the propose delay (which paces a fresh height) has long passed.
+        self.height_started_ms: int | None = None
         hs = self._restore_from
         if self.entered and hs is not None:
             self._restore_from = None
@@ -443,7 +445,10 @@ class Tendermint:
             or not self.is_validator
             or self.round in self.signed_proposals
             or self.valset.proposer(self.height, self.round) != self._key().public_key
-            or now_ms - self.height_started_ms < self.config.propose_delay_ms
+            or (
+                self.height_started_ms is not None
+                and now_ms - self.height_started_ms < self.config.propose_delay_ms
+            )
         ):
             return False
         value = self.valid_value
@@ -492,7 +497,8 @@ class Tendermint:
         Without this, a vote lost on its way to a peer stuck in that round is never
         sent again once we have moved on, and the peer waits forever.
         """
-        if now_ms - self.helped_ms.get(round_, -(10**12)) < self.config.rebroadcast_ms:
+        helped_ms = self.helped_ms.get(round_)  # None: never helped in that round
+        if helped_ms is not None and now_ms - helped_ms < self.config.rebroadcast_ms:
             return
         self.helped_ms[round_] = now_ms
         p = self.signed_proposals.get(round_)
