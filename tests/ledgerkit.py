@@ -104,7 +104,9 @@ class Chain:
     def transfer(self, key: SigningKey, to: SigningKey, amount: int) -> Transaction:
         return self.tx(key, "transfer", TransferPayload(to.address, amount))
 
-    def record(self, key: SigningKey, data: bytes, service: str = "", media: str = "text/plain"):
+    def record(
+        self, key: SigningKey, data: bytes, service: str = "", media: str = "text/plain"
+    ) -> Transaction:
         return self.tx(key, "record", RecordPayload(service, media, data))
 
     def propose(
@@ -117,7 +119,7 @@ class Chain:
     ) -> Transaction:
         return self.tx(key, "gov.propose", ProposePayload(action, reason, evidence, emergency))
 
-    def vote(self, key: SigningKey, proposal: Transaction | bytes, yes: bool = True):
+    def vote(self, key: SigningKey, proposal: Transaction | bytes, yes: bool = True) -> Transaction:
         pid = proposal.id if isinstance(proposal, Transaction) else proposal
         return self.tx(key, "gov.vote", VotePayload(pid, yes))
 
