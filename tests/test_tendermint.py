@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import msgspec
 import pytest
@@ -318,7 +319,9 @@ def test_locked_validator_prevotes_nil_for_a_fresh_value_in_a_later_round(
 ) -> None:
     w = Wire(
         config=ConsensusConfig(
-            rebroadcast_ms=10**9, propose_timeout_ms=1_000, plants=frozenset({plant} - {None})
+            rebroadcast_ms=10**9,
+            propose_timeout_ms=1_000,
+            plants=frozenset(cast(set[str], {plant} - {None})),
         )
     )
     v = lock_n0_in_round_0(w, n2_sees_polka=False)
@@ -485,7 +488,8 @@ def test_bad_signature_outsider_and_wrong_chain_messages_are_ignored() -> None:
     p_other_chain = sign_proposal(
         KEY["n2"], 1, 1, msgspec.structs.replace(r1, chain_id="another-chain"), -1
     )
-    for m in [forged, wrong_chain, outsider, p_forged, p_usurper, p_other_chain]:
+    injected: list[Msg] = [forged, wrong_chain, outsider, p_forged, p_usurper, p_other_chain]
+    for m in injected:
         w.inject("n0", m)
     assert n0.rejected_messages == 6
     assert w.decided["n0"] == []
@@ -501,7 +505,9 @@ def test_bad_signature_outsider_and_wrong_chain_messages_are_ignored() -> None:
 def test_a_voter_repeating_its_precommit_counts_once(plant: str | None) -> None:
     w = Wire(
         config=ConsensusConfig(
-            rebroadcast_ms=10**9, propose_timeout_ms=1_000, plants=frozenset({plant} - {None})
+            rebroadcast_ms=10**9,
+            propose_timeout_ms=1_000,
+            plants=frozenset(cast(set[str], {plant} - {None})),
         )
     )
     w.start(0)
