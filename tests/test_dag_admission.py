@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from typing import Any
 
 import msgspec
 import pytest
@@ -37,7 +38,7 @@ IDENTITY_KEY = b"\x01" + bytes(31)
 
 
 # -- helpers ---------------------------------------------------------------
-def new_dag(**limits: int) -> Dag:
+def new_dag(**limits: Any) -> Dag:  # Any: DagLimits has int and bool fields
     """A fresh DAG on CHAIN with cheap stamps and any limits overridden."""
     return Dag(CHAIN, GENESIS, DagLimits(stamp_bits_min=STAMP_BITS, **limits))
 

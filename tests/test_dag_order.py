@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -29,7 +30,7 @@ DIAMOND = {
 
 
 # -- helpers ---------------------------------------------------------------
-def new_dag(**limits: int) -> Dag:
+def new_dag(**limits: Any) -> Dag:  # Any: DagLimits has int and bool fields
     return Dag(CHAIN, GENESIS, DagLimits(stamp_bits_min=2, **limits))
 
 
