@@ -67,6 +67,8 @@ def test_outcomes_cached_from_a_commit_that_rolled_back_are_not_served(
 class _CheckpointFails:
     """The store's connection, except that PRAGMA wal_checkpoint raises."""
 
+    conn: sqlite3.Connection  # set through __dict__: __getattr__ forwards the rest to it
+
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.__dict__["conn"] = conn
 
