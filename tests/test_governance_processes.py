@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 
 from govchain.node.files import read_key
-from govchain.sdk.client import Client, SdkError
+from govchain.sdk.client import Client
+from govchain.sdk.errors import SdkError
 from govprocs import FINAL_S, GovNet, files_containing, wait_for
 from procs import cluster
 

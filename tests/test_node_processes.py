@@ -7,7 +7,9 @@ import json
 import os
 import signal
 import socket
+from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pytest
 import websockets
@@ -17,7 +19,8 @@ from govchain.crypto.keys import SigningKey
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import build
 from govchain.node.files import read_key
-from govchain.sdk.client import Client, SdkError
+from govchain.sdk.client import Client
+from govchain.sdk.errors import SdkError
 from govchain.state.payloads import TransferPayload
 from procs import Cluster, cluster, wait_until
 
@@ -43,7 +46,11 @@ def test_a_transfer_is_final_with_the_same_checkpoint_everywhere(tmp_path: Path)
         assert final["status"] == "executed"
         height = final["checkpoint"]
         for i in range(len(c.nodes)):  # the observer (last) serves it too
-            wait_until(lambda i=i: _record(c, i, tx_id)["status"] == "executed", FINAL_S, "final")
+            wait_until(
+                cast(Callable[[], bool], lambda i=i: _record(c, i, tx_id)["status"] == "executed"),
+                FINAL_S,
+                "final",
+            )
             assert _record(c, i, tx_id)["checkpoint"] == height
             with Client(c.url(i)) as client:
                 assert client.account(to)["balance"] == 1234
