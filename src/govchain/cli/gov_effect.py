@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from govchain.dag.kinds import Kind
 from govchain.sdk.errors import SdkError
 from govchain.state.payloads import (
     Action,
@@ -83,7 +84,7 @@ def _redact(client: Client, a: Redact) -> str | None:
     rec = found_or_none(client.tx, a.tx_id.hex())
     if rec is None:
         return "this node knows no transaction with this id"
-    if rec.get("kind") != "record":
+    if rec.get("kind") != Kind.RECORD:
         return f"only records are redacted, and this is a {rec.get('kind')}"
     if rec.get("redacted"):
         ref = (rec.get("redaction") or {}).get("proposal")

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from govchain.codec import encode
+from govchain.dag.kinds import Kind
 from govchain.node.files import read_genesis
 from govchain.sdk.client import Client
 from govchain.sdk.proof import ProofError, Trust, verify_proof
@@ -146,7 +147,7 @@ def record(
     payload = encode(RecordPayload(service, media_type, content))
     key = load_key(key_path)
     with node_client(node_url) as client:
-        tx_id = client.submit(client.build(key, "record", payload))
+        tx_id = client.submit(client.build(key, Kind.RECORD, payload))
         _finish(client, tx_id, wait, timeout_s, as_json)
 
 

@@ -6,7 +6,8 @@ from enum import StrEnum
 
 from govchain.codec import HASH_BYTES, DecodeError, decode_canonical
 from govchain.crypto.keys import SIGNATURE_BYTES, point_is_acceptable, verify
-from govchain.dag.limits import KINDS, DagLimits
+from govchain.dag.kinds import KINDS
+from govchain.dag.limits import DagLimits
 from govchain.dag.tx import (
     BODY_DECODER,
     SIGN_DOMAIN,

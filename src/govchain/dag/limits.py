@@ -4,12 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Execution (state/ledger.py) gives each kind its meaning; admission only knows the names.
-KINDS = frozenset(
-    {"transfer", "record", "gov.propose", "gov.vote", "service.register", "identity.set"}
-)
-
-
 # What holding one orphan costs beyond its wire bytes (measured with tracemalloc:
 # the decoded body, the pool's entry, and per missing parent its id and its
 # entry in the waiting index): see graph.orphan_cost_bytes.

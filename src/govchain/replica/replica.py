@@ -26,6 +26,7 @@ from govchain.dag.admission import (
     decode_wire,
 )
 from govchain.dag.graph import CLIENTS_SOURCE, Admitted, Dag
+from govchain.dag.kinds import Kind
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction, TxWire, tx_id
 from govchain.replica.books import PeerHeights, SentBook, Want, Wanted
@@ -827,7 +828,7 @@ class Replica:
         receipt = msg.proof.receipt
         if receipt.status == _REJECTED:
             return None
-        if tx.body.kind != "record":
+        if tx.body.kind != Kind.RECORD:
             return f"a {tx.body.kind} final as {receipt.status} sent without its payload"
         entries = msg.redaction
         if not entries or len(entries) > REDACTION_ENTRIES_MAX:

@@ -10,6 +10,7 @@ import httpx
 
 from govchain.codec import HASH_BYTES, encode
 from govchain.crypto.keys import ADDRESS_BYTES, SigningKey
+from govchain.dag.kinds import Kind
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction, build
 from govchain.sdk.errors import SdkError, parse_retry_after
@@ -268,20 +269,20 @@ class Client:
         """Build a signed transfer (submit it with submit())."""
         if len(to) != ADDRESS_BYTES:
             raise SdkError("bad_address", f"an address is {ADDRESS_BYTES} bytes")
-        return self.build(key, "transfer", encode(TransferPayload(to, amount)))
+        return self.build(key, Kind.TRANSFER, encode(TransferPayload(to, amount)))
 
     def record(
         self, key: SigningKey, data: bytes, service: str = "", media_type: str = "text/plain"
     ) -> Transaction:
         """Build a signed data record, optionally belonging to a service."""
-        return self.build(key, "record", encode(RecordPayload(service, media_type, data)))
+        return self.build(key, Kind.RECORD, encode(RecordPayload(service, media_type, data)))
 
     def register_service(
         self, key: SigningKey, service_id: str, writer_role: str = ""
     ) -> Transaction:
         """Build a service.register transaction (the signer owns the service)."""
         return self.build(
-            key, "service.register", encode(ServiceRegisterPayload(service_id, writer_role))
+            key, Kind.SERVICE_REGISTER, encode(ServiceRegisterPayload(service_id, writer_role))
         )
 
     def set_identity(
@@ -295,7 +296,7 @@ class Client:
     ) -> Transaction:
         """Build an identity.set transaction (the signer must hold role issuer)."""
         payload = IdentitySetPayload(address, kind, tier, attrs_hash, status)
-        return self.build(key, "identity.set", encode(payload))
+        return self.build(key, Kind.IDENTITY_SET, encode(payload))
 
     def propose(
         self,
@@ -306,11 +307,13 @@ class Client:
         emergency: bool = False,
     ) -> Transaction:
         """Build a gov.propose transaction; its id (hex) is the proposal's id."""
-        return self.build(key, "gov.propose", propose_payload(action, reason, evidence, emergency))
+        return self.build(
+            key, Kind.GOV_PROPOSE, propose_payload(action, reason, evidence, emergency)
+        )
 
     def vote(self, key: SigningKey, proposal_id: str, yes: bool) -> Transaction:
         """Build a gov.vote transaction."""
-        return self.build(key, "gov.vote", vote_payload(proposal_id, yes))
+        return self.build(key, Kind.GOV_VOTE, vote_payload(proposal_id, yes))
 
     def submit_proposal(
         self,

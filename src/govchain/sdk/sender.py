@@ -41,6 +41,7 @@ import httpx
 
 from govchain.codec import HASH_BYTES, encode
 from govchain.crypto.keys import ADDRESS_BYTES, SigningKey
+from govchain.dag.kinds import Kind
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction, build
 from govchain.sdk.client import FINAL_STATUSES, PENDING, VALIDITY_HEIGHTS, Client, Submission
@@ -240,11 +241,11 @@ class Sender:
         """Send a transfer; its id once a node promised finality."""
         if len(to) != ADDRESS_BYTES:
             raise SdkError("bad_address", f"an address is {ADDRESS_BYTES} bytes")
-        return self.send("transfer", encode(TransferPayload(to, amount)))
+        return self.send(Kind.TRANSFER, encode(TransferPayload(to, amount)))
 
     def record(self, data: bytes, service: str = "", media_type: str = "text/plain") -> str:
         """Send a data record; its id once a node promised finality."""
-        return self.send("record", encode(RecordPayload(service, media_type, data)))
+        return self.send(Kind.RECORD, encode(RecordPayload(service, media_type, data)))
 
     def send(self, kind: str, payload: bytes) -> str:
         """Sign the chain's next transaction and deliver it; its id once a node promised it.

@@ -45,6 +45,7 @@ from govchain.consensus.messages import (
     sign_vote,
 )
 from govchain.crypto.keys import SigningKey
+from govchain.dag.kinds import Kind
 from govchain.dag.tx import WIRE_DECODER, Transaction, TxWire, build, tx_id
 from govchain.replica.messages import (
     CommitMsg,
@@ -319,10 +320,10 @@ class Attacker:
         height = peek.source.ledger.height if peek.source is not None else 0
         key = SigningKey(self.rng.randbytes(32))  # a fresh key costs nothing
         if self.rng.random() < 0.5:
-            kind = "transfer"
+            kind = Kind.TRANSFER
             payload = encode(TransferPayload(self.rng.randbytes(20), self.rng.randint(1, 9)))
         else:
-            kind = "record"
+            kind = Kind.RECORD
             payload = self.rng.randbytes(size)
         return build(
             key,

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from govchain.codec import encode
+from govchain.dag.kinds import Kind
 from govchain.dag.tx import Transaction, payload_hash
 from govchain.replica.replica import Replica
 from govchain.sim.workload import Client, Workload
@@ -46,7 +47,6 @@ RETRY_MS = 2_500  # not final by then: send again
 RESEND_REASONS = frozenset({"conflict", "nonce_gap", "expired"})  # lost the nonce race
 SERVICE = "shop"
 KEYWORD = "contraband"
-PROPOSE = "gov.propose"
 HELD_RECORD = RecordPayload(SERVICE, "text/plain", b"needs a second look")
 
 
@@ -68,7 +68,7 @@ class Step:
 
     label: str
     actor: Client
-    kind: str
+    kind: Kind
     payload: Build
     voters: tuple[Client, ...] = ()
     vote_after_heights: int = 0  # > 0: let an emergency measure act before ratifying it
@@ -81,10 +81,10 @@ class Step:
 def vote(proposer: Client, action: Action, *voters: Client) -> Step:
     """A proposal that voters ratify as soon as they see it."""
     data = encode(ProposePayload(action, "sim", b"", False))
-    return Step(action_name(action), proposer, PROPOSE, lambda _view: data, voters)
+    return Step(action_name(action), proposer, Kind.GOV_PROPOSE, lambda _view: data, voters)
 
 
-def plain(actor: Client, kind: str, payload: object) -> Step:
+def plain(actor: Client, kind: Kind, payload: object) -> Step:
     """A transaction that is done once final, whatever its outcome."""
     data = encode(payload)
     return Step(kind, actor, kind, lambda _view: data)
@@ -115,12 +115,12 @@ class Governor:
         self.track(
             vote(r0, SetParam("emergency_ttl_heights", short_ttl), r1),
             vote(r1, SetParam("hold_amount_min", 4_500), r2),
-            Step("release", r1, PROPOSE, self._on_held(Release), (r2,)),
-            Step("intercept", r2, PROPOSE, self._on_held(Intercept), (r0,)),
+            Step("release", r1, Kind.GOV_PROPOSE, self._on_held(Release), (r2,)),
+            Step("intercept", r2, Kind.GOV_PROPOSE, self._on_held(Intercept), (r0,)),
             Step(
                 "emergency intercept that lapses",
                 r0,
-                PROPOSE,
+                Kind.GOV_PROPOSE,
                 self._on_held(Intercept, emergency=True),
                 wait_decided=False,
             ),
@@ -137,30 +137,34 @@ class Governor:
 
         self.track(
             Step(
-                "emergency freeze that lapses", r2, PROPOSE, emergency(lapsing), wait_decided=False
+                "emergency freeze that lapses",
+                r2,
+                Kind.GOV_PROPOSE,
+                emergency(lapsing),
+                wait_decided=False,
             ),
-            Step("emergency freeze, ratified", r0, PROPOSE, emergency(ratified), (r1,), 1),
+            Step("emergency freeze, ratified", r0, Kind.GOV_PROPOSE, emergency(ratified), (r1,), 1),
             vote(r1, UnfreezeIdentity(ratified), r2),
         )
         keyword = keyword_rule(KEYWORD)
         by_hash = PayloadHashRule(payload_hash(encode(HELD_RECORD)))
-        first = plain(biz, "record", RecordPayload(SERVICE, "text/plain", b"hello"))
+        first = plain(biz, Kind.RECORD, RecordPayload(SERVICE, "text/plain", b"hello"))
         self.track(
-            plain(biz, "service.register", ServiceRegisterPayload(SERVICE, "")),
+            plain(biz, Kind.SERVICE_REGISTER, ServiceRegisterPayload(SERVICE, "")),
             first,
             vote(r0, AddFilter(keyword, RuleAction.REJECT), r1),
             vote(r1, AddFilter(by_hash, RuleAction.HOLD), r0),
-            plain(biz, "record", RecordPayload(SERVICE, "text/plain", b"selling Contra band")),
-            plain(biz, "record", HELD_RECORD),
-            Step("redact", r2, PROPOSE, self._redact(first), (r0,)),
+            plain(biz, Kind.RECORD, RecordPayload(SERVICE, "text/plain", b"selling Contra band")),
+            plain(biz, Kind.RECORD, HELD_RECORD),
+            Step("redact", r2, Kind.GOV_PROPOSE, self._redact(first), (r0,)),
             vote(r0, SuspendService(SERVICE), r2),
-            plain(biz, "record", RecordPayload(SERVICE, "text/plain", b"while suspended")),
+            plain(biz, Kind.RECORD, RecordPayload(SERVICE, "text/plain", b"while suspended")),
             vote(r2, ResumeService(SERVICE), r1),
         )
         issued = IdentitySetPayload(c[3].key.address, "person", 1, bytes(32), "active")
         self.track(
             vote(r1, GrantRole(biz.key.address, "issuer"), r0),
-            plain(biz, "identity.set", issued),
+            plain(biz, Kind.IDENTITY_SET, issued),
         )
 
     def reweigh(self, heavy: bytes) -> None:
@@ -180,7 +184,7 @@ class Governor:
             held = sorted(
                 (h.height, h.tx_id)
                 for h in view.ledger.holds.by_tx.values()
-                if h.resolution is None and h.kind == "transfer"
+                if h.resolution is None and h.kind == Kind.TRANSFER
             )
             if not held:
                 return None
@@ -219,7 +223,7 @@ class Governor:
             if r is not None or view.now_ms - s.sent_ms > RETRY_MS:
                 s.tx = None
             return False
-        if s.kind != "gov.propose" or r.status != "executed":
+        if s.kind != Kind.GOV_PROPOSE or r.status != "executed":
             return True
         p = view.ledger.proposal(s.tx.hex())
         if p is None:
@@ -239,7 +243,7 @@ class Governor:
                 if stale or (vr is not None and vr.reason not in RESEND_REASONS):
                     continue
             data = encode(VotePayload(s.tx, True))
-            tx = self._send(voter, "gov.vote", data, view, node, submit)
+            tx = self._send(voter, Kind.GOV_VOTE, data, view, node, submit)
             if tx is not None:
                 s.votes[voter.key.address] = (tx.id, view.now_ms)
         return False

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from govchain.codec import encode
 from govchain.crypto.keys import SigningKey
+from govchain.dag.kinds import Kind
 from govchain.dag.tx import Transaction, TxWire, build
 from govchain.replica.replica import Replica
 from govchain.state.payloads import TransferPayload
@@ -44,7 +45,7 @@ class Workload:
         """A transfer to another client, naming the client's previous tx and node tips."""
         to = self.rng.choice([c for c in self.clients if c is not client]).key.address
         payload = encode(TransferPayload(to, self.rng.randint(1, 5_000)))
-        return self.build(client, node, now_ms, "transfer", payload, nonce)
+        return self.build(client, node, now_ms, Kind.TRANSFER, payload, nonce)
 
     def build(
         self,
@@ -96,7 +97,7 @@ class Workload:
         tx = build(
             client.key,
             chain_id=chain,
-            kind="record" if kind == "oversized" else "transfer",
+            kind=Kind.RECORD if kind == "oversized" else Kind.TRANSFER,
             nonce=10**9 + self.rng.randint(0, 10**6),
             parents=parents,
             valid_until=node.dag.height + 40,

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 from govchain.codec import HASH_BYTES
 from govchain.consensus.validators import WEIGHT_MAX, ValidatorSet
 from govchain.crypto.keys import ADDRESS_BYTES, PUBLIC_KEY_BYTES, point_on_curve
+from govchain.dag.kinds import PERMISSION_KINDS
 from govchain.state.audit import AuditKind
 from govchain.state.holds import Resolution
 from govchain.state.identities import FROZEN_COUNT_MAX, ROLES_PER_ADDRESS_MAX, role_ok
 from govchain.state.params import Params
 from govchain.state.payloads import (
-    PERMISSION_KINDS,
     Action,
     AddFilter,
     AddValidator,

@@ -12,7 +12,7 @@ import msgspec
 from govchain.codec import HASH_BYTES, INT_MAX, digest, encode
 from govchain.consensus.validators import WEIGHT_MAX, ValidatorSet
 from govchain.crypto.keys import ADDRESS_BYTES, PUBLIC_KEY_BYTES, point_on_curve
-from govchain.state.identities import KINDS, TIER_MAX
+from govchain.state.identities import IDENTITY_KINDS, TIER_MAX
 from govchain.state.policy import UNICODE_VERSION
 
 GENESIS_DOMAIN = b"govchain:genesis:v1:"
@@ -121,8 +121,8 @@ class Genesis(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_field
         if addrs != sorted(set(addrs)) or any(len(a) != ADDRESS_BYTES for a in addrs):
             raise ValueError("genesis identities need distinct sorted 20-byte addresses")
         for i in self.identities:
-            if i.kind not in KINDS:
-                raise ValueError(f"identity kind must be one of {', '.join(KINDS)}")
+            if i.kind not in IDENTITY_KINDS:
+                raise ValueError(f"identity kind must be one of {', '.join(IDENTITY_KINDS)}")
             if not 0 <= i.tier <= TIER_MAX:
                 raise ValueError(f"identity tier must lie in 0..{TIER_MAX}")
             if len(i.attrs_hash) not in (0, HASH_BYTES):

@@ -16,7 +16,15 @@ import msgspec
 
 from govchain.codec import HASH_BYTES
 
-KINDS = ("person", "organization", "validator", "regulator", "auditor", "service", "device")
+IDENTITY_KINDS = (
+    "person",
+    "organization",
+    "validator",
+    "regulator",
+    "auditor",
+    "service",
+    "device",
+)
 # What an issuer may register; validators, regulators and auditors come from
 # genesis, so an issuer cannot mint an identity that looks like governance.
 ISSUABLE_KINDS = frozenset({"person", "organization", "service", "device"})

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from govchain.codec import DecodeError, decode_canonical, digest, encode
 from govchain.consensus.validators import ValidatorSet
 from govchain.crypto.keys import ADDRESS_BYTES, address_of
+from govchain.dag.kinds import GOV_KINDS, Kind
 from govchain.dag.tx import Transaction
 from govchain.state import actions
 from govchain.state.audit import AUDIT_EMPTY, AuditEntry, AuditKind, AuditLog
@@ -49,7 +50,6 @@ from govchain.state.services import SERVICES_COUNT_MAX, Service, Services, servi
 STATE_DOMAIN = b"govchain:state:v1:"
 # A validator-set change executed at height h certifies heights from h + this.
 VALSET_DELAY_HEIGHTS = 2
-GOV_KINDS = frozenset({"gov.propose", "gov.vote"})
 # A record's media type: "type/subtype" (RFC 6838 names, any case) with optional
 # parameters. Its essence must be well formed, or a type rule could be dodged.
 MEDIA_TYPE_CHARS_MAX = 255
@@ -261,7 +261,7 @@ class Ledger:
     ) -> Outcome | None:
         body = tx.body
         kind = body.kind
-        if kind == "record":
+        if kind == Kind.RECORD:
             self.redactions.add_record(tx.id)
         if body.valid_until < height:
             return _REJECT[Reason.EXPIRED]
@@ -294,24 +294,24 @@ class Ledger:
                 f"{kind} needs role {needed[0]}",
             )
             return rejected(Reason.NOT_AUTHORIZED, needed[1])
-        if kind != "record" and tx.payload_missing:
+        if kind != Kind.RECORD and tx.payload_missing:
             # Final as rejected, its payload deleted: every check above reads only
             # the header; what the payload decided is in the certified receipt, and
             # the rejections that depend on a payload have no other effect.
             k = known.get(tx.id) if known is not None else None
             if k is not None and k.status == Status.REJECTED.value:
                 return Outcome(k.status, k.reason, k.rule, k.governance_ref)
-        if kind == "transfer":
+        if kind == Kind.TRANSFER:
             return self._transfer(tx, sender_addr, sender, height)
-        if kind == "record":
+        if kind == Kind.RECORD:
             return self._record(tx, sender_addr, height, known)
-        if kind == "gov.propose":
+        if kind == Kind.GOV_PROPOSE:
             return self.governance.propose(tx, sender_addr, height)
-        if kind == "gov.vote":
+        if kind == Kind.GOV_VOTE:
             return self.governance.vote(tx, sender_addr, height)
-        if kind == "service.register":
+        if kind == Kind.SERVICE_REGISTER:
             return self._register_service(tx, sender_addr, height)
-        if kind == "identity.set":
+        if kind == Kind.IDENTITY_SET:
             return self._set_identity(tx, sender_addr, height)
         return _REJECT[Reason.UNKNOWN_KIND]
 
@@ -371,7 +371,7 @@ class Ledger:
         held = self._hold_reason(sender_addr, t.amount)
         if held is not None:
             o = Outcome(_HELD, held[0].value, None, held[1])
-            self._hold(tx, "transfer", sender_addr, t.to, t.amount, height, o)
+            self._hold(tx, Kind.TRANSFER, sender_addr, t.to, t.amount, height, o)
             return o
         self.credit(t.to, t.amount)
         return None
@@ -434,7 +434,7 @@ class Ledger:
         # One place turns an outcome into its effects, whichever path found it,
         # so a redacted record re-executes to the same state and audit entries.
         if o.status == _HELD:
-            self._hold(tx, "record", sender_addr, b"", 0, height, o)
+            self._hold(tx, Kind.RECORD, sender_addr, b"", 0, height, o)
         elif o.rule is not None:
             self.audit.append(
                 height,

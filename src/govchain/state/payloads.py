@@ -146,10 +146,6 @@ class SetPermission(Payload, frozen=True, tag="set-permission"):
     role: str
 
 
-# Kinds a permission may restrict: governance kinds stay with the committee.
-PERMISSION_KINDS = ("transfer", "record", "service.register", "identity.set")
-
-
 Action = (
     FreezeIdentity
     | UnfreezeIdentity
