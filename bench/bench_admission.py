@@ -321,15 +321,15 @@ def main() -> None:
         f"mean of {args.reps} passes)"
     )
     share = parts["admit_total"]
-    for name, us in parts.items():
-        pct = "" if name == "admit_total" else f"  {us / share:6.1%}"
-        out.line(f"    {name:<26} {us:8.2f}{pct}")
+    for name, cost_us in parts.items():
+        pct = "" if name == "admit_total" else f"  {cost_us / share:6.1%}"
+        out.line(f"    {name:<26} {cost_us:8.2f}{pct}")
     out.line("    decode_checked, by step:")
-    for name, us in decode_parts.items():
-        out.line(f"      {name:<24} {us:8.2f}")
+    for name, cost_us in decode_parts.items():
+        out.line(f"      {name:<24} {cost_us:8.2f}")
     out.line("    check_signature, by step:")
-    for name, us in signature_parts.items():
-        out.line(f"      {name:<24} {us:8.2f}")
+    for name, cost_us in signature_parts.items():
+        out.line(f"      {name:<24} {cost_us:8.2f}")
     out.line(f"    raw verify (200-byte message, prepared)  {raw_us:8.2f}")
 
     if args.profile:

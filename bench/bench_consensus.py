@@ -15,7 +15,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 
 import govchain.consensus.messages as consensus_messages
 import govchain.dag.admission as admission
@@ -47,7 +47,9 @@ class VerifyCounter:
         self._saved: list[tuple[Any, Any]] = []
 
     def install(self) -> None:
-        for mod in (consensus_messages, admission):
+        # Any: mypy knows a module's attributes but not that they can be reassigned.
+        modules: tuple[Any, ...] = (consensus_messages, admission)
+        for mod in modules:
             original = mod.verify
 
             def counting(*args: Any, _f: Any = original, **kwargs: Any) -> bool:
@@ -109,7 +111,7 @@ def summarize(runs: list[dict[str, Any]], raw: float) -> dict[str, Any]:
     cps = sum(r["checkpoints"] for r in runs)
 
     def mean(key: str) -> float:
-        return statistics.mean(r[key] for r in runs)
+        return cast(float, statistics.mean(r[key] for r in runs))
 
     consensus = ("ProposalMsg", "VoteMsg", "CommitMsg", "CommitRequest")
     typed = all(r["messages_by_type"] is not None for r in runs)

@@ -468,7 +468,9 @@ async def throughput(
     }
 
 
-async def sample_records(url: str, per_sender: list[list[Transaction]], count: int) -> dict:
+async def sample_records(
+    url: str, per_sender: list[list[Transaction]], count: int
+) -> dict[str, int]:
     """Statuses of up to count of the load's records, read back from one node."""
     records = [t for chain in per_sender for t in chain if t.body.kind == "record"]
     pick = random.Random(SEED).sample(records, min(count, len(records)))

@@ -199,7 +199,8 @@ def build_transfers(
     for i in range(count):
         s = rng.randrange(len(keys))
         to = addresses[(s + 1 + rng.randrange(len(keys) - 1)) % len(keys)]
-        own = last[s] if last[s] is not None else genesis_id
+        prev = last[s]  # a name, so that mypy narrows it
+        own = prev if prev is not None else genesis_id
         other = rng.choice(recent[-window:]) if recent else genesis_id
         tx = build(
             keys[s],
