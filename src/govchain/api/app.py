@@ -28,8 +28,8 @@ from govchain.api.views import (
     service_json,
     tx_json,
 )
-from govchain.codec import DecodeError, decode_canonical
-from govchain.crypto.keys import address_of
+from govchain.codec import HASH_BYTES, DecodeError, decode_canonical
+from govchain.crypto.keys import ADDRESS_BYTES, address_of
 from govchain.dag.admission import AdmissionError, Reject
 from govchain.replica.replication import SubmitState, Submitted
 from govchain.state.audit import AuditEntry
@@ -43,7 +43,7 @@ from govchain.storage.sqlite import SqliteStore
 if TYPE_CHECKING:
     from govchain.api.port import NodePort
 
-HEX_ID_CHARS = 64
+HEX_ID_CHARS = HASH_BYTES * 2
 BATCH_TXS_MAX = 1_000
 BATCH_BYTES_MAX = 8 * 1024 * 1024
 BATCH_DECODER = msgspec.msgpack.Decoder(list[bytes])
@@ -58,7 +58,7 @@ class _SubmitBody(msgspec.Struct):
 # Typed: a body that is not an object, or whose "tx" is not a string, is refused
 # at its first token instead of being built into Python objects first.
 SUBMIT_DECODER = msgspec.json.Decoder(_SubmitBody)
-ADDRESS_CHARS = 40
+ADDRESS_CHARS = ADDRESS_BYTES * 2
 PROPOSALS_LIMIT_DEFAULT = 100
 PROPOSALS_LIMIT_MAX = 1_000
 AUDIT_HEIGHTS_MAX = 10_000  # heights one /v1/audit request may span

@@ -14,6 +14,7 @@ from typing import Any
 
 from govchain.api.views import action_json
 from govchain.codec import DecodeError, decode_canonical
+from govchain.dag.kinds import Kind
 from govchain.dag.tx import Transaction
 from govchain.state.payloads import (
     IDENTITY_DECODER,
@@ -80,12 +81,12 @@ def _vote(payload: bytes) -> dict[str, Any]:
 
 
 VIEWS: dict[str, Callable[[bytes], dict[str, Any]]] = {
-    "transfer": _transfer,
-    "record": _record,
-    "service.register": _service,
-    "identity.set": _identity,
-    "gov.propose": _propose,
-    "gov.vote": _vote,
+    Kind.TRANSFER: _transfer,
+    Kind.RECORD: _record,
+    Kind.SERVICE_REGISTER: _service,
+    Kind.IDENTITY_SET: _identity,
+    Kind.GOV_PROPOSE: _propose,
+    Kind.GOV_VOTE: _vote,
 }
 
 

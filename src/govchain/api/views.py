@@ -11,6 +11,7 @@ import msgspec
 from govchain.codec import DecodeError, decode_canonical
 from govchain.consensus.messages import Certificate, Checkpoint
 from govchain.crypto.keys import address_of
+from govchain.dag.kinds import Kind
 from govchain.dag.tx import Transaction
 from govchain.state.audit import AuditEntry
 from govchain.state.governance import Proposal
@@ -64,7 +65,7 @@ def redaction_free(ledger: Ledger, tx_id: bytes) -> bool:
 
 def _withheld_pending(tx: Transaction, ledger: Ledger) -> bool:
     """True when a not-yet-final record matches a content rule in force: never serve it."""
-    if tx.body.kind != "record" or not len(ledger.rules):
+    if tx.body.kind != Kind.RECORD or not len(ledger.rules):
         return False
     try:
         r = decode_canonical(tx.payload, RECORD_DECODER)

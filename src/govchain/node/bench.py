@@ -26,6 +26,7 @@ import websockets
 
 from govchain.codec import encode
 from govchain.crypto.keys import SigningKey
+from govchain.dag.kinds import Kind
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction, build
 from govchain.node.devnet import Devnet, create, free_port_base
@@ -68,7 +69,7 @@ def presign(
             build(
                 keys[s],
                 chain_id=chain_id,
-                kind="transfer",
+                kind=Kind.TRANSFER,
                 nonce=len(per[s]),
                 parents=[prev],
                 valid_until=limits.validity_window_heights_max // 2,

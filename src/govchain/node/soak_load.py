@@ -27,9 +27,11 @@ import websockets
 
 from govchain.codec import encode
 from govchain.crypto.keys import SigningKey
+from govchain.dag.kinds import Kind
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction, build
 from govchain.node.soak_http import NodeConnection, Reply, TransportError
+from govchain.sdk.client import FINAL_STATUSES
 from govchain.state.payloads import TransferPayload
 
 # Refusals that say "not now, or not here": the same bytes go again elsewhere.
@@ -38,7 +40,6 @@ from govchain.state.payloads import TransferPayload
 RETRY_CODES = frozenset(
     {"not_replicated", "catching_up", "pool_full", "quota_exceeded", "orphan_pool_full"}
 )
-FINAL_STATUSES = frozenset({"executed", "rejected", "held"})
 BACKOFF_FIRST_S = 0.05
 BACKOFF_MAX_S = 1.0
 RETRY_AFTER_MAX_S = 5.0  # a node's Retry-After is honoured up to this
@@ -209,7 +210,7 @@ class Load:
         return build(
             self.keys[sender],
             chain_id=self.chain_id,
-            kind="transfer",
+            kind=Kind.TRANSFER,
             nonce=nonce,
             parents=[parent],
             # Half the window from the height last seen: never too far, never near expiry.
