@@ -248,7 +248,7 @@ def test_a_peer_cannot_fill_the_wanted_list_and_a_proposal_tip_is_still_fetched(
     # 2,600 orphans naming 8 missing parents each: 20,800 fetches wanted.
     wires = orphan_wires(2_600, keys=100, payload_bytes=0, parents=8, label="fetch")
     flood(r, "mallory", wires, 1_000)
-    assert len(r._wanted) <= 8_192, f"{len(r._wanted)} ids wanted"
+    assert len(r._fetcher.wanted) <= 8_192, f"{len(r._fetcher.wanted)} ids wanted"
     within_budgets(r)
 
     tip = fake_id("tip", 0)
@@ -267,7 +267,7 @@ def test_a_peer_cannot_fill_the_wanted_list_and_a_proposal_tip_is_still_fetched(
     r.tick(1_000 + r.config.dag.orphan_ttl_ms)
     r.tick(1_000 + r.config.dag.orphan_ttl_ms + r.config.fetch_retry_ms)
     assert r.dag.orphan_count() == 0
-    assert len(r._wanted) <= 1  # at most the proposal's tip
+    assert len(r._fetcher.wanted) <= 1  # at most the proposal's tip
     within_budgets(r)
 
 

@@ -79,7 +79,8 @@ def wanting(net: Net, tx: Transaction) -> Replica:
     assert final_at is not None
     net.run_until(
         lambda: (
-            len(r3.decided) > final_at.height and (tx.id in r3._wanted or r3.dag.is_awaited(tx.id))
+            len(r3.decided) > final_at.height
+            and (tx.id in r3._fetcher.wanted or r3.dag.is_awaited(tx.id))
         )
     )
     return r3
@@ -248,7 +249,9 @@ def test_one_peer_fills_at_most_its_share_of_the_unproven_copies() -> None:
     copies = []
     for nonce in range(UNPROVEN_MAX):
         rec = signed(ALICE, "record", encode(RecordPayload("", "", b"x")), [bytes(32)], nonce)
-        r0._wanted.add(rec.id, Want(net.now, 0, net.now, None))  # as if a checkpoint needed it
+        r0._fetcher.wanted.add(
+            rec.id, Want(net.now, 0, net.now, None)
+        )  # as if a checkpoint needed it
         proof = ReceiptProof(Receipt(rec.id, ahead, 0, "executed"), 1, ())
         copies.append(RedactedTxMsg(rec.without_payload().to_wire(), proof))
     for msg in copies[:-1]:

@@ -29,7 +29,8 @@ from govchain.dag.graph import CLIENTS_SOURCE, Admitted, Dag
 from govchain.dag.kinds import Kind
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction, TxWire, tx_id
-from govchain.replica.books import PeerHeights, SentBook, Want, Wanted
+from govchain.replica.books import PeerHeights, SentBook
+from govchain.replica.fetching import Fetcher
 from govchain.replica.messages import (
     IDS_PER_REQUEST_MAX,
     REDACTION_ENTRIES_MAX,
@@ -245,7 +246,16 @@ class Replica:
         self._gossip: list[tuple[Transaction, str | None]] = []  # (tx, who sent it to us)
         # Ids being fetched, and when catch-up help last went to whom: both
         # within byte budgets and per-peer shares (replica/books.py).
-        self._wanted = Wanted(config.wanted_bytes_max, config.wanted_bytes_per_source_max)
+        self._fetcher = Fetcher(
+            self.dag,
+            self.peers,
+            lambda peer, msg: self._out.sends.append((peer, msg)),
+            retry_ms=config.fetch_retry_ms,
+            backoff_max_ms=config.fetch_backoff_max_ms,
+            give_up_ms=config.fetch_give_up_ms,
+            wanted_bytes_max=config.wanted_bytes_max,
+            wanted_bytes_per_source_max=config.wanted_bytes_per_source_max,
+        )
         self._catchup_sent = SentBook(
             config.catchup_interval_ms,
             config.catchup_bytes_max,
@@ -322,7 +332,9 @@ class Replica:
         self.dag.renew_orphans(now_ms)  # the replay's orphans were admitted at time 0
         if self._replay_missing:  # parents of stored vertices, e.g. withheld copies
             missing, self._replay_missing = self._replay_missing, []
-            self._fetch([m for m in dict.fromkeys(missing) if not self.dag.has(m)], None, now_ms)
+            self._fetcher.fetch(
+                [m for m in dict.fromkeys(missing) if not self.dag.has(m)], None, now_ms
+            )
         # Decided but not yet executed before a restart: fetch their cones again.
         self._execute_decided()
         self.consensus.start(now_ms)
@@ -333,7 +345,10 @@ class Replica:
         self.now_ms = now_ms
         self.dag.expire_orphans(now_ms)
         self._replication.expire(now_ms)
-        self._retry_fetches(now_ms)
+        self._fetcher.retry(
+            now_ms, {t for cp, _ in self.decided[self.ledger.height :] for t in cp.tips}
+        )
+        self._catchup_sent.forget_old(now_ms)  # so budgets() shows what still holds back
         self.consensus.tick(now_ms)
         self._after(now_ms)
 
@@ -385,7 +400,7 @@ class Replica:
             added |= bool(admitted.added)
             if admitted.missing:
                 self._out.waiting.append(tx)
-                self._fetch(list(admitted.missing), None, now_ms)
+                self._fetcher.fetch(list(admitted.missing), None, now_ms)
                 results.append(Submitted(tx.id, SubmitState.WAITING, admitted.missing))
             else:
                 results.append(Submitted(tx.id, SubmitState.ADMITTED))
@@ -406,7 +421,7 @@ class Replica:
             return Submitted(vid, SubmitState.FINAL)
         if self.dag.orphan(vid) is not None:
             missing = self.dag.orphan_missing(vid)
-            self._fetch(list(missing), None, self.now_ms)
+            self._fetcher.fetch(list(missing), None, self.now_ms)
             return Submitted(vid, SubmitState.WAITING, missing)
         return None  # (a final id forgotten since: admission says expired, see submit_many)
 
@@ -427,7 +442,7 @@ class Replica:
             rel = self.consensus.on_proposal(msg.proposal, now_ms)
             self._help(peer, rel, msg.proposal.height, now_ms)
             if rel is Relation.CURRENT:
-                self._fetch(self.dag.missing(msg.proposal.checkpoint.tips), peer, now_ms)
+                self._fetcher.fetch(self.dag.missing(msg.proposal.checkpoint.tips), peer, now_ms)
         elif isinstance(msg, VoteMsg):
             self._saw_height(peer, msg.vote.height, now_ms)
             rel = self.consensus.on_vote(msg.vote, now_ms)
@@ -532,7 +547,7 @@ class Replica:
             return Verdict.INVALID
         missing = self.dag.missing(tips)
         if missing:
-            self._fetch(missing, None, now_ms)
+            self._fetcher.fetch(missing, None, now_ms)
             return Verdict.PENDING
         return Verdict.VALID
 
@@ -571,7 +586,7 @@ class Replica:
             return vid, False
         try:
             tx = check_wire(w, self.genesis.chain_id, self.config.dag, vid)
-            lenient = vid in self._wanted or self.dag.is_awaited(vid)
+            lenient = vid in self._fetcher.wanted or self.dag.is_awaited(vid)
             if not lenient:  # one a checkpoint needs is admitted whatever its size
                 self._check_tier(tx)
             admitted = self.dag.admit_tx(tx, now_ms, lenient=lenient, source=peer)
@@ -579,10 +594,10 @@ class Replica:
             if exc.reason in _DISHONEST:
                 self._blame(peer, f"relayed a transaction no honest node admits: {exc}")
             return vid, False
-        self._wanted.pop(vid, None)
+        self._fetcher.wanted.pop(vid, None)
         self._on_admitted(admitted, peer)
         if admitted.missing:
-            self._fetch(list(admitted.missing), peer, now_ms)
+            self._fetcher.fetch(list(admitted.missing), peer, now_ms)
         return vid, bool(admitted.added)
 
     def _check_tier(self, tx: Transaction) -> None:
@@ -621,7 +636,7 @@ class Replica:
         """
         own = CLIENTS_SOURCE if source is None else source
         for i, tx in enumerate(admitted.added):
-            self._wanted.pop(tx.id, None)
+            self._fetcher.wanted.pop(tx.id, None)
             if tx.payload_missing:
                 continue
             if self._replayed_orphans and tx.id in self._replayed_orphans:
@@ -782,7 +797,7 @@ class Replica:
         w, vid = new
         if self.dag.holds(vid):
             return False
-        if vid not in self._wanted and not self.dag.is_awaited(vid):
+        if vid not in self._fetcher.wanted and not self.dag.is_awaited(vid):
             return False  # unsolicited: only a vertex a decided cone needs comes this way
         if msg.proof.receipt.tx_id != vid:
             self._blame(peer, "a withheld copy whose receipt names another transaction")
@@ -808,10 +823,10 @@ class Replica:
         except AdmissionError:
             return False
         self._known_receipts[vid] = msg.proof.receipt
-        self._wanted.pop(vid, None)
+        self._fetcher.wanted.pop(vid, None)
         self._on_admitted(admitted, peer)
         if admitted.missing:
-            self._fetch(list(admitted.missing), peer, now_ms)
+            self._fetcher.fetch(list(admitted.missing), peer, now_ms)
         return bool(admitted.added)
 
     def _withheld_problem(self, peer: str, tx: Transaction, msg: RedactedTxMsg) -> str | None:
@@ -915,65 +930,6 @@ class Replica:
                 added |= self._on_redacted(peer, msg, now_ms)
         return added
 
-    def _fetch(self, ids: list[bytes], peer: str | None, now_ms: int) -> None:
-        """Ask peer (None: every peer) for ids, each within its source's share of wanted ids.
-
-        A peer relays only what it admitted, so it holds the parents of what it
-        relayed: it is asked first. A client's orphan, or a tip consensus needs,
-        may be anywhere: every peer is asked at once.
-        """
-        if not self.peers:
-            return
-        fresh: list[bytes] = []
-        for i in ids:
-            if i in self._wanted or self.dag.has(i):
-                continue
-            # A parent is charged to the source of the orphan that needs it, not
-            # to whoever relayed it; a tip that consensus needs is our own need.
-            if self._wanted.add(i, Want(now_ms, 0, now_ms, self.dag.awaiting_source(i))):
-                fresh.append(i)
-        if fresh:
-            target = peer if peer in self.peers else self.peers[0]
-            self._request(fresh, target, everyone=peer is None)
-
-    def _request(self, ids: list[bytes], peer: str, everyone: bool) -> None:
-        for start in range(0, len(ids), IDS_PER_REQUEST_MAX):
-            msg = TxRequest(tuple(ids[start : start + IDS_PER_REQUEST_MAX]))
-            for p in self.peers if everyone else [peer]:
-                self._out.sends.append((p, msg))
-
-    def _retry_fetches(self, now_ms: int) -> None:
-        """Ask every peer again for ids still missing, backing off; drop those nobody needs.
-
-        An id is fetched for as long as an orphan waits for it or a decided
-        checkpoint needs it; one this replica wanted for itself alone (a
-        proposal's tip) is given up after fetch_give_up_ms.
-        """
-        c = self.config
-        due: list[bytes] = []
-        needed = {t for cp, _ in self.decided[self.ledger.height :] for t in cp.tips}
-        for vid, want in self._wanted.items():
-            if self.dag.has(vid):
-                self._wanted.pop(vid)
-                continue
-            # Wanted as a parent of orphans that have all gone (expired or
-            # evicted), or for a proposal that no longer matters.
-            if (
-                vid not in needed
-                and not self.dag.is_awaited(vid)
-                and (want.source is not None or now_ms - want.first_ms >= c.fetch_give_up_ms)
-            ):
-                self._wanted.pop(vid)
-                continue
-            wait = min(c.fetch_retry_ms << min(want.tries, 16), c.fetch_backoff_max_ms)
-            if now_ms - want.asked_ms >= wait:
-                want.asked_ms = now_ms
-                want.tries += 1
-                due.append(vid)
-        if due:
-            self._request(due, self.peers[0], everyone=True)
-        self._catchup_sent.forget_old(now_ms)  # so budgets() shows what still holds back
-
     # -- catch-up ------------------------------------------------------------
     def _help(self, peer: str, rel: Relation, height: int, now_ms: int) -> None:
         if rel is Relation.PAST:
@@ -1013,9 +969,9 @@ class Replica:
                 dag.orphan_bytes_per_source_most(),
                 c.dag.orphan_bytes_per_source_max,
             ),
-            "wanted": (self._wanted.used_bytes(), c.wanted_bytes_max),
+            "wanted": (self._fetcher.wanted.used_bytes(), c.wanted_bytes_max),
             "wanted_per_source": (
-                self._wanted.most_bytes_per_source(),
+                self._fetcher.wanted.most_bytes_per_source(),
                 c.wanted_bytes_per_source_max,
             ),
             "unproven": (self._unproven_bytes, UNPROVEN_BYTES_MAX),
@@ -1066,7 +1022,7 @@ class Replica:
             cp, _ = self.decided[self.ledger.height]
             missing = self.dag.missing(cp.tips)
             if missing:
-                self._fetch(missing, None, self.now_ms)
+                self._fetcher.fetch(missing, None, self.now_ms)
                 break
             ex = self._execute(cp)
             assert ex is not None
