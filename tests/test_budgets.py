@@ -285,7 +285,7 @@ def test_catchup_bookkeeping_stays_bounded_under_many_peer_names() -> None:
         if i % 256 == 0:
             r.ready()
     r.ready()
-    assert len(r._catchup_sent) <= 8_192, f"{len(r._catchup_sent)} entries"
+    assert len(r._catchup.sent) <= 8_192, f"{len(r._catchup.sent)} entries"
     within_budgets(r)
 
     # Once the flood's interval has passed, an honest peer is served again.

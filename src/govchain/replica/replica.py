@@ -29,7 +29,8 @@ from govchain.dag.graph import CLIENTS_SOURCE, Admitted, Dag
 from govchain.dag.kinds import Kind
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction, TxWire, tx_id
-from govchain.replica.books import PeerHeights, SentBook
+from govchain.replica.books import PeerHeights
+from govchain.replica.catchup import CatchUp
 from govchain.replica.fetching import Fetcher
 from govchain.replica.messages import (
     IDS_PER_REQUEST_MAX,
@@ -256,10 +257,13 @@ class Replica:
             wanted_bytes_max=config.wanted_bytes_max,
             wanted_bytes_per_source_max=config.wanted_bytes_per_source_max,
         )
-        self._catchup_sent = SentBook(
-            config.catchup_interval_ms,
-            config.catchup_bytes_max,
-            config.catchup_bytes_per_source_max,
+        self._catchup = CatchUp(
+            lambda: self.decided,
+            lambda peer, msg: self._out.sends.append((peer, msg)),
+            interval_ms=config.catchup_interval_ms,
+            bytes_max=config.catchup_bytes_max,
+            bytes_per_source_max=config.catchup_bytes_per_source_max,
+            commits_per_reply_max=config.commits_per_reply_max,
         )
         self._replication = Replication(config.replication_entries_max, config.replicate_wait_ms)
         self._heights = PeerHeights(config.behind_window_ms)
@@ -348,7 +352,7 @@ class Replica:
         self._fetcher.retry(
             now_ms, {t for cp, _ in self.decided[self.ledger.height :] for t in cp.tips}
         )
-        self._catchup_sent.forget_old(now_ms)  # so budgets() shows what still holds back
+        self._catchup.sent.forget_old(now_ms)  # so budgets() shows what still holds back
         self.consensus.tick(now_ms)
         self._after(now_ms)
 
@@ -440,18 +444,18 @@ class Replica:
         elif isinstance(msg, ProposalMsg):
             self._saw_height(peer, msg.proposal.height, now_ms)
             rel = self.consensus.on_proposal(msg.proposal, now_ms)
-            self._help(peer, rel, msg.proposal.height, now_ms)
+            self._catchup.help(peer, rel, msg.proposal.height, self.consensus.height, now_ms)
             if rel is Relation.CURRENT:
                 self._fetcher.fetch(self.dag.missing(msg.proposal.checkpoint.tips), peer, now_ms)
         elif isinstance(msg, VoteMsg):
             self._saw_height(peer, msg.vote.height, now_ms)
             rel = self.consensus.on_vote(msg.vote, now_ms)
-            self._help(peer, rel, msg.vote.height, now_ms)
+            self._catchup.help(peer, rel, msg.vote.height, self.consensus.height, now_ms)
         elif isinstance(msg, CommitMsg):
             self._saw_height(peer, msg.checkpoint.height, now_ms)
             self.consensus.on_commit(msg.checkpoint, msg.certificate, now_ms)
         elif isinstance(msg, CommitRequest):
-            self._send_commits(peer, msg.height, now_ms)
+            self._catchup.send_commits(peer, msg.height, now_ms)
         elif isinstance(msg, RedactedTxMsg) and self._on_redacted(peer, msg, now_ms):
             self._after_admission()
         self._after(now_ms)
@@ -930,28 +934,6 @@ class Replica:
                 added |= self._on_redacted(peer, msg, now_ms)
         return added
 
-    # -- catch-up ------------------------------------------------------------
-    def _help(self, peer: str, rel: Relation, height: int, now_ms: int) -> None:
-        if rel is Relation.PAST:
-            self._send_commits(peer, height, now_ms)
-        elif (
-            rel is Relation.FUTURE
-            and height > self.consensus.height
-            # Our own request, stamped under the negated height: apart from our answers.
-            and self._catchup_sent.allow(peer, -self.consensus.height, now_ms)
-        ):
-            self._out.sends.append((peer, CommitRequest(self.consensus.height)))
-
-    def _send_commits(self, peer: str, height: int, now_ms: int) -> None:
-        if not 1 <= height <= len(self.decided):
-            return
-        if not self._catchup_sent.allow(peer, height, now_ms):
-            return  # helped within the interval, or the peer (or everyone) asks too much
-        last = min(len(self.decided), height - 1 + self.config.commits_per_reply_max)
-        for h in range(height, last + 1):
-            cp, cert = self.decided[h - 1]
-            self._out.sends.append((peer, CommitMsg(cp, cert)))
-
     # -- budgets ---------------------------------------------------------------
     def budgets(self) -> dict[str, tuple[int, int]]:
         """(bytes used, byte budget) of every buffer the network feeds, here and in the cores.
@@ -984,9 +966,9 @@ class Replica:
                 consensus.future_bytes_per_sender_most(),
                 cc.future_bytes_per_sender_max,
             ),
-            "catchup": (self._catchup_sent.used_bytes(), c.catchup_bytes_max),
+            "catchup": (self._catchup.sent.used_bytes(), c.catchup_bytes_max),
             "catchup_per_source": (
-                self._catchup_sent.most_bytes_per_source(),
+                self._catchup.sent.most_bytes_per_source(),
                 c.catchup_bytes_per_source_max,
             ),
         }
