@@ -16,9 +16,7 @@ import httpx
 import msgspec
 import pytest
 
-from govchain.codec import encode
 from govchain.consensus.config import ConsensusConfig
-from govchain.dag.tx import build
 from govchain.node.devnet import free_port_base
 from govchain.node.files import (
     FileError,
@@ -32,9 +30,9 @@ from govchain.node.node import node_replica_config
 from govchain.replica.replica import Persisted, Replica, ReplicaConfig
 from govchain.sdk.client import Client
 from govchain.state.genesis import Genesis
-from govchain.state.payloads import TransferPayload
 from procs import wait_until
-from test_replica import ALICE, BOB, CONFIG, STAMP_BITS, VALIDATORS, genesis
+from test_replica import CONFIG, VALIDATORS, genesis
+from test_replication import transfer as replication_transfer
 
 
 def paced(interval_ms: int = 0, empty_ms: int | None = 1_000) -> Genesis:
@@ -56,16 +54,8 @@ def no_idle_override() -> ReplicaConfig:
 
 
 def transfer(g: Genesis) -> bytes:
-    return build(
-        ALICE,
-        chain_id=g.chain_id,
-        kind="transfer",
-        nonce=0,
-        parents=[g.hash],
-        valid_until=40,
-        payload=encode(TransferPayload(BOB.address, 1)),
-        stamp_bits_min=STAMP_BITS,
-    ).to_wire()
+    """A transfer on g's chain, naming its genesis as the parent."""
+    return replication_transfer([g.hash], 0, chain_id=g.chain_id).to_wire()
 
 
 def test_a_proposal_waits_for_the_checkpoint_interval_and_carries_a_time_past_it() -> None:

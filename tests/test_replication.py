@@ -26,10 +26,13 @@ from test_replica import ALICE, BOB, CONFIG, GENESIS, STAMP_BITS, VALIDATORS, Lo
 V = [k.public_key for k in VALIDATORS]
 
 
-def transfer(parents: list[bytes], nonce: int, key: SigningKey = ALICE) -> Transaction:
+def transfer(
+    parents: list[bytes], nonce: int, key: SigningKey = ALICE, chain_id: str = GENESIS.chain_id
+) -> Transaction:
+    """A transfer of 1 to BOB, valid until height 40."""
     return build(
         key,
-        chain_id=GENESIS.chain_id,
+        chain_id=chain_id,
         kind="transfer",
         nonce=nonce,
         parents=parents,
@@ -150,16 +153,7 @@ def test_a_single_validator_is_its_own_quorum() -> None:
     r = Replica("r0", g, VALIDATORS[0], ["r0"], CONFIG, Persisted())
     r.start(0)
     r.ready()
-    tx = build(
-        ALICE,
-        chain_id=g.chain_id,
-        kind="transfer",
-        nonce=0,
-        parents=[g.hash],
-        valid_until=40,
-        payload=encode(TransferPayload(BOB.address, 1)),
-        stamp_bits_min=STAMP_BITS,
-    )
+    tx = transfer([g.hash], 0, chain_id=g.chain_id)
     r.submit(tx.to_wire(), 5)
     assert r.ready().replicated == [tx.id]
 
