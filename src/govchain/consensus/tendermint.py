@@ -3,8 +3,10 @@
 Rule numbers in comments (L22, L28, ...) are the line numbers of Algorithm 1 in
 the paper. Inputs: start, tick, on_proposal, on_vote, on_commit, recheck, each
 with the caller's clock. Outputs come from ready(): the hard state to persist,
-then the messages to broadcast, then the decisions. The caller must persist
-the hard state before sending the messages: it holds the double-sign guard.
+then the messages to broadcast, then the decisions, and the checkpoints whose
+vertices the app lacks (to fetch). The caller must persist the hard state
+before sending the messages: it holds the double-sign guard. The app
+(ConsensusApp) is only queried: it judges and proposes without changing state.
 """
 
 from __future__ import annotations
@@ -52,7 +54,11 @@ class Verdict(Enum):
 
     VALID = "valid"
     INVALID = "invalid"
-    PENDING = "pending"  # missing vertices or execution: ask again after recheck()
+    PENDING = "pending"  # execution has not reached it: ask again after recheck()
+    # Valid as far as the app can tell, but it lacks vertices the checkpoint
+    # names: Ready.wanted carries it so that the caller fetches them, and
+    # recheck() asks again once they are here.
+    MISSING = "missing"
 
 
 class Relation(Enum):
@@ -76,7 +82,7 @@ class ConsensusApp(Protocol):
         ...
 
     def check(self, checkpoint: Checkpoint, previous: Checkpoint | None, now_ms: int) -> Verdict:
-        """Judge a proposed checkpoint; PENDING until every tip is held."""
+        """Judge a proposed checkpoint, changing nothing; MISSING until every tip is held."""
         ...
 
 
@@ -102,10 +108,14 @@ class Ready:
     hard_state: HardState | None = None
     messages: list[Proposal | Vote] = field(default_factory=list)
     decided: list[tuple[Checkpoint, Certificate]] = field(default_factory=list)
+    # Checkpoints judged MISSING: the caller fetches what they name, then rechecks.
+    wanted: list[Checkpoint] = field(default_factory=list)
 
     def empty(self) -> bool:
-        """Nothing to persist, send or apply."""
-        return self.hard_state is None and not self.messages and not self.decided
+        """Nothing to persist, send, fetch or apply."""
+        return (
+            self.hard_state is None and not self.messages and not self.decided and not self.wanted
+        )
 
 
 class _Timer(IntEnum):
@@ -351,6 +361,11 @@ class Tendermint:
         out, self._ready = self._ready, Ready()
         return out
 
+    def take_wanted(self) -> list[Checkpoint]:
+        """Take only Ready.wanted: a caller fetches as soon as an input has been judged."""
+        out, self._ready.wanted = self._ready.wanted, []
+        return out
+
     # -- helpers ---------------------------------------------------------
     def _relation(self, height: int, msg: Proposal | Vote) -> Relation:
         if height < self.height:
@@ -582,14 +597,23 @@ class Tendermint:
             lock_ok = self.locked_round <= vr or self._locked_on(v)
         else:
             return False
-        verdict = self.app.check(v, self.previous, now_ms)
-        if verdict is Verdict.PENDING:
+        verdict = self._check(v, now_ms)
+        if verdict is Verdict.PENDING or verdict is Verdict.MISSING:
             return False
         if "skip-lock" in self.config.plants:
             lock_ok = True
         ok = verdict is Verdict.VALID and lock_ok
         self._cast(VoteKind.PREVOTE, v.hash if ok else NIL, now_ms)
         return True
+
+    def _check(self, v: Checkpoint, now_ms: int) -> Verdict:
+        """The app's verdict on v; one it lacks vertices for goes out in Ready.wanted."""
+        verdict = self.app.check(v, self.previous, now_ms)
+        if verdict is Verdict.MISSING:
+            wanted = self._ready.wanted
+            if not wanted or wanted[-1] is not v:  # the rules may ask again at once
+                wanted.append(v)
+        return verdict
 
     def _locked_on(self, v: Checkpoint) -> bool:
         return self.locked_value is not None and self.locked_value.hash == v.hash
@@ -599,8 +623,7 @@ class Tendermint:
         v = p.checkpoint
         if self._weight(VoteKind.PREVOTE, self.round, v.hash) < self.valset.quorum:
             return False
-        verdict = self.app.check(v, self.previous, now_ms)
-        if verdict is not Verdict.VALID:
+        if self._check(v, now_ms) is not Verdict.VALID:
             return False
         self.precommit_done.add(self.round)
         if self.step is Step.PREVOTE:

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from govchain.codec import encode
 from govchain.consensus.config import ConsensusConfig
 from govchain.consensus.messages import Certificate, Checkpoint, Proposal
-from govchain.consensus.tendermint import HardState, Relation, Tendermint, Verdict
-from govchain.consensus.validators import ValidatorSet
+from govchain.consensus.tendermint import HardState, Relation, Tendermint
 from govchain.crypto.keys import SIGNATURE_BYTES, SigningKey
 from govchain.dag.admission import (
     AdmissionError,
@@ -31,6 +30,7 @@ from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction, TxWire, tx_id
 from govchain.replica.books import PeerHeights
 from govchain.replica.catchup import CatchUp
+from govchain.replica.chain_app import ChainApp
 from govchain.replica.fetching import Fetcher
 from govchain.replica.messages import (
     IDS_PER_REQUEST_MAX,
@@ -275,10 +275,20 @@ class Replica:
             # Whether the store holds an id as final: lets the DAG forget expired
             # final ids (see Dag). Only after the replay, which re-admits them.
             self.dag.use_final_source(final_source)
+        app = ChainApp(
+            genesis,
+            self.dag,
+            self.ledger,
+            limits=config.dag,
+            time_drift_ms_max=config.consensus.time_drift_ms_max,
+            proposal_tip_age_ms=config.proposal_tip_age_ms,
+            idle_checkpoint_ms=self.idle_checkpoint_ms,
+            purges_waiting=lambda: bool(self._purge_at),
+        )
         self.consensus = Tendermint(
             genesis.chain_id,
             genesis.hash,
-            self,
+            app,
             key,
             config.consensus,
             self.decided[-1][0] if self.decided else None,
@@ -342,6 +352,7 @@ class Replica:
         # Decided but not yet executed before a restart: fetch their cones again.
         self._execute_decided()
         self.consensus.start(now_ms)
+        self._fetch_wanted()
         self._after(now_ms)
 
     def tick(self, now_ms: int) -> None:
@@ -354,6 +365,7 @@ class Replica:
         )
         self._catchup.sent.forget_old(now_ms)  # so budgets() shows what still holds back
         self.consensus.tick(now_ms)
+        self._fetch_wanted()
         self._after(now_ms)
 
     def submit(self, wire: bytes, now_ms: int) -> Submitted:
@@ -444,16 +456,19 @@ class Replica:
         elif isinstance(msg, ProposalMsg):
             self._saw_height(peer, msg.proposal.height, now_ms)
             rel = self.consensus.on_proposal(msg.proposal, now_ms)
+            self._fetch_wanted()
             self._catchup.help(peer, rel, msg.proposal.height, self.consensus.height, now_ms)
             if rel is Relation.CURRENT:
                 self._fetcher.fetch(self.dag.missing(msg.proposal.checkpoint.tips), peer, now_ms)
         elif isinstance(msg, VoteMsg):
             self._saw_height(peer, msg.vote.height, now_ms)
             rel = self.consensus.on_vote(msg.vote, now_ms)
+            self._fetch_wanted()
             self._catchup.help(peer, rel, msg.vote.height, self.consensus.height, now_ms)
         elif isinstance(msg, CommitMsg):
             self._saw_height(peer, msg.checkpoint.height, now_ms)
             self.consensus.on_commit(msg.checkpoint, msg.certificate, now_ms)
+            self._fetch_wanted()
         elif isinstance(msg, CommitRequest):
             self._catchup.send_commits(peer, msg.height, now_ms)
         elif isinstance(msg, RedactedTxMsg) and self._on_redacted(peer, msg, now_ms):
@@ -494,66 +509,6 @@ class Replica:
         if self.config.idle_checkpoint_ms is not None:
             return self.config.idle_checkpoint_ms
         return self.genesis.empty_checkpoint_interval_ms
-
-    # -- ConsensusApp --------------------------------------------------------
-    def validator_set(self, height: int) -> ValidatorSet | None:
-        """The set certifying height, once execution knows it."""
-        return self.ledger.validator_set(height)
-
-    def propose(self, height: int, previous: Checkpoint | None, now_ms: int) -> Checkpoint | None:
-        """Our tips as a new checkpoint, once the previous height is executed."""
-        if self.ledger.height != height - 1:
-            return None
-        valset = self.ledger.validator_set(height)
-        assert valset is not None
-        prev_time = previous.time_ms if previous else self.genesis.time_ms
-        spacing = max(1, self.genesis.checkpoint_interval_ms)
-        if now_ms < prev_time + spacing:
-            return None  # the chain's pace: not before the interval has passed
-        tips = self.dag.uncovered_tips(now_ms - self.config.proposal_tip_age_ms)
-        # Payloads to delete wait for the next checkpoint: do not make them wait
-        # for the idle heartbeat as well.
-        idle = self.idle_checkpoint_ms
-        if not tips and not self._purge_at and (idle is None or now_ms - prev_time < idle):
-            return None
-        return Checkpoint(
-            chain_id=self.genesis.chain_id,
-            height=height,
-            previous=previous.hash if previous else self.genesis.hash,
-            time_ms=max(now_ms, prev_time + spacing),
-            tips=tuple(tips),
-            state_hash=self.ledger.state_hash,
-            receipts_root=self.ledger.receipts_root,
-            audit_head=self.ledger.audit_head,
-            validator_set_hash=valset.hash,
-        )
-
-    def check(self, cp: Checkpoint, previous: Checkpoint | None, now_ms: int) -> Verdict:
-        """Valid when it extends our chain, matches our execution, and we hold its tips."""
-        if self.ledger.height != cp.height - 1:
-            return Verdict.PENDING
-        prev_time = previous.time_ms if previous else self.genesis.time_ms
-        valset = self.ledger.validator_set(cp.height)
-        tips = cp.tips
-        if (
-            cp.previous != (previous.hash if previous else self.genesis.hash)
-            or not prev_time + max(1, self.genesis.checkpoint_interval_ms)
-            <= cp.time_ms
-            <= now_ms + self.config.consensus.time_drift_ms_max
-            or len(tips) > self.config.dag.tips_per_checkpoint_max
-            or any(a >= b for a, b in itertools.pairwise(tips))
-            or cp.state_hash != self.ledger.state_hash
-            or cp.receipts_root != self.ledger.receipts_root
-            or cp.audit_head != self.ledger.audit_head
-            or valset is None
-            or cp.validator_set_hash != valset.hash
-        ):
-            return Verdict.INVALID
-        missing = self.dag.missing(tips)
-        if missing:
-            self._fetcher.fetch(missing, None, now_ms)
-            return Verdict.PENDING
-        return Verdict.VALID
 
     # -- gossip and fetching -----------------------------------------------
     def _on_txs(self, peer: str, msg: TxMsg, now_ms: int) -> None:
@@ -677,6 +632,12 @@ class Replica:
         """New vertices may complete a decided cone or a pending proposal."""
         self._execute_decided()
         self.consensus.recheck(self.now_ms)
+        self._fetch_wanted()
+
+    def _fetch_wanted(self) -> None:
+        """Fetch the vertices that consensus found missing in the checkpoints it judged."""
+        for cp in self.consensus.take_wanted():
+            self._fetcher.fetch(self.dag.missing(cp.tips), None, self.now_ms)
 
     def _flush_gossip(self) -> None:
         """One TxMsg per peer per WIRES_PER_MSG_MAX transactions, not one per transaction."""
@@ -977,6 +938,7 @@ class Replica:
     def _after(self, now_ms: int) -> None:
         """Collect consensus output, execute what we can, and loop until quiet."""
         while True:
+            self._fetch_wanted()  # before the messages, as each input's are
             r = self.consensus.ready()
             if r.hard_state is not None:
                 self._out.hard_state = r.hard_state
@@ -997,6 +959,7 @@ class Replica:
                 self._retry_unproven(now_ms)
             if self._execute_decided():
                 self.consensus.recheck(now_ms)
+                self._fetch_wanted()
 
     def _execute_decided(self) -> bool:
         progressed = False
