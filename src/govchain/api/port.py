@@ -18,14 +18,14 @@ from govchain.node.metrics import NodeMetrics
 from govchain.replica.replica import Replica
 from govchain.replica.replication import Submitted
 from govchain.state.genesis import Genesis
-from govchain.storage.sqlite import SqliteStore
+from govchain.storage.base import Store
 
 
 class NodePort(Protocol):
     """The members of a running node that its HTTP and websocket API use."""
 
     replica: Replica
-    store: SqliteStore
+    store: Store
     genesis: Genesis
     key: SigningKey
     net: PeerNetwork

@@ -1,8 +1,10 @@
-"""A running node: the replica driven by a clock, the peer network and the API.
+"""A running node: the shell (shell/shell.py) over SQLite, asyncio and TCP peers, plus the API.
 
 Everything happens on one asyncio loop, so the replica is never touched
-concurrently. Each replica output is committed to the store (fsync'd) before
-any message it produced leaves the node: that is the double-sign guard.
+concurrently. The shell commits each replica output before any message it
+produced leaves the node (the double-sign guard), exactly as in the simulator,
+which runs the same shell. Around it, the node stages gossip (node/backlog.py),
+answers clients once their promise holds, and publishes events.
 """
 
 from __future__ import annotations
@@ -14,51 +16,37 @@ import gc
 import logging
 import os
 import signal
-import time
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from govchain.api.server import make_server
-from govchain.codec import DecodeError, encode
+from govchain.codec import DecodeError
 from govchain.consensus.config import ConsensusConfig
 from govchain.dag.admission import AdmissionError, Reject
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction
-from govchain.net.framing import FrameError
 from govchain.net.peers import NetLimits, PeerNetwork
 from govchain.node.backlog import Backlog, BacklogLimits
 from govchain.node.files import Home, NodeConfig, read_genesis, read_key, read_node_config
 from govchain.node.metrics import NodeMetrics
-from govchain.replica.messages import (
-    AckMsg,
-    ProposalMsg,
-    RedactedTxMsg,
-    TxMsg,
-    TxRequest,
-    decode_message,
-)
+from govchain.node.ports import AsyncioClock, PeerTransport, now_ms
+from govchain.replica.messages import ProposalMsg, TxMsg, decode_message
 from govchain.replica.replica import Replica, ReplicaConfig, ReplicaReady
 from govchain.replica.replication import SubmitState, Submitted
+from govchain.shell.shell import Shell, ShellHooks
 from govchain.state import policy
 from govchain.state.genesis import Genesis, check_unicode
 from govchain.state.receipts import ReceiptProof, prove
+from govchain.storage.base import Store
 from govchain.storage.sqlite import SqliteStore
 
 log = logging.getLogger("govchain.node")
 
-TICK_MS = 20
-GROUP_COMMIT_MS = 5
 EVENT_QUEUE_MAX = 1_000
 SUBSCRIBERS_MAX = 64
 PENDING_SUBMITS_MAX = 100_000
-BULK_MESSAGES = (TxMsg, TxRequest, RedactedTxMsg)
-# Vertices that are only admitted (nothing final, no vote) wait up to this long
-# for their fsync, sharing it with later ones: what a vote or a decision relies
-# on is always committed before that message leaves (see _drain).
-SYNC_ADMITTED_MS = 50
 GC_YOUNG_THRESHOLD = 20_000  # objects allocated between young collections (default 700)
-UNSYNCED_TXS_MAX = 5_000
 # A client's submission waits at most this long for validators' acknowledgements
 # (replica/replication.py) before it is answered not_replicated; and at most
 # this many submissions wait at once.
@@ -88,11 +76,6 @@ def node_replica_config(genesis: Genesis, node_config: NodeConfig) -> ReplicaCon
     )
 
 
-def now_ms() -> int:
-    """Wall-clock milliseconds: checkpoint times are wall time."""
-    return time.time_ns() // 1_000_000
-
-
 def _tune_gc() -> None:
     """Collect young objects less often; leave what the start-up built out of collections.
 
@@ -106,16 +89,18 @@ def _tune_gc() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
 
 
-class Node:
-    """One node process: replica + store + network + subscribers."""
+class Node(ShellHooks):
+    """One node process: the shell over its store, clock and peers; the API; subscribers."""
 
-    def __init__(self, home: Home, config: ReplicaConfig | None = None) -> None:
+    def __init__(
+        self, home: Home, config: ReplicaConfig | None = None, store: Store | None = None
+    ) -> None:
         self.home = home
         self.node_config: NodeConfig = read_node_config(home.config_path)
         self.genesis: Genesis = read_genesis(home.genesis_path)
         check_unicode(self.genesis)  # before anything is opened: refuse to start
         self.key = read_key(home.key_path)
-        self.store = SqliteStore(home.store_path)
+        self.store: Store = store if store is not None else SqliteStore(home.store_path)
         # The content-rule normalizer's tables take ~0.4 s to build: at start,
         # not in the middle of the first checkpoint that screens a record.
         policy.prepare()
@@ -154,19 +139,18 @@ class Node:
         # its encoded bytes, backlog sequence number at arrival, deadline in loop time).
         self._proposals: deque[tuple[str, ProposalMsg, int, int, float]] = deque()
         self._proposals_bytes = 0
-        self._drain_scheduled = False
-        self._unsynced: list[Transaction] = []
-        self._sync_scheduled = False
-        # Durability outputs held until everything admitted before them is
-        # committed: acknowledgements to peers, and the ids whose clients wait.
-        self._held_acks: list[tuple[str, AckMsg]] = []
-        self._held_replicated: list[bytes] = []
         # Clients waiting for their transaction to be replicated, by id; and
         # those waiting for the next drain (their stored orphan is committed).
         self._waiters: dict[bytes, list[asyncio.Future[None]]] = {}
         self._waiter_count = 0
         self._drained: list[asyncio.Future[None]] = []
-        self._closed = False
+        self.shell = Shell(
+            self.replica,
+            self.store,
+            PeerTransport(self.net, self._blame),
+            AsyncioClock(self._fail),
+            hooks=self,
+        )
 
     def _stored_vertex(self, vid: bytes) -> Transaction | None:
         stored = self.store.get_tx(vid)
@@ -192,8 +176,7 @@ class Node:
             busy = AdmissionError(Reject.POOL_FULL, "too much gossip waits here: retry later")
             results = [busy] * len(wires)
         else:
-            results = self.replica.submit_many(wires, t)
-        self._schedule_drain()
+            results = self.shell.submit_many(wires)
         for result in results:
             if isinstance(result, AdmissionError):
                 self.metrics.rejections[result.reason.value] += 1
@@ -292,8 +275,7 @@ class Node:
             return None
         if isinstance(msg, ProposalMsg) and self._hold(peer, msg, len(data)):
             return None
-        self.replica.receive(peer, msg, now_ms())
-        self._schedule_drain()
+        self.shell.receive(peer, msg)
         return None
 
     def _hold(self, peer: str, msg: ProposalMsg, size: int) -> bool:
@@ -328,16 +310,14 @@ class Node:
                 return
             self._proposals.popleft()
             self._proposals_bytes -= size
-            self.replica.receive(peer, msg, now_ms())
-            self._schedule_drain()
+            self.shell.receive(peer, msg)
 
     def _admit_slice(self) -> None:
         """Admit one slice of gossip from the next peer in turn, then wake whoever waits."""
         taken = self.backlog.take()
         if taken is not None:
             peer, wires = taken
-            self.replica.receive(peer, TxMsg(wires), now_ms())
-            self._schedule_drain()
+            self.shell.receive(peer, TxMsg(wires))
         self._release_proposals()
         self._resume_readers()
 
@@ -376,82 +356,31 @@ class Node:
         self._proposals_bytes = sum(p[2] for p in self._proposals)
         self._resume_readers()
 
-    def _schedule_drain(self) -> None:
-        """Group commit: drain once per GROUP_COMMIT_MS window, one fsync for the batch.
+    def _fail(self, exc: BaseException) -> None:
+        """A shell step raised (a store that refused a commit): stop rather than run on unsaved."""
+        log.critical("stopping: %s", exc, exc_info=exc)
+        self.stop()
 
-        Outputs wait at most that long; persisting before sending still holds.
-        """
-        if not self._drain_scheduled:
-            self._drain_scheduled = True
-            asyncio.get_running_loop().call_later(GROUP_COMMIT_MS / 1000, self._drain)
+    # -- the shell's hooks -----------------------------------------------------
+    def ticked(self) -> None:
+        """Deliver proposals whose wait ran out while the admitter was idle."""
+        self._release_proposals()
 
-    # -- outputs -------------------------------------------------------------
-    def _drain(self) -> None:
-        """Persist, then send, then tell subscribers: the order is the safety rule."""
-        self._drain_scheduled = False
-        if self._closed:
-            return
-        r = self.replica.ready()
-        defer = (
-            r.hard_state is None
-            and not r.decided
-            and not r.executed
-            and len(self._unsynced) + len(r.admitted) <= UNSYNCED_TXS_MAX
-            and not self._stopping.is_set()
-        )
-        if defer and r.admitted:
-            self._unsynced.extend(r.admitted)
-            r.admitted = []
-            if not self._sync_scheduled:
-                self._sync_scheduled = True
-                asyncio.get_running_loop().call_later(SYNC_ADMITTED_MS / 1000, self._sync)
-        elif not defer and self._unsynced:
-            r.admitted[:0] = self._unsynced
-            self._unsynced = []
-        if r.must_persist():
-            self.store.commit(r)
-        self._held_acks.extend(r.acks)
-        self._held_replicated.extend(r.replicated)
-        for peer, reason in r.blamed:
-            self._blame(peer, reason)
-        for dst, msg in r.sends:
-            data = encode(msg)
-            urgent = not isinstance(msg, BULK_MESSAGES)
-            try:
-                if dst is None:
-                    self.net.broadcast(data, urgent=urgent)
-                else:
-                    self.net.send(dst, data, urgent=urgent)
-            except FrameError:
-                log.error("dropped a %d-byte %s: above the frame limit", len(data), type(msg))
-        if not self._unsynced:
-            self._release_durable()
-        self._publish(r)
-        drained, self._drained = self._drained, []
-        for fut in drained:
-            if not fut.done():
-                fut.set_result(None)
-
-    def _sync(self) -> None:
-        """Commit the admitted vertices that have waited SYNC_ADMITTED_MS."""
-        self._sync_scheduled = False
-        if self._unsynced and not self._closed:
-            batch, self._unsynced = self._unsynced, []
-            self.store.commit(ReplicaReady(admitted=batch))
-            self._release_durable()
-
-    def _release_durable(self) -> None:
-        """Everything admitted so far is committed: send the acknowledgements, answer clients."""
-        acks, self._held_acks = self._held_acks, []
-        for dst, ack in acks:
-            # Urgent lane: a client waits for it, and it is small.
-            self.net.send(dst, encode(ack), urgent=True)
-        done, self._held_replicated = self._held_replicated, []
-        for vid in done:
+    def durable(self, replicated: Sequence[bytes]) -> None:
+        """Answer the clients whose transactions are now held by enough validators."""
+        for vid in replicated:
             for fut in self._waiters.pop(vid, ()):
                 self._waiter_count -= 1
                 if not fut.done():
                     fut.set_result(None)
+
+    def drained(self, ready: ReplicaReady) -> None:
+        """Publish what executed, and wake clients whose orphans are now stored."""
+        self._publish(ready)
+        drained, self._drained = self._drained, []
+        for fut in drained:
+            if not fut.done():
+                fut.set_result(None)
 
     def _publish(self, r: ReplicaReady) -> None:
         from govchain.api.views import governance_events  # noqa: PLC0415 (only this method is ours)
@@ -505,14 +434,6 @@ class Node:
         return q
 
     # -- running -------------------------------------------------------------
-    async def _ticker(self) -> None:
-        while not self._stopping.is_set():
-            self.replica.tick(now_ms())
-            self._release_proposals()  # a wait that ran out while the admitter was idle
-            self._drain()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), TICK_MS / 1000)
-
     async def _watch_parent(self, parent_pid: int) -> None:
         """Stop when the process that started us is gone (a devnet killed with -9)."""
         while not self._stopping.is_set():
@@ -529,13 +450,9 @@ class Node:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop)
         await self.net.start()
-        self.replica.start(now_ms())
+        self.shell.start()
         _tune_gc()
-        self._drain()
-        tasks = [
-            asyncio.create_task(self._ticker(), name="ticker"),
-            asyncio.create_task(self._admitter(), name="admitter"),
-        ]
+        tasks = [asyncio.create_task(self._admitter(), name="admitter")]
         if exit_with_parent:
             tasks.append(asyncio.create_task(self._watch_parent(os.getppid()), name="parent"))
         server = None
@@ -548,8 +465,8 @@ class Node:
             server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.net.stop()
-        self._drain()  # what the last inputs produced is persisted before closing
-        self._closed = True
+        self.shell.flush()  # what the last inputs produced is persisted before closing
+        self.shell.stop()
         self.store.close()
 
     def stop(self) -> None:
