@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
+from conftest import SimCluster
 from govchain.codec import encode
 from govchain.consensus.config import ConsensusConfig
 from govchain.consensus.messages import (
@@ -34,14 +34,12 @@ from govchain.replica.messages import (
     WIRES_PER_MSG_MAX,
     CommitMsg,
     CommitRequest,
-    Message,
     ProposalMsg,
     TxMsg,
     TxRequest,
     VoteMsg,
-    decode_message,
 )
-from govchain.replica.replica import Persisted, Replica, ReplicaConfig
+from govchain.replica.replica import Replica, ReplicaConfig
 from govchain.replica.replication import SubmitState, Submitted
 from govchain.sim.cluster import sim_consensus_config
 from govchain.state.genesis import Genesis
@@ -53,7 +51,6 @@ CONFIG = ReplicaConfig(
     consensus=sim_consensus_config(frozenset()),
     idle_checkpoint_ms=0,
 )
-TICK_MS = 20
 ALICE = SigningKey.from_label("budgets-alice")
 VALIDATORS = [SigningKey.from_label(f"budgets-validator-{i}") for i in range(4)]
 NAMES = [f"r{i}" for i in range(4)]
@@ -137,42 +134,6 @@ def within_budgets(r: Replica) -> None:
     """The checker the simulator runs: no buffer above its budget."""
     for name, (used, budget) in r.budgets().items():
         assert 0 <= used <= budget, f"{name}: {used} bytes > budget {budget}"
-
-
-class Loop:
-    """Four replicas wired by a synchronous, lossless network."""
-
-    def __init__(self) -> None:
-        self.stores = {n: Persisted() for n in NAMES}
-        self.replicas = {
-            n: Replica(n, GENESIS, VALIDATORS[i], NAMES, CONFIG, self.stores[n])
-            for i, n in enumerate(NAMES)
-        }
-        self.queue: deque[tuple[str, str, bytes]] = deque()
-        self.now = 0
-        for n, r in self.replicas.items():
-            r.start(0)
-            self.drain(n)
-
-    def drain(self, name: str) -> None:
-        out = self.replicas[name].ready()
-        for dst, msg in out.sends:
-            for d in [dst] if dst is not None else [p for p in NAMES if p != name]:
-                self.queue.append((name, d, encode(msg)))
-
-    def run_until(self, done: Callable[[], bool], ms_max: int = 20_000) -> None:
-        deadline = self.now + ms_max
-        while not done():
-            assert self.now < deadline, "no progress in simulated time"
-            self.now += TICK_MS
-            for n, r in self.replicas.items():
-                r.tick(self.now)
-                self.drain(n)
-            while self.queue:
-                src, dst, data = self.queue.popleft()
-                msg: Message = decode_message(data)
-                self.replicas[dst].receive(src, msg, self.now)
-                self.drain(dst)
 
 
 # -- the orphan pool -------------------------------------------------------
@@ -273,10 +234,10 @@ def test_a_peer_cannot_fill_the_wanted_list_and_a_proposal_tip_is_still_fetched(
 
 # -- catch-up bookkeeping ------------------------------------------------------
 def test_catchup_bookkeeping_stays_bounded_under_many_peer_names() -> None:
-    loop = Loop()
-    loop.run_until(lambda: all(r.ledger.height >= 1 for r in loop.replicas.values()))
-    r = loop.replicas["r0"]
-    now = loop.now
+    c = SimCluster(GENESIS, VALIDATORS, CONFIG)
+    c.run_until(lambda: all(r.ledger.height >= 1 for r in c.replicas.values()))
+    r = c.replica("r0")
+    now = c.now_ms
     far = r.consensus.height + 5
     junk_vote = VoteMsg(sign_vote(OUTSIDER, GENESIS.chain_id, VoteKind.PREVOTE, far, 0, b""))
     for i in range(20_000):
@@ -386,8 +347,7 @@ def test_replica_budgets_name_every_network_fed_buffer() -> None:
 
 def test_a_transfer_from_an_honest_client_is_unaffected_by_budgets() -> None:
     """Sanity: normal traffic leaves every buffer nearly empty."""
-    loop = Loop()
-    r0 = loop.replicas["r0"]
+    c = SimCluster(GENESIS, VALIDATORS, CONFIG)
     tx = build(
         ALICE,
         chain_id=GENESIS.chain_id,
@@ -398,10 +358,9 @@ def test_a_transfer_from_an_honest_client_is_unaffected_by_budgets() -> None:
         payload=encode(TransferPayload(bytes(20), 5)),
         stamp_bits_min=STAMP_BITS,
     )
-    r0.submit(tx.to_wire(), loop.now)
-    loop.drain("r0")
-    loop.run_until(lambda: all(r.ledger.height >= 2 for r in loop.replicas.values()))
-    for r in loop.replicas.values():
+    c.submit("r0", tx)
+    c.run_until(lambda: all(r.ledger.height >= 2 for r in c.replicas.values()))
+    for r in c.replicas.values():
         assert r.dag.is_covered(tx.id)
         within_budgets(r)
 
