@@ -25,7 +25,8 @@ from govchain.replica.messages import (
     TxRequest,
     decode_message,
 )
-from govchain.replica.replica import UNPROVEN_MAX, UNPROVEN_PEER_SHARE, Replica
+from govchain.replica.replica import Replica
+from govchain.replica.withheld import UNPROVEN_MAX, UNPROVEN_PEER_SHARE
 from govchain.state.audit import AUDIT_EMPTY, AuditEntry, AuditKind
 from govchain.state.governance import PROPOSALS_OPEN_MAX
 from govchain.state.payloads import ProposePayload, RecordPayload, Redact, TransferPayload
@@ -256,15 +257,15 @@ def test_one_peer_fills_at_most_its_share_of_the_unproven_copies() -> None:
         copies.append(RedactedTxMsg(rec.without_payload().to_wire(), proof))
     for msg in copies[:-1]:
         r0.receive("mallory", msg, net.now)
-    assert len(r0._unproven) == UNPROVEN_MAX // UNPROVEN_PEER_SHARE
+    assert len(r0._withheld) == UNPROVEN_MAX // UNPROVEN_PEER_SHARE
     r0.receive("r1", copies[-1], net.now)  # an honest peer still has room
-    assert len(r0._unproven) == UNPROVEN_MAX // UNPROVEN_PEER_SHARE + 1
+    assert len(r0._withheld) == UNPROVEN_MAX // UNPROVEN_PEER_SHARE + 1
     far = RedactedTxMsg(
         copies[-2].wire,
         ReceiptProof(Receipt(copies[-2].proof.receipt.tx_id, 10**9, 0, "executed"), 1, ()),
     )
     r0.receive("r2", far, net.now)  # a height no fetch could need yet is not kept
-    assert len(r0._unproven) == UNPROVEN_MAX // UNPROVEN_PEER_SHARE + 1
+    assert len(r0._withheld) == UNPROVEN_MAX // UNPROVEN_PEER_SHARE + 1
 
 
 def test_an_honest_redaction_proof_always_fits() -> None:

@@ -8,11 +8,9 @@ atomic write, then send `sends`. Nothing here touches a socket, file or clock.
 from __future__ import annotations
 
 import hashlib
-import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from govchain.codec import encode
 from govchain.consensus.config import ConsensusConfig
 from govchain.consensus.messages import Certificate, Checkpoint, Proposal
 from govchain.consensus.tendermint import HardState, Relation, Tendermint
@@ -25,7 +23,6 @@ from govchain.dag.admission import (
     decode_wire,
 )
 from govchain.dag.graph import CLIENTS_SOURCE, Admitted, Dag
-from govchain.dag.kinds import Kind
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction, TxWire, tx_id
 from govchain.replica.books import PeerHeights
@@ -47,22 +44,23 @@ from govchain.replica.messages import (
     VoteMsg,
 )
 from govchain.replica.replication import Replication, SubmitState, Submitted
+from govchain.replica.withheld import (
+    REJECTED,
+    UNPROVEN_BYTES_MAX,
+    UNPROVEN_PEER_SHARE,
+    Purges,
+    WithheldCopies,
+)
 from govchain.state.audit import AuditEntry, AuditKind
 from govchain.state.genesis import Genesis
 from govchain.state.ledger import Executed, Ledger
-from govchain.state.receipts import Receipt, ReceiptProof, Status, prove
+from govchain.state.receipts import Receipt, ReceiptProof, prove
 
-UNPROVEN_MAX = 1_024  # withheld copies waiting for the checkpoint that certifies them
-UNPROVEN_BYTES_MAX = 8 * 1024 * 1024  # ... and their encoded size, all told
-UNPROVEN_PEER_SHARE = 4  # one peer holds at most 1/4 of either
-# A receipt this far past the decided height waits for a later fetch, not here.
-UNPROVEN_HEIGHTS_AHEAD_MAX = 64
 # What no honest peer ever relays: it admits, so checks, before it gossips.
 # (Expiry, quotas, tier limits and duplicates depend on timing and state.)
 _DISHONEST = frozenset(
     {Reject.MALFORMED, Reject.WRONG_CHAIN, Reject.BAD_PAYLOAD, Reject.BAD_KEY, Reject.BAD_SIGNATURE}
 )
-_REJECTED = Status.REJECTED.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,23 +207,17 @@ class Replica:
         self.receipt_source = receipt_source
         # The audit entries a height appended, from the store (a redaction's proof).
         self.audit_source = audit_source
-        # Vertices fetched without their payload for catch-up: their certified
-        # receipts stand in for the payload at execution; proofs wait here, with
-        # the peer that sent them, until h+1 is decided.
-        self._known_receipts: dict[bytes, Receipt] = {}
-        # id -> (peer, message, its encoded size): bounded in count and bytes,
-        # and per peer, since a peer decides what it sends.
-        self._unproven: dict[bytes, tuple[str, RedactedTxMsg, int]] = {}
-        self._unproven_bytes = 0
-        self._unproven_by_peer: dict[str, tuple[int, int]] = {}  # peer -> (count, bytes)
-        # Redacted records taken before this node could check the redaction's
-        # certified audit head: id -> (peer, height of the redaction, the head its
-        # entries chain to). Checked when execution reaches that height.
-        self._redactions_to_confirm: dict[bytes, tuple[str, int, bytes]] = {}
-        # Height h -> ids whose payload goes once checkpoint h + 1 is decided: until
-        # then only the payload proves what a peer catching up must execute.
-        self._purge_at: dict[int, set[bytes]] = {}
-        self._purge_ids: set[bytes] = set()  # every id in _purge_at
+        # Copies fetched without their payload (catch-up), proven against the
+        # certified chain; and our own payloads waiting to be purged.
+        self._withheld = WithheldCopies(
+            genesis.chain_id,
+            config.dag,
+            lambda: self.decided,
+            lambda: self.ledger.height,
+            self._blame,
+            accept_forged_redaction="accept-forged-redaction" in config.consensus.plants,
+        )
+        self._purges = Purges()
         self._admission_pending = False  # gossip admitted, consequences not drawn yet
         # Stored vertices the replay left waiting for a parent (a withheld copy is
         # stored only with its execution): not persisted again once admitted.
@@ -283,7 +275,7 @@ class Replica:
             time_drift_ms_max=config.consensus.time_drift_ms_max,
             proposal_tip_age_ms=config.proposal_tip_age_ms,
             idle_checkpoint_ms=self.idle_checkpoint_ms,
-            purges_waiting=lambda: bool(self._purge_at),
+            purges_waiting=self._purges.waiting,
         )
         self.consensus = Tendermint(
             genesis.chain_id,
@@ -670,7 +662,7 @@ class Replica:
             if t is None:
                 continue
             if not t.payload_missing:
-                if vid not in self._purge_ids or self._is_validator(peer):
+                if vid not in self._purges or self._is_validator(peer):
                     found.append(t.to_wire())
                     continue
                 # Final as rejected or redacted, not yet certified: the bytes go
@@ -682,7 +674,7 @@ class Replica:
             if proof is None:
                 continue
             entries: tuple[AuditEntry, ...] = ()
-            if proof.receipt.status != _REJECTED:
+            if proof.receipt.status != REJECTED:
                 entries = self._redaction_entries(vid)
                 if not entries:
                     continue
@@ -752,9 +744,8 @@ class Replica:
     def _on_redacted(self, peer: str, msg: RedactedTxMsg, now_ms: int) -> bool:
         """A vertex we asked for, without its payload; True when it entered the DAG.
 
-        Taken only when its receipt is certified and says rejected, or, for a
-        record, when the certified chain redacted it. Anything else is a copy
-        an honest peer never sends: its sender is blamed.
+        WithheldCopies.examine judges it: anything a certified chain does not
+        prove is a copy an honest peer never sends, and its sender is blamed.
         """
         new = self._decode_new(peer, msg.wire)
         if new is None:
@@ -764,136 +755,24 @@ class Replica:
             return False
         if vid not in self._fetcher.wanted and not self.dag.is_awaited(vid):
             return False  # unsolicited: only a vertex a decided cone needs comes this way
-        if msg.proof.receipt.tx_id != vid:
-            self._blame(peer, "a withheld copy whose receipt names another transaction")
-            return False
-        try:
-            tx = check_wire(w, self.genesis.chain_id, self.config.dag, vid, payload_withheld=True)
-        except AdmissionError as exc:
-            self._blame(peer, f"a withheld copy with a bad header: {exc}")
-            return False
-        verdict = self._proof_verdict(msg.proof)
-        if verdict is None:
-            self._park_unproven(peer, vid, msg)
-            return False
-        if not verdict:
-            self._blame(peer, "a withheld copy whose receipt is not certified")
-            return False
-        problem = self._withheld_problem(peer, tx, msg)
-        if problem is not None:
-            self._blame(peer, problem)
+        tx = self._withheld.examine(peer, vid, w, msg)
+        if tx is None:
             return False
         try:
             admitted = self.dag.admit_tx(tx, now_ms, lenient=True, source=peer)
         except AdmissionError:
             return False
-        self._known_receipts[vid] = msg.proof.receipt
+        self._withheld.took(vid, msg.proof.receipt)
         self._fetcher.wanted.pop(vid, None)
         self._on_admitted(admitted, peer)
         if admitted.missing:
             self._fetcher.fetch(list(admitted.missing), peer, now_ms)
         return bool(admitted.added)
 
-    def _withheld_problem(self, peer: str, tx: Transaction, msg: RedactedTxMsg) -> str | None:
-        """Why a certified vertex may not travel without its payload, or None when it may.
-
-        A record's redaction is checked against the audit head certified after
-        its height when this node holds that checkpoint; before that (a node
-        catching up holds decisions only a little past its execution), the
-        entries must chain among themselves, and execution confirms their head
-        when it reaches that height (_confirm_redactions).
-        """
-        if "accept-forged-redaction" in self.config.consensus.plants:
-            return None
-        receipt = msg.proof.receipt
-        if receipt.status == _REJECTED:
-            return None
-        if tx.body.kind != Kind.RECORD:
-            return f"a {tx.body.kind} final as {receipt.status} sent without its payload"
-        entries = msg.redaction
-        if not entries or len(entries) > REDACTION_ENTRIES_MAX:
-            return "a record final as executed or held sent without its payload or a redaction"
-        first = entries[0]
-        if (
-            first.kind != AuditKind.REDACTION.value
-            or first.subject != f"tx:{tx.id.hex()}"
-            or first.height < receipt.height
-            or any(e.height != first.height for e in entries)
-            or any(b.prev != a.hash for a, b in itertools.pairwise(entries))
-        ):
-            return "a redaction proof that does not name the record or does not chain"
-        head = entries[-1].hash
-        r = first.height
-        if len(self.decided) > r:
-            if self.decided[r][0].audit_head != head:
-                return f"a redaction proof that misses the audit head certified after {r}"
-        elif self.ledger.height >= r:
-            return f"a redaction proof for height {r}, executed here without it"
-        else:
-            self._redactions_to_confirm[tx.id] = (peer, r, head)
-        return None
-
-    def _confirm_redactions(self, height: int, audit_head: bytes) -> None:
-        """Execution reached height: the redactions taken on trust must end at its head."""
-        for vid, (peer, r, head) in list(self._redactions_to_confirm.items()):
-            if r != height:
-                continue
-            del self._redactions_to_confirm[vid]
-            if head != audit_head:
-                # The record executed exactly from its certified receipt, so state
-                # is right; only its payload is missing here. Blame the sender.
-                self._blame(peer, f"a forged redaction of {vid.hex()} at height {r}")
-
     def _blame(self, peer: str, reason: str) -> None:
         """A peer sent what no honest peer sends: the shell drops it for a while."""
         if peer:
             self._out.blamed.append((peer, reason))
-
-    def _proof_verdict(self, proof: ReceiptProof) -> bool | None:
-        """Whether the receipt is under the receipts root certified at its height + 1
-        (None while that height is not decided here yet)."""
-        h = proof.receipt.height
-        if h < 1:
-            return False
-        if len(self.decided) < h + 1:
-            return None
-        return proof.verify(self.decided[h][0].receipts_root)
-
-    def _park_unproven(self, peer: str, vid: bytes, msg: RedactedTxMsg) -> None:
-        """Keep a copy until its receipt's height is decided here, within every budget.
-
-        The first copy of an id stays: a peer cannot push out another's. One
-        that fails its check later is dropped and its sender blamed, and the
-        fetch asks again.
-        """
-        if vid in self._unproven or msg.proof.receipt.height > (
-            len(self.decided) + UNPROVEN_HEIGHTS_AHEAD_MAX
-        ):
-            return
-        size = len(encode(msg))
-        count, used = self._unproven_by_peer.get(peer, (0, 0))
-        if (
-            len(self._unproven) >= UNPROVEN_MAX
-            or self._unproven_bytes + size > UNPROVEN_BYTES_MAX
-            or (count + 1) * UNPROVEN_PEER_SHARE > UNPROVEN_MAX
-            or (used + size) * UNPROVEN_PEER_SHARE > UNPROVEN_BYTES_MAX
-        ):
-            return
-        self._unproven[vid] = (peer, msg, size)
-        self._unproven_bytes += size
-        self._unproven_by_peer[peer] = (count + 1, used + size)
-
-    def _retry_unproven(self, now_ms: int) -> bool:
-        added = False
-        for vid, (peer, msg, size) in list(self._unproven.items()):
-            if self._proof_verdict(msg.proof) is not None:
-                del self._unproven[vid]
-                self._unproven_bytes -= size
-                count, used = self._unproven_by_peer.pop(peer)
-                if count > 1:
-                    self._unproven_by_peer[peer] = (count - 1, used - size)
-                added |= self._on_redacted(peer, msg, now_ms)
-        return added
 
     # -- budgets ---------------------------------------------------------------
     def budgets(self) -> dict[str, tuple[int, int]]:
@@ -917,9 +796,9 @@ class Replica:
                 self._fetcher.wanted.most_bytes_per_source(),
                 c.wanted_bytes_per_source_max,
             ),
-            "unproven": (self._unproven_bytes, UNPROVEN_BYTES_MAX),
+            "unproven": (self._withheld.used_bytes(), UNPROVEN_BYTES_MAX),
             "unproven_per_source": (
-                max((used for _, used in self._unproven_by_peer.values()), default=0),
+                self._withheld.most_bytes_per_source(),
                 UNPROVEN_BYTES_MAX // UNPROVEN_PEER_SHARE,
             ),
             "future": (consensus.future_bytes(), cc.future_bytes_max),
@@ -953,10 +832,11 @@ class Replica:
                 self._out.decided.append((cp, cert))
             if not r.decided:
                 break
-            if self._purge_at:
+            if self._purges.waiting():
                 self._purge_certified()
-            if self._unproven:
-                self._retry_unproven(now_ms)
+            if len(self._withheld):
+                for copy in self._withheld.provable():
+                    self._on_redacted(copy.peer, copy.msg, now_ms)
             if self._execute_decided():
                 self.consensus.recheck(now_ms)
                 self._fetch_wanted()
@@ -983,11 +863,7 @@ class Replica:
             order.sort(key=lambda i: hashlib.sha256(self.name.encode() + i).digest())
         txs = tuple(self.dag.vertices[i].tx for i in order)
         self.dag.cover(order, cp.height)
-        withheld = {
-            tx.id: self._known_receipts.pop(tx.id)
-            for tx in txs
-            if tx.payload_missing and tx.id in self._known_receipts
-        }
+        withheld = self._withheld.receipts_for(txs)
         result = self.ledger.execute(cp.height, txs, {**withheld, **(known or {})} or None)
         # Final as rejected, or redacted: the payload leaves memory and the store
         # once the next checkpoint certifies this height (_purge_certified); the
@@ -995,16 +871,14 @@ class Replica:
         gone = {
             tx.id
             for tx, rc in zip(txs, result.receipts, strict=True)
-            if rc.status == _REJECTED and tx.payload
+            if rc.status == REJECTED and tx.payload
         }
         gone.update(result.redacted)
         if gone:
-            self._purge_at[cp.height] = gone
-            self._purge_ids |= gone
+            self._purges.schedule(cp.height, gone)
             if self._gossip:  # admitted and final in one step: never gossiped now
                 self._gossip = [(tx, src) for tx, src in self._gossip if tx.id not in gone]
-        if self._redactions_to_confirm:
-            self._confirm_redactions(cp.height, result.audit_head)
+        self._withheld.confirm(cp.height, result.audit_head)
         ex = Execution(cp, txs, result)
         self.executions.append(ex)
         self._executions_txs += len(txs)
@@ -1013,27 +887,15 @@ class Replica:
             or self._executions_txs > self.config.executions_txs_max
         ):
             self._executions_txs -= len(self.executions.pop(0).txs)
-        if self._purge_at:
+        if self._purges.waiting():
             self._purge_certified()
         return ex
 
     def _purge_certified(self) -> None:
-        """Payloads whose removal a decided checkpoint now proves leave memory and the store.
-
-        A transaction final as rejected at h can be proven so only by the
-        receipts root that checkpoint h + 1 certifies. Deleting its payload
-        earlier would strand a validator still executing h: no peer could send
-        the bytes, nor a copy it could check, and with f others down h + 1 would
-        never be decided. Until then the payload is served only to a validator
-        that asks for it by id, never gossiped, and never shown by the API.
-        """
-        due = sorted(h for h in self._purge_at if h < len(self.decided))
-        if not due:
+        """Payloads whose removal a decided checkpoint now proves leave memory and the store."""
+        ids = self._purges.certified(len(self.decided))
+        if not ids:
             return
-        ids: set[bytes] = set()
-        for h in due:
-            ids |= self._purge_at.pop(h)
-        self._purge_ids -= ids
         self._forget_payloads(ids)
         self._out.purged.extend(sorted(ids))
 
