@@ -1,8 +1,8 @@
 """One suite for every Store: the in-memory twin and SQLite run the same tests.
 
-The data is real: replicas wired by a small deterministic loop (as in
-test_replica.py) finalize transfers, and every ready() of r0 is committed into
-the store under test. Then r0 is rebuilt from load() and must carry on. The
+The data is real: replicas on the simulated clock and network
+(conftest.SimCluster) finalize transfers, and every ready() of r0 is committed
+into the store under test. Then r0 is rebuilt from load() and must carry on. The
 SQLite-only tests at the end reopen the file, fail commits half-way, corrupt
 rows, and kill -9 a writer.
 """
@@ -15,7 +15,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,13 +22,14 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from conftest import SimCluster, receipt_of
 from govchain.codec import encode
 from govchain.consensus.tendermint import HardState
 from govchain.consensus.validators import ValidatorSet
 from govchain.crypto.keys import SigningKey
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction, build
-from govchain.replica.messages import CommitRequest, Message, decode_message
+from govchain.replica.messages import CommitRequest
 from govchain.replica.replica import (
     Execution,
     Persisted,
@@ -71,76 +71,10 @@ NAMES = ["r0", "r1", "r2", "r3"]
 OTHERS = {"r1", "r2", "r3"}
 
 
-# -- a small cluster whose r0 writes through a Store --------------------------------
-class Net:
-    """Four validators delivering at once; r0 commits each ready() into `store`."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.readies: list[ReplicaReady] = []  # r0's, as committed
-        self.others = {name: Persisted() for name in NAMES[1:]}
-        self.replicas: dict[str, Replica] = {}
-        self.queue: deque[tuple[str, str, bytes]] = deque()
-        self.cut: set[str] = set()
-        self.now = 0
-        self.blamed: list[tuple[str, str, str]] = []  # (who blamed, peer, why)
-        self.lost: Callable[[str, str, Message], bool] = lambda src, dst, msg: False
-        for name in NAMES:
-            self.restart(name)
-
-    def restart(self, name: str) -> Replica:
-        persisted = self.store.load() if name == "r0" else self.others[name]
-        key = VALIDATORS[NAMES.index(name)]
-        r = Replica(name, GENESIS, key, NAMES, CONFIG, persisted)
-        self.replicas[name] = r
-        r.start(self.now)
-        self.drain(name)
-        return r
-
-    def drain(self, name: str) -> None:
-        out = self.replicas[name].ready()
-        self.blamed.extend((name, peer, why) for peer, why in out.blamed)
-        if name == "r0":
-            self.store.commit(out)  # persist, then send
-            self.readies.append(out)
-        else:
-            p = self.others[name]
-            p.hard_state = out.hard_state or p.hard_state
-            p.decided.extend(out.decided)
-            p.executed.extend(out.executed)
-            p.vertices.extend(out.admitted)
-        for dst, msg in out.sends:
-            for d in [dst] if dst is not None else [n for n in NAMES if n != name]:
-                self.queue.append((name, d, encode(msg)))
-
-    def step(self) -> None:
-        self.now += TICK_MS
-        for name in NAMES:
-            self.replicas[name].tick(self.now)
-            self.drain(name)
-        while self.queue:
-            src, dst, data = self.queue.popleft()
-            if src not in self.cut and dst not in self.cut:
-                msg = decode_message(data)
-                if self.lost(src, dst, msg):
-                    continue
-                self.replicas[dst].receive(src, msg, self.now)
-                self.drain(dst)
-
-    def run_until(self, done: Callable[[], bool], ms_max: int = 10_000) -> None:
-        deadline = self.now + ms_max
-        while not done():
-            assert self.now < deadline, "no progress in simulated time"
-            self.step()
-
-    def submit(self, name: str, tx: Transaction) -> None:
-        self.replicas[name].submit(tx.to_wire(), self.now)
-        self.drain(name)
-
-    def final_everywhere(self, txs: list[Transaction]) -> Callable[[], bool]:
-        return lambda: all(
-            receipt_of(r, tx.id) is not None for r in self.replicas.values() for tx in txs
-        )
+# -- a small cluster whose r0 writes through the Store under test -----------------
+def cluster(store: Store) -> SimCluster:
+    """Four validators on the simulated network; r0 commits each ready() into `store`."""
+    return SimCluster(GENESIS, VALIDATORS, CONFIG, stores={"r0": store}, record=["r0"])
 
 
 def transfer(
@@ -158,15 +92,7 @@ def transfer(
     )
 
 
-def receipt_of(replica: Replica, tx_id: bytes) -> Receipt | None:
-    for ex in replica.executions:
-        for rc in ex.result.receipts:
-            if rc.tx_id == tx_id:
-                return rc
-    return None
-
-
-def play(net: Net) -> tuple[list[Transaction], list[Transaction]]:
+def play(net: SimCluster) -> tuple[list[Transaction], list[Transaction]]:
     """Make four transfers final (one rejected), then cut r0 off and give it two more.
 
     Returns (final, pending): the pending pair is admitted by r0, child after
@@ -180,7 +106,7 @@ def play(net: Net) -> tuple[list[Transaction], list[Transaction]]:
     net.submit("r0", back)
     clash = transfer(tips(2), ALICE, BOB, 999, nonce=0)  # the same nonce as `first`
     net.submit("r2", clash)
-    net.run_until(net.final_everywhere([first, back, clash]))
+    net.run_until(net.final_everywhere(first, back, clash))
     # r0 misses a decision, then catches up: it learns the checkpoint from a
     # commit, fetches the cone, admits and executes it in one ready().
     net.cut = {"r0"}
@@ -193,9 +119,8 @@ def play(net: Net) -> tuple[list[Transaction], list[Transaction]]:
     )
     net.cut = set()
     final = [first, back, clash, missed]
-    net.run_until(net.final_everywhere(final))
+    net.run_until(net.final_everywhere(*final))
     net.cut = set(OTHERS)
-    net.queue.clear()
     parent = transfer(tips(2), ALICE, BOB, 1, nonce=1)
     net.submit("r0", parent)
     child = transfer(tips(2), BOB, ALICE, 1, nonce=2)
@@ -228,15 +153,15 @@ class History:
 
 @pytest.fixture(scope="module")
 def history() -> History:
-    net = Net(MemoryStore())
+    net = cluster(MemoryStore())
     final, pending = play(net)
     r0 = net.replicas["r0"]
     assert len(r0.decided) == r0.ledger.height >= 3
     assert any(rc.status == "rejected" for ex in r0.executions for rc in ex.result.receipts)
-    both = [r for r in net.readies if r.admitted and any(ex.txs for ex in r.executed)]
+    both = [r for r in net.readies["r0"] if r.admitted and any(ex.txs for ex in r.executed)]
     assert both, "catching up should admit and execute in one ready()"
-    assert any(r.executed and not r.decided for r in net.readies)
-    readies = [replace(r, sends=[]) for r in net.readies]
+    assert any(r.executed and not r.decided for r in net.readies["r0"])
+    readies = [replace(r, sends=[]) for r in net.readies["r0"]]
     return History(readies, r0, final, pending)
 
 
@@ -325,28 +250,28 @@ def test_load_gives_back_what_the_replica_produced(store: Store, history: Histor
 
 
 def test_a_replica_resumes_from_the_store_and_keeps_finalizing(backend: Backend) -> None:
-    net = Net(backend.open())
+    net = cluster(backend.open())
     _, pending = play(net)
-    old = net.replicas["r0"]
+    old = net.replica("r0")
     before = (old.ledger.height, old.ledger.state_hash, old.consensus.height)
 
-    net.store = backend.reopen(net.store)
-    net.queue.clear()  # in-flight messages die with the process
-    new = net.restart("r0")
+    new = net.restart("r0", backend.reopen(net.store("r0")))  # in-flight messages die too
     assert new is not old
     assert (new.ledger.height, new.ledger.state_hash, new.consensus.height) == before
     assert new.executions == old.executions
     assert all(new.dag.has(p.id) and not new.dag.is_covered(p.id) for p in pending)
 
     net.cut = set()
-    net.run_until(net.final_everywhere(pending))
+    net.run_until(net.final_everywhere(*pending))
     more = transfer(new.dag.client_tips(2), ALICE, BOB, 3, nonce=2)
     net.submit("r0", more)
-    net.run_until(net.final_everywhere([more]))
+    net.run_until(net.final_everywhere(more))
     assert new.ledger.height > before[0]
     assert new.ledger.balance(BOB.address) == old.ledger.balance(BOB.address) + 3
 
-    again = Replica("r0", GENESIS, VALIDATORS[0], NAMES, CONFIG, backend.reopen(net.store).load())
+    again = Replica(
+        "r0", GENESIS, VALIDATORS[0], NAMES, CONFIG, backend.reopen(net.store("r0")).load()
+    )
     assert (again.ledger.height, again.ledger.state_hash) == (
         new.ledger.height,
         new.ledger.state_hash,
@@ -766,12 +691,12 @@ MARKER = b"redact-me-7f3a9c1e5b"
 def test_a_redaction_removes_the_payload_and_a_restart_replays_without_it(
     backend: Backend, tmp_path: Path
 ) -> None:
-    net = Net(backend.open())
+    net = cluster(backend.open())
     net.run_until(lambda: all(r.ledger.height >= 2 for r in net.replicas.values()))
     tips = net.replicas["r0"].dag.client_tips
     rec = signed(ALICE, "record", encode(RecordPayload("", "text/plain", MARKER)), tips(2), 0)
     net.submit("r0", rec)
-    net.run_until(net.final_everywhere([rec]))
+    net.run_until(net.final_everywhere(rec))
     if backend.kind == "sqlite":  # the search below would find it: it is there now
         assert any(MARKER in f.read_bytes() for f in tmp_path.iterdir())
     action = ProposePayload(Redact(rec.id), "court order 17", bytes(32))
@@ -781,7 +706,7 @@ def test_a_redaction_removes_the_payload_and_a_restart_replays_without_it(
     net.run_until(lambda: all(r.ledger.redaction(rec.id) for r in net.replicas.values()))
     net.run_until(lambda: r0.ledger.height > r0.ledger.redaction(rec.id).height)  # type: ignore[union-attr]
 
-    store = net.store
+    store = net.store("r0")
     stored = store.get_tx(rec.id)
     assert stored is not None and stored.redacted and stored.tx.payload == b""
     assert stored.receipt is not None and stored.receipt.status == "executed"
@@ -793,8 +718,7 @@ def test_a_redaction_removes_the_payload_and_a_restart_replays_without_it(
     assert [e.seq for e in entries] == list(range(len(entries)))
 
     # A restart replays the redacted record from its stored receipt.
-    net.store = backend.reopen(store)
-    again = net.restart("r0")
+    again = net.restart("r0", backend.reopen(store))
     assert again.ledger.state_hash == r0.ledger.state_hash
     assert again.ledger.audit_head == r0.ledger.audit_head
     assert again.ledger.redaction(rec.id) is not None
@@ -804,7 +728,7 @@ def test_a_redaction_removes_the_payload_and_a_restart_replays_without_it(
 
 
 def test_a_node_catching_up_after_a_redaction_never_receives_the_bytes() -> None:
-    net = Net(MemoryStore())
+    net = cluster(MemoryStore())
     net.run_until(lambda: all(r.ledger.height >= 2 for r in net.replicas.values()))
     net.cut = {"r3"}
     tips = net.replicas["r0"].dag.client_tips
@@ -825,7 +749,7 @@ def test_a_node_catching_up_after_a_redaction_never_receives_the_bytes() -> None
     same = [ex for ex in r0.executions if ex.result.height == lagging.ledger.height]
     assert same and same[0].result.state_hash == lagging.ledger.state_hash
     assert receipt_of(lagging, rec.id) == receipt_of(r0, rec.id)
-    stored = net.others["r3"]
+    stored = net.store("r3").load()
     held = [tx for ex in stored.executed for tx in ex.txs] + stored.vertices
     held += [tx for ex in lagging.executions for tx in ex.txs]
     assert any(tx.id == rec.id for tx in held)
