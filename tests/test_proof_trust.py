@@ -12,7 +12,6 @@ multi-process check at the end drives the CLI against a 1-validator devnet.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import subprocess
@@ -26,6 +25,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from conftest import AsgiClient, SyncAsgiTransport
 from govchain.api.app import build_app
 from govchain.api.views import checkpoint_json
 from govchain.cli.audit_cmd import export_doc, verify_export
@@ -114,7 +114,9 @@ class CertifiedChain:
 
 
 @dataclass
-class Net:
+class ServedChain:
+    """The certified chain in a node's store, and the node's API over it (in-process)."""
+
     node: Node
     cc: CertifiedChain
     genesis: Genesis
@@ -123,12 +125,9 @@ class Net:
     txs: dict[str, Transaction]  # before / mid / after the validator changes
 
     def get(self, path: str) -> httpx.Response:
-        async def go() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-                return await c.get(path)
-
-        return asyncio.run(go())
+        """GET path from the API, served in-process."""
+        with AsgiClient(self.app) as http:
+            return http.get(path)
 
     def proof(self, name: str, start: int | None = None) -> dict[str, Any]:
         """GET /v1/txs/{id}/proof, the change chain from checkpoint `start` (None: genesis)."""
@@ -142,23 +141,8 @@ class Net:
         return Trust(height, self.cc.decided[height][0].hash)
 
 
-class _SyncASGI(httpx.BaseTransport):
-    """The SDK's synchronous client, served by the ASGI app in-process."""
-
-    def __init__(self, app: Any) -> None:
-        self.inner = httpx.ASGITransport(app=app)
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        async def go() -> httpx.Response:
-            resp = await self.inner.handle_async_request(request)
-            body = await resp.aread()
-            return httpx.Response(resp.status_code, headers=resp.headers, content=body)
-
-        return asyncio.run(go())
-
-
 @pytest.fixture(scope="module")
-def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedChain]:
     root = tmp_path_factory.mktemp("trust")
     (node_dir,) = create(root / "net", 1, 0, 42_000)
     home = Home(node_dir.home)
@@ -188,11 +172,11 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     assert ledger.validator_set(9) == ValidatorSet.of({k.public_key: 1 for k in NEW})
     genesis_file = root / "genesis.json"
     genesis_file.write_text(json.dumps(genesis_to_json(g)))
-    yield Net(node, cc, g, genesis_file, build_app(node), txs)
+    yield ServedChain(node, cc, g, genesis_file, build_app(node), txs)
     node.store.close()
 
 
-def forged_proof(net: Net, valset_hash: bytes | None = None) -> dict[str, Any]:
+def forged_proof(net: ServedChain, valset_hash: bytes | None = None) -> dict[str, Any]:
     """Three retired genesis keys certify an invented checkpoint holding an 'executed' receipt."""
     loot = tx(MALLORY, 0, "transfer", _transfer_to(MALLORY, 1_000_000))
     height = 20  # beyond anything the chain decided
@@ -236,7 +220,7 @@ def _transfer_to(key: SigningKey, amount: int) -> bytes:
     return encode(TransferPayload(key.address, amount))
 
 
-def _refused(doc: dict[str, Any], net: Net, trust: Trust | None, words: str) -> None:
+def _refused(doc: dict[str, Any], net: ServedChain, trust: Trust | None, words: str) -> None:
     with pytest.raises(ProofError) as err:
         verify_proof(copy.deepcopy(doc), net.genesis, trust)
     assert words in str(err.value), str(err.value)
@@ -251,7 +235,7 @@ def _cli(*args: str) -> tuple[int, Any]:
 
 
 def test_retired_validators_cannot_forge_a_proof_past_a_trusted_checkpoint(
-    net: Net, tmp_path: Path
+    net: ServedChain, tmp_path: Path
 ) -> None:
     forged = forged_proof(net)
     for t in (7, 9, 10):
@@ -278,7 +262,7 @@ def test_retired_validators_cannot_forge_a_proof_past_a_trusted_checkpoint(
     assert rc == 1 and err["error"]["code"] == "invalid_proof", err
 
 
-def test_a_gap_in_the_change_chain_is_refused(net: Net) -> None:
+def test_a_gap_in_the_change_chain_is_refused(net: ServedChain) -> None:
     good = net.proof("after")
     assert [c["height"] for c in good["validator_changes"]] == [2, 3, 4]
     for drop in range(3):  # any one change left out
@@ -312,7 +296,7 @@ def test_a_gap_in_the_change_chain_is_refused(net: Net) -> None:
     _refused(bad, net, None, "quorum")
 
 
-def test_the_first_change_of_a_height_is_tied_to_the_head_before_it(net: Net) -> None:
+def test_the_first_change_of_a_height_is_tied_to_the_head_before_it(net: ServedChain) -> None:
     # The proof of the transaction final at height 4 is anchored at checkpoint 5,
     # which the set before height 4's changes certifies: dropping the first
     # removal of that height left every later check intact in the old verifier.
@@ -324,7 +308,7 @@ def test_the_first_change_of_a_height_is_tied_to_the_head_before_it(net: Net) ->
     _refused(bad, net, None, "does not follow the certified head")
 
 
-def test_a_proof_is_bound_to_its_genesis(net: Net, tmp_path: Path) -> None:
+def test_a_proof_is_bound_to_its_genesis(net: ServedChain, tmp_path: Path) -> None:
     good = net.proof("after")
     bad = copy.deepcopy(good)
     bad["genesis_hash"] = "ab" * 32
@@ -351,7 +335,9 @@ def test_a_proof_is_bound_to_its_genesis(net: Net, tmp_path: Path) -> None:
 # -- good proofs ---------------------------------------------------------------------
 
 
-def test_good_proofs_verify_from_genesis_across_real_changes(net: Net, tmp_path: Path) -> None:
+def test_good_proofs_verify_from_genesis_across_real_changes(
+    net: ServedChain, tmp_path: Path
+) -> None:
     for name, anchor in (("before", 2), ("mid", 5), ("after", 9)):
         ok = verify_proof(net.proof(name), net.genesis)
         assert ok["valid"] is True and ok["anchor"] == anchor, ok
@@ -365,7 +351,7 @@ def test_good_proofs_verify_from_genesis_across_real_changes(net: Net, tmp_path:
     assert rc == 0 and ok["valid"] is True and ok["signers"] == 4, ok
 
 
-def test_good_proofs_verify_from_a_trusted_checkpoint(net: Net, tmp_path: Path) -> None:
+def test_good_proofs_verify_from_a_trusted_checkpoint(net: ServedChain, tmp_path: Path) -> None:
     # 3: height 2's additions are pending (they certify from 4); 5: height 4's
     # removals are pending; 7: nothing is; 9: the anchor itself is trusted.
     for t in range(1, 10):
@@ -381,7 +367,7 @@ def test_good_proofs_verify_from_a_trusted_checkpoint(net: Net, tmp_path: Path) 
     assert rc == 0 and ok["valid"] is True, ok
 
 
-def test_a_proof_from_a_checkpoint_needs_that_checkpoint_trusted(net: Net) -> None:
+def test_a_proof_from_a_checkpoint_needs_that_checkpoint_trusted(net: ServedChain) -> None:
     doc = net.proof("after", 7)
     _refused(doc, net, None, "--trust 7:")
     _refused(doc, net, Trust(7, b"\x01" * 32), "trusted checkpoint")
@@ -398,7 +384,7 @@ def test_a_proof_from_a_checkpoint_needs_that_checkpoint_trusted(net: Net) -> No
     _refused(net.proof("mid"), net, net.trust(7), "starts at the genesis")
 
 
-def test_the_proof_endpoint_checks_from(net: Net) -> None:
+def test_the_proof_endpoint_checks_from(net: ServedChain) -> None:
     tid = net.txs["mid"].id.hex()  # anchored at checkpoint 5
     for query, code in (("?from=6", "bad_from"), ("?from=x", "bad_from"), ("?from=-1", "bad_from")):
         r = net.get(f"/v1/txs/{tid}/proof{query}")
@@ -414,10 +400,8 @@ def test_the_proof_endpoint_checks_from(net: Net) -> None:
 # -- audit exports --------------------------------------------------------------------
 
 
-def test_audit_exports_follow_the_same_rules(net: Net) -> None:
-    client = Client("http://t")
-    client._http = httpx.Client(transport=_SyncASGI(net.app), base_url="http://t")
-    with client:
+def test_audit_exports_follow_the_same_rules(net: ServedChain) -> None:
+    with Client("http://t", transport=SyncAsgiTransport(net.app)) as client:
         doc = export_doc(client, None, None)
         from_seven = export_doc(client, None, None, trust_from=7)
         with pytest.raises(CliError, match="before the trusted checkpoint"):
@@ -449,7 +433,7 @@ def test_audit_exports_follow_the_same_rules(net: Net) -> None:
     fails(early, "before the trusted checkpoint", net.trust(7))
 
 
-def test_trust_arguments_are_checked(net: Net, tmp_path: Path) -> None:
+def test_trust_arguments_are_checked(net: ServedChain, tmp_path: Path) -> None:
     f = tmp_path / "proof.json"
     f.write_text(json.dumps(net.proof("after")))
     for bad in ("7", "x:ab", "7:xyz", "-1:" + "00" * 32, "7:" + "AB" * 32, "7:" + "00" * 31):
