@@ -18,6 +18,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from govchain.api.decoded import with_decoded
 from govchain.api.openapi import OPENAPI
+from govchain.api.port import chain_view
 from govchain.api.views import (
     audit_entry_json,
     checkpoint_json,
@@ -68,6 +69,7 @@ ID_PREFIX_CHARS_MIN = 8
 ID_MATCHES_MAX = 16  # ids a prefix look-up returns, with "more" when there are others
 HOLDS_SHOWN_MAX = 100  # holds GET /v1/accounts/{address}/holds lists
 PACE_CHECKPOINTS = 64  # executed checkpoints whose spacing status reports
+CLIENT_TIPS_SHOWN = 4  # tips GET /v1/dag/tips suggests as a client's parents
 
 
 # Refusals that say "not now" rather than "never": 503 with Retry-After (seconds).
@@ -109,7 +111,8 @@ def _hex_arg(value: str, chars: int, what: str) -> bytes:
 
 def build_app(node: NodePort) -> Starlette:
     """The API application over one node."""
-    tx_body_max = node.replica.config.dag.tx_bytes_max * 2 + 1024  # hex doubles the size
+    view = chain_view(node)  # every read of the chain goes through it
+    tx_body_max = view.tx_bytes_max * 2 + 1024  # hex doubles the size
 
     def answer(r: Submitted) -> dict[str, object]:
         """The contract's answer to a submission the node took."""
@@ -119,32 +122,30 @@ def build_app(node: NodePort) -> Starlette:
         elif r.state is SubmitState.FINAL:
             stored = node.store.get_tx(r.tx_id)
             if stored is not None:  # (it is: covered ids are stored before they are known)
-                doc["status"] = tx_json(
-                    stored.tx, stored.height, stored.receipt, node.replica.ledger
-                )["status"]
+                doc["status"] = tx_json(stored.tx, stored.height, stored.receipt, view)["status"]
         return doc
 
     async def status(_: Request) -> JSONResponse:
-        r = node.replica
-        vs = r.ledger.validator_set(r.ledger.height + 1)
+        vs = view.validator_set(view.height + 1)
+        counts = view.dag_counts()
         return JSONResponse(
             {
                 "chain_id": node.genesis.chain_id,
                 "genesis_hash": node.genesis.hash.hex(),
                 "node": node.name,
                 "node_key": node.key.public_key.hex(),
-                "height": r.ledger.height,
-                "decided_height": len(r.decided),
+                "height": view.height,
+                "decided_height": view.decided_height,
                 "validators": [m.public_key.hex() for m in vs.members] if vs else [],
                 "is_validator": bool(vs and vs.weight_of(node.key.public_key)),
                 "dag": {
-                    "vertices": r.dag.count(),
-                    "tips": len(r.dag.tips),
-                    "pending": r.dag.uncovered_count,
-                    "orphans": r.dag.orphan_count(),
+                    "vertices": counts.vertices,
+                    "tips": counts.tips,
+                    "pending": counts.pending,
+                    "orphans": counts.orphans,
                 },
                 "peers": len(node.net.peers()),
-                "catching_up": r.catching_up(),
+                "catching_up": view.catching_up(),
                 "seconds_per_checkpoint": _seconds_per_checkpoint(node),
                 "final": True,
             }
@@ -195,20 +196,18 @@ def build_app(node: NodePort) -> Starlette:
             raise HTTPException(405, headers={"Allow": "POST"})
         tx_id = _hex_arg(request.path_params["tx_id"], HEX_ID_CHARS, "tx_id")
         stored = node.store.get_tx(tx_id)
-        ledger = node.replica.ledger
         if stored is not None:
-            doc = tx_json(stored.tx, stored.height, stored.receipt, ledger)
+            doc = tx_json(stored.tx, stored.height, stored.receipt, view)
             return JSONResponse(with_decoded(doc, stored.tx))
-        dag = node.replica.dag
-        tx = dag.get(tx_id)
+        tx = view.pending_tx(tx_id)
         if tx is not None:
-            return JSONResponse(with_decoded(tx_json(tx, None, None, ledger), tx))
-        tx = dag.orphan(tx_id)
+            return JSONResponse(with_decoded(tx_json(tx, None, None, view), tx))
+        tx = view.waiting_tx(tx_id)
         if tx is None:
             raise ApiError(404, "not_found", "no transaction with this id")
-        doc = with_decoded(tx_json(tx, None, None, ledger), tx)
+        doc = with_decoded(tx_json(tx, None, None, view), tx)
         doc["status"] = SubmitState.WAITING.value  # not in the DAG yet: a parent is missing
-        doc["missing"] = [m.hex() for m in dag.orphan_missing(tx_id)]
+        doc["missing"] = [m.hex() for m in view.waiting_for(tx_id)]
         return JSONResponse(doc)
 
     async def txs(request: Request) -> JSONResponse:
@@ -221,7 +220,7 @@ def build_app(node: NodePort) -> Starlette:
         lo, hi = prefix_bounds(prefix)
         found = set(node.store.tx_ids_with_prefix(prefix, ID_MATCHES_MAX + 1))
         # Admitted but not stored yet (the commit comes after): the DAG holds them.
-        found.update(vid for vid in node.replica.dag.vertices if lo <= vid <= hi)
+        found.update(view.vertex_ids_between(lo, hi))
         ids = sorted(found)
         return JSONResponse(
             {
@@ -234,7 +233,7 @@ def build_app(node: NodePort) -> Starlette:
     async def get_proof(request: Request) -> JSONResponse:
         tx_id = _hex_arg(request.path_params["tx_id"], HEX_ID_CHARS, "tx_id")
         stored = node.store.get_tx(tx_id)
-        if stored is None and not node.replica.dag.holds(tx_id):
+        if stored is None and not view.holds_tx(tx_id):
             raise ApiError(404, "not_found", "no transaction with this id")
         if stored is None or stored.receipt is None or stored.height is None:
             raise ApiError(404, "not_final", "the transaction is not final on this node")
@@ -301,24 +300,23 @@ def build_app(node: NodePort) -> Starlette:
         return JSONResponse(checkpoint_json(*found))
 
     async def tips(_: Request) -> JSONResponse:
-        dag = node.replica.dag
-        return JSONResponse({"tips": [t.hex() for t in dag.client_tips(4)], "height": dag.height})
+        tips = view.client_tips(CLIENT_TIPS_SHOWN)
+        return JSONResponse({"tips": [t.hex() for t in tips], "height": view.dag_height})
 
     async def account(request: Request) -> JSONResponse:
         addr = _hex_arg(request.path_params["address"], ADDRESS_CHARS, "address")
-        ledger = node.replica.ledger
-        acct = ledger.accounts.get(addr)
-        ident = ledger.identity(addr)
+        acct = view.account(addr)
+        ident = view.identity(addr)
         frozen = ident is not None and ident.frozen_by is not None
-        balance = acct.balance if acct else 0
+        balance = acct.balance
         doc: dict[str, object] = {
             "address": addr.hex(),
             "balance": balance,
             # A frozen identity can move none of it (amount freezes arrive with tracing).
             "frozen_amount": balance if frozen else 0,
             "frozen": frozen,
-            "nonce": acct.nonce if acct else 0,
-            "height": ledger.height,
+            "nonce": acct.nonce,
+            "height": view.height,
             "final": True,
         }
         key_hex = request.query_params.get("public_key")
@@ -327,19 +325,17 @@ def build_app(node: NodePort) -> Starlette:
             if address_of(key) != addr:
                 raise ApiError(400, "bad_public_key", "public_key does not belong to the address")
             # Not final: what a sender needs to chain its next transaction.
-            dag = node.replica.dag
-            doc["next_nonce"] = int(doc["nonce"]) + dag.pending_of(key)  # type: ignore[call-overload]
-            last = dag.latest_by_sender.get(key)
-            doc["last_tx"] = last.hex() if last is not None and not dag.is_covered(last) else None
+            doc["next_nonce"] = acct.nonce + view.pending_of(key)
+            last = view.latest_by_sender(key)
+            doc["last_tx"] = last.hex() if last is not None and not view.is_final_id(last) else None
         return JSONResponse(doc)
 
     async def account_holds(request: Request) -> JSONResponse:
         """Transfers and records of the address waiting for review, with their escrow."""
         addr = _hex_arg(request.path_params["address"], ADDRESS_CHARS, "address")
-        ledger = node.replica.ledger
         out: list[dict[str, object]] = []
         more = False
-        for hold in ledger.holds.by_tx.values():
+        for hold in view.holds():
             if not hold.escrowed or addr not in (hold.sender, hold.to):
                 continue
             if len(out) >= HOLDS_SHOWN_MAX:
@@ -347,21 +343,21 @@ def build_app(node: NodePort) -> Starlette:
                 break
             out.append(hold_json(hold, addr))
         return JSONResponse(
-            {"address": addr.hex(), "holds": out, "more": more, "height": ledger.height}
+            {"address": addr.hex(), "holds": out, "more": more, "height": view.height}
         )
 
     async def identity(request: Request) -> JSONResponse:
         addr = _hex_arg(request.path_params["address"], ADDRESS_CHARS, "address")
-        ident = node.replica.ledger.identity(addr)
+        ident = view.identity(addr)
         if ident is None:
             raise ApiError(404, "not_found", "no identity, freeze or role is recorded for it")
-        return JSONResponse({**identity_json(ident), "height": node.replica.ledger.height})
+        return JSONResponse({**identity_json(ident), "height": view.height})
 
     async def service(request: Request) -> JSONResponse:
         sid = request.path_params["service_id"]
         if not service_id_ok(sid):
             raise ApiError(400, "bad_service_id", "a service id is [a-z0-9_-]{1,64}")
-        found = node.replica.ledger.service(sid)
+        found = view.service(sid)
         if found is None:
             raise ApiError(404, "not_found", f"no service {sid!r} is registered")
         return JSONResponse(service_json(found))
@@ -374,25 +370,24 @@ def build_app(node: NodePort) -> Starlette:
         if want is not None and want not in {s.value for s in ProposalStatus}:
             raise ApiError(400, "bad_status", "status is open, passed, rejected or expired")
         prefix = _prefix_arg(request) if "prefix" in request.query_params else ""
-        ledger = node.replica.ledger
         out = []
-        for p in reversed(ledger.proposals()):
+        for p in reversed(view.proposals()):
             if (want is None or p.status == want) and p.id.startswith(prefix):
                 out.append(proposal_json(p))
                 if len(out) >= limit:
                     break
-        return JSONResponse({"proposals": out, "height": ledger.height})
+        return JSONResponse({"proposals": out, "height": view.height})
 
     async def proposal(request: Request) -> JSONResponse:
         pid = request.path_params["pid"]
         _hex_arg(pid, HEX_ID_CHARS, "proposal_id")
-        p = node.replica.ledger.proposal(pid)
+        p = view.proposal(pid)
         if p is None:
             raise ApiError(404, "not_found", "no proposal with this id (is its tx final?)")
         return JSONResponse(proposal_json(p))
 
     async def audit(request: Request) -> JSONResponse:
-        executed = node.replica.ledger.height
+        executed = view.height
         hi = min(_int_query(request, "to", executed), executed)
         lo = _int_query(request, "from", max(1, hi - AUDIT_HEIGHTS_MAX + 1))
         if lo < 1:
@@ -408,15 +403,13 @@ def build_app(node: NodePort) -> Starlette:
                 "to": hi,
                 "complete": complete,
                 "entries": [audit_entry_json(e) for e in entries],
-                "audit_head": node.replica.ledger.audit_head.hex()
-                if hi == executed
-                else _audit_head(node, hi),
+                "audit_head": view.audit_head.hex() if hi == executed else _audit_head(node, hi),
             }
         )
 
     async def validator_changes(request: Request) -> JSONResponse:
         # Every height below `to` must be executed, or a change there would be missing.
-        last = min(node.store.decided_height(), node.replica.ledger.height + 1)
+        last = min(node.store.decided_height(), view.height + 1)
         to = min(_int_query(request, "to", last), last)
         start = _int_query(request, "from", 0)
         if start > to:
@@ -433,11 +426,10 @@ def build_app(node: NodePort) -> Starlette:
         return PlainTextResponse(_metrics_text(node), media_type="text/plain; version=0.0.4")
 
     async def home(_: Request) -> HTMLResponse:
-        r = node.replica
         return HTMLResponse(
             "<!doctype html><title>govchain</title><h1>govchain</h1>"
             f"<p>chain <code>{node.genesis.chain_id}</code>, node <code>{node.name}</code></p>"
-            f"<p>height <b id=height>{r.ledger.height}</b>, DAG {r.dag.count()} vertices,"
+            f"<p>height <b id=height>{view.height}</b>, DAG {view.dag_counts().vertices} vertices,"
             f" {len(node.net.peers())} peers</p>"
             "<p>API: <a href=/v1/status>/v1/status</a>, <a href=/openapi.json>/openapi.json</a>,"
             " <a href=/metrics>/metrics</a>. The explorer arrives with its own issue.</p>"
@@ -521,7 +513,7 @@ def _seconds_per_checkpoint(node: NodePort) -> float | None:
 
     The mean of consecutive spacings is the span over their count: two reads.
     """
-    top = node.replica.ledger.height
+    top = chain_view(node).height
     low = max(1, top - PACE_CHECKPOINTS + 1)
     if top - low < 1:
         return None
@@ -581,10 +573,10 @@ def _validator_changes(node: NodePort, to: int, start: int = 0) -> dict[str, obj
         }
 
     trust: dict[str, object] | None = None
-    ledger = node.replica.ledger
+    view = chain_view(node)
     if start >= 1:
-        valset = ledger.validator_set(start)
-        if valset is None or start - 1 > ledger.height or store.get_checkpoint(start) is None:
+        valset = view.validator_set(start)
+        if valset is None or start - 1 > view.height or store.get_checkpoint(start) is None:
             raise ApiError(409, "not_yet_provable", f"checkpoint {start} is not executed yet")
         trust = {
             "height": start,
@@ -593,7 +585,7 @@ def _validator_changes(node: NodePort, to: int, start: int = 0) -> dict[str, obj
         }
     # The ledger's schedule holds every change (one enacted at h certifies from
     # h + VALSET_DELAY_HEIGHTS on): no scan of the whole audit log per request.
-    enacted = (s - VALSET_DELAY_HEIGHTS for s, _ in ledger.valsets[1:])
+    enacted = (s - VALSET_DELAY_HEIGHTS for s in view.validator_set_starts())
     heights = sorted({h for h in enacted if max(start, 1) <= h <= to - 1})
     return {"trust": trust, "validator_changes": [handoff(h) for h in heights]}
 
@@ -635,27 +627,28 @@ def _summary(name: str, help_text: str, values: Iterable[int]) -> list[str]:
 
 
 def _metrics_text(node: NodePort) -> str:
-    r = node.replica
+    view = chain_view(node)
+    counts = view.dag_counts()
     m = node.metrics
     lines = [
         "# HELP govchain_height Highest executed checkpoint height.",
         "# TYPE govchain_height gauge",
-        f"govchain_height {r.ledger.height}",
+        f"govchain_height {view.height}",
         "# TYPE govchain_decided_height gauge",
-        f"govchain_decided_height {len(r.decided)}",
+        f"govchain_decided_height {view.decided_height}",
         "# HELP govchain_round Consensus round at the height being decided (0: no timeout yet).",
         "# TYPE govchain_round gauge",
-        f"govchain_round {r.consensus.round}",
+        f"govchain_round {view.round}",
         "# HELP govchain_dag_vertices Vertices held in the DAG.",
         "# TYPE govchain_dag_vertices gauge",
-        f"govchain_dag_vertices {r.dag.count()}",
+        f"govchain_dag_vertices {counts.vertices}",
         "# TYPE govchain_dag_tips gauge",
-        f"govchain_dag_tips {len(r.dag.tips)}",
+        f"govchain_dag_tips {counts.tips}",
         "# HELP govchain_pending_txs Admitted transactions no checkpoint covers yet.",
         "# TYPE govchain_pending_txs gauge",
-        f"govchain_pending_txs {r.dag.uncovered_count}",
+        f"govchain_pending_txs {counts.pending}",
         "# TYPE govchain_orphans gauge",
-        f"govchain_orphans {r.dag.orphan_count()}",
+        f"govchain_orphans {counts.orphans}",
         "# TYPE govchain_peers gauge",
         f"govchain_peers {len(node.net.peers())}",
         "# TYPE govchain_submitted_total counter",
@@ -682,9 +675,9 @@ def _metrics_text(node: NodePort) -> str:
         f"govchain_not_replicated_total {m.not_replicated}",
         "# HELP govchain_catching_up 1 while this node is behind the network and refuses clients.",
         "# TYPE govchain_catching_up gauge",
-        f"govchain_catching_up {int(r.catching_up())}",
+        f"govchain_catching_up {int(view.catching_up())}",
     ]
-    lines.append(f"govchain_consensus_equivocations_total {r.consensus.equivocations}")
+    lines.append(f"govchain_consensus_equivocations_total {view.equivocations}")
     lines.append(f"govchain_peer_decode_errors_total {m.peer_decode_errors}")
     lines += [
         "# HELP govchain_peers_blamed_total Peers dropped and refused for sending what no"
@@ -697,7 +690,7 @@ def _metrics_text(node: NodePort) -> str:
         "# HELP govchain_buffer_budget_bytes The byte budget of each of those buffers.",
         "# TYPE govchain_buffer_budget_bytes gauge",
     ]
-    budgets = sorted(r.budgets().items())
+    budgets = sorted(view.budgets().items())
     lines += [f'govchain_buffer_bytes{{buffer="{name}"}} {used}' for name, (used, _) in budgets]
     lines += [f'govchain_buffer_budget_bytes{{buffer="{n}"}} {cap}' for n, (_, cap) in budgets]
     if isinstance(node.store, SqliteStore):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -17,10 +17,10 @@ from govchain.state.audit import AuditEntry
 from govchain.state.governance import Proposal
 from govchain.state.holds import Hold
 from govchain.state.identities import Identity
-from govchain.state.ledger import Ledger
 from govchain.state.payloads import RECORD_DECODER, Action, AddFilter, action_name
-from govchain.state.policy import RuleEntry, rule_view
+from govchain.state.policy import ContentRules, RuleEntry, rule_view
 from govchain.state.receipts import REASON_TEXT, Reason, Receipt, Status
+from govchain.state.redactions import Redaction
 from govchain.state.services import Service
 
 
@@ -58,12 +58,29 @@ def receipt_json(r: Receipt | None) -> dict[str, Any]:
     return {"reason": words, "rule": r.rule or r.reason, "governance_ref": r.governance_ref}
 
 
-def redaction_free(ledger: Ledger, tx_id: bytes) -> bool:
+class GovernanceReads(Protocol):
+    """What a transaction's record needs of governance's later decisions (a ChainView, a Ledger)."""
+
+    def hold(self, tx_id: bytes) -> Hold | None:
+        """A transaction's hold, if review held it."""
+        ...
+
+    def redaction(self, tx_id: bytes) -> Redaction | None:
+        """The redaction of a record, if governance redacted it."""
+        ...
+
+    @property
+    def rules(self) -> ContentRules:
+        """The content rules in force."""
+        ...
+
+
+def redaction_free(ledger: GovernanceReads, tx_id: bytes) -> bool:
     """True unless governance redacted the record."""
     return ledger.redaction(tx_id) is None
 
 
-def _withheld_pending(tx: Transaction, ledger: Ledger) -> bool:
+def _withheld_pending(tx: Transaction, ledger: GovernanceReads) -> bool:
     """True when a not-yet-final record matches a content rule in force: never serve it."""
     if tx.body.kind != Kind.RECORD or not len(ledger.rules):
         return False
@@ -75,7 +92,10 @@ def _withheld_pending(tx: Transaction, ledger: Ledger) -> bool:
 
 
 def tx_json(
-    tx: Transaction, height: int | None, receipt: Receipt | None, ledger: Ledger | None = None
+    tx: Transaction,
+    height: int | None,
+    receipt: Receipt | None,
+    ledger: GovernanceReads | None = None,
 ) -> dict[str, Any]:
     """The contract's transaction record, with governance's later decisions applied.
 

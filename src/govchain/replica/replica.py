@@ -44,6 +44,7 @@ from govchain.replica.messages import (
     VoteMsg,
 )
 from govchain.replica.replication import Replication, SubmitState, Submitted
+from govchain.replica.view import ChainView
 from govchain.replica.withheld import (
     REJECTED,
     UNPROVEN_BYTES_MAX,
@@ -260,6 +261,7 @@ class Replica:
         self._replication = Replication(config.replication_entries_max, config.replicate_wait_ms)
         self._heights = PeerHeights(config.behind_window_ms)
         self.now_ms = 0
+        self._view = ChainView(self)
         restored = persisted or Persisted()
         self._replay(restored)
         self._stored_height = self.ledger.height  # what the replay read back
@@ -494,6 +496,11 @@ class Replica:
         if out.executed:
             self._stored_height = out.executed[-1].checkpoint.height
         return out
+
+    @property
+    def view(self) -> ChainView:
+        """What the API, the CLI and the simulator may read, without reaching inside."""
+        return self._view
 
     @property
     def idle_checkpoint_ms(self) -> int | None:

@@ -1,0 +1,212 @@
+"""A read-only view of one replica: what the API, the CLI's node reads and the simulator ask.
+
+Every member answers a question and returns values (or frozen records); none
+hands out the DAG, the ledger or consensus themselves, so a reader cannot
+change a replica by mistake, and the replica may reshape its insides freely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from govchain.consensus.messages import Certificate, Checkpoint
+from govchain.consensus.validators import ValidatorSet
+from govchain.dag.tx import Transaction
+from govchain.state.governance import Proposal
+from govchain.state.holds import Hold
+from govchain.state.identities import Identity
+from govchain.state.policy import ContentRules
+from govchain.state.redactions import Redaction
+from govchain.state.services import Service
+
+if TYPE_CHECKING:
+    from govchain.replica.replica import Execution, Replica
+
+
+@dataclass(frozen=True, slots=True)
+class AccountState:
+    """An account's final balance and nonce (zero for an address never seen)."""
+
+    balance: int
+    nonce: int
+
+
+@dataclass(frozen=True, slots=True)
+class DagCounts:
+    """How much the DAG holds: vertices, tips, those no checkpoint covers yet, orphans."""
+
+    vertices: int
+    tips: int
+    pending: int
+    orphans: int
+
+
+class ChainView:
+    """Reads of one replica's chain (executed state), DAG (pending) and consensus progress."""
+
+    def __init__(self, replica: Replica) -> None:
+        self._r = replica
+
+    # -- chain ------------------------------------------------------------------
+    @property
+    def height(self) -> int:
+        """The highest executed checkpoint."""
+        return self._r.ledger.height
+
+    @property
+    def decided_height(self) -> int:
+        """The highest decided checkpoint (execution may trail it)."""
+        return len(self._r.decided)
+
+    def decided(self) -> Sequence[tuple[Checkpoint, Certificate]]:
+        """Every decided checkpoint with its certificate, height 1 first."""
+        return tuple(self._r.decided)
+
+    def recent_executions(self) -> Sequence[Execution]:
+        """The executions kept in memory, oldest first (the store has them all)."""
+        return tuple(self._r.executions)
+
+    @property
+    def audit_head(self) -> bytes:
+        """The audit head after the executed height."""
+        return self._r.ledger.audit_head
+
+    def validator_set(self, height: int) -> ValidatorSet | None:
+        """The set certifying height, once execution knows it."""
+        return self._r.ledger.validator_set(height)
+
+    def validator_set_starts(self) -> list[int]:
+        """The heights from which each set after the genesis's certifies, in order."""
+        return [start for start, _ in self._r.ledger.valsets[1:]]
+
+    def account(self, address: bytes) -> AccountState:
+        """An address's final balance and nonce."""
+        acct = self._r.ledger.accounts.get(address)
+        return AccountState(acct.balance, acct.nonce) if acct is not None else AccountState(0, 0)
+
+    def total_supply(self) -> int:
+        """Every balance and escrow together."""
+        return self._r.ledger.total_supply()
+
+    def identity(self, address: bytes) -> Identity | None:
+        """The identity, freeze or roles recorded for an address."""
+        return self._r.ledger.identity(address)
+
+    def service(self, service_id: str) -> Service | None:
+        """A registered service."""
+        return self._r.ledger.service(service_id)
+
+    def proposal(self, proposal_id: str) -> Proposal | None:
+        """A governance proposal by id."""
+        return self._r.ledger.proposal(proposal_id)
+
+    def proposals(self) -> list[Proposal]:
+        """Every governance proposal, oldest first."""
+        return self._r.ledger.proposals()
+
+    def param(self, name: str) -> int | None:
+        """A governance parameter's value."""
+        return self._r.ledger.param(name)
+
+    def holds(self) -> Iterator[Hold]:
+        """Every held transaction's hold, in the order they were held."""
+        return iter(list(self._r.ledger.holds.by_tx.values()))
+
+    def hold(self, tx_id: bytes) -> Hold | None:
+        """A transaction's hold, if review held it."""
+        return self._r.ledger.hold(tx_id)
+
+    def redaction(self, tx_id: bytes) -> Redaction | None:
+        """The redaction of a record, if governance redacted it."""
+        return self._r.ledger.redaction(tx_id)
+
+    @property
+    def rules(self) -> ContentRules:
+        """The content rules in force (read them; execution alone changes them)."""
+        return self._r.ledger.rules
+
+    # -- DAG (admitted, not final yet) --------------------------------------------
+    @property
+    def dag_height(self) -> int:
+        """The DAG's height: what a new transaction's valid_until counts from."""
+        return self._r.dag.height
+
+    def dag_counts(self) -> DagCounts:
+        """How much the DAG holds now."""
+        dag = self._r.dag
+        return DagCounts(dag.count(), len(dag.tips), dag.uncovered_count, dag.orphan_count())
+
+    def pending_tx(self, tx_id: bytes) -> Transaction | None:
+        """An admitted transaction held in the DAG."""
+        return self._r.dag.get(tx_id)
+
+    def waiting_tx(self, tx_id: bytes) -> Transaction | None:
+        """A transaction waiting in the orphan pool for a parent."""
+        return self._r.dag.orphan(tx_id)
+
+    def waiting_for(self, tx_id: bytes) -> tuple[bytes, ...]:
+        """The parents a waiting transaction still lacks."""
+        return self._r.dag.orphan_missing(tx_id)
+
+    def holds_tx(self, tx_id: bytes) -> bool:
+        """True when the DAG or its orphan pool holds tx_id."""
+        return self._r.dag.holds(tx_id)
+
+    def has_vertex(self, tx_id: bytes) -> bool:
+        """True when tx_id is a vertex of the DAG (admitted, final or not)."""
+        return self._r.dag.has(tx_id)
+
+    def is_final_id(self, tx_id: bytes) -> bool:
+        """True when a decided checkpoint covers tx_id."""
+        return self._r.dag.is_covered(tx_id)
+
+    def vertex_ids_between(self, lo: bytes, hi: bytes) -> list[bytes]:
+        """Ids of DAG vertices in lo..hi (inclusive), not yet all stored."""
+        return [vid for vid in self._r.dag.vertices if lo <= vid <= hi]
+
+    def client_tips(self, count: int) -> list[bytes]:
+        """Parents a client's next transaction should name (at most count)."""
+        return self._r.dag.client_tips(count)
+
+    def pending_of(self, sender: bytes) -> int:
+        """A sender's admitted transactions that are not final yet."""
+        return self._r.dag.pending_of(sender)
+
+    def latest_by_sender(self, sender: bytes) -> bytes | None:
+        """The id of a sender's latest admitted transaction, if any."""
+        return self._r.dag.latest_by_sender.get(sender)
+
+    def pool_full(self) -> bool:
+        """True while the DAG refuses clients' transactions (back-pressure)."""
+        return self._r.dag.client_pool_full()
+
+    # -- consensus and limits ------------------------------------------------------
+    @property
+    def round(self) -> int:
+        """The consensus round at the height being decided."""
+        return self._r.consensus.round
+
+    @property
+    def equivocations(self) -> int:
+        """Equivocating messages consensus has seen."""
+        return self._r.consensus.equivocations
+
+    def catching_up(self) -> bool:
+        """True while this replica is behind the network (it refuses clients)."""
+        return self._r.catching_up()
+
+    def budgets(self) -> dict[str, tuple[int, int]]:
+        """(bytes used, byte budget) of every buffer the network feeds."""
+        return self._r.budgets()
+
+    @property
+    def tx_bytes_max(self) -> int:
+        """The largest transaction admission takes, encoded."""
+        return self._r.config.dag.tx_bytes_max
+
+    @property
+    def payload_bytes_max(self) -> int:
+        """The largest payload admission takes."""
+        return self._r.config.dag.payload_bytes_max
