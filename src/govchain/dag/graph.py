@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from enum import Enum
 
 import msgspec
 
@@ -26,6 +27,18 @@ def orphan_cost_bytes(tx: Transaction, missing_count: int) -> int:
         + ORPHAN_ENTRY_BYTES
         + missing_count * ORPHAN_MISSING_PARENT_BYTES
     )
+
+
+class Standing(Enum):
+    """Where an id stands in a DAG: the one classification every membership query reads."""
+
+    UNKNOWN = "unknown"  # never seen, or an orphan's forgotten since
+    WAITING = "waiting"  # in the orphan pool: a parent is missing
+    PENDING = "pending"  # admitted, no decided checkpoint covers it yet
+    FINAL = "final"  # covered by a decided checkpoint (or the genesis root)
+
+
+_VERTEX = frozenset({Standing.PENDING, Standing.FINAL})
 
 
 @dataclass(slots=True)
@@ -119,14 +132,28 @@ class Dag:
         self._admitted_ms: dict[bytes, int] = {}
 
     # -- queries -----------------------------------------------------------
+    # Membership is one classification, standing(); the rest name its common
+    # questions. The store is asked (final_source) only for ids memory forgot,
+    # and never by holds(), which gossip asks of every copy that arrives.
+    #
+    #   has(vid)         PENDING or FINAL: a vertex (what a parent must be)
+    #   is_covered(vid)  FINAL
+    #   holds(vid)       anything memory holds: WAITING, PENDING or FINAL
+    #   missing(ids)     those of ids that are not has()
+    def standing(self, vid: bytes, *, ask_store: bool = True) -> Standing:
+        """Where vid stands; ask_store=False: from memory alone (no final_source lookup)."""
+        v = self.vertices.get(vid)
+        if v is not None:
+            return Standing.PENDING if v.height is None else Standing.FINAL
+        if vid == self.genesis_id or vid in self.covered_ids:
+            return Standing.FINAL
+        if ask_store and self._forgotten_final(vid):
+            return Standing.FINAL
+        return Standing.WAITING if vid in self._orphans else Standing.UNKNOWN
+
     def has(self, vid: bytes) -> bool:
         """True when vid is the genesis root or an admitted vertex."""
-        return (
-            vid == self.genesis_id
-            or vid in self.vertices
-            or vid in self.covered_ids
-            or self._forgotten_final(vid)
-        )
+        return self.standing(vid) in _VERTEX
 
     def use_final_source(self, final_source: Callable[[bytes], bool]) -> None:
         """From now on, forget final ids once expired and stored; ask final_source about them.
@@ -163,20 +190,15 @@ class Dag:
 
     def is_covered(self, vid: bytes) -> bool:
         """True when a final checkpoint already covers vid."""
-        if vid == self.genesis_id or vid in self.covered_ids:
-            return True
-        v = self.vertices.get(vid)
-        if v is not None:
-            return v.height is not None
-        return self._forgotten_final(vid)
+        return self.standing(vid) is Standing.FINAL
 
     def missing(self, ids: Iterable[bytes]) -> list[bytes]:
         """Those of ids that are not held."""
         return [i for i in ids if not self.has(i)]
 
     def holds(self, vid: bytes) -> bool:
-        """True when vid is admitted or waiting in the orphan pool."""
-        return vid in self.vertices or vid in self._orphans or vid in self.covered_ids
+        """True when vid is admitted or waiting in the orphan pool (memory alone)."""
+        return self.standing(vid, ask_store=False) is not Standing.UNKNOWN
 
     def count(self) -> int:
         """Vertices admitted so far, pruned ones included."""

@@ -22,7 +22,7 @@ from govchain.dag.admission import (
     decode_checked,
     decode_wire,
 )
-from govchain.dag.graph import CLIENTS_SOURCE, Admitted, Dag
+from govchain.dag.graph import CLIENTS_SOURCE, Admitted, Dag, Standing
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction, TxWire, tx_id
 from govchain.replica.books import PeerHeights
@@ -422,14 +422,16 @@ class Replica:
     def _resubmitted(self, tx: Transaction) -> Submitted | None:
         """A client's transaction held here already (None: it is new)."""
         vid = tx.id
-        v = self.dag.vertices.get(vid)
-        if v is not None and v.height is None:
-            self._gossip.append((v.tx, None))  # a copy may have been lost: push it again
+        standing = self.dag.standing(vid, ask_store=False)
+        if standing is Standing.PENDING:
+            held = self.dag.get(vid)
+            assert held is not None
+            self._gossip.append((held, None))  # a copy may have been lost: push it again
             self._track(vid)
             return Submitted(vid, SubmitState.ADMITTED)
-        if v is not None or vid in self.dag.covered_ids:
+        if standing is Standing.FINAL:
             return Submitted(vid, SubmitState.FINAL)
-        if self.dag.orphan(vid) is not None:
+        if standing is Standing.WAITING:
             missing = self.dag.orphan_missing(vid)
             self._fetcher.fetch(list(missing), None, self.now_ms)
             return Submitted(vid, SubmitState.WAITING, missing)
