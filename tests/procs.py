@@ -1,4 +1,4 @@
-"""Helpers for multi-process tests: free ports, node processes, cleanup."""
+"""Helpers for multi-process tests: leased free ports, node processes, cleanup."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from govchain.node.devnet import DevnetNode, create, free_port_base
+from govchain.node.devnet import DevnetNode, create, free_port_base, release_port_base
 
 
 def wait_until(pred: Callable[[], bool], timeout_s: float, what: str) -> None:
@@ -33,8 +33,8 @@ class Cluster:
 
     def __init__(self, root: Path, validators: int = 4, observers: int = 0) -> None:
         self.root = root
-        base = free_port_base(validators + observers)
-        self.nodes: list[DevnetNode] = create(root, validators, observers, base)
+        self.port_base = free_port_base(validators + observers)  # leased until stop()
+        self.nodes: list[DevnetNode] = create(root, validators, observers, self.port_base)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.http = httpx.Client(timeout=5.0)
 
@@ -104,6 +104,7 @@ class Cluster:
                 p.wait()
         self.procs.clear()
         self.http.close()
+        release_port_base(self.port_base)
 
 
 @contextlib.contextmanager
