@@ -23,6 +23,7 @@ from govchain.consensus.messages import (
     sign_proposal,
     sign_vote,
 )
+from govchain.consensus.tendermint import Verdict
 from govchain.consensus.validators import ValidatorSet
 from govchain.crypto.keys import SigningKey
 from govchain.dag.admission import AdmissionError, Reject
@@ -429,3 +430,27 @@ def test_mutated_messages_only_ever_raise_decode_error(
     except DecodeError:
         return
     assert encode(decoded) == bytes(data)
+
+
+def test_judging_a_checkpoint_changes_nothing_and_its_missing_tip_is_asked_through_ready() -> None:
+    """check is a pure query; a MISSING verdict becomes TxRequests in ReplicaReady.sends."""
+    loop = Loop()
+    loop.cut.add("r3")
+    tx = transfer(loop.replicas["r0"], ALICE, BOB, 5, 0)
+    loop.submit("r0", tx)
+    r3 = loop.replicas["r3"]
+    assert not r3.dag.holds(tx.id)
+    now = 60_000
+    own = r3.consensus.app.propose(1, None, now)
+    assert own is not None
+    cp = msgspec.structs.replace(own, tips=(tx.id,))
+
+    assert r3.consensus.app.check(cp, None, now) is Verdict.MISSING
+    assert r3.consensus.app.check(cp, None, now) is Verdict.MISSING
+    assert not r3.dag.holds(tx.id)
+    assert not any(isinstance(m, TxRequest) for _, m in r3.ready().sends)  # nothing asked yet
+
+    proposer = next(k for k in VALIDATORS if k.public_key == GENESIS.validators.proposer(1, 0))
+    r3.receive("r0", ProposalMsg(sign_proposal(proposer, 1, 0, cp, -1)), now)
+    asked = {dst for dst, m in r3.ready().sends if isinstance(m, TxRequest) and tx.id in m.ids}
+    assert asked == {"r0", "r1", "r2"}  # consensus's need: every peer, not only the sender

@@ -408,6 +408,26 @@ def test_pending_proposal_is_prevoted_only_at_recheck_once_valid() -> None:
     assert w.votes("n0", PREVOTE, 0) == [p.checkpoint.hash]
 
 
+def test_a_proposal_whose_vertices_are_missing_is_asked_for_through_ready() -> None:
+    """MISSING: no prevote yet, and the checkpoint goes out in Ready.wanted (once per input)."""
+    w = Wire()
+    w.apps["n0"].verdict = Verdict.MISSING
+    w.start(0)
+    (p,) = w.proposals("n1", 0)
+    n0 = w.nodes["n0"]
+    n0.on_proposal(p, 0)
+    assert n0.take_wanted() == [p.checkpoint]
+    assert n0.take_wanted() == []  # taken: the caller fetches once
+    assert n0.ready().wanted == []
+    assert w.votes("n0", PREVOTE, 0) == []
+
+    w.apps["n0"].verdict = Verdict.VALID  # the vertices arrived
+    n0.recheck(10)
+    r = n0.ready()
+    assert r.wanted == []
+    assert [m.value for m in r.messages if isinstance(m, Vote)] == [p.checkpoint.hash]
+
+
 def test_invalid_proposal_is_prevoted_nil() -> None:
     w = Wire()
     w.apps["n0"].verdict = Verdict.INVALID

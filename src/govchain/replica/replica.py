@@ -1,8 +1,17 @@
-"""A replica: the DAG, Tendermint and the ledger driven by one set of inputs.
+"""A replica turns clients' transactions, peers' messages and clock ticks into ReplicaReady outputs.
 
-The shell (a real node or the simulator) calls start, tick, submit and receive,
-then takes ready(): persist `hard_state`, `decided` and `executed` in one
-atomic write, then send `sends`. Nothing here touches a socket, file or clock.
+Its job, in one sentence: route each input to the DAG, consensus or the ledger,
+and gather what follows into one ReplicaReady that the shell persists, then sends.
+
+The parts do the work: dag/graph.py admits and orders vertices; consensus
+(Tendermint) decides checkpoints, asking only ChainApp (chain_app.py: pure
+queries of the DAG and ledger); the ledger executes; Fetcher asks for missing
+vertices, CatchUp helps peers behind, Replication counts who holds a client's
+transaction, WithheldCopies and Purges handle payload-less vertices
+(withheld.py), and ChainView (view.py) is what readers see. The shell (a node
+or the simulator) calls start, tick, submit and receive, then takes ready():
+persist `hard_state`, `decided` and `executed` in one atomic write, then send
+`sends`. Nothing here touches a socket, file or clock.
 """
 
 from __future__ import annotations
@@ -185,7 +194,10 @@ class ReplicaReady:
 
 
 class Replica:
-    """One node's deterministic core; `peers` are the names the shell routes by."""
+    """Routes one node's inputs to its DAG, consensus and ledger, and gathers their outputs.
+
+    `peers` are the names the shell routes by.
+    """
 
     def __init__(
         self,
