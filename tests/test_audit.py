@@ -5,9 +5,9 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from govchain.state.actions import parse_validator_change, validator_change_reason
 from govchain.state.audit import AUDIT_EMPTY, AuditEntry, verify_chain
 from govchain.state.payloads import FreezeIdentity, GrantRole, SetParam, UnfreezeIdentity
+from govchain.state.schedule import ValidatorChange, change_entry, change_of
 from ledgerkit import ALICE, BOB, EVIDENCE, R0, R1, R2, Chain
 
 
@@ -106,8 +106,13 @@ def test_a_parameter_change_is_audited_with_its_proposal() -> None:
 
 
 def test_validator_change_text_reads_back_as_written() -> None:
-    # Offline verifiers follow the validator set through this text: writer and reader agree.
-    for old, new, start in [(None, 3, 7), (2, 5, 9), (4, None, 12)]:
-        text = validator_change_reason(old, new, start)
-        assert parse_validator_change(text) == (new, start)
-    assert parse_validator_change("weight 2 -> 3; certifies soon") is None
+    # Offline verifiers follow the validator set through this entry: writer and reader agree.
+    key = bytes(range(32))
+    for old, new, start in [(None, 3, 7), (2, 5, 9), (None, None, 12)]:
+        change = ValidatorChange(key, old, new, start)
+        text = change_entry(change)
+        assert change_of(text.subject, text.reason) == change
+    subject = change_entry(ValidatorChange(key, 2, 3, 4)).subject
+    assert change_of(subject, "weight 2 -> 3; certifies soon") is None
+    assert change_of(subject, "weight 02 -> 3; certifies from height 4") is None  # one spelling
+    assert change_of("validator:zz", "removed; certifies from height 4") is None

@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from govchain.state.actions import argument_error
+from govchain.state.catalog import BUILTIN
 from govchain.state.governance import REASON_BYTES_MAX
-from govchain.state.payloads import FreezeIdentity, Intercept
 
 from .common import (
     json_option,
@@ -25,9 +24,10 @@ from .common import (
 )
 from .gov_args import (
     ACTIONS,
-    LOCAL_PARAMS,
+    argument_error,
     build_action,
     canonical_args,
+    emergency_allowed,
     evidence_hash,
     lower_hex,
     usage_error,
@@ -200,7 +200,7 @@ def propose(
             max_bytes=max_bytes,
             media_type=media_type,
         )
-        problem = argument_error(built, LOCAL_PARAMS)
+        problem = argument_error(built)
         if problem is not None:
             raise usage_error("bad_argument", f"{action}: {problem}")
         if not reason:
@@ -209,9 +209,10 @@ def propose(
             raise usage_error(
                 "bad_reason", f"--reason holds at most {REASON_BYTES_MAX} bytes of UTF-8"
             )
-        if emergency and not isinstance(built, FreezeIdentity | Intercept):
+        if emergency and not emergency_allowed(built):
             raise usage_error(
-                "emergency_not_allowed", "only freeze-identity and intercept may be emergency"
+                "emergency_not_allowed",
+                f"only {' and '.join(BUILTIN.emergency_actions)} may be emergency",
             )
         ev = evidence_hash(evidence, evidence_file)
         key = load_key(key_path)

@@ -32,10 +32,9 @@ from typing import Any
 from govchain.codec import HASH_BYTES
 from govchain.consensus.messages import Certificate, Checkpoint, certificate_error
 from govchain.consensus.validators import Validator, ValidatorSet
-from govchain.state.actions import parse_validator_change, validator_change_reason
 from govchain.state.audit import AUDIT_EMPTY, AuditEntry, AuditKind
 from govchain.state.genesis import Genesis
-from govchain.state.ledger import VALSET_DELAY_HEIGHTS
+from govchain.state.schedule import VALSET_DELAY_HEIGHTS, Schedule, Scheduled, change_of
 
 _TRUST = re.compile(r"([0-9]{1,18}):([0-9a-f]{64})")
 _MALFORMED = (KeyError, TypeError, ValueError, AttributeError)
@@ -140,8 +139,8 @@ class ValidatorSets:
                 f"--trust 0:{self.trust.hash.hex()} names another genesis than the one given "
                 f"({genesis.hash.hex()})"
             )
-        # (first height it certifies, set), ascending; filled by follow().
-        self.sets: list[tuple[int, ValidatorSet]] = []
+        # The sets from the trusted point on, as the evidence establishes them (follow()).
+        self.schedule: Schedule | None = None
         self.until = 0
 
     # -- reading the evidence ----------------------------------------------------
@@ -178,7 +177,7 @@ class ValidatorSets:
             )
         self.until = until
         if t == 0:
-            self.sets = [(1, self.genesis.validators)]
+            self.schedule = Schedule(Scheduled(1, self.genesis.validators))
         else:
             self._trusted(section)
         if not isinstance(handoffs, list):
@@ -226,7 +225,7 @@ class ValidatorSets:
         err = certificate_error(ho.certificate, cp, valset)
         if err is not None:
             raise ValsetError(f"checkpoint {t}: certificate: {err}")
-        self.sets = [(t, valset)]
+        self.schedule = Schedule(Scheduled(t, valset))
         self._apply(ho)
 
     def _handoff(self, raw: Any) -> _Handoff:
@@ -281,49 +280,35 @@ class ValidatorSets:
                 self._change(h, e)
 
     def _change(self, h: int, e: AuditEntry) -> None:
-        change = parse_validator_change(e.reason)
-        if change is None or not e.subject.startswith("validator:"):
+        change = change_of(e.subject, e.reason)
+        if change is None:
             raise ValsetError(f"audit entry seq {e.seq} is not a validator change it can read")
-        try:
-            key = bytes.fromhex(e.subject.removeprefix("validator:"))
-        except ValueError:
-            raise ValsetError(f"audit entry seq {e.seq} names no validator key") from None
         start = h + VALSET_DELAY_HEIGHTS
-        weight, certifies_from = change
-        if certifies_from != start:
+        if change.certifies_from != start:
             raise ValsetError(f"audit entry seq {e.seq} certifies from an unexpected height")
-        weights = {v.public_key: v.weight for v in self.sets[-1][1].members}
-        old = weights.get(key)
-        # The ledger writes this text from the set it holds (state/actions.py):
-        # another text, or a removal of a non-member, means the set reached
+        schedule = self.schedule
+        if schedule is None:
+            raise ValsetError("a validator change before any trusted set")
+        # The ledger writes the entry from the set it holds (state/schedule.py):
+        # another old weight, or a removal of a non-member, means the set reached
         # here is not the ledger's, so a change before this one is missing.
-        if (weight is None and old is None) or e.reason != validator_change_reason(
-            old, weight, start
-        ):
+        if not schedule.follows(change):
             raise ValsetError(
                 f"audit entry seq {e.seq} ({e.reason}) does not follow from the validator set "
                 "reached: a validator-set change before it is missing"
             )
-        if weight is None:
-            del weights[key]
-        else:
-            weights[key] = weight
         try:
-            new = ValidatorSet.of(weights)
+            schedule.change(change.public_key, change.new_weight, start)
         except ValueError as exc:
             raise ValsetError(f"audit entry seq {e.seq} leaves an invalid set: {exc}") from None
-        self.sets = [(s, vs) for s, vs in self.sets if s < start] + [(start, new)]
 
     # -- checking checkpoints ----------------------------------------------------
     def at(self, height: int) -> ValidatorSet | None:
         """The set certifying height, or None when the trusted evidence does not reach it."""
-        if not self.sets or height < self.sets[0][0] or height > self.until:
+        s = self.schedule
+        if s is None or height < s.sets[0].start or height > self.until:
             return None
-        chosen = self.sets[0][1]
-        for start, vs in self.sets:
-            if start <= height:
-                chosen = vs
-        return chosen
+        return s.at(height)
 
     def certified_error(
         self, checkpoint: Checkpoint, claimed_hash: Any, cert: Certificate

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
+from typing import NamedTuple
 
 import msgspec
 
@@ -74,6 +75,17 @@ class AuditEntry(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fi
         return digest(AUDIT_DOMAIN, encode(self))
 
 
+class AuditNote(NamedTuple):
+    """An entry still to be appended: what a part of execution hands the one writer."""
+
+    kind: str  # an AuditKind, or an application's kind
+    actor: bytes
+    subject: str
+    proposal: str = ""
+    reason: str = ""
+    evidence: bytes = b""
+
+
 def _clip(text: str) -> str:
     """Bound a text field to AUDIT_TEXT_BYTES_MAX bytes of UTF-8 (whole characters)."""
     raw = text.encode()
@@ -97,18 +109,18 @@ class AuditLog:
     def append(
         self,
         height: int,
-        kind: AuditKind,
+        kind: str,
         actor: bytes,
         subject: str,
         proposal: str = "",
         reason: str = "",
         evidence: bytes = b"",
     ) -> AuditEntry:
-        """Append one entry and move the head."""
+        """Append one entry and move the head (kind: an AuditKind or an application's)."""
         entry = AuditEntry(
             self.next_seq,
             height,
-            kind.value,
+            str(kind),
             actor,
             _clip(subject),
             proposal,
@@ -120,6 +132,10 @@ class AuditLog:
         self.next_seq += 1
         self.pending.append(entry)
         return entry
+
+    def note(self, height: int, n: AuditNote) -> AuditEntry:
+        """Append a note handed over by governance or an action."""
+        return self.append(height, n.kind, n.actor, n.subject, n.proposal, n.reason, n.evidence)
 
     def take(self) -> list[AuditEntry]:
         """This height's entries (and forget them: the store keeps history)."""

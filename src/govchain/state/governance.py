@@ -2,32 +2,26 @@
 
 A proposal's life is one table (TRANSITIONS) checked by one function
 (`transition`). Tallies are decided after every vote; what a decision does to
-the rest of the state happens at the end of the height (state/actions.py via
-the ledger), so that every transaction of a height sees the same governance
-state and a decision governs from the next height on.
+the rest of the state happens at the end of the height (the action's module,
+through the registry, called by the ledger), so that every transaction of a
+height sees the same governance state and a decision governs from the next
+height on.
+
+Governance owns no audit log and no parameters: each call hands back the
+audit notes it made, in order, for the ledger (the one writer) to append, and
+the ledger hands in the parameter values in force (`GovernanceParams`) at the
+end of every height.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
-from govchain.codec import HASH_BYTES, DecodeError, decode_canonical, encode
-from govchain.dag.tx import Transaction
-from govchain.state import actions
-from govchain.state.audit import AuditKind, AuditLog
-from govchain.state.params import Params
-from govchain.state.payloads import (
-    EMERGENCY_ACTIONS,
-    PROPOSE_DECODER,
-    VOTE_DECODER,
-    Action,
-    action_name,
-)
-from govchain.state.receipts import Outcome, Reason, rejected
+from govchain.state.audit import AuditKind, AuditNote
+from govchain.state.payload_base import ActionArgs, action_name
 
 PROPOSALS_OPEN_MAX = 256
 REASON_BYTES_MAX = 1_024  # a proposal's reason text, UTF-8
@@ -62,13 +56,13 @@ class Proposal(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fiel
 
     id: str
     proposer: bytes  # address
-    action: Action
+    action: ActionArgs
     reason: str
     evidence: bytes
     emergency: bool
     created_height: int
     expires_height: int
-    status: str = ProposalStatus.OPEN.value
+    status: str = ProposalStatus.OPEN.value  # a ProposalStatus
     yes_weight: int = 0
     no_weight: int = 0
     votes: tuple[tuple[bytes, bool], ...] = ()  # (address, yes) in the order cast
@@ -88,6 +82,39 @@ def transition(p: Proposal, to: ProposalStatus, height: int) -> Proposal:
     return msgspec.structs.replace(p, status=to.value, decided_height=height)
 
 
+class GovernanceParams(NamedTuple):
+    """The parameter values governance needs, as in force for the current height."""
+
+    proposal_ttl_heights: int
+    emergency_ttl_heights: int
+    participation_min: int
+
+
+class Decision(StrEnum):
+    """What the end of a height must do with a decided proposal."""
+
+    ENACT = "enact"
+    EMERGENCY = "emergency"
+    LAPSE = "lapse"
+
+
+class Queued(NamedTuple):
+    """A decision for the end of the height, in the order the height took it."""
+
+    decision: Decision
+    proposal_id: str
+
+
+class Opened(NamedTuple):
+    """What a new proposal carries, checked by the gov.propose kind."""
+
+    action: ActionArgs
+    subject: str  # what the action is about, as audit entries name it
+    reason: str
+    evidence: bytes
+    emergency: bool
+
+
 class Governance:
     """The committee's proposals; end-of-height work is queued for the ledger."""
 
@@ -95,18 +122,15 @@ class Governance:
         self,
         committee: tuple[tuple[bytes, int], ...],
         threshold: int,
-        params: Params,
-        audit: AuditLog,
+        params: GovernanceParams,
     ) -> None:
         self.members: dict[bytes, int] = dict(committee)  # public key -> weight
         self.threshold = threshold
         self.total_weight = sum(self.members.values())
         self.params = params
-        self.audit = audit
         self.proposals: dict[str, Proposal] = {}
         self.open: dict[str, None] = {}  # ids of open proposals, in creation order
-        # ("enact" | "emergency" | "lapse", id) in the order the height decided them.
-        self.queue: list[tuple[str, str]] = []
+        self.queue: list[Queued] = []
         self._dirty: set[str] = set()
 
     # -- reads ---------------------------------------------------------------
@@ -115,42 +139,23 @@ class Governance:
         p = self.proposals.get(proposal_id)
         return p is not None and p.emergency and p.status == ProposalStatus.OPEN
 
+    def is_full(self) -> bool:
+        """True when no more proposals may open."""
+        return len(self.open) >= PROPOSALS_OPEN_MAX
+
     # -- transactions --------------------------------------------------------------
-    def propose(self, tx: Transaction, proposer: bytes, height: int) -> Outcome | None:
-        """A gov.propose transaction; None when it created the proposal."""
-        weight = self.members.get(tx.body.sender)
-        if weight is None:
-            return rejected(Reason.NOT_AUTHORIZED)
-        try:
-            payload = PROPOSE_DECODER.decode(tx.payload)
-        except msgspec.ValidationError:
-            # Well-formed msgpack that does not fit: an unknown action, an
-            # argument of the wrong type, a content rule out of its bounds.
-            return rejected(Reason.BAD_ARGUMENT)
-        except (msgspec.DecodeError, UnicodeDecodeError):
-            return rejected(Reason.MALFORMED_PAYLOAD)
-        if encode(payload) != tx.payload:
-            return rejected(Reason.MALFORMED_PAYLOAD)  # only the canonical encoding counts
-        if payload.emergency and not isinstance(payload.action, EMERGENCY_ACTIONS):
-            return rejected(Reason.EMERGENCY_NOT_ALLOWED)
-        if (
-            not 1 <= len(payload.reason.encode()) <= REASON_BYTES_MAX
-            or len(payload.evidence) not in (0, HASH_BYTES)
-            or actions.argument_error(payload.action, self.params) is not None
-        ):
-            return rejected(Reason.BAD_ARGUMENT)
-        if len(self.open) >= PROPOSALS_OPEN_MAX:
-            return rejected(Reason.LIMIT_REACHED)
-        ttl_param = "emergency_ttl_heights" if payload.emergency else "proposal_ttl_heights"
-        ttl = self.params.get(ttl_param)
-        assert ttl is not None
+    def propose(
+        self, pid: str, proposer: bytes, weight: int, o: Opened, height: int
+    ) -> list[AuditNote]:
+        """Open a checked proposal (its proposer's yes counted); returns its audit notes."""
+        ttl = self.params.emergency_ttl_heights if o.emergency else self.params.proposal_ttl_heights
         p = Proposal(
-            id=tx.id.hex(),
+            id=pid,
             proposer=proposer,
-            action=payload.action,
-            reason=payload.reason,
-            evidence=payload.evidence,
-            emergency=payload.emergency,
+            action=o.action,
+            reason=o.reason,
+            evidence=o.evidence,
+            emergency=o.emergency,
             created_height=height,
             expires_height=height + ttl,
             yes_weight=weight,
@@ -158,68 +163,49 @@ class Governance:
         )
         self.open[p.id] = None
         name = p.action_name + (" (emergency)" if p.emergency else "")
-        self.audit.append(
-            height,
-            AuditKind.PROPOSAL,
-            proposer,
-            actions.subject_of(p.action),
-            p.id,
-            f"{name}: {p.reason}",
-            p.evidence,
-        )
-        p = self._decide(p, height)
+        notes = [
+            AuditNote(
+                AuditKind.PROPOSAL, proposer, o.subject, p.id, f"{name}: {p.reason}", p.evidence
+            )
+        ]
+        p = self._decide(p, height, notes)
         if p.emergency and p.status == ProposalStatus.OPEN:
-            self.queue.append(("emergency", p.id))
-        return None
+            self.queue.append(Queued(Decision.EMERGENCY, p.id))
+        return notes
 
-    def vote(self, tx: Transaction, voter: bytes, height: int) -> Outcome | None:
-        """A gov.vote transaction; None when the vote counted."""
-        weight = self.members.get(tx.body.sender)
-        if weight is None:
-            return rejected(Reason.NOT_AUTHORIZED)
-        try:
-            v = decode_canonical(tx.payload, VOTE_DECODER)
-        except DecodeError:
-            return rejected(Reason.MALFORMED_PAYLOAD)
-        if len(v.proposal) != HASH_BYTES:
-            return rejected(Reason.BAD_ARGUMENT)
-        p = self.proposals.get(v.proposal.hex())
-        if p is None:
-            return rejected(Reason.UNKNOWN_PROPOSAL)
-        if p.status != ProposalStatus.OPEN:
-            return rejected(Reason.PROPOSAL_CLOSED, p.id)
-        if any(a == voter for a, _ in p.votes):
-            return rejected(Reason.DUPLICATE_VOTE, p.id)
+    def vote(
+        self, p: Proposal, voter: bytes, weight: int, yes: bool, height: int
+    ) -> list[AuditNote]:
+        """Count an open proposal's vote by a member who has not voted; returns audit notes."""
         p = msgspec.structs.replace(
             p,
-            yes_weight=p.yes_weight + weight * v.yes,
-            no_weight=p.no_weight + weight * (not v.yes),
-            votes=(*p.votes, (voter, v.yes)),
+            yes_weight=p.yes_weight + weight * yes,
+            no_weight=p.no_weight + weight * (not yes),
+            votes=(*p.votes, (voter, yes)),
         )
-        reason = "yes" if v.yes else "no"
-        self.audit.append(height, AuditKind.VOTE, voter, f"proposal:{p.id}", p.id, reason)
-        self._decide(p, height)
-        return None
+        reason = "yes" if yes else "no"
+        notes = [AuditNote(AuditKind.VOTE, voter, f"proposal:{p.id}", p.id, reason)]
+        self._decide(p, height, notes)
+        return notes
 
-    def _decide(self, p: Proposal, height: int) -> Proposal:
+    def _decide(self, p: Proposal, height: int, notes: list[AuditNote]) -> Proposal:
         """Store p after a tally change, passing or rejecting it when the votes say so."""
-        participation = self.params.get("participation_min")
-        assert participation is not None
+        participation = self.params.participation_min
         if p.yes_weight >= self.threshold and p.yes_weight + p.no_weight >= participation:
             p = transition(p, ProposalStatus.PASSED, height)
-            self.queue.append(("enact", p.id))
+            self.queue.append(Queued(Decision.ENACT, p.id))
         elif self.total_weight - p.no_weight < self.threshold:
             p = transition(p, ProposalStatus.REJECTED, height)
-            self.audit.append(
-                height, AuditKind.PROPOSAL_REJECTED, b"", f"proposal:{p.id}", p.id, "outvoted"
+            notes.append(
+                AuditNote(AuditKind.PROPOSAL_REJECTED, b"", f"proposal:{p.id}", p.id, "outvoted")
             )
             if p.emergency:
-                self.queue.append(("lapse", p.id))
+                self.queue.append(Queued(Decision.LAPSE, p.id))
         self._store(p)
         return p
 
     # -- end of height ---------------------------------------------------------------
-    def take_queue(self) -> list[tuple[str, str]]:
+    def take_queue(self) -> list[Queued]:
         """This height's decisions, in order, for the ledger to carry out."""
         out, self.queue = self.queue, []
         return out
@@ -230,16 +216,16 @@ class Governance:
         assert p.status == ProposalStatus.PASSED and p.enacted_height is None
         self._store(msgspec.structs.replace(p, enacted_height=height, outcome=outcome))
 
-    def expire(self, height: int) -> Iterator[Proposal]:
-        """Expire every open proposal whose last height has passed; yields them."""
+    def expire(self, height: int) -> list[tuple[Proposal, AuditNote]]:
+        """Expire every open proposal whose last height has passed, with its audit note."""
         due = [pid for pid in self.open if self.proposals[pid].expires_height <= height]
+        out = []
         for pid in sorted(due, key=lambda i: (self.proposals[i].expires_height, i)):
             p = transition(self.proposals[pid], ProposalStatus.EXPIRED, height)
             self._store(p)
-            self.audit.append(
-                height, AuditKind.EXPIRY, b"", f"proposal:{pid}", pid, "not decided in time"
-            )
-            yield p
+            note = AuditNote(AuditKind.EXPIRY, b"", f"proposal:{pid}", pid, "not decided in time")
+            out.append((p, note))
+        return out
 
     def _store(self, p: Proposal) -> None:
         self.proposals[p.id] = p

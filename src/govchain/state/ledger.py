@@ -7,69 +7,55 @@ A height executes in two phases: its transactions in final order, each seeing
 the governance state as the previous height left it; then, at the end, what
 the height decided (enactments, emergency measures, lapses, expiry). So a
 decision taken during height h governs from h + 1 on.
+
+What each kind and action does lives in its own module (state/kinds/,
+state/actions/); the ledger runs the checks every transaction shares, asks
+the registry for the rest, writes the audit log (the one writer) and hashes
+what changed.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from govchain.codec import DecodeError, decode_canonical, digest, encode
+from govchain.codec import digest, encode
 from govchain.consensus.validators import ValidatorSet
-from govchain.crypto.keys import ADDRESS_BYTES, address_of
-from govchain.dag.kinds import GOV_KINDS, Kind
+from govchain.crypto.keys import address_of
 from govchain.dag.tx import Transaction
-from govchain.state import actions
+from govchain.state.accounts import Account, Accounts
 from govchain.state.audit import AUDIT_EMPTY, AuditEntry, AuditKind, AuditLog
-from govchain.state.genesis import SUPPLY_MAX, Genesis
-from govchain.state.governance import Governance, Proposal
+from govchain.state.catalog import BUILTIN
+from govchain.state.context import Namespace, Stores
+from govchain.state.genesis import Genesis
+from govchain.state.governance import Decision, Governance, GovernanceParams, Proposal
 from govchain.state.holds import Hold, Holds, Resolution
-from govchain.state.identities import (
-    IDENTITIES_COUNT_MAX,
-    ISSUER_ROLE,
-    REVIEW_ROLE,
-    Identities,
-    Identity,
-    Registration,
-    registration_error,
-    role_ok,
-)
+from govchain.state.identities import Identities, Identity, Registration
+from govchain.state.kinds.record import PayloadMissingError
 from govchain.state.params import Params
-from govchain.state.payloads import (
-    IDENTITY_DECODER,
-    RECORD_DECODER,
-    SERVICE_DECODER,
-    TRANSFER_DECODER,
-)
-from govchain.state.policy import ContentRules, RuleAction, media_type_essence
+from govchain.state.permissions import Permission, Permissions
+from govchain.state.policy import ContentRules
 from govchain.state.receipts import Outcome, Reason, Receipt, Status, receipts_root, rejected
 from govchain.state.redactions import Redaction, Redactions
-from govchain.state.services import SERVICES_COUNT_MAX, Service, Services, service_id_ok
+from govchain.state.registry import ActionSpec, Registry, TxContext
+from govchain.state.rulebook import RuleBook
+from govchain.state.schedule import VALSET_DELAY_HEIGHTS, Schedule, Scheduled
+from govchain.state.services import Service, Services
+
+__all__ = [
+    "STATE_DOMAIN",
+    "VALSET_DELAY_HEIGHTS",
+    "Account",
+    "Executed",
+    "Ledger",
+    "PayloadMissingError",
+]
 
 STATE_DOMAIN = b"govchain:state:v1:"
-# A validator-set change executed at height h certifies heights from h + this.
-VALSET_DELAY_HEIGHTS = 2
-# A record's media type: "type/subtype" (RFC 6838 names, any case) with optional
-# parameters. Its essence must be well formed, or a type rule could be dodged.
-MEDIA_TYPE_CHARS_MAX = 255
-MEDIA_ESSENCE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
 
 _EXECUTED = Status.EXECUTED.value
-_HELD = Status.HELD.value
 _REJECT = {r: rejected(r) for r in Reason}
-
-
-class PayloadMissingError(LookupError):
-    """A transaction's payload is gone but the caller gave no known receipt for it."""
-
-
-@dataclass(slots=True)
-class Account:
-    """Balance and the next nonce the sender must use."""
-
-    balance: int = 0
-    nonce: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,33 +81,40 @@ class Executed:
 class Ledger:
     """State after the last executed checkpoint, and the one way to advance it."""
 
-    def __init__(self, genesis: Genesis) -> None:
+    def __init__(self, genesis: Genesis, registry: Registry = BUILTIN) -> None:
         self.genesis = genesis
-        self.accounts: dict[bytes, Account] = {a: Account(v) for a, v in genesis.balances}
+        self.registry = registry
         self.height = 0
         self.state_hash = digest(STATE_DOMAIN, genesis.hash)
         self.receipts_root = receipts_root([])
-        # (first height it certifies, set), ascending by height.
-        self.valsets: list[tuple[int, ValidatorSet]] = [(1, genesis.validators)]
-        self.identities = Identities(
-            [
-                (i.address, Registration(i.kind, i.tier, b"", i.attrs_hash, False, 0))
-                for i in genesis.identities
-            ]
-        )
-        self.params = Params(genesis.threshold, genesis.committee_weight)
         self.audit = AuditLog()
-        self.governance = Governance(genesis.committee, genesis.threshold, self.params, self.audit)
-        self.services = Services()
-        self.holds = Holds()
-        self.rules = ContentRules()
-        self.rule_seq = 0  # rule ids are rule-<n>, never reused
-        self.rules_changed = False
-        self.redactions = Redactions()
-        # kind -> (role its senders need, the proposal that said so)
-        self.permissions: dict[str, tuple[str, str]] = {}
-        self.permissions_changed = False
-        self._touched: dict[bytes, None] = {}
+        params = Params(genesis.threshold, genesis.committee_weight)
+        self.stores = Stores(
+            accounts=Accounts(genesis.balances),
+            identities=Identities(
+                [
+                    (i.address, Registration(i.kind, i.tier, b"", i.attrs_hash, False, 0))
+                    for i in genesis.identities
+                ]
+            ),
+            services=Services(),
+            holds=Holds(),
+            redactions=Redactions(),
+            rules=RuleBook(),
+            params=params,
+            permissions=Permissions(),
+            validators=Schedule(Scheduled(1, genesis.validators)),
+            governance=Governance(genesis.committee, genesis.threshold, _gov_params(params)),
+            extensions={name: make(genesis) for name, make in registry.namespaces.items()},
+        )
+        # Read on every transaction: plain attributes, not lookups through stores.
+        self.accounts = self.stores.accounts
+        self.identities = self.stores.identities
+        self.governance = self.stores.governance
+        self.params = params
+        self.holds = self.stores.holds
+        self._kinds = registry.kinds
+        self._committee_kinds = registry.committee_kinds
         self._counts: dict[bytes, int] = {}  # transactions per sender this height
         self._refresh()
 
@@ -130,11 +123,12 @@ class Ledger:
         """The set certifying height, once execution has gone far enough to know it."""
         if height > self.height + VALSET_DELAY_HEIGHTS:
             return None
-        chosen = self.valsets[0][1]
-        for start, vs in self.valsets:
-            if start <= height:
-                chosen = vs
-        return chosen
+        return self.stores.validators.at(height)
+
+    @property
+    def valsets(self) -> list[Scheduled]:
+        """Every (first height it certifies, set), ascending by height."""
+        return self.stores.validators.sets
 
     def payload_bytes_max(self, sender: bytes, kind: str) -> int | None:
         """The largest payload the sender's tier may send now (None: no tier limit).
@@ -142,7 +136,7 @@ class Ledger:
         Admission applies it before anything is stored or gossiped; execution
         applies it again (the tier may change before the transaction is final).
         """
-        if kind in GOV_KINDS and sender in self.governance.members:
+        if kind in self._committee_kinds and sender in self.governance.members:
             return None  # as at execution: governance can always act
         reg = self.identities.registered.get(address_of(sender))
         return self._tier_limits[reg.tier if reg is not None else 0][0]
@@ -175,15 +169,35 @@ class Ledger:
 
     def redaction(self, tx_id: bytes) -> Redaction | None:
         """The decision that redacted a record, or None."""
-        return self.redactions.get(tx_id)
+        return self.stores.redactions.get(tx_id)
 
     def service(self, service_id: str) -> Service | None:
         """A registered service, or None."""
-        return self.services.get(service_id)
+        return self.stores.services.get(service_id)
 
     def param(self, name: str) -> int | None:
         """A governance parameter's value in force (KeyError for an unknown name)."""
         return self.params.get(name)
+
+    def permission(self, kind: str) -> Permission | None:
+        """(role needed, proposal that set it) for a kind, or None when open to all."""
+        return self.stores.permissions.get(kind)
+
+    @property
+    def rules(self) -> ContentRules:
+        """The content rules in force."""
+        return self.stores.rules.rules
+
+    def namespace(self, name: str) -> Namespace:
+        """A registered namespace's state (KeyError: none of that name)."""
+        return self.stores.extensions[name]
+
+    def status_fields(self) -> dict[str, Any]:
+        """What registered namespaces show in `govchain status` (e.g. filing_number)."""
+        out: dict[str, Any] = {}
+        for ns in self.stores.extensions.values():
+            out.update(ns.status())
+        return out
 
     @property
     def audit_head(self) -> bytes:
@@ -211,39 +225,22 @@ class Ledger:
         is the same.
         """
         assert height == self.height + 1, (height, self.height)
-        self._touched = {}
         self._counts = {}
+        ctx = TxContext(
+            height, self.stores, self.audit, self.registry, known_receipts, self._hold_amount_min
+        )
         receipts: list[Receipt] = []
         for index, tx in enumerate(txs):
-            o = self._apply(tx, height, known_receipts)
+            o = self._apply(tx, ctx)
             if o is None:
                 receipts.append(Receipt(tx.id, height, index, _EXECUTED))
             else:
                 receipts.append(
                     Receipt(tx.id, height, index, o.status, o.reason, o.rule, o.governance_ref)
                 )
-        redacted = self._end_of_height(height)
-        touched = self._touched
-        writes = [[a, self.accounts[a].balance, self.accounts[a].nonce] for a in sorted(touched)]
-        rules = [self.rule_seq, self.rules.snapshot()] if self.rules_changed else None
-        self.rules_changed = False
-        governance = [
-            self.identities.writes(),
-            self.services.writes(),
-            self.holds.writes(),
-            self.governance.writes(),
-            self.params.writes(),
-            rules,
-            self.redactions.writes(),
-            self.audit.head,
-            sorted([k, r, ref] for k, (r, ref) in self.permissions.items())
-            if self.permissions_changed
-            else None,
-        ]
-        self.permissions_changed = False
-        self.state_hash = digest(
-            STATE_DOMAIN, self.state_hash, encode([height, writes, self.valsets, governance])
-        )
+        self._end_of_height(height)
+        redacted = self.stores.redactions.take_redacted()
+        self.state_hash = digest(STATE_DOMAIN, self.state_hash, encode(self._writes(height)))
         self.receipts_root = receipts_root(receipts)
         self.height = height
         return Executed(
@@ -256,76 +253,84 @@ class Ledger:
             tuple(redacted),
         )
 
-    def _apply(
-        self, tx: Transaction, height: int, known: Mapping[bytes, Receipt] | None
-    ) -> Outcome | None:
+    def _writes(self, height: int) -> list[Any]:
+        """What this height changed, namespace by namespace, as the state hash commits it.
+
+        The layout of the built-in namespaces is the store format's: it stays
+        as it is. Registered namespaces follow as one more element, only at
+        heights where one of them changed, [name, writes] by name; so a chain
+        where none ever changes hashes exactly as before they existed.
+        """
+        st = self.stores
+        governance = [
+            st.identities.writes(),
+            st.services.writes(),
+            st.holds.writes(),
+            st.governance.writes(),
+            st.params.writes(),
+            st.rules.writes(),
+            st.redactions.writes(),
+            self.audit.head,
+            st.permissions.writes(),
+        ]
+        out: list[Any] = [height, st.accounts.writes(), st.validators.sets, governance]
+        extensions = []
+        for name in sorted(st.extensions):
+            changed = st.extensions[name].writes()
+            if changed is not None:
+                extensions.append([name, changed])
+        if extensions:
+            out.append(extensions)
+        return out
+
+    def _apply(self, tx: Transaction, ctx: TxContext) -> Outcome | None:
         body = tx.body
         kind = body.kind
-        if kind == Kind.RECORD:
-            self.redactions.add_record(tx.id)
-        if body.valid_until < height:
+        spec = self._kinds.get(kind)
+        if spec is not None and spec.on_final is not None:
+            spec.on_final(ctx, tx)
+        if body.valid_until < ctx.height:
             return _REJECT[Reason.EXPIRED]
         sender_addr = address_of(body.sender)
-        sender = self.accounts.get(sender_addr)
+        accounts = self.accounts
+        sender = accounts.get(sender_addr)
         expected = sender.nonce if sender is not None else 0
         if body.nonce < expected:
             return _REJECT[Reason.CONFLICT]
         if body.nonce > expected:
             return _REJECT[Reason.NONCE_GAP]
         if sender is None:
-            sender = self.accounts[sender_addr] = Account()
+            sender = accounts[sender_addr] = Account()
         # The nonce is spent from here on, whatever the outcome.
         sender.nonce += 1
-        self._touched[sender_addr] = None
+        accounts.touched[sender_addr] = None
         # Committee members' governance transactions pass freeze and tier limits,
         # so that governance can always undo a freeze or a mistaken parameter.
-        if kind not in GOV_KINDS or body.sender not in self.governance.members:
-            refused = self._standing(tx, sender_addr, height)
+        if kind not in self._committee_kinds or body.sender not in self.governance.members:
+            refused = self._standing(tx, sender_addr, ctx.height)
             if refused is not None:
                 return refused
-        needed = self.permissions.get(kind)
-        if needed is not None and not self.identities.has_role(sender_addr, needed[0]):
+        needed = self.stores.permissions.by_kind.get(kind)
+        if needed is not None and not self.identities.has_role(sender_addr, needed.role):
             self.audit.append(
-                height,
+                ctx.height,
                 AuditKind.REJECTION_BY_DECISION,
                 sender_addr,
                 f"tx:{tx.id.hex()}",
-                needed[1],
-                f"{kind} needs role {needed[0]}",
+                needed.proposal,
+                f"{kind} needs role {needed.role}",
             )
-            return rejected(Reason.NOT_AUTHORIZED, needed[1])
-        if kind != Kind.RECORD and tx.payload_missing:
+            return rejected(Reason.NOT_AUTHORIZED, needed.proposal)
+        if tx.payload_missing and (spec is None or not spec.judges_missing_payload):
             # Final as rejected, its payload deleted: every check above reads only
             # the header; what the payload decided is in the certified receipt, and
             # the rejections that depend on a payload have no other effect.
-            k = known.get(tx.id) if known is not None else None
+            k = ctx.known.get(tx.id) if ctx.known is not None else None
             if k is not None and k.status == Status.REJECTED.value:
                 return Outcome(k.status, k.reason, k.rule, k.governance_ref)
-        if kind == Kind.TRANSFER:
-            return self._transfer(tx, sender_addr, sender, height)
-        if kind == Kind.RECORD:
-            return self._record(tx, sender_addr, height, known)
-        if kind == Kind.GOV_PROPOSE:
-            return self.governance.propose(tx, sender_addr, height)
-        if kind == Kind.GOV_VOTE:
-            return self.governance.vote(tx, sender_addr, height)
-        if kind == Kind.SERVICE_REGISTER:
-            return self._register_service(tx, sender_addr, height)
-        if kind == Kind.IDENTITY_SET:
-            return self._set_identity(tx, sender_addr, height)
-        return _REJECT[Reason.UNKNOWN_KIND]
-
-    def set_permission(self, kind: str, role: str, proposal_id: str) -> None:
-        """Require role of kind's senders from the next transaction on ("" lifts it)."""
-        if role:
-            self.permissions[kind] = (role, proposal_id)
-        else:
-            self.permissions.pop(kind, None)
-        self.permissions_changed = True
-
-    def permission(self, kind: str) -> tuple[str, str] | None:
-        """(role needed, proposal that set it) for a kind, or None when open to all."""
-        return self.permissions.get(kind)
+        if spec is None:
+            return _REJECT[Reason.UNKNOWN_KIND]
+        return spec.run(ctx, tx, sender_addr, sender)
 
     def _standing(self, tx: Transaction, sender_addr: bytes, height: int) -> Outcome | None:
         """Freeze, revocation and tier limits of the sender; None when it may go on."""
@@ -353,225 +358,62 @@ class Ledger:
             return _REJECT[Reason.TIER_LIMIT]
         return None
 
-    # -- transfers ---------------------------------------------------------------
-    def _transfer(
-        self, tx: Transaction, sender_addr: bytes, sender: Account, height: int
-    ) -> Outcome | None:
-        try:
-            t = decode_canonical(tx.payload, TRANSFER_DECODER)
-        except DecodeError:
-            return _REJECT[Reason.MALFORMED_PAYLOAD]
-        if len(t.to) != ADDRESS_BYTES:
-            return _REJECT[Reason.MALFORMED_PAYLOAD]
-        if not 0 < t.amount <= SUPPLY_MAX:
-            return _REJECT[Reason.BAD_AMOUNT]
-        if sender.balance < t.amount:
-            return _REJECT[Reason.INSUFFICIENT_FUNDS]
-        sender.balance -= t.amount
-        held = self._hold_reason(sender_addr, t.amount)
-        if held is not None:
-            o = Outcome(_HELD, held[0].value, None, held[1])
-            self._hold(tx, Kind.TRANSFER, sender_addr, t.to, t.amount, height, o)
-            return o
-        self.credit(t.to, t.amount)
-        return None
-
-    def _hold_reason(self, sender_addr: bytes, amount: int) -> tuple[Reason, str | None] | None:
-        """Why a transfer is held (and the decision behind it), or None."""
-        roles = self.identities.roles.get(sender_addr)
-        if roles is not None and REVIEW_ROLE in roles:
-            return Reason.HELD_REVIEW, roles[REVIEW_ROLE]
-        if self._hold_amount_min is not None and amount >= self._hold_amount_min:
-            return Reason.HELD_AMOUNT, self.params.set_by("hold_amount_min")
-        return None
-
-    def _hold(
-        self,
-        tx: Transaction,
-        kind: str,
-        sender_addr: bytes,
-        to: bytes,
-        amount: int,
-        height: int,
-        o: Outcome,
-    ) -> None:
-        assert o.reason is not None
-        self.holds.add(
-            Hold(tx.id, kind, sender_addr, to, amount, height, o.reason, o.rule, o.governance_ref)
-        )
-        why = o.reason if o.rule is None else f"{o.reason} {o.rule}"
-        self.audit.append(
-            height, AuditKind.HOLD, sender_addr, f"tx:{tx.id.hex()}", o.governance_ref or "", why
-        )
-
-    def credit(self, address: bytes, amount: int) -> None:
-        """Add amount to an account (created if new)."""
-        acct = self.accounts.get(address)
-        if acct is None:
-            acct = self.accounts[address] = Account()
-        acct.balance += amount
-        self._touched[address] = None
-
-    # -- records -----------------------------------------------------------------
-    def _record(
-        self,
-        tx: Transaction,
-        sender_addr: bytes,
-        height: int,
-        known: Mapping[bytes, Receipt] | None,
-    ) -> Outcome | None:
-        k = known.get(tx.id) if known is not None else None
-        if k is not None:
-            if k.status == _EXECUTED:
-                return None
-            o: Outcome | None = Outcome(k.status, k.reason, k.rule, k.governance_ref)
-        else:
-            if len(tx.payload) != tx.body.payload_len:
-                raise PayloadMissingError(f"record {tx.id.hex()}: no payload, no known receipt")
-            o = self._screen(tx, sender_addr)
-        if o is None:
-            return None
-        # One place turns an outcome into its effects, whichever path found it,
-        # so a redacted record re-executes to the same state and audit entries.
-        if o.status == _HELD:
-            self._hold(tx, Kind.RECORD, sender_addr, b"", 0, height, o)
-        elif o.rule is not None:
-            self.audit.append(
-                height,
-                AuditKind.REJECTION_BY_RULE,
-                sender_addr,
-                f"tx:{tx.id.hex()}",
-                o.governance_ref or "",
-                f"{o.reason} {o.rule}",
-            )
-        elif o.reason == Reason.SERVICE_SUSPENDED:
-            self.audit.append(
-                height,
-                AuditKind.REJECTION_BY_DECISION,
-                sender_addr,
-                f"tx:{tx.id.hex()}",
-                o.governance_ref or "",
-                o.reason,
-            )
-        return o
-
-    def _screen(self, tx: Transaction, sender_addr: bytes) -> Outcome | None:
-        """A record's payload against its service and the content rules."""
-        try:
-            r = decode_canonical(tx.payload, RECORD_DECODER)
-        except DecodeError:
-            return _REJECT[Reason.MALFORMED_PAYLOAD]
-        if (
-            len(r.media_type) > MEDIA_TYPE_CHARS_MAX
-            or MEDIA_ESSENCE.fullmatch(media_type_essence(r.media_type)) is None
-        ):
-            return _REJECT[Reason.MALFORMED_PAYLOAD]
-        if r.service:
-            service = self.services.get(r.service)
-            if service is None:
-                return _REJECT[Reason.UNKNOWN_SERVICE]
-            if service.suspended_by is not None:
-                return rejected(Reason.SERVICE_SUSPENDED, service.suspended_by)
-            if (
-                service.writer_role
-                and sender_addr != service.owner
-                and not self.identities.has_role(sender_addr, service.writer_role)
-            ):
-                return _REJECT[Reason.NOT_AUTHORIZED]
-        if len(self.rules):
-            m = self.rules.match(tx.body.payload_hash, r.media_type, r.data)
-            if m is not None:
-                status = _HELD if m.action == RuleAction.HOLD else Status.REJECTED.value
-                return Outcome(status, Reason.CONTENT_RULE.value, m.rule_id, m.governance_ref)
-        return None
-
-    # -- services and identities ------------------------------------------------------
-    def _register_service(self, tx: Transaction, owner: bytes, height: int) -> Outcome | None:
-        try:
-            s = decode_canonical(tx.payload, SERVICE_DECODER)
-        except DecodeError:
-            return _REJECT[Reason.MALFORMED_PAYLOAD]
-        if not service_id_ok(s.service_id) or (s.writer_role and not role_ok(s.writer_role)):
-            return _REJECT[Reason.BAD_ARGUMENT]
-        existing = self.services.get(s.service_id)
-        if existing is not None:
-            if existing.owner != owner:
-                return _REJECT[Reason.SERVICE_EXISTS]
-            # The owner may change who writes; a suspension stays as it is.
-            self.services.put(
-                Service(
-                    s.service_id,
-                    owner,
-                    s.writer_role,
-                    existing.registered_height,
-                    existing.suspended_by,
-                )
-            )
-            return None
-        if len(self.services) >= SERVICES_COUNT_MAX:
-            return _REJECT[Reason.LIMIT_REACHED]
-        self.services.put(Service(s.service_id, owner, s.writer_role, height))
-        return None
-
-    def _set_identity(self, tx: Transaction, issuer: bytes, height: int) -> Outcome | None:
-        if not self.identities.has_role(issuer, ISSUER_ROLE):
-            return _REJECT[Reason.NOT_AUTHORIZED]
-        try:
-            p = decode_canonical(tx.payload, IDENTITY_DECODER)
-        except DecodeError:
-            return _REJECT[Reason.MALFORMED_PAYLOAD]
-        if (
-            len(p.address) != ADDRESS_BYTES
-            or p.status not in ("active", "revoked")
-            or registration_error(p.kind, p.tier, p.attrs_hash) is not None
-        ):
-            return _REJECT[Reason.BAD_ARGUMENT]
-        existing = self.identities.registered.get(p.address)
-        if existing is not None and (existing.issuer != issuer or existing.revoked):
-            # An issuer changes only what it issued, and a revocation is final.
-            return _REJECT[Reason.NOT_AUTHORIZED]
-        if existing is None and len(self.identities.registered) >= IDENTITIES_COUNT_MAX:
-            return _REJECT[Reason.LIMIT_REACHED]
-        self.identities.register(
-            p.address,
-            Registration(p.kind, p.tier, issuer, p.attrs_hash, p.status == "revoked", height),
-        )
-        self.audit.append(
-            height,
-            AuditKind.IDENTITY,
-            issuer,
-            f"address:{p.address.hex()}",
-            reason=f"{p.kind}, tier {p.tier}, {p.status}",
-            evidence=p.attrs_hash,
-        )
-        return None
-
     # -- end of height -------------------------------------------------------------
-    def _end_of_height(self, height: int) -> list[bytes]:
-        """Carry out what the height decided, then expiry; returns ids to redact."""
+    def _end_of_height(self, height: int) -> None:
+        """Carry out what the height decided, in its order, then expiry."""
         gov = self.governance
-        for op, pid in gov.take_queue():
-            p = gov.proposals[pid]
-            if op == "enact":
-                gov.enacted(pid, height, actions.enact(self, p, height))
-            elif op == "emergency":
-                if gov.is_provisional(pid):
-                    actions.apply_emergency(self, p, height)
+        for q in gov.take_queue():
+            p = gov.proposals[q.proposal_id]
+            spec = self.registry.spec_of(p.action)
+            if q.decision is Decision.ENACT:
+                gov.enacted(p.id, height, self._enact(spec, p, height))
+            elif q.decision is Decision.EMERGENCY:
+                if gov.is_provisional(p.id):
+                    self._emergency(spec, p, height)
             else:
-                actions.lapse(self, p, height)
-        for p in list(gov.expire(height)):
+                self._lapse(spec, p, height)
+        for p, note in gov.expire(height):
+            self.audit.note(height, note)
             if p.emergency:
-                actions.lapse(self, p, height)
+                self._lapse(self.registry.spec_of(p.action), p, height)
         self._refresh()
-        return self.redactions.take_redacted()
 
-    def schedule_validators(self, height: int, vs: ValidatorSet) -> int:
-        """A validator-set change decided at height; returns the first height it certifies."""
-        start = height + VALSET_DELAY_HEIGHTS
-        self.valsets = [(h, s) for h, s in self.valsets if h < start] + [(start, vs)]
-        return start
+    def _enact(self, spec: ActionSpec[Any], p: Proposal, height: int) -> str:
+        """Apply a passed proposal's action and write its audit entry; returns the outcome."""
+        effect = spec.enact(p.action, p, height, self.stores)
+        text = effect.text
+        if effect.kind == AuditKind.NO_OP:
+            text = f"{p.action_name}: no-op: {text}"
+        subject = effect.subject if effect.subject is not None else spec.subject(p.action)
+        self.audit.append(height, effect.kind, p.proposer, subject, p.id, text, p.evidence)
+        return text
+
+    def _emergency(self, spec: ActionSpec[Any], p: Proposal, height: int) -> None:
+        """Apply a still-open emergency measure at the end of the height it was proposed in."""
+        if spec.emergency is None:
+            raise AssertionError(f"{p.action_name} is no emergency measure")  # propose checks
+        text = spec.emergency(p.action, p, height, self.stores)
+        subject = spec.subject(p.action)
+        self.audit.append(height, AuditKind.EMERGENCY, p.proposer, subject, p.id, text, p.evidence)
+
+    def _lapse(self, spec: ActionSpec[Any], p: Proposal, height: int) -> None:
+        """Undo an emergency measure that was not ratified, if it is still in force."""
+        undone = spec.lapse(p.action, p, height, self.stores) if spec.lapse is not None else None
+        if undone is not None:
+            why = f"{undone}: the emergency measure was {p.status}, not ratified"
+            self.audit.append(height, AuditKind.LAPSE, b"", spec.subject(p.action), p.id, why)
 
     def _refresh(self) -> None:
-        """Per-height copies of parameters the hot path reads (they change only here)."""
+        """Per-height copies of parameters (they change only at the end of a height)."""
         self._tier_limits = self.params.tier_limits()
         self._hold_amount_min = self.params.get("hold_amount_min")
+        self.governance.params = _gov_params(self.params)
+
+
+def _gov_params(params: Params) -> GovernanceParams:
+    """What governance needs of the parameters, handed over as values."""
+    return GovernanceParams(
+        params.required("proposal_ttl_heights"),
+        params.required("emergency_ttl_heights"),
+        params.required("participation_min"),
+    )

@@ -118,6 +118,13 @@ class Params:
         found = self._set.get(name)
         return found[0] if found is not None else self.specs[name].default
 
+    def required(self, name: str) -> int:
+        """The value in force of a parameter that always has one (a default)."""
+        value = self.get(name)
+        if value is None:
+            raise KeyError(f"parameter {name} has no value")  # our bug: it has a default
+        return value
+
     def set_by(self, name: str) -> str | None:
         """The proposal that set the value in force (None: the default)."""
         found = self._set.get(name)

@@ -1,197 +1,81 @@
-"""Payload formats of the kinds that execution understands.
+"""Payload formats of the kinds that execution understands, gathered for readers.
 
 Every payload is a msgspec array_like struct, decoded canonically
-(codec.decode_canonical): one value, one byte string. Governance actions are a
-tagged union, so the action name is the first element of the arguments array:
-`["freeze-identity", <address>]`.
+(codec.decode_canonical): one value, one byte string. Each format is defined
+in its kind's or action's module (state/kinds/, state/actions/); this module
+names them in one place for the SDK, the API and the tests. Governance actions
+are a tagged union, so the action name is the first element of the arguments
+array: `["freeze-identity", <address>]`.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
-from govchain.state.policy import ContentRule, RuleAction
-
-
-class Payload(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
-    """Base of every payload format: a canonical msgpack array."""
-
-
-class TransferPayload(Payload, frozen=True):
-    """Move amount from the sender's account to `to` (a 20-byte address)."""
-
-    to: bytes
-    amount: int
-
-
-class RecordPayload(Payload, frozen=True):
-    """A data record; service "" names none; media_type like "text/plain"."""
-
-    service: str
-    media_type: str
-    data: bytes
-
-
-class ServiceRegisterPayload(Payload, frozen=True):
-    """Register (or, for its owner, update) a service; writer_role "" lets anyone write."""
-
-    service_id: str
-    writer_role: str
-
-
-class IdentitySetPayload(Payload, frozen=True):
-    """An issuer registers or updates an identity; status is "active" or "revoked"."""
-
-    address: bytes
-    kind: str
-    tier: int
-    attrs_hash: bytes
-    status: str
-
-
-# -- governance actions (tag = the contract's action name) ---------------------
-class FreezeIdentity(Payload, frozen=True, tag="freeze-identity"):
-    """Reject every transaction of address (any address, identified or not)."""
-
-    address: bytes
-
-
-class UnfreezeIdentity(Payload, frozen=True, tag="unfreeze-identity"):
-    """Lift a freeze."""
-
-    address: bytes
-
-
-class Intercept(Payload, frozen=True, tag="intercept"):
-    """Reject a held transaction for good (a transfer's amount returns to its sender)."""
-
-    tx_id: bytes
-
-
-class Release(Payload, frozen=True, tag="release"):
-    """Execute a held transaction (a transfer's amount goes to its recipient)."""
-
-    tx_id: bytes
-
-
-class Redact(Payload, frozen=True, tag="redact"):
-    """Delete a final record's payload everywhere; header and receipt stay."""
-
-    tx_id: bytes
-
-
-class SuspendService(Payload, frozen=True, tag="suspend-service"):
-    """Reject records naming the service until it is resumed."""
-
-    service_id: str
-
-
-class ResumeService(Payload, frozen=True, tag="resume-service"):
-    """Lift a suspension."""
-
-    service_id: str
-
-
-class AddFilter(Payload, frozen=True, tag="add-filter"):
-    """A content rule for records; matches are rejected or held."""
-
-    rule: ContentRule
-    action: RuleAction
-
-
-class RemoveFilter(Payload, frozen=True, tag="remove-filter"):
-    """Remove a content rule by id ("rule-<n>")."""
-
-    rule_id: str
-
-
-class AddValidator(Payload, frozen=True, tag="add-validator"):
-    """Add a validator, or set an existing one's weight."""
-
-    public_key: bytes
-    weight: int = 1
-
-
-class RemoveValidator(Payload, frozen=True, tag="remove-validator"):
-    """Remove a validator."""
-
-    public_key: bytes
-
-
-class SetParam(Payload, frozen=True, tag="set-param"):
-    """Set a parameter (state/params.py); value None restores its default."""
-
-    name: str
-    value: int | None
-
-
-class GrantRole(Payload, frozen=True, tag="grant-role"):
-    """Give an address a role ("issuer", "review", a service's writer role, ...)."""
-
-    address: bytes
-    role: str
-
-
-class RevokeRole(Payload, frozen=True, tag="revoke-role"):
-    """Take a role away."""
-
-    address: bytes
-    role: str
-
-
-class SetPermission(Payload, frozen=True, tag="set-permission"):
-    """From now on only holders of role may send transactions of kind ("" opens it again)."""
-
-    kind: str
-    role: str
-
-
-Action = (
-    FreezeIdentity
-    | UnfreezeIdentity
-    | Intercept
-    | Release
-    | Redact
-    | SuspendService
-    | ResumeService
-    | AddFilter
-    | RemoveFilter
-    | AddValidator
-    | RemoveValidator
-    | SetParam
-    | GrantRole
-    | RevokeRole
-    | SetPermission
-)
-EMERGENCY_ACTIONS = (FreezeIdentity, Intercept)
-
-
-def action_name(action: Action) -> str:
-    """The contract's name of an action ("freeze-identity", ...)."""
-    tag = action.__struct_config__.tag
-    assert isinstance(tag, str)
-    return tag
-
-
-class ProposePayload(Payload, frozen=True):
-    """A proposal: the action with its arguments, why, evidence, and whether urgent."""
-
-    action: Action
-    reason: str
-    evidence: bytes  # a 32-byte hash of the evidence, or empty
-    emergency: bool = False
-
-
-class VotePayload(Payload, frozen=True):
-    """A committee member's vote on a proposal (its 32-byte id)."""
-
-    proposal: bytes
-    yes: bool
-
-
-TRANSFER_DECODER = msgspec.msgpack.Decoder(TransferPayload)
-RECORD_DECODER = msgspec.msgpack.Decoder(RecordPayload)
-SERVICE_DECODER = msgspec.msgpack.Decoder(ServiceRegisterPayload)
-IDENTITY_DECODER = msgspec.msgpack.Decoder(IdentitySetPayload)
-PROPOSE_DECODER = msgspec.msgpack.Decoder(ProposePayload)
-VOTE_DECODER = msgspec.msgpack.Decoder(VotePayload)
+from govchain.state.actions.add_filter import AddFilter
+from govchain.state.actions.add_validator import AddValidator
+from govchain.state.actions.freeze_identity import FreezeIdentity
+from govchain.state.actions.grant_role import GrantRole
+from govchain.state.actions.intercept import Intercept
+from govchain.state.actions.redact import Redact
+from govchain.state.actions.release import Release
+from govchain.state.actions.remove_filter import RemoveFilter
+from govchain.state.actions.remove_validator import RemoveValidator
+from govchain.state.actions.resume_service import ResumeService
+from govchain.state.actions.revoke_role import RevokeRole
+from govchain.state.actions.set_filing_number import SetFilingNumber
+from govchain.state.actions.set_param import SetParam
+from govchain.state.actions.set_permission import SetPermission
+from govchain.state.actions.suspend_service import SuspendService
+from govchain.state.actions.unfreeze_identity import UnfreezeIdentity
+from govchain.state.catalog import BUILTIN
+from govchain.state.kinds.gov_propose import ProposePayload
+from govchain.state.kinds.gov_vote import VOTE_DECODER, VotePayload
+from govchain.state.kinds.identity_set import IDENTITY_DECODER, IdentitySetPayload
+from govchain.state.kinds.record import RECORD_DECODER, RecordPayload
+from govchain.state.kinds.service_register import SERVICE_DECODER, ServiceRegisterPayload
+from govchain.state.kinds.transfer import TRANSFER_DECODER, TransferPayload
+from govchain.state.payload_base import ActionArgs, Payload, action_name
+
+# Any action's arguments; which ones a chain knows is its registry's to say.
+Action = ActionArgs
+# The built-in registry's gov.propose decoder: its `.action` is any built-in action.
+PROPOSE_DECODER: msgspec.msgpack.Decoder[Any] = BUILTIN.propose_decoder()
+EMERGENCY_ACTIONS = tuple(BUILTIN.actions[n].args for n in BUILTIN.emergency_actions)
+
+__all__ = [
+    "EMERGENCY_ACTIONS",
+    "IDENTITY_DECODER",
+    "PROPOSE_DECODER",
+    "RECORD_DECODER",
+    "SERVICE_DECODER",
+    "TRANSFER_DECODER",
+    "VOTE_DECODER",
+    "Action",
+    "AddFilter",
+    "AddValidator",
+    "FreezeIdentity",
+    "GrantRole",
+    "IdentitySetPayload",
+    "Intercept",
+    "Payload",
+    "ProposePayload",
+    "RecordPayload",
+    "Redact",
+    "Release",
+    "RemoveFilter",
+    "RemoveValidator",
+    "ResumeService",
+    "RevokeRole",
+    "ServiceRegisterPayload",
+    "SetFilingNumber",
+    "SetParam",
+    "SetPermission",
+    "SuspendService",
+    "TransferPayload",
+    "UnfreezeIdentity",
+    "VotePayload",
+    "action_name",
+]

@@ -1,0 +1,1 @@
+"""Governance actions, one module each; each module's SPEC is what the registry holds."""

@@ -1,0 +1,59 @@
+"""release TX_ID: execute a held transaction."""
+
+from __future__ import annotations
+
+from govchain.state.args import CliOptions
+from govchain.state.audit import AuditKind
+from govchain.state.context import Stores
+from govchain.state.governance import Proposal
+from govchain.state.holds import Resolution
+from govchain.state.params import Params
+from govchain.state.payload_base import ActionArgs
+from govchain.state.receipts import Status
+from govchain.state.registry import ActionDoc, ActionSpec, Effect, no_op
+
+from .targets import tx_id_arg, tx_id_error, tx_subject
+
+
+class Release(ActionArgs, frozen=True, tag="release"):
+    """Execute a held transaction (a transfer's amount goes to its recipient)."""
+
+    tx_id: bytes
+
+
+def _check(a: Release, _params: Params) -> str | None:
+    return tx_id_error(a.tx_id)
+
+
+def _enact(a: Release, p: Proposal, height: int, st: Stores) -> Effect:
+    hold = st.holds.get(a.tx_id)
+    if hold is None:
+        return no_op("the transaction is not held")
+    r = hold.resolution
+    if r is not None and not r.provisional:
+        return no_op(f"already {r.status} by proposal {r.proposal}")
+    st.holds.resolve(a.tx_id, Resolution(Status.EXECUTED.value, height, p.id))
+    if hold.amount:
+        st.accounts.credit(hold.to, hold.amount)
+    if r is not None:
+        return Effect(
+            AuditKind.RELEASE, f"executed, overriding emergency interception {r.proposal}"
+        )
+    return Effect(AuditKind.RELEASE, "executed")
+
+
+def _from_cli(args: tuple[str, ...], _opts: CliOptions) -> Release:
+    return Release(tx_id_arg(args))
+
+
+SPEC = ActionSpec(
+    args=Release,
+    cli_args=("TX_ID",),
+    from_cli=_from_cli,
+    check=_check,
+    subject=lambda a: tx_subject(a.tx_id),
+    enact=_enact,
+    doc=ActionDoc(
+        "tx id", "length", "a held transaction executes; a transfer's amount goes to the recipient"
+    ),
+)

@@ -1,0 +1,75 @@
+"""transfer: move an amount to another address; large or flagged transfers are held."""
+
+from __future__ import annotations
+
+import msgspec
+
+from govchain.codec import DecodeError, decode_canonical
+from govchain.crypto.keys import ADDRESS_BYTES
+from govchain.dag.kinds import Kind
+from govchain.dag.tx import Transaction
+from govchain.state.accounts import Account
+from govchain.state.genesis import SUPPLY_MAX
+from govchain.state.identities import REVIEW_ROLE
+from govchain.state.payload_base import Payload
+from govchain.state.receipts import Outcome, Reason, Status, rejected
+from govchain.state.registry import KindSpec, TxContext
+
+from .holding import HoldTarget, hold
+
+_HELD = Status.HELD.value
+_MALFORMED = rejected(Reason.MALFORMED_PAYLOAD)
+_BAD_AMOUNT = rejected(Reason.BAD_AMOUNT)
+_INSUFFICIENT = rejected(Reason.INSUFFICIENT_FUNDS)
+
+
+class TransferPayload(Payload, frozen=True):
+    """Move amount from the sender's account to `to` (a 20-byte address)."""
+
+    to: bytes
+    amount: int
+
+
+TRANSFER_DECODER = msgspec.msgpack.Decoder(TransferPayload)
+
+
+def _held(ctx: TxContext, sender: bytes, amount: int) -> Outcome | None:
+    """The held outcome of a transfer (and the decision behind it), or None."""
+    roles = ctx.stores.identities.roles.get(sender)
+    if roles is not None and REVIEW_ROLE in roles:
+        return Outcome(_HELD, Reason.HELD_REVIEW.value, None, roles[REVIEW_ROLE])
+    floor = ctx.hold_amount_min
+    if floor is not None and amount >= floor:
+        ref = ctx.stores.params.set_by("hold_amount_min")
+        return Outcome(_HELD, Reason.HELD_AMOUNT.value, None, ref)
+    return None
+
+
+def run(ctx: TxContext, tx: Transaction, sender: bytes, acct: Account) -> Outcome | None:
+    """Execute a transfer; None when it executed."""
+    try:
+        t = decode_canonical(tx.payload, TRANSFER_DECODER)
+    except DecodeError:
+        return _MALFORMED
+    if len(t.to) != ADDRESS_BYTES:
+        return _MALFORMED
+    if not 0 < t.amount <= SUPPLY_MAX:
+        return _BAD_AMOUNT
+    if acct.balance < t.amount:
+        return _INSUFFICIENT
+    acct.balance -= t.amount
+    held = _held(ctx, sender, t.amount)
+    if held is not None:
+        hold(ctx, tx, sender, HoldTarget(t.to, t.amount), held)
+        return held
+    ctx.stores.accounts.credit(t.to, t.amount)
+    return None
+
+
+SPEC = KindSpec(
+    kind=Kind.TRANSFER,
+    payload=TransferPayload,
+    run=run,
+    doc_payload="`TransferPayload(to, amount)`",
+    doc_who="anyone",
+)

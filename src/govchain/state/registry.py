@@ -1,0 +1,237 @@
+"""The registry: every transaction kind, governance action and state namespace, by name.
+
+Execution dispatches through it (no switch on kind or action names), and the
+rest is derived from it: the proposal codec (`propose_decoder`), the CLI's
+action list and argument forms, the simulator's governance script, the docs'
+action table (`actions_table`). Each kind and each action is one module
+(state/kinds/, state/actions/) that builds one spec; `state/catalog.py`
+registers the built-in ones. An application registers its own the same way:
+
+    registry = catalog.builtin()
+    registry.add_namespace("trace", TraceState)        # committed into the state root
+    registry.add_action(trace_freeze.SPEC)
+    ledger = Ledger(genesis, registry)
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
+
+import msgspec
+
+from govchain.dag.tx import Transaction
+from govchain.state.accounts import Account
+from govchain.state.args import CliOptions, Examples
+from govchain.state.audit import AuditKind, AuditLog
+from govchain.state.context import Namespace, Stores
+from govchain.state.governance import Proposal
+from govchain.state.params import Params
+from govchain.state.payload_base import ActionArgs, Payload, action_name
+from govchain.state.receipts import Outcome, Receipt
+
+if TYPE_CHECKING:
+    from govchain.state.genesis import Genesis
+
+A = TypeVar("A", bound=ActionArgs)
+
+
+class Effect(NamedTuple):
+    """What enacting an action did: its audit kind (NO_OP: nothing) and words."""
+
+    kind: str
+    text: str
+    subject: str | None = None  # when enactment names the subject (add-filter's new rule id)
+
+
+def no_op(text: str) -> Effect:
+    """An enactment whose target was invalid by then: the proposal passed, nothing changed."""
+    return Effect(AuditKind.NO_OP, text)
+
+
+class ActionDoc(NamedTuple):
+    """The docs table's row for an action (docs/governance.md)."""
+
+    arguments: str
+    checked: str
+    enacted: str
+
+
+NamespaceFactory = Callable[["Genesis"], Namespace]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSpec(Generic[A]):
+    """One governance action: its arguments, check, subject and effects.
+
+    check runs when the action is proposed (and locally in the CLI); enact at
+    the end of the height that passed it; emergency, for an action that may
+    be an emergency measure, at the end of the height it was proposed in;
+    lapse when such a measure was not ratified. None of them raises on input
+    from transactions: a target invalid by then is a no-op with words.
+    """
+
+    args: type[A]
+    cli_args: tuple[str, ...]  # names of the CLI's positional arguments
+    from_cli: Callable[[tuple[str, ...], CliOptions], A]  # ArgError on bad input
+    check: Callable[[A, Params], str | None]
+    subject: Callable[[A], str]
+    enact: Callable[[A, Proposal, int, Stores], Effect]
+    doc: ActionDoc
+    emergency: Callable[[A, Proposal, int, Stores], str] | None = None
+    lapse: Callable[[A, Proposal, int, Stores], str | None] | None = None
+    cli_options: frozenset[str] = frozenset()  # CliOptions fields the action reads
+    example: Callable[[Examples], A] | None = None  # for the simulator's script
+    namespace: tuple[str, NamespaceFactory] | None = None  # state the action keeps
+
+    @property
+    def name(self) -> str:
+        """The contract's action name (the args struct's tag)."""
+        tag = self.args.__struct_config__.tag
+        if not isinstance(tag, str):
+            raise TypeError(f"{self.args.__name__} needs a tag: the action's name")
+        return tag
+
+
+@dataclass(slots=True)
+class TxContext:
+    """What a kind's handler may use while one height's transactions execute."""
+
+    height: int
+    stores: Stores
+    audit: AuditLog  # the ledger's, the one writer; kinds note enforcement on transactions
+    registry: Registry
+    known: Mapping[bytes, Receipt] | None  # certified receipts of payload-less transactions
+    hold_amount_min: int | None  # as in force this height (hot path)
+
+
+Handler = Callable[[TxContext, Transaction, bytes, Account], Outcome | None]
+
+
+@dataclass(frozen=True, slots=True)
+class KindSpec:
+    """One transaction kind: its payload and what executing it does.
+
+    committee: a committee member's transactions of this kind pass freezes and
+    tier limits, so governance can always act. restrictable: set-permission
+    may require a role of its senders. judges_missing_payload: the handler
+    itself decides a transaction whose payload is gone (records); for other
+    kinds a certified rejection is taken as it is.
+    """
+
+    kind: str
+    payload: type[Payload]
+    run: Handler
+    doc_payload: str
+    doc_who: str
+    committee: bool = False
+    restrictable: bool = True
+    judges_missing_payload: bool = False
+    on_final: Callable[[TxContext, Transaction], None] | None = None  # before any check
+
+
+@dataclass(slots=True)
+class Registry:
+    """Kinds, actions and namespaces in registration order (the order docs and CLI list)."""
+
+    kinds: dict[str, KindSpec] = field(default_factory=dict)
+    actions: dict[str, ActionSpec[Any]] = field(default_factory=dict)
+    namespaces: dict[str, NamespaceFactory] = field(default_factory=dict)
+    _by_type: dict[type, ActionSpec[Any]] = field(default_factory=dict)
+    _decoder: msgspec.msgpack.Decoder[Any] | None = None
+
+    # -- registering ---------------------------------------------------------------
+    def add_kind(self, spec: KindSpec) -> None:
+        """Register a transaction kind; ValueError when the name is taken."""
+        if spec.kind in self.kinds:
+            raise ValueError(f"kind {spec.kind!r} is registered already")
+        self.kinds[spec.kind] = spec
+
+    def add_action(self, spec: ActionSpec[Any]) -> None:
+        """Register a governance action; ValueError when the name is taken."""
+        if spec.name in self.actions:
+            raise ValueError(f"action {spec.name!r} is registered already")
+        if spec.namespace is not None:
+            self.add_namespace(*spec.namespace)
+        self.actions[spec.name] = spec
+        self._by_type[spec.args] = spec
+        self._decoder = None
+
+    def add_namespace(self, name: str, factory: NamespaceFactory) -> None:
+        """Register a state namespace, made from the genesis for each ledger."""
+        if name in self.namespaces:
+            raise ValueError(f"namespace {name!r} is registered already")
+        self.namespaces[name] = factory
+
+    # -- reading ---------------------------------------------------------------------
+    def spec_of(self, action: ActionArgs) -> ActionSpec[Any]:
+        """The spec of an action's arguments (KeyError: not registered here)."""
+        return self._by_type[type(action)]
+
+    def argument_error(self, action: ActionArgs, params: Params) -> str | None:
+        """Why an action's arguments are bad, or None (checked when it is proposed)."""
+        spec = self._by_type.get(type(action))
+        if spec is None:
+            return f"{action_name(action)} is not an action of this chain"
+        return spec.check(action, params)
+
+    def subject_of(self, action: ActionArgs) -> str:
+        """What an action is about, as audit entries name it."""
+        return self.spec_of(action).subject(action)
+
+    def emergency_allowed(self, action: ActionArgs) -> bool:
+        """True for an action that may be proposed as an emergency measure."""
+        spec = self._by_type.get(type(action))
+        return spec is not None and spec.emergency is not None
+
+    @property
+    def emergency_actions(self) -> tuple[str, ...]:
+        """Names of the actions that may be emergency measures."""
+        return tuple(n for n, s in self.actions.items() if s.emergency is not None)
+
+    @property
+    def committee_kinds(self) -> frozenset[str]:
+        """Kinds whose committee senders pass freezes and tier limits."""
+        return frozenset(k for k, s in self.kinds.items() if s.committee)
+
+    @property
+    def restrictable_kinds(self) -> tuple[str, ...]:
+        """Kinds set-permission may restrict."""
+        return tuple(k for k, s in self.kinds.items() if s.restrictable)
+
+    def propose_decoder(self) -> msgspec.msgpack.Decoder[Any]:
+        """The gov.propose payload decoder over this registry's actions."""
+        if self._decoder is None:
+            self._decoder = msgspec.msgpack.Decoder(propose_type(self.action_types()))
+        return self._decoder
+
+    def action_types(self) -> tuple[type[ActionArgs], ...]:
+        """Every action's argument struct, in registration order."""
+        return tuple(s.args for s in self.actions.values())
+
+    def actions_table(self) -> str:
+        """The docs' table of actions (docs/governance.md), one row per action."""
+        rows = [
+            "| Action | Arguments | Checked when proposed | Enacted | Emergency |",
+            "|---|---|---|---|---|",
+        ]
+        for name, s in self.actions.items():
+            d = s.doc
+            urgent = "yes" if s.emergency is not None else ""
+            rows.append(f"| `{name}` | {d.arguments} | {d.checked} | {d.enacted} | {urgent} |")
+        return "\n".join(rows) + "\n"
+
+
+def propose_type(actions: tuple[type[ActionArgs], ...]) -> type[msgspec.Struct]:
+    """The gov.propose payload struct over a union of actions (field for field ProposePayload)."""
+    union: Any = functools.reduce(operator.or_, actions)
+    made = msgspec.defstruct(
+        "ProposePayload",
+        [("action", union), ("reason", str), ("evidence", bytes), ("emergency", bool, False)],
+        bases=(Payload,),
+        frozen=True,
+    )
+    return made
