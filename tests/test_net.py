@@ -7,7 +7,6 @@ import contextlib
 import hashlib
 import itertools
 import random
-import socket
 from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import Any
@@ -30,6 +29,7 @@ from govchain.net.handshake import (
     Reason,
 )
 from govchain.net.peers import NetLimits, PeerNetwork
+from govchain.node.devnet import free_port_base
 
 HOST = "127.0.0.1"
 CHAIN = "govchain-test"
@@ -64,10 +64,8 @@ async def eventually(check: Callable[[], bool], timeout_s: float = 3.0) -> None:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A port nothing listens on, leased to this process (no other test is handed it)."""
+    return free_port_base(1)
 
 
 class Node:
@@ -413,7 +411,8 @@ def test_mutual_dialling_keeps_one_connection_per_peer() -> None:
             a = await c.node("a", dial=[(HOST, pb)], port=pa)
             b = await c.node("b", dial=[(HOST, pa)], port=pb)
             await eventually(connected((a, b)))
-            await asyncio.sleep(0.2)  # a few backoff periods: no churn
+            # Both dial loops rest on the one connection kept: nothing churns any more.
+            await eventually(lambda: a.net.settled() and b.net.settled())
             assert a.net.peers() == [b.id] and b.net.peers() == [a.id]
             assert a.net.stats["connections"] <= 2 and b.net.stats["connections"] <= 2
             assert a.net.send(b.id, b"x") and b.net.send(a.id, b"y")
@@ -447,7 +446,7 @@ def test_a_node_that_dials_itself_stops_dialling_it() -> None:
             a = await c.node("a", dial=[(HOST, port)], port=port)
             # Both ends of the self-connection refuse it; then the dial loop ends.
             await eventually(lambda: a.net.stats["handshake_failures"] >= 2)
-            await asyncio.sleep(0.1)
+            await eventually(a.net.settled)  # the dial loop ended: no attempt is left
             assert a.net.stats["handshake_failures"] == 2
             assert a.net.peers() == []
 
@@ -544,7 +543,8 @@ def test_a_restarted_peer_is_redialled() -> None:
             await eventually(connected((a, b)))
             await b.net.stop()
             await eventually(lambda: a.net.peers() == [])
-            await asyncio.sleep(0.15)  # a's redials fail for a while
+            failed = a.net.stats["dial_failures"]
+            await eventually(lambda: a.net.stats["dial_failures"] >= failed + 2)  # nobody there
             b2 = await c.node("b", port=b.addr[1])
             await eventually(connected((a, b2)))
             assert a.net.send(b2.id, b"welcome back")
@@ -586,14 +586,18 @@ def test_a_busy_receiver_stops_reading_until_it_is_ready() -> None:
 
             b = await c.node("b", on_message=slow)
             a = await c.node("a", dial=[b.addr])
-            await eventually(connected((a, b)))
+            n3 = await c.node("c", dial=[b.addr])
+            await eventually(connected((a, b), (n3, b)))
             a.net.send(b.id, b"first")
             a.net.send(b.id, b"second")
-            await eventually(lambda: seen == [b"first"])
-            await asyncio.sleep(0.1)
-            assert seen == [b"first"]  # the connection waits on the receiver
+            await eventually(lambda: b.net.paused(a.id))  # a's connection waits on the receiver
+            # Sent after a's two frames, c's message gets through on its own connection.
+            n3.net.send(b.id, b"other")
+            await eventually(lambda: b"other" in seen)
+            assert seen == [b"first", b"other"] and b.net.paused(a.id)
             gate.set_result(None)
-            await eventually(lambda: seen == [b"first", b"second"])
+            await eventually(lambda: seen == [b"first", b"other", b"second"])
+            assert not b.net.paused(a.id)
 
     run(scenario)
 

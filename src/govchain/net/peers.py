@@ -60,6 +60,7 @@ STAT_KEYS = (
     "duplicates_closed",  # a second connection to a peer, closed by the tie rule
     "inbound_refused",  # inbound connections refused at connections_max
     "handshake_failures",  # refused, timed out or cut off before the handshake finished
+    "dial_failures",  # a dial that found nobody listening, or timed out connecting
     "frame_errors",  # zero or oversized frame length
     "message_errors",  # on_message raised
     "read_timeouts",  # a peer silent for read_timeout_s
@@ -121,6 +122,7 @@ class _Connection:
         "decoder",
         "initiator",
         "label",
+        "paused",
         "peer_id",
         "reader",
         "urgent",
@@ -142,6 +144,7 @@ class _Connection:
         self.initiator = initiator  # True when we dialled
         self.decoder = FrameDecoder(HANDSHAKE_FRAME_BYTES_MAX)
         self.peer_id: str | None = None  # set once the handshake succeeded
+        self.paused = False  # True while reading waits for on_message's pushback
         self.urgent: deque[bytes] = deque()  # encoded frames, sent before any bulk frame
         self.urgent_bytes = 0
         self.bulk: deque[bytes] = deque()
@@ -209,6 +212,9 @@ class PeerNetwork:
         self._tasks: set[asyncio.Task[Any]] = set()
         # Banned key (hex) -> loop time its ban ends, earliest first.
         self._banned: dict[str, float] = {}
+        # Addresses being dialled: connecting, in the handshake, or backing off
+        # (not while a dial loop rests on a live connection, or has ended).
+        self._dial_busy: set[Address] = set()
         self._started = False
         self._stopping = False
 
@@ -244,6 +250,23 @@ class PeerNetwork:
     def peers(self) -> list[str]:
         """Connected peers' ids (lowercase hex node keys), sorted."""
         return sorted(self._peers)
+
+    def settled(self) -> bool:
+        """True when nothing is under way: no dial, no handshake, no reading paused.
+
+        Every dial loop rests on a live connection to its peer (its own or an
+        inbound one) or has ended, and every connection is registered. Until a
+        connection closes or a message arrives, nothing changes; tests wait for
+        this instead of sleeping.
+        """
+        return not self._dial_busy and all(
+            c.peer_id is not None and not c.paused for c in self._conns
+        )
+
+    def paused(self, peer_id: str) -> bool:
+        """True while peer_id's connection reads nothing, waiting for on_message's pushback."""
+        conn = self._peers.get(peer_id)
+        return conn is not None and conn.paused
 
     def ban(self, peer_id: str, reason: str) -> None:
         """Close peer_id's connection and refuse its key for blame_ban_s."""
@@ -346,21 +369,26 @@ class PeerNetwork:
         known_peer: str | None = None  # who answered at addr last time
         while True:
             if known_peer is not None and (live := self._peers.get(known_peer)) is not None:
+                self._dial_busy.discard(addr)
                 await live.closed.wait()  # already connected (maybe inbound): wait
                 continue
+            self._dial_busy.add(addr)
             outcome = _Outcome()
             try:
                 async with asyncio.timeout(self.limits.handshake_timeout_s):
                     reader, writer = await asyncio.open_connection(host, port)
             except (OSError, TimeoutError) as exc:
+                self.stats["dial_failures"] += 1
                 log.debug("p2p dial %s:%d failed: %r", host, port, exc)
             else:
                 self._writers.add(writer)
                 conn = _Connection(reader, writer, initiator=True)
                 self._conns.add(conn)
-                outcome = await self._run(conn)
+                outcome = await self._run(conn, dialled=addr)
+            self._dial_busy.add(addr)  # the attempt or the connection ended: a redial follows
             if outcome.self_connection:
                 log.info("p2p %s:%d is this node; not dialling it again", host, port)
+                self._dial_busy.discard(addr)
                 return
             if outcome.peer_id is not None:
                 known_peer = outcome.peer_id
@@ -369,8 +397,8 @@ class PeerNetwork:
             if outcome.peer_id is None:
                 backoff_s = min(2 * backoff_s, self.limits.dial_backoff_s_max)
 
-    async def _run(self, conn: _Connection) -> _Outcome:
-        """Handshake, register, then read until the connection ends."""
+    async def _run(self, conn: _Connection, dialled: Address | None = None) -> _Outcome:
+        """Handshake, register, then read until the connection ends (dialled: our dial's target)."""
         try:
             try:
                 peer_id = await self._handshake(conn)
@@ -391,6 +419,8 @@ class PeerNetwork:
                 log.info("p2p %s is banned; closing %s", peer_id[:12], conn.label)
                 return _Outcome()  # a dialler backs off as after a failure
             if self._register(conn, peer_id):
+                if dialled is not None:
+                    self._dial_busy.discard(dialled)  # its dial loop now serves this connection
                 await self._read_loop(conn)
             return _Outcome(peer_id=peer_id)
         finally:
@@ -491,7 +521,11 @@ class PeerNetwork:
                     try:
                         pushback = self._on_message(peer_id, frame)
                         if pushback is not None:
-                            await pushback
+                            conn.paused = True
+                            try:
+                                await pushback
+                            finally:
+                                conn.paused = False
                     except Exception:
                         self.stats["message_errors"] += 1
                         log.exception("p2p message from %s refused; closing", peer_id[:12])
