@@ -9,14 +9,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import msgspec
 import pytest
 
+from conftest import SimCluster, receipt_of
 from govchain.consensus.config import ConsensusConfig
+from govchain.consensus.tendermint import ConsensusApp
 from govchain.node.devnet import free_port_base
 from govchain.node.files import (
     FileError,
@@ -30,9 +31,12 @@ from govchain.node.node import node_replica_config
 from govchain.replica.replica import Persisted, Replica, ReplicaConfig
 from govchain.sdk.client import Client
 from govchain.state.genesis import Genesis
+from govchain.state.receipts import Receipt
 from procs import wait_until
 from test_replica import CONFIG, VALIDATORS, genesis
 from test_replication import transfer as replication_transfer
+
+IDLE_MS = 30_000  # thirty simulated seconds with nothing to do (a heartbeat would tick 30 times)
 
 
 def paced(interval_ms: int = 0, empty_ms: int | None = 1_000) -> Genesis:
@@ -48,6 +52,11 @@ def proposer_replica(g: Genesis, config: ReplicaConfig = CONFIG) -> Replica:
     return r
 
 
+def app(r: Replica) -> ConsensusApp:
+    """What consensus asks of r's chain: checkpoints to propose and verdicts."""
+    return r.consensus.app
+
+
 def no_idle_override() -> ReplicaConfig:
     """The test replicas' settings, with the heartbeat left to genesis."""
     return ReplicaConfig(dag=CONFIG.dag, consensus=CONFIG.consensus, idle_checkpoint_ms=None)
@@ -61,38 +70,52 @@ def transfer(g: Genesis) -> bytes:
 def test_a_proposal_waits_for_the_checkpoint_interval_and_carries_a_time_past_it() -> None:
     g = paced(interval_ms=2_000, empty_ms=0)
     r = proposer_replica(g, no_idle_override())
-    assert r.propose(1, None, g.time_ms + 1_999) is None
-    cp = r.propose(1, None, g.time_ms + 2_000)
+    assert app(r).propose(1, None, g.time_ms + 1_999) is None
+    cp = app(r).propose(1, None, g.time_ms + 2_000)
     assert cp is not None and cp.time_ms >= g.time_ms + 2_000
 
 
 def test_a_checkpoint_closer_than_the_interval_is_invalid() -> None:
     g = paced(interval_ms=2_000, empty_ms=0)
     r = proposer_replica(g, no_idle_override())
-    cp = r.propose(1, None, g.time_ms + 2_500)
+    cp = app(r).propose(1, None, g.time_ms + 2_500)
     assert cp is not None
     early = msgspec.structs.replace(cp, time_ms=g.time_ms + 1_500)
-    assert r.check(early, None, g.time_ms + 2_500).name == "INVALID"
-    assert r.check(cp, None, g.time_ms + 2_500).name == "VALID"
+    assert app(r).check(early, None, g.time_ms + 2_500).name == "INVALID"
+    assert app(r).check(cp, None, g.time_ms + 2_500).name == "VALID"
 
 
 def test_no_empty_checkpoints_when_genesis_says_never_but_a_transaction_is_proposed() -> None:
     g = paced(empty_ms=None)
     r = proposer_replica(g, no_idle_override())
     assert r.idle_checkpoint_ms is None
-    assert r.propose(1, None, g.time_ms + 3_600_000) is None  # idle for an hour: nothing
+    assert app(r).propose(1, None, g.time_ms + 3_600_000) is None  # idle for an hour: nothing
     r.submit(transfer(g), g.time_ms + 10)
-    cp = r.propose(1, None, g.time_ms + 10 + CONFIG.proposal_tip_age_ms)
+    cp = app(r).propose(1, None, g.time_ms + 10 + CONFIG.proposal_tip_age_ms)
     assert cp is not None and cp.tips
+
+
+def test_an_idle_cluster_without_empty_checkpoints_stands_still_until_a_transaction() -> None:
+    g = paced(empty_ms=None)
+    c = SimCluster(g, VALIDATORS, no_idle_override())
+    c.run_for(IDLE_MS)  # on the simulated clock: rounds time out, nothing is decided
+    assert [c.height(n) for n in c.names] == [0] * 4
+    tx = replication_transfer([g.hash], 0, chain_id=g.chain_id)
+    c.submit("r0", tx)
+    c.run_until(c.final_everywhere(tx))
+    assert receipt_of(c.replica("r0"), tx.id) == Receipt(tx.id, 1, 0, "executed")
+    heights = [c.height(n) for n in c.names]
+    c.run_for(IDLE_MS)
+    assert [c.height(n) for n in c.names] == heights  # idle again: no checkpoint
 
 
 def test_the_heartbeat_follows_genesis_and_a_node_may_override_it() -> None:
     g = paced(empty_ms=5_000)
     r = proposer_replica(g, no_idle_override())
-    assert r.propose(1, None, g.time_ms + 4_999) is None
-    assert r.propose(1, None, g.time_ms + 5_000) is not None
+    assert app(r).propose(1, None, g.time_ms + 4_999) is None
+    assert app(r).propose(1, None, g.time_ms + 5_000) is not None
     fast = ReplicaConfig(dag=CONFIG.dag, consensus=CONFIG.consensus, idle_checkpoint_ms=100)
-    assert proposer_replica(g, fast).propose(1, None, g.time_ms + 100) is not None
+    assert app(proposer_replica(g, fast)).propose(1, None, g.time_ms + 100) is not None
 
 
 def test_the_propose_timeout_outlasts_what_a_proposer_may_wait() -> None:
@@ -157,13 +180,14 @@ def test_a_devnet_without_empty_checkpoints_stands_still_until_a_transaction(
         wait_until(lambda: httpx.get(url + "/v1/status").status_code == 200, 60, "the devnet")
         genesis = read_genesis(root / "nodes" / "validator-0" / "genesis.json")
         assert (genesis.checkpoint_interval_ms, genesis.empty_checkpoint_interval_ms) == (300, None)
-        height = httpx.get(url + "/v1/status").json()["height"]
-        time.sleep(2)
-        assert httpx.get(url + "/v1/status").json()["height"] == height  # idle: no checkpoint
+        # No checkpoint before the first transaction, and that one is the first
+        # checkpoint (how long the chain stays idle is the simulated test's above).
+        assert httpx.get(url + "/v1/status").json()["height"] == 0
         faucet = read_key(root / "keys" / "faucet.key")
         with Client(url) as client:
             tx_id = client.submit(client.transfer(faucet, bytes(20), 1))
-            assert client.wait_final(tx_id, 30)["status"] == "executed"
+            final = client.wait_final(tx_id, 30)
+            assert (final["status"], final["checkpoint"]) == ("executed", 1)
         os.killpg(devnet.pid, signal.SIGINT)
         devnet.wait(30)
         # Resuming with another pacing is refused, and says how to start fresh.
