@@ -689,6 +689,29 @@ def test_limits_are_checked() -> None:
         PeerNetwork(SigningKey.from_label("a"), CHAIN, b"short", (HOST, 0), [], print)
 
 
+def test_bans_end_on_the_network_clock_and_the_oldest_ends_first_when_full() -> None:
+    now_s = [100.0]
+    net = PeerNetwork(
+        SigningKey.from_label("bans"),
+        CHAIN,
+        GENESIS,
+        (HOST, 0),
+        [],
+        print,
+        NetLimits(blame_ban_s=60.0, bans_max=3),
+        clock=lambda: now_s[0],
+    )
+    peers_ = [f"{i:064x}" for i in range(5)]
+    for p in peers_:
+        net.ban(p, "test")
+    assert [net.banned(p) for p in peers_] == [False, False, True, True, True]
+    now_s[0] += 59.9
+    assert net.banned(peers_[4])
+    now_s[0] += 0.1  # sixty seconds on the network's clock, none on the wall's
+    assert not any(net.banned(p) for p in peers_)
+    assert net.stats["bans"] == 5
+
+
 def test_run_uses_an_event_loop_and_returns_the_result() -> None:
     async def answer() -> int:
         await asyncio.sleep(0)

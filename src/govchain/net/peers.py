@@ -174,6 +174,8 @@ class PeerNetwork:
     on_message(peer_id, data): called on the event loop for each received
     message; if it raises, the exception is logged and that connection closed.
     on_peer(peer_id, up): optional, called when a peer registers (True) or goes (False).
+    clock: monotonic seconds that bans are timed by; None: the event loop's clock
+    (tests pass a fake one to end a ban without waiting for it).
     """
 
     def __init__(
@@ -187,6 +189,7 @@ class PeerNetwork:
         limits: NetLimits | None = None,
         *,
         on_peer: OnPeer | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.limits = limits if limits is not None else NetLimits()
         # Fail on bad configuration now, not on the first connection.
@@ -198,6 +201,7 @@ class PeerNetwork:
         self._dial = list(dict.fromkeys(dial))
         self._on_message = on_message
         self._on_peer = on_peer
+        self._clock = clock
         self.node_id = key.public_key.hex()
         self.stats: dict[str, int] = dict.fromkeys(STAT_KEYS, 0)
         self.listen_address: Address | None = None  # the bound address, after start()
@@ -270,7 +274,7 @@ class PeerNetwork:
 
     def ban(self, peer_id: str, reason: str) -> None:
         """Close peer_id's connection and refuse its key for blame_ban_s."""
-        now = asyncio.get_running_loop().time()
+        now = self._now()
         self._forget_bans(now)
         self._banned.pop(peer_id, None)
         if len(self._banned) >= self.limits.bans_max:
@@ -284,7 +288,10 @@ class PeerNetwork:
     def banned(self, peer_id: str) -> bool:
         """True while peer_id's key is refused."""
         until = self._banned.get(peer_id)
-        return until is not None and asyncio.get_running_loop().time() < until
+        return until is not None and self._now() < until
+
+    def _now(self) -> float:
+        return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
 
     def _forget_bans(self, now: float) -> None:
         """Drop the bans that have ended (they are kept in order of their end)."""
