@@ -5,8 +5,11 @@ tracks side by side. A step sends one transaction (a proposal, with the votes
 that follow it, or a plain service, identity or record transaction) and is
 done once it is final; lost or out-of-order transactions are sent again. What
 the steps do is only judged by the checkers (state hash and audit head
-agreement, conservation); `Governor.seen` counts the audit entries by kind, so
-that a test can tell that the scenario really ran.
+agreement, conservation). Every registered action takes part: those the
+scenario needs in a particular state (a held transfer, a final record) have
+their steps here; every other action is proposed once from its module's
+example (`ActionSpec.example`), so an action added to the registry joins the
+script without an edit here.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from govchain.dag.kinds import Kind
 from govchain.dag.tx import Transaction, payload_hash
 from govchain.replica.replica import Replica
 from govchain.sim.workload import Client, Workload
+from govchain.state.args import Examples
+from govchain.state.catalog import BUILTIN
+from govchain.state.governance import ProposalStatus
 from govchain.state.ledger import Ledger
 from govchain.state.payloads import (
     Action,
@@ -41,10 +47,12 @@ from govchain.state.payloads import (
     action_name,
 )
 from govchain.state.policy import PayloadHashRule, RuleAction, keyword_rule
-from govchain.state.receipts import Receipt
+from govchain.state.receipts import Reason, Receipt, Status
+from govchain.state.registry import Registry
 
 RETRY_MS = 2_500  # not final by then: send again
-RESEND_REASONS = frozenset({"conflict", "nonce_gap", "expired"})  # lost the nonce race
+RESEND_REASONS = frozenset({Reason.CONFLICT, Reason.NONCE_GAP, Reason.EXPIRED})  # lost the race
+FILING_NUMBER = "京网信备11010519000001号"
 SERVICE = "shop"
 KEYWORD = "contraband"
 HELD_RECORD = RecordPayload(SERVICE, "text/plain", b"needs a second look")
@@ -99,6 +107,7 @@ class Governor:
         regulators: list[Client],
         business: Client,
         clients: list[Client],
+        registry: Registry = BUILTIN,
     ) -> None:
         self.workload = workload
         self.regs = regulators
@@ -106,6 +115,7 @@ class Governor:
         self.clients = clients
         self.tracks: list[list[Step]] = []
         self._script()
+        self._examples(registry)
 
     # -- the scenario -------------------------------------------------------------
     def _script(self) -> None:
@@ -167,6 +177,26 @@ class Governor:
             plain(biz, Kind.IDENTITY_SET, issued),
         )
 
+    def _examples(self, registry: Registry) -> None:
+        """One track proposing, in registry order, every action the scenario leaves out."""
+        r0, r1, _ = self.regs
+        covered = {s.label for track in self.tracks for s in track}
+        covered.add(registry.spec_for(AddValidator).name)  # reweigh(), on even seeds
+        # An address that no step gives a role or freezes: the examples change nobody.
+        bystander = self.clients[-1].key
+        ex = Examples(bystander.address, bystander.public_key, FILING_NUMBER)
+        steps = [
+            vote(r1, spec.example(ex), r0)
+            for name, spec in registry.actions.items()
+            if name not in covered and spec.example is not None
+        ]
+        if steps:
+            self.track(*steps)
+
+    def covered(self) -> frozenset[str]:
+        """Labels of every step: the actions (and kinds) the script exercises."""
+        return frozenset(s.label for track in self.tracks for s in track)
+
     def reweigh(self, heavy: bytes) -> None:
         """The even-seed validator reweigh, as a committee decision."""
         r0, r1, _ = self.regs
@@ -223,12 +253,12 @@ class Governor:
             if r is not None or view.now_ms - s.sent_ms > RETRY_MS:
                 s.tx = None
             return False
-        if s.kind != Kind.GOV_PROPOSE or r.status != "executed":
+        if s.kind != Kind.GOV_PROPOSE or r.status != Status.EXECUTED:
             return True
         p = view.ledger.proposal(s.tx.hex())
         if p is None:
             return False
-        if p.status != "open" or not s.wait_decided:
+        if p.status != ProposalStatus.OPEN or not s.wait_decided:
             return True
         if view.ledger.height < p.created_height + s.vote_after_heights:
             return False

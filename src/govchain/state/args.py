@@ -49,6 +49,7 @@ class Examples:
     """Targets a simulated committee may name when an action shows itself off."""
 
     address: bytes  # an address that holds no role and is not frozen
+    public_key: bytes  # a key that is no validator's
     text: str  # a short printable text
 
 

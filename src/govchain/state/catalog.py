@@ -34,7 +34,7 @@ from govchain.state.kinds import (
 )
 from govchain.state.registry import Registry
 
-KIND_MODULES = (transfer, record, gov_propose, gov_vote, service_register, identity_set)
+KIND_MODULES = (transfer, record, service_register, identity_set, gov_propose, gov_vote)
 ACTION_MODULES = (
     freeze_identity,
     unfreeze_identity,

@@ -171,6 +171,10 @@ class Registry:
         """The spec of an action's arguments (KeyError: not registered here)."""
         return self._by_type[type(action)]
 
+    def spec_for(self, args: type[ActionArgs]) -> ActionSpec[Any]:
+        """The spec of an arguments struct (KeyError: not registered here)."""
+        return self._by_type[args]
+
     def argument_error(self, action: ActionArgs, params: Params) -> str | None:
         """Why an action's arguments are bad, or None (checked when it is proposed)."""
         spec = self._by_type.get(type(action))
@@ -211,6 +215,12 @@ class Registry:
     def action_types(self) -> tuple[type[ActionArgs], ...]:
         """Every action's argument struct, in registration order."""
         return tuple(s.args for s in self.actions.values())
+
+    def kinds_table(self) -> str:
+        """The docs' table of transaction kinds (docs/governance.md), one row per kind."""
+        rows = ["| Kind | Payload | Who |", "|---|---|---|"]
+        rows += [f"| `{k}` | {s.doc_payload} | {s.doc_who} |" for k, s in self.kinds.items()]
+        return "\n".join(rows) + "\n"
 
     def actions_table(self) -> str:
         """The docs' table of actions (docs/governance.md), one row per action."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from govchain.crypto.keys import PUBLIC_KEY_BYTES
-from govchain.state.args import CliOptions
+from govchain.state.args import CliOptions, Examples
 from govchain.state.context import Stores
 from govchain.state.governance import Proposal
 from govchain.state.params import Params
@@ -33,6 +33,10 @@ def _from_cli(args: tuple[str, ...], _opts: CliOptions) -> RemoveValidator:
     return RemoveValidator(key_arg(args))
 
 
+def _example(ex: Examples) -> RemoveValidator:
+    return RemoveValidator(ex.public_key)  # no validator's key: a no-op, the set stays
+
+
 SPEC = ActionSpec(
     args=RemoveValidator,
     cli_args=("PUBLIC_KEY",),
@@ -40,5 +44,6 @@ SPEC = ActionSpec(
     check=_check,
     subject=lambda a: subject(a.public_key),
     enact=_enact,
+    example=_example,
     doc=ActionDoc("public key", "length", "removes it; certifies from h + 2"),
 )
