@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from govchain.state.catalog import BUILTIN
-from govchain.state.governance import REASON_BYTES_MAX
+from govchain.state.governance import REASON_BYTES_MAX, ProposalStatus
 
 from .common import (
     json_option,
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = ["build_action", "gov"]  # build_action: tests build actions as propose does
 
-STATUSES = ("open", "passed", "rejected", "expired")
+STATUSES = tuple(s.value for s in ProposalStatus)
 LIST_LIMIT_MAX = 1_000  # the API's bound on one page
 
 

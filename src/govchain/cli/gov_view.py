@@ -16,9 +16,13 @@ its audit entries and the state it acts on (`feedback`), and words it
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from govchain.sdk.errors import SdkError
+from govchain.state.audit import AuditKind
+from govchain.state.governance import ProposalStatus
+from govchain.state.registry import NO_OP_WORDS
 
 from .gov_effect import NO_EFFECT, found_or_none
 
@@ -27,10 +31,20 @@ if TYPE_CHECKING:
 
     from .pace import Pace
 
-ENACTED_NO_OP = ": no-op: "  # actions.enact's words for an enactment that changed nothing
 SHORT_ID_CHARS = 12  # as `gov list` shows ids; any unique prefix of 8 or more is accepted
-OPEN = "open"
-PASSED = "passed"
+OPEN = ProposalStatus.OPEN
+PASSED = ProposalStatus.PASSED
+
+
+class MeasureState(StrEnum):
+    """Where an emergency measure stands (the `measure.state` field)."""
+
+    IN_FORCE = "in_force"
+    RATIFIED = "ratified"
+    LAPSED = "lapsed"
+    LIFTED = "lifted"
+    NO_EFFECT = "no_effect"
+    PENDING = "pending"
 
 
 def proposal_doc(p: dict[str, Any]) -> dict[str, Any]:
@@ -41,9 +55,9 @@ def proposal_doc(p: dict[str, Any]) -> dict[str, Any]:
 def enacted_no_effect(p: dict[str, Any]) -> str | None:
     """ "no effect: <why>" when the proposal was enacted as a no-op."""
     outcome = p.get("outcome")
-    if not isinstance(outcome, str) or ENACTED_NO_OP not in outcome:
+    if not isinstance(outcome, str) or NO_OP_WORDS not in outcome:
         return None
-    return NO_EFFECT + outcome.split(ENACTED_NO_OP, 1)[1]
+    return NO_EFFECT + outcome.split(NO_OP_WORDS, 1)[1]
 
 
 def _emergency_effect(client: Client, p: dict[str, Any]) -> str | None:
@@ -54,7 +68,7 @@ def _emergency_effect(client: Client, p: dict[str, Any]) -> str | None:
     except SdkError:  # pruned history: say only what is known
         return None
     for e in entries:
-        if e.get("kind") == "emergency" and e.get("proposal") == p["proposal_id"]:
+        if e.get("kind") == AuditKind.EMERGENCY and e.get("proposal") == p["proposal_id"]:
             return str(e.get("reason"))
     return None
 
@@ -78,23 +92,28 @@ def measure(client: Client, p: dict[str, Any]) -> dict[str, Any] | None:
     status = p["status"]
     applied = effect is not None and not effect.startswith(NO_EFFECT)
     lapses: int | None = None
+    state: MeasureState
     if status == PASSED:
-        state = "no_effect" if enacted_no_effect(p) is not None else "ratified"
+        ratified = enacted_no_effect(p) is None
+        state = MeasureState.RATIFIED if ratified else MeasureState.NO_EFFECT
         effect = p.get("outcome") or effect
     elif status != OPEN:
-        state, lapses = ("lapsed", p.get("decided_height")) if applied else ("no_effect", None)
+        if applied:
+            state, lapses = MeasureState.LAPSED, p.get("decided_height")
+        else:
+            state = MeasureState.NO_EFFECT
     elif effect is None:
-        state, lapses = "pending", p.get("expires_height")
+        state, lapses = MeasureState.PENDING, p.get("expires_height")
     elif not applied:
-        state = "no_effect"
+        state = MeasureState.NO_EFFECT
     elif _still_in_force(client, p):
-        state, lapses = "in_force", p.get("expires_height")
+        state, lapses = MeasureState.IN_FORCE, p.get("expires_height")
     else:
-        state = "lifted"
+        state = MeasureState.LIFTED
     return {
-        "state": state,
-        "in_force": state in ("in_force", "ratified"),
-        "ratified": state == "ratified",
+        "state": state.value,
+        "in_force": state in (MeasureState.IN_FORCE, MeasureState.RATIFIED),
+        "ratified": state == MeasureState.RATIFIED,
         "since_height": p.get("created_height") if applied else None,
         "lapses_height": lapses,
         "effect": effect,
@@ -112,7 +131,7 @@ def feedback(client: Client, p: dict[str, Any], before: str | None = None) -> di
     if m is not None:
         out["measure"] = m
     why = enacted_no_effect(p)
-    if why is None and m is not None and m["state"] == "no_effect":
+    if why is None and m is not None and m["state"] == MeasureState.NO_EFFECT:
         effect = m["effect"]
         why = effect if isinstance(effect, str) and effect.startswith(NO_EFFECT) else None
     if why is None and p["status"] == OPEN and before is not None:
@@ -132,25 +151,25 @@ def _status_line(p: dict[str, Any], pace: Pace) -> str:
         if p.get("enacted_height") is not None:
             line += f"; enacted at the end of height {p['enacted_height']}"
         return line
-    if status == "rejected":
+    if status == ProposalStatus.REJECTED:
         return f"rejected at height {p['decided_height']} ({tally}: passing became impossible)"
     return f"expired at height {p['decided_height']} ({tally}: not decided in time)"
 
 
 def _measure_line(m: dict[str, Any], p: dict[str, Any], pace: Pace) -> str | None:
     state = m["state"]
-    if state == "in_force":
+    if state == MeasureState.IN_FORCE:
         return (
             f"emergency measure in force since height {m['since_height']} ({m['effect']}); "
             f"lapses at {pace.when(int(m['lapses_height']))} unless ratified"
         )
-    if state == "pending":
+    if state == MeasureState.PENDING:
         return f"emergency measure applies at the end of height {p['created_height']}"
-    if state == "ratified":
+    if state == MeasureState.RATIFIED:
         return "emergency measure ratified: it stays in force"
-    if state == "lapsed":
+    if state == MeasureState.LAPSED:
         return f"emergency measure lapsed at height {m['lapses_height']}: not ratified"
-    if state == "lifted":
+    if state == MeasureState.LIFTED:
         return "emergency measure no longer in force: a later decision lifted or took it over"
     return None  # no_effect: the no-effect line says it
 

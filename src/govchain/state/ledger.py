@@ -38,7 +38,7 @@ from govchain.state.permissions import Permission, Permissions
 from govchain.state.policy import ContentRules
 from govchain.state.receipts import Outcome, Reason, Receipt, Status, receipts_root, rejected
 from govchain.state.redactions import Redaction, Redactions
-from govchain.state.registry import ActionSpec, Registry, TxContext
+from govchain.state.registry import NO_OP_WORDS, ActionSpec, Registry, TxContext
 from govchain.state.rulebook import RuleBook
 from govchain.state.schedule import VALSET_DELAY_HEIGHTS, Schedule, Scheduled
 from govchain.state.services import Service, Services
@@ -383,7 +383,7 @@ class Ledger:
         effect = spec.enact(p.action, p, height, self.stores)
         text = effect.text
         if effect.kind == AuditKind.NO_OP:
-            text = f"{p.action_name}: no-op: {text}"
+            text = f"{p.action_name}{NO_OP_WORDS}{text}"
         subject = effect.subject if effect.subject is not None else spec.subject(p.action)
         self.audit.append(height, effect.kind, p.proposer, subject, p.id, text, p.evidence)
         return text

@@ -39,6 +39,10 @@ if TYPE_CHECKING:
 A = TypeVar("A", bound=ActionArgs)
 
 
+# Between the action's name and the why in a no-op's outcome text: "redact: no-op: ...".
+NO_OP_WORDS = ": no-op: "
+
+
 class Effect(NamedTuple):
     """What enacting an action did: its audit kind (NO_OP: nothing) and words."""
 
