@@ -10,9 +10,9 @@ from govchain.state.holds import Resolution
 from govchain.state.params import Params
 from govchain.state.payload_base import ActionArgs
 from govchain.state.receipts import Status
-from govchain.state.registry import ActionDoc, ActionSpec, Effect, no_op
+from govchain.state.registry import ActionDoc, ActionSpec, Effect
 
-from .targets import tx_id_arg, tx_id_error, tx_subject
+from .targets import open_hold, tx_id_arg, tx_id_error, tx_subject
 
 
 class Release(ActionArgs, frozen=True, tag="release"):
@@ -26,12 +26,10 @@ def _check(a: Release, _params: Params) -> str | None:
 
 
 def _enact(a: Release, p: Proposal, height: int, st: Stores) -> Effect:
-    hold = st.holds.get(a.tx_id)
-    if hold is None:
-        return no_op("the transaction is not held")
+    hold = open_hold(st, a.tx_id)
+    if isinstance(hold, Effect):
+        return hold
     r = hold.resolution
-    if r is not None and not r.provisional:
-        return no_op(f"already {r.status} by proposal {r.proposal}")
     st.holds.resolve(a.tx_id, Resolution(Status.EXECUTED.value, height, p.id))
     if hold.amount:
         st.accounts.credit(hold.to, hold.amount)

@@ -5,7 +5,10 @@ from __future__ import annotations
 from govchain.codec import HASH_BYTES
 from govchain.crypto.keys import ADDRESS_BYTES
 from govchain.state.args import hex_arg, only
+from govchain.state.context import Stores
+from govchain.state.holds import Hold
 from govchain.state.identities import role_ok
+from govchain.state.registry import Effect, no_op
 from govchain.state.services import service_id_ok
 
 ROLE_RULE = "role must be [a-z0-9_-]{1,32}"
@@ -54,3 +57,17 @@ def address_arg(args: tuple[str, ...]) -> bytes:
 def tx_id_arg(args: tuple[str, ...]) -> bytes:
     """The TX_ID of a one-argument action."""
     return hex_arg(only(args), HASH_BYTES, "tx_id")
+
+
+def open_hold(st: Stores, tx_id: bytes) -> Hold | Effect:
+    """The hold a release or interception may still decide, or the no-op saying why not.
+
+    Open: unresolved, or only provisionally intercepted by an emergency measure.
+    """
+    hold = st.holds.get(tx_id)
+    if hold is None:
+        return no_op("the transaction is not held")
+    r = hold.resolution
+    if r is not None and not r.provisional:
+        return no_op(f"already {r.status} by proposal {r.proposal}")
+    return hold
