@@ -1,13 +1,10 @@
 """Shared test helpers: an in-process cluster on a simulated clock, an in-process API client.
 
-`SimCluster` runs real replicas, each writing through a real Store (the
-in-memory twin unless a test hands one in), over the simulator's seeded
-network (sim/network.py) and a simulated clock: nothing sleeps, a seed replays
-exactly, and time moves only when the test says so. Everything a replica's
-outputs go through passes one method, `SimCluster.drive`: ready, persist, then
-send, the order a node keeps. The shared shell (src/govchain/shell/) will take
-that place; its Clock and Transport protocols are the shapes `SimClock` and
-the cluster's sending already have.
+`SimCluster` runs real replicas, each driven by the shell a node runs
+(shell/shell.py: ticks, group commit, persist before send) and writing through
+a real Store (the in-memory twin unless a test hands one in), over the
+simulator's seeded network (sim/network.py) and a simulated clock: nothing
+sleeps, a seed replays exactly, and time moves only when the test says so.
 
 `AsgiClient` serves the node's HTTP API in-process, for tests that read it
 without a port.
@@ -28,20 +25,23 @@ import random
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
 from govchain.codec import encode
+from govchain.consensus.messages import Certificate, Checkpoint
 from govchain.crypto.keys import SigningKey
 from govchain.dag.tx import Transaction
 from govchain.replica.messages import Message, decode_message
-from govchain.replica.replica import Replica, ReplicaConfig, ReplicaReady
+from govchain.replica.replica import Persisted, Replica, ReplicaConfig, ReplicaReady
 from govchain.replica.replication import Submitted
+from govchain.shell.shell import Shell, ShellConfig
 from govchain.sim.network import LinkFaults, Network
+from govchain.state.audit import AuditEntry
 from govchain.state.genesis import Genesis
 from govchain.state.receipts import Receipt, ReceiptProof, prove
-from govchain.storage.base import Store
+from govchain.storage.base import Store, StoredTx
 from govchain.storage.memory import MemoryStore
 
 TICK_MS = 20  # every replica ticks this often, as in a node
@@ -110,6 +110,35 @@ class SimClock:
 
 
 # -- the cluster -----------------------------------------------------------------
+class Driver(Protocol):
+    """What the cluster uses of the shell that drives a member's replica (shell.Shell)."""
+
+    @property
+    def replica(self) -> Replica:
+        """The replica it drives."""
+        ...
+
+    def start(self) -> None:
+        """Start the replica and its ticks."""
+        ...
+
+    def receive(self, peer: str, msg: Message) -> None:
+        """A peer's message."""
+        ...
+
+    def submit(self, wire: bytes) -> Submitted:
+        """A client's transaction."""
+        ...
+
+    def drain(self) -> None:
+        """Persist the replica's outputs, then send them."""
+        ...
+
+    def stop(self) -> None:
+        """Stop every timer."""
+        ...
+
+
 @dataclass(slots=True)
 class Member:
     """One node: its key, its store, and its replica while it runs."""
@@ -117,8 +146,12 @@ class Member:
     name: str
     key: SigningKey
     store: Store
-    replica: Replica | None = None
-    tick: SimTimer | None = None
+    shell: Driver | None = None  # while it runs
+
+    @property
+    def replica(self) -> Replica | None:
+        """The running replica (None while down)."""
+        return self.shell.replica if self.shell is not None else None
 
     def stored_vertex(self, vid: bytes) -> Transaction | None:
         """A vertex read back from the store (the replica's vertex_source)."""
@@ -153,12 +186,81 @@ class Traffic:
     dropped: int = 0
 
 
+class _Link:
+    """One member's Transport (the shell's protocol): onto the cluster's network."""
+
+    def __init__(self, cluster: SimCluster, name: str) -> None:
+        self.cluster = cluster
+        self.name = name
+
+    def send(self, sends: Sequence[tuple[str | None, Message]]) -> None:
+        """Put each message on the simulated network (None: to every other member)."""
+        self.cluster.send(self.name, sends)
+
+    def refuse(self, peer: str, reason: str) -> None:
+        """Record the blame (the cluster refuses nobody: tests look at what was blamed)."""
+        self.cluster.blamed.append(Blame(self.name, peer, reason))
+
+
+class RecordingStore:
+    """A Store that keeps every ReplicaReady committed through it, in order."""
+
+    def __init__(self, inner: Store, log: list[ReplicaReady]) -> None:
+        self.inner = inner
+        self.log = log
+
+    def commit(self, ready: ReplicaReady) -> None:
+        """Commit to the inner store, then keep ready."""
+        self.inner.commit(ready)
+        self.log.append(ready)
+
+    def load(self) -> Persisted:
+        """As the inner store."""
+        return self.inner.load()
+
+    def get_tx(self, tx_id: bytes) -> StoredTx | None:
+        """As the inner store."""
+        return self.inner.get_tx(tx_id)
+
+    def is_final(self, tx_id: bytes) -> bool:
+        """As the inner store."""
+        return self.inner.is_final(tx_id)
+
+    def tx_ids_with_prefix(self, prefix: str, limit: int) -> list[bytes]:
+        """As the inner store."""
+        return self.inner.tx_ids_with_prefix(prefix, limit)
+
+    def get_checkpoint(self, height: int) -> tuple[Checkpoint, Certificate] | None:
+        """As the inner store."""
+        return self.inner.get_checkpoint(height)
+
+    def decided_height(self) -> int:
+        """As the inner store."""
+        return self.inner.decided_height()
+
+    def receipts(self, height: int) -> list[Receipt]:
+        """As the inner store."""
+        return self.inner.receipts(height)
+
+    def audit(self, from_height: int, to_height: int) -> list[AuditEntry]:
+        """As the inner store."""
+        return self.inner.audit(from_height, to_height)
+
+    def audit_head(self, height: int) -> bytes | None:
+        """As the inner store."""
+        return self.inner.audit_head(height)
+
+    def close(self) -> None:
+        """As the inner store."""
+        self.inner.close()
+
+
 class SimCluster:
     """Validators r0..r{n-1} (or `names`), real replicas on a simulated clock and network.
 
     cut: members that neither send nor receive while in it.
     lost(src, dst, msg): True drops that delivery (a targeted message loss).
-    record: members whose every ready() is kept in `readies`, as committed.
+    record: members whose every commit is kept in `readies[name]`, in order.
     """
 
     def __init__(
@@ -221,9 +323,9 @@ class SimCluster:
     def start(self, name: str) -> Replica:
         """Build name's replica from its store and start it (as a node does at boot)."""
         m = self.members[name]
-        if m.replica is not None:
+        if m.shell is not None:
             raise RuntimeError(f"{name} is already running")
-        m.replica = Replica(
+        replica = Replica(
             name,
             self.genesis,
             m.key,
@@ -235,18 +337,18 @@ class SimCluster:
             receipt_source=m.stored_receipt_proof,
             audit_source=lambda height: m.store.audit(height, height),
         )
-        m.replica.start(self.now_ms)
-        self.drive(name)
-        self._arm_tick(m)
-        return m.replica
+        log = self.readies.get(name)
+        store = m.store if log is None else RecordingStore(m.store, log)
+        m.shell = Shell(replica, store, _Link(self, name), self.clock, ShellConfig(tick_ms=TICK_MS))
+        m.shell.start()
+        return replica
 
     def crash(self, name: str) -> None:
         """name's process dies: its replica and timers go, and so do messages to and from it."""
         m = self.members[name]
-        m.replica = None
-        if m.tick is not None:
-            m.tick.cancel()
-            m.tick = None
+        if m.shell is not None:
+            m.shell.stop()  # its timers die with it; what waited for a commit is lost
+            m.shell = None
         kept = [d for d in self.net.queue if name not in (d.src, d.dst)]
         self.traffic.dropped += len(self.net.queue) - len(kept)
         heapq.heapify(kept)
@@ -259,30 +361,15 @@ class SimCluster:
             self.members[name].store = store
         return self.start(name)
 
-    def _arm_tick(self, m: Member) -> None:
-        def tick() -> None:
-            if m.replica is None:
-                return
-            m.replica.tick(self.now_ms)
-            self.drive(m.name)
-            self._arm_tick(m)
-
-        m.tick = self.clock.call_later(TICK_MS, tick)
-
     # -- the drive step ----------------------------------------------------------------
     def drive(self, name: str) -> None:
-        """Act on name's outputs: persist, then send (the one place the shell's order lives)."""
-        m = self.members[name]
-        if m.replica is None:
-            return
-        out = m.replica.ready()
-        m.store.commit(out)
-        if name in self.readies:
-            self.readies[name].append(out)
-        self.blamed.extend(Blame(name, peer, why) for peer, why in out.blamed)
-        self._send(name, [*out.sends, *out.acks])
+        """Drain name's outputs now (the shell persists, then sends)."""
+        shell = self.members[name].shell
+        if shell is not None:
+            shell.drain()
 
-    def _send(self, src: str, sends: Sequence[tuple[str | None, Message]]) -> None:
+    def send(self, src: str, sends: Sequence[tuple[str | None, Message]]) -> None:
+        """src's messages onto the network (None: to every other member), unless cut off."""
         if src in self.cut:
             return
         for dst, msg in sends:
@@ -292,14 +379,13 @@ class SimCluster:
                     self.net.send(self.now_ms, src, d, data)
 
     def _deliver(self, src: str, dst: str, data: bytes) -> None:
-        m = self.members[dst]
+        shell = self.members[dst].shell
         msg = decode_message(data)
-        if m.replica is None or src in self.cut or dst in self.cut or self.lost(src, dst, msg):
+        if shell is None or src in self.cut or dst in self.cut or self.lost(src, dst, msg):
             self.traffic.dropped += 1
             return
         self.traffic.delivered[(src, dst, type(msg))] += 1
-        m.replica.receive(src, msg, self.now_ms)
-        self.drive(dst)
+        shell.receive(src, msg)
 
     # -- time ---------------------------------------------------------------------------
     def advance(self, ms: int) -> None:
@@ -336,10 +422,11 @@ class SimCluster:
 
     # -- clients and reads -------------------------------------------------------------------
     def submit(self, name: str, tx: Transaction) -> Submitted:
-        """A client's transaction to name; its outputs leave at once."""
-        got = self.replica(name).submit(tx.to_wire(), self.now_ms)
-        self.drive(name)
-        return got
+        """A client's transaction to name (its outputs leave with the shell's next drain)."""
+        shell = self.members[name].shell
+        if shell is None:
+            raise AssertionError(f"{name} is down")
+        return shell.submit(tx.to_wire())
 
     def height(self, name: str) -> int:
         """name's executed height."""
