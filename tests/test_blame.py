@@ -58,7 +58,7 @@ def test_a_blamed_peer_is_dropped_refused_for_a_while_and_counted(
             node.replica.ready()
             node.replica._out.blamed.append((name, "a forged redacted copy"))
             with caplog.at_level(logging.WARNING, logger="govchain.node"):
-                node._drain()
+                node.shell.drain()
 
             assert name not in node.net.peers()
             assert node.metrics.peers_blamed == 1

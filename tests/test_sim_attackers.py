@@ -186,11 +186,11 @@ def test_payload_kept_in_the_store_or_in_memory_is_a_violation() -> None:
     assert c.on_certified("v0", 2) == [tx.id]
     replica = _replica()
     store = MemoryStore()
-    c.check_kept("v0", replica, store, [tx.id])
+    c.check_kept("v0", replica.view, store, [tx.id])
     assert c.violations == []
     store.commit(ReplicaReady(admitted=[tx]))
     replica.executions.append(ex)
-    c.check_kept("v0", replica, store, [tx.id])
+    c.check_kept("v0", replica.view, store, [tx.id])
     assert [v.invariant for v in c.violations] == ["kept"]
     assert "its executions and its store" in c.violations[0].detail
     c.check_loaded("v0", store.load())

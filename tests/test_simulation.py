@@ -66,7 +66,11 @@ def test_ten_validators_without_faults_finalize() -> None:
     [
         ("skip-lock", {"lock", "agreement"}, {"byzantine": 1}),
         ("double-count", {"certificate", "agreement"}, {}),
+        # The shell's own ordering (shell/shell.py), as the node runs it.
         ("persist-after-send", {"no_equivocation"}, {"faults": "crash"}),
+        ("defer-hard-state", {"no_equivocation"}, {"faults": "crash"}),
+        ("ack-before-sync", {"promise"}, {"faults": "crash"}),
+        ("ack-before-replicate", {"promise", "accepted-final"}, {"faults": "crash"}),
         ("unordered-exec", {"state_hash", "receipt"}, {}),
     ],
 )

@@ -18,7 +18,6 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from govchain.api.decoded import with_decoded
 from govchain.api.openapi import OPENAPI
-from govchain.api.port import chain_view
 from govchain.api.views import (
     audit_entry_json,
     checkpoint_json,
@@ -111,7 +110,7 @@ def _hex_arg(value: str, chars: int, what: str) -> bytes:
 
 def build_app(node: NodePort) -> Starlette:
     """The API application over one node."""
-    view = chain_view(node)  # every read of the chain goes through it
+    view = node.view  # every read of the chain goes through it
     tx_body_max = view.tx_bytes_max * 2 + 1024  # hex doubles the size
 
     def answer(r: Submitted) -> dict[str, object]:
@@ -513,7 +512,7 @@ def _seconds_per_checkpoint(node: NodePort) -> float | None:
 
     The mean of consecutive spacings is the span over their count: two reads.
     """
-    top = chain_view(node).height
+    top = node.view.height
     low = max(1, top - PACE_CHECKPOINTS + 1)
     if top - low < 1:
         return None
@@ -573,7 +572,7 @@ def _validator_changes(node: NodePort, to: int, start: int = 0) -> dict[str, obj
         }
 
     trust: dict[str, object] | None = None
-    view = chain_view(node)
+    view = node.view
     if start >= 1:
         valset = view.validator_set(start)
         if valset is None or start - 1 > view.height or store.get_checkpoint(start) is None:
@@ -627,7 +626,7 @@ def _summary(name: str, help_text: str, values: Iterable[int]) -> list[str]:
 
 
 def _metrics_text(node: NodePort) -> str:
-    view = chain_view(node)
+    view = node.view
     counts = view.dag_counts()
     m = node.metrics
     lines = [

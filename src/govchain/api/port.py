@@ -15,7 +15,6 @@ from govchain.dag.admission import AdmissionError
 from govchain.net.peers import PeerNetwork
 from govchain.node.files import NodeConfig
 from govchain.node.metrics import NodeMetrics
-from govchain.replica.replica import Replica
 from govchain.replica.replication import Submitted
 from govchain.replica.view import ChainView
 from govchain.state.genesis import Genesis
@@ -25,7 +24,6 @@ from govchain.storage.base import Store
 class NodePort(Protocol):
     """The members of a running node that its HTTP and websocket API use."""
 
-    replica: Replica  # TODO(lead): delete once the node has `view` (see chain_view)
     store: Store
     genesis: Genesis
     key: SigningKey
@@ -39,6 +37,11 @@ class NodePort(Protocol):
         """The node's name from node.json."""
         ...
 
+    @property
+    def view(self) -> ChainView:
+        """The replica's read-only view: everything the API reads of the chain."""
+        ...
+
     def pool_full(self) -> bool:
         """True while the node refuses new client transactions (back-pressure)."""
         ...
@@ -50,12 +53,3 @@ class NodePort(Protocol):
     async def accept(self, wires: list[bytes]) -> list[Submitted | AdmissionError]:
         """Clients' transactions, answered once what each answer promises holds."""
         ...
-
-
-def chain_view(node: NodePort) -> ChainView:
-    """The node's read-only view of its replica: all the API reads of the chain.
-
-    Until the node itself has a `view: ChainView` member (NodePort's then, in
-    place of `replica`), the view is taken here, the API's one way in.
-    """
-    return node.replica.view

@@ -18,8 +18,11 @@ PLANTABLE = frozenset(
         # The replica reports a client's transaction replicated (the node's 202)
         # as soon as it admits it, before any other validator holds it.
         "ack-before-replicate",
-        # The shell (shell/shell.py) sends acknowledgements of vertices that
-        # still wait for their group commit: a crash then loses what it vouched for.
+        # The shell (shell/shell.py) lets a new hard state wait for its deferred
+        # commit while the vote it signed leaves: a crash then forgets the vote.
+        "defer-hard-state",
+        # The shell acknowledges vertices, and answers their clients, before the
+        # deferred commit that stores them: a 202 then promises what no disk holds.
         "ack-before-sync",
     }
 )

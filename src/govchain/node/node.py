@@ -34,6 +34,7 @@ from govchain.node.ports import AsyncioClock, PeerTransport, now_ms
 from govchain.replica.messages import ProposalMsg, TxMsg, decode_message
 from govchain.replica.replica import Replica, ReplicaConfig, ReplicaReady
 from govchain.replica.replication import SubmitState, Submitted
+from govchain.replica.view import ChainView
 from govchain.shell.shell import Shell, ShellHooks
 from govchain.state import policy
 from govchain.state.genesis import Genesis, check_unicode
@@ -167,6 +168,11 @@ class Node(ShellHooks):
         """The node's name from node.json."""
         return self.node_config.name
 
+    @property
+    def view(self) -> ChainView:
+        """The replica's read-only view (what the API reads)."""
+        return self.replica.view
+
     # -- inputs --------------------------------------------------------------
     def submit_many(self, wires: list[bytes]) -> list[Submitted | AdmissionError]:
         """Clients' transactions, each taken or refused with its typed reason (no waiting)."""
@@ -256,7 +262,7 @@ class Node(ShellHooks):
         the network feeds is memory clients cannot have. One peer never holds
         more than half of either budget, so one source alone cannot cause it.
         """
-        return self.replica.dag.client_pool_full() or self.backlog.full()
+        return self.replica.view.pool_full() or self.backlog.full()
 
     def _on_peer_message(self, peer: str, data: bytes) -> Awaitable[None] | None:
         try:

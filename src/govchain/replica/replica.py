@@ -639,6 +639,9 @@ class Replica:
         tx = self.dag.get(vid) or self.dag.orphan(vid)
         if tx is None and self.vertex_source is not None and self.dag.is_covered(vid):
             tx = self.vertex_source(vid)
+            # The store drops a purged payload only with this step's commit.
+            if tx is not None and self._out.purged and vid in self._out.purged:
+                tx = tx.without_payload()
         return tx
 
     def _after_admission(self) -> None:
@@ -899,6 +902,9 @@ class Replica:
             self._purges.schedule(cp.height, gone)
             if self._gossip:  # admitted and final in one step: never gossiped now
                 self._gossip = [(tx, src) for tx, src in self._gossip if tx.id not in gone]
+            # Fetches answered earlier in this step leave after this commit:
+            # from then on these payloads go to validators only.
+            self._scrub_sends(gone, outsiders_only=True)
         self._withheld.confirm(cp.height, result.audit_head)
         ex = Execution(cp, txs, result)
         self.executions.append(ex)
@@ -939,6 +945,41 @@ class Replica:
         out = self._out
         if out.admitted:
             out.admitted = [tx.without_payload() if tx.id in ids else tx for tx in out.admitted]
+        # A fetch answered earlier in this step may carry one of these payloads to
+        # a validator; it leaves after this step's commit certifies the removal,
+        # so it must not leave at all (the peer asks again and gets the proof).
+        self._scrub_sends(ids, outsiders_only=False)
+
+    def _scrub_sends(self, ids: set[bytes], *, outsiders_only: bool) -> None:
+        """Take these payloads out of the TxMsgs this step sends (to non-validators only, or all).
+
+        The shell sends a step's messages after the step's commit, so a payload
+        put in a message before the same step made it final as rejected or
+        redacted would otherwise leave after that commit.
+        """
+        out = self._out
+        if not any(isinstance(m, TxMsg) for _, m in out.sends):
+            return
+        kept: list[tuple[str | None, Message]] = []
+        for dst, msg in out.sends:
+            validator = dst is not None and self._is_validator(dst)
+            if not isinstance(msg, TxMsg) or (outsiders_only and validator):
+                kept.append((dst, msg))
+                continue
+            rest = _without_wires(msg, ids, self.config.dag)
+            if rest.wires:
+                kept.append((dst, rest))
+        out.sends = kept
+
+
+def _without_wires(msg: TxMsg, ids: set[bytes], limits: DagLimits) -> TxMsg:
+    """msg without the transactions whose ids are in ids."""
+    kept: list[bytes] = []
+    for wire in msg.wires:
+        w = decode_wire(wire, limits)  # our own encoding: it decodes
+        if tx_id(w.body, w.signature) not in ids:
+            kept.append(wire)
+    return msg if len(kept) == len(msg.wires) else TxMsg(tuple(kept))
 
 
 def _keys_of_hex_names(names: list[str]) -> dict[str, bytes]:

@@ -1,4 +1,4 @@
-"""What the shell needs around it: a clock and a transport (storage.base.Store is the third).
+"""What the shell drives and needs around it: a core, a clock, a transport (and a Store).
 
 The node implements them over asyncio, the wall clock and TCP peers; the
 simulator over its seeded event queue and network. The shell itself never
@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from govchain.dag.admission import AdmissionError
 from govchain.replica.messages import Message
+from govchain.replica.replica import ReplicaReady
+from govchain.replica.replication import Submitted
 
 
 class Timer(Protocol):
@@ -42,4 +45,36 @@ class Transport(Protocol):
 
     def refuse(self, peer: str, reason: str) -> None:
         """Drop a peer that sent what no honest peer sends, and refuse it a while."""
+        ...
+
+
+class StoreWriter(Protocol):
+    """The part of a storage.base.Store the shell uses: atomic, durable commits."""
+
+    def commit(self, ready: ReplicaReady) -> None:
+        """Store a replica's output atomically and durably."""
+        ...
+
+
+class Core(Protocol):
+    """The deterministic core the shell drives (replica.Replica): inputs in, ready() out."""
+
+    def start(self, now_ms: int) -> None:
+        """Begin (or resume after a restart) at now_ms."""
+        ...
+
+    def tick(self, now_ms: int) -> None:
+        """Time passed."""
+        ...
+
+    def receive(self, peer: str, msg: Message, now_ms: int) -> None:
+        """A peer's message."""
+        ...
+
+    def submit_many(self, wires: Sequence[bytes], now_ms: int) -> list[Submitted | AdmissionError]:
+        """Clients' transactions."""
+        ...
+
+    def ready(self) -> ReplicaReady:
+        """Everything produced since the last call: persist it, then send it."""
         ...

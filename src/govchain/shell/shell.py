@@ -19,15 +19,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from govchain.consensus.config import PLANTABLE
+from govchain.consensus.tendermint import HardState
 from govchain.dag.admission import AdmissionError
 from govchain.dag.tx import Transaction
 from govchain.replica.messages import AckMsg, Message
-from govchain.replica.replica import Replica, ReplicaReady
+from govchain.replica.replica import ReplicaReady
 from govchain.replica.replication import Submitted
-from govchain.shell.ports import Clock, Timer, Transport
-from govchain.storage.base import Store
+from govchain.shell.ports import Clock, Core, StoreWriter, Timer, Transport
 
 TICK_MS = 20
 GROUP_COMMIT_MS = 5
@@ -36,8 +37,12 @@ UNSYNCED_TXS_MAX = 5_000
 
 # Planted bugs in the shell's own ordering (negative controls for the simulator).
 PERSIST_AFTER_SEND = "persist-after-send"  # sends, then commits
-ACK_BEFORE_SYNC = "ack-before-sync"  # acknowledges vertices still waiting for their commit
-SHELL_PLANTS = frozenset({PERSIST_AFTER_SEND, ACK_BEFORE_SYNC})
+# Treats a new hard state (a vote's lock and round) like admitted vertices: it
+# waits for the deferred commit while the vote it signed leaves at once.
+DEFER_HARD_STATE = "defer-hard-state"
+# Acknowledges vertices (and answers their clients) before their deferred commit.
+ACK_BEFORE_SYNC = "ack-before-sync"
+SHELL_PLANTS = frozenset({PERSIST_AFTER_SEND, DEFER_HARD_STATE, ACK_BEFORE_SYNC})
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +83,16 @@ class ShellHooks:
         """A drain finished: ready is persisted and its messages sent."""
 
 
-class Shell:
+C = TypeVar("C", bound=Core)
+
+
+class Shell(Generic[C]):
     """Runs one replica: inputs in, ready() out, persisted before anything is sent."""
 
     def __init__(
         self,
-        replica: Replica,
-        store: Store,
+        replica: C,
+        store: StoreWriter,
         transport: Transport,
         clock: Clock,
         config: ShellConfig | None = None,
@@ -97,7 +105,9 @@ class Shell:
         self.config = config or ShellConfig()
         self.hooks = hooks or ShellHooks()
         self._plant_send_first = PERSIST_AFTER_SEND in self.config.plants
+        self._plant_defer_hard = DEFER_HARD_STATE in self.config.plants
         self._plant_ack_early = ACK_BEFORE_SYNC in self.config.plants
+        self._unsynced_hard: HardState | None = None  # only under that plant
         self._drain_timer: Timer | None = None
         self._sync_timer: Timer | None = None
         self._tick_timer: Timer | None = None
@@ -175,6 +185,8 @@ class Shell:
 
     def _defer_admitted(self, r: ReplicaReady) -> None:
         """Let admitted-only vertices wait for a shared commit, or take back those that waited."""
+        if self._plant_defer_hard and r.hard_state is not None and not r.decided and not r.executed:
+            self._unsynced_hard, r.hard_state = r.hard_state, None
         defer = (
             r.hard_state is None
             and not r.decided
@@ -182,7 +194,7 @@ class Shell:
             and len(self._unsynced) + len(r.admitted) <= self.config.unsynced_txs_max
             and not self._stopping
         )
-        if defer and r.admitted:
+        if defer and (r.admitted or self._unsynced_hard is not None):
             self._unsynced.extend(r.admitted)
             r.admitted = []
             if self._sync_timer is None:
@@ -191,6 +203,8 @@ class Shell:
             # What a vote or a decision relies on goes in the same commit.
             r.admitted[:0] = self._unsynced
             self._unsynced = []
+        if not defer and self._unsynced_hard is not None and r.hard_state is None:
+            r.hard_state, self._unsynced_hard = self._unsynced_hard, None
 
     def _persist(self, r: ReplicaReady) -> None:
         if r.must_persist():
@@ -206,10 +220,11 @@ class Shell:
     def _sync(self) -> None:
         """Commit the admitted vertices that waited sync_admitted_ms, then release what waited."""
         self._sync_timer = None
-        if self._stopped or not self._unsynced:
+        if self._stopped or not (self._unsynced or self._unsynced_hard):
             return
         batch, self._unsynced = self._unsynced, []
-        self.store.commit(ReplicaReady(admitted=batch))
+        hard, self._unsynced_hard = self._unsynced_hard, None
+        self.store.commit(ReplicaReady(hard_state=hard, admitted=batch))
         self._release_durable()
 
     def _release_durable(self) -> None:
@@ -229,8 +244,6 @@ class Shell:
             self._sync_timer.cancel()
             self._sync_timer = None
         self.drain()
-        if self._unsynced:
-            self._sync()
 
     def stop(self) -> None:
         """Stop every timer; the shell does nothing more (call flush() first to keep outputs)."""

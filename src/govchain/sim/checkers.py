@@ -12,7 +12,8 @@ from govchain.consensus.messages import Certificate, Checkpoint, Proposal, Vote,
 from govchain.consensus.validators import ValidatorSet
 from govchain.dag.tx import WIRE_DECODER, tx_id
 from govchain.replica.messages import Message, RedactedTxMsg, TxMsg
-from govchain.replica.replica import Execution, Persisted, Replica
+from govchain.replica.replica import Execution, Persisted
+from govchain.replica.view import ChainView
 from govchain.state.receipts import Receipt, Status
 from govchain.storage.base import Store
 
@@ -201,12 +202,12 @@ class Checkers:
                     f"final as {why}, before the next checkpoint",
                 )
 
-    def check_kept(self, node: str, replica: Replica, store: Store, ids: Iterable[bytes]) -> None:
+    def check_kept(self, node: str, view: ChainView, store: Store, ids: Iterable[bytes]) -> None:
         """After the commit that made ids final-and-hidden, no payload of theirs is left
         in the replica's memory (DAG, recent executions) or in its store."""
         hidden = self._hidden.get(node, {})
         for vid in ids:
-            places = self._payload_places(replica, store, vid)
+            places = self._payload_places(view, store, vid)
             if places:
                 self.fail(
                     "kept",
@@ -214,13 +215,13 @@ class Checkers:
                     f"{hidden.get(vid, '?')}, in {' and '.join(places)}",
                 )
 
-    def sweep_kept(self, node: str, replica: Replica | None, store: Store) -> None:
+    def sweep_kept(self, node: str, view: ChainView | None, store: Store) -> None:
         """Everything the node ever executed as hidden, against all it holds (end of run)."""
         hidden = self._hidden.get(node)
         if not hidden:
             return
-        if replica is not None:
-            self.check_kept(node, replica, store, hidden)
+        if view is not None:
+            self.check_kept(node, view, store, hidden)
         self.check_loaded(node, store.load())
 
     def check_loaded(self, node: str, persisted: Persisted) -> None:
@@ -238,14 +239,14 @@ class Checkers:
                     "in what it loads from its store",
                 )
 
-    def _payload_places(self, replica: Replica, store: Store, vid: bytes) -> list[str]:
+    def _payload_places(self, view: ChainView, store: Store, vid: bytes) -> list[str]:
         places: list[str] = []
-        tx = replica.dag.get(vid)
+        tx = view.pending_tx(vid)
         if tx is not None and tx.payload:
             places.append("its DAG")
         h = self._final_at.get(vid)
         # Executions are kept in ascending height: look back from the newest.
-        for ex in reversed(replica.executions):
+        for ex in reversed(view.recent_executions()):
             if h is None or ex.checkpoint.height < h:
                 break
             if ex.checkpoint.height == h:
@@ -315,6 +316,15 @@ class Checkers:
     def on_accepted(self, node: str, tx_id: bytes, at_ms: int, valid_until: int) -> None:
         """An honest replica answered 202 for tx_id (ReplicaReady.replicated, once persisted)."""
         self._accepted.setdefault(tx_id, Accepted(tx_id, node, at_ms, valid_until))
+
+    def on_promised(self, node: str, tx_id: bytes, held: int, total: int) -> None:
+        """At node's 202 for tx_id, validators storing it must weigh more than a third."""
+        if 3 * held <= total:
+            self.fail(
+                "promise",
+                f"{node} answered 202 for {tx_id.hex()[:16]} while validators storing it "
+                f"weigh {held} of {total}",
+            )
 
     def accepted(self, before_ms: int) -> list[Accepted]:
         """Every first 202 given before before_ms, oldest first."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from govchain.codec import DecodeError, encode
@@ -22,11 +23,14 @@ from govchain.dag.tx import Transaction
 from govchain.replica.messages import Message, ProposalMsg, VoteMsg, decode_message
 from govchain.replica.replica import Replica, ReplicaConfig, ReplicaReady
 from govchain.replica.replication import SubmitState
+from govchain.shell.ports import Timer
+from govchain.shell.shell import SHELL_PLANTS, Shell, ShellConfig, ShellHooks
 from govchain.sim.attackers import STEP_MS_MAX, STEP_MS_MIN, Attacker, Peek
 from govchain.sim.byzantine import BEHAVIOURS, Collusion, rewrite
 from govchain.sim.checkers import Checkers, Violation
 from govchain.sim.governor import Governor, View
 from govchain.sim.network import LinkFaults, Network
+from govchain.sim.shell_env import CrashError, SimClock, SimTransport, TimerQueue
 from govchain.sim.workload import SPAM_KINDS, Client, Workload
 from govchain.state.genesis import Genesis, GenesisIdentity
 from govchain.state.receipts import Receipt, ReceiptProof, prove
@@ -34,7 +38,6 @@ from govchain.storage.base import CommitError
 from govchain.storage.memory import MemoryStore
 
 FAULTS = ("none", "loss", "partition", "crash", "all")
-TICK_MS = 20
 CLIENTS = 6
 CLIENT_BALANCE = 1_000_000
 GOV_INTERVAL_MS = 100
@@ -133,10 +136,18 @@ class SimNode:
     honest: bool
     behaviour: str | None
     send_to: frozenset[str] | None  # twins only reach one side
-    replica: Replica | None = None
+    # The running incarnation: the shell nodes run, over this node's store, the
+    # simulated network and clock. None while the node is down.
+    shell: Shell[Replica] | None = None
+    clock: SimClock | None = None
     # The node's disk: the same in-memory store the node's tests use, so that what
     # a commit deletes (redactions, rejected payloads) is deleted here too.
     store: MemoryStore = field(default_factory=MemoryStore)
+
+    @property
+    def replica(self) -> Replica | None:
+        """The running replica, or None while the node is down."""
+        return self.shell.replica if self.shell is not None else None
 
     def stored_vertex(self, vid: bytes) -> Transaction | None:
         """A vertex read back from the store (the replica's vertex_source)."""
@@ -181,7 +192,9 @@ class Simulation:
         self._events: list[tuple[int, int, str, str]] = []
         self._seq = 0
         plants = frozenset({cfg.plant}) if cfg.plant else frozenset()
-        self.persist_after_send = "persist-after-send" in plants
+        # Honest nodes run the node's shell, with its own planted bugs when asked.
+        self.honest_shell = ShellConfig(plants=plants & SHELL_PLANTS)
+        self.timers = TimerQueue()
         self.honest_config = ReplicaConfig(
             dag=SIM_DAG_LIMITS,
             consensus=sim_consensus_config(plants),
@@ -343,12 +356,8 @@ class Simulation:
 
     def run(self) -> SimResult:
         """Run both phases; stops at the first violation."""
-        for i, name in enumerate(self.names):
-            node = self.nodes[name]
-            node.replica = self._make_replica(node)
-            node.replica.start(0)
-            self._drain(node)
-            self._at(1 + i * 3, "tick", name)
+        for name in self.names:
+            self._boot(self.nodes[name])
         self._at(5, "client")
         self._at(40, "gov")
         for name, attacker in self.attackers.items():
@@ -365,17 +374,22 @@ class Simulation:
             nxt_ev = self._events[0][0] if self._events else None
             if nxt_net is None and nxt_ev is None:
                 break
-            if nxt_ev is None or (nxt_net is not None and nxt_net < nxt_ev):
-                d = self.net.pop()
-                self.now_ms = d.at_ms
-                self._deliver(d.src, d.dst, d.data)
-            else:
-                at, _, kind, arg = heapq.heappop(self._events)
-                self.now_ms = at
-                if kind == "heal":
-                    target = self._heal()
+            try:
+                if nxt_ev is None or (nxt_net is not None and nxt_net < nxt_ev):
+                    d = self.net.pop()
+                    self.now_ms = d.at_ms
+                    self._deliver(d.src, d.dst, d.data)
                 else:
-                    self._event(kind, arg)
+                    at, _, kind, arg = heapq.heappop(self._events)
+                    self.now_ms = at
+                    if kind == "heal":
+                        target = self._heal()
+                    else:
+                        self._event(kind, arg)
+            except CrashError:
+                pass  # the node is down already; the rest of its step died with it
+            except CommitError as exc:
+                self.checkers.fail("commit", f"a node's store refused a commit: {exc}")
             steps += 1
             self.checkers.step = steps
             if target is not None and self._reached(target):
@@ -397,7 +411,7 @@ class Simulation:
         if not self.checkers.violations:
             # Last look at everything each honest node holds, in memory and stored.
             for n in self._honest():
-                self.checkers.sweep_kept(n.name, n.replica, n.store)
+                self.checkers.sweep_kept(n.name, n.replica.view if n.replica else None, n.store)
         attacks: dict[str, int] = {}
         for a in self.attackers.values():
             for k, v in a.stats.items():
@@ -408,13 +422,13 @@ class Simulation:
             seed=self.cfg.seed,
             violations=self.checkers.violations,
             checkpoints=min(
-                (len(n.replica.decided) for n in self._honest() if n.replica), default=0
+                (n.replica.view.decided_height for n in self._honest() if n.replica), default=0
             ),
             steps=steps,
             messages=self.net.sent,
             txs_final=max(
                 (
-                    sum(len(e.txs) for e in n.replica.executions)
+                    sum(len(e.txs) for e in n.replica.view.recent_executions())
                     for n in self._honest()
                     if n.replica
                 ),
@@ -433,7 +447,7 @@ class Simulation:
     def _reached(self, target: int) -> bool:
         """Every honest node but those gone for good has executed target."""
         return all(
-            n.replica is not None and n.replica.ledger.height >= target
+            n.replica is not None and n.replica.view.height >= target
             for n in self._honest()
             if n.name not in self.gone
         )
@@ -444,16 +458,12 @@ class Simulation:
         for name in self.names:
             if self.nodes[name].replica is None and name not in self.gone:
                 self._restart(name)
-        top = max((n.replica.ledger.height for n in self._honest() if n.replica), default=0)
+        top = max((n.replica.view.height for n in self._honest() if n.replica), default=0)
         return max(top, self.checkers.decided_heights()) + self.cfg.liveness_checkpoints
 
     def _event(self, kind: str, arg: str) -> None:
-        if kind == "tick":
-            node = self.nodes[arg]
-            if node.replica is not None:
-                node.replica.tick(self.now_ms)
-                self._drain(node)
-            self._at(self.now_ms + TICK_MS, "tick", arg)
+        if kind == "timer":
+            self.timers.fire(int(arg))
         elif kind == "client":
             self._client_step()
             self._at(self.now_ms + self.rng.randint(1, self.cfg.client_interval_ms * 2), "client")
@@ -485,18 +495,41 @@ class Simulation:
         self._at(self.now_ms + self.rng.randint(200, 1_500), "restart", name)
 
     def _down(self, node: SimNode) -> None:
-        """A crash loses the replica and what the shell kept in memory (whom it refuses)."""
-        node.replica = None
+        """A crash loses the replica and what the shell kept in memory: its timers,
+        the vertices waiting for their commit, whom it refuses."""
+        if node.clock is not None:
+            node.clock.alive = False
+        node.shell = node.clock = None
         for key in [k for k in self._refused if k[0] == node.name]:
             del self._refused[key]
 
     def _restart(self, name: str) -> None:
         node = self.nodes[name]
-        if node.replica is not None or name in self.gone:
+        if node.shell is not None or name in self.gone:
             return
-        node.replica = self._make_replica(node)
-        node.replica.start(self.now_ms)
-        self._drain(node)
+        self._boot(node)
+
+    def _boot(self, node: SimNode) -> None:
+        """Start a node incarnation: its replica from its store, run by the node's shell."""
+        clock = SimClock(lambda: self.now_ms, self._call_later)
+        shell = Shell(
+            self._make_replica(node),
+            node.store,
+            SimTransport(
+                lambda sends: self._transmit(node, sends),
+                lambda peer, reason: self._blame(node, peer, reason),
+            ),
+            clock,
+            self.honest_shell if node.honest else ShellConfig(),
+            _NodeHooks(self, node),
+        )
+        node.shell, node.clock = shell, clock
+        shell.start()
+
+    def _call_later(self, delay_ms: int, callback: Callable[[], None]) -> Timer:
+        key, timer = self.timers.add(callback)
+        self._at(self.now_ms + delay_ms, "timer", str(key))
+        return timer
 
     # -- attacker peers -----------------------------------------------------------
     def _peek(self) -> Peek:
@@ -504,14 +537,14 @@ class Simulation:
         up = [n for n in self._honest() if n.replica is not None]
         source = max(
             (n.replica for n in up if n.replica is not None),
-            key=lambda r: r.ledger.height,
+            key=lambda r: r.view.height,
             default=None,
         )
-        top = source.ledger.height if source is not None else 0
+        top = source.view.height if source is not None else 0
         lagging = [
-            (n.name, n.replica.ledger.height)
+            (n.name, n.replica.view.height)
             for n in up
-            if n.replica is not None and n.replica.ledger.height < top
+            if n.replica is not None and n.replica.view.height < top
         ]
         return Peek(self.now_ms, source, [n.name for n in up], lagging)
 
@@ -538,7 +571,7 @@ class Simulation:
             self._attacker_send(attacker, reply)
             return
         node = self.nodes[dst]
-        if node.replica is None or self._is_refused(dst, src):
+        if node.shell is None or self._is_refused(dst, src):
             return
         try:
             msg = decode_message(data)
@@ -546,67 +579,49 @@ class Simulation:
             if src not in self.attackers:  # an attacker's garbage frame is its right
                 self.checkers.fail("decode", f"{dst} could not decode a message from {src}")
             return
-        node.replica.receive(src, msg, self.now_ms)
-        self._drain(node)
+        node.shell.receive(src, msg)
 
-    def _drain(self, node: SimNode) -> None:
-        """Act on a replica's outputs: persist then send (or the planted reverse)."""
-        replica = node.replica
-        assert replica is not None
-        r = replica.ready()
-        sends = [(d, m) for d, m in r.sends if d is not None]
+    def _transmit(self, node: SimNode, sends: Sequence[tuple[str | None, Message]]) -> None:
+        """What node's shell sends: rewritten when Byzantine, one side only for twins."""
+        out = [(d, m) for d, m in sends if d is not None]
         if not node.honest and node.behaviour is not None:
-            sends = rewrite(node.behaviour, node.key, sends, self.collusion)
+            out = rewrite(node.behaviour, node.key, out, self.collusion)
         if node.send_to is not None:
-            sends = [(d, m) for d, m in sends if d in node.send_to]
-        down = sum(1 for n in self.nodes.values() if n.replica is None)
-        crash_mid = (
+            out = [(d, m) for d, m in out if d in node.send_to]
+        self._send_all(node, out)
+
+    def _midway(self, node: SimNode, r: ReplicaReady) -> None:
+        """Between the shell's persist and its send: sometimes crash there (crash faults)."""
+        down = sum(1 for n in self.nodes.values() if n.shell is None)
+        if (
             self.cfg.faults in ("crash", "all")
             and down < max(1, self.f)
             and node.honest
             and r.must_persist()
-            and sends
+            and r.sends
             and self.now_ms < self.cfg.safety_ms
             and self.rng.random() < 0.02
-        )
-        for peer, reason in r.blamed:
-            self._blame(node, peer, reason)
-        # Acknowledgements leave only after the commit that stored what they name.
-        acks: list[tuple[str, Message]] = list(r.acks)
-        if node.send_to is not None:
-            acks = [(d, m) for d, m in acks if d in node.send_to]
-        if self.persist_after_send and node.honest:
-            self._send_all(node, sends)
-            if crash_mid:
-                self._crash_now(node)
-                return
-            if not self._persist(node, r) or self._on_replicated(node, r.replicated):
-                return
-            self._send_all(node, acks)
-        else:
-            if not self._persist(node, r) or self._on_replicated(node, r.replicated):
-                return
-            if crash_mid:
-                self._crash_now(node)
-                return
-            self._send_all(node, sends + acks)
-        budgets = getattr(replica, "budgets", None)  # Replica.budgets may not exist yet
-        if node.honest and budgets is not None:
-            self.checkers.on_budgets(node.name, budgets())
+        ):
+            self._crash_now(node)
+            raise CrashError(node.name)
+
+    def _drained(self, node: SimNode) -> None:
+        replica = node.replica
+        if node.honest and replica is not None:
+            self.checkers.on_budgets(node.name, replica.budgets())
 
     def _crash_now(self, node: SimNode) -> None:
         self._down(node)
         self._at(self.now_ms + self.rng.randint(100, 800), "restart", node.name)
 
-    def _on_replicated(self, node: SimNode, ids: list[bytes]) -> bool:
-        """The node answers these 202s (its output is persisted); True: it crashed at once.
+    def _on_replicated(self, node: SimNode, ids: Sequence[bytes]) -> None:
+        """The node answers these 202s (they are stored); it may crash at once, for good.
 
         Only honest nodes' 202s are promises. A crash right after a 202 loses the
-        rest of that output (its user-space send queue dies with it), and the node
-        never returns.
+        rest of that shell step, and the node never returns (raises CrashError).
         """
         if not node.honest or not ids:
-            return False
+            return
         tops: list[int] = []
         for vid in ids:
             valid_until = self._valid_until.get(vid)
@@ -614,25 +629,50 @@ class Simulation:
                 self.checkers.fail(
                     "accepted-final", f"{node.name} answered 202 for unknown {vid.hex()[:16]}"
                 )
-                return False
+                return
             tops.append(valid_until)
             if not self.healed:
                 self.checkers.on_accepted(node.name, vid, self.now_ms, valid_until)
-        at = self._crash_after_accept_at
         replica = node.replica
+        if replica is not None:
+            self._check_promise(node, replica.view.validator_set(replica.view.height + 1), ids)
+        at = self._crash_after_accept_at
         if (
             at is None
             or self.now_ms < at
             or self.healed
             or replica is None
-            or max(tops) < replica.ledger.height + CRASH_AFTER_ACCEPT_VALIDITY_MIN
+            or max(tops) < replica.view.height + CRASH_AFTER_ACCEPT_VALIDITY_MIN
             or not self._may_lose_for_good(node)
         ):
-            return False
+            return
         self._crash_after_accept_at = None
         self.gone.append(node.name)
         self._down(node)
-        return True
+        raise CrashError(node.name)
+
+    def _check_promise(
+        self, node: SimNode, validators: ValidatorSet | None, ids: Sequence[bytes]
+    ) -> None:
+        """At a 202, validators whose stores hold the transaction weigh more than a third.
+
+        That is what the 202 promises (docs/node.md). A holder that has since
+        gone for good still counts: it stored the transaction when it said so,
+        and the fault budget keeps the other holders alive. A key two twins
+        share counts once.
+        """
+        if validators is None:
+            return
+        stores: dict[bytes, list[MemoryStore]] = {}
+        for n in self.nodes.values():
+            stores.setdefault(n.key.public_key, []).append(n.store)
+        for vid in ids:
+            held = sum(
+                m.weight
+                for m in validators.members
+                if any(st.get_tx(vid) is not None for st in stores.get(m.public_key, ()))
+            )
+            self.checkers.on_promised(node.name, vid, held, validators.total)
 
     def _may_lose_for_good(self, node: SimNode) -> bool:
         """True when losing node for good keeps the run within its fault budget.
@@ -641,39 +681,31 @@ class Simulation:
         everyone down at once; the validator the reweigh doubles (2 of 5) is kept,
         since the rest could not reach a quorum without it.
         """
-        down = sum(1 for n in self.nodes.values() if n.replica is None)
+        down = sum(1 for n in self.nodes.values() if n.shell is None)
         return (
             len(self.gone) + 1 + self.cfg.byzantine <= self.f
             and down + 1 <= self.f
             and node.name != self._heavy
         )
 
-    def _persist(self, node: SimNode, r: ReplicaReady) -> bool:
-        """Commit r to node's store; False: the store refused it (the node stops)."""
-        try:
-            node.store.commit(r)
-        except CommitError as exc:
-            # A node's store refusing its replica's output stops the node for good.
-            if node.honest:
-                self.checkers.fail("commit", f"{node.name}'s store refused a commit: {exc}")
-            return False
+    def _committed(self, node: SimNode, r: ReplicaReady) -> None:
+        """The checkers look at what node's shell just made durable."""
         replica = node.replica
         if not node.honest or replica is None:
-            return True
+            return
         for cp, cert in r.decided:
-            self.checkers.on_decided(node.name, cp, cert, replica.ledger.validator_set(cp.height))
+            self.checkers.on_decided(node.name, cp, cert, replica.view.validator_set(cp.height))
         for ex in r.executed:
-            self.checkers.on_executed(node.name, ex, replica.ledger.total_supply())
+            self.checkers.on_executed(node.name, ex, replica.view.total_supply())
             for rc in ex.result.receipts:
                 self.final.setdefault(rc.tx_id, rc)
             if ex.checkpoint.height not in self._audited:
                 self._audited.add(ex.checkpoint.height)
                 for entry in ex.result.audit:
                     self.audit_kinds[entry.kind] = self.audit_kinds.get(entry.kind, 0) + 1
-        hidden = self.checkers.on_certified(node.name, len(replica.decided))
+        hidden = self.checkers.on_certified(node.name, replica.view.decided_height)
         if hidden:
-            self.checkers.check_kept(node.name, replica, node.store, hidden)
-        return True
+            self.checkers.check_kept(node.name, replica.view, node.store, hidden)
 
     def _blame(self, node: SimNode, peer: str, reason: str) -> None:
         """The shell's part of blame: refuse the peer a while; honest peers must never be."""
@@ -720,7 +752,7 @@ class Simulation:
         client = self.rng.choice(self.clients)
         roll = self.rng.random()
         if roll < 0.25:
-            self._spam(client, replica)
+            self._spam(client, node)
             return
         tx = self.workload.transfer(client, replica, self.now_ms)
         if self._submit(node, tx):
@@ -759,21 +791,20 @@ class Simulation:
 
     def _submit(self, node: SimNode, tx: Transaction) -> bool:
         """A client's transaction to node; True when taken (admitted or waiting)."""
-        assert node.replica is not None
+        assert node.shell is not None
         self._valid_until[tx.id] = tx.body.valid_until
         try:
-            node.replica.submit(tx.to_wire(), self.now_ms)
+            node.shell.submit(tx.to_wire())
         except AdmissionError:
             return False
-        finally:
-            self._drain(node)
         return True
 
-    def _spam(self, client: Client, replica: Replica) -> None:
+    def _spam(self, client: Client, node: SimNode) -> None:
+        assert node.shell is not None
         kind = self.rng.choice(SPAM_KINDS)
-        wire = self.workload.spam(kind, client, replica)
+        wire = self.workload.spam(kind, client, node.shell.replica)
         try:
-            admitted = replica.submit(wire, self.now_ms)
+            admitted = node.shell.submit(wire)
         except AdmissionError as exc:
             self.spam_rejected[exc.reason.value] = self.spam_rejected.get(exc.reason.value, 0) + 1
             expected = {
@@ -787,3 +818,27 @@ class Simulation:
             return
         if kind != "missing-parents" or admitted.state is not SubmitState.WAITING:
             self.checkers.fail("admission", f"{kind} spam was admitted")
+
+
+class _NodeHooks(ShellHooks):
+    """What one simulated node's shell tells the simulation (checkers, injected crashes)."""
+
+    def __init__(self, sim: Simulation, node: SimNode) -> None:
+        self.sim = sim
+        self.node = node
+
+    def midway(self, ready: ReplicaReady) -> None:
+        """Sometimes crash between the shell's two stages."""
+        self.sim._midway(self.node, ready)
+
+    def committed(self, ready: ReplicaReady) -> None:
+        """The checkers see what is now durable."""
+        self.sim._committed(self.node, ready)
+
+    def durable(self, replicated: Sequence[bytes]) -> None:
+        """The node answers these 202s."""
+        self.sim._on_replicated(self.node, replicated)
+
+    def drained(self, ready: ReplicaReady) -> None:
+        """The budget checker looks after each drain."""
+        self.sim._drained(self.node)
