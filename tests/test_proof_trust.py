@@ -38,7 +38,8 @@ from govchain.dag.tx import Transaction
 from govchain.node.devnet import create
 from govchain.node.files import Home, genesis_to_json
 from govchain.node.node import Node
-from govchain.replica.replica import Execution, ReplicaReady
+from govchain.replica.execution import Execution
+from govchain.replica.replica import ReplicaReady
 from govchain.sdk.client import Client
 from govchain.sdk.proof import ProofError, verify_proof
 from govchain.sdk.valsets import Trust

@@ -8,7 +8,7 @@ invariant; the planted bug ack-before-replicate is caught (by the promise checke
 from __future__ import annotations
 
 from govchain.consensus.messages import Checkpoint
-from govchain.replica.replica import Execution
+from govchain.replica.execution import Execution
 from govchain.sim.checkers import Checkers
 from govchain.sim.cluster import SimConfig, SimResult, Simulation
 from govchain.state.ledger import Executed

@@ -37,6 +37,7 @@ from govchain.dag.tx import Transaction, TxWire, tx_id
 from govchain.replica.books import PeerHeights
 from govchain.replica.catchup import CatchUp
 from govchain.replica.chain_app import ChainApp
+from govchain.replica.execution import Execution
 from govchain.replica.fetching import Fetcher
 from govchain.replica.messages import (
     IDS_PER_REQUEST_MAX,
@@ -63,7 +64,7 @@ from govchain.replica.withheld import (
 )
 from govchain.state.audit import AuditEntry, AuditKind
 from govchain.state.genesis import Genesis
-from govchain.state.ledger import Executed, Ledger
+from govchain.state.ledger import Ledger
 from govchain.state.receipts import Receipt, ReceiptProof, prove
 
 # What no honest peer ever relays: it admits, so checks, before it gossips.
@@ -124,15 +125,6 @@ class ReplicaConfig:
     # for their cones. A replica that is behind refuses clients (catching_up).
     behind_heights_min: int = 2
     behind_window_ms: int = 3_000
-
-
-@dataclass(frozen=True, slots=True)
-class Execution:
-    """One executed checkpoint: the order it finalized and what came of it."""
-
-    checkpoint: Checkpoint
-    txs: tuple[Transaction, ...]
-    result: Executed
 
 
 @dataclass(slots=True)

@@ -9,20 +9,46 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from govchain.consensus.messages import Certificate, Checkpoint
+from govchain.consensus.tendermint import Tendermint
 from govchain.consensus.validators import ValidatorSet
+from govchain.dag.graph import Dag
+from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction
+from govchain.replica.execution import Execution
 from govchain.state.governance import Proposal
 from govchain.state.holds import Hold
 from govchain.state.identities import Identity
+from govchain.state.ledger import Ledger
 from govchain.state.policy import ContentRules
 from govchain.state.redactions import Redaction
 from govchain.state.services import Service
 
-if TYPE_CHECKING:
-    from govchain.replica.replica import Execution, Replica
+
+class _Limited(Protocol):
+    @property
+    def dag(self) -> DagLimits: ...
+
+
+class Viewed(Protocol):
+    """What the view reads of a replica (Replica has these): view.py never imports replica.py."""
+
+    @property
+    def ledger(self) -> Ledger: ...
+    @property
+    def dag(self) -> Dag: ...
+    @property
+    def decided(self) -> Sequence[tuple[Checkpoint, Certificate]]: ...
+    @property
+    def executions(self) -> Sequence[Execution]: ...
+    @property
+    def consensus(self) -> Tendermint: ...
+    @property
+    def config(self) -> _Limited: ...
+    def catching_up(self) -> bool: ...
+    def budgets(self) -> dict[str, tuple[int, int]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +72,7 @@ class DagCounts:
 class ChainView:
     """Reads of one replica's chain (executed state), DAG (pending) and consensus progress."""
 
-    def __init__(self, replica: Replica) -> None:
+    def __init__(self, replica: Viewed) -> None:
         self._r = replica
 
     # -- chain ------------------------------------------------------------------

@@ -11,8 +11,9 @@ from govchain.codec import encode
 from govchain.consensus.messages import Certificate, Checkpoint, Proposal, Vote, certificate_error
 from govchain.consensus.validators import ValidatorSet
 from govchain.dag.tx import WIRE_DECODER, tx_id
+from govchain.replica.execution import Execution
 from govchain.replica.messages import Message, RedactedTxMsg, TxMsg
-from govchain.replica.replica import Execution, Persisted
+from govchain.replica.replica import Persisted
 from govchain.replica.view import ChainView
 from govchain.state.receipts import Receipt, Status
 from govchain.storage.base import Store

@@ -13,7 +13,8 @@ import msgspec
 from govchain.consensus.messages import Certificate, Checkpoint
 from govchain.consensus.tendermint import HardState
 from govchain.dag.tx import Transaction
-from govchain.replica.replica import Execution, Persisted, ReplicaReady
+from govchain.replica.execution import Execution
+from govchain.replica.replica import Persisted, ReplicaReady
 from govchain.state.audit import AuditEntry
 from govchain.state.receipts import Receipt
 from govchain.storage.base import (

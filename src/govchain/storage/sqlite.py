@@ -62,7 +62,8 @@ from govchain.consensus.messages import Certificate, Checkpoint
 from govchain.consensus.tendermint import HardState
 from govchain.crypto.keys import SIGNATURE_BYTES
 from govchain.dag.tx import Transaction, decode_body, payload_hash, tx_id
-from govchain.replica.replica import Execution, Persisted, ReplicaReady
+from govchain.replica.execution import Execution
+from govchain.replica.replica import Persisted, ReplicaReady
 from govchain.state.audit import AuditEntry
 from govchain.state.ledger import Executed
 from govchain.state.receipts import Reason, Receipt, Status, receipts_root
