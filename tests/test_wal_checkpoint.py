@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from conftest import SimCluster
 from govchain.codec import encode
 from govchain.replica.replica import ReplicaReady
 from govchain.state.payloads import ProposePayload, RecordPayload, Redact
@@ -30,7 +31,7 @@ from test_storage import (  # noqa: F401
     OTHER,
     REGULATOR,
     History,
-    Net,
+    cluster,
     commit_all,
     history,
     signed,
@@ -63,14 +64,14 @@ def _in_wal(store: SqliteStore) -> bool:
     return store.redaction_in_wal
 
 
-def _redact_while_reading(db: Path, reader: sqlite3.Connection) -> tuple[Net, Any]:
+def _redact_while_reading(db: Path, reader: sqlite3.Connection) -> tuple[SimCluster, Any]:
     """A record with MARKER final, then redacted while `reader` holds an older snapshot."""
-    net = Net(SqliteStore(db))
+    net = cluster(SqliteStore(db))
     net.run_until(lambda: all(r.ledger.height >= 2 for r in net.replicas.values()))
     tips = net.replicas["r0"].dag.client_tips
     rec = signed(ALICE, "record", encode(RecordPayload("", "text/plain", MARKER)), tips(2), 0)
     net.submit("r0", rec)
-    net.run_until(net.final_everywhere([rec]))
+    net.run_until(net.final_everywhere(rec))
     reader.execute("BEGIN")
     reader.execute("SELECT count(*) FROM vertices").fetchone()  # the snapshot starts here
     action = ProposePayload(Redact(rec.id), "court order 23", bytes(32))
@@ -80,7 +81,7 @@ def _redact_while_reading(db: Path, reader: sqlite3.Connection) -> tuple[Net, An
     net.run_until(
         lambda: (red := r0.ledger.redaction(rec.id)) is not None and len(r0.decided) > red.height
     )
-    stored = net.store.get_tx(rec.id)
+    stored = net.store("r0").get_tx(rec.id)
     assert stored is not None and stored.redacted
     return net, rec
 
@@ -97,7 +98,7 @@ def test_a_busy_checkpoint_is_retried_until_the_redacted_bytes_are_gone(
         net.run_until(lambda: r0.ledger.height >= top + 2)  # later commits, none redacting
         assert _holding(db) == []  # today: the -wal file (and the database) still hold it
     finally:
-        net.store.close()
+        net.store("r0").close()
 
 
 def test_a_busy_checkpoint_is_reported(
@@ -105,7 +106,7 @@ def test_a_busy_checkpoint_is_reported(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="govchain.storage")
     net, _ = _redact_while_reading(db, reader)
-    store = net.store
+    store = net.store("r0")
     assert isinstance(store, SqliteStore)
     try:
         assert _in_wal(store)  # redaction_in_wal: a flag an operator (or /metrics) can read

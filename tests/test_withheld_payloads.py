@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SimCluster, receipt_of
 from govchain.codec import DecodeError, encode
 from govchain.dag.admission import AdmissionError, Reject
 from govchain.dag.tx import Transaction
@@ -33,7 +34,7 @@ from govchain.state.payloads import ProposePayload, RecordPayload, Redact, Trans
 from govchain.state.receipts import Receipt, ReceiptProof, prove
 from govchain.storage.memory import MemoryStore
 from govchain.storage.sqlite import SqliteStore
-from test_storage import ALICE, BOB, REGULATOR, Net, receipt_of, signed
+from test_storage import ALICE, BOB, REGULATOR, cluster, signed
 
 MARKER = b"forbidden-text-5d1c0e"
 
@@ -47,9 +48,9 @@ def proof_of(replica: Replica, vid: bytes) -> ReceiptProof:
     raise AssertionError("not final here")
 
 
-def lagging_net(make: str) -> tuple[Net, Transaction]:
+def lagging_net(make: str) -> tuple[SimCluster, Transaction]:
     """r3 is cut off while one transaction (a transfer or a record) becomes final."""
-    net = Net(MemoryStore())
+    net = cluster(MemoryStore())
     net.run_until(lambda: all(r.ledger.height >= 2 for r in net.replicas.values()))
     net.cut = {"r3"}
     tips = net.replicas["r0"].dag.client_tips
@@ -64,7 +65,7 @@ def lagging_net(make: str) -> tuple[Net, Transaction]:
     return net, tx
 
 
-def wanting(net: Net, tx: Transaction) -> Replica:
+def wanting(net: SimCluster, tx: Transaction) -> Replica:
     """Let r3 learn the decisions but none of the transactions, until it asks for tx."""
     net.cut = set()
     wire = tx.to_wire()
@@ -87,7 +88,7 @@ def wanting(net: Net, tx: Transaction) -> Replica:
     return r3
 
 
-def caught_up(net: Net) -> None:
+def caught_up(net: SimCluster) -> None:
     net.lost = lambda src, dst, msg: False
     r0, r3 = net.replicas["r0"], net.replicas["r3"]
     net.run_until(lambda: r3.ledger.height >= r0.ledger.height > 0)
@@ -101,11 +102,11 @@ def test_a_forged_withheld_transfer_is_refused_and_its_sender_blamed() -> None:
     r3 = wanting(net, tx)
     forged = RedactedTxMsg(tx.without_payload().to_wire(), proof_of(net.replicas["r0"], tx.id))
     for _ in range(3):  # a flood of the same forgery
-        r3.receive("mallory", forged, net.now)
-        net.drain("r3")
+        r3.receive("mallory", forged, net.now_ms)
+        net.drive("r3")
     assert not r3.dag.has(tx.id)
-    assert [(who, peer) for who, peer, _ in net.blamed] == [("r3", "mallory")] * 3
-    assert "transfer final as executed" in net.blamed[0][2]
+    assert [(b.by, b.peer) for b in net.blamed] == [("r3", "mallory")] * 3
+    assert "transfer final as executed" in net.blamed[0].reason
 
     caught_up(net)
     assert r3.ledger.balance(BOB.address) == 542
@@ -125,16 +126,18 @@ def test_a_forged_redaction_of_a_record_is_refused_when_the_head_is_known() -> N
     r3 = wanting(net, rec)
     proof = proof_of(net.replicas["r0"], rec.id)
     wire = rec.without_payload().to_wire()
-    r3.receive("mallory", RedactedTxMsg(wire, proof), net.now)  # no redaction at all
+    r3.receive("mallory", RedactedTxMsg(wire, proof), net.now_ms)  # no redaction at all
     r3.receive(
-        "mallory", RedactedTxMsg(wire, proof, forged_redaction(rec, proof.receipt.height)), net.now
+        "mallory",
+        RedactedTxMsg(wire, proof, forged_redaction(rec, proof.receipt.height)),
+        net.now_ms,
     )
-    net.drain("r3")
+    net.drive("r3")
     assert not r3.dag.has(rec.id)
-    assert [peer for _, peer, _ in net.blamed] == ["mallory", "mallory"]
+    assert [b.peer for b in net.blamed] == ["mallory", "mallory"]
 
     caught_up(net)
-    stored = [t for ex in net.others["r3"].executed for t in ex.txs if t.id == rec.id]
+    stored = [t for ex in net.store("r3").load().executed for t in ex.txs if t.id == rec.id]
     assert stored and stored[0].payload == rec.payload  # the honest copy came later
 
 
@@ -144,12 +147,12 @@ def test_a_forged_redaction_taken_before_its_height_is_caught_at_that_height() -
     proof = proof_of(net.replicas["r0"], rec.id)
     later = proof.receipt.height + 5  # beyond what r3 can check yet
     msg = RedactedTxMsg(rec.without_payload().to_wire(), proof, forged_redaction(rec, later))
-    r3.receive("mallory", msg, net.now)
-    net.drain("r3")
+    r3.receive("mallory", msg, net.now_ms)
+    net.drive("r3")
     assert net.blamed == []  # nothing to hold against it yet
     caught_up(net)  # a record executes from its certified receipt: state stays right
-    assert [peer for _, peer, _ in net.blamed] == ["mallory"]
-    assert f"forged redaction of {rec.id.hex()}" in net.blamed[0][2]
+    assert [b.peer for b in net.blamed] == ["mallory"]
+    assert f"forged redaction of {rec.id.hex()}" in net.blamed[0].reason
 
 
 def test_an_honest_redaction_catches_up_without_blame() -> None:
@@ -165,7 +168,7 @@ def test_an_honest_redaction_catches_up_without_blame() -> None:
     r3 = net.replicas["r3"]
     assert r3.ledger.redaction(rec.id) is not None
     assert net.blamed == []
-    held = [t for ex in net.others["r3"].executed for t in ex.txs if t.id == rec.id]
+    held = [t for ex in net.store("r3").load().executed for t in ex.txs if t.id == rec.id]
     assert held and held[0].payload_missing
 
 
@@ -173,7 +176,7 @@ def test_an_honest_redaction_catches_up_without_blame() -> None:
 @pytest.mark.parametrize("backend", ["memory", "sqlite"])
 def test_a_rejected_transactions_payload_leaves_every_node(backend: str, tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "r0.sqlite") if backend == "sqlite" else MemoryStore()
-    net = Net(store)
+    net = cluster(store)
     net.run_until(lambda: all(r.ledger.height >= 2 for r in net.replicas.values()))
     net.cut = {"r3"}
     tips = net.replicas["r0"].dag.client_tips
@@ -191,7 +194,7 @@ def test_a_rejected_transactions_payload_leaves_every_node(backend: str, tmp_pat
     for r in up:
         held = [t for ex in r.executions for t in ex.txs] + [v.tx for v in r.dag.vertices.values()]
         assert all(MARKER not in t.payload for t in held)
-    stored = net.store.get_tx(bad.id)
+    stored = store.get_tx(bad.id)
     assert stored is not None and stored.tx.payload == b"" and stored.receipt == rc
     if backend == "sqlite":
         net.run_until(lambda: net.replicas["r0"].ledger.height >= rc.height + 2)
@@ -200,7 +203,7 @@ def test_a_rejected_transactions_payload_leaves_every_node(backend: str, tmp_pat
 
     # Asked for it, an honest node sends the header and the receipt's proof only.
     r0 = net.replicas["r0"]
-    r0.receive("r3", TxRequest((bad.id,)), net.now)
+    r0.receive("r3", TxRequest((bad.id,)), net.now_ms)
     sends = r0.ready().sends
     assert [type(m) for _, m in sends] == [RedactedTxMsg]
     assert all(MARKER not in encode(m) for _, m in sends)
@@ -210,11 +213,11 @@ def test_a_rejected_transactions_payload_leaves_every_node(backend: str, tmp_pat
     caught_up(net)
     assert receipt_of(net.replicas["r3"], bad.id) == rc
     assert net.blamed == []
-    net.store.close()
+    store.close()
 
 
 def test_a_payload_over_the_tier_limit_is_refused_at_admission() -> None:
-    net = Net(MemoryStore())
+    net = cluster(MemoryStore())
     r0 = net.replicas["r0"]
     big = signed(
         ALICE,
@@ -224,12 +227,12 @@ def test_a_payload_over_the_tier_limit_is_refused_at_admission() -> None:
         0,
     )
     with pytest.raises(AdmissionError) as exc:
-        r0.submit(big.to_wire(), net.now)
+        r0.submit(big.to_wire(), net.now_ms)
     assert exc.value.reason is Reject.TOO_LARGE and "tier" in exc.value.detail
     out = r0.ready()
     assert not r0.dag.has(big.id) and out.admitted == [] and out.sends == []
     # Gossip from a peer is refused the same way (unless a checkpoint needs it).
-    r0.receive("r1", TxMsg((big.to_wire(),)), net.now)
+    r0.receive("r1", TxMsg((big.to_wire(),)), net.now_ms)
     assert not r0.dag.has(big.id)
 
 
@@ -244,27 +247,27 @@ def test_a_withheld_copy_with_too_many_entries_is_a_decode_error() -> None:
 
 
 def test_one_peer_fills_at_most_its_share_of_the_unproven_copies() -> None:
-    net = Net(MemoryStore())
+    net = cluster(MemoryStore())
     r0 = net.replicas["r0"]
     ahead = len(r0.decided) + 1  # not decided here yet: the copy must wait
     copies = []
     for nonce in range(UNPROVEN_MAX):
         rec = signed(ALICE, "record", encode(RecordPayload("", "", b"x")), [bytes(32)], nonce)
         r0._fetcher.wanted.add(
-            rec.id, Want(net.now, 0, net.now, None)
+            rec.id, Want(net.now_ms, 0, net.now_ms, None)
         )  # as if a checkpoint needed it
         proof = ReceiptProof(Receipt(rec.id, ahead, 0, "executed"), 1, ())
         copies.append(RedactedTxMsg(rec.without_payload().to_wire(), proof))
     for msg in copies[:-1]:
-        r0.receive("mallory", msg, net.now)
+        r0.receive("mallory", msg, net.now_ms)
     assert len(r0._withheld) == UNPROVEN_MAX // UNPROVEN_PEER_SHARE
-    r0.receive("r1", copies[-1], net.now)  # an honest peer still has room
+    r0.receive("r1", copies[-1], net.now_ms)  # an honest peer still has room
     assert len(r0._withheld) == UNPROVEN_MAX // UNPROVEN_PEER_SHARE + 1
     far = RedactedTxMsg(
         copies[-2].wire,
         ReceiptProof(Receipt(copies[-2].proof.receipt.tx_id, 10**9, 0, "executed"), 1, ()),
     )
-    r0.receive("r2", far, net.now)  # a height no fetch could need yet is not kept
+    r0.receive("r2", far, net.now_ms)  # a height no fetch could need yet is not kept
     assert len(r0._withheld) == UNPROVEN_MAX // UNPROVEN_PEER_SHARE + 1
 
 
