@@ -202,7 +202,7 @@ class _Checkpoints:
 
 def _pace(times_ms: list[int]) -> float | None:
     view = SimpleNamespace(height=len(times_ms))
-    node = SimpleNamespace(replica=SimpleNamespace(view=view), store=_Checkpoints(times_ms))
+    node = SimpleNamespace(view=view, store=_Checkpoints(times_ms))
     return app_module._seconds_per_checkpoint(cast(Node, node))
 
 

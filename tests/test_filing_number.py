@@ -27,7 +27,7 @@ NOWHERE = "http://127.0.0.1:1"  # argument errors must come before any request
 
 def test_unset_until_the_committee_sets_it_then_shown_and_audited() -> None:
     chain = Chain()
-    assert chain.ledger.status_fields() == {"filing_number": ""}
+    assert chain.ledger.status_fields() == {"filing_number": None}
     p = chain.propose(R0, SetFilingNumber(NUMBER), "filed with the CAC")
     result = chain.run(p, chain.vote(R1, p))
     assert outcomes(result) == ["executed", "executed"]

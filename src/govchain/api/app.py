@@ -146,6 +146,7 @@ def build_app(node: NodePort) -> Starlette:
                 "peers": len(node.net.peers()),
                 "catching_up": view.catching_up(),
                 "seconds_per_checkpoint": _seconds_per_checkpoint(node),
+                **view.status_fields(),
                 "final": True,
             }
         )

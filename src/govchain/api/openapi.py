@@ -128,7 +128,8 @@ OPENAPI: dict[str, Any] = {
     "paths": {
         "/v1/status": _get(
             "Chain, node, height, validators and DAG size; seconds_per_checkpoint: the mean"
-            " spacing of the last 64 executed checkpoints (null before two)"
+            " spacing of the last 64 executed checkpoints (null before two); filing_number:"
+            " the chain's filing number under the blockchain-service rules (null until set)"
         ),
         "/v1/txs": {
             **_TX_IDS,

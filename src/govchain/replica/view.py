@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from govchain.consensus.messages import Certificate, Checkpoint
 from govchain.consensus.tendermint import Tendermint
@@ -226,6 +226,10 @@ class ChainView:
     def budgets(self) -> dict[str, tuple[int, int]]:
         """(bytes used, byte budget) of every buffer the network feeds."""
         return self._r.budgets()
+
+    def status_fields(self) -> dict[str, Any]:
+        """What registered state namespaces add to the status (e.g. filing_number)."""
+        return self._r.ledger.status_fields()
 
     @property
     def tx_bytes_max(self) -> int:

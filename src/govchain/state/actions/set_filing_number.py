@@ -53,8 +53,8 @@ class FilingNumber:
         return [self.text, self.proposal]
 
     def status(self) -> dict[str, Any]:
-        """`filing_number` for `govchain status` ("" until set)."""
-        return {"filing_number": self.text}
+        """`filing_number` for `govchain status` (null until set, as CONTRACT.md says)."""
+        return {"filing_number": self.text or None}
 
 
 def filing_number_error(text: str) -> str | None:
