@@ -9,6 +9,11 @@ from typing import Any, TypeVar
 import msgspec
 
 HASH_BYTES = 32
+ID_HEX_CHARS = HASH_BYTES * 2  # an id (transaction, proposal) written in hex
+# Ids may be given by a unique prefix (as git does): shorter prefixes collide too
+# soon to be worth taking; a prefix look-up returns at most ID_MATCHES_MAX ids.
+ID_PREFIX_CHARS_MIN = 8
+ID_MATCHES_MAX = 16
 INT_MAX = 2**63 - 1  # the largest int a msgpack int carries without surprises
 
 T = TypeVar("T")

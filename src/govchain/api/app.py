@@ -28,7 +28,13 @@ from govchain.api.views import (
     service_json,
     tx_json,
 )
-from govchain.codec import HASH_BYTES, DecodeError, decode_canonical
+from govchain.codec import (
+    ID_HEX_CHARS,
+    ID_MATCHES_MAX,
+    ID_PREFIX_CHARS_MIN,
+    DecodeError,
+    decode_canonical,
+)
 from govchain.crypto.keys import ADDRESS_BYTES, address_of
 from govchain.dag.admission import AdmissionError, Reject
 from govchain.replica.replication import SubmitState, Submitted
@@ -43,7 +49,6 @@ from govchain.storage.sqlite import SqliteStore
 if TYPE_CHECKING:
     from govchain.api.port import NodePort
 
-HEX_ID_CHARS = HASH_BYTES * 2
 BATCH_TXS_MAX = 1_000
 BATCH_BYTES_MAX = 8 * 1024 * 1024
 BATCH_DECODER = msgspec.msgpack.Decoder(list[bytes])
@@ -64,8 +69,6 @@ PROPOSALS_LIMIT_MAX = 1_000
 AUDIT_HEIGHTS_MAX = 10_000  # heights one /v1/audit request may span
 # Id look-ups by prefix (GET /v1/txs?prefix=, .../proposals?prefix=): as git, at
 # least 8 hex digits, so that a look-up reads a narrow range of the index.
-ID_PREFIX_CHARS_MIN = 8
-ID_MATCHES_MAX = 16  # ids a prefix look-up returns, with "more" when there are others
 HOLDS_SHOWN_MAX = 100  # holds GET /v1/accounts/{address}/holds lists
 PACE_CHECKPOINTS = 64  # executed checkpoints whose spacing status reports
 CLIENT_TIPS_SHOWN = 4  # tips GET /v1/dag/tips suggests as a client's parents
@@ -194,7 +197,7 @@ def build_app(node: NodePort) -> Starlette:
     async def get_tx(request: Request) -> JSONResponse:
         if request.path_params["tx_id"] == "batch":  # a path of its own, POST only
             raise HTTPException(405, headers={"Allow": "POST"})
-        tx_id = _hex_arg(request.path_params["tx_id"], HEX_ID_CHARS, "tx_id")
+        tx_id = _hex_arg(request.path_params["tx_id"], ID_HEX_CHARS, "tx_id")
         stored = node.store.get_tx(tx_id)
         if stored is not None:
             doc = tx_json(stored.tx, stored.height, stored.receipt, view)
@@ -231,7 +234,7 @@ def build_app(node: NodePort) -> Starlette:
         )
 
     async def get_proof(request: Request) -> JSONResponse:
-        tx_id = _hex_arg(request.path_params["tx_id"], HEX_ID_CHARS, "tx_id")
+        tx_id = _hex_arg(request.path_params["tx_id"], ID_HEX_CHARS, "tx_id")
         stored = node.store.get_tx(tx_id)
         if stored is None and not view.holds_tx(tx_id):
             raise ApiError(404, "not_found", "no transaction with this id")
@@ -321,7 +324,7 @@ def build_app(node: NodePort) -> Starlette:
         }
         key_hex = request.query_params.get("public_key")
         if key_hex is not None:
-            key = _hex_arg(key_hex, HEX_ID_CHARS, "public_key")
+            key = _hex_arg(key_hex, ID_HEX_CHARS, "public_key")
             if address_of(key) != addr:
                 raise ApiError(400, "bad_public_key", "public_key does not belong to the address")
             # Not final: what a sender needs to chain its next transaction.
@@ -380,7 +383,7 @@ def build_app(node: NodePort) -> Starlette:
 
     async def proposal(request: Request) -> JSONResponse:
         pid = request.path_params["pid"]
-        _hex_arg(pid, HEX_ID_CHARS, "proposal_id")
+        _hex_arg(pid, ID_HEX_CHARS, "proposal_id")
         p = view.proposal(pid)
         if p is None:
             raise ApiError(404, "not_found", "no proposal with this id (is its tx final?)")
@@ -499,11 +502,11 @@ def build_app(node: NodePort) -> Starlette:
 def _prefix_arg(request: Request) -> str:
     """?prefix=: 8 to 64 lowercase hex characters of an id."""
     raw = request.query_params.get("prefix", "")
-    if not ID_PREFIX_CHARS_MIN <= len(raw) <= HEX_ID_CHARS or raw.strip("0123456789abcdef"):
+    if not ID_PREFIX_CHARS_MIN <= len(raw) <= ID_HEX_CHARS or raw.strip("0123456789abcdef"):
         raise ApiError(
             400,
             "bad_prefix",
-            f"prefix must be {ID_PREFIX_CHARS_MIN} to {HEX_ID_CHARS} lowercase hex characters",
+            f"prefix must be {ID_PREFIX_CHARS_MIN} to {ID_HEX_CHARS} lowercase hex characters",
         )
     return raw
 

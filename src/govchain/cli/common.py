@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from govchain.codec import HASH_BYTES
+from govchain.codec import ID_HEX_CHARS, ID_PREFIX_CHARS_MIN
 from govchain.crypto.keys import ADDRESS_BYTES, PUBLIC_KEY_BYTES, SigningKey, address_of
+from govchain.node.devnet import DEVNET_ENV
 from govchain.node.errors import DevnetError
 from govchain.node.files import FileError, read_key
 from govchain.sdk.errors import SdkError
@@ -26,10 +27,7 @@ from .output import EXIT_FAILURE, EXIT_USAGE, CliError, emit_json, fail
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_NODE = "http://127.0.0.1:27000"
-DEVNET_ENV = "GOVCHAIN_DEVNET"  # the same name govchain.node.devnet reads
 START_HINT = "is a devnet running? ./scripts/start"
-ID_CHARS = HASH_BYTES * 2
-ID_PREFIX_CHARS_MIN = 8  # as git: shorter prefixes collide too soon to be worth taking
 ID_MATCHES_SHOWN_MAX = 16  # matches an ambiguity error lists (the API returns no more)
 ADDRESS_CHARS = ADDRESS_BYTES * 2
 PUBLIC_KEY_CHARS = PUBLIC_KEY_BYTES * 2
@@ -183,10 +181,10 @@ def parse_address(text: str) -> bytes:
 def id_prefix(text: str, what: str = "id") -> str:
     """A full id or a prefix of at least 8 hex characters, lowercase; else a usage error."""
     t = _clean_hex(text)
-    if not (ID_PREFIX_CHARS_MIN <= len(t) <= ID_CHARS and set(t) <= _HEX_DIGITS):
+    if not (ID_PREFIX_CHARS_MIN <= len(t) <= ID_HEX_CHARS and set(t) <= _HEX_DIGITS):
         raise CliError(
             f"bad_{what.replace(' ', '_')}",
-            f"{text!r} is not a {what}: give its {ID_CHARS} hex characters or a unique prefix "
+            f"{text!r} is not a {what}: give its {ID_HEX_CHARS} hex characters or a unique prefix "
             f"of at least {ID_PREFIX_CHARS_MIN}",
             EXIT_USAGE,
         )
@@ -216,7 +214,7 @@ def resolve_tx_id(client: Client, text: str) -> str:
     (stored and pending transactions).
     """
     prefix = id_prefix(text, "transaction id")
-    if len(prefix) == ID_CHARS:
+    if len(prefix) == ID_HEX_CHARS:
         return prefix
     matches, more = client.tx_ids_with_prefix(prefix)
     return unique_match(prefix, matches, more, "transaction")
@@ -225,7 +223,7 @@ def resolve_tx_id(client: Client, text: str) -> str:
 def resolve_proposal_id(client: Client, text: str) -> str:
     """A proposal id from its 64 hex characters or a unique prefix of at least 8."""
     prefix = id_prefix(text, "proposal id")
-    if len(prefix) == ID_CHARS:
+    if len(prefix) == ID_HEX_CHARS:
         return prefix
     matches, more = client.proposal_ids_with_prefix(prefix)
     return unique_match(prefix, matches, more, "proposal")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 # A wanted id: its key, its Want, and its place in its source's ordered set.
 WANTED_ENTRY_BYTES = 400
@@ -167,6 +168,13 @@ class SentBook:
         return max(self._count_of.values(), default=0) * CATCHUP_ENTRY_BYTES
 
 
+class Claim(NamedTuple):
+    """The height a validator's message named, and when it arrived."""
+
+    height: int
+    at_ms: int
+
+
 class PeerHeights:
     """The highest height each validator's messages named lately: is this replica behind?
 
@@ -178,13 +186,13 @@ class PeerHeights:
 
     def __init__(self, window_ms: int) -> None:
         self.window_ms = window_ms
-        self._seen: dict[bytes, tuple[int, int]] = {}  # public key -> (height, when)
+        self._seen: dict[bytes, Claim] = {}  # by public key
 
     def saw(self, key: bytes, height: int, now_ms: int) -> None:
         """The validator with this key sent a message for height."""
         old = self._seen.get(key)
-        if old is None or height >= old[0] or now_ms - old[1] >= self.window_ms:
-            self._seen[key] = (height, now_ms)
+        if old is None or height >= old.height or now_ms - old.at_ms >= self.window_ms:
+            self._seen[key] = Claim(height, now_ms)
 
     def ahead_weight(self, height: int, weight_of: Callable[[bytes], int], now_ms: int) -> int:
         """The weight of validators that named height or above within the window."""

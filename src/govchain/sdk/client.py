@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from govchain.codec import HASH_BYTES, encode
+from govchain.codec import HASH_BYTES, ID_MATCHES_MAX, encode
 from govchain.crypto.keys import ADDRESS_BYTES, SigningKey
 from govchain.dag.kinds import Kind
 from govchain.dag.limits import DagLimits
@@ -26,7 +26,6 @@ from govchain.state.payloads import (
 
 VALIDITY_HEIGHTS = 1_000
 UNKNOWN_GRACE_S = 3.0  # how long wait_proof waits for an id the node does not know yet
-ID_MATCHES_MAX = 16  # ids a prefix look-up returns at most (the API's bound too)
 FINAL_STATUSES = frozenset({"executed", "rejected", "held"})
 # A 202's statuses (docs/sdk.md): "pending" is the node's promise that the
 # transaction becomes final; "pending_parent" is not a promise yet.
