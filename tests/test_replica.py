@@ -1,20 +1,19 @@
-"""Replicas wired by a deterministic loop; peer messages and their decoder.
+"""Replicas on the simulated clock and network; peer messages and their decoder.
 
-The loop encodes every send, decodes it with decode_message and delivers it at
-once; every replica ticks each 20 ms of simulated time. ready() outputs are
-persisted into a Persisted store per replica before anything is sent.
+The replicas run in conftest.SimCluster: each is driven by the shell a node
+runs (ticks, group commit, persist before send) over an in-memory store, and
+every send is encoded, carried by the seeded simulated network and decoded
+with decode_message.
 """
 
 from __future__ import annotations
-
-from collections import Counter, deque
-from collections.abc import Callable
 
 import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import SimCluster, receipt_of
 from govchain.codec import DecodeError, encode
 from govchain.consensus.messages import (
     Certificate,
@@ -41,11 +40,10 @@ from govchain.replica.messages import (
     VoteMsg,
     decode_message,
 )
-from govchain.replica.replica import Persisted, Replica, ReplicaConfig
+from govchain.replica.replica import Replica, ReplicaConfig
 from govchain.sim.cluster import sim_consensus_config
 from govchain.state.genesis import Genesis
 from govchain.state.payloads import TransferPayload
-from govchain.state.receipts import Receipt
 
 STAMP_BITS = 4
 CONFIG = ReplicaConfig(
@@ -53,7 +51,6 @@ CONFIG = ReplicaConfig(
     consensus=sim_consensus_config(frozenset()),
     idle_checkpoint_ms=0,
 )
-TICK_MS = 20
 ALICE = SigningKey.from_label("replica-alice")
 BOB = SigningKey.from_label("replica-bob")
 VALIDATORS = [SigningKey.from_label(f"replica-validator-{i}") for i in range(4)]
@@ -74,80 +71,9 @@ GENESIS = genesis(4)
 
 
 # -- helpers ---------------------------------------------------------------
-class Loop:
-    """n validator replicas r0..r{n-1}; `cut` replicas neither send nor receive."""
-
-    def __init__(self, n: int = 4) -> None:
-        self.genesis = genesis(n)
-        self.names = [f"r{i}" for i in range(n)]
-        self.keys = dict(zip(self.names, VALIDATORS, strict=False))
-        self.stores = {name: Persisted() for name in self.names}
-        self.replicas: dict[str, Replica] = {}
-        self.queue: deque[tuple[str, str, bytes]] = deque()
-        self.delivered: Counter[tuple[str, str, type]] = Counter()  # (src, dst, type)
-        self.cut: set[str] = set()
-        self.lost: Callable[[str, Message], bool] = lambda dst, msg: False
-        self.now = 0
-        for name in self.names:
-            self.restart(name)
-
-    def restart(self, name: str) -> Replica:
-        """(Re)build a replica from its store and start it."""
-        r = Replica(name, self.genesis, self.keys[name], self.names, CONFIG, self.stores[name])
-        self.replicas[name] = r
-        r.start(self.now)
-        self.drain(name)
-        return r
-
-    def drain(self, name: str) -> None:
-        out = self.replicas[name].ready()
-        store = self.stores[name]
-        if out.hard_state is not None:
-            store.hard_state = out.hard_state
-        store.decided.extend(out.decided)
-        store.executed.extend(out.executed)
-        store.vertices.extend(out.admitted)
-        for dst, msg in out.sends:
-            for d in [dst] if dst is not None else [p for p in self.names if p != name]:
-                self.queue.append((name, d, encode(msg)))
-
-    def deliver_all(self) -> None:
-        while self.queue:
-            src, dst, data = self.queue.popleft()
-            if src in self.cut or dst in self.cut:
-                continue
-            msg = decode_message(data)
-            if self.lost(dst, msg):
-                continue
-            self.delivered[(src, dst, type(msg))] += 1
-            self.replicas[dst].receive(src, msg, self.now)
-            self.drain(dst)
-
-    def step(self) -> None:
-        self.now += TICK_MS
-        for name in self.names:
-            self.replicas[name].tick(self.now)
-            self.drain(name)
-        self.deliver_all()
-
-    def run_until(self, done: Callable[[], bool], ms_max: int = 10_000) -> None:
-        deadline = self.now + ms_max
-        while not done():
-            assert self.now < deadline, "no progress in simulated time"
-            self.step()
-
-    def run_for(self, ms: int) -> None:
-        end = self.now + ms
-        while self.now < end:
-            self.step()
-
-    def submit(self, name: str, tx: Transaction) -> None:
-        self.replicas[name].submit(tx.to_wire(), self.now)
-        self.drain(name)
-        self.deliver_all()
-
-    def height(self, name: str) -> int:
-        return self.replicas[name].ledger.height
+def cluster(n: int = 4) -> SimCluster:
+    """n validator replicas r0..r{n-1} on the simulated clock and network."""
+    return SimCluster(genesis(n), VALIDATORS[:n], CONFIG)
 
 
 def transfer(
@@ -164,18 +90,6 @@ def transfer(
         payload=encode(TransferPayload(to.address, amount)),
         stamp_bits_min=STAMP_BITS,
     )
-
-
-def receipt(replica: Replica, tx_id: bytes) -> Receipt | None:
-    for ex in replica.executions:
-        for rc in ex.result.receipts:
-            if rc.tx_id == tx_id:
-                return rc
-    return None
-
-
-def final_everywhere(loop: Loop, tx: Transaction) -> Callable[[], bool]:
-    return lambda: all(receipt(r, tx.id) is not None for r in loop.replicas.values())
 
 
 def sample_messages() -> list[Message]:
@@ -216,116 +130,115 @@ def sample_messages() -> list[Message]:
 
 # -- a cluster finalizes a transfer ----------------------------------------
 def test_a_submitted_transfer_is_final_with_one_receipt_everywhere() -> None:
-    loop = Loop()
-    loop.run_until(lambda: all(loop.height(n) >= 2 for n in loop.names))
-    tx = transfer(loop.replicas["r1"], ALICE, BOB, 250, nonce=0)
-    loop.submit("r1", tx)
-    loop.run_until(final_everywhere(loop, tx))
-    loop.run_until(lambda: len({loop.height(n) for n in loop.names}) == 1)
+    net = cluster()
+    net.run_until(lambda: all(net.height(n) >= 2 for n in net.names))
+    tx = transfer(net.replicas["r1"], ALICE, BOB, 250, nonce=0)
+    net.submit("r1", tx)
+    net.run_until(net.final_everywhere(tx))
+    net.run_until(lambda: len({net.height(n) for n in net.names}) == 1)
 
-    receipts = {n: receipt(r, tx.id) for n, r in loop.replicas.items()}
+    receipts = {n: receipt_of(r, tx.id) for n, r in net.replicas.items()}
     assert len(set(receipts.values())) == 1
     rc = receipts["r0"]
     assert rc is not None and rc.status == "executed" and rc.reason is None
-    for r in loop.replicas.values():
+    for r in net.replicas.values():
         assert r.ledger.balance(ALICE.address) == 750
         assert r.ledger.balance(BOB.address) == 750
         assert r.ledger.total_supply() == GENESIS.supply
-    assert len({r.ledger.state_hash for r in loop.replicas.values()}) == 1
+    assert len({r.ledger.state_hash for r in net.replicas.values()}) == 1
 
 
 def test_two_validators_finalize_only_while_both_are_up() -> None:
-    loop = Loop(n=2)
-    tx = transfer(loop.replicas["r0"], ALICE, BOB, 1, nonce=0)
-    loop.submit("r0", tx)
-    loop.run_until(final_everywhere(loop, tx))
-    assert {r.ledger.balance(BOB.address) for r in loop.replicas.values()} == {501}
+    net = cluster(n=2)
+    tx = transfer(net.replicas["r0"], ALICE, BOB, 1, nonce=0)
+    net.submit("r0", tx)
+    net.run_until(net.final_everywhere(tx))
+    assert {r.ledger.balance(BOB.address) for r in net.replicas.values()} == {501}
 
-    loop.cut = {"r1"}  # one of two is not a quorum: nothing more is decided
-    decided = {n: list(r.decided) for n, r in loop.replicas.items()}
-    loop.run_for(3_000)
-    assert {n: r.decided for n, r in loop.replicas.items()} == decided
+    net.cut = {"r1"}  # one of two is not a quorum: nothing more is decided
+    decided = {n: list(r.decided) for n, r in net.replicas.items()}
+    net.run_for(3_000)
+    assert {n: r.decided for n, r in net.replicas.items()} == decided
 
 
 def test_a_spent_nonce_is_rejected_on_every_replica() -> None:
-    loop = Loop()
-    first = transfer(loop.replicas["r0"], ALICE, BOB, 100, nonce=0)
-    again = transfer(loop.replicas["r2"], ALICE, BOB, 999, nonce=0)
-    loop.submit("r0", first)
-    loop.run_until(final_everywhere(loop, first))
-    loop.submit("r2", again)
-    loop.run_until(final_everywhere(loop, again))
-    for r in loop.replicas.values():
-        rc = receipt(r, again.id)
+    net = cluster()
+    first = transfer(net.replicas["r0"], ALICE, BOB, 100, nonce=0)
+    again = transfer(net.replicas["r2"], ALICE, BOB, 999, nonce=0)
+    net.submit("r0", first)
+    net.run_until(net.final_everywhere(first))
+    net.submit("r2", again)
+    net.run_until(net.final_everywhere(again))
+    for r in net.replicas.values():
+        rc = receipt_of(r, again.id)
         assert rc is not None and (rc.status, rc.reason) == ("rejected", "conflict")
         assert r.ledger.balance(BOB.address) == 600
 
 
 # -- restarts ----------------------------------------------------------------
 def test_restarted_replica_resumes_at_the_same_height_and_state() -> None:
-    loop = Loop()
-    tx = transfer(loop.replicas["r0"], ALICE, BOB, 10, nonce=0)
-    loop.submit("r0", tx)
-    loop.run_until(final_everywhere(loop, tx))
-    old = loop.replicas["r2"]
+    net = cluster()
+    tx = transfer(net.replicas["r0"], ALICE, BOB, 10, nonce=0)
+    net.submit("r0", tx)
+    net.run_until(net.final_everywhere(tx))
+    old = net.replicas["r2"]
     before = (old.ledger.height, old.consensus.height, old.ledger.state_hash)
 
-    new = loop.restart("r2")
+    new = net.restart("r2")
     assert new is not old
     assert (new.ledger.height, new.consensus.height, new.ledger.state_hash) == before
     assert new.ledger.balance(BOB.address) == 510
-    assert receipt(new, tx.id) == receipt(old, tx.id)
+    assert receipt_of(new, tx.id) == receipt_of(old, tx.id)
 
     more = transfer(new, BOB, ALICE, 5, nonce=0)
-    loop.submit("r2", more)
-    loop.run_until(final_everywhere(loop, more))
+    net.submit("r2", more)
+    net.run_until(net.final_everywhere(more))
     assert new.ledger.height > before[0]
     assert new.ledger.balance(ALICE.address) == 995
 
 
 def test_whole_cluster_restarted_from_its_stores_keeps_finalizing() -> None:
-    loop = Loop()
-    tx = transfer(loop.replicas["r3"], ALICE, BOB, 10, nonce=0)
-    loop.submit("r3", tx)
-    loop.run_until(lambda: all(loop.height(n) >= 3 for n in loop.names))
-    loop.run_until(final_everywhere(loop, tx))
-    loop.queue.clear()  # in-flight messages die with the processes
-    for name in loop.names:
-        loop.restart(name)
-    top = max(loop.height(n) for n in loop.names)
-    more = transfer(loop.replicas["r0"], ALICE, BOB, 20, nonce=1)
-    loop.submit("r0", more)
-    loop.run_until(final_everywhere(loop, more))
-    assert all(loop.height(n) > top for n in loop.names)
-    assert {r.ledger.balance(BOB.address) for r in loop.replicas.values()} == {530}
+    net = cluster()
+    tx = transfer(net.replicas["r3"], ALICE, BOB, 10, nonce=0)
+    net.submit("r3", tx)
+    net.run_until(lambda: all(net.height(n) >= 3 for n in net.names))
+    net.run_until(net.final_everywhere(tx))
+    for name in net.names:
+        net.restart(name)  # in-flight messages die with the processes
+    top = max(net.height(n) for n in net.names)
+    more = transfer(net.replicas["r0"], ALICE, BOB, 20, nonce=1)
+    net.submit("r0", more)
+    net.run_until(net.final_everywhere(more))
+    assert all(net.height(n) > top for n in net.names)
+    assert {r.ledger.balance(BOB.address) for r in net.replicas.values()} == {530}
 
 
 # -- catching up -------------------------------------------------------------
-def cut_off_r3_while_a_transfer_finalizes() -> tuple[Loop, Transaction]:
-    loop = Loop()
-    loop.cut = {"r3"}
-    tx = transfer(loop.replicas["r0"], ALICE, BOB, 42, nonce=0)
-    loop.submit("r0", tx)
+def cut_off_r3_while_a_transfer_finalizes() -> tuple[SimCluster, Transaction]:
+    net = cluster()
+    net.cut = {"r3"}
+    tx = transfer(net.replicas["r0"], ALICE, BOB, 42, nonce=0)
+    net.submit("r0", tx)
     rest = ["r0", "r1", "r2"]
-    loop.run_until(lambda: all(receipt(loop.replicas[n], tx.id) is not None for n in rest))
-    loop.run_until(lambda: all(loop.height(n) >= 8 for n in rest))
-    assert loop.height("r3") == 0
-    assert not loop.replicas["r3"].dag.has(tx.id)
-    loop.cut = set()
-    return loop, tx
+    net.run_until(lambda: all(receipt_of(net.replicas[n], tx.id) is not None for n in rest))
+    net.run_until(lambda: all(net.height(n) >= 8 for n in rest))
+    assert net.height("r3") == 0
+    assert not net.replicas["r3"].dag.has(tx.id)
+    net.cut = set()
+    return net, tx
 
 
 def test_cut_off_replica_catches_up_through_commits_and_fetches() -> None:
-    loop, tx = cut_off_r3_while_a_transfer_finalizes()
-    loop.run_until(final_everywhere(loop, tx))
-    loop.run_until(lambda: loop.height("r3") >= loop.height("r0") - 1)
+    net, tx = cut_off_r3_while_a_transfer_finalizes()
+    net.run_until(net.final_everywhere(tx))
+    net.run_until(lambda: net.height("r3") >= net.height("r0") - 1)
 
-    r3, r0 = loop.replicas["r3"], loop.replicas["r0"]
+    r3, r0 = net.replicas["r3"], net.replicas["r0"]
     assert r3.ledger.balance(BOB.address) == 542
-    assert receipt(r3, tx.id) == receipt(r0, tx.id)
+    assert receipt_of(r3, tx.id) == receipt_of(r0, tx.id)
     assert r3.decided == r0.decided[: len(r3.decided)]
-    asked = {t for (src, _, t) in loop.delivered if src == "r3"}
-    answered = {t for (_, dst, t) in loop.delivered if dst == "r3"}
+    asked = {t for (src, _, t) in net.traffic.delivered if src == "r3"}
+    answered = {t for (_, dst, t) in net.traffic.delivered if dst == "r3"}
     assert {CommitRequest, TxRequest} <= asked
     assert {CommitMsg, TxMsg} <= answered
 
@@ -334,26 +247,25 @@ def test_cut_off_replica_catches_up_through_commits_and_fetches() -> None:
 def test_decided_but_unexecuted_checkpoints_are_executed_in_a_quiet_network(
     restart: bool,
 ) -> None:
-    loop, _ = cut_off_r3_while_a_transfer_finalizes()
+    net, _ = cut_off_r3_while_a_transfer_finalizes()
     # r3 learns decisions through commits but every transaction on its way is lost.
-    loop.lost = lambda dst, msg: dst == "r3" and isinstance(msg, TxMsg)
-    loop.run_until(lambda: len(loop.replicas["r3"].decided) >= 2)
-    assert loop.height("r3") == 0
-    loop.lost = lambda dst, msg: False
+    net.lost = lambda src, dst, msg: dst == "r3" and isinstance(msg, TxMsg)
+    net.run_until(lambda: len(net.replicas["r3"].decided) >= 2)
+    assert net.height("r3") == 0
+    net.lost = lambda src, dst, msg: False
     if restart:
-        loop.queue.clear()
-        loop.restart("r3")
-    loop.run_until(lambda: loop.height("r3") >= 2, ms_max=5_000)
+        net.restart("r3")
+    net.run_until(lambda: net.height("r3") >= 2, ms_max=5_000)
 
 
 # -- admission at the edge ---------------------------------------------------
 def test_submit_with_a_bad_signature_raises_and_sends_nothing() -> None:
-    loop = Loop()
-    r0 = loop.replicas["r0"]
+    net = cluster()
+    r0 = net.replicas["r0"]
     tx = transfer(r0, ALICE, BOB, 1, nonce=0)
     sig = bytes([tx.signature[0] ^ 1]) + tx.signature[1:]
     with pytest.raises(AdmissionError) as err:
-        r0.submit(encode(TxWire(tx.body_bytes, sig, tx.payload)), loop.now)
+        r0.submit(encode(TxWire(tx.body_bytes, sig, tx.payload)), net.now_ms)
     assert err.value.reason is Reject.BAD_SIGNATURE
     out = r0.ready()
     assert out.sends == [] and not out.must_persist()
@@ -434,11 +346,11 @@ def test_mutated_messages_only_ever_raise_decode_error(
 
 def test_judging_a_checkpoint_changes_nothing_and_its_missing_tip_is_asked_through_ready() -> None:
     """check is a pure query; a MISSING verdict becomes TxRequests in ReplicaReady.sends."""
-    loop = Loop()
-    loop.cut.add("r3")
-    tx = transfer(loop.replicas["r0"], ALICE, BOB, 5, 0)
-    loop.submit("r0", tx)
-    r3 = loop.replicas["r3"]
+    net = cluster()
+    net.cut.add("r3")
+    tx = transfer(net.replicas["r0"], ALICE, BOB, 5, 0)
+    net.submit("r0", tx)
+    r3 = net.replicas["r3"]
     assert not r3.dag.holds(tx.id)
     now = 60_000
     own = r3.consensus.app.propose(1, None, now)
