@@ -29,14 +29,9 @@ from govchain.consensus.validators import ValidatorSet
 from govchain.crypto.keys import SigningKey
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction, build
+from govchain.replica.execution import Execution
 from govchain.replica.messages import CommitRequest
-from govchain.replica.replica import (
-    Execution,
-    Persisted,
-    Replica,
-    ReplicaConfig,
-    ReplicaReady,
-)
+from govchain.replica.replica import Persisted, Replica, ReplicaConfig, ReplicaReady
 from govchain.sim.cluster import sim_consensus_config
 from govchain.state.genesis import Genesis
 from govchain.state.ledger import Executed
