@@ -98,7 +98,7 @@ def test_forged_copies_carry_genuine_receipt_proofs() -> None:
     source = sim.nodes["v0"].replica
     assert source is not None
     attacker = Attacker("x9", SigningKey.from_label("x9"), sim.rng, "govchain-sim", [], 4)
-    attacker.learn(source)
+    attacker.learn(source.view)
     forged = [m for vid in list(attacker._forgeable) if (m := attacker._forge(vid)) is not None]
     # A receipt of height h is certified by checkpoint h + 1, once that is decided.
     certified = [m for m in forged if m.proof.receipt.height < len(source.decided)]

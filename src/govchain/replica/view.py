@@ -210,6 +210,16 @@ class ChainView:
 
     # -- consensus and limits ------------------------------------------------------
     @property
+    def chain_id(self) -> str:
+        """The chain's id (from its genesis)."""
+        return self._r.ledger.genesis.chain_id
+
+    @property
+    def consensus_height(self) -> int:
+        """The height consensus is deciding."""
+        return self._r.consensus.height
+
+    @property
     def round(self) -> int:
         """The consensus round at the height being decided."""
         return self._r.consensus.round

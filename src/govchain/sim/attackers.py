@@ -57,7 +57,7 @@ from govchain.replica.messages import (
     TxRequest,
     VoteMsg,
 )
-from govchain.replica.replica import Replica
+from govchain.replica.view import ChainView
 from govchain.state.audit import AuditEntry, AuditKind
 from govchain.state.payloads import TransferPayload
 from govchain.state.receipts import Receipt, ReceiptProof, Status, prove
@@ -81,7 +81,7 @@ class Peek:
     """What an attacker may look at when it acts."""
 
     now_ms: int
-    source: Replica | None  # the most advanced running honest replica
+    source: ChainView | None  # the most advanced running honest replica
     targets: list[str]  # running honest replicas, in name order
     lagging: list[tuple[str, int]]  # (name, executed height) of those behind source
 
@@ -121,13 +121,11 @@ class Attacker:
         self.stats[what] = self.stats.get(what, 0) + n
 
     # -- what the chain finalized ------------------------------------------
-    def learn(self, source: Replica | None) -> None:
+    def learn(self, source: ChainView | None) -> None:
         """Index the source's executions above what was seen: forgeable, rejected, redacted."""
-        if source is None or not source.executions:
-            return
-        if source.executions[-1].checkpoint.height <= self._learned:
+        if source is None or source.height <= self._learned:
             return  # nothing new: the common case, checked on every message
-        for ex in source.executions:
+        for ex in source.recent_executions():
             h = ex.checkpoint.height
             if h <= self._learned:
                 continue
@@ -260,10 +258,10 @@ class Attacker:
         src = peek.source
         if src is None:
             return None
-        tx = src.dag.get(vid) or self._rejected.get(vid)
+        tx = src.pending_tx(vid) or self._rejected.get(vid)
         if tx is None or not tx.body.payload_len:
             return None
-        height = len(src.decided) + self.rng.randint(1, 8)
+        height = src.decided_height + self.rng.randint(1, 8)
         receipt = Receipt(vid, height, self.rng.randint(0, 20), Status.EXECUTED.value)
         path = tuple(self.rng.randbytes(32) for _ in range(self.rng.randint(0, 5)))
         proof = ReceiptProof(receipt, receipt.index + 1 + self.rng.randint(0, 20), path)
@@ -317,7 +315,7 @@ class Attacker:
         return [(dst, TxMsg(tuple(wires)))]
 
     def _throwaway_tx(self, parents: list[bytes], size: int, peek: Peek) -> Transaction:
-        height = peek.source.ledger.height if peek.source is not None else 0
+        height = peek.source.height if peek.source is not None else 0
         key = SigningKey(self.rng.randbytes(32))  # a fresh key costs nothing
         if self.rng.random() < 0.5:
             kind = Kind.TRANSFER
@@ -338,12 +336,12 @@ class Attacker:
 
     def _tips(self, peek: Peek) -> list[bytes]:
         src = peek.source
-        return src.dag.client_tips(2) if src is not None else [self.rng.randbytes(32)]
+        return src.client_tips(2) if src is not None else [self.rng.randbytes(32)]
 
     def _consensus(self, dst: str, peek: Peek) -> list[Outgoing]:
         """Stale and future proposals and votes, commit-request spam, broken certificates."""
         src = peek.source
-        current = src.consensus.height if src is not None else 1
+        current = src.consensus_height if src is not None else 1
         height = max(1, current + self.rng.choice((-5, -2, -1, 0, 0, 1, 2, 3, 10, 1_000)))
         roll = self.rng.random()
         if roll < 0.3:
@@ -357,7 +355,7 @@ class Attacker:
             return [(dst, CommitRequest(self.rng.randint(0, current + 3)))]
         return self._bad_commits(dst, peek, height)
 
-    def _proposal(self, height: int, src: Replica | None) -> Proposal:
+    def _proposal(self, height: int, src: ChainView | None) -> Proposal:
         cp = self._checkpoint(height, src)
         round_ = self.rng.randint(0, 3)
         if self.rng.random() < 0.5:
@@ -365,9 +363,9 @@ class Attacker:
         proposer = self.rng.choice(self.validators)
         return Proposal(height, round_, cp, -1, proposer, self.rng.randbytes(64))
 
-    def _checkpoint(self, height: int, src: Replica | None) -> Checkpoint:
-        if src is not None and src.decided:
-            cp = self.rng.choice(src.decided)[0]
+    def _checkpoint(self, height: int, src: ChainView | None) -> Checkpoint:
+        if src is not None and src.decided_height:
+            cp = self.rng.choice(src.decided())[0]
             return msgspec.structs.replace(
                 cp, height=height, time_ms=cp.time_ms + self.rng.randint(0, 99)
             )
@@ -396,10 +394,10 @@ class Attacker:
     def _bad_commits(self, dst: str, peek: Peek, height: int) -> list[Outgoing]:
         """A decided checkpoint with a certificate that does not finalize it."""
         src = peek.source
-        if src is None or not src.decided:
+        if src is None or not src.decided_height:
             return []
-        h = min(max(1, height), len(src.decided))
-        cp, cert = src.decided[h - 1]
+        h = min(max(1, height), src.decided_height)
+        cp, cert = src.decided()[h - 1]
         roll = self.rng.random()
         if roll < 0.4 and cert.signatures:
             sigs = list(cert.signatures)

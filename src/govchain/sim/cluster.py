@@ -536,11 +536,11 @@ class Simulation:
         """What attackers may see: the most advanced honest replica, and who lags it."""
         up = [n for n in self._honest() if n.replica is not None]
         source = max(
-            (n.replica for n in up if n.replica is not None),
-            key=lambda r: r.view.height,
+            (n.replica.view for n in up if n.replica is not None),
+            key=lambda v: v.height,
             default=None,
         )
-        top = source.view.height if source is not None else 0
+        top = source.height if source is not None else 0
         lagging = [
             (n.name, n.replica.view.height)
             for n in up
@@ -754,14 +754,16 @@ class Simulation:
         if roll < 0.25:
             self._spam(client, node)
             return
-        tx = self.workload.transfer(client, replica, self.now_ms)
+        tx = self.workload.transfer(client, replica.view, self.now_ms)
         if self._submit(node, tx):
             client.sent(tx, self.now_ms)
         up = [n for n in up if n.replica is not None]
         if roll > 0.93 and up:
             other = self.rng.choice(up)
             assert other.replica is not None
-            twin = self.workload.transfer(client, other.replica, self.now_ms, nonce=tx.body.nonce)
+            twin = self.workload.transfer(
+                client, other.replica.view, self.now_ms, nonce=tx.body.nonce
+            )
             self._submit(other, twin)
 
     def _reweigh(self) -> None:
@@ -779,15 +781,15 @@ class Simulation:
         ahead = [n.replica for n in self._honest() if n.replica is not None]
         if not up or not ahead:
             return
-        ledger = max(ahead, key=lambda r: r.ledger.height).ledger
+        chain = max((r.view for r in ahead), key=lambda v: v.height)
         node = self.rng.choice(up)
         assert node.replica is not None
-        view = View(self.now_ms, ledger, self.final)
+        view = View(self.now_ms, chain, self.final)
 
         def submit(tx: Transaction) -> bool:
             return node.replica is not None and self._submit(node, tx)
 
-        self.governor.step(view, node.replica, submit)
+        self.governor.step(view, node.replica.view, submit)
 
     def _submit(self, node: SimNode, tx: Transaction) -> bool:
         """A client's transaction to node; True when taken (admitted or waiting)."""
@@ -802,7 +804,7 @@ class Simulation:
     def _spam(self, client: Client, node: SimNode) -> None:
         assert node.shell is not None
         kind = self.rng.choice(SPAM_KINDS)
-        wire = self.workload.spam(kind, client, node.shell.replica)
+        wire = self.workload.spam(kind, client, node.shell.replica.view)
         try:
             admitted = node.shell.submit(wire)
         except AdmissionError as exc:

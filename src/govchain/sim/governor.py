@@ -20,12 +20,11 @@ from dataclasses import dataclass, field
 from govchain.codec import encode
 from govchain.dag.kinds import Kind
 from govchain.dag.tx import Transaction, payload_hash
-from govchain.replica.replica import Replica
+from govchain.replica.view import ChainView
 from govchain.sim.workload import Client, Workload
 from govchain.state.args import Examples
 from govchain.state.catalog import BUILTIN
 from govchain.state.governance import ProposalStatus
-from govchain.state.ledger import Ledger
 from govchain.state.payloads import (
     Action,
     AddFilter,
@@ -60,10 +59,10 @@ HELD_RECORD = RecordPayload(SERVICE, "text/plain", b"needs a second look")
 
 @dataclass(slots=True)
 class View:
-    """What a step may read: the time, the most advanced honest ledger, final receipts."""
+    """What a step may read: the time, the most advanced honest chain, final receipts."""
 
     now_ms: int
-    ledger: Ledger
+    chain: ChainView
     final: Mapping[bytes, Receipt]
 
 
@@ -143,7 +142,7 @@ class Governor:
         def emergency(address: bytes) -> Build:
             data = encode(ProposePayload(FreezeIdentity(address), "sim", b"", True))
             # Once the short ttl governs, so that a lapse happens within the run.
-            return lambda v: data if v.ledger.param("emergency_ttl_heights") == short_ttl else None
+            return lambda v: data if v.chain.param("emergency_ttl_heights") == short_ttl else None
 
         self.track(
             Step(
@@ -213,7 +212,7 @@ class Governor:
         def build(view: View) -> bytes | None:
             held = sorted(
                 (h.height, h.tx_id)
-                for h in view.ledger.holds.by_tx.values()
+                for h in view.chain.holds()
                 if h.resolution is None and h.kind == Kind.TRANSFER
             )
             if not held:
@@ -232,14 +231,14 @@ class Governor:
         return build
 
     # -- driving ---------------------------------------------------------------------
-    def step(self, view: View, node: Replica, submit: Callable[[Transaction], bool]) -> None:
+    def step(self, view: View, node: ChainView, submit: Callable[[Transaction], bool]) -> None:
         """Advance every track's current step by what the view shows."""
         for track in self.tracks:
             if track and self._advance(track[0], view, node, submit):
                 track.pop(0)
 
     def _advance(
-        self, s: Step, view: View, node: Replica, submit: Callable[[Transaction], bool]
+        self, s: Step, view: View, node: ChainView, submit: Callable[[Transaction], bool]
     ) -> bool:
         if s.tx is None:
             payload = s.payload(view)
@@ -255,12 +254,12 @@ class Governor:
             return False
         if s.kind != Kind.GOV_PROPOSE or r.status != Status.EXECUTED:
             return True
-        p = view.ledger.proposal(s.tx.hex())
+        p = view.chain.proposal(s.tx.hex())
         if p is None:
             return False
         if p.status != ProposalStatus.OPEN or not s.wait_decided:
             return True
-        if view.ledger.height < p.created_height + s.vote_after_heights:
+        if view.chain.height < p.created_height + s.vote_after_heights:
             return False
         voted = {a for a, _ in p.votes}
         for voter in s.voters:
@@ -284,7 +283,7 @@ class Governor:
         kind: str,
         payload: bytes,
         view: View,
-        node: Replica,
+        node: ChainView,
         submit: Callable[[Transaction], bool],
     ) -> Transaction | None:
         tx = self.workload.build(actor, node, view.now_ms, kind, payload)

@@ -9,7 +9,7 @@ from govchain.codec import encode
 from govchain.crypto.keys import SigningKey
 from govchain.dag.kinds import Kind
 from govchain.dag.tx import Transaction, TxWire, build
-from govchain.replica.replica import Replica
+from govchain.replica.view import ChainView
 from govchain.state.payloads import TransferPayload
 
 SPAM_KINDS = ("bad-signature", "wrong-chain", "missing-parents", "oversized")
@@ -40,7 +40,7 @@ class Workload:
         self.stamp_bits_min = stamp_bits_min
 
     def transfer(
-        self, client: Client, node: Replica, now_ms: int, nonce: int | None = None
+        self, client: Client, node: ChainView, now_ms: int, nonce: int | None = None
     ) -> Transaction:
         """A transfer to another client, naming the client's previous tx and node tips."""
         to = self.rng.choice([c for c in self.clients if c is not client]).key.address
@@ -50,7 +50,7 @@ class Workload:
     def build(
         self,
         client: Client,
-        node: Replica,
+        node: ChainView,
         now_ms: int,
         kind: str,
         payload: bytes,
@@ -60,47 +60,46 @@ class Workload:
         addr = client.key.address
         if (
             client.last is not None
-            and not node.dag.has(client.last)
+            and not node.has_vertex(client.last)
             and (now_ms - client.last_sent_ms > 1_500)
         ):
             # Our last transaction never reached this node: resynchronise from final state.
-            acct = node.ledger.accounts.get(addr)
-            client.nonce = acct.nonce if acct is not None else 0
+            client.nonce = node.account(addr).nonce
             client.last = None
-        parents = set(node.dag.client_tips(2))
+        parents = set(node.client_tips(2))
         if client.last is not None:
             parents.add(client.last)
         return build(
             client.key,
-            chain_id=node.genesis.chain_id,
+            chain_id=node.chain_id,
             kind=kind,
             nonce=client.nonce if nonce is None else nonce,
             parents=sorted(parents)[:8],
             # Every third one is valid for 3 heights only: once final, the DAG
             # forgets its id within the run and must ask the store about it.
-            valid_until=node.dag.height + (3 if client.nonce % 3 == 0 else 40),
+            valid_until=node.dag_height + (3 if client.nonce % 3 == 0 else 40),
             payload=payload,
             stamp_bits_min=self.stamp_bits_min,
         )
 
-    def spam(self, kind: str, client: Client, node: Replica) -> bytes:
+    def spam(self, kind: str, client: Client, node: ChainView) -> bytes:
         """A transaction that admission must refuse (or park as an orphan)."""
-        parents = node.dag.client_tips(2)
-        chain = node.genesis.chain_id
+        parents = node.client_tips(2)
+        chain = node.chain_id
         payload = encode(TransferPayload(client.key.address, 1))
         if kind == "wrong-chain":
             chain = chain + "-other"
         if kind == "missing-parents":
             parents = [self.rng.randbytes(32)]
         if kind == "oversized":
-            payload = self.rng.randbytes(node.config.dag.payload_bytes_max + 1)
+            payload = self.rng.randbytes(node.payload_bytes_max + 1)
         tx = build(
             client.key,
             chain_id=chain,
             kind=Kind.RECORD if kind == "oversized" else Kind.TRANSFER,
             nonce=10**9 + self.rng.randint(0, 10**6),
             parents=parents,
-            valid_until=node.dag.height + 40,
+            valid_until=node.dag_height + 40,
             payload=payload,
             stamp_bits_min=self.stamp_bits_min,
         )
