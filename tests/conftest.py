@@ -6,6 +6,10 @@ a real Store (the in-memory twin unless a test hands one in), over the
 simulator's seeded network (sim/network.py) and a simulated clock: nothing
 sleeps, a seed replays exactly, and time moves only when the test says so.
 
+`ConsensusWire` runs bare Tendermint instances for transcript tests: a
+message moves only when the test delivers it, and every fresh signature is
+checked to come with a hard state that holds it (persist before send).
+
 `AsgiClient` serves the node's HTTP API in-process, for tests that read it
 without a port.
 
@@ -20,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import heapq
 import random
 from collections import Counter
@@ -28,9 +33,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
+import msgspec
 
 from govchain.codec import encode
-from govchain.consensus.messages import Certificate, Checkpoint
+from govchain.consensus.config import ConsensusConfig
+from govchain.consensus.messages import Certificate, Checkpoint, Proposal, Vote, VoteKind
+from govchain.consensus.tendermint import HardState, Tendermint, Verdict
+from govchain.consensus.validators import ValidatorSet
 from govchain.crypto.keys import SigningKey
 from govchain.dag.tx import Transaction
 from govchain.replica.messages import Message, decode_message
@@ -446,6 +455,223 @@ def receipt_of(replica: Replica, tx_id: bytes) -> Receipt | None:
             if rc.tx_id == tx_id:
                 return rc
     return None
+
+
+# -- consensus transcripts -------------------------------------------------------------
+ConsensusMsg = Proposal | Vote
+
+
+def app_tip(name: str) -> bytes:
+    """The one tip name's TranscriptApp proposes: it tells whose value a checkpoint is."""
+    return hashlib.sha256(name.encode()).digest()
+
+
+class TranscriptApp:
+    """A ConsensusApp with one fixed validator set and a verdict the test sets."""
+
+    def __init__(
+        self, name: str, chain_id: str, genesis_hash: bytes, validators: ValidatorSet
+    ) -> None:
+        self.name = name
+        self.chain_id = chain_id
+        self.genesis_hash = genesis_hash
+        self.validators = validators
+        self.verdict = Verdict.VALID
+
+    def validator_set(self, height: int) -> ValidatorSet | None:
+        """The fixed set, at every height."""
+        return self.validators
+
+    def propose(self, height: int, previous: Checkpoint | None, now_ms: int) -> Checkpoint:
+        """A checkpoint naming app_tip(name), timed now (and after previous)."""
+        prev_time = previous.time_ms if previous else -1
+        return Checkpoint(
+            chain_id=self.chain_id,
+            height=height,
+            previous=previous.hash if previous else self.genesis_hash,
+            time_ms=max(now_ms, prev_time + 1),
+            tips=(app_tip(self.name),),
+            state_hash=bytes(32),
+            receipts_root=bytes(32),
+            audit_head=bytes(32),
+            validator_set_hash=self.validators.hash,
+        )
+
+    def check(self, checkpoint: Checkpoint, previous: Checkpoint | None, now_ms: int) -> Verdict:
+        """The verdict the test set."""
+        return self.verdict
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A consensus message queued on the wire from src to dst."""
+
+    src: str
+    dst: str
+    msg: ConsensusMsg
+
+
+def kind_of(msg: ConsensusMsg) -> str:
+    """ "proposal", "prevote" or "precommit"."""
+    if isinstance(msg, Proposal):
+        return "proposal"
+    return "prevote" if msg.kind == VoteKind.PREVOTE else "precommit"
+
+
+def only(
+    *,
+    src: str | set[str] | None = None,
+    dst: str | set[str] | None = None,
+    kind: str | None = None,
+    round_: int | None = None,
+) -> Callable[[Sent], bool]:
+    """A filter over queued messages; every given field must match."""
+
+    def within(name: str, want: str | set[str] | None) -> bool:
+        return want is None or name == want or (isinstance(want, set) and name in want)
+
+    return lambda s: (
+        within(s.src, src)
+        and within(s.dst, dst)
+        and (kind is None or kind_of(s.msg) == kind)
+        and (round_ is None or s.msg.round == round_)
+    )
+
+
+class ConsensusWire:
+    """One Tendermint per key (equal weights); a message moves only when the test delivers it.
+
+    collect() acts on ready() like a careful caller (persist, then queue to
+    every other node) and checks the persist-before-send rule on every fresh
+    signature. Time is whatever the test passes to start, tick and restart.
+    """
+
+    def __init__(
+        self,
+        chain_id: str,
+        genesis_hash: bytes,
+        keys: Mapping[str, SigningKey],
+        config: ConsensusConfig,
+    ) -> None:
+        self.chain_id = chain_id
+        self.genesis_hash = genesis_hash
+        self.keys = dict(keys)
+        self.names = list(self.keys)
+        self.config = config
+        self.validators = ValidatorSet.of({k.public_key: 1 for k in self.keys.values()})
+        self.now_ms = 0
+        self.queue: list[Sent] = []
+        self.apps = {
+            n: TranscriptApp(n, chain_id, genesis_hash, self.validators) for n in self.names
+        }
+        self.hard: dict[str, HardState | None] = {n: None for n in self.names}  # as persisted
+        self.decided: dict[str, list[tuple[Checkpoint, Certificate]]] = {n: [] for n in self.names}
+        self.signed: dict[str, list[ConsensusMsg]] = {n: [] for n in self.names}  # own, as sent
+        self.fresh_checked = 0
+        self.nodes = {n: self._new(n) for n in self.names}
+
+    def _new(self, name: str) -> Tendermint:
+        last = self.decided[name][-1][0] if self.decided[name] else None
+        return Tendermint(
+            self.chain_id,
+            self.genesis_hash,
+            self.apps[name],
+            self.keys[name],
+            self.config,
+            last,
+            self.hard[name],
+        )
+
+    def start(self, now_ms: int = 0) -> None:
+        """Start every node at now_ms and collect what it sends."""
+        self.now_ms = now_ms
+        for n in self.names:
+            self.nodes[n].start(now_ms)
+            self.collect(n)
+
+    def restart(self, name: str, now_ms: int) -> None:
+        """Crash name and rebuild it from what collect() persisted, then start it."""
+        self.now_ms = now_ms
+        self.nodes[name] = self._new(name)
+        self.nodes[name].start(now_ms)
+        self.collect(name)
+
+    def tick(self, now_ms: int, *names: str) -> None:
+        """Tick the named nodes (all by default) at now_ms."""
+        self.now_ms = now_ms
+        for n in names or self.names:
+            self.nodes[n].tick(now_ms)
+            self.collect(n)
+
+    def collect(self, name: str) -> None:
+        """Take name's ready(): check and persist it, then queue its messages."""
+        r = self.nodes[name].ready()
+        own = self.keys[name].public_key
+        seen = {msgspec.msgpack.encode(m) for m in self.signed[name]}
+        for m in r.messages:
+            mine = (m.proposer if isinstance(m, Proposal) else m.voter) == own
+            if mine and msgspec.msgpack.encode(m) not in seen:
+                self._check_persisted(name, m, r.hard_state, r.decided)
+            if mine:
+                self.signed[name].append(m)
+        if r.hard_state is not None:
+            self.hard[name] = r.hard_state
+        self.decided[name].extend(r.decided)
+        for m in r.messages:
+            self.queue.extend(Sent(name, d, m) for d in self.names if d != name)
+
+    def _check_persisted(
+        self,
+        name: str,
+        m: ConsensusMsg,
+        hs: HardState | None,
+        decided: list[tuple[Checkpoint, Certificate]],
+    ) -> None:
+        self.fresh_checked += 1
+        if hs is None:
+            raise AssertionError(f"{name} sent a fresh {kind_of(m)} with no hard state to persist")
+        kept = hs.proposals if isinstance(m, Proposal) else hs.votes
+        moved_on = any(cp.height >= m.height for cp, _ in decided)
+        if m not in kept and not moved_on:
+            raise AssertionError(f"{name}'s hard state lacks its fresh {kind_of(m)}")
+
+    def deliver(self, which: Callable[[Sent], bool] = lambda s: True) -> int:
+        """Deliver matching messages (and matching replies) until none is left."""
+        count = 0
+        while (i := next((i for i, s in enumerate(self.queue) if which(s)), None)) is not None:
+            s = self.queue.pop(i)
+            self.inject(s.dst, s.msg)
+            count += 1
+        return count
+
+    def drop(self, which: Callable[[Sent], bool]) -> None:
+        """Lose every queued message that matches."""
+        self.queue = [s for s in self.queue if not which(s)]
+
+    def inject(self, dst: str, msg: ConsensusMsg) -> None:
+        """Hand msg to dst now (from anyone), then collect dst's outputs."""
+        node = self.nodes[dst]
+        if isinstance(msg, Proposal):
+            node.on_proposal(msg, self.now_ms)
+        else:
+            node.on_vote(msg, self.now_ms)
+        self.collect(dst)
+
+    def votes(self, name: str, kind: VoteKind, round_: int, height: int = 1) -> list[bytes]:
+        """Values of every vote of this kind name has sent for (height, round), repeats too."""
+        return [
+            m.value
+            for m in self.signed[name]
+            if isinstance(m, Vote) and (m.kind, m.height, m.round) == (kind, height, round_)
+        ]
+
+    def proposals(self, name: str, round_: int, height: int = 1) -> list[Proposal]:
+        """Every proposal name has sent for (height, round), repeats too."""
+        return [
+            m
+            for m in self.signed[name]
+            if isinstance(m, Proposal) and (m.height, m.round) == (height, round_)
+        ]
 
 
 # -- the HTTP API in-process -----------------------------------------------------------

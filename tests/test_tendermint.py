@@ -8,26 +8,24 @@ Default timeouts: propose 1000 + 250 r ms, prevote and precommit 500 + 250 r ms.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import cast
 
 import msgspec
 import pytest
 
+from conftest import ConsensusMsg, ConsensusWire, TranscriptApp, app_tip, only
 from govchain.consensus.config import ConsensusConfig
 from govchain.consensus.messages import (
     NIL,
     Certificate,
     Checkpoint,
-    Proposal,
     Vote,
     VoteKind,
     certificate_error,
     sign_proposal,
     sign_vote,
 )
-from govchain.consensus.tendermint import HardState, Tendermint, Verdict
+from govchain.consensus.tendermint import Tendermint, Verdict
 from govchain.consensus.validators import ValidatorSet
 from govchain.crypto.keys import SigningKey
 
@@ -43,187 +41,12 @@ OUTSIDER = SigningKey.from_label("tm-outsider")
 # Rebroadcasts off: a transcript shows only what the rules themselves send.
 CONFIG = ConsensusConfig(rebroadcast_ms=10**9, propose_timeout_ms=1_000)
 PREVOTE, PRECOMMIT = VoteKind.PREVOTE, VoteKind.PRECOMMIT
-Msg = Proposal | Vote
 
 
 # -- helpers ---------------------------------------------------------------
-def tip(name: str) -> bytes:
-    """The one tip a node's application proposes: it tells whose value a checkpoint is."""
-    return hashlib.sha256(name.encode()).digest()
-
-
-class App:
-    """A ConsensusApp with one fixed validator set and a verdict the test sets."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.verdict = Verdict.VALID
-
-    def validator_set(self, height: int) -> ValidatorSet | None:
-        return VALSET
-
-    def propose(self, height: int, previous: Checkpoint | None, now_ms: int) -> Checkpoint:
-        prev_time = previous.time_ms if previous else -1
-        return Checkpoint(
-            chain_id=CHAIN,
-            height=height,
-            previous=previous.hash if previous else GENESIS,
-            time_ms=max(now_ms, prev_time + 1),
-            tips=(tip(self.name),),
-            state_hash=bytes(32),
-            receipts_root=bytes(32),
-            audit_head=bytes(32),
-            validator_set_hash=VALSET.hash,
-        )
-
-    def check(self, checkpoint: Checkpoint, previous: Checkpoint | None, now_ms: int) -> Verdict:
-        return self.verdict
-
-
-@dataclass(frozen=True)
-class Sent:
-    src: str
-    dst: str
-    msg: Msg
-
-
-def kind_of(msg: Msg) -> str:
-    if isinstance(msg, Proposal):
-        return "proposal"
-    return "prevote" if msg.kind == PREVOTE else "precommit"
-
-
-def only(
-    *,
-    src: str | set[str] | None = None,
-    dst: str | set[str] | None = None,
-    kind: str | None = None,
-    round_: int | None = None,
-) -> Callable[[Sent], bool]:
-    """A filter over queued messages; every given field must match."""
-
-    def within(name: str, want: str | set[str] | None) -> bool:
-        return want is None or name == want or (isinstance(want, set) and name in want)
-
-    return lambda s: (
-        within(s.src, src)
-        and within(s.dst, dst)
-        and (kind is None or kind_of(s.msg) == kind)
-        and (round_ is None or s.msg.round == round_)
-    )
-
-
-@dataclass
-class Wire:
-    """Four Tendermint instances; a message moves only when the test delivers it.
-
-    collect() acts on ready() like a careful caller (persist, then queue to the
-    three others) and checks the persist-before-send rule on every fresh signature.
-    """
-
-    config: ConsensusConfig = CONFIG
-    now: int = 0
-    nodes: dict[str, Tendermint] = field(default_factory=dict)
-    apps: dict[str, App] = field(default_factory=dict)
-    queue: list[Sent] = field(default_factory=list)
-    hard: dict[str, HardState | None] = field(default_factory=dict)
-    decided: dict[str, list[tuple[Checkpoint, Certificate]]] = field(default_factory=dict)
-    signed: dict[str, list[Msg]] = field(default_factory=dict)  # own messages, as sent
-    fresh_checked: int = 0
-
-    def __post_init__(self) -> None:
-        for n in NAMES:
-            self.apps[n] = App(n)
-            self.hard[n], self.decided[n], self.signed[n] = None, [], []
-            self.nodes[n] = self._new(n)
-
-    def _new(self, name: str) -> Tendermint:
-        last = self.decided[name][-1][0] if self.decided[name] else None
-        app = self.apps[name]
-        return Tendermint(CHAIN, GENESIS, app, KEY[name], self.config, last, self.hard[name])
-
-    def start(self, now: int = 0) -> None:
-        self.now = now
-        for n in NAMES:
-            self.nodes[n].start(now)
-            self.collect(n)
-
-    def restart(self, name: str, now: int) -> None:
-        """Crash and rebuild from what collect() persisted, then start."""
-        self.now = now
-        self.nodes[name] = self._new(name)
-        self.nodes[name].start(now)
-        self.collect(name)
-
-    def tick(self, now: int, *names: str) -> None:
-        self.now = now
-        for n in names or NAMES:
-            self.nodes[n].tick(now)
-            self.collect(n)
-
-    def collect(self, name: str) -> None:
-        r = self.nodes[name].ready()
-        own = KEY[name].public_key
-        seen = {msgspec.msgpack.encode(m) for m in self.signed[name]}
-        for m in r.messages:
-            mine = (m.proposer if isinstance(m, Proposal) else m.voter) == own
-            if mine and msgspec.msgpack.encode(m) not in seen:
-                self._check_persisted(name, m, r.hard_state, r.decided)
-            if mine:
-                self.signed[name].append(m)
-        if r.hard_state is not None:
-            self.hard[name] = r.hard_state
-        self.decided[name].extend(r.decided)
-        for m in r.messages:
-            self.queue.extend(Sent(name, d, m) for d in NAMES if d != name)
-
-    def _check_persisted(
-        self,
-        name: str,
-        m: Msg,
-        hs: HardState | None,
-        decided: list[tuple[Checkpoint, Certificate]],
-    ) -> None:
-        self.fresh_checked += 1
-        assert hs is not None, f"{name} sent a fresh {kind_of(m)} with no hard state to persist"
-        kept = hs.proposals if isinstance(m, Proposal) else hs.votes
-        moved_on = any(cp.height >= m.height for cp, _ in decided)
-        assert m in kept or moved_on, f"{name}'s hard state lacks its fresh {kind_of(m)}"
-
-    def deliver(self, which: Callable[[Sent], bool] = lambda s: True) -> int:
-        """Deliver matching messages (and matching replies) until none is left."""
-        count = 0
-        while (i := next((i for i, s in enumerate(self.queue) if which(s)), None)) is not None:
-            s = self.queue.pop(i)
-            self.inject(s.dst, s.msg)
-            count += 1
-        return count
-
-    def drop(self, which: Callable[[Sent], bool]) -> None:
-        self.queue = [s for s in self.queue if not which(s)]
-
-    def inject(self, dst: str, msg: Msg) -> None:
-        node = self.nodes[dst]
-        if isinstance(msg, Proposal):
-            node.on_proposal(msg, self.now)
-        else:
-            node.on_vote(msg, self.now)
-        self.collect(dst)
-
-    def votes(self, name: str, kind: VoteKind, round_: int, height: int = 1) -> list[bytes]:
-        """Values of every vote of this kind name has sent for (height, round), repeats too."""
-        return [
-            m.value
-            for m in self.signed[name]
-            if isinstance(m, Vote) and (m.kind, m.height, m.round) == (kind, height, round_)
-        ]
-
-    def proposals(self, name: str, round_: int, height: int = 1) -> list[Proposal]:
-        return [
-            m
-            for m in self.signed[name]
-            if isinstance(m, Proposal) and (m.height, m.round) == (height, round_)
-        ]
+def wire(config: ConsensusConfig = CONFIG) -> ConsensusWire:
+    """The four validators n0..n3 on a wire the test controls."""
+    return ConsensusWire(CHAIN, GENESIS, KEY, config)
 
 
 def vote(
@@ -233,7 +56,7 @@ def vote(
     return sign_vote(signer, chain_id, kind, 1, round_, value)
 
 
-def assert_same_decision(w: Wire, height: int, names: list[str] = NAMES) -> Checkpoint:
+def assert_same_decision(w: ConsensusWire, height: int, names: list[str] = NAMES) -> Checkpoint:
     """Everyone named decided one checkpoint at height, with a certificate that holds."""
     got = {n: w.decided[n][height - 1] for n in names}
     assert len({cp.hash for cp, _ in got.values()}) == 1
@@ -245,11 +68,11 @@ def assert_same_decision(w: Wire, height: int, names: list[str] = NAMES) -> Chec
 
 # -- (a) the happy path ----------------------------------------------------
 def test_four_validators_decide_heights_one_and_two() -> None:
-    w = Wire()
+    w = wire()
     w.start(0)
     w.deliver()
     cp1 = assert_same_decision(w, 1)
-    assert cp1.tips == (tip("n1"),)  # n1 proposed height 1
+    assert cp1.tips == (app_tip("n1"),)  # n1 proposed height 1
     assert cp1.previous == GENESIS
 
     # Height 2 waits for propose_delay_ms (100) after the decision, then n2 proposes.
@@ -258,7 +81,7 @@ def test_four_validators_decide_heights_one_and_two() -> None:
     w.tick(100)
     w.deliver()
     cp2 = assert_same_decision(w, 2)
-    assert cp2.tips == (tip("n2"),)
+    assert cp2.tips == (app_tip("n2"),)
     assert cp2.previous == cp1.hash
     assert all(w.nodes[n].height == 3 for n in NAMES)
     assert all(w.decided[n][1][1].round == 0 for n in NAMES)
@@ -266,7 +89,7 @@ def test_four_validators_decide_heights_one_and_two() -> None:
 
 # -- (b) a silent proposer -------------------------------------------------
 def test_silent_proposer_round_times_out_and_the_next_proposer_decides() -> None:
-    w = Wire()
+    w = wire()
     w.start(0)
     w.drop(only(src="n1"))  # n1's proposal for round 0 is lost
     w.tick(999)
@@ -285,12 +108,12 @@ def test_silent_proposer_round_times_out_and_the_next_proposer_decides() -> None
     assert [p.round for p in w.proposals("n2", 1)] == [1]
     w.deliver()
     cp = assert_same_decision(w, 1)
-    assert cp.tips == (tip("n2"),)
+    assert cp.tips == (app_tip("n2"),)
     assert all(w.decided[n][0][1].round == 1 for n in NAMES)
 
 
 # -- (c) locking -----------------------------------------------------------
-def lock_n0_in_round_0(w: Wire, *, n2_sees_polka: bool) -> Checkpoint:
+def lock_n0_in_round_0(w: ConsensusWire, *, n2_sees_polka: bool) -> Checkpoint:
     """Round 0 ends undecided with n0 locked on n1's value v; returns v. Now: round 1."""
     w.start(0)
     v = w.proposals("n1", 0)[0].checkpoint
@@ -317,8 +140,8 @@ def lock_n0_in_round_0(w: Wire, *, n2_sees_polka: bool) -> Checkpoint:
 def test_locked_validator_prevotes_nil_for_a_fresh_value_in_a_later_round(
     plant: str | None,
 ) -> None:
-    w = Wire(
-        config=ConsensusConfig(
+    w = wire(
+        ConsensusConfig(
             rebroadcast_ms=10**9,
             propose_timeout_ms=1_000,
             plants=frozenset(cast(set[str], {plant} - {None})),
@@ -336,7 +159,7 @@ def test_locked_validator_prevotes_nil_for_a_fresh_value_in_a_later_round(
 
 
 def test_locked_value_reproposed_with_its_valid_round_is_prevoted_once_the_polka_arrives() -> None:
-    w = Wire()
+    w = wire()
     v = lock_n0_in_round_0(w, n2_sees_polka=True)
     (p,) = w.proposals("n2", 1)
     assert (p.checkpoint, p.valid_round) == (v, 0)
@@ -353,7 +176,7 @@ def test_locked_value_reproposed_with_its_valid_round_is_prevoted_once_the_polka
 
 # -- (d) the double-sign guard ---------------------------------------------
 def test_restart_after_prevote_resends_it_and_never_prevotes_nil_in_that_round() -> None:
-    w = Wire()
+    w = wire()
     w.start(0)
     w.deliver(only(kind="proposal", dst="n0"))
     (before,) = [m for m in w.signed["n0"] if isinstance(m, Vote)]
@@ -367,7 +190,7 @@ def test_restart_after_prevote_resends_it_and_never_prevotes_nil_in_that_round()
 
 
 def test_restart_after_nil_prevote_does_not_prevote_the_late_proposal() -> None:
-    w = Wire()
+    w = wire()
     w.start(0)
     w.drop(only(dst="n0"))
     w.tick(1_000, "n0")
@@ -379,7 +202,7 @@ def test_restart_after_nil_prevote_does_not_prevote_the_late_proposal() -> None:
 
 
 def test_restarted_proposer_resends_its_proposal_instead_of_signing_another() -> None:
-    w = Wire()
+    w = wire()
     w.start(0)
     (p,) = w.proposals("n1", 0)
     w.restart("n1", 50)  # its app would now propose time_ms=50: another checkpoint
@@ -390,7 +213,7 @@ def test_restarted_proposer_resends_its_proposal_instead_of_signing_another() ->
 
 # -- (e) a pending verdict -------------------------------------------------
 def test_pending_proposal_is_prevoted_only_at_recheck_once_valid() -> None:
-    w = Wire()
+    w = wire()
     w.apps["n0"].verdict = Verdict.PENDING
     w.start(0)
     (p,) = w.proposals("n1", 0)
@@ -410,7 +233,7 @@ def test_pending_proposal_is_prevoted_only_at_recheck_once_valid() -> None:
 
 def test_a_proposal_whose_vertices_are_missing_is_asked_for_through_ready() -> None:
     """MISSING: no prevote yet, and the checkpoint goes out in Ready.wanted (once per input)."""
-    w = Wire()
+    w = wire()
     w.apps["n0"].verdict = Verdict.MISSING
     w.start(0)
     (p,) = w.proposals("n1", 0)
@@ -429,7 +252,7 @@ def test_a_proposal_whose_vertices_are_missing_is_asked_for_through_ready() -> N
 
 
 def test_invalid_proposal_is_prevoted_nil() -> None:
-    w = Wire()
+    w = wire()
     w.apps["n0"].verdict = Verdict.INVALID
     w.start(0)
     w.deliver(only(kind="proposal", dst="n0"))
@@ -437,9 +260,9 @@ def test_invalid_proposal_is_prevoted_nil() -> None:
 
 
 # -- (f) commits from peers ------------------------------------------------
-def decided_without_n0() -> tuple[Wire, Checkpoint, Certificate]:
+def decided_without_n0() -> tuple[ConsensusWire, Checkpoint, Certificate]:
     """n1..n3 decide height 1 while n0 hears nothing."""
-    w = Wire()
+    w = wire()
     w.start(0)
     w.drop(only(dst="n0"))
     w.deliver(only(dst={"n1", "n2", "n3"}))
@@ -489,7 +312,7 @@ def test_commit_for_another_height_is_not_taken() -> None:
 
 # -- (g) messages that must be ignored -------------------------------------
 def test_bad_signature_outsider_and_wrong_chain_messages_are_ignored() -> None:
-    w = Wire()
+    w = wire()
     w.start(0)
     (p,) = w.proposals("n1", 0)
     w.deliver(only(kind="proposal", dst="n0"))
@@ -508,7 +331,14 @@ def test_bad_signature_outsider_and_wrong_chain_messages_are_ignored() -> None:
     p_other_chain = sign_proposal(
         KEY["n2"], 1, 1, msgspec.structs.replace(r1, chain_id="another-chain"), -1
     )
-    injected: list[Msg] = [forged, wrong_chain, outsider, p_forged, p_usurper, p_other_chain]
+    injected: list[ConsensusMsg] = [
+        forged,
+        wrong_chain,
+        outsider,
+        p_forged,
+        p_usurper,
+        p_other_chain,
+    ]
     for m in injected:
         w.inject("n0", m)
     assert n0.rejected_messages == 6
@@ -523,8 +353,8 @@ def test_bad_signature_outsider_and_wrong_chain_messages_are_ignored() -> None:
 
 @pytest.mark.parametrize("plant", [None, "double-count"])
 def test_a_voter_repeating_its_precommit_counts_once(plant: str | None) -> None:
-    w = Wire(
-        config=ConsensusConfig(
+    w = wire(
+        ConsensusConfig(
             rebroadcast_ms=10**9,
             propose_timeout_ms=1_000,
             plants=frozenset(cast(set[str], {plant} - {None})),
@@ -541,7 +371,7 @@ def test_a_voter_repeating_its_precommit_counts_once(plant: str | None) -> None:
 
 # -- (h) catching up with a later round (L55) -------------------------------
 def test_f_plus_one_in_a_later_round_pulls_a_node_there() -> None:
-    w = Wire()
+    w = wire()
     w.start(0)
     n0 = w.nodes["n0"]
     w.inject("n0", vote(KEY["n1"], PREVOTE, 3, NIL))
@@ -557,7 +387,7 @@ def test_f_plus_one_in_a_later_round_pulls_a_node_there() -> None:
 
 
 def test_later_round_votes_beyond_reach_are_refused() -> None:
-    w = Wire()
+    w = wire()
     w.start(0)
     far = CONFIG.rounds_ahead_max + 1
     for name in ("n1", "n2", "n3"):
@@ -568,7 +398,7 @@ def test_later_round_votes_beyond_reach_are_refused() -> None:
 
 # -- (i) persist before send -----------------------------------------------
 def test_every_fresh_signature_comes_with_a_hard_state_that_holds_it() -> None:
-    w = Wire()
+    w = wire()
     w.start(0)
     w.deliver()  # height 1 in round 0
     w.tick(100)
@@ -587,10 +417,12 @@ def test_every_fresh_signature_comes_with_a_hard_state_that_holds_it() -> None:
 
 
 # -- a height whose validator set is not known yet ---------------------------
-class LateApp(App):
+class LateApp(TranscriptApp):
     """Execution is behind: the validator set of height 1 is unknown until `known`."""
 
-    known = False
+    def __init__(self, name: str) -> None:
+        super().__init__(name, CHAIN, GENESIS, VALSET)
+        self.known = False
 
     def validator_set(self, height: int) -> ValidatorSet | None:
         return VALSET if self.known else None
@@ -600,7 +432,7 @@ def test_messages_wait_for_the_validator_set_and_are_replayed_on_entry() -> None
     app = LateApp("n0")
     n0 = Tendermint(CHAIN, GENESIS, app, KEY["n0"], CONFIG, None)
     n0.start(0)
-    p = App("n1").propose(1, None, 0)
+    p = TranscriptApp("n1", CHAIN, GENESIS, VALSET).propose(1, None, 0)
     proposal = sign_proposal(KEY["n1"], 1, 0, p, -1)
     n0.on_proposal(proposal, 0)
     n0.tick(5_000)  # no set, no timeouts: it cannot even vote nil
