@@ -21,6 +21,7 @@ from govchain.state.payloads import RECORD_DECODER, Action, AddFilter, action_na
 from govchain.state.policy import ContentRules, RuleEntry, rule_view
 from govchain.state.receipts import REASON_TEXT, Reason, Receipt, Status
 from govchain.state.redactions import Redaction
+from govchain.state.schedule import ValidatorChange
 from govchain.state.services import Service
 
 
@@ -258,9 +259,24 @@ def service_json(s: Service) -> dict[str, Any]:
     }
 
 
-def audit_entry_json(e: AuditEntry) -> dict[str, Any]:
-    """An audit entry with hex fields and its own hash (the head after it)."""
+def change_json(c: ValidatorChange) -> dict[str, Any]:
+    """A validator_change entry's typed change (sdk/valsets.py change_from_json reads it)."""
     return {
+        "public_key": c.public_key.hex(),
+        "old_weight": c.old_weight,
+        "new_weight": c.new_weight,
+        "certifies_from": c.certifies_from,
+    }
+
+
+def audit_entry_json(e: AuditEntry) -> dict[str, Any]:
+    """An audit entry with hex fields and its own hash (the head after it).
+
+    "change" (the typed change) only on a typed_audit chain's validator_change
+    entries: the hash covers it, so an offline verifier needs it; other
+    entries have no such key, as before.
+    """
+    out: dict[str, Any] = {
         "seq": e.seq,
         "height": e.height,
         "kind": e.kind,
@@ -272,6 +288,9 @@ def audit_entry_json(e: AuditEntry) -> dict[str, Any]:
         "prev": e.prev.hex(),
         "hash": e.hash.hex(),
     }
+    if e.change is not None:
+        out["change"] = change_json(e.change)
+    return out
 
 
 def error(code: str, message: str) -> dict[str, Any]:

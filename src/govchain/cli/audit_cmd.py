@@ -22,8 +22,9 @@ import click
 from govchain.node.files import read_genesis
 from govchain.sdk.client import Client
 from govchain.sdk.proof import certificate_from_json, check_genesis, checkpoint_from_json
-from govchain.sdk.valsets import Trust, ValidatorSets, ValsetError, entry_from_json
+from govchain.sdk.valsets import Trust, ValidatorSets, ValsetError, entry_change, entry_from_json
 from govchain.state.audit import AuditEntry, verify_chain
+from govchain.state.genesis import Genesis
 
 from .common import (
     devnet_option,
@@ -197,7 +198,11 @@ def verify_export(doc: Any, genesis_path: Path, trust: Trust | None = None) -> d
     trust: the checkpoint trusted instead of the genesis; the export must carry
     the validator-set changes from exactly there (docs/trust.md).
     """
-    genesis = read_genesis(genesis_path)
+    return verify_export_of(doc, read_genesis(genesis_path), trust)
+
+
+def verify_export_of(doc: Any, genesis: Genesis, trust: Trust | None = None) -> dict[str, Any]:
+    """verify_export against a genesis already read (the chain's typed_audit decides the format)."""
 
     def bad(message: str) -> CliError:
         return CliError("invalid_audit", message, EXIT_FAILURE)
@@ -227,6 +232,7 @@ def verify_export(doc: Any, genesis_path: Path, trust: Trust | None = None) -> d
             e = entry_from_json(raw)
             if "hash" in raw and raw["hash"] != e.hash.hex():
                 raise bad(f"entry seq {e.seq} was altered: its fields do not hash to {raw['hash']}")
+            entry_change(e, genesis.typed_audit)  # written as this chain writes changes
             entries.append(e)
         heads: dict[int, bytes] = {}
         signers: set[int] = set()
@@ -243,6 +249,8 @@ def verify_export(doc: Any, genesis_path: Path, trust: Trust | None = None) -> d
             signers.add(len(cert.signatures))
     except CliError:
         raise
+    except ValsetError as exc:
+        raise bad(str(exc)) from None
     except (KeyError, TypeError, ValueError) as exc:
         raise CliError("bad_file", f"malformed audit export: {exc}", EXIT_USAGE) from None
     for h, what in ((lo - 1, "before"), (hi, "after")):

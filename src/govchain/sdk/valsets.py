@@ -34,7 +34,15 @@ from govchain.consensus.messages import Certificate, Checkpoint, certificate_err
 from govchain.consensus.validators import Validator, ValidatorSet
 from govchain.state.audit import AUDIT_EMPTY, AuditEntry, AuditKind
 from govchain.state.genesis import Genesis
-from govchain.state.schedule import VALSET_DELAY_HEIGHTS, Schedule, Scheduled, change_of
+from govchain.state.schedule import (
+    VALSET_DELAY_HEIGHTS,
+    ChangeText,
+    Schedule,
+    Scheduled,
+    ValidatorChange,
+    change_entry,
+    change_of,
+)
 
 _TRUST = re.compile(r"([0-9]{1,18}):([0-9a-f]{64})")
 _MALFORMED = (KeyError, TypeError, ValueError, AttributeError)
@@ -69,6 +77,7 @@ class Trust:
 
 def entry_from_json(doc: dict[str, Any]) -> AuditEntry:
     """An audit entry from its JSON (hex fields); the hash field, if any, is recomputed."""
+    raw = doc.get("change")
     return AuditEntry(
         int(doc["seq"]),
         int(doc["height"]),
@@ -79,7 +88,61 @@ def entry_from_json(doc: dict[str, Any]) -> AuditEntry:
         str(doc["reason"]),
         bytes.fromhex(doc["evidence"]),
         bytes.fromhex(doc["prev"]),
+        None if raw is None else change_from_json(raw),
     )
+
+
+def _weight(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"a weight must be an integer or null, not {value!r}")
+    return value
+
+
+def change_from_json(doc: Mapping[str, Any]) -> ValidatorChange:
+    """An entry's typed change from its JSON (api/views.py change_json); TypeError if bad."""
+    start = doc["certifies_from"]
+    if isinstance(start, bool) or not isinstance(start, int):
+        raise TypeError(f"certifies_from must be an integer, not {start!r}")
+    return ValidatorChange(
+        _hex(doc, "public_key"), _weight(doc["old_weight"]), _weight(doc["new_weight"]), start
+    )
+
+
+def entry_change(e: AuditEntry, typed: bool) -> ValidatorChange | None:
+    """The validator change an entry records (None: another kind), read as its chain writes it.
+
+    typed: the genesis's typed_audit. There a validator_change entry must carry
+    its change as data, and its text must be the one the ledger writes from
+    that data; elsewhere it carries text only. Raises ValsetError otherwise:
+    an entry the ledger could not have written is never read half-way.
+    """
+    if e.kind != AuditKind.VALIDATOR_CHANGE.value:
+        if e.change is not None:
+            raise ValsetError(f"audit entry seq {e.seq} ({e.kind}) carries a validator change")
+        return None
+    if not typed:
+        if e.change is not None:
+            raise ValsetError(
+                f"audit entry seq {e.seq} carries a typed validator change, but the genesis "
+                "has typed_audit off: its ledger writes changes as text only"
+            )
+        change = change_of(e.subject, e.reason)
+        if change is None:
+            raise ValsetError(f"audit entry seq {e.seq} is not a validator change it can read")
+        return change
+    if e.change is None:
+        raise ValsetError(
+            f"audit entry seq {e.seq} is a validator change written only as text, but the "
+            "genesis has typed_audit on: its ledger writes every change as data too"
+        )
+    if change_entry(e.change) != ChangeText(e.subject, e.reason):
+        raise ValsetError(
+            f"audit entry seq {e.seq}: its text ({e.subject}, {e.reason!r}) and its typed "
+            "change disagree"
+        )
+    return e.change
 
 
 def _hex(doc: Mapping[str, Any], key: str) -> bytes:
@@ -276,13 +339,11 @@ class ValidatorSets:
                 f"the entries of height {h} do not give the head certified by checkpoint {h + 1}"
             )
         for e in ho.entries:
-            if e.kind == AuditKind.VALIDATOR_CHANGE.value:
-                self._change(h, e)
+            change = entry_change(e, self.genesis.typed_audit)
+            if change is not None:
+                self._change(h, change, e)
 
-    def _change(self, h: int, e: AuditEntry) -> None:
-        change = change_of(e.subject, e.reason)
-        if change is None:
-            raise ValsetError(f"audit entry seq {e.seq} is not a validator change it can read")
+    def _change(self, h: int, change: ValidatorChange, e: AuditEntry) -> None:
         start = h + VALSET_DELAY_HEIGHTS
         if change.certifies_from != start:
             raise ValsetError(f"audit entry seq {e.seq} certifies from an unexpected height")

@@ -5,6 +5,11 @@ previous entry's hash (AUDIT_EMPTY before the first), and the head after an
 entry is its hash. Checkpoint h+1 carries the head after executing height h,
 so an exported range can be checked offline against certified checkpoints
 (verify_chain): any edited, dropped, inserted or reordered entry shows.
+
+Typed entries: on a chain whose genesis sets `typed_audit`, a validator_change
+entry also carries the change as data (`change`, a ValidatorChange) next to
+its text, and the hash covers it. An entry without it hashes exactly as
+entries always have: the nine fields, nothing after them (AuditEntry.canonical).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import NamedTuple
 import msgspec
 
 from govchain.codec import digest, encode
+from govchain.state.schedule import ValidatorChange, change_of
 
 AUDIT_DOMAIN = b"govchain:audit:v1:"
 AUDIT_EMPTY = digest(AUDIT_DOMAIN, b"")
@@ -55,9 +61,18 @@ class AuditKind(StrEnum):
     IDENTITY = "identity"
 
 
-class AuditEntry(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
+class AuditEntry(
+    msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True, omit_defaults=True
+):
     """One entry. subject reads "address:<hex>", "tx:<hex>", "rule:<id>", "service:<id>",
-    "proposal:<id>", "validator:<hex>", "param:<name>" or "" (none)."""
+    "proposal:<id>", "validator:<hex>", "param:<name>" or "" (none).
+
+    change: the typed form of a validator_change entry on a typed_audit chain,
+    None otherwise. msgspec (0.22, issue #720) still writes a trailing None
+    of an array_like struct as nil despite omit_defaults, so the hash does not
+    rest on encode(self): it covers `canonical`, which leaves the field out
+    when it is None. Stored and sent entries decode with or without it.
+    """
 
     seq: int
     height: int
@@ -68,11 +83,19 @@ class AuditEntry(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fi
     reason: str
     evidence: bytes  # 32 bytes or empty
     prev: bytes
+    change: ValidatorChange | None = None
+
+    @property
+    def canonical(self) -> bytes:
+        """The bytes the hash covers: an untyped entry's are its nine fields, as always."""
+        if self.change is None:
+            return encode(msgspec.structs.astuple(self)[:-1])
+        return encode(self)
 
     @property
     def hash(self) -> bytes:
         """This entry's hash: the head once it is appended."""
-        return digest(AUDIT_DOMAIN, encode(self))
+        return digest(AUDIT_DOMAIN, self.canonical)
 
 
 class AuditNote(NamedTuple):
@@ -98,10 +121,12 @@ class AuditLog:
     """The ledger's end of the log: the head, the next seq, and this height's entries.
 
     History lives in the node's store (from Executed.audit); the ledger keeps
-    only what it needs to extend the chain.
+    only what it needs to extend the chain. typed_changes (the genesis's
+    typed_audit): validator_change entries carry their change as data too.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, typed_changes: bool = False) -> None:
+        self.typed_changes = typed_changes
         self.head = AUDIT_EMPTY
         self.next_seq = 0
         self.pending: list[AuditEntry] = []
@@ -117,16 +142,25 @@ class AuditLog:
         evidence: bytes = b"",
     ) -> AuditEntry:
         """Append one entry and move the head (kind: an AuditKind or an application's)."""
+        subject, reason = _clip(subject), _clip(reason)
+        change = None
+        if self.typed_changes and kind == AuditKind.VALIDATOR_CHANGE:
+            # The action wrote the text from the change (schedule.change_entry),
+            # and change_of reads only that one spelling back: text and data agree.
+            change = change_of(subject, reason)
+            if change is None:
+                raise AssertionError(f"a validator change written as {subject!r}, {reason!r}")
         entry = AuditEntry(
             self.next_seq,
             height,
             str(kind),
             actor,
-            _clip(subject),
+            subject,
             proposal,
-            _clip(reason),
+            reason,
             evidence,
             self.head,
+            change,
         )
         self.head = entry.hash
         self.next_seq += 1

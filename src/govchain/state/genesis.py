@@ -60,6 +60,10 @@ class Genesis(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_field
     proposal needs to pass. unicode_version: the Unicode database content rules
     normalize with (unicodedata.unidata_version); a node on another one refuses
     to start (check_unicode). By default, the one of the Python that builds it.
+    typed_audit: validator_change audit entries carry the change as data
+    (AuditEntry.change) besides its text, and verifiers insist on it. Off, the
+    field is left out of the hash, so genesis documents from before it keep
+    theirs; every genesis the project creates now turns it on.
     """
 
     chain_id: str
@@ -78,10 +82,13 @@ class Genesis(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_field
     # and every lifetime counted in heights, then stand still while idle).
     checkpoint_interval_ms: int = 0
     empty_checkpoint_interval_ms: int | None = 1_000
+    typed_audit: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.chain_id) <= 64:
             raise ValueError("chain_id must be 1..64 characters")
+        if not isinstance(self.typed_audit, bool):
+            raise ValueError("typed_audit must be true or false")
         if not _UNICODE_VERSION.fullmatch(self.unicode_version):
             raise ValueError("unicode_version must be a Unicode version such as 14.0.0")
         addrs = [a for a, _ in self.balances]
@@ -141,4 +148,7 @@ class Genesis(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_field
     @property
     def hash(self) -> bytes:
         """The genesis id: root of the DAG and 'previous' of height 1."""
-        return digest(GENESIS_DOMAIN, encode(self))
+        fields = msgspec.structs.astuple(self)
+        # Off, typed_audit is not hashed: older genesis documents keep their hash
+        # (msgspec writes trailing defaults of array_like structs; see AuditEntry).
+        return digest(GENESIS_DOMAIN, encode(fields if self.typed_audit else fields[:-1]))

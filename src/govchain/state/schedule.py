@@ -6,16 +6,19 @@ module, plain types, no execution internals. A change executed at height h
 certifies from h + VALSET_DELAY_HEIGHTS on.
 
 A change reaches verifiers as a `validator_change` audit entry. Its typed
-form is `ValidatorChange`; `change_entry` and `change_of` are the one writer
-and the one reader of its place in an entry (subject "validator:<key hex>",
-reason text), whose bytes are part of the audit hash chain and so stay as
-they have always been written.
+form is `ValidatorChange`. On a chain whose genesis sets `typed_audit`, the
+entry carries it as data (AuditEntry.change) as well as text; on older chains
+only as text. `change_entry` and `change_of` are the one writer and the one
+reader of the text (subject "validator:<key hex>", reason), whose bytes are
+part of the audit hash chain and so stay as they have always been written.
 """
 
 from __future__ import annotations
 
 import re
 from typing import NamedTuple
+
+import msgspec
 
 from govchain.consensus.validators import ValidatorSet
 
@@ -34,11 +37,13 @@ class Scheduled(NamedTuple):
     valset: ValidatorSet
 
 
-class ValidatorChange(NamedTuple):
+class ValidatorChange(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
     """One member's change and the first height it certifies.
 
     new_weight None: removed. old_weight: the weight before a reweighing;
     None for an addition, and for a removal (its entry does not carry it).
+    Encodes as [public_key, old_weight, new_weight, certifies_from]: the typed
+    part of a validator_change audit entry, under the audit hash.
     """
 
     public_key: bytes
