@@ -175,7 +175,8 @@ class PeerNetwork:
     message; if it raises, the exception is logged and that connection closed.
     on_peer(peer_id, up): optional, called when a peer registers (True) or goes (False).
     clock: monotonic seconds that bans are timed by; None: the event loop's clock
-    (tests pass a fake one to end a ban without waiting for it).
+    (tests pass a fake one, or set `clock` before the first ban, to end a ban
+    without waiting for it).
     """
 
     def __init__(
@@ -201,7 +202,7 @@ class PeerNetwork:
         self._dial = list(dict.fromkeys(dial))
         self._on_message = on_message
         self._on_peer = on_peer
-        self._clock = clock
+        self.clock = clock
         self.node_id = key.public_key.hex()
         self.stats: dict[str, int] = dict.fromkeys(STAT_KEYS, 0)
         self.listen_address: Address | None = None  # the bound address, after start()
@@ -291,7 +292,7 @@ class PeerNetwork:
         return until is not None and self._now() < until
 
     def _now(self) -> float:
-        return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
+        return self.clock() if self.clock is not None else asyncio.get_running_loop().time()
 
     def _forget_bans(self, now: float) -> None:
         """Drop the bans that have ended (they are kept in order of their end)."""
