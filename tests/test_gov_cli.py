@@ -36,6 +36,7 @@ from test_node_cli import govchain
 
 ADDR = "ab" * 20
 NOWHERE = "http://127.0.0.1:1"  # argument errors must come before any request
+SUBSCRIBED_S_MAX = 30.0  # a devnet's first event comes within a second; this is a hang
 
 
 def run(*args: str) -> tuple[int, Any]:
@@ -140,12 +141,17 @@ def test_governance_end_to_end_on_a_devnet(tmp_path: Path) -> None:
             return govchain(tmp_path, *args, "--node", node, "--json")
 
         events: list[dict[str, Any]] = []
+        # The server subscribes just after it accepts the websocket, so being
+        # connected proves nothing; the first event (the idle heartbeat's
+        # checkpoint, within empty_checkpoint_interval_ms) proves the subscription.
+        subscribed = asyncio.Event()
 
         async def listen() -> None:
             ws_url = node.replace("http", "ws") + "/v1/events"
             async with websockets.connect(ws_url) as ws:
                 while True:
                     event = json.loads(await ws.recv())
+                    subscribed.set()
                     if event["type"] == "governance":
                         events.extend(event["events"])
                         if any(e["event"] == "proposal_enacted" for e in events):
@@ -153,7 +159,7 @@ def test_governance_end_to_end_on_a_devnet(tmp_path: Path) -> None:
 
         async def scenario() -> tuple[int, Any, int, Any]:
             task = asyncio.create_task(listen())
-            await asyncio.sleep(0.5)
+            await asyncio.wait_for(subscribed.wait(), SUBSCRIBED_S_MAX)
             rc1, opened = await asyncio.to_thread(
                 gov, "gov", "propose", "set-param", "hold_amount_min", "1000",
                 "--reason", "review large transfers", "--key", str(keys / "regulator-1.key"),
