@@ -7,17 +7,20 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from govchain.api.views import audit_entry_json, checkpoint_json
-from govchain.cli.audit_cmd import verify_export
+from govchain.cli.audit_cmd import verify_export, verify_export_of
 from govchain.cli.output import CliError
 from govchain.consensus.messages import Certificate, Checkpoint, VoteKind, vote_signing_bytes
 from govchain.dag.tx import Transaction
 from govchain.node.files import genesis_to_json
-from govchain.state.audit import AUDIT_EMPTY, AuditEntry
+from govchain.sdk.valsets import ValsetError, entry_change, entry_from_json
+from govchain.state.audit import AUDIT_EMPTY, AuditEntry, AuditLog
+from govchain.state.genesis import Genesis
 from govchain.state.payloads import FreezeIdentity, RemoveValidator, SetParam
-from ledgerkit import CAROL, CHAIN, R0, R1, VALIDATORS, Chain
+from ledgerkit import CAROL, CHAIN, R0, R1, VALIDATORS, Chain, genesis
 
 KEYS = {k.public_key: k for k in VALIDATORS}
 
@@ -25,8 +28,13 @@ KEYS = {k.public_key: k for k in VALIDATORS}
 class Recorder:
     """A Chain whose every height's audit entries and head are kept."""
 
-    def __init__(self) -> None:
-        self.chain = Chain()
+    def __init__(self, g: Genesis | None = None, typed_log: bool | None = None) -> None:
+        self.chain = Chain(g)
+        if g is not None:
+            # What Ledger(g) itself does once it passes g.typed_audit to its AuditLog
+            # (typed_log: a ledger that writes otherwise than its genesis says).
+            typed = g.typed_audit if typed_log is None else typed_log
+            self.chain.ledger.audit = AuditLog(typed_changes=typed)
         self.entries: list[AuditEntry] = []
         self.heads = {0: AUDIT_EMPTY}
 
@@ -62,9 +70,11 @@ class Recorder:
         return {"height": height, "checkpoint": doc, "certificate": cert}
 
 
-@pytest.fixture()
-def setup(tmp_path: Path) -> tuple[dict[str, Any], Path, Recorder]:
-    r = Recorder()
+def history(
+    g: Genesis | None = None, typed_log: bool | None = None
+) -> tuple[dict[str, Any], Recorder]:
+    """A freeze, a validator removal, a parameter change: the export of it all, and the chain."""
+    r = Recorder(g, typed_log)
     p = r.chain.propose(R0, FreezeIdentity(CAROL.address))
     r.run(p)
     r.run(r.chain.vote(R1, p))
@@ -93,6 +103,12 @@ def setup(tmp_path: Path) -> tuple[dict[str, Any], Path, Recorder]:
             }
         ],
     }
+    return doc, r
+
+
+@pytest.fixture()
+def setup(tmp_path: Path) -> tuple[dict[str, Any], Path, Recorder]:
+    doc, r = history()
     genesis = tmp_path / "genesis.json"
     genesis.write_text(json.dumps(genesis_to_json(r.chain.ledger.genesis)))
     return doc, genesis, r
@@ -145,3 +161,66 @@ def test_every_edit_fails(setup: tuple[dict[str, Any], Path, Recorder]) -> None:
     bad = copy.deepcopy(doc)
     bad["chain_id"] = "another"
     _fails(bad, genesis, "chain")
+
+
+# -- typed validator changes (issue 12 item 4) ---------------------------------------
+TYPED = msgspec.structs.replace(genesis(), typed_audit=True)
+
+
+def _refused(doc: dict[str, Any], g: Genesis, words: str) -> None:
+    with pytest.raises(CliError) as err:
+        verify_export_of(json.loads(json.dumps(doc)), g)
+    assert err.value.exit_code == 1 and err.value.code == "invalid_audit", err.value.message
+    assert words in err.value.message, err.value.message
+
+
+def test_an_opted_in_chain_exports_its_changes_as_data_and_verifies() -> None:
+    doc, _ = history(TYPED)
+    changes = [e for e in doc["entries"] if "change" in e]
+    assert [e["kind"] for e in changes] == ["validator_change"]
+    assert changes[0]["change"] == {
+        "public_key": VALIDATORS[3].public_key.hex(),
+        "old_weight": None,
+        "new_weight": None,
+        "certifies_from": changes[0]["height"] + 2,
+    }
+    assert changes[0]["reason"].startswith("removed; certifies from height")
+    ok = verify_export_of(json.loads(json.dumps(doc)), TYPED)
+    assert ok["valid"] is True and ok["entries"] == len(doc["entries"])
+    # The typed data is under the hash: dropping it is an alteration.
+    bad = copy.deepcopy(doc)
+    for e in bad["entries"]:
+        e.pop("change", None)
+    _refused(bad, TYPED, "altered")
+
+
+def test_a_change_written_otherwise_than_the_genesis_says_is_refused() -> None:
+    # A ledger that wrote the change as text only on an opted-in chain: hashes
+    # and certificates all hold, and still the verifier refuses it.
+    text_only, _ = history(TYPED, typed_log=False)
+    _refused(text_only, TYPED, "written only as text")
+    # And typed data on a chain that did not opt in.
+    plain = genesis()
+    typed_data, _ = history(plain, typed_log=True)
+    _refused(typed_data, plain, "typed_audit off")
+    assert verify_export_of(history(plain)[0], plain)["valid"] is True
+
+
+def test_entry_change_refuses_text_and_data_that_disagree() -> None:
+    doc, _ = history(TYPED)
+    raw = next(e for e in doc["entries"] if "change" in e)
+    e = entry_from_json(raw)
+    assert entry_change(e, typed=True) == e.change
+    assert e.change is not None
+    for wrong in (
+        msgspec.structs.replace(e.change, certifies_from=e.change.certifies_from + 1),
+        msgspec.structs.replace(e.change, new_weight=3),
+        msgspec.structs.replace(e.change, public_key=VALIDATORS[0].public_key),
+    ):
+        with pytest.raises(ValsetError, match="disagree"):
+            entry_change(msgspec.structs.replace(e, change=wrong), typed=True)
+    with pytest.raises(ValsetError, match="carries a validator change"):
+        entry_change(msgspec.structs.replace(e, kind="freeze"), typed=True)
+    # An old chain's entry is read from its text, as before.
+    plain = msgspec.structs.replace(e, change=None)
+    assert entry_change(plain, typed=False) == e.change

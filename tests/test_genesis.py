@@ -78,3 +78,16 @@ def test_genesis_json_round_trips_and_keeps_its_hash(tmp_path: Path) -> None:
     path.write_text(json.dumps(doc))
     with pytest.raises(FileError, match="threshold"):
         read_genesis(path)
+
+
+# Computed by the code before Genesis.typed_audit existed (commit 4fca8a1).
+OLD_GENESIS_HASH = "47deb73ec977acfbe636611a863fd195c495836de0d569bdd75a10b2022d6c97"
+
+
+def test_typed_audit_off_keeps_the_genesis_hash_and_on_changes_it() -> None:
+    g = msgspec.structs.replace(genesis(), unicode_version="14.0.0")
+    assert not g.typed_audit and g.hash.hex() == OLD_GENESIS_HASH
+    typed = msgspec.structs.replace(g, typed_audit=True)
+    assert typed.hash != g.hash  # a chain's format is part of its identity
+    with pytest.raises(ValueError, match="typed_audit"):
+        msgspec.structs.replace(g, typed_audit=1)
