@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-import time
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ HOST = "127.0.0.1"
 FINAL_S = 30.0  # any wait for finality or catch-up; generous for a loaded 2-core machine
 PROGRESS_S = 30.0  # the issue saw 0 heights in 15 s; wait twice that before calling it a halt
 AMOUNT = 4321
+ANSWERS_UNDER_ATTACK = 5  # status answers asked of validator-3, each after more attack frames
 
 
 def _chain(c: Cluster) -> tuple[str, bytes]:
@@ -166,9 +166,9 @@ def test_forged_withheld_copies_and_junk_do_not_split_a_restarted_validator(
                 wait_until(lambda: c.height(3) >= target, FINAL_S, "validator-3 to catch up")
             except AssertionError as exc:
                 raise AssertionError(f"{exc}: {c.status(3)}, {flood}, {noise}") from None
-            for _ in range(5):  # still under attack: up and answering
+            for _ in range(ANSWERS_UNDER_ATTACK):  # still under attack: up and answering
+                _more_frames(flood, noise)
                 assert c.status(3)["height"] >= target
-                time.sleep(0.2)
             assert _alive(c, 3)
             atk.stop_floods()
         _assert_attacked(flood, noise)
@@ -204,6 +204,12 @@ def test_forged_withheld_copies_and_junk_do_not_split_a_restarted_validator(
             assert len(hashes) == 1, f"state hashes differ at height {h}"
         assert all(common in executed[i] for i in rest)
         assert height in executed[2]
+
+
+def _more_frames(*loops: LoopStats) -> None:
+    """Wait until the attack loops have sent more frames: the node is under attack now."""
+    before = sum(s.frames_sent for s in loops)
+    wait_until(lambda: sum(s.frames_sent for s in loops) > before, FINAL_S, "more attack frames")
 
 
 def _assert_attacked(flood: LoopStats, noise: LoopStats) -> None:
