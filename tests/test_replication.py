@@ -21,7 +21,7 @@ from govchain.replica.replica import Persisted, Replica, ReplicaConfig, ReplicaR
 from govchain.replica.replication import Replication, SubmitState, Submitted
 from govchain.sim.cluster import sim_consensus_config
 from govchain.state.payloads import TransferPayload
-from test_replica import ALICE, BOB, CONFIG, GENESIS, STAMP_BITS, VALIDATORS, Loop, genesis
+from test_replica import ALICE, BOB, CONFIG, GENESIS, STAMP_BITS, VALIDATORS, cluster, genesis
 
 V = [k.public_key for k in VALIDATORS]
 
@@ -173,11 +173,11 @@ def test_a_resubmission_is_pushed_again_and_counted_again() -> None:
 
 
 def test_a_final_transaction_resubmitted_is_said_final() -> None:
-    loop = Loop()
+    loop = cluster()
     tx = transfer(loop.replicas["r0"].dag.client_tips(2), 0)
     loop.submit("r0", tx)
     loop.run_until(lambda: all(r.dag.is_covered(tx.id) for r in loop.replicas.values()))
-    got = loop.replicas["r1"].submit(tx.to_wire(), loop.now)
+    got = loop.replicas["r1"].submit(tx.to_wire(), loop.now_ms)
     assert got == Submitted(tx.id, SubmitState.FINAL)
 
 
