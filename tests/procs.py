@@ -14,7 +14,8 @@ from typing import Any
 
 import httpx
 
-from govchain.node.devnet import DevnetNode, create, free_port_base, release_port_base
+from govchain.node.devnet import DevnetNode, create
+from govchain.node.port_leases import free_port_base, release_port_base
 
 
 def wait_until(pred: Callable[[], bool], timeout_s: float, what: str) -> None:

@@ -17,9 +17,10 @@ import pytest
 
 from govchain.crypto.keys import SigningKey
 from govchain.net.peers import NetLimits, PeerNetwork
-from govchain.node.devnet import create, free_port_base
+from govchain.node.devnet import create
 from govchain.node.files import Home
 from govchain.node.node import Node
+from govchain.node.port_leases import free_port_base
 
 BAN_S = 600.0  # on the network's clock, which the test moves: nobody waits it out
 PEER_LIMITS = NetLimits(dial_backoff_s_min=0.01, dial_backoff_s_max=0.05)

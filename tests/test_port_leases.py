@@ -9,13 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from govchain.node import devnet
-from govchain.node.devnet import (
+from govchain.node.port_leases import (
     P2P_PORT_OFFSET,
     PORT_LEASE_FILE_ENV,
+    PORT_LEASE_S_MAX,
     PORT_RANGE_LOW,
     PortLease,
+    ephemeral_low,
     free_port_base,
+    read_leases,
     release_port_base,
 )
 
@@ -24,7 +26,7 @@ NODES = 4
 # Each child leases bases, prints them, and keeps its leases until told to exit.
 CHILD = f"""
 import sys
-from govchain.node.devnet import free_port_base
+from govchain.node.port_leases import free_port_base
 print(*(free_port_base({NODES}) for _ in range({BASES_PER_PROCESS})), flush=True)
 sys.stdin.readline()
 """
@@ -39,7 +41,7 @@ def lease_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def leases_in(path: Path) -> list[PortLease]:
     with path.open() as f:
-        return devnet._read_leases(f)
+        return read_leases(f)
 
 
 def ports_of(base: int) -> set[int]:
@@ -70,7 +72,7 @@ def test_two_processes_leasing_at_once_never_share_a_port(lease_file: Path) -> N
     assert len(ports) == len(set(ports)) == 2 * BASES_PER_PROCESS * 2 * NODES
     # Below the ephemeral range: no outgoing connection is given one meanwhile.
     assert min(ports) >= PORT_RANGE_LOW
-    assert max(ports) < devnet._ephemeral_low()
+    assert max(ports) < ephemeral_low()
 
 
 def test_a_lease_ends_with_its_process_or_when_released(lease_file: Path) -> None:
@@ -86,7 +88,7 @@ def test_a_lease_ends_with_its_process_or_when_released(lease_file: Path) -> Non
     assert [(lease.base, lease.pid) for lease in leases] == [(mine, os.getpid())]
     assert leases[0].live(leases[0].at_s)
     assert not PortLease(mine, NODES, gone, "1", leases[0].at_s).live(leases[0].at_s)
-    assert not leases[0].live(leases[0].at_s + devnet.PORT_LEASE_S_MAX)
+    assert not leases[0].live(leases[0].at_s + PORT_LEASE_S_MAX)
     release_port_base(mine)
     assert leases_in(lease_file) == []
 
