@@ -15,6 +15,7 @@ from govchain.codec import encode
 from govchain.crypto.keys import SigningKey
 from govchain.dag.admission import SHELL_REASONS, AdmissionError, Reject
 from govchain.dag.graph import Dag
+from govchain.dag.kinds import KINDS
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import (
     BODY_DECODER,
@@ -356,6 +357,18 @@ def test_valid_transaction_is_admitted_as_a_tip() -> None:
     assert dag.has(tx.id) and dag.get(tx.id) == tx
     assert list(dag.tips) == [tx.id]
     assert dag.uncovered_tips() == [tx.id]
+
+
+def test_the_admitted_kinds_are_the_limits_kinds() -> None:
+    # A node running an application admits its registry's kinds (Registry.dag_limits);
+    # a kind outside them is refused exactly as before.
+    note = make_tx(kind="tally.note")
+    assert reason_of(new_dag(), note.to_wire()) == Reject.UNKNOWN_KIND
+    dag = new_dag(kinds=KINDS | {"tally.note"})
+    assert ids(dag.admit(note.to_wire(), 0).added) == [note.id]
+    assert reason_of(dag, make_tx(BOB, kind="mint").to_wire()) == Reject.UNKNOWN_KIND
+    with pytest.raises(ValueError, match="kind_bytes_max"):
+        DagLimits(kinds=frozenset({"k" * 33}))
 
 
 def test_validity_window_bounds() -> None:

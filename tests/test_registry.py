@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from pathlib import Path
 from typing import Any
@@ -9,14 +10,19 @@ from typing import Any
 import msgspec
 import pytest
 
+import conftest
+from conftest import SimCluster, receipt_of
 from govchain.cli.gov_args import ACTIONS
-from govchain.codec import DecodeError, decode_canonical
+from govchain.codec import DecodeError, decode_canonical, encode
 from govchain.crypto.keys import SigningKey
-from govchain.dag.tx import Transaction
+from govchain.dag.admission import AdmissionError, Reject
+from govchain.dag.tx import Transaction, build
+from govchain.replica.replica import Replica
 from govchain.sim.governor import Governor
 from govchain.sim.workload import Client, Workload
 from govchain.state import catalog, docs_tables
 from govchain.state.accounts import Account
+from govchain.state.actions.set_permission import SetPermission
 from govchain.state.args import CliOptions, Examples, only
 from govchain.state.context import Stores
 from govchain.state.governance import Proposal
@@ -26,8 +32,11 @@ from govchain.state.params import Params
 from govchain.state.payload_base import ActionArgs, Payload
 from govchain.state.payloads import EMERGENCY_ACTIONS, PROPOSE_DECODER, FreezeIdentity, Intercept
 from govchain.state.receipts import Outcome, Reason, rejected
-from govchain.state.registry import ActionDoc, ActionSpec, Effect, KindSpec, TxContext
+from govchain.state.registry import ActionDoc, ActionSpec, Effect, KindSpec, Registry, TxContext
 from ledgerkit import ALICE, R0, R1, Chain, genesis, outcomes
+from test_replica import CONFIG as REPLICA_CONFIG
+from test_replica import GENESIS as REPLICA_GENESIS
+from test_replica import STAMP_BITS, VALIDATORS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "governance.md"
 
@@ -123,12 +132,16 @@ CAP_SPEC = ActionSpec(
 )
 
 
-def _app_chain() -> Chain:
+def _app_registry() -> Registry:
     registry = catalog.builtin()
     registry.add_kind(NOTE_SPEC)
     registry.add_action(CAP_SPEC)
+    return registry
+
+
+def _app_chain() -> Chain:
     chain = Chain()
-    chain.ledger = Ledger(genesis(), registry)
+    chain.ledger = Ledger(genesis(), _app_registry())
     return chain
 
 
@@ -154,6 +167,64 @@ def test_a_namespace_enters_the_state_root_only_when_it_changes() -> None:
     plain.run(plain.tx(ALICE, NOTE_KIND, NotePayload("x")))  # unknown kind there
     app.run(app.tx(ALICE, NOTE_KIND, NotePayload("x")))
     assert plain.ledger.state_hash != app.ledger.state_hash
+
+
+def test_set_permission_may_restrict_an_applications_kind() -> None:
+    params = Params(2, 3)
+    restrict = SetPermission(NOTE_KIND, "")
+    assert _app_registry().argument_error(restrict, params) is None
+    built_in_only = "kind must be one of transfer, record, service.register, identity.set"
+    assert catalog.BUILTIN.argument_error(restrict, params) == built_in_only
+    assert catalog.BUILTIN.argument_error(SetPermission("gov.vote", ""), params) == built_in_only
+
+
+# -- end to end: a cluster running the application ---------------------------------
+def _note_tx(nonce: int, parent: bytes, kind: str = NOTE_KIND) -> Transaction:
+    """ALICE's note on the replica tests' chain, naming parent."""
+    return build(
+        ALICE,
+        chain_id=REPLICA_GENESIS.chain_id,
+        kind=kind,
+        nonce=nonce,
+        parents=[parent],
+        valid_until=40,
+        payload=encode(NotePayload(f"n{nonce}")),
+        stamp_bits_min=STAMP_BITS,
+    )
+
+
+def _refusal(c: SimCluster, tx: Transaction) -> Reject:
+    with pytest.raises(AdmissionError) as refused:
+        c.submit("r0", tx)
+    return refused.value.reason
+
+
+def test_an_applications_kind_is_admitted_executed_and_receipted_by_a_cluster(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Built-ins only: the application's kind is refused at admission, as any unknown kind.
+    plain = SimCluster(REPLICA_GENESIS, VALIDATORS, REPLICA_CONFIG)
+    assert _refusal(plain, _note_tx(0, REPLICA_GENESIS.hash)) == Reject.UNKNOWN_KIND
+    # The replicas run the application's registry (SimCluster builds them through
+    # conftest.Replica; it takes no registry of its own yet).
+    monkeypatch.setattr(conftest, "Replica", functools.partial(Replica, registry=_app_registry()))
+    c = SimCluster(REPLICA_GENESIS, VALIDATORS, REPLICA_CONFIG)
+    notes = [_note_tx(0, REPLICA_GENESIS.hash)]
+    for nonce in (1, 2):  # each names the one before: one order on every replica
+        notes.append(_note_tx(nonce, notes[-1].id))
+    for tx in notes:
+        c.submit("r0", tx)
+    c.run_until(c.final_everywhere(*notes))
+    for r in c.replicas.values():
+        got = [receipt_of(r, tx.id) for tx in notes]
+        assert [(rc.status, rc.reason) for rc in got if rc is not None] == [
+            ("executed", None),
+            ("executed", None),
+            ("rejected", "limit_reached"),
+        ]
+        assert r.ledger.status_fields()["tally"] == 2
+    # A kind neither built in nor registered is still refused, for the same reason.
+    assert _refusal(c, _note_tx(3, notes[-1].id, "other.note")) == Reject.UNKNOWN_KIND
 
 
 def test_the_simulators_script_proposes_every_action() -> None:

@@ -6,7 +6,6 @@ from enum import StrEnum
 
 from govchain.codec import HASH_BYTES, DecodeError, decode_canonical
 from govchain.crypto.keys import SIGNATURE_BYTES, point_is_acceptable, verify
-from govchain.dag.kinds import KINDS
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import (
     BODY_DECODER,
@@ -96,7 +95,7 @@ def check_wire(
         raise AdmissionError(Reject.MALFORMED, str(exc)) from exc
     if body.chain_id != chain_id:
         raise AdmissionError(Reject.WRONG_CHAIN, f"chain {body.chain_id!r} is not {chain_id!r}")
-    if len(body.kind) > limits.kind_bytes_max or body.kind not in KINDS:
+    if len(body.kind) > limits.kind_bytes_max or body.kind not in limits.kinds:
         raise AdmissionError(Reject.UNKNOWN_KIND, f"kind {body.kind[:40]!r}")
     parents = body.parents
     if not limits.parents_count_min <= len(parents) <= limits.parents_count_max:

@@ -3,8 +3,13 @@
 A `Kind` is a `StrEnum`, so a member equals (and hashes as) its string: the
 wire, the store and every decoded header keep carrying plain strings, and a
 decoded `body.kind` compares equal to `Kind.TRANSFER` without a conversion.
-Execution (state/ledger.py) gives each kind its meaning; admission only knows
-the names.
+Execution gives each kind its meaning (a `KindSpec` in the registry, one
+module per kind in state/kinds/); admission only knows the names, and takes
+them from `DagLimits.kinds`: these built-in ones, or the registry's when the
+node runs an application (`Registry.dag_limits`), so dag/ imports nothing of
+state/. Which kinds the committee's senders pass freezes with, and which
+set-permission may restrict, are the registry's (`KindSpec.committee`,
+`KindSpec.restrictable`).
 """
 
 from __future__ import annotations
@@ -23,10 +28,7 @@ class Kind(StrEnum):
     IDENTITY_SET = "identity.set"
 
 
-# Admission's membership test runs on every transaction: plain strings, as
-# decoded headers carry them, keep it the exact-str fast path.
+# The built-in kinds, the default of DagLimits.kinds. Admission's membership
+# test runs on every transaction: plain strings, as decoded headers carry them,
+# keep it the exact-str fast path.
 KINDS = frozenset(k.value for k in Kind)
-# The committee's kinds: they pass freezes and tier limits, so governance can act.
-GOV_KINDS = frozenset({Kind.GOV_PROPOSE.value, Kind.GOV_VOTE.value})
-# Kinds a permission may restrict: governance kinds stay with the committee.
-PERMISSION_KINDS = (Kind.TRANSFER, Kind.RECORD, Kind.SERVICE_REGISTER, Kind.IDENTITY_SET)

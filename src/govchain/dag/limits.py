@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from govchain.dag.kinds import KINDS
+
 # What holding one orphan costs beyond its wire bytes (measured with tracemalloc:
 # the decoded body, the pool's entry, and per missing parent its id and its
 # entry in the waiting index): see graph.orphan_cost_bytes.
@@ -45,6 +47,10 @@ class DagLimits:
     # Forget final vertices' contents once covered, keeping their ids: memory
     # stays bounded by the pending DAG; the store serves old vertices.
     prune_covered: bool = False
+    # The kinds admission lets in: the built-in ones unless the node runs an
+    # application, whose replica sets them from its registry (Registry.dag_limits),
+    # so that what admission lets in is exactly what execution knows.
+    kinds: frozenset[str] = KINDS
 
     def __post_init__(self) -> None:
         if not 1 <= self.parents_count_min <= self.parents_count_max <= 64:
@@ -61,6 +67,8 @@ class DagLimits:
             raise ValueError("orphan_bytes_per_source_max must hold the largest orphan")
         if 2 * self.orphan_bytes_per_source_max > self.orphan_bytes_max:
             raise ValueError("orphan_bytes_per_source_max must be at most half of orphan_bytes_max")
+        if any(not 0 < len(k.encode()) <= self.kind_bytes_max for k in self.kinds):
+            raise ValueError("every kind must take 1..kind_bytes_max bytes")
 
     @property
     def orphan_cost_bytes_max(self) -> int:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from govchain.consensus.config import ConsensusConfig
 from govchain.consensus.messages import Certificate, Checkpoint, Proposal
@@ -63,9 +63,11 @@ from govchain.replica.withheld import (
     WithheldCopies,
 )
 from govchain.state.audit import AuditEntry, AuditKind
+from govchain.state.catalog import BUILTIN
 from govchain.state.genesis import Genesis
 from govchain.state.ledger import Ledger
 from govchain.state.receipts import Receipt, ReceiptProof, prove
+from govchain.state.registry import Registry
 
 # What no honest peer ever relays: it admits, so checks, before it gossips.
 # (Expiry, quotas, tier limits and duplicates depend on timing and state.)
@@ -204,7 +206,11 @@ class Replica:
         receipt_source: Callable[[bytes], ReceiptProof | None] | None = None,
         final_source: Callable[[bytes], bool] | None = None,
         audit_source: Callable[[int], list[AuditEntry]] | None = None,
+        registry: Registry = BUILTIN,
     ) -> None:
+        # What the chain executes (an application's kinds and actions included);
+        # admission lets in exactly its kinds.
+        config = replace(config, dag=registry.dag_limits(config.dag))
         # vertex_source reads final vertices back from the store, the way etcd's
         # raft reads entries through its Storage interface: pure for the core.
         self.vertex_source = vertex_source
@@ -236,7 +242,7 @@ class Replica:
         self.peer_keys = peer_keys if peer_keys is not None else _keys_of_hex_names(self.peers)
         self.config = config
         self.dag = Dag(genesis.chain_id, genesis.hash, config.dag)
-        self.ledger = Ledger(genesis)
+        self.ledger = Ledger(genesis, registry)
         self.decided: list[tuple[Checkpoint, Certificate]] = []
         self.executions: list[Execution] = []
         self._executions_txs = 0

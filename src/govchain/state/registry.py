@@ -15,6 +15,7 @@ registers the built-in ones. An application registers its own the same way:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import operator
 from collections.abc import Callable, Mapping
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 import msgspec
 
+from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction
 from govchain.state.accounts import Account
 from govchain.state.args import CliOptions, Examples
@@ -90,6 +92,9 @@ class ActionSpec(Generic[A]):
     cli_options: frozenset[str] = frozenset()  # CliOptions fields the action reads
     example: Callable[[Examples], A] | None = None  # for the simulator's script
     namespace: tuple[str, NamespaceFactory] | None = None  # state the action keeps
+    # The transaction kind the action restricts (set-permission): checked before
+    # `check` against the registry's restrictable kinds, an application's included.
+    restricts_kind: Callable[[A], str] | None = None
 
     @property
     def name(self) -> str:
@@ -184,6 +189,10 @@ class Registry:
         spec = self._by_type.get(type(action))
         if spec is None:
             return f"{action_name(action)} is not an action of this chain"
+        if spec.restricts_kind is not None:
+            restrictable = self.restrictable_kinds
+            if spec.restricts_kind(action) not in restrictable:
+                return f"kind must be one of {', '.join(restrictable)}"
         return spec.check(action, params)
 
     def subject_of(self, action: ActionArgs) -> str:
@@ -209,6 +218,10 @@ class Registry:
     def restrictable_kinds(self) -> tuple[str, ...]:
         """Kinds set-permission may restrict."""
         return tuple(k for k, s in self.kinds.items() if s.restrictable)
+
+    def dag_limits(self, limits: DagLimits) -> DagLimits:
+        """limits admitting exactly this registry's kinds (a replica's admission runs on them)."""
+        return dataclasses.replace(limits, kinds=frozenset(self.kinds))
 
     def propose_decoder(self) -> msgspec.msgpack.Decoder[Any]:
         """The gov.propose payload decoder over this registry's actions."""

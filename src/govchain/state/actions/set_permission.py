@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from govchain.dag.kinds import PERMISSION_KINDS, Kind
+from govchain.dag.kinds import Kind
 from govchain.state.args import CliOptions, Examples
 from govchain.state.audit import AuditKind
 from govchain.state.context import Stores
@@ -24,8 +24,7 @@ class SetPermission(ActionArgs, frozen=True, tag="set-permission"):
 
 
 def _check(a: SetPermission, _params: Params) -> str | None:
-    if a.kind not in PERMISSION_KINDS:
-        return f"kind must be one of {', '.join(PERMISSION_KINDS)}"
+    # The kind is the registry's to check (restricts_kind): an application's kinds count.
     return None if a.role == "" else role_error(a.role)
 
 
@@ -52,6 +51,7 @@ SPEC = ActionSpec(
     subject=lambda a: f"kind:{a.kind}",
     enact=_enact,
     example=_example,
+    restricts_kind=lambda a: a.kind,
     doc=ActionDoc(
         "kind, role (`none`: open)",
         "kind in transfer, record, service.register, identity.set; role `[a-z0-9_-]{1,32}`",
