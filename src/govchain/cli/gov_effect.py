@@ -1,33 +1,26 @@
 """Would a governance action change anything? Asked of the node before proposing it.
 
 Execution makes an action whose target is already in the wanted state a no-op
-(state/actions.py: the proposal passes, its outcome says "no-op"). A committee
-member should hear that when proposing, not from the audit log days later. The
-state can still change before enactment, so this only warns: the proposal is
-sent anyway. The words follow the audit entries' (actions.py) so the warning
-and the later outcome read alike. Actions whose state the API does not show
-(parameters, content rules, validator weights) are not checked.
+(its module's `enact`: the proposal passes, its outcome says "no-op"). A
+committee member should hear that when proposing, not from the audit log days
+later. The state can still change before enactment, so this only warns: the
+proposal is sent anyway. Each action module says what it would find
+(`ActionSpec.preview`, in the words of its no-ops); this module reads the node
+for it. Actions without a preview (parameters, content rules, validator
+weights: state the API does not show) are not checked.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from govchain.dag.kinds import Kind
+import msgspec
+
 from govchain.sdk.errors import SdkError
-from govchain.state.payloads import (
-    Action,
-    FreezeIdentity,
-    GrantRole,
-    Intercept,
-    Redact,
-    Release,
-    RemoveValidator,
-    ResumeService,
-    RevokeRole,
-    SuspendService,
-    UnfreezeIdentity,
-)
+from govchain.state.actions.remove_validator import RemoveValidator
+from govchain.state.catalog import BUILTIN
+from govchain.state.payloads import Action
+from govchain.state.registry import ActionSpec, NodeDocs
 
 if TYPE_CHECKING:
     from govchain.sdk.client import Client
@@ -46,116 +39,69 @@ def found_or_none(fetch: Any, *args: Any) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
-def _open_emergency(client: Client, proposal_id: str) -> bool:
-    p = found_or_none(client.proposal, proposal_id)
-    return p is not None and bool(p.get("emergency")) and p.get("status") == "open"
+class ClientDocs:
+    """A node's documents through the SDK client, as previews read them (NodeDocs)."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def identity(self, address: bytes) -> dict[str, Any] | None:
+        """The identity document, or None."""
+        return found_or_none(self.client.identity, address)
+
+    def tx(self, tx_id: bytes) -> dict[str, Any] | None:
+        """The transaction's record, or None."""
+        return found_or_none(self.client.tx, tx_id.hex())
+
+    def proposal(self, proposal_id: str) -> dict[str, Any] | None:
+        """The proposal, or None."""
+        return found_or_none(self.client.proposal, proposal_id)
+
+    def service(self, service_id: str) -> dict[str, Any] | None:
+        """The service, or None."""
+        return found_or_none(self.client.service, service_id)
+
+    def status(self) -> dict[str, Any]:
+        """The node's status."""
+        return self.client.status()
 
 
-def _freeze(client: Client, a: FreezeIdentity | UnfreezeIdentity, emergency: bool) -> str | None:
-    ident = found_or_none(client.identity, a.address)
-    by = ident.get("frozen_by") if ident is not None and ident.get("frozen") else None
-    if isinstance(a, UnfreezeIdentity):
-        return None if by else "the address is not frozen"
-    if not by:
-        return None
-    # An ordinary freeze takes over an open emergency freeze and makes it permanent.
-    if emergency or not _open_emergency(client, str(by)):
-        return f"already frozen by proposal {by}"
-    return None
-
-
-def _held(client: Client, a: Intercept | Release, emergency: bool) -> str | None:
-    rec = found_or_none(client.tx, a.tx_id.hex())
-    if rec is None:
-        return "this node knows no transaction with this id"
-    if rec.get("checkpoint") is None:
-        return None  # not final yet: it may still be held
-    if "held" not in rec:
-        return "the transaction is not held"
-    r = rec.get("resolution")
-    if r is None:
-        return None
-    if emergency or not r.get("provisional"):
-        return f"already {r.get('status')} by proposal {r.get('proposal')}"
-    return None
-
-
-def _redact(client: Client, a: Redact) -> str | None:
-    rec = found_or_none(client.tx, a.tx_id.hex())
-    if rec is None:
-        return "this node knows no transaction with this id"
-    if rec.get("kind") != Kind.RECORD:
-        return f"only records are redacted, and this is a {rec.get('kind')}"
-    if rec.get("redacted"):
-        ref = (rec.get("redaction") or {}).get("proposal")
-        return f"already redacted by proposal {ref}" if ref else "already redacted"
-    return None
-
-
-def _service(client: Client, a: SuspendService | ResumeService) -> str | None:
-    svc = found_or_none(client.service, a.service_id)
-    if svc is None:
-        return "no service has this id"
-    by = svc.get("suspended_by")
-    if isinstance(a, SuspendService):
-        return f"already suspended by proposal {by}" if by else None
-    return None if by else "the service is not suspended"
-
-
-def _role(client: Client, a: GrantRole | RevokeRole) -> str | None:
-    ident = found_or_none(client.identity, a.address)
-    roles = ident.get("roles") if ident is not None else None
-    held = a.role in roles if isinstance(roles, list) else False
-    if isinstance(a, GrantRole):
-        return f"already holds role {a.role}" if held else None
-    return None if held else f"does not hold role {a.role}"
-
-
-def _validator(client: Client, a: RemoveValidator) -> str | None:
-    validators = client.status().get("validators") or []
+def _remove_validator(a: RemoveValidator, docs: NodeDocs, _emergency: bool) -> str | None:
+    validators = docs.status().get("validators") or []
     return None if a.public_key.hex() in validators else "not a validator"
+
+
+# Until remove_validator.py carries this as its ActionSpec.preview (its owner's
+# module): the one preview not yet in its action's module.
+_PENDING_PREVIEWS = {RemoveValidator: _remove_validator}
+
+
+def _preview_of(spec: ActionSpec[Any]) -> Any:
+    return spec.preview if spec.preview is not None else _PENDING_PREVIEWS.get(spec.args)
 
 
 def no_effect(client: Client, action: Action, emergency: bool = False) -> str | None:
     """ "no effect: <why>" when the action would change nothing now, else None."""
-    why: str | None = None
-    if isinstance(action, FreezeIdentity | UnfreezeIdentity):
-        why = _freeze(client, action, emergency)
-    elif isinstance(action, Intercept | Release):
-        why = _held(client, action, emergency)
-    elif isinstance(action, Redact):
-        why = _redact(client, action)
-    elif isinstance(action, SuspendService | ResumeService):
-        why = _service(client, action)
-    elif isinstance(action, GrantRole | RevokeRole):
-        why = _role(client, action)
-    elif isinstance(action, RemoveValidator):
-        why = _validator(client, action)
+    preview = _preview_of(BUILTIN.spec_of(action))
+    why = None if preview is None else preview(action, ClientDocs(client), emergency)
     return None if why is None else NO_EFFECT + why
 
 
 def action_of(doc: dict[str, Any]) -> Action | None:
     """The checkable action of a proposal's JSON `action` ({"name", "args"}), else None."""
-    name, args = doc.get("name"), doc.get("args") or {}
+    spec = BUILTIN.actions.get(str(doc.get("name")))
+    args = doc.get("args") or {}
+    if spec is None or _preview_of(spec) is None or not isinstance(args, dict):
+        return None
     try:
-        if name in ("freeze-identity", "unfreeze-identity"):
-            address = bytes.fromhex(args["address"])
-            return (
-                FreezeIdentity(address) if name == "freeze-identity" else UnfreezeIdentity(address)
-            )
-        if name in ("intercept", "release", "redact"):
-            tx_id = bytes.fromhex(args["tx_id"])
-            if name == "intercept":
-                return Intercept(tx_id)
-            return Release(tx_id) if name == "release" else Redact(tx_id)
-        if name in ("suspend-service", "resume-service"):
-            sid = str(args["service_id"])
-            return SuspendService(sid) if name == "suspend-service" else ResumeService(sid)
-        if name in ("grant-role", "revoke-role"):
-            address, role = bytes.fromhex(args["address"]), str(args["role"])
-            return GrantRole(address, role) if name == "grant-role" else RevokeRole(address, role)
-        if name == "remove-validator":
-            return RemoveValidator(bytes.fromhex(args["public_key"]))
-    except (KeyError, TypeError, ValueError):
+        # The API shows bytes as hex (api/views.py action_json).
+        values = {
+            f.name: bytes.fromhex(args[f.name]) if f.type is bytes else args[f.name]
+            for f in msgspec.structs.fields(spec.args)
+        }
+        built = spec.args(**values)
+        # A constructor checks no types: a round trip through builtins does.
+        action: Action = msgspec.convert(msgspec.to_builtins(built), spec.args)
+    except (KeyError, TypeError, ValueError, msgspec.ValidationError):
         return None  # a document this version does not know how to read: no check
-    return None
+    return action

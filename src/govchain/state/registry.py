@@ -20,7 +20,7 @@ import functools
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
 
 import msgspec
 
@@ -69,6 +69,30 @@ class ActionDoc(NamedTuple):
 NamespaceFactory = Callable[["Genesis"], Namespace]
 
 
+class NodeDocs(Protocol):
+    """What an action's preview may read of a node: its API's documents (None: not found)."""
+
+    def identity(self, address: bytes) -> dict[str, Any] | None:
+        """GET /v1/identities/{address}."""
+        ...
+
+    def tx(self, tx_id: bytes) -> dict[str, Any] | None:
+        """GET /v1/txs/{id}."""
+        ...
+
+    def proposal(self, proposal_id: str) -> dict[str, Any] | None:
+        """GET /v1/governance/proposals/{id}."""
+        ...
+
+    def service(self, service_id: str) -> dict[str, Any] | None:
+        """GET /v1/services/{id}."""
+        ...
+
+    def status(self) -> dict[str, Any]:
+        """GET /v1/status."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class ActionSpec(Generic[A]):
     """One governance action: its arguments, check, subject and effects.
@@ -95,6 +119,10 @@ class ActionSpec(Generic[A]):
     # The transaction kind the action restricts (set-permission): checked before
     # `check` against the registry's restrictable kinds, an application's included.
     restricts_kind: Callable[[A], str] | None = None
+    # Why the action would change nothing now, as the node's documents show it
+    # (None: it would); the CLI warns before proposing. The words follow enact's
+    # no-ops. The bool: proposed as an emergency measure. None: not previewed.
+    preview: Callable[[A, NodeDocs, bool], str | None] | None = None
 
     @property
     def name(self) -> str:

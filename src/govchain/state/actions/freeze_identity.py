@@ -9,9 +9,9 @@ from govchain.state.governance import Proposal
 from govchain.state.identities import FROZEN_COUNT_MAX
 from govchain.state.params import Params
 from govchain.state.payload_base import ActionArgs
-from govchain.state.registry import ActionDoc, ActionSpec, Effect, no_op
+from govchain.state.registry import ActionDoc, ActionSpec, Effect, NodeDocs, no_op
 
-from .targets import address_arg, address_error, address_subject
+from .targets import address_arg, address_error, address_subject, frozen_by
 
 
 class FreezeIdentity(ActionArgs, frozen=True, tag="freeze-identity"):
@@ -56,6 +56,17 @@ def _lapse(a: FreezeIdentity, p: Proposal, _height: int, st: Stores) -> str | No
     return "freeze lifted"
 
 
+def _preview(a: FreezeIdentity, docs: NodeDocs, emergency: bool) -> str | None:
+    by = frozen_by(docs, a.address)
+    if by is None:
+        return None
+    # An ordinary freeze takes over an open emergency freeze and makes it permanent.
+    p = None if emergency else docs.proposal(by)
+    if p is None or not p.get("emergency") or p.get("status") != "open":
+        return f"already frozen by proposal {by}"
+    return None
+
+
 def _from_cli(args: tuple[str, ...], _opts: CliOptions) -> FreezeIdentity:
     return FreezeIdentity(address_arg(args))
 
@@ -69,6 +80,7 @@ SPEC = ActionSpec(
     enact=_enact,
     emergency=_emergency,
     lapse=_lapse,
+    preview=_preview,
     doc=ActionDoc(
         "address (20 bytes)", "length", "the address's transactions are rejected `frozen`"
     ),

@@ -10,9 +10,9 @@ from govchain.state.governance import Proposal
 from govchain.state.identities import ROLES_PER_ADDRESS_MAX
 from govchain.state.params import Params
 from govchain.state.payload_base import ActionArgs
-from govchain.state.registry import ActionDoc, ActionSpec, Effect, no_op
+from govchain.state.registry import ActionDoc, ActionSpec, Effect, NodeDocs, no_op
 
-from .targets import address_error, address_subject, role_error
+from .targets import address_error, address_subject, holds_role, role_error
 
 
 class GrantRole(ActionArgs, frozen=True, tag="grant-role"):
@@ -47,6 +47,10 @@ def _check(a: GrantRole, _params: Params) -> str | None:
     return check_role_args(a.address, a.role)
 
 
+def _preview(a: GrantRole, docs: NodeDocs, _emergency: bool) -> str | None:
+    return f"already holds role {a.role}" if holds_role(docs, a.address, a.role) else None
+
+
 def _from_cli(args: tuple[str, ...], _opts: CliOptions) -> GrantRole:
     return GrantRole(*role_from_cli(args))
 
@@ -58,5 +62,6 @@ SPEC = ActionSpec(
     check=_check,
     subject=lambda a: address_subject(a.address),
     enact=_enact,
+    preview=_preview,
     doc=ActionDoc("address, role", "length, `[a-z0-9_-]{1,32}`", "gives the role"),
 )

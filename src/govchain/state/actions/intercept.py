@@ -10,9 +10,9 @@ from govchain.state.holds import Resolution
 from govchain.state.params import Params
 from govchain.state.payload_base import ActionArgs
 from govchain.state.receipts import Reason, Status
-from govchain.state.registry import ActionDoc, ActionSpec, Effect
+from govchain.state.registry import ActionDoc, ActionSpec, Effect, NodeDocs
 
-from .targets import open_hold, tx_id_arg, tx_id_error, tx_subject
+from .targets import hold_preview, open_hold, tx_id_arg, tx_id_error, tx_subject
 
 _REJECTED = Status.REJECTED.value
 _INTERCEPTED = Reason.INTERCEPTED.value
@@ -60,6 +60,10 @@ def _lapse(a: Intercept, p: Proposal, _height: int, st: Stores) -> str | None:
     return "interception undone; the transaction is held again"
 
 
+def _preview(a: Intercept, docs: NodeDocs, emergency: bool) -> str | None:
+    return hold_preview(docs, a.tx_id, emergency)
+
+
 def _from_cli(args: tuple[str, ...], _opts: CliOptions) -> Intercept:
     return Intercept(tx_id_arg(args))
 
@@ -71,6 +75,7 @@ SPEC = ActionSpec(
     check=_check,
     subject=lambda a: tx_subject(a.tx_id),
     enact=_enact,
+    preview=_preview,
     emergency=_emergency,
     lapse=_lapse,
     doc=ActionDoc(

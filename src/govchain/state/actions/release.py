@@ -10,9 +10,9 @@ from govchain.state.holds import Resolution
 from govchain.state.params import Params
 from govchain.state.payload_base import ActionArgs
 from govchain.state.receipts import Status
-from govchain.state.registry import ActionDoc, ActionSpec, Effect
+from govchain.state.registry import ActionDoc, ActionSpec, Effect, NodeDocs
 
-from .targets import open_hold, tx_id_arg, tx_id_error, tx_subject
+from .targets import hold_preview, open_hold, tx_id_arg, tx_id_error, tx_subject
 
 
 class Release(ActionArgs, frozen=True, tag="release"):
@@ -40,6 +40,10 @@ def _enact(a: Release, p: Proposal, height: int, st: Stores) -> Effect:
     return Effect(AuditKind.RELEASE, "executed")
 
 
+def _preview(a: Release, docs: NodeDocs, emergency: bool) -> str | None:
+    return hold_preview(docs, a.tx_id, emergency)
+
+
 def _from_cli(args: tuple[str, ...], _opts: CliOptions) -> Release:
     return Release(tx_id_arg(args))
 
@@ -51,6 +55,7 @@ SPEC = ActionSpec(
     check=_check,
     subject=lambda a: tx_subject(a.tx_id),
     enact=_enact,
+    preview=_preview,
     doc=ActionDoc(
         "tx id", "length", "a held transaction executes; a transfer's amount goes to the recipient"
     ),

@@ -8,9 +8,9 @@ from govchain.state.context import Stores
 from govchain.state.governance import Proposal
 from govchain.state.params import Params
 from govchain.state.payload_base import ActionArgs
-from govchain.state.registry import ActionDoc, ActionSpec, Effect, no_op
+from govchain.state.registry import ActionDoc, ActionSpec, Effect, NodeDocs, no_op
 
-from .targets import service_error, service_subject
+from .targets import service_error, service_subject, suspension
 
 
 class ResumeService(ActionArgs, frozen=True, tag="resume-service"):
@@ -35,6 +35,13 @@ def _enact(a: ResumeService, _p: Proposal, _height: int, st: Stores) -> Effect:
     )
 
 
+def _preview(a: ResumeService, docs: NodeDocs, _emergency: bool) -> str | None:
+    unknown, by = suspension(docs, a.service_id)
+    if unknown is not None:
+        return unknown
+    return None if by else "the service is not suspended"
+
+
 def _from_cli(args: tuple[str, ...], _opts: CliOptions) -> ResumeService:
     return ResumeService(only(args))
 
@@ -46,5 +53,6 @@ SPEC = ActionSpec(
     check=_check,
     subject=lambda a: service_subject(a.service_id),
     enact=_enact,
+    preview=_preview,
     doc=ActionDoc("service id", "pattern", "records naming it are accepted again"),
 )

@@ -8,10 +8,10 @@ from govchain.state.context import Stores
 from govchain.state.governance import Proposal
 from govchain.state.params import Params
 from govchain.state.payload_base import ActionArgs
-from govchain.state.registry import ActionDoc, ActionSpec, Effect, no_op
+from govchain.state.registry import ActionDoc, ActionSpec, Effect, NodeDocs, no_op
 
 from .grant_role import check_role_args, role_from_cli
-from .targets import address_subject
+from .targets import address_subject, holds_role
 
 
 class RevokeRole(ActionArgs, frozen=True, tag="revoke-role"):
@@ -32,6 +32,10 @@ def _enact(a: RevokeRole, _p: Proposal, _height: int, st: Stores) -> Effect:
     return Effect(AuditKind.ROLE_REVOKED, f"role {a.role} revoked")
 
 
+def _preview(a: RevokeRole, docs: NodeDocs, _emergency: bool) -> str | None:
+    return None if holds_role(docs, a.address, a.role) else f"does not hold role {a.role}"
+
+
 def _from_cli(args: tuple[str, ...], _opts: CliOptions) -> RevokeRole:
     return RevokeRole(*role_from_cli(args))
 
@@ -47,6 +51,7 @@ SPEC = ActionSpec(
     check=_check,
     subject=lambda a: address_subject(a.address),
     enact=_enact,
+    preview=_preview,
     example=_example,
     doc=ActionDoc("address, role", "length, `[a-z0-9_-]{1,32}`", "takes the role away"),
 )

@@ -8,9 +8,9 @@ from govchain.state.context import Stores
 from govchain.state.governance import Proposal
 from govchain.state.params import Params
 from govchain.state.payload_base import ActionArgs
-from govchain.state.registry import ActionDoc, ActionSpec, Effect, no_op
+from govchain.state.registry import ActionDoc, ActionSpec, Effect, NodeDocs, no_op
 
-from .targets import service_error, service_subject
+from .targets import service_error, service_subject, suspension
 
 
 class SuspendService(ActionArgs, frozen=True, tag="suspend-service"):
@@ -33,6 +33,13 @@ def _enact(a: SuspendService, p: Proposal, _height: int, st: Stores) -> Effect:
     return Effect(AuditKind.SERVICE_SUSPENSION, "records naming it are rejected")
 
 
+def _preview(a: SuspendService, docs: NodeDocs, _emergency: bool) -> str | None:
+    unknown, by = suspension(docs, a.service_id)
+    if unknown is not None:
+        return unknown
+    return f"already suspended by proposal {by}" if by else None
+
+
 def _from_cli(args: tuple[str, ...], _opts: CliOptions) -> SuspendService:
     return SuspendService(only(args))
 
@@ -44,5 +51,6 @@ SPEC = ActionSpec(
     check=_check,
     subject=lambda a: service_subject(a.service_id),
     enact=_enact,
+    preview=_preview,
     doc=ActionDoc("service id", "pattern", "records naming it are rejected"),
 )

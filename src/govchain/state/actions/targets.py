@@ -8,7 +8,7 @@ from govchain.state.args import hex_arg, only
 from govchain.state.context import Stores
 from govchain.state.holds import Hold
 from govchain.state.identities import role_ok
-from govchain.state.registry import Effect, no_op
+from govchain.state.registry import Effect, NodeDocs, no_op
 from govchain.state.services import service_id_ok
 
 ROLE_RULE = "role must be [a-z0-9_-]{1,32}"
@@ -57,6 +57,46 @@ def address_arg(args: tuple[str, ...]) -> bytes:
 def tx_id_arg(args: tuple[str, ...]) -> bytes:
     """The TX_ID of a one-argument action."""
     return hex_arg(only(args), HASH_BYTES, "tx_id")
+
+
+def frozen_by(docs: NodeDocs, address: bytes) -> str | None:
+    """The proposal that froze address, as the node shows it (None: not frozen)."""
+    ident = docs.identity(address)
+    by = ident.get("frozen_by") if ident is not None and ident.get("frozen") else None
+    return str(by) if by else None
+
+
+def suspension(docs: NodeDocs, service_id: str) -> tuple[str | None, str | None]:
+    """Why a service cannot be previewed (unknown to the node), and who suspended it."""
+    service = docs.service(service_id)
+    if service is None:
+        return "no service has this id", None
+    by = service.get("suspended_by")
+    return None, str(by) if by else None
+
+
+def holds_role(docs: NodeDocs, address: bytes, role: str) -> bool:
+    """Whether the node shows address holding role."""
+    ident = docs.identity(address)
+    roles = ident.get("roles") if ident is not None else None
+    return role in roles if isinstance(roles, list) else False
+
+
+def hold_preview(docs: NodeDocs, tx_id: bytes, emergency: bool) -> str | None:
+    """Why a release or interception would change nothing now, as open_hold decides it."""
+    rec = docs.tx(tx_id)
+    if rec is None:
+        return "this node knows no transaction with this id"
+    if rec.get("checkpoint") is None:
+        return None  # not final yet: it may still be held
+    if "held" not in rec:
+        return "the transaction is not held"
+    r = rec.get("resolution")
+    if r is None:
+        return None
+    if emergency or not r.get("provisional"):
+        return f"already {r.get('status')} by proposal {r.get('proposal')}"
+    return None
 
 
 def open_hold(st: Stores, tx_id: bytes) -> Hold | Effect:

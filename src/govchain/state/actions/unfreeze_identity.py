@@ -8,9 +8,9 @@ from govchain.state.context import Stores
 from govchain.state.governance import Proposal
 from govchain.state.params import Params
 from govchain.state.payload_base import ActionArgs
-from govchain.state.registry import ActionDoc, ActionSpec, Effect, no_op
+from govchain.state.registry import ActionDoc, ActionSpec, Effect, NodeDocs, no_op
 
-from .targets import address_arg, address_error, address_subject
+from .targets import address_arg, address_error, address_subject, frozen_by
 
 
 class UnfreezeIdentity(ActionArgs, frozen=True, tag="unfreeze-identity"):
@@ -31,6 +31,10 @@ def _enact(a: UnfreezeIdentity, _p: Proposal, _height: int, st: Stores) -> Effec
     return Effect(AuditKind.UNFREEZE, f"freeze by proposal {current} lifted")
 
 
+def _preview(a: UnfreezeIdentity, docs: NodeDocs, _emergency: bool) -> str | None:
+    return None if frozen_by(docs, a.address) else "the address is not frozen"
+
+
 def _from_cli(args: tuple[str, ...], _opts: CliOptions) -> UnfreezeIdentity:
     return UnfreezeIdentity(address_arg(args))
 
@@ -42,5 +46,6 @@ SPEC = ActionSpec(
     check=_check,
     subject=lambda a: address_subject(a.address),
     enact=_enact,
+    preview=_preview,
     doc=ActionDoc("address", "length", "lifts any freeze"),
 )
