@@ -46,7 +46,8 @@ from govchain.consensus.tendermint import HardState
 from govchain.dag.graph import Dag
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction
-from govchain.replica.replica import Execution, ReplicaReady
+from govchain.replica.execution import Execution
+from govchain.replica.replica import ReplicaReady
 from govchain.state.audit import AUDIT_EMPTY
 from govchain.state.genesis import Genesis
 from govchain.state.ledger import Ledger

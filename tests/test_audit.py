@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -22,6 +23,7 @@ from govchain.state.payloads import (
     UnfreezeIdentity,
 )
 from govchain.state.schedule import ValidatorChange, change_entry, change_of
+from govchain.storage.sqlite import CorruptStoreError, SqliteStore
 from ledgerkit import ALICE, BOB, EVIDENCE, R0, R1, R2, VALIDATORS, Chain, genesis
 
 
@@ -160,9 +162,9 @@ GOLDEN = SigningKey.from_label("golden")
 
 
 def typed_chain(g: Genesis) -> Chain:
-    """A Chain whose audit log writes as g says (the ledger's own line: see docs/trust.md)."""
+    """A Chain whose ledger writes its audit log as g says (typed_audit)."""
     chain = Chain(g)
-    chain.ledger.audit = AuditLog(typed_changes=g.typed_audit)
+    assert chain.ledger.audit.typed_changes == g.typed_audit
     return chain
 
 
@@ -250,3 +252,37 @@ def test_the_audit_log_refuses_to_write_a_change_it_cannot_read() -> None:
     with pytest.raises(AssertionError):
         log.append(1, AuditKind.VALIDATOR_CHANGE, b"", "validator:zz", "", "grown")
     assert log.next_seq == 0 and log.head == AUDIT_EMPTY
+
+
+def test_a_store_keeps_untyped_rows_as_they_always_were_and_reads_typed_ones(
+    tmp_path: Path,
+) -> None:
+    """Old stores open unchanged; an untyped row is nine fields, a typed one ten."""
+    g = msgspec.structs.replace(genesis(), typed_audit=True)
+    typed = next(e for e in changes(Chain(g)) if e.change is not None)
+    old_row = encode(msgspec.structs.astuple(OLD_ENTRY)[:-1])
+    store = SqliteStore(tmp_path / "store.sqlite")
+    try:
+        store._conn.execute("PRAGMA foreign_keys = OFF")  # audit rows alone, no executions
+        with store._conn:  # rows as a store of either age holds them
+            store._conn.executemany(
+                "INSERT INTO audit (seq, height, entry) VALUES (?, ?, ?)",
+                [
+                    (OLD_ENTRY.seq, OLD_ENTRY.height, old_row),
+                    (typed.seq, typed.height, typed.canonical),
+                ],
+            )
+        rows = {e.seq: e for e in store.audit(0, 100)}
+        assert rows[OLD_ENTRY.seq] == OLD_ENTRY and rows[OLD_ENTRY.seq].canonical == old_row
+        assert old_row[0] == 0x99  # a nine-element array, as written before typed entries
+        assert rows[typed.seq].change == typed.change and rows[typed.seq].hash == typed.hash
+        # A row with a trailing nil is not the canonical form of an untyped entry.
+        with store._conn:
+            store._conn.execute(
+                "INSERT INTO audit (seq, height, entry) VALUES (?, ?, ?)",
+                (200, 200, encode(msgspec.structs.replace(OLD_ENTRY, seq=200, height=200))),
+            )
+        with pytest.raises(CorruptStoreError, match="non-canonical"):
+            store.audit(200, 200)
+    finally:
+        store.close()

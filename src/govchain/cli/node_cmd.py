@@ -77,6 +77,7 @@ def init(
             # A single-node chain: the node key is the whole committee.
             committee=((key.public_key, 1),),
             threshold=1,
+            typed_audit=True,  # validator changes in the audit log as data too
         )
     peer_addrs = []
     for p in peers:

@@ -137,6 +137,7 @@ def create(
         ),
         checkpoint_interval_ms=checkpoint_interval_ms,
         empty_checkpoint_interval_ms=empty_checkpoint_interval_ms,
+        typed_audit=True,  # validator changes in the audit log as data too
     )
     nodes = plan(root, validators, observers, port_base)
     node_keys = val_keys + [SigningKey(secrets.token_bytes(32)) for _ in range(observers)]

@@ -77,6 +77,8 @@ def genesis_to_json(g: Genesis) -> dict[str, Any]:
         "unicode_version": g.unicode_version,
         "checkpoint_interval_ms": g.checkpoint_interval_ms,
         "empty_checkpoint_interval_ms": g.empty_checkpoint_interval_ms,
+        # Only when on: files of chains made before the flag keep their exact form.
+        **({"typed_audit": True} if g.typed_audit else {}),
         "hash": g.hash.hex(),
     }
 
@@ -131,6 +133,7 @@ def read_genesis(path: Path) -> Genesis:
             unicode_version=doc["unicode_version"],
             checkpoint_interval_ms=int(doc["checkpoint_interval_ms"]),
             empty_checkpoint_interval_ms=_optional_int(doc.get("empty_checkpoint_interval_ms")),
+            typed_audit=doc.get("typed_audit", False),
         )
     except FileError:
         raise

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from govchain.consensus.config import ConsensusConfig
 from govchain.consensus.messages import Certificate, Checkpoint, Proposal
@@ -76,6 +77,13 @@ _DISHONEST = frozenset(
 )
 
 
+class Gossip(NamedTuple):
+    """An admitted vertex waiting to be pushed, and the peer it came from (None: a client)."""
+
+    tx: Transaction
+    source: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class ReplicaConfig:
     """Limits and timings of the glue between the cores."""
@@ -93,7 +101,9 @@ class ReplicaConfig:
     # it (orphans wait at most DagLimits.orphan_ttl_ms).
     fetch_retry_ms: int = 250
     fetch_backoff_max_ms: int = 2_000
-    executions_kept_max: int = 64  # recent executions kept in memory (the store has all)
+    # Recent executions kept in memory (the store has all); None: every one (the
+    # simulator, whose checkers look back over a whole run).
+    executions_kept_max: int | None = 64
     # ... and at most this many of their transactions together (the latest one is
     # always kept): under load a checkpoint covers thousands.
     executions_txs_max: int = 20_000
@@ -247,7 +257,7 @@ class Replica:
         self.executions: list[Execution] = []
         self._executions_txs = 0
         self._out = ReplicaReady()
-        self._gossip: list[tuple[Transaction, str | None]] = []  # (tx, who sent it to us)
+        self._gossip: list[Gossip] = []
         # Ids being fetched, and when catch-up help last went to whom: both
         # within byte budgets and per-peer shares (replica/books.py).
         self._fetcher = Fetcher(
@@ -436,7 +446,7 @@ class Replica:
         if standing is Standing.PENDING:
             held = self.dag.get(vid)
             assert held is not None
-            self._gossip.append((held, None))  # a copy may have been lost: push it again
+            self._gossip.append(Gossip(held, None))  # a copy may have been lost: push it again
             self._track(vid)
             return Submitted(vid, SubmitState.ADMITTED)
         if standing is Standing.FINAL:
@@ -615,9 +625,9 @@ class Replica:
             self._out.admitted.append(tx)
             src = admitted.sources[i] if admitted.sources else own
             if src != CLIENTS_SOURCE:
-                self._gossip.append((tx, src))
+                self._gossip.append(Gossip(tx, src))
                 continue
-            self._gossip.append((tx, None))
+            self._gossip.append(Gossip(tx, None))
             if i > 0 or waited:
                 self._out.unwaited.append(tx.id)  # it waited for this parent: stored as waiting
             else:
@@ -899,7 +909,7 @@ class Replica:
         if gone:
             self._purges.schedule(cp.height, gone)
             if self._gossip:  # admitted and final in one step: never gossiped now
-                self._gossip = [(tx, src) for tx, src in self._gossip if tx.id not in gone]
+                self._gossip = [g for g in self._gossip if g.tx.id not in gone]
             # Fetches answered earlier in this step leave after this commit:
             # from then on these payloads go to validators only.
             self._scrub_sends(gone, outsiders_only=True)
@@ -907,8 +917,9 @@ class Replica:
         ex = Execution(cp, txs, result)
         self.executions.append(ex)
         self._executions_txs += len(txs)
+        kept_max = self.config.executions_kept_max
         while len(self.executions) > 1 and (
-            len(self.executions) > self.config.executions_kept_max
+            (kept_max is not None and len(self.executions) > kept_max)
             or self._executions_txs > self.config.executions_txs_max
         ):
             self._executions_txs -= len(self.executions.pop(0).txs)
@@ -939,7 +950,7 @@ class Replica:
             if v is not None:
                 v.tx = v.tx.without_payload()
         if self._gossip:
-            self._gossip = [(tx, src) for tx, src in self._gossip if tx.id not in ids]
+            self._gossip = [g for g in self._gossip if g.tx.id not in ids]
         out = self._out
         if out.admitted:
             out.admitted = [tx.without_payload() if tx.id in ids else tx for tx in out.admitted]

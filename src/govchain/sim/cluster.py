@@ -199,7 +199,7 @@ class Simulation:
             dag=SIM_DAG_LIMITS,
             consensus=sim_consensus_config(plants),
             idle_checkpoint_ms=0,
-            executions_kept_max=10**9,
+            executions_kept_max=None,
             wanted_bytes_max=SIM_WANTED_BYTES_MAX,
             wanted_bytes_per_source_max=SIM_WANTED_BYTES_MAX // 4,
         )
@@ -245,6 +245,7 @@ class Simulation:
             committee=tuple(sorted((r.key.public_key, 1) for r in regulators)),
             threshold=2,
             identities=tuple(GenesisIdentity(a, k, 3) for a, k in sorted(kinds.items())),
+            typed_audit=True,  # as every chain made now: the reweigh's entry is typed
         )
         byz_idx = sorted(self.rng.sample(range(cfg.validators), cfg.byzantine))
         if cfg.byzantine == 1:

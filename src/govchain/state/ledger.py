@@ -87,7 +87,8 @@ class Ledger:
         self.height = 0
         self.state_hash = digest(STATE_DOMAIN, genesis.hash)
         self.receipts_root = receipts_root([])
-        self.audit = AuditLog()
+        # Chains made since issue 12 write validator changes as data too (typed_audit).
+        self.audit = AuditLog(typed_changes=genesis.typed_audit)
         params = Params(genesis.threshold, genesis.committee_weight)
         self.stores = Stores(
             accounts=Accounts(genesis.balances),

@@ -253,6 +253,23 @@ def _decode(table: str, key: object, data: object, decoder: msgspec.msgpack.Deco
         raise CorruptStoreError(table, key, str(exc)) from exc
 
 
+def _audit_entry(key: object, data: object) -> AuditEntry:
+    """An audit row: canonical as the hash chain has it (AuditEntry.canonical).
+
+    Untyped entries are stored as their nine fields, as before typed entries
+    existed, so stores written before them open unchanged.
+    """
+    if not isinstance(data, bytes):
+        raise CorruptStoreError("audit", key, f"expected bytes, found {type(data).__name__}")
+    try:
+        entry = AUDIT_DECODER.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
+        raise CorruptStoreError("audit", key, str(exc)) from exc
+    if entry.canonical != data:
+        raise CorruptStoreError("audit", key, "non-canonical encoding")
+    return entry
+
+
 def _int(table: str, key: object, value: object) -> int:
     if type(value) is not int:
         raise CorruptStoreError(table, key, f"expected an integer, found {value!r}")
@@ -718,7 +735,8 @@ class SqliteStore:
             executed_rows.append(
                 (h, r.state_hash, r.receipts_root, r.audit_head, encode(order), encode(outcomes))
             )
-            audit_rows.extend((e.seq, h, encode(e)) for e in r.audit)
+            # canonical: an untyped entry's nine fields, byte for byte as stored before.
+            audit_rows.extend((e.seq, h, e.canonical) for e in r.audit)
             redacted_rows.extend((vid, h) for vid in r.redacted)
             covered_rows.extend((s, h, i) for i, s in enumerate(order))
 
@@ -868,7 +886,7 @@ class SqliteStore:
         audit_by_height: dict[int, list[AuditEntry]] = {}
         for seq_raw, height_raw, data in audit_rows:
             akey = f"seq {seq_raw!r}"
-            entry = _decode("audit", akey, data, AUDIT_DECODER)
+            entry = _audit_entry(akey, data)
             if entry.seq != seq_raw or entry.height != height_raw:
                 raise CorruptStoreError("audit", akey, "seq or height does not match the entry")
             audit_by_height.setdefault(entry.height, []).append(entry)
@@ -1054,7 +1072,7 @@ class SqliteStore:
         ).fetchall()
         out: list[AuditEntry] = []
         for seq, height, data in rows:
-            entry = _decode("audit", f"seq {seq!r}", data, AUDIT_DECODER)
+            entry = _audit_entry(f"seq {seq!r}", data)
             if entry.seq != seq or entry.height != height:
                 raise CorruptStoreError("audit", f"seq {seq!r}", "seq or height does not match")
             out.append(entry)
