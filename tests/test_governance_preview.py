@@ -182,3 +182,18 @@ def test_a_proposals_action_is_read_back_from_its_json() -> None:
     assert action_of({"name": "grant-role", "args": {"address": ADDRESS.hex(), "role": 5}}) is None
     assert action_of({"name": "freeze-identity", "args": {}}) is None
     assert action_of({"name": "no-such-action"}) is None
+
+
+def test_an_emergency_measure_in_force_is_read_by_its_action() -> None:
+    assert all(BUILTIN.actions[n].in_force is not None for n in BUILTIN.emergency_actions)
+    freeze = BUILTIN.actions["freeze-identity"]
+    assert freeze.in_force is not None
+    assert freeze.in_force(FreezeIdentity(ADDRESS), "p1", frozen("p1"))
+    assert not freeze.in_force(FreezeIdentity(ADDRESS), "p2", frozen("p1"))
+    intercept = BUILTIN.actions["intercept"]
+    assert intercept.in_force is not None
+    mine = {"provisional": True, "proposal": "p1"}
+    assert intercept.in_force(Intercept(TX), "p1", Docs(txs={TX: {"resolution": mine}}))
+    ratified = {**mine, "provisional": False}
+    assert not intercept.in_force(Intercept(TX), "p1", Docs(txs={TX: {"resolution": ratified}}))
+    assert not intercept.in_force(Intercept(TX), "p1", Docs())

@@ -146,7 +146,8 @@ def _outcome(
 @click.option(
     "--emergency",
     is_flag=True,
-    help="freeze-identity and intercept only: in force at once, lapses unless ratified",
+    help=f"{' and '.join(BUILTIN.emergency_actions)} only: in force at once, "
+    "lapses unless ratified",
 )
 @click.option("--keyword", default=None, help="add-filter: a term, hashed locally")
 @click.option("--payload-hash", default=None, help="add-filter: a payload hash (64 hex)")

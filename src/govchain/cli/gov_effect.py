@@ -90,8 +90,16 @@ def no_effect(client: Client, action: Action, emergency: bool = False) -> str | 
 def action_of(doc: dict[str, Any]) -> Action | None:
     """The checkable action of a proposal's JSON `action` ({"name", "args"}), else None."""
     spec = BUILTIN.actions.get(str(doc.get("name")))
+    if spec is None or _preview_of(spec) is None:
+        return None
+    return action_from_json(doc)
+
+
+def action_from_json(doc: dict[str, Any]) -> Action | None:
+    """A proposal's JSON `action` as its arguments struct; None when this version cannot read it."""
+    spec = BUILTIN.actions.get(str(doc.get("name")))
     args = doc.get("args") or {}
-    if spec is None or _preview_of(spec) is None or not isinstance(args, dict):
+    if spec is None or not isinstance(args, dict):
         return None
     try:
         # The API shows bytes as hex (api/views.py action_json).

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from govchain.sdk.errors import SdkError
 from govchain.state.audit import AuditKind
+from govchain.state.catalog import BUILTIN
 from govchain.state.governance import ProposalStatus
 from govchain.state.registry import NO_OP_WORDS
 
-from .gov_effect import NO_EFFECT, found_or_none
+from .gov_effect import NO_EFFECT, ClientDocs, action_from_json
 
 if TYPE_CHECKING:
     from govchain.sdk.client import Client
@@ -74,14 +75,12 @@ def _emergency_effect(client: Client, p: dict[str, Any]) -> str | None:
 
 
 def _still_in_force(client: Client, p: dict[str, Any]) -> bool:
-    """Whether the state still shows this proposal's emergency freeze or interception."""
-    args = p["action"]["args"]
-    if p["action"]["name"] == "freeze-identity":
-        ident = found_or_none(client.identity, bytes.fromhex(args["address"]))
-        return ident is not None and ident.get("frozen_by") == p["proposal_id"]
-    rec = found_or_none(client.tx, args["tx_id"])
-    r = (rec or {}).get("resolution") or {}
-    return bool(r.get("provisional")) and r.get("proposal") == p["proposal_id"]
+    """Whether the state still shows this proposal's emergency measure (its action's in_force)."""
+    action = action_from_json(p["action"])
+    spec = None if action is None else BUILTIN.spec_of(action)
+    if action is None or spec is None or spec.in_force is None:
+        return False
+    return bool(spec.in_force(action, str(p["proposal_id"]), ClientDocs(client)))
 
 
 def measure(client: Client, p: dict[str, Any]) -> dict[str, Any] | None:

@@ -123,6 +123,9 @@ class ActionSpec(Generic[A]):
     # (None: it would); the CLI warns before proposing. The words follow enact's
     # no-ops. The bool: proposed as an emergency measure. None: not previewed.
     preview: Callable[[A, NodeDocs, bool], str | None] | None = None
+    # For an action with `emergency`: whether the node's documents show the
+    # measure of proposal (id) still in force (`gov show`'s measure).
+    in_force: Callable[[A, str, NodeDocs], bool] | None = None
 
     @property
     def name(self) -> str:

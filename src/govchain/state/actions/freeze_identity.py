@@ -67,6 +67,11 @@ def _preview(a: FreezeIdentity, docs: NodeDocs, emergency: bool) -> str | None:
     return None
 
 
+def _in_force(a: FreezeIdentity, proposal_id: str, docs: NodeDocs) -> bool:
+    ident = docs.identity(a.address)
+    return ident is not None and ident.get("frozen_by") == proposal_id
+
+
 def _from_cli(args: tuple[str, ...], _opts: CliOptions) -> FreezeIdentity:
     return FreezeIdentity(address_arg(args))
 
@@ -81,6 +86,7 @@ SPEC = ActionSpec(
     emergency=_emergency,
     lapse=_lapse,
     preview=_preview,
+    in_force=_in_force,
     doc=ActionDoc(
         "address (20 bytes)", "length", "the address's transactions are rejected `frozen`"
     ),

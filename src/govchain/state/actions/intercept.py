@@ -64,6 +64,11 @@ def _preview(a: Intercept, docs: NodeDocs, emergency: bool) -> str | None:
     return hold_preview(docs, a.tx_id, emergency)
 
 
+def _in_force(a: Intercept, proposal_id: str, docs: NodeDocs) -> bool:
+    r = (docs.tx(a.tx_id) or {}).get("resolution") or {}
+    return bool(r.get("provisional")) and r.get("proposal") == proposal_id
+
+
 def _from_cli(args: tuple[str, ...], _opts: CliOptions) -> Intercept:
     return Intercept(tx_id_arg(args))
 
@@ -76,6 +81,7 @@ SPEC = ActionSpec(
     subject=lambda a: tx_subject(a.tx_id),
     enact=_enact,
     preview=_preview,
+    in_force=_in_force,
     emergency=_emergency,
     lapse=_lapse,
     doc=ActionDoc(
