@@ -49,9 +49,10 @@ from govchain.shell.shell import Shell, ShellConfig
 from govchain.sim.network import LinkFaults, Network
 from govchain.state.audit import AuditEntry
 from govchain.state.genesis import Genesis
-from govchain.state.receipts import Receipt, ReceiptProof, prove
+from govchain.state.receipts import Receipt
 from govchain.storage.base import Store, StoredTx
 from govchain.storage.memory import MemoryStore
+from govchain.storage.sources import StoreSources
 
 TICK_MS = 20  # every replica ticks this often, as in a node
 # One-way delay of every message: short, so that a height takes a few ticks,
@@ -161,18 +162,6 @@ class Member:
     def replica(self) -> Replica | None:
         """The running replica (None while down)."""
         return self.shell.replica if self.shell is not None else None
-
-    def stored_vertex(self, vid: bytes) -> Transaction | None:
-        """A vertex read back from the store (the replica's vertex_source)."""
-        stored = self.store.get_tx(vid)
-        return stored.tx if stored is not None else None
-
-    def stored_receipt_proof(self, vid: bytes) -> ReceiptProof | None:
-        """An old receipt's proof from the store (the replica's receipt_source)."""
-        stored = self.store.get_tx(vid)
-        if stored is None or stored.height is None or stored.receipt is None:
-            return None
-        return prove(self.store.receipts(stored.height), stored.receipt.index)
 
 
 Lost = Callable[[str, str, Message], bool]
@@ -334,6 +323,7 @@ class SimCluster:
         m = self.members[name]
         if m.shell is not None:
             raise RuntimeError(f"{name} is already running")
+        sources = StoreSources(m.store)
         replica = Replica(
             name,
             self.genesis,
@@ -341,10 +331,10 @@ class SimCluster:
             self.names,
             self.config,
             m.store.load(),
-            vertex_source=m.stored_vertex,
-            final_source=m.store.is_final,
-            receipt_source=m.stored_receipt_proof,
-            audit_source=lambda height: m.store.audit(height, height),
+            vertex_source=sources.vertex,
+            final_source=sources.is_final,
+            receipt_source=sources.receipt_proof,
+            audit_source=sources.audit,
         )
         log = self.readies.get(name)
         store = m.store if log is None else RecordingStore(m.store, log)

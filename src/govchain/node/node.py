@@ -25,7 +25,6 @@ from govchain.codec import DecodeError
 from govchain.consensus.config import ConsensusConfig
 from govchain.dag.admission import AdmissionError, Reject
 from govchain.dag.limits import DagLimits
-from govchain.dag.tx import Transaction
 from govchain.net.peers import NetLimits, PeerNetwork
 from govchain.node.backlog import Backlog, BacklogLimits
 from govchain.node.files import Home, NodeConfig, read_genesis, read_key, read_node_config
@@ -38,8 +37,8 @@ from govchain.replica.view import ChainView
 from govchain.shell.shell import Shell, ShellHooks
 from govchain.state import policy
 from govchain.state.genesis import Genesis, check_unicode
-from govchain.state.receipts import ReceiptProof, prove
 from govchain.storage.base import Store
+from govchain.storage.sources import StoreSources
 from govchain.storage.sqlite import SqliteStore
 
 log = logging.getLogger("govchain.node")
@@ -106,6 +105,7 @@ class Node(ShellHooks):
         # not in the middle of the first checkpoint that screens a record.
         policy.prepare()
         peers = [p.key for p in self.node_config.peers]
+        sources = StoreSources(self.store)
         self.replica = Replica(
             self.key.public_key.hex(),
             self.genesis,
@@ -113,10 +113,10 @@ class Node(ShellHooks):
             peers,
             config or node_replica_config(self.genesis, self.node_config),
             self.store.load(),
-            vertex_source=self._stored_vertex,
-            receipt_source=self._stored_receipt_proof,
-            final_source=self.store.is_final,
-            audit_source=lambda height: self.store.audit(height, height),
+            vertex_source=sources.vertex,
+            receipt_source=sources.receipt_proof,
+            final_source=sources.is_final,
+            audit_source=sources.audit,
         )
         self.metrics = NodeMetrics()
         self.subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
@@ -152,16 +152,6 @@ class Node(ShellHooks):
             AsyncioClock(self._fail),
             hooks=self,
         )
-
-    def _stored_vertex(self, vid: bytes) -> Transaction | None:
-        stored = self.store.get_tx(vid)
-        return stored.tx if stored is not None else None
-
-    def _stored_receipt_proof(self, vid: bytes) -> ReceiptProof | None:
-        stored = self.store.get_tx(vid)
-        if stored is None or stored.height is None or stored.receipt is None:
-            return None
-        return prove(self.store.receipts(stored.height), stored.receipt.index)
 
     @property
     def name(self) -> str:

@@ -33,9 +33,10 @@ from govchain.sim.network import LinkFaults, Network
 from govchain.sim.shell_env import CrashError, SimClock, SimTransport, TimerQueue
 from govchain.sim.workload import SPAM_KINDS, Client, Workload
 from govchain.state.genesis import Genesis, GenesisIdentity
-from govchain.state.receipts import Receipt, ReceiptProof, prove
+from govchain.state.receipts import Receipt
 from govchain.storage.base import CommitError
 from govchain.storage.memory import MemoryStore
+from govchain.storage.sources import StoreSources
 
 FAULTS = ("none", "loss", "partition", "crash", "all")
 CLIENTS = 6
@@ -148,18 +149,6 @@ class SimNode:
     def replica(self) -> Replica | None:
         """The running replica, or None while the node is down."""
         return self.shell.replica if self.shell is not None else None
-
-    def stored_vertex(self, vid: bytes) -> Transaction | None:
-        """A vertex read back from the store (the replica's vertex_source)."""
-        stored = self.store.get_tx(vid)
-        return stored.tx if stored is not None else None
-
-    def stored_receipt_proof(self, vid: bytes) -> ReceiptProof | None:
-        """An old receipt's proof from the store (the replica's receipt_source)."""
-        stored = self.store.get_tx(vid)
-        if stored is None or stored.height is None or stored.receipt is None:
-            return None
-        return prove(self.store.receipts(stored.height), stored.receipt.index)
 
 
 def sim_consensus_config(plants: frozenset[str]) -> ConsensusConfig:
@@ -299,6 +288,7 @@ class Simulation:
     def _make_replica(self, node: SimNode) -> Replica:
         cfg = self.honest_config if node.honest else self.byz_config
         persisted = node.store.load()
+        sources = StoreSources(node.store)
         if node.honest:
             # What the node reads back from its disk after a restart must hold
             # no payload it executed as rejected or redacted either.
@@ -310,12 +300,11 @@ class Simulation:
             self.peer_names,
             cfg,
             persisted,
-            vertex_source=node.stored_vertex,
-            final_source=node.store.is_final,
+            vertex_source=sources.vertex,
+            final_source=sources.is_final,
             peer_keys=self.peer_keys,
-            receipt_source=node.stored_receipt_proof,
-            # A height's audit entries (a redaction's proof), as the node reads them.
-            audit_source=lambda height: node.store.audit(height, height),
+            receipt_source=sources.receipt_proof,
+            audit_source=sources.audit,
         )
 
     # -- events ----------------------------------------------------------------
