@@ -112,6 +112,13 @@ class SimClock:
         self._now_ms = at_ms
         timer.callback()
 
+    def run_for(self, ms: int) -> None:
+        """Run every timer due within ms, in time order, then stand at the end."""
+        end = self._now_ms + ms
+        while (at := self.next_at()) is not None and at <= end:
+            self.fire_next()
+        self._now_ms = end
+
     def set(self, now_ms: int) -> None:
         """Move the time forward to now_ms (never back)."""
         if now_ms < self._now_ms:

@@ -1,18 +1,18 @@
-"""The one shell (shell/shell.py) that node and simulator run: its ordering, on a fake clock.
+"""The one shell (shell/shell.py) that node and simulator run: its ordering, on a simulated clock.
 
 A scripted core hands the shell prepared outputs; a recording store and
-transport log what happened in which order. No sleeps: the clock is a heap
-of timers advanced by hand.
+transport log what happened in which order. No sleeps: conftest's SimClock
+runs the timers as the test moves it.
 """
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pytest
 
+from conftest import SimClock
 from govchain.consensus.tendermint import HardState
 from govchain.crypto.keys import SigningKey
 from govchain.dag.admission import AdmissionError
@@ -28,40 +28,6 @@ from govchain.shell.shell import (
     ShellConfig,
     ShellHooks,
 )
-
-
-@dataclass
-class FakeTimer:
-    cancelled: bool = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-
-@dataclass
-class FakeClock:
-    now: int = 0
-    timers: list[tuple[int, int, FakeTimer, Callable[[], None]]] = field(default_factory=list)
-    seq: int = 0
-
-    def now_ms(self) -> int:
-        return self.now
-
-    def call_later(self, delay_ms: int, callback: Callable[[], None]) -> FakeTimer:
-        self.seq += 1
-        timer = FakeTimer()
-        heapq.heappush(self.timers, (self.now + delay_ms, self.seq, timer, callback))
-        return timer
-
-    def advance(self, ms: int) -> None:
-        """Run every timer due within ms, in time order."""
-        end = self.now + ms
-        while self.timers and self.timers[0][0] <= end:
-            at, _, timer, callback = heapq.heappop(self.timers)
-            self.now = at
-            if not timer.cancelled:
-                callback()
-        self.now = end
 
 
 @dataclass
@@ -150,10 +116,10 @@ REQUEST = TxRequest((b"\x01" * 32,))
 
 def make(
     config: ShellConfig | None = None,
-) -> tuple[Shell[ScriptedCore], ScriptedCore, FakeClock, Log]:
+) -> tuple[Shell[ScriptedCore], ScriptedCore, SimClock, Log]:
     log = Log()
     core = ScriptedCore()
-    clock = FakeClock()
+    clock = SimClock()
     shell = Shell(
         core,
         RecordingStore(log),
@@ -170,7 +136,7 @@ def test_a_vote_leaves_only_after_the_commit_of_its_hard_state() -> None:
     core.outputs.append(ReplicaReady(hard_state=HARD, sends=[("v1", REQUEST)]))
     shell.receive("v1", REQUEST)
     assert log.events == []  # nothing before the group-commit window closes
-    clock.advance(5)
+    clock.run_for(5)
     assert log.events == ["commit hard", "send TxRequest to v1"]
 
 
@@ -179,7 +145,7 @@ def test_inputs_within_the_window_share_one_commit() -> None:
     core.outputs.append(ReplicaReady(hard_state=HARD))
     for _ in range(3):
         shell.receive("v1", REQUEST)
-    clock.advance(5)
+    clock.run_for(5)
     assert log.events == ["commit hard"]
     assert core.inputs == 3
 
@@ -191,10 +157,10 @@ def test_admitted_only_vertices_wait_for_a_shared_commit_and_their_acks_wait_too
         ReplicaReady(admitted=[tx(1)], acks=[("v1", ack)], replicated=[b"\x03" * 32])
     )
     shell.receive("v1", REQUEST)
-    clock.advance(5)
+    clock.run_for(5)
     assert log.events == []  # deferred: no commit, no ack, no 202 yet
     assert shell.unsynced == 1
-    clock.advance(50)
+    clock.run_for(50)
     assert log.events == ["commit admitted=1", "send AckMsg to v1", "202 1"]
 
 
@@ -203,11 +169,11 @@ def test_a_vote_takes_the_waiting_vertices_into_its_own_commit() -> None:
     core.outputs.append(ReplicaReady(admitted=[tx(1)]))
     core.outputs.append(ReplicaReady(hard_state=HARD, sends=[("v2", REQUEST)]))
     shell.receive("v1", REQUEST)
-    clock.advance(5)
+    clock.run_for(5)
     shell.receive("v1", REQUEST)
-    clock.advance(5)
+    clock.run_for(5)
     assert log.events == ["commit hard admitted=1", "send TxRequest to v2"]
-    clock.advance(100)  # the deferred commit has nothing left to do
+    clock.run_for(100)  # the deferred commit has nothing left to do
     assert log.events == ["commit hard admitted=1", "send TxRequest to v2"]
 
 
@@ -216,9 +182,9 @@ def test_too_many_waiting_vertices_are_committed_at_once() -> None:
     core.outputs.append(ReplicaReady(admitted=[tx(1), tx(2)]))
     core.outputs.append(ReplicaReady(admitted=[tx(3)]))
     shell.receive("v1", REQUEST)
-    clock.advance(5)
+    clock.run_for(5)
     shell.receive("v1", REQUEST)
-    clock.advance(5)
+    clock.run_for(5)
     assert log.events == ["commit admitted=3"]
 
 
@@ -227,12 +193,12 @@ def test_flush_commits_what_waits_and_stop_silences_timers() -> None:
     core.outputs.append(ReplicaReady(admitted=[tx(1)]))
     shell.start()
     shell.receive("v1", REQUEST)
-    clock.advance(5)
+    clock.run_for(5)
     shell.flush()
     shell.stop()
     assert log.events == ["commit admitted=1"]
     inputs = core.inputs
-    clock.advance(1_000)  # no tick, no drain after stop
+    clock.run_for(1_000)  # no tick, no drain after stop
     assert core.inputs == inputs and log.events == ["commit admitted=1"]
 
 
@@ -240,7 +206,7 @@ def test_blamed_peers_are_refused_before_anything_is_sent() -> None:
     shell, core, clock, log = make()
     core.outputs.append(ReplicaReady(blamed=[("x0", "forged")], sends=[("v1", REQUEST)]))
     shell.receive("x0", REQUEST)
-    clock.advance(5)
+    clock.run_for(5)
     assert log.events == ["refuse x0", "send TxRequest to v1"]
 
 
@@ -258,7 +224,7 @@ def test_planted_ordering_bugs_change_what_a_crash_would_find(
     shell, core, clock, log = make(ShellConfig(plants=frozenset({plant})))
     core.outputs.append(ReplicaReady(hard_state=HARD, sends=[("v1", REQUEST)]))
     shell.receive("v1", REQUEST)
-    clock.advance(5)
+    clock.run_for(5)
     assert log.events == expected
 
 
@@ -266,7 +232,7 @@ def test_planted_ack_before_sync_acknowledges_what_no_disk_holds() -> None:
     shell, core, clock, log = make(ShellConfig(plants=frozenset({ACK_BEFORE_SYNC})))
     core.outputs.append(ReplicaReady(admitted=[tx(1)], acks=[("v1", AckMsg((b"\x02" * 32,)))]))
     shell.receive("v1", REQUEST)
-    clock.advance(5)
+    clock.run_for(5)
     assert log.events == ["send AckMsg to v1"]
 
 
