@@ -48,8 +48,10 @@ from govchain.replica.replication import Submitted
 from govchain.shell.shell import Shell, ShellConfig
 from govchain.sim.network import LinkFaults, Network
 from govchain.state.audit import AuditEntry
+from govchain.state.catalog import BUILTIN
 from govchain.state.genesis import Genesis
 from govchain.state.receipts import Receipt
+from govchain.state.registry import Registry
 from govchain.storage.base import Store, StoredTx
 from govchain.storage.memory import MemoryStore
 from govchain.storage.sources import StoreSources
@@ -279,7 +281,9 @@ class SimCluster:
         record: Sequence[str] = (),
         seed: int = SEED,
         latency_ms: tuple[int, int] = (LATENCY_MS_MIN, LATENCY_MS_MAX),
+        registry: Registry = BUILTIN,
     ) -> None:
+        self.registry = registry  # what every member executes (an application's kinds too)
         self.names = list(names) if names is not None else [f"r{i}" for i in range(len(keys))]
         if len(self.names) != len(keys):
             raise ValueError("one key per member")
@@ -342,6 +346,7 @@ class SimCluster:
             final_source=sources.is_final,
             receipt_source=sources.receipt_proof,
             audit_source=sources.audit,
+            registry=self.registry,
         )
         log = self.readies.get(name)
         store = m.store if log is None else RecordingStore(m.store, log)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import random
 from pathlib import Path
 from typing import Any
@@ -10,14 +9,12 @@ from typing import Any
 import msgspec
 import pytest
 
-import conftest
 from conftest import SimCluster, receipt_of
 from govchain.cli.gov_args import ACTIONS
 from govchain.codec import DecodeError, decode_canonical, encode
 from govchain.crypto.keys import SigningKey
 from govchain.dag.admission import AdmissionError, Reject
 from govchain.dag.tx import Transaction, build
-from govchain.replica.replica import Replica
 from govchain.sim.governor import Governor
 from govchain.sim.workload import Client, Workload
 from govchain.state import catalog, docs_tables
@@ -199,16 +196,12 @@ def _refusal(c: SimCluster, tx: Transaction) -> Reject:
     return refused.value.reason
 
 
-def test_an_applications_kind_is_admitted_executed_and_receipted_by_a_cluster(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_an_applications_kind_is_admitted_executed_and_receipted_by_a_cluster() -> None:
     # Built-ins only: the application's kind is refused at admission, as any unknown kind.
     plain = SimCluster(REPLICA_GENESIS, VALIDATORS, REPLICA_CONFIG)
     assert _refusal(plain, _note_tx(0, REPLICA_GENESIS.hash)) == Reject.UNKNOWN_KIND
-    # The replicas run the application's registry (SimCluster builds them through
-    # conftest.Replica; it takes no registry of its own yet).
-    monkeypatch.setattr(conftest, "Replica", functools.partial(Replica, registry=_app_registry()))
-    c = SimCluster(REPLICA_GENESIS, VALIDATORS, REPLICA_CONFIG)
+    # The replicas run the application's registry.
+    c = SimCluster(REPLICA_GENESIS, VALIDATORS, REPLICA_CONFIG, registry=_app_registry())
     notes = [_note_tx(0, REPLICA_GENESIS.hash)]
     for nonce in (1, 2):  # each names the one before: one order on every replica
         notes.append(_note_tx(nonce, notes[-1].id))

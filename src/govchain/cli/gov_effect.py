@@ -17,10 +17,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from govchain.sdk.errors import SdkError
-from govchain.state.actions.remove_validator import RemoveValidator
 from govchain.state.catalog import BUILTIN
 from govchain.state.payloads import Action
-from govchain.state.registry import ActionSpec, NodeDocs
 
 if TYPE_CHECKING:
     from govchain.sdk.client import Client
@@ -66,23 +64,9 @@ class ClientDocs:
         return self.client.status()
 
 
-def _remove_validator(a: RemoveValidator, docs: NodeDocs, _emergency: bool) -> str | None:
-    validators = docs.status().get("validators") or []
-    return None if a.public_key.hex() in validators else "not a validator"
-
-
-# Until remove_validator.py carries this as its ActionSpec.preview (its owner's
-# module): the one preview not yet in its action's module.
-_PENDING_PREVIEWS = {RemoveValidator: _remove_validator}
-
-
-def _preview_of(spec: ActionSpec[Any]) -> Any:
-    return spec.preview if spec.preview is not None else _PENDING_PREVIEWS.get(spec.args)
-
-
 def no_effect(client: Client, action: Action, emergency: bool = False) -> str | None:
     """ "no effect: <why>" when the action would change nothing now, else None."""
-    preview = _preview_of(BUILTIN.spec_of(action))
+    preview = BUILTIN.spec_of(action).preview
     why = None if preview is None else preview(action, ClientDocs(client), emergency)
     return None if why is None else NO_EFFECT + why
 
@@ -90,7 +74,7 @@ def no_effect(client: Client, action: Action, emergency: bool = False) -> str | 
 def action_of(doc: dict[str, Any]) -> Action | None:
     """The checkable action of a proposal's JSON `action` ({"name", "args"}), else None."""
     spec = BUILTIN.actions.get(str(doc.get("name")))
-    if spec is None or _preview_of(spec) is None:
+    if spec is None or spec.preview is None:
         return None
     return action_from_json(doc)
 

@@ -36,7 +36,9 @@ from govchain.replica.replication import SubmitState, Submitted
 from govchain.replica.view import ChainView
 from govchain.shell.shell import Shell, ShellHooks
 from govchain.state import policy
+from govchain.state.catalog import BUILTIN
 from govchain.state.genesis import Genesis, check_unicode
+from govchain.state.registry import Registry
 from govchain.storage.base import Store
 from govchain.storage.sources import StoreSources
 from govchain.storage.sqlite import SqliteStore
@@ -93,8 +95,14 @@ class Node(ShellHooks):
     """One node process: the shell over its store, clock and peers; the API; subscribers."""
 
     def __init__(
-        self, home: Home, config: ReplicaConfig | None = None, store: Store | None = None
+        self,
+        home: Home,
+        config: ReplicaConfig | None = None,
+        store: Store | None = None,
+        registry: Registry = BUILTIN,
     ) -> None:
+        """A node from its home; store: the SQLite store there unless given; registry:
+        what the chain executes (the built-ins, or those plus an application's)."""
         self.home = home
         self.node_config: NodeConfig = read_node_config(home.config_path)
         self.genesis: Genesis = read_genesis(home.genesis_path)
@@ -117,6 +125,7 @@ class Node(ShellHooks):
             receipt_source=sources.receipt_proof,
             final_source=sources.is_final,
             audit_source=sources.audit,
+            registry=registry,
         )
         self.metrics = NodeMetrics()
         self.subscribers: set[asyncio.Queue[dict[str, Any]]] = set()

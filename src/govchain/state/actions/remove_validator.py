@@ -8,7 +8,7 @@ from govchain.state.context import Stores
 from govchain.state.governance import Proposal
 from govchain.state.params import Params
 from govchain.state.payload_base import ActionArgs
-from govchain.state.registry import ActionDoc, ActionSpec, Effect, no_op
+from govchain.state.registry import ActionDoc, ActionSpec, Effect, NodeDocs, no_op
 
 from .validators import change, key_arg, subject
 
@@ -37,6 +37,12 @@ def _example(ex: Examples) -> RemoveValidator:
     return RemoveValidator(ex.public_key)  # no validator's key: a no-op, the set stays
 
 
+def _preview(a: RemoveValidator, docs: NodeDocs, _emergency: bool) -> str | None:
+    """Why removing a.public_key would change nothing now, or None."""
+    validators = docs.status().get("validators") or []
+    return None if a.public_key.hex() in validators else "not a validator"
+
+
 SPEC = ActionSpec(
     args=RemoveValidator,
     cli_args=("PUBLIC_KEY",),
@@ -46,4 +52,5 @@ SPEC = ActionSpec(
     enact=_enact,
     example=_example,
     doc=ActionDoc("public key", "length", "removes it; certifies from h + 2"),
+    preview=_preview,
 )
