@@ -41,6 +41,7 @@ from govchain.storage import sqlite as sqlite_store
 from govchain.storage.base import CommitError, Store, StoredTx, StoreError
 from govchain.storage.memory import MemoryStore
 from govchain.storage.sqlite import CorruptStoreError, SchemaError, SqliteStore
+from govchain.trace.movements import Movement
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 STAMP_BITS = 4
@@ -273,6 +274,75 @@ def test_a_replica_resumes_from_the_store_and_keeps_finalizing(backend: Backend)
     )
 
 
+def indexed(executions: list[Execution], account: bytes, lo: int, hi: int) -> list[Movement]:
+    """What the index must give: the executions' movements of account in lo..hi, in order."""
+    return [
+        m
+        for ex in executions
+        for m in ex.result.movements
+        if account in (m.src, m.dst) and lo <= m.height <= hi
+    ]
+
+
+def test_the_movement_index_gives_each_accounts_movements_in_final_order(
+    backend: Backend, history: History
+) -> None:
+    store = backend.open()
+    commit_all(store, history.readies)
+    executions = history.replica.executions
+    top = len(executions)
+    kinds = [m.kind for ex in executions for m in ex.result.movements]
+    assert kinds == ["transfer"] * 3  # first, back and missed (caught up); clash rejected
+    store = backend.reopen(store)
+    assert isinstance(store, SqliteStore | MemoryStore)
+    assert store.top_height() == top and store.movements_from() == 1
+    for key in (ALICE, BOB, REGULATOR):
+        for lo, hi in [(1, top), (1, 1), (3, top), (top, 1)]:
+            got = list(store.movements_of(key.address, lo, hi))
+            assert got == indexed(executions, key.address, lo, hi)
+    assert len(list(store.movements_of(BOB.address, 1, top))) == 3
+
+
+def test_sqlite_reads_an_accounts_movements_page_by_page(
+    db: Path, history: History, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_store, "MOVEMENT_PAGE_ROWS", 1)
+    with SqliteStore(db) as store:
+        commit_all(store, history.readies)
+        top = store.top_height()
+        executions = history.replica.executions
+        assert list(store.movements_of(BOB.address, 1, top)) == indexed(
+            executions, BOB.address, 1, top
+        )
+
+
+def test_sqlite_a_version_5_store_opens_and_indexes_from_the_next_height(
+    db: Path, history: History
+) -> None:
+    half = len(history.readies) // 2
+    with SqliteStore(db) as store:
+        commit_all(store, history.readies[:half])
+        migrated_at = store.top_height()
+    raw = sqlite3.connect(db)  # as version 5 left it: no movement tables
+    with raw:
+        for table in ("movements", "movement_accounts", "movements_from"):
+            raw.execute(f"DROP TABLE {table}")
+        raw.execute("UPDATE schema_version SET version = 5")
+    raw.close()
+    with SqliteStore(db) as store:
+        assert store.settings()["schema_version"] == 6
+        assert store.movements_from() == migrated_at + 1
+        commit_all(store, history.readies[half:])
+        top = store.top_height()
+        executions = history.replica.executions
+        for key in (ALICE, BOB):
+            got = list(store.movements_of(key.address, 1, top))
+            assert got == indexed(executions, key.address, migrated_at + 1, top)
+    with SqliteStore(db) as store:  # and it reopens as a version 6 store
+        assert store.movements_from() == migrated_at + 1
+        assert len(store.load().executed) == top
+
+
 def test_get_tx_gives_final_height_and_receipt(store: Store, history: History) -> None:
     commit_all(store, history.readies)
     r0 = history.replica
@@ -490,7 +560,7 @@ def test_sqlite_durability_settings(db: Path) -> None:
     assert s["synchronous"] == 2  # FULL: every commit is fsync'd
     assert s["secure_delete"] == 1
     assert s["foreign_keys"] == 1
-    assert s["schema_version"] == 5
+    assert s["schema_version"] == 6
 
 
 TARGETS: dict[str, Callable[[ReplicaReady], bool]] = {
@@ -550,6 +620,7 @@ CORRUPTIONS = {
     "outcomes": "UPDATE executed SET outcomes = x'9194a56d61796265c0c0c0' WHERE height = "
     "(SELECT min(height) FROM executed WHERE length(tx_seqs) = 2)",
     "hard_state": "UPDATE hard_state SET data = x'93'",
+    "movements": "UPDATE movements SET amount = 0 WHERE mseq = 1",
 }
 
 
@@ -579,7 +650,7 @@ def test_sqlite_a_missing_receipt_is_noticed(db: Path, history: History) -> None
         store.load()
 
 
-@pytest.mark.parametrize(("version", "match"), [(6, "newer govchain"), (3, "cannot read")])
+@pytest.mark.parametrize(("version", "match"), [(7, "newer govchain"), (3, "cannot read")])
 def test_sqlite_refuses_another_schema_version(db: Path, version: int, match: str) -> None:
     SqliteStore(db).close()
     raw = sqlite3.connect(db)
@@ -711,6 +782,10 @@ def test_a_redaction_removes_the_payload_and_a_restart_replays_without_it(
     assert [e.kind for e in entries if e.subject == f"tx:{rec.id.hex()}"][-1] == "redaction"
     assert store.audit_head(top) == r0.ledger.audit_head
     assert [e.seq for e in entries] == list(range(len(entries)))
+    if isinstance(store, SqliteStore | MemoryStore):  # redaction leaves the index alone
+        assert list(store.movements_of(ALICE.address, 1, top)) == indexed(
+            r0.executions, ALICE.address, 1, top
+        )
 
     # A restart replays the redacted record from its stored receipt.
     again = net.restart("r0", backend.reopen(store))

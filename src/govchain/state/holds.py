@@ -6,6 +6,12 @@ pays the recipient from escrow; `intercept` returns the amount to the sender.
 An emergency interception is provisional: the funds stay in escrow until the
 committee ratifies it, because a lapse must be able to put the hold back as it
 was, and the sender could have spent returned funds in between.
+
+`Moves` collects the final movements of value a height makes (trace/movements.py):
+a hold's amount entering escrow, and leaving it when a decision releases or
+intercepts it for good; transfers add theirs. Holds owns it because escrow
+is the one place value rests between two movements. It is no part of the
+state hash: the movements follow from what the hash already commits.
 """
 
 from __future__ import annotations
@@ -13,6 +19,15 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+
+from govchain.state.receipts import Status
+from govchain.trace.movements import ESCROW, Movement, MovementKind
+
+_TRANSFER = MovementKind.TRANSFER.value
+_ESCROW = MovementKind.ESCROW.value
+_RELEASE = MovementKind.RELEASE.value
+_INTERCEPT = MovementKind.INTERCEPT.value
+_EXECUTED = Status.EXECUTED.value
 
 
 class Resolution(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
@@ -50,6 +65,44 @@ class Hold(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=T
         return "held" if self.resolution is None else self.resolution.status
 
 
+class Moves:
+    """This height's movements of value so far, in final order.
+
+    The ledger says where execution is (at: the transaction's position and id,
+    or an end-of-height decision's); each movement recorded there takes the
+    next seq. take() hands the height's movements over and starts afresh.
+    """
+
+    __slots__ = ("_height", "_out", "_position", "_seq", "_tx_id")
+
+    def __init__(self) -> None:
+        self._out: list[Movement] = []
+        self._height = 0
+        self._position = 0
+        self._seq = 0
+        self._tx_id = b""
+
+    def at(self, height: int, position: int, tx_id: bytes) -> None:
+        """Movements from now on belong to this height, position and causing transaction."""
+        self._height, self._position, self._tx_id, self._seq = height, position, tx_id, 0
+
+    def add(self, src: bytes, dst: bytes, amount: int, kind: str) -> None:
+        """One movement of amount (> 0) from src to dst, at the current place."""
+        self._out.append(
+            Movement(self._height, self._position, self._seq, self._tx_id, src, dst, amount, kind)
+        )
+        self._seq += 1
+
+    def transfer(self, src: bytes, dst: bytes, amount: int) -> None:
+        """An executed transfer."""
+        self.add(src, dst, amount, _TRANSFER)
+
+    def take(self) -> tuple[Movement, ...]:
+        """The movements recorded since the last take, in final order."""
+        out, self._out = self._out, []
+        return tuple(out)
+
+
 class Holds:
     """Every hold ever made, by transaction id, and the escrow total."""
 
@@ -57,6 +110,7 @@ class Holds:
         self.by_tx: dict[bytes, Hold] = {}
         self.escrow = 0
         self._dirty: set[bytes] = set()
+        self.moves = Moves()
 
     def get(self, tx_id: bytes) -> Hold | None:
         """The hold of a transaction, resolved or not."""
@@ -68,6 +122,8 @@ class Holds:
         self.by_tx[hold.tx_id] = hold
         self.escrow += hold.amount
         self._dirty.add(hold.tx_id)
+        if hold.amount:
+            self.moves.add(hold.sender, ESCROW, hold.amount, _ESCROW)
 
     def resolve(self, tx_id: bytes, resolution: Resolution | None) -> Hold:
         """Set (or clear, None) the resolution; escrow follows. Returns the new hold."""
@@ -77,6 +133,12 @@ class Holds:
         assert self.escrow >= 0
         self.by_tx[tx_id] = new
         self._dirty.add(tx_id)
+        if old.amount and old.escrowed and not new.escrowed:
+            # Out of escrow for good (the action credits the account in the same step).
+            if new.status == _EXECUTED:
+                self.moves.add(ESCROW, old.to, old.amount, _RELEASE)
+            else:
+                self.moves.add(ESCROW, old.sender, old.amount, _INTERCEPT)
         return new
 
     def writes(self) -> list[Any]:

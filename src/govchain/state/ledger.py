@@ -42,6 +42,7 @@ from govchain.state.registry import NO_OP_WORDS, ActionSpec, Registry, TxContext
 from govchain.state.rulebook import RuleBook
 from govchain.state.schedule import VALSET_DELAY_HEIGHTS, Schedule, Scheduled
 from govchain.state.services import Service, Services
+from govchain.trace.movements import Movement
 
 __all__ = [
     "STATE_DOMAIN",
@@ -66,7 +67,10 @@ class Executed:
     them (checkpoint height + 1 carries it). redacted: ids of records whose
     payload the node must delete in the same atomic commit. A store must keep
     all three; their defaults (no entries, the empty head) are only right for
-    a chain without governance activity.
+    a chain without governance activity. movements: every final movement of
+    value at this height, in final order (the store indexes them in the same
+    commit; trace/movements.py). They follow from what the state hash
+    commits, so they are not hashed themselves.
     """
 
     height: int
@@ -76,6 +80,7 @@ class Executed:
     audit: tuple[AuditEntry, ...] = ()
     audit_head: bytes = AUDIT_EMPTY
     redacted: tuple[bytes, ...] = ()
+    movements: tuple[Movement, ...] = ()
 
 
 class Ledger:
@@ -231,7 +236,9 @@ class Ledger:
             height, self.stores, self.audit, self.registry, known_receipts, self._hold_amount_min
         )
         receipts: list[Receipt] = []
+        moves = self.holds.moves
         for index, tx in enumerate(txs):
+            moves.at(height, index, tx.id)
             o = self._apply(tx, ctx)
             if o is None:
                 receipts.append(Receipt(tx.id, height, index, _EXECUTED))
@@ -239,7 +246,7 @@ class Ledger:
                 receipts.append(
                     Receipt(tx.id, height, index, o.status, o.reason, o.rule, o.governance_ref)
                 )
-        self._end_of_height(height)
+        self._end_of_height(height, len(txs))
         redacted = self.stores.redactions.take_redacted()
         self.state_hash = digest(STATE_DOMAIN, self.state_hash, encode(self._writes(height)))
         self.receipts_root = receipts_root(receipts)
@@ -252,6 +259,7 @@ class Ledger:
             tuple(self.audit.take()),
             self.audit.head,
             tuple(redacted),
+            moves.take(),
         )
 
     def _writes(self, height: int) -> list[Any]:
@@ -360,11 +368,20 @@ class Ledger:
         return None
 
     # -- end of height -------------------------------------------------------------
-    def _end_of_height(self, height: int) -> None:
-        """Carry out what the height decided, in its order, then expiry."""
+    def _end_of_height(self, height: int, tx_count: int) -> None:
+        """Carry out what the height decided, in its order, then expiry.
+
+        What a decision moves comes after every transaction of the height in
+        final order: position tx_count + its place among the decisions, caused
+        by the proposal's transaction.
+        """
         gov = self.governance
+        moves = self.holds.moves
+        position = tx_count
         for q in gov.take_queue():
             p = gov.proposals[q.proposal_id]
+            moves.at(height, position, bytes.fromhex(p.id))
+            position += 1
             spec = self.registry.spec_of(p.action)
             if q.decision is Decision.ENACT:
                 gov.enacted(p.id, height, self._enact(spec, p, height))
@@ -375,6 +392,8 @@ class Ledger:
                 self._lapse(spec, p, height)
         for p, note in gov.expire(height):
             self.audit.note(height, note)
+            moves.at(height, position, bytes.fromhex(p.id))
+            position += 1
             if p.emergency:
                 self._lapse(self.registry.spec_of(p.action), p, height)
         self._refresh()

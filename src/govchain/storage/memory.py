@@ -5,6 +5,8 @@ A refused commit changes nothing; the checks both stores share are in base.py.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -25,9 +27,11 @@ from govchain.storage.base import (
     check_tx,
     prefix_bounds,
 )
+from govchain.trace.movements import Movement
 
 if TYPE_CHECKING:
     from govchain.storage.base import Store
+    from govchain.trace.movements import MovementSource
 
 
 def copy_hard_state(hs: HardState) -> HardState:
@@ -56,6 +60,9 @@ class MemoryStore:
         self._executed: list[Execution] = []
         self._vertices: dict[bytes, _Vertex] = {}  # admission order
         self._waiting: dict[bytes, Transaction] = {}  # clients' orphans, in arrival order
+        # account -> its movements in final order, and their heights (for bisecting)
+        self._movements: dict[bytes, list[Movement]] = {}
+        self._movement_heights: dict[bytes, list[int]] = {}
         self._closed = False
 
     def _open(self) -> None:
@@ -95,6 +102,9 @@ class MemoryStore:
                 if v is None and tx.id not in admitted:
                     check_tx(tx)
                 covered[tx.id] = (tx, h, index)
+            for m in ex.result.movements:
+                if m.height != h or m.amount <= 0:
+                    raise CommitError(f"execution at height {h}: movement {m!r:.120}")
         for tx in ready.waiting:
             check_tx(tx)
         # Apply: nothing below can fail.
@@ -102,6 +112,11 @@ class MemoryStore:
             self._hard_state = copy_hard_state(ready.hard_state)
         self._decided.extend(ready.decided)
         self._executed.extend(copy_execution(ex) for ex in ready.executed)
+        for ex in ready.executed:
+            for m in ex.result.movements:
+                for account in (m.src,) if m.src == m.dst else (m.src, m.dst):
+                    self._movements.setdefault(account, []).append(m)
+                    self._movement_heights.setdefault(account, []).append(m.height)
         for tx in ready.admitted:
             self._vertices[tx.id] = _Vertex(tx)
         for vid, (tx, h, index) in covered.items():
@@ -182,12 +197,34 @@ class MemoryStore:
             return None
         return self._executed[height - 1].result.audit_head
 
+    def movements_of(self, account: bytes, from_height: int, to_height: int) -> Iterator[Movement]:
+        """Movements into or out of account within the heights (inclusive), in final order."""
+        self._open()
+        moves = self._movements.get(account, [])
+        heights = self._movement_heights.get(account, [])
+        for i in range(bisect_left(heights, from_height), len(moves)):
+            if heights[i] > to_height:
+                return
+            yield moves[i]
+
+    def top_height(self) -> int:
+        """The highest height indexed: the last executed (indexed in the same commit)."""
+        self._open()
+        return len(self._executed)
+
+    def movements_from(self) -> int:
+        """The first height indexed (always 1 here: nothing is migrated)."""
+        self._open()
+        return 1
+
     def close(self) -> None:
         """Drop the contents; the store is unusable afterwards."""
         self._closed = True
         self._hard_state = None
         self._decided, self._executed, self._vertices = [], [], {}
+        self._movements, self._movement_heights = {}, {}
 
 
 if TYPE_CHECKING:
     _conforms: Store = MemoryStore()
+    _source: MovementSource = MemoryStore()

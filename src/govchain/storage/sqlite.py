@@ -1,6 +1,6 @@
 """The SQLite Store: WAL, one fsync'd transaction per commit, rows keyed by sequence.
 
-Layout (schema version 5):
+Layout (schema version 6):
 
 - `vertices`: one row per stored transaction, keyed by an increasing sequence
   number (the rowid) in admission order: header (body, signature), its id, and
@@ -33,6 +33,17 @@ Layout (schema version 5):
   for a parent (wire form, in arrival order); a row goes when its transaction
   is admitted (it is then in `vertices`), expires or is evicted. Added in
   version 5; a version 4 store gains the empty table when opened.
+- `movements`: every final movement of value (trace/movements.py), keyed by
+  an increasing sequence number in final order (height, position, seq), written
+  in the commit that stores its height's execution. `movement_accounts`
+  indexes it by account: (account, height, movement seq), one row for the
+  source and one for the destination (one when they are the same account).
+  `movements_from` holds the first height indexed: 1, except in a store
+  migrated from version 5, whose older executions were stored without their
+  movements; there it is the height after the last one executed then. (They
+  are not derivable from what the store holds without executing the chain.)
+  Redaction leaves the index alone: a redacted record never moved value.
+  Added in version 6.
 
 Sequence keys keep inserts at the right edge of each B-tree. Everything read
 back is checked (canonical encodings, ids against headers, payloads against
@@ -75,13 +86,15 @@ from govchain.storage.base import (
     check_tx,
     prefix_bounds,
 )
+from govchain.trace.movements import Movement, MovementKind
 
 if TYPE_CHECKING:
     from govchain.storage.base import Store
+    from govchain.trace.movements import MovementSource
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 APPLICATION_ID = 0x476F7643  # "GovC" in the database header: a govchain store
 # Immediate tries of the post-redaction WAL checkpoint before it waits for the
 # next commit; without a wait in between, as the commit runs on the event loop.
@@ -111,6 +124,10 @@ class _Outcome(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fiel
 
 
 OUTCOMES_DECODER = msgspec.msgpack.Decoder(list[_Outcome])
+# Rows one read of movements_of fetches: an account with many movements is
+# read page by page, never held whole.
+MOVEMENT_PAGE_ROWS = 4_096
+_MOVEMENT_KINDS = frozenset(k.value for k in MovementKind)
 
 # Ids of vertices not yet in tx_index kept in memory before a merge starts; a
 # merge then writes at least INDEX_SLICE_ROWS of them, in key order, per commit.
@@ -129,6 +146,29 @@ WAITING_TABLE = """CREATE TABLE waiting (
         signature BLOB NOT NULL,
         payload BLOB NOT NULL
     )"""
+MOVEMENT_TABLES = (
+    """CREATE TABLE movements (
+        mseq INTEGER PRIMARY KEY,
+        height INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        tx_id BLOB NOT NULL,
+        src BLOB NOT NULL,
+        dst BLOB NOT NULL,
+        amount INTEGER NOT NULL,
+        kind TEXT NOT NULL
+    )""",
+    """CREATE TABLE movement_accounts (
+        account BLOB NOT NULL,
+        height INTEGER NOT NULL,
+        mseq INTEGER NOT NULL,
+        PRIMARY KEY (account, height, mseq)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE movements_from (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        height INTEGER NOT NULL
+    )""",
+)
 SCHEMA = (
     """CREATE TABLE schema_version (
         id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -186,6 +226,7 @@ SCHEMA = (
         seq INTEGER NOT NULL
     )""",
     WAITING_TABLE,
+    *MOVEMENT_TABLES,
 )
 TABLES = frozenset(
     {
@@ -200,6 +241,9 @@ TABLES = frozenset(
         "audit",
         "redacted",
         "waiting",
+        "movements",
+        "movement_accounts",
+        "movements_from",
     }
 )
 
@@ -324,6 +368,39 @@ def _vertex(
     return seq, Transaction(vid, parsed, body, sig, payload), final
 
 
+_MOVEMENT_COLUMNS = (
+    "SELECT mseq, height, position, seq, tx_id, src, dst, amount, kind FROM movements"
+)
+
+
+_MOVEMENTS_OF = (  # a page of one account's movements after (height, mseq), in final order
+    f"{_MOVEMENT_COLUMNS} WHERE mseq IN ("  # noqa: S608 (constants only)
+    "SELECT mseq FROM movement_accounts WHERE account = ? "
+    "AND (height, mseq) > (?, ?) AND height <= ? "
+    "ORDER BY height, mseq LIMIT ?) ORDER BY mseq"
+)
+
+
+def _movement(row: tuple[Any, ...]) -> Movement:
+    """A movements row, checked."""
+    mseq_raw, height, position, seq, vid, src, dst, amount, kind = row
+    key = f"mseq {mseq_raw!r}"
+    t = "movements"
+    out = Movement(
+        _int(t, key, height),
+        _int(t, key, position),
+        _int(t, key, seq),
+        _bytes(t, key, vid, 32),
+        _bytes(t, key, src, 20),
+        _bytes(t, key, dst, 20),
+        _int(t, key, amount),
+        _str(t, key, kind, _MOVEMENT_KINDS),
+    )
+    if out.amount <= 0 or out.height < 1 or out.position < 0 or out.seq < 0:
+        raise CorruptStoreError(t, key, f"unexpected values {out!r:.120}")
+    return out
+
+
 def _outcomes_of(height: int, data: object, count: int) -> list[_Outcome]:
     """A height's `executed.outcomes`, checked (count: the length of its final order)."""
     key = f"height {height}"
@@ -410,6 +487,7 @@ class SqliteStore:
                     "INSERT INTO schema_version (id, version) VALUES (1, ?)", (SCHEMA_VERSION,)
                 )
                 c.execute("INSERT INTO tx_index_mark (id, seq) VALUES (1, 0)")
+                c.execute("INSERT INTO movements_from (id, height) VALUES (1, 1)")
                 c.execute(f"PRAGMA application_id={APPLICATION_ID}")
                 return
             try:
@@ -428,6 +506,17 @@ class SqliteStore:
                 c.execute(WAITING_TABLE)
                 c.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
                 tables.add("waiting")
+                version = 5
+            if version == 5:  # version 6 added the movement index
+                for statement in MOVEMENT_TABLES:
+                    c.execute(statement)
+                # Older executions were stored without movements: indexed from the next.
+                c.execute(
+                    "INSERT INTO movements_from (id, height) "
+                    "SELECT 1, coalesce(max(height), 0) + 1 FROM executed"
+                )
+                c.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+                tables.update(("movements", "movement_accounts", "movements_from"))
                 version = SCHEMA_VERSION
             if version != SCHEMA_VERSION:
                 raise SchemaError(
@@ -474,6 +563,13 @@ class SqliteStore:
             self._merging: list[tuple[int, int]] = []  # (tx_key, seq) in key order
             self._merged = 0  # how many of _merging are written
             self._data_version: int = self._pragma("data_version")
+            self._next_mseq: int = c.execute(
+                "SELECT coalesce(max(mseq), 0) + 1 FROM movements"
+            ).fetchone()[0]
+            froms = c.execute("SELECT height FROM movements_from").fetchall()
+            if len(froms) != 1 or type(froms[0][0]) is not int or froms[0][0] < 1:
+                raise CorruptStoreError("movements_from", "id 1", f"holds {froms!r:.80}")
+            self._movements_from: int = froms[0][0]
 
     @contextmanager
     def _write_transaction(self) -> Iterator[None]:
@@ -525,11 +621,13 @@ class SqliteStore:
                     ready, self._decided_height, self._executed_height, self._decided_checkpoint
                 )
                 next_seq, added, stored, covered = self._write(ready)
+                next_mseq = self._write_movements(ready)
                 merging, merged, mark = self._merge_index(stored)
         except sqlite3.IntegrityError as exc:
             raise CommitError(f"refused by the database: {exc}") from exc
         # Committed: only now do the caches move (before anything else can fail).
         self._next_seq = next_seq
+        self._next_mseq = next_mseq
         self._decided_height += len(ready.decided)
         self._executed_height += len(ready.executed)
         self._uncovered.update(added)
@@ -811,6 +909,37 @@ class SqliteStore:
                 if vid in wanted:
                     raise CommitError(f"vertex {vid.hex()} is already stored")
 
+    def _write_movements(self, ready: ReplicaReady) -> int:
+        """Index the executions' movements; returns the next movement sequence number."""
+        mseq = self._next_mseq
+        rows: list[tuple[int, int, int, int, bytes, bytes, bytes, int, str]] = []
+        by_account: list[tuple[bytes, int, int]] = []
+        for ex in ready.executed:
+            h = ex.checkpoint.height
+            for m in ex.result.movements:
+                if m.height != h or m.amount <= 0:
+                    raise CommitError(f"execution at height {h}: movement {m!r:.120}")
+                rows.append((mseq, h, m.position, m.seq, m.tx_id, m.src, m.dst, m.amount, m.kind))
+                by_account.append((m.src, h, mseq))
+                if m.dst != m.src:
+                    by_account.append((m.dst, h, mseq))
+                mseq += 1
+        if rows:
+            c = self._conn
+            c.executemany(
+                "INSERT INTO movements "
+                "(mseq, height, position, seq, tx_id, src, dst, amount, kind) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            # Sorted: each page of the account index is touched once per commit.
+            by_account.sort()
+            c.executemany(
+                "INSERT INTO movement_accounts (account, height, mseq) VALUES (?, ?, ?)",
+                by_account,
+            )
+        return mseq
+
     def _write_executed(self, rows: list[tuple[int, bytes, bytes, bytes, bytes, bytes]]) -> None:
         if rows:
             self._conn.executemany(
@@ -847,6 +976,7 @@ class SqliteStore:
                 "SELECT seq, tx_id, body, signature, NULL, NULL, payload FROM waiting ORDER BY seq"
             ).fetchall()
             covered_rows = c.execute("SELECT count(*) FROM covered").fetchone()[0]
+            movement_rows = c.execute(f"{_MOVEMENT_COLUMNS} ORDER BY mseq").fetchall()
             indexed = c.execute(
                 "SELECT count(*) FROM tx_index WHERE seq <= ?", (self._index_mark,)
             ).fetchone()[0]
@@ -893,6 +1023,10 @@ class SqliteStore:
         redacted_by_height: dict[int, list[bytes]] = {}
         for vid, height_raw in redacted_rows:
             redacted_by_height.setdefault(height_raw, []).append(vid)
+        movements_by_height: dict[int, list[Movement]] = {}
+        for row in movement_rows:
+            m = _movement(row)
+            movements_by_height.setdefault(m.height, []).append(m)
         for expected, (height, hash_data, root_data, head_data, seqs_data, outcomes) in enumerate(
             executed_rows, 1
         ):
@@ -924,6 +1058,7 @@ class SqliteStore:
                 tuple(audit_by_height.pop(height, [])),
                 _bytes("executed", key, head_data, 32),
                 tuple(redacted_by_height.pop(height, [])),
+                tuple(movements_by_height.pop(height, [])),
             )
             executed.append(Execution(decided[height - 1][0], tuple(txs), result))
         if covered_count:
@@ -935,6 +1070,9 @@ class SqliteStore:
             raise CorruptStoreError("covered", "all rows", f"{covered_rows} for {final_count} txs")
         if audit_by_height:
             raise CorruptStoreError("audit", f"height {min(audit_by_height)}", "not executed")
+        if movements_by_height:
+            where = f"height {min(movements_by_height)}"
+            raise CorruptStoreError("movements", where, "not executed")
         waiting = [_vertex(row, "waiting")[1] for row in waiting_rows]
         return Persisted(hard_state, decided, executed, vertices, waiting)
 
@@ -1086,6 +1224,39 @@ class SqliteStore:
         ).fetchone()
         return _bytes("executed", f"height {height}", row[0], 32) if row else None
 
+    # -- the movement index (trace/movements.py: MovementSource) -------------------
+    def movements_of(self, account: bytes, from_height: int, to_height: int) -> Iterator[Movement]:
+        """Movements into or out of account within the heights (inclusive), in final order.
+
+        Heights below movements_from() were never indexed (a migrated store):
+        they yield nothing. Read a page at a time, each page its own query.
+        """
+        self._check_open()
+        height, mseq = from_height, 0
+        while True:
+            rows = self._conn.execute(
+                _MOVEMENTS_OF,
+                (account, height, mseq, to_height, MOVEMENT_PAGE_ROWS),
+            ).fetchall()
+            for row in rows:
+                m = _movement(row)
+                if account not in (m.src, m.dst):
+                    raise CorruptStoreError("movement_accounts", f"mseq {row[0]}", "wrong account")
+                yield m
+            if len(rows) < MOVEMENT_PAGE_ROWS:
+                return
+            height, mseq = rows[-1][1], rows[-1][0]
+
+    def top_height(self) -> int:
+        """The highest height indexed: the last executed (indexed in the same commit)."""
+        self._check_open()
+        return self._executed_height
+
+    def movements_from(self) -> int:
+        """The first height indexed (above 1 only in a store migrated from version 5)."""
+        self._check_open()
+        return self._movements_from
+
     def close(self) -> None:
         """Close the connection (idempotent); the store is unusable afterwards."""
         if not self._closed:
@@ -1101,3 +1272,4 @@ class SqliteStore:
 
 if TYPE_CHECKING:
     _conforms: Store = SqliteStore(Path())
+    _source: MovementSource = SqliteStore(Path())

@@ -63,6 +63,7 @@ def run(ctx: TxContext, tx: Transaction, sender: bytes, acct: Account) -> Outcom
         hold(ctx, tx, sender, HoldTarget(t.to, t.amount), held)
         return held
     ctx.stores.accounts.credit(t.to, t.amount)
+    ctx.stores.holds.moves.transfer(sender, t.to, t.amount)
     return None
 
 
