@@ -1,0 +1,224 @@
+"""A plain, slow reference trace: one list entry per unit of money, every account, every movement.
+
+It reads the whole history in final order, keeps every account's balance, and
+for each followed account a list of unit tags (a seed index, or CLEAN). It
+shares no code with the engine beyond the result records and the case; the
+events limit is not modelled (property tests leave it unreached).
+"""
+
+from __future__ import annotations
+
+from govchain.trace.case import Policy, TraceCase
+from govchain.trace.memory import MemorySource
+from govchain.trace.movements import Movement
+from govchain.trace.result import (
+    RESULT_VERSION,
+    Summary,
+    TraceEdge,
+    TraceNode,
+    TraceResult,
+    Truncation,
+    sealed,
+)
+
+CLEAN = -1
+
+
+class RefAccount:
+    def __init__(self, hop: int, followed: bool, balance: int) -> None:
+        self.hop = hop
+        self.followed = followed
+        self.units = [CLEAN] * balance  # fifo/libr: unit tags, oldest first
+        self.balance = balance
+        self.share: dict[int, int] = {}  # haircut
+        self.poison: set[int] = set()
+        self.low: int | None = None  # libr
+        self.received = 0
+        self.seeds: set[int] = set()
+
+    def taint(self, policy: str) -> dict[int, int]:
+        out: dict[int, int] = {}
+        if policy in (Policy.FIFO, Policy.LIBR):
+            for u in self.units:
+                if u != CLEAN:
+                    out[u] = out.get(u, 0) + 1
+        elif policy == Policy.HAIRCUT:
+            out = {i: t for i, t in self.share.items() if t}
+        elif self.poison and self.balance:
+            out = {min(self.poison): self.balance}
+        return out
+
+    def watch_low(self) -> None:
+        if all(u == CLEAN for u in self.units):
+            self.low = None
+        elif self.low is None:
+            self.low = len(self.units)
+        else:
+            self.low = min(self.low, len(self.units))
+
+
+def reference_trace(source: MemorySource, case: TraceCase) -> TraceResult:
+    lim = case.limits
+    policy = case.policy
+    lo, hi = lim.from_height, min(lim.to_height, source.top_height())
+    history = [m for m in source.movements if lo <= m.height <= hi]
+
+    def delta(a: bytes, m: Movement) -> int:
+        return (m.amount if m.dst == a else 0) - (m.amount if m.src == a else 0)
+
+    opening: dict[bytes, int] = {}
+    running: dict[bytes, int] = {}
+    for m in history:
+        running[m.src] = running.get(m.src, 0) - m.amount
+        opening[m.src] = max(opening.get(m.src, 0), -running[m.src])
+        running[m.dst] = running.get(m.dst, 0) + m.amount
+        opening[m.dst] = max(opening.get(m.dst, 0), -running[m.dst])
+    balance = {a: opening.get(a, 0) for a in set(opening) | {s.account for s in case.seeds}}
+
+    accounts: dict[bytes, RefAccount] = {}
+    cut: dict[str, list[int]] = {}
+    cut_by: dict[bytes, str] = {}
+    for s in sorted({s.account for s in case.seeds}):
+        accounts[s] = RefAccount(0, True, balance[s])
+    seeded = [0] * len(case.seeds)
+    edges: list[TraceEdge] = []
+
+    def seed_height(i: int) -> None:
+        seed = case.seeds[i]
+        acc = accounts[seed.account]
+        want = seed.amount - seeded[i]
+        if policy in (Policy.FIFO, Policy.LIBR):
+            for k in range(len(acc.units) - 1, -1, -1):
+                if want and acc.units[k] == CLEAN:
+                    acc.units[k] = i
+                    want -= 1
+                    seeded[i] += 1
+            if policy == Policy.LIBR:
+                acc.watch_low()
+        elif policy == Policy.HAIRCUT:
+            done = min(want, acc.balance - sum(acc.share.values()))
+            if done:
+                acc.share[i] = acc.share.get(i, 0) + done
+            seeded[i] += done
+        else:
+            done = min(want, acc.balance)
+            if done:
+                acc.poison.add(i)
+            seeded[i] += done
+        if seeded[i]:
+            acc.seeds.add(i)
+
+    pending = sorted((max(s.height, lo), i) for i, s in enumerate(case.seeds) if not s.tx_id)
+    for m in history:
+        while pending and pending[0][0] <= m.height:
+            seed_height(pending.pop(0)[1])
+        src = accounts.get(m.src)
+        # the units this movement carries, as tags
+        if src is not None and src.followed:
+            if policy in (Policy.FIFO, Policy.LIBR):
+                parcel = src.units[: m.amount]
+                del src.units[: m.amount]
+                if policy == Policy.LIBR:
+                    src.watch_low()
+            elif policy == Policy.HAIRCUT:
+                parcel = []
+                for i in sorted(src.share):
+                    part = src.share[i] * m.amount // src.balance
+                    src.share[i] -= part
+                    parcel += [i] * part
+                parcel += [CLEAN] * (m.amount - len(parcel))
+            else:
+                tag = min(src.poison) if src.poison else CLEAN
+                parcel = [tag] * m.amount
+            src.balance -= m.amount
+        else:
+            parcel = [CLEAN] * m.amount
+        for i, seed in enumerate(case.seeds):
+            acc = accounts.get(seed.account)
+            if seed.tx_id == m.tx_id and seed.account == m.dst and acc and acc.followed:
+                for k in range(len(parcel)):
+                    if seeded[i] < seed.amount and parcel[k] == CLEAN:
+                        parcel[k] = i
+                        seeded[i] += 1
+        tainted = sum(1 for u in parcel if u != CLEAN)
+        dst = accounts.get(m.dst)
+        if dst is None and tainted:
+            hop = src.hop + 1 if src is not None else 0
+            limit = None
+            if hop > lim.hops_max:
+                limit = "hops"
+            elif sum(1 for a in accounts.values() if a.followed) >= lim.accounts_max:
+                limit = "accounts"
+            if limit is None:
+                dst = RefAccount(hop, True, balance[m.dst])
+            else:
+                dst = RefAccount(hop, False, 0)
+                cut_by[m.dst] = limit
+                cut.setdefault(limit, [0, 0])[0] += 1
+            accounts[m.dst] = dst
+        if dst is not None:
+            dst.seeds.update(u for u in parcel if u != CLEAN)
+            if dst.followed:
+                dst.balance += m.amount
+                if policy in (Policy.FIFO, Policy.LIBR):
+                    dst.units += parcel
+                    if policy == Policy.LIBR:
+                        dst.watch_low()
+                elif policy == Policy.HAIRCUT:
+                    for u in parcel:
+                        if u != CLEAN:
+                            dst.share[u] = dst.share.get(u, 0) + 1
+                else:
+                    dst.poison.update(u for u in parcel if u != CLEAN)
+            else:
+                dst.received += tainted
+                cut[cut_by[m.dst]][1] += tainted
+        for a in {m.src, m.dst}:
+            balance[a] = balance.get(a, 0) + delta(a, m)
+        if tainted:
+            edges.append(
+                TraceEdge(m.height, m.position, m.seq, m.tx_id, m.src, m.dst, m.amount, tainted)
+            )
+    for _, i in pending:
+        seed_height(i)
+
+    labels = [s.label for s in case.seeds]
+    nodes = []
+    for a in sorted(accounts):
+        acc = accounts[a]
+        if acc.followed:
+            taint = acc.taint(policy)
+            held = sum(taint.values())
+            if policy == Policy.FIFO:
+                cap = held
+            elif policy == Policy.LIBR:
+                cap = held if acc.low is None else min(held, acc.low)
+            else:
+                cap = 0
+            seeds = acc.seeds | set(taint)
+        else:
+            held, cap, seeds = acc.received, 0, acc.seeds
+        names = tuple(sorted({labels[i] for i in seeds}))
+        nodes.append(TraceNode(a, acc.hop, held, cap, 0, acc.followed, names))
+    summary = Summary(
+        sum(seeded),
+        sum(n.tainted for n in nodes if n.followed),
+        sum(n.tainted for n in nodes if not n.followed),
+        sum(n.freezable_cap for n in nodes),
+        len(nodes),
+        len(edges),
+        0,
+    )
+    return sealed(
+        TraceResult(
+            RESULT_VERSION,
+            case,
+            hi,
+            b"",
+            tuple(seeded),
+            tuple(nodes),
+            tuple(edges),
+            summary,
+            tuple(Truncation(k, v[0], v[1]) for k, v in sorted(cut.items())),
+        )
+    )
