@@ -303,17 +303,31 @@ def test_the_movement_index_gives_each_accounts_movements_in_final_order(
     assert len(list(store.movements_of(BOB.address, 1, top))) == 3
 
 
-def test_sqlite_reads_an_accounts_movements_page_by_page(
-    db: Path, history: History, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("merge_rows", [1, 3, sqlite_store.MOVEMENT_MERGE_ROWS])
+@pytest.mark.parametrize("colliding", [False, True], ids=["real-keys", "one-key-for-all"])
+def test_sqlite_movements_merged_into_the_account_index_stay_found(
+    db: Path, history: History, monkeypatch: pytest.MonkeyPatch, merge_rows: int, colliding: bool
 ) -> None:
-    monkeypatch.setattr(sqlite_store, "MOVEMENT_PAGE_ROWS", 1)
+    monkeypatch.setattr(sqlite_store, "MOVEMENT_PAGE_ROWS", 1)  # page by page
+    monkeypatch.setattr(sqlite_store, "MOVEMENT_MERGE_ROWS", merge_rows)
+    if colliding:
+        monkeypatch.setattr(sqlite_store, "account_key", lambda _address: 0)
+    executions = history.replica.executions
+    top = len(executions)
+    for i, ready in enumerate(history.readies):
+        with SqliteStore(db) as store:  # a restart after every commit
+            store.commit(ready)
+            if i % 4 == 0 or i == len(history.readies) - 1:
+                h = store.top_height()
+                for key in (ALICE, BOB):
+                    got = list(store.movements_of(key.address, 1, h))
+                    assert got == indexed(executions, key.address, 1, h)
     with SqliteStore(db) as store:
-        commit_all(store, history.readies)
-        top = store.top_height()
-        executions = history.replica.executions
-        assert list(store.movements_of(BOB.address, 1, top)) == indexed(
-            executions, BOB.address, 1, top
-        )
+        for key in (ALICE, BOB):
+            for lo, hi in [(1, top), (2, 3), (top, top)]:
+                got = list(store.movements_of(key.address, lo, hi))
+                assert got == indexed(executions, key.address, lo, hi)
+        assert store.load() == reference(history.readies)
 
 
 def test_sqlite_a_version_5_store_opens_and_indexes_from_the_next_height(
@@ -325,7 +339,7 @@ def test_sqlite_a_version_5_store_opens_and_indexes_from_the_next_height(
         migrated_at = store.top_height()
     raw = sqlite3.connect(db)  # as version 5 left it: no movement tables
     with raw:
-        for table in ("movements", "movement_accounts", "movements_from"):
+        for table in ("movements", "movement_accounts", "movement_index"):
             raw.execute(f"DROP TABLE {table}")
         raw.execute("UPDATE schema_version SET version = 5")
     raw.close()
@@ -620,7 +634,7 @@ CORRUPTIONS = {
     "outcomes": "UPDATE executed SET outcomes = x'9194a56d61796265c0c0c0' WHERE height = "
     "(SELECT min(height) FROM executed WHERE length(tx_seqs) = 2)",
     "hard_state": "UPDATE hard_state SET data = x'93'",
-    "movements": "UPDATE movements SET amount = 0 WHERE mseq = 1",
+    "movements": "UPDATE movements SET amount = 0 WHERE mseq = (SELECT min(mseq) FROM movements)",
 }
 
 

@@ -33,15 +33,20 @@ Layout (schema version 6):
   for a parent (wire form, in arrival order); a row goes when its transaction
   is admitted (it is then in `vertices`), expires or is evicted. Added in
   version 5; a version 4 store gains the empty table when opened.
-- `movements`: every final movement of value (trace/movements.py), keyed by
-  an increasing sequence number in final order (height, position, seq), written
-  in the commit that stores its height's execution. `movement_accounts`
-  indexes it by account: (account, height, movement seq), one row for the
-  source and one for the destination (one when they are the same account).
-  `movements_from` holds the first height indexed: 1, except in a store
-  migrated from version 5, whose older executions were stored without their
-  movements; there it is the height after the last one executed then. (They
-  are not derivable from what the store holds without executing the chain.)
+- `movements`: every final movement of value (trace/movements.py), written
+  in the commit that stores its height's execution, keyed by `mseq` = height
+  * 2^32 + its place in the height's movements: final order, and a height
+  window is a key range. `movement_accounts` indexes it by account:
+  (account_key, mseq), account_key being the address's first 8 bytes as an
+  integer (not unique: src and dst are compared on read), one row for the
+  source and one for the destination (one when they are the same). Like
+  `tx_index`, it is written in bulk, for the same reason (random keys): the
+  rows of movements above `movement_index.mark` live in memory (rebuilt from
+  `movements` on open) and are merged in key order once MOVEMENT_MERGE_ROWS
+  have gathered, in that commit. `movement_index.from_height` is the first
+  height indexed: 1, except in a store migrated from version 5, whose older
+  executions were stored without movements (not derivable without executing
+  the chain); there it is the height after the last one executed then.
   Redaction leaves the index alone: a redacted record never moved value.
   Added in version 6.
 
@@ -127,6 +132,9 @@ OUTCOMES_DECODER = msgspec.msgpack.Decoder(list[_Outcome])
 # Rows one read of movements_of fetches: an account with many movements is
 # read page by page, never held whole.
 MOVEMENT_PAGE_ROWS = 4_096
+# Account rows kept in memory before they are merged into movement_accounts.
+MOVEMENT_MERGE_ROWS = 32_768
+MOVEMENT_HEIGHT_SHIFT = 32  # mseq = height << shift | place: 4 billion movements a height
 _MOVEMENT_KINDS = frozenset(k.value for k in MovementKind)
 
 # Ids of vertices not yet in tx_index kept in memory before a merge starts; a
@@ -159,14 +167,14 @@ MOVEMENT_TABLES = (
         kind TEXT NOT NULL
     )""",
     """CREATE TABLE movement_accounts (
-        account BLOB NOT NULL,
-        height INTEGER NOT NULL,
+        account_key INTEGER NOT NULL,
         mseq INTEGER NOT NULL,
-        PRIMARY KEY (account, height, mseq)
+        PRIMARY KEY (account_key, mseq)
     ) WITHOUT ROWID""",
-    """CREATE TABLE movements_from (
+    """CREATE TABLE movement_index (
         id INTEGER PRIMARY KEY CHECK (id = 1),
-        height INTEGER NOT NULL
+        from_height INTEGER NOT NULL,
+        mark INTEGER NOT NULL
     )""",
 )
 SCHEMA = (
@@ -243,7 +251,7 @@ TABLES = frozenset(
         "waiting",
         "movements",
         "movement_accounts",
-        "movements_from",
+        "movement_index",
     }
 )
 
@@ -268,6 +276,16 @@ def _payload_or_null(tx: Transaction) -> bytes | None:
 def _index_rows(ids: Iterable[tuple[bytes, int]]) -> list[tuple[int, int]]:
     """(tx_key, seq) rows for (id, seq) pairs, in key order: a merge touches each page once."""
     return sorted((tx_key(vid), seq) for vid, seq in ids)
+
+
+def account_key(address: bytes) -> int:
+    """The indexed integer for an address: its first 8 bytes, as SQLite's signed 64 bits."""
+    return int.from_bytes(address[:8], "big", signed=True)
+
+
+def _movers(src: bytes, dst: bytes) -> tuple[bytes, ...]:
+    """The accounts a movement is indexed under: both ends, once each."""
+    return (src,) if src == dst else (src, dst)
 
 
 def tx_key(vid: bytes) -> int:
@@ -373,12 +391,17 @@ _MOVEMENT_COLUMNS = (
 )
 
 
-_MOVEMENTS_OF = (  # a page of one account's movements after (height, mseq), in final order
+_MOVEMENTS_OF = (  # a page of one account key's merged movements in an mseq range, in order
     f"{_MOVEMENT_COLUMNS} WHERE mseq IN ("  # noqa: S608 (constants only)
-    "SELECT mseq FROM movement_accounts WHERE account = ? "
-    "AND (height, mseq) > (?, ?) AND height <= ? "
-    "ORDER BY height, mseq LIMIT ?) ORDER BY mseq"
+    "SELECT mseq FROM movement_accounts WHERE account_key = ? AND mseq BETWEEN ? AND ? "
+    "ORDER BY mseq LIMIT ?) ORDER BY mseq"
 )
+
+
+def _mseq_range(from_height: int, to_height: int) -> tuple[int, int]:
+    """The mseq keys of the heights from..to (inclusive)."""
+    lo = max(from_height, 0) << MOVEMENT_HEIGHT_SHIFT
+    return lo, ((max(to_height, -1) + 1) << MOVEMENT_HEIGHT_SHIFT) - 1
 
 
 def _movement(row: tuple[Any, ...]) -> Movement:
@@ -396,8 +419,11 @@ def _movement(row: tuple[Any, ...]) -> Movement:
         _int(t, key, amount),
         _str(t, key, kind, _MOVEMENT_KINDS),
     )
+    mseq = _int(t, key, mseq_raw)
     if out.amount <= 0 or out.height < 1 or out.position < 0 or out.seq < 0:
         raise CorruptStoreError(t, key, f"unexpected values {out!r:.120}")
+    if mseq >> MOVEMENT_HEIGHT_SHIFT != out.height:
+        raise CorruptStoreError(t, key, f"not a key of height {out.height}")
     return out
 
 
@@ -487,7 +513,7 @@ class SqliteStore:
                     "INSERT INTO schema_version (id, version) VALUES (1, ?)", (SCHEMA_VERSION,)
                 )
                 c.execute("INSERT INTO tx_index_mark (id, seq) VALUES (1, 0)")
-                c.execute("INSERT INTO movements_from (id, height) VALUES (1, 1)")
+                c.execute("INSERT INTO movement_index (id, from_height, mark) VALUES (1, 1, 0)")
                 c.execute(f"PRAGMA application_id={APPLICATION_ID}")
                 return
             try:
@@ -512,11 +538,11 @@ class SqliteStore:
                     c.execute(statement)
                 # Older executions were stored without movements: indexed from the next.
                 c.execute(
-                    "INSERT INTO movements_from (id, height) "
-                    "SELECT 1, coalesce(max(height), 0) + 1 FROM executed"
+                    "INSERT INTO movement_index (id, from_height, mark) "
+                    "SELECT 1, coalesce(max(height), 0) + 1, 0 FROM executed"
                 )
                 c.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
-                tables.update(("movements", "movement_accounts", "movements_from"))
+                tables.update(("movements", "movement_accounts", "movement_index"))
                 version = SCHEMA_VERSION
             if version != SCHEMA_VERSION:
                 raise SchemaError(
@@ -563,13 +589,24 @@ class SqliteStore:
             self._merging: list[tuple[int, int]] = []  # (tx_key, seq) in key order
             self._merged = 0  # how many of _merging are written
             self._data_version: int = self._pragma("data_version")
-            self._next_mseq: int = c.execute(
-                "SELECT coalesce(max(mseq), 0) + 1 FROM movements"
-            ).fetchone()[0]
-            froms = c.execute("SELECT height FROM movements_from").fetchall()
-            if len(froms) != 1 or type(froms[0][0]) is not int or froms[0][0] < 1:
-                raise CorruptStoreError("movements_from", "id 1", f"holds {froms!r:.80}")
-            self._movements_from: int = froms[0][0]
+            marks = c.execute("SELECT from_height, mark FROM movement_index").fetchall()
+            if len(marks) != 1 or not all(type(v) is int and v >= 0 for v in marks[0]):
+                raise CorruptStoreError("movement_index", "id 1", f"holds {marks!r:.80}")
+            self._movements_from: int = marks[0][0]
+            self._movement_mark: int = marks[0][1]
+            # Movements above the mark: their account rows are not merged yet.
+            self._unmerged: dict[bytes, list[int]] = {}
+            self._unmerged_rows = 0
+            for mseq, src, dst in c.execute(
+                "SELECT mseq, src, dst FROM movements WHERE mseq > ? ORDER BY mseq",
+                (self._movement_mark,),
+            ):
+                key = f"mseq {mseq}"
+                for account in _movers(
+                    _bytes("movements", key, src, 20), _bytes("movements", key, dst, 20)
+                ):
+                    self._unmerged.setdefault(account, []).append(mseq)
+                    self._unmerged_rows += 1
 
     @contextmanager
     def _write_transaction(self) -> Iterator[None]:
@@ -621,13 +658,19 @@ class SqliteStore:
                     ready, self._decided_height, self._executed_height, self._decided_checkpoint
                 )
                 next_seq, added, stored, covered = self._write(ready)
-                next_mseq = self._write_movements(ready)
+                unmerged, movement_mark = self._write_movements(ready)
                 merging, merged, mark = self._merge_index(stored)
         except sqlite3.IntegrityError as exc:
             raise CommitError(f"refused by the database: {exc}") from exc
         # Committed: only now do the caches move (before anything else can fail).
         self._next_seq = next_seq
-        self._next_mseq = next_mseq
+        if movement_mark is not None:  # merged in this commit: nothing waits now
+            self._movement_mark = movement_mark
+            self._unmerged, self._unmerged_rows = {}, 0
+        else:
+            for account, mseq in unmerged:
+                self._unmerged.setdefault(account, []).append(mseq)
+            self._unmerged_rows += len(unmerged)
         self._decided_height += len(ready.decided)
         self._executed_height += len(ready.executed)
         self._uncovered.update(added)
@@ -909,36 +952,45 @@ class SqliteStore:
                 if vid in wanted:
                     raise CommitError(f"vertex {vid.hex()} is already stored")
 
-    def _write_movements(self, ready: ReplicaReady) -> int:
-        """Index the executions' movements; returns the next movement sequence number."""
-        mseq = self._next_mseq
+    def _write_movements(self, ready: ReplicaReady) -> tuple[list[tuple[bytes, int]], int | None]:
+        """Store the executions' movements; merge the account index when enough wait.
+
+        Returns the new (account, mseq) pairs left unmerged and, when a merge
+        ran, the new mark. Inside the open transaction; the caches move after.
+        """
         rows: list[tuple[int, int, int, int, bytes, bytes, bytes, int, str]] = []
-        by_account: list[tuple[bytes, int, int]] = []
+        new: list[tuple[bytes, int]] = []
         for ex in ready.executed:
             h = ex.checkpoint.height
-            for m in ex.result.movements:
+            base = h << MOVEMENT_HEIGHT_SHIFT
+            for i, m in enumerate(ex.result.movements):
                 if m.height != h or m.amount <= 0:
                     raise CommitError(f"execution at height {h}: movement {m!r:.120}")
+                mseq = base + i
                 rows.append((mseq, h, m.position, m.seq, m.tx_id, m.src, m.dst, m.amount, m.kind))
-                by_account.append((m.src, h, mseq))
-                if m.dst != m.src:
-                    by_account.append((m.dst, h, mseq))
-                mseq += 1
-        if rows:
-            c = self._conn
-            c.executemany(
-                "INSERT INTO movements "
-                "(mseq, height, position, seq, tx_id, src, dst, amount, kind) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            # Sorted: each page of the account index is touched once per commit.
-            by_account.sort()
-            c.executemany(
-                "INSERT INTO movement_accounts (account, height, mseq) VALUES (?, ?, ?)",
-                by_account,
-            )
-        return mseq
+                new.extend((account, mseq) for account in _movers(m.src, m.dst))
+        if not rows:
+            return [], None
+        c = self._conn
+        c.executemany(
+            "INSERT INTO movements (mseq, height, position, seq, tx_id, src, dst, amount, kind) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        if self._unmerged_rows + len(new) < MOVEMENT_MERGE_ROWS:
+            return new, None
+        # In key order: each page of the index is touched once per merge.
+        merged = sorted(
+            [(account_key(a), s) for a, seqs in self._unmerged.items() for s in seqs]
+            + [(account_key(a), s) for a, s in new]
+        )
+        # OR IGNORE: a movement's two ends may share a key (its first 8 bytes); one row does.
+        c.executemany(
+            "INSERT OR IGNORE INTO movement_accounts (account_key, mseq) VALUES (?, ?)", merged
+        )
+        mark = rows[-1][0]
+        c.execute("UPDATE movement_index SET mark = ? WHERE id = 1", (mark,))
+        return [], mark
 
     def _write_executed(self, rows: list[tuple[int, bytes, bytes, bytes, bytes, bytes]]) -> None:
         if rows:
@@ -1229,23 +1281,36 @@ class SqliteStore:
         """Movements into or out of account within the heights (inclusive), in final order.
 
         Heights below movements_from() were never indexed (a migrated store):
-        they yield nothing. Read a page at a time, each page its own query.
+        they yield nothing. The merged index is read a page at a time, each
+        page its own query, then the movements still waiting in memory (all
+        later); both as they were when the read began.
         """
         self._check_open()
-        height, mseq = from_height, 0
-        while True:
+        lo, hi = _mseq_range(from_height, to_height)
+        mark = self._movement_mark
+        waiting = [s for s in self._unmerged.get(account, ()) if lo <= s <= hi]
+        key = account_key(account)
+        start, end = lo, min(hi, mark)
+        while start <= end:
             rows = self._conn.execute(
-                _MOVEMENTS_OF,
-                (account, height, mseq, to_height, MOVEMENT_PAGE_ROWS),
+                _MOVEMENTS_OF, (key, start, end, MOVEMENT_PAGE_ROWS)
             ).fetchall()
             for row in rows:
                 m = _movement(row)
-                if account not in (m.src, m.dst):
-                    raise CorruptStoreError("movement_accounts", f"mseq {row[0]}", "wrong account")
-                yield m
+                if account in (m.src, m.dst):  # else another account with the same key
+                    yield m
             if len(rows) < MOVEMENT_PAGE_ROWS:
-                return
-            height, mseq = rows[-1][1], rows[-1][0]
+                break
+            start = rows[-1][0] + 1
+        for begin in range(0, len(waiting), _KEYS_PER_QUERY):
+            chunk = waiting[begin : begin + _KEYS_PER_QUERY]
+            marks = ",".join("?" * len(chunk))
+            query = f"{_MOVEMENT_COLUMNS} WHERE mseq IN ({marks}) ORDER BY mseq"
+            rows = self._conn.execute(query, chunk).fetchall()
+            if len(rows) != len(chunk):
+                raise CorruptStoreError("movements", f"mseq {chunk[0]}", "a movement is missing")
+            for row in rows:
+                yield _movement(row)
 
     def top_height(self) -> int:
         """The highest height indexed: the last executed (indexed in the same commit)."""
