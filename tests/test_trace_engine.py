@@ -8,13 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from govchain.codec import encode
-from govchain.trace.case import Limits, Policy, Seed, TraceCase, TraceError
+from govchain.trace.case import Direction, Limits, Policy, Seed, TraceCase, TraceError
 from govchain.trace.engine import trace
 from govchain.trace.memory import MemorySource
 from govchain.trace.movements import Movement, MovementKind
 from govchain.trace.result import TraceNode, TraceResult, root_of
 from test_house_rules import PACKAGE, forbidden_in
-from trace_reference import reference_trace
+from trace_reference import reference_backward, reference_trace
 
 
 # -- helpers ---------------------------------------------------------------
@@ -157,6 +157,45 @@ def test_a_seed_is_clipped_to_what_the_account_holds() -> None:
     assert result.summary.seeded == 30
 
 
+def test_backward_clayton_names_the_victims_in_order() -> None:
+    """Clayton's case backward: T received 1000 from A (height 1) and 500 from B (height 2),
+    then paid 1200 to X (height 3). Where did X's 1200 come from? First in, first out:
+    A's 1000 and the first 200 of B's. A and B hold no earlier credits, so the trail ends
+    in their opening balances (genesis, in a real chain).
+    """
+    src = history(("A", "T", 1000), ("B", "T", 500), ("T", "X", 1200))
+    back = TraceCase((Seed(addr("T"), 1200, tx_id=txid(3), label="x"),), direction="backward")
+    result = trace(src, back)
+    assert [(n.account, n.hop, n.tainted) for n in result.nodes] == [
+        (addr("A"), 1, 1000),
+        (addr("B"), 1, 200),
+        (addr("T"), 0, 0),
+    ]
+    assert [(e.height, e.tainted) for e in result.edges] == [(1, 1000), (2, 200), (3, 1200)]
+
+
+def test_backward_skips_credits_that_had_already_left() -> None:
+    """G pays W 100 (height 1), W pays Y 100 (height 2), V pays W 40 (height 3), W pays Z 40
+    (height 4): Z's 40 came from V, not G, though G's credit came first."""
+    src = history(("G", "W", 100), ("W", "Y", 100), ("V", "W", 40), ("W", "Z", 40))
+    back = TraceCase((Seed(addr("W"), 40, tx_id=txid(4)),), direction="backward")
+    result = trace(src, back)
+    assert {n.account: n.tainted for n in result.nodes} == {addr("W"): 0, addr("V"): 40}
+
+
+def test_backward_from_a_height_takes_what_would_leave_next() -> None:
+    """W holds G's 100 then V's 40 after height 2: the next 120 to leave are G's 100 and
+    20 of V's."""
+    src = history(("G", "W", 100), ("V", "W", 40))
+    back = TraceCase((Seed(addr("W"), 120),), direction="backward")
+    result = trace(src, back)
+    assert {n.account: n.tainted for n in result.nodes} == {
+        addr("W"): 0,
+        addr("G"): 100,
+        addr("V"): 20,
+    }
+
+
 # -- limits ----------------------------------------------------------------
 def chain() -> MemorySource:
     return history(("V", "A", 10), ("A", "B", 10), ("B", "C", 10), ("C", "D", 10))
@@ -197,12 +236,17 @@ def test_height_window_bounds_the_snapshot() -> None:
         (Seed(addr("A"), 0), "forward", "positive"),
         (Seed(addr("A"), 1, tx_id=b"x"), "forward", "32 bytes"),
         (Seed(addr("A"), 1), "sideways", "direction"),
-        (Seed(addr("A"), 1), "backward", "not implemented"),
     ],
 )
 def test_a_bad_case_is_refused(seed: Seed, direction: str, message: str) -> None:
     with pytest.raises(TraceError, match=message):
         trace(chain(), TraceCase((seed,), direction=direction))
+
+
+@pytest.mark.parametrize("policy", [Policy.HAIRCUT, Policy.POISON])
+def test_backward_refuses_the_scoring_policies(policy: str) -> None:
+    with pytest.raises(TraceError, match="backward tracing supports fifo and libr"):
+        trace(chain(), TraceCase((Seed(addr("A"), 1),), direction="backward", policy=policy))
 
 
 # -- the result's root -----------------------------------------------------
@@ -232,25 +276,33 @@ def histories(draw: st.DrawFn) -> tuple[MemorySource, TraceCase]:
         Movement(k // 3 + 1, k % 3, 0, txid(k), s, d, a, MovementKind.TRANSFER)
         for k, (s, d, a) in enumerate(steps)
     ]
+    direction = draw(st.sampled_from([Direction.FORWARD, Direction.BACKWARD]))
     seeds = []
     for label in draw(st.lists(st.sampled_from(["x", "y"]), min_size=1, max_size=3)):
         amount = draw(st.integers(1, 60))
         if draw(st.booleans()):
             m = draw(st.sampled_from(movements))
-            seeds.append(Seed(m.dst, amount, tx_id=m.tx_id, label=label))
+            account = m.dst if direction == Direction.FORWARD else m.src
+            seeds.append(Seed(account, amount, tx_id=m.tx_id, label=label))
         else:
             height = draw(st.integers(-1, movements[-1].height + 1))
             seeds.append(Seed(draw(st.sampled_from(POOL)), amount, height=height, label=label))
     limits = Limits(hops_max=draw(st.integers(1, 4)), accounts_max=draw(st.integers(1, 7)))
-    policy = draw(st.sampled_from(POLICIES))
-    return MemorySource(movements), TraceCase(tuple(seeds), policy=policy, limits=limits)
+    policies = POLICIES if direction == Direction.FORWARD else POLICIES[:2]
+    policy = draw(st.sampled_from(policies))
+    trace_case = TraceCase(tuple(seeds), direction=direction, policy=policy, limits=limits)
+    return MemorySource(movements), trace_case
 
 
 @settings(max_examples=300, deadline=None)
 @given(histories())
 def test_engine_agrees_with_the_reference(drawn: tuple[MemorySource, TraceCase]) -> None:
     source, trace_case = drawn
-    assert without_events(trace(source, trace_case)) == reference_trace(source, trace_case)
+    if trace_case.direction == Direction.FORWARD:
+        expected = reference_trace(source, trace_case)
+    else:
+        expected = reference_backward(source, trace_case)
+    assert without_events(trace(source, trace_case)) == expected
 
 
 @settings(max_examples=200, deadline=None)

@@ -222,3 +222,150 @@ def reference_trace(source: MemorySource, case: TraceCase) -> TraceResult:
             tuple(Truncation(k, v[0], v[1]) for k, v in sorted(cut.items())),
         )
     )
+
+
+Tag = tuple[str, bytes, int, int]  # ("open", account, unit, 0) or ("in", b"", movement, offset)
+
+
+def reference_backward(source: MemorySource, case: TraceCase) -> TraceResult:
+    """Backward FIFO, unit by unit: every unit carries the tag of how it arrived."""
+    lim = case.limits
+    lo, hi = lim.from_height, min(lim.to_height, source.top_height())
+    history = [m for m in source.movements if lo <= m.height <= hi]
+
+    def opening(a: bytes) -> int:
+        running = low = 0
+        for m in history:
+            if m.src == a:
+                running -= m.amount
+                low = min(low, running)
+            if m.dst == a:
+                running += m.amount
+        return -low
+
+    def simulate(a: bytes, upto: int) -> tuple[list[Tag], dict[int, list[Tag]]]:
+        """A's queue after every movement up to height `upto`, and the tags each debit took."""
+        queue: list[Tag] = [("open", a, k, 0) for k in range(opening(a))]
+        taken: dict[int, list[Tag]] = {}
+        for i, m in enumerate(history):
+            if m.height > upto:
+                break
+            if m.src == a:
+                taken[i] = queue[: m.amount]
+                del queue[: m.amount]
+            if m.dst == a:
+                queue += [("in", b"", i, o) for o in range(m.amount)]
+        return queue, taken
+
+    outtags: dict[int, list[Tag]] = {}
+    for a in {m.src for m in history}:
+        outtags.update(simulate(a, hi)[1])
+
+    traced: dict[tuple[Tag, int], int] = {}
+    edge: dict[int, int] = {}
+    seeded = [0] * len(case.seeds)
+    hop: dict[bytes, int] = {}
+    followed: set[bytes] = set()
+    reached: dict[bytes, set[int]] = {}
+    received: dict[bytes, int] = {}
+    cut: dict[str, list[int]] = {}
+    cut_by: dict[bytes, str] = {}
+    for a in sorted({s.account for s in case.seeds}):
+        hop[a] = 0
+        followed.add(a)
+        reached[a] = set()
+
+    def mark(tags: list[Tag], seed: int) -> None:
+        for tag in tags:
+            traced[(tag, seed)] = traced.get((tag, seed), 0) + 1
+
+    for idx, seed in enumerate(case.seeds):
+        if seed.tx_id:
+            for i, m in enumerate(history):
+                if m.tx_id == seed.tx_id and m.src == seed.account:
+                    take = min(seed.amount - seeded[idx], m.amount)
+                    if take:
+                        mark(outtags[i][:take], idx)
+                        edge[i] = edge.get(i, 0) + take
+                        seeded[idx] += take
+        else:
+            queue, _ = simulate(seed.account, hi if seed.height == -1 else seed.height)
+            take = min(seed.amount, len(queue))
+            mark(queue[:take], idx)
+            seeded[idx] += take
+        if seeded[idx]:
+            reached[seed.account].add(idx)
+
+    for i in range(len(history) - 1, -1, -1):
+        m = history[i]
+        units: list[tuple[int, int, int]] = []  # (offset, seed, count)
+        for o in range(m.amount):
+            for s in range(len(case.seeds)):
+                count = traced.get((("in", b"", i, o), s), 0)
+                if count:
+                    units.append((o, s, count))
+        total = sum(c for _, _, c in units)
+        if not total:
+            continue
+        edge[i] = edge.get(i, 0) + total
+        src = m.src
+        if src not in hop:
+            hop[src] = hop[m.dst] + 1
+            reached[src] = set()
+            if hop[src] > lim.hops_max:
+                limit = "hops"
+            elif len(followed) >= lim.accounts_max:
+                limit = "accounts"
+            else:
+                limit = ""
+                followed.add(src)
+            if limit:
+                cut_by[src] = limit
+                received[src] = 0
+                cut.setdefault(limit, [0, 0])[0] += 1
+        reached[src].update(s for _, s, _ in units)
+        if src in followed:
+            for o, s, count in units:
+                tag = outtags[i][o]
+                traced[(tag, s)] = traced.get((tag, s), 0) + count
+        else:
+            received[src] += total
+            cut[cut_by[src]][1] += total
+
+    origin: dict[bytes, int] = {}
+    for (tag, _), count in traced.items():
+        if tag[0] == "open":
+            origin[tag[1]] = origin.get(tag[1], 0) + count
+    labels = [s.label for s in case.seeds]
+    nodes = []
+    for a in sorted(hop):
+        held = origin.get(a, 0) if a in followed else received[a]
+        names = tuple(sorted({labels[s] for s in reached[a]}))
+        nodes.append(TraceNode(a, hop[a], held, 0, 0, a in followed, names))
+    edges = [
+        TraceEdge(m.height, m.position, m.seq, m.tx_id, m.src, m.dst, m.amount, min(m.amount, n))
+        for i, n in sorted(edge.items())
+        for m in [history[i]]
+    ]
+    summary = Summary(
+        sum(seeded),
+        sum(n.tainted for n in nodes if n.followed),
+        sum(n.tainted for n in nodes if not n.followed),
+        0,
+        len(nodes),
+        len(edges),
+        0,
+    )
+    return sealed(
+        TraceResult(
+            RESULT_VERSION,
+            case,
+            hi,
+            b"",
+            tuple(seeded),
+            tuple(nodes),
+            tuple(edges),
+            summary,
+            tuple(Truncation(k, v[0], v[1]) for k, v in sorted(cut.items())),
+        )
+    )

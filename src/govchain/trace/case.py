@@ -43,8 +43,11 @@ class Seed(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=T
 
     Forward with `tx_id`: the first `amount` units that transaction credits to the
     account. Forward with only `height`: the newest `amount` units of the account's
-    balance at the start of that height. An empty tx_id means "not given";
-    height -1 means the window's first height.
+    balance at the start of that height (-1: the window's first height).
+    Backward with `tx_id`: the first `amount` units that transaction debits from
+    the account. Backward with only `height`: the `amount` units that would leave
+    the account next, after every movement up to that height (-1: the snapshot).
+    An empty tx_id means "not given".
     """
 
     account: bytes
@@ -81,8 +84,6 @@ def check_case(case: TraceCase) -> None:
         raise TraceError(f"unknown direction {case.direction!r}")
     if case.policy not in Policy.__members__.values():
         raise TraceError(f"unknown policy {case.policy!r}")
-    if case.direction != Direction.FORWARD:
-        raise TraceError("backward tracing is not implemented yet")
     lim = case.limits
     for name in ("hops_max", "accounts_max", "events_max"):
         value = getattr(lim, name)

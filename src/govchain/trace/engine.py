@@ -13,18 +13,12 @@ import heapq
 from dataclasses import dataclass, field
 from itertools import islice
 
+from govchain.trace.backward import trace_backward
 from govchain.trace.books import CLEAN, Book, Parcel, open_book, parcel_taint
-from govchain.trace.case import Seed, TraceCase, check_case
+from govchain.trace.case import Direction, Seed, TraceCase, check_case
+from govchain.trace.history import delta, opening_balance
 from govchain.trace.movements import Movement, MovementSource
-from govchain.trace.result import (
-    RESULT_VERSION,
-    Summary,
-    TraceEdge,
-    TraceNode,
-    TraceResult,
-    Truncation,
-    sealed,
-)
+from govchain.trace.result import TraceEdge, TraceNode, TraceResult, assemble
 
 Order = tuple[int, int, int]
 
@@ -39,21 +33,6 @@ class _Track:
     cursor: int = 0
     received: int = 0  # frontier accounts: taint that arrived
     seeds: set[int] = field(default_factory=set)
-
-
-def _delta(account: bytes, m: Movement) -> int:
-    return (m.amount if m.dst == account else 0) - (m.amount if m.src == account else 0)
-
-
-def _opening(account: bytes, movements: list[Movement]) -> int:
-    """The least opening balance that keeps every running balance non-negative."""
-    running = low = 0
-    for m in movements:
-        if m.src == account:  # debit first: a transfer to oneself still needs the money
-            low = min(low, running - m.amount)
-        running += _delta(account, m)
-        low = min(low, running)
-    return -low
 
 
 def _seed_parcel(parcel: Parcel, amount: int, index: int) -> tuple[Parcel, int]:
@@ -113,10 +92,10 @@ class _Trace:
         movements = self._load(account)
         if movements is None:
             return None
-        balance = _opening(account, movements)
+        balance = opening_balance(account, movements)
         cursor = 0
         while at is not None and cursor < len(movements) and movements[cursor].order < at:
-            balance += _delta(account, movements[cursor])
+            balance += delta(account, movements[cursor])
             cursor += 1
         if at is not None and cursor < len(movements) and movements[cursor].order == at:
             cursor += 1
@@ -231,36 +210,16 @@ class _Trace:
                 held, cap, seeds = t.received, 0, t.seeds
             names = tuple(sorted({labels[i] for i in seeds}))
             nodes.append(TraceNode(account, t.hop, held, cap, 0, t.book is not None, names))
-        followed = sum(n.tainted for n in nodes if n.followed)
-        unfollowed = sum(n.tainted for n in nodes if not n.followed)
-        summary = Summary(
-            sum(self.seeded),
-            followed,
-            unfollowed,
-            sum(n.freezable_cap for n in nodes),
-            len(nodes),
-            len(self.edges),
-            self.events,
-        )
-        truncations = tuple(Truncation(k, v[0], v[1]) for k, v in sorted(self.cut.items()))
-        return sealed(
-            TraceResult(
-                RESULT_VERSION,
-                self.case,
-                self.hi,
-                state_hash,
-                tuple(self.seeded),
-                tuple(nodes),
-                tuple(self.edges),
-                summary,
-                truncations,
-            )
+        return assemble(
+            self.case, self.hi, state_hash, self.seeded, nodes, self.edges, self.events, self.cut
         )
 
 
 def trace(source: MovementSource, case: TraceCase, state_hash: bytes = b"") -> TraceResult:
     """Follow the case's seeds through the source's movements; raise TraceError on a bad case."""
     check_case(case)
+    if case.direction == Direction.BACKWARD:
+        return trace_backward(source, case, state_hash)
     run = _Trace(source, case)
     run.run()
     return run.result(state_hash)

@@ -80,3 +80,38 @@ def root_of(result: TraceResult) -> bytes:
 def sealed(result: TraceResult) -> TraceResult:
     """The result with its result_root filled in."""
     return msgspec.structs.replace(result, result_root=root_of(result))
+
+
+def assemble(
+    case: TraceCase,
+    snapshot_height: int,
+    state_hash: bytes,
+    seeded: list[int],
+    nodes: list[TraceNode],
+    edges: list[TraceEdge],
+    events: int,
+    cut: dict[str, list[int]],
+) -> TraceResult:
+    """The sealed result from its parts (nodes sorted by account, edges in final order)."""
+    summary = Summary(
+        sum(seeded),
+        sum(n.tainted for n in nodes if n.followed),
+        sum(n.tainted for n in nodes if not n.followed),
+        sum(n.freezable_cap for n in nodes),
+        len(nodes),
+        len(edges),
+        events,
+    )
+    truncations = tuple(Truncation(k, v[0], v[1]) for k, v in sorted(cut.items()))
+    body = TraceResult(
+        RESULT_VERSION,
+        case,
+        snapshot_height,
+        state_hash,
+        tuple(seeded),
+        tuple(nodes),
+        tuple(edges),
+        summary,
+        truncations,
+    )
+    return sealed(body)
