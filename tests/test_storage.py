@@ -634,7 +634,6 @@ CORRUPTIONS = {
     "outcomes": "UPDATE executed SET outcomes = x'9194a56d61796265c0c0c0' WHERE height = "
     "(SELECT min(height) FROM executed WHERE length(tx_seqs) = 2)",
     "hard_state": "UPDATE hard_state SET data = x'93'",
-    "movements": "UPDATE movements SET amount = 0 WHERE mseq = (SELECT min(mseq) FROM movements)",
 }
 
 
@@ -651,6 +650,20 @@ def test_sqlite_a_corrupted_row_is_an_error_naming_its_table(
     table = {"payload": "vertices", "outcomes": "executed"}.get(table, table)
     with SqliteStore(db) as store, pytest.raises(CorruptStoreError, match=f"table {table},"):
         store.load()
+
+
+def test_sqlite_a_corrupted_movement_is_an_error_naming_its_table(
+    db: Path, history: History
+) -> None:
+    with SqliteStore(db) as store:
+        commit_all(store, history.readies)
+    raw = sqlite3.connect(db)
+    with raw:
+        sql = "UPDATE movements SET movement = x'c1' WHERE mseq = (SELECT min(mseq) FROM movements)"
+        assert raw.execute(sql).rowcount == 1
+    raw.close()
+    with pytest.raises(CorruptStoreError, match="table movements,"):
+        SqliteStore(db)  # unmerged movements are read on opening
 
 
 def test_sqlite_a_missing_receipt_is_noticed(db: Path, history: History) -> None:

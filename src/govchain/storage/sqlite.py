@@ -33,17 +33,20 @@ Layout (schema version 6):
   for a parent (wire form, in arrival order); a row goes when its transaction
   is admitted (it is then in `vertices`), expires or is evicted. Added in
   version 5; a version 4 store gains the empty table when opened.
-- `movements`: every final movement of value (trace/movements.py), written
-  in the commit that stores its height's execution, keyed by `mseq` = height
-  * 2^32 + its place in the height's movements: final order, and a height
-  window is a key range. `movement_accounts` indexes it by account:
-  (account_key, mseq), account_key being the address's first 8 bytes as an
-  integer (not unique: src and dst are compared on read), one row for the
-  source and one for the destination (one when they are the same). Like
+- `movements`: every final movement of value (trace/movements.py, msgpack
+  in one column: a row of nine columns cost three times as much to insert),
+  written in the commit that stores its height's execution, keyed by `mseq` =
+  height * 2^32 + its place in the height's movements: final order, and a
+  height window is a key range. `movement_accounts` indexes it by account,
+  as posting lists: per account_key (the address's first 8 bytes as an
+  integer; not unique, so src and dst are compared on read) and merge, one
+  row holding the mseqs (msgpack list, ascending) of the movements from or to
+  it, keyed by (account_key, last mseq) with the first mseq beside. Like
   `tx_index`, it is written in bulk, for the same reason (random keys): the
-  rows of movements above `movement_index.mark` live in memory (rebuilt from
-  `movements` on open) and are merged in key order once MOVEMENT_MERGE_ROWS
-  have gathered, in that commit. `movement_index.from_height` is the first
+  movements above `movement_index.mark` are indexed in memory (rebuilt from
+  `movements` on open) and merged once MOVEMENT_MERGE_ROWS account entries
+  have gathered, in that commit: one row per account then, not per movement.
+  `movement_index.from_height` is the first
   height indexed: 1, except in a store migrated from version 5, whose older
   executions were stored without movements (not derivable without executing
   the chain); there it is the height after the last one executed then.
@@ -157,19 +160,14 @@ WAITING_TABLE = """CREATE TABLE waiting (
 MOVEMENT_TABLES = (
     """CREATE TABLE movements (
         mseq INTEGER PRIMARY KEY,
-        height INTEGER NOT NULL,
-        position INTEGER NOT NULL,
-        seq INTEGER NOT NULL,
-        tx_id BLOB NOT NULL,
-        src BLOB NOT NULL,
-        dst BLOB NOT NULL,
-        amount INTEGER NOT NULL,
-        kind TEXT NOT NULL
+        movement BLOB NOT NULL
     )""",
     """CREATE TABLE movement_accounts (
         account_key INTEGER NOT NULL,
-        mseq INTEGER NOT NULL,
-        PRIMARY KEY (account_key, mseq)
+        last_mseq INTEGER NOT NULL,
+        first_mseq INTEGER NOT NULL,
+        mseqs BLOB NOT NULL,
+        PRIMARY KEY (account_key, last_mseq)
     ) WITHOUT ROWID""",
     """CREATE TABLE movement_index (
         id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -386,15 +384,13 @@ def _vertex(
     return seq, Transaction(vid, parsed, body, sig, payload), final
 
 
-_MOVEMENT_COLUMNS = (
-    "SELECT mseq, height, position, seq, tx_id, src, dst, amount, kind FROM movements"
-)
+_MOVEMENT_COLUMNS = "SELECT mseq, movement FROM movements"
+MOVEMENT_DECODER = msgspec.msgpack.Decoder(Movement)
 
 
-_MOVEMENTS_OF = (  # a page of one account key's merged movements in an mseq range, in order
-    f"{_MOVEMENT_COLUMNS} WHERE mseq IN ("  # noqa: S608 (constants only)
-    "SELECT mseq FROM movement_accounts WHERE account_key = ? AND mseq BETWEEN ? AND ? "
-    "ORDER BY mseq LIMIT ?) ORDER BY mseq"
+_POSTINGS_OF = (  # a page of one account key's posting lists ending at or after an mseq
+    "SELECT last_mseq, first_mseq, mseqs FROM movement_accounts "
+    "WHERE account_key = ? AND last_mseq >= ? ORDER BY last_mseq LIMIT ?"
 )
 
 
@@ -406,25 +402,23 @@ def _mseq_range(from_height: int, to_height: int) -> tuple[int, int]:
 
 def _movement(row: tuple[Any, ...]) -> Movement:
     """A movements row, checked."""
-    mseq_raw, height, position, seq, vid, src, dst, amount, kind = row
-    key = f"mseq {mseq_raw!r}"
-    t = "movements"
-    out = Movement(
-        _int(t, key, height),
-        _int(t, key, position),
-        _int(t, key, seq),
-        _bytes(t, key, vid, 32),
-        _bytes(t, key, src, 20),
-        _bytes(t, key, dst, 20),
-        _int(t, key, amount),
-        _str(t, key, kind, _MOVEMENT_KINDS),
-    )
+    mseq_raw, data = row
+    t, key = "movements", f"mseq {mseq_raw!r}"
     mseq = _int(t, key, mseq_raw)
-    if out.amount <= 0 or out.height < 1 or out.position < 0 or out.seq < 0:
-        raise CorruptStoreError(t, key, f"unexpected values {out!r:.120}")
-    if mseq >> MOVEMENT_HEIGHT_SHIFT != out.height:
-        raise CorruptStoreError(t, key, f"not a key of height {out.height}")
-    return out
+    m = _decode(t, key, data, MOVEMENT_DECODER)
+    if (
+        m.amount <= 0
+        or m.position < 0
+        or m.seq < 0
+        or len(m.tx_id) != 32
+        or len(m.src) != 20
+        or len(m.dst) != 20
+        or m.kind not in _MOVEMENT_KINDS
+    ):
+        raise CorruptStoreError(t, key, f"unexpected values {m!r:.120}")
+    if mseq >> MOVEMENT_HEIGHT_SHIFT != m.height:
+        raise CorruptStoreError(t, key, f"not a key of height {m.height}")
+    return m
 
 
 def _outcomes_of(height: int, data: object, count: int) -> list[_Outcome]:
@@ -597,15 +591,13 @@ class SqliteStore:
             # Movements above the mark: their account rows are not merged yet.
             self._unmerged: dict[bytes, list[int]] = {}
             self._unmerged_rows = 0
-            for mseq, src, dst in c.execute(
-                "SELECT mseq, src, dst FROM movements WHERE mseq > ? ORDER BY mseq",
+            for row in c.execute(
+                f"{_MOVEMENT_COLUMNS} WHERE mseq > ? ORDER BY mseq",
                 (self._movement_mark,),
             ):
-                key = f"mseq {mseq}"
-                for account in _movers(
-                    _bytes("movements", key, src, 20), _bytes("movements", key, dst, 20)
-                ):
-                    self._unmerged.setdefault(account, []).append(mseq)
+                m = _movement(row)
+                for account in _movers(m.src, m.dst):
+                    self._unmerged.setdefault(account, []).append(row[0])
                     self._unmerged_rows += 1
 
     @contextmanager
@@ -958,7 +950,7 @@ class SqliteStore:
         Returns the new (account, mseq) pairs left unmerged and, when a merge
         ran, the new mark. Inside the open transaction; the caches move after.
         """
-        rows: list[tuple[int, int, int, int, bytes, bytes, bytes, int, str]] = []
+        rows: list[tuple[int, bytes]] = []
         new: list[tuple[bytes, int]] = []
         for ex in ready.executed:
             h = ex.checkpoint.height
@@ -967,26 +959,28 @@ class SqliteStore:
                 if m.height != h or m.amount <= 0:
                     raise CommitError(f"execution at height {h}: movement {m!r:.120}")
                 mseq = base + i
-                rows.append((mseq, h, m.position, m.seq, m.tx_id, m.src, m.dst, m.amount, m.kind))
+                rows.append((mseq, encode(m)))
                 new.extend((account, mseq) for account in _movers(m.src, m.dst))
         if not rows:
             return [], None
         c = self._conn
-        c.executemany(
-            "INSERT INTO movements (mseq, height, position, seq, tx_id, src, dst, amount, kind) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+        c.executemany("INSERT INTO movements (mseq, movement) VALUES (?, ?)", rows)
         if self._unmerged_rows + len(new) < MOVEMENT_MERGE_ROWS:
             return new, None
-        # In key order: each page of the index is touched once per merge.
-        merged = sorted(
-            [(account_key(a), s) for a, seqs in self._unmerged.items() for s in seqs]
-            + [(account_key(a), s) for a, s in new]
-        )
-        # OR IGNORE: a movement's two ends may share a key (its first 8 bytes); one row does.
+        postings: dict[int, list[int]] = {}
+        for a, seqs in self._unmerged.items():
+            postings.setdefault(account_key(a), []).extend(seqs)
+        for a, s in new:
+            postings.setdefault(account_key(a), []).append(s)
+        rows_out: list[tuple[int, int, int, bytes]] = []
+        for k in sorted(postings):  # in key order: each page of the index is touched once
+            # Sorted and unique: accounts sharing a key, or a movement's two ends, merge.
+            seqs = sorted(set(postings[k]))
+            rows_out.append((k, seqs[-1], seqs[0], encode(seqs)))
         c.executemany(
-            "INSERT OR IGNORE INTO movement_accounts (account_key, mseq) VALUES (?, ?)", merged
+            "INSERT INTO movement_accounts (account_key, last_mseq, first_mseq, mseqs) "
+            "VALUES (?, ?, ?, ?)",
+            rows_out,
         )
         mark = rows[-1][0]
         c.execute("UPDATE movement_index SET mark = ? WHERE id = 1", (mark,))
@@ -1290,27 +1284,43 @@ class SqliteStore:
         mark = self._movement_mark
         waiting = [s for s in self._unmerged.get(account, ()) if lo <= s <= hi]
         key = account_key(account)
-        start, end = lo, min(hi, mark)
-        while start <= end:
-            rows = self._conn.execute(
-                _MOVEMENTS_OF, (key, start, end, MOVEMENT_PAGE_ROWS)
-            ).fetchall()
-            for row in rows:
-                m = _movement(row)
-                if account in (m.src, m.dst):  # else another account with the same key
-                    yield m
-            if len(rows) < MOVEMENT_PAGE_ROWS:
-                break
-            start = rows[-1][0] + 1
-        for begin in range(0, len(waiting), _KEYS_PER_QUERY):
-            chunk = waiting[begin : begin + _KEYS_PER_QUERY]
+        end = min(hi, mark)
+        after = lo
+        while after <= end:
+            rows = self._conn.execute(_POSTINGS_OF, (key, after, MOVEMENT_PAGE_ROWS)).fetchall()
+            for last, first, data in rows:
+                if _int("movement_accounts", f"key {key}", first) > end:
+                    break  # this list and every later one start past the window
+                where = f"key {key}, last {last}"
+                seqs = _decode("movement_accounts", where, data, SEQS_DECODER)
+                wanted = [s for s in seqs if after <= s <= end]
+                yield from self._movements_at(account, wanted, strict=False)
+            else:
+                if len(rows) == MOVEMENT_PAGE_ROWS:
+                    after = rows[-1][0] + 1
+                    continue
+            break
+        yield from self._movements_at(account, waiting, strict=True)
+
+    def _movements_at(self, account: bytes, mseqs: list[int], strict: bool) -> Iterator[Movement]:
+        """The movements of account among mseqs (ascending), fetched in chunks.
+
+        strict: every one must be there and be account's (the memory's list);
+        else another account sharing the key is skipped (a posting list).
+        """
+        for begin in range(0, len(mseqs), _KEYS_PER_QUERY):
+            chunk = mseqs[begin : begin + _KEYS_PER_QUERY]
             marks = ",".join("?" * len(chunk))
             query = f"{_MOVEMENT_COLUMNS} WHERE mseq IN ({marks}) ORDER BY mseq"
             rows = self._conn.execute(query, chunk).fetchall()
             if len(rows) != len(chunk):
                 raise CorruptStoreError("movements", f"mseq {chunk[0]}", "a movement is missing")
             for row in rows:
-                yield _movement(row)
+                m = _movement(row)
+                if account in (m.src, m.dst):
+                    yield m
+                elif strict:
+                    raise CorruptStoreError("movements", f"mseq {row[0]}", "another account's")
 
     def top_height(self) -> int:
         """The highest height indexed: the last executed (indexed in the same commit)."""
