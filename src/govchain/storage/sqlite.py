@@ -923,8 +923,11 @@ class SqliteStore:
             )
         if ready.unwaited:
             c.executemany("DELETE FROM waiting WHERE tx_id = ?", [(v,) for v in ready.unwaited])
-        # Deleted bytes linger in the WAL's old page images until a checkpoint.
-        self._redacted_pending = any(e < self._next_seq for e in emptied)
+        # Deleted bytes linger in the WAL's old page images until a checkpoint:
+        # those stored by an earlier commit, and those of this commit too when a
+        # large commit spills pages to the WAL before the payload is emptied
+        # (a node catching up writes a vertex and empties it in one commit).
+        self._redacted_pending = bool(emptied)
         return seq, added, stored, covered
 
     def _refuse_stored(self, ids: list[bytes]) -> None:
