@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from govchain.codec import encode
+from govchain.codec import INT_MAX, encode
 from govchain.trace.case import Direction, Limits, Policy, Seed, TraceCase, TraceError
 from govchain.trace.engine import trace
 from govchain.trace.memory import MemorySource
@@ -287,7 +287,15 @@ def histories(draw: st.DrawFn) -> tuple[MemorySource, TraceCase]:
         else:
             height = draw(st.integers(-1, movements[-1].height + 1))
             seeds.append(Seed(draw(st.sampled_from(POOL)), amount, height=height, label=label))
-    limits = Limits(hops_max=draw(st.integers(1, 4)), accounts_max=draw(st.integers(1, 7)))
+    top = movements[-1].height
+    lo = draw(st.integers(0, top)) if draw(st.booleans()) else 0
+    hi = draw(st.integers(lo, top + 1)) if draw(st.booleans()) else INT_MAX
+    limits = Limits(
+        hops_max=draw(st.integers(1, 4)),
+        accounts_max=draw(st.integers(1, 7)),
+        from_height=lo,
+        to_height=hi,
+    )
     policies = POLICIES if direction == Direction.FORWARD else POLICIES[:2]
     policy = draw(st.sampled_from(policies))
     trace_case = TraceCase(tuple(seeds), direction=direction, policy=policy, limits=limits)

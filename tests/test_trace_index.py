@@ -14,7 +14,7 @@ from govchain.dag.tx import Transaction
 from govchain.state.ledger import Executed, Ledger
 from govchain.state.payloads import Intercept, Release, SetParam
 from govchain.state.receipts import Receipt
-from govchain.trace.movements import ESCROW, Movement, MovementKind
+from govchain.trace.movements import Movement, MovementKind, escrow_of
 from ledgerkit import ALICE, BOB, CAROL, R0, R1, Chain, outcomes
 
 KEYS = [ALICE, BOB, CAROL]
@@ -22,9 +22,11 @@ HOLD_AMOUNT_MIN = 30
 
 
 def snapshot(ledger: Ledger) -> dict[bytes, int]:
-    """Every balance, and escrow under ESCROW."""
+    """Every balance, and each hold's escrowed amount under its own escrow account."""
     out = {a: acct.balance for a, acct in ledger.accounts.items()}
-    out[ESCROW] = ledger.holds.escrow
+    for tx_id, hold in ledger.holds.by_tx.items():
+        if hold.escrowed and hold.amount:
+            out[escrow_of(tx_id)] = hold.amount
     return out
 
 
@@ -91,14 +93,14 @@ def test_a_held_transfer_goes_to_escrow_and_its_release_comes_out_after_the_tran
     big = chain.transfer(ALICE, BOB, 40)
     held = chain.run(big)
     assert [(m.src, m.dst, m.kind) for m in held.movements] == [
-        (ALICE.address, ESCROW, MovementKind.ESCROW)
+        (ALICE.address, escrow_of(big.id), MovementKind.ESCROW)
     ]
     p = chain.propose(R0, Release(big.id))
     other = chain.transfer(BOB, CAROL, 1)
     result = chain.run(p, chain.vote(R1, p), other)
     assert [(m.position, m.tx_id, m.src, m.dst, m.amount, m.kind) for m in result.movements] == [
         (2, other.id, BOB.address, CAROL.address, 1, MovementKind.TRANSFER),
-        (3, p.id, ESCROW, BOB.address, 40, MovementKind.RELEASE),
+        (3, p.id, escrow_of(big.id), BOB.address, 40, MovementKind.RELEASE),
     ]
 
 
@@ -110,7 +112,7 @@ def test_an_emergency_interception_moves_value_only_when_ratified() -> None:
     assert chain.run(p).movements == ()  # provisional: the amount stays in escrow
     result = chain.run(chain.vote(R1, p))
     assert [(m.tx_id, m.src, m.dst, m.kind) for m in result.movements] == [
-        (p.id, ESCROW, ALICE.address, MovementKind.INTERCEPT)
+        (p.id, escrow_of(big.id), ALICE.address, MovementKind.INTERCEPT)
     ]
 
 

@@ -57,6 +57,27 @@ class RefAccount:
             self.low = min(self.low, len(self.units))
 
 
+def balances_at(movements: list[Movement], lo: int, hi: int) -> dict[bytes, int]:
+    """Every account's balance at the start of height lo: the least opening balances
+    that keep the history up to hi non-negative, moved by everything before lo."""
+    running: dict[bytes, int] = {}
+    opening: dict[bytes, int] = {}
+    for m in movements:
+        if m.height > hi:
+            break
+        running[m.src] = running.get(m.src, 0) - m.amount
+        opening[m.src] = max(opening.get(m.src, 0), -running[m.src])
+        running[m.dst] = running.get(m.dst, 0) + m.amount
+        opening[m.dst] = max(opening.get(m.dst, 0), -running[m.dst])
+    out = dict(opening)
+    for m in movements:
+        if m.height >= lo:
+            break
+        out[m.src] -= m.amount
+        out[m.dst] += m.amount
+    return out
+
+
 def reference_trace(source: MemorySource, case: TraceCase) -> TraceResult:
     lim = case.limits
     policy = case.policy
@@ -66,14 +87,9 @@ def reference_trace(source: MemorySource, case: TraceCase) -> TraceResult:
     def delta(a: bytes, m: Movement) -> int:
         return (m.amount if m.dst == a else 0) - (m.amount if m.src == a else 0)
 
-    opening: dict[bytes, int] = {}
-    running: dict[bytes, int] = {}
-    for m in history:
-        running[m.src] = running.get(m.src, 0) - m.amount
-        opening[m.src] = max(opening.get(m.src, 0), -running[m.src])
-        running[m.dst] = running.get(m.dst, 0) + m.amount
-        opening[m.dst] = max(opening.get(m.dst, 0), -running[m.dst])
-    balance = {a: opening.get(a, 0) for a in set(opening) | {s.account for s in case.seeds}}
+    balance = balances_at(source.movements, lo, hi)
+    for seed in case.seeds:
+        balance.setdefault(seed.account, 0)
 
     accounts: dict[bytes, RefAccount] = {}
     cut: dict[str, list[int]] = {}
@@ -199,7 +215,7 @@ def reference_trace(source: MemorySource, case: TraceCase) -> TraceResult:
         else:
             held, cap, seeds = acc.received, 0, acc.seeds
         names = tuple(sorted({labels[i] for i in seeds}))
-        nodes.append(TraceNode(a, acc.hop, held, cap, 0, acc.followed, names))
+        nodes.append(TraceNode(a, acc.hop, held, cap, acc.followed, names))
     summary = Summary(
         sum(seeded),
         sum(n.tainted for n in nodes if n.followed),
@@ -232,16 +248,10 @@ def reference_backward(source: MemorySource, case: TraceCase) -> TraceResult:
     lim = case.limits
     lo, hi = lim.from_height, min(lim.to_height, source.top_height())
     history = [m for m in source.movements if lo <= m.height <= hi]
+    at_lo = balances_at(source.movements, lo, hi)
 
     def opening(a: bytes) -> int:
-        running = low = 0
-        for m in history:
-            if m.src == a:
-                running -= m.amount
-                low = min(low, running)
-            if m.dst == a:
-                running += m.amount
-        return -low
+        return at_lo.get(a, 0)
 
     def simulate(a: bytes, upto: int) -> tuple[list[Tag], dict[int, list[Tag]]]:
         """A's queue after every movement up to height `upto`, and the tags each debit took."""
@@ -341,7 +351,7 @@ def reference_backward(source: MemorySource, case: TraceCase) -> TraceResult:
     for a in sorted(hop):
         held = origin.get(a, 0) if a in followed else received[a]
         names = tuple(sorted({labels[s] for s in reached[a]}))
-        nodes.append(TraceNode(a, hop[a], held, 0, 0, a in followed, names))
+        nodes.append(TraceNode(a, hop[a], held, 0, a in followed, names))
     edges = [
         TraceEdge(m.height, m.position, m.seq, m.tx_id, m.src, m.dst, m.amount, min(m.amount, n))
         for i, n in sorted(edge.items())

@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 
 from govchain.state.receipts import Status
-from govchain.trace.movements import ESCROW, Movement, MovementKind
+from govchain.trace.movements import Movement, MovementKind, escrow_of
 
 _TRANSFER = MovementKind.TRANSFER.value
 _ESCROW = MovementKind.ESCROW.value
@@ -123,7 +123,7 @@ class Holds:
         self.escrow += hold.amount
         self._dirty.add(hold.tx_id)
         if hold.amount:
-            self.moves.add(hold.sender, ESCROW, hold.amount, _ESCROW)
+            self.moves.add(hold.sender, escrow_of(hold.tx_id), hold.amount, _ESCROW)
 
     def resolve(self, tx_id: bytes, resolution: Resolution | None) -> Hold:
         """Set (or clear, None) the resolution; escrow follows. Returns the new hold."""
@@ -136,9 +136,9 @@ class Holds:
         if old.amount and old.escrowed and not new.escrowed:
             # Out of escrow for good (the action credits the account in the same step).
             if new.status == _EXECUTED:
-                self.moves.add(ESCROW, old.to, old.amount, _RELEASE)
+                self.moves.add(escrow_of(tx_id), old.to, old.amount, _RELEASE)
             else:
-                self.moves.add(ESCROW, old.sender, old.amount, _INTERCEPT)
+                self.moves.add(escrow_of(tx_id), old.sender, old.amount, _INTERCEPT)
         return new
 
     def writes(self) -> list[Any]:

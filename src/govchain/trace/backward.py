@@ -15,7 +15,7 @@ import heapq
 from itertools import islice
 
 from govchain.trace.case import Policy, TraceCase, TraceError
-from govchain.trace.history import History
+from govchain.trace.history import History, window
 from govchain.trace.movements import Movement, MovementSource
 from govchain.trace.result import TraceEdge, TraceNode, TraceResult, assemble
 
@@ -51,11 +51,14 @@ class _Back:
         self.reached.setdefault(account, set())
         if not self.exhausted:
             budget = self.case.limits.events_max - self.events
-            stream = self.source.movements_of(account, self.lo, self.hi)
-            movements = list(islice(stream, budget + 1))
-            if len(movements) <= budget:
-                self.events += len(movements)
-                self.hist[account] = History(account, movements)
+            # The whole history up to the snapshot: FIFO order at the window's
+            # start depends on everything before it.
+            stream = self.source.movements_of(account, 0, self.hi)
+            loaded = list(islice(stream, budget + 1))
+            if len(loaded) <= budget:
+                self.events += len(loaded)
+                opening, movements = window(account, loaded, self.lo)
+                self.hist[account] = History(account, movements, opening)
                 self.index[account] = {m.order: i for i, m in enumerate(movements)}
                 self.origin[account] = 0
                 return True
@@ -150,7 +153,7 @@ class _Back:
             followed = account in self.hist
             held = self.origin[account] if followed else self.received[account]
             names = tuple(sorted({labels[i] for i in self.reached[account]}))
-            nodes.append(TraceNode(account, self.hop[account], held, 0, 0, followed, names))
+            nodes.append(TraceNode(account, self.hop[account], held, 0, followed, names))
         edges = [
             TraceEdge(
                 m.height, m.position, m.seq, m.tx_id, m.src, m.dst, m.amount, min(m.amount, u)

@@ -3,8 +3,8 @@
 Movements are processed in final order, merged across every account the trace
 follows, so money never leaves an account before it arrived. An account is
 followed from the moment taint first reaches it; its balance then is what its
-own history says (an opening balance older than the window, such as genesis, is
-taken as the least that keeps the balance non-negative, held clean at the front).
+whole history says (genesis included when the source holds it: trace/genesis.py;
+else the least opening balance that keeps it non-negative), held clean at the front.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from itertools import islice
 from govchain.trace.backward import trace_backward
 from govchain.trace.books import CLEAN, Book, Parcel, open_book, parcel_taint
 from govchain.trace.case import Direction, Seed, TraceCase, check_case
-from govchain.trace.history import delta, opening_balance
+from govchain.trace.history import delta, window
 from govchain.trace.movements import Movement, MovementSource
 from govchain.trace.result import TraceEdge, TraceNode, TraceResult, assemble
 
@@ -76,7 +76,9 @@ class _Trace:
         if self.exhausted:
             return None
         budget = self.case.limits.events_max - self.events
-        stream = self.source.movements_of(account, self.lo, self.hi)
+        # The whole history up to the snapshot: the balance at the window's start
+        # (genesis included) decides which lots are older than the taint.
+        stream = self.source.movements_of(account, 0, self.hi)
         movements = list(islice(stream, budget + 1))
         if len(movements) > budget:
             self.exhausted = True
@@ -89,10 +91,10 @@ class _Trace:
 
         The movement at `at` itself is the caller's to apply.
         """
-        movements = self._load(account)
-        if movements is None:
+        loaded = self._load(account)
+        if loaded is None:
             return None
-        balance = opening_balance(account, movements)
+        balance, movements = window(account, loaded, self.lo)
         cursor = 0
         while at is not None and cursor < len(movements) and movements[cursor].order < at:
             balance += delta(account, movements[cursor])
@@ -209,7 +211,7 @@ class _Trace:
             else:
                 held, cap, seeds = t.received, 0, t.seeds
             names = tuple(sorted({labels[i] for i in seeds}))
-            nodes.append(TraceNode(account, t.hop, held, cap, 0, t.book is not None, names))
+            nodes.append(TraceNode(account, t.hop, held, cap, t.book is not None, names))
         return assemble(
             self.case, self.hi, state_hash, self.seeded, nodes, self.edges, self.events, self.cut
         )

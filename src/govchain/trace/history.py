@@ -29,13 +29,30 @@ def opening_balance(account: bytes, movements: list[Movement]) -> int:
     return -low
 
 
+def window(account: bytes, movements: list[Movement], lo: int) -> tuple[int, list[Movement]]:
+    """The balance at the start of height lo, and the movements from lo on.
+
+    movements: the account's whole history up to the snapshot. A source that
+    holds it from genesis (trace/genesis.py) makes the opening exact; one that
+    starts later gets the least opening balance that keeps it non-negative.
+    Under first in, first out the money held at lo's start is the oldest, so
+    the window's books open with it as one lot.
+    """
+    opening = opening_balance(account, movements)
+    cut = 0
+    while cut < len(movements) and movements[cut].height < lo:
+        opening += delta(account, movements[cut])
+        cut += 1
+    return opening, movements[cut:]
+
+
 class History:
     """An account's movements, opening balance and unit intervals."""
 
-    def __init__(self, account: bytes, movements: list[Movement]) -> None:
+    def __init__(self, account: bytes, movements: list[Movement], opening: int) -> None:
         self.account = account
         self.movements = movements
-        self.opening = opening_balance(account, movements)
+        self.opening = opening
         self.arrival: dict[int, int] = {}  # movement index -> first unit it credits
         self.departure: dict[int, int] = {}  # movement index -> first unit it debits
         self.credits: list[int] = []  # arrival starts, ascending

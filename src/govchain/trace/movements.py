@@ -15,18 +15,33 @@ from typing import Protocol
 
 import msgspec
 
-# The account escrow is booked under in movements (never a real address: real
-# ones are 20 bytes, this one is 20 zero bytes, which no key hashes to in practice).
-ESCROW = bytes(20)
+from govchain.codec import digest
+
+ADDRESS_BYTES = 20
+ESCROW_DOMAIN = b"govchain/escrow/v1"
+# Genesis balances enter the books as movements at height 0 from this account
+# (20 zero bytes: no key hashes to it in practice), so every account's history
+# is complete and an opening balance is never guessed.
+GENESIS = bytes(ADDRESS_BYTES)
+
+
+def escrow_of(tx_id: bytes) -> bytes:
+    """The account a held transaction's amount waits in: one per hold, never a key's.
+
+    One escrow account per hold, not one for all: a release pays out exactly
+    the money its own hold took in, so a trace through escrow never mixes holds.
+    """
+    return digest(ESCROW_DOMAIN, tx_id)[:ADDRESS_BYTES]
 
 
 class MovementKind(StrEnum):
     """Why value moved."""
 
     TRANSFER = "transfer"  # sender -> recipient, executed
-    ESCROW = "escrow"  # sender -> ESCROW: a held transfer
-    RELEASE = "release"  # ESCROW -> recipient: a hold released
-    INTERCEPT = "intercept"  # ESCROW -> sender: a hold intercepted (funds returned)
+    ESCROW = "escrow"  # sender -> escrow_of(held tx): a held transfer
+    RELEASE = "release"  # escrow_of(held tx) -> recipient: a hold released
+    INTERCEPT = "intercept"  # escrow_of(held tx) -> sender: a hold intercepted (returned)
+    GENESIS = "genesis"  # GENESIS -> account at height 0: a genesis balance
 
 
 class Movement(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
@@ -35,7 +50,7 @@ class Movement(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fiel
     height: int  # the checkpoint that made it final
     position: int  # the causing transaction's index in that checkpoint's final order
     seq: int  # its place among that transaction's movements (0, 1, ...)
-    tx_id: bytes  # the transaction that caused it (for a release: the deciding one)
+    tx_id: bytes  # the transaction that caused it (a release: the deciding one; genesis: b"")
     src: bytes
     dst: bytes
     amount: int  # > 0

@@ -1,4 +1,12 @@
-"""What a trace answers, its canonical encoding and its result_root."""
+"""What a trace answers, its canonical encoding and its result_root.
+
+The root covers what final history decides: the case (its window pinned to
+the snapshot height), the snapshot, the nodes, edges, totals and cuts. It
+does not cover what governance does about them later (amounts frozen,
+which accounts are services or identified): those are the node's current
+annotations (api/trace_view.py), so enacting a freeze never makes the trace
+it cites stale.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +26,6 @@ class TraceNode(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fie
     hop: int  # hops along the path of the first taint to arrive (seeds: 0)
     tainted: int  # taint held now (unfollowed accounts: taint received)
     freezable_cap: int  # the most a freeze can claim here under the policy (0: scoring only)
-    frozen: int  # already frozen here; the engine does not know it yet, always 0
     followed: bool  # False: a limit stopped the trace at this account
     labels: tuple[str, ...]  # sorted labels of the seeds whose taint reached it
 

@@ -1,0 +1,47 @@
+"""A movement source with the genesis balances in front: every history complete from height 0.
+
+Genesis balances are no transaction's doing, so the index (written per
+executed height) never holds them. Without them the engine can only infer an
+opening balance from what an account later spends, and FIFO would take money
+held since genesis for money that arrived later. This wrapper serves each
+genesis balance as a movement at height 0 from GENESIS, before the account's
+indexed movements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from govchain.trace.movements import GENESIS, Movement, MovementKind, MovementSource
+
+_GENESIS_KIND = MovementKind.GENESIS.value
+
+
+class WithGenesis:
+    """source's movements, with the genesis balances as height-0 movements in front."""
+
+    def __init__(self, source: MovementSource, balances: Iterable[tuple[bytes, int]]) -> None:
+        self.source = source
+        self._genesis: dict[bytes, Movement] = {}
+        # Position = the balance's place in address order: a fixed final order.
+        for position, (address, amount) in enumerate(sorted(balances)):
+            if amount > 0:
+                self._genesis[address] = Movement(
+                    0, position, 0, b"", GENESIS, address, amount, _GENESIS_KIND
+                )
+        self._all = sorted(self._genesis.values(), key=lambda m: m.order)
+
+    def movements_of(self, account: bytes, from_height: int, to_height: int) -> Iterator[Movement]:
+        """The account's genesis movement (if any, and height 0 is asked for), then the rest."""
+        if from_height <= 0 <= to_height:
+            if account == GENESIS:
+                yield from self._all
+            else:
+                m = self._genesis.get(account)
+                if m is not None:
+                    yield m
+        yield from self.source.movements_of(account, max(from_height, 1), to_height)
+
+    def top_height(self) -> int:
+        """The wrapped source's top height."""
+        return self.source.top_height()
