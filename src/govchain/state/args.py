@@ -30,6 +30,12 @@ class CliOptions:
     weight: int | None = None
     max_bytes: int | None = None
     media_type: str | None = None
+    # Fund-tracing measures (freeze-amount, unfreeze-amount, watch, unwatch).
+    trace: str | None = None  # the cited trace's result_root, lowercase hex
+    trace_case: bytes | None = None  # its canonical TraceCase, when the CLI found it
+    order_hash: str | None = None  # lowercase hex
+    until: int | None = None
+    case: str | None = None
 
     def given(self) -> frozenset[str]:
         """Names of the options given."""
@@ -39,6 +45,11 @@ class CliOptions:
             "weight": self.weight,
             "max_bytes": self.max_bytes,
             "media_type": self.media_type,
+            "trace": self.trace,
+            "trace_case": self.trace_case,
+            "order_hash": self.order_hash,
+            "until": self.until,
+            "case": self.case,
         }
         out = {k for k, v in values.items() if v is not None}
         return frozenset(out | ({"hold"} if self.hold else set()))
@@ -62,6 +73,13 @@ def hex_arg(value: str, size: int, what: str) -> bytes:
     if len(raw) != size or value != value.lower():
         raise ArgError(f"bad_{what}", f"{what} must be {size * 2} lowercase hex characters")
     return raw
+
+
+def amount_arg(value: str, what: str = "amount") -> int:
+    """A positive decimal integer, or ArgError naming what it should be."""
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
+        raise ArgError(f"bad_{what}", f"{what} must be a positive integer")
+    return int(value)
 
 
 def only(args: tuple[str, ...]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from govchain.state.actions import (
     add_filter,
     add_validator,
+    freeze_amount,
     freeze_identity,
     grant_role,
     intercept,
@@ -22,7 +23,10 @@ from govchain.state.actions import (
     set_param,
     set_permission,
     suspend_service,
+    unfreeze_amount,
     unfreeze_identity,
+    unwatch,
+    watch,
 )
 from govchain.state.kinds import (
     gov_propose,
@@ -52,6 +56,11 @@ ACTION_MODULES = (
     revoke_role,
     set_permission,
     set_filing_number,
+    # Fund tracing (issue 13); freeze-amount registers their namespace, state/funds.py.
+    freeze_amount,
+    unfreeze_amount,
+    watch,
+    unwatch,
 )
 
 

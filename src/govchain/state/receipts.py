@@ -32,6 +32,7 @@ class Reason(StrEnum):
     UNKNOWN_KIND = "unknown_kind"
     # The sender's standing (identities and governance decisions).
     FROZEN = "frozen"
+    FROZEN_AMOUNT = "frozen_amount"  # over what the liens leave spendable (freeze-amount)
     REVOKED = "revoked"
     TIER_LIMIT = "tier_limit"
     # Records and services.
@@ -42,6 +43,7 @@ class Reason(StrEnum):
     # Holds (status held) and how they end.
     HELD_AMOUNT = "held_amount"
     HELD_REVIEW = "held_review"
+    HELD_WATCH = "held_watch"
     INTERCEPTED = "intercepted"
     # Governance transactions.
     BAD_ARGUMENT = "bad_argument"
@@ -62,6 +64,10 @@ REASON_TEXT: dict[Reason, str] = {
     Reason.NOT_AUTHORIZED: "the sender may not send this kind of transaction",
     Reason.UNKNOWN_KIND: "the transaction's kind is not one that execution knows",
     Reason.FROZEN: "the sender is frozen by a governance decision (governance_ref)",
+    Reason.FROZEN_AMOUNT: (
+        "the amount is above the sender's balance less the liens in force"
+        " (governance_ref: the newest lien)"
+    ),
     Reason.REVOKED: "the sender's identity was revoked by its issuer",
     Reason.TIER_LIMIT: "over the payload size or per-checkpoint count of the sender's tier",
     Reason.UNKNOWN_SERVICE: "the record names a service that is not registered",
@@ -70,9 +76,10 @@ REASON_TEXT: dict[Reason, str] = {
     Reason.CONTENT_RULE: "the content matches a governance content rule (rule, governance_ref)",
     Reason.HELD_AMOUNT: "the amount is at or above hold_amount_min; held for review",
     Reason.HELD_REVIEW: "the sender holds the review role; held for review",
+    Reason.HELD_WATCH: "the sender is watched by a governance decision (governance_ref); held",
     Reason.INTERCEPTED: "a governance decision intercepted the held transaction",
     Reason.BAD_ARGUMENT: "an argument is invalid (address, id, role, parameter or bound)",
-    Reason.EMERGENCY_NOT_ALLOWED: "only freeze-identity and intercept may be emergency measures",
+    Reason.EMERGENCY_NOT_ALLOWED: "the action may not be an emergency measure",
     Reason.UNKNOWN_PROPOSAL: "no proposal has this id",
     Reason.PROPOSAL_CLOSED: "the proposal is no longer open for votes",
     Reason.DUPLICATE_VOTE: "this committee member already voted on the proposal",

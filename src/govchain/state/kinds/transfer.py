@@ -1,6 +1,13 @@
-"""transfer: move an amount to another address; large or flagged transfers are held."""
+"""transfer: move an amount to another address; large, flagged or watched transfers are held.
+
+Liens and watches (state/funds.py) are read through one dict, the funds
+namespace's guards, holding only addresses with a lien in force or a watch;
+a registry without the namespace (an application's) has neither.
+"""
 
 from __future__ import annotations
+
+from typing import cast
 
 import msgspec
 
@@ -9,6 +16,9 @@ from govchain.crypto.keys import ADDRESS_BYTES
 from govchain.dag.kinds import Kind
 from govchain.dag.tx import Transaction
 from govchain.state.accounts import Account
+from govchain.state.audit import AuditKind
+from govchain.state.funds import NAMESPACE as FUNDS
+from govchain.state.funds import Funds, Guard
 from govchain.state.genesis import SUPPLY_MAX
 from govchain.state.identities import REVIEW_ROLE
 from govchain.state.payload_base import Payload
@@ -21,6 +31,8 @@ _HELD = Status.HELD.value
 _MALFORMED = rejected(Reason.MALFORMED_PAYLOAD)
 _BAD_AMOUNT = rejected(Reason.BAD_AMOUNT)
 _INSUFFICIENT = rejected(Reason.INSUFFICIENT_FUNDS)
+_FROZEN_AMOUNT = Reason.FROZEN_AMOUNT
+_HELD_WATCH = Reason.HELD_WATCH.value
 
 
 class TransferPayload(Payload, frozen=True):
@@ -33,8 +45,14 @@ class TransferPayload(Payload, frozen=True):
 TRANSFER_DECODER = msgspec.msgpack.Decoder(TransferPayload)
 
 
-def _held(ctx: TxContext, sender: bytes, amount: int) -> Outcome | None:
+def _held(ctx: TxContext, sender: bytes, amount: int, guard: Guard | None) -> Outcome | None:
     """The held outcome of a transfer (and the decision behind it), or None."""
+    # A watch wins over review and hold_amount_min: it names the case the
+    # committee is deciding, so its intercept or release is decided with it.
+    if guard is not None:
+        ref = guard.watch_ref(ctx.height)
+        if ref is not None:
+            return Outcome(_HELD, _HELD_WATCH, None, ref)
     roles = ctx.stores.identities.roles.get(sender)
     if roles is not None and REVIEW_ROLE in roles:
         return Outcome(_HELD, Reason.HELD_REVIEW.value, None, roles[REVIEW_ROLE])
@@ -57,14 +75,31 @@ def run(ctx: TxContext, tx: Transaction, sender: bytes, acct: Account) -> Outcom
         return _BAD_AMOUNT
     if acct.balance < t.amount:
         return _INSUFFICIENT
+    funds = ctx.stores.extensions.get(FUNDS)
+    guard = cast(Funds, funds).guards.get(sender) if funds is not None else None
+    if guard is not None and t.amount > acct.balance - guard.frozen:
+        return _over_liens(ctx, tx, sender, guard)
     acct.balance -= t.amount
-    held = _held(ctx, sender, t.amount)
+    held = _held(ctx, sender, t.amount, guard)
     if held is not None:
         hold(ctx, tx, sender, HoldTarget(t.to, t.amount), held)
         return held
     ctx.stores.accounts.credit(t.to, t.amount)
     ctx.stores.holds.moves.transfer(sender, t.to, t.amount)
     return None
+
+
+def _over_liens(ctx: TxContext, tx: Transaction, sender: bytes, guard: Guard) -> Outcome:
+    """Rejected frozen_amount: the amount reaches into the liens (audited like a freeze)."""
+    ctx.audit.append(
+        ctx.height,
+        AuditKind.REJECTION_BY_DECISION,
+        sender,
+        f"tx:{tx.id.hex()}",
+        guard.lien_ref or "",
+        _FROZEN_AMOUNT.value,
+    )
+    return rejected(_FROZEN_AMOUNT, guard.lien_ref)
 
 
 SPEC = KindSpec(
