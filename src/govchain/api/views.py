@@ -14,6 +14,7 @@ from govchain.crypto.keys import address_of
 from govchain.dag.kinds import Kind
 from govchain.dag.tx import Transaction
 from govchain.state.audit import AuditEntry
+from govchain.state.funds import Funds
 from govchain.state.governance import Proposal
 from govchain.state.holds import Hold
 from govchain.state.identities import Identity
@@ -231,8 +232,41 @@ def hold_json(hold: Hold, address: bytes) -> dict[str, Any]:
     }
 
 
-def identity_json(ident: Identity) -> dict[str, Any]:
-    """An identity as GET /v1/identities/{address} returns it."""
+def funds_json(funds: Funds | None, address: bytes, height: int) -> dict[str, Any]:
+    """An address's liens and watches in force after executing height (no namespace: none).
+
+    `liens`: [{"amount", "proposal", "since"}], oldest first; `frozen_amount`:
+    their sum; `watched_by`: [{"case", "proposal", "until"}] of the watches
+    that hold its outgoing transfers from height + 1 on.
+    """
+    if funds is None:
+        return {"liens": [], "frozen_amount": 0, "watched_by": []}
+    liens = [
+        {"amount": s.amount, "proposal": s.proposal, "since": s.since}
+        for s in funds.liens_in_force(address)
+    ]
+    watched = [
+        {"case": w.case, "proposal": w.proposal, "until": w.until}
+        for w in funds.watches_of(address, height)
+    ]
+    return {"liens": liens, "frozen_amount": funds.frozen(address), "watched_by": watched}
+
+
+def account_funds_json(
+    funds: Funds | None, address: bytes, height: int, balance: int, identity_frozen: bool
+) -> dict[str, Any]:
+    """The account document's `frozen_amount`, `liens` and `watched_by`.
+
+    frozen_amount: what the holder cannot move now: all of it under a
+    freeze-identity, else the liens in force (never more than the balance).
+    """
+    doc = funds_json(funds, address, height)
+    doc["frozen_amount"] = balance if identity_frozen else min(doc["frozen_amount"], balance)
+    return doc
+
+
+def identity_json(ident: Identity, funds: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An identity as GET /v1/identities/{address} returns it (funds: funds_json's fields)."""
     return {
         "address": ident.address.hex(),
         "kind": ident.kind,
@@ -244,6 +278,7 @@ def identity_json(ident: Identity) -> dict[str, Any]:
         "frozen_by": ident.frozen_by,
         "roles": list(ident.roles),
         "registered_height": ident.registered_height,
+        **(funds or {}),
     }
 
 

@@ -9,7 +9,10 @@ their forms all come from the registry (state/catalog.py, state/actions/).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,7 +37,15 @@ _OPTION_GROUPS = (
         "--keyword, --payload-hash, --max-bytes, --media-type and --hold belong to add-filter",
     ),
     (frozenset({"weight"}), "--weight belongs to add-validator"),
+    (
+        frozenset({"trace", "trace_case", "order_hash"}),
+        "--trace and --order-hash belong to freeze-amount",
+    ),
+    (frozenset({"until"}), "--until belongs to watch"),
+    (frozenset({"case"}), "--case belongs to freeze-amount, unfreeze-amount, watch and unwatch"),
 )
+# The last positional name ending so takes one or more values (watch ADDRESS...).
+VARIADIC = "..."
 
 
 def usage_error(code: str, message: str) -> CliError:
@@ -52,6 +63,11 @@ def build_action(
     weight: int | None = None,
     max_bytes: int | None = None,
     media_type: str | None = None,
+    trace: str | None = None,
+    trace_case: bytes | None = None,
+    order_hash: str | None = None,
+    until: int | None = None,
+    case: str | None = None,
 ) -> Action:
     """The action a `gov propose` command line names; CliError (exit 2) on bad input."""
     spec = BUILTIN.actions.get(name)
@@ -60,10 +76,22 @@ def build_action(
             "unknown_action", f"unknown action {name!r}; one of: {', '.join(ACTIONS)}"
         )
     want = spec.cli_args
-    if len(args) != len(want):
+    if not count_fits(want, len(args)):
         shown = " ".join(want) or "no positional arguments"
         raise usage_error("bad_arguments", f"{name} takes {shown}; got {len(args)} argument(s)")
-    opts = CliOptions(keyword, payload_hash, hold, weight, max_bytes, media_type)
+    opts = CliOptions(
+        keyword,
+        payload_hash,
+        hold,
+        weight,
+        max_bytes,
+        media_type,
+        trace=trace,
+        trace_case=trace_case,
+        order_hash=order_hash,
+        until=until,
+        case=case,
+    )
     given = opts.given()
     for group, words in _OPTION_GROUPS:
         if given & group - spec.cli_options:
@@ -73,6 +101,13 @@ def build_action(
     except ArgError as exc:
         raise usage_error(exc.code, exc.message) from None
     return action
+
+
+def count_fits(want: tuple[str, ...], count: int) -> bool:
+    """Whether count positional values fit the names (a variadic last name takes 1 or more)."""
+    if want and want[-1].endswith(VARIADIC):
+        return count >= len(want)
+    return count == len(want)
 
 
 def argument_error(action: Action) -> str | None:
@@ -99,6 +134,47 @@ def evidence_hash(evidence: str | None, evidence_file: Path | None) -> bytes:
     return b""
 
 
+# A trace result file is read whole; `govchain trace --json` of a 10,000-account
+# trace stays well below this.
+TRACE_FILE_BYTES_MAX = 64 * 1024 * 1024
+ROOT_HEX_CHARS = HASH_BYTES * 2
+
+
+def trace_arg(value: str) -> tuple[str, bytes | None]:
+    """--trace as (result_root hex, the cited TraceCase's bytes or None when not given).
+
+    A RESULT_ROOT (64 hex, 0x and any case) stands for itself; anything else
+    names a trace result JSON file (as `govchain trace --json` prints it): its
+    "result_root", and its "case_b64" (base64 of the canonical TraceCase) if any.
+    """
+    root = lower_hex(value)
+    if len(root) == ROOT_HEX_CHARS and all(c in "0123456789abcdef" for c in root):
+        return root, None
+    path = Path(value)
+    what = f"--trace {value}: neither a RESULT_ROOT (64 hex) nor a trace result file"
+    try:
+        if path.stat().st_size > TRACE_FILE_BYTES_MAX:
+            raise usage_error("bad_trace", f"{what} of at most {TRACE_FILE_BYTES_MAX} bytes")
+        doc = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise usage_error("bad_trace", what) from None
+    except OSError as exc:
+        raise usage_error("bad_file", f"cannot read {path}: {exc.strerror}") from None
+    except ValueError:
+        raise usage_error("bad_trace", f"{what}: {path} is not JSON") from None
+    found = doc.get("result_root") if isinstance(doc, dict) else None
+    if not isinstance(found, str) or len(found) != ROOT_HEX_CHARS:
+        raise usage_error("bad_trace", f"{path} has no result_root of 64 hex characters")
+    raw = doc.get("case_b64")
+    if raw is None:
+        return lower_hex(found), None
+    try:
+        case = base64.b64decode(str(raw), validate=True)
+    except (binascii.Error, ValueError):
+        raise usage_error("bad_trace", f"{path}: case_b64 is not base64") from None
+    return lower_hex(found), case
+
+
 def lower_hex(text: str) -> str:
     """Hex as given, without a 0x prefix and in lowercase (checked by build_action)."""
     t = text.strip().lower()
@@ -113,8 +189,11 @@ def canonical_args(
     Left as given when the action or the count is wrong: build_action says so.
     """
     want = ACTIONS.get(name)
-    if want is None or len(want) != len(args):
+    if want is None or not count_fits(want, len(args)):
         return args
+    if want and want[-1].endswith(VARIADIC):
+        last = want[-1].removesuffix(VARIADIC)
+        want = want[:-1] + (last,) * (len(args) - len(want) + 1)
     out = []
     for kind, value in zip(want, args, strict=True):
         if kind == "ADDRESS":

@@ -79,6 +79,15 @@ def action_of(doc: dict[str, Any]) -> Action | None:
     return action_from_json(doc)
 
 
+def _from_hex(kind: Any, value: Any) -> Any:
+    """A JSON argument value as its field's type takes it: hex to bytes where bytes are due."""
+    if kind is bytes:
+        return bytes.fromhex(value)
+    if kind == tuple[bytes, ...]:
+        return tuple(bytes.fromhex(v) for v in value)
+    return value
+
+
 def action_from_json(doc: dict[str, Any]) -> Action | None:
     """A proposal's JSON `action` as its arguments struct; None when this version cannot read it."""
     spec = BUILTIN.actions.get(str(doc.get("name")))
@@ -86,10 +95,9 @@ def action_from_json(doc: dict[str, Any]) -> Action | None:
     if spec is None or not isinstance(args, dict):
         return None
     try:
-        # The API shows bytes as hex (api/views.py action_json).
+        # The API shows bytes as hex (api/views.py action_json), in lists too (watch).
         values = {
-            f.name: bytes.fromhex(args[f.name]) if f.type is bytes else args[f.name]
-            for f in msgspec.structs.fields(spec.args)
+            f.name: _from_hex(f.type, args[f.name]) for f in msgspec.structs.fields(spec.args)
         }
         built = spec.args(**values)
         # A constructor checks no types: a round trip through builtins does.

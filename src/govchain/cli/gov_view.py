@@ -19,11 +19,15 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
+from govchain.codec import DecodeError, decode_canonical
 from govchain.sdk.errors import SdkError
 from govchain.state.audit import AuditKind
 from govchain.state.catalog import BUILTIN
 from govchain.state.governance import ProposalStatus
 from govchain.state.registry import NO_OP_WORDS
+from govchain.trace.case import TraceCase
 
 from .gov_effect import NO_EFFECT, ClientDocs, action_from_json
 
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
     from .pace import Pace
 
 SHORT_ID_CHARS = 12  # as `gov list` shows ids; any unique prefix of 8 or more is accepted
+SEEDS_SHOWN_MAX = 4  # a cited trace case's seeds listed by `gov show`; the rest are counted
 OPEN = ProposalStatus.OPEN
 PASSED = ProposalStatus.PASSED
 
@@ -187,6 +192,48 @@ def describe(p: dict[str, Any], fb: dict[str, Any], pace: Pace) -> list[str]:
     elif p.get("outcome"):
         lines.append(f"  outcome: {p['outcome']}")
     return lines
+
+
+def trace_case_words(hex_text: str) -> str:
+    """A cited trace case (hex of its canonical msgpack) in words: seeds, direction, policy."""
+    if not hex_text:
+        return "not given"
+    try:
+        case = decode_canonical(bytes.fromhex(hex_text), msgspec.msgpack.Decoder(TraceCase))
+    except (ValueError, DecodeError):
+        return f"{len(hex_text) // 2} bytes this version cannot read"
+    seeds = [f"{s.amount} of {s.account.hex()}" for s in case.seeds[:SEEDS_SHOWN_MAX]]
+    more = len(case.seeds) - len(seeds)
+    if more:
+        seeds.append(f"{more} more")
+    lim = case.limits
+    return (
+        f"{case.direction}, {case.policy}, hops ≤ {lim.hops_max}, "
+        f"heights {lim.from_height}..{lim.to_height}; seeds: {'; '.join(seeds)}"
+    )
+
+
+def argument_rows(action: dict[str, Any]) -> list[tuple[str, str]]:
+    """A proposal's action arguments as (label, value) rows for people."""
+    args = action.get("args") or {}
+    name = action.get("name")
+    if name == "freeze-amount":
+        return [
+            ("address", str(args.get("address"))),
+            ("amount", str(args.get("amount"))),
+            ("trace root", str(args.get("trace_root"))),
+            ("trace case", trace_case_words(str(args.get("trace_case") or ""))),
+            ("order hash", str(args.get("order_hash") or "none")),
+            ("case", str(args.get("case") or "none")),
+        ]
+    if name == "watch":
+        addresses = args.get("addresses") or []
+        return [
+            ("addresses", ", ".join(str(a) for a in addresses)),
+            ("until", f"height {args.get('until')}"),
+            ("case", str(args.get("case"))),
+        ]
+    return [("arguments", ", ".join(f"{k}={v}" for k, v in args.items()) or "none")]
 
 
 def next_step(p: dict[str, Any]) -> str | None:
