@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import statistics
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -17,7 +17,10 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from govchain.api.decoded import with_decoded
+from govchain.api.errors import ApiError, hex_arg
 from govchain.api.openapi import OPENAPI
+from govchain.api.trace_gate import TraceGate, trace_notes
+from govchain.api.trace_view import BODY_BYTES_MAX, Ask, ask_of_body, ask_of_query, pin, result_json
 from govchain.api.views import (
     audit_entry_json,
     checkpoint_json,
@@ -45,6 +48,9 @@ from govchain.state.receipts import prove
 from govchain.state.services import service_id_ok
 from govchain.storage.base import prefix_bounds
 from govchain.storage.sqlite import SqliteStore
+from govchain.trace.case import TraceError
+from govchain.trace.engine import trace
+from govchain.trace.genesis import WithGenesis
 
 if TYPE_CHECKING:
     from govchain.api.port import NodePort
@@ -87,28 +93,11 @@ _TRANSIENT = frozenset(
 RETRY_AFTER_S = 1
 
 
-class ApiError(Exception):
-    """A client error with the contract's code and an HTTP status."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
 def _status_of(exc: AdmissionError) -> int:
     """The HTTP status of a refused submission."""
     if exc.reason in _TRANSIENT:
         return 503
     return 409 if exc.reason is Reject.DUPLICATE else 422
-
-
-def _hex_arg(value: str, chars: int, what: str) -> bytes:
-    if len(value) != chars or value != value.lower():
-        raise ApiError(400, "bad_" + what, f"{what} must be {chars} lowercase hex characters")
-    try:
-        return bytes.fromhex(value)
-    except ValueError:
-        raise ApiError(400, "bad_" + what, f"{what} must be lowercase hex") from None
 
 
 def build_app(node: NodePort) -> Starlette:
@@ -197,7 +186,7 @@ def build_app(node: NodePort) -> Starlette:
     async def get_tx(request: Request) -> JSONResponse:
         if request.path_params["tx_id"] == "batch":  # a path of its own, POST only
             raise HTTPException(405, headers={"Allow": "POST"})
-        tx_id = _hex_arg(request.path_params["tx_id"], ID_HEX_CHARS, "tx_id")
+        tx_id = hex_arg(request.path_params["tx_id"], ID_HEX_CHARS, "tx_id")
         stored = node.store.get_tx(tx_id)
         if stored is not None:
             doc = tx_json(stored.tx, stored.height, stored.receipt, view)
@@ -234,7 +223,7 @@ def build_app(node: NodePort) -> Starlette:
         )
 
     async def get_proof(request: Request) -> JSONResponse:
-        tx_id = _hex_arg(request.path_params["tx_id"], ID_HEX_CHARS, "tx_id")
+        tx_id = hex_arg(request.path_params["tx_id"], ID_HEX_CHARS, "tx_id")
         stored = node.store.get_tx(tx_id)
         if stored is None and not view.holds_tx(tx_id):
             raise ApiError(404, "not_found", "no transaction with this id")
@@ -307,7 +296,7 @@ def build_app(node: NodePort) -> Starlette:
         return JSONResponse({"tips": [t.hex() for t in tips], "height": view.dag_height})
 
     async def account(request: Request) -> JSONResponse:
-        addr = _hex_arg(request.path_params["address"], ADDRESS_CHARS, "address")
+        addr = hex_arg(request.path_params["address"], ADDRESS_CHARS, "address")
         acct = view.account(addr)
         ident = view.identity(addr)
         frozen = ident is not None and ident.frozen_by is not None
@@ -324,7 +313,7 @@ def build_app(node: NodePort) -> Starlette:
         }
         key_hex = request.query_params.get("public_key")
         if key_hex is not None:
-            key = _hex_arg(key_hex, ID_HEX_CHARS, "public_key")
+            key = hex_arg(key_hex, ID_HEX_CHARS, "public_key")
             if address_of(key) != addr:
                 raise ApiError(400, "bad_public_key", "public_key does not belong to the address")
             # Not final: what a sender needs to chain its next transaction.
@@ -335,7 +324,7 @@ def build_app(node: NodePort) -> Starlette:
 
     async def account_holds(request: Request) -> JSONResponse:
         """Transfers and records of the address waiting for review, with their escrow."""
-        addr = _hex_arg(request.path_params["address"], ADDRESS_CHARS, "address")
+        addr = hex_arg(request.path_params["address"], ADDRESS_CHARS, "address")
         out: list[dict[str, object]] = []
         more = False
         for hold in view.holds():
@@ -350,7 +339,7 @@ def build_app(node: NodePort) -> Starlette:
         )
 
     async def identity(request: Request) -> JSONResponse:
-        addr = _hex_arg(request.path_params["address"], ADDRESS_CHARS, "address")
+        addr = hex_arg(request.path_params["address"], ADDRESS_CHARS, "address")
         ident = view.identity(addr)
         if ident is None:
             raise ApiError(404, "not_found", "no identity, freeze or role is recorded for it")
@@ -383,7 +372,7 @@ def build_app(node: NodePort) -> Starlette:
 
     async def proposal(request: Request) -> JSONResponse:
         pid = request.path_params["pid"]
-        _hex_arg(pid, ID_HEX_CHARS, "proposal_id")
+        hex_arg(pid, ID_HEX_CHARS, "proposal_id")
         p = view.proposal(pid)
         if p is None:
             raise ApiError(404, "not_found", "no proposal with this id (is its tx final?)")
@@ -419,8 +408,31 @@ def build_app(node: NodePort) -> Starlette:
             raise ApiError(400, "bad_from", f"from={start} is after checkpoint {to}")
         return JSONResponse({"from": start, "to": to, **_validator_changes(node, to, start)})
 
-    async def not_implemented(_: Request) -> JSONResponse:
-        raise ApiError(501, "not_implemented", "this endpoint arrives with a later issue")
+    gate = TraceGate()
+
+    async def run_trace(ask: Ask) -> JSONResponse:
+        """Pin the case at the snapshot, trace on a worker thread, annotate on the loop."""
+        async with gate.slot():
+            snap = node.store.movement_snapshot()
+            try:
+                top = snap.top_height()
+                source = WithGenesis(snap, node.genesis.balances)
+                case = pin(ask, top, source, _tx_height(node), lambda a: view.account(a).balance)
+                # The state the snapshot height left (a case may pin an older one).
+                state_hash = node.store.state_hash_at(case.limits.to_height) or b""
+                try:
+                    result = await asyncio.to_thread(trace, source, case, state_hash)
+                except TraceError as exc:
+                    raise ApiError(400, "bad_case", str(exc)) from None
+            finally:
+                snap.close()
+        return JSONResponse(result_json(result, trace_notes(view, result)))
+
+    async def trace_get(request: Request) -> JSONResponse:
+        return await run_trace(ask_of_query(request.path_params["address"], request.query_params))
+
+    async def trace_post(request: Request) -> JSONResponse:
+        return await run_trace(ask_of_body(await _read_limited(request, BODY_BYTES_MAX)))
 
     async def openapi(_: Request) -> JSONResponse:
         return JSONResponse(OPENAPI)
@@ -488,7 +500,8 @@ def build_app(node: NodePort) -> Starlette:
         Route("/v1/governance/proposals/{pid}", proposal),
         Route("/v1/audit", audit),
         Route("/v1/validator-changes", validator_changes),
-        Route("/v1/trace/{address}", not_implemented),
+        Route("/v1/trace", trace_post, methods=["POST"]),
+        Route("/v1/trace/{address}", trace_get),
         Route("/openapi.json", openapi),
         Route("/metrics", metrics),
         WebSocketRoute("/v1/events", events),
@@ -497,6 +510,16 @@ def build_app(node: NodePort) -> Starlette:
         routes=routes,
         exception_handlers={ApiError: api_error, HTTPException: http_error},
     )
+
+
+def _tx_height(node: NodePort) -> Callable[[bytes], int | None]:
+    """The height a transaction was final at, from the store (None: not final here)."""
+
+    def height(tx_id: bytes) -> int | None:
+        stored = node.store.get_tx(tx_id)
+        return stored.height if stored is not None else None
+
+    return height
 
 
 def _prefix_arg(request: Request) -> str:

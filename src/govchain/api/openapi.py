@@ -82,12 +82,6 @@ _CHAIN_ERRORS = {
 }
 
 
-def _not_yet(summary: str, params: list[str] | None = None) -> dict[str, Any]:
-    op = _get(summary + " (not implemented yet: 501)", params)
-    op["get"]["responses"]["501"] = {"description": "not implemented"}
-    return op
-
-
 def _query(
     op: dict[str, Any], name: str, schema: dict[str, Any], text: str, required: bool = False
 ) -> dict[str, Any]:
@@ -121,6 +115,119 @@ _PROPOSALS = _query(
     _PREFIX,
     "only ids that start with these 8 to 64 lowercase hex digits",
 )
+
+_HEX64 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+_ADDRESS = {"type": "string", "pattern": "^[0-9a-f]{40}$"}
+_HEIGHT = {"type": "integer", "minimum": 0, "maximum": INTEGER_MAX}
+_TRACE_ERRORS = {
+    "503": "busy: this node is tracing for others; retry after Retry-After seconds",
+}
+_TRACE_SUMMARY = (
+    "Follow funds through final order (docs/tracing.md): nodes (tainted, freezable, frozen),"
+    " edges, endpoints, truncations and a result_root any node recomputes; the answer's"
+    " seeds, direction, policy and limits are pinned at the snapshot, so POST /v1/trace"
+    " with them reproduces the root"
+)
+_TRACE_GET = _get(
+    _TRACE_SUMMARY + ". One seed: the address; with tx_id, what that transaction moved into"
+    " (forward) or out of (backward) it, else its balance now; amount caps the seed",
+    ["address"],
+)
+_TRACE_QUERY: list[tuple[str, dict[str, Any], str]] = [
+    ("tx_id", _HEX64, "the transaction that brought (forward) or took (backward) the funds"),
+    ("amount", {"type": "integer", "minimum": 1, "maximum": INTEGER_MAX}, "at most this much"),
+    ("direction", {"type": "string", "enum": ["forward", "backward"]}, "default forward"),
+    (
+        "policy",
+        {"type": "string", "enum": ["fifo", "libr", "haircut", "poison"]},
+        "default fifo; backward takes fifo and libr",
+    ),
+    ("hops", {"type": "integer", "minimum": 1, "maximum": 32}, "default 6"),
+    ("height", _HEIGHT, "without tx_id: the balance at the start of this height"),
+    ("label", {"type": "string", "maxLength": 64}, "the seed's name in the answer"),
+]
+for _name, _schema, _text in _TRACE_QUERY:
+    _query(_TRACE_GET, _name, _schema, _text)
+_also(_TRACE_GET, _TRACE_ERRORS)
+_TRACE_SEED = {
+    "type": "object",
+    "required": ["address"],
+    "properties": {
+        "address": _ADDRESS,
+        "amount": {"type": ["integer", "null"], "minimum": 1, "maximum": INTEGER_MAX},
+        "tx_id": {"anyOf": [_HEX64, {"type": "null"}]},
+        "height": {"type": ["integer", "null"], "minimum": -1, "maximum": INTEGER_MAX},
+        "label": {"type": "string", "maxLength": 64},
+    },
+}
+_TRACE_POST = {
+    "post": {
+        "summary": _TRACE_SUMMARY + ". Several seeds (1 to 64); at most 64 KiB",
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["seeds"],
+                        "properties": {
+                            "seeds": {
+                                "type": "array",
+                                "minItems": 1,
+                                "maxItems": 64,
+                                "items": _TRACE_SEED,
+                            },
+                            "direction": {"type": "string", "enum": ["forward", "backward"]},
+                            "policy": {
+                                "type": "string",
+                                "enum": ["fifo", "libr", "haircut", "poison"],
+                            },
+                            "hops": {"type": ["integer", "null"], "minimum": 1, "maximum": 32},
+                            "limits": {
+                                "type": "object",
+                                "properties": {
+                                    "hops_max": {"type": "integer", "minimum": 1, "maximum": 32},
+                                    "accounts_max": {
+                                        "type": "integer",
+                                        "minimum": 1,
+                                        "maximum": 10_000,
+                                    },
+                                    "events_max": {
+                                        "type": "integer",
+                                        "minimum": 1,
+                                        "maximum": 1_000_000,
+                                    },
+                                    "from_height": _HEIGHT,
+                                    "to_height": {"anyOf": [_HEIGHT, {"type": "null"}]},
+                                },
+                            },
+                        },
+                    }
+                }
+            },
+        },
+        "responses": {
+            "200": {"description": "the trace (as GET /v1/trace/{address})"},
+            "400": {
+                "description": "not a trace case",
+                "content": {"application/json": {"schema": _ERROR}},
+            },
+            "404": {
+                "description": "a seed's transaction is not final here, or moved nothing",
+                "content": {"application/json": {"schema": _ERROR}},
+            },
+            "413": {
+                "description": "too large",
+                "content": {"application/json": {"schema": _ERROR}},
+            },
+            "503": {
+                "description": _TRACE_ERRORS["503"],
+                "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                "content": {"application/json": {"schema": _ERROR}},
+            },
+        },
+    }
+}
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -286,7 +393,8 @@ OPENAPI: dict[str, Any] = {
             ),
             _CHAIN_ERRORS,
         ),
-        "/v1/trace/{address}": _not_yet("Where funds went", ["address"]),
+        "/v1/trace/{address}": _TRACE_GET,
+        "/v1/trace": _TRACE_POST,
         "/metrics": _get("Prometheus text metrics"),
     },
     "components": {

@@ -18,6 +18,7 @@ from govchain.dag.graph import Dag
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction
 from govchain.replica.execution import Execution
+from govchain.state.context import Namespace
 from govchain.state.governance import Proposal
 from govchain.state.holds import Hold
 from govchain.state.identities import Identity
@@ -123,6 +124,15 @@ class ChainView:
     def service(self, service_id: str) -> Service | None:
         """A registered service."""
         return self._r.ledger.service(service_id)
+
+    def services(self) -> list[Service]:
+        """Every registered service, by id."""
+        by_id = self._r.ledger.stores.services.by_id
+        return [by_id[k] for k in sorted(by_id)]
+
+    def namespace(self, name: str) -> Namespace | None:
+        """A registered namespace's state (None: this chain has none of that name)."""
+        return self._r.ledger.stores.extensions.get(name)
 
     def proposal(self, proposal_id: str) -> Proposal | None:
         """A governance proposal by id."""

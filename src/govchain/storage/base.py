@@ -17,6 +17,7 @@ from govchain.dag.tx import Transaction, payload_hash, tx_id
 from govchain.replica.replica import Persisted, ReplicaReady
 from govchain.state.audit import AuditEntry
 from govchain.state.receipts import Receipt
+from govchain.storage.movement_snapshot import MovementSnapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,14 @@ class Store(Protocol):
 
     def audit_head(self, height: int) -> bytes | None:
         """The audit head after executing height (None when not executed)."""
+        ...
+
+    def state_hash_at(self, height: int) -> bytes | None:
+        """The state hash after executing height (None: not executed here)."""
+        ...
+
+    def movement_snapshot(self) -> MovementSnapshot:
+        """The movement index as it is now, for a trace on a worker thread (close it)."""
         ...
 
     def close(self) -> None:

@@ -27,6 +27,7 @@ from govchain.storage.base import (
     check_tx,
     prefix_bounds,
 )
+from govchain.storage.movement_snapshot import MovementSnapshot
 from govchain.trace.movements import Movement
 
 if TYPE_CHECKING:
@@ -211,6 +212,18 @@ class MemoryStore:
         """The highest height indexed: the last executed (indexed in the same commit)."""
         self._open()
         return len(self._executed)
+
+    def movement_snapshot(self) -> MovementSnapshot:
+        """The index up to the last executed height (lists here only ever grow)."""
+        self._open()
+        return MovementSnapshot(self, len(self._executed))
+
+    def state_hash_at(self, height: int) -> bytes | None:
+        """The state hash after executing height (None: not executed here)."""
+        self._open()
+        if not 1 <= height <= len(self._executed):
+            return None
+        return self._executed[height - 1].result.state_hash
 
     def movements_from(self) -> int:
         """The first height indexed (always 1 here: nothing is migrated)."""

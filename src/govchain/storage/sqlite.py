@@ -94,6 +94,7 @@ from govchain.storage.base import (
     check_tx,
     prefix_bounds,
 )
+from govchain.storage.movement_snapshot import MovementSnapshot
 from govchain.trace.movements import Movement, MovementKind
 
 if TYPE_CHECKING:
@@ -445,6 +446,60 @@ def _check_receipts(height: int, receipts: list[Receipt], root: bytes, count: in
         raise CorruptStoreError("executed", f"height {height}", f"expected indexes 0..{count - 1}")
     if receipts_root(receipts) != root:
         raise CorruptStoreError("executed", f"height {height}", "receipts do not match their root")
+
+
+class _MovementReads:
+    """Reads of the movement index over one connection and one moment's in-memory postings."""
+
+    def __init__(self, conn: sqlite3.Connection, unmerged: dict[bytes, list[int]], mark: int):
+        self._conn = conn
+        self._unmerged = unmerged
+        self._movement_mark = mark
+
+    def movements_of(self, account: bytes, from_height: int, to_height: int) -> Iterator[Movement]:
+        """Movements of account in the heights: the merged index a page at a time, each
+        page its own query, then the movements still waiting in memory (all later)."""
+        lo, hi = _mseq_range(from_height, to_height)
+        mark = self._movement_mark
+        waiting = [s for s in self._unmerged.get(account, ()) if lo <= s <= hi]
+        key = account_key(account)
+        end = min(hi, mark)
+        after = lo
+        while after <= end:
+            rows = self._conn.execute(_POSTINGS_OF, (key, after, MOVEMENT_PAGE_ROWS)).fetchall()
+            for last, first, data in rows:
+                if _int("movement_accounts", f"key {key}", first) > end:
+                    break  # this list and every later one start past the window
+                where = f"key {key}, last {last}"
+                seqs = _decode("movement_accounts", where, data, SEQS_DECODER)
+                wanted = [s for s in seqs if after <= s <= end]
+                yield from self._movements_at(account, wanted, strict=False)
+            else:
+                if len(rows) == MOVEMENT_PAGE_ROWS:
+                    after = rows[-1][0] + 1
+                    continue
+            break
+        yield from self._movements_at(account, waiting, strict=True)
+
+    def _movements_at(self, account: bytes, mseqs: list[int], strict: bool) -> Iterator[Movement]:
+        """The movements of account among mseqs (ascending), fetched in chunks.
+
+        strict: every one must be there and be account's (the memory's list);
+        else another account sharing the key is skipped (a posting list).
+        """
+        for begin in range(0, len(mseqs), _KEYS_PER_QUERY):
+            chunk = mseqs[begin : begin + _KEYS_PER_QUERY]
+            marks = ",".join("?" * len(chunk))
+            query = f"{_MOVEMENT_COLUMNS} WHERE mseq IN ({marks}) ORDER BY mseq"
+            rows = self._conn.execute(query, chunk).fetchall()
+            if len(rows) != len(chunk):
+                raise CorruptStoreError("movements", f"mseq {chunk[0]}", "a movement is missing")
+            for row in rows:
+                m = _movement(row)
+                if account in (m.src, m.dst):
+                    yield m
+                elif strict:
+                    raise CorruptStoreError("movements", f"mseq {row[0]}", "another account's")
 
 
 class SqliteStore:
@@ -1278,52 +1333,41 @@ class SqliteStore:
         """Movements into or out of account within the heights (inclusive), in final order.
 
         Heights below movements_from() were never indexed (a migrated store):
-        they yield nothing. The merged index is read a page at a time, each
-        page its own query, then the movements still waiting in memory (all
-        later); both as they were when the read began.
+        they yield nothing. On the node's own connection: its event loop only.
         """
         self._check_open()
-        lo, hi = _mseq_range(from_height, to_height)
-        mark = self._movement_mark
-        waiting = [s for s in self._unmerged.get(account, ()) if lo <= s <= hi]
-        key = account_key(account)
-        end = min(hi, mark)
-        after = lo
-        while after <= end:
-            rows = self._conn.execute(_POSTINGS_OF, (key, after, MOVEMENT_PAGE_ROWS)).fetchall()
-            for last, first, data in rows:
-                if _int("movement_accounts", f"key {key}", first) > end:
-                    break  # this list and every later one start past the window
-                where = f"key {key}, last {last}"
-                seqs = _decode("movement_accounts", where, data, SEQS_DECODER)
-                wanted = [s for s in seqs if after <= s <= end]
-                yield from self._movements_at(account, wanted, strict=False)
-            else:
-                if len(rows) == MOVEMENT_PAGE_ROWS:
-                    after = rows[-1][0] + 1
-                    continue
-            break
-        yield from self._movements_at(account, waiting, strict=True)
+        reads = _MovementReads(self._conn, self._unmerged, self._movement_mark)
+        yield from reads.movements_of(account, from_height, to_height)
 
-    def _movements_at(self, account: bytes, mseqs: list[int], strict: bool) -> Iterator[Movement]:
-        """The movements of account among mseqs (ascending), fetched in chunks.
+    def movement_snapshot(self) -> MovementSnapshot:
+        """The index as it is now, on a connection of its own: for a worker thread.
 
-        strict: every one must be there and be account's (the memory's list);
-        else another account sharing the key is skipped (a posting list).
+        A read transaction pins the database, the in-memory postings are the
+        ones of this moment (a merge replaces the dict; later commits only
+        append movements above the snapshot's top, which reads never ask for).
+        Close it promptly: while it is open a WAL truncation waits (it is
+        retried at the next commit).
         """
-        for begin in range(0, len(mseqs), _KEYS_PER_QUERY):
-            chunk = mseqs[begin : begin + _KEYS_PER_QUERY]
-            marks = ",".join("?" * len(chunk))
-            query = f"{_MOVEMENT_COLUMNS} WHERE mseq IN ({marks}) ORDER BY mseq"
-            rows = self._conn.execute(query, chunk).fetchall()
-            if len(rows) != len(chunk):
-                raise CorruptStoreError("movements", f"mseq {chunk[0]}", "a movement is missing")
-            for row in rows:
-                m = _movement(row)
-                if account in (m.src, m.dst):
-                    yield m
-                elif strict:
-                    raise CorruptStoreError("movements", f"mseq {row[0]}", "another account's")
+        self._check_open()
+        conn = sqlite3.connect(
+            f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute("BEGIN")
+            conn.execute("SELECT count(*) FROM movement_index").fetchone()  # the snapshot starts
+        except sqlite3.Error:
+            conn.close()
+            raise
+        reads = _MovementReads(conn, self._unmerged, self._movement_mark)
+        return MovementSnapshot(reads, self._executed_height, conn.close)
+
+    def state_hash_at(self, height: int) -> bytes | None:
+        """The state hash after executing height (None: not executed here)."""
+        self._check_open()
+        row = self._conn.execute(
+            "SELECT state_hash FROM executed WHERE height = ?", (height,)
+        ).fetchone()
+        return _bytes("executed", f"height {height}", row[0], 32) if row else None
 
     def top_height(self) -> int:
         """The highest height indexed: the last executed (indexed in the same commit)."""

@@ -13,7 +13,7 @@ HOPS_MAX_DEFAULT = 6
 ACCOUNTS_MAX_DEFAULT = 10_000
 EVENTS_MAX_DEFAULT = 1_000_000
 SEEDS_MAX = 64  # a case names a handful of seeds; more is a mistake, not a query
-LABEL_BYTES_MAX = 64
+LABEL_BYTES_MAX = 256  # 64 characters of any script
 ADDRESS_BYTES = 20
 TX_ID_BYTES = 32
 

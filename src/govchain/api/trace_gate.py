@@ -1,0 +1,75 @@
+"""Who may trace now (one at a time, a few waiting), and what the node adds to a result.
+
+A trace holds a worker thread and a read snapshot of the store for up to
+its events budget; one at a time keeps a node that serves investigators a
+node that still votes. Requests beyond the few waiting get 503 and retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from govchain.api.errors import ApiError
+from govchain.api.trace_view import Notes
+from govchain.replica.view import ChainView
+from govchain.state.funds import NAMESPACE as FUNDS
+from govchain.state.funds import Funds
+from govchain.state.identities import IdentityStatus
+from govchain.trace.result import TraceResult
+
+TRACES_RUNNING_MAX = 1
+TRACES_WAITING_MAX = 4
+
+
+class TraceGate:
+    """At most TRACES_RUNNING_MAX traces run; TRACES_WAITING_MAX more wait; others: 503."""
+
+    def __init__(self) -> None:
+        self._running = asyncio.Semaphore(TRACES_RUNNING_MAX)
+        self._waiting = 0
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold a slot for one trace (ApiError 503 when too many wait)."""
+        if self._running.locked() and self._waiting >= TRACES_WAITING_MAX:
+            raise ApiError(503, "busy", "this node is tracing for others: retry shortly")
+        self._waiting += 1
+        try:
+            await self._running.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            yield
+        finally:
+            self._running.release()
+
+
+def trace_notes(view: ChainView, result: TraceResult) -> Notes:
+    """Liens in force now and the parties to ask next, for the result's accounts.
+
+    An endpoint is an account that owns a registered service or holds an
+    identity of tier 1 or more (not revoked): someone who knows its customer.
+    """
+    liens = view.namespace(FUNDS)
+    owners: dict[bytes, str] = {}
+    for service in view.services():
+        owners.setdefault(service.owner, f"service:{service.service_id}")
+    frozen: dict[bytes, int] = {}
+    endpoints: dict[bytes, str] = {}
+    for n in result.nodes:
+        a = n.account
+        if isinstance(liens, Funds):
+            amount = liens.frozen(a)
+            if amount:
+                frozen[a] = amount
+        if a in owners:
+            endpoints[a] = owners[a]
+            continue
+        ident = view.identity(a)
+        if ident is None or ident.kind is None or ident.status == IdentityStatus.REVOKED:
+            continue
+        if ident.tier >= 1:
+            endpoints[a] = f"identified:{ident.kind}"
+    return Notes(frozen, endpoints)
