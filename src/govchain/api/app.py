@@ -19,7 +19,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from govchain.api.decoded import with_decoded
 from govchain.api.errors import ApiError, hex_arg
 from govchain.api.openapi import OPENAPI
-from govchain.api.trace_gate import TraceGate, trace_notes
+from govchain.api.trace_gate import RecentCases, TraceGate, trace_notes
 from govchain.api.trace_view import BODY_BYTES_MAX, Ask, ask_of_body, ask_of_query, pin, result_json
 from govchain.api.views import (
     audit_entry_json,
@@ -409,6 +409,7 @@ def build_app(node: NodePort) -> Starlette:
         return JSONResponse({"from": start, "to": to, **_validator_changes(node, to, start)})
 
     gate = TraceGate()
+    recent = RecentCases()
 
     async def run_trace(ask: Ask) -> JSONResponse:
         """Pin the case at the snapshot, trace on a worker thread, annotate on the loop."""
@@ -426,7 +427,16 @@ def build_app(node: NodePort) -> Starlette:
                     raise ApiError(400, "bad_case", str(exc)) from None
             finally:
                 snap.close()
-        return JSONResponse(result_json(result, trace_notes(view, result)))
+        doc = result_json(result, trace_notes(view, result))
+        recent.keep(doc)
+        return JSONResponse(doc)
+
+    async def trace_result(request: Request) -> JSONResponse:
+        root = hex_arg(request.path_params["root"], ID_HEX_CHARS, "result_root").hex()
+        kept = recent.get(root)
+        if kept is None:
+            raise ApiError(404, "not_found", "this node answered no recent trace with that root")
+        return JSONResponse(kept)
 
     async def trace_get(request: Request) -> JSONResponse:
         return await run_trace(ask_of_query(request.path_params["address"], request.query_params))
@@ -501,6 +511,7 @@ def build_app(node: NodePort) -> Starlette:
         Route("/v1/audit", audit),
         Route("/v1/validator-changes", validator_changes),
         Route("/v1/trace", trace_post, methods=["POST"]),
+        Route("/v1/trace/results/{root}", trace_result),
         Route("/v1/trace/{address}", trace_get),
         Route("/openapi.json", openapi),
         Route("/metrics", metrics),

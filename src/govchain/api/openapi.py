@@ -13,6 +13,7 @@ _SUBMITTED = {"$ref": "#/components/schemas/Submitted"}
 _PATH_SCHEMAS: dict[str, dict[str, Any]] = {
     "tx_id": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
     "pid": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    "root": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
     "address": {"type": "string", "pattern": "^[0-9a-f]{40}$"},
     "height": {"type": "string", "pattern": "^(latest|[0-9]{1,18})$"},
     "service_id": {"type": "string", "pattern": "^[a-z0-9_-]{1,64}$"},
@@ -395,6 +396,11 @@ OPENAPI: dict[str, Any] = {
         ),
         "/v1/trace/{address}": _TRACE_GET,
         "/v1/trace": _TRACE_POST,
+        "/v1/trace/results/{root}": _get(
+            "The pinned case (seeds, direction, policy, limits, case_b64, snapshot) of a trace"
+            " this node answered lately (the last 256), by its result_root",
+            ["root"],
+        ),
         "/metrics": _get("Prometheus text metrics"),
     },
     "components": {

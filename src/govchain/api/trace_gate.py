@@ -8,8 +8,10 @@ node that still votes. Requests beyond the few waiting get 503 and retry.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from govchain.api.errors import ApiError
 from govchain.api.trace_view import Notes
@@ -21,6 +23,9 @@ from govchain.trace.result import TraceResult
 
 TRACES_RUNNING_MAX = 1
 TRACES_WAITING_MAX = 4
+# Results whose pinned case the node keeps, so a proposal may cite a root alone
+# (`gov propose freeze-amount ... --trace ROOT`) and still carry its case.
+RECENT_RESULTS_KEPT = 256
 
 
 class TraceGate:
@@ -44,6 +49,26 @@ class TraceGate:
             yield
         finally:
             self._running.release()
+
+
+class RecentCases:
+    """The pinned cases of the last RECENT_RESULTS_KEPT results, by result_root (hex)."""
+
+    def __init__(self) -> None:
+        self._by_root: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    def keep(self, doc: dict[str, Any]) -> None:
+        """Remember a result's case and snapshot (the oldest goes when full)."""
+        fields = ("seeds", "direction", "policy", "limits", "case_b64", "snapshot")
+        root = doc["result_root"]
+        self._by_root[root] = {"result_root": root, **{k: doc[k] for k in fields}}
+        self._by_root.move_to_end(root)
+        while len(self._by_root) > RECENT_RESULTS_KEPT:
+            self._by_root.popitem(last=False)
+
+    def get(self, root: str) -> dict[str, Any] | None:
+        """A kept case by its result's root."""
+        return self._by_root.get(root)
 
 
 def trace_notes(view: ChainView, result: TraceResult) -> Notes:

@@ -109,7 +109,7 @@ def ask_of_query(address: str, query: Mapping[str, str]) -> Ask:
         None if tx is None else hex_arg(tx, TX_ID_CHARS, "tx_id"),
         amount,
         _digits(query, "height"),
-        _label(query.get("label", "seed")),
+        _label(query.get("label", "seed-0")),
     )
     hops = _bounded(_digits(query, "hops"), 1, HOPS_MAX, "hops")
     return Ask(

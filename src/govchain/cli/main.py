@@ -36,7 +36,7 @@ COMMANDS: dict[str, str] = {
     "gov": "govchain.cli.gov_cmd:gov",
     "service": "govchain.cli.service_cmd:service",
     "audit": "govchain.cli.audit_cmd:audit",
-    "trace": "govchain.cli.tx_cmd:trace",
+    "trace": "govchain.cli.trace_cmd:trace",
 }
 
 

@@ -306,22 +306,3 @@ def verify(file: Path, genesis_path: Path | None, trust_text: str | None, as_jso
     except ProofError as exc:
         raise CliError("invalid_proof", str(exc), EXIT_FAILURE) from None
     show(result, as_json)
-
-
-def _later(name: str, issue: str, usage: str) -> click.Command:
-    @click.command(name, context_settings={"ignore_unknown_options": True}, epilog=example(usage))
-    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-    @json_option
-    @reported
-    def cmd(args: tuple[str, ...], as_json: bool) -> None:
-        raise CliError("not_implemented", f"`govchain {name}` arrives with the {issue} issue", 1)
-
-    cmd.help = f"Arrives with the {issue} issue (answers not_implemented)."
-    return cmd
-
-
-trace = _later(
-    "trace",
-    "fund-tracing",
-    "govchain trace 0x1f2e3d4c5b6a79880706f5e4d3c2b1a098765432 --direction forward",
-)

@@ -193,6 +193,20 @@ class Client:
         """GET /v1/services/{id}: owner, writer role, suspension."""
         return self._get(f"/v1/services/{service_id}")
 
+    def trace(self, address: bytes, **query: str | int) -> dict[str, Any]:
+        """GET /v1/trace/{address}: one seed (tx_id, amount, direction, policy, hops, height)."""
+        params = {k: str(v) for k, v in query.items()}
+        return self._get(f"/v1/trace/{address.hex()}", params)
+
+    def trace_case(self, case: dict[str, Any]) -> dict[str, Any]:
+        """POST /v1/trace: a case of one or more seeds (a trace answer is one)."""
+        doc: dict[str, Any] = self._call("POST", "/v1/trace", json=case)
+        return doc
+
+    def trace_result(self, result_root: str) -> dict[str, Any]:
+        """GET /v1/trace/results/{root}: the pinned case of a result this node answered lately."""
+        return self._get(f"/v1/trace/results/{result_root}")
+
     def tx_ids_with_prefix(self, prefix: str) -> tuple[list[str], bool]:
         """Ids of stored or pending transactions starting with prefix, and whether more do.
 
