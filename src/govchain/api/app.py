@@ -22,9 +22,12 @@ from govchain.api.openapi import OPENAPI
 from govchain.api.trace_gate import RecentCases, TraceGate, trace_notes
 from govchain.api.trace_view import BODY_BYTES_MAX, Ask, ask_of_body, ask_of_query, pin, result_json
 from govchain.api.views import (
+    account_funds_json,
     audit_entry_json,
     checkpoint_json,
     error,
+    funds_json,
+    funds_of,
     hold_json,
     identity_json,
     proposal_json,
@@ -304,8 +307,8 @@ def build_app(node: NodePort) -> Starlette:
         doc: dict[str, object] = {
             "address": addr.hex(),
             "balance": balance,
-            # A frozen identity can move none of it (amount freezes arrive with tracing).
-            "frozen_amount": balance if frozen else 0,
+            # frozen_amount: a frozen identity can move none of it; else the liens.
+            **account_funds_json(funds_of(view), addr, view.height, balance, frozen),
             "frozen": frozen,
             "nonce": acct.nonce,
             "height": view.height,
@@ -343,7 +346,8 @@ def build_app(node: NodePort) -> Starlette:
         ident = view.identity(addr)
         if ident is None:
             raise ApiError(404, "not_found", "no identity, freeze or role is recorded for it")
-        return JSONResponse({**identity_json(ident), "height": view.height})
+        funds = funds_json(funds_of(view), addr, view.height)
+        return JSONResponse({**identity_json(ident, funds), "height": view.height})
 
     async def service(request: Request) -> JSONResponse:
         sid = request.path_params["service_id"]

@@ -15,9 +15,8 @@ from typing import Any
 
 from govchain.api.errors import ApiError
 from govchain.api.trace_view import Notes
+from govchain.api.views import funds_of
 from govchain.replica.view import ChainView
-from govchain.state.funds import NAMESPACE as FUNDS
-from govchain.state.funds import Funds
 from govchain.state.identities import IdentityStatus
 from govchain.trace.result import TraceResult
 
@@ -77,7 +76,7 @@ def trace_notes(view: ChainView, result: TraceResult) -> Notes:
     An endpoint is an account that owns a registered service or holds an
     identity of tier 1 or more (not revoked): someone who knows its customer.
     """
-    liens = view.namespace(FUNDS)
+    liens = funds_of(view)
     owners: dict[bytes, str] = {}
     for service in view.services():
         owners.setdefault(service.owner, f"service:{service.service_id}")
@@ -85,7 +84,7 @@ def trace_notes(view: ChainView, result: TraceResult) -> Notes:
     endpoints: dict[bytes, str] = {}
     for n in result.nodes:
         a = n.account
-        if isinstance(liens, Funds):
+        if liens is not None:
             amount = liens.frozen(a)
             if amount:
                 frozen[a] = amount

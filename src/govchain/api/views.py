@@ -14,6 +14,7 @@ from govchain.crypto.keys import address_of
 from govchain.dag.kinds import Kind
 from govchain.dag.tx import Transaction
 from govchain.state.audit import AuditEntry
+from govchain.state.funds import NAMESPACE as FUNDS
 from govchain.state.funds import Funds
 from govchain.state.governance import Proposal
 from govchain.state.holds import Hold
@@ -230,6 +231,16 @@ def hold_json(hold: Hold, address: bytes) -> dict[str, Any]:
             Receipt(hold.tx_id, hold.height, 0, "held", hold.reason, hold.rule, hold.governance_ref)
         ),
     }
+
+
+class _Namespaces(Protocol):
+    def namespace(self, name: str) -> object: ...
+
+
+def funds_of(view: _Namespaces) -> Funds | None:
+    """The chain's liens and watches (None: its registry has no such namespace)."""
+    ns = view.namespace(FUNDS)
+    return ns if isinstance(ns, Funds) else None
 
 
 def funds_json(funds: Funds | None, address: bytes, height: int) -> dict[str, Any]:

@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "service": "govchain.cli.service_cmd:service",
     "audit": "govchain.cli.audit_cmd:audit",
     "trace": "govchain.cli.trace_cmd:trace",
+    "demo": "govchain.cli.demo_cmd:demo",
 }
 
 

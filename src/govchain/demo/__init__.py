@@ -1,0 +1,1 @@
+"""Stories played on a running devnet through its public API (`govchain demo ...`)."""
