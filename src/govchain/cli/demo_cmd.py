@@ -13,7 +13,7 @@ from .common import json_option, named_devnet, node_client, node_option, reporte
 from .output import EXIT_FAILURE, CliError, emit_json, example
 
 
-@click.group("demo")
+@click.group("demo", epilog=example("govchain demo ransom --seed 7 --json"))
 def demo() -> None:
     """Stories that show what the chain is for, played on a running devnet."""
 
