@@ -4,6 +4,7 @@ CLI's `trace` commands read the same chain."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import websockets
 
 from govprocs import CLI_TIMEOUT_S, GovNet
 from procs import cluster
@@ -18,13 +20,45 @@ from procs import cluster
 SEED = 5
 
 
+SUBSCRIBED_S_MAX = 30.0
+
+
+def _play_listening(net: GovNet) -> tuple[Any, list[dict[str, Any]]]:
+    """Play the demo while a websocket client collects the node's "funds" events."""
+    funds: list[dict[str, Any]] = []
+    subscribed, done = asyncio.Event(), asyncio.Event()
+
+    async def listen() -> None:
+        async with websockets.connect(net.c.url(1).replace("http", "ws") + "/v1/events") as ws:
+            while not done.is_set():
+                try:
+                    event = json.loads(await asyncio.wait_for(ws.recv(), 0.5))
+                except TimeoutError:
+                    continue
+                subscribed.set()  # the first event proves the subscription (test_gov_cli)
+                if event["type"] == "funds":
+                    funds.append(event)
+
+    async def scenario() -> Any:
+        task = asyncio.create_task(listen())
+        await asyncio.wait_for(subscribed.wait(), SUBSCRIBED_S_MAX)
+        args = ("demo", "ransom", "--seed", str(SEED), "--devnet", str(net.c.root))
+        doc = await asyncio.to_thread(net.ok, *args)
+        await asyncio.sleep(1.0)  # node 1 publishes the last height a moment later
+        done.set()
+        await task
+        return doc
+
+    return asyncio.run(scenario()), funds
+
+
 @pytest.fixture(scope="module")
 def played(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GovNet, Any]]:
     root = tmp_path_factory.mktemp("demo")
     with cluster(root / "net", validators=4) as c:
         net = GovNet(c, root)
-        doc = net.ok("demo", "ransom", "--seed", str(SEED), "--devnet", str(c.root))
-        yield net, doc
+        doc, funds = _play_listening(net)
+        yield net, {**doc, "funds_events": funds}
 
 
 def test_the_story_adds_up(played: tuple[GovNet, Any]) -> None:
@@ -40,6 +74,15 @@ def test_the_story_adds_up(played: tuple[GovNet, Any]) -> None:
     assert len(peels) >= 5
     moved = next(s for s in doc["steps"] if s["name"] == "attacker moves split a's rest")
     assert moved["status"] == "held"
+
+
+def test_the_watched_accounts_next_move_is_an_event(played: tuple[GovNet, Any]) -> None:
+    _, doc = played
+    moved = next(s for s in doc["steps"] if s["name"] == "attacker moves split a's rest")
+    seen = [m for e in doc["funds_events"] for m in e["movements"] if m["tx_id"] == moved["tx_id"]]
+    assert [m["kind"] for m in seen] == ["escrow"]
+    assert seen[0]["from"] == moved["from"] and seen[0]["amount"] == moved["amount"]
+    assert [w["case"] for w in seen[0]["from_guard"]["watches"]] == [doc["case"]]
 
 
 def test_the_freezes_are_liens_at_the_exchanges(played: tuple[GovNet, Any]) -> None:

@@ -388,7 +388,9 @@ class Node(ShellHooks):
                 fut.set_result(None)
 
     def _publish(self, r: ReplicaReady) -> None:
-        from govchain.api.views import governance_events  # noqa: PLC0415 (only this method is ours)
+        # Imported here: only this method needs the API's JSON shapes.
+        from govchain.api.funds_events import funds_event  # noqa: PLC0415
+        from govchain.api.views import funds_of, governance_events  # noqa: PLC0415
 
         t = now_ms()
         for ex in r.executed:
@@ -422,6 +424,9 @@ class Node(ShellHooks):
             if ex.result.audit:  # governance events: one message per checkpoint, like receipts
                 events = governance_events(ex.result.audit)
                 self._emit({"type": "governance", "height": cp.height, "events": events})
+            moved = funds_event(funds_of(self.view), ex.result.movements, cp.height)
+            if moved is not None:  # value touched a watched or liened account
+                self._emit(moved)
 
     def _emit(self, event: dict[str, Any]) -> None:
         for q in list(self.subscribers):
