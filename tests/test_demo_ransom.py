@@ -96,6 +96,10 @@ def test_the_freezes_are_liens_at_the_exchanges(played: tuple[GovNet, Any]) -> N
         assert [lien["proposal"] for lien in acct["liens"]] == [s["proposal_id"]]
         shown = net.ok("gov", "show", s["proposal_id"])
         assert shown["action"]["args"]["trace_root"] == doc["result_root"]
+        # gov show recomputes the cited trace on the node: the lien did not make it stale.
+        assert shown["trace_check"] == {
+            "valid": True, "result_root": doc["result_root"], "expected": doc["result_root"]
+        }  # fmt: skip
 
 
 def test_the_cited_trace_recomputes_on_another_node(played: tuple[GovNet, Any]) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+import msgspec
 
+from govchain.sdk.errors import SdkError
 from govchain.state.catalog import BUILTIN
 from govchain.state.governance import REASON_BYTES_MAX, ProposalStatus
 
@@ -44,6 +47,7 @@ from .gov_view import (
 )
 from .output import EXIT_FAILURE, CliError, columns, emit_json, example, rejection
 from .pace import Pace, duration_words, pace_of
+from .trace_cmd import cited_trace
 
 if TYPE_CHECKING:
     from govchain.sdk.client import Client
@@ -212,8 +216,6 @@ def propose(
     with node_client(node_url) as client:
         canon = canonical_args(action, args, lambda text: resolve_tx_id(client, text))
         root, trace_case = (None, None) if trace is None else trace_arg(trace)
-        if root is not None and trace_case is None:
-            trace_case = trace_case_for(client, root)
         built = build_action(
             action,
             canon,
@@ -243,6 +245,11 @@ def propose(
                 "emergency_not_allowed",
                 f"only {', '.join(BUILTIN.emergency_actions)} may be emergency measures",
             )
+        if root is not None and not trace_case and "trace_case" in built.__struct_fields__:
+            # A bare root: the node that answered the trace still has its case.
+            fetched = trace_case_for(client, root)
+            if fetched:
+                built = msgspec.structs.replace(built, trace_case=fetched)
         ev = evidence_hash(evidence, evidence_file)
         key = load_key(key_path)
         before = no_effect(client, built, emergency)
@@ -256,11 +263,27 @@ def propose(
 def trace_case_for(client: Client, root: str) -> bytes:
     """The canonical TraceCase whose trace has result_root root, as the node can give it.
 
-    b"" while the node cannot: the proposal then cites the root alone. (The
-    trace API's case documents, api/trace_view.py, are to fill this in.)
+    The node keeps the pinned cases of its last answers (GET /v1/trace/results);
+    b"" when it has none for root: the proposal then cites the root alone.
     """
-    del client, root
-    return b""
+    try:
+        kept = client.trace_result(root)
+    except SdkError as exc:
+        if exc.code != "not_found":
+            raise
+        return b""
+    return base64.b64decode(str(kept["case_b64"]))
+
+
+def trace_check_words(check: dict[str, Any]) -> str:
+    """gov show's line on a freeze-amount's cited trace."""
+    if check.get("error"):
+        return f"cannot be recomputed here ({check['error']})"
+    if check["valid"]:
+        return f"the node recomputes it: result_root {check['result_root']} matches"
+    return (
+        f"DIFFERS: the node computes {check['result_root']}, the proposal cites {check['expected']}"
+    )
 
 
 @gov.command(
@@ -320,12 +343,17 @@ def show_cmd(proposal_id: str, node_url: str | None, as_json: bool) -> None:
             before = None if pending_action is None else no_effect(client, pending_action)
         fb = feedback(client, p, before)
         doc = {**proposal_doc(p), "measure": fb.get("measure"), "no_effect": fb.get("no_effect")}
+        cited = cited_trace(client, p["action"])
+        if cited is not None:  # a freeze-amount: does its cited trace still hold?
+            doc["trace_check"] = cited
         if as_json:
             emit_json(doc)
             return
         pace = pace_of(client)
     for line in describe(p, fb, pace):
         click.echo(line)
+    if cited is not None:
+        click.echo(f"  cited trace: {trace_check_words(cited)}")
     _details(p, pace)
 
 

@@ -7,8 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import click
+import msgspec
 
+from govchain.api.trace_view import case_json
+from govchain.codec import DecodeError, decode_canonical
 from govchain.sdk.client import Client
+from govchain.sdk.errors import SdkError
+from govchain.trace.case import TraceCase
 
 from .common import (
     json_option,
@@ -22,6 +27,7 @@ from .output import EXIT_FAILURE, EXIT_USAGE, CliError, emit_json, example
 from .trace_view import dot_lines, people_lines
 
 FORMATS = ("table", "json", "dot")
+CASE_DECODER = msgspec.msgpack.Decoder(TraceCase)
 
 
 class _TraceGroup(click.Group):
@@ -153,6 +159,28 @@ def recompute(client: Client, doc: Any) -> dict[str, Any]:
         "expected": doc["result_root"],
         "snapshot": again["snapshot"],
     }
+
+
+def cited_trace(client: Client, action: dict[str, Any]) -> dict[str, Any] | None:
+    """A freeze-amount's cited trace, recomputed on the node: {"valid", "result_root",
+    "expected"} (None: not a freeze-amount, or it carries no case to recompute)."""
+    args = action.get("args") or {}
+    case_hex = args.get("trace_case")
+    if action.get("name") != "freeze-amount" or not isinstance(case_hex, str) or not case_hex:
+        return None
+    expected = str(args.get("trace_root"))
+    try:
+        case = decode_canonical(bytes.fromhex(case_hex), CASE_DECODER)
+    except (ValueError, DecodeError):
+        return {"valid": False, "result_root": None, "expected": expected,
+                "error": "the cited case does not decode"}  # fmt: skip
+    try:
+        again = client.trace_case(case_json(case))
+    except SdkError as exc:
+        return {"valid": False, "result_root": None, "expected": expected,
+                "error": f"{exc.code}: {exc}"}  # fmt: skip
+    got = str(again["result_root"])
+    return {"valid": got == expected, "result_root": got, "expected": expected}
 
 
 @trace.command("verify", epilog=example("govchain trace verify case.json"))
