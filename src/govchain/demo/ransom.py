@@ -117,10 +117,18 @@ class Story:
     say: Callable[[str], None]
     steps: list[dict[str, Any]] = field(default_factory=list)
 
-    def pay(self, sender: SigningKey, to: SigningKey, amount: int, name: str) -> dict[str, Any]:
-        """A transfer, waited on until final; its record."""
+    def pay(
+        self, sender: SigningKey, to: SigningKey, amount: int, name: str, expect: str = "executed"
+    ) -> dict[str, Any]:
+        """A transfer, waited on until final; its record (DemoError unless final as expect)."""
         tx_id = self.client.submit(self.client.transfer(sender, to.address, amount))
         rec = self.client.wait_final(tx_id, FINAL_TIMEOUT_S)
+        if expect and rec["status"] != expect:
+            receipt = rec.get("receipt") or {}
+            raise DemoError(
+                f"{name}: {amount} was final as {rec['status']} ({receipt.get('rule')}):"
+                " play the demo on a devnet whose governance holds or refuses no such transfer"
+            )
         step = {
             "name": name,
             "tx_id": tx_id,
@@ -231,7 +239,9 @@ def play(client: Client, devnet: Path, seed: int, say: Callable[[str], None]) ->
     left_a = int(client.account(cast.split[0].address)["balance"])
     held = 0
     if left_a > 0:
-        moved = story.pay(cast.split[0], cast.accomplice, left_a, "attacker moves split a's rest")
+        moved = story.pay(
+            cast.split[0], cast.accomplice, left_a, "attacker moves split a's rest", expect=""
+        )
         if moved["status"] == "held":  # the watch stopped it: in escrow, not gone
             tainted_a = next(n["tainted"] for n in holding if n["address"] == moved["sender"])
             held = min(left_a, int(tainted_a))
