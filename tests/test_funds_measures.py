@@ -43,15 +43,30 @@ def test_a_lien_freezes_only_its_amount_and_names_the_case_and_trace() -> None:
     assert outcomes(result) == ["frozen_amount", "executed"]
     assert result.receipts[0].governance_ref == p.id
     assert chain.ledger.balance(ALICE.address) == 60
-    entry = [e for e in result.audit if e.kind == "rejection_by_decision"]
-    assert [(e.subject, e.proposal, e.reason) for e in entry] == [
-        (f"tx:{over.id.hex()}", p.id, "frozen_amount")
-    ]
+    # No audit entry: the rejection rests on the payload, which a replay no longer has.
+    assert result.audit == ()
     # Spending the rest is still refused: 60 is frozen, 60 is all there is.
     assert outcomes(chain.run(chain.transfer(ALICE, BOB, 1))) == ["frozen_amount"]
     # Receiving is not: the new money is spendable.
     chain.run(chain.transfer(BOB, ALICE, 10))
     assert outcomes(chain.run(chain.transfer(ALICE, CAROL, 10))) == ["executed"]
+
+
+def test_a_replay_without_the_rejected_payload_reaches_the_same_state() -> None:
+    # A transfer final as rejected loses its payload; a node replaying the height
+    # takes the outcome from the certified receipt and must hash the same.
+    chains = Chain(), Chain()
+    results = []
+    for chain in chains:
+        chain.decide(lien(60))
+        over, within = chain.transfer(ALICE, BOB, 41), chain.transfer(ALICE, BOB, 40)
+        results.append((chain, over, within))
+    first, second = results
+    done = first[0].run(first[1], first[2])
+    known = {first[1].id: done.receipts[0]}
+    again = second[0].run(second[1].without_payload(), second[2], known=known)
+    assert outcomes(again) == ["frozen_amount", "executed"]
+    assert again.state_hash == done.state_hash and again.audit_head == done.audit_head
 
 
 def test_the_audit_entry_of_a_lien_names_its_case() -> None:

@@ -22,6 +22,10 @@ from govchain.dag.kinds import Kind
 from govchain.dag.tx import Transaction, payload_hash
 from govchain.replica.view import ChainView
 from govchain.sim.workload import Client, Workload
+from govchain.state.actions.freeze_amount import FreezeAmount
+from govchain.state.actions.unfreeze_amount import UnfreezeAmount
+from govchain.state.actions.unwatch import Unwatch
+from govchain.state.actions.watch import WatchAccounts
 from govchain.state.args import Examples
 from govchain.state.catalog import BUILTIN
 from govchain.state.governance import ProposalStatus
@@ -55,6 +59,13 @@ FILING_NUMBER = "京网信备11010519000001号"
 SERVICE = "shop"
 KEYWORD = "contraband"
 HELD_RECORD = RecordPayload(SERVICE, "text/plain", b"needs a second look")
+# Fund tracing: a case, the trace root it cites, and how the measures are sized.
+CASE = "sim-ransom"
+TRACE_ROOT = bytes(range(32))
+LIEN_SPENDABLE = 2_000  # what a lien leaves of the balance seen when proposing it
+LIEN_LIFT = 5_000  # what the unfreeze-amount lifts again
+MEASURE_HEIGHTS = 3  # heights a lien or a watch acts before the committee eases it
+WATCH_HEIGHTS = 1_000  # a watch's reach: past the run, so unwatch ends it
 
 
 @dataclass(slots=True)
@@ -175,6 +186,52 @@ class Governor:
             vote(r1, GrantRole(biz.key.address, "issuer"), r0),
             plain(biz, Kind.IDENTITY_SET, issued),
         )
+        self._fund_tracing(c[3].key.address, c[4].key.address, c[2].key.address, short_ttl)
+
+    def _fund_tracing(self, traced: bytes, watched: bytes, lapsing: bytes, short_ttl: int) -> None:
+        """Liens and a watch on clients that keep sending transfers, so that both act.
+
+        traced gets a lien leaving LIEN_SPENDABLE of its balance (its later
+        transfers run into it: frozen_amount), then part of it lifted; watched
+        is watched at once by an emergency measure, ratified, and its held
+        transfers released and intercepted before unwatch; lapsing gets an
+        emergency lien that lapses.
+        """
+        r0, r1, r2 = self.regs
+        lien = Step("freeze-amount", r1, Kind.GOV_PROPOSE, _lien(traced), (r2,))
+        self.track(
+            lien,
+            Step(
+                "unfreeze-amount",
+                r2,
+                Kind.GOV_PROPOSE,
+                _after(lien, UnfreezeAmount(traced, LIEN_LIFT, CASE)),
+                (r0,),
+            ),
+        )
+        watch = Step("watch", r0, Kind.GOV_PROPOSE, _watch(watched), (r1,), 1)
+        self.track(
+            watch, Step("unwatch", r1, Kind.GOV_PROPOSE, _after(watch, Unwatch(CASE)), (r2,))
+        )
+        self.track(Step("release", r1, Kind.GOV_PROPOSE, _on_watched(Release, 0), (r2,)))
+        self.track(Step("intercept", r2, Kind.GOV_PROPOSE, _on_watched(Intercept, 1), (r0,)))
+
+        def emergency_lien(view: View) -> bytes | None:
+            if view.chain.param("emergency_ttl_heights") != short_ttl:
+                return None  # once the short ttl governs, so that it lapses within the run
+            half = view.chain.account(lapsing).balance // 2
+            action = FreezeAmount(lapsing, max(half, 1), TRACE_ROOT, case=CASE)
+            return encode(ProposePayload(action, "sim", b"", True))
+
+        self.track(
+            Step(
+                "emergency lien that lapses",
+                r0,
+                Kind.GOV_PROPOSE,
+                emergency_lien,
+                wait_decided=False,
+            )
+        )
 
     def _examples(self, registry: Registry) -> None:
         """One track proposing, in registry order, every action the scenario leaves out."""
@@ -291,3 +348,58 @@ class Governor:
             return None
         actor.sent(tx, view.now_ms)
         return tx
+
+
+def _lien(traced: bytes) -> Build:
+    """A lien on all but LIEN_SPENDABLE of traced's balance as the chain shows it now."""
+
+    def build(view: View) -> bytes | None:
+        amount = view.chain.account(traced).balance - LIEN_SPENDABLE
+        if amount < 1:
+            return None
+        action = FreezeAmount(traced, amount, TRACE_ROOT, case=CASE)
+        return encode(ProposePayload(action, "sim", b"", False))
+
+    return build
+
+
+def _watch(watched: bytes) -> Build:
+    """An emergency watch of watched, reaching WATCH_HEIGHTS past the chain's height."""
+
+    def build(view: View) -> bytes | None:
+        action = WatchAccounts((watched,), view.chain.height + WATCH_HEIGHTS, CASE)
+        return encode(ProposePayload(action, "sim", b"", True))
+
+    return build
+
+
+def _after(step: Step, action: Action) -> Build:
+    """action, once step's proposal has acted for MEASURE_HEIGHTS heights."""
+    data = encode(ProposePayload(action, "sim", b"", False))
+
+    def build(view: View) -> bytes | None:
+        # The track runs this once step is done: its proposal is decided.
+        p = None if step.tx is None else view.chain.proposal(step.tx.hex())
+        if p is None or p.decided_height is None:
+            return None
+        # An emergency measure acted from the height it was proposed in.
+        since = p.created_height if p.emergency else p.decided_height
+        return data if view.chain.height >= since + MEASURE_HEIGHTS else None
+
+    return build
+
+
+def _on_watched(kind: type[Release | Intercept], rank: int) -> Build:
+    """A proposal on the held_watch transfer of this rank (oldest first), once there is one."""
+
+    def build(view: View) -> bytes | None:
+        held = sorted(
+            (h.height, h.tx_id)
+            for h in view.chain.holds()
+            if h.resolution is None and h.reason == Reason.HELD_WATCH
+        )
+        if len(held) <= rank:
+            return None
+        return encode(ProposePayload(kind(held[rank][1]), "sim", b"", False))
+
+    return build

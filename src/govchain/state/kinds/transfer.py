@@ -16,7 +16,6 @@ from govchain.crypto.keys import ADDRESS_BYTES
 from govchain.dag.kinds import Kind
 from govchain.dag.tx import Transaction
 from govchain.state.accounts import Account
-from govchain.state.audit import AuditKind
 from govchain.state.funds import NAMESPACE as FUNDS
 from govchain.state.funds import Funds, Guard
 from govchain.state.genesis import SUPPLY_MAX
@@ -78,7 +77,10 @@ def run(ctx: TxContext, tx: Transaction, sender: bytes, acct: Account) -> Outcom
     funds = ctx.stores.extensions.get(FUNDS)
     guard = cast(Funds, funds).guards.get(sender) if funds is not None else None
     if guard is not None and t.amount > acct.balance - guard.frozen:
-        return _over_liens(ctx, tx, sender, guard)
+        # No audit entry, unlike a freeze: this rejection rests on the payload,
+        # which leaves every node once rejected, and a replay takes the outcome
+        # from the receipt (ledger.py), so it must have no effect but the nonce.
+        return rejected(_FROZEN_AMOUNT, guard.lien_ref)
     acct.balance -= t.amount
     held = _held(ctx, sender, t.amount, guard)
     if held is not None:
@@ -87,19 +89,6 @@ def run(ctx: TxContext, tx: Transaction, sender: bytes, acct: Account) -> Outcom
     ctx.stores.accounts.credit(t.to, t.amount)
     ctx.stores.holds.moves.transfer(sender, t.to, t.amount)
     return None
-
-
-def _over_liens(ctx: TxContext, tx: Transaction, sender: bytes, guard: Guard) -> Outcome:
-    """Rejected frozen_amount: the amount reaches into the liens (audited like a freeze)."""
-    ctx.audit.append(
-        ctx.height,
-        AuditKind.REJECTION_BY_DECISION,
-        sender,
-        f"tx:{tx.id.hex()}",
-        guard.lien_ref or "",
-        _FROZEN_AMOUNT.value,
-    )
-    return rejected(_FROZEN_AMOUNT, guard.lien_ref)
 
 
 SPEC = KindSpec(
