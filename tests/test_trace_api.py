@@ -9,6 +9,7 @@ first: what the answer shows depends on the genesis balances being in the books.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import SimCluster
 from govchain.api.app import build_app
@@ -200,3 +203,43 @@ def test_a_snapshot_reads_one_moment_from_another_thread(traced: Traced) -> None
         assert len(list(traced.store.movements_of(BOB.address, 0, 10**9))) == len(before) + 1
     finally:
         snap.close()
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=50),
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10), inner, max_size=5)
+    ),
+    max_leaves=30,
+)
+CASE_LIKE = st.fixed_dictionaries(
+    {"seeds": st.lists(st.dictionaries(
+        st.sampled_from(["address", "amount", "tx_id", "height", "label"]), JSON, max_size=5),
+        max_size=3)},
+    optional={"direction": JSON, "policy": JSON, "hops": JSON, "limits": JSON},
+)  # fmt: skip
+FUZZ = settings(
+    max_examples=120,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+
+
+@FUZZ
+@given(body=st.binary(max_size=500) | JSON.map(json.dumps).map(str.encode)
+       | CASE_LIKE.map(json.dumps).map(str.encode))  # fmt: skip
+def test_any_body_gets_an_answer_not_a_crash(traced: Traced, body: bytes) -> None:
+    r = traced.client.call("POST", "/v1/trace", content=body)
+    assert r.status_code in (200, 400, 404), (r.status_code, r.text[:300])
+    if r.status_code != 200:
+        assert r.json()["error"]["code"]
+
+
+@FUZZ
+@given(query=st.dictionaries(
+    st.sampled_from(["tx_id", "amount", "direction", "policy", "hops", "height", "label"]),
+    st.text(max_size=70), max_size=4))  # fmt: skip
+def test_any_query_gets_an_answer_not_a_crash(traced: Traced, query: dict[str, str]) -> None:
+    r = traced.client.call("GET", f"/v1/trace/{BOB.address.hex()}", params=query)
+    assert r.status_code in (200, 400, 404), (r.status_code, r.text[:300])
