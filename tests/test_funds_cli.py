@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from govchain.api.views import account_funds_json, action_json, funds_json, identity_json
 from govchain.cli.gov_cmd import build_action
+from govchain.cli.gov_effect import action_from_json
 from govchain.cli.gov_view import argument_rows
 from govchain.cli.main import cli
 from govchain.codec import encode
@@ -20,6 +22,8 @@ from govchain.state.actions.freeze_amount import FreezeAmount
 from govchain.state.actions.unfreeze_amount import UnfreezeAmount
 from govchain.state.actions.unwatch import Unwatch
 from govchain.state.actions.watch import WatchAccounts
+from govchain.state.funds import Funds, Watch
+from govchain.state.identities import Identity, IdentityStatus
 from govchain.trace.case import Seed, TraceCase
 from govprocs import GovNet
 from procs import cluster
@@ -105,6 +109,34 @@ def test_gov_show_words_a_cited_trace_case() -> None:
     assert rows["trace case"] == (
         f"forward, fifo, hops ≤ 6, heights 0..{2**63 - 1}; seeds: 7 of {B}"
     )
+
+
+def test_a_proposals_json_reads_back_as_its_action() -> None:
+    for action in (
+        FreezeAmount(bytes.fromhex(A), 5, bytes.fromhex(ROOT), b"", encode(CASE), "c1"),
+        WatchAccounts((bytes.fromhex(A), bytes.fromhex(B)), 90, "c1"),
+        Unwatch("c1"),
+    ):
+        assert action_from_json(action_json(action)) == action
+
+
+def test_documents_show_liens_and_watches() -> None:
+    f = Funds()
+    a = bytes.fromhex(A)
+    f.add_lien(a, 30, "p1", 4)
+    f.add_watch(Watch("p2", "c1", 9, (a,), 5))
+    assert funds_json(f, a, 8) == {
+        "liens": [{"amount": 30, "proposal": "p1", "since": 4}],
+        "frozen_amount": 30,
+        "watched_by": [{"case": "c1", "proposal": "p2", "until": 9}],
+    }
+    assert funds_json(f, a, 9)["watched_by"] == []  # holds nothing from height 10 on
+    assert funds_json(None, a, 8)["frozen_amount"] == 0
+    assert account_funds_json(f, a, 8, 20, False)["frozen_amount"] == 20  # never above it
+    assert account_funds_json(f, a, 8, 500, True)["frozen_amount"] == 500
+    ident = Identity(a, None, 0, None, None, IdentityStatus.ACTIVE, (), None, None)
+    doc = identity_json(ident, funds_json(f, a, 8))
+    assert doc["frozen"] is False and doc["frozen_amount"] == 30 and doc["liens"]
 
 
 # -- on a devnet ----------------------------------------------------------------------
