@@ -19,7 +19,9 @@ from govchain.sim.governor import Governor
 from govchain.sim.workload import Client, Workload
 from govchain.state import catalog, docs_tables
 from govchain.state.accounts import Account
+from govchain.state.actions.freeze_amount import FreezeAmount
 from govchain.state.actions.set_permission import SetPermission
+from govchain.state.actions.watch import WatchAccounts
 from govchain.state.args import CliOptions, Examples, only
 from govchain.state.context import Stores
 from govchain.state.governance import Proposal
@@ -50,7 +52,7 @@ def test_the_docs_tables_are_the_registrys() -> None:
 
 def test_cli_codec_and_emergency_list_derive_from_the_registry() -> None:
     assert {n: s.cli_args for n, s in catalog.BUILTIN.actions.items()} == ACTIONS
-    assert (FreezeIdentity, Intercept) == EMERGENCY_ACTIONS
+    assert (FreezeIdentity, Intercept, FreezeAmount, WatchAccounts) == EMERGENCY_ACTIONS
     for spec in catalog.BUILTIN.actions.values():
         assert spec.args in PROPOSE_DECODER.type.__annotations__["action"].__args__
 
