@@ -94,6 +94,9 @@ def test_the_freezes_are_liens_at_the_exchanges(played: tuple[GovNet, Any]) -> N
         acct = net.get(f"/v1/accounts/{s['address']}", node=2)
         assert acct["frozen_amount"] == s["amount"]
         assert [lien["proposal"] for lien in acct["liens"]] == [s["proposal_id"]]
+        # An unidentified address under a lien has an identity document that shows it.
+        ident = net.get(f"/v1/identities/{s['address']}", node=1)
+        assert ident["kind"] is None and ident["frozen_amount"] == s["amount"]
         shown = net.ok("gov", "show", s["proposal_id"])
         assert shown["action"]["args"]["trace_root"] == doc["result_root"]
         # gov show recomputes the cited trace on the node: the lien did not make it stale.

@@ -46,6 +46,7 @@ from govchain.dag.admission import AdmissionError, Reject
 from govchain.replica.replication import SubmitState, Submitted
 from govchain.state.audit import AuditEntry
 from govchain.state.governance import ProposalStatus
+from govchain.state.identities import Identity, IdentityStatus
 from govchain.state.ledger import VALSET_DELAY_HEIGHTS
 from govchain.state.receipts import prove
 from govchain.state.services import service_id_ok
@@ -344,9 +345,15 @@ def build_app(node: NodePort) -> Starlette:
     async def identity(request: Request) -> JSONResponse:
         addr = hex_arg(request.path_params["address"], ADDRESS_CHARS, "address")
         ident = view.identity(addr)
-        if ident is None:
-            raise ApiError(404, "not_found", "no identity, freeze or role is recorded for it")
-        funds = funds_json(funds_of(view), addr, view.height)
+        ledger_funds = funds_of(view)
+        guarded = ledger_funds is not None and addr in ledger_funds.guards
+        if ident is None and not guarded:
+            raise ApiError(
+                404, "not_found", "no identity, freeze, role, lien or watch is recorded for it"
+            )
+        if ident is None:  # only a lien or a watch: an unidentified address under a measure
+            ident = Identity(addr, None, 0, None, None, IdentityStatus.ACTIVE, (), None, None)
+        funds = funds_json(ledger_funds, addr, view.height)
         return JSONResponse({**identity_json(ident, funds), "height": view.height})
 
     async def service(request: Request) -> JSONResponse:
