@@ -142,7 +142,9 @@ def liens_of(docs: NodeDocs, address: bytes) -> list[dict[str, Any]] | None:
 def _in_force(a: FreezeAmount, proposal_id: str, docs: NodeDocs) -> bool:
     liens = liens_of(docs, a.address)
     if liens is None:
-        return True  # a node whose documents do not show liens: the measure applied
+        # No document: the node records nothing for the address (it shows liens
+        # on every identity document, and gives one to any address under one).
+        return False
     return any(item.get("proposal") == proposal_id for item in liens)
 
 

@@ -110,7 +110,9 @@ def watched_by(docs: NodeDocs, address: bytes) -> list[dict[str, Any]] | None:
 def _in_force(a: WatchAccounts, proposal_id: str, docs: NodeDocs) -> bool:
     found = watched_by(docs, a.addresses[0])
     if found is None:
-        return True  # a node whose documents do not show watches: the measure applied
+        # No document: the node records nothing for the address (it shows watches
+        # on every identity document, and gives one to any address under one).
+        return False
     return any(w.get("proposal") == proposal_id for w in found)
 
 
