@@ -29,6 +29,11 @@ _QUERY_SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 
+def _error_answer(description: str) -> dict[str, Any]:
+    """A documented error response: the contract's error document."""
+    return {"description": description, "content": {"application/json": {"schema": _ERROR}}}
+
+
 def _get(
     summary: str,
     params: list[str] | None = None,
@@ -39,14 +44,8 @@ def _get(
         "summary": summary,
         "responses": {
             "200": {"description": "OK"},
-            "400": {
-                "description": "bad input",
-                "content": {"application/json": {"schema": _ERROR}},
-            },
-            "404": {
-                "description": "not found",
-                "content": {"application/json": {"schema": _ERROR}},
-            },
+            "400": _error_answer("bad input"),
+            "404": _error_answer("not found"),
         },
     }
     if params:
@@ -70,10 +69,7 @@ def _get(
 def _also(op: dict[str, Any], codes: dict[str, str]) -> dict[str, Any]:
     """op with more documented error answers (status -> description)."""
     for code, text in codes.items():
-        op["get"]["responses"][code] = {
-            "description": text,
-            "content": {"application/json": {"schema": _ERROR}},
-        }
+        op["get"]["responses"][code] = _error_answer(text)
     return op
 
 
@@ -209,22 +205,12 @@ _TRACE_POST = {
         },
         "responses": {
             "200": {"description": "the trace (as GET /v1/trace/{address})"},
-            "400": {
-                "description": "not a trace case",
-                "content": {"application/json": {"schema": _ERROR}},
-            },
-            "404": {
-                "description": "a seed's transaction is not final here, or moved nothing",
-                "content": {"application/json": {"schema": _ERROR}},
-            },
-            "413": {
-                "description": "too large",
-                "content": {"application/json": {"schema": _ERROR}},
-            },
+            "400": _error_answer("not a trace case"),
+            "404": _error_answer("a seed's transaction is not final here, or moved nothing"),
+            "413": _error_answer("too large"),
             "503": {
-                "description": _TRACE_ERRORS["503"],
+                **_error_answer(_TRACE_ERRORS["503"]),
                 "headers": {"Retry-After": {"schema": {"type": "integer"}}},
-                "content": {"application/json": {"schema": _ERROR}},
             },
         },
     }
