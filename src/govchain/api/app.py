@@ -432,8 +432,14 @@ def build_app(node: NodePort) -> Starlette:
                 case = pin(ask, top, source, _tx_height(node), lambda a: view.account(a).balance)
                 # The state the snapshot height left (a case may pin an older one).
                 state_hash = node.store.state_hash_at(case.limits.to_height) or b""
+                work = asyncio.ensure_future(asyncio.to_thread(trace, source, case, state_hash))
                 try:
-                    result = await asyncio.to_thread(trace, source, case, state_hash)
+                    result = await asyncio.shield(work)
+                except asyncio.CancelledError:
+                    # The client went away: the thread cannot be stopped, so the
+                    # slot and the snapshot are held until it ends, then let go.
+                    await asyncio.wait({work})
+                    raise
                 except TraceError as exc:
                     raise ApiError(400, "bad_case", str(exc)) from None
             finally:
