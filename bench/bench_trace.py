@@ -18,17 +18,20 @@ a peel chain (a ransom peeled hop by hop through 12 accounts, each peel to a
 busy account), a smurf (one to 50 mules, the 50 to one collector) and a mix (a
 tainted deposit and 10 clean ones into one account, then split in 20).
 
-It reports the index's build rate, its bytes per transfer, the store's cold
-open, then the wall time of 6-hop traces from about 50 seeds a set: forward
-(fifo and libr) from the planted deposits and from random credits of the
-history's first half, backward (fifo) from the planted pay-outs and random
-debits of its second half, each with the accounts it touched and the movements
-it read. Every trace is checked (taint never exceeds the seed and is
-conserved; libr's caps are within fifo's taint; a peel chain's hop-6 account
-is reached) and a broken check is reported, never hidden.
+It reports the index's build rate, its bytes per transfer (dbstat), the
+store's cold open, then the wall time of 6-hop traces as the node answers them
+(a snapshot of the index wrapped with the genesis balances, per trace) from
+about 50 seeds a set: forward (fifo and libr) from the planted deposits and
+random credits of the history's first half, backward (fifo) from the planted
+pay-outs and random debits of its second half; and a few poison traces, which
+reach the 10,000-account limit. Each with the accounts it touched, the
+movements it read and the share of its time spent reading them. Every trace
+is checked (taint never exceeds the seed and is conserved; libr's caps are
+within fifo's taint; a peel chain's hop-6 account is reached) and a broken
+check is reported, never hidden. Peak RSS and the machine's load are printed.
 
     PYTHONPATH=src python bench/bench_trace.py [--quick] [--transfers N] [--accounts N]
-        [--seed S] [--cases K] [--profile] [--json]
+        [--seed S] [--cases K] [--hops K] [--no-wide] [--profile] [--dir D --keep] [--json]
 """
 
 from __future__ import annotations
@@ -876,6 +879,8 @@ def main() -> None:
     for path in (built.path, built.baseline_path):
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
+    if args.dir is None:
+        directory.rmdir()  # the temp dir this run made, empty now
 
 
 def report(out: Reporter, r: dict[str, Any]) -> None:
