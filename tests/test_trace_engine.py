@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 from govchain.codec import INT_MAX, encode
 from govchain.trace.case import Direction, Limits, Policy, Seed, TraceCase, TraceError
 from govchain.trace.engine import trace
+from govchain.trace.genesis import WithGenesis
 from govchain.trace.memory import MemorySource
-from govchain.trace.movements import Movement, MovementKind
+from govchain.trace.movements import GENESIS, Movement, MovementKind
 from govchain.trace.result import TraceNode, TraceResult, root_of
 from test_house_rules import PACKAGE, forbidden_in
 from trace_reference import reference_backward, reference_trace
@@ -370,3 +371,15 @@ TRACE_CORE = ["case.py", "books.py", "engine.py", "result.py", "memory.py", "mov
 def test_the_engine_is_pure(name: str) -> None:
     path = PACKAGE / "trace" / name
     assert forbidden_in(path.read_text()) == set()
+
+
+def test_backward_ends_at_genesis_without_reading_every_genesis_balance() -> None:
+    others = [(bytes([1, i % 256, i // 256]) + bytes(17), 10) for i in range(1_000)]
+    alice, bob = b"\xaa" * 20, b"\xbb" * 20
+    pay = Movement(1, 0, 0, txid(1), alice, bob, 70, MovementKind.TRANSFER)
+    source = WithGenesis(MemorySource([pay]), [(alice, 100), *others])
+    case = TraceCase((Seed(bob, 70, height=-1),), direction=Direction.BACKWARD)
+    result = trace(source, case)
+    origin = {n.account: n for n in result.nodes}
+    assert origin[GENESIS].tainted == 70 and origin[GENESIS].followed
+    assert result.truncations == () and result.summary.events < 10

@@ -54,7 +54,7 @@ from govchain.storage.base import prefix_bounds
 from govchain.storage.sqlite import SqliteStore
 from govchain.trace.case import TraceError
 from govchain.trace.engine import trace
-from govchain.trace.genesis import WithGenesis
+from govchain.trace.genesis import GenesisMovements, WithGenesis
 
 if TYPE_CHECKING:
     from govchain.api.port import NodePort
@@ -420,6 +420,7 @@ def build_app(node: NodePort) -> Starlette:
         return JSONResponse({"from": start, "to": to, **_validator_changes(node, to, start)})
 
     gate = TraceGate()
+    genesis_movements = GenesisMovements(node.genesis.balances)  # once: traces wrap with it
     recent = RecentCases()
 
     async def run_trace(ask: Ask) -> JSONResponse:
@@ -428,7 +429,7 @@ def build_app(node: NodePort) -> Starlette:
             snap = node.store.movement_snapshot()
             try:
                 top = snap.top_height()
-                source = WithGenesis(snap, node.genesis.balances)
+                source = WithGenesis(snap, genesis_movements)
                 case = pin(ask, top, source, _tx_height(node), lambda a: view.account(a).balance)
                 # The state the snapshot height left (a case may pin an older one).
                 state_hash = node.store.state_hash_at(case.limits.to_height) or b""

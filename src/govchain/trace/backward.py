@@ -5,8 +5,10 @@ each unit interval maps to the credits that brought those units, and each
 credit's units map to the sender's departure interval for that movement, and
 so on back. Movements are processed in reverse final order, so an account's
 hop is fixed by the latest movement that reaches it. Taint that reaches an
-account's opening balance (genesis, or anything older than the window) ends
-there: that is the account's `tainted` in a backward result.
+account's opening balance (anything older than the window, or genesis when
+the source does not serve it) ends there: that is the account's `tainted` in
+a backward result. Served genesis balances (trace/genesis.py) end at GENESIS,
+which is never followed: its history is just every genesis balance.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from itertools import islice
 
 from govchain.trace.case import Policy, TraceCase, TraceError
 from govchain.trace.history import History, window
-from govchain.trace.movements import Movement, MovementSource
+from govchain.trace.movements import GENESIS, Movement, MovementSource
 from govchain.trace.result import TraceEdge, TraceNode, TraceResult, assemble
 
 Order = tuple[int, int, int]
@@ -49,6 +51,11 @@ class _Back:
     def _follow(self, account: bytes, hop: int) -> bool:
         self.hop[account] = hop
         self.reached.setdefault(account, set())
+        if account == GENESIS:
+            # Where every genesis balance came from: the trail ends here. Its
+            # history is every genesis balance, which tells nothing more.
+            self.received[account] = 0
+            return False
         if not self.exhausted:
             budget = self.case.limits.events_max - self.events
             # The whole history up to the snapshot: FIFO order at the window's
@@ -143,7 +150,8 @@ class _Back:
                     self._attribute(src, seed, start + first, start + last)
             else:
                 self.received[src] += units
-                self.cut[self.cut_by[src]][1] += units
+                if src in self.cut_by:  # (GENESIS is an end, not a cut)
+                    self.cut[self.cut_by[src]][1] += units
 
     def result(self, state_hash: bytes) -> TraceResult:
         """Nodes sorted by account (tainted: taint that ends there), edges in final order."""
@@ -152,6 +160,7 @@ class _Back:
         for account in sorted(self.hop):
             followed = account in self.hist
             held = self.origin[account] if followed else self.received[account]
+            followed = followed or account == GENESIS  # an end, not a cut
             names = tuple(sorted({labels[i] for i in self.reached[account]}))
             nodes.append(TraceNode(account, self.hop[account], held, 0, followed, names))
         edges = [
