@@ -33,6 +33,11 @@ class _Track:
     cursor: int = 0
     received: int = 0  # frontier accounts: taint that arrived
     seeds: set[int] = field(default_factory=set)
+    # Dormant: it holds no taint, so its movements are not merged; its books
+    # catch up (all clean money) when taint reaches it again. Seed accounts
+    # never sleep: their seeds need their books current.
+    dormant: bool = False
+    may_sleep: bool = True
 
 
 def _seed_parcel(parcel: Parcel, amount: int, index: int) -> tuple[Parcel, int]:
@@ -86,7 +91,9 @@ class _Trace:
         self.events += len(movements)
         return movements
 
-    def _follow(self, account: bytes, hop: int, at: Order | None) -> _Track | None:
+    def _follow(
+        self, account: bytes, hop: int, at: Order | None, may_sleep: bool = True
+    ) -> _Track | None:
         """Open the account's books just before `at` (None: the window's start).
 
         The movement at `at` itself is the caller's to apply.
@@ -102,6 +109,7 @@ class _Trace:
         if at is not None and cursor < len(movements) and movements[cursor].order == at:
             cursor += 1
         track = _Track(hop, open_book(self.case.policy, balance), movements, cursor)
+        track.may_sleep = may_sleep
         self.tracks[account] = track
         self.followed += 1
         self._advance(account, track)
@@ -115,11 +123,37 @@ class _Trace:
         return track
 
     def _advance(self, account: bytes, track: _Track) -> None:
-        """Skip movements already processed; queue the next one."""
+        """Skip movements already processed; queue the next one (none while taint-free).
+
+        A busy account the taint passes through would otherwise have every
+        later movement merged and booked for nothing.
+        """
         while track.cursor < len(track.movements) and self._done(track.movements[track.cursor]):
             track.cursor += 1
+        if track.may_sleep and track.book is not None and not track.book.tainted():
+            track.dormant = True  # the cursor is at its first movement not yet booked
+            return
         if track.cursor < len(track.movements):
             heapq.heappush(self.heap, (track.movements[track.cursor].order, account))
+
+    def _wake(self, account: bytes, track: _Track, at: Movement) -> None:
+        """Bring a dormant account's books to just before `at` (all clean money), then
+        queue its movements after `at` again: taint is about to arrive."""
+        book = track.book
+        assert book is not None and track.dormant
+        movements = track.movements
+        while track.cursor < len(movements) and movements[track.cursor].order < at.order:
+            m = movements[track.cursor]
+            if m.src == account:
+                book.debit(m.amount)
+            if m.dst == account:
+                book.credit([(m.amount, CLEAN)])
+            track.cursor += 1
+        if track.cursor < len(movements) and movements[track.cursor].order == at.order:
+            track.cursor += 1  # `at` itself is the caller's to apply
+        track.dormant = False
+        if track.cursor < len(movements):
+            heapq.heappush(self.heap, (movements[track.cursor].order, account))
 
     def _done(self, m: Movement) -> bool:
         return self.last is not None and m.order <= self.last
@@ -128,7 +162,7 @@ class _Trace:
     def run(self) -> None:
         """Process every movement of every followed account, in final order."""
         for account in sorted({s.account for s in self.case.seeds}):
-            if self._follow(account, 0, None) is None:
+            if self._follow(account, 0, None, may_sleep=False) is None:
                 self._stop(account, 0, "events")
         pending = sorted(
             (max(s.height, self.lo), i) for i, s in enumerate(self.case.seeds) if not s.tx_id
@@ -169,13 +203,17 @@ class _Trace:
     def _process(self, m: Movement) -> None:
         src = self.tracks.get(m.src)
         parcel: Parcel = [(m.amount, CLEAN)]
-        if src is not None and src.book is not None:
-            parcel = src.book.debit(m.amount)
+        if src is not None and src.book is not None and not src.dormant:
+            parcel = src.book.debit(m.amount)  # (a dormant sender's books catch up on waking)
         parcel = self._seed_tx(m, parcel)
         tainted = min(m.amount, parcel_taint(parcel))
         dst = self.tracks.get(m.dst)
         if dst is None and tainted:
             dst = self._reach(m, src.hop + 1 if src is not None else 0)
+        if dst is not None and dst.dormant:
+            if not tainted:
+                return  # clean money into a sleeping account: its waking books it
+            self._wake(m.dst, dst, m)
         if dst is not None:
             dst.seeds.update(index for _, index in parcel if index != CLEAN)
             if dst.book is not None:
