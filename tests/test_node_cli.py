@@ -103,9 +103,9 @@ def test_cli_errors_follow_the_contract(tmp_path: Path) -> None:
         rc, err = govchain(tmp_path, "status", "--node", "http://127.0.0.1:1", "--json")
         assert rc == 1
         assert err["error"]["code"] == "unreachable"
-        rc, err = govchain(tmp_path, "trace", "00" * 20, "--json")
-        assert rc == 1
-        assert err["error"]["code"] == "not_implemented"
+        rc, err = govchain(tmp_path, "trace", "11" * 20, "--node", node, "--json")
+        assert rc == 2  # like tx show: the node has nothing of that name
+        assert err["error"]["code"] == "nothing_to_trace"
         rc, st = govchain(tmp_path, "status", "--node", node, "--json")
         assert rc == 0
         assert st["is_validator"] is True

@@ -155,9 +155,11 @@ def test_unknown_transactions_and_bad_ids_get_clear_errors(tmp_path: Path) -> No
         r = c.http.get(c.url(0) + "/v1/txs/XYZ")
         assert r.status_code == 400
         assert r.json()["error"]["code"] == "bad_tx_id"
-        r = c.http.get(c.url(0) + "/v1/trace/" + "00" * 20)
-        assert r.status_code == 501
-        assert r.json()["error"]["code"] == "not_implemented"
+        r = c.http.get(c.url(0) + "/v1/trace/" + "11" * 20)  # an account that holds nothing
+        assert r.status_code == 404
+        assert r.json()["error"]["code"] == "nothing_to_trace"
+        r = c.http.get(c.url(0) + "/v1/trace/" + "11" * 20 + "?tx_id=" + "00" * 32)
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
         r = c.http.get(c.url(0) + "/v1/audit?from=x")
         assert r.status_code == 400
         assert set(r.json()["error"]) == {"code", "message"}
