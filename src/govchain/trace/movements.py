@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, cast
 
 import msgspec
 
@@ -107,10 +107,21 @@ class MovementSource(Protocol):
 class LastBefore(Protocol):
     """A source that can also answer an account's last movement before a height.
 
-    Optional: the engine uses it, where a source has it, for the balance of a
-    seed account that does not move in the window (else it reads the history).
+    Optional: the engine asks for it only for the balance of a seed account
+    that does not move in the window; a source without it is read instead.
     """
 
     def last_before(self, account: bytes, height: int) -> Movement | None:
         """The account's last movement at a height below `height` (None: none)."""
         ...
+
+
+def last_before(source: MovementSource, account: bytes, height: int) -> Movement | None:
+    """The account's last movement below height: the source's own look-up where it
+    has one, else the last of its movements read from height 0."""
+    if hasattr(source, "last_before"):
+        return cast(LastBefore, source).last_before(account, height)
+    last = None
+    for m in source.movements_of(account, 0, height - 1):
+        last = m
+    return last
