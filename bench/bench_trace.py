@@ -45,7 +45,7 @@ import resource
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from itertools import accumulate
@@ -70,7 +70,7 @@ from govchain.storage.sqlite import SqliteStore
 from govchain.trace.case import Direction, Limits, Policy, Seed, TraceCase
 from govchain.trace.engine import trace
 from govchain.trace.genesis import GenesisMovements, WithGenesis
-from govchain.trace.movements import Movement, MovementKind, MovementSource
+from govchain.trace.movements import Movement, MovementKind, MovementSource, last_before
 from govchain.trace.result import TraceResult
 
 # -- sizes -------------------------------------------------------------------------
@@ -373,7 +373,10 @@ def _peel_step(src: int, nxt: int, exchange: int, rng: Random) -> Step:
 class Chain:
     """Turns a height's transfers into what a replica commits: decision, execution, vertices."""
 
-    def __init__(self, accounts: int, seed: int) -> None:
+    def __init__(self, accounts: int, seed: int, genesis: Sequence[tuple[int, int]] = ()) -> None:
+        self.balance = [0] * accounts  # running balances: each movement records both ends'
+        for a, b in genesis:
+            self.balance[a] = b
         self.keys = [
             hashlib.sha256(ACCOUNT_LABEL + seed.to_bytes(8, "big") + i.to_bytes(8, "big")).digest()
             for i in range(accounts)
@@ -411,7 +414,10 @@ class Chain:
             txs.append(Transaction(tid, body, body_bytes, PLACEHOLDER_SIGNATURE, payload))
             receipts.append(Receipt(tid, h, i, Status.EXECUTED.value))
             src_a, dst_a = self.addresses[src], self.addresses[dst]
-            movements.append(Movement(h, i, 0, tid, src_a, dst_a, amount, kind))
+            bal = self.balance
+            bal[src] -= amount
+            bal[dst] += amount
+            movements.append(Movement(h, i, 0, tid, src_a, dst_a, amount, kind, bal[src], bal[dst]))
         cp = Checkpoint(
             chain_id=CHAIN_ID,
             height=h,
@@ -465,7 +471,7 @@ def build(
     """Write the history into directory/trace.db (and, with baseline, directory/baseline.db)."""
     t0 = time.perf_counter()
     history = History(transfers, accounts, cases, seed)
-    chain = Chain(accounts, seed)
+    chain = Chain(accounts, seed, history.genesis)
     path, baseline_path = directory / "trace.db", directory / "baseline.db"
     with_index, without = Commits(), Commits()
     tagged: dict[str, Tagged] = {}
@@ -722,6 +728,13 @@ class TimedSource:
         out = list(self.source.movements_of(account, from_height, to_height))
         self.wall += time.perf_counter() - w0
         return iter(out)
+
+    def last_before(self, account: bytes, height: int) -> Movement | None:
+        """The wrapped source's last movement of account below height, timed."""
+        w0 = time.perf_counter()
+        out = last_before(self.source, account, height)
+        self.wall += time.perf_counter() - w0
+        return out
 
     def top_height(self) -> int:
         """The wrapped source's top height."""

@@ -16,6 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 import bench_trace as bt
+from govchain.storage import sqlite as sqlite_store
 from govchain.storage.sqlite import SqliteStore
 from govchain.trace.case import Direction
 
@@ -46,6 +47,39 @@ def test_the_builder_commits_every_transfer_and_plants_each_pattern(built: bt.Bu
         for here, nxt in zip(peel.chain, peel.chain[1:], strict=False):
             moved = list(store.movements_of(here, 1, built.heights))
             assert any(m.src == here and m.dst == nxt for m in moved)
+
+
+@pytest.fixture
+def merged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> bt.Built:
+    """The same history with the account index merged every few commits, read a
+    posting list at a time, every account under one key (a posting list shared)."""
+    monkeypatch.setattr(sqlite_store, "MOVEMENT_MERGE_ROWS", 64)
+    monkeypatch.setattr(sqlite_store, "MOVEMENT_PAGE_ROWS", 1)
+    monkeypatch.setattr(sqlite_store, "account_key", lambda _address: 0)
+    return bt.build(tmp_path, TRANSFERS, ACCOUNTS, SEED, cases=1, baseline=False)
+
+
+@pytest.mark.parametrize("which", ["built", "merged"])
+def test_the_index_records_each_movements_balances_and_looks_back(
+    which: str, request: pytest.FixtureRequest
+) -> None:
+    """Every stored movement records both ends' balances after it (from the genesis
+    balances on), and the store finds an account's last movement below a height."""
+    built: bt.Built = request.getfixturevalue(which)
+    balance = dict(built.genesis)
+    with SqliteStore(built.path) as store:
+        for account in {m for t in built.tagged.values() for m in (t.src, t.dst)}:
+            moved = list(store.movements_of(account, 1, built.heights))
+            running = balance.get(account, 0)
+            for m in moved:
+                running += (m.amount if m.dst == account else 0) - (
+                    m.amount if m.src == account else 0
+                )
+                after = m.dst_after if m.dst == account else m.src_after
+                assert after == running, m
+            for h in (1, moved[0].height, moved[-1].height, moved[-1].height + 1):
+                below = [m for m in moved if m.height < h]
+                assert store.last_before(account, h) == (below[-1] if below else None)
 
 
 def test_traces_long_enough_reach_the_peel_chains_ends_and_never_exceed_the_seed(

@@ -264,6 +264,42 @@ POOL = [bytes([i]) * 20 for i in range(1, 7)]
 POLICIES = [Policy.FIFO, Policy.LIBR, Policy.HAIRCUT, Policy.POISON]
 
 
+FUNDER = b"\xf0" * 20  # pays every account its opening balance at height 0
+
+
+def funded(movements: list[Movement]) -> list[Movement]:
+    """The movements after height-0 payments from FUNDER of each account's least
+    non-negative opening balance: a history whose every balance is known from 0,
+    as a chain's is with its genesis balances."""
+    running: dict[bytes, int] = {}
+    need: dict[bytes, int] = {}
+    for m in movements:
+        running[m.src] = running.get(m.src, 0) - m.amount
+        need[m.src] = max(need.get(m.src, 0), -running[m.src])
+        running[m.dst] = running.get(m.dst, 0) + m.amount
+    pay = [(a, v) for a, v in sorted(need.items()) if v]
+    return [
+        *(
+            Movement(0, i, 0, txid(10_000 + i), FUNDER, a, v, MovementKind.TRANSFER)
+            for i, (a, v) in enumerate(pay)
+        ),
+        *movements,
+    ]
+
+
+def with_balances(movements: list[Movement]) -> list[Movement]:
+    """The movements (in final order) with both ends' balances after each, from
+    running balances that start at 0 (FUNDER's at what it pays out)."""
+    balance = {FUNDER: sum(m.amount for m in movements if m.src == FUNDER)}
+    out = []
+    for m in movements:
+        balance[m.src] = balance.get(m.src, 0) - m.amount
+        balance[m.dst] = balance.get(m.dst, 0) + m.amount
+        assert balance[m.src] >= 0, m
+        out.append(msgspec.structs.replace(m, src_after=balance[m.src], dst_after=balance[m.dst]))
+    return out
+
+
 @st.composite
 def histories(draw: st.DrawFn) -> tuple[MemorySource, TraceCase]:
     steps = draw(
@@ -277,6 +313,8 @@ def histories(draw: st.DrawFn) -> tuple[MemorySource, TraceCase]:
         Movement(k // 3 + 1, k % 3, 0, txid(k), s, d, a, MovementKind.TRANSFER)
         for k, (s, d, a) in enumerate(steps)
     ]
+    if draw(st.booleans()):
+        movements = with_balances(funded(movements))
     direction = draw(st.sampled_from([Direction.FORWARD, Direction.BACKWARD]))
     seeds = []
     for label in draw(st.lists(st.sampled_from(["x", "y"]), min_size=1, max_size=3)):
@@ -312,6 +350,55 @@ def test_engine_agrees_with_the_reference(drawn: tuple[MemorySource, TraceCase])
     else:
         expected = reference_backward(source, trace_case)
     assert without_events(trace(source, trace_case)) == expected
+
+
+def unrecorded(source: MemorySource) -> MemorySource:
+    """The same movements without their balances, as stored before they were recorded."""
+    bare = [msgspec.structs.replace(m, src_after=-1, dst_after=-1) for m in source.movements]
+    return MemorySource(bare, top_height=source.top_height())
+
+
+@settings(max_examples=300, deadline=None)
+@given(histories(), st.data())
+def test_recorded_balances_give_what_the_whole_history_gives(
+    drawn: tuple[MemorySource, TraceCase], data: st.DataObject
+) -> None:
+    """Reading from the taint's arrival (balances from the movements) or reading every
+    account's whole history (balances inferred, as before they were recorded, also
+    for some of the movements only) trace the same, reading no more."""
+    source, trace_case = drawn
+    recorded = trace(source, trace_case)
+    bare = unrecorded(source)
+    inferred = trace(bare, trace_case)
+    assert without_events(recorded) == without_events(inferred)
+    assert recorded.summary.events <= inferred.summary.events
+    keep = data.draw(st.lists(st.booleans(), min_size=len(bare.movements)))
+    mixed = MemorySource(
+        [m if k else b for m, b, k in zip(source.movements, bare.movements, keep, strict=False)],
+        top_height=source.top_height(),
+    )
+    assert without_events(trace(mixed, trace_case)) == without_events(recorded)
+
+
+def test_an_account_is_read_from_the_taints_arrival() -> None:
+    """A busy account's movements before the taint reached it are not read."""
+    busy = [("G", "B", 1000)] + [("B", f"c{k}", 1) for k in range(50)]
+    steps = [*busy, ("V", "A", 10), ("A", "B", 10), ("B", "Z", 5)]
+    movements = with_balances(
+        funded(
+            [
+                Movement(h, 0, 0, txid(h), addr(s), addr(d), amount, MovementKind.TRANSFER)
+                for h, (s, d, amount) in enumerate(steps, start=1)
+            ]
+        )
+    )
+    seed = case(Seed(addr("A"), 10, tx_id=txid(len(busy) + 1)))
+    result = trace(MemorySource(movements), seed)
+    assert node(result, "B").tainted == 10  # behind B's own 950 (FIFO): Z is paid clean
+    assert result.summary.events == 4  # A's 2 and B's last 2, not B's 53
+    assert without_events(result) == without_events(
+        trace(unrecorded(MemorySource(movements)), seed)
+    )
 
 
 @settings(max_examples=200, deadline=None)

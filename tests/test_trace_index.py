@@ -1,8 +1,9 @@
 """The movement index: execution reports every final movement of value, the stores index it.
 
 Execution: applying a height's movements to the balances (and escrow) before
-it gives the balances after it, exactly, for random histories of transfers,
-holds, releases, interceptions (ordinary, emergency, ratified, lapsed).
+it gives the balances after it, exactly, and each movement records both ends'
+balances right after it, for random histories of transfers, holds, releases,
+interceptions (ordinary, emergency, ratified, lapsed), liens and watches.
 """
 
 from __future__ import annotations
@@ -11,11 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from govchain.dag.tx import Transaction
+from govchain.state.actions.freeze_amount import FreezeAmount
+from govchain.state.actions.unfreeze_amount import UnfreezeAmount
+from govchain.state.actions.unwatch import Unwatch
+from govchain.state.actions.watch import WatchAccounts
 from govchain.state.ledger import Executed, Ledger
 from govchain.state.payloads import Intercept, Release, SetParam
 from govchain.state.receipts import Receipt
 from govchain.trace.movements import Movement, MovementKind, escrow_of
-from ledgerkit import ALICE, BOB, CAROL, R0, R1, Chain, outcomes
+from ledgerkit import ALICE, BOB, CAROL, R0, R1, ROOT, Chain, outcomes
 
 KEYS = [ALICE, BOB, CAROL]
 HOLD_AMOUNT_MIN = 30
@@ -31,12 +36,14 @@ def snapshot(ledger: Ledger) -> dict[bytes, int]:
 
 
 def applied(before: dict[bytes, int], moves: tuple[Movement, ...]) -> dict[bytes, int]:
-    """The balances after moving each amount, one by one, never below zero."""
+    """The balances after moving each amount, one by one, never below zero; each
+    movement's recorded balances are its ends' balances right after it."""
     out = dict(before)
     for m in moves:
         out[m.src] = out.get(m.src, 0) - m.amount
         assert out[m.src] >= 0, m
         out[m.dst] = out.get(m.dst, 0) + m.amount
+        assert (m.src_after, m.dst_after) == (out[m.src], out[m.dst]), m
     return out
 
 
@@ -116,6 +123,46 @@ def test_an_emergency_interception_moves_value_only_when_ratified() -> None:
     ]
 
 
+def test_each_movement_records_both_balances_after_it() -> None:
+    chain = holding()
+    a, loop = chain.transfer(ALICE, BOB, 5), chain.transfer(BOB, BOB, 3)
+    big = chain.transfer(ALICE, CAROL, 40)
+    before = {k.address: chain.ledger.balance(k.address) for k in KEYS}
+    moved = chain.run(a, loop, big).movements
+    alice, bob = before[ALICE.address] - 5, before[BOB.address] + 5
+    assert [(m.src_after, m.dst_after) for m in moved] == [
+        (alice, bob),
+        (bob, bob),  # to oneself: both the balance after, which it leaves as it was
+        (alice - 40, 40),  # the escrow account holds just this hold's amount
+    ]
+    p = chain.propose(R0, Release(big.id))
+    (release,) = chain.run(p, chain.vote(R1, p)).movements
+    assert (release.src_after, release.dst_after) == (0, before[CAROL.address] + 40)
+
+
+# A measure before a height: (what, account index, amount).
+MEASURES = st.lists(
+    st.tuples(
+        st.sampled_from(["lien", "unfreeze", "watch", "unwatch", "none"]),
+        st.integers(0, 2),
+        st.integers(1, 80),
+    ),
+    max_size=4,
+)
+
+
+def measure(chain: Chain, what: str, account: bytes, amount: int) -> None:
+    """A lien, its lifting, a watch (its transfers held) or its end, decided in one height."""
+    if what == "lien":
+        chain.decide(FreezeAmount(account, amount, ROOT, case="c1"))
+    elif what == "unfreeze":
+        chain.decide(UnfreezeAmount(account, amount))
+    elif what == "watch":
+        chain.decide(WatchAccounts((account,), chain.ledger.height + 10, "c1"))
+    elif what == "unwatch":
+        chain.decide(Unwatch("c1"))
+
+
 @settings(database=None, deadline=None, max_examples=40)
 @given(
     st.lists(
@@ -124,13 +171,19 @@ def test_an_emergency_interception_moves_value_only_when_ratified() -> None:
         max_size=4,
     ),
     st.lists(st.integers(0, 3), max_size=8),
+    MEASURES,
 )
 def test_movements_turn_the_previous_balances_into_the_new_ones(
-    heights: list[list[tuple[int, int, int]]], decisions: list[int]
+    heights: list[list[tuple[int, int, int]]],
+    decisions: list[int],
+    measures: list[tuple[str, int, int]],
 ) -> None:
     chain = holding()
     held: list[bytes] = []
-    for moves in heights:
+    for k, moves in enumerate(heights):
+        if k < len(measures):
+            what, who, amount = measures[k]
+            measure(chain, what, KEYS[who].address, amount)
         txs = [chain.transfer(KEYS[s], KEYS[r], amount) for s, r, amount in moves]
         chain.run(*txs)
         held += [t.id for t in txs if chain.ledger.hold(t.id) is not None]

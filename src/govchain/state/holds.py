@@ -7,19 +7,23 @@ An emergency interception is provisional: the funds stay in escrow until the
 committee ratifies it, because a lapse must be able to put the hold back as it
 was, and the sender could have spent returned funds in between.
 
-`Moves` collects the final movements of value a height makes (trace/movements.py):
-a hold's amount entering escrow, and leaving it when a decision releases or
-intercepts it for good; transfers add theirs. Holds owns it because escrow
-is the one place value rests between two movements. It is no part of the
-state hash: the movements follow from what the hash already commits.
+`Moves` collects the final movements of value a height makes (trace/movements.py),
+each with both ends' balances right after it: a hold's amount leaving escrow
+when a decision releases or intercepts it for good; transfers add theirs and
+a held transfer's entry into escrow (the transfer debits the sender and knows
+the balance it leaves). Holds owns it because escrow is the one place value
+rests between two movements. It is no part of the state hash: the movements
+follow from what the hash already commits.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 
+from govchain.state.accounts import Account
 from govchain.state.receipts import Status
 from govchain.trace.movements import Movement, MovementKind, escrow_of
 
@@ -86,16 +90,36 @@ class Moves:
         """Movements from now on belong to this height, position and causing transaction."""
         self._height, self._position, self._tx_id, self._seq = height, position, tx_id, 0
 
-    def add(self, src: bytes, dst: bytes, amount: int, kind: str) -> None:
-        """One movement of amount (> 0) from src to dst, at the current place."""
+    def add(
+        self, src: bytes, dst: bytes, amount: int, kind: str, src_after: int, dst_after: int
+    ) -> None:
+        """One movement of amount (> 0) from src to dst, at the current place, with
+        both ends' balances after it (the caller has moved the value already)."""
+        if src_after < 0 or dst_after < 0 or (src == dst and src_after != dst_after):
+            raise ValueError(f"balances after a movement: {src_after}, {dst_after}")  # our bug
         self._out.append(
-            Movement(self._height, self._position, self._seq, self._tx_id, src, dst, amount, kind)
+            Movement(
+                self._height,
+                self._position,
+                self._seq,
+                self._tx_id,
+                src,
+                dst,
+                amount,
+                kind,
+                src_after,
+                dst_after,
+            )
         )
         self._seq += 1
 
-    def transfer(self, src: bytes, dst: bytes, amount: int) -> None:
-        """An executed transfer."""
-        self.add(src, dst, amount, _TRANSFER)
+    def transfer(self, src: bytes, dst: bytes, amount: int, src_after: int, dst_after: int) -> None:
+        """An executed transfer, after both balances changed."""
+        self.add(src, dst, amount, _TRANSFER, src_after, dst_after)
+
+    def escrow(self, sender: bytes, tx_id: bytes, amount: int, sender_after: int) -> None:
+        """A held transfer's amount into its own escrow account (which then holds just it)."""
+        self.add(sender, escrow_of(tx_id), amount, _ESCROW, sender_after, amount)
 
     def take(self) -> tuple[Movement, ...]:
         """The movements recorded since the last take, in final order."""
@@ -117,16 +141,24 @@ class Holds:
         return self.by_tx.get(tx_id)
 
     def add(self, hold: Hold) -> None:
-        """A new hold; its amount enters escrow (the caller debited the sender)."""
+        """A new hold; its amount enters escrow (the caller debited the sender and
+        records the movement: Moves.escrow)."""
         assert hold.tx_id not in self.by_tx and hold.resolution is None
         self.by_tx[hold.tx_id] = hold
         self.escrow += hold.amount
         self._dirty.add(hold.tx_id)
-        if hold.amount:
-            self.moves.add(hold.sender, escrow_of(hold.tx_id), hold.amount, _ESCROW)
 
-    def resolve(self, tx_id: bytes, resolution: Resolution | None) -> Hold:
-        """Set (or clear, None) the resolution; escrow follows. Returns the new hold."""
+    def resolve(
+        self,
+        tx_id: bytes,
+        resolution: Resolution | None,
+        accounts: Mapping[bytes, Account] | None = None,
+    ) -> Hold:
+        """Set (or clear, None) the resolution; escrow follows. Returns the new hold.
+
+        accounts: when the amount leaves escrow for good, the balances with the
+        payee already credited (the movement records the payee's balance after it).
+        """
         old = self.by_tx[tx_id]
         new = msgspec.structs.replace(old, resolution=resolution)
         self.escrow += (new.escrowed - old.escrowed) * old.amount
@@ -134,11 +166,13 @@ class Holds:
         self.by_tx[tx_id] = new
         self._dirty.add(tx_id)
         if old.amount and old.escrowed and not new.escrowed:
-            # Out of escrow for good (the action credits the account in the same step).
-            if new.status == _EXECUTED:
-                self.moves.add(escrow_of(tx_id), old.to, old.amount, _RELEASE)
-            else:
-                self.moves.add(escrow_of(tx_id), old.sender, old.amount, _INTERCEPT)
+            # Out of escrow for good: the escrow account is empty after it.
+            released = new.status == _EXECUTED
+            payee = old.to if released else old.sender
+            if accounts is None or payee not in accounts:
+                raise ValueError("a hold leaving escrow needs the payee credited")  # our bug
+            kind = _RELEASE if released else _INTERCEPT
+            self.moves.add(escrow_of(tx_id), payee, old.amount, kind, 0, accounts[payee].balance)
         return new
 
     def writes(self) -> list[Any]:

@@ -208,6 +208,12 @@ class MemoryStore:
                 return
             yield moves[i]
 
+    def last_before(self, account: bytes, height: int) -> Movement | None:
+        """The account's last movement at a height below `height` (None: none)."""
+        self._open()
+        i = bisect_left(self._movement_heights.get(account, []), height)
+        return self._movements[account][i - 1] if i else None
+
     def top_height(self) -> int:
         """The highest height indexed: the last executed (indexed in the same commit)."""
         self._open()

@@ -95,7 +95,7 @@ from govchain.storage.base import (
     prefix_bounds,
 )
 from govchain.storage.movement_snapshot import MovementSnapshot
-from govchain.trace.movements import Movement, MovementKind
+from govchain.trace.movements import UNKNOWN, Movement, MovementKind
 
 if TYPE_CHECKING:
     from govchain.storage.base import Store
@@ -395,6 +395,14 @@ _POSTINGS_OF = (  # a page of one account key's posting lists ending at or after
     "SELECT last_mseq, first_mseq, mseqs FROM movement_accounts "
     "WHERE account_key = ? AND last_mseq >= ? ORDER BY last_mseq LIMIT ?"
 )
+_POSTINGS_BEFORE = (  # a page of one account key's posting lists, from an mseq down
+    "SELECT last_mseq, first_mseq, mseqs FROM movement_accounts "
+    "WHERE account_key = ? AND last_mseq <= ? ORDER BY last_mseq DESC LIMIT ?"
+)
+_POSTING_ACROSS = (  # the one posting list of a key that may start before an mseq and end after
+    "SELECT last_mseq, first_mseq, mseqs FROM movement_accounts "
+    "WHERE account_key = ? AND last_mseq >= ? ORDER BY last_mseq LIMIT 1"
+)
 
 
 def _mseq_range(from_height: int, to_height: int) -> tuple[int, int]:
@@ -413,6 +421,8 @@ def _movement_values_ok(m: Movement) -> bool:
         or len(m.src) != 20
         or len(m.dst) != 20
         or m.kind not in _MOVEMENT_KINDS
+        or m.src_after < UNKNOWN
+        or m.dst_after < UNKNOWN
     )
 
 
@@ -524,6 +534,31 @@ class _MovementReads:
                 break
             after = rows[-1][0] + 1
         yield from self._movements_at(account, waiting, strict=True)
+
+    def last_before(self, account: bytes, height: int) -> Movement | None:
+        """The account's last movement below height: the movements waiting in memory,
+        then the posting lists read backwards from the height's first key."""
+        first_key = _mseq_range(height, height)[0]
+        waiting = [s for s in self._unmerged.get(account, ()) if s < first_key]
+        if waiting:  # all above the merged ones
+            return next(self._movements_at(account, waiting[-1:], strict=True))
+        below = min(first_key, self._movement_mark + 1)
+        key = account_key(account)
+        across = self._conn.execute(_POSTING_ACROSS, (key, below)).fetchall()
+        top = below - 1
+        while True:
+            page = self._conn.execute(_POSTINGS_BEFORE, (key, top, MOVEMENT_PAGE_ROWS)).fetchall()
+            rows, across = across + page, []
+            for last, _first, data in rows:
+                seqs = _decode("movement_accounts", f"key {key}, last {last}", data, SEQS_DECODER)
+                # Latest first; another account sharing the key is skipped.
+                for mseq in reversed([s for s in seqs if s < below]):
+                    found = next(self._movements_at(account, [mseq], strict=False), None)
+                    if found is not None:
+                        return found
+            if len(page) < MOVEMENT_PAGE_ROWS:
+                return None
+            top = _int("movement_accounts", f"key {key}", page[-1][0]) - 1
 
     def _movements_at(self, account: bytes, mseqs: list[int], strict: bool) -> Iterator[Movement]:
         """The movements of account among mseqs (ascending), fetched in chunks.
@@ -1381,6 +1416,13 @@ class SqliteStore:
         self._check_open()
         reads = _MovementReads(self._conn, self._unmerged, self._movement_mark)
         yield from reads.movements_of(account, from_height, to_height)
+
+    def last_before(self, account: bytes, height: int) -> Movement | None:
+        """The account's last movement at a height below `height` (None: none indexed)."""
+        self._check_open()
+        return _MovementReads(self._conn, self._unmerged, self._movement_mark).last_before(
+            account, height
+        )
 
     def movement_snapshot(self) -> MovementSnapshot:
         """The index as it is now, on a connection of its own: for a worker thread.

@@ -17,8 +17,8 @@ import heapq
 from itertools import islice
 
 from govchain.trace.case import Policy, TraceCase, TraceError
-from govchain.trace.history import History, window
-from govchain.trace.movements import GENESIS, Movement, MovementSource
+from govchain.trace.history import History, balance_at_start, window
+from govchain.trace.movements import GENESIS, UNKNOWN, Movement, MovementSource
 from govchain.trace.result import TraceEdge, TraceNode, TraceResult, assemble
 
 Order = tuple[int, int, int]
@@ -48,7 +48,13 @@ class _Back:
         self.edges: dict[Order, tuple[Movement, int]] = {}
         self.seeded = [0] * len(case.seeds)
 
-    def _follow(self, account: bytes, hop: int) -> bool:
+    def _follow(self, account: bytes, hop: int, upto: int | None = None) -> bool:
+        """Read the account's window, up to height upto (None: the snapshot).
+
+        A seed account is read to the snapshot; any other is reached through a
+        debit at upto, and only that debit and earlier ones are ever traced
+        back through it (credits are processed latest first).
+        """
         self.hop[account] = hop
         self.reached.setdefault(account, set())
         if account == GENESIS:
@@ -56,22 +62,46 @@ class _Back:
             # history is every genesis balance, which tells nothing more.
             self.received[account] = 0
             return False
-        if not self.exhausted:
-            budget = self.case.limits.events_max - self.events
-            # The whole history up to the snapshot: FIFO order at the window's
-            # start depends on everything before it.
-            stream = self.source.movements_of(account, 0, self.hi)
-            loaded = list(islice(stream, budget + 1))
-            if len(loaded) <= budget:
-                self.events += len(loaded)
-                opening, movements = window(account, loaded, self.lo)
-                self.hist[account] = History(account, movements, opening)
-                self.index[account] = {m.order: i for i, m in enumerate(movements)}
-                self.origin[account] = 0
-                return True
+        opened = self._opened(account, self.hi if upto is None else upto)
+        if opened is None:
+            self._stop(account, "events")
+            return False
+        opening, movements = opened
+        self.hist[account] = History(account, movements, opening)
+        self.index[account] = {m.order: i for i, m in enumerate(movements)}
+        self.origin[account] = 0
+        return True
+
+    def _load(self, account: bytes, lo: int, hi: int) -> list[Movement] | None:
+        """The account's movements in lo..hi, within the events budget (None: over it)."""
+        if self.exhausted:
+            return None
+        budget = self.case.limits.events_max - self.events
+        loaded = list(islice(self.source.movements_of(account, lo, hi), budget + 1))
+        if len(loaded) > budget:
             self.exhausted = True
-        self._stop(account, "events")
-        return False
+            return None
+        self.events += len(loaded)
+        return loaded
+
+    def _opened(self, account: bytes, upto: int) -> tuple[int, list[Movement]] | None:
+        """The balance at the window's start (FIFO's opening lot) and the window's
+        movements up to height upto; None when the budget ran out.
+
+        The opening comes from the balances the movements record; where they are
+        unrecorded, the whole history to the snapshot is read and the opening
+        inferred (history.window), as FIFO order at the window's start depends
+        on everything before it.
+        """
+        movements = self._load(account, self.lo, upto)
+        if movements is None:
+            return None
+        opening, looked_back = balance_at_start(self.source, account, self.lo, movements)
+        self.events += looked_back
+        if opening != UNKNOWN:
+            return opening, movements
+        loaded = self._load(account, 0, self.hi)
+        return None if loaded is None else window(account, loaded, self.lo)
 
     def _stop(self, account: bytes, limit: str) -> None:
         self.received[account] = 0
@@ -141,7 +171,7 @@ class _Back:
                     self.hop[src] = hop
                     self._stop(src, "accounts")
                 else:
-                    self._follow(src, hop)
+                    self._follow(src, hop, m.height)
                 self.reached.setdefault(src, set())
             self.reached[src].update(seed for _, seed, _, _ in items)
             if src in self.hist:

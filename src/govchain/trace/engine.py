@@ -2,9 +2,11 @@
 
 Movements are processed in final order, merged across every account the trace
 follows, so money never leaves an account before it arrived. An account is
-followed from the moment taint first reaches it; its balance then is what its
-whole history says (genesis included when the source holds it: trace/genesis.py;
-else the least opening balance that keeps it non-negative), held clean at the front.
+followed from the moment taint first reaches it, and only its movements from
+then on are read: its balance then, held clean at the front, is what the
+movement that brought the taint records. Movements stored without balances
+fall back to the whole history (genesis included when the source holds it:
+trace/genesis.py; else the least opening balance that keeps it non-negative).
 """
 
 from __future__ import annotations
@@ -16,8 +18,13 @@ from itertools import islice
 from govchain.trace.backward import trace_backward
 from govchain.trace.books import CLEAN, Book, Parcel, open_book, parcel_taint
 from govchain.trace.case import Direction, Seed, TraceCase, check_case
-from govchain.trace.history import delta, window
-from govchain.trace.movements import Movement, MovementSource
+from govchain.trace.history import balance_at_start, delta, window
+from govchain.trace.movements import (
+    UNKNOWN,
+    Movement,
+    MovementSource,
+    balance_before,
+)
 from govchain.trace.result import TraceEdge, TraceNode, TraceResult, assemble
 
 Order = tuple[int, int, int]
@@ -77,13 +84,12 @@ class _Trace:
         self.last: Order | None = None  # the last movement processed
 
     # -- loading ---------------------------------------------------------
-    def _load(self, account: bytes) -> list[Movement] | None:
+    def _load(self, account: bytes, from_height: int) -> list[Movement] | None:
+        """The account's movements from from_height to the snapshot, within the budget."""
         if self.exhausted:
             return None
         budget = self.case.limits.events_max - self.events
-        # The whole history up to the snapshot: the balance at the window's start
-        # (genesis included) decides which lots are older than the taint.
-        stream = self.source.movements_of(account, 0, self.hi)
+        stream = self.source.movements_of(account, from_height, self.hi)
         movements = list(islice(stream, budget + 1))
         if len(movements) > budget:
             self.exhausted = True
@@ -91,23 +97,51 @@ class _Trace:
         self.events += len(movements)
         return movements
 
-    def _follow(
-        self, account: bytes, hop: int, at: Order | None, may_sleep: bool = True
-    ) -> _Track | None:
-        """Open the account's books just before `at` (None: the window's start).
+    def _opened(self, account: bytes, at: Movement | None) -> tuple[int, list[Movement]] | None:
+        """The balance just before `at` (None: the window's start) and the movements from
+        there (those before `at` in its height included); None when the budget ran out.
 
-        The movement at `at` itself is the caller's to apply.
+        Only what follows the taint's arrival is read: the balance comes from the
+        balances the movements record. Where they are unrecorded, the whole history
+        is read and the balance inferred (history.window).
         """
-        loaded = self._load(account)
+        if at is None:
+            movements = self._load(account, self.lo)
+            if movements is None:
+                return None
+            balance, looked_back = balance_at_start(self.source, account, self.lo, movements)
+            self.events += looked_back
+            if balance != UNKNOWN:
+                return balance, movements
+        else:
+            balance = balance_before(account, at)
+            if balance != UNKNOWN:
+                movements = self._load(account, at.height)
+                return None if movements is None else (balance, movements)
+        loaded = self._load(account, 0)
         if loaded is None:
             return None
         balance, movements = window(account, loaded, self.lo)
         cursor = 0
-        while at is not None and cursor < len(movements) and movements[cursor].order < at:
+        while at is not None and cursor < len(movements) and movements[cursor].order < at.order:
             balance += delta(account, movements[cursor])
             cursor += 1
-        if at is not None and cursor < len(movements) and movements[cursor].order == at:
-            cursor += 1
+        return balance, movements[cursor:]
+
+    def _follow(
+        self, account: bytes, hop: int, at: Movement | None, may_sleep: bool = True
+    ) -> _Track | None:
+        """Open the account's books just before `at` (None: the window's start).
+
+        The movement `at` itself is the caller's to apply.
+        """
+        opened = self._opened(account, at)
+        if opened is None:
+            return None
+        balance, movements = opened
+        cursor = 0
+        while at is not None and cursor < len(movements) and movements[cursor].order <= at.order:
+            cursor += 1  # before `at` in its height: already in the balance; `at`: the caller's
         track = _Track(hop, open_book(self.case.policy, balance), movements, cursor)
         track.may_sleep = may_sleep
         self.tracks[account] = track
@@ -233,7 +267,7 @@ class _Trace:
             return self._stop(m.dst, hop, "hops")
         if self.followed >= lim.accounts_max:
             return self._stop(m.dst, hop, "accounts")
-        track = self._follow(m.dst, hop, m.order)
+        track = self._follow(m.dst, hop, m)
         return track if track is not None else self._stop(m.dst, hop, "events")
 
     # -- the answer ------------------------------------------------------

@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from govchain.trace.movements import GENESIS, Movement, MovementKind, MovementSource
+from govchain.trace.movements import (
+    GENESIS,
+    Movement,
+    MovementKind,
+    MovementSource,
+    last_before,
+)
 
 _GENESIS_KIND = MovementKind.GENESIS.value
 
@@ -26,12 +32,18 @@ class GenesisMovements:
 
     def __init__(self, balances: Iterable[tuple[bytes, int]]) -> None:
         self.by_account: dict[bytes, Movement] = {}
+        ordered = sorted(balances)
+        # GENESIS's balance after each: the genesis balances not yet served, as
+        # the least opening balance that keeps it non-negative would say.
+        left = sum(v for _, v in ordered if v > 0)
         # Position = the balance's place in address order: a fixed final order.
-        for position, (address, amount) in enumerate(sorted(balances)):
-            if amount > 0:
-                self.by_account[address] = Movement(
-                    0, position, 0, b"", GENESIS, address, amount, _GENESIS_KIND
-                )
+        for position, (address, amount) in enumerate(ordered):
+            if amount <= 0:
+                continue
+            left -= amount
+            self.by_account[address] = Movement(
+                0, position, 0, b"", GENESIS, address, amount, _GENESIS_KIND, left, amount
+            )
         self.all = sorted(self.by_account.values(), key=lambda m: m.order)
 
 
@@ -56,6 +68,18 @@ class WithGenesis:
                 if m is not None:
                     yield m
         yield from self.source.movements_of(account, max(from_height, 1), to_height)
+
+    def last_before(self, account: bytes, height: int) -> Movement | None:
+        """The account's last movement below height: the wrapped source's, else its
+        genesis movement (when height is above 0)."""
+        if height <= 0:
+            return None
+        last = last_before(self.source, account, height) if height > 1 else None
+        if last is not None and last.height >= 1:
+            return last
+        if account == GENESIS:
+            return self._all[-1] if self._all else None
+        return self._genesis.get(account)
 
     def top_height(self) -> int:
         """The wrapped source's top height."""

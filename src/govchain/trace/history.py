@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from bisect import bisect_right
 
-from govchain.trace.movements import Movement
+from govchain.trace.movements import (
+    Movement,
+    MovementSource,
+    balance_after,
+    balance_before,
+    last_before,
+)
 
 
 def delta(account: bytes, m: Movement) -> int:
@@ -30,11 +36,13 @@ def opening_balance(account: bytes, movements: list[Movement]) -> int:
 
 
 def window(account: bytes, movements: list[Movement], lo: int) -> tuple[int, list[Movement]]:
-    """The balance at the start of height lo, and the movements from lo on.
+    """The balance at the start of height lo, and the movements from lo on, inferred.
 
-    movements: the account's whole history up to the snapshot. A source that
-    holds it from genesis (trace/genesis.py) makes the opening exact; one that
-    starts later gets the least opening balance that keeps it non-negative.
+    For movements stored without the balances after them (balance_at_start
+    reads those). movements: the account's whole history up to the snapshot. A
+    source that holds it from genesis (trace/genesis.py) makes the opening
+    exact; one that starts later gets the least opening balance that keeps it
+    non-negative.
     Under first in, first out the money held at lo's start is the oldest, so
     the window's books open with it as one lot.
     """
@@ -44,6 +52,25 @@ def window(account: bytes, movements: list[Movement], lo: int) -> tuple[int, lis
         opening += delta(account, movements[cut])
         cut += 1
     return opening, movements[cut:]
+
+
+def balance_at_start(
+    source: MovementSource, account: bytes, lo: int, movements: list[Movement]
+) -> tuple[int, int]:
+    """The account's balance at the start of height lo from the balances movements
+    record (UNKNOWN where unrecorded), and how many more movements that read (0 or 1).
+
+    movements: the account's movements from lo on. Their first gives the balance
+    just before it; with none, the last movement before lo gives the balance after it.
+    """
+    if movements:
+        return balance_before(account, movements[0]), 0
+    if lo <= 0:
+        return 0, 0  # nothing moves before height 0
+    last = last_before(source, account, lo)
+    if last is None:
+        return 0, 0
+    return balance_after(account, last), 1  # one movement, however the source finds it
 
 
 class History:

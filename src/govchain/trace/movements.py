@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, cast
 
 import msgspec
 
@@ -44,8 +44,22 @@ class MovementKind(StrEnum):
     GENESIS = "genesis"  # GENESIS -> account at height 0: a genesis balance
 
 
-class Movement(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
-    """One final movement of `amount` from `src` to `dst` (addresses, 20 bytes)."""
+# A balance after a movement that was not recorded (movements stored before
+# balances were, or built by hand): the engine then infers what it needs.
+UNKNOWN = -1
+
+
+class Movement(
+    msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True, omit_defaults=True
+):
+    """One final movement of `amount` from `src` to `dst` (addresses, 20 bytes).
+
+    src_after and dst_after are both ends' balances right after it (a hold's
+    escrow account: what it holds; GENESIS: the genesis balances not yet
+    served), so an account's balance just before a movement follows from the
+    movement alone. They come last with UNKNOWN as default, so rows written
+    before them decode, and encode again as they were (trailing defaults omitted).
+    """
 
     height: int  # the checkpoint that made it final
     position: int  # the causing transaction's index in that checkpoint's final order
@@ -55,11 +69,27 @@ class Movement(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fiel
     dst: bytes
     amount: int  # > 0
     kind: str  # a MovementKind
+    src_after: int = UNKNOWN  # src's balance after it (a transfer to oneself: both the same)
+    dst_after: int = UNKNOWN  # dst's balance after it
 
     @property
     def order(self) -> tuple[int, int, int]:
         """Final order: height, then position in the checkpoint, then seq."""
         return (self.height, self.position, self.seq)
+
+
+def balance_before(account: bytes, m: Movement) -> int:
+    """The account's balance just before m (one of its ends), or UNKNOWN if unrecorded."""
+    if m.src == account:
+        after = m.src_after
+        return UNKNOWN if after < 0 else after + m.amount - (m.amount if m.dst == account else 0)
+    after = m.dst_after
+    return UNKNOWN if after < 0 else after - m.amount
+
+
+def balance_after(account: bytes, m: Movement) -> int:
+    """The account's balance right after m (one of its ends), or UNKNOWN if unrecorded."""
+    return m.src_after if m.src == account else m.dst_after
 
 
 class MovementSource(Protocol):
@@ -72,3 +102,26 @@ class MovementSource(Protocol):
     def top_height(self) -> int:
         """The highest height indexed (the snapshot a trace reads)."""
         ...
+
+
+class LastBefore(Protocol):
+    """A source that can also answer an account's last movement before a height.
+
+    Optional: the engine asks for it only for the balance of a seed account
+    that does not move in the window; a source without it is read instead.
+    """
+
+    def last_before(self, account: bytes, height: int) -> Movement | None:
+        """The account's last movement at a height below `height` (None: none)."""
+        ...
+
+
+def last_before(source: MovementSource, account: bytes, height: int) -> Movement | None:
+    """The account's last movement below height: the source's own look-up where it
+    has one, else the last of its movements read from height 0."""
+    if hasattr(source, "last_before"):
+        return cast(LastBefore, source).last_before(account, height)
+    last = None
+    for m in source.movements_of(account, 0, height - 1):
+        last = m
+    return last

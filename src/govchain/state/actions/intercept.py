@@ -33,9 +33,9 @@ def _enact(a: Intercept, p: Proposal, height: int, st: Stores) -> Effect:
     if isinstance(hold, Effect):
         return hold
     r = hold.resolution
-    st.holds.resolve(a.tx_id, Resolution(_REJECTED, height, p.id, _INTERCEPTED))
-    if hold.amount:
+    if hold.amount:  # credited first: the movement records the balance after it
         st.accounts.credit(hold.sender, hold.amount)
+    st.holds.resolve(a.tx_id, Resolution(_REJECTED, height, p.id, _INTERCEPTED), st.accounts)
     if r is not None and r.proposal == p.id:
         return Effect(AuditKind.INTERCEPTION, "ratified: rejected for good; the amount returned")
     return Effect(AuditKind.INTERCEPTION, "rejected for good; any amount returned to the sender")

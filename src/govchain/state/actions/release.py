@@ -30,9 +30,9 @@ def _enact(a: Release, p: Proposal, height: int, st: Stores) -> Effect:
     if isinstance(hold, Effect):
         return hold
     r = hold.resolution
-    st.holds.resolve(a.tx_id, Resolution(Status.EXECUTED.value, height, p.id))
-    if hold.amount:
+    if hold.amount:  # credited first: the movement records the balance after it
         st.accounts.credit(hold.to, hold.amount)
+    st.holds.resolve(a.tx_id, Resolution(Status.EXECUTED.value, height, p.id), st.accounts)
     if r is not None:
         return Effect(
             AuditKind.RELEASE, f"executed, overriding emergency interception {r.proposal}"

@@ -83,11 +83,15 @@ def run(ctx: TxContext, tx: Transaction, sender: bytes, acct: Account) -> Outcom
         return rejected(_FROZEN_AMOUNT, guard.lien_ref)
     acct.balance -= t.amount
     held = _held(ctx, sender, t.amount, guard)
+    moves = ctx.stores.holds.moves
     if held is not None:
         hold(ctx, tx, sender, HoldTarget(t.to, t.amount), held)
+        moves.escrow(sender, tx.id, t.amount, acct.balance)
         return held
-    ctx.stores.accounts.credit(t.to, t.amount)
-    ctx.stores.holds.moves.transfer(sender, t.to, t.amount)
+    accounts = ctx.stores.accounts
+    accounts.credit(t.to, t.amount)
+    # Both balances after it: a transfer to oneself leaves the sender's as it was.
+    moves.transfer(sender, t.to, t.amount, acct.balance, accounts[t.to].balance)
     return None
 
 
