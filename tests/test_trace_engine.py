@@ -470,3 +470,20 @@ def test_backward_ends_at_genesis_without_reading_every_genesis_balance() -> Non
     origin = {n.account: n for n in result.nodes}
     assert origin[GENESIS].tainted == 70 and origin[GENESIS].followed
     assert result.truncations == () and result.summary.events < 10
+
+
+def test_haircut_taint_never_outgrows_the_balance() -> None:
+    """Two seeds of 1 in a balance of 27; 26 leave: each share rounds to 0, but the
+    1 unit left cannot hold 2 of taint, so one of them leaves with the 26."""
+    a, b, c = b"\x01" * 20, b"\x02" * 20, b"\x03" * 20
+    source = MemorySource(
+        [
+            Movement(0, 0, 0, txid(1), c, a, 27, MovementKind.TRANSFER),
+            Movement(1, 0, 0, txid(2), a, b, 26, MovementKind.TRANSFER),
+            Movement(1, 1, 0, txid(3), a, b, 1, MovementKind.TRANSFER),
+        ]
+    )
+    seeds = (Seed(a, 1, height=1, label="x"), Seed(a, 1, height=1, label="y"))
+    result = trace(source, TraceCase(seeds, policy=Policy.HAIRCUT))
+    assert [e.tainted for e in result.edges] == [1, 1]
+    assert {n.account: n.tainted for n in result.nodes} == {a: 0, b: 2}

@@ -137,11 +137,18 @@ def reference_trace(source: MemorySource, case: TraceCase) -> TraceResult:
                 if policy == Policy.LIBR:
                     src.watch_low()
             elif policy == Policy.HAIRCUT:
-                parcel = []
+                parts: dict[int, int] = {}
                 for i in sorted(src.share):
-                    part = src.share[i] * m.amount // src.balance
-                    src.share[i] -= part
-                    parcel += [i] * part
+                    parts[i] = src.share[i] * m.amount // src.balance
+                    src.share[i] -= parts[i]
+                # remainders beyond the balance left go too, lowest seed first
+                excess = sum(src.share.values()) - (src.balance - m.amount)
+                for i in sorted(src.share):
+                    take = max(0, min(excess, src.share[i]))
+                    src.share[i] -= take
+                    parts[i] += take
+                    excess -= take
+                parcel = [i for i in sorted(parts) for _ in range(parts[i])]
                 parcel += [CLEAN] * (m.amount - len(parcel))
             else:
                 tag = min(src.poison) if src.poison else CLEAN

@@ -19,6 +19,8 @@ class _Reads(Protocol):
         self, account: bytes, from_height: int, to_height: int
     ) -> Iterator[Movement]: ...
 
+    def last_before(self, account: bytes, height: int) -> Movement | None: ...
+
 
 class MovementSnapshot:
     """A MovementSource over reads that see one moment; heights above top are never asked."""
@@ -31,6 +33,10 @@ class MovementSnapshot:
     def movements_of(self, account: bytes, from_height: int, to_height: int) -> Iterator[Movement]:
         """Movements into or out of account within the heights (clipped to top), in order."""
         return self._reads.movements_of(account, from_height, min(to_height, self._top))
+
+    def last_before(self, account: bytes, height: int) -> Movement | None:
+        """The account's last movement below height (and at or below top)."""
+        return self._reads.last_before(account, min(height, self._top + 1))
 
     def top_height(self) -> int:
         """The last height executed when the snapshot was taken."""

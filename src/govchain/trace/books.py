@@ -168,7 +168,9 @@ class HaircutBook:
     """Proportional: each outflow carries each seed's share of the balance, rounded down.
 
     The remainder of the floor division stays in the account, so taint is
-    conserved exactly and an account that is emptied passes on all of it.
+    conserved exactly and an account that is emptied passes on all of it;
+    where several seeds' remainders would outgrow the balance left, the excess
+    leaves too (lowest seed index first): taint never exceeds the balance.
     """
 
     def __init__(self, balance: int) -> None:
@@ -183,17 +185,29 @@ class HaircutBook:
                 self.taint[index] = self.taint.get(index, 0) + amount
 
     def debit(self, amount: int) -> Parcel:
-        """Each seed's share: floor(taint * amount / balance)."""
+        """Each seed's share: floor(taint * amount / balance); then, if the remainders
+        would be more taint than the balance left, the excess too (lowest seed first)."""
         if amount > self.balance:
             raise BookError(f"debit of {amount} from a balance of {self.balance}")
-        out: Parcel = []
+        shares: dict[int, int] = {}
         for index in sorted(self.taint):
             share = self.taint[index] * amount // self.balance
             if share:
                 self.taint[index] -= share
-                out.append((share, index))
-        self.taint = {i: t for i, t in self.taint.items() if t}
+                shares[index] = share
         self.balance -= amount
+        # Two seeds' remainders, each rounded down on its own, can add up to more
+        # than the balance left: taint may never exceed the money that holds it.
+        excess = sum(self.taint.values()) - self.balance
+        for index in sorted(self.taint):
+            if excess <= 0:
+                break
+            take = min(excess, self.taint[index])
+            self.taint[index] -= take
+            shares[index] = shares.get(index, 0) + take
+            excess -= take
+        self.taint = {i: t for i, t in self.taint.items() if t}
+        out: Parcel = [(shares[i], i) for i in sorted(shares)]
         rest = amount - parcel_taint(out)
         if rest:
             out.append((rest, CLEAN))

@@ -16,7 +16,8 @@ from govchain.codec import digest, encode
 from govchain.trace.case import TraceCase
 
 RESULT_DOMAIN = b"govchain/trace-result/v1"
-RESULT_VERSION = 1
+# 2: events count only what a trace reads (from the taint's arrival on).
+RESULT_VERSION = 2
 
 
 class TraceNode(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
