@@ -243,3 +243,22 @@ def test_any_body_gets_an_answer_not_a_crash(traced: Traced, body: bytes) -> Non
 def test_any_query_gets_an_answer_not_a_crash(traced: Traced, query: dict[str, str]) -> None:
     r = traced.client.call("GET", f"/v1/trace/{BOB.address.hex()}", params=query)
     assert r.status_code in (200, 400, 404), (r.status_code, r.text[:300])
+
+
+def test_a_heights_movements_are_served_in_final_order_with_a_digest(traced: Traced) -> None:
+    top = traced.store.top_height()
+    seen = []
+    for height in range(1, top + 1):
+        r = traced.client.call("GET", f"/v1/checkpoints/{height}/movements")
+        assert r.status_code == 200, r.text
+        doc = r.json()
+        assert doc["height"] == height and len(doc["digest"]) == 64
+        seen += [(m["from"], m["to"], m["amount"], m["to_after"]) for m in doc["movements"]]
+    assert [s[:3] for s in seen] == [
+        (ALICE.address.hex(), BOB.address.hex(), 300),
+        (BOB.address.hex(), CAROL.address.hex(), 700),
+        (CAROL.address.hex(), DAVE.address.hex(), 600),
+    ]
+    assert [s[3] for s in seen] == [800, 700, 600]  # Bob 500 + 300; Carol; Dave
+    assert traced.client.call("GET", f"/v1/checkpoints/{top + 1}/movements").status_code == 404
+    assert traced.client.call("GET", "/v1/checkpoints/latest/movements").status_code == 400

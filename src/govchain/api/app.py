@@ -20,7 +20,15 @@ from govchain.api.decoded import with_decoded
 from govchain.api.errors import ApiError, hex_arg
 from govchain.api.openapi import OPENAPI
 from govchain.api.trace_gate import RecentCases, TraceGate, trace_notes
-from govchain.api.trace_view import BODY_BYTES_MAX, Ask, ask_of_body, ask_of_query, pin, result_json
+from govchain.api.trace_view import (
+    BODY_BYTES_MAX,
+    Ask,
+    ask_of_body,
+    ask_of_query,
+    movements_json,
+    pin,
+    result_json,
+)
 from govchain.api.views import (
     account_funds_json,
     audit_entry_json,
@@ -295,6 +303,16 @@ def build_app(node: NodePort) -> Starlette:
             raise ApiError(404, "not_found", f"no decided checkpoint at height {height}")
         return JSONResponse(checkpoint_json(*found))
 
+    async def checkpoint_movements(request: Request) -> JSONResponse:
+        which = request.path_params["height"]
+        if not (which.isascii() and which.isdigit()) or len(which) > 18:
+            raise ApiError(400, "bad_height", "height must be a positive integer")
+        height = int(which)
+        found = node.store.movements_at(height)
+        if found is None:
+            raise ApiError(404, "not_found", f"height {height} is not executed here")
+        return JSONResponse(movements_json(height, found))
+
     async def tips(_: Request) -> JSONResponse:
         tips = view.client_tips(CLIENT_TIPS_SHOWN)
         return JSONResponse({"tips": [t.hex() for t in tips], "height": view.dag_height})
@@ -519,6 +537,7 @@ def build_app(node: NodePort) -> Starlette:
         Route("/v1/txs/{tx_id}", get_tx),
         Route("/v1/txs/{tx_id}/proof", get_proof),
         Route("/v1/checkpoints/{height}", get_checkpoint),
+        Route("/v1/checkpoints/{height}/movements", checkpoint_movements),
         Route("/v1/dag/tips", tips),
         Route("/v1/accounts/{address}", account),
         Route("/v1/accounts/{address}/holds", account_holds),

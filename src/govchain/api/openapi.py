@@ -216,6 +216,20 @@ _TRACE_POST = {
     }
 }
 
+_MOVEMENTS = _get(
+    "Every final movement of value a height made, in final order (transfers, escrow,"
+    " release, intercept; each with both ends' balances after it), and a digest over"
+    " their canonical encodings: what an outside indexer pulls (docs/tracing-scale.md)"
+)
+_MOVEMENTS["get"]["parameters"] = [
+    {
+        "name": "height",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+    }
+]
+
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "govchain node API", "version": "0.1.0"},
@@ -330,6 +344,7 @@ OPENAPI: dict[str, Any] = {
         "/v1/checkpoints/{height}": _get(
             "A decided checkpoint ('latest' for the newest)", ["height"]
         ),
+        "/v1/checkpoints/{height}/movements": _MOVEMENTS,
         "/v1/dag/tips": _get("Tips a client should name as parents"),
         "/v1/accounts/{address}": _get(
             "Final balance, frozen_amount (what a freeze in force holds of it), frozen, nonce;"

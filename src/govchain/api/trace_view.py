@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from govchain.api.errors import ApiError, hex_arg
-from govchain.codec import encode
+from govchain.codec import digest, encode
 from govchain.trace.case import (
     ACCOUNTS_MAX_DEFAULT,
     EVENTS_MAX_DEFAULT,
@@ -30,7 +30,7 @@ from govchain.trace.case import (
     Seed,
     TraceCase,
 )
-from govchain.trace.movements import MovementSource
+from govchain.trace.movements import UNKNOWN, Movement, MovementSource
 from govchain.trace.result import TraceResult
 
 # What one request may ask of a node: a trace runs on a worker thread, one at
@@ -232,6 +232,32 @@ def _moved_by(
         if m.tx_id == tx_id and (m.dst if forward else m.src) == account:
             total += m.amount
     return total
+
+
+MOVEMENTS_DOMAIN = b"govchain/movements/v1"
+
+
+def movements_json(height: int, movements: list[Movement]) -> dict[str, Any]:
+    """GET /v1/checkpoints/{height}/movements: the height's movements in final order, and
+    a digest over their canonical encodings (an indexer's check that it holds them all)."""
+    return {
+        "height": height,
+        "movements": [
+            {
+                "position": m.position,
+                "seq": m.seq,
+                "tx_id": m.tx_id.hex(),
+                "kind": m.kind,
+                "from": m.src.hex(),
+                "to": m.dst.hex(),
+                "amount": m.amount,
+                "from_after": None if m.src_after == UNKNOWN else m.src_after,
+                "to_after": None if m.dst_after == UNKNOWN else m.dst_after,
+            }
+            for m in movements
+        ],
+        "digest": digest(MOVEMENTS_DOMAIN, *(encode(m) for m in movements)).hex(),
+    }
 
 
 def case_json(case: TraceCase) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from govchain.replica.replica import Persisted, ReplicaReady
 from govchain.state.audit import AuditEntry
 from govchain.state.receipts import Receipt
 from govchain.storage.movement_snapshot import MovementSnapshot
+from govchain.trace.movements import Movement
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,10 @@ class Store(Protocol):
 
     def state_hash_at(self, height: int) -> bytes | None:
         """The state hash after executing height (None: not executed here)."""
+        ...
+
+    def movements_at(self, height: int) -> list[Movement] | None:
+        """Every movement of value a height made, in final order (None: not executed here)."""
         ...
 
     def movement_snapshot(self) -> MovementSnapshot:

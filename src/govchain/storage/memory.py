@@ -224,6 +224,13 @@ class MemoryStore:
         self._open()
         return MovementSnapshot(self, len(self._executed))
 
+    def movements_at(self, height: int) -> list[Movement] | None:
+        """Every movement of value a height made, in final order (None: not executed here)."""
+        self._open()
+        if not 1 <= height <= len(self._executed):
+            return None
+        return list(self._executed[height - 1].result.movements)
+
     def state_hash_at(self, height: int) -> bytes | None:
         """The state hash after executing height (None: not executed here)."""
         self._open()

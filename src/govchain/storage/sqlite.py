@@ -1446,6 +1446,21 @@ class SqliteStore:
         reads = _MovementReads(conn, self._unmerged, self._movement_mark)
         return MovementSnapshot(reads, self._executed_height, conn.close)
 
+    def movements_at(self, height: int) -> list[Movement] | None:
+        """Every movement of value a height made, in final order (None: not executed here).
+
+        One key range of the movements table: what an outside indexer pulls,
+        height by height (docs/tracing-scale.md).
+        """
+        self._check_open()
+        if not 1 <= height <= self._executed_height:
+            return None
+        lo, hi = _mseq_range(height, height)
+        rows = self._conn.execute(
+            f"{_MOVEMENT_COLUMNS} WHERE mseq BETWEEN ? AND ? ORDER BY mseq", (lo, hi)
+        ).fetchall()
+        return _movements(rows)
+
     def state_hash_at(self, height: int) -> bytes | None:
         """The state hash after executing height (None: not executed here)."""
         self._check_open()
