@@ -1,0 +1,1 @@
+"""Applications built on the registry (issue 14 on)."""
