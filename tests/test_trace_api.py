@@ -23,6 +23,8 @@ from hypothesis import strategies as st
 
 from conftest import SimCluster
 from govchain.api.app import build_app
+from govchain.api.errors import ApiError
+from govchain.api.trace_gate import TraceGate
 from govchain.crypto.keys import SigningKey
 from govchain.replica.view import ChainView
 from govchain.state.genesis import Genesis
@@ -262,3 +264,28 @@ def test_a_heights_movements_are_served_in_final_order_with_a_digest(traced: Tra
     assert [s[3] for s in seen] == [800, 700, 600]  # Bob 500 + 300; Carol; Dave
     assert traced.client.call("GET", f"/v1/checkpoints/{top + 1}/movements").status_code == 404
     assert traced.client.call("GET", "/v1/checkpoints/latest/movements").status_code == 400
+
+
+def test_the_gate_runs_one_trace_lets_four_wait_and_one_per_client() -> None:
+    async def scenario() -> list[str]:
+        gate = TraceGate()
+        release = asyncio.Event()
+        out: list[str] = []
+
+        async def hold(client: str) -> None:
+            try:
+                async with gate.slot(client):
+                    out.append(f"ran {client}")
+                    await release.wait()
+            except ApiError as exc:
+                out.append(f"{exc.status} {client}")
+
+        tasks = [asyncio.create_task(hold(c)) for c in ["a", "a", "b", "c", "d", "e", "f"]]
+        await asyncio.sleep(0.01)
+        release.set()
+        await asyncio.gather(*tasks)
+        return out
+
+    out = asyncio.run(scenario())
+    assert out[:3] == ["ran a", "503 a", "503 f"]  # a again: its own; f: four wait already
+    assert sorted(out[3:]) == ["ran b", "ran c", "ran d", "ran e"]

@@ -441,9 +441,10 @@ def build_app(node: NodePort) -> Starlette:
     genesis_movements = GenesisMovements(node.genesis.balances)  # once: traces wrap with it
     recent = RecentCases()
 
-    async def run_trace(ask: Ask) -> JSONResponse:
+    async def run_trace(ask: Ask, request: Request) -> JSONResponse:
         """Pin the case at the snapshot, trace on a worker thread, annotate on the loop."""
-        async with gate.slot():
+        client = request.client.host if request.client is not None else ""
+        async with gate.slot(client):
             snap = node.store.movement_snapshot()
             try:
                 top = snap.top_height()
@@ -475,10 +476,11 @@ def build_app(node: NodePort) -> Starlette:
         return JSONResponse(kept)
 
     async def trace_get(request: Request) -> JSONResponse:
-        return await run_trace(ask_of_query(request.path_params["address"], request.query_params))
+        ask = ask_of_query(request.path_params["address"], request.query_params)
+        return await run_trace(ask, request)
 
     async def trace_post(request: Request) -> JSONResponse:
-        return await run_trace(ask_of_body(await _read_limited(request, BODY_BYTES_MAX)))
+        return await run_trace(ask_of_body(await _read_limited(request, BODY_BYTES_MAX)), request)
 
     async def openapi(_: Request) -> JSONResponse:
         return JSONResponse(OPENAPI)

@@ -28,26 +28,37 @@ RECENT_RESULTS_KEPT = 256
 
 
 class TraceGate:
-    """At most TRACES_RUNNING_MAX traces run; TRACES_WAITING_MAX more wait; others: 503."""
+    """At most TRACES_RUNNING_MAX traces run; TRACES_WAITING_MAX more wait; others: 503.
+
+    One trace per client at a time (running or waiting): a single client
+    cannot fill the queue and keep everyone else's traces out.
+    """
 
     def __init__(self) -> None:
         self._running = asyncio.Semaphore(TRACES_RUNNING_MAX)
         self._waiting = 0
+        self._clients: set[str] = set()
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Hold a slot for one trace (ApiError 503 when too many wait)."""
+    async def slot(self, client: str) -> AsyncIterator[None]:
+        """Hold a slot for one trace of client (ApiError 503 when too many wait)."""
+        if client in self._clients:
+            raise ApiError(503, "busy", "a trace of yours is running or waiting: retry after it")
         if self._running.locked() and self._waiting >= TRACES_WAITING_MAX:
             raise ApiError(503, "busy", "this node is tracing for others: retry shortly")
-        self._waiting += 1
+        self._clients.add(client)
         try:
-            await self._running.acquire()
+            self._waiting += 1
+            try:
+                await self._running.acquire()
+            finally:
+                self._waiting -= 1
+            try:
+                yield
+            finally:
+                self._running.release()
         finally:
-            self._waiting -= 1
-        try:
-            yield
-        finally:
-            self._running.release()
+            self._clients.discard(client)
 
 
 class RecentCases:
