@@ -261,8 +261,16 @@ def cure(
     eligible = eligible_value(quantity_g, fen_per_tonne, haircut_bp)
     if ltv_bp(loan_fen, eligible) <= target_ltv_bp:
         return Cure(0, 0)
-    repay = loan_fen - target_ltv_bp * eligible // BP_PER_ONE
-    per_gram = fen_per_tonne * (BP_PER_ONE - haircut_bp)  # x grams / _VALUE_DIVISOR = fen
+    return _cure_over_target(
+        loan_fen, quantity_g, eligible, fen_per_tonne * (BP_PER_ONE - haircut_bp), target_ltv_bp
+    )
+
+
+def _cure_over_target(
+    loan_fen: int, quantity_g: int, eligible_fen: int, per_gram: int, target_ltv_bp: int
+) -> Cure:
+    """cure() once LTV is known to be above the target (per_gram: price x (10,000 - haircut))."""
+    repay = loan_fen - target_ltv_bp * eligible_fen // BP_PER_ONE
     if per_gram == 0:
         return Cure(repay, None)
     eligible_needed = -(-loan_fen * BP_PER_ONE // target_ltv_bp)
@@ -299,7 +307,8 @@ def mark_to_market(
             continue
         # Inlined eligible_value, ltv_bp and band_of: this loop runs 10,000 times a day.
         loan = pledge.loan_fen
-        eligible = pledge.quantity_g * price * (BP_PER_ONE - haircut) // _VALUE_DIVISOR
+        per_gram = price * (BP_PER_ONE - haircut)
+        eligible = pledge.quantity_g * per_gram // _VALUE_DIVISOR
         if loan == 0:
             ltv = 0
         elif eligible == 0:
@@ -313,6 +322,7 @@ def mark_to_market(
             band = Band.WARNING
         else:
             band = Band.CALL if ltv < liquidation else Band.LIQUIDATION
-            fix = cure(loan, pledge.quantity_g, price, haircut, target)
+            # call <= LTV and target < call (ValuationParams), so LTV is above the target
+            fix = _cure_over_target(loan, pledge.quantity_g, eligible, per_gram, target)
         append(Mark(pledge.receipt, price, haircut, eligible, ltv, band, fix, pu.alarms))
     return marks
