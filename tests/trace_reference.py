@@ -11,15 +11,7 @@ from __future__ import annotations
 from govchain.trace.case import Policy, TraceCase
 from govchain.trace.memory import MemorySource
 from govchain.trace.movements import Movement
-from govchain.trace.result import (
-    RESULT_VERSION,
-    Summary,
-    TraceEdge,
-    TraceNode,
-    TraceResult,
-    Truncation,
-    sealed,
-)
+from govchain.trace.result import TraceEdge, TraceNode, TraceResult, assemble
 
 CLEAN = -1
 
@@ -223,28 +215,8 @@ def reference_trace(source: MemorySource, case: TraceCase) -> TraceResult:
             held, cap, seeds = acc.received, 0, acc.seeds
         names = tuple(sorted({labels[i] for i in seeds}))
         nodes.append(TraceNode(a, acc.hop, held, cap, acc.followed, names))
-    summary = Summary(
-        sum(seeded),
-        sum(n.tainted for n in nodes if n.followed),
-        sum(n.tainted for n in nodes if not n.followed),
-        sum(n.freezable_cap for n in nodes),
-        len(nodes),
-        len(edges),
-        0,
-    )
-    return sealed(
-        TraceResult(
-            RESULT_VERSION,
-            case,
-            hi,
-            b"",
-            tuple(seeded),
-            tuple(nodes),
-            tuple(edges),
-            summary,
-            tuple(Truncation(k, v[0], v[1]) for k, v in sorted(cut.items())),
-        )
-    )
+    # The engine's own assembly: what the reference checks is the tracing.
+    return assemble(case, hi, b"", seeded, nodes, edges, 0, cut)
 
 
 Tag = tuple[str, bytes, int, int]  # ("open", account, unit, 0) or ("in", b"", movement, offset)
@@ -364,25 +336,5 @@ def reference_backward(source: MemorySource, case: TraceCase) -> TraceResult:
         for i, n in sorted(edge.items())
         for m in [history[i]]
     ]
-    summary = Summary(
-        sum(seeded),
-        sum(n.tainted for n in nodes if n.followed),
-        sum(n.tainted for n in nodes if not n.followed),
-        0,
-        len(nodes),
-        len(edges),
-        0,
-    )
-    return sealed(
-        TraceResult(
-            RESULT_VERSION,
-            case,
-            hi,
-            b"",
-            tuple(seeded),
-            tuple(nodes),
-            tuple(edges),
-            summary,
-            tuple(Truncation(k, v[0], v[1]) for k, v in sorted(cut.items())),
-        )
-    )
+    # The engine's own assembly: what the reference checks is the tracing.
+    return assemble(case, hi, b"", seeded, nodes, edges, 0, cut)
