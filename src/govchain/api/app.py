@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import statistics
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -17,18 +17,9 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from govchain.api.decoded import with_decoded
-from govchain.api.errors import ApiError, hex_arg
+from govchain.api.errors import ApiError, height_arg, hex_arg, read_limited
 from govchain.api.openapi import OPENAPI
-from govchain.api.trace_gate import RecentCases, TraceGate, trace_notes
-from govchain.api.trace_view import (
-    BODY_BYTES_MAX,
-    Ask,
-    ask_of_body,
-    ask_of_query,
-    movements_json,
-    pin,
-    result_json,
-)
+from govchain.api.trace_routes import trace_routes
 from govchain.api.views import (
     account_funds_json,
     audit_entry_json,
@@ -60,9 +51,6 @@ from govchain.state.receipts import prove
 from govchain.state.services import service_id_ok
 from govchain.storage.base import prefix_bounds
 from govchain.storage.sqlite import SqliteStore
-from govchain.trace.case import TraceError
-from govchain.trace.engine import trace
-from govchain.trace.genesis import GenesisMovements, WithGenesis
 
 if TYPE_CHECKING:
     from govchain.api.port import NodePort
@@ -156,7 +144,7 @@ def build_app(node: NodePort) -> Starlette:
         )
 
     async def submit(request: Request) -> JSONResponse:
-        raw = await _read_limited(request, tx_body_max)
+        raw = await read_limited(request, tx_body_max)
         ctype = request.headers.get("content-type", "")
         if ctype.startswith("application/octet-stream"):
             wire = raw
@@ -176,7 +164,7 @@ def build_app(node: NodePort) -> Starlette:
 
     async def submit_batch(request: Request) -> JSONResponse:
         """Many signed transactions in one request: a msgpack array of wire bytes."""
-        raw = await _read_limited(request, BATCH_BYTES_MAX)
+        raw = await read_limited(request, BATCH_BYTES_MAX)
         if node.pool_full():
             # Refuse before decoding: a client retrying under back-pressure
             # must not cost the node a decode per transaction.
@@ -295,23 +283,11 @@ def build_app(node: NodePort) -> Starlette:
             if height == 0:
                 raise ApiError(404, "not_found", "no checkpoint is decided yet")
         else:
-            if not (which.isascii() and which.isdigit()) or len(which) > 18:
-                raise ApiError(400, "bad_height", "height must be a positive integer or 'latest'")
-            height = int(which)
+            height = height_arg(which, "height must be a positive integer or 'latest'")
         found = node.store.get_checkpoint(height)
         if found is None:
             raise ApiError(404, "not_found", f"no decided checkpoint at height {height}")
         return JSONResponse(checkpoint_json(*found))
-
-    async def checkpoint_movements(request: Request) -> JSONResponse:
-        which = request.path_params["height"]
-        if not (which.isascii() and which.isdigit()) or len(which) > 18:
-            raise ApiError(400, "bad_height", "height must be a positive integer")
-        height = int(which)
-        found = node.store.movements_at(height)
-        if found is None:
-            raise ApiError(404, "not_found", f"height {height} is not executed here")
-        return JSONResponse(movements_json(height, found))
 
     async def tips(_: Request) -> JSONResponse:
         tips = view.client_tips(CLIENT_TIPS_SHOWN)
@@ -437,51 +413,6 @@ def build_app(node: NodePort) -> Starlette:
             raise ApiError(400, "bad_from", f"from={start} is after checkpoint {to}")
         return JSONResponse({"from": start, "to": to, **_validator_changes(node, to, start)})
 
-    gate = TraceGate()
-    genesis_movements = GenesisMovements(node.genesis.balances)  # once: traces wrap with it
-    recent = RecentCases()
-
-    async def run_trace(ask: Ask, request: Request) -> JSONResponse:
-        """Pin the case at the snapshot, trace on a worker thread, annotate on the loop."""
-        client = request.client.host if request.client is not None else ""
-        async with gate.slot(client):
-            snap = node.store.movement_snapshot()
-            try:
-                top = snap.top_height()
-                source = WithGenesis(snap, genesis_movements)
-                case = pin(ask, top, source, _tx_height(node), lambda a: view.account(a).balance)
-                # The state the snapshot height left (a case may pin an older one).
-                state_hash = node.store.state_hash_at(case.limits.to_height) or b""
-                work = asyncio.ensure_future(asyncio.to_thread(trace, source, case, state_hash))
-                try:
-                    result = await asyncio.shield(work)
-                except asyncio.CancelledError:
-                    # The client went away: the thread cannot be stopped, so the
-                    # slot and the snapshot are held until it ends, then let go.
-                    await asyncio.wait({work})
-                    raise
-                except TraceError as exc:
-                    raise ApiError(400, "bad_case", str(exc)) from None
-            finally:
-                snap.close()
-        doc = result_json(result, trace_notes(view, result))
-        recent.keep(doc)
-        return JSONResponse(doc)
-
-    async def trace_result(request: Request) -> JSONResponse:
-        root = hex_arg(request.path_params["root"], ID_HEX_CHARS, "result_root").hex()
-        kept = recent.get(root)
-        if kept is None:
-            raise ApiError(404, "not_found", "this node answered no recent trace with that root")
-        return JSONResponse(kept)
-
-    async def trace_get(request: Request) -> JSONResponse:
-        ask = ask_of_query(request.path_params["address"], request.query_params)
-        return await run_trace(ask, request)
-
-    async def trace_post(request: Request) -> JSONResponse:
-        return await run_trace(ask_of_body(await _read_limited(request, BODY_BYTES_MAX)), request)
-
     async def openapi(_: Request) -> JSONResponse:
         return JSONResponse(OPENAPI)
 
@@ -539,7 +470,6 @@ def build_app(node: NodePort) -> Starlette:
         Route("/v1/txs/{tx_id}", get_tx),
         Route("/v1/txs/{tx_id}/proof", get_proof),
         Route("/v1/checkpoints/{height}", get_checkpoint),
-        Route("/v1/checkpoints/{height}/movements", checkpoint_movements),
         Route("/v1/dag/tips", tips),
         Route("/v1/accounts/{address}", account),
         Route("/v1/accounts/{address}/holds", account_holds),
@@ -549,9 +479,7 @@ def build_app(node: NodePort) -> Starlette:
         Route("/v1/governance/proposals/{pid}", proposal),
         Route("/v1/audit", audit),
         Route("/v1/validator-changes", validator_changes),
-        Route("/v1/trace", trace_post, methods=["POST"]),
-        Route("/v1/trace/results/{root}", trace_result),
-        Route("/v1/trace/{address}", trace_get),
+        *trace_routes(node),
         Route("/openapi.json", openapi),
         Route("/metrics", metrics),
         WebSocketRoute("/v1/events", events),
@@ -560,16 +488,6 @@ def build_app(node: NodePort) -> Starlette:
         routes=routes,
         exception_handlers={ApiError: api_error, HTTPException: http_error},
     )
-
-
-def _tx_height(node: NodePort) -> Callable[[bytes], int | None]:
-    """The height a transaction was final at, from the store (None: not final here)."""
-
-    def height(tx_id: bytes) -> int | None:
-        stored = node.store.get_tx(tx_id)
-        return stored.height if stored is not None else None
-
-    return height
 
 
 def _prefix_arg(request: Request) -> str:
@@ -670,22 +588,6 @@ def _audit_head(node: NodePort, height: int) -> str | None:
     """The audit head after height, from the store (None: not executed here yet)."""
     head = node.store.audit_head(height)
     return head.hex() if head is not None else None
-
-
-async def _read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and (
-        not (declared.isascii() and declared.isdigit()) or int(declared) > limit
-    ):
-        raise ApiError(413, "too_large", f"a request body holds at most {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, "too_large", f"a request body holds at most {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _summary(name: str, help_text: str, values: Iterable[int]) -> list[str]:

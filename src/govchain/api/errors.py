@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from starlette.requests import Request
+
+HEIGHT_DIGITS_MAX = 18  # the API reads at most 18 digits
+
 
 class ApiError(Exception):
     """A client error with the contract's code and an HTTP status."""
@@ -19,3 +23,27 @@ def hex_arg(value: str, chars: int, what: str) -> bytes:
         return bytes.fromhex(value)
     except ValueError:
         raise ApiError(400, "bad_" + what, f"{what} must be lowercase hex") from None
+
+
+def height_arg(text: str, words: str) -> int:
+    """A height of at most 18 decimal digits, or a 400 bad_height with the given words."""
+    if not (text.isascii() and text.isdigit()) or len(text) > HEIGHT_DIGITS_MAX:
+        raise ApiError(400, "bad_height", words)
+    return int(text)
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The request body, refused (413) past limit bytes, declared or streamed."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (
+        not (declared.isascii() and declared.isdigit()) or int(declared) > limit
+    ):
+        raise ApiError(413, "too_large", f"a request body holds at most {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "too_large", f"a request body holds at most {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
