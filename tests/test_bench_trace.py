@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 import bench_trace as bt
 from govchain.storage import sqlite as sqlite_store
+from govchain.storage import sqlite_movements
 from govchain.storage.sqlite import SqliteStore
 from govchain.trace.case import Direction
 
@@ -54,8 +55,9 @@ def merged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> bt.Built:
     """The same history with the account index merged every few commits, read a
     posting list at a time, every account under one key (a posting list shared)."""
     monkeypatch.setattr(sqlite_store, "MOVEMENT_MERGE_ROWS", 64)
-    monkeypatch.setattr(sqlite_store, "MOVEMENT_PAGE_ROWS", 1)
+    monkeypatch.setattr(sqlite_movements, "MOVEMENT_PAGE_ROWS", 1)
     monkeypatch.setattr(sqlite_store, "account_key", lambda _address: 0)
+    monkeypatch.setattr(sqlite_movements, "account_key", lambda _address: 0)
     return bt.build(tmp_path, TRANSFERS, ACCOUNTS, SEED, cases=1, baseline=False)
 
 

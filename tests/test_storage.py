@@ -38,6 +38,7 @@ from govchain.state.ledger import Executed
 from govchain.state.payloads import ProposePayload, RecordPayload, Redact, TransferPayload
 from govchain.state.receipts import Receipt, receipts_root
 from govchain.storage import sqlite as sqlite_store
+from govchain.storage import sqlite_movements
 from govchain.storage.base import CommitError, Store, StoredTx, StoreError
 from govchain.storage.memory import MemoryStore
 from govchain.storage.sqlite import CorruptStoreError, SchemaError, SqliteStore
@@ -308,10 +309,11 @@ def test_the_movement_index_gives_each_accounts_movements_in_final_order(
 def test_sqlite_movements_merged_into_the_account_index_stay_found(
     db: Path, history: History, monkeypatch: pytest.MonkeyPatch, merge_rows: int, colliding: bool
 ) -> None:
-    monkeypatch.setattr(sqlite_store, "MOVEMENT_PAGE_ROWS", 1)  # page by page
+    monkeypatch.setattr(sqlite_movements, "MOVEMENT_PAGE_ROWS", 1)  # page by page
     monkeypatch.setattr(sqlite_store, "MOVEMENT_MERGE_ROWS", merge_rows)
     if colliding:
         monkeypatch.setattr(sqlite_store, "account_key", lambda _address: 0)
+        monkeypatch.setattr(sqlite_movements, "account_key", lambda _address: 0)
     executions = history.replica.executions
     top = len(executions)
     for i, ready in enumerate(history.readies):

@@ -33,7 +33,7 @@ Layout (schema version 6):
   for a parent (wire form, in arrival order); a row goes when its transaction
   is admitted (it is then in `vertices`), expires or is evicted. Added in
   version 5; a version 4 store gains the empty table when opened.
-- `movements`: every final movement of value (trace/movements.py, msgpack
+- `movements` (tables, keys and reads in sqlite_movements.py): every final movement of value (trace/movements.py, msgpack
   in one column: a row of nine columns cost three times as much to insert),
   written in the commit that stores its height's execution, keyed by `mseq` =
   height * 2^32 + its place in the height's movements: final order, and a
@@ -72,11 +72,11 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from govchain.codec import DecodeError, decode_canonical, encode, encode_all
+from govchain.codec import DecodeError, encode
 from govchain.consensus.messages import Certificate, Checkpoint
 from govchain.consensus.tendermint import HardState
 from govchain.crypto.keys import SIGNATURE_BYTES
@@ -95,13 +95,46 @@ from govchain.storage.base import (
     prefix_bounds,
 )
 from govchain.storage.movement_snapshot import MovementSnapshot
-from govchain.trace.movements import UNKNOWN, Movement, MovementKind
+from govchain.storage.sqlite_movements import (
+    MOVEMENT_COLUMNS as _MOVEMENT_COLUMNS,
+)
+from govchain.storage.sqlite_movements import (
+    MOVEMENT_HEIGHT_SHIFT,
+    MOVEMENT_MERGE_ROWS,
+    MOVEMENT_TABLES,
+    MovementReads,
+    account_key,
+)
+from govchain.storage.sqlite_movements import movement_row as _movement
+from govchain.storage.sqlite_movements import movement_rows as _movements
+from govchain.storage.sqlite_movements import movers as _movers
+from govchain.storage.sqlite_movements import mseq_range as _mseq_range
+from govchain.storage.sqlite_rows import KEYS_PER_QUERY as _KEYS_PER_QUERY
+from govchain.storage.sqlite_rows import (
+    SEQS_DECODER,
+    CorruptStoreError,
+)
+from govchain.storage.sqlite_rows import bytes_row as _bytes
+from govchain.storage.sqlite_rows import decode_row as _decode
+from govchain.storage.sqlite_rows import int_row as _int
+from govchain.trace.movements import Movement
+
+# What other modules import from here (CorruptStoreError is the store's to raise).
+__all__ = [
+    "INDEX_MERGE_ROWS",
+    "INDEX_SLICE_ROWS",
+    "MOVEMENT_MERGE_ROWS",
+    "CorruptStoreError",
+    "SchemaError",
+    "SqliteStore",
+    "account_key",
+    "tx_key",
+]
 
 if TYPE_CHECKING:
     from govchain.storage.base import Store
     from govchain.trace.movements import MovementSource
 
-T = TypeVar("T")
 
 SCHEMA_VERSION = 6
 APPLICATION_ID = 0x476F7643  # "GovC" in the database header: a govchain store
@@ -115,7 +148,6 @@ log = logging.getLogger("govchain.storage")
 HARD_STATE_DECODER = msgspec.msgpack.Decoder(HardState)
 CHECKPOINT_DECODER = msgspec.msgpack.Decoder(Checkpoint)
 CERTIFICATE_DECODER = msgspec.msgpack.Decoder(Certificate)
-SEQS_DECODER = msgspec.msgpack.Decoder(list[int])
 
 
 class _Outcome(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
@@ -133,14 +165,6 @@ class _Outcome(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fiel
 
 
 OUTCOMES_DECODER = msgspec.msgpack.Decoder(list[_Outcome])
-# Rows one read of movements_of fetches: an account with many movements is
-# read page by page, never held whole.
-MOVEMENT_PAGE_ROWS = 4_096
-# Account rows kept in memory before they are merged into movement_accounts.
-MOVEMENT_MERGE_ROWS = 32_768
-MOVEMENT_HEIGHT_SHIFT = 32  # mseq = height << shift | place: 4 billion movements a height
-_MOVEMENT_KINDS = frozenset(k.value for k in MovementKind)
-
 # Ids of vertices not yet in tx_index kept in memory before a merge starts; a
 # merge then writes at least INDEX_SLICE_ROWS of them, in key order, per commit.
 INDEX_MERGE_ROWS = 32_768
@@ -158,24 +182,6 @@ WAITING_TABLE = """CREATE TABLE waiting (
         signature BLOB NOT NULL,
         payload BLOB NOT NULL
     )"""
-MOVEMENT_TABLES = (
-    """CREATE TABLE movements (
-        mseq INTEGER PRIMARY KEY,
-        movement BLOB NOT NULL
-    )""",
-    """CREATE TABLE movement_accounts (
-        account_key INTEGER NOT NULL,
-        last_mseq INTEGER NOT NULL,
-        first_mseq INTEGER NOT NULL,
-        mseqs BLOB NOT NULL,
-        PRIMARY KEY (account_key, last_mseq)
-    ) WITHOUT ROWID""",
-    """CREATE TABLE movement_index (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        from_height INTEGER NOT NULL,
-        mark INTEGER NOT NULL
-    )""",
-)
 SCHEMA = (
     """CREATE TABLE schema_version (
         id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -260,7 +266,6 @@ _VERTEX_COLUMNS = (
 )
 
 
-_KEYS_PER_QUERY = 500  # well below SQLite's limit on bound parameters
 _STORED_IDS_BY_KEY = (  # marks: only "?"s, one per key
     "SELECT v.tx_id FROM tx_index AS t JOIN vertices AS v ON v.seq = t.seq "
     "WHERE t.tx_key IN ({marks})"
@@ -277,27 +282,9 @@ def _index_rows(ids: Iterable[tuple[bytes, int]]) -> list[tuple[int, int]]:
     return sorted((tx_key(vid), seq) for vid, seq in ids)
 
 
-def account_key(address: bytes) -> int:
-    """The indexed integer for an address: its first 8 bytes, as SQLite's signed 64 bits."""
-    return int.from_bytes(address[:8], "big", signed=True)
-
-
-def _movers(src: bytes, dst: bytes) -> tuple[bytes, ...]:
-    """The accounts a movement is indexed under: both ends, once each."""
-    return (src,) if src == dst else (src, dst)
-
-
 def tx_key(vid: bytes) -> int:
     """The indexed integer for a tx id: its first 8 bytes, as SQLite's signed 64 bits."""
     return int.from_bytes(vid[:8], "big", signed=True)
-
-
-class CorruptStoreError(StoreError):
-    """A row read back does not hold what was written: the file is damaged."""
-
-    def __init__(self, table: str, key: object, what: str) -> None:
-        super().__init__(f"store corrupt: table {table}, {key}: {what}")
-        self.table = table
 
 
 class SchemaError(StoreError):
@@ -305,15 +292,6 @@ class SchemaError(StoreError):
 
 
 # -- reading rows back, checked ----------------------------------------------------
-def _decode(table: str, key: object, data: object, decoder: msgspec.msgpack.Decoder[T]) -> T:
-    if not isinstance(data, bytes):
-        raise CorruptStoreError(table, key, f"expected bytes, found {type(data).__name__}")
-    try:
-        return decode_canonical(data, decoder)
-    except DecodeError as exc:
-        raise CorruptStoreError(table, key, str(exc)) from exc
-
-
 def _audit_entry(key: object, data: object) -> AuditEntry:
     """An audit row: canonical as the hash chain has it (AuditEntry.canonical).
 
@@ -329,20 +307,6 @@ def _audit_entry(key: object, data: object) -> AuditEntry:
     if entry.canonical != data:
         raise CorruptStoreError("audit", key, "non-canonical encoding")
     return entry
-
-
-def _int(table: str, key: object, value: object) -> int:
-    if type(value) is not int:
-        raise CorruptStoreError(table, key, f"expected an integer, found {value!r}")
-    return value
-
-
-def _bytes(table: str, key: object, value: object, length: int | None = None) -> bytes:
-    if not isinstance(value, bytes) or (length is not None and len(value) != length):
-        raise CorruptStoreError(
-            table, key, f"expected {length or 'some'} bytes, found {value!r:.80}"
-        )
-    return value
 
 
 def _text(table: str, key: object, value: object, allowed: frozenset[str] | None) -> str | None:
@@ -385,93 +349,6 @@ def _vertex(
     return seq, Transaction(vid, parsed, body, sig, payload), final
 
 
-_MOVEMENT_COLUMNS = "SELECT mseq, movement FROM movements"
-MOVEMENT_DECODER = msgspec.msgpack.Decoder(Movement)
-MOVEMENTS_DECODER = msgspec.msgpack.Decoder(list[Movement])
-_MSGPACK_ARRAY16_MAX = 0xFFFF
-
-
-_POSTINGS_OF = (  # a page of one account key's posting lists ending at or after an mseq
-    "SELECT last_mseq, first_mseq, mseqs FROM movement_accounts "
-    "WHERE account_key = ? AND last_mseq >= ? ORDER BY last_mseq LIMIT ?"
-)
-_POSTINGS_BEFORE = (  # a page of one account key's posting lists, from an mseq down
-    "SELECT last_mseq, first_mseq, mseqs FROM movement_accounts "
-    "WHERE account_key = ? AND last_mseq <= ? ORDER BY last_mseq DESC LIMIT ?"
-)
-_POSTING_ACROSS = (  # the one posting list of a key that may start before an mseq and end after
-    "SELECT last_mseq, first_mseq, mseqs FROM movement_accounts "
-    "WHERE account_key = ? AND last_mseq >= ? ORDER BY last_mseq LIMIT 1"
-)
-
-
-def _mseq_range(from_height: int, to_height: int) -> tuple[int, int]:
-    """The mseq keys of the heights from..to (inclusive)."""
-    lo = max(from_height, 0) << MOVEMENT_HEIGHT_SHIFT
-    return lo, ((max(to_height, -1) + 1) << MOVEMENT_HEIGHT_SHIFT) - 1
-
-
-def _movement_values_ok(m: Movement) -> bool:
-    """The checks a stored movement's values pass (height against its key apart)."""
-    return not (
-        m.amount <= 0
-        or m.position < 0
-        or m.seq < 0
-        or len(m.tx_id) != 32
-        or len(m.src) != 20
-        or len(m.dst) != 20
-        or m.kind not in _MOVEMENT_KINDS
-        or m.src_after < UNKNOWN
-        or m.dst_after < UNKNOWN
-    )
-
-
-def _movement(row: tuple[Any, ...]) -> Movement:
-    """A movements row, checked."""
-    mseq_raw, data = row
-    t, key = "movements", f"mseq {mseq_raw!r}"
-    mseq = _int(t, key, mseq_raw)
-    m = _decode(t, key, data, MOVEMENT_DECODER)
-    if not _movement_values_ok(m):
-        raise CorruptStoreError(t, key, f"unexpected values {m!r:.120}")
-    if mseq >> MOVEMENT_HEIGHT_SHIFT != m.height:
-        raise CorruptStoreError(t, key, f"not a key of height {m.height}")
-    return m
-
-
-def _msgpack_array_header(count: int) -> bytes:
-    """The msgpack header of an array of count items (count < 2^32)."""
-    if count < 16:
-        return bytes((0x90 | count,))
-    if count <= _MSGPACK_ARRAY16_MAX:
-        return b"\xdc" + count.to_bytes(2, "big")
-    return b"\xdd" + count.to_bytes(4, "big")
-
-
-def _movements(rows: list[tuple[Any, ...]]) -> list[Movement]:
-    """Movements rows, each checked as _movement checks it, decoded in one call.
-
-    The rows' bytes are decoded as one msgpack array and re-encoded in one
-    call, each compared with its row (canonical, row by row): a trace reads
-    hundreds of thousands of movements, and two calls a row were a third of
-    its reading. On any doubt the rows are read one by one, so a bad row
-    raises just what _movement raises.
-    """
-    try:
-        datas = [data for _, data in rows]
-        decoded = MOVEMENTS_DECODER.decode(_msgpack_array_header(len(datas)) + b"".join(datas))
-        sound = encode_all(decoded) == datas
-    except (TypeError, msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
-        sound = False  # not bytes, or not movements: _movement names the row
-    if sound:
-        shift = MOVEMENT_HEIGHT_SHIFT
-        sound = all(
-            type(mseq) is int and mseq >> shift == m.height and _movement_values_ok(m)
-            for (mseq, _), m in zip(rows, decoded, strict=True)
-        )
-    return decoded if sound else [_movement(row) for row in rows]
-
-
 def _outcomes_of(height: int, data: object, count: int) -> list[_Outcome]:
     """A height's `executed.outcomes`, checked (count: the length of its final order)."""
     key = f"height {height}"
@@ -496,88 +373,6 @@ def _check_receipts(height: int, receipts: list[Receipt], root: bytes, count: in
         raise CorruptStoreError("executed", f"height {height}", f"expected indexes 0..{count - 1}")
     if receipts_root(receipts) != root:
         raise CorruptStoreError("executed", f"height {height}", "receipts do not match their root")
-
-
-class _MovementReads:
-    """Reads of the movement index over one connection and one moment's in-memory postings."""
-
-    def __init__(self, conn: sqlite3.Connection, unmerged: dict[bytes, list[int]], mark: int):
-        self._conn = conn
-        self._unmerged = unmerged
-        self._movement_mark = mark
-
-    def movements_of(self, account: bytes, from_height: int, to_height: int) -> Iterator[Movement]:
-        """Movements of account in the heights: the merged index a page of posting
-        lists at a time, each page one query and its movements fetched together,
-        then the movements still waiting in memory (all later)."""
-        lo, hi = _mseq_range(from_height, to_height)
-        mark = self._movement_mark
-        waiting = [s for s in self._unmerged.get(account, ()) if lo <= s <= hi]
-        key = account_key(account)
-        end = min(hi, mark)
-        after = lo
-        while after <= end:
-            rows = self._conn.execute(_POSTINGS_OF, (key, after, MOVEMENT_PAGE_ROWS)).fetchall()
-            # One fetch for the whole page, not one per list: an account has a
-            # list per merge it took part in, most of them a few mseqs long.
-            wanted: list[int] = []
-            past_end = False
-            for last, first, data in rows:
-                if _int("movement_accounts", f"key {key}", first) > end:
-                    past_end = True  # this list and every later one start past the window
-                    break
-                where = f"key {key}, last {last}"
-                seqs = _decode("movement_accounts", where, data, SEQS_DECODER)
-                wanted.extend(s for s in seqs if after <= s <= end)
-            yield from self._movements_at(account, wanted, strict=False)
-            if past_end or len(rows) < MOVEMENT_PAGE_ROWS:
-                break
-            after = rows[-1][0] + 1
-        yield from self._movements_at(account, waiting, strict=True)
-
-    def last_before(self, account: bytes, height: int) -> Movement | None:
-        """The account's last movement below height: the movements waiting in memory,
-        then the posting lists read backwards from the height's first key."""
-        first_key = _mseq_range(height, height)[0]
-        waiting = [s for s in self._unmerged.get(account, ()) if s < first_key]
-        if waiting:  # all above the merged ones
-            return next(self._movements_at(account, waiting[-1:], strict=True))
-        below = min(first_key, self._movement_mark + 1)
-        key = account_key(account)
-        across = self._conn.execute(_POSTING_ACROSS, (key, below)).fetchall()
-        top = below - 1
-        while True:
-            page = self._conn.execute(_POSTINGS_BEFORE, (key, top, MOVEMENT_PAGE_ROWS)).fetchall()
-            rows, across = across + page, []
-            for last, _first, data in rows:
-                seqs = _decode("movement_accounts", f"key {key}, last {last}", data, SEQS_DECODER)
-                # Latest first; another account sharing the key is skipped.
-                for mseq in reversed([s for s in seqs if s < below]):
-                    found = next(self._movements_at(account, [mseq], strict=False), None)
-                    if found is not None:
-                        return found
-            if len(page) < MOVEMENT_PAGE_ROWS:
-                return None
-            top = _int("movement_accounts", f"key {key}", page[-1][0]) - 1
-
-    def _movements_at(self, account: bytes, mseqs: list[int], strict: bool) -> Iterator[Movement]:
-        """The movements of account among mseqs (ascending), fetched in chunks.
-
-        strict: every one must be there and be account's (the memory's list);
-        else another account sharing the key is skipped (a posting list).
-        """
-        for begin in range(0, len(mseqs), _KEYS_PER_QUERY):
-            chunk = mseqs[begin : begin + _KEYS_PER_QUERY]
-            marks = ",".join("?" * len(chunk))
-            query = f"{_MOVEMENT_COLUMNS} WHERE mseq IN ({marks}) ORDER BY mseq"
-            rows = self._conn.execute(query, chunk).fetchall()
-            if len(rows) != len(chunk):
-                raise CorruptStoreError("movements", f"mseq {chunk[0]}", "a movement is missing")
-            for row, m in zip(rows, _movements(rows), strict=True):
-                if account in (m.src, m.dst):
-                    yield m
-                elif strict:
-                    raise CorruptStoreError("movements", f"mseq {row[0]}", "another account's")
 
 
 class SqliteStore:
@@ -1414,13 +1209,13 @@ class SqliteStore:
         they yield nothing. On the node's own connection: its event loop only.
         """
         self._check_open()
-        reads = _MovementReads(self._conn, self._unmerged, self._movement_mark)
+        reads = MovementReads(self._conn, self._unmerged, self._movement_mark)
         yield from reads.movements_of(account, from_height, to_height)
 
     def last_before(self, account: bytes, height: int) -> Movement | None:
         """The account's last movement at a height below `height` (None: none indexed)."""
         self._check_open()
-        return _MovementReads(self._conn, self._unmerged, self._movement_mark).last_before(
+        return MovementReads(self._conn, self._unmerged, self._movement_mark).last_before(
             account, height
         )
 
@@ -1443,7 +1238,7 @@ class SqliteStore:
         except sqlite3.Error:
             conn.close()
             raise
-        reads = _MovementReads(conn, self._unmerged, self._movement_mark)
+        reads = MovementReads(conn, self._unmerged, self._movement_mark)
         return MovementSnapshot(reads, self._executed_height, conn.close)
 
     def movements_at(self, height: int) -> list[Movement] | None:
