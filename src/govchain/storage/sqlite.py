@@ -33,24 +33,24 @@ Layout (schema version 6):
   for a parent (wire form, in arrival order); a row goes when its transaction
   is admitted (it is then in `vertices`), expires or is evicted. Added in
   version 5; a version 4 store gains the empty table when opened.
-- `movements` (tables, keys and reads in sqlite_movements.py): every final movement of value (trace/movements.py, msgpack
-  in one column: a row of nine columns cost three times as much to insert),
-  written in the commit that stores its height's execution, keyed by `mseq` =
-  height * 2^32 + its place in the height's movements: final order, and a
-  height window is a key range. `movement_accounts` indexes it by account,
-  as posting lists: per account_key (the address's first 8 bytes as an
-  integer; not unique, so src and dst are compared on read) and merge, one
-  row holding the mseqs (msgpack list, ascending) of the movements from or to
-  it, keyed by (account_key, last mseq) with the first mseq beside. Like
-  `tx_index`, it is written in bulk, for the same reason (random keys): the
-  movements above `movement_index.mark` are indexed in memory (rebuilt from
-  `movements` on open) and merged once MOVEMENT_MERGE_ROWS account entries
-  have gathered, in that commit: one row per account then, not per movement.
-  `movement_index.from_height` is the first
-  height indexed: 1, except in a store migrated from version 5, whose older
-  executions were stored without movements (not derivable without executing
-  the chain); there it is the height after the last one executed then.
-  Redaction leaves the index alone: a redacted record never moved value.
+- `movements` (its tables, keys and reads: sqlite_movements.py): every final
+  movement of value (trace/movements.py, msgpack in one column: a row of nine
+  columns cost three times as much to insert), written in the commit that
+  stores its height's execution, keyed by `mseq` = height * 2^32 + its place
+  in the height's movements: final order, and a height window is a key range.
+  `movement_accounts` indexes it by account, as posting lists: per account_key
+  (the address's first 8 bytes as an integer; not unique, so src and dst are
+  compared on read) and merge, one row holding the mseqs (msgpack list,
+  ascending) of the movements from or to it, keyed by (account_key, last mseq)
+  with the first mseq beside. Like `tx_index`, it is written in bulk, for the
+  same reason (random keys): the movements above `movement_index.mark` are
+  indexed in memory (rebuilt from `movements` on open) and merged once
+  MOVEMENT_MERGE_ROWS account entries have gathered, in that commit: one row
+  per account then, not per movement. `movement_index.from_height` is the
+  first height indexed: 1, except in a store migrated from version 5, whose
+  older executions were stored without movements (not derivable without
+  executing the chain); there it is the height after the last one executed
+  then. Redaction leaves the index alone: a redacted record never moved value.
   Added in version 6.
 
 Sequence keys keep inserts at the right edge of each B-tree. Everything read
