@@ -79,6 +79,7 @@ def genesis_to_json(g: Genesis) -> dict[str, Any]:
         "empty_checkpoint_interval_ms": g.empty_checkpoint_interval_ms,
         # Only when on: files of chains made before the flag keep their exact form.
         **({"typed_audit": True} if g.typed_audit else {}),
+        **({"apps": list(g.apps)} if g.apps else {}),
         "hash": g.hash.hex(),
     }
 
@@ -90,6 +91,13 @@ def _optional_int(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"expected an integer or null, got {value!r}")
     return value
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    """A JSON list of strings (genesis apps) as a tuple."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"expected a list of names, got {value!r}")
+    return tuple(value)
 
 
 def read_genesis(path: Path) -> Genesis:
@@ -134,6 +142,7 @@ def read_genesis(path: Path) -> Genesis:
             checkpoint_interval_ms=int(doc["checkpoint_interval_ms"]),
             empty_checkpoint_interval_ms=_optional_int(doc.get("empty_checkpoint_interval_ms")),
             typed_audit=doc.get("typed_audit", False),
+            apps=_names(doc.get("apps", [])),
         )
     except FileError:
         raise

@@ -1,5 +1,5 @@
 """The genesis document: chain id, time, balances, validators, committee, identities,
-and the Unicode version that content rules normalize text with."""
+the Unicode version that content rules normalize text with, and the applications it runs."""
 
 from __future__ import annotations
 
@@ -22,6 +22,14 @@ GENESIS_IDENTITIES_MAX = 10_000
 CHECKPOINT_INTERVAL_MS_MAX = 60_000
 EMPTY_CHECKPOINT_INTERVAL_MS_MAX = 3_600_000
 _UNICODE_VERSION = re.compile(r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}")
+# The applications a chain may opt into (apps/catalog.py APPS registers each; a
+# test keeps the two equal). Named here, not imported: apps build on state.
+KNOWN_APPS = ("warehouse",)
+APPS_MAX = 16
+# Fields added after genesis documents existed, in struct order at its end: while
+# the last of them are at their default they are left out of the hash, so older
+# documents keep theirs (msgspec writes trailing defaults of array_like structs).
+_HASH_TRIMMED_WHEN_DEFAULT = ("typed_audit", "apps")
 
 
 class UnicodeVersionError(RuntimeError):
@@ -64,6 +72,10 @@ class Genesis(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_field
     (AuditEntry.change) besides its text, and verifiers insist on it. Off, the
     field is left out of the hash, so genesis documents from before it keep
     theirs; every genesis the project creates now turns it on.
+    apps: the applications the chain runs besides the built-ins, sorted
+    (KNOWN_APPS; apps/catalog.py registry_for builds the registry from them).
+    Empty, it is left out of the hash, and so is typed_audit when off; with
+    any application every field is hashed.
     """
 
     chain_id: str
@@ -83,6 +95,7 @@ class Genesis(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_field
     checkpoint_interval_ms: int = 0
     empty_checkpoint_interval_ms: int | None = 1_000
     typed_audit: bool = False
+    apps: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.chain_id) <= 64:
@@ -98,6 +111,7 @@ class Genesis(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_field
             raise ValueError("genesis balances must be positive and within the supply bound")
         self._check_committee()
         self._check_identities()
+        self._check_apps()
         if not 0 <= self.checkpoint_interval_ms <= CHECKPOINT_INTERVAL_MS_MAX:
             raise ValueError(f"checkpoint_interval_ms must lie in 0..{CHECKPOINT_INTERVAL_MS_MAX}")
         empty = self.empty_checkpoint_interval_ms
@@ -135,6 +149,18 @@ class Genesis(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_field
             if len(i.attrs_hash) not in (0, HASH_BYTES):
                 raise ValueError("identity attrs_hash must be empty or 32 bytes")
 
+    def _check_apps(self) -> None:
+        apps = self.apps
+        if not isinstance(apps, tuple) or not all(isinstance(a, str) for a in apps):
+            raise ValueError("apps must be a list of application names")
+        if len(apps) > APPS_MAX:
+            raise ValueError(f"at most {APPS_MAX} apps")
+        if list(apps) != sorted(set(apps)):
+            raise ValueError("apps must be distinct and sorted")
+        for name in apps:
+            if name not in KNOWN_APPS:
+                raise ValueError(f"unknown app {name!r}; known: {', '.join(KNOWN_APPS)}")
+
     @property
     def supply(self) -> int:
         """Total of all balances, conserved by every transfer."""
@@ -149,6 +175,17 @@ class Genesis(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_field
     def hash(self) -> bytes:
         """The genesis id: root of the DAG and 'previous' of height 1."""
         fields = msgspec.structs.astuple(self)
-        # Off, typed_audit is not hashed: older genesis documents keep their hash
-        # (msgspec writes trailing defaults of array_like structs; see AuditEntry).
-        return digest(GENESIS_DOMAIN, encode(fields if self.typed_audit else fields[:-1]))
+        # Trailing later fields at their default are not hashed: older genesis
+        # documents keep their hash. One that differs keeps every field before it.
+        kept = len(fields)
+        for name in reversed(_HASH_TRIMMED_WHEN_DEFAULT):
+            if getattr(self, name) != _DEFAULTS[name]:
+                break
+            kept -= 1
+        return digest(GENESIS_DOMAIN, encode(fields[:kept]))
+
+
+# Each trimmed field's default; the trimmed fields must close the struct, in order.
+_DEFAULTS = {f.name: f.default for f in msgspec.structs.fields(Genesis)}
+if Genesis.__struct_fields__[-len(_HASH_TRIMMED_WHEN_DEFAULT) :] != _HASH_TRIMMED_WHEN_DEFAULT:
+    raise RuntimeError("the hash-trimmed fields must be the last of Genesis, in order")
