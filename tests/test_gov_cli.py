@@ -87,7 +87,7 @@ def test_build_action_covers_the_contract() -> None:
         ("add-filter", (), {"max_bytes": -1}),
         ("add-filter", (), {"media_type": "Not A Type"}),
         ("freeze-identity", (ADDR,), {"max_bytes": 10}),
-        ("set-param", ("nope", "1"), {}),
+        ("set-param", ("No Such", "1"), {}),
         ("set-param", ("hold_amount_min", "-1"), {}),
         ("grant-role", (ADDR,), {}),
         ("freeze-identity", (ADDR,), {"weight": 2}),
@@ -110,6 +110,8 @@ def test_bad_input_exits_2_with_a_json_error(key_file: str) -> None:
         (["gov", "propose", "remove-filter", "rule-x", "--reason", "r"], "bad_argument"),
         (["gov", "propose", "set-param", "proposal_ttl_heights", "1", "--reason", "r"],
          "bad_argument"),
+        # A well-formed name that no application of any chain defines.
+        (["gov", "propose", "set-param", "nope", "1", "--reason", "r"], "bad_argument"),
         (["gov", "propose", "freeze-identity", ADDR, "--reason", "r", "--evidence", "zz"],
          "bad_evidence"),
         (["gov", "vote", "00" * 32, "maybe"], "bad_vote"),

@@ -94,7 +94,12 @@ class Ledger:
         self.receipts_root = receipts_root([])
         # Chains made since issue 12 write validator changes as data too (typed_audit).
         self.audit = AuditLog(typed_changes=genesis.typed_audit)
-        params = Params(genesis.threshold, genesis.committee_weight)
+        params = Params(
+            genesis.threshold,
+            genesis.committee_weight,
+            registry.params.values(),  # an application's, after the built-in ones
+            registry.param_checks,
+        )
         self.stores = Stores(
             accounts=Accounts(genesis.balances),
             identities=Identities(

@@ -3,10 +3,17 @@
 `set-param NAME VALUE` changes a value; `VALUE` none restores the default. A
 name not in the table, or a value outside its bounds, is a bad argument: the
 proposal transaction is rejected and nothing changes.
+
+An application adds its own parameters (Registry.add_param) and cross checks
+(Registry.add_param_check): relations between values that each set-param must
+keep, whatever governance sets (the warehouse's LTV bands stay ordered). A
+cross check reads every value in force, with the proposed one in its place.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +23,21 @@ from govchain.state.identities import TIER_MAX
 TIERS = TIER_MAX + 1  # KYC tiers 0..TIER_MAX; an unidentified address is tier 0
 PAYLOAD_BYTES_CAP = 65_536  # admission's payload_bytes_max: no tier can use more
 TXS_PER_CHECKPOINT_CAP = 1_000_000
+PARAM_NAME_CHARS_MAX = 64
+PARAM_NAME = re.compile(r"[a-z][a-z0-9_]*")  # the form of every parameter's name
+
+# Why the values in force (name -> value, None: unset) break a relation, or None.
+CrossCheck = Callable[[Mapping[str, int | None]], str | None]
+
+
+def name_error(name: str) -> str | None:
+    """Why name cannot name a parameter, or None (lowercase letters, digits, _; bounded)."""
+    if len(name) > PARAM_NAME_CHARS_MAX or not PARAM_NAME.fullmatch(name):
+        return (
+            f"a parameter name is 1..{PARAM_NAME_CHARS_MAX} lowercase letters, digits"
+            " and _, starting with a letter"
+        )
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,19 +121,47 @@ def specs(threshold: int, committee_weight: int) -> tuple[ParamSpec, ...]:
 
 
 class Params:
-    """Current values: the table's defaults overlaid with what governance set."""
+    """Current values: the table's defaults overlaid with what governance set.
 
-    def __init__(self, threshold: int, committee_weight: int) -> None:
+    extra: an application's parameters (Registry.params), after the built-in
+    ones; cross_checks: relations every set-param keeps (Registry.param_checks).
+    """
+
+    def __init__(
+        self,
+        threshold: int,
+        committee_weight: int,
+        extra: Iterable[ParamSpec] = (),
+        cross_checks: Sequence[CrossCheck] = (),
+    ) -> None:
         self.specs = {s.name: s for s in specs(threshold, committee_weight)}
+        for spec in extra:
+            if spec.name in self.specs:
+                raise ValueError(f"parameter {spec.name!r} is defined already")
+            self.specs[spec.name] = spec
+        self.cross_checks = tuple(cross_checks)
         self._set: dict[str, tuple[int | None, str]] = {}  # name -> (value, proposal id)
         self._dirty = False
 
     def check(self, name: str, value: int | None) -> str | None:
-        """Why set-param NAME VALUE is a bad argument, or None."""
+        """Why set-param NAME VALUE is a bad argument now, or None.
+
+        Its bounds first, then every cross check on the values in force with
+        this one in place (None: its default), the first problem found.
+        """
         spec = self.specs.get(name)
         if spec is None:
             return f"unknown parameter {name!r}"
-        return spec.check(value)
+        problem = spec.check(value)
+        if problem is not None or not self.cross_checks:
+            return problem
+        values = self.as_dict()
+        values[name] = spec.default if value is None else value
+        for cross in self.cross_checks:
+            problem = cross(values)
+            if problem is not None:
+                return problem
+        return None
 
     def get(self, name: str) -> int | None:
         """The value in force (the default when governance never set it)."""

@@ -10,7 +10,12 @@ registers the built-in ones. An application registers its own the same way:
     registry = catalog.builtin()
     registry.add_namespace("trace", TraceState)        # committed into the state root
     registry.add_action(trace_freeze.SPEC)
+    registry.add_param(ParamSpec("trace_hops_max", 6, 1, 64, "hops a trace follows"))
     ledger = Ledger(genesis, registry)
+
+A chain names its applications in its genesis (Genesis.apps); apps/catalog.py
+`registry_for(genesis)` builds the registry every node, the simulator and the
+API run for it.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from govchain.state.args import CliOptions, Examples
 from govchain.state.audit import AuditKind, AuditLog
 from govchain.state.context import Namespace, Stores
 from govchain.state.governance import Proposal
-from govchain.state.params import Params
+from govchain.state.params import CrossCheck, Params, ParamSpec, name_error, specs
 from govchain.state.payload_base import ActionArgs, Payload, action_name
 from govchain.state.receipts import Outcome, Receipt
 
@@ -173,13 +178,26 @@ class KindSpec:
     on_final: Callable[[TxContext, Transaction], None] | None = None  # before any check
 
 
+# The built-in parameters' names (state/params.py): an application's must differ.
+_BUILTIN_PARAMS = frozenset(s.name for s in specs(1, 1))
+
+
 @dataclass(slots=True)
 class Registry:
-    """Kinds, actions and namespaces in registration order (the order docs and CLI list)."""
+    """Kinds, actions, namespaces and parameters in registration order (as docs and CLI list).
+
+    params: an application's parameters, besides the built-in ones (state/params.py);
+    param_checks: relations between parameter values every set-param keeps;
+    apps: the genesis applications this registry was built for (apps/catalog.py
+    registry_for), which a replica checks against its genesis.
+    """
 
     kinds: dict[str, KindSpec] = field(default_factory=dict)
     actions: dict[str, ActionSpec[Any]] = field(default_factory=dict)
     namespaces: dict[str, NamespaceFactory] = field(default_factory=dict)
+    params: dict[str, ParamSpec] = field(default_factory=dict)
+    param_checks: list[CrossCheck] = field(default_factory=list)
+    apps: tuple[str, ...] = ()
     _by_type: dict[type, ActionSpec[Any]] = field(default_factory=dict)
     _decoder: msgspec.msgpack.Decoder[Any] | None = None
 
@@ -205,6 +223,21 @@ class Registry:
         if name in self.namespaces:
             raise ValueError(f"namespace {name!r} is registered already")
         self.namespaces[name] = factory
+
+    def add_param(self, spec: ParamSpec) -> None:
+        """Register a governance parameter; ValueError when the name is taken or malformed."""
+        problem = name_error(spec.name)
+        if problem is not None:
+            raise ValueError(f"{spec.name!r}: {problem}")
+        if spec.name in self.params or spec.name in _BUILTIN_PARAMS:
+            raise ValueError(f"parameter {spec.name!r} is registered already")
+        if spec.default is not None and spec.check(spec.default) is not None:
+            raise ValueError(f"parameter {spec.name!r}: its default lies outside its bounds")
+        self.params[spec.name] = spec
+
+    def add_param_check(self, check: CrossCheck) -> None:
+        """Register a relation between parameter values (why the values break it, or None)."""
+        self.param_checks.append(check)
 
     # -- reading ---------------------------------------------------------------------
     def spec_of(self, action: ActionArgs) -> ActionSpec[Any]:

@@ -1,4 +1,9 @@
-"""set-param NAME VALUE: set a parameter (state/params.py); none restores its default."""
+"""set-param NAME VALUE: set a parameter (state/params.py); none restores its default.
+
+The parameters are the chain's: the built-in ones and its applications'
+(Registry.add_param), so the name is checked against the chain's table when
+the action is proposed (`check`), and only for its form on the command line.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,10 @@ from govchain.state.args import ArgError, CliOptions
 from govchain.state.audit import AuditKind
 from govchain.state.context import Stores
 from govchain.state.governance import Proposal
-from govchain.state.params import Params, specs
+from govchain.state.params import Params, name_error
 from govchain.state.payload_base import ActionArgs
-from govchain.state.registry import ActionDoc, ActionSpec, Effect
+from govchain.state.registry import ActionDoc, ActionSpec, Effect, no_op
 
-PARAM_NAMES = tuple(s.name for s in specs(1, 1))
 DEFAULT_WORDS = ("none", "default")  # VALUE words that restore the default
 
 
@@ -26,6 +30,11 @@ def _check(a: SetParam, params: Params) -> str | None:
 
 
 def _enact(a: SetParam, p: Proposal, _height: int, st: Stores) -> Effect:
+    # Checked again: another set-param enacted since (in this height too) may
+    # have moved a value a cross check relates this one to.
+    problem = st.params.check(a.name, a.value)
+    if problem is not None:
+        return no_op(problem)
     st.params.set(a.name, a.value, p.id)
     shown = "default" if a.value is None else a.value
     return Effect(AuditKind.PARAM_SET, f"{a.name} = {shown}")
@@ -33,8 +42,9 @@ def _enact(a: SetParam, p: Proposal, _height: int, st: Stores) -> Effect:
 
 def _from_cli(args: tuple[str, ...], _opts: CliOptions) -> SetParam:
     name, value = args
-    if name not in PARAM_NAMES:
-        raise ArgError("bad_param", f"unknown parameter {name!r}; one of: {', '.join(PARAM_NAMES)}")
+    problem = name_error(name)
+    if problem is not None:
+        raise ArgError("bad_param", f"{name!r}: {problem}")
     if value.lower() in DEFAULT_WORDS:
         return SetParam(name, None)
     if not (value.isascii() and value.isdigit()):
