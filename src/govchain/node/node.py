@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from govchain.api.server import make_server
+from govchain.apps.catalog import registry_for
 from govchain.codec import DecodeError
 from govchain.consensus.config import ConsensusConfig
 from govchain.dag.admission import AdmissionError, Reject
@@ -36,7 +37,6 @@ from govchain.replica.replication import SubmitState, Submitted
 from govchain.replica.view import ChainView
 from govchain.shell.shell import Shell, ShellHooks
 from govchain.state import policy
-from govchain.state.catalog import BUILTIN
 from govchain.state.genesis import Genesis, check_unicode
 from govchain.state.registry import Registry
 from govchain.storage.base import Store
@@ -99,10 +99,10 @@ class Node(ShellHooks):
         home: Home,
         config: ReplicaConfig | None = None,
         store: Store | None = None,
-        registry: Registry = BUILTIN,
+        registry: Registry | None = None,
     ) -> None:
         """A node from its home; store: the SQLite store there unless given; registry:
-        what the chain executes (the built-ins, or those plus an application's)."""
+        what the chain executes (by default its genesis's: registry_for)."""
         self.home = home
         self.node_config: NodeConfig = read_node_config(home.config_path)
         self.genesis: Genesis = read_genesis(home.genesis_path)
@@ -125,7 +125,7 @@ class Node(ShellHooks):
             receipt_source=sources.receipt_proof,
             final_source=sources.is_final,
             audit_source=sources.audit,
-            registry=registry,
+            registry=registry if registry is not None else registry_for(self.genesis),
         )
         self.metrics = NodeMetrics()
         self.subscribers: set[asyncio.Queue[dict[str, Any]]] = set()

@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from govchain.apps.catalog import registry_for
 from govchain.state.genesis import Genesis
 from govchain.state.ledger import Ledger
 from govchain.state.receipts import Receipt
@@ -103,7 +104,7 @@ def read_view(name: str, store_path: Path, genesis: Genesis) -> NodeView:
     """Read a stopped node's store and replay its executions from genesis for the supply."""
     with SqliteStore(store_path) as store:
         persisted = store.load()
-    ledger = Ledger(genesis)
+    ledger = Ledger(genesis, registry_for(genesis))
     problems: list[str] = []
     receipts: dict[int, tuple[Receipt, ...]] = {}
     state_hashes: dict[int, bytes] = {}

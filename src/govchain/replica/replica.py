@@ -220,6 +220,14 @@ class Replica:
     ) -> None:
         # What the chain executes (an application's kinds and actions included);
         # admission lets in exactly its kinds.
+        if registry.apps != genesis.apps:
+            # A replica without its chain's applications would refuse or execute
+            # differently what the others run: a split. Build it with
+            # apps/catalog.py registry_for(genesis).
+            raise ValueError(
+                f"the registry runs apps {list(registry.apps)} but genesis names"
+                f" {list(genesis.apps)}"
+            )
         config = replace(config, dag=registry.dag_limits(config.dag))
         # vertex_source reads final vertices back from the store, the way etcd's
         # raft reads entries through its Storage interface: pure for the core.

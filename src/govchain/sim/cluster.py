@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from govchain.apps.catalog import registry_for
 from govchain.codec import DecodeError, encode
 from govchain.consensus.config import ConsensusConfig
 from govchain.consensus.validators import ValidatorSet
@@ -263,7 +264,9 @@ class Simulation:
         self._build_attackers(keys)
         self.workload = Workload(self.rng, self.clients, stamp_bits_min=4)
         business = Client(SigningKey.from_label("sim-business"))
-        self.governor = Governor(self.workload, regulators, business, self.clients)
+        self.governor = Governor(
+            self.workload, regulators, business, self.clients, registry_for(self.genesis)
+        )
 
     def _build_attackers(self, validator_keys: list[SigningKey]) -> None:
         """Attacker peers, with their own PRNG: the main one's draws stay as they were."""
@@ -305,6 +308,7 @@ class Simulation:
             peer_keys=self.peer_keys,
             receipt_source=sources.receipt_proof,
             audit_source=sources.audit,
+            registry=registry_for(self.genesis),  # the chain's applications too
         )
 
     # -- events ----------------------------------------------------------------
