@@ -24,6 +24,7 @@ from govchain.dag.tx import Transaction, build
 from govchain.node.devnet import create
 from govchain.node.files import Home, read_key
 from govchain.node.node import Node
+from govchain.state.catalog import BUILTIN
 from govchain.state.payloads import (
     FreezeIdentity,
     RecordPayload,
@@ -136,31 +137,31 @@ def test_the_record_of_a_transfer_carries_its_decoded_view(
 def test_decoded_views_of_each_kind() -> None:
     chain = Chain()
     text = chain.record(ALICE, "héllo ledger".encode())
-    view = decoded_view("record", text.payload)
+    view = decoded_view("record", text.payload, BUILTIN)
     assert view == {"service": None, "media_type": "text/plain", "size_bytes": 13,
                     "text": "héllo ledger"}  # fmt: skip
     binary = encode(RecordPayload("shop", "application/octet-stream", b"\xff\xfe"))
-    assert decoded_view("record", binary) == {
+    assert decoded_view("record", binary, BUILTIN) == {
         "service": "shop", "media_type": "application/octet-stream", "size_bytes": 2,
         "text": None,
     }  # fmt: skip
     p = chain.propose(R0, FreezeIdentity(CAROL.address), reason="fraud")
-    view = decoded_view("gov.propose", p.payload)
+    view = decoded_view("gov.propose", p.payload, BUILTIN)
     assert view is not None
     assert view["action"] == {"name": "freeze-identity", "args": {"address": CAROL.address.hex()}}
     assert view["reason"] == "fraud" and view["emergency"] is False
     v = chain.vote(R0, p, yes=False)
-    assert decoded_view("gov.vote", v.payload) == {"proposal": p.id.hex(), "vote": "no"}
-    assert decoded_view("transfer", b"\x01garbage") is None
-    assert decoded_view("no.such.kind", b"") is None
+    assert decoded_view("gov.vote", v.payload, BUILTIN) == {"proposal": p.id.hex(), "vote": "no"}
+    assert decoded_view("transfer", b"\x01garbage", BUILTIN) is None
+    assert decoded_view("no.such.kind", b"", BUILTIN) is None
 
 
 def test_a_payload_not_served_has_no_decoded_view() -> None:
     chain = Chain()
     tx = chain.record(BOB, b"to be redacted")
-    doc = with_decoded(tx_json(tx, None, None, chain.ledger), tx)
+    doc = with_decoded(tx_json(tx, None, None, chain.ledger), tx, BUILTIN)
     assert doc["decoded"]["text"] == "to be redacted"
-    gone = with_decoded({**doc, "payload": None}, tx)
+    gone = with_decoded({**doc, "payload": None}, tx, BUILTIN)
     assert gone["decoded"] is None
 
 

@@ -33,6 +33,7 @@ from govchain.api.views import (
     service_json,
     tx_json,
 )
+from govchain.apps.catalog import registry_for
 from govchain.codec import (
     ID_HEX_CHARS,
     ID_MATCHES_MAX,
@@ -103,6 +104,7 @@ def _status_of(exc: AdmissionError) -> int:
 def build_app(node: NodePort) -> Starlette:
     """The API application over one node."""
     view = node.view  # every read of the chain goes through it
+    registry = registry_for(node.genesis)  # the chain's: proposals of its applications decode
     tx_body_max = view.tx_bytes_max * 2 + 1024  # hex doubles the size
 
     def answer(r: Submitted) -> dict[str, object]:
@@ -190,14 +192,14 @@ def build_app(node: NodePort) -> Starlette:
         stored = node.store.get_tx(tx_id)
         if stored is not None:
             doc = tx_json(stored.tx, stored.height, stored.receipt, view)
-            return JSONResponse(with_decoded(doc, stored.tx))
+            return JSONResponse(with_decoded(doc, stored.tx, registry))
         tx = view.pending_tx(tx_id)
         if tx is not None:
-            return JSONResponse(with_decoded(tx_json(tx, None, None, view), tx))
+            return JSONResponse(with_decoded(tx_json(tx, None, None, view), tx, registry))
         tx = view.waiting_tx(tx_id)
         if tx is None:
             raise ApiError(404, "not_found", "no transaction with this id")
-        doc = with_decoded(tx_json(tx, None, None, view), tx)
+        doc = with_decoded(tx_json(tx, None, None, view), tx, registry)
         doc["status"] = SubmitState.WAITING.value  # not in the DAG yet: a parent is missing
         doc["missing"] = [m.hex() for m in view.waiting_for(tx_id)]
         return JSONResponse(doc)

@@ -4,7 +4,8 @@ One table, kind -> view: a transfer's recipient and amount, a record's text,
 a proposal's action and arguments, a vote. A kind without a view, or a payload
 that does not decode as its kind's, has none (None), as does a payload that is
 not served (redacted, rejected, withheld): the view never shows more than the
-bytes would.
+bytes would. Proposals decode over the chain's registry (apps/catalog.py
+registry_for), so an application's actions show too.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from govchain.dag.kinds import Kind
 from govchain.dag.tx import Transaction
 from govchain.state.payloads import (
     IDENTITY_DECODER,
-    PROPOSE_DECODER,
     RECORD_DECODER,
     SERVICE_DECODER,
     TRANSFER_DECODER,
     VOTE_DECODER,
 )
+from govchain.state.registry import Registry
 
 
 def _text(data: bytes) -> str | None:
@@ -34,12 +35,12 @@ def _text(data: bytes) -> str | None:
         return None
 
 
-def _transfer(payload: bytes) -> dict[str, Any]:
+def _transfer(payload: bytes, _registry: Registry) -> dict[str, Any]:
     t = decode_canonical(payload, TRANSFER_DECODER)
     return {"to": t.to.hex(), "amount": t.amount}
 
 
-def _record(payload: bytes) -> dict[str, Any]:
+def _record(payload: bytes, _registry: Registry) -> dict[str, Any]:
     r = decode_canonical(payload, RECORD_DECODER)
     return {
         "service": r.service or None,
@@ -49,12 +50,12 @@ def _record(payload: bytes) -> dict[str, Any]:
     }
 
 
-def _service(payload: bytes) -> dict[str, Any]:
+def _service(payload: bytes, _registry: Registry) -> dict[str, Any]:
     s = decode_canonical(payload, SERVICE_DECODER)
     return {"service_id": s.service_id, "writer_role": s.writer_role or None}
 
 
-def _identity(payload: bytes) -> dict[str, Any]:
+def _identity(payload: bytes, _registry: Registry) -> dict[str, Any]:
     p = decode_canonical(payload, IDENTITY_DECODER)
     return {
         "address": p.address.hex(),
@@ -65,8 +66,8 @@ def _identity(payload: bytes) -> dict[str, Any]:
     }
 
 
-def _propose(payload: bytes) -> dict[str, Any]:
-    p = decode_canonical(payload, PROPOSE_DECODER)
+def _propose(payload: bytes, registry: Registry) -> dict[str, Any]:
+    p = decode_canonical(payload, registry.propose_decoder())
     return {
         "action": action_json(p.action),
         "reason": p.reason,
@@ -75,12 +76,12 @@ def _propose(payload: bytes) -> dict[str, Any]:
     }
 
 
-def _vote(payload: bytes) -> dict[str, Any]:
+def _vote(payload: bytes, _registry: Registry) -> dict[str, Any]:
     v = decode_canonical(payload, VOTE_DECODER)
     return {"proposal": v.proposal.hex(), "vote": "yes" if v.yes else "no"}
 
 
-VIEWS: dict[str, Callable[[bytes], dict[str, Any]]] = {
+VIEWS: dict[str, Callable[[bytes, Registry], dict[str, Any]]] = {
     Kind.TRANSFER: _transfer,
     Kind.RECORD: _record,
     Kind.SERVICE_REGISTER: _service,
@@ -90,19 +91,20 @@ VIEWS: dict[str, Callable[[bytes], dict[str, Any]]] = {
 }
 
 
-def decoded_view(kind: str, payload: bytes | None) -> dict[str, Any] | None:
-    """The decoded view of a served payload; None when not served, of no known kind, or bad."""
+def decoded_view(kind: str, payload: bytes | None, registry: Registry) -> dict[str, Any] | None:
+    """The decoded view of a served payload on registry's chain; None when not served,
+    of no known kind, or bad."""
     view = VIEWS.get(kind)
     if payload is None or view is None:
         return None
     try:
-        return view(payload)
+        return view(payload, registry)
     except DecodeError:
         return None
 
 
-def with_decoded(record: dict[str, Any], tx: Transaction) -> dict[str, Any]:
+def with_decoded(record: dict[str, Any], tx: Transaction, registry: Registry) -> dict[str, Any]:
     """A transaction record (views.tx_json) with "decoded": null exactly when "payload" is."""
     served = tx.payload if record.get("payload") is not None else None
-    record["decoded"] = decoded_view(tx.body.kind, served)
+    record["decoded"] = decoded_view(tx.body.kind, served, registry)
     return record
