@@ -10,6 +10,7 @@ import msgspec
 import pytest
 
 from conftest import SimCluster, receipt_of
+from govchain.apps import catalog as apps_catalog
 from govchain.cli.gov_args import ACTIONS
 from govchain.codec import DecodeError, decode_canonical, encode
 from govchain.crypto.keys import SigningKey
@@ -51,7 +52,9 @@ def test_the_docs_tables_are_the_registrys() -> None:
 
 
 def test_cli_codec_and_emergency_list_derive_from_the_registry() -> None:
-    assert {n: s.cli_args for n, s in catalog.BUILTIN.actions.items()} == ACTIONS
+    # The CLI parses every application's actions too (a node refuses those its chain lacks).
+    assert {n: s.cli_args for n, s in apps_catalog.ALL.actions.items()} == ACTIONS
+    assert set(catalog.BUILTIN.actions) <= set(ACTIONS)
     assert (FreezeIdentity, Intercept, FreezeAmount, WatchAccounts) == EMERGENCY_ACTIONS
     for spec in catalog.BUILTIN.actions.values():
         assert spec.args in PROPOSE_DECODER.type.__annotations__["action"].__args__

@@ -4,7 +4,9 @@ Nothing here talks to a node: addresses and keys are normalised, transaction-id
 prefixes resolved through a callable the command gives, and each argument
 checked as execution will check it (the registry's `argument_error`), so bad
 input exits 2 before anything is sent. The actions, their argument names and
-their forms all come from the registry (state/catalog.py, state/actions/).
+their forms all come from the registry: every application's (apps/catalog.py
+ALL), since the CLI parses before it knows the chain; a node refuses an
+action its chain lacks ("X is not an action of this chain").
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from govchain.apps.catalog import ALL
 from govchain.codec import HASH_BYTES
 from govchain.state.args import ArgError, CliOptions
-from govchain.state.catalog import BUILTIN
 from govchain.state.params import Params
 from govchain.state.payloads import Action
 
@@ -26,10 +28,11 @@ from .common import parse_address, parse_hex
 from .output import EXIT_USAGE, CliError
 
 # Action name -> the names of its positional arguments (derived: the registry's).
-ACTIONS: dict[str, tuple[str, ...]] = {n: s.cli_args for n, s in BUILTIN.actions.items()}
-# Bounds checked locally; participation_min's upper bound (the committee's
-# weight) is the node's to check.
-LOCAL_PARAMS = Params(1, 2**62)
+ACTIONS: dict[str, tuple[str, ...]] = {n: s.cli_args for n, s in ALL.actions.items()}
+# Names and bounds checked locally, every application's parameters included;
+# participation_min's upper bound (the committee's weight) and the cross checks
+# between values (which read the values in force) are the node's to check.
+LOCAL_PARAMS = Params(1, 2**62, ALL.params.values())
 # Options that belong to some actions only, in the words the CLI has always used.
 _OPTION_GROUPS = (
     (
@@ -70,7 +73,7 @@ def build_action(
     case: str | None = None,
 ) -> Action:
     """The action a `gov propose` command line names; CliError (exit 2) on bad input."""
-    spec = BUILTIN.actions.get(name)
+    spec = ALL.actions.get(name)
     if spec is None:
         raise usage_error(
             "unknown_action", f"unknown action {name!r}; one of: {', '.join(ACTIONS)}"
@@ -112,12 +115,12 @@ def count_fits(want: tuple[str, ...], count: int) -> bool:
 
 def argument_error(action: Action) -> str | None:
     """Why an action's arguments are bad, as execution will find (bounds checked locally)."""
-    return BUILTIN.argument_error(action, LOCAL_PARAMS)
+    return ALL.argument_error(action, LOCAL_PARAMS)
 
 
 def emergency_allowed(action: Action) -> bool:
     """True for an action that may be proposed as an emergency measure."""
-    return BUILTIN.emergency_allowed(action)
+    return ALL.emergency_allowed(action)
 
 
 def evidence_hash(evidence: str | None, evidence_file: Path | None) -> bytes:

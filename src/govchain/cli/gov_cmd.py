@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import click
 import msgspec
 
+from govchain.apps.catalog import ALL
 from govchain.sdk.errors import SdkError
-from govchain.state.catalog import BUILTIN
 from govchain.state.governance import REASON_BYTES_MAX, ProposalStatus
 
 from .common import (
@@ -158,7 +158,7 @@ def _outcome(
 @click.option(
     "--emergency",
     is_flag=True,
-    help=f"{', '.join(BUILTIN.emergency_actions)} only: in force at once, lapses unless ratified",
+    help=f"{', '.join(ALL.emergency_actions)} only: in force at once, lapses unless ratified",
 )
 @click.option("--keyword", default=None, help="add-filter: a term, hashed locally")
 @click.option("--payload-hash", default=None, help="add-filter: a payload hash (64 hex)")
@@ -243,7 +243,7 @@ def propose(
         if emergency and not emergency_allowed(built):
             raise usage_error(
                 "emergency_not_allowed",
-                f"only {', '.join(BUILTIN.emergency_actions)} may be emergency measures",
+                f"only {', '.join(ALL.emergency_actions)} may be emergency measures",
             )
         if root is not None and not trace_case and "trace_case" in built.__struct_fields__:
             # A bare root: the node that answered the trace still has its case.

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from govchain.apps.catalog import ALL
 from govchain.sdk.errors import SdkError
-from govchain.state.catalog import BUILTIN
 from govchain.state.payloads import Action
 
 if TYPE_CHECKING:
@@ -66,14 +66,14 @@ class ClientDocs:
 
 def no_effect(client: Client, action: Action, emergency: bool = False) -> str | None:
     """ "no effect: <why>" when the action would change nothing now, else None."""
-    preview = BUILTIN.spec_of(action).preview
+    preview = ALL.spec_of(action).preview
     why = None if preview is None else preview(action, ClientDocs(client), emergency)
     return None if why is None else NO_EFFECT + why
 
 
 def action_of(doc: dict[str, Any]) -> Action | None:
     """The checkable action of a proposal's JSON `action` ({"name", "args"}), else None."""
-    spec = BUILTIN.actions.get(str(doc.get("name")))
+    spec = ALL.actions.get(str(doc.get("name")))
     if spec is None or spec.preview is None:
         return None
     return action_from_json(doc)
@@ -90,7 +90,7 @@ def _from_hex(kind: Any, value: Any) -> Any:
 
 def action_from_json(doc: dict[str, Any]) -> Action | None:
     """A proposal's JSON `action` as its arguments struct; None when this version cannot read it."""
-    spec = BUILTIN.actions.get(str(doc.get("name")))
+    spec = ALL.actions.get(str(doc.get("name")))
     args = doc.get("args") or {}
     if spec is None or not isinstance(args, dict):
         return None

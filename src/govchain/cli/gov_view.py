@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from govchain.apps.catalog import ALL
 from govchain.codec import DecodeError, decode_canonical
 from govchain.sdk.errors import SdkError
 from govchain.state.audit import AuditKind
-from govchain.state.catalog import BUILTIN
 from govchain.state.governance import ProposalStatus
 from govchain.state.registry import NO_OP_WORDS
 from govchain.trace.case import TraceCase
@@ -82,7 +82,7 @@ def _emergency_effect(client: Client, p: dict[str, Any]) -> str | None:
 def _still_in_force(client: Client, p: dict[str, Any]) -> bool:
     """Whether the state still shows this proposal's emergency measure (its action's in_force)."""
     action = action_from_json(p["action"])
-    spec = None if action is None else BUILTIN.spec_of(action)
+    spec = None if action is None else ALL.spec_of(action)
     if action is None or spec is None or spec.in_force is None:
         return False
     return bool(spec.in_force(action, str(p["proposal_id"]), ClientDocs(client)))
