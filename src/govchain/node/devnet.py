@@ -38,6 +38,7 @@ FAUCET_SUPPLY = 10**15
 REGULATORS = 3  # the governance committee, weight 1 each
 COMMITTEE_THRESHOLD = 2
 GENESIS_TIER = 3  # validators, regulators and the auditor are fully identified
+DEVNET_APPS = ("warehouse",)  # the applications a devnet chain runs (issue 14)
 PORT_MIN = 1024
 READY_TIMEOUT_S = 60.0
 READY_POLL_S = 0.1
@@ -138,6 +139,7 @@ def create(
         checkpoint_interval_ms=checkpoint_interval_ms,
         empty_checkpoint_interval_ms=empty_checkpoint_interval_ms,
         typed_audit=True,  # validator changes in the audit log as data too
+        apps=DEVNET_APPS,
     )
     nodes = plan(root, validators, observers, port_base)
     node_keys = val_keys + [SigningKey(secrets.token_bytes(32)) for _ in range(observers)]
