@@ -1,10 +1,39 @@
-"""The warehouse application's registration: its kinds, actions, namespace and parameters."""
+"""The warehouse application's registration: its kinds, namespace and parameters."""
 
 from __future__ import annotations
 
-from govchain.state.registry import Registry
+from govchain.apps.warehouse.book import NAMESPACE, WarehouseBook
+from govchain.apps.warehouse.kind import run_readings, run_wr
+from govchain.apps.warehouse.ops import KIND_READINGS, KIND_WR, Op, ReadingsPayload
+from govchain.apps.warehouse.params import PARAMS, relations_error
+from govchain.state.genesis import Genesis
+from govchain.state.registry import KindSpec, Registry
+
+WR_KIND = KindSpec(
+    kind=KIND_WR,
+    payload=Op,
+    run=run_wr,
+    doc_payload="one warehouse transition (`Op`: intake, issue, pledge, ..., sign, decline)",
+    doc_who="the parties each transition names (docs/warehouse.md)",
+)
+READINGS_KIND = KindSpec(
+    kind=KIND_READINGS,
+    payload=ReadingsPayload,
+    run=run_readings,
+    doc_payload="`ReadingsPayload(readings)`: up to 256 device-signed readings",
+    doc_who="any gateway (each reading is signed by its device)",
+)
+
+
+def _book(_genesis: Genesis) -> WarehouseBook:
+    return WarehouseBook()
 
 
 def register(registry: Registry) -> None:
-    """Add the warehouse's kinds, actions, namespace and parameters to a registry."""
-    del registry  # filled in as the kinds land (issue 14)
+    """Add the warehouse's kinds, namespace and parameters to a registry."""
+    registry.add_kind(WR_KIND)
+    registry.add_kind(READINGS_KIND)
+    registry.add_namespace(NAMESPACE, _book)
+    for spec in PARAMS:
+        registry.add_param(spec)
+    registry.add_param_check(relations_error)

@@ -1,0 +1,241 @@
+"""The warehouse namespace: every warehouse, bin, device, lot, receipt, pledge, price and offer.
+
+One object per ledger (registered as namespace `warehouse`). Transitions
+(transitions.py) check and then write through it; it keeps the indexes that make
+the invariants cheap to enforce (live commitments and tags, receipt numbers ever
+used) and records which records changed, for the state hash. Reads here are what
+the API and the simulator's checkers see.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from govchain.apps.warehouse.ops import Withdraw
+from govchain.apps.warehouse.readings import DeviceKind
+from govchain.apps.warehouse.records import (
+    Bin,
+    Device,
+    Lot,
+    Mark,
+    Offer,
+    PledgeRec,
+    PriceRec,
+    Receipt,
+    ReceiptStatus,
+    Warehouse,
+)
+from govchain.apps.warehouse.units import BP_PER_ONE
+from govchain.state.params import Params
+
+NAMESPACE = "warehouse"
+WAREHOUSES_MAX = 10_000
+BINS_PER_WAREHOUSE_MAX = 1_000
+DEVICES_MAX = 100_000
+LOTS_MAX = 1_000_000
+RECEIPTS_MAX = 1_000_000
+PLEDGES_MAX = 1_000_000
+OFFERS_MAX = 10_000  # open at once
+OFFERS_PER_OPENER_MAX = 64
+MARKS_KEPT = 400  # a pledge's daily marks kept on the chain (more than a year)
+ALARMS_PER_BIN_MAX = 64
+INSPECTIONS_KEPT = 32
+VERSIONS_MAX = 256  # a receipt's history
+
+_T_WAREHOUSE, _T_BIN, _T_DEVICE, _T_LOT = "warehouse", "bin", "device", "lot"
+_T_RECEIPT, _T_PLEDGE, _T_PRICE, _T_OFFER, _T_MARKS = (
+    "receipt",
+    "pledge",
+    "price",
+    "offer",
+    "marks",
+)
+
+
+class Consistency(msgspec.Struct, frozen=True):
+    """A bin's goods-match figures (货单一致) and whether they agree, with fresh readings."""
+
+    sensed_g: int | None  # None: no load cell, or none has read
+    book_g: int
+    receipted_g: int
+    outgoing_g: int  # under open withdrawal orders
+    capacity_g: int
+    tolerance_g: int
+    problems: tuple[str, ...]  # empty: green
+
+    @property
+    def green(self) -> bool:
+        """True when sensor, book and receipts agree within tolerance, with fresh readings."""
+        return not self.problems
+
+
+class WarehouseBook:
+    """The namespace's state and its dirty marks."""
+
+    def __init__(self) -> None:
+        self.warehouses: dict[bytes, Warehouse] = {}
+        self.bins: dict[tuple[bytes, str], Bin] = {}
+        self.devices: dict[str, Device] = {}
+        self.lots: dict[str, Lot] = {}
+        self.receipts: dict[str, Receipt] = {}  # every number ever issued
+        self.pledges: dict[str, PledgeRec] = {}
+        self.marks: dict[str, list[Mark]] = {}  # pledge -> its last MARKS_KEPT marks
+        self.prices: dict[tuple[str, str], PriceRec] = {}
+        self.marked: dict[str, int] = {}  # commodity -> the last day marked to market
+        self.offers: dict[bytes, Offer] = {}  # open ones, in opening order
+        self.live_commitments: dict[bytes, str] = {}  # commitment -> live lot
+        self.live_tags: dict[str, str] = {}  # tag -> live lot
+        self.alarm_seq = 0
+        self._dirty: dict[tuple[str, Any], None] = {}
+        self._new_marks: dict[str, list[Mark]] = {}
+
+    # -- marks ---------------------------------------------------------------------------
+    def touch_warehouse(self, w: Warehouse) -> None:
+        """Mark a warehouse changed."""
+        self._dirty[(_T_WAREHOUSE, w.address)] = None
+
+    def touch_bin(self, b: Bin) -> None:
+        """Mark a bin changed."""
+        self._dirty[(_T_BIN, (b.warehouse, b.code))] = None
+
+    def touch_device(self, d: Device) -> None:
+        """Mark a device changed."""
+        self._dirty[(_T_DEVICE, d.id)] = None
+
+    def touch_lot(self, lot: Lot) -> None:
+        """Mark a lot changed."""
+        self._dirty[(_T_LOT, lot.id)] = None
+
+    def touch_receipt(self, r: Receipt) -> None:
+        """Mark a receipt changed."""
+        self._dirty[(_T_RECEIPT, r.number)] = None
+
+    def touch_pledge(self, p: PledgeRec) -> None:
+        """Mark a pledge changed."""
+        self._dirty[(_T_PLEDGE, p.id)] = None
+
+    def touch_price(self, p: PriceRec) -> None:
+        """Mark a price changed."""
+        self._dirty[(_T_PRICE, (p.commodity, p.source))] = None
+
+    def touch_offer(self, o: Offer) -> None:
+        """Mark an offer changed (a closed one is written once, then dropped)."""
+        self._dirty[(_T_OFFER, o.id)] = None
+
+    def add_mark(self, pledge: str, mark: Mark) -> None:
+        """Append a day's mark to a pledge (the oldest beyond MARKS_KEPT is dropped)."""
+        marks = self.marks.setdefault(pledge, [])
+        marks.append(mark)
+        if len(marks) > MARKS_KEPT:
+            del marks[0]
+        self._new_marks.setdefault(pledge, []).append(mark)
+
+    # -- reads ---------------------------------------------------------------------------
+    def bin_of(self, warehouse: bytes, code: str) -> Bin | None:
+        """A bin, or None."""
+        return self.bins.get((warehouse, code))
+
+    def live_receipts(self) -> list[Receipt]:
+        """Every valid receipt, in issue order."""
+        return [r for r in self.receipts.values() if r.status == ReceiptStatus.VALID]
+
+    def offers_of(self, opener: bytes) -> int:
+        """Open offers of one opener."""
+        return sum(1 for o in self.offers.values() if o.opener == opener)
+
+    def outgoing_g(self, b: Bin, height: int) -> int:
+        """Grams of the bin's lots under open, unexpired withdrawal orders."""
+        out = 0
+        for o in self.offers.values():
+            if o.expires < height or not isinstance(o.op, Withdraw):
+                continue
+            r = self.receipts.get(o.op.number)
+            if r is None:
+                continue
+            for lot_id, grams in r.lots:
+                lot = self.lots.get(lot_id)
+                if lot is not None and lot.warehouse == b.warehouse and lot.bin == b.code:
+                    out += grams
+        return out
+
+    def ordered_out(self, lot_id: str, height: int) -> bool:
+        """True when an open withdrawal order covers goods of the lot (its tags may leave)."""
+        for o in self.offers.values():
+            if o.expires < height or not isinstance(o.op, Withdraw):
+                continue
+            r = self.receipts.get(o.op.number)
+            if r is not None and any(lot == lot_id for lot, _ in r.lots):
+                return True
+        return False
+
+    def sensed_g(self, b: Bin) -> tuple[int | None, list[Device]]:
+        """The bin's sensed quantity (sum of its load cells' latest) and those cells."""
+        cells = [self.devices[d] for d in b.devices if self.devices[d].kind == DeviceKind.LOAD_CELL]
+        if not cells or any(c.latest is None for c in cells):
+            return None, cells
+        return sum(c.latest.grams for c in cells if c.latest is not None), cells
+
+    def consistency(self, b: Bin, height: int, params: Params) -> Consistency:
+        """The bin's goods-match figures now, and every reason they are not green."""
+        sensed, cells = self.sensed_g(b)
+        receipted = sum(self.lots[lot].receipted_g for lot in b.lots)
+        outgoing = self.outgoing_g(b, height)
+        bp = params.required("wr_tolerance_bp")
+        tol = max(params.required("wr_tolerance_g_min"), b.book_g * bp // BP_PER_ONE)
+        fresh = params.required("wr_reading_fresh_heights")
+        problems: list[str] = []
+        if not cells:
+            problems.append("no_load_cell")
+        elif sensed is None:
+            problems.append("no_reading")
+        for c in cells:
+            if c.latest is not None and height - c.latest_height > fresh:
+                problems.append(f"offline:{c.id}")
+            if c.calibrated_until < height:
+                problems.append(f"calibration:{c.id}")
+            if c.latest is not None and c.latest.firmware != c.firmware:
+                problems.append(f"firmware:{c.id}")
+        if b.alarms:
+            problems.append("alarms")
+        if b.book_g > b.capacity_g:
+            problems.append("over_capacity")
+        if receipted > b.book_g:
+            problems.append("receipted_over_book")
+        if sensed is not None and not b.book_g - outgoing - tol <= sensed <= b.book_g + tol:
+            problems.append("sensed_vs_book")
+        return Consistency(
+            sensed, b.book_g, receipted, outgoing, b.capacity_g, tol, tuple(problems)
+        )
+
+    # -- the namespace protocol -------------------------------------------------------------
+    def writes(self) -> list[Any] | None:
+        """[[table, key, record or None]...] and [[pledge, new marks]...] when changed."""
+        if not self._dirty and not self._new_marks:
+            return None
+        tables: dict[str, dict[Any, Any]] = {
+            _T_WAREHOUSE: self.warehouses,
+            _T_BIN: self.bins,
+            _T_DEVICE: self.devices,
+            _T_LOT: self.lots,
+            _T_RECEIPT: self.receipts,
+            _T_PLEDGE: self.pledges,
+            _T_PRICE: self.prices,
+            _T_OFFER: self.offers,
+        }
+        rows = [[t, k, tables[t].get(k)] for t, k in sorted(self._dirty, key=_row_order)]
+        marks = [[p, self._new_marks[p]] for p in sorted(self._new_marks)]
+        self._dirty.clear()
+        self._new_marks.clear()
+        return [rows, marks]
+
+    def status(self) -> dict[str, Any]:
+        """Nothing for `govchain status`: the warehouse has its own views (/v1/wr/...)."""
+        return {}
+
+
+def _row_order(row: tuple[str, Any]) -> tuple[str, bytes]:
+    """A total order over dirty keys of any table (keys are bytes, str or tuples of them)."""
+    table, key = row
+    return table, msgspec.msgpack.encode(key)
