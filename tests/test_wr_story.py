@@ -14,6 +14,7 @@ from govchain.apps.warehouse.ops import (
     Pledge,
     Release,
     Repay,
+    Sign,
     Withdraw,
 )
 from wrkit import (
@@ -26,6 +27,7 @@ from wrkit import (
     TONNE,
     TRADER,
     YUAN,
+    Device,
     Story,
 )
 
@@ -39,8 +41,6 @@ def pledged() -> tuple[Story, str]:
     assert s.intake() == ["executed"]
     assert s.issue() == ["executed", "executed", "executed"]
     first = s.wr(DEPOSITOR, Pledge((NUMBER,), BANK_A.address, LOAN, 500))
-    from govchain.apps.warehouse.ops import Sign
-
     assert s.run(first, s.wr(BANK_A, Sign(first.id))) == ["executed", "executed"]
     return s, first.id.hex()
 
@@ -140,8 +140,6 @@ def test_withdrawal_needs_the_goods_weighed_out_and_seen_at_the_gate() -> None:
     s.run(s.wr(BANK_A, Release(pid)))
     order = s.wr(DEPOSITOR, Withdraw(NUMBER))
     assert s.run(order) == ["executed"]
-    from govchain.apps.warehouse.ops import Sign
-
     assert s.run(s.wr(OPERATOR, Sign(order.id))) == ["wr_no_weighbridge_since_order"]
     # The goods leave: the bin's reader and the gate see the tags, under the order: no alarm.
     book_g = s.book.bins[(OPERATOR.address, "A1")].book_g
@@ -170,8 +168,6 @@ def test_a_tag_leaving_without_an_order_raises_an_alarm() -> None:
 def test_a_forged_reading_is_refused_whole() -> None:
     s = Story()
     s.set_up()
-    from wrkit import Device
-
     forger = Device("cell-a1", "load_cell")
     forger.key = type(forger.key).from_label("not the device")
     forger.counter = 50

@@ -27,7 +27,7 @@ from govchain.apps.warehouse.ops import (
     RegisterDevice,
     Sign,
 )
-from govchain.apps.warehouse.readings import Reading, sign_reading
+from govchain.apps.warehouse.readings import Reading, SignedReading, sign_reading
 from govchain.crypto.keys import SigningKey
 from govchain.dag.tx import Transaction
 from govchain.state.actions.grant_role import GrantRole
@@ -77,7 +77,9 @@ class Device:
         self.key = SigningKey.from_label(f"device-{name}")
         self.counter = 0
 
-    def reading(self, grams: int = 0, tags: tuple[str, ...] = (), firmware: bytes = FIRMWARE):
+    def reading(
+        self, grams: int = 0, tags: tuple[str, ...] = (), firmware: bytes = FIRMWARE
+    ) -> SignedReading:
         """The device's next signed reading."""
         self.counter += 1
         r = Reading(self.name, self.counter, 1_000 * self.counter, grams, tags, firmware)
@@ -133,9 +135,9 @@ class Story:
         signs = [self.wr(s, Sign(first.id)) for s in signers]
         return self.run(first, *signs)
 
-    def read(self, *readings: object) -> list[str]:
+    def read(self, *readings: SignedReading) -> list[str]:
         """The gateway relays signed readings in one batch."""
-        tx = self.chain.tx(GATEWAY, KIND_READINGS, ReadingsPayload(tuple(readings)))  # type: ignore[arg-type]
+        tx = self.chain.tx(GATEWAY, KIND_READINGS, ReadingsPayload(readings))
         return self.run(tx)
 
     def set_up(self) -> None:

@@ -1,10 +1,11 @@
-"""The warehouse application's registration: its kinds, namespace and parameters."""
+"""The warehouse application's registration: its kinds, actions, namespace and parameters."""
 
 from __future__ import annotations
 
 from govchain.apps.warehouse.book import NAMESPACE, WarehouseBook
 from govchain.apps.warehouse.kind import run_readings, run_wr
 from govchain.apps.warehouse.ops import KIND_READINGS, KIND_WR, Op, ReadingsPayload
+from govchain.apps.warehouse.orders import FREEZE, UNFREEZE
 from govchain.apps.warehouse.params import PARAMS, relations_error
 from govchain.state.genesis import Genesis
 from govchain.state.registry import KindSpec, Registry
@@ -37,3 +38,5 @@ def register(registry: Registry) -> None:
     for spec in PARAMS:
         registry.add_param(spec)
     registry.add_param_check(relations_error)
+    registry.add_action(FREEZE)
+    registry.add_action(UNFREEZE)

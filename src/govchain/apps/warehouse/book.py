@@ -145,9 +145,9 @@ class WarehouseBook:
         """Open offers of one opener."""
         return sum(1 for o in self.offers.values() if o.opener == opener)
 
-    def outgoing_g(self, b: Bin, height: int) -> int:
-        """Grams of the bin's lots under open, unexpired withdrawal orders."""
-        out = 0
+    def orders_out(self, height: int) -> dict[str, int]:
+        """Lot -> grams under open, unexpired withdrawal orders (one scan of the offers)."""
+        out: dict[str, int] = {}
         for o in self.offers.values():
             if o.expires < height or not isinstance(o.op, Withdraw):
                 continue
@@ -155,20 +155,12 @@ class WarehouseBook:
             if r is None:
                 continue
             for lot_id, grams in r.lots:
-                lot = self.lots.get(lot_id)
-                if lot is not None and lot.warehouse == b.warehouse and lot.bin == b.code:
-                    out += grams
+                out[lot_id] = out.get(lot_id, 0) + grams
         return out
 
-    def ordered_out(self, lot_id: str, height: int) -> bool:
-        """True when an open withdrawal order covers goods of the lot (its tags may leave)."""
-        for o in self.offers.values():
-            if o.expires < height or not isinstance(o.op, Withdraw):
-                continue
-            r = self.receipts.get(o.op.number)
-            if r is not None and any(lot == lot_id for lot, _ in r.lots):
-                return True
-        return False
+    def outgoing_g(self, b: Bin, orders: dict[str, int]) -> int:
+        """Grams of the bin's lots under open withdrawal orders (orders: orders_out's)."""
+        return sum(orders.get(lot, 0) for lot in b.lots)
 
     def sensed_g(self, b: Bin) -> tuple[int | None, list[Device]]:
         """The bin's sensed quantity (sum of its load cells' latest) and those cells."""
@@ -181,7 +173,7 @@ class WarehouseBook:
         """The bin's goods-match figures now, and every reason they are not green."""
         sensed, cells = self.sensed_g(b)
         receipted = sum(self.lots[lot].receipted_g for lot in b.lots)
-        outgoing = self.outgoing_g(b, height)
+        outgoing = self.outgoing_g(b, self.orders_out(height))
         bp = params.required("wr_tolerance_bp")
         tol = max(params.required("wr_tolerance_g_min"), b.book_g * bp // BP_PER_ONE)
         fresh = params.required("wr_reading_fresh_heights")

@@ -48,6 +48,7 @@ def record_batch(
     book: WarehouseBook, batch: ReadingsPayload, height: int, tx_id: bytes, params: Params
 ) -> None:
     """Record a checked batch and raise what it shows."""
+    orders = book.orders_out(height)  # once per batch: an offer scan per reading would not scale
     for signed in batch.readings:
         r = signed.reading
         d = book.devices[r.device]
@@ -61,16 +62,24 @@ def record_batch(
         if d.calibrated_until < height:
             _alarm(book, b, d, AlarmKind.CALIBRATION, height, tx_id, str(d.calibrated_until))
         if d.kind == DeviceKind.LOAD_CELL:
-            _weight(book, b, d, height, tx_id, params)
+            _weight(book, b, d, height, tx_id, params, orders)
         elif d.kind in (DeviceKind.RFID, DeviceKind.GATE):
-            _tags(book, b, d, r.tags, height, tx_id)
+            _tags(book, b, d, r.tags, height, tx_id, orders)
 
 
-def _weight(book: WarehouseBook, b: Bin, d: Device, height: int, tx_id: bytes, p: Params) -> None:
+def _weight(
+    book: WarehouseBook,
+    b: Bin,
+    d: Device,
+    height: int,
+    tx_id: bytes,
+    p: Params,
+    orders: dict[str, int],
+) -> None:
     sensed, _cells = book.sensed_g(b)
     if sensed is None:
         return
-    low = b.book_g - book.outgoing_g(b, height) - tolerance_g(p, b.book_g)
+    low = b.book_g - book.outgoing_g(b, orders) - tolerance_g(p, b.book_g)
     if sensed < low:
         _alarm(
             book,
@@ -94,7 +103,13 @@ def _weight(book: WarehouseBook, b: Bin, d: Device, height: int, tx_id: bytes, p
 
 
 def _tags(
-    book: WarehouseBook, b: Bin, d: Device, tags: tuple[str, ...], height: int, tx_id: bytes
+    book: WarehouseBook,
+    b: Bin,
+    d: Device,
+    tags: tuple[str, ...],
+    height: int,
+    tx_id: bytes,
+    orders: dict[str, int],
 ) -> None:
     """Tags of live lots leaving their bin (a reader) or the warehouse (the gate), unordered."""
     for tag in sorted(set(tags)):
@@ -102,7 +117,7 @@ def _tags(
         if lot_id is None:
             continue
         lot = book.lots[lot_id]
-        if lot.warehouse != d.warehouse or book.ordered_out(lot_id, height):
+        if lot.warehouse != d.warehouse or lot_id in orders:
             continue
         if d.kind == DeviceKind.RFID and lot.bin != d.bin:
             continue
