@@ -1,5 +1,6 @@
-"""Warehouse-receipt pledge financing (issue 14): pure cores for valuation and goods commitments.
+"""Warehouse-receipt pledge financing (issue 14): the first application on the registry.
 
-Nothing here is registered with the chain's registry yet: these modules do integer
-arithmetic and canonical hashing only (no I/O, no clock, no floats).
+`app.register` adds its kinds (`wr`, `wr.readings`), governance actions (wr-freeze,
+wr-unfreeze), namespace (`warehouse`) and parameters; a chain runs it when its
+genesis names it (Genesis.apps). docs/warehouse.md explains the model.
 """
