@@ -33,6 +33,7 @@ from govchain.api.views import (
     service_json,
     tx_json,
 )
+from govchain.api.wr_routes import wr_routes
 from govchain.apps.catalog import registry_for
 from govchain.codec import (
     ID_HEX_CHARS,
@@ -482,6 +483,7 @@ def build_app(node: NodePort) -> Starlette:
         Route("/v1/audit", audit),
         Route("/v1/validator-changes", validator_changes),
         *trace_routes(node),
+        *wr_routes(node),
         Route("/openapi.json", openapi),
         Route("/metrics", metrics),
         WebSocketRoute("/v1/events", events),
