@@ -8,6 +8,12 @@ Governance actions are the structs of govchain.state.payloads
 `Sender(key, urls)` chains one key's nonces itself and sees each transaction
 final, resubmitting the same bytes to other nodes (docs/sdk.md);
 `Client.submit_detailed(tx)` tells "pending" from "pending_parent".
+
+The warehouse (sdk/wr.py): `Client.wr(key, op)` and `Sender.wr(op)` send one
+transition (`govchain.apps.warehouse.ops`), `wr_readings` a batch of
+device-signed readings; `Client.wr_receipt(number)`, `wr_bins(warehouse)`,
+`wr_device(id)`, `wr_pledge(id)`, `wr_offer(id)`, `wr_alarms()`, `wr_prices()`, ...
+read GET /v1/wr/....
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from govchain.sdk.errors import SdkError
 if TYPE_CHECKING:
     from govchain.sdk.client import Client, Submission, propose_payload, vote_payload
     from govchain.sdk.sender import Sender, SenderLimits
+    from govchain.sdk.wr import readings_payload, wr_payload
 
 __all__ = [
     "Client",
@@ -27,7 +34,9 @@ __all__ = [
     "SenderLimits",
     "Submission",
     "propose_payload",
+    "readings_payload",
     "vote_payload",
+    "wr_payload",
 ]
 
 
@@ -42,4 +51,8 @@ def __getattr__(name: str) -> Any:
         from govchain.sdk import sender  # noqa: PLC0415
 
         return getattr(sender, name)
+    if name in {"wr_payload", "readings_payload"}:
+        from govchain.sdk import wr  # noqa: PLC0415
+
+        return getattr(wr, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from govchain.apps.warehouse.ops import KIND_READINGS, KIND_WR, Op
+from govchain.apps.warehouse.readings import SignedReading
 from govchain.codec import HASH_BYTES, ID_MATCHES_MAX, encode
 from govchain.crypto.keys import ADDRESS_BYTES, SigningKey
 from govchain.dag.kinds import Kind
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction, build
 from govchain.sdk.errors import SdkError, parse_retry_after
+from govchain.sdk.wr import WrReads, readings_payload, wr_payload
 from govchain.state.payloads import (
     Action,
     IdentitySetPayload,
@@ -93,8 +97,8 @@ def submission_of(doc: Any, retry_after_s: float | None = None) -> Submission:
     return Submission(tx_id, str(status), tuple(missing), retry_after_s)
 
 
-class Client:
-    """Talks to one node's API."""
+class Client(WrReads):
+    """Talks to one node's API (the warehouse's reads: sdk/wr.py)."""
 
     def __init__(
         self,
@@ -289,6 +293,14 @@ class Client:
     ) -> Transaction:
         """Build a signed data record, optionally belonging to a service."""
         return self.build(key, Kind.RECORD, encode(RecordPayload(service, media_type, data)))
+
+    def wr(self, key: SigningKey, op: Op) -> Transaction:
+        """Build a signed `wr` transaction: one warehouse transition (sdk/wr.py)."""
+        return self.build(key, KIND_WR, wr_payload(op))
+
+    def wr_readings(self, key: SigningKey, readings: Sequence[SignedReading]) -> Transaction:
+        """Build a gateway's signed `wr.readings` batch of device-signed readings."""
+        return self.build(key, KIND_READINGS, readings_payload(readings))
 
     def register_service(
         self, key: SigningKey, service_id: str, writer_role: str = ""

@@ -39,6 +39,8 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 
+from govchain.apps.warehouse.ops import KIND_READINGS, KIND_WR, Op
+from govchain.apps.warehouse.readings import SignedReading
 from govchain.codec import HASH_BYTES, encode
 from govchain.crypto.keys import ADDRESS_BYTES, SigningKey
 from govchain.dag.kinds import Kind
@@ -46,6 +48,7 @@ from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction, build
 from govchain.sdk.client import FINAL_STATUSES, PENDING, VALIDITY_HEIGHTS, Client, Submission
 from govchain.sdk.errors import SdkError
+from govchain.sdk.wr import readings_payload, wr_payload
 from govchain.state.payloads import RecordPayload, TransferPayload
 
 # Answers after which the same bytes go to another node: that node cannot take
@@ -246,6 +249,14 @@ class Sender:
     def record(self, data: bytes, service: str = "", media_type: str = "text/plain") -> str:
         """Send a data record; its id once a node promised finality."""
         return self.send(Kind.RECORD, encode(RecordPayload(service, media_type, data)))
+
+    def wr(self, op: Op) -> str:
+        """Send one warehouse transition (`wr`); its id (an offer's id when it opens one)."""
+        return self.send(KIND_WR, wr_payload(op))
+
+    def wr_readings(self, readings: Sequence[SignedReading]) -> str:
+        """Relay a batch of device-signed readings (`wr.readings`); its id."""
+        return self.send(KIND_READINGS, readings_payload(readings))
 
     def send(self, kind: str, payload: bytes) -> str:
         """Sign the chain's next transaction and deliver it; its id once a node promised it.
