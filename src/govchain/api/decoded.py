@@ -1,8 +1,9 @@
 """Decoded views of payloads: what a transaction says, next to its raw bytes.
 
 One table, kind -> view: a transfer's recipient and amount, a record's text,
-a proposal's action and arguments, a vote. A kind without a view, or a payload
-that does not decode as its kind's, has none (None), as does a payload that is
+a proposal's action and arguments, a vote, a warehouse transition (its name
+and fields) or readings batch (count and devices). A kind without a view, or a
+payload that does not decode as its kind's, has none (None), as does a payload that is
 not served (redacted, rejected, withheld): the view never shows more than the
 bytes would. Proposals decode over the chain's registry (apps/catalog.py
 registry_for), so an application's actions show too.
@@ -14,6 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from govchain.api.views import action_json
+from govchain.apps.warehouse.ops import KIND_READINGS, KIND_WR, OP_DECODER, READINGS_DECODER
+from govchain.apps.warehouse.views import op_json, readings_payload_json
 from govchain.codec import DecodeError, decode_canonical
 from govchain.dag.kinds import Kind
 from govchain.dag.tx import Transaction
@@ -81,6 +84,14 @@ def _vote(payload: bytes, _registry: Registry) -> dict[str, Any]:
     return {"proposal": v.proposal.hex(), "vote": "yes" if v.yes else "no"}
 
 
+def _wr(payload: bytes, _registry: Registry) -> dict[str, Any]:
+    return op_json(decode_canonical(payload, OP_DECODER))
+
+
+def _wr_readings(payload: bytes, _registry: Registry) -> dict[str, Any]:
+    return readings_payload_json(decode_canonical(payload, READINGS_DECODER))
+
+
 VIEWS: dict[str, Callable[[bytes, Registry], dict[str, Any]]] = {
     Kind.TRANSFER: _transfer,
     Kind.RECORD: _record,
@@ -88,6 +99,8 @@ VIEWS: dict[str, Callable[[bytes, Registry], dict[str, Any]]] = {
     Kind.IDENTITY_SET: _identity,
     Kind.GOV_PROPOSE: _propose,
     Kind.GOV_VOTE: _vote,
+    KIND_WR: _wr,  # the transition's name and fields: {"op", "args"}
+    KIND_READINGS: _wr_readings,  # {"count", "devices"}
 }
 
 
