@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from govchain.api.wr_openapi import WR_PATHS
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _SUBMITTED = {"$ref": "#/components/schemas/Submitted"}
 
@@ -320,7 +322,8 @@ OPENAPI: dict[str, Any] = {
             " rejected (its bytes are deleted then) or held by a content rule; decoded: the"
             " payload's view by kind (transfer: to, amount; record: service, media_type,"
             " size_bytes, text; gov.propose: action {name, args}, reason, evidence, emergency;"
-            " gov.vote: proposal, vote), null exactly when payload is",
+            " gov.vote: proposal, vote; wr: op, args; wr.readings: count, devices), null exactly"
+            " when payload is",
             ["tx_id"],
         ),
         "/v1/txs/{tx_id}/proof": _also(
@@ -402,6 +405,7 @@ OPENAPI: dict[str, Any] = {
             " this node answered lately (the last 256), by its result_root",
             ["root"],
         ),
+        **WR_PATHS,
         "/metrics": _get("Prometheus text metrics"),
     },
     "components": {
