@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "audit": "govchain.cli.audit_cmd:audit",
     "trace": "govchain.cli.trace_cmd:trace",
     "demo": "govchain.cli.demo_cmd:demo",
+    "iot": "govchain.cli.iot_cmd:iot_group",
 }
 
 
