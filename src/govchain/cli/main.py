@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "trace": "govchain.cli.trace_cmd:trace",
     "demo": "govchain.cli.demo_cmd:demo",
     "iot": "govchain.cli.iot_cmd:iot_group",
+    "wr": "govchain.cli.wr_cmd:wr",
 }
 
 
