@@ -391,6 +391,7 @@ class Node(ShellHooks):
         # Imported here: only this method needs the API's JSON shapes.
         from govchain.api.funds_events import funds_event  # noqa: PLC0415
         from govchain.api.views import funds_of, governance_events  # noqa: PLC0415
+        from govchain.api.wr_events import wr_event_of  # noqa: PLC0415
 
         t = now_ms()
         for ex in r.executed:
@@ -427,6 +428,9 @@ class Node(ShellHooks):
             moved = funds_event(funds_of(self.view), ex.result.movements, cp.height)
             if moved is not None:  # value touched a watched or liened account
                 self._emit(moved)
+            wr = wr_event_of(self.view, ex)  # alarms, receipt versions, calls (warehouse)
+            if wr is not None:
+                self._emit(wr)
 
     def _emit(self, event: dict[str, Any]) -> None:
         for q in list(self.subscribers):

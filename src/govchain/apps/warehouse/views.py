@@ -154,7 +154,7 @@ def receipt_summary_json(r: Receipt) -> dict[str, Any]:
     """A receipt in a list: who holds and controls it, what and how much, its standing."""
     return {
         "number": r.number,
-        "status": r.status,
+        "status": str(r.status),
         "holder": r.holder.hex(),
         "controller": r.controller.hex(),
         "warehouse": r.warehouse.hex(),
@@ -177,7 +177,7 @@ def version_json(v: Version) -> dict[str, Any]:
         "signers": [s.hex() for s in v.signers],
         "holder": v.holder.hex(),
         "controller": v.controller.hex(),
-        "status": v.status,
+        "status": str(v.status),
         "readings": [{"device": d, "counter": n} for d, n in v.readings],
         "prices": [{"commodity": c, "source": s, "day": d} for c, s, d in v.prices],
         "note": v.note,
@@ -202,7 +202,7 @@ def receipt_json(book: WarehouseBook, r: Receipt, params: Params) -> dict[str, A
         ltv, band = pledge_ltv(book, params, pledge)
     return {
         "number": r.number,
-        "status": r.status,
+        "status": str(r.status),
         "holder": r.holder.hex(),
         "controller": r.controller.hex(),
         "warehouse": r.warehouse.hex(),
