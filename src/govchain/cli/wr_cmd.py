@@ -9,6 +9,7 @@ offer whose id is its transaction id; the output names it and who must still sig
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
@@ -31,7 +32,6 @@ from govchain.apps.warehouse.commitment import (
 )
 from govchain.apps.warehouse.env import number_ok
 from govchain.apps.warehouse.ops import (
-    KIND_WR,
     AddBin,
     AddCollateral,
     Adjust,
@@ -55,6 +55,7 @@ from govchain.apps.warehouse.ops import (
     op_name,
 )
 from govchain.apps.warehouse.readings import DEVICE_ID_CHARS_MAX, DeviceKind
+from govchain.apps.warehouse.records import ReceiptStatus
 from govchain.apps.warehouse.units import (
     BP_PER_ONE,
     FEN_PER_YUAN,
@@ -65,7 +66,7 @@ from govchain.apps.warehouse.units import (
     QUANTITY_G_MAX,
 )
 from govchain.apps.warehouse.valuation import Source
-from govchain.codec import HASH_BYTES, digest, encode
+from govchain.codec import HASH_BYTES
 from govchain.crypto.keys import PUBLIC_KEY_BYTES, SigningKey, point_is_acceptable
 from govchain.sdk.errors import SdkError
 
@@ -98,7 +99,9 @@ if TYPE_CHECKING:
 DIGITS_MAX = 20  # digits of one amount: more than any limit below needs
 DAY_MAX = 1_000_000  # price days (days since 1970-01-01): far beyond any price
 HEIGHT_MAX = 2**62
-LIST_LIMIT_MAX = 1_000  # receipts one `wr receipts` asks for
+LIST_LIMIT_MAX = 1_000  # receipts one `wr receipts` asks for (the API's bound)
+LIST_LIMIT_DEFAULT = 100
+STATUSES = tuple(s.value for s in ReceiptStatus)
 PROOF_TIMEOUT_S = 10.0  # per history step: a checkpoint or two after it is final
 CHINA_TIME = timedelta(hours=8)  # oracles date prices by the business day in China
 _DECIMAL = re.compile(rf"(\d{{1,{DIGITS_MAX}}})(?:\.(\d{{1,2}}))?")
@@ -241,7 +244,8 @@ def document_hash(hex_text: str | None, path: Path | None, what: str) -> bytes:
         return parse_hash(hex_text, what)
     assert path is not None
     try:
-        return digest(path.read_bytes())
+        with path.open("rb") as f:
+            return hashlib.file_digest(f, "sha256").digest()  # what sha256sum prints
     except OSError as exc:
         raise _usage("bad_file", f"cannot read {path}: {exc.strerror}") from None
 
@@ -382,25 +386,24 @@ class Plan:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def wr_get(client: Client, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
-    """GET /v1/wr/{path}: one JSON object (SdkError for a failure, not_found for a 404)."""
-    # The SDK has no named warehouse reads yet; its one GET helper keeps its errors.
-    return client._get(f"/v1/wr/{path}", params)
-
-
-def _found(client: Client, path: str) -> dict[str, Any] | None:
+def _found(read: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
+    """A read's document, or None when the node cannot say (shown as unknown)."""
     try:
-        return wr_get(client, path)
+        return read()
     except SdkError:
-        return None  # shown as unknown: the transaction itself was sent
+        return None
 
 
-def _supervisor(client: Client, warehouse: str) -> str | None:
-    doc = _found(client, "warehouses")
-    for w in (doc or {}).get("warehouses", []):
-        if w.get("address") == warehouse:
-            return str(w["supervisor"])
-    return None
+def _supervisor(client: Client, warehouse: str | None) -> str | None:
+    if warehouse is None:
+        return None
+    doc = _found(lambda: client.wr_warehouse(bytes.fromhex(warehouse)))
+    return None if doc is None else str(doc["supervisor"])
+
+
+def _warehouse_of(client: Client, number: str) -> str | None:
+    doc = _found(lambda: client.wr_receipt(number))
+    return None if doc is None else str(doc["warehouse"])
 
 
 def _others(client: Client, op: AnyOp, sender: str) -> list[str] | None:
@@ -419,12 +422,12 @@ def _others(client: Client, op: AnyOp, sender: str) -> list[str] | None:
     elif isinstance(op, Issue):
         found = [_supervisor(client, sender), op.holder.hex()]
     elif isinstance(op, Withdraw):
-        found = [(_found(client, f"receipts/{op.number}") or {}).get("warehouse")]
+        found = [_warehouse_of(client, op.number)]
     elif isinstance(op, Adjust):
-        pledge = _found(client, f"pledges/{op.pledge}") or {}
+        pledge = _found(lambda: client.wr_pledge(op.pledge)) or {}
         numbers = [*pledge.get("receipts", []), *op.add]
-        houses = {(_found(client, f"receipts/{n}") or {}).get("warehouse") for n in numbers}
-        found = [_supervisor(client, w) for w in houses if isinstance(w, str)] or [None]
+        houses = {_warehouse_of(client, n) for n in numbers}
+        found = [_supervisor(client, w) for w in houses] or [None]
     else:
         return []
     if any(f is None for f in found):
@@ -450,20 +453,18 @@ def _offer_fields(signer: Signer, op: AnyOp, tx_id: str, final: bool) -> dict[st
         status = "declined" if final else "open"
         left = [] if final else None
         return {"offer": offer_id, "offer_status": status, "must_sign": left}
-    doc = _found(signer.client, f"offers/{offer_id}") if final or isinstance(op, Sign) else None
+    client = signer.client
+    doc = _found(lambda: client.wr_offer(offer_id)) if final or isinstance(op, Sign) else None
     if doc is not None:
         status = str(doc.get("status", "open"))
-        if status == "open":
-            left = sorted(set(doc.get("needed", [])) - {*doc.get("signed", []), me})
-        else:
-            left = []
+        left = sorted(set(doc.get("waiting_for", [])) - {me}) if status == "open" else []
     elif isinstance(op, Sign):
         # Gone once final: the last signature executed it (or a party declined it).
         status = "closed" if final else "unknown"
         left = [] if final else None
     else:
         status = "open" if final else "pending"
-        left = _others(signer.client, op, me)
+        left = _others(client, op, me)
     return {"offer": offer_id, "offer_status": status, "must_sign": left}
 
 
@@ -471,7 +472,7 @@ def send(signer: Signer, plan: Plan, wait: bool, timeout_s: float, as_json: bool
     """Sign and submit the plan's transition; print the result (the --wait rule)."""
     name = op_name(plan.op)
     client = signer.client
-    tx_id = client.submit(client.build(signer.key, KIND_WR, encode(plan.op)))
+    tx_id = client.submit(client.wr(signer.key, plan.op))
     rec = client.wait_final(tx_id, timeout_s) if wait else {"tx_id": tx_id, "status": "pending"}
     doc: dict[str, Any] = {**rec, "transition": name, **plan.extra}
     err = rejection(doc, f"the wr {name} transaction")
@@ -830,7 +831,7 @@ def pledge(
         if len(numbers) != 1:
             raise _usage("bad_usage", "show one pledge (wr pledge ID), or give --bank, --loan, ...")
         pid = _pledge_id(s, numbers[0])
-        _one(s.client, s.as_json, f"pledges/{pid}", f"pledge {pid}")
+        _print(s.client.wr_pledge(pid), s.as_json, lambda d: show_doc(d, f"pledge {pid}"))
         return None
     missing = [name for name, v in given.items() if v is None]
     if missing:
@@ -981,54 +982,46 @@ def show(
     timeout_s: float,
 ) -> None:
     """A receipt: status, holder, controller, lots, pledges, LTV, and every version."""
-    doc = wr_get(client, f"receipts/{parse_name(number, 'receipt number')}")
+    doc = client.wr_receipt(parse_name(number, "receipt number"))
     if proofs:
         for step in doc.get("history", []):
             step["proof"] = _verified(client, str(step["tx"]), timeout_s, genesis_path)
-    if as_json:
-        emit_json(doc)
-    else:
-        show_receipt(doc)
+    _print(doc, as_json, show_receipt)
 
 
 @reader("bins", "govchain wr bins $(cat op.addr)")
 @click.argument("warehouse")
 def bins(client: Client, as_json: bool, warehouse: str) -> None:
     """Goods match receipts per bin: sensed, book, receipted, tolerance, alarms."""
-    doc = wr_get(client, f"warehouses/{parse_address(warehouse).hex()}/bins")
+    _print(client.wr_bins(parse_address(warehouse)), as_json, show_bins)
+
+
+def _print(doc: dict[str, Any], as_json: bool, people: Callable[[dict[str, Any]], None]) -> None:
+    """The API's document as it is (--json), or for people."""
     if as_json:
         emit_json(doc)
     else:
-        show_bins(doc)
+        people(doc)
 
 
 @reader("receipts", "govchain wr receipts --holder $(cat depositor.addr)")
 @click.option("--holder", default=None, help="only receipts this address holds")
-@click.option("--status", default=None, help="only receipts in this status (valid, cancelled, ...)")
-@click.option("--limit", type=click.IntRange(1, LIST_LIMIT_MAX), default=100, show_default=True,
-              help="at most this many")  # fmt: skip
+@click.option("--status", default=None, help=f"only receipts in this status: {', '.join(STATUSES)}")
+@click.option(
+    "--limit", default=str(LIST_LIMIT_DEFAULT), show_default=True, help="at most this many"
+)
 def receipts(
-    client: Client, as_json: bool, holder: str | None, status: str | None, limit: int
+    client: Client, as_json: bool, holder: str | None, status: str | None, limit: str
 ) -> None:
-    """Receipts, newest first (by holder or status)."""
-    params = {"limit": str(limit)}
-    if holder is not None:
-        params["holder"] = parse_address(holder).hex()
-    if status is not None:
-        params["status"] = status
-    doc = wr_get(client, "receipts", params)
-    if as_json:
-        emit_json(doc)
-    else:
-        show_receipts(doc)
-
-
-def _one(client: Client, as_json: bool, path: str, title: str) -> None:
-    doc = wr_get(client, path)
-    if as_json:
-        emit_json(doc)
-    else:
-        show_doc(doc, title)
+    """Receipts, newest first (all, or by holder or status)."""
+    if status is not None and status not in STATUSES:
+        raise _usage("bad_status", f"--status is one of {', '.join(STATUSES)}")
+    if not (limit.isascii() and limit.isdigit() and 1 <= int(limit[:6]) <= LIST_LIMIT_MAX):
+        raise _usage("bad_limit", f"--limit must lie in 1..{LIST_LIMIT_MAX}")
+    owner = None if holder is None else parse_address(holder)
+    _print(
+        client.wr_receipts(holder=owner, status=status, limit=int(limit)), as_json, show_receipts
+    )
 
 
 @reader("device", "govchain wr device scale-1")
@@ -1036,7 +1029,7 @@ def _one(client: Client, as_json: bool, path: str, title: str) -> None:
 def device(client: Client, as_json: bool, device: str) -> None:
     """A device: its bin, key, calibration, firmware and latest reading."""
     name = parse_name(device, "device id", DEVICE_ID_CHARS_MAX)
-    _one(client, as_json, f"devices/{name}", f"device {name}")
+    _print(client.wr_device(name), as_json, lambda d: show_doc(d, f"device {name}"))
 
 
 @reader("lot", "govchain wr lot LOT-1")
@@ -1044,32 +1037,24 @@ def device(client: Client, as_json: bool, device: str) -> None:
 def lot(client: Client, as_json: bool, lot: str) -> None:
     """A lot: its goods, tags, commitment, stock and intake evidence."""
     name = parse_name(lot, "lot id")
-    _one(client, as_json, f"lots/{name}", f"lot {name}")
+    _print(client.wr_lot(name), as_json, lambda d: show_doc(d, f"lot {name}"))
 
 
 @reader("offer", f"govchain wr offer {OFFER}")
 @click.argument("offer_id", metavar="OFFER")
 def offer(client: Client, as_json: bool, offer_id: str) -> None:
-    """An offer: its transition, who must sign, who signed, when it lapses."""
+    """An open offer: its transition, who must sign, who signed, when it lapses."""
     oid = resolve_tx_id(client, offer_id)
-    _one(client, as_json, f"offers/{oid}", f"offer {oid}")
+    _print(client.wr_offer(oid), as_json, lambda d: show_doc(d, f"offer {oid}"))
 
 
 @reader("alarms", "govchain wr alarms")
 def alarms(client: Client, as_json: bool) -> None:
-    """Alarms in force, on every bin."""
-    doc = wr_get(client, "alarms")
-    if as_json:
-        emit_json(doc)
-    else:
-        show_alarms(doc)
+    """Alarms in force, on every bin, newest first."""
+    _print(client.wr_alarms(), as_json, show_alarms)
 
 
 @reader("prices", "govchain wr prices")
 def prices(client: Client, as_json: bool) -> None:
     """The newest price of each commodity from each source."""
-    doc = wr_get(client, "prices")
-    if as_json:
-        emit_json(doc)
-    else:
-        show_prices(doc)
+    _print(client.wr_prices(), as_json, show_prices)

@@ -238,6 +238,12 @@ def show_receipts(doc: dict[str, Any]) -> None:
         for r in doc.get("receipts", [])
     ]
     _table(["number", "status", "quantity", "commodity", "holder", "controller"], rows)
+    _more(doc)
+
+
+def _more(doc: dict[str, Any]) -> None:
+    if doc.get("more"):
+        people_console(highlight=False).print("... and more (--limit shows more)")
 
 
 # -- bins, alarms, prices ------------------------------------------------------------------------
