@@ -733,4 +733,4 @@ def run(client: Client, devnet: Path, say: Callable[[str], None]) -> dict[str, A
     try:
         return play(client, devnet, say)
     except SdkError as exc:
-        raise DemoError(f"the node refused a step: {exc.code}: {exc}") from None
+        raise DemoError(f"the node refused a step: {exc}") from None
