@@ -282,7 +282,7 @@ class Story:
 
 
 # -- 0. setup -------------------------------------------------------------------------------
-def _roles_held(client: Client, key: SigningKey) -> tuple[set[str], int]:
+def _standing(client: Client, key: SigningKey) -> tuple[set[str], int]:
     """The roles and identity tier an address has (none when nothing is recorded)."""
     try:
         doc = client.identity(key.address)
@@ -296,7 +296,7 @@ def _roles_held(client: Client, key: SigningKey) -> tuple[set[str], int]:
 def _grant_roles(s: Story) -> dict[str, bool]:
     """Governance grants each member its role (those it lacks): propose all, then vote all."""
     first, second = s.committee
-    wanted = [(n, r) for n, r, _ in MEMBERS if r and r not in _roles_held(s.client, s.cast[n])[0]]
+    wanted = [(n, r) for n, r, _ in MEMBERS if r and r not in _standing(s.client, s.cast[n])[0]]
     pids = []
     for name, role in wanted:
         action = GrantRole(s.cast[name].address, role)
@@ -308,7 +308,7 @@ def _grant_roles(s: Story) -> dict[str, bool]:
     for vote, (name, _) in zip(votes, wanted, strict=True):
         s.final(vote, "regulator-2", f"vote grant-role {name}")
     return {
-        f"{name} holds role {role}": role in _roles_held(s.client, s.cast[name])[0]
+        f"{name} holds role {role}": role in _standing(s.client, s.cast[name])[0]
         for name, role, _ in MEMBERS
         if role
     }
@@ -317,7 +317,7 @@ def _grant_roles(s: Story) -> dict[str, bool]:
 def _identify(s: Story) -> dict[str, bool]:
     """The issuer registers every member that needs an identity (tier >= 1)."""
     issuer = s.cast["issuer"]
-    need = [(n, k) for n, _, k in MEMBERS if k and _roles_held(s.client, s.cast[n])[1] < 1]
+    need = [(n, k) for n, _, k in MEMBERS if k and _standing(s.client, s.cast[n])[1] < 1]
     sent = []
     for name, kind in need:
         attrs = hashlib.sha256(f"demo warehouse identity: {name}".encode()).digest()
@@ -326,7 +326,7 @@ def _identify(s: Story) -> dict[str, bool]:
     for tx_id, name in sent:
         s.final(tx_id, "issuer", f"identity.set {name}")
     return {
-        f"{name} identified": _roles_held(s.client, s.cast[name])[1] >= 1
+        f"{name} identified": _standing(s.client, s.cast[name])[1] >= 1
         for name, _, kind in MEMBERS
         if kind
     }
