@@ -41,7 +41,7 @@ from govchain.storage import sqlite as sqlite_store
 from govchain.storage import sqlite_movements
 from govchain.storage.base import CommitError, Store, StoredTx, StoreError
 from govchain.storage.memory import MemoryStore
-from govchain.storage.sqlite import CorruptStoreError, SchemaError, SqliteStore
+from govchain.storage.sqlite import CorruptStoreError, SchemaError, SqliteStore, _outcomes_of
 from govchain.trace.movements import Movement
 
 SRC = Path(__file__).resolve().parent.parent / "src"
@@ -853,3 +853,20 @@ def test_a_node_catching_up_after_a_redaction_never_receives_the_bytes() -> None
     held += [tx for ex in lagging.executions for tx in ex.txs]
     assert any(tx.id == rec.id for tx in held)
     assert all(MARKER not in tx.payload for tx in held)
+
+
+@pytest.mark.parametrize(
+    ("reason", "ok"),
+    [("wr_encumbered", True), ("frozen", True), ("Bad Reason", False), ("x" * 65, False)],
+)
+def test_sqlite_stored_outcomes_accept_application_reasons_only_well_formed(
+    reason: str, ok: bool
+) -> None:
+    # A warehouse refusal ("wr_encumbered") is stored like any rejection; a node
+    # reading it back must not call its own store corrupt (issue 14's demo found it).
+    data = msgspec.msgpack.encode([["rejected", reason, None, None]])
+    if ok:
+        assert _outcomes_of(1, data, 1)[0].reason == reason
+    else:
+        with pytest.raises(CorruptStoreError):
+            _outcomes_of(1, data, 1)

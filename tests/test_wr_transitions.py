@@ -3,6 +3,9 @@ offers that lapse or are declined, governance freezes, and hostile payloads."""
 
 from __future__ import annotations
 
+import pathlib
+import re
+
 import msgspec
 
 from govchain.apps.warehouse.ops import (
@@ -21,6 +24,7 @@ from govchain.apps.warehouse.ops import (
 )
 from govchain.apps.warehouse.orders import WrFreeze, WrUnfreeze
 from govchain.codec import encode
+from govchain.state.receipts import reason_ok
 from ledgerkit import R0, R1, Chain, outcomes
 from wrkit import (
     BANK_A,
@@ -180,3 +184,14 @@ def test_garbage_payloads_are_malformed_and_change_nothing() -> None:
     assert s.book.receipts[NUMBER].versions[-1].transition == "issue"
     assert s.ledger.state_hash != before  # nonces moved, nothing else
     assert s.run(s.wr(TRADER, Repay("ab" * 32, 1))) == ["wr_unknown_pledge"]
+
+
+def test_every_refusal_code_is_a_reason_stores_accept() -> None:
+    src = pathlib.Path(__file__).parent.parent / "src/govchain/apps/warehouse"
+    codes = set()
+    for path in src.glob("*.py"):
+        codes |= set(re.findall(r'refuse\(f?"([^"]+)"\)', path.read_text()))
+    assert len(codes) > 40
+    for code in codes:
+        example = re.sub(r"\{[^}]*\}", "x_y", code)  # f-string parts are snake_case words
+        assert reason_ok(f"wr_{example}"), code

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -85,6 +86,17 @@ REASON_TEXT: dict[Reason, str] = {
     Reason.DUPLICATE_VOTE: "this committee member already voted on the proposal",
     Reason.LIMIT_REACHED: "a registry of the ledger is full (see docs/governance.md limits)",
 }
+
+
+# An application's own rejection reasons (the warehouse's "wr_encumbered", ...):
+# snake_case, bounded. Stores and verifiers accept these besides `Reason`'s.
+APP_REASON_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_BUILTIN_REASONS = frozenset(r.value for r in Reason)
+
+
+def reason_ok(reason: str) -> bool:
+    """True for a built-in reason or a well-formed application reason."""
+    return reason in _BUILTIN_REASONS or APP_REASON_PATTERN.fullmatch(reason) is not None
 
 
 class Outcome(NamedTuple):

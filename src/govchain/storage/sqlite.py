@@ -85,7 +85,7 @@ from govchain.replica.execution import Execution
 from govchain.replica.replica import Persisted, ReplicaReady
 from govchain.state.audit import AuditEntry
 from govchain.state.ledger import Executed
-from govchain.state.receipts import Reason, Receipt, Status, receipts_root
+from govchain.state.receipts import Receipt, Status, reason_ok, receipts_root
 from govchain.storage.base import (
     CommitError,
     StoredTx,
@@ -173,7 +173,6 @@ OUTCOMES_CACHED = 16  # heights whose decoded outcomes get_tx keeps
 AUDIT_DECODER = msgspec.msgpack.Decoder(AuditEntry)
 
 _STATUSES = frozenset(s.value for s in Status)
-_REASONS = frozenset(r.value for r in Reason)
 
 WAITING_TABLE = """CREATE TABLE waiting (
         seq INTEGER PRIMARY KEY,
@@ -356,7 +355,7 @@ def _outcomes_of(height: int, data: object, count: int) -> list[_Outcome]:
     if len(outcomes) != count:
         raise CorruptStoreError("executed", key, f"{len(outcomes)} outcomes for {count} txs")
     for index, o in enumerate(outcomes):
-        if o.status not in _STATUSES or (o.reason is not None and o.reason not in _REASONS):
+        if o.status not in _STATUSES or (o.reason is not None and not reason_ok(o.reason)):
             raise CorruptStoreError("executed", key, f"outcome {index}: {o!r:.80}")
     return outcomes
 
