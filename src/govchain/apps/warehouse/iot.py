@@ -671,6 +671,11 @@ class Report:
             "pending": len(self.pending()),
         }
 
+    def first_honest_failure(self) -> BatchLog | None:
+        """The first batch without injected faults that the chain or the nodes refused."""
+        bad = ("rejected", "refused")
+        return next((g for g in self.logs if not g.faults and g.status in bad), None)
+
     def batch_docs(self) -> list[dict[str, Any]]:
         """The first BATCHES_LISTED_MAX batches as the JSON summary lists them."""
         return [log.doc() for log in self.logs[:BATCHES_LISTED_MAX]]
