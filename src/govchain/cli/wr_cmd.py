@@ -254,7 +254,11 @@ def parse_tags(text: str) -> tuple[str, ...]:
     """--tags: a file with one tag per line, or a comma-separated list (blank entries skipped)."""
     path = Path(text)
     try:
-        raw = path.read_text().splitlines() if path.is_file() else text.split(",")
+        is_file = path.is_file()
+    except OSError:  # a long list is no file name (ENAMETOOLONG)
+        is_file = False
+    try:
+        raw = path.read_text().splitlines() if is_file else text.split(",")
     except (OSError, UnicodeDecodeError) as exc:
         raise _usage("bad_file", f"cannot read the tags in {path}: {exc}") from None
     tags = tuple(t.strip() for t in raw if t.strip())
@@ -384,6 +388,7 @@ class Plan:
 
     op: AnyOp
     extra: dict[str, Any] = field(default_factory=dict)
+    offer_seen: dict[str, Any] | None = None  # the offer a sign names, as it was before
 
 
 def _found(read: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
@@ -435,12 +440,13 @@ def _others(client: Client, op: AnyOp, sender: str) -> list[str] | None:
     return sorted({f for f in found if f is not None})
 
 
-def _offer_fields(signer: Signer, op: AnyOp, tx_id: str, final: bool) -> dict[str, Any]:
-    """The offer an op opens, signs or declines: its id, status and who must still sign.
+def _offer_fields(signer: Signer, plan: Plan, tx_id: str, final: bool) -> dict[str, Any]:
+    """The offer a plan opens, signs or declines: its id, status and who must still sign.
 
     final: the transaction is final and executed (--wait). must_sign is None when
     it cannot be known yet (the node does not show the offer).
     """
+    op, client = plan.op, signer.client
     me = signer.key.address.hex()
     if isinstance(op, Sign | Decline):
         offer_id = op.offer.hex()
@@ -448,24 +454,25 @@ def _offer_fields(signer: Signer, op: AnyOp, tx_id: str, final: bool) -> dict[st
         offer_id = tx_id
     else:
         return {}
-    left: list[str] | None = None
+    fields: dict[str, Any] = {"offer": offer_id, "offer_status": "open", "must_sign": None}
+    seen = plan.offer_seen
     if isinstance(op, Decline):
-        status = "declined" if final else "open"
-        left = [] if final else None
-        return {"offer": offer_id, "offer_status": status, "must_sign": left}
-    client = signer.client
-    doc = _found(lambda: client.wr_offer(offer_id)) if final or isinstance(op, Sign) else None
-    if doc is not None:
-        status = str(doc.get("status", "open"))
-        left = sorted(set(doc.get("waiting_for", [])) - {me}) if status == "open" else []
-    elif isinstance(op, Sign):
-        # Gone once final: the last signature executed it (or a party declined it).
-        status = "closed" if final else "unknown"
-        left = [] if final else None
+        if final:
+            fields.update(offer_status="declined", must_sign=[])
+    elif isinstance(op, Sign) and final and seen is not None and seen["waiting_for"] == [me]:
+        # An executed last signature executed the transition (else it is refused).
+        fields.update(offer_status="executed", must_sign=[])
+    elif final or isinstance(op, Sign):
+        doc = _found(lambda: client.wr_offer(offer_id))
+        if doc is not None:
+            status = str(doc["status"])
+            left = sorted(set(doc["waiting_for"]) - {me}) if status == "open" else []
+            fields.update(offer_status=status, must_sign=left)
+        elif final:
+            fields.update(offer_status="closed", must_sign=[])  # executed or declined since
     else:
-        status = "open" if final else "pending"
-        left = _others(client, op, me)
-    return {"offer": offer_id, "offer_status": status, "must_sign": left}
+        fields.update(offer_status="pending", must_sign=_others(client, op, me))
+    return fields
 
 
 def send(signer: Signer, plan: Plan, wait: bool, timeout_s: float, as_json: bool) -> None:
@@ -477,7 +484,7 @@ def send(signer: Signer, plan: Plan, wait: bool, timeout_s: float, as_json: bool
     doc: dict[str, Any] = {**rec, "transition": name, **plan.extra}
     err = rejection(doc, f"the wr {name} transaction")
     if err is None:
-        doc.update(_offer_fields(signer, plan.op, tx_id, wait))
+        doc.update(_offer_fields(signer, plan, tx_id, wait))
     else:
         doc["error"] = err
     if as_json:
@@ -485,7 +492,9 @@ def send(signer: Signer, plan: Plan, wait: bool, timeout_s: float, as_json: bool
     else:
         show_sent(doc)
     if err is not None:
-        sys.exit(EXIT_FAILURE)
+        if not as_json:
+            click.echo(f"error: {err['message']}", err=True)
+        sys.exit(EXIT_FAILURE)  # the --wait rule: the record is printed either way
 
 
 def _with_params(
@@ -924,7 +933,10 @@ def price(_s: Signer, commodity: str, price: str, source: str, day: str | None) 
 @click.argument("offer")
 def sign(s: Signer, offer: str) -> Plan:
     """Sign the open OFFER (8+ hex of its id); the last signature executes it."""
-    return Plan(Sign(bytes.fromhex(resolve_tx_id(s.client, offer))))
+    oid = resolve_tx_id(s.client, offer)
+    seen = _found(lambda: s.client.wr_offer(oid))
+    extra = {} if seen is None else {"signs": seen["transition"]}
+    return Plan(Sign(bytes.fromhex(oid)), extra, seen)
 
 
 @transition("decline", f"govchain wr decline {OFFER} --key sup.key")

@@ -72,7 +72,7 @@ def _text(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(_text(v) for v in value)
     if isinstance(value, dict):
-        return ", ".join(f"{k}={_text(v)}" for k, v in value.items())
+        return ", ".join(f"{k}={_figure(k, v)}" for k, v in value.items())
     return printable(str(value))
 
 
@@ -105,6 +105,8 @@ def _figure(key: str, value: Any) -> str:
         return fen_words(value)
     if key == "fen_per_tonne":
         return price_words(value)
+    if key.endswith("_bp") and isinstance(value, int) and not isinstance(value, bool):
+        return f"{value // 100}.{value % 100:02d}%"
     return _text(value)
 
 
@@ -114,14 +116,14 @@ def _status_words(doc: dict[str, Any]) -> str:
     if doc.get("checkpoint") is not None:
         words += f" at checkpoint {doc['checkpoint']}"
     receipt = doc.get("receipt") or {}
-    why = [str(receipt[k]) for k in ("rule", "reason") if receipt.get(k)]
+    why = list(dict.fromkeys(str(receipt[k]) for k in ("rule", "reason") if receipt.get(k)))
     return words + (f" ({'; '.join(why)})" if why else "")
 
 
 def sent_rows(doc: dict[str, Any]) -> list[tuple[str, str]]:
     """The lines show_sent prints: the transaction, what to keep, and the offer's state."""
     rows = [("tx", str(doc.get("tx_id"))), ("status", _status_words(doc))]
-    for key in ("lot", "number", "net_g", "commitment", "salt", "fen_per_tonne", "day"):
+    for key in ("signs", "lot", "number", "net_g", "commitment", "salt", "fen_per_tonne", "day"):
         if key in doc:
             rows.append((key.removesuffix("_g"), _figure(key, doc[key])))
     if "salt" in doc:
@@ -190,7 +192,7 @@ def _proof_words(step: dict[str, Any]) -> str:
 
 
 def history_rows(history: Sequence[dict[str, Any]]) -> list[list[str]]:
-    """One row per version: v, height, transition, tx, readings, prices, [proof,] signers."""
+    """One row per version: v, height, transition, tx, readings, prices, signers[, proof]."""
     proofs = any("proof" in step for step in history)
     rows = []
     for step in history:
@@ -206,9 +208,9 @@ def history_rows(history: Sequence[dict[str, Any]]) -> list[list[str]]:
             readings or NONE,
             prices or NONE,
         ]
-        if proofs:
-            row.append(_proof_words(step))
         row.append(" ".join(short(s) for s in step.get("signers", [])))
+        if proofs:
+            row.append(_proof_words(step))  # last: the one column cut to the terminal
         rows.append(row)
     return rows
 
@@ -217,11 +219,11 @@ def show_receipt(doc: dict[str, Any]) -> None:
     """A receipt and its provenance for people."""
     _grid(receipt_rows(doc), f"receipt {doc.get('number')}")
     history = doc.get("history") or []
-    header = ["v", "height", "transition", "tx", "readings", "prices"]
+    header = ["v", "height", "transition", "tx", "readings", "prices", "signers"]
     if any("proof" in step for step in history):
         header.append("proof")
     people_console().print()
-    _table([*header, "signers"], history_rows(history), "history")
+    _table(header, history_rows(history), "history")
 
 
 def show_receipts(doc: dict[str, Any]) -> None:
