@@ -42,7 +42,7 @@ from govchain.apps.warehouse.ops import (
     Repay,
     Sign,
 )
-from govchain.apps.warehouse.views import pledge_ltv
+from govchain.apps.warehouse.views import offer_json, pledge_ltv
 from govchain.consensus.validators import ValidatorSet
 from govchain.crypto.keys import SigningKey
 from govchain.dag.kinds import Kind
@@ -57,6 +57,7 @@ from govchain.sdk.sender import Sender
 from govchain.sdk.wr import readings_payload, wr_payload
 from govchain.state.actions.grant_role import GrantRole
 from govchain.state.genesis import Genesis, GenesisIdentity
+from govchain.state.payloads import SetParam
 from test_api_fuzz import AppClient
 from wrkit import (
     BANK_A,
@@ -562,6 +563,35 @@ def test_the_openapi_describes_every_wr_route_as_the_api_checks_it(
         assert client.get(_example(path)).status_code in (200, 404), path
     names = [p["name"] for p in paths["/v1/wr/receipts"]["get"]["parameters"]]
     assert {"holder", "status", "limit"} <= set(names)
+
+
+def test_documents_follow_the_parameters_governance_sets(tmp_path: Path) -> None:
+    node = Node(_home(tmp_path, 42_800, ("warehouse",)))
+    try:
+        s = Story()
+        s.set_up()
+        s.read(s.cell.reading(0))
+        node.replica.ledger = s.ledger
+        client = AppClient(node)
+        assert client.get("/v1/wr/devices/cell-a1").json()["offline"] is False
+        s.chain.decide(SetParam("wr_reading_fresh_heights", 1))
+        assert client.get("/v1/wr/devices/cell-a1").json()["offline"] is False  # 1 height ago
+        s.chain.idle(1)
+        assert client.get("/v1/wr/devices/cell-a1").json()["offline"] is True
+    finally:
+        node.store.close()
+
+
+def test_an_offer_past_its_last_height_shows_lapsed() -> None:
+    s = Story()
+    s.set_up()
+    key = Device("rfid-9", "rfid").key.public_key
+    tx = s.wr(OPERATOR, RegisterDevice("rfid-9", "rfid", "A1", key, 10**6, FIRMWARE))
+    assert s.run(tx) == ["executed"]
+    o = s.book.offers[tx.id]
+    doc = offer_json(o, s.ledger.height)
+    assert (doc["status"], doc["waiting_for"]) == ("open", [SUPERVISOR.address.hex()])
+    assert offer_json(o, o.expires + 1)["status"] == "lapsed"
 
 
 # -- the views and the events, on a ledger ------------------------------------------------------

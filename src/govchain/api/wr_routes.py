@@ -24,7 +24,14 @@ from govchain.apps.catalog import registry_for
 from govchain.apps.warehouse import views as wv
 from govchain.apps.warehouse.book import NAMESPACE, WarehouseBook
 from govchain.apps.warehouse.env import NUMBER_PATTERN
-from govchain.apps.warehouse.financing import COMMODITY_CHARS_MAX, DAY_MAX
+from govchain.apps.warehouse.financing import (
+    ACTIVE,
+    COMMODITY_CHARS_MAX,
+    DAY_MAX,
+    ENFORCEABLE,
+    ENFORCED,
+    RELEASED,
+)
 from govchain.apps.warehouse.records import ReceiptStatus
 from govchain.replica.view import ChainView
 from govchain.state.params import Params
@@ -40,7 +47,7 @@ DAY_DIGITS_MAX = 7  # DAY_MAX is 1,000,000
 NO_WAREHOUSE = "no warehouse application on this chain"
 ADDRESS_CHARS = 40
 ID_CHARS = 64
-PLEDGE_STATUSES = ("active", "enforceable", "released", "enforced")
+PLEDGE_STATUSES = (ACTIVE, ENFORCEABLE, RELEASED, ENFORCED)
 RECEIPT_STATUSES = tuple(s.value for s in ReceiptStatus)
 _HEX = {n: re.compile(f"[0-9a-f]{{{n}}}") for n in (ADDRESS_CHARS, ID_CHARS)}
 # A commodity as oracles name it: no control characters, no blanks around it (the same

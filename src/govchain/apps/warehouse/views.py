@@ -19,6 +19,7 @@ import msgspec
 
 from govchain.apps.warehouse.book import WarehouseBook
 from govchain.apps.warehouse.financing import ACTIVE, ENFORCEABLE
+from govchain.apps.warehouse.kind import OFFER_OPEN
 from govchain.apps.warehouse.ops import AnyOp, ReadingsPayload, op_name
 from govchain.apps.warehouse.params import valuation_params
 from govchain.apps.warehouse.readings import Reading
@@ -415,5 +416,5 @@ def offer_json(o: Offer, height: int) -> dict[str, Any]:
         "waiting_for": [a.hex() for a in o.needed if a not in o.signed],
         "opened": o.opened,
         "expires": o.expires,
-        "status": OFFER_LAPSED if o.status == "open" and o.expires < height else o.status,
+        "status": OFFER_LAPSED if o.status == OFFER_OPEN and o.expires < height else o.status,
     }
