@@ -14,6 +14,7 @@ import msgspec
 import pytest
 
 from govchain.apps.warehouse import iot
+from govchain.apps.warehouse.commitment import Spec
 from govchain.apps.warehouse.iot import (
     DeviceSpec,
     Event,
@@ -23,10 +24,21 @@ from govchain.apps.warehouse.iot import (
     SimDevice,
     Simulation,
 )
-from govchain.apps.warehouse.ops import KIND_READINGS, ReadingsPayload
+from govchain.apps.warehouse.ops import (
+    KIND_READINGS,
+    Intake,
+    OpenWarehouse,
+    ReadingsPayload,
+    RegisterDevice,
+    Sign,
+)
 from govchain.apps.warehouse.readings import DeviceKind, signature_ok
 from govchain.codec import encode
 from govchain.crypto.keys import SigningKey
+from govchain.node.files import read_key
+from govchain.sdk.client import Client
+from govchain.state.actions.grant_role import GrantRole
+from procs import cluster
 from wrkit import FIRMWARE, GATEWAY, OPERATOR, TONNE, Story
 
 START_MS = 1_700_000_000_000
@@ -69,12 +81,8 @@ def test_noise_depends_on_the_seed_not_on_where_the_counters_start() -> None:
         return SimDevice(cell().spec, KEY, FIRMWARE, 5_000, BOOK_G)
 
     assert grams(sim(later()).due(30_000)) == grams(sim(cell()).due(30_000))
-    assert [p.signed.reading.counter for p in sim(later()).due(3_000)] == [
-        5_000,
-        5_001,
-        5_002,
-        5_003,
-    ]
+    counters = [p.signed.reading.counter for p in sim(later()).due(3_000)]
+    assert counters == list(range(5_000, 5_004))
 
 
 def test_load_cell_noise_has_the_configured_spread_and_never_leaves_four_sd() -> None:
@@ -268,12 +276,8 @@ def test_a_spec_names_devices_with_their_behaviour() -> None:
     }  # fmt: skip
     spec = iot.spec_of(doc)
     c, scale, gate = spec.devices
-    assert (c.book_g, c.noise_sd_ppm, c.drift_ppm_per_min, c.firmware) == (
-        5,
-        1_000,
-        -5_000,
-        FIRMWARE,
-    )
+    assert (c.book_g, c.noise_sd_ppm, c.drift_ppm_per_min) == (5, 1_000, -5_000)
+    assert c.firmware == FIRMWARE
     assert scale.events == (Event(1_500, grams=1), Event(9_000, grams=2))
     assert gate.events == (Event(3_000, tags=("EPC-1",)),) and gate.firmware == FIRMWARE
 
@@ -411,3 +415,74 @@ def test_simulate_refuses_bad_input_before_sending_anything(
 ) -> None:
     rc, doc = govchain(tmp_path, "iot", "simulate", *args, "--node", "http://127.0.0.1:9")
     assert (rc, doc["error"]["code"]) == (2, code), doc
+
+
+# -- once on a devnet ------------------------------------------------------------------------
+def test_simulate_on_a_devnet_records_readings_continues_counters_and_shows_alarms(
+    tmp_path: Path,
+) -> None:
+    """Honest devices only: until the SQLite store reads back rejections with a `wr_*` reason
+    (the record of a refused batch), faulted batches are tested on the ledger above."""
+    operator, supervisor = SigningKey.from_label("iot-operator"), SigningKey.from_label("iot-sup")
+    with cluster(tmp_path / "net", validators=1) as c, Client(c.url(0)) as client:
+
+        def final(tx: Any) -> str:
+            rec = client.wait_final(client.submit(tx), 60)
+            assert rec["status"] == "executed", rec
+            return str(rec["tx_id"])
+
+        regulators = [read_key(c.root / "keys" / f"regulator-{i}.key") for i in (1, 2)]
+        for key, role in ((operator, "warehouse"), (supervisor, "supervisor")):
+            pid = final(client.propose(regulators[0], GrantRole(key.address, role), "iot"))
+            final(client.vote(regulators[1], pid, True))
+        bins = (("A1", 2_000 * TONNE),)
+        offer = final(client.wr(operator, OpenWarehouse("iot", supervisor.address, bins)))
+        final(client.wr(supervisor, Sign(bytes.fromhex(offer))))
+        devices = {
+            "cell-a1": "load_cell",
+            "rfid-a1": "rfid",
+            "cam-1": "camera",
+            "scale-1": "weighbridge",
+        }
+        for name, kind in devices.items():
+            rc, doc = govchain(tmp_path, "iot", "keygen", "--out", f"{name}.key")
+            assert rc == 0
+            op = RegisterDevice(name, kind, "A1", bytes.fromhex(doc["public_key"]), 10**6, FIRMWARE)
+            offer = final(client.wr(operator, op))
+            final(client.wr(supervisor, Sign(bytes.fromhex(offer))))
+        spec = {
+            "warehouse": operator.address.hex(),
+            "devices": [
+                {"id": n, "kind": k, "bin": "A1", "key": f"{n}.key"} for n, k in devices.items()
+            ],
+        }
+        (tmp_path / "devices.json").write_text(json.dumps(spec))
+        gw = govchain(tmp_path, "keys", "new", "--out", "gateway.key")[1]
+        run = ("iot", "simulate", "--spec", "devices.json", "--key", "gateway.key",
+               "--node", c.url(0), "--rate", "2")  # fmt: skip
+
+        # The gross weighed in, then the goods booked: the load cells now carry 50 t.
+        rc, doc = govchain(tmp_path, *run, "--duration", "1", "--weigh", "scale-1:51000000@0")
+        assert rc == 0 and doc["pending"] == 0 and doc["rejected"] == {}, doc
+        assert doc["gateway"] == gw["address"] and doc["alarms"] == []
+        goods = Spec("copper", "JCC", "Cu", 2, 51 * TONNE, TONNE, 50 * TONNE)
+        intake = Intake("LOT-1", "A1", ("T1", "T2"), goods, b"\x01" * 32, b"", "scale-1")
+        final(client.wr(operator, intake))
+        first = {d["id"]: d for d in doc["devices"]}
+
+        # A cell drifting down, a tag leaving, a camera going offline.
+        faults = ("--fault", "drift:cell-a1:-60@1", "--fault", "tag-leave:rfid-a1:T2@1",
+                  "--fault", "offline:cam-1@1")  # fmt: skip
+        rc, doc = govchain(tmp_path, *run, "--duration", "3", *faults)
+        assert rc == 0, doc
+        assert doc["executed"] == doc["batches"] >= 3
+        assert doc["readings_recorded"] == doc["readings"]
+        after = {d["id"]: d for d in doc["devices"]}
+        for name in ("cell-a1", "rfid-a1", "cam-1"):  # counters continue from the chain's
+            assert after[name]["first_counter"] == first[name]["last_counter"] + 1
+            chain = client.wr_device(name)
+            assert chain["counter"] == after[name]["last_counter"]
+        assert after["cam-1"]["readings"] == 2  # two heartbeats before 1 s, then offline
+        kinds = sorted((a["kind"], a["device"]) for a in doc["alarms"])
+        assert kinds == [("tag_left", "rfid-a1"), ("weight_drift", "cell-a1")]
+        assert client.wr_bins(operator.address)["bins"][0]["green"] is False
