@@ -135,8 +135,9 @@ def test_days_are_dates_or_their_numbers() -> None:
     assert parse_day("2026-03-02") == (date(2026, 3, 2) - date(1970, 1, 1)).days
     assert parse_day("20514") == 20514
     assert parse_day(None, today=date(1970, 1, 11)) == 10
-    with pytest.raises(CliError):
-        parse_day("yesterday")
+    for bad in ("yesterday", "9999-12-31", "1000001"):
+        with pytest.raises(CliError):
+            parse_day(bad)
 
 
 def test_figures_print_exactly_in_their_unit() -> None:
@@ -399,15 +400,10 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
 def test_a_receipt_is_issued_from_the_cli_and_read_back(net: Net) -> None:
     op, sup, dep, faucet = (net.key(n) for n in ("operator", "supervisor", "depositor", "faucet"))
     op_a, sup_a, dep_a = (net.address(n) for n in ("operator", "supervisor", "depositor"))
-    _granted(
-        net,
-        {
-            net.address("faucet"): "issuer",
-            op_a: "warehouse",
-            sup_a: "supervisor",
-            dep_a: "depositor",
-        },
-    )
+    bank, oracle = net.key("bank"), net.key("oracle")
+    bank_a, oracle_a = net.address("bank"), net.address("oracle")
+    roles = {net.address("faucet"): "issuer", op_a: "warehouse", sup_a: "supervisor"}
+    _granted(net, {**roles, dep_a: "depositor", bank_a: "bank", oracle_a: "oracle"})
     # The issuer identifies the depositor (no CLI for identity.set), while the warehouse opens.
     ident = net.client.submit(
         net.client.set_identity(
@@ -501,6 +497,26 @@ def test_a_receipt_is_issued_from_the_cli_and_read_back(net: Net) -> None:
     [a1] = bins["bins"]
     assert (a1["bin"], a1["green"], a1["problems"]) == ("A1", True, [])
     assert (a1["sensed_g"], a1["book_g"], a1["receipted_g"]) == (1_000 * T,) * 3
+
+    # The depositor pledges it for a 70% loan at today's prices; the bank signs.
+    fund = ("tx", "transfer", "--to", bank_a, "--amount", str(10**12), "--key", faucet)
+    funded = net.ok(*fund)["tx_id"]
+    post = ("wr", "price", "copper_cathode", "80000", "--key", oracle, "--source")
+    net.ok(*post, "settlement")
+    assert net.ok(*post, "spot", "--wait")["fen_per_tonne"] == 8_000_000  # both: one sender
+    loan = ("--bank", bank_a, "--loan", "53200000", "--haircut", "5%", "--key", dep, "--wait")
+    pledged = net.ok("wr", "pledge", NUMBER, *loan)
+    assert pledged["pledge"] == pledged["offer"] == pledged["tx_id"]
+    assert pledged["must_sign"] == [bank_a]
+    net.final(funded)
+    net.ok("wr", "sign", pledged["offer"][:8], "--key", bank, "--wait")
+    shown = net.ok("wr", "show", NUMBER)
+    assert shown["controller"] == bank_a and shown["ltv"] == 0.7
+    assert [e["pledge"] for e in shown["encumbrances"]] == [pledged["pledge"]]
+    # The same goods again: refused when proposed (at most one pledge per unit of goods).
+    rc, second = net.run("wr", "pledge", NUMBER, *loan)
+    assert rc == 1 and "wr_encumbered" in json.dumps(second["receipt"]), second
+    assert net.ok("wr", "pledge", pledged["pledge"][:10])["outstanding_fen"] == 5_320_000_000
 
     # People's views: the receipt's state and history, the bin's figures.
     people = CliRunner().invoke(cli, ["wr", "show", NUMBER, "--node", net.url])

@@ -31,6 +31,7 @@ from govchain.apps.warehouse.commitment import (
     commitment_of,
 )
 from govchain.apps.warehouse.env import number_ok
+from govchain.apps.warehouse.financing import DAY_MAX
 from govchain.apps.warehouse.ops import (
     AddBin,
     AddCollateral,
@@ -97,7 +98,6 @@ if TYPE_CHECKING:
     from govchain.sdk.client import Client
 
 DIGITS_MAX = 20  # digits of one amount: more than any limit below needs
-DAY_MAX = 1_000_000  # price days (days since 1970-01-01): far beyond any price
 HEIGHT_MAX = 2**62
 LIST_LIMIT_MAX = 1_000  # receipts one `wr receipts` asks for (the API's bound)
 LIST_LIMIT_DEFAULT = 100
@@ -209,8 +209,8 @@ def parse_day(text: str | None, today: date | None = None) -> int:
             "bad_day", f"--day {text!r} is not a day: YYYY-MM-DD, or days since 1970-01-01"
         ) from None
     days = (day - date(1970, 1, 1)).days
-    if days < 0:
-        raise _usage("bad_day", "--day must not be before 1970-01-01")
+    if not 0 <= days <= DAY_MAX:
+        raise _usage("bad_day", f"--day must lie in 1970-01-01..day {DAY_MAX:,}")
     return days
 
 
@@ -482,6 +482,8 @@ def send(signer: Signer, plan: Plan, wait: bool, timeout_s: float, as_json: bool
     tx_id = client.submit(client.wr(signer.key, plan.op))
     rec = client.wait_final(tx_id, timeout_s) if wait else {"tx_id": tx_id, "status": "pending"}
     doc: dict[str, Any] = {**rec, "transition": name, **plan.extra}
+    if isinstance(plan.op, Pledge):
+        doc["pledge"] = tx_id  # a pledge's id is its opening transaction's (repay, release...)
     err = rejection(doc, f"the wr {name} transaction")
     if err is None:
         doc.update(_offer_fields(signer, plan, tx_id, wait))

@@ -123,7 +123,8 @@ def _status_words(doc: dict[str, Any]) -> str:
 def sent_rows(doc: dict[str, Any]) -> list[tuple[str, str]]:
     """The lines show_sent prints: the transaction, what to keep, and the offer's state."""
     rows = [("tx", str(doc.get("tx_id"))), ("status", _status_words(doc))]
-    for key in ("signs", "lot", "number", "net_g", "commitment", "salt", "fen_per_tonne", "day"):
+    shown = ("signs", "lot", "number", "pledge", "net_g", "commitment", "salt")
+    for key in (*shown, "fen_per_tonne", "day"):
         if key in doc:
             rows.append((key.removesuffix("_g"), _figure(key, doc[key])))
     if "salt" in doc:
