@@ -421,8 +421,6 @@ def test_simulate_refuses_bad_input_before_sending_anything(
 def test_simulate_on_a_devnet_records_readings_continues_counters_and_shows_alarms(
     tmp_path: Path,
 ) -> None:
-    """Honest devices only: until the SQLite store reads back rejections with a `wr_*` reason
-    (the record of a refused batch), faulted batches are tested on the ledger above."""
     operator, supervisor = SigningKey.from_label("iot-operator"), SigningKey.from_label("iot-sup")
     with cluster(tmp_path / "net", validators=1) as c, Client(c.url(0)) as client:
 
@@ -470,19 +468,24 @@ def test_simulate_on_a_devnet_records_readings_continues_counters_and_shows_alar
         final(client.wr(operator, intake))
         first = {d["id"]: d for d in doc["devices"]}
 
-        # A cell drifting down, a tag leaving, a camera going offline.
+        # A cell drifting down, a tag leaving, a camera tampered with and then offline.
         faults = ("--fault", "drift:cell-a1:-60@1", "--fault", "tag-leave:rfid-a1:T2@1",
-                  "--fault", "offline:cam-1@1")  # fmt: skip
+                  "--fault", "tamper:cam-1", "--fault", "offline:cam-1@1")  # fmt: skip
         rc, doc = govchain(tmp_path, *run, "--duration", "3", *faults)
         assert rc == 0, doc
-        assert doc["executed"] == doc["batches"] >= 3
-        assert doc["readings_recorded"] == doc["readings"]
+        refused = [b for b in doc["batch_log"] if b["faults"]]
+        assert {(b["faults"], b["devices"][0], b["status"], b["reason"]) for b in refused} == {
+            ("tamper", "cam-1", "rejected", "wr_reading_signature")
+        }
+        assert doc["rejected"] == {"wr_reading_signature": len(refused)}
+        assert doc["executed"] == doc["batches"] - len(refused) >= 3
         after = {d["id"]: d for d in doc["devices"]}
+        assert after["cam-1"]["readings"] == 2  # two heartbeats before 1 s, then offline
+        assert doc["readings_recorded"] == doc["readings"] - 2
         for name in ("cell-a1", "rfid-a1", "cam-1"):  # counters continue from the chain's
             assert after[name]["first_counter"] == first[name]["last_counter"] + 1
-            chain = client.wr_device(name)
-            assert chain["counter"] == after[name]["last_counter"]
-        assert after["cam-1"]["readings"] == 2  # two heartbeats before 1 s, then offline
+        assert client.wr_device("cell-a1")["counter"] == after["cell-a1"]["last_counter"]
+        assert client.wr_device("cam-1")["counter"] == first["cam-1"]["last_counter"]
         kinds = sorted((a["kind"], a["device"]) for a in doc["alarms"])
         assert kinds == [("tag_left", "rfid-a1"), ("weight_drift", "cell-a1")]
         assert client.wr_bins(operator.address)["bins"][0]["green"] is False
