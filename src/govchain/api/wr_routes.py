@@ -194,7 +194,10 @@ def wr_routes(node: NodePort) -> list[Route]:
         w = _found(book.warehouses.get(addr), "warehouse at this address")
         params, height = params_now(view, registry), view.height
         codes, more = first(w.bins, limit)
-        docs = [wv.bin_json(book, book.bins[(addr, code)], height, params) for code in codes]
+        orders = book.orders_out(height)
+        docs = [
+            wv.bin_json(book, book.bins[(addr, code)], height, params, orders) for code in codes
+        ]
         return JSONResponse({"warehouse": addr.hex(), "height": height, "bins": docs, "more": more})
 
     async def receipts(request: Request) -> JSONResponse:

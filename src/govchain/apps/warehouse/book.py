@@ -169,11 +169,16 @@ class WarehouseBook:
             return None, cells
         return sum(c.latest.grams for c in cells if c.latest is not None), cells
 
-    def consistency(self, b: Bin, height: int, params: Params) -> Consistency:
-        """The bin's goods-match figures now, and every reason they are not green."""
+    def consistency(
+        self, b: Bin, height: int, params: Params, orders: dict[str, int] | None = None
+    ) -> Consistency:
+        """The bin's goods-match figures now, and every reason they are not green.
+
+        orders: orders_out(height), when the caller looks at many bins (one scan of offers).
+        """
         sensed, cells = self.sensed_g(b)
         receipted = sum(self.lots[lot].receipted_g for lot in b.lots)
-        outgoing = self.outgoing_g(b, self.orders_out(height))
+        outgoing = self.outgoing_g(b, self.orders_out(height) if orders is None else orders)
         bp = params.required("wr_tolerance_bp")
         tol = max(params.required("wr_tolerance_g_min"), b.book_g * bp // BP_PER_ONE)
         fresh = params.required("wr_reading_fresh_heights")

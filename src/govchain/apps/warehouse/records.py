@@ -187,7 +187,7 @@ class Call(_Record):
 
 
 class PledgeRec(_Record):
-    """A pledge: the bank's loan against receipts, marked to market daily."""
+    """A pledge: the bank's loan against receipts (its daily marks: WarehouseBook.marks)."""
 
     id: str  # the opening transaction's id, hex
     bank: bytes
@@ -201,7 +201,6 @@ class PledgeRec(_Record):
     initial_ltv_bp: int
     opened: int  # height
     status: str = "active"  # active, enforceable, released, enforced
-    marks: list[Mark] = msgspec.field(default_factory=list)
     calls: list[Call] = msgspec.field(default_factory=list)
     proceeds: tuple[tuple[bytes, int], ...] = ()  # who got what at enforcement
 

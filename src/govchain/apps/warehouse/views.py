@@ -130,9 +130,18 @@ def inspection_json(i: Inspection) -> dict[str, Any]:
     }
 
 
-def bin_json(book: WarehouseBook, b: Bin, height: int, params: Params) -> dict[str, Any]:
-    """A bin's goods-match figures (货单一致) now, its alarms, devices, lots, inspections."""
-    c = book.consistency(b, height, params)
+def bin_json(
+    book: WarehouseBook,
+    b: Bin,
+    height: int,
+    params: Params,
+    orders: dict[str, int] | None = None,
+) -> dict[str, Any]:
+    """A bin's goods-match figures (货单一致) now, its alarms, devices, lots, inspections.
+
+    orders: book.orders_out(height), computed once for a page of bins.
+    """
+    c = book.consistency(b, height, params, orders)
     return {
         "bin": b.code,
         "capacity_g": b.capacity_g,
