@@ -37,6 +37,7 @@ DEVICES_MAX = 100_000
 LOTS_MAX = 1_000_000
 RECEIPTS_MAX = 1_000_000
 PLEDGES_MAX = 1_000_000
+RECEIPTS_PER_PLEDGE_MAX = 256
 OFFERS_MAX = 10_000  # open at once
 OFFERS_PER_OPENER_MAX = 64
 MARKS_KEPT = 400  # a pledge's daily marks kept on the chain (more than a year)

@@ -10,9 +10,9 @@ movement that fund tracing follows.
 
 from __future__ import annotations
 
-from govchain.apps.warehouse.book import PLEDGES_MAX
+from govchain.apps.warehouse.book import PLEDGES_MAX, RECEIPTS_PER_PLEDGE_MAX
 from govchain.apps.warehouse.env import ROLE_BANK, ROLE_ORACLE, Env, refuse
-from govchain.apps.warehouse.lifecycle import _bins_green, bins_of
+from govchain.apps.warehouse.lifecycle import bins_green, bins_of
 from govchain.apps.warehouse.ops import (
     AddCollateral,
     Adjust,
@@ -39,7 +39,6 @@ from govchain.apps.warehouse.valuation import Pledge as Valued
 from govchain.apps.warehouse.valuation import Price as PriceIn
 from govchain.crypto.keys import ADDRESS_BYTES
 
-RECEIPTS_PER_PLEDGE_MAX = 256
 COMMODITY_CHARS_MAX = 64
 DAY_MAX = 1_000_000  # day numbers (days since 1970) far beyond any price
 
@@ -117,7 +116,7 @@ def pledge(env: Env, op: Pledge) -> None:
         raise refuse("bad_haircut")
     if len(book.pledges) >= PLEDGES_MAX:
         raise refuse("limit_reached")
-    evidence = _bins_green(env, bins_of(env, receipts))
+    evidence = bins_green(env, bins_of(env, receipts))
     quantity = sum(r.quantity_g for r in receipts)
     commodity = commodities.pop()
     initial = env.params.required("wr_initial_ltv_bp")
@@ -182,7 +181,7 @@ def add_collateral(env: Env, op: AddCollateral) -> None:
         raise refuse("mixed_commodities")
     if len(p.receipts) + len(receipts) > RECEIPTS_PER_PLEDGE_MAX:
         raise refuse("bad_receipts")
-    evidence = _bins_green(env, bins_of(env, receipts))
+    evidence = bins_green(env, bins_of(env, receipts))
     if not env.executing:
         return
     for r in receipts:
@@ -236,7 +235,7 @@ def adjust(env: Env, op: Adjust) -> None:
     p = _pledge(env, op.pledge)
     if p.status != ACTIVE:
         raise refuse(f"pledge_{p.status}")
-    if not op.add and not op.remove:
+    if (not op.add and not op.remove) or len(op.remove) > RECEIPTS_PER_PLEDGE_MAX:
         raise refuse("bad_receipts")
     if any(n not in p.receipts for n in op.remove) or len(set(op.remove)) != len(op.remove):
         raise refuse("not_in_pledge")
@@ -250,7 +249,9 @@ def adjust(env: Env, op: Adjust) -> None:
     after = p.quantity_g + sum(r.quantity_g for r in added) - sum(r.quantity_g for r in removed)
     if len(p.receipts) + len(added) - len(removed) < 1:
         raise refuse("release_all_with_release")
-    evidence = _bins_green(env, bins_of(env, added + removed))
+    if len(p.receipts) + len(added) - len(removed) > RECEIPTS_PER_PLEDGE_MAX:
+        raise refuse("bad_receipts")
+    evidence = bins_green(env, bins_of(env, added + removed))
     if ltv_now(env, p, after, p.outstanding_fen) > p.initial_ltv_bp:
         raise refuse("ltv_over_initial")
     if not env.executing:

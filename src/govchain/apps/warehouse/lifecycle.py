@@ -14,6 +14,7 @@ from govchain.apps.warehouse.book import (
     INSPECTIONS_KEPT,
     LOTS_MAX,
     RECEIPTS_MAX,
+    RECEIPTS_PER_PLEDGE_MAX,
     WAREHOUSES_MAX,
 )
 from govchain.apps.warehouse.commitment import (
@@ -269,7 +270,7 @@ def intake(env: Env, op: Intake) -> None:
     book.touch_bin(b)
 
 
-def _bins_green(env: Env, bins: set[tuple[bytes, str]]) -> tuple[tuple[str, int], ...]:
+def bins_green(env: Env, bins: set[tuple[bytes, str]]) -> tuple[tuple[str, int], ...]:
     """Refuse unless every bin's goods match (fresh); the load cells' readings as evidence."""
     evidence: list[tuple[str, int]] = []
     for key in sorted(bins):
@@ -344,7 +345,7 @@ def issue(env: Env, op: Issue) -> None:
         if lot.receipted_g + grams > lot.quantity_g:
             raise refuse("over_stock")
     bins = {(env.sender, book.lots[lot].bin) for lot, _ in op.lots}
-    evidence = _bins_green(env, bins)
+    evidence = bins_green(env, bins)
     if not env.executing:
         return
     for lot_id, grams in op.lots:
@@ -422,6 +423,10 @@ def split(env: Env, op: Split) -> None:
             totals[lot] = totals.get(lot, 0) + grams
     if totals != dict(parent.lots):
         raise refuse("children_not_parent")
+    if parent.encumbrance:
+        carried = len(env.book.pledges[parent.encumbrance].receipts) - 1 + len(op.children)
+        if carried > RECEIPTS_PER_PLEDGE_MAX:
+            raise refuse("pledge_receipts_full")
     if not env.executing:
         return
     _replace(env, [parent], [(n, lots) for n, lots in op.children], ReceiptStatus.SPLIT, "split")
