@@ -58,3 +58,13 @@ def test_govchain_bench_finalizes_every_transaction_on_a_devnet() -> None:
     assert 0 < doc["latency_ms"]["p50"] <= doc["latency_ms"]["p99"]
     assert doc["rss_mb_max"] > 0 and doc["disk_bytes_per_tx"] > 0
     assert len(doc["node_cpu_us_per_tx"]) == 4
+
+
+def test_the_warehouse_benchmark_runs_small() -> None:
+    doc = _run(["bench/bench_warehouse.py", "--small", "--json"], 300)
+    scale = doc["scale"]
+    assert doc["small"] is True and scale["receipts"] > 0
+    assert doc["mark_to_market"]["pledges"] == scale["receipts"]
+    assert doc["mark_to_market"]["flat_ms_per_10k_median"] > 0
+    assert doc["readings"]["readings"] == scale["devices"] * scale["seconds"]
+    assert doc["transfers"]["tx_per_s"] > 0 and doc["state"]["records_bytes_per_receipt"] > 0
