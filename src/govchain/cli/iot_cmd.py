@@ -36,6 +36,7 @@ from govchain.apps.warehouse.readings import READINGS_PER_BATCH_MAX, DeviceKind
 from govchain.crypto.keys import SigningKey
 from govchain.node.files import write_key
 from govchain.sdk.errors import SdkError
+from govchain.state.params import PAYLOAD_BYTES_CAP
 from govchain.state.params import specs as param_specs
 
 from .common import default_node, json_option, load_key, node_option, reported, show
@@ -248,7 +249,7 @@ def payload_bytes_max(client: Client, gateway: SigningKey) -> int:
             raise
     defaults = {p.name: p.default for p in param_specs(1, 1)}
     value = defaults.get(f"tier{tier}_payload_bytes_max")
-    return int(value) if value is not None else iot.GRAMS_MAX
+    return int(value) if value is not None else PAYLOAD_BYTES_CAP
 
 
 # -- the command ---------------------------------------------------------------------------
@@ -450,6 +451,20 @@ class Run:
             f"{len(setup.devices)} devices, {rate:g} readings/s each, {duration_s:g} s, "
             f"seed {seed}; gateway {self.gateway.address.hex()} (payloads <= {bytes_max} B)"
         )
+        try:
+            self._loop(sim, setup, duration_s, batch_max, bytes_max, before, mine)
+        except KeyboardInterrupt:  # Ctrl-C ends the run early: what was sent is still reported
+            setup.notes.append("interrupted: the run ended early")
+            self.say("interrupted: waiting for the batches sent")
+        self._finish(timeout_s)
+        self._alarms(before, mine)
+        return self._doc(setup, seed, rate, duration_s, bytes_max)
+
+    def _loop(
+        self, sim: Simulation, setup: Setup, duration_s: float, batch_max: int, bytes_max: int,
+        before: set[int], mine: set[str],
+    ) -> None:  # fmt: skip
+        """Every GATEWAY_FLUSH_S: follow the books, send what fell due, read outcomes and alarms."""
         t0 = time.monotonic()
         last_book = last_alarm = t0
         duration_ms = round(duration_s * 1_000)
@@ -466,11 +481,8 @@ class Run:
                 self._alarms(before, mine)
                 last_alarm = now
             if elapsed_ms >= duration_ms:
-                break
+                return
             time.sleep(max(0.0, GATEWAY_FLUSH_S - (time.monotonic() - now)))
-        self._finish(timeout_s)
-        self._alarms(before, mine)
-        return self._doc(setup, seed, rate, duration_s, bytes_max)
 
     def _books(self, sim: Simulation, setup: Setup) -> None:
         """Load cells follow their bins' books; a failed read keeps the last ones."""
