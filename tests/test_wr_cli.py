@@ -5,7 +5,8 @@ and a well-formed command hands the transition it built to the sender (captured
 here). Then a 1-validator devnet with the roles granted by governance and the
 depositor identified by an issuer: a warehouse opens and its supervisor signs,
 devices register, goods are weighed in, a receipt is issued and signed, and
-`wr show` / `wr bins` read it back.
+`wr show` / `wr bins` read it back; it is pledged, and `wr pledges` lists the
+pledge and shows it by an id prefix.
 """
 
 from __future__ import annotations
@@ -47,15 +48,9 @@ from govchain.apps.warehouse.readings import Reading, sign_reading
 from govchain.cli import wr_cmd
 from govchain.cli.main import cli
 from govchain.cli.output import CliError
-from govchain.cli.wr_cmd import (
-    Plan,
-    parse_bp,
-    parse_day,
-    parse_fen,
-    parse_grams,
-    parse_price,
-)
-from govchain.cli.wr_view import fen_words, grams_words, history_rows, price_words
+from govchain.cli.wr_args import parse_bp, parse_day, parse_fen, parse_grams, parse_price
+from govchain.cli.wr_send import Plan
+from govchain.cli.wr_view import fen_words, grams_words, history_rows, pledge_rows, price_words
 from govchain.crypto.keys import SigningKey
 from govchain.node.files import read_key, write_key
 from govchain.sdk.client import Client
@@ -67,7 +62,7 @@ H = "ab" * 32
 TX = "cd" * 32
 T = 1_000_000  # grams a tonne
 FINAL_S = 30.0
-READS = ("show", "bins", "receipts")
+READS = ("show", "bins", "receipts", "pledges")
 
 
 # -- exact units ----------------------------------------------------------------------------
@@ -275,6 +270,7 @@ def test_intake_commits_the_goods_and_prints_the_salt(
         (("issue", "WR-1", "--holder", B, "--lot", "LOT-1:1t"), "bad_usage"),
         (("issue", "WR-1", "--holder", B, "--lot", "LOT-1:1t", "--document", "ab"), "bad_document"),
         (("pledge", "WR-1", "--bank", C), "bad_usage"),
+        (("pledge", "3f9a2c1d"), "bad_usage"),  # a pledge is read with `wr pledges ID`
         (("pledge", "WR-1", "--bank", C, "--loan", "1.001", "--haircut", "5%"), "bad_money"),
         (("pledge", "WR-1", "--bank", C, "--loan", "1", "--haircut", "5"), "bad_rate"),
         (("repay", TX, "--amount", "-1"), "bad_money"),
@@ -299,6 +295,11 @@ def test_intake_commits_the_goods_and_prints_the_salt(
         (("bins", "nowhere"), "bad_address"),
         (("receipts", "--status", "lost"), "bad_status"),
         (("receipts", "--limit", "0"), "bad_limit"),
+        (("pledges", "3f9a"), "bad_transaction_id"),
+        (("pledges", TX, "--bank", C), "bad_usage"),
+        (("pledges", "--status", "valid"), "bad_status"),
+        (("pledges", "--borrower", "nobody"), "bad_address"),
+        (("pledges", "--limit", "1001"), "bad_limit"),
     ],
 )  # fmt: skip
 def test_bad_input_is_a_usage_error_naming_the_problem(
@@ -310,9 +311,33 @@ def test_bad_input_is_a_usage_error_naming_the_problem(
     assert doc["error"]["message"]
 
 
+def test_pledge_only_sends_and_points_to_the_read(key_file: Path) -> None:
+    rc, doc = _wr("pledge", "3f9a2c1d", "--key", str(key_file))
+    assert (rc, doc["error"]["code"]) == (2, "bad_usage")
+    assert "--bank, --loan, --haircut" in doc["error"]["message"]
+    assert "govchain wr pledges ID" in doc["error"]["message"]
+
+
 def test_a_transition_needs_a_key() -> None:
     rc, doc = _wr("withdraw", "WR-1")
     assert (rc, doc["error"]["code"]) == (2, "missing_key")
+
+
+def test_the_pledge_list_shows_a_pasteable_id_and_figures_in_units() -> None:
+    summary = {
+        "id": TX,
+        "bank": A,
+        "borrower": B,
+        "commodity": "copper_cathode",
+        "receipts": ["WR-1"],
+        "quantity_g": 1_000 * T,
+        "outstanding_fen": 5_320_000_000,
+        "status": "active",
+        "opened": 41,
+    }
+    [row] = pledge_rows({"pledges": [summary], "more": False})
+    assert row[:6] == [TX[:16], "active", "copper_cathode", "1,000 t", "¥53,200,000.00", "41"]
+    assert row[6:] == [A[:10] + "…", B[:10] + "…"]
 
 
 def test_the_history_table_shows_each_step_with_its_proof() -> None:
@@ -516,10 +541,21 @@ def test_a_receipt_is_issued_from_the_cli_and_read_back(net: Net) -> None:
     # The same goods again: refused when proposed (at most one pledge per unit of goods).
     rc, second = net.run("wr", "pledge", NUMBER, *loan)
     assert rc == 1 and "wr_encumbered" in json.dumps(second["receipt"]), second
-    assert net.ok("wr", "pledge", pledged["pledge"][:10])["outstanding_fen"] == 5_320_000_000
+    # The pledge read back: in full by an id prefix, and in the lists that match it.
+    one = net.ok("wr", "pledges", pledged["pledge"][:10])
+    assert one["id"] == pledged["pledge"] and one["ltv"] == 0.7
+    assert one["outstanding_fen"] == 5_320_000_000
+    listed = net.ok("wr", "pledges", "--bank", bank_a, "--borrower", dep_a, "--status", "active")
+    assert [(p["id"], p["receipts"]) for p in listed["pledges"]] == [(pledged["pledge"], [NUMBER])]
+    assert listed["more"] is False
+    assert net.ok("wr", "pledges", "--status", "released")["pledges"] == []
+    assert net.ok("wr", "pledges", "--borrower", bank_a)["pledges"] == []
 
     # People's views: the receipt's state and history, the bin's figures.
     people = CliRunner().invoke(cli, ["wr", "show", NUMBER, "--node", net.url])
     assert people.exit_code == 0 and "1,000 t" in people.stdout and "issue" in people.stdout
     people = CliRunner().invoke(cli, ["wr", "bins", op_a, "--node", net.url])
     assert people.exit_code == 0 and "green" in people.stdout, people.stdout
+    people = CliRunner().invoke(cli, ["wr", "pledges", "--node", net.url])
+    assert people.exit_code == 0 and pledged["pledge"][:16] in people.stdout, people.stdout
+    assert "active" in people.stdout and "¥53,200,000.00" in people.stdout

@@ -1,4 +1,4 @@
-"""Warehouse documents for people: receipts with their history, bins, and sent transitions.
+"""Warehouse documents for people: receipts with their history, bins, pledges, sent transitions.
 
 Amounts are shown exactly, in the unit that divides them (1,000 t, 2,500 kg, 142,857,143 g;
 ¥53,200,000.00; ¥80,000.00/t); `--json` prints the API's documents unchanged instead.
@@ -20,6 +20,7 @@ from .output import columns
 from .tx_view import printable
 
 SHORT_HEX_CHARS = 10  # an address or id in a table cell (the JSON has them whole)
+PASTE_ID_CHARS = 16  # an id prefix people paste into the next command (8+ are taken)
 NONE = "-"
 
 
@@ -136,7 +137,8 @@ def sent_rows(doc: dict[str, Any]) -> list[tuple[str, str]]:
             rows.append(("must sign", "unknown until the offer is final (govchain wr offer ID)"))
         elif left:
             rows.append(("must sign", ", ".join(left)))
-            rows.append(("", f"each runs: govchain wr sign {doc['offer'][:16]} --key THEIR.key"))
+            paste = doc["offer"][:PASTE_ID_CHARS]
+            rows.append(("", f"each runs: govchain wr sign {paste} --key THEIR.key"))
         else:
             rows.append(("must sign", "nobody: no signature is missing"))
     return rows
@@ -241,6 +243,30 @@ def show_receipts(doc: dict[str, Any]) -> None:
         for r in doc.get("receipts", [])
     ]
     _table(["number", "status", "quantity", "commodity", "holder", "controller"], rows)
+    _more(doc)
+
+
+def pledge_rows(doc: dict[str, Any]) -> list[list[str]]:
+    """One row per pledge: an id prefix to paste, status, goods, outstanding, parties."""
+    return [
+        [
+            str(p.get("id"))[:PASTE_ID_CHARS],
+            str(p.get("status")),
+            str(p.get("commodity")),
+            grams_words(p.get("quantity_g")),
+            fen_words(p.get("outstanding_fen")),
+            str(p.get("opened")),
+            short(p.get("bank")),
+            short(p.get("borrower")),
+        ]
+        for p in doc.get("pledges", [])
+    ]
+
+
+def show_pledges(doc: dict[str, Any]) -> None:
+    """A list of pledges for people."""
+    header = ["id", "status", "commodity", "quantity", "outstanding", "opened", "bank", "borrower"]
+    _table(header, pledge_rows(doc))
     _more(doc)
 
 
