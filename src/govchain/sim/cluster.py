@@ -33,6 +33,15 @@ from govchain.sim.governor import Governor, View
 from govchain.sim.network import LinkFaults, Network
 from govchain.sim.shell_env import CrashError, SimClock, SimTransport, TimerQueue
 from govchain.sim.workload import SPAM_KINDS, Client, Workload
+from govchain.sim.wr_checkers import WrCheckers
+from govchain.sim.wr_workload import (
+    WR_INTERVAL_MS,
+    WR_PLANTS,
+    WR_START_MS,
+    Cast,
+    WrWorkload,
+    planted,
+)
 from govchain.state.genesis import Genesis, GenesisIdentity
 from govchain.state.receipts import Receipt
 from govchain.storage.base import CommitError
@@ -127,6 +136,7 @@ class SimResult:
     attacks: dict[str, int] = field(default_factory=dict)  # what attacker peers did and got
     accepted: int = 0  # transactions an honest node answered 202 before the heal
     crashed_after_accept: list[str] = field(default_factory=list)  # nodes gone for good
+    warehouse: dict[str, int] = field(default_factory=dict)  # "transition:outcome" -> count
 
 
 @dataclass(slots=True)
@@ -181,7 +191,8 @@ class Simulation:
         self.net = Network(self.rng)
         self._events: list[tuple[int, int, str, str]] = []
         self._seq = 0
-        plants = frozenset({cfg.plant}) if cfg.plant else frozenset()
+        # The warehouse's planted bugs are the simulator's (sim/wr_workload.py), not the node's.
+        plants = frozenset({cfg.plant}) - WR_PLANTS if cfg.plant else frozenset()
         # Honest nodes run the node's shell, with its own planted bugs when asked.
         self.honest_shell = ShellConfig(plants=plants & SHELL_PLANTS)
         self.timers = TimerQueue()
@@ -200,10 +211,16 @@ class Simulation:
         )
         self._build_nodes()
         self.checkers = Checkers(self.genesis.supply, self.names)
+        self.final: dict[bytes, Receipt] = {}
+        # The warehouse's workload and checkers (issue 14): their own PRNG, seeded here.
+        self.wr = WrWorkload(cfg.seed, self.workload, self.wr_cast, self.governor.regs, self.final)
+        banks = {c.key.address for c in self.wr_cast.banks}
+        self.wr_checkers = WrCheckers(
+            self.checkers.fail, self.wr, {a: b for a, b in self.genesis.balances if a in banks}
+        )
         self.f = (cfg.validators - 1) // 3
         self.spam_rejected: dict[str, int] = {}
-        # First honest receipt of every final transaction, and audit entries by kind.
-        self.final: dict[bytes, Receipt] = {}
+        # Audit entries by kind (self.final: the first honest receipt of every final tx).
         self.audit_kinds: dict[str, int] = {}
         self._audited: set[int] = set()
         # (node, peer) -> until when node refuses peer, after blaming it.
@@ -226,16 +243,22 @@ class Simulation:
         regulators = [Client(SigningKey.from_label(f"sim-regulator-{i}")) for i in range(3)]
         kinds = {k.address: "validator" for k in keys}
         kinds.update({r.key.address: "regulator" for r in regulators})
+        self.wr_cast = Cast()
+        balances = [(c.key.address, CLIENT_BALANCE) for c in self.clients] + self.wr_cast.balances()
+        identities = [GenesisIdentity(a, k, 3) for a, k in sorted(kinds.items())]
         self.genesis = Genesis(
             chain_id="govchain-sim",
             time_ms=0,
-            balances=tuple(sorted((c.key.address, CLIENT_BALANCE) for c in self.clients)),
+            balances=tuple(sorted(balances)),
             validators=ValidatorSet.of({k.public_key: 1 for k in keys}),
             # The committee: three regulators of weight 1, any two decide.
             committee=tuple(sorted((r.key.public_key, 1) for r in regulators)),
             threshold=2,
-            identities=tuple(GenesisIdentity(a, k, 3) for a, k in sorted(kinds.items())),
+            identities=tuple(
+                sorted(identities + self.wr_cast.identities(), key=lambda i: i.address)
+            ),
             typed_audit=True,  # as every chain made now: the reweigh's entry is typed
+            apps=("warehouse",),  # every seed runs the warehouse (sim/wr_workload.py)
         )
         byz_idx = sorted(self.rng.sample(range(cfg.validators), cfg.byzantine))
         if cfg.byzantine == 1:
@@ -350,10 +373,15 @@ class Simulation:
 
     def run(self) -> SimResult:
         """Run both phases; stops at the first violation."""
+        with planted(self.cfg.plant):
+            return self._run()
+
+    def _run(self) -> SimResult:
         for name in self.names:
             self._boot(self.nodes[name])
         self._at(5, "client")
         self._at(40, "gov")
+        self._at(WR_START_MS, "wr")
         for name, attacker in self.attackers.items():
             self._at(attacker.rng.randint(STEP_MS_MIN, STEP_MS_MAX), "attack", name)
         if self.cfg.seed % 2 == 0:
@@ -433,6 +461,7 @@ class Simulation:
             attacks=dict(sorted(attacks.items())),
             accepted=len(self.checkers.accepted(heal_ms)),
             crashed_after_accept=list(self.gone),
+            warehouse=dict(sorted(self.wr.stats.items())),
         )
 
     def _honest(self) -> list[SimNode]:
@@ -469,6 +498,9 @@ class Simulation:
         elif kind == "gov":
             self._gov_step()
             self._at(self.now_ms + GOV_INTERVAL_MS, "gov")
+        elif kind == "wr":
+            self._wr_step()
+            self._at(self.now_ms + WR_INTERVAL_MS, "wr")
         elif kind == "reweigh":
             self._reweigh()
         elif kind == "crash":
@@ -697,6 +729,8 @@ class Simulation:
                 self._audited.add(ex.checkpoint.height)
                 for entry in ex.result.audit:
                     self.audit_kinds[entry.kind] = self.audit_kinds.get(entry.kind, 0) + 1
+        if r.executed:
+            self.wr_checkers.on_executed(node.name, replica.ledger)
         hidden = self.checkers.on_certified(node.name, replica.view.decided_height)
         if hidden:
             self.checkers.check_kept(node.name, replica.view, node.store, hidden)
@@ -784,6 +818,24 @@ class Simulation:
             return node.replica is not None and self._submit(node, tx)
 
         self.governor.step(view, node.replica.view, submit)
+
+    def _wr_step(self) -> None:
+        """Let the warehouse's cast act through a random live node (its own PRNG's choice)."""
+        up = [self.nodes[n] for n in self.names if self.nodes[n].replica is not None]
+        ahead = [n.replica for n in self._honest() if n.replica is not None]
+        if not up or not ahead:
+            return
+        ledger = max((r.ledger for r in ahead), key=lambda ledger: ledger.height)
+        node = self.wr.rng.choice(up)
+        assert node.replica is not None
+
+        def submit(tx: Transaction) -> bool:
+            return node.replica is not None and self._submit(node, tx)
+
+        def known(tx_id: bytes) -> bool:
+            return any(r.view.has_vertex(tx_id) for r in ahead)
+
+        self.wr.step(self.now_ms, ledger, node.replica.view, submit, known)
 
     def _submit(self, node: SimNode, tx: Transaction) -> bool:
         """A client's transaction to node; True when taken (admitted or waiting)."""

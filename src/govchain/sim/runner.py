@@ -62,6 +62,8 @@ class Summary:
             "accepted_total": sum(r.accepted for r in self.results),
             "crashed_after_accept_seeds": sum(1 for r in self.results if r.crashed_after_accept),
             "attacks": _summed([r.attacks for r in self.results]),
+            # The warehouse workload's transitions and how they ended ("pledge:executed").
+            "warehouse": _summed([r.warehouse for r in self.results]),
         }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from govchain.codec import encode
@@ -13,6 +14,8 @@ from govchain.replica.view import ChainView
 from govchain.state.payloads import TransferPayload
 
 SPAM_KINDS = ("bad-signature", "wrong-chain", "missing-parents", "oversized")
+PARENTS_MAX = 8  # DagLimits.parents_count_max
+AFTER_MAX = PARENTS_MAX - 1  # a transaction's dependencies, besides its sender's previous one
 
 
 @dataclass(slots=True)
@@ -55,8 +58,10 @@ class Workload:
         kind: str,
         payload: bytes,
         nonce: int | None = None,
+        after: Sequence[bytes] = (),
     ) -> Transaction:
-        """Any transaction of client's, chained to its previous one and to node's tips."""
+        """Any transaction of client's, chained to its previous one, to node's tips and to
+        the transactions it depends on (after: at most AFTER_MAX, always named)."""
         addr = client.key.address
         if (
             client.last is not None
@@ -69,12 +74,19 @@ class Workload:
         parents = set(node.client_tips(2))
         if client.last is not None:
             parents.add(client.last)
+        chosen = sorted(parents)
+        if after:
+            if len(after) > AFTER_MAX:
+                raise ValueError(f"at most {AFTER_MAX} transactions to depend on")
+            # What it depends on and its own previous one first: the tips may be dropped.
+            must = set(after) | (parents & {client.last})
+            chosen = sorted(must) + sorted(parents - must)
         return build(
             client.key,
             chain_id=node.chain_id,
             kind=kind,
             nonce=client.nonce if nonce is None else nonce,
-            parents=sorted(parents)[:8],
+            parents=chosen[:PARENTS_MAX],
             # Every third one is valid for 3 heights only: once final, the DAG
             # forgets its id within the run and must ask the store about it.
             valid_until=node.dag_height + (3 if client.nonce % 3 == 0 else 40),
