@@ -407,6 +407,7 @@ def test_keygen_writes_a_device_key_and_prints_its_public_key(tmp_path: Path) ->
         (("--device", "cell-a1:load_cell:A1:k.key", "--fault", "melt:cell-a1"), "bad_argument"),
         (("--device", "cam-1:camera:A1:k.key", "--fault", "drift:cam-1:1"), "bad_argument"),
         (("--device", "cam-1:camera:A1:k.key", "--duration", "0"), "bad_duration"),
+        (("--device", "cam-1:camera:A1:k.key", "--rate", "1000"), "bad_rate"),
         (("--spec", "missing.json"), "bad_file"),
     ],
 )

@@ -378,6 +378,10 @@ def simulate(
     """
     if not 0 < duration_s <= DURATION_S_MAX:
         raise CliError("bad_duration", f"--duration must lie in (0, {DURATION_S_MAX:g}] s", 2)
+    if not iot.RATE_PER_S_MIN <= rate <= iot.RATE_PER_S_MAX:
+        raise CliError(
+            "bad_rate", f"--rate must lie in {iot.RATE_PER_S_MIN:g}..{iot.RATE_PER_S_MAX:g}", 2
+        )
     try:
         noise = iot.pct_to_ppm(noise_pct, "--noise", iot.NOISE_SD_PPM_MAX)
         firmware = iot.firmware_of(firmware_hex, "--firmware") if firmware_hex else None

@@ -88,10 +88,6 @@ class FaultKind(enum.StrEnum):
     FORGED_KEY = "forged-key"
 
 
-# Faults whose readings the chain refuses: their batches travel apart.
-REFUSED_FAULTS: Final = frozenset({FaultKind.TAMPER, FaultKind.FORGED_KEY})
-
-
 @dataclass(frozen=True, slots=True)
 class Fault:
     """One fault on one device, in force from at_ms after the start."""
@@ -296,7 +292,9 @@ def spec_of(doc: object, noise_sd_ppm: int = NOISE_SD_PPM_DEFAULT) -> SimSpec:
 
 
 def unique(specs: Sequence[DeviceSpec]) -> tuple[DeviceSpec, ...]:
-    """specs, refused when a device id appears twice."""
+    """specs, refused when a device id appears twice or there are too many."""
+    if len(specs) > DEVICES_MAX:
+        raise IotError(f"at most {DEVICES_MAX} devices")
     seen: set[str] = set()
     for s in specs:
         if s.id in seen:
