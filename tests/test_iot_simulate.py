@@ -409,13 +409,21 @@ def test_keygen_writes_a_device_key_and_prints_its_public_key(tmp_path: Path) ->
         (("--device", "cam-1:camera:A1:k.key", "--duration", "0"), "bad_duration"),
         (("--device", "cam-1:camera:A1:k.key", "--rate", "1000"), "bad_rate"),
         (("--spec", "missing.json"), "bad_file"),
+        (("--spec", "devices.toml"), "bad_spec"),  # TOML, read: its unknown field named
+        (("--device", "cam-1:camera:A1:no.key", "--key", "gw.key"), "bad_key_file"),
     ],
 )
 def test_simulate_refuses_bad_input_before_sending_anything(
     tmp_path: Path, args: tuple[str, ...], code: str
 ) -> None:
+    (tmp_path / "devices.toml").write_text(
+        '[[devices]]\nid = "cam-1"\nkind = "camera"\nbin = "A1"\nkey = "k"\ncolour = "red"\n'
+    )
+    govchain(tmp_path, "keys", "new", "--out", "gw.key")
     rc, doc = govchain(tmp_path, "iot", "simulate", *args, "--node", "http://127.0.0.1:9")
     assert (rc, doc["error"]["code"]) == (2, code), doc
+    if code == "bad_spec":
+        assert "unknown field 'colour'" in doc["error"]["message"]
 
 
 # -- once on a devnet ------------------------------------------------------------------------

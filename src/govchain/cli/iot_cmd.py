@@ -188,6 +188,7 @@ def on_chain(
 
 def resolve_devices(
     specs: list[DeviceSpec],
+    keys: dict[str, SigningKey],
     wr: WrReads,
     warehouse: bytes | None,
     counter_start: int,
@@ -215,8 +216,7 @@ def resolve_devices(
                 EXIT_USAGE,
             )
     devices = [
-        SimDevice(s, load_key(Path(s.key)), fw, counter, _book(s, books))
-        for s, counter, fw, _w in resolved
+        SimDevice(s, keys[s.id], fw, counter, _book(s, books)) for s, counter, fw, _w in resolved
     ]
     return Setup(devices, shares, notes)
 
@@ -396,10 +396,11 @@ def simulate(
     except IotError as exc:
         raise CliError("bad_argument", str(exc), EXIT_USAGE) from None
     gateway = load_key(key_path)
+    keys = {s.id: load_key(Path(s.key)) for s in specs}  # every file read before any is sent
     url = node_url or default_node()
     run = Run(url, gateway, faults, as_json)
     try:
-        doc = run.go(specs, warehouse, firmware, counter_start, seed, rate, duration_s,
+        doc = run.go(specs, keys, warehouse, firmware, counter_start, seed, rate, duration_s,
                      batch_max, payload_max, timeout_s)  # fmt: skip
     except IotError as exc:
         raise CliError("bad_argument", str(exc), EXIT_USAGE) from None
@@ -438,12 +439,13 @@ class Run:
             click.echo(line)
 
     def go(
-        self, specs: list[DeviceSpec], warehouse: bytes | None, firmware: bytes | None,
+        self, specs: list[DeviceSpec], keys: dict[str, SigningKey], warehouse: bytes | None,
+        firmware: bytes | None,
         counter_start: int, seed: int, rate: float, duration_s: float, batch_max: int,
         payload_max: int | None, timeout_s: float,
     ) -> dict[str, Any]:  # fmt: skip
         """Run for duration_s, then wait for the batches; the JSON summary."""
-        setup = resolve_devices(specs, self.wr, warehouse, counter_start, firmware)
+        setup = resolve_devices(specs, keys, self.wr, warehouse, counter_start, firmware)
         bytes_max = payload_max or payload_bytes_max(self.client, self.gateway)
         start_ms = time.time_ns() // 1_000_000
         sim = Simulation(setup.devices, self.faults, seed=seed, rate_per_s=rate, start_ms=start_ms)
