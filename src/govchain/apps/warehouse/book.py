@@ -125,13 +125,22 @@ class WarehouseBook:
         """Mark an offer changed (a closed one is written once, then dropped)."""
         self._dirty[(_T_OFFER, o.id)] = None
 
-    def add_mark(self, pledge: str, mark: Mark) -> None:
-        """Append a day's mark to a pledge (the oldest beyond MARKS_KEPT is dropped)."""
-        marks = self.marks.setdefault(pledge, [])
-        marks.append(mark)
-        if len(marks) > MARKS_KEPT:
-            del marks[0]
-        self._new_marks.setdefault(pledge, []).append(mark)
+    def add_marks(self, marks: list[tuple[str, Mark]]) -> None:
+        """Append a day's marks, (pledge, mark) in pass order; each keeps MARKS_KEPT."""
+        kept, new = self.marks, self._new_marks
+        for pledge, mark in marks:
+            history = kept.get(pledge)
+            if history is None:
+                kept[pledge] = [mark]
+            else:
+                history.append(mark)
+                if len(history) > MARKS_KEPT:
+                    del history[0]
+            fresh = new.get(pledge)
+            if fresh is None:
+                new[pledge] = [mark]
+            else:
+                fresh.append(mark)
 
     # -- reads ---------------------------------------------------------------------------
     def bin_of(self, warehouse: bytes, code: str) -> Bin | None:

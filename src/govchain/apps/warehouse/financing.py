@@ -32,10 +32,10 @@ from govchain.apps.warehouse.valuation import (
     band_of,
     eligible_value,
     ltv_bp,
-    mark_to_market,
+    mark_rows,
     price_used,
 )
-from govchain.apps.warehouse.valuation import Pledge as Valued
+from govchain.apps.warehouse.valuation import Mark as Marked
 from govchain.apps.warehouse.valuation import Price as PriceIn
 from govchain.crypto.keys import ADDRESS_BYTES
 
@@ -366,7 +366,7 @@ def post_price(env: Env, op: PostPrice) -> None:
 def mark_day(env: Env, commodity: str, day: int) -> None:
     """Mark every live pledge on the commodity to market: calls, cures, enforceability."""
     book = env.book
-    params = valuation_params(env.params)
+    height = env.height
     live = [
         p
         for p in book.pledges.values()
@@ -377,35 +377,45 @@ def mark_day(env: Env, commodity: str, day: int) -> None:
         for p in (book.prices.get((commodity, s.value)) for s in Source)
         if p is not None
     ]
-    valued = [Valued(p.id, commodity, p.quantity_g, p.outstanding_fen, p.haircut_bp) for p in live]
-    cure_days = env.params.required("wr_cure_days")
-    for p, m in zip(live, mark_to_market(valued, prices, day, params), strict=True):
-        band = m.band.value if m.band is not None else None
-        book.add_mark(
-            p.id, Mark(day, env.height, m.fen_per_tonne, m.eligible_fen, m.ltv_bp, band, m.alarms)
-        )
-        if m.ltv_bp is None or m.band is None:
-            continue
-        call = p.open_call
-        if call is None and m.band in (Band.CALL, Band.LIQUIDATION):
-            fix = m.cure
-            p.calls.append(
-                Call(day, env.height, day + cure_days,
-                     fix.repay_fen if fix else 0, fix.more_quantity_g if fix else None)
-            )  # fmt: skip
-            book.touch_pledge(p)
-        elif call is not None and m.ltv_bp <= p.initial_ltv_bp:
-            call.cured_height = env.height
-            book.touch_pledge(p)
-        call = p.open_call
-        overdue = call is not None and day > call.deadline_day
-        if p.status == ACTIVE and (m.band is Band.LIQUIDATION or overdue):
-            p.status = ENFORCEABLE
-            for n in p.receipts:
-                r = book.receipts[n]
-                r.enforcement = True
-                env.version(r, "enforcement-freeze", note=p.id)
-            book.touch_pledge(p)
+    rows = ((p.id, commodity, p.quantity_g, p.outstanding_fen, p.haircut_bp) for p in live)
+    marked = mark_rows(rows, prices, day, valuation_params(env.params))
+    new: list[tuple[str, Mark]] = []
+    add = new.append
+    quiet = (Band.OK, Band.WARNING)
+    for p, m in zip(live, marked, strict=True):
+        band = m.band
+        add((p.id, Mark(day, height, m.fen_per_tonne, m.eligible_fen, m.ltv_bp, band, m.alarms)))
+        if band is None or (band in quiet and not p.calls and p.status == ACTIVE):
+            continue  # the common day: nothing but the mark
+        _after_mark(env, p, m, day)
+    book.add_marks(new)
+
+
+def _after_mark(env: Env, p: PledgeRec, m: Marked, day: int) -> None:
+    """Open, cure or enforce a pledge's margin call after its mark of the day."""
+    book = env.book
+    assert m.ltv_bp is not None and m.band is not None
+    call = p.open_call
+    if call is None and m.band in (Band.CALL, Band.LIQUIDATION):
+        fix = m.cure
+        cure_days = env.params.required("wr_cure_days")
+        p.calls.append(
+            Call(day, env.height, day + cure_days,
+                 fix.repay_fen if fix else 0, fix.more_quantity_g if fix else None)
+        )  # fmt: skip
+        book.touch_pledge(p)
+    elif call is not None and m.ltv_bp <= p.initial_ltv_bp:
+        call.cured_height = env.height
+        book.touch_pledge(p)
+    call = p.open_call
+    overdue = call is not None and day > call.deadline_day
+    if p.status == ACTIVE and (m.band is Band.LIQUIDATION or overdue):
+        p.status = ENFORCEABLE
+        for n in p.receipts:
+            r = book.receipts[n]
+            r.enforcement = True
+            env.version(r, "enforcement-freeze", note=p.id)
+        book.touch_pledge(p)
 
 
 def band_now(env: Env, p: PledgeRec) -> str | None:

@@ -279,10 +279,26 @@ def _cure_over_target(
 
 
 # -- the daily batch -------------------------------------------------------------------
+# (receipt, commodity, quantity_g, loan_fen, haircut_bp): a pledge as mark_rows reads it
+Row = tuple[str, str, int, int, int]
+
+
 def mark_to_market(
     pledges: Iterable[Pledge], prices: Iterable[Price], now_day: int, params: ValuationParams
 ) -> list[Mark]:
     """Every pledge valued at its commodity's price used today, in the order given."""
+    rows = ((p.receipt, p.commodity, p.quantity_g, p.loan_fen, p.haircut_bp) for p in pledges)
+    return mark_rows(rows, prices, now_day, params)
+
+
+def mark_rows(
+    rows: Iterable[Row], prices: Iterable[Price], now_day: int, params: ValuationParams
+) -> list[Mark]:
+    """mark_to_market over plain rows whose figures the caller has already checked.
+
+    The chain's daily pass reads its pledge records this way: building 10,000
+    checked Pledge structs a day would cost more than the valuation itself.
+    """
     latest = latest_prices(prices)
     used: dict[str, PriceUsed] = {}
     bands = params.bands
@@ -290,8 +306,7 @@ def mark_to_market(
     target = params.initial_ltv_bp
     marks: list[Mark] = []
     append = marks.append
-    for pledge in pledges:
-        commodity = pledge.commodity
+    for receipt, commodity, quantity, loan, own_haircut in rows:
         pu = used.get(commodity)
         if pu is None:
             pu = used[commodity] = price_used(
@@ -300,15 +315,14 @@ def mark_to_market(
                 now_day,
                 params,
             )
-        haircut = min(BP_PER_ONE, pledge.haircut_bp + pu.extra_haircut_bp)
+        haircut = min(BP_PER_ONE, own_haircut + pu.extra_haircut_bp)
         price = pu.fen_per_tonne
         if price is None:
-            append(Mark(pledge.receipt, None, haircut, None, None, None, None, pu.alarms))
+            append(Mark(receipt, None, haircut, None, None, None, None, pu.alarms))
             continue
         # Inlined eligible_value, ltv_bp and band_of: this loop runs 10,000 times a day.
-        loan = pledge.loan_fen
         per_gram = price * (BP_PER_ONE - haircut)
-        eligible = pledge.quantity_g * per_gram // _VALUE_DIVISOR
+        eligible = quantity * per_gram // _VALUE_DIVISOR
         if loan == 0:
             ltv = 0
         elif eligible == 0:
@@ -323,6 +337,6 @@ def mark_to_market(
         else:
             band = Band.CALL if ltv < liquidation else Band.LIQUIDATION
             # call <= LTV and target < call (ValuationParams), so LTV is above the target
-            fix = _cure_over_target(loan, pledge.quantity_g, eligible, per_gram, target)
-        append(Mark(pledge.receipt, price, haircut, eligible, ltv, band, fix, pu.alarms))
+            fix = _cure_over_target(loan, quantity, eligible, per_gram, target)
+        append(Mark(receipt, price, haircut, eligible, ltv, band, fix, pu.alarms))
     return marks
