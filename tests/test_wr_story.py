@@ -176,3 +176,18 @@ def test_a_forged_reading_is_refused_whole() -> None:
     genuine = s.cell.reading(0)
     assert s.read(genuine) == ["executed"]
     assert s.read(genuine) == ["wr_reading_replayed"]  # a gateway relaying it again
+
+
+def test_a_silent_device_raises_an_offline_alarm_at_the_end_of_a_height() -> None:
+    s = Story()
+    s.set_up()
+    start = s.ledger.height
+    s.read(s.cell.reading(0), s.scale.reading(0), s.reader.reading(), s.gate.reading())
+    s.chain.idle(299)  # wr_reading_fresh_heights: silent for 300 heights is still fresh
+    s.read(s.cell.reading(0), s.scale.reading(0), s.reader.reading())  # the gate stays silent
+    assert s.book.bins[(OPERATOR.address, "A1")].alarms == []
+    s.chain.idle(2)
+    alarms = s.book.bins[(OPERATOR.address, "A1")].alarms
+    assert [(a.kind, a.device) for a in alarms] == [("device_offline", "gate-1")]
+    assert alarms[0].height == start + 1 + 301  # more than 300 heights after its reading
+    assert len(s.book.offline_due) <= len(s.book.devices)

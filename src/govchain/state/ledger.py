@@ -126,6 +126,7 @@ class Ledger:
         self.holds = self.stores.holds
         self._kinds = registry.kinds
         self._committee_kinds = registry.committee_kinds
+        self._height_hooks = tuple(registry.height_hooks)
         self._counts: dict[bytes, int] = {}  # transactions per sender this height
         self._refresh()
 
@@ -401,6 +402,8 @@ class Ledger:
             position += 1
             if p.emergency:
                 self._lapse(self.registry.spec_of(p.action), p, height)
+        for hook in self._height_hooks:
+            hook(height, self.stores)
         self._refresh()
 
     def _enact(self, spec: ActionSpec[Any], p: Proposal, height: int) -> str:

@@ -154,6 +154,7 @@ class TxContext:
 
 
 Handler = Callable[[TxContext, Transaction, bytes, Account], Outcome | None]
+HeightHook = Callable[[int, Stores], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +190,9 @@ class Registry:
     params: an application's parameters, besides the built-in ones (state/params.py);
     param_checks: relations between parameter values every set-param keeps;
     apps: the genesis applications this registry was built for (apps/catalog.py
-    registry_for), which a replica checks against its genesis.
+    registry_for), which a replica checks against its genesis. height_hooks: what
+    an application does at the end of every height, after governance's decisions
+    and in registration order (the warehouse raises its device-offline alarms).
     """
 
     kinds: dict[str, KindSpec] = field(default_factory=dict)
@@ -198,6 +201,7 @@ class Registry:
     params: dict[str, ParamSpec] = field(default_factory=dict)
     param_checks: list[CrossCheck] = field(default_factory=list)
     apps: tuple[str, ...] = ()
+    height_hooks: list[HeightHook] = field(default_factory=list)
     _by_type: dict[type, ActionSpec[Any]] = field(default_factory=dict)
     _decoder: msgspec.msgpack.Decoder[Any] | None = None
 
@@ -238,6 +242,10 @@ class Registry:
     def add_param_check(self, check: CrossCheck) -> None:
         """Register a relation between parameter values (why the values break it, or None)."""
         self.param_checks.append(check)
+
+    def add_height_hook(self, hook: HeightHook) -> None:
+        """Register what to do at the end of every height (height, the stores)."""
+        self.height_hooks.append(hook)
 
     # -- reading ---------------------------------------------------------------------
     def spec_of(self, action: ActionArgs) -> ActionSpec[Any]:

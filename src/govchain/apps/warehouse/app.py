@@ -7,6 +7,7 @@ from govchain.apps.warehouse.kind import run_readings, run_wr
 from govchain.apps.warehouse.ops import KIND_READINGS, KIND_WR, Op, ReadingsPayload
 from govchain.apps.warehouse.orders import FREEZE, UNFREEZE
 from govchain.apps.warehouse.params import PARAMS, relations_error
+from govchain.apps.warehouse.sensing import raise_offline
 from govchain.state.genesis import Genesis
 from govchain.state.registry import KindSpec, Registry
 
@@ -40,3 +41,4 @@ def register(registry: Registry) -> None:
     registry.add_param_check(relations_error)
     registry.add_action(FREEZE)
     registry.add_action(UNFREEZE)
+    registry.add_height_hook(raise_offline)

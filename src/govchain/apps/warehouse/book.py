@@ -9,6 +9,7 @@ the API and the simulator's checkers see.
 
 from __future__ import annotations
 
+import heapq
 from typing import Any
 
 import msgspec
@@ -89,6 +90,10 @@ class WarehouseBook:
         self.live_commitments: dict[bytes, str] = {}  # commitment -> live lot
         self.live_tags: dict[str, str] = {}  # tag -> live lot
         self.alarm_seq = 0
+        # Devices to look at for the offline alarm: (height due, device), one entry per
+        # device at most (offline_pending), so the heap never outgrows the devices.
+        self.offline_due: list[tuple[int, str]] = []
+        self.offline_pending: set[str] = set()
         self._dirty: dict[tuple[str, Any], None] = {}
         self._new_marks: dict[str, list[Mark]] = {}
 
@@ -141,6 +146,12 @@ class WarehouseBook:
                 new[pledge] = [mark]
             else:
                 fresh.append(mark)
+
+    def watch_device(self, d: Device, fresh: int) -> None:
+        """Look at d again once it may have gone quiet for longer than fresh heights."""
+        if d.id not in self.offline_pending:
+            self.offline_pending.add(d.id)
+            heapq.heappush(self.offline_due, (last_heard(d) + fresh + 1, d.id))
 
     # -- reads ---------------------------------------------------------------------------
     def bin_of(self, warehouse: bytes, code: str) -> Bin | None:
@@ -240,6 +251,11 @@ class WarehouseBook:
     def status(self) -> dict[str, Any]:
         """Nothing for `govchain status`: the warehouse has its own views (/v1/wr/...)."""
         return {}
+
+
+def last_heard(d: Device) -> int:
+    """The height of d's latest reading, or of its registration when it never read."""
+    return d.latest_height if d.latest is not None else d.registered
 
 
 def _row_order(row: tuple[str, Any]) -> tuple[str, bytes]:

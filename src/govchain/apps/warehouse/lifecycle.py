@@ -183,6 +183,7 @@ def register_device(env: Env, op: RegisterDevice) -> None:
         book.devices[op.device] = d
         b.devices.append(op.device)
         book.touch_bin(b)
+        book.watch_device(d, env.params.required("wr_reading_fresh_heights"))
     else:
         d = old
         if d.bin != op.bin:

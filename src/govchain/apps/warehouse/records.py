@@ -39,6 +39,7 @@ class AlarmKind(enum.StrEnum):
     GATE = "tag_at_gate"  # a live lot's tag passed the gate without a release order
     CALIBRATION = "calibration_expired"
     FIRMWARE = "firmware_mismatch"
+    OFFLINE = "device_offline"  # no reading for more than wr_reading_fresh_heights
 
 
 class Warehouse(_Record):

@@ -10,7 +10,9 @@ and releases on its bin until an inspection clears it.
 
 from __future__ import annotations
 
-from govchain.apps.warehouse.book import ALARMS_PER_BIN_MAX, WarehouseBook
+import heapq
+
+from govchain.apps.warehouse.book import ALARMS_PER_BIN_MAX, NAMESPACE, WarehouseBook, last_heard
 from govchain.apps.warehouse.env import refuse
 from govchain.apps.warehouse.ops import ReadingsPayload
 from govchain.apps.warehouse.params import tolerance_g
@@ -22,6 +24,7 @@ from govchain.apps.warehouse.readings import (
     signature_ok,
 )
 from govchain.apps.warehouse.records import Alarm, AlarmKind, Bin, Device
+from govchain.state.context import Stores
 from govchain.state.params import Params
 
 
@@ -49,6 +52,7 @@ def record_batch(
 ) -> None:
     """Record a checked batch and raise what it shows."""
     orders = book.orders_out(height)  # once per batch: an offer scan per reading would not scale
+    fresh = params.required("wr_reading_fresh_heights")
     for signed in batch.readings:
         r = signed.reading
         d = book.devices[r.device]
@@ -56,6 +60,7 @@ def record_batch(
         d.digest = roll(d.digest, r)
         d.readings += 1
         book.touch_device(d)
+        book.watch_device(d, fresh)
         b = book.bins[(d.warehouse, d.bin)]
         if r.firmware != d.firmware:
             _alarm(book, b, d, AlarmKind.FIRMWARE, height, tx_id, r.firmware.hex())
@@ -137,3 +142,26 @@ def _alarm(
     book.alarm_seq += 1
     b.alarms.append(Alarm(book.alarm_seq, kind.value, height, d.id, tx_id, detail[:256]))
     book.touch_bin(b)
+
+
+def raise_offline(height: int, stores: Stores) -> None:
+    """At the end of a height: a device silent for more than wr_reading_fresh_heights alarms.
+
+    Execution has no clock, so the end of each height is when silence is noticed;
+    the heap holds one entry per device, due when its silence would be too long.
+    """
+    book = stores.namespace(NAMESPACE, WarehouseBook)
+    due = book.offline_due
+    if not due or due[0][0] > height:
+        return
+    fresh = stores.params.required("wr_reading_fresh_heights")
+    while due and due[0][0] <= height:
+        _at, device = heapq.heappop(due)
+        book.offline_pending.discard(device)
+        d = book.devices[device]
+        heard = last_heard(d)
+        if height - heard > fresh:
+            b = book.bins[(d.warehouse, d.bin)]
+            _alarm(book, b, d, AlarmKind.OFFLINE, height, b"", f"no reading since height {heard}")
+        else:
+            book.watch_device(d, fresh)  # it read meanwhile, or the parameter grew
