@@ -661,3 +661,17 @@ def test_sdk_payloads_refuse_what_is_not_a_transition() -> None:
         readings_payload([])
     op = Sign(b"\x01" * 32)
     assert msgspec.msgpack.decode(wr_payload(op)) == ["sign", b"\x01" * 32]
+
+
+def test_an_offline_alarm_raised_by_no_transaction_is_an_event() -> None:
+    s = Story()
+    s.set_up()
+    registered = s.ledger.height
+    events = [(s.ledger.height + 1, _event(s)) for _ in range(305)]  # empty heights only
+    raised = [(h, e) for h, e in events if e is not None]
+    assert raised, "no device_offline event"
+    height, first = raised[0]
+    assert height > registered + 300 - 5  # the devices registered in the last few heights
+    assert {a["kind"] for a in first["alarms_raised"]} == {"device_offline"}
+    devices = [a["device"] for _h, e in raised for a in e["alarms_raised"]]
+    assert sorted(devices) == sorted(d.name for d in s.devices)  # each raised once

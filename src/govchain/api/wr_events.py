@@ -6,9 +6,10 @@ The book's records carry the height of each change (an alarm's, a version's,
 a call's opening and cure, an inspection's), so a height's event is read off the
 book after it executed, and only at heights where the namespace may have
 changed: an executed `wr` or `wr.readings` transaction, or a warehouse
-governance action (audit kinds wr_*). Everything else costs one pass over the
-height's receipts. A height whose only warehouse transactions are readings can
-only raise alarms: the bins alone are read then.
+governance action (audit kinds wr_*), or a height the book lists as having
+raised an alarm (a device_offline alarm needs no transaction). Everything else
+costs one pass over the height's receipts. A height whose only warehouse
+transactions are readings can only raise alarms: the bins alone are read then.
 
 The event: {"type": "wr", "height", "alarms_raised": [alarm + warehouse, bin],
 "alarms_cleared": [{"warehouse", "bin", "seqs", "inspector"}], "receipts":
@@ -152,7 +153,8 @@ def wr_event(
     if book is None:
         return None
     changed, transitions = changed_at(txs, receipts, audit)
-    if not changed:
+    # A height hook (device_offline) may raise an alarm with no warehouse transaction.
+    if not changed and height not in book.alarm_heights:
         return None
     out = _Lists()
     _bins(book, height, out)

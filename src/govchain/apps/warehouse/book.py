@@ -10,6 +10,7 @@ the API and the simulator's checkers see.
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from typing import Any
 
 import msgspec
@@ -45,6 +46,7 @@ MARKS_KEPT = 400  # a pledge's daily marks kept on the chain (more than a year)
 ALARMS_PER_BIN_MAX = 64
 INSPECTIONS_KEPT = 32
 VERSIONS_MAX = 256  # a receipt's history
+ALARM_HEIGHTS_KEPT = 256
 
 _T_WAREHOUSE, _T_BIN, _T_DEVICE, _T_LOT = "warehouse", "bin", "device", "lot"
 _T_RECEIPT, _T_PLEDGE, _T_PRICE, _T_OFFER, _T_MARKS = (
@@ -94,6 +96,9 @@ class WarehouseBook:
         # device at most (offline_pending), so the heap never outgrows the devices.
         self.offline_due: list[tuple[int, str]] = []
         self.offline_pending: set[str] = set()
+        # Heights that raised an alarm, newest last: readers (the API's events) learn
+        # of alarms a height hook raised without a warehouse transaction. Not state.
+        self.alarm_heights: deque[int] = deque(maxlen=ALARM_HEIGHTS_KEPT)
         self._dirty: dict[tuple[str, Any], None] = {}
         self._new_marks: dict[str, list[Mark]] = {}
 

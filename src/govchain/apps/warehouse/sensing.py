@@ -140,6 +140,8 @@ def _alarm(
     if len(b.alarms) >= ALARMS_PER_BIN_MAX:
         return  # the bin is suspended already; the evidence stays in the device's stream
     book.alarm_seq += 1
+    if not book.alarm_heights or book.alarm_heights[-1] != height:
+        book.alarm_heights.append(height)
     b.alarms.append(Alarm(book.alarm_seq, kind.value, height, d.id, tx_id, detail[:256]))
     book.touch_bin(b)
 
