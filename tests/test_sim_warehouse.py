@@ -42,15 +42,15 @@ BANKS = {BANK_A.address: 10**12, BANK_B.address: 10**12}
 class Physics:
     """What a workload would know: the goods it moved, and the readings it made short."""
 
-    def __init__(self, truth: dict[str, int], short: frozenset[tuple[str, int]] = frozenset()):
+    def __init__(self, truth: dict[str, int], short: dict[tuple[str, int], int] | None = None):
         self.truth = truth
-        self.short = short
+        self.short = short or {}
 
     def truth_g(self, warehouse: bytes, bin_code: str, height: int) -> int | None:
         return self.truth.get(bin_code) if warehouse == OPERATOR.address else None
 
-    def drifted(self, device: str, counter: int) -> bool:
-        return (device, counter) in self.short
+    def understated_g(self, device: str, counter: int) -> int | None:
+        return self.short.get((device, counter))
 
 
 def pledged() -> tuple[Story, WarehouseBook, str]:
@@ -160,11 +160,14 @@ def test_a_green_bin_whose_cell_reads_short_is_found() -> None:
     book_g = book.bins[(OPERATOR.address, "A1")].book_g
     cell = book.devices["cell-a1"]
     # The chain calls the bin green; the workload knows this reading was a drift it made.
-    short = Physics({"A1": book_g}, frozenset({("cell-a1", cell.counter)}))
+    short = Physics({"A1": book_g}, {("cell-a1", cell.counter): book_g})
     assert [inv for inv, _ in found(s, short)] == ["wr_goods"]
-    # Once the chain sees the drift (an alarm), the bin is no longer green: no problem.
+    # A drift of goods that have moved since says nothing about the goods now.
+    moved = Physics({"A1": book_g}, {("cell-a1", cell.counter): book_g + TONNE})
+    assert found(s, moved) == []
+    # Once the chain sees a drift (an alarm), the bin is no longer green: no problem.
     assert s.read(s.cell.reading(book_g - 50 * TONNE)) == ["executed"]
-    shorter = Physics({"A1": book_g}, frozenset({("cell-a1", book.devices["cell-a1"].counter)}))
+    shorter = Physics({"A1": book_g}, {("cell-a1", book.devices["cell-a1"].counter): book_g})
     assert found(s, shorter) == []
 
 

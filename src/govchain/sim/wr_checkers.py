@@ -10,9 +10,9 @@ is checking after every step. Each finding is a violation with the seed to repla
 - wr_bin: a bin's live lots are the ones it lists, their quantities sum to its
   book, and the book stays within capacity;
 - wr_goods: physical claims, against what the workload knows (`Physics`): the
-  book of each bin weighs what the workload brought in and let out, and a bin
-  whose load cell last reported a short reading (a drift the workload made) is
-  never green while no withdrawal is under way;
+  book of each bin weighs what the workload brought in and let out, and where
+  its load cell last read short (a drift the workload made, of goods that have
+  not moved since), the bin is not green while no withdrawal is under way;
 - wr_index: one live lot per commitment, every live tag maps to the one live lot
   that carries it;
 - wr_double_pledge: at most one live pledge per receipt; a receipt's encumbrance
@@ -68,8 +68,8 @@ class Physics(Protocol):
         """Grams the workload brought into the bin and let out by that height (None: none)."""
         ...
 
-    def drifted(self, device: str, counter: int) -> bool:
-        """True when that reading was a drift the workload made (it reports short)."""
+    def understated_g(self, device: str, counter: int) -> int | None:
+        """When that reading was a drift the workload made, the bin's grams it read short of."""
         ...
 
 
@@ -155,7 +155,9 @@ def goods_problems(book: WarehouseBook, ledger: Ledger, physics: Physics) -> Ite
         short = [
             d
             for d in b.devices
-            if (dev := book.devices[d]).latest is not None and physics.drifted(d, dev.counter)
+            if truth is not None
+            and book.devices[d].latest is not None
+            and physics.understated_g(d, book.devices[d].counter) == truth
         ]
         if not short:
             continue

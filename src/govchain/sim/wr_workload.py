@@ -87,8 +87,8 @@ from govchain.state.genesis import GenesisIdentity
 from govchain.state.kinds.gov_propose import ProposePayload
 from govchain.state.kinds.gov_vote import VotePayload
 from govchain.state.ledger import Ledger
+from govchain.state.receipts import Reason, Status
 from govchain.state.receipts import Receipt as TxReceipt
-from govchain.state.receipts import Status
 
 DOUBLE_PLEDGE = "double-pledge"
 WR_PLANTS = frozenset({DOUBLE_PLEDGE})  # the simulator's own planted bugs (not the node's)
@@ -101,6 +101,7 @@ WR_INTERVAL_MS = 100
 BURST_LOST_MS = 1_000
 BURST_WAIT_MS_MAX = 8_000
 MOVES_PER_BURST_MAX = 2
+RESYNC_OUTCOMES = frozenset({"unsettled", Reason.NONCE_GAP.value, Reason.EXPIRED.value})
 CAST_BALANCE_FEN = 10**12  # funded members: ten billion yuan each
 IDENTITY_TIER = 2  # holders must be identified; tier 2 sends 64 KiB payloads
 COMMODITY = "copper_cathode"
@@ -270,7 +271,9 @@ class Burst:
         intent: tuple[tuple[str, int], ...] = (),
     ) -> int:
         """Add one transaction; returns its index (what later ones depend on)."""
-        deps = tuple(sorted({i for i in after if i is not None}))[-AFTER_MAX:]
+        deps = tuple(sorted({i for i in after if i is not None}))
+        if len(deps) > AFTER_MAX:
+            raise ValueError(f"{label} depends on {len(deps)} transactions, at most {AFTER_MAX}")
         build = _constant(payload) if isinstance(payload, bytes) else payload
         self.sends.append(_Send(label, actor, kind, build, deps, intent))
         return len(self.sends) - 1
@@ -335,8 +338,8 @@ class WrWorkload:
         }
         self.stats: dict[str, int] = {}  # "label:outcome" -> count
         self._intents: dict[bytes, tuple[tuple[str, int], ...]] = {}  # tx id -> goods moved
-        self._drifts: set[tuple[str, int]] = set()  # (device, counter) read short
-        self._inflight: list[tuple[str, bytes]] = []
+        self._drifts: dict[tuple[str, int], int] = {}  # (device, counter) -> grams read short of
+        self._inflight: list[tuple[str, bytes, Client]] = []  # (label, tx id, sender)
         self._sent_ms = 0
         self._lost_ms: int | None = None  # since when the burst's pending ones are unknown
         self._seq = 0
@@ -355,9 +358,9 @@ class WrWorkload:
                 total += sum(g for code, g in moves if code == bin_code)
         return total
 
-    def drifted(self, device: str, counter: int) -> bool:
-        """True when the workload made that reading short."""
-        return (device, counter) in self._drifts
+    def understated_g(self, device: str, counter: int) -> int | None:
+        """When the workload made that reading short, the bin's grams it understated."""
+        return self._drifts.get((device, counter))
 
     # -- driving ----------------------------------------------------------------------
     def step(
@@ -375,13 +378,7 @@ class WrWorkload:
         """
         if self._inflight and not self._settled(now_ms, known):
             return
-        if self._inflight:
-            for label, sent in self._inflight:
-                r = self.final.get(sent)
-                outcome = "unsettled" if r is None else (r.reason or r.status)
-                key = f"{label}:{outcome}"
-                self.stats[key] = self.stats.get(key, 0) + 1
-            self._inflight = []
+        self._tally(ledger)
         burst = self._plan(ledger)
         ids: list[bytes] = []
         for s in burst.sends:
@@ -392,14 +389,31 @@ class WrWorkload:
                 break  # what depends on it would wait for a parent that never comes
             s.actor.sent(tx, now_ms)
             ids.append(tx.id)
-            self._inflight.append((s.label, tx.id))
+            self._inflight.append((s.label, tx.id, s.actor))
             if s.intent:
                 self._intents[tx.id] = s.intent
         self._sent_ms, self._lost_ms = now_ms, None
 
+    def _tally(self, ledger: Ledger) -> None:
+        """Count how the last burst ended; senders whose chain of nonces broke start over."""
+        broken: dict[bytes, Client] = {}
+        for label, sent, actor in self._inflight:
+            r = self.final.get(sent)
+            outcome = "unsettled" if r is None else (r.reason or r.status)
+            key = f"{label}:{outcome}"
+            self.stats[key] = self.stats.get(key, 0) + 1
+            if outcome in RESYNC_OUTCOMES:
+                broken[actor.key.address] = actor
+        for address, actor in broken.items():
+            # A lost transaction leaves a gap that every later one of its sender's falls
+            # into (nonce_gap): the next one takes the sender's nonce as final state has it.
+            account = ledger.accounts.get(address)
+            actor.nonce, actor.last = (account.nonce if account is not None else 0), None
+        self._inflight = []
+
     def _settled(self, now_ms: int, known: Callable[[bytes], bool]) -> bool:
         """True when the burst in flight is final, lost, or waited for long enough."""
-        pending = [sent for _, sent in self._inflight if sent not in self.final]
+        pending = [sent for _, sent, _ in self._inflight if sent not in self.final]
         if not pending or now_ms - self._sent_ms >= BURST_WAIT_MS_MAX:
             return True
         if any(known(sent) for sent in pending):
@@ -509,9 +523,10 @@ class WrWorkload:
         )
 
     def _readings(
-        self, readings: Iterable[tuple[str, int, tuple[str, ...]]], short: bool = False
+        self, readings: Iterable[tuple[str, int, tuple[str, ...]]], short_of: int | None = None
     ) -> bytes:
-        """A gateway batch: each device's next signed reading of (grams, tags)."""
+        """A gateway batch: each device's next signed reading of (grams, tags); short_of:
+        the readings are drifts, short of that many grams in the bin."""
         signed: list[SignedReading] = []
         for name, grams, tags in readings:
             d = self.devices[name]
@@ -521,8 +536,8 @@ class WrWorkload:
                     d.key, Reading(name, d.counter, d.counter, max(grams, 0), tags, FIRMWARE)
                 )
             )
-            if short:
-                self._drifts.add((name, d.counter))
+            if short_of is not None:
+                self._drifts[(name, d.counter)] = short_of
         return encode(ReadingsPayload(tuple(signed)))
 
     # -- moves --------------------------------------------------------------------------
@@ -614,16 +629,9 @@ class WrWorkload:
             return False
         r, holder = picked
         numbers = [r.number]
-        more = [
-            x
-            for x in self._valid(p)
-            if x.number != r.number
-            and x.holder == r.holder
-            and not x.encumbrance
-            and x.controller == x.holder
-        ]
+        more = [n for n in self._free(p, r.holder) if n != r.number]
         if more and self.rng.random() < 0.3:
-            numbers.append(self.rng.choice(more).number)
+            numbers.append(self.rng.choice(more))
         quantity = sum(p.book.receipts[n].quantity_g for n in numbers)
         self._pledge(
             p, "pledge", tuple(numbers), holder, self.rng.choice(self.cast.banks), quantity, p.base
@@ -646,11 +654,7 @@ class WrWorkload:
         borrower = self.cast.of(pledge.borrower) if pledge else None
         if pledge is None or borrower is None:
             return False
-        free = [
-            r.number
-            for r in self._valid(p)
-            if r.holder == pledge.borrower and not r.encumbrance and r.controller == r.holder
-        ]
+        free = self._free(p, pledge.borrower)
         if not free:
             return False
         p.burst.op(
@@ -688,11 +692,7 @@ class WrWorkload:
         bank = self.cast.of(pledge.bank) if pledge else None
         if pledge is None or bank is None:
             return False
-        free = [
-            r.number
-            for r in self._valid(p)
-            if r.holder == pledge.borrower and not r.encumbrance and r.controller == r.holder
-        ]
+        free = self._free(p, pledge.borrower)
         add = (self.rng.choice(free),) if free and self.rng.random() < 0.5 else ()
         if len(pledge.receipts) < 2 and not add:
             return False
@@ -719,7 +719,7 @@ class WrWorkload:
         if p.belief[code] < 4 * tol or self._withdrawing(p, code):
             return False
         grams = p.belief[code] - self.rng.randint(2 * tol, p.belief[code] // 2)
-        batch = self._readings([(f"cell-{code}", grams, ())], short=True)
+        batch = self._readings([(f"cell-{code}", grams, ())], short_of=p.belief[code])
         p.burst.add("drift", self.cast.gateway, KIND_READINGS, batch, p.base)
         return True
 
@@ -827,13 +827,8 @@ class WrWorkload:
         p.belief[code] += net
         short = drift and self.rng.random() < DRIFT_CHANCE
         sensed = p.belief[code] // 2 if short else p.belief[code]
-        read = p.burst.add(
-            "reading",
-            gw,
-            KIND_READINGS,
-            self._readings([(f"cell-{code}", sensed, ())], short),
-            (booked,),
-        )
+        cell = self._readings([(f"cell-{code}", sensed, ())], p.belief[code] if short else None)
+        read = p.burst.add("reading", gw, KIND_READINGS, cell, (booked,))
         return lot, net, read
 
     def _issue(
@@ -872,6 +867,14 @@ class WrWorkload:
 
     def _valid(self, p: _Plan) -> list[Receipt]:
         return [r for r in p.book.receipts.values() if r.status == ReceiptStatus.VALID]
+
+    def _free(self, p: _Plan, holder: bytes) -> list[str]:
+        """The holder's valid receipts that no pledge encumbers."""
+        return [
+            r.number
+            for r in self._valid(p)
+            if r.holder == holder and not r.encumbrance and r.controller == r.holder
+        ]
 
     def _receipt(
         self, p: _Plan, keep: Callable[[Receipt], bool], movable_only: bool = True
