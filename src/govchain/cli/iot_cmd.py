@@ -12,7 +12,6 @@ the alarms the readings raised (GET /v1/wr/alarms). Until a node serves the
 from __future__ import annotations
 
 import json
-import secrets
 import time
 import tomllib
 from collections.abc import Callable, Sequence
@@ -34,12 +33,12 @@ from govchain.apps.warehouse.iot import (
 )
 from govchain.apps.warehouse.readings import READINGS_PER_BATCH_MAX, DeviceKind
 from govchain.crypto.keys import SigningKey
-from govchain.node.files import write_key
 from govchain.sdk.errors import SdkError
 from govchain.state.params import PAYLOAD_BYTES_CAP
 from govchain.state.params import specs as param_specs
 
 from .common import default_node, json_option, load_key, node_option, reported, show
+from .keys_cmd import new_key_file
 from .output import EXIT_FAILURE, EXIT_USAGE, CliError, emit_json, example
 
 if TYPE_CHECKING:
@@ -68,13 +67,7 @@ def iot_group() -> None:
 @reported
 def keygen(out: Path, as_json: bool) -> None:
     """Create a device key file; prints the public key that register-device takes."""
-    if out.exists():
-        raise CliError("file_exists", f"{out} already exists; refusing to overwrite a key", 2)
-    key = SigningKey(secrets.token_bytes(32))
-    try:
-        write_key(out, key)
-    except OSError as exc:
-        raise CliError("cannot_write", f"cannot write {out}: {exc.strerror}", EXIT_USAGE) from None
+    key = new_key_file(out)
     show({"file": str(out), "public_key": key.public_key.hex()}, as_json)
 
 

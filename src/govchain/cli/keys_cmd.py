@@ -31,13 +31,7 @@ def keys() -> None:
 @reported
 def keys_new(out: Path, as_json: bool) -> None:
     """Create a new Ed25519 key file; prints its address and public key."""
-    if out.exists():
-        raise CliError("file_exists", f"{out} already exists; refusing to overwrite a key", 2)
-    key = SigningKey(secrets.token_bytes(32))
-    try:
-        write_key(out, key)
-    except OSError as exc:
-        raise CliError("cannot_write", f"cannot write {out}: {exc.strerror}", EXIT_USAGE) from None
+    key = new_key_file(out)
     show({"address": key.address.hex(), "public_key": key.public_key.hex()}, as_json)
 
 
@@ -49,3 +43,15 @@ def keys_show(file: Path, as_json: bool) -> None:
     """Print a key file's address and public key."""
     key = load_key(file)
     show({"address": key.address.hex(), "public_key": key.public_key.hex()}, as_json)
+
+
+def new_key_file(out: Path) -> SigningKey:
+    """A fresh key written to out; CliError when out exists or cannot be written."""
+    if out.exists():
+        raise CliError("file_exists", f"{out} already exists; refusing to overwrite a key", 2)
+    key = SigningKey(secrets.token_bytes(32))
+    try:
+        write_key(out, key)
+    except OSError as exc:
+        raise CliError("cannot_write", f"cannot write {out}: {exc.strerror}", EXIT_USAGE) from None
+    return key
