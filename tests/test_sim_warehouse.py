@@ -42,12 +42,21 @@ BANKS = {BANK_A.address: 10**12, BANK_B.address: 10**12}
 class Physics:
     """What a workload would know: the goods it moved, and the readings it made short."""
 
-    def __init__(self, truth: dict[str, int], short: dict[tuple[str, int], int] | None = None):
+    def __init__(
+        self,
+        truth: dict[str, int],
+        short: dict[tuple[str, int], int] | None = None,
+        present: dict[str, int] | None = None,
+    ):
         self.truth = truth
         self.short = short or {}
+        self.present = truth if present is None else present
 
-    def truth_g(self, warehouse: bytes, bin_code: str, height: int) -> int | None:
+    def booked_g(self, warehouse: bytes, bin_code: str, height: int) -> int | None:
         return self.truth.get(bin_code) if warehouse == OPERATOR.address else None
+
+    def present_g(self, warehouse: bytes, bin_code: str, height: int) -> int | None:
+        return self.present.get(bin_code) if warehouse == OPERATOR.address else None
 
     def understated_g(self, device: str, counter: int) -> int | None:
         return self.short.get((device, counter))
@@ -152,7 +161,21 @@ def test_a_book_that_is_not_the_goods_moved_is_found() -> None:
     book_g = book.bins[(OPERATOR.address, "A1")].book_g
     problems = found(s, Physics({"A1": book_g - TONNE}))
     assert [inv for inv, _ in problems] == ["wr_goods"]
-    assert "where the goods moved in weigh" in problems[0][1]
+    assert "the goods moved say" in problems[0][1]
+
+
+def test_a_green_bin_without_its_pledged_goods_is_found() -> None:
+    s, book, _pid = pledged()
+    book_g = book.bins[(OPERATOR.address, "A1")].book_g
+    # The receipt's 1,000 t are pledged; 10 t more than the tolerance left at the gate,
+    # and the chain still calls the bin green.
+    gone = Physics({"A1": book_g}, present={"A1": book_g - 15 * TONNE})
+    assert [inv for inv, _ in found(s, gone)] == ["wr_goods"]
+    within = Physics({"A1": book_g}, present={"A1": book_g - 5 * TONNE})
+    assert found(s, within) == []
+    # Goods can always be stolen: once the chain sees them go (an alarm), nothing to find.
+    assert s.read(s.cell.reading(book_g - 15 * TONNE)) == ["executed"]
+    assert found(s, gone) == []
 
 
 def test_a_green_bin_whose_cell_reads_short_is_found() -> None:

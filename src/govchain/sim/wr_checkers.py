@@ -10,9 +10,11 @@ is checking after every step. Each finding is a violation with the seed to repla
 - wr_bin: a bin's live lots are the ones it lists, their quantities sum to its
   book, and the book stays within capacity;
 - wr_goods: physical claims, against what the workload knows (`Physics`): the
-  book of each bin weighs what the workload brought in and let out, and where
-  its load cell last read short (a drift the workload made, of goods that have
-  not moved since), the bin is not green while no withdrawal is under way;
+  book of each bin weighs what the workload brought in and let out; a bin
+  whose pledged goods are not all there (beyond tolerance) is not green; and
+  where its load cell last read short (a drift the workload made, of goods
+  that have not moved since), the bin is not green while no withdrawal is
+  under way;
 - wr_index: one live lot per commitment, every live tag maps to the one live lot
   that carries it;
 - wr_double_pledge: at most one live pledge per receipt; a receipt's encumbrance
@@ -36,7 +38,7 @@ from typing import Protocol
 
 from govchain.apps.warehouse.book import NAMESPACE, WarehouseBook
 from govchain.apps.warehouse.financing import ACTIVE, ENFORCEABLE
-from govchain.apps.warehouse.params import valuation_params
+from govchain.apps.warehouse.params import tolerance_g, valuation_params
 from govchain.apps.warehouse.records import PledgeRec, PriceRec, ReceiptStatus
 from govchain.apps.warehouse.units import BP_PER_ONE
 from govchain.apps.warehouse.valuation import (
@@ -64,8 +66,13 @@ Fail = Callable[[str, str], None]  # where a violation goes (Checkers.fail)
 class Physics(Protocol):
     """What the workload knows that the chain only learns through its sensors."""
 
-    def truth_g(self, warehouse: bytes, bin_code: str, height: int) -> int | None:
-        """Grams the workload brought into the bin and let out by that height (None: none)."""
+    def booked_g(self, warehouse: bytes, bin_code: str, height: int) -> int | None:
+        """Grams the bin's book should hold at height, by the intakes and withdrawals the
+        workload made (None: not a bin of the workload's)."""
+        ...
+
+    def present_g(self, warehouse: bytes, bin_code: str, height: int) -> int | None:
+        """Grams really in the bin at height: taken in, less what was weighed out."""
         ...
 
     def understated_g(self, device: str, counter: int) -> int | None:
@@ -143,27 +150,42 @@ def bin_problems(book: WarehouseBook) -> Iterator[Problem]:
 
 
 def goods_problems(book: WarehouseBook, ledger: Ledger, physics: Physics) -> Iterator[Problem]:
-    """wr_goods: the book against the goods the workload moved, and short readings seen."""
-    height = ledger.height
+    """wr_goods: the book against the goods the workload moved, and a green bin against the
+    goods there: its pledged goods, and its load cell's short readings."""
+    height, params = ledger.height, ledger.stores.params
+    pledged = _pledged_g(book)
     for b in book.bins.values():
-        truth = physics.truth_g(b.warehouse, b.code, height)
-        if truth is not None and truth != b.book_g:
-            yield (
-                "wr_goods",
-                f"bin {b.code} books {b.book_g} g where the goods moved in weigh {truth} g",
-            )
+        booked = physics.booked_g(b.warehouse, b.code, height)
+        if booked is not None and booked != b.book_g:
+            yield "wr_goods", f"bin {b.code} books {b.book_g} g; the goods moved say {booked} g"
+        present = physics.present_g(b.warehouse, b.code, height)
+        c = book.consistency(b, height, params)
+        if present is None or not c.green:
+            continue  # goods can always go missing: the chain's part is to notice
+        owed = pledged.get((b.warehouse, b.code), 0)
+        if owed > present + tolerance_g(params, owed):
+            yield "wr_goods", f"bin {b.code} is green with {present} g for {owed} g pledged"
         short = [
             d
             for d in b.devices
-            if truth is not None
-            and book.devices[d].latest is not None
-            and physics.understated_g(d, book.devices[d].counter) == truth
+            if book.devices[d].latest is not None
+            and physics.understated_g(d, book.devices[d].counter) == present
         ]
-        if not short:
-            continue
-        c = book.consistency(b, height, ledger.stores.params)
-        if c.green and c.outgoing_g == 0:
+        if short and c.outgoing_g == 0:
             yield "wr_goods", f"bin {b.code} is green though {short[0]} last reported short"
+
+
+def _pledged_g(book: WarehouseBook) -> dict[tuple[bytes, str], int]:
+    """Grams of valid, pledged receipts, per bin."""
+    out: dict[tuple[bytes, str], int] = {}
+    for r in book.receipts.values():
+        if r.status == _VALID and r.encumbrance:
+            for lot_id, grams in r.lots:
+                lot = book.lots.get(lot_id)
+                if lot is not None:
+                    key = (lot.warehouse, lot.bin)
+                    out[key] = out.get(key, 0) + grams
+    return out
 
 
 def index_problems(book: WarehouseBook) -> Iterator[Problem]:

@@ -21,8 +21,9 @@ depends on as parents (an offer before its signatures, a weighing before the
 intake), so the final order runs them in order, often within one height. The
 next burst waits until this one is final (or lost, or too slow: see
 BURST_LOST_MS) and is planned from the most advanced honest ledger. The
-workload keeps its own record of the goods it moved (`truth_g`) and of the
-readings it made short (`understated_g`): what only sensors tell the chain.
+workload keeps its own record of the goods it moved (`booked_g`, `present_g`)
+and of the readings it made short (`understated_g`): what only sensors tell
+the chain.
 Its choices come from its own PRNG seeded with the seed, so a seed replays
 exactly.
 """
@@ -220,6 +221,10 @@ class _Device:
 
 
 Payload = Callable[[list[bytes]], bytes]  # the burst's ids so far -> the payload
+# (BOOK or PRESENT, bin, grams): once its transaction executes, goods enter or leave the
+# bin's book (intake, withdrawal) or the bin itself (intake, weighing out at the gate).
+Move = tuple[str, str, int]
+BOOK, PRESENT = "book", "present"
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +234,7 @@ class _Send:
     kind: str
     payload: Payload
     after: tuple[int, ...]  # indexes of earlier sends it depends on
-    intent: tuple[tuple[str, int], ...]  # (bin, grams) the goods move once it executes
+    intent: tuple[Move, ...]  # what it moves once it executes
 
 
 def _constant(data: bytes) -> Payload:
@@ -272,7 +277,7 @@ class Burst:
         kind: str,
         payload: bytes | Payload,
         after: Iterable[int | None] = (),
-        intent: tuple[tuple[str, int], ...] = (),
+        intent: tuple[Move, ...] = (),
     ) -> int:
         """Add one transaction; returns its index (what later ones depend on)."""
         deps = tuple(sorted({i for i in after if i is not None}))
@@ -289,7 +294,7 @@ class Burst:
         op: AnyOp,
         after: Iterable[int | None] = (),
         signers: Sequence[tuple[str, Client]] = (),
-        intent: tuple[tuple[str, int], ...] = (),
+        intent: tuple[Move, ...] = (),
     ) -> int:
         """A `wr` transition; with signers, the offer and each signature, in turn.
 
@@ -341,7 +346,7 @@ class WrWorkload:
             n: _Device(n, k, b, SigningKey.from_label(f"sim-wr-device-{n}")) for n, k, b in DEVICES
         }
         self.stats: dict[str, int] = {}  # "label:outcome" -> count
-        self._intents: dict[bytes, tuple[tuple[str, int], ...]] = {}  # tx id -> goods moved
+        self._intents: dict[bytes, tuple[Move, ...]] = {}  # tx id -> what it moves
         self._drifts: dict[tuple[str, int], int] = {}  # (device, counter) -> grams read short of
         self._inflight: list[tuple[str, bytes, Client]] = []  # (label, tx id, sender)
         self._sent_ms = 0
@@ -351,15 +356,22 @@ class WrWorkload:
         self._price = PRICE_START_FEN_PER_TONNE
 
     # -- what only the workload knows (wr_checkers.Physics) ---------------------------
-    def truth_g(self, warehouse: bytes, bin_code: str, height: int) -> int | None:
-        """Grams the workload's executed intakes and withdrawals left in the bin by height."""
+    def booked_g(self, warehouse: bytes, bin_code: str, height: int) -> int | None:
+        """Grams that the intakes and withdrawals executed by height left in the bin's book."""
+        return self._moved(BOOK, warehouse, bin_code, height)
+
+    def present_g(self, warehouse: bytes, bin_code: str, height: int) -> int | None:
+        """Grams in the bin at height: taken in, less what was weighed out at the gate."""
+        return self._moved(PRESENT, warehouse, bin_code, height)
+
+    def _moved(self, what: str, warehouse: bytes, bin_code: str, height: int) -> int | None:
         if warehouse != self.cast.operator.key.address:
             return None
         total = 0
         for tx, moves in self._intents.items():
             r = self.final.get(tx)
             if r is not None and r.height <= height and r.status == Status.EXECUTED:
-                total += sum(g for code, g in moves if code == bin_code)
+                total += sum(g for w, code, g in moves if w == what and code == bin_code)
         return total
 
     def understated_g(self, device: str, counter: int) -> int | None:
@@ -439,7 +451,7 @@ class WrWorkload:
         assert isinstance(book, WarehouseBook)  # the sim's genesis runs the warehouse
         p = _Plan(ledger, book)
         p.belief = {
-            code: self.truth_g(self.cast.operator.key.address, code, ledger.height) or 0
+            code: self.present_g(self.cast.operator.key.address, code, ledger.height) or 0
             for code, _ in BINS
         }
         self._infrastructure(p)
@@ -799,12 +811,12 @@ class WrWorkload:
             ("gate-1", 0, first_lot.tags[:2]),
             *((f"cell-{code}", p.belief[code] - g, ()) for code, g in sorted(leaving.items())),
         ]
-        weighed = p.burst.add(
-            "reading", self.cast.gateway, KIND_READINGS, self._readings(seen), (order,)
-        )
+        out = tuple((PRESENT, code, -g) for code, g in sorted(leaving.items()))
+        batch = self._readings(seen)
+        weighed = p.burst.add("reading", self.cast.gateway, KIND_READINGS, batch, (order,), out)
         for code, g in leaving.items():
             p.belief[code] -= g
-        intent = tuple((code, -g) for code, g in sorted(leaving.items()))
+        intent = tuple((BOOK, code, -g) for code, g in sorted(leaving.items()))
         p.burst.add(
             "withdraw/sign-warehouse",
             self.cast.operator,
@@ -837,7 +849,8 @@ class WrWorkload:
             "reading", gw, KIND_READINGS, self._readings([("scale-1", spec.gross_g, ())]), p.base
         )
         intake = Intake(lot, code, tags, spec, self.rng.randbytes(32), b"", "scale-1")
-        booked = p.burst.op(label, self.cast.operator, intake, (scale,), intent=((code, net),))
+        moves = ((BOOK, code, net), (PRESENT, code, net))
+        booked = p.burst.op(label, self.cast.operator, intake, (scale,), intent=moves)
         p.belief[code] += net
         short = drift and self.rng.random() < DRIFT_CHANCE
         sensed = p.belief[code] // 2 if short else p.belief[code]
