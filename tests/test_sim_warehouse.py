@@ -17,7 +17,7 @@ import pytest
 from govchain.apps.warehouse import financing
 from govchain.apps.warehouse import kind as wr_kind
 from govchain.apps.warehouse.book import WarehouseBook
-from govchain.apps.warehouse.ops import Pledge, Repay, Sign
+from govchain.apps.warehouse.ops import Pledge, Repay, Sign, Split
 from govchain.sim.cluster import SimConfig, SimResult, Simulation
 from govchain.sim.runner import Summary
 from govchain.sim.wr_checkers import (
@@ -25,6 +25,7 @@ from govchain.sim.wr_checkers import (
     WrCheckers,
     bin_problems,
     control_problems,
+    departed_receipts,
     goods_problems,
     index_problems,
     money_problems,
@@ -46,17 +47,17 @@ class Physics:
         self,
         truth: dict[str, int],
         short: dict[tuple[str, int], int] | None = None,
-        present: dict[str, int] | None = None,
+        gone: tuple[str, ...] = (),
     ):
         self.truth = truth
         self.short = short or {}
-        self.present = truth if present is None else present
+        self.gone = list(gone)
 
     def booked_g(self, warehouse: bytes, bin_code: str, height: int) -> int | None:
         return self.truth.get(bin_code) if warehouse == OPERATOR.address else None
 
-    def present_g(self, warehouse: bytes, bin_code: str, height: int) -> int | None:
-        return self.present.get(bin_code) if warehouse == OPERATOR.address else None
+    def departed(self, height: int) -> list[str]:
+        return self.gone
 
     def understated_g(self, device: str, counter: int) -> int | None:
         return self.short.get((device, counter))
@@ -164,18 +165,28 @@ def test_a_book_that_is_not_the_goods_moved_is_found() -> None:
     assert "the goods moved say" in problems[0][1]
 
 
-def test_a_green_bin_without_its_pledged_goods_is_found() -> None:
+def test_a_green_bin_whose_pledged_goods_left_is_found() -> None:
     s, book, _pid = pledged()
     book_g = book.bins[(OPERATOR.address, "A1")].book_g
-    # The receipt's 1,000 t are pledged; 10 t more than the tolerance left at the gate,
-    # and the chain still calls the bin green.
-    gone = Physics({"A1": book_g}, present={"A1": book_g - 15 * TONNE})
-    assert [inv for inv, _ in found(s, gone)] == ["wr_goods"]
-    within = Physics({"A1": book_g}, present={"A1": book_g - 5 * TONNE})
-    assert found(s, within) == []
+    # The pledged receipt's goods were weighed out at the gate; the bin is still green.
+    gone = Physics({"A1": book_g}, gone=(NUMBER,))
+    problems = found(s, gone)
+    assert [inv for inv, _ in problems] == ["wr_goods"]
+    assert f"pledged {NUMBER}'s goods left it" in problems[0][1]
     # Goods can always be stolen: once the chain sees them go (an alarm), nothing to find.
-    assert s.read(s.cell.reading(book_g - 15 * TONNE)) == ["executed"]
+    assert s.read(s.cell.reading(0)) == ["executed"]
     assert found(s, gone) == []
+
+
+def test_goods_that_left_stay_gone_in_the_receipts_split_from_them() -> None:
+    s, book, _pid = pledged()
+    half = 500 * TONNE
+    split = Split(NUMBER, (("WR-A", (("LOT-1", half),)), ("WR-B", (("LOT-1", half),))))
+    assert s.run(s.wr(OPERATOR, split)) == ["executed"]
+    assert [r.number for r in departed_receipts(book, [NUMBER])] == ["WR-A", "WR-B"]
+    book_g = book.bins[(OPERATOR.address, "A1")].book_g
+    problems = found(s, Physics({"A1": book_g}, gone=(NUMBER,)))
+    assert [d.split(" ")[-4] for _, d in problems] == ["WR-A's", "WR-B's"]
 
 
 def test_a_green_bin_whose_cell_reads_short_is_found() -> None:

@@ -10,11 +10,10 @@ is checking after every step. Each finding is a violation with the seed to repla
 - wr_bin: a bin's live lots are the ones it lists, their quantities sum to its
   book, and the book stays within capacity;
 - wr_goods: physical claims, against what the workload knows (`Physics`): the
-  book of each bin weighs what the workload brought in and let out; a bin
-  whose pledged goods are not all there (beyond tolerance) is not green; and
-  where its load cell last read short (a drift the workload made, of goods
-  that have not moved since), the bin is not green while no withdrawal is
-  under way;
+  book of each bin weighs what the workload brought in and let out; a bin is
+  not green while a pledged receipt's goods have left it (weighed out at the
+  gate), nor while its load cell last read short (a drift the workload made,
+  of goods that have not moved since) and no withdrawal is under way;
 - wr_index: one live lot per commitment, every live tag maps to the one live lot
   that carries it;
 - wr_double_pledge: at most one live pledge per receipt; a receipt's encumbrance
@@ -31,15 +30,15 @@ is checking after every step. Each finding is a violation with the seed to repla
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Protocol
 
 from govchain.apps.warehouse.book import NAMESPACE, WarehouseBook
 from govchain.apps.warehouse.financing import ACTIVE, ENFORCEABLE
-from govchain.apps.warehouse.params import tolerance_g, valuation_params
-from govchain.apps.warehouse.records import PledgeRec, PriceRec, ReceiptStatus
+from govchain.apps.warehouse.params import valuation_params
+from govchain.apps.warehouse.records import PledgeRec, PriceRec, Receipt, ReceiptStatus
 from govchain.apps.warehouse.units import BP_PER_ONE
 from govchain.apps.warehouse.valuation import (
     Price,
@@ -71,8 +70,9 @@ class Physics(Protocol):
         workload made (None: not a bin of the workload's)."""
         ...
 
-    def present_g(self, warehouse: bytes, bin_code: str, height: int) -> int | None:
-        """Grams really in the bin at height: taken in, less what was weighed out."""
+    def departed(self, height: int) -> list[str]:
+        """Receipts whose goods the workload weighed out at the gate (under an open
+        withdrawal order) by height: they left, whatever the chain made of the order."""
         ...
 
     def understated_g(self, device: str, counter: int) -> int | None:
@@ -150,21 +150,24 @@ def bin_problems(book: WarehouseBook) -> Iterator[Problem]:
 
 
 def goods_problems(book: WarehouseBook, ledger: Ledger, physics: Physics) -> Iterator[Problem]:
-    """wr_goods: the book against the goods the workload moved, and a green bin against the
-    goods there: its pledged goods, and its load cell's short readings."""
+    """wr_goods: the book against the goods the workload moved; a green bin against the
+    goods there (pledged goods that left, a load cell that reads short)."""
     height, params = ledger.height, ledger.stores.params
-    pledged = _pledged_g(book)
+    gone = departed_receipts(book, physics.departed(height))
+    left = grams_by_bin(book, gone)
     for b in book.bins.values():
         booked = physics.booked_g(b.warehouse, b.code, height)
-        if booked is not None and booked != b.book_g:
+        if booked is None:
+            continue
+        if booked != b.book_g:
             yield "wr_goods", f"bin {b.code} books {b.book_g} g; the goods moved say {booked} g"
-        present = physics.present_g(b.warehouse, b.code, height)
         c = book.consistency(b, height, params)
-        if present is None or not c.green:
+        if not c.green:
             continue  # goods can always go missing: the chain's part is to notice
-        owed = pledged.get((b.warehouse, b.code), 0)
-        if owed > present + tolerance_g(params, owed):
-            yield "wr_goods", f"bin {b.code} is green with {present} g for {owed} g pledged"
+        for r in gone:
+            if r.encumbrance and any(book.lots[lot].bin == b.code for lot, _ in r.lots):
+                yield "wr_goods", f"bin {b.code} is green; pledged {r.number}'s goods left it"
+        present = booked - left.get((b.warehouse, b.code), 0)
         short = [
             d
             for d in b.devices
@@ -175,16 +178,30 @@ def goods_problems(book: WarehouseBook, ledger: Ledger, physics: Physics) -> Ite
             yield "wr_goods", f"bin {b.code} is green though {short[0]} last reported short"
 
 
-def _pledged_g(book: WarehouseBook) -> dict[tuple[bytes, str], int]:
-    """Grams of valid, pledged receipts, per bin."""
+def departed_receipts(book: WarehouseBook, numbers: Iterable[str]) -> list[Receipt]:
+    """The valid receipts for goods that left: those weighed out, or a split or merge of them."""
+    todo, seen, out = sorted(numbers), set(), []
+    while todo:
+        n = todo.pop()
+        r = book.receipts.get(n)
+        if n in seen or r is None:
+            continue
+        seen.add(n)
+        if r.status == _VALID:
+            out.append(r)
+        todo.extend(r.children)
+    return sorted(out, key=lambda r: r.number)
+
+
+def grams_by_bin(book: WarehouseBook, receipts: Iterable[Receipt]) -> dict[tuple[bytes, str], int]:
+    """Grams of the receipts' goods per bin."""
     out: dict[tuple[bytes, str], int] = {}
-    for r in book.receipts.values():
-        if r.status == _VALID and r.encumbrance:
-            for lot_id, grams in r.lots:
-                lot = book.lots.get(lot_id)
-                if lot is not None:
-                    key = (lot.warehouse, lot.bin)
-                    out[key] = out.get(key, 0) + grams
+    for r in receipts:
+        for lot_id, grams in r.lots:
+            lot = book.lots.get(lot_id)
+            if lot is not None:
+                key = (lot.warehouse, lot.bin)
+                out[key] = out.get(key, 0) + grams
     return out
 
 

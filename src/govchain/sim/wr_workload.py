@@ -21,9 +21,9 @@ depends on as parents (an offer before its signatures, a weighing before the
 intake), so the final order runs them in order, often within one height. The
 next burst waits until this one is final (or lost, or too slow: see
 BURST_LOST_MS) and is planned from the most advanced honest ledger. The
-workload keeps its own record of the goods it moved (`booked_g`, `present_g`)
-and of the readings it made short (`understated_g`): what only sensors tell
-the chain.
+workload keeps its own record of the goods it moved (`booked_g`), of the
+receipts whose goods it weighed out at the gate (`departed`) and of the
+readings it made short (`understated_g`): what only sensors tell the chain.
 Its choices come from its own PRNG seeded with the seed, so a seed replays
 exactly.
 """
@@ -83,7 +83,7 @@ from govchain.dag.kinds import Kind
 from govchain.dag.tx import Transaction
 from govchain.replica.view import ChainView
 from govchain.sim.workload import AFTER_MAX, Client, Workload
-from govchain.sim.wr_checkers import LIVE_PLEDGE, price_now
+from govchain.sim.wr_checkers import LIVE_PLEDGE, departed_receipts, grams_by_bin, price_now
 from govchain.state.actions.grant_role import GrantRole
 from govchain.state.genesis import GenesisIdentity
 from govchain.state.kinds.gov_propose import ProposePayload
@@ -221,10 +221,7 @@ class _Device:
 
 
 Payload = Callable[[list[bytes]], bytes]  # the burst's ids so far -> the payload
-# (BOOK or PRESENT, bin, grams): once its transaction executes, goods enter or leave the
-# bin's book (intake, withdrawal) or the bin itself (intake, weighing out at the gate).
-Move = tuple[str, str, int]
-BOOK, PRESENT = "book", "present"
+Move = tuple[str, int]  # (bin, grams) the book gains or loses once a transaction executes
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +232,7 @@ class _Send:
     payload: Payload
     after: tuple[int, ...]  # indexes of earlier sends it depends on
     intent: tuple[Move, ...]  # what it moves once it executes
+    departs: tuple[int, str] | None  # (the order's index, receipt): goods weighed out
 
 
 def _constant(data: bytes) -> Payload:
@@ -278,13 +276,14 @@ class Burst:
         payload: bytes | Payload,
         after: Iterable[int | None] = (),
         intent: tuple[Move, ...] = (),
+        departs: tuple[int, str] | None = None,
     ) -> int:
         """Add one transaction; returns its index (what later ones depend on)."""
         deps = tuple(sorted({i for i in after if i is not None}))
         if len(deps) > AFTER_MAX:
             raise ValueError(f"{label} depends on {len(deps)} transactions, at most {AFTER_MAX}")
         build = _constant(payload) if isinstance(payload, bytes) else payload
-        self.sends.append(_Send(label, actor, kind, build, deps, intent))
+        self.sends.append(_Send(label, actor, kind, build, deps, intent, departs))
         return len(self.sends) - 1
 
     def op(
@@ -347,6 +346,8 @@ class WrWorkload:
         }
         self.stats: dict[str, int] = {}  # "label:outcome" -> count
         self._intents: dict[bytes, tuple[Move, ...]] = {}  # tx id -> what it moves
+        # Readings' tx id -> (its order's tx id, receipt): goods weighed out at the gate.
+        self._departures: dict[bytes, tuple[bytes, str]] = {}
         self._drifts: dict[tuple[str, int], int] = {}  # (device, counter) -> grams read short of
         self._inflight: list[tuple[str, bytes, Client]] = []  # (label, tx id, sender)
         self._sent_ms = 0
@@ -358,21 +359,25 @@ class WrWorkload:
     # -- what only the workload knows (wr_checkers.Physics) ---------------------------
     def booked_g(self, warehouse: bytes, bin_code: str, height: int) -> int | None:
         """Grams that the intakes and withdrawals executed by height left in the bin's book."""
-        return self._moved(BOOK, warehouse, bin_code, height)
-
-    def present_g(self, warehouse: bytes, bin_code: str, height: int) -> int | None:
-        """Grams in the bin at height: taken in, less what was weighed out at the gate."""
-        return self._moved(PRESENT, warehouse, bin_code, height)
-
-    def _moved(self, what: str, warehouse: bytes, bin_code: str, height: int) -> int | None:
         if warehouse != self.cast.operator.key.address:
             return None
         total = 0
         for tx, moves in self._intents.items():
-            r = self.final.get(tx)
-            if r is not None and r.height <= height and r.status == Status.EXECUTED:
-                total += sum(g for w, code, g in moves if w == what and code == bin_code)
+            if self._executed(tx, height):
+                total += sum(g for code, g in moves if code == bin_code)
         return total
+
+    def departed(self, height: int) -> list[str]:
+        """Receipts whose goods were weighed out at the gate by height, under an open order."""
+        return [
+            number
+            for readings, (order, number) in self._departures.items()
+            if self._executed(readings, height) and self._executed(order, height)
+        ]
+
+    def _executed(self, tx: bytes, height: int) -> bool:
+        r = self.final.get(tx)
+        return r is not None and r.height <= height and r.status == Status.EXECUTED
 
     def understated_g(self, device: str, counter: int) -> int | None:
         """When the workload made that reading short, the bin's grams it understated."""
@@ -410,6 +415,8 @@ class WrWorkload:
             self._inflight.append((s.label, tx.id, s.actor))
             if s.intent:
                 self._intents[tx.id] = s.intent
+            if s.departs is not None:
+                self._departures[tx.id] = (ids[s.departs[0]], s.departs[1])
         self._sent_ms, self._lost_ms = now_ms, None
 
     def _tally(self, ledger: Ledger) -> None:
@@ -450,8 +457,11 @@ class WrWorkload:
         book = ledger.namespace(NAMESPACE)
         assert isinstance(book, WarehouseBook)  # the sim's genesis runs the warehouse
         p = _Plan(ledger, book)
+        # What the load cells weigh: the goods booked, less those weighed out and still due.
+        left = grams_by_bin(book, departed_receipts(book, self.departed(ledger.height)))
         p.belief = {
-            code: self.present_g(self.cast.operator.key.address, code, ledger.height) or 0
+            code: (self.booked_g(self.cast.operator.key.address, code, ledger.height) or 0)
+            - left.get((self.cast.operator.key.address, code), 0)
             for code, _ in BINS
         }
         self._infrastructure(p)
@@ -811,12 +821,13 @@ class WrWorkload:
             ("gate-1", 0, first_lot.tags[:2]),
             *((f"cell-{code}", p.belief[code] - g, ()) for code, g in sorted(leaving.items())),
         ]
-        out = tuple((PRESENT, code, -g) for code, g in sorted(leaving.items()))
         batch = self._readings(seen)
-        weighed = p.burst.add("reading", self.cast.gateway, KIND_READINGS, batch, (order,), out)
+        weighed = p.burst.add(
+            "reading", self.cast.gateway, KIND_READINGS, batch, (order,), departs=(order, r.number)
+        )
         for code, g in leaving.items():
             p.belief[code] -= g
-        intent = tuple((BOOK, code, -g) for code, g in sorted(leaving.items()))
+        intent = tuple((code, -g) for code, g in sorted(leaving.items()))
         p.burst.add(
             "withdraw/sign-warehouse",
             self.cast.operator,
@@ -849,8 +860,7 @@ class WrWorkload:
             "reading", gw, KIND_READINGS, self._readings([("scale-1", spec.gross_g, ())]), p.base
         )
         intake = Intake(lot, code, tags, spec, self.rng.randbytes(32), b"", "scale-1")
-        moves = ((BOOK, code, net), (PRESENT, code, net))
-        booked = p.burst.op(label, self.cast.operator, intake, (scale,), intent=moves)
+        booked = p.burst.op(label, self.cast.operator, intake, (scale,), intent=((code, net),))
         p.belief[code] += net
         short = drift and self.rng.random() < DRIFT_CHANCE
         sensed = p.belief[code] // 2 if short else p.belief[code]
