@@ -979,10 +979,12 @@ def test_random_workloads_keep_the_invariants_and_replay_without_rejected_payloa
     strict=True,
     raises=OverflowError,
     reason="CRITICAL, chain halt: a margin call stores its least extra quantity "
-    "(Call.more_g) unbounded; after a price crash (an oracle posting 1 and 2 fen/t) it is "
-    "about 2e19 g, past msgpack's 2**64 - 1, so encoding the height's writes raises in "
-    "every validator. Fix: bound every figure a mark or call stores (more_g None above "
-    "QUANTITY_G_MAX; eligible_fen likewise), and keep INT_MAX checks at the codec edge.",
+    "(Call.more_g, about quantity x old price / new price, times the haircut's change) "
+    "unbounded. Here 1,000 t pledged at ¥400,000/t with a 94.99% haircut (a ¥14m loan), "
+    "then an oracle posts 1 and 2 fen/t: more_g is about 2e19 g, past msgpack's 2**64 - 1, "
+    "and encoding the height's writes raises in every validator. Fix: bound every figure "
+    "a mark or call stores (more_g None above QUANTITY_G_MAX; eligible_fen likewise, which "
+    "overflows too once a pledge holds about 185 full bins at the top price).",
 )
 def test_a_price_crash_cannot_halt_the_chain() -> None:
     s = Story()
