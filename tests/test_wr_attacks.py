@@ -975,17 +975,7 @@ def test_random_workloads_keep_the_invariants_and_replay_without_rejected_payloa
 
 
 # -- findings: attacks that succeed today (strict xfail; each reason names the fix) ---------
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="CRITICAL, chain halt: a margin call stores its least extra quantity "
-    "(Call.more_g, about quantity x old price / new price, times the haircut's change) "
-    "unbounded. Here 1,000 t pledged at ¥400,000/t with a 94.99% haircut (a ¥14m loan), "
-    "then an oracle posts 1 and 2 fen/t: more_g is about 2e19 g, past msgpack's 2**64 - 1, "
-    "and encoding the height's writes raises in every validator. Fix: bound every figure "
-    "a mark or call stores (more_g None above QUANTITY_G_MAX; eligible_fen likewise, which "
-    "overflows too once a pledge holds about 185 full bins at the top price).",
-)
+# Found by the attack review; fixed in the same session.
 def test_a_price_crash_cannot_halt_the_chain() -> None:
     s = Story()
     s.set_up()
@@ -999,16 +989,7 @@ def test_a_price_crash_cannot_halt_the_chain() -> None:
     assert call is not None and (call.more_g is None or call.more_g <= INT_MAX)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="HIGH, lending against an empty bin: an open withdrawal order counts its "
-    "receipt's goods as outgoing (book.orders_out) and silences tag alarms for the lot, so "
-    "the goods can leave with the bin green and no alarm; the order does not stop the "
-    "receipt being pledged, and a second bank lends against goods already gone. Fix: a "
-    "receipt under an open withdrawal order cannot be pledged, endorsed or added as "
-    "collateral (or opening a pledge ends the order).",
-)
+# Found by the attack review; fixed in the same session.
 def test_a_receipt_whose_goods_left_under_its_withdrawal_order_cannot_be_pledged() -> None:
     s = Story()
     s.set_up()
@@ -1041,16 +1022,7 @@ def test_withdrawal_orders_cannot_hide_pledged_goods_leaving() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="HIGH, a healthy pledge is seized: once enforceable, a pledge stays so when a "
-    "later mark is back at or below its initial LTV (financing._after_mark cures the call "
-    "but never resets the status nor the receipts' enforcement freeze; only repay and "
-    "add-collateral do), so the bank can sell goods whose loan is well covered (here for "
-    "1 fen). Fix: in _after_mark, a mark at or below the initial LTV with no overdue call "
-    "makes the pledge active and lifts the freeze, as docs/warehouse.md says.",
-)
+# Found by the attack review; fixed in the same session.
 def test_a_pledge_back_at_its_initial_ltv_cannot_be_enforced() -> None:
     s, pid = world()
     _enforceable(s, pid)
@@ -1062,15 +1034,7 @@ def test_a_pledge_back_at_its_initial_ltv_cannot_be_enforced() -> None:
     assert not s.book.receipts[NUMBER].enforcement
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="HIGH, state diverges on replay: an offer refused wr_too_many_offers has first "
-    "deleted other openers' lapsed offers (kind._room), so a rejected transaction changed "
-    "state; a node replaying the height without the rejected payload (restart, catch-up) "
-    "computes another state hash and stops (replica._replay's assertion). Fix: decide the "
-    "refusal before pruning, or prune lapsed offers only where nothing is refused.",
-)
+# Found by the attack review; fixed in the same session.
 def test_a_refused_offer_leaves_lapsed_offers_alone() -> None:
     s = Story()
     rec = Recorder(s)
@@ -1087,16 +1051,7 @@ def test_a_refused_offer_leaves_lapsed_offers_alone() -> None:
     rec.replay_matches()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="HIGH, one oracle disables mark-to-market for ever: a price's day is whatever "
-    "the oracle writes (up to DAY_MAX), and a later price must be dated after it, so one "
-    "settlement price dated DAY_MAX is never replaced: no mark runs again, and the pinned "
-    "price is the freshest, so it is the price every pledge's LTV check uses. Fix: date "
-    "prices from the checkpoint's time (or bound the day to the last marked day + a few), "
-    "and give governance a way to void a price.",
-)
+# Found by the attack review; fixed in the same session.
 def test_an_oracle_cannot_pin_a_price_with_a_far_future_day() -> None:
     s, pid = world()
     s.run(s.wr(ORACLE, PostPrice(COPPER, "settlement", 10**11, DAY_MAX)))
@@ -1121,15 +1076,7 @@ def test_a_margin_call_gets_its_cure_period_in_chain_time() -> None:
     assert s.book.pledges[pid].status == "active"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="MEDIUM, a freeze is bypassed: an offer opened before its opener's identity was "
-    "frozen still executes on the other party's signature (the transferee's or buyer's "
-    "freeze is checked again, the opener's and earlier signers' are not), so a frozen "
-    "holder's receipt changes hands, and pledges pay out to frozen borrowers. Fix: at "
-    "execution refuse when any signer, the opener included, is frozen or revoked.",
-)
+# Found by the attack review; fixed in the same session.
 def test_a_frozen_holder_cannot_pass_title_through_an_earlier_offer() -> None:
     s, _pid = world()
     offer = s.wr(DEPOSITOR, Endorse(FREE, TRADER.address))
@@ -1140,14 +1087,7 @@ def test_a_frozen_holder_cannot_pass_title_through_an_earlier_offer() -> None:
     assert s.book.receipts[FREE].holder == DEPOSITOR.address
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="MEDIUM, revoking a role does nothing: only open-warehouse checks the operator's "
-    "`warehouse` role (lifecycle.operator_only checks that a warehouse exists), and "
-    "release/adjust/enforce never check `bank`, so a revoked operator keeps booking "
-    "goods, issuing and splitting. Fix: need_role in operator_only and parties_bank.",
-)
+# Found by the attack review; fixed in the same session.
 def test_a_warehouse_whose_role_is_revoked_cannot_book_goods() -> None:
     s = Story()
     s.set_up()
@@ -1155,16 +1095,7 @@ def test_a_warehouse_whose_role_is_revoked_cannot_book_goods() -> None:
     assert s.intake() != [OK]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="MEDIUM, an operator fakes stock: intake only asks that the weighbridge's "
-    "latest reading be fresh and near the gross, never that it was not used before, so "
-    "one truck weighed once books any number of lots (both carry the same evidence "
-    "(scale-1, counter)). The goods-match check stops their receipts only while every "
-    "bin's load cells are honest (see the next finding). Fix: a weighing backs one "
-    "intake (keep the last counter used per weighbridge).",
-)
+# Found by the attack review; fixed in the same session.
 def test_one_weighing_cannot_book_two_lots() -> None:
     s = Story()
     s.set_up()
@@ -1183,16 +1114,7 @@ def _bin_a2_with_the_cell_moved(s: Story) -> None:
     assert s.do(OPERATOR, move, SUPERVISOR) == [OK, OK]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="MEDIUM, a bin is sensed with another bin's goods: re-registering a load cell "
-    "on another bin keeps its latest reading, so for wr_reading_fresh_heights the new "
-    "bin's sensed quantity is goods weighed in the old one; with a phantom lot booked on "
-    "a reused weighing, the new bin reads green and a receipt can be issued on nothing "
-    "(the supervisor co-signs a 'recalibration'). Fix: moving or re-keying a device "
-    "clears its latest reading.",
-)
+# Found by the attack review; fixed in the same session.
 def test_a_load_cell_moved_to_another_bin_does_not_bring_its_reading() -> None:
     s = Story()
     s.set_up()
@@ -1226,15 +1148,7 @@ def test_moving_devices_in_cannot_exceed_the_devices_per_bin_limit() -> None:
     assert len(s.book.bins[A1].devices) <= DEVICES_PER_BIN_MAX
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="MEDIUM, the chain's cure does not cure: mark_rows computes a call's least "
-    "repayment against the wr_initial_ltv_bp in force, but a pledge is cured only at its "
-    "own initial LTV; after governance raises the parameter, a borrower who repays what "
-    "the call records stays in call and turns enforceable. Fix: pass each pledge's "
-    "initial LTV to the cure.",
-)
+# Found by the attack review; fixed in the same session.
 def test_repaying_what_a_call_records_cures_it_after_a_parameter_change() -> None:
     s, pid = world()
     s.chain.decide(SetParam("wr_initial_ltv_bp", 7_900))
@@ -1245,14 +1159,7 @@ def test_repaying_what_a_call_records_cures_it_after_a_parameter_change() -> Non
     assert s.book.pledges[pid].open_call is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="MEDIUM, the borrower's equity is given away: enforce takes any price above "
-    "0 fen, so a bank and a buyer it knows sell ¥24m of copper securing ¥20m for 1 fen; "
-    "the borrower loses the goods and gets nothing back. Fix: a floor (e.g. the eligible "
-    "value at the day's price, or the outstanding loan) unless the borrower co-signs.",
-)
+# Found by the attack review; fixed in the same session.
 def test_enforcement_cannot_sell_the_goods_for_a_nominal_price() -> None:
     s, pid = world()
     _enforceable(s, pid)
@@ -1282,14 +1189,7 @@ def test_collateral_added_to_an_enforceable_pledge_is_frozen_too() -> None:
     assert all(s.book.receipts[n].enforcement for n in p.receipts)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="LOW, unbounded state: a pledge's calls list grows by one per call and is "
-    "never trimmed (marks keep MARKS_KEPT), and the whole pledge record is rewritten "
-    "whenever it changes; an oracle alternating prices grows it without limit. Fix: keep "
-    "the open call and the last N.",
-)
+# Found by the attack review; fixed in the same session.
 def test_a_pledges_margin_calls_are_bounded_like_its_marks() -> None:
     s, pid = world()
     day = 101

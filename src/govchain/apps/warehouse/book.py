@@ -15,7 +15,6 @@ from typing import Any
 
 import msgspec
 
-from govchain.apps.warehouse.ops import Withdraw
 from govchain.apps.warehouse.readings import DeviceKind
 from govchain.apps.warehouse.records import (
     Bin,
@@ -40,6 +39,7 @@ LOTS_MAX = 1_000_000
 RECEIPTS_MAX = 1_000_000
 PLEDGES_MAX = 1_000_000
 RECEIPTS_PER_PLEDGE_MAX = 256
+PLEDGE_HISTORY_RESERVE = 32  # versions a pledged receipt keeps free for release or enforcement
 OFFERS_MAX = 10_000  # open at once
 OFFERS_PER_OPENER_MAX = 64
 MARKS_KEPT = 400  # a pledge's daily marks kept on the chain (more than a year)
@@ -89,6 +89,7 @@ class WarehouseBook:
         self.prices: dict[tuple[str, str], PriceRec] = {}
         self.marked: dict[str, int] = {}  # commodity -> the last day marked to market
         self.offers: dict[bytes, Offer] = {}  # open ones, in opening order
+        self.withdrawals: dict[str, bytes] = {}  # receipt -> its open withdrawal order (offer)
         self.live_commitments: dict[bytes, str] = {}  # commitment -> live lot
         self.live_tags: dict[str, str] = {}  # tag -> live lot
         self.alarm_seq = 0
@@ -171,14 +172,20 @@ class WarehouseBook:
         """Open offers of one opener."""
         return sum(1 for o in self.offers.values() if o.opener == opener)
 
+    def withdrawal_order(self, number: str, height: int) -> Offer | None:
+        """The receipt's open, unexpired withdrawal order, or None."""
+        oid = self.withdrawals.get(number)
+        o = self.offers.get(oid) if oid is not None else None
+        return o if o is not None and o.expires >= height else None
+
     def orders_out(self, height: int) -> dict[str, int]:
-        """Lot -> grams under open, unexpired withdrawal orders (one scan of the offers)."""
+        """Lot -> grams under open withdrawal orders of valid, unencumbered receipts."""
         out: dict[str, int] = {}
-        for o in self.offers.values():
-            if o.expires < height or not isinstance(o.op, Withdraw):
+        for number in self.withdrawals:
+            r = self.receipts.get(number)
+            if r is None or r.status != "valid" or r.encumbrance:
                 continue
-            r = self.receipts.get(o.op.number)
-            if r is None:
+            if self.withdrawal_order(number, height) is None:
                 continue
             for lot_id, grams in r.lots:
                 out[lot_id] = out.get(lot_id, 0) + grams

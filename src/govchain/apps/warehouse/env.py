@@ -98,10 +98,20 @@ class Env:
         if r.enforcement:
             raise refuse("receipt_in_enforcement")
 
-    def history_room(self, r: Receipt) -> None:
-        """Refuse when the receipt's history is full."""
-        if len(r.versions) >= VERSIONS_MAX:
+    def history_room(self, r: Receipt, reserve: int = 0) -> None:
+        """Refuse a voluntary transition when the receipt's history is full (less reserve).
+
+        Remedies (release, enforcement, a partial release, a cure) never check: a
+        holder filling the history must not make pledged goods unenforceable.
+        """
+        if len(r.versions) >= VERSIONS_MAX - reserve:
             raise refuse("history_full")
+
+    def not_ordered_out(self, r: Receipt) -> None:
+        """Refuse when another open withdrawal order is taking the receipt's goods out."""
+        o = self.book.withdrawal_order(r.number, self.height)
+        if o is not None and o.id != self.offer:
+            raise refuse("withdrawal_ordered")
 
     def version(
         self,

@@ -10,7 +10,11 @@ movement that fund tracing follows.
 
 from __future__ import annotations
 
-from govchain.apps.warehouse.book import PLEDGES_MAX, RECEIPTS_PER_PLEDGE_MAX
+from govchain.apps.warehouse.book import (
+    PLEDGE_HISTORY_RESERVE,
+    PLEDGES_MAX,
+    RECEIPTS_PER_PLEDGE_MAX,
+)
 from govchain.apps.warehouse.env import ROLE_BANK, ROLE_ORACLE, Env, refuse
 from govchain.apps.warehouse.lifecycle import bins_green, bins_of
 from govchain.apps.warehouse.ops import (
@@ -24,12 +28,19 @@ from govchain.apps.warehouse.ops import (
 )
 from govchain.apps.warehouse.params import valuation_params
 from govchain.apps.warehouse.records import Call, Mark, PledgeRec, PriceRec, Receipt
-from govchain.apps.warehouse.units import BP_PER_ONE, LOAN_FEN_MAX, PRICE_FEN_PER_TONNE_MAX
+from govchain.apps.warehouse.units import (
+    BP_PER_ONE,
+    LOAN_FEN_MAX,
+    PRICE_FEN_PER_TONNE_MAX,
+    QUANTITY_G_MAX,
+    value_fen_floor,
+)
 from govchain.apps.warehouse.valuation import (
     Band,
     PriceUsed,
     Source,
     band_of,
+    cure,
     eligible_value,
     ltv_bp,
     mark_rows,
@@ -42,6 +53,8 @@ from govchain.crypto.keys import ADDRESS_BYTES
 COMMODITY_CHARS_MAX = 64
 DAY_MAX = 1_000_000  # day numbers (days since 1970) far beyond any price
 
+CALLS_KEPT = 64  # a pledge's margin calls kept, newest last
+PRICE_DAY_STEP_MAX = 7  # how far ahead of the commodity's newest price day a price may be
 ACTIVE = "active"
 ENFORCEABLE = "enforceable"
 RELEASED = "released"
@@ -87,7 +100,10 @@ def _collateral(env: Env, numbers: tuple[str, ...], owner: bytes) -> list[Receip
         if r.holder != owner or r.controller != owner:
             raise refuse("not_holder")
         env.movable(r)
-        env.history_room(r)
+        env.history_room(r, PLEDGE_HISTORY_RESERVE)
+        env.not_ordered_out(r)
+    if sum(r.quantity_g for r in receipts) > QUANTITY_G_MAX:
+        raise refuse("bad_quantity")  # keeps every valuation figure within a msgpack int
     return receipts
 
 
@@ -162,6 +178,7 @@ def parties_bank(env: Env, op: Release | Enforce | Adjust) -> tuple[bytes, ...]:
     p = _pledge(env, op.pledge)
     if p.bank != env.sender:
         raise refuse("not_bank")
+    env.need_role(env.sender, ROLE_BANK)  # a bank whose role was revoked acts no more
     if isinstance(op, Enforce):
         if len(op.buyer) != ADDRESS_BYTES or op.buyer in (p.bank, p.borrower):
             raise refuse("bad_buyer")
@@ -181,6 +198,8 @@ def add_collateral(env: Env, op: AddCollateral) -> None:
         raise refuse("mixed_commodities")
     if len(p.receipts) + len(receipts) > RECEIPTS_PER_PLEDGE_MAX:
         raise refuse("bad_receipts")
+    if p.quantity_g + sum(r.quantity_g for r in receipts) > QUANTITY_G_MAX:
+        raise refuse("bad_quantity")
     evidence = bins_green(env, bins_of(env, receipts))
     if not env.executing:
         return
@@ -209,16 +228,20 @@ def repay(env: Env, op: Repay) -> None:
 
 def _maybe_cured(env: Env, p: PledgeRec) -> None:
     """A call (or enforceability) ends once LTV is back at or below the initial LTV."""
-    call = p.open_call
-    if call is None and p.status != ENFORCEABLE:
+    if p.open_call is None and p.status != ENFORCEABLE:
         return
     used, _day, _ev = current_price(env, p.commodity)
     if used.fen_per_tonne is None:
         return
     haircut = min(BP_PER_ONE, p.haircut_bp + used.extra_haircut_bp)
     ltv = ltv_bp(p.outstanding_fen, eligible_value(p.quantity_g, used.fen_per_tonne, haircut))
-    if ltv > p.initial_ltv_bp:
-        return
+    if ltv <= p.initial_ltv_bp:
+        _cured(env, p)
+
+
+def _cured(env: Env, p: PledgeRec) -> None:
+    """End the open call, and lift an enforcement freeze: LTV is back at the initial LTV."""
+    call = p.open_call
     if call is not None:
         call.cured_height = env.height
     if p.status == ENFORCEABLE:
@@ -227,6 +250,7 @@ def _maybe_cured(env: Env, p: PledgeRec) -> None:
             r = env.book.receipts[n]
             r.enforcement = False
             env.version(r, "cure", note=p.id)
+    env.book.touch_pledge(p)
 
 
 def adjust(env: Env, op: Adjust) -> None:
@@ -245,12 +269,13 @@ def adjust(env: Env, op: Adjust) -> None:
     removed = [env.receipt(n) for n in op.remove]
     for r in removed:
         env.movable(r)
-        env.history_room(r)
     after = p.quantity_g + sum(r.quantity_g for r in added) - sum(r.quantity_g for r in removed)
     if len(p.receipts) + len(added) - len(removed) < 1:
         raise refuse("release_all_with_release")
     if len(p.receipts) + len(added) - len(removed) > RECEIPTS_PER_PLEDGE_MAX:
         raise refuse("bad_receipts")
+    if after > QUANTITY_G_MAX:
+        raise refuse("bad_quantity")
     evidence = bins_green(env, bins_of(env, added + removed))
     if ltv_now(env, p, after, p.outstanding_fen) > p.initial_ltv_bp:
         raise refuse("ltv_over_initial")
@@ -274,8 +299,6 @@ def release(env: Env, op: Release) -> None:
     if p.outstanding_fen:
         raise refuse("loan_outstanding")
     receipts = [env.book.receipts[n] for n in p.receipts]
-    for r in receipts:
-        env.history_room(r)
     for key in bins_of(env, receipts):
         if env.book.bins[key].alarms:
             raise refuse("bin_suspended")
@@ -296,9 +319,16 @@ def enforce(env: Env, op: Enforce) -> None:
     env.need_identified(op.buyer, "buyer")
     if not 0 < op.price_fen <= LOAN_FEN_MAX:
         raise refuse("bad_price")
+    used, _day, _ev = current_price(env, p.commodity)
+    if used.fen_per_tonne is None:
+        raise refuse("price_missing")
+    floor = value_fen_floor(p.quantity_g, used.fen_per_tonne) * env.params.required(
+        "wr_sale_floor_bp"
+    )
+    if op.price_fen * BP_PER_ONE < floor:
+        raise refuse("sale_below_floor")  # a sale to a friend for a fen takes the goods
     receipts = [env.book.receipts[n] for n in p.receipts]
     for r in receipts:
-        env.history_room(r)
         if r.frozen_by:
             raise refuse("receipt_frozen")
     if env.executing:
@@ -349,6 +379,9 @@ def post_price(env: Env, op: PostPrice) -> None:
     old = book.prices.get((op.commodity, op.source))
     if old is not None and op.day <= old.day:
         raise refuse("price_not_newer")
+    days = [p.day for p in (book.prices.get((op.commodity, s.value)) for s in Source) if p]
+    if days and op.day > max(days) + PRICE_DAY_STEP_MAX:
+        raise refuse("price_day_too_far")  # one far-future day would pin the price for good
     if not env.executing:
         return
     rec = PriceRec(op.commodity, op.source, op.fen_per_tonne, op.day, env.sender, env.height)
@@ -394,18 +427,23 @@ def mark_day(env: Env, commodity: str, day: int) -> None:
 def _after_mark(env: Env, p: PledgeRec, m: Marked, day: int) -> None:
     """Open, cure or enforce a pledge's margin call after its mark of the day."""
     book = env.book
-    assert m.ltv_bp is not None and m.band is not None
+    assert m.ltv_bp is not None and m.band is not None and m.eligible_fen is not None
+    if m.ltv_bp <= p.initial_ltv_bp:
+        if p.open_call is not None or p.status == ENFORCEABLE:
+            _cured(env, p)  # the price came back
+        return
     call = p.open_call
     if call is None and m.band in (Band.CALL, Band.LIQUIDATION):
-        fix = m.cure
+        # The cure returns to the pledge's own initial LTV (a later set-param does
+        # not move it); a quantity beyond any warehouse's is recorded as none.
+        assert m.fen_per_tonne is not None
+        fix = cure(p.outstanding_fen, p.quantity_g, m.fen_per_tonne, m.haircut_bp, p.initial_ltv_bp)
+        more = fix.more_quantity_g
+        if more is not None and more > QUANTITY_G_MAX:
+            more = None
         cure_days = env.params.required("wr_cure_days")
-        p.calls.append(
-            Call(day, env.height, day + cure_days,
-                 fix.repay_fen if fix else 0, fix.more_quantity_g if fix else None)
-        )  # fmt: skip
-        book.touch_pledge(p)
-    elif call is not None and m.ltv_bp <= p.initial_ltv_bp:
-        call.cured_height = env.height
+        p.calls.append(Call(day, env.height, day + cure_days, fix.repay_fen, more))
+        del p.calls[:-CALLS_KEPT]
         book.touch_pledge(p)
     call = p.open_call
     overdue = call is not None and day > call.deadline_day

@@ -56,6 +56,7 @@ _MALFORMED = rejected(Reason.MALFORMED_PAYLOAD)
 OFFER_OPEN = "open"
 OFFER_EXECUTED = "executed"
 OFFER_DECLINED = "declined"
+OFFER_LAPSED = "lapsed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,17 +126,34 @@ def _open(ctx: TxContext, book: WarehouseBook, tx: Transaction, sender: bytes, o
     needed = tuple(sorted({sender, *others}))
     offer = Offer(tx.id, op, sender, needed, [sender], ctx.height, ctx.height + ttl)
     book.offers[tx.id] = offer
+    if isinstance(op, Withdraw):
+        book.withdrawals[op.number] = tx.id
+    book.touch_offer(offer)
+
+
+def _close(book: WarehouseBook, offer: Offer, status: str) -> None:
+    """An offer leaves the open list (executed, declined or lapsed), written once more."""
+    offer.status = status
+    del book.offers[offer.id]
+    if isinstance(offer.op, Withdraw) and book.withdrawals.get(offer.op.number) == offer.id:
+        del book.withdrawals[offer.op.number]
     book.touch_offer(offer)
 
 
 def _room(book: WarehouseBook, opener: bytes, height: int) -> None:
-    """Refuse a new offer over the limits, after dropping lapsed ones."""
-    if len(book.offers) >= OFFERS_MAX or book.offers_of(opener) >= OFFERS_PER_OPENER_MAX:
-        for lapsed in [o for o in book.offers.values() if o.expires < height]:
-            del book.offers[lapsed.id]
-            book.touch_offer(lapsed)
-    if len(book.offers) >= OFFERS_MAX or book.offers_of(opener) >= OFFERS_PER_OPENER_MAX:
+    """Refuse a new offer over the limits of unexpired ones; else drop lapsed ones if full.
+
+    The refusal is decided before anything is dropped: a rejected transaction
+    must change nothing (a replay without its payload takes the receipt's word).
+    """
+    if len(book.offers) < OFFERS_MAX and book.offers_of(opener) < OFFERS_PER_OPENER_MAX:
+        return
+    lapsed = [o for o in book.offers.values() if o.expires < height]
+    mine = sum(1 for o in book.offers.values() if o.opener == opener and o.expires >= height)
+    if len(book.offers) - len(lapsed) >= OFFERS_MAX or mine >= OFFERS_PER_OPENER_MAX:
         raise refuse("too_many_offers")
+    for o in lapsed:
+        _close(book, o, OFFER_LAPSED)
 
 
 def _offer(book: WarehouseBook, offer_id: bytes, sender: bytes, height: int) -> Offer:
@@ -165,21 +183,21 @@ def _sign(
     # The last signature: the parties must be as they were, and every check pass now.
     t = TRANSITIONS[type(offer.op)]
     opener = offer.opener
+    frozen = ctx.stores.identities.frozen
+    if any(party in frozen for party in offer.needed):
+        raise refuse("party_frozen")  # a signature given before a freeze does not count
     env = Env(ctx, book, opener, tx.id, offer.id, tuple(signed), offer.opened, executing=False)
     if tuple(sorted({opener, *t.parties(env, offer.op)})) != offer.needed:
         raise refuse("parties_changed")
     env.executing = True
     t.run(env, offer.op)  # raises before writing anything when a check fails
-    offer.signed, offer.status = signed, OFFER_EXECUTED
-    del book.offers[offer.id]
-    book.touch_offer(offer)
+    offer.signed = signed
+    _close(book, offer, OFFER_EXECUTED)
 
 
 def _decline(ctx: TxContext, book: WarehouseBook, sender: bytes, offer_id: bytes) -> None:
     offer = _offer(book, offer_id, sender, ctx.height)
-    offer.status = OFFER_DECLINED
-    del book.offers[offer.id]
-    book.touch_offer(offer)
+    _close(book, offer, OFFER_DECLINED)
 
 
 def run_readings(ctx: TxContext, tx: Transaction, _sender: bytes, _acct: Account) -> Outcome | None:

@@ -112,9 +112,10 @@ def _new_bin(env: Env, w: Warehouse, code: str, capacity: int) -> None:
 
 
 def operator_only(env: Env, _op: object) -> tuple[bytes, ...]:
-    """The sender must run a warehouse; nobody else signs."""
+    """The sender must run a warehouse and still hold the role; nobody else signs."""
     if env.sender not in env.book.warehouses:
         raise refuse("not_a_warehouse")
+    env.need_role(env.sender, ROLE_WAREHOUSE)
     return ()
 
 
@@ -192,6 +193,8 @@ def register_device(env: Env, op: RegisterDevice) -> None:
             book.touch_bin(moved_from)
             b.devices.append(d.id)
             book.touch_bin(b)
+        if d.bin != op.bin or d.public_key != op.public_key:
+            d.latest = None  # what it read belongs to its old place or key
         d.bin, d.public_key = op.bin, op.public_key
         d.calibrated_until, d.firmware = op.calibrated_until, op.firmware
     book.touch_device(d)
@@ -245,6 +248,8 @@ def intake(env: Env, op: Intake) -> None:
     assert scale.latest is not None
     if abs(scale.latest.grams - op.spec.gross_g) > tolerance_g(env.params, op.spec.gross_g):
         raise refuse("gross_not_weighed")
+    if scale.used_counter >= scale.counter:
+        raise refuse("weighing_used")  # one truck weighed in books one lot
     if not env.executing:
         return
     lot = Lot(
@@ -267,6 +272,8 @@ def intake(env: Env, op: Intake) -> None:
         book.live_tags[t] = op.lot
     b.lots.append(op.lot)
     b.book_g += op.spec.net_g
+    scale.used_counter = scale.counter
+    book.touch_device(scale)
     book.touch_lot(lot)
     book.touch_bin(b)
 
@@ -389,6 +396,7 @@ def endorse(env: Env, op: Endorse) -> None:
     r = env.receipt(op.number)
     env.movable(r)
     env.history_room(r)
+    env.not_ordered_out(r)
     if r.encumbrance:
         raise refuse("encumbered")
     env.need_identified(op.to, "transferee")
@@ -411,6 +419,7 @@ def split(env: Env, op: Split) -> None:
         raise refuse("not_this_warehouse")
     env.movable(parent)
     env.history_room(parent)
+    env.not_ordered_out(parent)
     if not 2 <= len(op.children) <= CHILDREN_MAX:
         raise refuse("bad_children")
     numbers = [n for n, _ in op.children]
@@ -444,6 +453,7 @@ def merge(env: Env, op: Merge) -> None:
             raise refuse("not_this_warehouse")
         env.movable(r)
         env.history_room(r)
+        env.not_ordered_out(r)
         same = (r.holder, r.controller, r.encumbrance, r.commodity)
         if same != (first.holder, first.controller, first.encumbrance, first.commodity):
             raise refuse("receipts_differ")
@@ -514,6 +524,7 @@ def withdraw(env: Env, op: Withdraw) -> None:
     r = env.receipt(op.number)
     env.movable(r)
     env.history_room(r)
+    env.not_ordered_out(r)  # one order at a time: goods leave once
     if r.encumbrance:
         raise refuse("encumbered")
     if not env.executing:

@@ -31,6 +31,7 @@ PARAMS = (
     ParamSpec("wr_divergence_bp", 300, 0, BP_MAX, "price divergence that raises an alarm"),
     ParamSpec("wr_extra_haircut_bp", 500, 0, BP_MAX, "extra haircut while a price alarm is up"),
     ParamSpec("wr_cure_days", 2, 0, 366, "business days a margin call may be cured in"),
+    ParamSpec("wr_sale_floor_bp", 8_000, 0, BP_MAX, "least enforcement price, bp of market value"),
 )
 
 

@@ -103,6 +103,7 @@ class Device(_Record):
     latest_tx: bytes = b""
     digest: bytes = ROLLING_EMPTY
     readings: int = 0
+    used_counter: int = 0  # a weighbridge's reading that last booked an intake
 
 
 class Lot(_Record):
