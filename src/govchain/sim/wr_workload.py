@@ -102,8 +102,8 @@ WR_INTERVAL_MS = 100
 # after BURST_WAIT_MS_MAX whatever: heights may stall for seconds under partitions.
 BURST_LOST_MS = 1_000
 BURST_WAIT_MS_MAX = 8_000
-# Bursts start at least this far apart: the warehouse adds to a run's transactions
-# without crowding out the other clients (about a third more, measured).
+# Bursts start at least this far apart. Measured over seeds 1..50 (and crash seeds
+# 251..290), the warehouse adds 31% (46%) to a run's final transactions.
 BURST_GAP_MS = 300
 MOVES_PER_BURST_MAX = 2
 RESYNC_OUTCOMES = frozenset({"unsettled", Reason.NONCE_GAP.value, Reason.EXPIRED.value})
