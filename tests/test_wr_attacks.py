@@ -35,7 +35,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from govchain.apps.warehouse import lifecycle
-from govchain.apps.warehouse.book import MARKS_KEPT, VERSIONS_MAX, Consistency
+from govchain.apps.warehouse.book import (
+    MARKS_KEPT,
+    PLEDGE_HISTORY_RESERVE,
+    VERSIONS_MAX,
+    Consistency,
+)
 from govchain.apps.warehouse.commitment import Spec
 from govchain.apps.warehouse.financing import DAY_MAX
 from govchain.apps.warehouse.lifecycle import DEVICES_PER_BIN_MAX
@@ -1002,19 +1007,11 @@ def test_a_receipt_whose_goods_left_under_its_withdrawal_order_cannot_be_pledged
     assert s.book.receipts[NUMBER].encumbrance == "", "bank B lent ¥50m against an empty bin"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="HIGH, pledged goods leave unseen: orders_out adds a receipt's goods once per "
-    "open withdrawal order (and for orders whose receipt was split or merged since), so "
-    "four orders on the free 300 t count 1,200 t outgoing in a 1,000 t bin; every piece, "
-    "the 600 t pledged to bank A included, leaves with no weight or tag alarm and the bin "
-    "stays green. Fix: count each valid, unencumbered receipt once, and silence tag "
-    "alarms only up to the ordered goods.",
-)
+# Found by the attack review; fixed in the same session (one order per receipt).
 def test_withdrawal_orders_cannot_hide_pledged_goods_leaving() -> None:
     s, _pid = world()
-    assert s.run(*[s.wr(DEPOSITOR, Withdraw(FREE)) for _ in range(4)]) == [OK] * 4
+    orders = s.run(*[s.wr(DEPOSITOR, Withdraw(FREE)) for _ in range(4)])
+    assert orders == [OK] + ["wr_withdrawal_ordered"] * 3
     assert goods_leave(s) == [OK]
     c = goods_match(s)
     assert s.book.bins[A1].alarms or not c.green, (
@@ -1274,36 +1271,41 @@ def test_one_warehouse_splitting_cannot_use_up_every_receipt_number(
     assert s.do(OPERATOR_B, issue, SUPERVISOR, DEPOSITOR) == [OK] * 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="HIGH, a borrower makes the collateral unenforceable: release, enforce and "
-    "adjust refuse a receipt whose history is full (wr_history_full), and the holder "
-    "fills it before pledging by endorsing it back and forth with an account of its own "
-    "(254 endorsements, one height); the pledge then executes at 256 versions, and once "
-    "in default the bank can neither sell nor release the goods. The marks then write "
-    "versions past VERSIONS_MAX anyway (Env.version does not check). Fix: never refuse "
-    "a remedy for history (keep the first and the last versions and a count), or reserve "
-    "room for the pledge's remaining steps when it is made.",
-)
+# Found by the attack review; fixed in the same session (pledges reserve history, remedies
+# never refuse for it).
 def test_a_borrower_cannot_make_pledged_goods_unenforceable_by_filling_their_history() -> None:
     s = Story()
     s.set_up()
     assert s.intake() == [OK]
     assert s.issue() == [OK] * 3
     txs, holder, other = [], DEPOSITOR, TRADER
-    for _ in range(VERSIONS_MAX - 2):
+    for _ in range(VERSIONS_MAX - PLEDGE_HISTORY_RESERVE - 1):  # odd: TRADER holds it last
         offer = s.wr(holder, Endorse(NUMBER, other.address))
         txs += [offer, s.wr(other, Sign(offer.id))]
         holder, other = other, holder
     assert set(s.run(*txs)) == {OK}
-    pid = pledge(s, (NUMBER,), loan=53_200_000 * YUAN)
-    assert s.price(6_000_000, 101) == [OK, OK]  # LTV 93%: the liquidation band
-    assert s.book.pledges[pid].status == "enforceable"
-    offer = s.wr(BANK_A, Enforce(pid, BUYER.address, 60_000_000 * YUAN))
-    s.run(offer, s.wr(BUYER, Sign(offer.id)))
-    assert s.book.receipts[NUMBER].holder == BUYER.address, "the bank cannot enforce"
-    assert len(s.book.receipts[NUMBER].versions) <= VERSIONS_MAX
+    refused = s.wr(TRADER, Pledge((NUMBER,), BANK_A.address, 53_200_000 * YUAN, 500))
+    assert s.run(refused) == ["wr_history_full"]  # no pledge without room for its remedies
+    back = s.wr(TRADER, Endorse(NUMBER, DEPOSITOR.address))
+    assert s.run(back, s.wr(DEPOSITOR, Sign(back.id))) == [OK, OK]  # voluntary moves go on
+    # A receipt pledged with its reserve free stays enforceable to the end.
+    s2 = Story()
+    s2.set_up()
+    assert s2.intake() == [OK]
+    assert s2.issue() == [OK] * 3
+    txs, holder, other = [], DEPOSITOR, TRADER
+    for _ in range(VERSIONS_MAX - PLEDGE_HISTORY_RESERVE - 2):  # even: DEPOSITOR holds it
+        offer = s2.wr(holder, Endorse(NUMBER, other.address))
+        txs += [offer, s2.wr(other, Sign(offer.id))]
+        holder, other = other, holder
+    assert set(s2.run(*txs)) == {OK}
+    pid = pledge(s2, (NUMBER,), loan=53_200_000 * YUAN)
+    assert s2.price(6_000_000, 101) == [OK, OK]  # LTV 93%: the liquidation band
+    assert s2.book.pledges[pid].status == "enforceable"
+    offer = s2.wr(BANK_A, Enforce(pid, BUYER.address, 60_000_000 * YUAN))
+    assert s2.run(offer, s2.wr(BUYER, Sign(offer.id))) == [OK, OK]
+    assert s2.book.receipts[NUMBER].holder == BUYER.address
+    assert len(s2.book.receipts[NUMBER].versions) <= VERSIONS_MAX
 
 
 # -- determinism ------------------------------------------------------------------------------
