@@ -125,6 +125,7 @@ BINS = (("A1", 2_000 * G_PER_TONNE), ("A2", 400 * G_PER_TONNE))
 LTV_TARGET_BP = (3_000, 6_800)  # below the initial 7,000 bp
 HAIRCUT_BP = (300, 1_500)
 DRIFT_CHANCE = 0.1  # a cell reading after an intake reads short
+PLEDGE_LEAVING_CHANCE = 0.3  # a withdrawal's holder pledges the receipt as the goods leave
 CALIBRATED_UNTIL = 10**6  # heights
 FIRMWARE = hashlib.sha256(b"sim load cell firmware 1.0").digest()
 DOC = hashlib.sha256(b"sim receipt document").digest()
@@ -805,7 +806,8 @@ class WrWorkload:
         return True
 
     def _m_withdraw(self, p: _Plan) -> bool:
-        """The order, the goods weighed out and seen at the gate, then the operator signs."""
+        """The order, the goods weighed out and seen at the gate, then the operator signs;
+        sometimes the holder pledges the receipt while its goods are leaving (refused)."""
         picked = self._receipt(p, lambda r: not r.encumbrance)
         if picked is None:
             return False
@@ -827,6 +829,11 @@ class WrWorkload:
         )
         for code, g in leaving.items():
             p.belief[code] -= g
+        if self.rng.random() < PLEDGE_LEAVING_CHANCE:
+            bank = self.rng.choice(self.cast.banks)
+            self._pledge(
+                p, "pledge-leaving", (r.number,), controller, bank, r.quantity_g, (weighed,)
+            )
         intent = tuple((code, -g) for code, g in sorted(leaving.items()))
         p.burst.add(
             "withdraw/sign-warehouse",
