@@ -80,7 +80,7 @@ def test_a_calm_cluster_answers_202s_once_peers_acknowledge() -> None:
 def test_a_node_lost_right_after_its_202_loses_no_accepted_transaction() -> None:
     sims = [
         Simulation(SimConfig(seed=s, faults=f, byzantine_peers=p))
-        for s, f, p in ((1, "crash", 0), (2, "crash", 0), (2, "all", 2))
+        for s, f, p in ((1, "crash", 0), (2, "crash", 0), (3, "all", 2))
     ]
     results = [sim.run() for sim in sims]
     assert _violations(results) == []
