@@ -20,6 +20,7 @@ from govchain.apps.warehouse.book import WarehouseBook
 from govchain.apps.warehouse.ops import Pledge, Repay, Sign, Split
 from govchain.sim.cluster import SimConfig, SimResult, Simulation
 from govchain.sim.runner import Summary
+from govchain.sim.wr_cast import DOUBLE_PLEDGE
 from govchain.sim.wr_checkers import (
     Problem,
     WrCheckers,
@@ -32,7 +33,6 @@ from govchain.sim.wr_checkers import (
     pledge_problems,
     stock_problems,
 )
-from govchain.sim.wr_workload import DOUBLE_PLEDGE
 from wrkit import BANK_A, BANK_B, DEPOSITOR, OPERATOR, TONNE, TRADER, YUAN, Story
 
 NUMBER = "WR-2026-0001"

@@ -33,15 +33,9 @@ from govchain.sim.governor import Governor, View
 from govchain.sim.network import LinkFaults, Network
 from govchain.sim.shell_env import CrashError, SimClock, SimTransport, TimerQueue
 from govchain.sim.workload import SPAM_KINDS, Client, Workload
+from govchain.sim.wr_cast import WR_PLANTS, Cast, planted
 from govchain.sim.wr_checkers import WrCheckers
-from govchain.sim.wr_workload import (
-    WR_INTERVAL_MS,
-    WR_PLANTS,
-    WR_START_MS,
-    Cast,
-    WrWorkload,
-    planted,
-)
+from govchain.sim.wr_workload import WR_INTERVAL_MS, WR_START_MS, WrWorkload
 from govchain.state.genesis import Genesis, GenesisIdentity
 from govchain.state.receipts import Receipt
 from govchain.storage.base import CommitError
@@ -191,7 +185,7 @@ class Simulation:
         self.net = Network(self.rng)
         self._events: list[tuple[int, int, str, str]] = []
         self._seq = 0
-        # The warehouse's planted bugs are the simulator's (sim/wr_workload.py), not the node's.
+        # The warehouse's planted bugs are the simulator's (sim/wr_cast.py), not the node's.
         plants = frozenset({cfg.plant}) - WR_PLANTS if cfg.plant else frozenset()
         # Honest nodes run the node's shell, with its own planted bugs when asked.
         self.honest_shell = ShellConfig(plants=plants & SHELL_PLANTS)
