@@ -17,9 +17,13 @@ from govchain.sim.cluster import (
     default_byzantine_peers,
 )
 from govchain.sim.runner import parse_seeds, run_seeds
+from govchain.sim.wr_cast import WR_PLANTS
 
 from .console import people_console
 from .output import EXIT_FAILURE, EXIT_USAGE, CliError, emit_json, example, fail
+
+# The node's planted bugs and the simulator's own (the warehouse's double pledge).
+PLANTS = PLANTABLE | WR_PLANTS
 
 
 @click.command(
@@ -52,7 +56,7 @@ from .output import EXIT_FAILURE, EXIT_USAGE, CliError, emit_json, example, fail
     type=int,
     help=f"attacker peers, no validators (0..{ATTACKERS_MAX}; default: 1 with --faults all)",
 )
-@click.option("--plant", default=None, help="a planted bug: " + ", ".join(sorted(PLANTABLE)))
+@click.option("--plant", default=None, help="a planted bug: " + ", ".join(sorted(PLANTS)))
 @click.option("--workers", default=0, type=int, help="processes (default: one per core)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON document")
 def sim(
@@ -70,8 +74,8 @@ def sim(
         seeds = parse_seeds(seeds_text)
         if faults not in FAULTS:
             raise ValueError(f"--faults must be one of {', '.join(FAULTS)}")
-        if plant is not None and plant not in PLANTABLE:
-            raise ValueError(f"--plant must be one of {', '.join(sorted(PLANTABLE))}")
+        if plant is not None and plant not in PLANTS:
+            raise ValueError(f"--plant must be one of {', '.join(sorted(PLANTS))}")
         if not 1 <= validators <= 40:
             raise ValueError("--validators must lie in 1..40")
         if not 0 <= byzantine <= validators:
