@@ -9,6 +9,7 @@ import click
 
 from govchain.demo import warehouse as wr_demo
 from govchain.demo.ransom import DemoError, run
+from govchain.demo.warehouse_cast import DemoError as WarehouseDemoError
 from govchain.node.devnet import resolve_dir
 
 from .common import json_option, named_devnet, node_client, node_option, reported
@@ -82,7 +83,7 @@ def warehouse(node_url: str | None, as_json: bool) -> None:
     with node_client(node_url) as client:
         try:
             doc = wr_demo.run(client, devnet, lambda line: None if as_json else click.echo(line))
-        except wr_demo.DemoError as exc:
+        except WarehouseDemoError as exc:
             raise CliError("demo_failed", str(exc), EXIT_FAILURE) from None
     if as_json:
         emit_json(doc)
