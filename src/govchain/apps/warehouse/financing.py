@@ -14,6 +14,7 @@ from govchain.apps.warehouse.book import (
     PLEDGE_HISTORY_RESERVE,
     PLEDGES_MAX,
     RECEIPTS_PER_PLEDGE_MAX,
+    WarehouseBook,
 )
 from govchain.apps.warehouse.env import ROLE_BANK, ROLE_ORACLE, Env, refuse
 from govchain.apps.warehouse.lifecycle import bins_green, bins_of
@@ -39,7 +40,6 @@ from govchain.apps.warehouse.valuation import (
     Band,
     PriceUsed,
     Source,
-    band_of,
     cure,
     eligible_value,
     ltv_bp,
@@ -49,6 +49,7 @@ from govchain.apps.warehouse.valuation import (
 from govchain.apps.warehouse.valuation import Mark as Marked
 from govchain.apps.warehouse.valuation import Price as PriceIn
 from govchain.crypto.keys import ADDRESS_BYTES
+from govchain.state.params import Params
 
 COMMODITY_CHARS_MAX = 64
 DAY_MAX = 1_000_000  # day numbers (days since 1970) far beyond any price
@@ -63,11 +64,14 @@ AUDIT_ENFORCEMENT = "wr_enforcement"
 
 
 # -- prices -------------------------------------------------------------------------------
-def current_price(
-    env: Env, commodity: str
+def price_now(
+    book: WarehouseBook, params: Params, commodity: str
 ) -> tuple[PriceUsed, int, tuple[tuple[str, str, int], ...]]:
-    """The price used for a commodity now, its day, and the prices behind it (evidence)."""
-    book = env.book
+    """The price used for a commodity now, its day, and the prices behind it (evidence).
+
+    Today is the newest day either source posted; the lower fresh price is used,
+    with the alarms' extra haircut. Transitions and the API's documents both use it.
+    """
     found = [book.prices.get((commodity, s.value)) for s in Source]
     known = [p for p in found if p is not None]
     day = max((p.day for p in known), default=0)
@@ -75,17 +79,43 @@ def current_price(
         PriceIn(Source(p.source), p.commodity, p.fen_per_tonne, p.day) if p is not None else None
         for p in found
     )
-    used = price_used(settlement, spot, day, valuation_params(env.params))
+    used = price_used(settlement, spot, day, valuation_params(params))
     return used, day, tuple((p.commodity, p.source, p.day) for p in known)
+
+
+def current_price(
+    env: Env, commodity: str
+) -> tuple[PriceUsed, int, tuple[tuple[str, str, int], ...]]:
+    """price_now for a running transition."""
+    return price_now(env.book, env.params, commodity)
+
+
+def ltv_today(
+    book: WarehouseBook,
+    params: Params,
+    p: PledgeRec,
+    quantity_g: int | None = None,
+    outstanding: int | None = None,
+) -> int | None:
+    """The pledge's LTV (bp) at today's price, for its own figures or the ones given.
+
+    None when the commodity has no price.
+    """
+    used, _day, _ev = price_now(book, params, p.commodity)
+    if used.fen_per_tonne is None:
+        return None
+    haircut = min(BP_PER_ONE, p.haircut_bp + used.extra_haircut_bp)
+    quantity = p.quantity_g if quantity_g is None else quantity_g
+    loan = p.outstanding_fen if outstanding is None else outstanding
+    return ltv_bp(loan, eligible_value(quantity, used.fen_per_tonne, haircut))
 
 
 def ltv_now(env: Env, p: PledgeRec, quantity_g: int, outstanding: int) -> int:
     """The pledge's LTV at today's price for a quantity and a loan (refuses unpriced)."""
-    used, _day, _ev = current_price(env, p.commodity)
-    if used.fen_per_tonne is None:
+    ltv = ltv_today(env.book, env.params, p, quantity_g, outstanding)
+    if ltv is None:
         raise refuse("price_missing")
-    haircut = min(BP_PER_ONE, p.haircut_bp + used.extra_haircut_bp)
-    return ltv_bp(outstanding, eligible_value(quantity_g, used.fen_per_tonne, haircut))
+    return ltv
 
 
 # -- pledges -------------------------------------------------------------------------------
@@ -230,12 +260,8 @@ def _maybe_cured(env: Env, p: PledgeRec) -> None:
     """A call (or enforceability) ends once LTV is back at or below the initial LTV."""
     if p.open_call is None and p.status != ENFORCEABLE:
         return
-    used, _day, _ev = current_price(env, p.commodity)
-    if used.fen_per_tonne is None:
-        return
-    haircut = min(BP_PER_ONE, p.haircut_bp + used.extra_haircut_bp)
-    ltv = ltv_bp(p.outstanding_fen, eligible_value(p.quantity_g, used.fen_per_tonne, haircut))
-    if ltv <= p.initial_ltv_bp:
+    ltv = ltv_today(env.book, env.params, p)
+    if ltv is not None and ltv <= p.initial_ltv_bp:
         _cured(env, p)
 
 
@@ -454,13 +480,3 @@ def _after_mark(env: Env, p: PledgeRec, m: Marked, day: int) -> None:
             r.enforcement = True
             env.version(r, "enforcement-freeze", note=p.id)
         book.touch_pledge(p)
-
-
-def band_now(env: Env, p: PledgeRec) -> str | None:
-    """The pledge's band at today's price (None: unpriced)."""
-    used, _day, _ev = current_price(env, p.commodity)
-    if used.fen_per_tonne is None:
-        return None
-    haircut = min(BP_PER_ONE, p.haircut_bp + used.extra_haircut_bp)
-    ltv = ltv_bp(p.outstanding_fen, eligible_value(p.quantity_g, used.fen_per_tonne, haircut))
-    return band_of(ltv, valuation_params(env.params).bands).value

@@ -5,10 +5,9 @@ come out (addresses, ids and hashes as lowercase hex; an empty hash or id as
 null). Nothing here writes: a reader cannot change the book by mistake.
 
 "ltv" is a pledge's LTV at today's price as a fraction (ltv_bp / 10,000, e.g.
-0.8): the price used is the one a transition would use now (financing.py's
-current_price: the lower of the two sources, with their alarms' extra haircut),
-computed here from the book's prices, without an Env. null when nothing prices
-the commodity, or when there is no live pledge.
+0.8) at the price a transition would use now (financing.ltv_today: the lower
+of the two sources, with their alarms' extra haircut). null when nothing
+prices the commodity, or when there is no live pledge.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from typing import Any
 import msgspec
 
 from govchain.apps.warehouse.book import WarehouseBook
-from govchain.apps.warehouse.financing import ACTIVE, ENFORCEABLE
+from govchain.apps.warehouse.financing import ACTIVE, ENFORCEABLE, ltv_today
 from govchain.apps.warehouse.kind import OFFER_OPEN
 from govchain.apps.warehouse.ops import AnyOp, ReadingsPayload, op_name
 from govchain.apps.warehouse.params import valuation_params
@@ -39,14 +38,8 @@ from govchain.apps.warehouse.records import (
     Warehouse,
 )
 from govchain.apps.warehouse.units import BP_PER_ONE
-from govchain.apps.warehouse.valuation import Price as PriceIn
 from govchain.apps.warehouse.valuation import (
-    PriceUsed,
-    Source,
     band_of,
-    eligible_value,
-    ltv_bp,
-    price_used,
 )
 from govchain.state.params import Params
 
@@ -63,30 +56,13 @@ def _text_or_none(value: str) -> str | None:
 
 
 # -- prices and LTV ---------------------------------------------------------------------
-def price_now(book: WarehouseBook, params: Params, commodity: str) -> tuple[PriceUsed, int]:
-    """The price a transition would use for commodity now, and the day it counts from.
-
-    financing.current_price's rule over the book: today is the newest day either
-    source posted; the lower fresh price, with the alarms' extra haircut.
-    """
-    found = [book.prices.get((commodity, s.value)) for s in Source]
-    day = max((p.day for p in found if p is not None), default=0)
-    settlement, spot = (
-        PriceIn(Source(p.source), p.commodity, p.fen_per_tonne, p.day) if p is not None else None
-        for p in found
-    )
-    return price_used(settlement, spot, day, valuation_params(params)), day
-
-
 def pledge_ltv(book: WarehouseBook, params: Params, p: PledgeRec) -> tuple[int | None, str | None]:
     """A live pledge's LTV (bp) and band at today's price; (None, None) when unpriced or ended."""
     if p.status not in LIVE_PLEDGE:
         return None, None
-    used, _day = price_now(book, params, p.commodity)
-    if used.fen_per_tonne is None:
+    ltv = ltv_today(book, params, p)
+    if ltv is None:
         return None, None
-    haircut = min(BP_PER_ONE, p.haircut_bp + used.extra_haircut_bp)
-    ltv = ltv_bp(p.outstanding_fen, eligible_value(p.quantity_g, used.fen_per_tonne, haircut))
     return ltv, band_of(ltv, valuation_params(params).bands).value
 
 
