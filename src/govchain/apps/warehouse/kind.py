@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from govchain.apps.warehouse import financing as fin
 from govchain.apps.warehouse import lifecycle as life
@@ -42,7 +42,6 @@ from govchain.apps.warehouse.ops import (
     Sign,
     Split,
     Withdraw,
-    op_name,
 )
 from govchain.apps.warehouse.records import Offer
 from govchain.apps.warehouse.sensing import check_batch, record_batch
@@ -213,8 +212,3 @@ def run_readings(ctx: TxContext, tx: Transaction, _sender: bytes, _acct: Account
         return Outcome(Status.REJECTED.value, r.reason)
     record_batch(book, batch, ctx.height, tx.id, ctx.stores.params)
     return None
-
-
-def transition_name(op: AnyOp) -> str:
-    """The transition an op names."""
-    return op_name(cast(Any, op))

@@ -69,7 +69,7 @@ def record_batch(
         if d.kind == DeviceKind.LOAD_CELL:
             _weight(book, b, d, height, tx_id, params, orders)
         elif d.kind in (DeviceKind.RFID, DeviceKind.GATE):
-            _tags(book, b, d, r.tags, height, tx_id, orders)
+            _tags(book, d, r.tags, height, tx_id, orders)
 
 
 def _weight(
@@ -109,7 +109,6 @@ def _weight(
 
 def _tags(
     book: WarehouseBook,
-    b: Bin,
     d: Device,
     tags: tuple[str, ...],
     height: int,
