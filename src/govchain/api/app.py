@@ -12,12 +12,13 @@ import msgspec
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from govchain.api.decoded import with_decoded
 from govchain.api.errors import ApiError, height_arg, hex_arg, read_limited
+from govchain.api.gov_reads import gov_read_routes
 from govchain.api.openapi import OPENAPI
 from govchain.api.trace_routes import trace_routes
 from govchain.api.views import (
@@ -44,6 +45,7 @@ from govchain.codec import (
 )
 from govchain.crypto.keys import ADDRESS_BYTES, address_of
 from govchain.dag.admission import AdmissionError, Reject
+from govchain.explorer.routes import ExplorerRoutes
 from govchain.replica.replication import SubmitState, Submitted
 from govchain.state.audit import AuditEntry
 from govchain.state.governance import ProposalStatus
@@ -370,9 +372,16 @@ def build_app(node: NodePort) -> Starlette:
         if want is not None and want not in {s.value for s in ProposalStatus}:
             raise ApiError(400, "bad_status", "status is open, passed, rejected or expired")
         prefix = _prefix_arg(request) if "prefix" in request.query_params else ""
+        action = request.query_params.get("action")
+        if action is not None and action not in registry.actions:
+            raise ApiError(400, "bad_action", "action is one of this chain's governance actions")
         out = []
         for p in reversed(view.proposals()):
-            if (want is None or p.status == want) and p.id.startswith(prefix):
+            if (
+                (want is None or p.status == want)
+                and p.id.startswith(prefix)
+                and (action is None or p.action_name == action)
+            ):
                 out.append(proposal_json(p))
                 if len(out) >= limit:
                     break
@@ -422,16 +431,6 @@ def build_app(node: NodePort) -> Starlette:
     async def metrics(_: Request) -> PlainTextResponse:
         return PlainTextResponse(_metrics_text(node), media_type="text/plain; version=0.0.4")
 
-    async def home(_: Request) -> HTMLResponse:
-        return HTMLResponse(
-            "<!doctype html><title>govchain</title><h1>govchain</h1>"
-            f"<p>chain <code>{node.genesis.chain_id}</code>, node <code>{node.name}</code></p>"
-            f"<p>height <b id=height>{view.height}</b>, DAG {view.dag_counts().vertices} vertices,"
-            f" {len(node.net.peers())} peers</p>"
-            "<p>API: <a href=/v1/status>/v1/status</a>, <a href=/openapi.json>/openapi.json</a>,"
-            " <a href=/metrics>/metrics</a>. The explorer arrives with its own issue.</p>"
-        )
-
     async def events(ws: WebSocket) -> None:
         await ws.accept()
         q = node.subscribe()
@@ -466,7 +465,6 @@ def build_app(node: NodePort) -> Starlette:
         )
 
     routes = [
-        Route("/", home),
         Route("/v1/status", status),
         Route("/v1/txs", txs, methods=["GET", "POST"]),
         Route("/v1/txs/batch", submit_batch, methods=["POST"]),
@@ -478,6 +476,7 @@ def build_app(node: NodePort) -> Starlette:
         Route("/v1/accounts/{address}/holds", account_holds),
         Route("/v1/identities/{address}", identity),
         Route("/v1/services/{service_id}", service),
+        *gov_read_routes(node),
         Route("/v1/governance/proposals", proposals),
         Route("/v1/governance/proposals/{pid}", proposal),
         Route("/v1/audit", audit),
@@ -488,10 +487,13 @@ def build_app(node: NodePort) -> Starlette:
         Route("/metrics", metrics),
         WebSocketRoute("/v1/events", events),
     ]
-    return Starlette(
-        routes=routes,
+    explorer = ExplorerRoutes()  # pages at /, read through this same application
+    app = Starlette(
+        routes=[*routes, *explorer.routes],
         exception_handlers={ApiError: api_error, HTTPException: http_error},
     )
+    explorer.bind(app)
+    return app
 
 
 def _prefix_arg(request: Request) -> str:

@@ -114,6 +114,12 @@ _PROPOSALS = _query(
     _PREFIX,
     "only ids that start with these 8 to 64 lowercase hex digits",
 )
+_PROPOSALS = _query(
+    _PROPOSALS,
+    "action",
+    {"type": "string", "pattern": "^[a-z][a-z0-9-]{0,63}$"},
+    "only proposals of this action (one of the chain's actions, e.g. freeze-identity)",
+)
 
 _HEX64 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 _ADDRESS = {"type": "string", "pattern": "^[0-9a-f]{40}$"}
@@ -369,6 +375,11 @@ OPENAPI: dict[str, Any] = {
             "A business service: owner, writer role, status, suspending proposal", ["service_id"]
         ),
         "/v1/governance/proposals": _PROPOSALS,
+        "/v1/governance/committee": _get(
+            "The governance committee in force: members (public key, address, weight),"
+            " threshold, total weight, participation minimum, proposal lifetimes in heights, and"
+            " the chain's governance actions (those that may be emergency measures apart)"
+        ),
         "/v1/governance/proposals/{pid}": _get(
             "One proposal: action and arguments, votes, weights, status, heights, outcome",
             ["pid"],

@@ -407,6 +407,7 @@ class Node(ShellHooks):
                     "type": "checkpoint",
                     "height": cp.height,
                     "hash": cp.hash.hex(),
+                    "time_ms": cp.time_ms,
                     "txs": len(ex.txs),
                     "state_hash": ex.result.state_hash.hex(),
                 }

@@ -61,6 +61,29 @@ class AccountState:
 
 
 @dataclass(frozen=True, slots=True)
+class Committee:
+    """The governance committee: (public key, weight) of each member, and what passes."""
+
+    members: tuple[tuple[bytes, int], ...]
+    threshold: int
+    total_weight: int
+    participation_min: int
+    proposal_ttl_heights: int
+    emergency_ttl_heights: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecentVertex:
+    """A vertex as the DAG view shows it: parents, sender key, kind, covering height."""
+
+    id: bytes
+    parents: tuple[bytes, ...]
+    sender: bytes  # public key
+    kind: str
+    height: int | None  # the checkpoint that covered it (None: pending)
+
+
+@dataclass(frozen=True, slots=True)
 class DagCounts:
     """How much the DAG holds: vertices, tips, those no checkpoint covers yet, orphans."""
 
@@ -90,6 +113,13 @@ class ChainView:
     def decided(self) -> Sequence[tuple[Checkpoint, Certificate]]:
         """Every decided checkpoint with its certificate, height 1 first."""
         return tuple(self._r.decided)
+
+    def decided_tail(self, count: int) -> Sequence[tuple[Checkpoint, Certificate]]:
+        """The last `count` decided checkpoints with their certificates, oldest first.
+
+        A slice, so a reader of the latest few never copies the whole chain.
+        """
+        return tuple(self._r.decided[-count:]) if count > 0 else ()
 
     def recent_executions(self) -> Sequence[Execution]:
         """The executions kept in memory, oldest first (the store has them all)."""
@@ -141,6 +171,18 @@ class ChainView:
     def proposals(self) -> list[Proposal]:
         """Every governance proposal, oldest first."""
         return self._r.ledger.proposals()
+
+    def committee(self) -> Committee:
+        """The governance committee in force: members' weights and the threshold."""
+        gov = self._r.ledger.governance
+        return Committee(
+            tuple(sorted(gov.members.items())),
+            gov.threshold,
+            gov.total_weight,
+            gov.params.participation_min,
+            gov.params.proposal_ttl_heights,
+            gov.params.emergency_ttl_heights,
+        )
 
     def param(self, name: str) -> int | None:
         """A governance parameter's value."""
@@ -202,6 +244,33 @@ class ChainView:
         """Ids of DAG vertices in lo..hi (inclusive), not yet all stored."""
         return [vid for vid in self._r.dag.vertices if lo <= vid <= hi]
 
+    def recent_vertices(self, count: int) -> list[RecentVertex]:
+        """The most recently admitted vertices memory holds, newest first, at most count.
+
+        First the DAG's, in reverse admission order (it keeps that order); then
+        the final ones of the executions kept in memory, newest height first and
+        each height's order reversed: a node prunes final vertices from the DAG
+        once covered, and its recent executions still hold them. The work is
+        that of the vertices returned, whatever the DAG's size.
+        """
+        out: list[RecentVertex] = []
+        if count <= 0:
+            return out
+        vertices = self._r.dag.vertices
+        for vid in reversed(vertices):
+            v = vertices[vid]
+            out.append(_recent(v.tx, v.height))
+            if len(out) >= count:
+                return out
+        shown = {r.id for r in out}
+        for ex in reversed(self._r.executions):
+            for tx in reversed(ex.txs):
+                if tx.id not in shown:
+                    out.append(_recent(tx, ex.checkpoint.height))
+                    if len(out) >= count:
+                        return out
+        return out
+
     def client_tips(self, count: int) -> list[bytes]:
         """Parents a client's next transaction should name (at most count)."""
         return self._r.dag.client_tips(count)
@@ -260,3 +329,8 @@ class ChainView:
     def payload_bytes_max(self) -> int:
         """The largest payload admission takes."""
         return self._r.config.dag.payload_bytes_max
+
+
+def _recent(tx: Transaction, height: int | None) -> RecentVertex:
+    body = tx.body
+    return RecentVertex(tx.id, body.parents, body.sender, body.kind, height)

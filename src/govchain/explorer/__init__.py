@@ -1,0 +1,1 @@
+"""The web explorer: server-rendered pages over the node's own API, in Chinese and English."""
