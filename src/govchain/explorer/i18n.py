@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from govchain.explorer.messages import MESSAGES
+from govchain.explorer.messages import CORE_MESSAGES
+from govchain.explorer.messages_apps import APP_MESSAGES
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
 LANG_COOKIE = "lang"
 HTML_LANG = {"zh": "zh-CN", "en": "en"}
 ACCEPT_LANGUAGE_CHARS_MAX = 512  # a longer header is not worth parsing
+MESSAGES = {**CORE_MESSAGES, **APP_MESSAGES}
 
 
 def _accepted(header: str) -> str | None:

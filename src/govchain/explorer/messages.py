@@ -7,7 +7,7 @@ that every key a template uses is here in both languages.
 
 from __future__ import annotations
 
-MESSAGES: dict[str, tuple[str, str]] = {
+CORE_MESSAGES: dict[str, tuple[str, str]] = {
     # chrome
     "brand": ("govchain 区块链浏览器", "govchain explorer"),
     "skip_to_content": ("跳到正文", "Skip to content"),
