@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from govchain.codec import HASH_BYTES
 from govchain.consensus.messages import Certificate, Checkpoint
@@ -103,6 +103,26 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release files; the store is unusable afterwards."""
+        ...
+
+
+@runtime_checkable
+class MovementHistory(Protocol):
+    """A store that reads an account's movements backwards, a page at a time.
+
+    Apart from Store so that a store without it (the in-memory one) is still a
+    Store; the API answers 501 for an account's history over such a store.
+    """
+
+    def movements_before(
+        self, account: bytes, before_mseq: int, limit: int
+    ) -> list[tuple[int, Movement]]:
+        """The account's last `limit` movements whose mseq (height << 32 | place in
+        the height) is below before_mseq, newest first, each with its mseq."""
+        ...
+
+    def movements_from(self) -> int:
+        """The first height indexed (movements of earlier heights are not read)."""
         ...
 
 

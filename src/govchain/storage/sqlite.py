@@ -132,7 +132,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from govchain.storage.base import Store
+    from govchain.storage.base import MovementHistory, Store
     from govchain.trace.movements import MovementSource
 
 
@@ -1218,6 +1218,15 @@ class SqliteStore:
             account, height
         )
 
+    def movements_before(
+        self, account: bytes, before_mseq: int, limit: int
+    ) -> list[tuple[int, Movement]]:
+        """The account's last `limit` movements with an mseq below before_mseq, newest
+        first, each with its mseq: a page of its history, read at the cost of the page."""
+        self._check_open()
+        reads = MovementReads(self._conn, self._unmerged, self._movement_mark)
+        return reads.movements_before(account, before_mseq, limit)
+
     def movement_snapshot(self) -> MovementSnapshot:
         """The index as it is now, on a connection of its own: for a worker thread.
 
@@ -1289,3 +1298,4 @@ class SqliteStore:
 if TYPE_CHECKING:
     _conforms: Store = SqliteStore(Path())
     _source: MovementSource = SqliteStore(Path())
+    _history: MovementHistory = SqliteStore(Path())

@@ -10,6 +10,7 @@ one moment's in-memory postings: the store's own, or a snapshot's.
 from __future__ import annotations
 
 import sqlite3
+from bisect import bisect_left
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,6 +32,10 @@ MOVEMENT_PAGE_ROWS = 4_096
 # Account rows kept in memory before they are merged into movement_accounts.
 MOVEMENT_MERGE_ROWS = 32_768
 MOVEMENT_HEIGHT_SHIFT = 32  # mseq = height << shift | place: 4 billion movements a height
+# Posting lists movements_before reads in its first query; each further query
+# reads twice as many (up to MOVEMENT_PAGE_ROWS). A hot account's list holds up to
+# MOVEMENT_MERGE_ROWS mseqs: a page of 25 movements reads one list, not 4,096.
+POSTINGS_FIRST_ROWS = 2
 _MOVEMENT_KINDS = frozenset(k.value for k in MovementKind)
 
 MOVEMENT_TABLES = (
@@ -214,12 +219,72 @@ class MovementReads:
                 return None
             top = int_row("movement_accounts", f"key {key}", page[-1][0]) - 1
 
+    def movements_before(
+        self, account: bytes, before_mseq: int, limit: int
+    ) -> list[tuple[int, Movement]]:
+        """The account's last `limit` movements with an mseq below before_mseq, newest
+        first, each with its mseq (a reader's cursor for the next page).
+
+        The movements waiting in memory are the newest; then the posting lists,
+        read backwards a few at a time (the first query reads POSTINGS_FIRST_ROWS
+        lists, each next one twice as many), and only the movements the page
+        needs are fetched: a page costs its own size, not the account's history.
+        """
+        out: list[tuple[int, Movement]] = []
+        if limit <= 0:
+            return out
+        waiting = self._unmerged.get(account, [])  # ascending, all above the mark
+        end = bisect_left(waiting, before_mseq)
+        newest = waiting[max(0, end - limit) : end]
+        out.extend(reversed(list(self._pairs_at(account, newest, strict=True))))
+        below = min(before_mseq, self._movement_mark + 1)
+        for seqs in self._postings_down(account_key(account), below):
+            top = bisect_left(seqs, below)  # a list is ascending
+            while top > 0 and len(out) < limit:
+                # Newest first, as many as the page still lacks: another account
+                # sharing the key may take some of them, then the loop asks again.
+                start = max(0, top - (limit - len(out)))
+                out.extend(reversed(list(self._pairs_at(account, seqs[start:top], strict=False))))
+                top = start
+            if len(out) >= limit:
+                break
+        return out
+
+    def _postings_down(self, key: int, below: int) -> Iterator[list[int]]:
+        """The key's posting lists that hold an mseq below `below`, newest first.
+
+        At most one list reaches across `below` (a key's lists never overlap:
+        each merge takes only mseqs above the previous mark); then the lists that
+        end below it, in pages that grow from POSTINGS_FIRST_ROWS.
+        """
+        table = "movement_accounts"
+        for last, first, data in self._conn.execute(_POSTING_ACROSS, (key, below)).fetchall():
+            if int_row(table, f"key {key}", first) < below:
+                yield decode_row(table, f"key {key}, last {last}", data, SEQS_DECODER)
+        top = below - 1
+        rows_max = min(POSTINGS_FIRST_ROWS, MOVEMENT_PAGE_ROWS)
+        while True:
+            page = self._conn.execute(_POSTINGS_BEFORE, (key, top, rows_max)).fetchall()
+            for last, _first, data in page:
+                yield decode_row(table, f"key {key}, last {last}", data, SEQS_DECODER)
+            if len(page) < rows_max:
+                return
+            top = int_row(table, f"key {key}", page[-1][0]) - 1
+            rows_max = min(rows_max * 2, MOVEMENT_PAGE_ROWS)
+
     def _movements_at(self, account: bytes, mseqs: list[int], strict: bool) -> Iterator[Movement]:
         """The movements of account among mseqs (ascending), fetched in chunks.
 
         strict: every one must be there and be account's (the memory's list);
         else another account sharing the key is skipped (a posting list).
         """
+        for _mseq, m in self._pairs_at(account, mseqs, strict):
+            yield m
+
+    def _pairs_at(
+        self, account: bytes, mseqs: list[int], strict: bool
+    ) -> Iterator[tuple[int, Movement]]:
+        """_movements_at's movements, each with its mseq."""
         for begin in range(0, len(mseqs), KEYS_PER_QUERY):
             chunk = mseqs[begin : begin + KEYS_PER_QUERY]
             marks = ",".join("?" * len(chunk))
@@ -229,6 +294,6 @@ class MovementReads:
                 raise CorruptStoreError("movements", f"mseq {chunk[0]}", "a movement is missing")
             for row, m in zip(rows, movement_rows(rows), strict=True):
                 if account in (m.src, m.dst):
-                    yield m
+                    yield row[0], m
                 elif strict:
                     raise CorruptStoreError("movements", f"mseq {row[0]}", "another account's")
