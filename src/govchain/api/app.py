@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from govchain.api.chain_reads import chain_read_routes
 from govchain.api.decoded import with_decoded
 from govchain.api.errors import ApiError, height_arg, hex_arg, read_limited
 from govchain.api.gov_reads import gov_read_routes
@@ -481,6 +482,7 @@ def build_app(node: NodePort) -> Starlette:
         Route("/v1/governance/proposals/{pid}", proposal),
         Route("/v1/audit", audit),
         Route("/v1/validator-changes", validator_changes),
+        *chain_read_routes(node),
         *trace_routes(node),
         *wr_routes(node),
         Route("/openapi.json", openapi),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from govchain.api.chain_openapi import CHAIN_READ_PATHS
 from govchain.api.wr_openapi import WR_PATHS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -416,6 +417,7 @@ OPENAPI: dict[str, Any] = {
             " this node answered lately (the last 256), by its result_root",
             ["root"],
         ),
+        **CHAIN_READ_PATHS,
         **WR_PATHS,
         "/metrics": _get("Prometheus text metrics"),
     },

@@ -81,6 +81,13 @@ class Store(Protocol):
         """The receipts of an executed height, in final order."""
         ...
 
+    def tx_counts(self, from_height: int, to_height: int) -> dict[int, int]:
+        """How many transactions each executed height in from..to finalized (others absent).
+
+        Reads that range of heights alone, and no transaction.
+        """
+        ...
+
     def audit(self, from_height: int, to_height: int) -> list[AuditEntry]:
         """Audit entries appended by the executed heights from..to (inclusive), in order."""
         ...

@@ -185,6 +185,12 @@ class MemoryStore:
             return []
         return list(self._executed[height - 1].result.receipts)
 
+    def tx_counts(self, from_height: int, to_height: int) -> dict[int, int]:
+        """How many transactions each executed height in from..to finalized (others absent)."""
+        self._open()
+        lo, hi = max(from_height, 1), min(to_height, len(self._executed))
+        return {h: len(self._executed[h - 1].txs) for h in range(lo, hi + 1)}
+
     def audit(self, from_height: int, to_height: int) -> list[AuditEntry]:
         """Audit entries appended by the executed heights from..to (inclusive), in order."""
         self._open()

@@ -367,6 +367,22 @@ def _receipts(height: int, tx_ids: list[bytes], data: object) -> list[Receipt]:
     return [o.receipt(vid, height, i) for i, (vid, o) in pairs]
 
 
+_ARRAY_HEADER_BYTES_MAX = 5  # a msgpack array's header: 1, 3 or 5 bytes
+
+
+def _array_length(table: str, key: object, head: object) -> int:
+    """The element count in the header of a msgpack array (fixarray, array 16, array 32)."""
+    if not isinstance(head, bytes) or not head:
+        raise CorruptStoreError(table, key, f"expected a msgpack array, found {head!r:.20}")
+    first = head[0]
+    if 0x90 <= first <= 0x9F:
+        return first & 0x0F
+    size = {0xDC: 2, 0xDD: 4}.get(first)
+    if size is None or len(head) < 1 + size:
+        raise CorruptStoreError(table, key, f"expected a msgpack array, found {head!r:.20}")
+    return int.from_bytes(head[1 : 1 + size], "big")
+
+
 def _check_receipts(height: int, receipts: list[Receipt], root: bytes, count: int) -> None:
     if len(receipts) != count or any(rc.index != i for i, rc in enumerate(receipts)):
         raise CorruptStoreError("executed", f"height {height}", f"expected indexes 0..{count - 1}")
@@ -1176,6 +1192,20 @@ class SqliteStore:
         out = _receipts(height, [_bytes("vertices", f"seq {s}", ids[s], 32) for s in seqs], row[2])
         _check_receipts(height, out, _bytes("executed", key, row[0], 32), len(seqs))
         return out
+
+    def tx_counts(self, from_height: int, to_height: int) -> dict[int, int]:
+        """How many transactions each executed height in from..to finalized (others absent).
+
+        One range read of `executed` by its key, taking only the first bytes of
+        each height's order: a msgpack array's header holds its length, so no
+        order is decoded and no vertex is read.
+        """
+        self._check_open()
+        rows = self._conn.execute(
+            "SELECT height, substr(tx_seqs, 1, ?) FROM executed WHERE height BETWEEN ? AND ?",
+            (_ARRAY_HEADER_BYTES_MAX, from_height, to_height),
+        ).fetchall()
+        return {h: _array_length("executed", f"height {h}", head) for h, head in rows}
 
     def audit(self, from_height: int, to_height: int) -> list[AuditEntry]:
         """Audit entries appended by the executed heights from..to (inclusive), in order."""
