@@ -11,6 +11,7 @@ from govchain.explorer.pages_accounts import account_routes
 from govchain.explorer.pages_chain import chain_routes
 from govchain.explorer.pages_gov import gov_routes
 from govchain.explorer.pages_home import home_routes
+from govchain.explorer.pages_misc import misc_routes
 from govchain.explorer.render import STATIC
 
 
@@ -24,6 +25,7 @@ class ExplorerRoutes:
             *chain_routes(self.explorer),
             *account_routes(self.explorer),
             *gov_routes(self.explorer),
+            *misc_routes(self.explorer),
             Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
         ]
 
