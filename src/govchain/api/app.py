@@ -21,6 +21,7 @@ from govchain.api.decoded import with_decoded
 from govchain.api.errors import ApiError, height_arg, hex_arg, read_limited
 from govchain.api.gov_reads import gov_read_routes
 from govchain.api.openapi import OPENAPI
+from govchain.api.proof_doc import proof_doc, validator_changes_doc
 from govchain.api.trace_routes import trace_routes
 from govchain.api.views import (
     account_funds_json,
@@ -51,8 +52,6 @@ from govchain.replica.replication import SubmitState, Submitted
 from govchain.state.audit import AuditEntry
 from govchain.state.governance import ProposalStatus
 from govchain.state.identities import Identity, IdentityStatus
-from govchain.state.ledger import VALSET_DELAY_HEIGHTS
-from govchain.state.receipts import prove
 from govchain.state.services import service_id_ok
 from govchain.storage.base import prefix_bounds
 from govchain.storage.sqlite import SqliteStore
@@ -230,57 +229,8 @@ def build_app(node: NodePort) -> Starlette:
 
     async def get_proof(request: Request) -> JSONResponse:
         tx_id = hex_arg(request.path_params["tx_id"], ID_HEX_CHARS, "tx_id")
-        stored = node.store.get_tx(tx_id)
-        if stored is None and not view.holds_tx(tx_id):
-            raise ApiError(404, "not_found", "no transaction with this id")
-        if stored is None or stored.receipt is None or stored.height is None:
-            raise ApiError(404, "not_final", "the transaction is not final on this node")
-        h = stored.height
-        anchor = node.store.get_checkpoint(h + 1)
-        if anchor is None:
-            # Checkpoint h + 1 carries the root of height h's receipts.
-            raise ApiError(
-                409,
-                "not_yet_provable",
-                f"the transaction is final at checkpoint {h}; its proof needs checkpoint "
-                f"{h + 1}, which certifies that height's receipts and is not decided yet",
-            )
-        # The verifier's trusted point (docs/trust.md): 0 is the genesis.
-        start = _int_query(request, "from", 0)
-        if start > h + 1:
-            raise ApiError(
-                400,
-                "bad_from",
-                f"from={start} is after checkpoint {h + 1}, the proof's anchor: trust an "
-                "earlier checkpoint",
-            )
-        chain = _validator_changes(node, h + 1, start)
-        receipts = node.store.receipts(h)
-        proof = prove(receipts, stored.receipt.index)
-        return JSONResponse(
-            {
-                "tx_id": tx_id.hex(),
-                "header": {
-                    "body": stored.tx.body_bytes.hex(),
-                    "signature": stored.tx.signature.hex(),
-                },
-                "receipt": {
-                    "height": proof.receipt.height,
-                    "index": proof.receipt.index,
-                    "status": proof.receipt.status,
-                    "reason": proof.receipt.reason,
-                    "rule": proof.receipt.rule,
-                    "governance_ref": proof.receipt.governance_ref,
-                },
-                "receipts_count": proof.size,
-                "path": [p.hex() for p in proof.path],
-                "anchor": checkpoint_json(*anchor),
-                "trust": chain["trust"],
-                "validator_changes": chain["validator_changes"],
-                "chain_id": node.genesis.chain_id,
-                "genesis_hash": node.genesis.hash.hex(),
-            }
-        )
+        # ?from= (the verifier's trusted point) is read after the 404 and 409 checks.
+        return JSONResponse(proof_doc(node, tx_id, lambda: _int_query(request, "from", 0)))
 
     async def get_checkpoint(request: Request) -> JSONResponse:
         which = request.path_params["height"]
@@ -424,7 +374,7 @@ def build_app(node: NodePort) -> Starlette:
         start = _int_query(request, "from", 0)
         if start > to:
             raise ApiError(400, "bad_from", f"from={start} is after checkpoint {to}")
-        return JSONResponse({"from": start, "to": to, **_validator_changes(node, to, start)})
+        return JSONResponse({"from": start, "to": to, **validator_changes_doc(node, to, start)})
 
     async def openapi(_: Request) -> JSONResponse:
         return JSONResponse(OPENAPI)
@@ -539,57 +489,6 @@ def _audit_entries(node: NodePort, lo: int, hi: int) -> tuple[list[AuditEntry], 
     if hi < lo:
         return [], True
     return list(node.store.audit(lo, hi)), True
-
-
-def _validator_changes(node: NodePort, to: int, start: int = 0) -> dict[str, object]:
-    """The change chain a verifier follows from checkpoint start (0: the genesis) to `to`.
-
-    {"trust": null from the genesis, else {"height", "validators": the set
-    certifying start, "handoff": height start - 1's}, "validator_changes":
-    the handoff of every height h with start <= h and h + 1 <= to that enacted
-    a change}. A handoff is {"height": h, "previous": checkpoint h (null for
-    h = 0), "entries": every audit entry of height h, "checkpoint": h + 1,
-    "certificate"} (sdk/valsets.py checks it; docs/trust.md).
-    """
-    store = node.store
-
-    def checkpoint(height: int) -> tuple[dict[str, object], object]:
-        found = store.get_checkpoint(height)
-        if found is None:
-            # Only heights up to a decided one are asked for: a gap here is the
-            # store's fault, and a verifier would refuse a chain with a hole.
-            raise ApiError(503, "unavailable", f"checkpoint {height} is not in this node's store")
-        doc = checkpoint_json(*found)
-        return doc, doc.pop("certificate")
-
-    def handoff(h: int) -> dict[str, object]:
-        cp, cert = checkpoint(h + 1)
-        previous = checkpoint(h)[0] if h >= 1 else None
-        entries = [audit_entry_json(e) for e in store.audit(h, h)] if h >= 1 else []
-        return {
-            "height": h,
-            "previous": previous,
-            "entries": entries,
-            "checkpoint": cp,
-            "certificate": cert,
-        }
-
-    trust: dict[str, object] | None = None
-    view = node.view
-    if start >= 1:
-        valset = view.validator_set(start)
-        if valset is None or start - 1 > view.height or store.get_checkpoint(start) is None:
-            raise ApiError(409, "not_yet_provable", f"checkpoint {start} is not executed yet")
-        trust = {
-            "height": start,
-            "validators": [[m.public_key.hex(), m.weight] for m in valset.members],
-            "handoff": handoff(start - 1),
-        }
-    # The ledger's schedule holds every change (one enacted at h certifies from
-    # h + VALSET_DELAY_HEIGHTS on): no scan of the whole audit log per request.
-    enacted = (s - VALSET_DELAY_HEIGHTS for s in view.validator_set_starts())
-    heights = sorted({h for h in enacted if max(start, 1) <= h <= to - 1})
-    return {"trust": trust, "validator_changes": [handoff(h) for h in heights]}
 
 
 def _audit_head(node: NodePort, height: int) -> str | None:
