@@ -161,8 +161,11 @@ CORE_MESSAGES: dict[str, tuple[str, str]] = {
     "validator_set": ("验证者集合", "Validator set"),
     "certificate": ("证书", "Certificate"),
     "round": ("轮次", "Round"),
-    "signed_by": ("{m} 名验证者中 {n} 名签名", "signed by {n} of {m} validators"),
     "signer": ("签名者", "Signer"),
+    "signed_power": (
+        "签名权重 {n} / {m}（法定 {q}）",
+        "signed weight {n} of {m} (quorum {q})",
+    ),
     "no_certificate": ("此检查点尚无证书。", "This checkpoint has no certificate yet."),
     "tips_covered": ("覆盖的末端", "Tips covered"),
     # transactions

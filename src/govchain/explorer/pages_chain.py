@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,26 +27,6 @@ def _height_arg(raw: str | None) -> int | None:
     return int(raw)
 
 
-def _signers(cert: dict[str, Any] | None, validators: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The certificate's signers by index, named from the validator set where it is known."""
-    if cert is None:
-        return []
-    by_index = {v["index"]: v for v in validators}
-    out = []
-    for index, signature in cert["signatures"]:
-        v = by_index.get(index)
-        out.append(
-            {
-                "index": index,
-                "name": (v.get("name") if v else None) or f"#{index}",
-                "public_key": v["public_key"] if v else None,
-                "address": v["address"] if v else None,
-                "signature": signature,
-            }
-        )
-    return out
-
-
 def chain_routes(ex: Explorer) -> list[Route]:
     """The DAG view, the checkpoint list and detail, and the transaction page."""
 
@@ -65,11 +44,9 @@ def chain_routes(ex: Explorer) -> list[Route]:
     async def checkpoint(request: Request) -> Response:
         height = _height_arg(request.path_params["height"])
         cp = await ex.reader.must(f"/v1/checkpoints/{height}")
-        validators = (await ex.reader.must("/v1/validators"))["validators"]
-        signers = _signers(cp.get("certificate"), validators)
-        return await ex.page(
-            request, "checkpoint.html", cp=cp, signers=signers, set_size=len(validators)
-        )
+        answer = await ex.reader.get(f"/v1/checkpoints/{height}/signers")
+        signed = answer.doc if answer.ok else None  # 409: that height's set is not known yet
+        return await ex.page(request, "checkpoint.html", cp=cp, signed=signed)
 
     async def tx(request: Request) -> Response:
         tx_id = request.path_params["tx_id"].lower()

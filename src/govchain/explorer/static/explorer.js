@@ -109,7 +109,7 @@
       animation: false,
       grid: { left: 48, right: 12, top: 16, bottom: 28 },
       tooltip: { trigger: "axis" },
-      xAxis: { type: "time" },
+      xAxis: { type: "time", axisLabel: { hideOverlap: true } },
       yAxis: { type: "value", name: w("js_tps"), nameTextStyle: { align: "left" } },
       series: [{ type: "bar", data: buckets(pts), itemStyle: { color: "#0b5cad" }, barMaxWidth: 14 }],
     });
