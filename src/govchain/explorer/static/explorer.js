@@ -159,10 +159,11 @@
         document.getElementById("dag-vertices").textContent = fmt(st.dag.vertices);
         document.getElementById("dag-pending").textContent = fmt(st.dag.pending);
         if (st.height > parseInt(heightEl.dataset.height || "0", 10)) {
-          // The websocket missed it (or is down): fetch the checkpoint itself.
-          const cp = await getJSON("/v1/checkpoints?limit=1");
-          const c = cp.checkpoints[0];
-          if (c) onCheckpoint({ height: c.height, hash: c.hash, txs: c.txs, time_ms: c.time_ms });
+          // The websocket missed some (or is down): fetch them, oldest first.
+          const cp = await getJSON("/v1/checkpoints?limit=10");
+          for (const c of cp.checkpoints.slice().reverse()) {
+            onCheckpoint({ height: c.height, hash: c.hash, txs: c.txs, time_ms: c.time_ms });
+          }
         }
       } catch (e) { /* the next refresh retries */ }
     }
@@ -202,7 +203,24 @@
     }
   }
 
+  // An emergency measure's clock: seconds until it lapses, counted down in the page.
+  function countdowns() {
+    const clocks = document.querySelectorAll(".countdown[data-seconds]");
+    if (!clocks.length) return;
+    const t0 = Date.now();
+    const tick = () => {
+      for (const c of clocks) {
+        const left = Math.max(0, parseInt(c.dataset.seconds, 10) - Math.floor((Date.now() - t0) / 1000));
+        const h = Math.floor(left / 3600), m = Math.floor((left % 3600) / 60), sec = left % 60;
+        c.textContent = "≈ " + (h ? h + ":" : "") + String(m).padStart(h ? 2 : 1, "0") + ":" + String(sec).padStart(2, "0");
+      }
+    };
+    tick();
+    setInterval(tick, 1000);
+  }
+
   function start() {
+    countdowns();
     if (document.getElementById("tps-chart")) home();
     if (document.getElementById("dag-view")) dagPage();
     if (document.querySelector("[data-chart]")) {
