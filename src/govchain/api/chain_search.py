@@ -63,13 +63,16 @@ def search(node: NodePort, query: str) -> tuple[list[dict[str, Any]], bool]:
     if service_id_ok(text) and view.service(text) is not None:
         found.append(_match("service", text, f"/governance/services#{text}"))
     if is_hex and ID_PREFIX_CHARS_MIN <= len(bare) <= ID_HEX_CHARS:
-        ids, more = _tx_ids(node, bare.lower())
+        prefix = bare.lower()
+        ids, more = _tx_ids(node, prefix)
         for vid in ids:
             tx_hex = vid.hex()
             found.append(_match("tx", tx_hex, f"/txs/{tx_hex}"))
-            # A proposal's id is its transaction's: no index of its own to read.
+            # A proposal's id is its transaction's: a prefix needs no index of its own.
             if view.proposal(tx_hex) is not None:
                 found.append(_match("proposal", tx_hex, f"/governance/proposals/{tx_hex}"))
+        if len(prefix) == ID_HEX_CHARS and not ids and view.proposal(prefix) is not None:
+            found.append(_match("proposal", prefix, f"/governance/proposals/{prefix}"))
     if len(found) > SEARCH_MATCHES_MAX:
         return found[:SEARCH_MATCHES_MAX], True
     return found, more
