@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -42,11 +43,16 @@ class Explorer:
         """fn, with a PageError shown as the error page (its status, in words)."""
 
         async def run(request: Request) -> Response:
+            start = time.perf_counter()
             try:
-                return await fn(request)
+                response = await fn(request)
             except PageError as e:
-                return await self.page(
+                response = await self.page(
                     request, "error.html", http_status=e.status, code=e.code, message=e.message
                 )
+            # What the page cost the node, for browsers' dev tools and bench_explorer.py.
+            ms = (time.perf_counter() - start) * 1000
+            response.headers["Server-Timing"] = f"page;dur={ms:.2f}"
+            return response
 
         return run
