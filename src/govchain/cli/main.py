@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "demo": "govchain.cli.demo_cmd:demo",
     "iot": "govchain.cli.iot_cmd:iot_group",
     "wr": "govchain.cli.wr_cmd:wr",
+    "reports": "govchain.cli.reports_cmd:reports",
 }
 
 

@@ -33,12 +33,21 @@ from govchain.state.kinds import (
     gov_vote,
     identity_set,
     record,
+    report_handle,
     service_register,
     transfer,
 )
 from govchain.state.registry import Registry
 
-KIND_MODULES = (transfer, record, service_register, identity_set, gov_propose, gov_vote)
+KIND_MODULES = (
+    transfer,
+    record,
+    service_register,
+    identity_set,
+    gov_propose,
+    gov_vote,
+    report_handle,  # the complaint channel (issue 15): a committee member handles a report
+)
 ACTION_MODULES = (
     freeze_identity,
     unfreeze_identity,
