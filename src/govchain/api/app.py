@@ -22,6 +22,7 @@ from govchain.api.errors import ApiError, height_arg, hex_arg, read_limited
 from govchain.api.gov_reads import gov_read_routes
 from govchain.api.openapi import OPENAPI
 from govchain.api.proof_doc import proof_doc, validator_changes_doc
+from govchain.api.state_reads import state_read_routes
 from govchain.api.trace_routes import trace_routes
 from govchain.api.views import (
     account_funds_json,
@@ -433,6 +434,7 @@ def build_app(node: NodePort) -> Starlette:
         Route("/v1/audit", audit),
         Route("/v1/validator-changes", validator_changes),
         *chain_read_routes(node),
+        *state_read_routes(node),
         *trace_routes(node),
         *wr_routes(node),
         Route("/openapi.json", openapi),
