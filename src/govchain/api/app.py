@@ -22,6 +22,8 @@ from govchain.api.errors import ApiError, height_arg, hex_arg, read_limited
 from govchain.api.gov_reads import gov_read_routes
 from govchain.api.openapi import OPENAPI
 from govchain.api.proof_doc import proof_doc, validator_changes_doc
+from govchain.api.reports_desk import reports_metrics
+from govchain.api.reports_routes import reports_routes
 from govchain.api.state_reads import state_read_routes
 from govchain.api.trace_routes import trace_routes
 from govchain.api.views import (
@@ -437,6 +439,7 @@ def build_app(node: NodePort) -> Starlette:
         *state_read_routes(node),
         *trace_routes(node),
         *wr_routes(node),
+        *reports_routes(node),
         Route("/openapi.json", openapi),
         Route("/metrics", metrics),
         WebSocketRoute("/v1/events", events),
@@ -591,4 +594,5 @@ def _metrics_text(node: NodePort) -> str:
             "# TYPE govchain_store_deleted_bytes_in_wal gauge",
             f"govchain_store_deleted_bytes_in_wal {int(node.store.redaction_in_wal)}",
         ]
+    lines += reports_metrics(node)  # the report channel (api/reports_desk.py)
     return "\n".join(lines) + "\n"

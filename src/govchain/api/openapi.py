@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from govchain.api.chain_openapi import CHAIN_READ_PATHS
+from govchain.api.reports_openapi import REPORTS_PATHS
 from govchain.api.state_openapi import STATE_READ_PATHS
 from govchain.api.wr_openapi import WR_PATHS
 
@@ -421,6 +422,7 @@ OPENAPI: dict[str, Any] = {
         **CHAIN_READ_PATHS,
         **STATE_READ_PATHS,
         **WR_PATHS,
+        **REPORTS_PATHS,
         "/metrics": _get("Prometheus text metrics"),
     },
     "components": {

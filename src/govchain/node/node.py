@@ -390,9 +390,11 @@ class Node(ShellHooks):
     def _publish(self, r: ReplicaReady) -> None:
         # Imported here: only this method needs the API's JSON shapes.
         from govchain.api.funds_events import funds_event  # noqa: PLC0415
+        from govchain.api.reports_desk import reports_executed  # noqa: PLC0415
         from govchain.api.views import funds_of, governance_events  # noqa: PLC0415
         from govchain.api.wr_events import wr_event_of  # noqa: PLC0415
 
+        reports_executed(self, r.executed)  # marks reports these heights handled
         t = now_ms()
         for ex in r.executed:
             for rc in ex.result.receipts:
