@@ -49,6 +49,7 @@ from govchain.state.payloads import (
     RemoveFilter,
     ServiceRegisterPayload,
     SetParam,
+    SuspendService,
 )
 from govchain.state.policy import (
     MediaTypeRule,
@@ -61,7 +62,7 @@ from govchain.state.policy import (
 from govchain.state.receipts import prove
 from govchain.storage.memory import MemoryStore
 from govchain.trace.movements import escrow_of
-from ledgerkit import ALICE, BOB, CAROL, genesis
+from ledgerkit import ALICE, BOB, CAROL, Chain, genesis
 from test_proof_trust import CertifiedChain
 
 KEYWORD = "forbidden word"
@@ -382,6 +383,27 @@ def test_services_by_id_in_pages(served: Served) -> None:
     assert seen == sorted(SERVICES)
     assert s.get("/v1/services?after=shop")["services"][0]["service_id"] == "shop-a"
     assert s.get("/v1/services?after=zzz")["services"] == []
+
+
+def test_the_services_list_follows_each_new_height() -> None:
+    chain = Chain()
+    view = ChainView(cast(Any, SimpleNamespace(ledger=chain.ledger)))
+    node = SimpleNamespace(view=view, genesis=chain.ledger.genesis, store=None)
+    app = _starlette(*state_read_routes(cast(NodePort, node)))
+
+    def listed(http: AsgiClient) -> list[tuple[str, str]]:
+        doc = http.get("/v1/services").json()
+        assert doc["height"] == chain.ledger.height
+        return [(x["service_id"], x["status"]) for x in doc["services"]]
+
+    with AsgiClient(app) as http:
+        assert listed(http) == []
+        chain.run(chain.tx(ALICE, "service.register", ServiceRegisterPayload("b", "")))
+        assert listed(http) == [("b", "active")]
+        chain.run(chain.tx(BOB, "service.register", ServiceRegisterPayload("a", "")))
+        assert listed(http) == [("a", "active"), ("b", "active")]
+        chain.decide(SuspendService("b"))
+        assert listed(http) == [("a", "active"), ("b", "suspended")]
 
 
 @pytest.mark.parametrize(("query", "code"), [

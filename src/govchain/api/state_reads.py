@@ -187,6 +187,17 @@ def state_read_routes(node: NodePort) -> list[Route]:
             :limit
         ]
 
+    ids_at: dict[int, list[str]] = {}  # height -> every service id, sorted
+
+    def service_ids() -> list[str]:
+        """Every service id in order, sorted once a height: services change only when a
+        height executes, and sorting 100,000 of them takes 50 ms, a page a millisecond."""
+        height = view.height
+        if height not in ids_at:
+            ids_at.clear()
+            ids_at[height] = [s.service_id for s in view.services()]
+        return ids_at[height]
+
     async def history(request: Request) -> JSONResponse:
         addr = hex_arg(request.path_params["address"], ADDRESS_CHARS, "address")
         limit = _limit(request, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX)
@@ -245,14 +256,13 @@ def state_read_routes(node: NodePort) -> list[Route]:
         if after is not None and SERVICE_ID_PATTERN.fullmatch(after) is None:
             raise ApiError(400, "bad_after", "after must be a service id: [a-z0-9_-]{1,64}")
         limit = _limit(request, SERVICES_LIMIT_DEFAULT, SERVICES_LIMIT_MAX)
-        listed = view.services()  # by id
-        start = 0
-        if after is not None:
-            start = bisect_right([s.service_id for s in listed], after)
+        ids = service_ids()
+        start = 0 if after is None else bisect_right(ids, after)
+        listed = [view.service(sid) for sid in ids[start : start + limit]]
         return JSONResponse(
             {
                 "height": view.height,
-                "services": [service_json(s) for s in listed[start : start + limit]],
+                "services": [service_json(s) for s in listed if s is not None],
             }
         )
 
