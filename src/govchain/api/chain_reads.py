@@ -64,12 +64,11 @@ def int_arg(request: Request, name: str, lo: int, hi: int, default: int) -> int:
 
 # -- documents -----------------------------------------------------------------------------
 def known_names(node: NodePort) -> dict[bytes, str]:
-    """Public key -> devnet name, for the keys this node can name.
-
-    Its own name (node.json); the peer handshake carries no name and node.json
-    lists peers by key and address only, so other validators stay unnamed.
-    """
-    return {node.key.public_key: node.name}
+    """Public key -> name, for the keys this node can name: its own, and its peers'
+    that node.json names (a devnet names them all; the handshake carries no name)."""
+    names = {bytes.fromhex(p.key): p.name for p in node.node_config.peers if p.name}
+    names[node.key.public_key] = node.name
+    return names
 
 
 def certificate_signers(

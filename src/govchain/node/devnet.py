@@ -145,7 +145,7 @@ def create(
     node_keys = val_keys + [SigningKey(secrets.token_bytes(32)) for _ in range(observers)]
     for node, key in zip(nodes, node_keys, strict=True):
         peers = tuple(
-            PeerAddr(k.public_key.hex(), HOST, n.p2p_port)
+            PeerAddr(k.public_key.hex(), HOST, n.p2p_port, n.name)
             for n, k in zip(nodes, node_keys, strict=True)
             if n is not node
         )

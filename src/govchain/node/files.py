@@ -155,11 +155,15 @@ def read_genesis(path: Path) -> Genesis:
 
 @dataclass(frozen=True, slots=True)
 class PeerAddr:
-    """A peer this node dials: its node key (hex) and host:port."""
+    """A peer this node dials: its node key (hex), host:port, and a name for people."""
 
     key: str
     host: str
     port: int
+    name: str | None = None  # e.g. "validator-2": the explorer names signers with it
+
+
+PEER_NAME_CHARS_MAX = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +186,10 @@ class NodeConfig:
             "name": self.name,
             "api": f"{self.api_host}:{self.api_port}",
             "p2p": f"{self.p2p_host}:{self.p2p_port}",
-            "peers": [{"key": p.key, "p2p": f"{p.host}:{p.port}"} for p in self.peers],
+            "peers": [
+                {"key": p.key, "p2p": f"{p.host}:{p.port}", **({"name": p.name} if p.name else {})}
+                for p in self.peers
+            ],
         }
         if self.empty_checkpoint_interval_ms is not None:
             doc["empty_checkpoint_interval_ms"] = self.empty_checkpoint_interval_ms
@@ -209,7 +216,12 @@ def read_node_config(path: Path) -> NodeConfig:
     for p in doc.get("peers", []):
         host, port = _hostport(p.get("p2p") if isinstance(p, dict) else None, "a peer", path)
         _hex(p.get("key"), 32, "a peer key", path)
-        peers.append(PeerAddr(p["key"], host, port))
+        name = p.get("name")
+        if name is not None and not (
+            isinstance(name, str) and 0 < len(name) <= PEER_NAME_CHARS_MAX
+        ):
+            raise FileError(f"{path}: a peer's name is text of 1..{PEER_NAME_CHARS_MAX} characters")
+        peers.append(PeerAddr(p["key"], host, port, name))
     try:
         empty = _optional_int(doc.get("empty_checkpoint_interval_ms"))
     except ValueError as exc:
