@@ -45,6 +45,7 @@ from govchain.state.ledger import Ledger
 from govchain.state.params import Params
 from govchain.state.payloads import (
     AddFilter,
+    AddValidator,
     Release,
     RemoveFilter,
     ServiceRegisterPayload,
@@ -63,7 +64,7 @@ from govchain.state.receipts import prove
 from govchain.storage.memory import MemoryStore
 from govchain.trace.movements import escrow_of
 from ledgerkit import ALICE, BOB, CAROL, Chain, genesis
-from test_proof_trust import CertifiedChain
+from test_proof_trust import NEW, CertifiedChain
 
 KEYWORD = "forbidden word"
 SERVICES = ["shop-b", "atelier", "shop-a", "zoo_9"]
@@ -138,6 +139,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         heights[name] = cc.decide(action)
         proposals[name] = _last_proposal(c.ledger).id
     heights["remove"] = cc.decide(RemoveFilter("rule-3"))  # the size rule goes
+    heights["validator"] = cc.decide(AddValidator(NEW[0].public_key))  # 5 certify later ones
     registering = [
         c.tx(key, "service.register", ServiceRegisterPayload(sid, ""))
         for key, sid in zip([ALICE, BOB, CAROL, ALICE], SERVICES, strict=True)
@@ -511,10 +513,14 @@ def test_a_final_transactions_proof_checks_out_with_the_nodes_genesis(served: Se
     assert doc["tx_id"] == tx_id and doc["valid"] is True and doc["error"] is None
     words = " | ".join(doc["checked"])
     for part in ("genesis", "signature", "receipts root", "4 of 4 validators signed",
-                 f"checkpoint {s.heights['pay'] + 1}"):  # fmt: skip
+                 f"checkpoint {s.heights['pay'] + 1}", "from the genesis through 0"):  # fmt: skip
         assert part in words, words
     held = s.get(f"/v1/txs/{s.txs['held'].id.hex()}/proof/check")
     assert held["valid"] and any("(held," in w for w in held["checked"])
+    release = s.get(f"/v1/txs/{s.proposals['release']}/proof/check")  # after the change
+    words = " | ".join(release["checked"])
+    assert release["valid"] and "5 of 5 validators signed" in words, words
+    assert "from the genesis through 1 certified change" in words, words
 
 
 def test_a_proof_that_does_not_hold_is_reported_not_raised(

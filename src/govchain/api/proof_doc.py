@@ -107,7 +107,7 @@ def proof_check(node: NodePort, tx_id: bytes) -> dict[str, Any]:
         f" checkpoint {anchor}'s receipts root ({doc['receipts_count']} receipts)",
         f"checkpoint {anchor}'s fields give its hash {str(summary['anchor_hash'])[:16]}",
         f"certificate of checkpoint {anchor}: {summary['signers']}{of} validators signed",
-        f"validator sets followed from {summary['trusted']} through {changes} certified"
+        f"validator sets followed from the genesis through {changes} certified"
         f" change{'' if changes == 1 else 's'}",
     ]
     return {"tx_id": tx_id.hex(), "valid": True, "checked": checked, "error": None}
