@@ -134,11 +134,19 @@ def audit_check(
     problem = verify_chain(entries, heads, from_height=lo, to_height=hi)
     first_bad: int | None = None
     if problem is not None:
+        by_height: dict[int, list[AuditEntry]] = {}
+        for e in entries:
+            by_height.setdefault(e.height, []).append(e)
+        filled = sorted(by_height)
+        i = 0
         for a, b in pairwise(sorted(heads)):
-            stretch = [e for e in entries if a < e.height <= b]
+            stretch: list[AuditEntry] = []  # the entries of heights a + 1..b, one pass in all
+            while i < len(filled) and filled[i] <= b:
+                stretch += by_height[filled[i]] if filled[i] > a else []
+                i += 1
             pair = {a: heads[a], b: heads[b]}
             if verify_chain(stretch, pair, from_height=a + 1, to_height=b) is not None:
-                first_bad = b  # the heights between a and b hold no entries
+                first_bad = b  # every height with entries has a head: a + 1..b - 1 hold none
                 break
     uncertified = hi not in certified
     if problem is not None:
