@@ -19,6 +19,7 @@ DYNAMIC = {
     "vote_": ("yes", "no"),
     "svc_": ("active", "suspended"),
     "dir_": ("in", "out", "self"),
+    "mk_": ("transfer", "escrow", "release", "intercept", "genesis"),
     "cat_": ("illegal_content", "fraud", "privacy", "other"),
     "kind_": ("tx", "address", "checkpoint", "proposal", "receipt", "warehouse", "service"),
 }
@@ -30,7 +31,10 @@ def _template_keys() -> set[str]:
         text = path.read_text()
         keys |= set(re.findall(r"t\('([a-z_0-9]+)'\)", text))
         for prefix in re.findall(r"t\('([a-z_]+)' ~", text):
-            keys |= {prefix + v for v in DYNAMIC[prefix]}
+            if prefix in DYNAMIC:
+                keys |= {prefix + v for v in DYNAMIC[prefix]}
+            else:  # an application's prefix: at least its words exist
+                assert any(k.startswith(prefix) for k in MESSAGES), (path.name, prefix)
     return keys
 
 

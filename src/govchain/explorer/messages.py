@@ -135,6 +135,11 @@ CORE_MESSAGES: dict[str, tuple[str, str]] = {
     "dir_in": ("转入", "in"),
     "dir_out": ("转出", "out"),
     "dir_self": ("自转", "to itself"),
+    "mk_transfer": ("转账", "transfer"),
+    "mk_escrow": ("暂扣托管", "escrow (held)"),
+    "mk_release": ("放行", "release"),
+    "mk_intercept": ("拦截退回", "intercepted (returned)"),
+    "mk_genesis": ("创世分配", "genesis balance"),
     # DAG and checkpoints
     "dag_title": ("DAG 视图", "DAG view"),
     "dag_intro": (

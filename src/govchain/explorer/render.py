@@ -37,6 +37,13 @@ def short(value: object) -> str:
     return f"{text[:HEX_SHORT_HEAD]}…{text[-HEX_SHORT_TAIL:]}"
 
 
+def short_subject(value: object) -> str:
+    """An audit subject like "proposal:<64 hex>" with its id shortened."""
+    text = str(value)
+    head, sep, tail = text.rpartition(":")
+    return f"{head}{sep}{short(tail)}" if sep else short(text)
+
+
 def amount(value: object) -> str:
     """An exact integer with thousands separators (never rounded, never a float)."""
     if value is None:
@@ -93,7 +100,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        short=short, amount=amount, yuan=yuan, utc=utc, iso=iso, percent=percent, bp=bp
+        short=short, short_subject=short_subject, amount=amount, yuan=yuan, utc=utc, iso=iso, percent=percent, bp=bp
     )
     return env
 

@@ -12,6 +12,8 @@ from govchain.explorer.pages_chain import chain_routes
 from govchain.explorer.pages_gov import gov_routes
 from govchain.explorer.pages_home import home_routes
 from govchain.explorer.pages_misc import misc_routes
+from govchain.explorer.pages_trace import trace_routes
+from govchain.explorer.pages_wr import wr_routes
 from govchain.explorer.render import STATIC
 
 
@@ -26,6 +28,8 @@ class ExplorerRoutes:
             *account_routes(self.explorer),
             *gov_routes(self.explorer),
             *misc_routes(self.explorer),
+            *trace_routes(self.explorer),
+            *wr_routes(self.explorer),
             Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
         ]
 
