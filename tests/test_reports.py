@@ -12,7 +12,9 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from govchain.cli.main import cli
 from govchain.codec import digest, encode
 from govchain.crypto.keys import SigningKey
 from govchain.reports import signed
@@ -335,11 +337,12 @@ def _headers(
     path: str = PATH,
     t: float = NOW,
     chain: str = CHAIN_ID,
+    node: bytes = NODE,
     method: str = "GET",
     nonce: bytes = bytes(range(16)),
     replace: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    h = signed.sign(key, chain, method, path, int(t), nonce)
+    h = signed.sign(key, chain, node, method, path, int(t), nonce)
     h.update(replace or {})
     return h
 
@@ -353,7 +356,7 @@ def _check(v: RequestVerifier, headers: dict[str, str], now: float = NOW) -> int
 
 
 def test_a_member_s_request_passes_once_and_its_replay_is_refused() -> None:
-    v = RequestVerifier(CHAIN_ID)
+    v = RequestVerifier(CHAIN_ID, NODE)
     h = _headers()
     assert v.check(h, "GET", PATH, NOW, MEMBERS).public_key == R0.public_key
     with pytest.raises(SignedRequestError) as e:
@@ -372,6 +375,7 @@ def test_a_member_s_request_passes_once_and_its_replay_is_refused() -> None:
         (_headers(path="/v1/reports?status=handled"), 401, "bad_signature"),
         (_headers(method="POST"), 401, "bad_signature"),
         (_headers(chain="another-chain"), 401, "bad_signature"),
+        (_headers(node=OTHER_NODE), 401, "bad_signature"),  # signed for another node
         (_headers(ALICE), 403, "not_committee"),
         (_headers(replace={"govchain-key": "zz" * 32}), 400, "bad_signed_request"),
         (
@@ -390,7 +394,7 @@ def test_a_member_s_request_passes_once_and_its_replay_is_refused() -> None:
 def test_bad_signed_requests_are_refused_with_their_status(
     headers: dict[str, str], status: int, code: str
 ) -> None:
-    v = RequestVerifier(CHAIN_ID)
+    v = RequestVerifier(CHAIN_ID, NODE)
     with pytest.raises(SignedRequestError) as e:
         v.check(headers, "GET", PATH, NOW, MEMBERS)
     assert (e.value.status, e.value.code) == (status, code)
@@ -398,7 +402,7 @@ def test_bad_signed_requests_are_refused_with_their_status(
 
 
 def test_the_memory_of_signatures_is_bounded_and_forgets_stale_ones() -> None:
-    v = RequestVerifier(CHAIN_ID, seen_max=3)
+    v = RequestVerifier(CHAIN_ID, NODE, seen_max=3)
     for i in range(3):
         assert _check(v, _headers(nonce=f"nonce-{i:010d}".encode())) == 200
     assert _check(v, _headers(nonce=b"nonce-xxxxxxxxxx")) == 503  # busy, not forgetful
@@ -473,3 +477,37 @@ def test_other_audit_entries_are_no_handlings() -> None:
     for subject, reason in (("report:nothex", f"tx:{RID.hex()} x"), ("report:" + RID.hex(), "x")):
         forged = AuditEntry(0, 1, AUDIT_KIND, b"", subject, "", reason, b"", b"")
         assert handled_entry(forged) is None
+
+
+# -- the command line's own checks, before any request ----------------------------------
+NOWHERE = "http://127.0.0.1:1"  # argument errors must come before any request
+
+
+class _AnyText(str):
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and bool(other)
+
+    __hash__ = str.__hash__
+
+
+ANY_TEXT = _AnyText()
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["submit", "--category", "spam", "--text", "x"], "bad_category"),
+        (["list", "--status", "closed", "--key", "k"], "bad_status"),
+        (["list", "--limit", "0", "--key", "k"], "bad_limit"),
+        (["list"], "missing_key"),
+        (["handle", "abcdef01", "--note", " "], "bad_note"),
+        (["handle", "abcdef01", "--note", "x" * (NOTE_BYTES_MAX + 1)], "bad_note"),
+        (["handle", "abcdef01", "--note", "a\x1b[2Jb"], "bad_note"),
+        (["handle", "abcdef01", "--note", "ok"], "missing_key"),
+        (["show", "xyz", "--key", "k"], "bad_key_file"),
+    ],
+)
+def test_the_cli_refuses_bad_arguments_with_a_json_error(args: list[str], code: str) -> None:
+    out = CliRunner().invoke(cli, ["reports", *args, "--node", NOWHERE, "--json"])
+    assert out.exit_code == 2, out.output
+    assert json.loads(out.stdout) == {"error": {"code": code, "message": ANY_TEXT}}

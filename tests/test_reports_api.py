@@ -72,6 +72,7 @@ class Api:
         h = sign(
             self.key(by),
             self.node.genesis.chain_id,
+            self.node.key.public_key,
             "GET",
             target,
             int(time.time()),
@@ -219,6 +220,15 @@ def test_a_full_store_refuses_with_507_and_keeps_what_it_has(api: Api) -> None:
     assert _listed(api)["counts"] == {"open": 2, "handled": 0}
 
 
+def test_a_store_that_fails_to_write_answers_503_and_claims_nothing(api: Api) -> None:
+    desk = desk_of(api.node)
+    desk.store()._db.close()  # as a disk that fails: every write raises
+    r = api.post(json=REPORT)
+    assert (r.status_code, _error(r)) == (503, "reports_unavailable")
+    assert r.headers["retry-after"] == "60"
+    assert desk.received == 0 and desk.refused["reports_unavailable"] == 1
+
+
 def test_a_report_survives_the_node_being_opened_again(tmp_path: Path) -> None:
     a = _api(tmp_path / "net")
     rid = a.post(json=REPORT).json()["report_id"]
@@ -252,6 +262,7 @@ def test_a_captured_request_cannot_be_replayed(api: Api) -> None:
     h = sign(
         api.key("regulator-2"),
         api.node.genesis.chain_id,
+        api.node.key.public_key,
         "GET",
         target,
         int(time.time()),

@@ -79,7 +79,7 @@ class ReportDesk:
         )
         self.count_max, self.bytes_max = REPORTS_COUNT_MAX, REPORTS_BYTES_MAX  # when it opens
         self.limiter = RateLimiter()
-        self.verifier = RequestVerifier(self.chain_id)
+        self.verifier = RequestVerifier(self.chain_id, self.node_key)
         self.received = 0  # reports accepted (201) since the node started
         self.refused: Counter[str] = Counter()  # submissions refused, by code
         self._store: ReportStore | None = None

@@ -110,7 +110,8 @@ _SIGNED_HEADERS = [
         (
             HEADER_SIGNATURE.title(),
             {"type": "string", "pattern": "^[0-9a-f]{128}$"},
-            "Ed25519 over the domain tag and [chain_id, method, path with query, time, nonce]"
+            "Ed25519 over the domain tag and [chain_id, node_key, method, path with query,"
+            " time, nonce]"
             " (docs/reports.md)",
         ),
     )

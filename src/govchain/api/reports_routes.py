@@ -19,6 +19,8 @@ replayed or badly signed; 403 for a key outside the committee.
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import ClientDisconnect, Request
@@ -41,6 +43,8 @@ from govchain.reports.store import (
 
 if TYPE_CHECKING:
     from govchain.api.port import NodePort
+
+log = logging.getLogger("govchain.reports")
 
 PAGE_LIMIT_DEFAULT = 50
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -128,6 +132,14 @@ async def _received(request: Request, desk: ReportDesk) -> StoredReport:
         return store.add(report, int(wall_s() * 1000))
     except ReportsFullError as exc:
         raise _RefusedError(507, "reports_full", str(exc)) from None
+    except sqlite3.Error as exc:  # a disk that is full or failing: nothing was kept
+        log.error("a report could not be kept: %s", exc)
+        raise _RefusedError(
+            503,
+            "reports_unavailable",
+            "this node could not keep the report now: retry later",
+            {"Retry-After": "60"},
+        ) from None
 
 
 def _query_one(request: Request, name: str) -> str | None:

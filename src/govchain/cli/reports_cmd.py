@@ -79,9 +79,7 @@ def reports() -> None:
     "submit",
     epilog=example('govchain reports submit --category fraud --text "..." --subject 3f2a9c01'),
 )
-@click.option(
-    "--category", required=True, type=click.Choice(CATEGORIES), help="what the report is about"
-)
+@click.option("--category", required=True, help=f"what it is about: {', '.join(CATEGORIES)}")
 @click.option("--text", required=True, help="what happened (1..4000 characters)")
 @click.option("--subject", default="", help="what it concerns: a tx id, an address, a receipt")
 @click.option("--contact", default="", help="how the committee may reach you (optional)")
@@ -92,6 +90,8 @@ def submit(
     category: str, text: str, subject: str, contact: str, node_url: str | None, as_json: bool
 ) -> None:
     """Send a report to a node (no key needed): prints its id and status (open)."""
+    if category not in CATEGORIES:
+        raise CliError("bad_category", f"--category is one of {', '.join(CATEGORIES)}", EXIT_USAGE)
     with _client(node_url) as client:
         doc = client.submit_report(category, text, subject, contact)
     if as_json:
@@ -101,15 +101,13 @@ def submit(
 
 
 @reports.command("list", epilog=example("govchain reports list --status open --key reg.key"))
-@click.option(
-    "--status", type=click.Choice([s.value for s in Status]), default=None, help="only these"
-)
+@click.option("--status", default=None, help="only these: open or handled")
 @click.option(
     "--limit",
-    type=click.IntRange(1, PAGE_LIMIT_MAX),
+    type=int,
     default=LIST_LIMIT_DEFAULT,
     show_default=True,
-    help="reports per page",
+    help=f"reports per page (1..{PAGE_LIMIT_MAX})",
 )
 @click.option("--after", default=None, help="the report id a previous page ended with (next)")
 @key_option
@@ -125,6 +123,10 @@ def list_cmd(
     as_json: bool,
 ) -> None:
     """This node's reports, newest first (signed by a committee member's key)."""
+    if status is not None and status not in {s.value for s in Status}:
+        raise CliError("bad_status", "--status is open or handled", EXIT_USAGE)
+    if not 1 <= limit <= PAGE_LIMIT_MAX:
+        raise CliError("bad_limit", f"--limit lies in 1..{PAGE_LIMIT_MAX}", EXIT_USAGE)
     key = load_key(key_path)
     with _client(node_url) as client:
         start = resolve_report_id(client, key, after) if after is not None else None

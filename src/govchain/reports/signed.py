@@ -9,11 +9,14 @@ sender with four headers,
     Govchain-Nonce: 16 random bytes (32 hex)
     Govchain-Signature: Ed25519 over `message()` (128 hex)
 
-    message = REQUEST_DOMAIN + encode([chain_id, METHOD, path_with_query, time, nonce])
+    message = REQUEST_DOMAIN + encode([chain_id, node_key, METHOD, path_with_query, time, nonce])
 
-(encode: canonical msgpack; path_with_query exactly as sent, "/v1/reports?status=open").
-The chain id keeps a signature for one chain off every other; the method and
-path keep it to the one request; the time bounds how long it may be replayed
+(encode: canonical msgpack; node_key: the 32 bytes of the node asked, its
+/v1/status "node_key"; path_with_query exactly as sent, "/v1/reports?status=open").
+The chain id keeps a signature for one chain off every other, and the node
+key to the one node: each node keeps different reports, and a request
+overheard on its way to one must not read another's. The method and path
+keep it to the one request; the time bounds how long it may be replayed
 (SKEW_S_MAX either way of the node's clock) and the node remembers each
 signature it accepted until then, so a captured request is refused the second
 time. The nonce lets one member send the same request twice in a second.
@@ -49,18 +52,27 @@ class SignedRequestError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-def message(chain_id: str, method: str, path_with_query: str, time_s: int, nonce: bytes) -> bytes:
+def message(
+    chain_id: str, node_key: bytes, method: str, path_with_query: str, time_s: int, nonce: bytes
+) -> bytes:
     """The bytes a request's signature covers."""
-    return REQUEST_DOMAIN + encode([chain_id, method.upper(), path_with_query, time_s, nonce])
+    parts = [chain_id, node_key, method.upper(), path_with_query, time_s, nonce]
+    return REQUEST_DOMAIN + encode(parts)
 
 
 def sign(
-    key: SigningKey, chain_id: str, method: str, path_with_query: str, time_s: int, nonce: bytes
+    key: SigningKey,
+    chain_id: str,
+    node_key: bytes,
+    method: str,
+    path_with_query: str,
+    time_s: int,
+    nonce: bytes,
 ) -> dict[str, str]:
-    """The four headers of a request signed by key (time_s: now; nonce: NONCE_BYTES random)."""
+    """The four headers of a request to node_key signed by key (time_s: now; nonce: random)."""
     if len(nonce) != NONCE_BYTES:
         raise ValueError(f"a nonce is {NONCE_BYTES} bytes")
-    sig = key.sign(message(chain_id, method, path_with_query, time_s, nonce))
+    sig = key.sign(message(chain_id, node_key, method, path_with_query, time_s, nonce))
     return {
         HEADER_KEY: key.public_key.hex(),
         HEADER_TIME: str(time_s),
@@ -90,10 +102,10 @@ class Signer:
 
 
 class RequestVerifier:
-    """Checks signed requests for one chain and remembers the signatures it accepted."""
+    """Checks signed requests to one node of one chain; remembers the signatures it accepted."""
 
-    def __init__(self, chain_id: str, seen_max: int = SEEN_MAX) -> None:
-        self.chain_id = chain_id
+    def __init__(self, chain_id: str, node_key: bytes, seen_max: int = SEEN_MAX) -> None:
+        self.chain_id, self.node_key = chain_id, node_key
         self.seen_max = seen_max
         self._seen: dict[bytes, float] = {}  # signature -> when it may be forgotten
 
@@ -138,11 +150,12 @@ class RequestVerifier:
             raise SignedRequestError(
                 403, "not_committee", "the signing key is not a member of the committee in force"
             )
-        if not verify(key, message(self.chain_id, method, path_with_query, time_s, nonce), sig):
+        signed = message(self.chain_id, self.node_key, method, path_with_query, time_s, nonce)
+        if not verify(key, signed, sig):
             raise SignedRequestError(
                 401,
                 "bad_signature",
-                "the signature does not cover this chain, method, path, time and nonce",
+                "the signature does not cover this chain, node, method, path, time and nonce",
             )
         self._remember(sig, time_s + SKEW_S_MAX + 1, now_s)
         return Signer(key)

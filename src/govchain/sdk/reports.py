@@ -47,11 +47,11 @@ class ReportsClient(Client):
 
     def signed_get(self, key: SigningKey, path: str, query: dict[str, str] | None = None) -> Any:
         """GET path?query signed by key; the JSON answer (SdkError for an error answer)."""
-        chain_id = (self._status or self.status())["chain_id"]
+        st = self._status or self.status()
+        node_key = bytes.fromhex(str(st["node_key"]))
         target = path + ("?" + urllib.parse.urlencode(query) if query else "")
-        headers = sign(
-            key, chain_id, "GET", target, int(time.time()), secrets.token_bytes(NONCE_BYTES)
-        )
+        now, nonce = int(time.time()), secrets.token_bytes(NONCE_BYTES)
+        headers = sign(key, str(st["chain_id"]), node_key, "GET", target, now, nonce)
         return self._call("GET", target, headers=headers)
 
     def submit_report(
