@@ -8,6 +8,7 @@ running devnet through the CLI is tests/test_reports_processes.py.
 from __future__ import annotations
 
 import json
+import sqlite3
 import urllib.parse
 from pathlib import Path
 
@@ -240,6 +241,30 @@ def test_a_store_survives_reopening_and_is_a_wal_file_synced_in_full(tmp_path: P
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert again.add(_report(), T0_MS).received_ms == T0_MS + 1  # the clock's floor persists
+
+
+def test_the_reports_file_is_its_owner_s_alone(tmp_path: Path) -> None:
+    s = _store(tmp_path)
+    s.add(_report(contact="tel 138 0000 0000"), T0_MS)
+    for name in ("reports.sqlite", "reports.sqlite-wal"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
+
+
+def test_a_failed_write_keeps_nothing_and_the_next_one_works(tmp_path: Path) -> None:
+    s = _store(tmp_path)
+    clash = report_id(_report(), NODE, T0_MS)  # what the next add would be named
+    s._db.execute(
+        "INSERT INTO reports (report_id, received_ms, category, subject, text, contact,"
+        " size_bytes) VALUES (?, 0, 'other', '', 'x', '', 1)",
+        (clash,),
+    )
+    with pytest.raises(sqlite3.IntegrityError):
+        s.add(_report(), T0_MS)
+    assert s.counts() == {"open": 0, "handled": 0}
+    kept = s.add(_report(), T0_MS + 10)
+    assert s.get(kept.report_id) is not None and s.counts()["open"] == 1
+    s.close()
+    assert _store(tmp_path).counts()["open"] == 1  # the failed write moved no count on disk
 
 
 def test_a_store_refuses_a_file_that_is_not_this_node_s_reports(tmp_path: Path) -> None:

@@ -21,9 +21,10 @@ sent this node, contact details included, so they live beside it
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -38,6 +39,7 @@ PAGE_LIMIT_MAX = 500
 SYNC_PERSIST_HEIGHTS = 1_000
 APPLICATION_ID = 0x67637270  # "gcrp": a govchain reports file, told apart from a chain store
 SCHEMA_VERSION = 1
+FILE_MODE = 0o600  # the owner's alone: reports carry personal data
 
 _SCHEMA = (
     """CREATE TABLE reports (
@@ -131,6 +133,19 @@ def _row(r: tuple[object, ...]) -> StoredReport:
     return StoredReport(rid, seq, Report(category, subject, text, contact), ms, handled)
 
 
+def _create_private(path: Path) -> None:
+    """Create the file readable by its owner only, unless it exists.
+
+    Reports hold what the public typed, contact details included; SQLite gives
+    its -wal and -shm files the database file's permissions.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 class ReportStore:
     """The reports one node received; path None keeps them in memory (tests)."""
 
@@ -146,10 +161,12 @@ class ReportStore:
         self.path, self.node_key = path, node_key
         self.count_max, self.bytes_max = count_max, bytes_max
         try:
+            if path is not None:
+                _create_private(path)
             self._db = sqlite3.connect(
                 ":memory:" if path is None else path, isolation_level=None, check_same_thread=False
             )
-        except sqlite3.Error as exc:
+        except (OSError, sqlite3.Error) as exc:
             raise ReportStoreError(f"{path}: cannot open: {exc}") from None
         try:
             self._open(start_height)
@@ -196,14 +213,18 @@ class ReportStore:
 
     @contextmanager
     def _write(self) -> Iterator[None]:
-        """One transaction: committed (and, on a file, fsynced) when the block ends."""
+        """One transaction: committed (and, on a file, fsynced) when the block ends.
+
+        A failed COMMIT (a full disk) rolls back too, so the next write starts clean.
+        """
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            with suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
 
     # -- writing -------------------------------------------------------------
     def add(self, report: Report, now_ms: int) -> StoredReport:
