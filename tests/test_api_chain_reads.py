@@ -39,7 +39,7 @@ from govchain.crypto.keys import SigningKey
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction, build
 from govchain.node.devnet import create
-from govchain.node.files import Home, read_key
+from govchain.node.files import Home, PeerAddr, read_key
 from govchain.node.node import Node
 from govchain.state.payloads import (
     ProposePayload,
@@ -369,6 +369,8 @@ def test_validators_last_signature_and_standing_follow_the_certificates() -> Non
         key=a,
         name="node-a",
         net=SimpleNamespace(peers=lambda: [b.public_key.hex(), gone.public_key.hex()]),
+        # node.json names c (a devnet names its peers); b stays unnamed
+        node_config=SimpleNamespace(peers=[PeerAddr(c.public_key.hex(), "127.0.0.1", 1, "node-c")]),
     )
     doc = validators_doc(cast(NodePort, node))
     assert doc["height"] == top + 1
@@ -377,7 +379,7 @@ def test_validators_last_signature_and_standing_follow_the_certificates() -> Non
     want = {
         a: (top, "active", "node-a", False, True),
         b: (top - LATE_CERTIFICATES + 6, "late", None, True, False),
-        c: (200, "absent", None, False, False),
+        c: (200, "absent", "node-c", False, False),
         joined: (None, "absent", None, False, False),
     }
     for key, (last, status, name, connected, is_self) in want.items():
@@ -446,6 +448,22 @@ def test_recent_vertices_newest_first_pending_then_final(chain: Driven) -> None:
     assert [v["id"] for v in chain.get("/v1/dag/recent?limit=2")["vertices"]] == ids[:2]
     for bad in (0, DAG_LIMIT_MAX + 1, "all"):
         _bad(chain, f"/v1/dag/recent?limit={bad}", "bad_limit")
+
+
+def test_final_vertices_memory_no_longer_holds_come_from_the_store(chain: Driven) -> None:
+    """After a restart (or a long idle stretch) memory holds no recent execution: the DAG
+    view still shows the newest final vertices, read from the store, newest first."""
+    chain.until_height(1)
+    final = [chain.transfer(1), chain.transfer(2), chain.transfer(3)]
+    chain.until_height(chain.node.view.height + 2)
+    chain.until_height(chain.node.view.height + 5)  # empty heights above them
+    chain.node.replica.executions.clear()  # as after a restart
+    doc = chain.get("/v1/dag/recent?limit=10")
+    ids = [v["id"] for v in doc["vertices"]]
+    assert set(ids) == {tx.id.hex() for tx in final}
+    heights = [v["covered_by"] for v in doc["vertices"]]
+    assert heights == sorted(heights, reverse=True) and None not in heights
+    assert [v["id"] for v in chain.get("/v1/dag/recent?limit=2")["vertices"]] == ids[:2]
 
 
 # -- search ------------------------------------------------------------------------------

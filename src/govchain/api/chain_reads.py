@@ -23,7 +23,8 @@ from govchain.api.chain_search import SEARCH_CHARS_MAX, search
 from govchain.api.errors import HEIGHT_DIGITS_MAX, ApiError
 from govchain.consensus.messages import Certificate
 from govchain.crypto.keys import address_of
-from govchain.replica.view import ChainView
+from govchain.replica.view import ChainView, RecentVertex
+from govchain.storage.base import Store
 
 if TYPE_CHECKING:
     from govchain.api.port import NodePort
@@ -36,6 +37,8 @@ STATS_SECONDS_MAX = 3_600
 STATS_POINTS_MAX = 2_000  # the newest decided checkpoints a window may hold
 DAG_LIMIT_DEFAULT = 300
 DAG_LIMIT_MAX = 2_000
+STORE_LOOKBACK_HEIGHTS = 10_000  # how far back the DAG view looks in the store
+STORE_WINDOW_HEIGHTS = 500  # heights whose counts one read fetches
 SIGNED_LOOKBACK = 256  # certificates read back to find a validator's last signature
 LATE_CERTIFICATES = 16  # missing from the latest certificate, but in one of these: late
 HEIGHT_MAX = 10**HEIGHT_DIGITS_MAX - 1
@@ -207,21 +210,61 @@ def validators_doc(node: NodePort) -> dict[str, Any]:
     return {"height": height, "validators": docs}
 
 
-def recent_dag(view: ChainView, limit: int) -> dict[str, Any]:
-    """The newest vertices memory holds (ChainView.recent_vertices), and the DAG's counts."""
+def _vertex_doc(v: RecentVertex) -> dict[str, Any]:
+    return {
+        "id": v.id.hex(),
+        "parents": [p.hex() for p in v.parents],
+        "sender": address_of(v.sender).hex(),
+        "kind": v.kind,
+        "covered_by": v.height,
+    }
+
+
+def _stored_recent(
+    store: Store, below: int, floor: int, count: int, shown: set[bytes]
+) -> list[RecentVertex]:
+    """The newest final vertices of the heights floor..below-1 from the store, newest first.
+
+    Empty heights are skipped by their counts (one range read per window), so
+    an idle chain's empty checkpoints cost little; at most `count` transactions
+    are read, one by one.
+    """
+    out: list[RecentVertex] = []
+    hi = below - 1
+    while hi >= floor and len(out) < count:
+        lo = max(floor, hi - STORE_WINDOW_HEIGHTS + 1)
+        counts = store.tx_counts(lo, hi)
+        for h in range(hi, lo - 1, -1):
+            if not counts.get(h):
+                continue
+            for rc in reversed(store.receipts(h)):
+                if rc.tx_id in shown:
+                    continue
+                stored = store.get_tx(rc.tx_id)
+                if stored is not None:
+                    body = stored.tx.body
+                    out.append(RecentVertex(rc.tx_id, body.parents, body.sender, body.kind, h))
+                if len(out) >= count:
+                    return out
+        hi = lo - 1
+    return out
+
+
+def recent_dag(view: ChainView, limit: int, store: Store | None = None) -> dict[str, Any]:
+    """The newest vertices memory holds (ChainView.recent_vertices), then, when memory holds
+    fewer than limit (after a restart, or on an idle chain), the newest final ones the
+    store holds from the last STORE_LOOKBACK_HEIGHTS heights; and the DAG's counts."""
     counts = view.dag_counts()
+    found = view.recent_vertices(limit)
+    if store is not None and len(found) < limit:
+        covered = [v.height for v in found if v.height is not None]
+        below = min(covered) if covered else view.height + 1
+        floor = max(1, view.height - STORE_LOOKBACK_HEIGHTS)
+        shown = {v.id for v in found}
+        found = [*found, *_stored_recent(store, below, floor, limit - len(found), shown)]
     return {
         "dag_height": view.dag_height,
-        "vertices": [
-            {
-                "id": v.id.hex(),
-                "parents": [p.hex() for p in v.parents],
-                "sender": address_of(v.sender).hex(),
-                "kind": v.kind,
-                "covered_by": v.height,
-            }
-            for v in view.recent_vertices(limit)
-        ],
+        "vertices": [_vertex_doc(v) for v in found],
         "total": counts.vertices,
         "pending": counts.pending,
     }
@@ -276,7 +319,7 @@ def chain_read_routes(node: NodePort) -> list[Route]:
 
     async def dag(request: Request) -> JSONResponse:
         limit = int_arg(request, "limit", 1, DAG_LIMIT_MAX, DAG_LIMIT_DEFAULT)
-        return JSONResponse(recent_dag(view, limit))
+        return JSONResponse(recent_dag(view, limit, node.store))
 
     async def find(request: Request) -> JSONResponse:
         q = request.query_params.get("q")
