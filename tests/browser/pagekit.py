@@ -31,7 +31,8 @@ CHROMIUM_ARGS = (
     "--disable-sync",
 )
 REQUIRE_ENV = "GOVCHAIN_REQUIRE_BROWSER"  # "1": a missing browser fails the tests
-TO_DOCS_ENV = "GOVCHAIN_SCREENSHOTS_TO_DOCS"  # "1": screenshots also go to docs/screenshots/
+# "1": every screenshot also goes to docs/screenshots/; "home-zh,dag-en": only those.
+TO_DOCS_ENV = "GOVCHAIN_SCREENSHOTS_TO_DOCS"
 
 HERE = Path(__file__).resolve().parent
 SCREENSHOTS = HERE / "screenshots"  # git-ignored
@@ -155,11 +156,16 @@ def axe_violations(page: Page) -> list[str]:
 
 
 def shoot(page: Page, name: str, *, full_page: bool = True) -> Path:
-    """A PNG of page under tests/browser/screenshots/ (and docs/screenshots/ when asked)."""
+    """A PNG of page under tests/browser/screenshots/ (and docs/screenshots/ when asked).
+
+    All of them weigh about 12 MB: for the README, name the few it shows, e.g.
+    GOVCHAIN_SCREENSHOTS_TO_DOCS=home-zh,receipt-en.
+    """
     SCREENSHOTS.mkdir(exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
-    if os.environ.get(TO_DOCS_ENV) == "1":
+    wanted = os.environ.get(TO_DOCS_ENV, "")
+    if wanted == "1" or name in wanted.split(","):
         DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOCS_SCREENSHOTS / path.name)
     return path
