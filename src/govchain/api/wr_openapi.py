@@ -192,4 +192,10 @@ WR_PATHS: dict[str, Any] = {
         ["prices", *_LIST],
         query=["commodity", "limit"],
     ),
+    "/v1/wr/params": _get(
+        "The warehouse's governance parameters (wr_*), each with its value in force, default"
+        " and description: the LTV bands (wr_warning_bp, wr_call_bp, wr_liquidation_bp), the"
+        " initial LTV, goods-match tolerance, reading freshness, price staleness, cure days",
+        ["height", "params"],
+    ),
 }

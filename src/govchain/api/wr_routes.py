@@ -1,4 +1,5 @@
-"""The warehouse routes, GET /v1/wr/...: receipts, lots, bins, devices, alarms, pledges, prices.
+"""The warehouse routes, GET /v1/wr/...: receipts, lots, bins, devices, alarms, pledges, prices,
+and the application's parameters in force.
 
 Every answer is built from the executed state (the replica's `warehouse`
 namespace, read through ChainView) by the pure functions of
@@ -32,6 +33,7 @@ from govchain.apps.warehouse.financing import (
     ENFORCED,
     RELEASED,
 )
+from govchain.apps.warehouse.params import PARAMS as WR_PARAMS
 from govchain.apps.warehouse.records import ReceiptStatus
 from govchain.replica.view import ChainView
 from govchain.state.params import Params
@@ -304,6 +306,19 @@ def wr_routes(node: NodePort) -> list[Route]:
             )
         return JSONResponse(wv.offer_json(o, view.height))
 
+    async def params(_: Request) -> JSONResponse:
+        book_of(view)  # a chain without the warehouse has none of its parameters
+        docs = [
+            {
+                "name": spec.name,
+                "value": view.param(spec.name),
+                "default": spec.default,
+                "description": spec.doc,
+            }
+            for spec in WR_PARAMS
+        ]
+        return JSONResponse({"height": view.height, "params": docs})
+
     async def prices(request: Request) -> JSONResponse:
         commodity = commodity_query(request)
         limit = limit_of(request)
@@ -330,4 +345,5 @@ def wr_routes(node: NodePort) -> list[Route]:
         Route("/v1/wr/offers", offers),
         Route("/v1/wr/offers/{offer}", offer),
         Route("/v1/wr/prices", prices),
+        Route("/v1/wr/params", params),
     ]

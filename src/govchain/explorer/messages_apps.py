@@ -117,6 +117,7 @@ TRACE_MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "tr_on_accounts": ("涉及账户", "On accounts"),
     "tr_cites": ("引用本次追踪", "Cites this trace"),
+    "tr_cites_other": ("引用另一次追踪", "cites another trace"),
     "tr_no_measures": (
         "尚无针对这些账户的治理措施。",
         "No measure has been taken on these accounts.",
@@ -228,6 +229,7 @@ WAREHOUSE_MESSAGES: dict[str, tuple[str, str]] = {
     "wr_mark": ("每日盯市", "Daily mark-to-market"),
     "wr_price_used": ("采用价格", "price used"),
     "wr_eligible": ("合格价值", "eligible value"),
+    "wr_eligible_value": ("合格价值", "Eligible value"),
     "wr_band": ("风险区间", "Band"),
     "wr_call_opened": ("追加保证金通知", "Margin call"),
     "wr_call_cured": ("已补足", "Cured"),
