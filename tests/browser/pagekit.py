@@ -188,6 +188,17 @@ def requests_elsewhere(page: Page, origin: str) -> Iterator[list[str]]:
         page.remove_listener("request", note)
 
 
+def appears(page: Page, selector: str) -> bool:
+    """Whether an element matching selector is attached within TIMEOUT_MS (scripts may add it)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: PLC0415 (lazy)
+
+    try:
+        page.locator(selector).first.wait_for(state="attached", timeout=TIMEOUT_MS)
+    except PlaywrightTimeout:
+        return False
+    return True
+
+
 def main_text(page: Page) -> str:
     """The visible text of <main id="main"> ("" when the page has none), without waiting."""
     text: str = page.evaluate("document.querySelector('main#main')?.innerText ?? ''")
