@@ -64,8 +64,15 @@ def misc_routes(ex: Explorer) -> list[Route]:
         if not answer.ok:
             raise PageError(answer.status, answer.error_code or "error", "")
         matches = answer.doc["matches"]
-        if len(matches) == 1 and not answer.doc["more"]:
-            return RedirectResponse(matches[0]["url"], status_code=303)
+        if not answer.doc["more"]:
+            # A proposal's id is its transaction's id too: the proposal page is the answer
+            # (it links to its transaction).
+            if len({m["id"] for m in matches}) == 1 and any(
+                m["kind"] == "proposal" for m in matches
+            ):
+                matches = [m for m in matches if m["kind"] == "proposal"]
+            if len(matches) == 1:
+                return RedirectResponse(matches[0]["url"], status_code=303)
         return await ex.page(
             request,
             "search.html",

@@ -43,7 +43,8 @@
       const lane = parseInt(v.id.slice(0, 4), 16) % lanes;
       pos.set(v.id, [10 + i * step, 8 + laneH * (lane + 0.5)]);
     });
-    const root = svg("svg", { viewBox: `0 0 ${Math.max(width, 20 + verts.length * step)} ${height}`, role: "img" });
+    // role=group, not img: the vertices inside are links (an img's children are not reachable).
+    const root = svg("svg", { viewBox: `0 0 ${Math.max(width, 20 + verts.length * step)} ${height}`, role: "group" });
     root.setAttribute("aria-label", `${verts.length} ${w("js_vertices")}`);
     const edges = svg("g", { stroke: "#c3ccd8", "stroke-width": 1 });
     for (const v of verts) {
