@@ -19,7 +19,14 @@ from govchain.apps.warehouse.readings import DeviceKind
 from govchain.apps.warehouse.records import AlarmKind, ReceiptStatus
 from govchain.apps.warehouse.valuation import Band
 from govchain.explorer.i18n import MESSAGES
-from govchain.explorer.pages_trace import CATEGORIES, DIRECTIONS, HOP_SPACING, POLICIES
+from govchain.explorer.pages_trace import (
+    CATEGORIES,
+    DIRECTIONS,
+    GRAPH_NODES_MAX,
+    HOP_SPACING,
+    POLICIES,
+    trace_graph,
+)
 from govchain.explorer.wr_figures import PLEDGE_NOTED, RECEIPTS_NOTED, signed, tonnes
 from govchain.node.node import Node
 from govchain.node.port_leases import free_port_base, release_port_base
@@ -409,3 +416,43 @@ def test_quantities_and_differences_are_exact() -> None:
     assert tonnes(1_000_000_000) == "1,000 t"
     assert tonnes(1) == "0.000001 t"
     assert signed(-2_000_000_000) == "\u22122,000,000,000" and signed(0) == "+0"
+
+
+def _star(accounts: int) -> dict[str, Any]:
+    """A trace document: a victim pays the seed, who pays `accounts` others 1, 2, 3… each."""
+    seed, victim = "5e" * 20, "71" * 20
+    others = [f"{i:040x}" for i in range(1, accounts + 1)]
+    node: dict[str, Any] = {"frozen": 0, "followed": True, "endpoint": None, "labels": []}
+    return {
+        "direction": "forward",
+        "seeds": [{"address": seed, "amount": 10**9, "tx_id": "aa" * 32}],
+        "seeded": [10**9],
+        "nodes": [
+            {**node, "address": seed, "hop": 0, "tainted": 1, "freezable": 1},
+            *({**node, "address": a, "hop": 1, "tainted": i, "freezable": i}
+              for i, a in enumerate(others, 1)),
+        ],
+        "edges": [
+            {"tx_id": "aa" * 32, "from": victim, "to": seed, "amount": 10**9, "tainted": 10**9,
+             "height": 5},
+            *({"tx_id": f"{i:064x}", "from": seed, "to": a, "amount": i, "tainted": i,
+               "height": 6} for i, a in enumerate(others, 1)),
+        ],
+    }  # fmt: skip
+
+
+def test_the_graph_draws_at_most_its_bound_and_counts_the_rest() -> None:
+    doc = _star(GRAPH_NODES_MAX * 2)
+    graph = trace_graph(doc, "zh")
+    series = graph.option["series"][0]
+    drawn = {n["id"]: n for n in series["data"]}
+    assert len(drawn) == graph.nodes_drawn == GRAPH_NODES_MAX
+    assert "5e" * 20 in drawn and "71" * 20 in drawn  # the seed, and the victim who paid it
+    assert drawn["71" * 20]["x"] == -HOP_SPACING and drawn["5e" * 20]["x"] == 0
+    # The accounts most money reached are drawn; the rest are counted, with their taint.
+    kept = sorted(int(a, 16) for a in drawn if a not in ("5e" * 20, "71" * 20))
+    assert kept == list(range(GRAPH_NODES_MAX * 2 - len(kept) + 1, GRAPH_NODES_MAX * 2 + 1))
+    hidden = range(1, GRAPH_NODES_MAX * 2 - len(kept) + 1)
+    assert (graph.nodes_hidden, graph.tainted_hidden) == (len(hidden), sum(hidden))
+    assert all(x["source"] in drawn and x["target"] in drawn for x in series["links"])
+    assert graph.edges_hidden == len(doc["edges"]) - len(series["links"])

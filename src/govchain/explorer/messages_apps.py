@@ -71,11 +71,17 @@ TRACE_MESSAGES: dict[str, tuple[str, str]] = {
     "tr_limit_events": ("事件数上限", "Event limit"),
     "tr_data": ("数据", "Data"),
     "tr_verify_hint": ("任一节点复算 result_root：", "Any node recomputes the result_root:"),
-    "tr_graph": ("资金流向图（按跳数分层）", "Where the money went, hop by hop"),
-    "tr_graph_help": (
-        "横向为跳数，连线粗细表示污点金额。点击账户打开账户页，点击连线打开交易；可拖动、缩放。",
+    "tr_graph_forward": ("资金流向图（按跳数分层）", "Where the money went, hop by hop"),
+    "tr_graph_backward": ("资金来源图（按跳数分层）", "Where the money came from, hop by hop"),
+    "tr_graph_help_forward": (
+        "自左向右按跳数排列，连线粗细表示污点金额。点击账户打开账户页，点击连线打开交易；可拖动、缩放。",
         "Left to right by hop; a line's width is the tainted amount it carried. Click an"
         " account to open it, a line to open its transaction; drag and zoom to explore.",
+    ),
+    "tr_graph_help_backward": (
+        "起点在最右，越往左跳数越多（资金更早的来源），连线粗细表示污点金额。点击账户或连线可打开对应页面。",
+        "The seed is on the right; further left is further back (more hops). A line's width is"
+        " the tainted amount it carried; click an account or a line to open it.",
     ),
     "tr_graph_aria": (
         "资金流向图：{n} 个账户，{e} 笔资金流；下方表格列出同样的数据。",

@@ -157,11 +157,13 @@ async def run_trace(reader: ApiReader, form: TraceForm) -> ApiAnswer:
 
 # -- the graph ------------------------------------------------------------------------------
 def _flow(doc: dict[str, Any]) -> dict[str, int]:
-    """How much tainted money passed through each account (what reached it, or was seeded)."""
+    """How much tainted money passed through each account: what reached it, or was seeded
+    there; for an account outside the trace (who paid the seed), what it paid in."""
+    traced = {n["address"] for n in doc["nodes"]}
     flow: dict[str, int] = defaultdict(int)
     for e in doc["edges"]:
         flow[e["to"]] += e["tainted"]
-        flow[e["from"]] += 0  # present, so a pure source ranks too
+        flow[e["from"]] += 0 if e["from"] in traced else e["tainted"]
     for seed, seeded in zip(doc["seeds"], doc.get("seeded", []), strict=False):
         flow[seed["address"]] += seeded
     for n in doc["nodes"]:
@@ -217,11 +219,17 @@ def trace_graph(doc: dict[str, Any], lang: str) -> Graph:
     flow = _flow(doc)
     nodes = {n["address"]: dict(n) for n in doc["nodes"]}
     backward = doc["direction"] == "backward"
-    # Accounts an edge names that the trace did not follow (the victim who paid the ransom).
+    # Accounts an edge names that the trace did not follow (the victim who paid the ransom):
+    # drawn a column before the account they paid (after the one that paid them), as money
+    # flows; backward the hops count the other way.
+    sender_step = 1 if backward else -1
     for e in doc["edges"]:
-        for end, other in ((e["from"], e["to"]), (e["to"], e["from"])):
+        for end, other, step in (
+            (e["from"], e["to"], sender_step),
+            (e["to"], e["from"], -sender_step),
+        ):
             if end not in nodes:
-                hop = nodes[other]["hop"] + 1 if other in nodes else 0
+                hop = nodes[other]["hop"] + step if other in nodes else 0
                 nodes[end] = {
                     "address": end,
                     "hop": hop,

@@ -290,7 +290,7 @@ def ltv_chart(
         {
             "xAxis": pledge["opened"],
             "lineStyle": {"color": INITIAL_COLOUR},
-            "label": {"formatter": t("wr_tr_pledge"), "position": "insideEndTop"},
+            "label": {"formatter": t("wr_tr_pledge"), "position": "end"},
         },
     ]
     for c in pledge["calls"]:
@@ -298,7 +298,7 @@ def ltv_chart(
             {
                 "xAxis": c["height"],
                 "lineStyle": {"color": CALL_COLOUR},
-                "label": {"formatter": t("wr_call_opened"), "position": "insideEndTop"},
+                "label": {"formatter": t("wr_call_opened"), "position": "end"},
             }
         )
         if c["cured_height"] is not None:
@@ -306,14 +306,14 @@ def ltv_chart(
                 {
                     "xAxis": c["cured_height"],
                     "lineStyle": {"color": CURE_COLOUR},
-                    "label": {"formatter": t("wr_call_cured"), "position": "insideEndBottom"},
+                    "label": {"formatter": t("wr_call_cured"), "position": "end"},
                 }
             )
     xs = [p["value"][0] for p in points] + [x["xAxis"] for x in lines if "xAxis" in x]
     return {
         "animation": False,
         "aria": {"enabled": True},
-        "grid": {"left": 56, "right": 28, "top": 24, "bottom": 44},
+        "grid": {"left": 56, "right": 28, "top": 40, "bottom": 44},
         "tooltip": {"trigger": "axis"},
         "xAxis": {
             "type": "value",
@@ -326,7 +326,7 @@ def ltv_chart(
         },
         "yAxis": {
             "type": "value",
-            "name": t("wr_ltv"),
+            "name": "LTV",  # the same in both languages; the heading says it in words
             "min": low,
             "max": high,
             "axisLabel": {"formatter": "{value}%"},
