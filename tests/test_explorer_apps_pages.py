@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.requests import Request
 
 from govchain.api.wr_routes import PLEDGE_STATUSES
 from govchain.apps.warehouse.readings import DeviceKind
@@ -27,7 +28,14 @@ from govchain.explorer.pages_trace import (
     POLICIES,
     trace_graph,
 )
-from govchain.explorer.wr_figures import PLEDGE_NOTED, RECEIPTS_NOTED, signed, tonnes
+from govchain.explorer.render import render
+from govchain.explorer.wr_figures import (
+    PLEDGE_NOTED,
+    RECEIPTS_NOTED,
+    consistency_rows,
+    signed,
+    tonnes,
+)
 from govchain.node.node import Node
 from govchain.node.port_leases import free_port_base, release_port_base
 from govprocs import GovNet
@@ -456,3 +464,46 @@ def test_the_graph_draws_at_most_its_bound_and_counts_the_rest() -> None:
     assert (graph.nodes_hidden, graph.tainted_hidden) == (len(hidden), sum(hidden))
     assert all(x["source"] in drawn and x["target"] in drawn for x in series["links"])
     assert graph.edges_hidden == len(doc["edges"]) - len(series["links"])
+
+
+def test_a_bin_with_a_silent_cell_and_an_alarm_is_not_green() -> None:
+    device = {
+        "id": "cell-1", "kind": "load_cell", "latest": {"grams": 990_000, "tags": []},
+        "latest_height": 10, "latest_tx": "ab" * 32, "offline": True, "calibrated_until": 5,
+    }  # fmt: skip
+    b = {
+        "bin": "B-1", "capacity_g": 10**9, "sensed_g": 990_000, "book_g": 1_000_000,
+        "receipted_g": 1_000_000, "outgoing_g": 0, "tolerance_g": 10_000, "green": False,
+        "problems": ["offline:cell-1", "calibration:cell-1", "alarms"],
+        "alarms": [{"seq": 4, "kind": "weight_drift", "height": 321, "device": "cell-1",
+                    "tx": "cd" * 32, "detail": "sensed 990000 g"}],
+        "devices": ["cell-1"], "lots": ["LOT-1"], "inspections": [],
+    }  # fmt: skip
+    rows = {r["key"]: r for r in consistency_rows(b)}
+    assert {k: r["ok"] for k, r in rows.items()} == {
+        "sensed_vs_book": True, "receipted_vs_book": True, "book_vs_capacity": True,
+        "freshness": False, "alarms": False,
+    }  # fmt: skip
+    assert rows["sensed_vs_book"]["diff"] == "\u221210,000"  # within ±10,000 g: ok
+    request = Request({"type": "http", "path": "/wr/bins/x", "query_string": b"lang=en",
+                       "headers": []})  # fmt: skip
+    body = render(
+        request,
+        {"chain_id": "c", "node": "n", "height": 400, "filing_number": None},
+        "wr_bins.html",
+        house={"address": "aa" * 20, "name": "Depot", "supervisor": "bb" * 20, "opened": 1},
+        doc={"height": 400, "bins": [b], "more": False},
+        panels=[{"bin": b, "rows": consistency_rows(b), "devices": [device]}],
+        params={"wr_tolerance_bp": 50, "wr_tolerance_g_min": 10_000},
+        devices_unread=0,
+        tonnes=tonnes,
+    ).body
+    html = bytes(body).decode()
+    page = parse(html).one("section", id="bin-B-1")
+    assert page.one("h2").one("span").attrs["data-verdict"] == "not-green"
+    alarm = page.one("tr", **{"data-alarm": "weight_drift"}).text()
+    assert "weight drift" in alarm and "321" in alarm and "sensed 990000 g" in alarm
+    cell = page.one("tr", **{"data-device": "cell-1"}).text()
+    assert "offline" in cell and "expired" in cell and "390" in cell  # 400 - 10 heights ago
+    freshness = page.one("tr", **{"data-check": "freshness"}).text()
+    assert "device offline cell-1" in freshness and "calibration expired cell-1" in freshness
