@@ -20,6 +20,8 @@ from govchain.apps.warehouse.views import op_json, readings_payload_json
 from govchain.codec import DecodeError, decode_canonical
 from govchain.dag.kinds import Kind
 from govchain.dag.tx import Transaction
+from govchain.state.kinds.report_handle import KIND as REPORT_HANDLE
+from govchain.state.kinds.report_handle import REPORT_HANDLE_DECODER
 from govchain.state.payloads import (
     IDENTITY_DECODER,
     RECORD_DECODER,
@@ -84,6 +86,11 @@ def _vote(payload: bytes, _registry: Registry) -> dict[str, Any]:
     return {"proposal": v.proposal.hex(), "vote": "yes" if v.yes else "no"}
 
 
+def _report_handle(payload: bytes, _registry: Registry) -> dict[str, Any]:
+    p = decode_canonical(payload, REPORT_HANDLE_DECODER)
+    return {"report": p.report.hex(), "note": p.note}
+
+
 def _wr(payload: bytes, _registry: Registry) -> dict[str, Any]:
     return op_json(decode_canonical(payload, OP_DECODER))
 
@@ -99,6 +106,7 @@ VIEWS: dict[str, Callable[[bytes, Registry], dict[str, Any]]] = {
     Kind.IDENTITY_SET: _identity,
     Kind.GOV_PROPOSE: _propose,
     Kind.GOV_VOTE: _vote,
+    REPORT_HANDLE: _report_handle,  # {"report", "note"}
     KIND_WR: _wr,  # the transition's name and fields: {"op", "args"}
     KIND_READINGS: _wr_readings,  # {"count", "devices"}
 }

@@ -55,12 +55,9 @@ def _unavailable() -> ApiError:
 
 
 def committee(view: ChainView) -> Mapping[bytes, int]:
-    """The governance committee in the node's executed state (public key -> weight).
-
-    ChainView has no reader for it; the ledger's governance holds the members
-    that execution checks gov.propose, gov.vote and report.handle against.
-    """
-    return view._r.ledger.governance.members
+    """The governance committee in the node's executed state (public key -> weight): the
+    members execution checks gov.propose, gov.vote and report.handle against."""
+    return dict(view.committee().members)
 
 
 def handlings(entries: Sequence[AuditEntry]) -> list[Handled]:

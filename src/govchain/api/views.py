@@ -356,6 +356,7 @@ GOVERNANCE_EVENTS = {
     "rejection_by_decision": "rejection_by_decision",
     "hold": "hold",
     "identity": "identity",
+    "report_handled": "report_handled",  # a committee member handled a report (docs/reports.md)
 }
 
 
