@@ -20,15 +20,9 @@ from govchain.apps.warehouse.readings import DeviceKind
 from govchain.apps.warehouse.records import AlarmKind, ReceiptStatus
 from govchain.apps.warehouse.valuation import Band
 from govchain.explorer.i18n import MESSAGES
-from govchain.explorer.pages_trace import (
-    CATEGORIES,
-    DIRECTIONS,
-    GRAPH_NODES_MAX,
-    HOP_SPACING,
-    POLICIES,
-    trace_graph,
-)
+from govchain.explorer.pages_trace import DIRECTIONS, POLICIES
 from govchain.explorer.render import render
+from govchain.explorer.trace_figures import CATEGORIES, GRAPH_NODES_MAX, HOP_SPACING, trace_graph
 from govchain.explorer.wr_figures import (
     PLEDGE_NOTED,
     RECEIPTS_NOTED,
