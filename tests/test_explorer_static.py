@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from govchain.explorer.i18n import MESSAGES, choose_lang, script_words, translate
+from govchain.explorer.reader import ApiReader
 from govchain.explorer.render import ENV, STATIC, TEMPLATES, amount, bp, short, yuan
 
 SCRIPT_BYTES_MAX = 1_500_000  # the issue's budget for every script a page may load
@@ -115,3 +121,23 @@ def test_vendored_assets_carry_their_licenses() -> None:
     assert (vendor / "VENDORED.md").is_file()
     assert (vendor / "echarts" / "LICENSE").is_file()
     assert Path(vendor / "echarts" / "echarts.min.js").stat().st_size > 100_000
+
+
+def test_a_read_made_for_a_browser_carries_its_address() -> None:
+    """The API traces one at a time per client address: the explorer asks as each browser, so
+    viewers on different machines never queue behind one another on a shared address."""
+
+    async def who(request: Request) -> JSONResponse:
+        return JSONResponse({"client": request.client.host if request.client else None})
+
+    reader = ApiReader()
+    reader.bind(Starlette(routes=[Route("/who", who)]))
+
+    async def both() -> tuple[object, object]:
+        mine = await reader.get_as("203.0.113.7", "/who")
+        shared = await reader.get("/who")
+        return mine.doc, shared.doc
+
+    mine, shared = asyncio.run(both())
+    assert mine == {"client": "203.0.113.7"}
+    assert shared != mine

@@ -100,8 +100,9 @@ def read_form(query: QueryParams) -> TraceForm:
     )
 
 
-async def run_trace(reader: ApiReader, form: TraceForm) -> ApiAnswer:
-    """GET /v1/trace/{address}, waiting a little while the node traces for someone else."""
+async def run_trace(reader: ApiReader, form: TraceForm, client: str | None) -> ApiAnswer:
+    """GET /v1/trace/{address} as the browser's client (the API traces one at a time per
+    client), waiting a little while the node traces for that client already."""
     if not _HEX40.fullmatch(form.address):
         # Checked here because the address is a path segment; the API's own words.
         return ApiAnswer(
@@ -113,12 +114,12 @@ async def run_trace(reader: ApiReader, form: TraceForm) -> ApiAnswer:
                 }
             },
         )
-    answer = await reader.get(f"/v1/trace/{form.address}", **form.query())
+    answer = await reader.get_as(client, f"/v1/trace/{form.address}", **form.query())
     for _ in range(BUSY_RETRIES):
         if answer.status != 503:
             break
         await asyncio.sleep(BUSY_WAIT_S)
-        answer = await reader.get(f"/v1/trace/{form.address}", **form.query())
+        answer = await reader.get_as(client, f"/v1/trace/{form.address}", **form.query())
     return answer
 
 
@@ -188,7 +189,7 @@ def trace_routes(ex: Explorer) -> list[Route]:
         }
         if not form.address:
             return await ex.page(request, "trace.html", **values)
-        answer = await run_trace(ex.reader, form)
+        answer = await run_trace(ex.reader, form, request.client.host if request.client else None)
         if not answer.ok or not isinstance(answer.doc, dict):
             err = answer.doc.get("error") if isinstance(answer.doc, dict) else None
             values["error"] = err if isinstance(err, dict) else {"code": "error", "message": ""}

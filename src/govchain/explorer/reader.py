@@ -41,9 +41,11 @@ class ApiReader:
 
     def __init__(self) -> None:
         self._client: httpx.AsyncClient | None = None
+        self._app: ASGIApp | None = None
 
     def bind(self, app: ASGIApp) -> None:
         """Attach the application (built after the explorer's routes)."""
+        self._app = app
         self._client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app),
             base_url="http://explorer.invalid",
@@ -52,10 +54,25 @@ class ApiReader:
 
     async def get(self, path: str, **query: object) -> ApiAnswer:
         """GET path with the query values that are not None."""
-        if self._client is None:
+        return await self._get(path, None, query)
+
+    async def get_as(self, client: str | None, path: str, **query: object) -> ApiAnswer:
+        """GET as the browser's address, for reads the API limits per client (a trace):
+        in-process calls would otherwise all share one address."""
+        return await self._get(path, client, query)
+
+    async def _get(self, path: str, client: str | None, query: dict[str, object]) -> ApiAnswer:
+        if self._client is None or self._app is None:
             raise RuntimeError("the explorer's reader is not bound to the API")
         params = {k: str(v) for k, v in query.items() if v is not None}
-        r = await self._client.get(path, params=params)
+        if client is None:
+            r = await self._client.get(path, params=params)
+        else:
+            transport = httpx.ASGITransport(app=self._app, client=(client, 0))
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://explorer.invalid", timeout=READ_TIMEOUT_S
+            ) as one:
+                r = await one.get(path, params=params)
         try:
             doc = r.json()
         except ValueError:

@@ -100,7 +100,14 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        short=short, short_subject=short_subject, amount=amount, yuan=yuan, utc=utc, iso=iso, percent=percent, bp=bp
+        short=short,
+        short_subject=short_subject,
+        amount=amount,
+        yuan=yuan,
+        utc=utc,
+        iso=iso,
+        percent=percent,
+        bp=bp,
     )
     return env
 
