@@ -460,6 +460,24 @@ def test_the_graph_draws_at_most_its_bound_and_counts_the_rest() -> None:
     assert graph.edges_hidden == len(doc["edges"]) - len(series["links"])
 
 
+def test_many_movements_between_two_accounts_are_one_line() -> None:
+    """A busy payer paying the same account 50 times is one edge, as wide as the 50 together,
+    that opens the most tainted of them: not 50 curves over the chart."""
+    doc = _star(2)
+    seed, first = "5e" * 20, f"{1:040x}"
+    doc["edges"] += [
+        {"tx_id": f"{100 + i:064x}", "from": seed, "to": first, "amount": 10, "tainted": 10 + i,
+         "height": 7 + i} for i in range(49)
+    ]  # fmt: skip
+    series = trace_graph(doc, "en").option["series"][0]
+    lines = [x for x in series["links"] if (x["source"], x["target"]) == (seed, first)]
+    assert len(lines) == 1
+    assert lines[0]["value"] == 1 + sum(10 + i for i in range(49))
+    assert lines[0]["url"] == f"/txs/{148:064x}"  # the most tainted: 58
+    assert "movements 50" in lines[0]["tooltip"]["formatter"]
+    assert len(series["links"]) == 3  # victim -> seed, seed -> first, seed -> second
+
+
 def test_a_bin_with_a_silent_cell_and_an_alarm_is_not_green() -> None:
     device = {
         "id": "cell-1", "kind": "load_cell", "latest": {"grams": 990_000, "tags": []},

@@ -104,6 +104,7 @@ TRACE_MESSAGES: dict[str, tuple[str, str]] = {
     "tr_where_now": ("资金现在在哪里", "Where the money is now"),
     "tr_where_from": ("资金来自哪里", "Where the money came from"),
     "tr_hop": ("跳数", "Hop"),
+    "tr_movements": ("资金流笔数", "movements"),
     "tr_tainted": ("污点资金", "Tainted"),
     "tr_freezable": ("可冻结", "Freezable"),
     "tr_frozen": ("已冻结", "Frozen"),

@@ -96,6 +96,23 @@ class Graph:
     edges_hidden: int
 
 
+def _pairs(edges: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The movements between each payer and payee as one edge: amounts and taint summed,
+    the earliest height, the most tainted movement's transaction, and how many there were."""
+    pairs: dict[tuple[str, str], dict[str, Any]] = {}
+    for e in sorted(edges, key=lambda e: (-e["tainted"], e["height"], e["tx_id"])):
+        key = (e["from"], e["to"])
+        p = pairs.get(key)
+        if p is None:
+            pairs[key] = {**e, "count": 1}
+        else:
+            p["tainted"] += e["tainted"]
+            p["amount"] += e["amount"]
+            p["height"] = min(p["height"], e["height"])
+            p["count"] += 1
+    return list(pairs.values())
+
+
 def trace_graph(doc: dict[str, Any], lang: str) -> Graph:
     """A hop-layered graph of the trace: x = hop, edge width by tainted amount.
 
@@ -139,6 +156,7 @@ def trace_graph(doc: dict[str, Any], lang: str) -> Graph:
     hidden = ranked[GRAPH_NODES_MAX:]
     edges = [e for e in doc["edges"] if e["from"] in kept_ids and e["to"] in kept_ids]
     edges = [e for e in edges if e["from"] != e["to"]]  # a transfer to oneself moves nothing
+    edges = _pairs(edges)  # one line per payer and payee, however many movements
     edges.sort(key=lambda e: (-e["tainted"], e["height"], e["tx_id"]))
     drawn_edges = edges[:GRAPH_EDGES_MAX]
     top_flow = max((flow[a] for a in kept_ids), default=0)
@@ -193,6 +211,8 @@ def trace_graph(doc: dict[str, Any], lang: str) -> Graph:
             f"<br/>{t('tr_tainted')} {amount(e['tainted'])} / {amount(e['amount'])}"
             f" · {t('height')} {e['height']}"
         )
+        if e["count"] > 1:  # several movements drawn as one line: the link opens the largest
+            tip += f"<br/>{t('tr_movements')} {amount(e['count'])}"
         links.append(
             {
                 "source": e["from"],
@@ -249,5 +269,5 @@ def trace_graph(doc: dict[str, Any], lang: str) -> Graph:
         nodes_drawn=len(kept),
         nodes_hidden=len(hidden),
         tainted_hidden=sum(n["tainted"] for n in hidden),
-        edges_hidden=len(doc["edges"]) - len(drawn_edges),
+        edges_hidden=len(doc["edges"]) - sum(e["count"] for e in drawn_edges),
     )
