@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 import click
@@ -56,6 +56,22 @@ def rejection(rec: dict[str, Any], what: str) -> dict[str, str] | None:
         "code": "tx_rejected",
         "message": f"{what} {rec.get('tx_id')} was final as rejected ({rule}): {words}",
     }
+
+
+def finish_final(
+    rec: dict[str, Any], what: str, as_json: bool, show: Callable[[dict[str, Any], bool, str], None]
+) -> None:
+    """Print a final record by the --wait rule: exit 1, with why, when it was rejected."""
+    err = rejection(rec, what)
+    if err is None:
+        show(rec, as_json, "final")
+        return
+    if as_json:
+        emit_json({**rec, "error": err})
+    else:
+        show(rec, as_json, "final")
+        click.echo(f"error: {err['message']}", err=True)
+    sys.exit(EXIT_FAILURE)
 
 
 def example(*lines: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from .common import (
     unique_match,
     wait_option,
 )
-from .output import EXIT_FAILURE, EXIT_USAGE, CliError, columns, emit_json, example, rejection
+from .output import EXIT_USAGE, CliError, columns, emit_json, example, finish_final
 from .tx_view import printable
 
 LIST_LIMIT_DEFAULT = 50
@@ -211,14 +210,4 @@ def handle(
             show({"tx_id": tx_id, "status": "pending", "report_id": rid}, as_json)
             return
         rec = {**client.wait_final(tx_id, timeout_s), "report_id": rid}
-    err = rejection(rec, "the report.handle transaction")
-    if err is None:
-        show(rec, as_json, "final")
-        return
-    # The --wait rule: the record is printed, with why, and the exit code is 1.
-    if as_json:
-        emit_json({**rec, "error": err})
-    else:
-        show(rec, as_json, "final")
-        click.echo(f"error: {err['message']}", err=True)
-    sys.exit(EXIT_FAILURE)
+    finish_final(rec, "the report.handle transaction", as_json, show)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -21,7 +20,7 @@ from .common import (
     timeout_option,
     wait_option,
 )
-from .output import EXIT_FAILURE, EXIT_USAGE, CliError, emit_json, example, rejection
+from .output import EXIT_USAGE, CliError, example, finish_final
 
 
 def _check_id(service_id: str) -> None:
@@ -75,17 +74,7 @@ def register(
             show({"tx_id": tx_id, "status": "pending", "service_id": service_id}, as_json)
             return
         rec = client.wait_final(tx_id, timeout_s)
-    err = rejection(rec, "the service.register transaction")
-    if err is None:
-        show(rec, as_json, "final")
-        return
-    # The --wait rule: the record is printed, with why, and the exit code is 1.
-    if as_json:
-        emit_json({**rec, "error": err})
-    else:
-        show(rec, as_json, "final")
-        click.echo(f"error: {err['message']}", err=True)
-    sys.exit(EXIT_FAILURE)
+    finish_final(rec, "the service.register transaction", as_json, show)
 
 
 @service.command("show", epilog=example("govchain service show shop-1"))
