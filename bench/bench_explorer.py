@@ -15,11 +15,12 @@ open browsers cost a busy validator (issue 15, "Performance").
    chain is kept with --dir D --keep, and a later run given the same --dir reuses it.
    Then, with the chain idle, every page is fetched --gets times (default 50) one after
    another, and the p50/p99/max of its `Server-Timing: page;dur=` (what the page cost the
-   node) and of the client's wall time are printed; a page whose p99 is at or above
-   SLOW_PAGE_MS is flagged, a page the explorer does not have yet (404 without
-   Server-Timing) is reported "missing". The account page is timed at its first page and
-   HISTORY_DEPTH movements deep, found by following its `rel="next"` links. Then the node's
-   RSS.
+   node, in wall time) and of the client's wall time are printed, with the node's CPU time
+   a GET (its idle rate taken off: on a shared machine wall time waits for the cores, CPU
+   time much less); a page whose p99 is at or above SLOW_PAGE_MS is flagged, a page the
+   explorer does not have yet (404 without Server-Timing) is reported "missing". The
+   account page is timed at its first page and HISTORY_DEPTH movements deep, found by
+   following its `rel="next"` links. Then the node's RSS.
 2. Viewers. A fresh 4-validator devnet and 20,000 presigned transfers, exactly as
    `govchain bench --validators 4 --txs 20000` runs it (node/bench.py: create, presign,
    load_until_final), measured without viewers and with VIEWERS emulated browsers on the
@@ -36,16 +37,24 @@ open browsers cost a busy validator (issue 15, "Performance").
    and painting to the validator's throughput; the emulation costs the node exactly what
    the browsers' requests cost, and little besides. --real-browsers adds a third
    measurement per round: VIEWERS Playwright pages on the home page in one headless
-   /usr/bin/chromium, for comparison. Reported: final tx/s, latency p50/p99 (acceptance to
-   receipt event, as govchain bench), node CPU per transaction, the viewers' own CPU and
-   requests, and the ratio with/without (the target is >= 0.95).
+   /usr/bin/chromium, for comparison. Before viewers attach, each fixed page is fetched
+   once (a watched node compiled its templates long ago); every load, with viewers or
+   not, starts SETTLE_S after the nodes first answered, so that a devnet still connecting
+   its peers does not count against one side. Reported: final tx/s, latency
+   p50/p99 (acceptance to receipt event, as govchain bench), each node's CPU per
+   transaction, the viewers' own CPU and requests, the ratio with/without (the target is
+   >= 0.95), and node 0's CPU above its three peers' mean: what the viewers added to the
+   node they watch, less the drift every node suffers alike. A measurement that a node
+   lagging on a crowded machine broke (load_until_final treats its catching_up as fatal)
+   is taken again on a fresh devnet, at most LOAD_ATTEMPTS times. --profile records
+   node 0 with py-spy during each load and prints its top frames.
 
 Wall clock throughout; the machine may be shared, so the load average is printed beside
 every figure. Prints figures; never asserts timings.
 
     PYTHONPATH=src python bench/bench_explorer.py [--quick] [--json] [--only pages|load]
         [--txs N] [--validators V] [--gets N] [--dir D] [--keep]
-        [--load-txs N] [--rounds R] [--real-browsers]
+        [--load-txs N] [--rounds R] [--real-browsers] [--profile [--py-spy PATH]]
 """
 
 from __future__ import annotations
@@ -60,6 +69,7 @@ import random
 import re
 import secrets
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -150,6 +160,13 @@ VIEWER_HTTP_TIMEOUT_S = 30.0
 VIEWERS_READY_TIMEOUT_S = 90.0
 VIEWERS_WARMUP_S = 3.0  # after every viewer has its page: sockets open, timers running
 VIEWERS_STOP_TIMEOUT_S = 30.0
+SETTLE_S = 10.0  # from the nodes' first answer to the load, in every measurement alike
+LOAD_ATTEMPTS = 3  # a measurement that a lagging node's refusal broke is taken again
+SPY_RATE_HZ = 50
+SPY_FLAGS = ("--rate", str(SPY_RATE_HZ), "--nonblocking")  # sampled without pausing it
+SPY_STOP_TIMEOUT_S = 30.0
+SPY_TOP = 14  # frames printed
+SPY_OURS = re.compile(r"govchain/(api|explorer)/|jinja2/environment|websockets/")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -590,6 +607,8 @@ def page_plan(http: httpx.Client, built: Built) -> list[tuple[str, str]]:
     houses = http.get("/v1/wr/warehouses").json().get("warehouses", [])
     pledges = http.get("/v1/wr/pledges", params={"limit": 1}).json().get("pledges", [])
     deep, depth = deep_history(http, built.hub, HISTORY_DEPTH)
+    # An ordinary sender: its own chain of transfers, paid by the one before it.
+    sender = SigningKey.from_label("bench-explorer-sender-1").address.hex()
     plan = [
         ("home", "/"),
         ("dag", "/dag"),
@@ -609,6 +628,8 @@ def page_plan(http: httpx.Client, built: Built) -> list[tuple[str, str]]:
         ("search: tx prefix", f"/search?q={built.first_tx[:SEARCH_PREFIX_HEX]}"),
         ("search: height", f"/search?q={mid}"),
         ("trace: busiest", f"/trace?address={built.hub}"),
+        ("trace: a sender", f"/trace?address={sender}"),
+        ("trace: one transfer", f"/trace?address={built.hub}&tx={built.first_tx}"),
         ("wr", "/wr"),
         ("wr receipt", f"/wr/receipts/{built.receipt}"),
     ]
@@ -890,7 +911,82 @@ class Viewers:
             self.proc.join()
 
 
-def load_run(txs: int, viewers: str, out: Reporter) -> dict[str, Any]:
+def warm_templates(url: str) -> None:
+    """GET each fixed page once: a node that browsers have watched for a while has compiled
+    their templates long ago, so the first compile is kept out of the measurement."""
+    with httpx.Client(base_url=url, timeout=VIEWER_HTTP_TIMEOUT_S) as http:
+        for path in FIXED_PAGES:
+            http.get(path)
+
+
+class Spy:
+    """py-spy recording one process (--profile): raw collapsed stacks, summed up at stop."""
+
+    def __init__(self, exe: str, pid: int, path: Path) -> None:
+        self.path = path
+        self.proc = subprocess.Popen(
+            [exe, "record", "-p", str(pid), "-o", str(path), "--format", "raw", *SPY_FLAGS],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def stop(self) -> dict[str, Any]:
+        """Stop recording (SIGINT, as py-spy expects); the top frames, own and inclusive."""
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(SPY_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        return collapsed_top(self.path)
+
+
+def collapsed_top(path: Path) -> dict[str, Any]:
+    """From py-spy's raw output: samples, the top leaf frames, and the top API/explorer
+    frames counted inclusively (each once a stack)."""
+    own: Counter[str] = Counter()
+    ours: Counter[str] = Counter()
+    total = 0
+    with contextlib.suppress(OSError):
+        for line in path.read_text().splitlines():
+            stack, _, n = line.rpartition(" ")
+            if not n.isdigit():
+                continue
+            count = int(n)
+            frames = stack.split(";")
+            total += count
+            own[frames[-1]] += count
+            for f in set(frames):
+                if SPY_OURS.search(f):
+                    ours[f] += count
+    whole = max(total, 1)
+    return {
+        "samples": total,
+        "file": str(path),
+        "own_pct": [(f, round(100 * c / whole, 1)) for f, c in own.most_common(SPY_TOP)],
+        "api_inclusive_pct": [(f, round(100 * c / whole, 1)) for f, c in ours.most_common(SPY_TOP)],
+    }
+
+
+def load_run(txs: int, viewers: str, out: Reporter, spy: str | None = None) -> dict[str, Any]:
+    """A measurement, taken again (fresh devnet) when a node lagging on this crowded
+    machine refused the load (load_until_final treats its catching_up as fatal)."""
+    failures: list[str] = []
+    for _ in range(LOAD_ATTEMPTS):
+        try:
+            doc = load_once(txs, viewers, out, spy)
+        except RuntimeError as e:
+            if "catching_up" not in str(e):
+                raise
+            failures.append(str(e)[:200])
+            out.progress(f"  {viewers}: a node was catching up and refused the load; again")
+            continue
+        doc["failed_attempts"] = failures
+        return doc
+    raise RuntimeError(f"{LOAD_ATTEMPTS} attempts failed: {failures}")
+
+
+def load_once(txs: int, viewers: str, out: Reporter, spy: str | None) -> dict[str, Any]:
     """A fresh 4-validator devnet under govchain bench's load, with viewers ("none",
     "emulated" or "real") on its first node; the figures."""
     keys = [SigningKey(secrets.token_bytes(32)) for _ in range(SENDERS)]
@@ -907,13 +1003,22 @@ def load_run(txs: int, viewers: str, out: Reporter) -> dict[str, Any]:
             net.wait_ready()
             urls = [f"http://127.0.0.1:{n.api_port}" for n in nodes]
             ws_url = f"ws://127.0.0.1:{nodes[0].api_port}/v1/events"
+            ready_at = time.perf_counter()
             if viewers != "none":
+                warm_templates(urls[0])
                 watchers = Viewers(urls[0], viewers)
                 watchers.wait_ready()
                 time.sleep(VIEWERS_WARMUP_S)
+            # Every measurement starts SETTLE_S after its nodes answered (peers connected,
+            # the first checkpoints behind them), viewers or not.
+            time.sleep(max(0.0, ready_at + SETTLE_S - time.perf_counter()))
             load0 = loadavg()
             cpu0 = [process_cpu_s(p.pid) for p in net.procs.values()]
             vcpu0 = watchers.cpu_s() if watchers else 0.0
+            spying = None
+            if spy is not None:
+                where = Path(tempfile.gettempdir()) / f"bench-explorer-{viewers}-{os.getpid()}"
+                spying = Spy(spy, net.procs[nodes[0].name].pid, where.with_suffix(".txt"))
             t0 = time.perf_counter()
             submitted, _sent, final, refused = asyncio.run(
                 load_until_final(urls, per_sender, ws_url, txs)
@@ -923,6 +1028,7 @@ def load_run(txs: int, viewers: str, out: Reporter) -> dict[str, Any]:
                 process_cpu_s(p.pid) - c for p, c in zip(net.procs.values(), cpu0, strict=True)
             ]
             vcpu = (watchers.cpu_s() - vcpu0) if watchers else 0.0
+            profile = spying.stop() if spying else None
             did = watchers.stop() if watchers else {}
             watchers = None
             load1 = loadavg()
@@ -938,10 +1044,16 @@ def load_run(txs: int, viewers: str, out: Reporter) -> dict[str, Any]:
         "latency_ms": {"p50": round(pct(lat, 0.5), 1), "p99": round(pct(lat, 0.99), 1)},
         "elapsed_s": round(elapsed, 2),
         "node_cpu_us_per_tx": [round(c / txs * 1e6) for c in node_cpu],
+        # Node 0 (the viewed one) above its peers: the viewers' share, less the drift
+        # of a shared machine that every node suffers alike.
+        "node0_excess_us_per_tx": round(
+            (node_cpu[0] - statistics.mean(node_cpu[1:])) / txs * 1e6, 1
+        ),
         "viewers_cpu_s": round(vcpu, 2),
         "refused_retried": refused,
         "viewers_did": did,
         "loadavg_1m": [load0, load1],
+        "node0_profile": profile,
     }
     out.progress(
         f"  {viewers:<8} {doc['final_tps']:>8,.0f} tx/s  p50 {doc['latency_ms']['p50']:.0f} ms "
@@ -957,14 +1069,24 @@ def run_load(args: Any, out: Reporter) -> dict[str, Any]:
     for r in range(args.rounds):
         order = kinds if r % 2 == 0 else list(reversed(kinds))
         out.progress(f"round {r + 1}/{args.rounds}: {' then '.join(order)}")
-        runs = {k: load_run(args.load_txs, k, out) for k in order}
+        runs = {k: load_run(args.load_txs, k, out, args.spy) for k in order}
         ratios = {k: round(runs[k]["final_tps"] / runs["none"]["final_tps"], 3) for k in kinds[1:]}
         rounds.append({"order": order, "runs": runs, "ratio": ratios})
     overall: dict[str, Any] = {}
     base_tps = statistics.mean(x["runs"]["none"]["final_tps"] for x in rounds)
+    base_excess = statistics.mean(x["runs"]["none"]["node0_excess_us_per_tx"] for x in rounds)
     for k in kinds:
         tps = statistics.mean(x["runs"][k]["final_tps"] for x in rounds)
-        overall[k] = {"final_tps_mean": round(tps, 1), "ratio": round(tps / base_tps, 3)}
+        excess = statistics.mean(x["runs"][k]["node0_excess_us_per_tx"] for x in rounds)
+        overall[k] = {
+            "final_tps_mean": round(tps, 1),
+            "ratio": round(tps / base_tps, 3),
+            "ratios": [x["ratio"][k] for x in rounds] if k != "none" else [],
+            # What the viewers added to node 0's CPU, per final tx and in share of a core
+            # at this throughput.
+            "node0_added_us_per_tx": round(excess - base_excess, 1),
+            "node0_added_core_pct": round((excess - base_excess) * tps / 1e4, 1),
+        }
     return {
         "validators": LOAD_VALIDATORS,
         "txs": args.load_txs,
@@ -1034,7 +1156,7 @@ def print_load(doc: dict[str, Any], out: Reporter) -> None:
     out.line()
     out.line(
         f"  {'round':<6} {'viewers':<9} {'tx/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'node us/tx':>20} {'viewer CPU s':>12} {'ratio':>6} {'load 1m':>11}"
+        f"{'node us/tx':>20} {'n0 +us':>6} {'viewer CPU s':>12} {'ratio':>6} {'load 1m':>11}"
     )
     for i, rd in enumerate(doc["rounds"], 1):
         for k in rd["order"]:
@@ -1043,7 +1165,8 @@ def print_load(doc: dict[str, Any], out: Reporter) -> None:
             ratio = f"{rd['ratio'][k]:.3f}" if k in rd["ratio"] else ""
             out.line(
                 f"  {i:<6} {k:<9} {fmt_rate(x['final_tps']):>7} {x['latency_ms']['p50']:>7.0f} "
-                f"{x['latency_ms']['p99']:>7.0f} {cpu:>20} {x['viewers_cpu_s']:>12.1f} "
+                f"{x['latency_ms']['p99']:>7.0f} {cpu:>20} {x['node0_excess_us_per_tx']:>6.0f} "
+                f"{x['viewers_cpu_s']:>12.1f} "
                 f"{ratio:>6} {x['loadavg_1m'][0]:>5.1f}->{x['loadavg_1m'][1]:<5.1f}"
             )
     for k, o in doc["overall"].items():
@@ -1053,7 +1176,10 @@ def print_load(doc: dict[str, Any], out: Reporter) -> None:
         out.line(
             f"  {k}: mean {fmt_rate(o['final_tps_mean'])} tx/s against "
             f"{fmt_rate(doc['overall']['none']['final_tps_mean'])} without: ratio "
-            f"{o['ratio']:.3f} ({meets} the target >= {doc['target_ratio']})"
+            f"{o['ratio']:.3f} ({meets} the target >= {doc['target_ratio']}); rounds "
+            f"{o['ratios']}; node 0's CPU above its peers' grew by "
+            f"{o['node0_added_us_per_tx']:.0f} us a tx, {o['node0_added_core_pct']:.1f} % of "
+            "a core"
         )
     last = doc["rounds"][-1]["runs"].get("emulated", {}).get("viewers_did")
     if last:
@@ -1063,6 +1189,15 @@ def print_load(doc: dict[str, Any], out: Reporter) -> None:
         )
         served = ", ".join(f"{k} {v['p50']:.0f}/{v['p99']:.0f}" for k, v in last["pages"].items())
         out.line(f"  their page loads, server ms p50/p99 under load: {served}")
+    for k, x in doc["rounds"][-1]["runs"].items():
+        prof = x.get("node0_profile")
+        if not prof:
+            continue
+        out.line(f"  node 0 with viewers {k}, py-spy ({prof['samples']} samples, {prof['file']}):")
+        out.line("    own: " + "; ".join(f"{f} {p}%" for f, p in prof["own_pct"][:8]))
+        out.line("    API/explorer, inclusive: ")
+        for f, p in prof["api_inclusive_pct"]:
+            out.line(f"      {p:>5.1f}%  {f}")
     real = doc["rounds"][-1]["runs"].get("real", {}).get("viewers_did")
     if real:
         out.line(
@@ -1083,11 +1218,20 @@ def main() -> None:
     p.add_argument("--load-txs", type=int, help=f"transfers a load (default {LOAD_TXS_DEFAULT:,})")
     p.add_argument("--rounds", type=int, help=f"rounds of the load (default {ROUNDS_DEFAULT})")
     p.add_argument("--real-browsers", action="store_true", help="also 5 headless Chromium pages")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy (on PATH, or --py-spy) records node 0 during each load",
+    )
+    p.add_argument("--py-spy", help="the py-spy executable for --profile")
     args = p.parse_args()
     args.txs = args.txs or (QUICK_TXS if args.quick else TXS_DEFAULT)
     args.gets = args.gets or (QUICK_GETS if args.quick else GETS_DEFAULT)
     args.load_txs = args.load_txs or (QUICK_LOAD_TXS if args.quick else LOAD_TXS_DEFAULT)
     args.rounds = args.rounds or (QUICK_ROUNDS if args.quick else ROUNDS_DEFAULT)
+    args.spy = (args.py_spy or shutil.which("py-spy")) if args.profile else None
+    if args.profile and args.spy is None:
+        raise SystemExit("--profile needs py-spy: pip install py-spy, or name it with --py-spy")
     if args.real_browsers and not Path(CHROMIUM).is_file():
         raise SystemExit(f"--real-browsers needs {CHROMIUM}")
     out = Reporter(args.json)
