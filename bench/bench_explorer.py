@@ -27,7 +27,8 @@ open browsers cost a busy validator (issue 15, "Performance").
    first node, --rounds times (default 2; the order alternates, round by round, so the
    machine's drift does not decide), each measurement on its own fresh devnet. An emulated
    browser does what static/explorer.js does on the home page: the page itself; a websocket
-   on /v1/events whose every message it parses; every 3 s GET /v1/stats/recent?seconds=300
+   on /v1/events, every message read (parsed only when it is a checkpoint: the browser's
+   parsing is the browser's work, not the node's); every 3 s GET /v1/stats/recent?seconds=300
    then /v1/status (then /v1/checkpoints?limit=10 when the status is ahead of the
    checkpoints the socket brought); 2 s after each GET /v1/dag/recent?limit=80 the next;
    and, every 5 s, a full load of a random page (its HTML, then its styles and scripts:
@@ -47,7 +48,9 @@ open browsers cost a busy validator (issue 15, "Performance").
    node they watch, less the drift every node suffers alike. A measurement that a node
    lagging on a crowded machine broke (load_until_final treats its catching_up as fatal)
    is taken again on a fresh devnet, at most LOAD_ATTEMPTS times. --profile records
-   node 0 with py-spy during each load and prints its top frames.
+   node 0 with py-spy during each load and prints its top frames; --viewer-parts has the
+   emulated browsers do only some of what they do (socket, refresh, dag, pages), to see
+   what each part costs.
 
 Wall clock throughout; the machine may be shared, so the load average is printed beside
 every figure. Prints figures; never asserts timings.
@@ -167,6 +170,10 @@ SPY_FLAGS = ("--rate", str(SPY_RATE_HZ), "--nonblocking")  # sampled without pau
 SPY_STOP_TIMEOUT_S = 30.0
 SPY_TOP = 14  # frames printed
 SPY_OURS = re.compile(r"govchain/(api|explorer)/|jinja2/environment|websockets/")
+# What an emulated browser does (--viewer-parts takes some, to see what each costs): the
+# websocket, the 3 s refresh, the 2 s DAG strip, the random page every 5 s.
+VIEWER_PARTS = ("socket", "refresh", "dag", "pages")
+CHECKPOINT_HEAD = '{"type":"checkpoint"'  # Starlette's send_json: compact separators
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -699,8 +706,9 @@ class Tally:
 class EmulatedBrowser:
     """One browser on the home page, doing what static/explorer.js does (see the docstring)."""
 
-    def __init__(self, base: str, rng: random.Random, tally: Tally) -> None:
+    def __init__(self, base: str, rng: random.Random, tally: Tally, parts: frozenset[str]) -> None:
         self.base = base
+        self.parts = parts
         self.rng = rng
         self.tally = tally
         self.http = httpx.AsyncClient(base_url=base, timeout=VIEWER_HTTP_TIMEOUT_S)
@@ -757,8 +765,11 @@ class EmulatedBrowser:
                     async for raw in ws:
                         self.tally.ws_messages += 1
                         self.tally.ws_bytes += len(raw)
-                        ev = json.loads(raw)
-                        if ev.get("type") == "checkpoint":
+                        # The browser parses every message; parsing them here would
+                        # only charge the browser's work to the shared cores. The node
+                        # puts "type" first, so a checkpoint is known by its head.
+                        if CHECKPOINT_HEAD in raw[: len(CHECKPOINT_HEAD) + 4]:
+                            ev = json.loads(raw)
                             self.shown_height = max(self.shown_height, int(ev["height"]))
             except (OSError, websockets.WebSocketException) as e:
                 self.tally.errors[f"ws: {type(e).__name__}"] += 1
@@ -798,9 +809,9 @@ class EmulatedBrowser:
         """Open the home page, then keep it live until stop."""
         await asyncio.sleep(self.rng.uniform(0, 1))  # browsers are not opened in lockstep
         await self.load_page("/")
-        tasks = [
-            asyncio.create_task(t(stop)) for t in (self.socket, self.refresh, self.dag, self.pages)
-        ]
+        every = {"socket": self.socket, "refresh": self.refresh, "dag": self.dag}
+        every["pages"] = self.pages
+        tasks = [asyncio.create_task(every[p](stop)) for p in VIEWER_PARTS if p in self.parts]
         ready.set()
         await stop.wait()
         for t in tasks:
@@ -819,11 +830,13 @@ def _height_in(html: str) -> int:
     return int(m.group(1)) if m else 0
 
 
-async def _emulated(base: str, count: int, ready_q: Any, stop_ev: MpEvent) -> Tally:
+async def _emulated(
+    base: str, count: int, parts: frozenset[str], ready_q: Any, stop_ev: MpEvent
+) -> Tally:
     tally = Tally()
     stop = asyncio.Event()
     readies = [asyncio.Event() for _ in range(count)]
-    browsers = [EmulatedBrowser(base, random.Random(i), tally) for i in range(count)]
+    browsers = [EmulatedBrowser(base, random.Random(i), tally, parts) for i in range(count)]
     runs = [asyncio.create_task(b.run(r, stop)) for b, r in zip(browsers, readies, strict=True)]
     await asyncio.gather(*(r.wait() for r in readies))
     ready_q.put({"ready": True})
@@ -853,11 +866,13 @@ def _real(base: str, count: int, ready_q: Any, stop_ev: MpEvent) -> dict[str, An
     return {"requests": top, "requests_total": sum(requests.values()), "visibility": visible}
 
 
-def viewers_main(base: str, count: int, mode: str, ready_q: Any, stop_ev: MpEvent) -> None:
+def viewers_main(
+    base: str, count: int, mode: str, parts: frozenset[str], ready_q: Any, stop_ev: MpEvent
+) -> None:
     """The viewers' process: count browsers on base until stop_ev; what they did, on ready_q."""
     try:
         if mode == "emulated":
-            doc = asyncio.run(_emulated(base, count, ready_q, stop_ev)).doc()
+            doc = asyncio.run(_emulated(base, count, parts, ready_q, stop_ev)).doc()
         else:
             doc = _real(base, count, ready_q, stop_ev)
         ready_q.put({"done": doc})
@@ -868,12 +883,14 @@ def viewers_main(base: str, count: int, mode: str, ready_q: Any, stop_ev: MpEven
 class Viewers:
     """The viewers' process, started and stopped by the measurement."""
 
-    def __init__(self, base: str, mode: str) -> None:
+    def __init__(self, base: str, mode: str, parts: frozenset[str]) -> None:
         ctx = multiprocessing.get_context("spawn")
         self.q: Any = ctx.Queue()
         self.stop_ev = ctx.Event()
         self.proc = ctx.Process(
-            target=viewers_main, args=(base, VIEWERS, mode, self.q, self.stop_ev), daemon=True
+            target=viewers_main,
+            args=(base, VIEWERS, mode, parts, self.q, self.stop_ev),
+            daemon=True,
         )
         self.proc.start()
 
@@ -968,13 +985,15 @@ def collapsed_top(path: Path) -> dict[str, Any]:
     }
 
 
-def load_run(txs: int, viewers: str, out: Reporter, spy: str | None = None) -> dict[str, Any]:
+def load_run(
+    txs: int, viewers: str, out: Reporter, spy: str | None, parts: frozenset[str]
+) -> dict[str, Any]:
     """A measurement, taken again (fresh devnet) when a node lagging on this crowded
     machine refused the load (load_until_final treats its catching_up as fatal)."""
     failures: list[str] = []
     for _ in range(LOAD_ATTEMPTS):
         try:
-            doc = load_once(txs, viewers, out, spy)
+            doc = load_once(txs, viewers, out, spy, parts)
         except RuntimeError as e:
             if "catching_up" not in str(e):
                 raise
@@ -986,7 +1005,9 @@ def load_run(txs: int, viewers: str, out: Reporter, spy: str | None = None) -> d
     raise RuntimeError(f"{LOAD_ATTEMPTS} attempts failed: {failures}")
 
 
-def load_once(txs: int, viewers: str, out: Reporter, spy: str | None) -> dict[str, Any]:
+def load_once(
+    txs: int, viewers: str, out: Reporter, spy: str | None, parts: frozenset[str]
+) -> dict[str, Any]:
     """A fresh 4-validator devnet under govchain bench's load, with viewers ("none",
     "emulated" or "real") on its first node; the figures."""
     keys = [SigningKey(secrets.token_bytes(32)) for _ in range(SENDERS)]
@@ -1006,7 +1027,7 @@ def load_once(txs: int, viewers: str, out: Reporter, spy: str | None) -> dict[st
             ready_at = time.perf_counter()
             if viewers != "none":
                 warm_templates(urls[0])
-                watchers = Viewers(urls[0], viewers)
+                watchers = Viewers(urls[0], viewers, parts)
                 watchers.wait_ready()
                 time.sleep(VIEWERS_WARMUP_S)
             # Every measurement starts SETTLE_S after its nodes answered (peers connected,
@@ -1069,7 +1090,7 @@ def run_load(args: Any, out: Reporter) -> dict[str, Any]:
     for r in range(args.rounds):
         order = kinds if r % 2 == 0 else list(reversed(kinds))
         out.progress(f"round {r + 1}/{args.rounds}: {' then '.join(order)}")
-        runs = {k: load_run(args.load_txs, k, out, args.spy) for k in order}
+        runs = {k: load_run(args.load_txs, k, out, args.spy, args.parts) for k in order}
         ratios = {k: round(runs[k]["final_tps"] / runs["none"]["final_tps"], 3) for k in kinds[1:]}
         rounds.append({"order": order, "runs": runs, "ratio": ratios})
     overall: dict[str, Any] = {}
@@ -1090,6 +1111,7 @@ def run_load(args: Any, out: Reporter) -> dict[str, Any]:
     return {
         "validators": LOAD_VALIDATORS,
         "txs": args.load_txs,
+        "viewer_parts": sorted(args.parts),
         "viewers": VIEWERS,
         "rounds": rounds,
         "overall": overall,
@@ -1151,7 +1173,8 @@ def print_load(doc: dict[str, Any], out: Reporter) -> None:
     """The with/without table, round by round."""
     out.line(
         f"{doc['viewers']} browsers on a busy validator: {doc['validators']} validators, "
-        f"{doc['txs']:,} presigned transfers (govchain bench's load), a fresh devnet each"
+        f"{doc['txs']:,} presigned transfers (govchain bench's load), a fresh devnet each; "
+        f"emulated browsers do: {', '.join(doc['viewer_parts'])}"
     )
     out.line()
     out.line(
@@ -1224,11 +1247,19 @@ def main() -> None:
         help="py-spy (on PATH, or --py-spy) records node 0 during each load",
     )
     p.add_argument("--py-spy", help="the py-spy executable for --profile")
+    p.add_argument(
+        "--viewer-parts",
+        default=",".join(VIEWER_PARTS),
+        help=f"what emulated browsers do, some of {','.join(VIEWER_PARTS)} (default: all)",
+    )
     args = p.parse_args()
     args.txs = args.txs or (QUICK_TXS if args.quick else TXS_DEFAULT)
     args.gets = args.gets or (QUICK_GETS if args.quick else GETS_DEFAULT)
     args.load_txs = args.load_txs or (QUICK_LOAD_TXS if args.quick else LOAD_TXS_DEFAULT)
     args.rounds = args.rounds or (QUICK_ROUNDS if args.quick else ROUNDS_DEFAULT)
+    args.parts = frozenset(x for x in args.viewer_parts.split(",") if x)
+    if not args.parts <= set(VIEWER_PARTS):
+        raise SystemExit(f"--viewer-parts takes some of {','.join(VIEWER_PARTS)}")
     args.spy = (args.py_spy or shutil.which("py-spy")) if args.profile else None
     if args.profile and args.spy is None:
         raise SystemExit("--profile needs py-spy: pip install py-spy, or name it with --py-spy")
