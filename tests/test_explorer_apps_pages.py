@@ -478,6 +478,15 @@ def test_many_movements_between_two_accounts_are_one_line() -> None:
     assert len(series["links"]) == 3  # victim -> seed, seed -> first, seed -> second
 
 
+def test_text_from_the_chain_in_a_tooltip_is_escaped() -> None:
+    """ECharts renders a tooltip's formatter as HTML: an endpoint label is shown, never run."""
+    doc = _star(1)
+    doc["nodes"][1]["endpoint"] = 'identified:<img src=x onerror="alert(1)">'
+    series = trace_graph(doc, "en").option["series"][0]
+    tip = next(n for n in series["data"] if n["id"] == f"{1:040x}")["tooltip"]["formatter"]
+    assert "<img" not in tip and "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in tip
+
+
 def test_a_bin_with_a_silent_cell_and_an_alarm_is_not_green() -> None:
     device = {
         "id": "cell-1", "kind": "load_cell", "latest": {"grams": 990_000, "tags": []},

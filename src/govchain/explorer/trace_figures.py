@@ -12,6 +12,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from markupsafe import escape
+
 from govchain.explorer.i18n import translate
 from govchain.explorer.render import amount, short
 
@@ -187,7 +189,8 @@ def trace_graph(doc: dict[str, Any], lang: str) -> Graph:
                 f" {amount(n['frozen'])}"
             )
             if n.get("endpoint"):
-                tip += f"<br/>{n['endpoint']}"
+                # ECharts shows a tooltip's formatter as HTML: text from the chain is escaped.
+                tip += f"<br/>{escape(n['endpoint'])}"
             data.append(
                 {
                     "id": addr,
