@@ -1096,6 +1096,7 @@ def run_load(args: Any, out: Reporter) -> dict[str, Any]:
     overall: dict[str, Any] = {}
     base_tps = statistics.mean(x["runs"]["none"]["final_tps"] for x in rounds)
     base_excess = statistics.mean(x["runs"]["none"]["node0_excess_us_per_tx"] for x in rounds)
+    base_node0 = statistics.mean(x["runs"]["none"]["node_cpu_us_per_tx"][0] for x in rounds)
     for k in kinds:
         tps = statistics.mean(x["runs"][k]["final_tps"] for x in rounds)
         excess = statistics.mean(x["runs"][k]["node0_excess_us_per_tx"] for x in rounds)
@@ -1103,10 +1104,15 @@ def run_load(args: Any, out: Reporter) -> dict[str, Any]:
             "final_tps_mean": round(tps, 1),
             "ratio": round(tps / base_tps, 3),
             "ratios": [x["ratio"][k] for x in rounds] if k != "none" else [],
+            "ratio_median": (
+                round(statistics.median(x["ratio"][k] for x in rounds), 3) if k != "none" else 1.0
+            ),
             # What the viewers added to node 0's CPU, per final tx and in share of a core
             # at this throughput.
             "node0_added_us_per_tx": round(excess - base_excess, 1),
             "node0_added_core_pct": round((excess - base_excess) * tps / 1e4, 1),
+            # The ratio a validator alone on its cores, bound by its own CPU, would see.
+            "node0_bound_ratio": round(base_node0 / (base_node0 + excess - base_excess), 3),
         }
     return {
         "validators": LOAD_VALIDATORS,
@@ -1200,9 +1206,10 @@ def print_load(doc: dict[str, Any], out: Reporter) -> None:
             f"  {k}: mean {fmt_rate(o['final_tps_mean'])} tx/s against "
             f"{fmt_rate(doc['overall']['none']['final_tps_mean'])} without: ratio "
             f"{o['ratio']:.3f} ({meets} the target >= {doc['target_ratio']}); rounds "
-            f"{o['ratios']}; node 0's CPU above its peers' grew by "
+            f"{o['ratios']}, median {o['ratio_median']:.3f}; node 0's CPU above its peers' grew by "
             f"{o['node0_added_us_per_tx']:.0f} us a tx, {o['node0_added_core_pct']:.1f} % of "
-            "a core"
+            f"a core: a validator bound by its own CPU would keep {o['node0_bound_ratio']:.3f}"
+            " of its throughput"
         )
     last = doc["rounds"][-1]["runs"].get("emulated", {}).get("viewers_did")
     if last:
