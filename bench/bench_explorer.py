@@ -636,7 +636,8 @@ def page_plan(http: httpx.Client, built: Built) -> list[tuple[str, str]]:
         ("search: height", f"/search?q={mid}"),
         ("trace: busiest", f"/trace?address={built.hub}"),
         ("trace: a sender", f"/trace?address={sender}"),
-        ("trace: one transfer", f"/trace?address={built.hub}&tx={built.first_tx}"),
+        # Forward from what the first transfer paid sender 1 (its recipient).
+        ("trace: one transfer", f"/trace?address={sender}&tx={built.first_tx}"),
         ("wr", "/wr"),
         ("wr receipt", f"/wr/receipts/{built.receipt}"),
     ]
