@@ -100,6 +100,7 @@ from govchain.node.bench import (
     load_until_final,
     presign,
     process_cpu_s,
+    raw_verify_rate,
 )
 from govchain.node.devnet import (
     Devnet,
@@ -1275,8 +1276,12 @@ def main() -> None:
         raise SystemExit(f"--real-browsers needs {CHROMIUM}")
     out = Reporter(args.json)
     info = machine_info()
+    info["verify_per_s"] = round(raw_verify_rate())
     result: dict[str, Any] = {"bench": "explorer", "quick": args.quick, "machine": info}
-    out.line(f"machine: {machine_line(info)}; load average {info['loadavg_1m']:.2f} at start")
+    out.line(
+        f"machine: {machine_line(info)}; load average {info['loadavg_1m']:.2f} at start; raw "
+        f"Ed25519 verify {info['verify_per_s']:,}/s"
+    )
     note = load_note(info)
     if note:
         out.line(note)
