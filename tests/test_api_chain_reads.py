@@ -9,6 +9,8 @@ warehouse's ids from a wrkit Story's ledger; one test reads a live 4-node devnet
 
 from __future__ import annotations
 
+import asyncio
+import json
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -18,6 +20,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
+import websockets
 
 from govchain.api import chain_search
 from govchain.api.chain_reads import (
@@ -41,6 +44,7 @@ from govchain.dag.tx import Transaction, build
 from govchain.node.devnet import create
 from govchain.node.files import Home, PeerAddr, read_key
 from govchain.node.node import Node
+from govchain.sdk.client import Client
 from govchain.state.payloads import (
     ProposePayload,
     ServiceRegisterPayload,
@@ -609,3 +613,36 @@ def test_a_live_devnet_shows_its_validators_signers_and_checkpoints(tmp_path: Pa
         assert {s["public_key"] for s in signers["signers"]} <= {v["public_key"] for v in rows}
         found = c.http.get(url + f"/v1/search?q={top}").json()["matches"]
         assert found == [{"kind": "checkpoint", "id": str(top), "url": f"/checkpoints/{top}"}]
+        # Every validator is named: a devnet's node.json names its peers.
+        assert {v["name"] for v in rows} == {f"validator-{i}" for i in range(4)}
+        # A page that shows checkpoints asks the event stream for those alone.
+        faucet = read_key(c.root / "keys" / "faucet.key")
+        assert _event_types_seen(url, "checkpoint", faucet) == {"checkpoint"}
+        assert "receipts" in _event_types_seen(url, None, faucet)
+
+
+def _event_types_seen(url: str, types: str | None, key: SigningKey) -> set[str]:
+    """The event types WS /v1/events(?types=) sends until the checkpoint after the one that
+    made a new transfer final (whose receipts event, when sent, comes before it)."""
+    ws_url = url.replace("http://", "ws://") + "/v1/events" + (f"?types={types}" if types else "")
+
+    async def watch() -> set[str]:
+        seen: set[str] = set()
+        final_at: int | None = None
+        async with websockets.connect(ws_url, max_size=None) as ws:
+            with Client(url) as client:
+                tx_id = client.submit(client.transfer(key, key.address, 1))
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    try:
+                        event = json.loads(await asyncio.wait_for(ws.recv(), 1))
+                    except TimeoutError:
+                        continue
+                    seen.add(event["type"])
+                    if final_at is None:
+                        final_at = client.tx(tx_id).get("checkpoint")
+                    elif event["type"] == "checkpoint" and event["height"] > final_at:
+                        return seen
+        raise AssertionError(f"the transfer was not final in time; saw {seen}")
+
+    return asyncio.run(watch())

@@ -386,7 +386,14 @@ def build_app(node: NodePort) -> Starlette:
         return PlainTextResponse(_metrics_text(node), media_type="text/plain; version=0.0.4")
 
     async def events(ws: WebSocket) -> None:
+        # ?types=checkpoint,governance: only those (a page showing checkpoints need not be
+        # sent, nor the node encode for it, every checkpoint's receipts).
         await ws.accept()
+        try:
+            wanted = _event_types(ws.query_params.get("types"))
+        except ValueError:
+            await ws.close(code=1008, reason="types: a comma list of " + ", ".join(EVENT_TYPES))
+            return
         q = node.subscribe()
         if q is None:
             await ws.close(code=1013)
@@ -394,8 +401,10 @@ def build_app(node: NodePort) -> Starlette:
         try:
             while True:
                 event = await q.get()
-                await ws.send_json(event)
-                if event["type"] == "stopping":
+                kind = event["type"]
+                if wanted is None or kind in wanted or kind == "stopping":
+                    await ws.send_json(event)
+                if kind == "stopping":
                     break
         except (WebSocketDisconnect, asyncio.CancelledError, RuntimeError):
             pass
@@ -451,6 +460,20 @@ def build_app(node: NodePort) -> Starlette:
     )
     explorer.bind(app)
     return app
+
+
+# What WS /v1/events sends (node.py _publish, the api's *_events modules).
+EVENT_TYPES = ("checkpoint", "receipts", "governance", "funds", "wr", "stopping")
+
+
+def _event_types(raw: str | None) -> frozenset[str] | None:
+    """?types= as a set (None: all); ValueError when it names no type or an unknown one."""
+    if raw is None:
+        return None
+    asked = frozenset(t for t in raw.split(",") if t)
+    if not asked or not asked <= set(EVENT_TYPES):
+        raise ValueError(f"not a list of event types: {raw!r}")
+    return asked
 
 
 def _prefix_arg(request: Request) -> str:

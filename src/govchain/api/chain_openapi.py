@@ -144,7 +144,8 @@ CHAIN_READ_PATHS: dict[str, Any] = {
     ),
     "/v1/stats/recent": get_op(
         "chain",
-        "The decided checkpoints whose time is within `seconds` of the latest's (at most"
+        "(An answer may be up to 1 s old: every viewer asking the same within a second shares"
+        " it.) The decided checkpoints whose time is within `seconds` of the latest's (at most"
         f" {STATS_POINTS_MAX}, the newest): height, time_ms, txs (null: not executed here"
         " yet); tps: the transactions of those after the first over the time from the first"
         " to the last (0 with fewer than two); seconds_per_checkpoint: their mean spacing"
@@ -196,7 +197,8 @@ CHAIN_READ_PATHS: dict[str, Any] = {
     ),
     "/v1/dag/recent": get_op(
         "chain",
-        "The most recently admitted vertices this node holds in memory, newest first (those"
+        "(An answer may be up to 1 s old: every viewer asking the same within a second shares"
+        " it.) The most recently admitted vertices this node holds in memory, newest first (those"
         " pending, then the final ones of its recent executions): id, parents (which may lie"
         " outside the list), sender address, kind, covered_by (the checkpoint that made it"
         " final, null while pending); total: vertices admitted so far; pending: those no"

@@ -16,11 +16,12 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from govchain.api.chain_search import SEARCH_CHARS_MAX, search
 from govchain.api.errors import HEIGHT_DIGITS_MAX, ApiError
+from govchain.api.shared_answers import SharedAnswers
 from govchain.consensus.messages import Certificate
 from govchain.crypto.keys import address_of
 from govchain.replica.view import ChainView, RecentVertex
@@ -275,6 +276,7 @@ def chain_read_routes(node: NodePort) -> list[Route]:
     """GET /v1/checkpoints, .../{height}/signers, /v1/stats/recent, /v1/validators,
     /v1/dag/recent and /v1/search over one node."""
     view = node.view
+    shared = SharedAnswers()  # what explorer pages poll: one answer a second for every viewer
 
     async def checkpoints(request: Request) -> JSONResponse:
         before = optional_int_arg(request, "before", 1, HEIGHT_MAX)
@@ -308,18 +310,18 @@ def chain_read_routes(node: NodePort) -> list[Route]:
             }
         )
 
-    async def stats(request: Request) -> JSONResponse:
+    async def stats(request: Request) -> Response:
         seconds = int_arg(
             request, "seconds", STATS_SECONDS_MIN, STATS_SECONDS_MAX, STATS_SECONDS_DEFAULT
         )
-        return JSONResponse(recent_stats(node, seconds))
+        return shared.answer(("stats", seconds), lambda: recent_stats(node, seconds))
 
     async def validators(_: Request) -> JSONResponse:
         return JSONResponse(validators_doc(node))
 
-    async def dag(request: Request) -> JSONResponse:
+    async def dag(request: Request) -> Response:
         limit = int_arg(request, "limit", 1, DAG_LIMIT_MAX, DAG_LIMIT_DEFAULT)
-        return JSONResponse(recent_dag(view, limit, node.store))
+        return shared.answer(("dag", limit), lambda: recent_dag(view, limit, node.store))
 
     async def find(request: Request) -> JSONResponse:
         q = request.query_params.get("q")

@@ -172,7 +172,8 @@
 
     function connect() {
       const proto = location.protocol === "https:" ? "wss:" : "ws:";
-      const ws = new WebSocket(`${proto}//${location.host}/v1/events`);
+      // Only checkpoint events: the node then never encodes every receipt for this page.
+      const ws = new WebSocket(`${proto}//${location.host}/v1/events?types=checkpoint`);
       ws.onmessage = (m) => {
         const ev = JSON.parse(m.data);
         if (ev.type === "checkpoint") onCheckpoint(ev);
