@@ -27,8 +27,8 @@ open browsers cost a busy validator (issue 15, "Performance").
    first node, --rounds times (default 2; the order alternates, round by round, so the
    machine's drift does not decide), each measurement on its own fresh devnet. An emulated
    browser does what static/explorer.js does on the home page: the page itself; a websocket
-   on /v1/events, every message read (parsed only when it is a checkpoint: the browser's
-   parsing is the browser's work, not the node's); every 3 s GET /v1/stats/recent?seconds=300
+   on /v1/events?types=checkpoint (the page asks for checkpoints alone), every message read;
+   every 3 s GET /v1/stats/recent?seconds=300
    then /v1/status (then /v1/checkpoints?limit=10 when the status is ahead of the
    checkpoints the socket brought); 2 s after each GET /v1/dag/recent?limit=80 the next;
    and, every 5 s, a full load of a random page (its HTML, then its styles and scripts:
@@ -760,7 +760,7 @@ class EmulatedBrowser:
 
     async def socket(self, stop: asyncio.Event) -> None:
         """The page's websocket: every message parsed; checkpoints move the shown height."""
-        url = self.base.replace("http://", "ws://") + "/v1/events"
+        url = self.base.replace("http://", "ws://") + "/v1/events?types=checkpoint"
         while not stop.is_set():
             try:
                 async with websockets.connect(url, max_size=None, max_queue=None) as ws:
