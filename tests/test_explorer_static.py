@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from govchain.explorer.i18n import MESSAGES, choose_lang, script_words, translate
 from govchain.explorer.reader import ApiReader
-from govchain.explorer.render import ENV, STATIC, TEMPLATES, amount, bp, short, yuan
+from govchain.explorer.render import ENV, STATIC, TEMPLATES, amount, bp, number_choice, short, yuan
 
 SCRIPT_BYTES_MAX = 1_500_000  # the issue's budget for every script a page may load
 # Keys a template builds from a prefix and a value the API gives (status names and such).
@@ -141,3 +141,12 @@ def test_a_read_made_for_a_browser_carries_its_address() -> None:
     mine, shared = asyncio.run(both())
     assert mine == {"client": "203.0.113.7"}
     assert shared != mine
+
+
+def test_a_hostile_choice_in_the_query_falls_back_to_the_default() -> None:
+    """/dag?sample=², ?hops=٣ or ten thousand digits: the default, never a 500."""
+    choices = (100, 300, 1000)
+    assert number_choice("300", choices, 300) == 300
+    assert number_choice("1000", choices, 300) == 1000
+    for raw in (None, "", "²", "٣", "0300", " 300", "9" * 10_000, "-1", "3e2"):
+        assert number_choice(raw, choices, 300) == 300, raw

@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from govchain.explorer.context import Explorer
 from govchain.explorer.reader import PageError
+from govchain.explorer.render import number_choice
 
 CHECKPOINTS_PER_PAGE = 25
 DAG_SAMPLE_DEFAULT = 300
@@ -31,8 +32,7 @@ def chain_routes(ex: Explorer) -> list[Route]:
     """The DAG view, the checkpoint list and detail, and the transaction page."""
 
     async def dag(request: Request) -> Response:
-        raw = request.query_params.get("sample", str(DAG_SAMPLE_DEFAULT))
-        sample = int(raw) if raw.isdigit() and int(raw) in DAG_SAMPLES else DAG_SAMPLE_DEFAULT
+        sample = number_choice(request.query_params.get("sample"), DAG_SAMPLES, DAG_SAMPLE_DEFAULT)
         status = await ex.reader.must("/v1/status")
         return await ex.page(request, "dag.html", sample=sample, samples=DAG_SAMPLES, status=status)
 

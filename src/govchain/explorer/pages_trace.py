@@ -20,6 +20,7 @@ from starlette.routing import Route
 from govchain.explorer.context import Explorer
 from govchain.explorer.i18n import choose_lang
 from govchain.explorer.reader import ApiAnswer, ApiReader
+from govchain.explorer.render import number_choice
 from govchain.explorer.trace_figures import trace_graph
 
 POLICIES = ("fifo", "haircut", "libr", "poison")  # the first two are the page's switch
@@ -88,8 +89,7 @@ def read_form(query: QueryParams) -> TraceForm:
     """The form from the query string; unknown choices fall back to the defaults."""
     direction = query.get("direction", DIRECTIONS[0])
     policy = query.get("policy", POLICIES[0])
-    raw_hops = query.get("hops", "")
-    hops = int(raw_hops) if raw_hops.isdigit() and int(raw_hops) in HOPS_CHOICES else HOPS_DEFAULT
+    hops = number_choice(query.get("hops"), HOPS_CHOICES, HOPS_DEFAULT)
     return TraceForm(
         address=_hex(query.get("address", "")),
         tx=_hex(query.get("tx", "")),

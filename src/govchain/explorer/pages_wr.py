@@ -20,6 +20,7 @@ from govchain.api.wr_routes import LIMIT_MAX, PLEDGE_STATUSES, RECEIPT_STATUSES
 from govchain.explorer.context import Explorer
 from govchain.explorer.pages_trace import request_lang
 from govchain.explorer.reader import ApiReader, PageError
+from govchain.explorer.render import number_choice
 from govchain.explorer.wr_figures import (
     consistency_rows,
     ltv_chart,
@@ -31,6 +32,7 @@ from govchain.explorer.wr_figures import (
 )
 
 RECEIPTS_SIZES = (50, 100, 200, 500, LIMIT_MAX)  # ?limit= steps: "more" moves to the next
+RECEIPTS_SIZE_DEFAULT = RECEIPTS_SIZES[0]
 WAREHOUSES_MAX = 100
 SIDE_LIST_MAX = 20  # pledges, alarms and prices on the index page
 BINS_MAX = 100
@@ -79,8 +81,7 @@ def wr_routes(ex: Explorer) -> list[Route]:
 
     async def index(request: Request) -> Response:
         q = request.query_params
-        raw_limit = q.get("limit", "")
-        limit = int(raw_limit) if raw_limit.isdigit() and int(raw_limit) in RECEIPTS_SIZES else 50
+        limit = number_choice(q.get("limit"), RECEIPTS_SIZES, RECEIPTS_SIZE_DEFAULT)
         holder = q.get("holder", "").strip().lower().removeprefix("0x") or None
         where = q.get("warehouse") or None
         status = q.get("status") or None

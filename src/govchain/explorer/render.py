@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -27,6 +28,15 @@ LANG_COOKIE_MAX_AGE_S = 365 * 24 * 3600
 HEX_SHORT_HEAD = 10
 HEX_SHORT_TAIL = 6
 FEN_PER_YUAN = 100
+
+
+def number_choice(raw: str | None, choices: Iterable[int], default: int) -> int:
+    """The choice a query value names exactly ("300" -> 300), else default.
+
+    Compared as text: str.isdigit() takes "²" and "٣", and int() of a long
+    string raises, both of which a hostile URL would turn into a 500.
+    """
+    return {str(c): c for c in choices}.get(raw or "", default)
 
 
 def short(value: object) -> str:
