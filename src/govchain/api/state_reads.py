@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
@@ -173,18 +173,20 @@ def audit_check(
 
 
 # -- the routes ----------------------------------------------------------------------
-def state_read_routes(node: NodePort) -> list[Route]:
-    """The routes over one node (registered before the tracing routes)."""
+def state_read_routes(
+    node: NodePort, genesis_book: Callable[[], GenesisMovements] | None = None
+) -> list[Route]:
+    """The routes over one node (registered before the tracing routes); genesis_book: the
+    chain's genesis movements shared with tracing (app.py), else built at the first read."""
     view = node.view
     genesis = node.genesis
     registry = registry_for(genesis)
     # The chain's table: participation_min's default follows the genesis committee.
     specs = Params(genesis.threshold, genesis.committee_weight, registry.params.values()).specs
 
-    @functools.cache
-    def genesis_movements() -> GenesisMovements:
-        """The genesis balances as height-0 movements: built at the first history read."""
-        return GenesisMovements(genesis.balances)
+    genesis_movements = genesis_book or functools.cache(
+        lambda: GenesisMovements(genesis.balances)  # built at the first history read
+    )
 
     def genesis_pairs(account: bytes, before: int, limit: int) -> list[tuple[int, Movement]]:
         """The account's genesis movements below before, newest first: a height-0

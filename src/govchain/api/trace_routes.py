@@ -45,11 +45,22 @@ def _tx_height(node: NodePort) -> Callable[[bytes], int | None]:
     return height
 
 
-def trace_routes(node: NodePort) -> list[Route]:
-    """The routes over one node: /v1/trace..., /v1/checkpoints/{height}/movements."""
+def _own_book(node: NodePort) -> Callable[[], GenesisMovements]:
+    book = GenesisMovements(node.genesis.balances)
+    return lambda: book
+
+
+def trace_routes(
+    node: NodePort, genesis_book: Callable[[], GenesisMovements] | None = None
+) -> list[Route]:
+    """The routes over one node: /v1/trace..., /v1/checkpoints/{height}/movements.
+
+    genesis_book: the chain's genesis movements, built once and shared with
+    the account history (app.py); without it, built here.
+    """
     view = node.view
     gate = TraceGate()
-    genesis_movements = GenesisMovements(node.genesis.balances)  # once: traces wrap with it
+    genesis_movements = (genesis_book or _own_book(node))()  # once: traces wrap with it
     recent = RecentCases()
 
     async def run_trace(ask: Ask, request: Request) -> JSONResponse:
