@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from govchain.codec import encode
 from govchain.crypto.keys import SigningKey
-from govchain.dag.admission import SHELL_REASONS, AdmissionError, Reject
+from govchain.dag.admission import SHELL_REASONS, AdmissionError, Reject, check_wire, decode_wire
 from govchain.dag.graph import Dag
 from govchain.dag.kinds import KINDS
 from govchain.dag.limits import DagLimits
@@ -532,3 +532,15 @@ def test_clients_are_refused_before_peers_when_many_are_pending() -> None:
 def test_client_pending_max_must_not_exceed_the_hard_cap() -> None:
     with pytest.raises(ValueError, match="client_pending_max"):
         DagLimits(client_pending_max=10, pending_count_max=5)
+
+
+def test_a_withheld_payload_with_a_negative_length_is_malformed() -> None:
+    """Found by fuzz/targets/tx_wire: a header with payload_len -1 passed as a withheld
+    record's (its check only asked for a length that is not 0); no admission would take it."""
+    body_bytes = stamped(msgspec.structs.replace(make_tx().body, payload_len=-1))
+    w = decode_wire(
+        wire(body_bytes, sign_body(body_bytes), b""), DagLimits(stamp_bits_min=STAMP_BITS)
+    )
+    with pytest.raises(AdmissionError) as info:
+        check_wire(w, CHAIN, DagLimits(stamp_bits_min=STAMP_BITS), payload_withheld=True)
+    assert info.value.reason == Reject.MALFORMED

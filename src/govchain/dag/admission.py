@@ -106,7 +106,8 @@ def check_wire(
         if len(p) != HASH_BYTES or prev >= p:
             raise AdmissionError(Reject.BAD_PARENTS, "parents must be distinct ascending ids")
         prev = p
-    if body.nonce < 0 or body.valid_until < 0 or body.stamp < 0:
+    # payload_len too: a withheld payload's check below only asks that it is not 0.
+    if body.nonce < 0 or body.valid_until < 0 or body.stamp < 0 or body.payload_len < 0:
         raise AdmissionError(Reject.MALFORMED, "negative integer field")
     if payload_withheld:
         if w.payload or not body.payload_len:
