@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
+from click.core import ParameterSource
 from rich.progress import Progress
 from rich.table import Table
 
@@ -17,13 +19,18 @@ from govchain.sim.cluster import (
     default_byzantine_peers,
 )
 from govchain.sim.runner import parse_seeds, run_seeds
+from govchain.sim.soak import SoakPlan
 from govchain.sim.wr_cast import WR_PLANTS
 
 from .console import people_console
 from .output import EXIT_FAILURE, EXIT_USAGE, CliError, emit_json, example, fail
+from .sim_soak import soak_command
 
 # The node's planted bugs and the simulator's own (the warehouse's double pledge).
 PLANTS = PLANTABLE | WR_PLANTS
+# A soak draws these from each seed (sim/soak_mix.py): naming one is an error.
+SOAK_MIXED = ("validators", "byzantine", "faults", "byzantine_peers")
+SOAK_SEEDS_DEFAULT = "1..10000"
 
 
 @click.command(
@@ -31,10 +38,15 @@ PLANTS = PLANTABLE | WR_PLANTS
     epilog=example(
         "govchain sim --seeds 1..20",
         "govchain sim --seeds 7..7 --faults partition --byzantine 1   # replay one seed",
+        "govchain sim --soak --seeds 1..10000 --json > soak.json   # the mix (docs/simulator.md)",
     ),
 )
 @click.option(
-    "--seeds", "seeds_text", default="1..20", show_default=True, help="the seeds to run: A..B"
+    "--seeds",
+    "seeds_text",
+    default="1..20",
+    show_default=True,
+    help=f"the seeds to run: A..B (with --soak default {SOAK_SEEDS_DEFAULT})",
 )
 @click.option(
     "--validators", default=4, show_default=True, type=int, help="validators per run (1..40)"
@@ -59,7 +71,28 @@ PLANTS = PLANTABLE | WR_PLANTS
 @click.option("--plant", default=None, help="a planted bug: " + ", ".join(sorted(PLANTS)))
 @click.option("--workers", default=0, type=int, help="processes (default: one per core)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON document")
+@click.option(
+    "--soak",
+    is_flag=True,
+    help="the long run: each seed draws its faults, validators, Byzantine validators"
+    " and peers (docs/simulator.md, Soak)",
+)
+@click.option(
+    "--time-budget",
+    "time_budget_s",
+    default=None,
+    type=float,
+    help="with --soak: hand out no new seed after this many seconds of wall time",
+)
+@click.option(
+    "--journal",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="with --soak: a file of finished seeds; a soak run again with it resumes",
+)
+@click.pass_context
 def sim(
+    ctx: click.Context,
     seeds_text: str,
     validators: int,
     byzantine: int,
@@ -68,9 +101,15 @@ def sim(
     plant: str | None,
     workers: int,
     as_json: bool,
+    soak: bool,
+    time_budget_s: float | None,
+    journal: Path | None,
 ) -> None:
     """Run N real cores per seed over a simulated network; exit 0 only with no violation."""
     try:
+        _check_soak_options(ctx, soak, time_budget_s, journal)
+        if soak and ctx.get_parameter_source("seeds_text") == ParameterSource.DEFAULT:
+            seeds_text = SOAK_SEEDS_DEFAULT
         seeds = parse_seeds(seeds_text)
         if faults not in FAULTS:
             raise ValueError(f"--faults must be one of {', '.join(FAULTS)}")
@@ -88,6 +127,8 @@ def sim(
             raise ValueError("--workers must be 0 (one per core) or more")
     except ValueError as exc:
         fail(CliError("bad_argument", str(exc), EXIT_USAGE), as_json)
+    if soak:
+        soak_command(SoakPlan(seeds, plant, workers, time_budget_s, journal), as_json)
     configs = [
         SimConfig(
             seed=s,
@@ -120,6 +161,24 @@ def sim(
         )
         _print_human(doc, flags + (f" --plant {plant}" if plant else ""))
     sys.exit(EXIT_FAILURE if doc["violations"] else 0)
+
+
+def _check_soak_options(
+    ctx: click.Context, soak: bool, time_budget_s: float | None, journal: Path | None
+) -> None:
+    """--soak mixes the cluster's shape itself; its own options need --soak."""
+    if soak:
+        named = [
+            "--" + n.replace("_", "-")
+            for n in SOAK_MIXED
+            if ctx.get_parameter_source(n) != ParameterSource.DEFAULT
+        ]
+        if named:
+            raise ValueError(f"--soak draws {', '.join(named)} from each seed: leave them out")
+    elif time_budget_s is not None or journal is not None:
+        raise ValueError("--time-budget and --journal go with --soak")
+    if time_budget_s is not None and not time_budget_s > 0:
+        raise ValueError("--time-budget must be a positive number of seconds")
 
 
 def _print_human(doc: dict[str, object], replay_flags: str) -> None:
