@@ -20,7 +20,9 @@ from govchain.node.files import Home, NodeConfig, PeerAddr, read_genesis, write_
 from govchain.node.node import Node
 from govchain.state.genesis import Genesis
 
+from . import node_store
 from .common import json_option, reported, show
+from .node_store import checked
 from .output import EXIT_USAGE, CliError
 
 
@@ -109,20 +111,45 @@ def init(
 @click.option(
     "--log-level", default="info", show_default=True, help="debug, info, warning or error"
 )
+@click.option(
+    "--resync",
+    is_flag=True,
+    help="set the store aside (data/store.sqlite.damaged-<UTC time>) and rebuild it from peers",
+)
+@click.option(
+    "--check-store",
+    is_flag=True,
+    help="check every row of the store (docs/disk-faults.md), print the result and exit",
+)
 @reported
-def node(home: Path, exit_with_parent: bool, log_level: str) -> None:
+def node(
+    home: Path, exit_with_parent: bool, log_level: str, resync: bool, check_store: bool
+) -> None:
     """Run a node in the foreground until SIGINT or SIGTERM."""
     logging.basicConfig(
         level=getattr(logging, log_level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if check_store:
+        report = checked(Home(home), full=True)
+        show({"store": str(report.path), "whole": True, "checked": report.summary()}, False)
+        return
+    if resync:
+        node_store.resync(Home(home))
+    checked(Home(home))
     # A stop asked for while the store loads and replays (seconds on a long
     # chain) is honoured once that is done, not by dying half-way: the event
     # loop's own handlers take over in Node.run.
     stop_asked: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, _frame: stop_asked.append(signum))
-    n = Node(Home(home))
+    try:
+        n = Node(Home(home))
+    except Exception as exc:
+        failed = node_store.store_failure(exc, Home(home))
+        if failed is None:
+            raise
+        raise failed from None
     if stop_asked:
         n.store.close()
         logging.getLogger("govchain.node").info("stopped before it started")
@@ -131,6 +158,10 @@ def node(home: Path, exit_with_parent: bool, log_level: str) -> None:
     if importlib.util.find_spec("uvloop") is not None:
         runner = importlib.import_module("uvloop").run
     runner(n.run(exit_with_parent=exit_with_parent))
+    if n.failure is not None:  # logged where it happened; the exit status says it too
+        raise node_store.store_failure(n.failure, Home(home)) or CliError(
+            "node_failed", f"stopped: {n.failure}"
+        )
 
 
 @click.command("bench", epilog="\b\nExample:\n  govchain bench --validators 4 --txs 20000 --json")

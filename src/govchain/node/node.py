@@ -40,6 +40,7 @@ from govchain.state import policy
 from govchain.state.genesis import Genesis, check_unicode
 from govchain.state.registry import Registry
 from govchain.storage.base import Store
+from govchain.storage.faults import store_fault
 from govchain.storage.sources import StoreSources
 from govchain.storage.sqlite import SqliteStore
 
@@ -140,6 +141,7 @@ class Node(ShellHooks):
             limits=NetLimits(),
         )
         self._stopping = asyncio.Event()
+        self.failure: BaseException | None = None  # what stopped the node, if not a signal
         # Gossip waits here and is admitted a slice at a time (node/backlog.py),
         # so that votes and API requests are never stuck behind signature checks.
         self.backlog = Backlog(BacklogLimits())
@@ -362,8 +364,21 @@ class Node(ShellHooks):
         self._resume_readers()
 
     def _fail(self, exc: BaseException) -> None:
-        """A shell step raised (a store that refused a commit): stop rather than run on unsaved."""
-        log.critical("stopping: %s", exc, exc_info=exc)
+        """A shell step raised (a store that refused a commit): stop rather than run on unsaved.
+
+        Nothing is committed after that: the failed commit's outputs are gone
+        from the replica, so a later one would store a state with a hole in it.
+        A disk or file fault is one line naming the file (storage/faults.py).
+        """
+        if self.failure is not None:
+            return
+        self.shell.stop()
+        fault = store_fault(exc, self.home.store_path)
+        self.failure = fault or exc
+        if fault is not None:
+            log.critical("stopping: %s", fault)
+        else:
+            log.critical("stopping: %s", exc, exc_info=exc)
         self.stop()
 
     # -- the shell's hooks -----------------------------------------------------
@@ -467,7 +482,10 @@ class Node(ShellHooks):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop)
         await self.net.start()
-        self.shell.start()
+        try:
+            self.shell.start()
+        except Exception as exc:  # its first commit: the same stop as any later one's
+            self._fail(exc)
         _tune_gc()
         tasks = [asyncio.create_task(self._admitter(), name="admitter")]
         if exit_with_parent:
@@ -482,7 +500,8 @@ class Node(ShellHooks):
             server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.net.stop()
-        self.shell.flush()  # what the last inputs produced is persisted before closing
+        if self.failure is None:
+            self.shell.flush()  # what the last inputs produced is persisted before closing
         self.shell.stop()
         self.store.close()
 
