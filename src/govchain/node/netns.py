@@ -10,7 +10,8 @@ deleting R's namespaces removes every interface, route and qdisc it made):
 Faults act inside these namespaces only:
 
 - netem (delay, jitter, loss) as the root qdisc of each node's eth0: every
-  packet a node sends goes through it once;
+  packet a node sends goes through it once; where the kernel has no netem,
+  loss alone, by a BPF filter on the same egress (bpf_loss);
 - cut(src, dst): a blackhole route for dst's /32 in src's namespace: src can
   no longer send anything to dst (established connections stall, new ones
   fail), while dst can still send to src; both directions make a partition;
@@ -43,6 +44,8 @@ NODE_IF = "eth0"
 NODES_MAX = 200  # SUBNET.1 .. SUBNET.200, below the hub's address
 COMMAND_TIMEOUT_S = 10.0
 NETNS_DIR = Path("/run/netns")
+SKF_AD_RANDOM = 2**32 - 0x1000 + 56  # classic BPF's ancillary load of a random number
+TC_ACT_OK, TC_ACT_SHOT = 0, 2
 # Where iproute2 lives when /usr/sbin is not on PATH (a non-login root shell).
 SBIN_DIRS = ("/usr/sbin", "/sbin", "/usr/bin", "/bin")
 
@@ -244,6 +247,32 @@ class NetnsNetwork:
                     return f"tc netem is not available here ({exc})"
                 raise
         return None
+
+    def bpf_loss(self, percent: float) -> None:
+        """Drop percent of what every node sends, where netem is missing (no delay: loss only).
+
+        A classic BPF program in direct-action mode on the clsact egress hook:
+        it draws the kernel's per-packet random number and answers TC_ACT_SHOT
+        below the threshold, TC_ACT_OK above. It needs neither sch_netem nor
+        act_gact, which small kernels (a Firecracker VM's) leave out.
+        """
+        if not 0 < percent < 100:
+            raise ValueError("a loss is a percentage between 0 and 100")
+        threshold = round(percent / 100 * 2**32)
+        program = ",".join(
+            [
+                "4",  # instructions
+                f"32 0 0 {SKF_AD_RANDOM}",  # A = a random 32-bit number (ld [SKF_AD_RANDOM])
+                f"53 0 1 {threshold}",  # A >= threshold: next (keep), else skip one (drop)
+                f"6 0 0 {TC_ACT_OK}",
+                f"6 0 0 {TC_ACT_SHOT}",
+            ]
+        )
+        for i in range(self.count):
+            ns = self.ns(i)
+            run_cmd([self.tc, "-n", ns, "qdisc", "replace", "dev", NODE_IF, "clsact"])
+            hook = ["dev", NODE_IF, "egress"]
+            run_cmd([self.tc, "-n", ns, "filter", "add", *hook, "bpf", "da", "bytecode", program])
 
     def cut(self, pairs: Iterable[tuple[int, int]]) -> None:
         """From now on, src sends nothing to dst, for each (src, dst)."""

@@ -40,6 +40,7 @@ from govchain.node.soak_check import check_views, read_view
 
 # 20-100 ms: 60 ms +- 40 ms, uniform (netem's default without a distribution).
 NETEM = ("delay", "60ms", "40ms", "loss", "1%")
+FALLBACK_LOSS_PERCENT = 1.0  # without netem (a kernel built without it): the loss alone
 
 
 class NetnsUnavailableError(Exception):
@@ -118,6 +119,17 @@ class Nodes:
         return forced
 
 
+def _impair(net: NetnsNetwork, netem: bool) -> tuple[str, str | None]:
+    """netem on every node's link, else loss alone by BPF: (what the links do, why not netem)."""
+    if not netem:
+        return "no delay, no loss (--no-netem)", None
+    why = net.netem(NETEM)
+    if why is None:
+        return f"netem {' '.join(NETEM)}", None
+    net.bpf_loss(FALLBACK_LOSS_PERCENT)
+    return f"loss {FALLBACK_LOSS_PERCENT:g}% by BPF, no delay (the kernel has no netem)", why
+
+
 def run_drill(cfg: DrillConfig, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the whole drill and return its report (see docs/network-faults.md)."""
     say = progress or (lambda _: None)
@@ -140,8 +152,8 @@ def run_drill(cfg: DrillConfig, progress: Callable[[str], None] | None = None) -
                 root, net.hosts, VALIDATORS, {k.address: SENDER_BALANCE for k in keys}
             )
             genesis = read_genesis(Home(nodes[0].home).genesis_path)
-            netem_why = net.netem(NETEM) if cfg.netem else "turned off (--no-netem)"
-            say(f"network {net.run}: {SUBNET}.0/24, netem: {netem_why or ' '.join(NETEM)}")
+            impairment, netem_why = _impair(net, cfg.netem)
+            say(f"network {net.run}: {SUBNET}.0/24; links: {impairment}")
             procs = Nodes(net, nodes)
             procs.start()
             live_cfg = LiveConfig(
@@ -171,7 +183,7 @@ def run_drill(cfg: DrillConfig, progress: Callable[[str], None] | None = None) -
             {"name": n.name, "address": h, "validator": n.validator}
             for n, h in zip(nodes, net.hosts, strict=True)
         ],
-        "netem": None if netem_why else " ".join(NETEM),
+        "links": impairment,
         "netem_missing": netem_why,
     }
     failures = [f"{o.name}: {f}" for o in result.outcomes for f in o.failures]
