@@ -171,6 +171,8 @@ def test_a_bad_query_is_answered_with_its_code(
         b'{"seeds": [{"address": "' + b"00" * 20 + b'", "amount": 0}]}',
         b'{"seeds": ' + b"[" * 5000 + b"]" * 5000 + b"}",
         b'{"seeds": [' + b",".join([b'{"address": "' + b"11" * 20 + b'"}'] * 65) + b"]}",
+        # Found by fuzz/targets/api_txs and trace_body: a string that is not UTF-8 was a 500.
+        b'{"seeds": [{"address": "636cd13dad8e7b026bdc30874\xf61a28c891e8e9822"}]}',
     ],
 )
 def test_a_bad_case_is_a_400(traced: Traced, body: bytes) -> None:

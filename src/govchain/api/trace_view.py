@@ -153,8 +153,14 @@ def ask_of_body(body: bytes) -> Ask:
     """POST /v1/trace: {"seeds": [...], "direction", "policy", "limits"|"hops"}."""
     try:
         doc = _CASE_DECODER.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
-        # RecursionError: deep nesting under an unknown key, skipped recursively.
+    except (
+        msgspec.DecodeError,
+        msgspec.ValidationError,
+        UnicodeDecodeError,
+        RecursionError,
+    ) as exc:
+        # RecursionError: deep nesting under an unknown key, skipped recursively;
+        # UnicodeDecodeError: a string that is not UTF-8 (msgspec raises it as such).
         raise ApiError(400, "bad_case", f"the body is not a trace case: {exc}") from None
     if not 1 <= len(doc.seeds) <= SEEDS_MAX:
         raise ApiError(400, "bad_case", f"a case has 1 to {SEEDS_MAX} seeds")
