@@ -5,15 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import statistics
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import msgspec
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -21,9 +19,10 @@ from govchain.api.chain_reads import chain_read_routes
 from govchain.api.decoded import with_decoded
 from govchain.api.errors import ApiError, height_arg, hex_arg, read_limited
 from govchain.api.gov_reads import gov_read_routes
-from govchain.api.openapi import OPENAPI
+from govchain.api.metrics_export import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from govchain.api.metrics_export import metrics_registry, metrics_text
+from govchain.api.openapi import openapi_for
 from govchain.api.proof_doc import proof_doc, validator_changes_doc
-from govchain.api.reports_desk import reports_metrics
 from govchain.api.reports_routes import reports_routes
 from govchain.api.state_reads import state_read_routes
 from govchain.api.trace_routes import trace_routes
@@ -58,7 +57,6 @@ from govchain.state.governance import ProposalStatus
 from govchain.state.identities import Identity, IdentityStatus
 from govchain.state.services import service_id_ok
 from govchain.storage.base import prefix_bounds
-from govchain.storage.sqlite import SqliteStore
 from govchain.trace.genesis import GenesisMovements
 
 if TYPE_CHECKING:
@@ -384,11 +382,15 @@ def build_app(node: NodePort) -> Starlette:
             raise ApiError(400, "bad_from", f"from={start} is after checkpoint {to}")
         return JSONResponse({"from": start, "to": to, **validator_changes_doc(node, to, start)})
 
-    async def openapi(_: Request) -> JSONResponse:
-        return JSONResponse(OPENAPI)
+    openapi_doc = openapi_for(registry.actions)  # this chain's actions, as ?action= takes them
 
-    async def metrics(_: Request) -> PlainTextResponse:
-        return PlainTextResponse(_metrics_text(node), media_type="text/plain; version=0.0.4")
+    async def openapi(_: Request) -> JSONResponse:
+        return JSONResponse(openapi_doc)
+
+    metrics_of_node = metrics_registry(node)  # read from the node at each scrape
+
+    async def metrics(_: Request) -> Response:
+        return Response(metrics_text(metrics_of_node), media_type=METRICS_CONTENT_TYPE)
 
     async def events(ws: WebSocket) -> None:
         # ?types=checkpoint,governance: only those (a page showing checkpoints need not be
@@ -528,99 +530,3 @@ def _audit_head(node: NodePort, height: int) -> str | None:
     """The audit head after height, from the store (None: not executed here yet)."""
     head = node.store.audit_head(height)
     return head.hex() if head is not None else None
-
-
-def _summary(name: str, help_text: str, values: Iterable[int]) -> list[str]:
-    """A Prometheus summary (p50, p99, count) of recent samples."""
-    samples = sorted(values)
-    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} summary"]
-    if samples:
-        qs = statistics.quantiles(samples, n=100, method="inclusive") if len(samples) > 1 else []
-        p50 = qs[49] if qs else samples[0]
-        p99 = qs[98] if qs else samples[0]
-        lines.append(f'{name}{{quantile="0.5"}} {p50:g}')
-        lines.append(f'{name}{{quantile="0.99"}} {p99:g}')
-    lines.append(f"{name}_count {len(samples)}")
-    return lines
-
-
-def _metrics_text(node: NodePort) -> str:
-    view = node.view
-    counts = view.dag_counts()
-    m = node.metrics
-    lines = [
-        "# HELP govchain_height Highest executed checkpoint height.",
-        "# TYPE govchain_height gauge",
-        f"govchain_height {view.height}",
-        "# TYPE govchain_decided_height gauge",
-        f"govchain_decided_height {view.decided_height}",
-        "# HELP govchain_round Consensus round at the height being decided (0: no timeout yet).",
-        "# TYPE govchain_round gauge",
-        f"govchain_round {view.round}",
-        "# HELP govchain_dag_vertices Vertices held in the DAG.",
-        "# TYPE govchain_dag_vertices gauge",
-        f"govchain_dag_vertices {counts.vertices}",
-        "# TYPE govchain_dag_tips gauge",
-        f"govchain_dag_tips {counts.tips}",
-        "# HELP govchain_pending_txs Admitted transactions no checkpoint covers yet.",
-        "# TYPE govchain_pending_txs gauge",
-        f"govchain_pending_txs {counts.pending}",
-        "# TYPE govchain_orphans gauge",
-        f"govchain_orphans {counts.orphans}",
-        "# TYPE govchain_peers gauge",
-        f"govchain_peers {len(node.net.peers())}",
-        "# TYPE govchain_submitted_total counter",
-        f"govchain_submitted_total {m.submitted}",
-        "# HELP govchain_rejections_total Transactions refused at the API, by reason.",
-        "# TYPE govchain_rejections_total counter",
-    ]
-    for reason, n in sorted(m.rejections.items()):
-        lines.append(f'govchain_rejections_total{{reason="{reason}"}} {n}')
-    lines += _summary(
-        "govchain_finality_latency_ms",
-        "Submit-to-final latency of this node's submissions.",
-        m.finality_ms,
-    )
-    lines += _summary(
-        "govchain_replicate_latency_ms",
-        "Submit-to-202 latency: until validators with more than a third of the weight"
-        " store the transaction.",
-        m.replicate_ms,
-    )
-    lines += [
-        "# HELP govchain_not_replicated_total Submissions answered 503 not_replicated.",
-        "# TYPE govchain_not_replicated_total counter",
-        f"govchain_not_replicated_total {m.not_replicated}",
-        "# HELP govchain_catching_up 1 while this node is behind the network and refuses clients.",
-        "# TYPE govchain_catching_up gauge",
-        f"govchain_catching_up {int(view.catching_up())}",
-    ]
-    lines.append(f"govchain_consensus_equivocations_total {view.equivocations}")
-    lines.append(f"govchain_peer_decode_errors_total {m.peer_decode_errors}")
-    lines += [
-        "# HELP govchain_peers_blamed_total Peers dropped and refused for sending what no"
-        " honest peer sends.",
-        "# TYPE govchain_peers_blamed_total counter",
-        f"govchain_peers_blamed_total {m.peers_blamed}",
-        "# HELP govchain_buffer_bytes Bytes held by each buffer the network feeds"
-        " (*_per_source: the largest part of one source).",
-        "# TYPE govchain_buffer_bytes gauge",
-        "# HELP govchain_buffer_budget_bytes The byte budget of each of those buffers.",
-        "# TYPE govchain_buffer_budget_bytes gauge",
-    ]
-    budgets = sorted(view.budgets().items())
-    lines += [f'govchain_buffer_bytes{{buffer="{name}"}} {used}' for name, (used, _) in budgets]
-    lines += [f'govchain_buffer_budget_bytes{{buffer="{n}"}} {cap}' for n, (_, cap) in budgets]
-    if isinstance(node.store, SqliteStore):
-        lines += [
-            "# HELP govchain_store_wal_checkpoint_busy_total Busy WAL checkpoints after a"
-            " payload deletion (retried at every commit).",
-            "# TYPE govchain_store_wal_checkpoint_busy_total counter",
-            f"govchain_store_wal_checkpoint_busy_total {node.store.wal_checkpoint_busy}",
-            "# HELP govchain_store_deleted_bytes_in_wal 1 while deleted payload bytes may"
-            " remain in the WAL.",
-            "# TYPE govchain_store_deleted_bytes_in_wal gauge",
-            f"govchain_store_deleted_bytes_in_wal {int(node.store.redaction_in_wal)}",
-        ]
-    lines += reports_metrics(node)  # the report channel (api/reports_desk.py)
-    return "\n".join(lines) + "\n"

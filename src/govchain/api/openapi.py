@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterable
 from typing import Any
 
 from govchain.api.chain_openapi import CHAIN_READ_PATHS
@@ -261,7 +263,9 @@ OPENAPI: dict[str, Any] = {
                             "schema": {
                                 "type": "object",
                                 "required": ["tx"],
-                                "properties": {"tx": {"type": "string", "pattern": "^[0-9a-f]*$"}},
+                                "properties": {
+                                    "tx": {"type": "string", "pattern": "^([0-9a-f]{2})*$"}
+                                },
                             }
                         },
                         "application/octet-stream": {
@@ -285,6 +289,10 @@ OPENAPI: dict[str, Any] = {
                     },
                     "400": {
                         "description": "malformed",
+                        "content": {"application/json": {"schema": _ERROR}},
+                    },
+                    "409": {
+                        "description": "duplicate: this node holds the transaction already",
                         "content": {"application/json": {"schema": _ERROR}},
                     },
                     "413": {
@@ -312,14 +320,42 @@ OPENAPI: dict[str, Any] = {
                 "summary": "Submit up to 1,000 signed transactions: a msgpack array of bytes",
                 "requestBody": {
                     "required": True,
-                    "content": {"application/msgpack": {"schema": {"type": "string"}}},
+                    "content": {
+                        "application/msgpack": {
+                            "schema": {
+                                "description": "a msgpack array of 1 to 1,000 bin values, each"
+                                " the wire bytes of one signed transaction; at most 8 MiB",
+                                "type": "array",
+                                "minItems": 1,
+                                "maxItems": 1_000,
+                                "items": {"type": "string", "format": "binary"},
+                            }
+                        }
+                    },
                 },
                 "responses": {
-                    "202": {"description": "one result per transaction, in order"},
-                    "400": {"description": "malformed batch"},
-                    "413": {"description": "too large"},
+                    "202": {
+                        "description": "one result per transaction, in order: as POST /v1/txs"
+                        " answers it, or the error document of its refusal",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["results"],
+                                    "properties": {
+                                        "results": {
+                                            "type": "array",
+                                            "items": {"anyOf": [_SUBMITTED, _ERROR]},
+                                        }
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "400": _error_answer("not a msgpack array of 1 to 1,000 bin values"),
+                    "413": _error_answer("a body over 8 MiB"),
                     "503": {
-                        "description": "pool_full: retry after Retry-After seconds",
+                        **_error_answer("pool_full: retry after Retry-After seconds"),
                         "headers": {"Retry-After": {"schema": {"type": "integer"}}},
                     },
                 },
@@ -423,7 +459,18 @@ OPENAPI: dict[str, Any] = {
         **STATE_READ_PATHS,
         **WR_PATHS,
         **REPORTS_PATHS,
-        "/metrics": _get("Prometheus text metrics"),
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics of this node (text exposition format 0.0.4;"
+                " docs/node.md lists them)",
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
     },
     "components": {
         "schemas": {
@@ -456,3 +503,12 @@ OPENAPI: dict[str, Any] = {
         }
     },
 }
+
+
+def openapi_for(actions: Iterable[str]) -> dict[str, Any]:
+    """The description one chain serves: ?action= of the proposals takes its actions alone."""
+    doc = copy.deepcopy(OPENAPI)
+    for param in doc["paths"]["/v1/governance/proposals"]["get"]["parameters"]:
+        if param["name"] == "action":
+            param["schema"] = {"type": "string", "enum": sorted(actions)}
+    return doc

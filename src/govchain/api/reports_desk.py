@@ -23,6 +23,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+
 from govchain.api.errors import ApiError
 from govchain.replica.execution import Execution
 from govchain.replica.view import ChainView
@@ -159,30 +161,29 @@ def reports_executed(node: NodePort, executions: Sequence[Execution]) -> None:
         log.exception("marking handled reports failed; retried at the next height")
 
 
-def reports_metrics(node: NodePort) -> list[str]:
-    """Prometheus lines: reports received, refused by code, kept by status."""
+def reports_metrics(node: NodePort) -> list[Metric]:
+    """Prometheus metrics: reports received, refused by code, kept by status (when open)."""
     desk = _DESKS.get(node)
-    received = desk.received if desk is not None else 0
-    lines = [
-        "# HELP govchain_reports_received_total Reports this node accepted (POST /v1/reports).",
-        "# TYPE govchain_reports_received_total counter",
-        f"govchain_reports_received_total {received}",
-        "# HELP govchain_reports_refused_total Report submissions refused, by code.",
-        "# TYPE govchain_reports_refused_total counter",
-    ]
-    if desk is not None:
-        lines += [
-            f'govchain_reports_refused_total{{code="{c}"}} {n}'
-            for c, n in sorted(desk.refused.items())
-        ]
+    received = CounterMetricFamily(
+        "govchain_reports_received",
+        "Reports this node accepted (POST /v1/reports).",
+        value=desk.received if desk is not None else 0,
+    )
+    refused = CounterMetricFamily(
+        "govchain_reports_refused", "Report submissions refused, by code.", labels=["code"]
+    )
+    for code, n in sorted(desk.refused.items()) if desk is not None else ():
+        refused.add_metric([code], n)
+    out: list[Metric] = [received, refused]
     counts = desk.counts() if desk is not None else None
     if counts is not None:
-        lines += [
-            "# HELP govchain_reports_kept Reports this node keeps, by status.",
-            "# TYPE govchain_reports_kept gauge",
-        ]
-        lines += [f'govchain_reports_kept{{status="{s.value}"}} {counts[s]}' for s in Status]
-    return lines
+        kept = GaugeMetricFamily(
+            "govchain_reports_kept", "Reports this node keeps, by status.", labels=["status"]
+        )
+        for s in Status:
+            kept.add_metric([s.value], counts[s])
+        out.append(kept)
+    return out
 
 
 def now_s() -> float:

@@ -55,13 +55,26 @@ def _errors(codes: dict[str, str]) -> dict[str, Any]:
     }
 
 
+# What reports/report.py `checked` takes, as patterns (ECMA-262, as JSON Schema reads them):
+# no C0 or C1 control character nor DEL (text: but tab and line breaks), and a text that
+# holds something besides the white space str.isspace() knows.
+_CONTROLS = "\\x00-\\x1f\\x7f-\\x9f"
+_TEXT_CONTROLS = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f"
+_SPACES = "\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+_LINE = f"^[^{_CONTROLS}]*$"
+_TEXT = f"^[^{_TEXT_CONTROLS}]*[^{_CONTROLS} {_SPACES}][^{_TEXT_CONTROLS}]*$"
 _REPORT_IN = {
     **_object(
         {
             "category": {"type": "string", "enum": list(CATEGORIES)},
-            "subject": {"type": "string", "maxLength": SUBJECT_CHARS_MAX},
-            "text": {"type": "string", "minLength": 1, "maxLength": TEXT_CHARS_MAX},
-            "contact": {"type": "string", "maxLength": CONTACT_CHARS_MAX},
+            "subject": {"type": "string", "maxLength": SUBJECT_CHARS_MAX, "pattern": _LINE},
+            "text": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": TEXT_CHARS_MAX,
+                "pattern": _TEXT,
+            },
+            "contact": {"type": "string", "maxLength": CONTACT_CHARS_MAX, "pattern": _LINE},
         },
         optional=("subject", "contact"),
     ),

@@ -30,6 +30,9 @@ def make_server(node: NodePort) -> uvicorn.Server:
         host=node.node_config.api_host,
         port=node.node_config.api_port,
         log_level="warning",
+        # No logging config of uvicorn's own: its records go through the node's handler,
+        # in the node's format (text or JSON lines, node/logs.py).
+        log_config=None,
         lifespan="off",
         ws="websockets-sansio",
         # Compressing every event for every subscriber costs the node CPU that

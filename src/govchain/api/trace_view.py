@@ -120,20 +120,22 @@ def ask_of_query(address: str, query: Mapping[str, str]) -> Ask:
     )
 
 
+# Numbers are int | float: JSON Schema's "integer" takes 3.0 as well as 3 (the
+# OpenAPI description says integer), so a whole float is read as its integer (_whole).
 class _SeedBody(msgspec.Struct, forbid_unknown_fields=False):
     address: str
-    amount: int | None = None
+    amount: int | float | None = None
     tx_id: str | None = None
-    height: int | None = None
+    height: int | float | None = None
     label: str = ""
 
 
 class _LimitsBody(msgspec.Struct, forbid_unknown_fields=False):
-    hops_max: int = HOPS_MAX_DEFAULT
-    accounts_max: int = ACCOUNTS_MAX_DEFAULT
-    events_max: int = EVENTS_MAX_DEFAULT
-    from_height: int = 0
-    to_height: int | None = None
+    hops_max: int | float = HOPS_MAX_DEFAULT
+    accounts_max: int | float = ACCOUNTS_MAX_DEFAULT
+    events_max: int | float = EVENTS_MAX_DEFAULT
+    from_height: int | float = 0
+    to_height: int | float | None = None
 
 
 class _CaseBody(msgspec.Struct, forbid_unknown_fields=False):
@@ -143,7 +145,16 @@ class _CaseBody(msgspec.Struct, forbid_unknown_fields=False):
     direction: str = Direction.FORWARD.value
     policy: str = Policy.FIFO.value
     limits: _LimitsBody = msgspec.field(default_factory=_LimitsBody)
-    hops: int | None = None  # shorthand for limits.hops_max
+    hops: int | float | None = None  # shorthand for limits.hops_max
+
+
+def _whole(value: float | None, low: int, high: int, what: str) -> int | None:
+    """A body's number as an integer in low..high (a float only when whole), or a 400."""
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ApiError(400, "bad_" + what, f"{what} must be an integer from {low} to {high}")
+        value = int(value)
+    return _bounded(value, low, high, what)
 
 
 _CASE_DECODER = msgspec.json.Decoder(_CaseBody)
@@ -170,8 +181,8 @@ def ask_of_body(body: bytes) -> Ask:
             SeedAsk(
                 hex_arg(s.address, ADDRESS_CHARS, "address"),
                 None if s.tx_id is None else hex_arg(s.tx_id, TX_ID_CHARS, "tx_id"),
-                _bounded(s.amount, 1, NUMBER_MAX, "amount"),
-                _bounded(s.height, -1, NUMBER_MAX, "height"),
+                _whole(s.amount, 1, NUMBER_MAX, "amount"),
+                _whole(s.height, -1, NUMBER_MAX, "height"),
                 _label(s.label or f"seed-{i}"),
             )
         )
@@ -181,11 +192,11 @@ def ask_of_body(body: bytes) -> Ask:
         tuple(seeds),
         _choice(doc.direction, DIRECTIONS, "direction"),
         _choice(doc.policy, POLICIES, "policy"),
-        _bounded(hops, 1, HOPS_MAX, "hops") or HOPS_MAX_DEFAULT,
-        _bounded(lim.accounts_max, 1, ACCOUNTS_MAX, "accounts_max") or ACCOUNTS_MAX_DEFAULT,
-        _bounded(lim.events_max, 1, EVENTS_MAX, "events_max") or EVENTS_MAX_DEFAULT,
-        _bounded(lim.from_height, 0, NUMBER_MAX, "from_height") or 0,
-        _bounded(lim.to_height, 0, NUMBER_MAX, "to_height"),
+        _whole(hops, 1, HOPS_MAX, "hops") or HOPS_MAX_DEFAULT,
+        _whole(lim.accounts_max, 1, ACCOUNTS_MAX, "accounts_max") or ACCOUNTS_MAX_DEFAULT,
+        _whole(lim.events_max, 1, EVENTS_MAX, "events_max") or EVENTS_MAX_DEFAULT,
+        _whole(lim.from_height, 0, NUMBER_MAX, "from_height") or 0,
+        _whole(lim.to_height, 0, NUMBER_MAX, "to_height"),
     )
 
 

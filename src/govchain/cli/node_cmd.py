@@ -17,6 +17,7 @@ from govchain.consensus.validators import ValidatorSet
 from govchain.crypto.keys import SigningKey
 from govchain.node.bench import run_bench
 from govchain.node.files import Home, NodeConfig, PeerAddr, read_genesis, write_key
+from govchain.node.logs import LOG_FORMATS, configure_logging
 from govchain.node.node import Node
 from govchain.state.genesis import Genesis
 
@@ -112,6 +113,13 @@ def init(
     "--log-level", default="info", show_default=True, help="debug, info, warning or error"
 )
 @click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default="text",
+    show_default=True,
+    help="text lines, or one JSON object a line (ts, level, logger, msg, extra fields, exc)",
+)
+@click.option(
     "--resync",
     is_flag=True,
     help="set the store aside (data/store.sqlite.damaged-<UTC time>) and rebuild it from peers",
@@ -123,13 +131,15 @@ def init(
 )
 @reported
 def node(
-    home: Path, exit_with_parent: bool, log_level: str, resync: bool, check_store: bool
+    home: Path,
+    exit_with_parent: bool,
+    log_level: str,
+    log_format: str,
+    resync: bool,
+    check_store: bool,
 ) -> None:
     """Run a node in the foreground until SIGINT or SIGTERM."""
-    logging.basicConfig(
-        level=getattr(logging, log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(log_level, log_format)
     if check_store:
         report = checked(Home(home), full=True)
         show({"store": str(report.path), "whole": True, "checked": report.summary()}, False)
