@@ -333,6 +333,13 @@ def test_a_proof_is_bound_to_its_genesis(net: ServedChain, tmp_path: Path) -> No
         verify_proof(copy.deepcopy(good), net.genesis, Trust(0, b"\x01" * 32))
 
 
+def test_a_header_signature_of_another_length_is_refused(net: ServedChain) -> None:
+    """Found by fuzz/targets/proof_file: a short signature reached tx_id's assert."""
+    bad = net.proof("after")
+    bad["header"]["signature"] = bad["header"]["signature"][:-2]
+    _refused(bad, net, None, "signature must be 64 bytes")
+
+
 # -- good proofs ---------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from govchain.crypto.keys import verify
+from govchain.crypto.keys import SIGNATURE_BYTES, verify
 from govchain.dag.tx import SIGN_DOMAIN, decode_body, tx_id
 from govchain.state.genesis import Genesis
 from govchain.state.receipts import Receipt, ReceiptProof
@@ -71,6 +71,8 @@ def verify_proof(doc: Any, genesis: Genesis, trust: Trust | None = None) -> dict
     try:
         header, rc, anchor = doc["header"], doc["receipt"], doc["anchor"]
         body_bytes, sig = _b(header, "body"), _b(header, "signature")
+        if len(sig) != SIGNATURE_BYTES:  # tx_id hashes body and signature on that promise
+            raise ProofError(f"the header's signature must be {SIGNATURE_BYTES} bytes")
         body = decode_body(body_bytes)
         tid = tx_id(body_bytes, sig)
         if tid.hex() != doc["tx_id"]:
