@@ -10,8 +10,12 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from govchain.sim.cluster import FAULTS
+from govchain.sim.soak_journal import JournalError, JournalWriter, read_journal
 from govchain.sim.soak_mix import replay_command, soak_config, soak_shape
+from govchain.sim.soak_tally import SeedOutcome, SeedViolation
 
 
 def govchain(*args: str) -> subprocess.CompletedProcess[str]:
@@ -106,6 +110,12 @@ def test_a_soak_resumes_from_its_journal_and_a_budget_stops_it(tmp_path: Path) -
     assert doc["seeds"] == 3
     assert doc["stopped"] == "time_budget"
     assert len(journal.read_text().splitlines()) == 1 + 3  # the header, then a seed a line
+    # Over seeds the journal holds, nothing runs: the document again, the file untouched.
+    before = journal.read_bytes()
+    again = govchain(*base, "--seeds", "1..3")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["resumed_seeds"] == json.loads(again.stdout)["seeds"] == 3
+    assert journal.read_bytes() == before
     wrong = govchain(*base, "--seeds", "1..6", "--plant", "unordered-exec")
     assert wrong.returncode == 2
     assert "without --plant" in json.loads(wrong.stdout)["error"]["message"]
@@ -118,3 +128,30 @@ def test_soak_options_are_refused_where_they_mean_nothing() -> None:
     alone = govchain("sim", "--time-budget", "5", "--json")
     assert alone.returncode == 2
     assert json.loads(alone.stdout)["error"]["code"] == "bad_argument"
+
+
+def test_a_journal_line_cut_by_a_kill_is_dropped_and_its_seed_runs_again(tmp_path: Path) -> None:
+    journal = tmp_path / "soak.jsonl"
+    done = SeedOutcome(
+        seed=1,
+        config=soak_shape(1).label,
+        violations=[SeedViolation("lock", 7, "v1 prevoted y")],
+        checkpoints=9,
+        txs_final=100,
+        accepted=40,
+        crashed_after_accept=False,
+        steps=1000,
+        messages=500,
+        cpu_s=0.5,
+    )
+    writer = JournalWriter(journal, None)
+    writer.append(done)
+    writer.close()
+    with journal.open("ab") as f:
+        f.write(b'{"seed":2,"config":"all v4 b0 p0","viol')  # kill -9 mid-line
+    assert read_journal(journal, None) == [done]
+    JournalWriter(journal, None).close()  # the next soak opens it to append
+    assert journal.read_bytes().endswith(b"\n")
+    assert read_journal(journal, None) == [done]
+    with pytest.raises(JournalError, match="without --plant"):
+        read_journal(journal, "unordered-exec")

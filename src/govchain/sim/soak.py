@@ -95,7 +95,9 @@ def run_soak(
                 done.add(o.seed)
                 tally.add(o, resumed=True)
     todo = [s for s in plan.seeds if s not in done]
-    writer = JournalWriter(plan.journal, plan.plant) if plan.journal is not None else None
+    # No writer when nothing is left to run: reading a finished journal (or one a
+    # running soak is still writing) to print its document leaves the file alone.
+    writer = JournalWriter(plan.journal, plan.plant) if plan.journal and todo else None
     workers = plan.workers or os.cpu_count() or 1
     started = time.monotonic()
 
