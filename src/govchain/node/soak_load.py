@@ -1,11 +1,18 @@
 """The soak's load: paced, nonce-chaining senders that hold each node to its 202.
 
-Each sender builds its next transfer only once the previous one was promised
-(`202 pending`): the new one names it as its parent. A refusal that asks for a
-retry (503, `pending_parent`, a dropped connection) sends the same bytes again,
-to another node, after the Retry-After the node gave or a growing back-off.
-Transactions are never resubmitted once promised: a promise that is not kept
-must show up as a loss, not be papered over by the client.
+Each sender sends its next transaction only once the previous one was
+promised (`202 pending`): the new one names it as its parent. Both are known
+locally, so the next one is built and signed ahead (soak_build.SenderChain).
+Every TICK_S the transactions due (the paced slots, taken by senders that
+are ready, plus retries whose pause is over, plus any transaction handed to
+submit()) are each given a random node and go to it in one
+`POST /v1/txs/batch` per node: a batch answers one document per transaction,
+so every transaction gets its own promise or refusal (soak_answers.py). A
+refusal that asks for a retry (503's codes, `pending_parent`, a dropped
+connection) sends the same bytes again, to another node, after the
+Retry-After the node gave or a growing back-off. Transactions are never
+resubmitted once promised: a promise that is not kept must show up as a
+loss, not be papered over by the client.
 
 FinalityWatch follows every node's event stream (reconnecting after kills) and
 keeps the time each id was first seen final anywhere.
@@ -15,9 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
+import math
 import random
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,52 +39,56 @@ from govchain.codec import encode
 from govchain.crypto.keys import SigningKey
 from govchain.dag.kinds import Kind
 from govchain.dag.limits import DagLimits
-from govchain.dag.tx import Transaction, build
+from govchain.dag.tx import Transaction
+from govchain.node.soak_answers import Verdict, batch_item_verdict, error_verdict
+from govchain.node.soak_build import SenderChain
 from govchain.node.soak_http import NodeConnection, Reply, TransportError
-from govchain.sdk.client import FINAL_STATUSES
-from govchain.state.payloads import TransferPayload
+from govchain.state.payloads import RecordPayload, TransferPayload
 
-# Refusals that say "not now, or not here": the same bytes go again elsewhere.
-# not_replicated, catching_up and pool_full are the codes of issue 10's
-# semantics; quota_exceeded and orphan_pool_full are back-pressure too.
-RETRY_CODES = frozenset(
-    {"not_replicated", "catching_up", "pool_full", "quota_exceeded", "orphan_pool_full"}
-)
 BACKOFF_FIRST_S = 0.05
 BACKOFF_MAX_S = 1.0
 RETRY_AFTER_MAX_S = 5.0  # a node's Retry-After is honoured up to this
 RECONNECT_S = 0.5  # an event stream that dropped (its node was killed) is dialled again
 EVENTS_OPEN_TIMEOUT_S = 2.0
 TRANSFER_AMOUNT = 1
+TICK_S = 0.05  # what became due is sent every tick, one batch per node
+BATCH_TXS_MAX = 1_000  # the API's bound on one batch (api/app.py)
+IDLE_CONNECTIONS_MAX = 32  # kept open per node between batches
+RECORD_MEDIA_TYPE = "text/plain; charset=utf-8"
+RECORD_FILLER = "the quick brown fox jumps over the lazy dog; " * 3  # ASCII, ~100 bytes a record
+BATCH_ENCODER = msgspec.msgpack.Encoder()
 
 
 @dataclass(frozen=True, slots=True)
 class Promise:
     """A transaction a node answered with a promise (or as already final)."""
 
-    sender: int
+    sender: int  # a load sender's index; governance keys are negative
     nonce: int
     node: str  # the node that gave the promise
     first_sent_s: float  # clock time of the first submission of these bytes
     promised_s: float
+    kind: str = Kind.TRANSFER.value
 
 
 @dataclass(slots=True)
 class Tally:
-    """How the nodes answered, beyond the promises."""
+    """How the nodes answered, beyond the promises (counts are per transaction)."""
 
     submitted: int = 0  # distinct transactions sent at least once
     resubmissions: int = 0  # sends of bytes already sent once
     pending_parent: int = 0
     duplicate: int = 0  # 409 duplicate: the node holds the bytes (taken as a promise)
     already_final: int = 0  # 200 executed|rejected|held
-    connection_errors: int = 0  # refused, reset or timed out
+    connection_errors: int = 0  # requests refused, reset or timed out
     abandoned: int = 0  # still unpromised when the load's grace ran out
+    batches: int = 0  # requests sent
     refused_503: Counter[str] = field(default_factory=Counter)  # by error code
     # Other answers, by "status code": those sent again (a 5xx, back-pressure
     # under another status) and those taken as final (a bad transaction).
     retried_other: Counter[str] = field(default_factory=Counter)
     refused_for_good: Counter[str] = field(default_factory=Counter)
+    kinds: Counter[str] = field(default_factory=Counter)  # distinct transactions sent, by kind
 
     def to_json(self) -> dict[str, Any]:
         """The report's "refused" section."""
@@ -88,6 +102,7 @@ class Tally:
             "connection_errors": self.connection_errors,
             "resubmissions": self.resubmissions,
             "abandoned": self.abandoned,
+            "batches": self.batches,
         }
 
 
@@ -96,8 +111,11 @@ class Pacer:
 
     def __init__(self, rate_per_s: float, clock: Callable[[], float]) -> None:
         self.interval_s = 1.0 / rate_per_s
+        self.rate_per_s = rate_per_s
         self.clock = clock
         self.next_s: float | None = None
+        self.start_s: float | None = None
+        self.given = 0  # slots handed out (or let pass) by take()
 
     async def wait(self) -> None:
         """Until this caller's slot."""
@@ -106,6 +124,30 @@ class Pacer:
         self.next_s = at + self.interval_s
         if at > now:
             await asyncio.sleep(at - now)
+
+    def take(self, ready: int) -> int:
+        """Slots due by now, at most `ready` of them; the rest pass unused."""
+        now = self.clock()
+        if self.start_s is None:
+            self.start_s = now
+        due = math.floor((now - self.start_s) * self.rate_per_s) + 1 - self.given
+        self.given += max(0, due)
+        return max(0, min(due, ready))
+
+
+class _Rc(msgspec.Struct):
+    tx_id: str
+
+
+class _Event(msgspec.Struct):
+    """What the watch reads of an event: the rest is skipped unparsed."""
+
+    type: str = ""
+    height: int = 0
+    receipts: list[_Rc] = msgspec.field(default_factory=list)
+
+
+_EVENT_DECODER = msgspec.json.Decoder(_Event)
 
 
 class FinalityWatch:
@@ -126,6 +168,19 @@ class FinalityWatch:
         if kind in ("receipts", "checkpoint"):
             self.height = max(self.height, int(event["height"]))
 
+    def on_raw(self, raw: str | bytes) -> None:
+        """Take one event as sent (JSON): only type, height and receipts' ids are decoded."""
+        event = _EVENT_DECODER.decode(raw)
+        if event.type == "receipts":
+            t = self.clock()
+            final = self.final
+            for rc in event.receipts:
+                tx_id = bytes.fromhex(rc.tx_id)
+                if tx_id not in final:
+                    final[tx_id] = t
+        if event.type in ("receipts", "checkpoint"):
+            self.height = max(self.height, event.height)
+
     async def follow(self, ws_url: str) -> None:
         """Read one node's events until cancelled, dialling again whenever it drops."""
         while True:
@@ -143,7 +198,7 @@ class FinalityWatch:
                     ws_url, max_size=None, max_queue=None, open_timeout=EVENTS_OPEN_TIMEOUT_S
                 ) as ws:
                     async for raw in ws:
-                        self.on_event(msgspec.json.decode(raw))
+                        self.on_raw(raw)
             await asyncio.sleep(RECONNECT_S)
 
 
@@ -156,13 +211,6 @@ def _retry_after_s(reply: Reply) -> float | None:
     return min(max(value, 0.0), RETRY_AFTER_MAX_S)
 
 
-def _status(reply: Reply) -> str:
-    try:
-        return str(reply.json()["status"])
-    except (ValueError, KeyError, TypeError):
-        return "unreadable"
-
-
 def _error_code(reply: Reply) -> str:
     try:
         return str(reply.json()["error"]["code"])
@@ -170,8 +218,21 @@ def _error_code(reply: Reply) -> str:
         return "unreadable"
 
 
+@dataclass(slots=True)
+class _Item:
+    """One transaction on its way to a promise."""
+
+    tx: Transaction
+    wire: bytes
+    sender: int
+    first_sent_s: float | None = None
+    avoid: str | None = None  # the node that last failed it
+    backoff_s: float = BACKOFF_FIRST_S
+    done: asyncio.Future[bool] | None = None  # for submit(): promised or not
+
+
 class Load:
-    """Senders chaining transfers at a paced rate over random nodes; see the module doc."""
+    """Senders chaining transfers and records at a paced rate over random nodes."""
 
     def __init__(
         self,
@@ -182,118 +243,223 @@ class Load:
         rate_per_s: float,
         rng: random.Random,
         watch: FinalityWatch,
+        record_share: float = 0.0,
     ) -> None:
         self.nodes = nodes  # name -> API URL
+        self.names = list(nodes)
         self.chain_id = chain_id
-        self.genesis_id = genesis_id
         self.keys = keys
         self.rng = rng
         self.watch = watch
         self.clock = watch.clock
         self.pacer = Pacer(rate_per_s, self.clock)
         self.limits = DagLimits()
+        self.record_share = record_share
         self.promises: dict[bytes, Promise] = {}
         self.tally = Tally()
-        self.until_s = 0.0  # no new transaction from then on
-        self.give_up_s = 0.0  # an unpromised one is abandoned from then on
+        self.until_s = math.inf  # no new transaction from then on
+        self.give_up_s = math.inf  # an unpromised one is abandoned from then on
+        self.timeout_s = 10.0
+        self.chains = [
+            SenderChain(
+                key,
+                chain_id,
+                genesis_id,
+                self._payload_maker(i),
+                self._valid_until,
+                self.limits.stamp_bits_min,
+            )
+            for i, key in enumerate(keys)
+        ]
+        self._ready: deque[int] = deque(range(len(keys)))  # senders whose next tx may go
+        self._extra: deque[_Item] = deque()  # handed to submit(): sent at the next tick
+        self._retries: list[tuple[float, int, _Item]] = []  # (due, seq, item): a heap
+        self._seq = itertools.count()
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._idle: dict[str, list[NodeConnection]] = {n: [] for n in nodes}
+        self._closed = False  # run() has returned: submit() sends nothing more
+
+    def _valid_until(self) -> int:
+        # Half the window from the height last seen: never too far, never near expiry.
+        return self.watch.height + self.limits.validity_window_heights_max // 2
+
+    def _payload_maker(self, sender: int) -> Callable[[int], tuple[str, bytes]]:
+        to = self.keys[(sender + 1) % len(self.keys)].address
+
+        def payload(nonce: int) -> tuple[str, bytes]:
+            if self.record_share > 0 and self.rng.random() < self.record_share:
+                text = f"soak record {sender}/{nonce}: {RECORD_FILLER}"
+                return Kind.RECORD, encode(RecordPayload("", RECORD_MEDIA_TYPE, text.encode()))
+            return Kind.TRANSFER, encode(TransferPayload(to, TRANSFER_AMOUNT))
+
+        return payload
+
+    async def submit(self, tx: Transaction, sender: int) -> bool:
+        """Send tx (unpaced) like the load's own until promised: True once promised.
+
+        False when refused for good, or abandoned at the load's end. sender: a
+        negative number naming the caller's key in the report's promises.
+        """
+        if self._closed:
+            return False
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._extra.append(_Item(tx, tx.to_wire(), sender, done=done))
+        return await done
 
     async def run(self, until_s: float, grace_s: float, timeout_s: float) -> None:
         """Load until until_s; transactions in flight then get grace_s more to be promised.
 
-        Each sender keeps its own connection to each node; a request gets timeout_s.
+        A request gets timeout_s.
         """
-        self.until_s, self.give_up_s = until_s, until_s + grace_s
-        await asyncio.gather(*(self._sender(i, timeout_s) for i in range(len(self.keys))))
-
-    def _build(self, sender: int, nonce: int, parent: bytes) -> Transaction:
-        to = self.keys[(sender + 1) % len(self.keys)].address
-        return build(
-            self.keys[sender],
-            chain_id=self.chain_id,
-            kind=Kind.TRANSFER,
-            nonce=nonce,
-            parents=[parent],
-            # Half the window from the height last seen: never too far, never near expiry.
-            valid_until=self.watch.height + self.limits.validity_window_heights_max // 2,
-            payload=encode(TransferPayload(to, TRANSFER_AMOUNT)),
-            stamp_bits_min=self.limits.stamp_bits_min,
-        )
-
-    async def _sender(self, sender: int, timeout_s: float) -> None:
-        conns = {name: NodeConnection(url, timeout_s) for name, url in self.nodes.items()}
-        parent, nonce = self.genesis_id, 0
+        self.until_s, self.give_up_s, self.timeout_s = until_s, until_s + grace_s, timeout_s
         try:
             while True:
-                await self.pacer.wait()
-                if self.clock() >= self.until_s:
+                now = self.clock()
+                if now >= self.give_up_s:
+                    self._abandon_waiting()
+                    if not self._inflight:
+                        return
+                elif now >= self.until_s and not (self._inflight or self._retries or self._extra):
                     return
-                tx = self._build(sender, nonce, parent)
-                if not await self._until_promised(conns, sender, nonce, tx):
-                    return  # refused for good, or out of time: its successors cannot run
-                parent, nonce = tx.id, nonce + 1
+                self._dispatch(self._due(now))
+                await asyncio.sleep(TICK_S)
         finally:
-            for conn in conns.values():
-                conn.close()
+            self._closed = True
+            self._abandon_waiting()
+            for task in self._inflight:
+                task.cancel()
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+            for conns in self._idle.values():
+                for conn in conns:
+                    conn.close()
 
-    async def _until_promised(
-        self, conns: dict[str, NodeConnection], sender: int, nonce: int, tx: Transaction
-    ) -> bool:
-        """Send tx's bytes until a node promises it; False when refused for good or too late."""
-        wire = tx.to_wire()
-        first_s = self.clock()
-        self.tally.submitted += 1
-        avoid: str | None = None
-        backoff_s = BACKOFF_FIRST_S
-        while True:
-            name = self.rng.choice([n for n in self.nodes if n != avoid] or list(self.nodes))
-            verdict, wait_s = await self._post(conns[name], wire)
-            if verdict == "promised":
-                self.promises[tx.id] = Promise(sender, nonce, name, first_s, self.clock())
-                return True
-            if verdict == "refused":
-                return False
-            avoid = name
-            pause_s = backoff_s if wait_s is None else wait_s
-            backoff_s = min(backoff_s * 2, BACKOFF_MAX_S)
-            if self.clock() + pause_s >= self.give_up_s:
-                self.tally.abandoned += 1
-                return False
-            await asyncio.sleep(pause_s)
-            self.tally.resubmissions += 1
+    def _due(self, now: float) -> list[_Item]:
+        """What goes at this tick: paced new transactions, submit()'s, retries whose time came."""
+        items: list[_Item] = []
+        if now < self.until_s:
+            for _ in range(self.pacer.take(len(self._ready))):
+                sender = self._ready.popleft()
+                tx = self.chains[sender].take()
+                items.append(_Item(tx, tx.to_wire(), sender))
+        while self._extra:
+            items.append(self._extra.popleft())
+        while self._retries and self._retries[0][0] <= now:
+            items.append(heapq.heappop(self._retries)[2])
+        return items
 
-    async def _post(self, conn: NodeConnection, wire: bytes) -> tuple[str, float | None]:
-        """One submission: ("promised" | "retry" | "refused", seconds to wait or None)."""
+    def _dispatch(self, items: list[_Item]) -> None:
+        """Each item to a random node (not the one that last failed it), a batch per node."""
+        groups: dict[str, list[_Item]] = {}
+        for item in items:
+            choices = [n for n in self.names if n != item.avoid] or self.names
+            groups.setdefault(self.rng.choice(choices), []).append(item)
+        for name, group in groups.items():
+            for start in range(0, len(group), BATCH_TXS_MAX):
+                task = asyncio.create_task(self._post(name, group[start : start + BATCH_TXS_MAX]))
+                self._inflight.add(task)
+                task.add_done_callback(self._inflight.discard)
+
+    async def _post(self, name: str, items: list[_Item]) -> None:
+        """One batch to one node, and each transaction's fate from its answer."""
+        now = self.clock()
+        for item in items:
+            if item.first_sent_s is None:
+                item.first_sent_s = now
+                self.tally.submitted += 1
+                self.tally.kinds[item.tx.body.kind] += 1
+            else:
+                self.tally.resubmissions += 1
+        self.tally.batches += 1
+        body = BATCH_ENCODER.encode([item.wire for item in items])
+        idle = self._idle[name]
+        conn = idle.pop() if idle else NodeConnection(self.nodes[name], self.timeout_s)
         try:
-            reply = await conn.request("POST", "/v1/txs", wire, "application/octet-stream")
+            reply = await conn.request("POST", "/v1/txs/batch", body, "application/msgpack")
         except TransportError:
             self.tally.connection_errors += 1
-            return "retry", None
-        code = reply.status
-        if code in (200, 202):
-            status = _status(reply)
-            if status == "pending":
-                return "promised", None
-            if status == "pending_parent":
-                self.tally.pending_parent += 1
-                return "retry", None
-            if code == 200 and status in FINAL_STATUSES:
-                self.tally.already_final += 1
-                return "promised", None
-            self.tally.refused_for_good[f"{code} {status}"] += 1
-            return "refused", None
-        error = _error_code(reply)
-        if code == 409 and error == "duplicate":
-            # Before issue 10 a node answered a resubmission it held with 409: it has it.
-            self.tally.duplicate += 1
-            return "promised", None
-        if code == 503:
-            self.tally.refused_503[error] += 1
-            return "retry", _retry_after_s(reply)
-        if code >= 500 or error in RETRY_CODES:
-            self.tally.retried_other[f"{code} {error}"] += 1
-            return "retry", _retry_after_s(reply)
-        self.tally.refused_for_good[f"{code} {error}"] += 1
-        return "refused", None
+            for item in items:
+                self._retry(item, name, None)
+            return
+        finally:
+            if len(idle) < IDLE_CONNECTIONS_MAX:
+                idle.append(conn)
+            else:
+                conn.close()
+        self._answers(name, items, reply)
+
+    def _answers(self, name: str, items: list[_Item], reply: Reply) -> None:
+        wait_s = _retry_after_s(reply)
+        results: Any = None
+        if reply.status == 202:
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                results = reply.json()["results"]
+        if not isinstance(results, list) or len(results) != len(items):
+            error = _error_code(reply)
+            verdict, label = error_verdict(reply.status, error)
+            for item in items:
+                self._count(label, error, reply.status)
+                self._settle(item, name, verdict, wait_s)
+            return
+        for item, result in zip(items, results, strict=True):
+            verdict, label, code = batch_item_verdict(result, item.tx.id.hex())
+            self._count(label, code, 503 if label == "503" else 422)
+            self._settle(item, name, verdict, wait_s)
+
+    def _count(self, label: str, code: str, status: int) -> None:
+        t = self.tally
+        if label == "503":
+            t.refused_503[code] += 1
+        elif label == "retried_other":
+            t.retried_other[f"{status} {code}"] += 1
+        elif label == "pending_parent":
+            t.pending_parent += 1
+        elif label == "duplicate":
+            t.duplicate += 1
+        elif label == "already_final":
+            t.already_final += 1
+        elif label != "pending":
+            t.refused_for_good[label if " " in label else f"{status} {label}"] += 1
+
+    def _settle(self, item: _Item, name: str, verdict: Verdict, wait_s: float | None) -> None:
+        if verdict is Verdict.PROMISED:
+            assert item.first_sent_s is not None  # set by _post before any answer
+            body = item.tx.body
+            self.promises[item.tx.id] = Promise(
+                item.sender, body.nonce, name, item.first_sent_s, self.clock(), body.kind
+            )
+            self._finish(item, True)
+        elif verdict is Verdict.RETRY:
+            self._retry(item, name, wait_s)
+        else:
+            self._finish(item, False)
+
+    def _finish(self, item: _Item, promised: bool) -> None:
+        """A transaction's last answer: its sender goes on when promised, else stops."""
+        if item.done is not None:
+            if not item.done.done():
+                item.done.set_result(promised)
+        elif promised:
+            self._ready.append(item.sender)
+
+    def _retry(self, item: _Item, name: str, wait_s: float | None) -> None:
+        pause_s = item.backoff_s if wait_s is None else wait_s
+        item.backoff_s = min(item.backoff_s * 2, BACKOFF_MAX_S)
+        item.avoid = name
+        due_s = self.clock() + pause_s
+        if due_s >= self.give_up_s:
+            self.tally.abandoned += 1
+            self._finish(item, False)
+            return
+        heapq.heappush(self._retries, (due_s, next(self._seq), item))
+
+    def _abandon_waiting(self) -> None:
+        """The grace is over: whatever waits to be sent (again) is abandoned."""
+        waiting = [entry[2] for entry in self._retries] + list(self._extra)
+        self._retries.clear()
+        self._extra.clear()
+        for item in waiting:
+            self.tally.abandoned += 1
+            self._finish(item, False)
 
 
 def clock() -> float:
