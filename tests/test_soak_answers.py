@@ -114,3 +114,11 @@ def test_the_watch_keeps_the_first_time_each_id_was_seen_final() -> None:
     watch.on_raw('{"type": "checkpoint", "height": 9, "hash": "00"}')
     assert watch.final == {bytes.fromhex(TX): 1.0}
     assert watch.height == 9
+
+
+def test_the_watch_reads_events_of_other_shapes_without_dropping_its_stream() -> None:
+    watch = FinalityWatch(FakeClock())
+    watch.on_raw('{"type": "governance", "height": "12", "events": []}')
+    watch.on_raw('{"type": "funds", "receipts": 3}')
+    watch.on_raw('{"type": "checkpoint", "height": 4}')
+    assert watch.final == {} and watch.height == 4

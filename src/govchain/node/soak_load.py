@@ -170,7 +170,11 @@ class FinalityWatch:
 
     def on_raw(self, raw: str | bytes) -> None:
         """Take one event as sent (JSON): only type, height and receipts' ids are decoded."""
-        event = _EVENT_DECODER.decode(raw)
+        try:
+            event = _EVENT_DECODER.decode(raw)
+        except msgspec.ValidationError:  # a type of event shaped otherwise: read it whole
+            self.on_event(msgspec.json.decode(raw))
+            return
         if event.type == "receipts":
             t = self.clock()
             final = self.final
