@@ -189,7 +189,7 @@ class Drill:
         await self._compare_checkpoints(out, max(1, top(at_cut) - 1))
         out.judge(sc, self.cfg.resume_limit_s, self.names)
         self.say(
-            f"{sc.name}: decided during {top(at_heal) - top(at_cut)}, progress after heal"
+            f"{sc.name}: decided while cut {top(at_heal) - top(at_grace)}, progress after heal"
             f" {out.progress_after_heal_s} s, all resumed {out.resumed_after_heal_s} s,"
             f" final {out.final_before}/{out.accepted_before}, conflicts {out.conflicts}"
             + (f"; FAILED: {'; '.join(out.failures)}" if out.failures else "")

@@ -34,7 +34,7 @@ class Outcome:
     what: str
     duration_s: float
     at_cut: dict[int, int | None]
-    at_grace: dict[int, int | None]
+    at_grace: dict[int, int | None]  # GRACE_S after the cut: what was in flight has landed
     at_heal: dict[int, int | None]
     progress_after_heal_s: float | None = None  # first height above the top at heal, any node
     resumed_after_heal_s: float | None = None  # every node above the top at heal
@@ -93,8 +93,10 @@ class Outcome:
             "duration_s": self.duration_s,
             "heights": {
                 "at_cut": by_name(self.at_cut),
+                "at_settled": by_name(self.at_grace),
                 "at_heal": by_name(self.at_heal),
-                "decided_during": top(self.at_heal) - top(self.at_cut),
+                # From the settled cut (what was in flight has landed) to the heal.
+                "decided_while_cut": top(self.at_heal) - top(self.at_grace),
             },
             "progress_after_heal_s": _round(self.progress_after_heal_s),
             "resumed_after_heal_s": _round(self.resumed_after_heal_s),
