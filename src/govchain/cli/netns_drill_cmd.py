@@ -116,4 +116,4 @@ def netns_drill(
 
 
 if __name__ == "__main__":
-    netns_drill()
+    netns_drill(prog_name="scripts/netns-drill")
