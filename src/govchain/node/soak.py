@@ -24,6 +24,7 @@ import os
 import random
 import secrets
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +106,7 @@ class LivePhase:
     sent_by_kind: dict[str, int] = field(default_factory=dict)
     load_average: tuple[float, float, float] | None = None  # at the start of the load
     unsettled: list[str] = field(default_factory=list)  # nodes behind the others at the end
+    build_cpu_s: float = 0.0  # the part of loader_cpu_s spent building transactions
 
 
 def percentiles(values: Iterable[float], digits: int = 1) -> dict[str, float | int | None]:
@@ -163,6 +165,7 @@ async def _live(
     urls = _urls(net.nodes)
     watch = FinalityWatch(clock)
     cpu0 = os.times()  # building the senders' first transactions is the loader's too
+    build0_s = time.process_time()
     # The killer's victims follow from the seed alone. The load's choices of node
     # and of kind come from a second stream of the same seed, though timing makes them vary.
     load_rng = random.Random(f"{cfg.seed}/load")
@@ -176,6 +179,7 @@ async def _live(
         watch,
         record_share=cfg.record_share,
     )
+    build_cpu_s = time.process_time() - build0_s  # the first transaction of every sender
     regulators, bystander = committee
     governor = Governor(load, regulators, genesis.hash, bystander, cfg.gov_every_s, clock)
     killer = Killer(
@@ -222,6 +226,7 @@ async def _live(
         dict(sorted(load.tally.kinds.items())),
         load_average,
         unsettled,
+        build_cpu_s + load.build_cpu_s,
     )
 
 
@@ -482,5 +487,6 @@ def report(cfg: SoakConfig, live: LivePhase, verdict: StoreVerdict) -> dict[str,
             for c in live.crashes
         ],
         "loader_cpu_us_per_tx": round(live.loader_cpu_s / max(1, live.tally.submitted) * 1e6),
+        "loader_build_us_per_tx": round(live.build_cpu_s / max(1, live.tally.submitted) * 1e6),
         "cpus": os.cpu_count(),
     }

@@ -282,6 +282,7 @@ class Load:
         self._inflight: set[asyncio.Task[None]] = set()
         self._idle: dict[str, list[NodeConnection]] = {n: [] for n in nodes}
         self._closed = False  # run() has returned: submit() sends nothing more
+        self.build_cpu_s = 0.0  # CPU spent taking and building the senders' transactions
 
     def _valid_until(self) -> int:
         # Half the window from the height last seen: never too far, never near expiry.
@@ -338,17 +339,23 @@ class Load:
                     conn.close()
 
     def _due(self, now: float) -> list[_Item]:
-        """What goes at this tick: paced new transactions, submit()'s, retries whose time came."""
+        """What goes at this tick: retries whose time came, submit()'s, paced new transactions.
+
+        In that order: a node admits a batch's transactions in order until its
+        pool is full, so under back-pressure the oldest go first, not the new.
+        """
         items: list[_Item] = []
-        if now < self.until_s:
-            for _ in range(self.pacer.take(len(self._ready))):
-                sender = self._ready.popleft()
-                tx = self.chains[sender].take()
-                items.append(_Item(tx, tx.to_wire(), sender))
-        while self._extra:
-            items.append(self._extra.popleft())
         while self._retries and self._retries[0][0] <= now:
             items.append(heapq.heappop(self._retries)[2])
+        while self._extra:
+            items.append(self._extra.popleft())
+        if now < self.until_s:
+            cpu0_s = time.process_time()
+            for _ in range(self.pacer.take(len(self._ready))):
+                sender = self._ready.popleft()
+                tx = self.chains[sender].take()  # and builds the sender's next one
+                items.append(_Item(tx, tx.to_wire(), sender))
+            self.build_cpu_s += time.process_time() - cpu0_s
         return items
 
     def _dispatch(self, items: list[_Item]) -> None:
