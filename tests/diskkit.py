@@ -6,7 +6,9 @@ import contextlib
 import errno
 import os
 import signal
+import sqlite3
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -82,6 +84,7 @@ class Load:
         self.gap_s = 1.0 / per_s
         self.sent = 0
         self.refused = 0
+        self.last_refusal = ""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="load", daemon=True)
 
@@ -106,8 +109,9 @@ class Load:
                 try:
                     client.submit(client.transfer(self.key, k.to_bytes(20, "big"), 1))
                     self.sent += 1
-                except SdkError:
+                except SdkError as exc:
                     self.refused += 1
+                    self.last_refusal = f"{exc.code}: {exc.message}"
                 self._stop.wait(self.gap_s)
 
 
@@ -122,11 +126,12 @@ def stop_processes(c: Cluster) -> None:
 
 @contextlib.contextmanager
 def stopping(c: Cluster) -> Iterator[Cluster]:
-    """c, its node processes killed on the way out (before a tmpfs under them is unmounted)."""
+    """c, its node processes killed and its ports and client released on the way out."""
     try:
         yield c
     finally:
         stop_processes(c)
+        c.stop()
 
 
 def exited(c: Cluster, i: int, timeout_s: float) -> int:
@@ -170,3 +175,53 @@ def flip(path: Path, offset: int) -> None:
         b = f.read(1)
         f.seek(offset)
         f.write(bytes([b[0] ^ 0xFF]))
+
+
+def start_with(c: Cluster, i: int, *args: str) -> None:
+    """Start node i with extra `govchain node` arguments (e.g. --resync)."""
+    n = c.nodes[i]
+    log = (n.home / "node.log").open("ab")
+    c.procs[n.name] = subprocess.Popen(
+        [sys.executable, "-m", "govchain.cli.main", "node", "--home", str(n.home), *args],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    log.close()
+
+
+def terminate(c: Cluster, i: int) -> int:
+    """SIGTERM node i (a clean stop: the WAL is folded into the store) and reap it."""
+    p = c.procs.pop(c.nodes[i].name)
+    os.killpg(p.pid, signal.SIGTERM)
+    return p.wait(30)
+
+
+def table_pages(store: Path, table: str) -> list[tuple[int, str]]:
+    """(page number, 'leaf' or 'internal') of a table's B-tree, from SQLite's dbstat."""
+    conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        rows = conn.execute(
+            "SELECT pageno, pagetype FROM dbstat WHERE name = ? ORDER BY pageno", (table,)
+        ).fetchall()
+    finally:
+        conn.close()
+    return [(int(p), str(t)) for p, t in rows]
+
+
+def page_size(store: Path) -> int:
+    """The store's page size, from its header."""
+    raw = int.from_bytes(store.read_bytes()[16:18], "big")
+    return 65_536 if raw == 1 else raw
+
+
+def offset_in_table(store: Path, table: str, needle: bytes) -> int:
+    """File offset of the middle of needle in one of table's pages (AssertionError: absent)."""
+    data = store.read_bytes()
+    size = page_size(store)
+    for page, _ in table_pages(store, table):
+        start = (page - 1) * size
+        at = data.find(needle, start, start + size)
+        if at >= 0:
+            return at + len(needle) // 2
+    raise AssertionError(f"{needle.hex()[:16]}... is in no page of {table}")

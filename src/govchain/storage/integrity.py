@@ -7,8 +7,9 @@ invisible to it, so the rows are checked against what the chain says of them:
 
 - every checkpoint decodes canonically, heights run 1.. without a gap, each
   names the one before it by hash (the first, genesis), and its certificate
-  names it; the latest CERTIFICATES_VERIFIED certificates are verified against
-  the genesis validator set when the checkpoint names that set;
+  names it; the latest CERTIFICATES_VERIFIED certificates (full=True: all)
+  are verified against the genesis validator set when the checkpoint names
+  that set (a later set is known only to a replay of governance);
 - every executed height's state hash, receipts root and audit head equal what
   the next decided checkpoint certifies (the last executed height has no
   successor yet: the replay at start checks its state hash);
@@ -70,7 +71,7 @@ class IntegrityReport:
 
     path: Path
     full: bool
-    file_bytes: int = 0
+    file_bytes: int = 0  # the store and its -wal
     heights: int = 0
     certificates_verified: int = 0
     rows_checked: int = 0
@@ -95,7 +96,8 @@ def check_store(path: Path, genesis: Genesis, full: bool = False) -> IntegrityRe
     report = IntegrityReport(Path(path), full)
     if not path.exists() or path.stat().st_size == 0:
         return report
-    report.file_bytes = path.stat().st_size
+    wal = Path(f"{path}-wal")
+    report.file_bytes = path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
     with _timed(report, "header"):
         _check_header(path)
     try:
@@ -108,7 +110,7 @@ def check_store(path: Path, genesis: Genesis, full: bool = False) -> IntegrityRe
         with _timed(report, "quick_check"):
             _quick_check(path, conn)
         with _timed(report, "chain"):
-            _check_chain(path, conn, genesis, report)
+            _check_chain(path, conn, genesis, report, full)
         if full:
             with _timed(report, "rows"):
                 _check_rows(path, conn, report)
@@ -158,14 +160,14 @@ def _quick_check(path: Path, conn: sqlite3.Connection) -> None:
 
 
 def _check_chain(
-    path: Path, conn: sqlite3.Connection, genesis: Genesis, report: IntegrityReport
+    path: Path, conn: sqlite3.Connection, genesis: Genesis, report: IntegrityReport, full: bool
 ) -> None:
     """Checkpoints linked by hash and certified; executions equal to what the next certifies."""
     for (data,) in conn.execute("SELECT data FROM hard_state"):
         decode_row("hard_state", "id 1", data, HARD_STATE_DECODER)
     previous = genesis.hash
     top = conn.execute("SELECT coalesce(max(height), 0) FROM decided").fetchone()[0]
-    verify_from = top - CERTIFICATES_VERIFIED + 1
+    verify_from = 1 if full else top - CERTIFICATES_VERIFIED + 1
     checkpoints: dict[int, Checkpoint] = {}
     rows = conn.execute("SELECT height, checkpoint, certificate FROM decided ORDER BY height")
     for expected, (height, cp_data, cert_data) in enumerate(_fetched(rows), 1):
