@@ -9,9 +9,11 @@ from typing import Any
 
 import msgspec
 import pytest
+from click.testing import CliRunner
 
 from govchain.api.views import audit_entry_json, checkpoint_json
 from govchain.cli.audit_cmd import verify_export, verify_export_of
+from govchain.cli.main import cli
 from govchain.cli.output import CliError
 from govchain.consensus.messages import Certificate, Checkpoint, VoteKind, vote_signing_bytes
 from govchain.dag.tx import Transaction
@@ -224,3 +226,38 @@ def test_entry_change_refuses_text_and_data_that_disagree() -> None:
     # An old chain's entry is read from its text, as before.
     plain = msgspec.structs.replace(e, change=None)
     assert entry_change(plain, typed=False) == e.change
+
+
+# -- found by fuzz/targets/audit_file -------------------------------------------------
+@pytest.mark.parametrize("where", ["entry", "checkpoint", "from", "change"])
+def test_a_number_no_hash_can_encode_is_refused_not_a_crash(
+    setup: tuple[dict[str, Any], Path, Recorder], where: str
+) -> None:
+    """An integer beyond msgpack's 64 bits, or JSON's 1e999 (an infinite float), escaped
+    the verifier as OverflowError: from the hash, or from int()."""
+    doc, genesis, _ = setup
+    bad = copy.deepcopy(doc)
+    if where == "entry":
+        bad["entries"][0]["seq"] = 2**70
+    elif where == "checkpoint":
+        bad["checkpoints"][0]["checkpoint"]["time_ms"] = 2**64
+    elif where == "from":
+        bad["from"] = float("inf")
+    else:
+        bad["validator_changes"][0]["entries"][0]["height"] = 2**70
+    with pytest.raises(CliError) as err:
+        verify_export(json.loads(json.dumps(bad)), genesis)
+    assert err.value.code in ("bad_file", "invalid_audit"), err.value.message
+
+
+def test_a_file_nested_too_deep_is_a_bad_file(
+    setup: tuple[dict[str, Any], Path, Recorder], tmp_path: Path
+) -> None:
+    """json.loads raises RecursionError on it, which `audit verify` let out as a traceback."""
+    _, genesis, _ = setup
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000)
+    out = CliRunner().invoke(
+        cli, ["audit", "verify", str(deep), "--genesis", str(genesis), "--json"]
+    )
+    assert out.exit_code == 2 and json.loads(out.stdout)["error"]["code"] == "bad_file", out.stdout

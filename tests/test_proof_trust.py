@@ -340,6 +340,28 @@ def test_a_header_signature_of_another_length_is_refused(net: ServedChain) -> No
     _refused(bad, net, None, "signature must be 64 bytes")
 
 
+@pytest.mark.parametrize(
+    ("part", "field", "value"),
+    [("anchor", "time_ms", 2**64), ("anchor", "height", float("inf")), ("receipt", "index", 2**70)],
+)
+def test_a_number_no_hash_can_encode_is_refused(
+    net: ServedChain, part: str, field: str, value: float
+) -> None:
+    """Found by fuzz/targets/proof_file: beyond msgpack's 64 bits, or JSON's 1e999, a
+    number escaped the verifier as OverflowError (from the anchor's hash, or int())."""
+    bad = net.proof("after")
+    bad[part][field] = value
+    _refused(json.loads(json.dumps(bad)), net, None, "malformed proof")
+
+
+def test_a_proof_file_nested_too_deep_is_a_bad_file(tmp_path: Path) -> None:
+    """json.loads raises RecursionError on it, which `govchain verify` let out."""
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000)
+    rc, err = _cli("verify", str(deep))
+    assert rc == 2 and err["error"]["code"] == "bad_file", err
+
+
 # -- good proofs ---------------------------------------------------------------------
 
 

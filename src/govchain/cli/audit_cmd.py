@@ -22,7 +22,14 @@ import click
 from govchain.node.files import read_genesis
 from govchain.sdk.client import Client
 from govchain.sdk.proof import certificate_from_json, check_genesis, checkpoint_from_json
-from govchain.sdk.valsets import Trust, ValidatorSets, ValsetError, entry_change, entry_from_json
+from govchain.sdk.valsets import (
+    Trust,
+    ValidatorSets,
+    ValsetError,
+    entry_change,
+    entry_from_json,
+    json_int,
+)
 from govchain.state.audit import AuditEntry, verify_chain
 from govchain.state.genesis import Genesis
 
@@ -218,7 +225,7 @@ def verify_export_of(doc: Any, genesis: Genesis, trust: Trust | None = None) -> 
         raise bad(f"the export does not belong to this genesis: {problem}")
     entries: list[AuditEntry] = []
     try:
-        until = max(int(item["height"]) for item in doc["checkpoints"])
+        until = max(json_int(item["height"]) for item in doc["checkpoints"])
     except (KeyError, TypeError, ValueError) as exc:
         raise CliError("bad_file", f"malformed audit export: {exc}", EXIT_USAGE) from None
     try:
@@ -227,7 +234,7 @@ def verify_export_of(doc: Any, genesis: Genesis, trust: Trust | None = None) -> 
     except ValsetError as exc:
         raise bad(f"validator-set changes: {exc}") from None
     try:
-        lo, hi = int(doc["from"]), int(doc["to"])
+        lo, hi = json_int(doc["from"]), json_int(doc["to"])
         for raw in doc["entries"]:
             e = entry_from_json(raw)
             if "hash" in raw and raw["hash"] != e.hash.hex():
@@ -240,7 +247,7 @@ def verify_export_of(doc: Any, genesis: Genesis, trust: Trust | None = None) -> 
             cp_doc = item["checkpoint"]
             cp = checkpoint_from_json(cp_doc, genesis.chain_id)
             cert = certificate_from_json(item["certificate"])
-            if cp.height != int(item["height"]):
+            if cp.height != json_int(item["height"]):
                 raise bad(f"checkpoint listed at height {item['height']} is of height {cp.height}")
             err = sets.certified_error(cp, cp_doc.get("hash"), cert)
             if err is not None:
@@ -289,7 +296,7 @@ def verify(file: Path, genesis_path: Path | None, trust_text: str | None, as_jso
     trust = parse_trust(trust_text)
     try:
         doc = json.loads(file.read_text())
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise CliError(
             "bad_file", f"{file} is not a readable JSON export: {exc}", EXIT_USAGE
         ) from None

@@ -298,7 +298,7 @@ def verify(file: Path, genesis_path: Path | None, trust_text: str | None, as_jso
     trust = parse_trust(trust_text)
     try:
         doc: Any = json.loads(file.read_text())
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise CliError("bad_file", f"{file} is not a readable proof: {exc}", EXIT_USAGE) from None
     genesis = read_genesis(find_genesis(doc, file, genesis_path))
     try:

@@ -21,6 +21,7 @@ from .valsets import (
     ValsetError,
     certificate_from_json,
     checkpoint_from_json,
+    json_int,
 )
 
 __all__ = [
@@ -83,8 +84,8 @@ def verify_proof(doc: Any, genesis: Genesis, trust: Trust | None = None) -> dict
             raise ProofError("the sender's signature does not verify")
         receipt = Receipt(
             tid,
-            int(rc["height"]),
-            int(rc["index"]),
+            json_int(rc["height"]),
+            json_int(rc["index"]),
             str(rc["status"]),
             rc["reason"],
             rc.get("rule"),
@@ -93,7 +94,7 @@ def verify_proof(doc: Any, genesis: Genesis, trust: Trust | None = None) -> dict
         checkpoint = checkpoint_from_json(anchor, genesis.chain_id)
         cert = certificate_from_json(anchor["certificate"])
         path = tuple(bytes.fromhex(p) for p in doc["path"])
-        size = int(doc["receipts_count"])
+        size = json_int(doc["receipts_count"])
         claimed = anchor.get("hash")
     except ProofError:
         raise

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from govchain.codec import HASH_BYTES
+from govchain.codec import HASH_BYTES, INT_MAX
 from govchain.consensus.messages import Certificate, Checkpoint, certificate_error
 from govchain.consensus.validators import Validator, ValidatorSet
 from govchain.state.audit import AUDIT_EMPTY, AuditEntry, AuditKind
@@ -46,6 +46,7 @@ from govchain.state.schedule import (
 
 _TRUST = re.compile(r"([0-9]{1,18}):([0-9a-f]{64})")
 _MALFORMED = (KeyError, TypeError, ValueError, AttributeError)
+INT_MIN, UINT_MAX = -INT_MAX - 1, 2**64 - 1  # what a msgpack integer carries
 
 
 class ValsetError(ValueError):
@@ -75,12 +76,28 @@ class Trust:
         return f"{self.height}:{self.hash.hex()}"
 
 
+def json_int(value: Any) -> int:
+    """int(value) from a document, as a ValueError when msgpack cannot carry it.
+
+    Checkpoints, certificates and audit entries are hashed as msgpack, whose
+    integers span -2**63..2**64 - 1: a bigger one raised OverflowError from the
+    hash, and int() of an infinite float (JSON 1e999) raises it too.
+    """
+    try:
+        n = int(value)
+    except OverflowError:
+        raise ValueError(f"{value!r} is not an integer") from None
+    if not INT_MIN <= n <= UINT_MAX:
+        raise ValueError(f"the integer {n} is out of range")
+    return n
+
+
 def entry_from_json(doc: dict[str, Any]) -> AuditEntry:
     """An audit entry from its JSON (hex fields); the hash field, if any, is recomputed."""
     raw = doc.get("change")
     return AuditEntry(
-        int(doc["seq"]),
-        int(doc["height"]),
+        json_int(doc["seq"]),
+        json_int(doc["height"]),
         str(doc["kind"]),
         bytes.fromhex(doc["actor"]),
         str(doc["subject"]),
@@ -97,7 +114,7 @@ def _weight(value: Any) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"a weight must be an integer or null, not {value!r}")
-    return value
+    return json_int(value)
 
 
 def change_from_json(doc: Mapping[str, Any]) -> ValidatorChange:
@@ -106,7 +123,10 @@ def change_from_json(doc: Mapping[str, Any]) -> ValidatorChange:
     if isinstance(start, bool) or not isinstance(start, int):
         raise TypeError(f"certifies_from must be an integer, not {start!r}")
     return ValidatorChange(
-        _hex(doc, "public_key"), _weight(doc["old_weight"]), _weight(doc["new_weight"]), start
+        _hex(doc, "public_key"),
+        _weight(doc["old_weight"]),
+        _weight(doc["new_weight"]),
+        json_int(start),
     )
 
 
@@ -156,9 +176,9 @@ def checkpoint_from_json(doc: Mapping[str, Any], chain_id: str) -> Checkpoint:
     """A checkpoint from its JSON (GET /v1/checkpoints); KeyError/ValueError/TypeError if bad."""
     return Checkpoint(
         chain_id=chain_id,
-        height=int(doc["height"]),
+        height=json_int(doc["height"]),
         previous=_hex(doc, "previous"),
-        time_ms=int(doc["time_ms"]),
+        time_ms=json_int(doc["time_ms"]),
         tips=tuple(bytes.fromhex(t) for t in doc["tips"]),
         state_hash=_hex(doc, "state_hash"),
         receipts_root=_hex(doc, "receipts_root"),
@@ -170,10 +190,10 @@ def checkpoint_from_json(doc: Mapping[str, Any], chain_id: str) -> Checkpoint:
 def certificate_from_json(doc: Mapping[str, Any]) -> Certificate:
     """A certificate from its JSON; KeyError/ValueError/TypeError when malformed."""
     return Certificate(
-        int(doc["height"]),
-        int(doc["round"]),
+        json_int(doc["height"]),
+        json_int(doc["round"]),
         _hex(doc, "value"),
-        tuple((int(i), bytes.fromhex(s)) for i, s in doc["signatures"]),
+        tuple((json_int(i), bytes.fromhex(s)) for i, s in doc["signatures"]),
     )
 
 
@@ -217,7 +237,7 @@ class ValidatorSets:
         try:
             section = doc.get("trust")
             handoffs = doc.get("validator_changes")
-            start = 0 if section is None else int(section["height"])
+            start = 0 if section is None else json_int(section["height"])
         except _MALFORMED as exc:
             raise ValsetError(f"malformed trust section: {exc}") from None
         t = self.trust.height
@@ -268,7 +288,9 @@ class ValidatorSets:
         """The set certifying the trusted checkpoint, and the changes pending there."""
         t = self.trust.height
         try:
-            members = tuple(Validator(bytes.fromhex(k), int(w)) for k, w in section["validators"])
+            members = tuple(
+                Validator(bytes.fromhex(k), json_int(w)) for k, w in section["validators"]
+            )
             valset = ValidatorSet(members)
         except _MALFORMED as exc:
             raise ValsetError(f"malformed trusted validator set: {exc}") from None
@@ -294,7 +316,7 @@ class ValidatorSets:
     def _handoff(self, raw: Any) -> _Handoff:
         chain_id = self.genesis.chain_id
         try:
-            h = int(raw["height"])
+            h = json_int(raw["height"])
             prev_doc = raw.get("previous")
             previous = None if prev_doc is None else checkpoint_from_json(prev_doc, chain_id)
             entries = tuple(entry_from_json(e) for e in raw["entries"])
