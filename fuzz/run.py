@@ -4,7 +4,7 @@
     fuzz/run.py list
     fuzz/run.py fuzz [TARGET ...|all] [--seconds S] [--runs N] [--timeout S] [--work DIR]
                      [--findings DIR] [--json] [-v]
-    fuzz/run.py replay [TARGET ...|all] [--corpus DIR]
+    fuzz/run.py replay [TARGET ...|all] [--corpus DIR] [--file INPUT]
 
 `fuzz` runs each target in a process of its own, one after the other (one
 core), starting from its committed seeds (fuzz/corpus/<target>/) and the
@@ -97,7 +97,8 @@ def parse_log(target: str, log: str, rc: int, seconds: float) -> Outcome:
 
 
 def fuzz(name: str, args: argparse.Namespace) -> Outcome:
-    """Fuzz one target in a process of its own; its log goes to stderr as it runs when asked."""
+    """Fuzz one target in a process of its own; its whole log goes to stderr with -v, and
+    its tail when it ends with a finding."""
     seeds = CORPUS_DIR / name
     findings = Path(args.findings) / name
     findings.mkdir(parents=True, exist_ok=True)
@@ -154,13 +155,14 @@ def child(name: str, flags: list[str]) -> None:
     atheris.Fuzz()
 
 
-def replay(names: list[str], extra: list[Path]) -> int:
-    """Every corpus file through its target in plain Python; 1 when any fails."""
+def replay(names: list[str], extra: list[Path], only: list[Path]) -> int:
+    """Every corpus file (or only the files given) through its target in plain Python;
+    1 when any fails."""
     failed = 0
     for name in names:
         module = load(name)
         dirs = [CORPUS_DIR / name, *(d / name for d in extra)]
-        files = sorted(f for d in dirs if d.is_dir() for f in d.iterdir() if f.is_file())
+        files = only or sorted(f for d in dirs if d.is_dir() for f in d.iterdir() if f.is_file())
         slowest = 0.0
         for f in files:
             started = time.monotonic()
@@ -195,19 +197,19 @@ def main() -> int:
     r = sub.add_parser("replay", help="the corpus through each target, plain Python")
     r.add_argument("targets", nargs="*", default=["all"])
     r.add_argument("--corpus", type=Path, action="append", default=[], help="more corpus roots")
+    r.add_argument("--file", type=Path, action="append", default=[], help="only this input")
     args = p.parse_args()
     if args.command == "list":
         print("\n".join(TARGETS))
         return 0
     names = list(TARGETS) if args.targets in (["all"], []) else args.targets
-    for n in names:
-        load(n) if args.command == "replay" else None
-    if args.command == "replay":
-        return replay(names, args.corpus)
-    outcomes = []
     for name in names:
         if name not in TARGETS:
             raise SystemExit(f"unknown target {name!r}: one of {', '.join(TARGETS)}")
+    if args.command == "replay":
+        return replay(names, args.corpus, args.file)
+    outcomes = []
+    for name in names:
         out = fuzz(name, args)
         outcomes.append(out)
         if not args.json:
