@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import ModuleType
 
-from targets import INSTRUMENT, TARGETS
+from targets import DICTS, INSTRUMENT, TARGETS
 
 FUZZ_DIR = Path(__file__).resolve().parent
 CORPUS_DIR = FUZZ_DIR / "corpus"
@@ -111,6 +111,8 @@ def fuzz(name: str, args: argparse.Namespace) -> Outcome:
         f"-artifact_prefix={findings}/",
         "-print_final_stats=1",
     ]
+    if name in DICTS:
+        flags.append(f"-dict={FUZZ_DIR / 'dicts' / DICTS[name]}.dict")
     if args.seconds:
         flags.append(f"-max_total_time={args.seconds}")
     if args.runs:

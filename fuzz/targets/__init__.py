@@ -36,3 +36,9 @@ INSTRUMENT: dict[str, tuple[str, ...]] = {
         "govchain.trace",
     ),
 }
+
+# libFuzzer dictionaries (fuzz/dicts/<name>.dict) of the targets that read JSON:
+# tokens such as 1e999 or a lone surrogate are hard to reach one byte at a time.
+DICTS: dict[str, str] = {
+    name: "json" for name in ("api_txs", "trace_body", "report_body", "proof_file", "audit_file")
+}
