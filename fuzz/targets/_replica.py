@@ -1,7 +1,8 @@
 """A replica fed peer messages, as a node's shell feeds it: the drive of two targets.
 
 An input is a script of steps, each a peer (one byte), a time step (one byte,
-x 50 ms) and one message's bytes (a chunk). A step's bytes must decode
+x 50 ms), a byte the consensus target signs with (the validator's index) and
+one message's bytes (a chunk). A step's bytes must decode
 (replica/messages.py decode_message): a DecodeError ends the script, as the
 node closes that peer's connection. What decodes goes to a fresh replica
 (validator 0 of the fuzz chain), which ticks and hands its outputs over after
