@@ -107,6 +107,7 @@ class LivePhase:
     load_average: tuple[float, float, float] | None = None  # at the start of the load
     unsettled: list[str] = field(default_factory=list)  # nodes behind the others at the end
     build_cpu_s: float = 0.0  # the part of loader_cpu_s spent building transactions
+    stores_read_s: float = 0.0  # reading and replaying every store after the stop
 
 
 def percentiles(values: Iterable[float], digits: int = 1) -> dict[str, float | int | None]:
@@ -143,7 +144,11 @@ def run_soak(cfg: SoakConfig, progress: Callable[[str], None] | None = None) -> 
             )
         finally:
             net.stop()
+        say = progress or (lambda _: None)
+        say("devnet stopped: reading and replaying every node's store")
+        read0_s = clock()
         views = [read_view(n.name, Home(n.home).store_path, genesis) for n in nodes]
+        live.stores_read_s = clock() - read0_s
     proposals = [a.proposal_id for a in live.governance if a.promised]
     verdict = check_views(live.promises.keys(), views, genesis.supply, proposals)
     return report(cfg, live, verdict)
@@ -460,6 +465,7 @@ def report(cfg: SoakConfig, live: LivePhase, verdict: StoreVerdict) -> dict[str,
         "governance": _governance(live, verdict),
         "heights": verdict.heights,
         "drain_s": round(live.drain_s, 2),
+        "stores_read_s": round(live.stores_read_s, 1),
         "catchup_s": {
             "p50": catchups["p50"],
             "max": catchups["max"],

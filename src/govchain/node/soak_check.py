@@ -212,29 +212,49 @@ def _not_enacted(state: ProposalState | None) -> str | None:
 
 
 def read_view(name: str, store_path: Path, genesis: Genesis) -> NodeView:
-    """Read a stopped node's store and replay its executions from genesis for the supply."""
-    with SqliteStore(store_path) as store:
-        persisted = store.load()
+    """Read a stopped node's store and replay its executions from genesis for the supply.
+
+    Height by height through the store's public reads (receipts, state hash,
+    each transaction by id), not SqliteStore.load(): a store with a snapshot
+    loads only what follows it, and the soak compares whole histories.
+    """
     ledger = Ledger(genesis, registry_for(genesis))
     problems: list[str] = []
     receipts: dict[int, tuple[Receipt, ...]] = {}
     state_hashes: dict[int, bytes] = {}
-    for ex in persisted.executed:
-        h = ex.checkpoint.height
-        receipts[h] = tuple(ex.result.receipts)
-        state_hashes[h] = ex.result.state_hash
-        # A payload gone (final as rejected, or redacted): its stored receipt stands in.
-        known = {
-            tx.id: rc
-            for tx, rc in zip(ex.txs, ex.result.receipts, strict=True)
-            if tx.payload_missing
-        }
-        replayed = ledger.execute(h, ex.txs, known or None)
-        if replayed.state_hash != ex.result.state_hash and not problems:
-            problems.append(f"replaying height {h} gives another state hash than the stored one")
+    checkpoints: dict[int, bytes] = {}
+    with SqliteStore(store_path) as store:
+        for h in range(1, store.top_height() + 1):
+            rcs = store.receipts(h)
+            state_hash = store.state_hash_at(h)
+            if state_hash is None:
+                problems.append(f"height {h} is not executed, though later ones are")
+                break
+            receipts[h] = tuple(rcs)
+            state_hashes[h] = state_hash
+            txs = []
+            for rc in rcs:
+                stored = store.get_tx(rc.tx_id)
+                if stored is None:
+                    problems.append(f"height {h} names transaction {rc.tx_id.hex()}, not stored")
+                    break
+                txs.append(stored.tx)
+            if len(txs) < len(rcs):
+                break
+            # A payload gone (final as rejected, or redacted): its stored receipt stands in.
+            known = {tx.id: rc for tx, rc in zip(txs, rcs, strict=True) if tx.payload_missing}
+            replayed = ledger.execute(h, txs, known or None)
+            if replayed.state_hash != state_hash and not problems:
+                problems.append(
+                    f"replaying height {h} gives another state hash than the stored one"
+                )
+        for h in range(1, store.decided_height() + 1):
+            decided = store.get_checkpoint(h)
+            if decided is not None:
+                checkpoints[h] = decided[0].hash
     return NodeView(
         name,
-        {cp.height: cp.hash for cp, _ in persisted.decided},
+        checkpoints,
         state_hashes,
         receipts,
         ledger.total_supply(),
