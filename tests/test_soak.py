@@ -270,6 +270,12 @@ def test_a_clean_run_is_ok_and_reports_its_figures() -> None:
     assert doc["accepted"] == 4 and doc["kills"] == 1
     assert doc["latency_ms"]["before_kills"]["count"] == 2
     assert doc["latency_ms"]["after_kills"]["max"] == 400.0
+    assert doc["latency_ms"]["promised_to_final"] == {  # each promised 10 ms after its send
+        "count": 4,
+        "p50": 190.0,
+        "p99": 390.0,
+        "max": 390.0,
+    }
     assert doc["catchup_s"] == {
         "p50": 2.5,
         "max": 2.5,
