@@ -74,6 +74,15 @@ class Admitted(msgspec.Struct, frozen=True):
     sources: tuple[str, ...] = ()
 
 
+class DagFrontier(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
+    """The final part of a DAG as memory holds it after height (a snapshot keeps it)."""
+
+    height: int
+    tips: list[bytes]  # tips that are final, in the tips' order
+    latest_by_sender: list[tuple[bytes, bytes]]  # sender key -> newest vertex id
+    expiring: list[tuple[int, list[bytes]]]  # final ids still held, by the height they may go
+
+
 class Dag:
     """Admitted vertices with their coverage; holds no sockets, clock or files.
 
@@ -130,6 +139,40 @@ class Dag:
         self.uncovered_count = 0
         # Uncovered vertex id -> when it was admitted here (the caller's clock).
         self._admitted_ms: dict[bytes, int] = {}
+
+    # -- snapshots ---------------------------------------------------------
+    def frontier(self) -> DagFrontier:
+        """What memory holds of the final part of the DAG: a snapshot keeps it.
+
+        Only with pruned final vertices (prune_covered): then the final part is
+        its tips, each sender's newest vertex and the final ids still held.
+        """
+        assert self.limits.prune_covered, "a frontier needs pruned final vertices"
+        vertices = self.vertices
+        return DagFrontier(
+            self.height,
+            [t for t in self.tips if t not in vertices],
+            list(self.latest_by_sender.items()),
+            sorted((h, list(ids)) for h, ids in self._expiring.items()),
+        )
+
+    def restore_frontier(
+        self, frontier: DagFrontier, final_source: Callable[[bytes], bool]
+    ) -> None:
+        """Start from a snapshot's frontier (an empty DAG only); final_source knows the rest.
+
+        final_source answers for the final ids memory does not hold, which from
+        a snapshot are all those that expired before it.
+        """
+        assert not self.vertices and self.height == 0, "a frontier restores an empty DAG"
+        self.height = frontier.height
+        self.tips = dict.fromkeys(frontier.tips)
+        self.latest_by_sender = dict(frontier.latest_by_sender)
+        self._expiring = {h: list(ids) for h, ids in frontier.expiring}
+        self.covered_ids = {vid for _, ids in frontier.expiring for vid in ids}
+        self._forget_from = min(self._expiring, default=frontier.height + 1)
+        self.final_source = final_source
+        self._forgotten = 1  # anything final below the frontier is asked of final_source
 
     # -- queries -----------------------------------------------------------
     # Membership is one classification, standing(); the rest name its common

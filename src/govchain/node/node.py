@@ -34,6 +34,7 @@ from govchain.node.ports import AsyncioClock, PeerTransport, now_ms
 from govchain.replica.messages import ProposalMsg, TxMsg, decode_message
 from govchain.replica.replica import Replica, ReplicaConfig, ReplicaReady
 from govchain.replica.replication import SubmitState, Submitted
+from govchain.replica.snapshot import SnapshotPolicy
 from govchain.replica.view import ChainView
 from govchain.shell.shell import Shell, ShellHooks
 from govchain.state import policy
@@ -76,6 +77,8 @@ def node_replica_config(genesis: Genesis, node_config: NodeConfig) -> ReplicaCon
         consensus=dataclasses.replace(base, propose_timeout_ms=propose_ms),
         executions_txs_max=4_000,
         idle_checkpoint_ms=idle,
+        # A restart loads the newest snapshot and replays at most this much (docs/snapshots.md).
+        snapshots=SnapshotPolicy(),
     )
 
 

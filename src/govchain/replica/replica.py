@@ -55,6 +55,7 @@ from govchain.replica.messages import (
     VoteMsg,
 )
 from govchain.replica.replication import Replication, SubmitState, Submitted
+from govchain.replica.snapshot import Snapshot, SnapshotPolicy
 from govchain.replica.view import ChainView
 from govchain.replica.withheld import (
     REJECTED,
@@ -67,6 +68,7 @@ from govchain.state.audit import AuditEntry, AuditKind
 from govchain.state.catalog import BUILTIN
 from govchain.state.genesis import Genesis
 from govchain.state.ledger import Ledger
+from govchain.state.ledger_image import image_of, ledger_from_image
 from govchain.state.receipts import Receipt, ReceiptProof, prove
 from govchain.state.registry import Registry
 
@@ -137,6 +139,9 @@ class ReplicaConfig:
     # for their cones. A replica that is behind refuses clients (catching_up).
     behind_heights_min: int = 2
     behind_window_ms: int = 3_000
+    # When to write a snapshot (replica/snapshot.py); None: never, and a restart
+    # replays the whole chain. Needs pruned final vertices (DagLimits.prune_covered).
+    snapshots: SnapshotPolicy | None = None
 
 
 @dataclass(slots=True)
@@ -149,6 +154,8 @@ class Persisted:
     vertices: list[Transaction] = field(default_factory=list)
     # Clients' transactions stored while they waited for a parent (ReplicaReady.waiting).
     waiting: list[Transaction] = field(default_factory=list)
+    # The newest snapshot; `executed` then holds only the heights after it.
+    snapshot: Snapshot | None = None
 
 
 @dataclass(slots=True)
@@ -183,6 +190,8 @@ class ReplicaReady:
     # Clients' transactions now held by validators with more than a third of the
     # weight (replica/replication.py): the shell answers their 202 "pending".
     replicated: list[bytes] = field(default_factory=list)
+    # A snapshot after one of `executed` (the store keeps the newest ones).
+    snapshot: Snapshot | None = None
 
     def must_persist(self) -> bool:
         """True when something must reach storage before anything is sent."""
@@ -229,6 +238,8 @@ class Replica:
                 f" {list(genesis.apps)}"
             )
         config = replace(config, dag=registry.dag_limits(config.dag))
+        if config.snapshots is not None and not config.dag.prune_covered:
+            raise ValueError("snapshots need pruned final vertices (DagLimits.prune_covered)")
         # vertex_source reads final vertices back from the store, the way etcd's
         # raft reads entries through its Storage interface: pure for the core.
         self.vertex_source = vertex_source
@@ -264,6 +275,10 @@ class Replica:
         self.decided: list[tuple[Checkpoint, Certificate]] = []
         self.executions: list[Execution] = []
         self._executions_txs = 0
+        # Transactions final so far, and since the last snapshot (and heights).
+        self._txs_final = 0
+        self._since_snapshot = (0, 0)
+        self._replaying = False
         self._out = ReplicaReady()
         self._gossip: list[Gossip] = []
         # Ids being fetched, and when catch-up help last went to whom: both
@@ -291,7 +306,14 @@ class Replica:
         self.now_ms = 0
         self._view = ChainView(self)
         restored = persisted or Persisted()
-        self._replay(restored)
+        self._replaying = True
+        self._replay(restored, final_source)
+        self._replaying = False
+        # Heights replayed count toward the next snapshot: a store without one gets one soon.
+        self._since_snapshot = (
+            sum(len(ex.txs) for ex in restored.executed),
+            len(restored.executed),
+        )
         self._stored_height = self.ledger.height  # what the replay read back
         if final_source is not None:
             # Whether the store holds an id as final: lets the DAG forget expired
@@ -318,9 +340,18 @@ class Replica:
         )
 
     # -- restart -----------------------------------------------------------
-    def _replay(self, p: Persisted) -> None:
-        """Rebuild from our own store: re-admit, re-cover and re-execute, checking hashes."""
+    def _replay(self, p: Persisted, final_source: Callable[[bytes], bool] | None) -> None:
+        """Rebuild from our own store: re-admit, re-cover and re-execute, checking hashes.
+
+        From a snapshot, only the heights after it are executed again; the DAG
+        asks final_source about final vertices from before it (a tail vertex's
+        parent may be one), never about the tail's own, which it re-admits.
+        """
         self.decided = list(p.decided)
+        if p.snapshot is not None:
+            if final_source is None:
+                raise ValueError("a replica restores a snapshot only with a final_source")
+            self._restore(p.snapshot, p, final_source)
         for ex in p.executed:
             for tx in ex.txs:
                 if not self.dag.has(tx.id):
@@ -360,6 +391,31 @@ class Replica:
                 continue
             self._on_admitted(adm, None, waited=True)
             self._replay_missing.extend(adm.missing)
+
+    def _restore(self, snap: Snapshot, p: Persisted, final_source: Callable[[bytes], bool]) -> None:
+        """Take the ledger and the DAG's final part from a snapshot (an ImageError if unfit)."""
+        if snap.height > len(self.decided):
+            raise ValueError(f"a snapshot at height {snap.height} beyond the decided")
+        self.ledger = ledger_from_image(self.genesis, snap.ledger, self.ledger.registry)
+        if self.ledger.height != snap.height or self.ledger.state_hash != snap.state_hash:
+            raise ValueError(f"the snapshot at height {snap.height} holds another state")
+        tail = {tx.id for ex in p.executed for tx in ex.txs}
+        tail.update(tx.id for tx in p.vertices)
+        self.dag.restore_frontier(snap.frontier, lambda vid: vid not in tail and final_source(vid))
+        for height, ids in snap.purges:
+            self._purges.schedule(height, set(ids))
+        self._txs_final = snap.txs_final
+
+    def _snapshot(self) -> Snapshot:
+        """This replica's snapshot after the height it executed last."""
+        return Snapshot(
+            self.ledger.height,
+            self.ledger.state_hash,
+            image_of(self.ledger),
+            self.dag.frontier(),
+            self._purges.pending(),
+            self._txs_final,
+        )
 
     # -- inputs ------------------------------------------------------------
     def start(self, now_ms: int) -> None:
@@ -925,6 +981,14 @@ class Replica:
         ex = Execution(cp, txs, result)
         self.executions.append(ex)
         self._executions_txs += len(txs)
+        self._txs_final += len(txs)
+        policy = self.config.snapshots
+        if policy is not None and not self._replaying:
+            since_txs, since_heights = self._since_snapshot
+            self._since_snapshot = (since_txs + len(txs), since_heights + 1)
+            if policy.due(*self._since_snapshot):
+                self._out.snapshot = self._snapshot()
+                self._since_snapshot = (0, 0)
         kept_max = self.config.executions_kept_max
         while len(self.executions) > 1 and (
             (kept_max is not None and len(self.executions) > kept_max)

@@ -275,6 +275,10 @@ class Purges:
         self._at[height] = ids
         self._ids |= ids
 
+    def pending(self) -> list[tuple[int, list[bytes]]]:
+        """The ids waiting, by height (sorted): a snapshot keeps them."""
+        return [(h, sorted(self._at[h])) for h in sorted(self._at)]
+
     def certified(self, decided_height: int) -> set[bytes]:
         """Take the ids whose removal the decided checkpoints now prove."""
         due = sorted(h for h in self._at if h < decided_height)

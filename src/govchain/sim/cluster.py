@@ -24,6 +24,7 @@ from govchain.dag.tx import Transaction
 from govchain.replica.messages import Message, ProposalMsg, VoteMsg, decode_message
 from govchain.replica.replica import Replica, ReplicaConfig, ReplicaReady
 from govchain.replica.replication import SubmitState
+from govchain.replica.snapshot import SnapshotPolicy
 from govchain.shell.ports import Timer
 from govchain.shell.shell import SHELL_PLANTS, Shell, ShellConfig, ShellHooks
 from govchain.sim.attackers import STEP_MS_MAX, STEP_MS_MIN, Attacker, Peek
@@ -66,6 +67,9 @@ SIM_DAG_LIMITS = DagLimits(
     orphan_bytes_per_source_max=96 * 1024,
 )
 SIM_WANTED_BYTES_MAX = 4 * 32 * 1024
+# A snapshot every few heights: a run's restarts load one and replay a short tail.
+SIM_SNAPSHOT_TXS = 40
+SIM_SNAPSHOT_HEIGHTS = 8
 
 # Crash right after a 202 (issue 10): in a run with crash faults, with this
 # chance, the first honest 202 announced after a moment drawn in the window
@@ -195,6 +199,8 @@ class Simulation:
             consensus=sim_consensus_config(plants),
             idle_checkpoint_ms=0,
             executions_kept_max=None,
+            # Small, so that restarts in a run resume from snapshots too.
+            snapshots=SnapshotPolicy(txs=SIM_SNAPSHOT_TXS, heights=SIM_SNAPSHOT_HEIGHTS),
             wanted_bytes_max=SIM_WANTED_BYTES_MAX,
             wanted_bytes_per_source_max=SIM_WANTED_BYTES_MAX // 4,
         )

@@ -431,6 +431,10 @@ class Ledger:
             why = f"{undone}: the emergency measure was {p.status}, not ratified"
             self.audit.append(height, AuditKind.LAPSE, b"", spec.subject(p.action), p.id, why)
 
+    def refresh(self) -> None:
+        """Recompute what the ledger derives from its parameters (after a restore)."""
+        self._refresh()
+
     def _refresh(self) -> None:
         """Per-height copies of parameters (they change only at the end of a height)."""
         self._tier_limits = self.params.tier_limits()

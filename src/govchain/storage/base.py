@@ -204,3 +204,8 @@ def check_ready(
             if rc.tx_id != tx.id or rc.height != h or rc.index != index:
                 raise CommitError(f"execution at height {h}: receipt {index} does not match")
         height += 1
+    snap = ready.snapshot
+    if snap is not None:
+        states = {ex.checkpoint.height: ex.result.state_hash for ex in ready.executed}
+        if states.get(snap.height) != snap.state_hash:
+            raise CommitError(f"a snapshot at height {snap.height} not executed in this commit")

@@ -17,6 +17,7 @@ from govchain.consensus.tendermint import HardState
 from govchain.dag.tx import Transaction
 from govchain.replica.execution import Execution
 from govchain.replica.replica import Persisted, ReplicaReady
+from govchain.replica.snapshot import Snapshot
 from govchain.state.audit import AuditEntry
 from govchain.state.receipts import Receipt
 from govchain.storage.base import (
@@ -64,6 +65,7 @@ class MemoryStore:
         # account -> its movements in final order, and their heights (for bisecting)
         self._movements: dict[bytes, list[Movement]] = {}
         self._movement_heights: dict[bytes, list[int]] = {}
+        self._snapshot: Snapshot | None = None
         self._closed = False
 
     def _open(self) -> None:
@@ -73,12 +75,14 @@ class MemoryStore:
     def load(self) -> Persisted:
         """Everything a Replica needs to resume (fresh lists, safe to mutate)."""
         self._open()
+        snap = self._snapshot
         return Persisted(
             hard_state=copy_hard_state(self._hard_state) if self._hard_state else None,
             decided=list(self._decided),
-            executed=[copy_execution(ex) for ex in self._executed],
+            executed=[copy_execution(ex) for ex in self._executed[snap.height if snap else 0 :]],
             vertices=[v.tx for v in self._vertices.values() if v.height is None],
             waiting=list(self._waiting.values()),
+            snapshot=snap,
         )
 
     def commit(self, ready: ReplicaReady) -> None:
@@ -113,6 +117,8 @@ class MemoryStore:
             self._hard_state = copy_hard_state(ready.hard_state)
         self._decided.extend(ready.decided)
         self._executed.extend(copy_execution(ex) for ex in ready.executed)
+        if ready.snapshot is not None:
+            self._snapshot = ready.snapshot
         for ex in ready.executed:
             for m in ex.result.movements:
                 for account in (m.src,) if m.src == m.dst else (m.src, m.dst):

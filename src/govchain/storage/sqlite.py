@@ -117,6 +117,12 @@ from govchain.storage.sqlite_rows import (
 from govchain.storage.sqlite_rows import bytes_row as _bytes
 from govchain.storage.sqlite_rows import decode_row as _decode
 from govchain.storage.sqlite_rows import int_row as _int
+from govchain.storage.sqlite_snapshots import (
+    SNAPSHOTS_TABLE,
+    newest_low_seq,
+    read_snapshot,
+    write_snapshot,
+)
 from govchain.trace.movements import Movement
 
 # What other modules import from here (CorruptStoreError is the store's to raise).
@@ -136,7 +142,7 @@ if TYPE_CHECKING:
     from govchain.trace.movements import MovementSource
 
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 APPLICATION_ID = 0x476F7643  # "GovC" in the database header: a govchain store
 # Immediate tries of the post-redaction WAL checkpoint before it waits for the
 # next commit; without a wait in between, as the commit runs on the event loop.
@@ -239,6 +245,7 @@ SCHEMA = (
     )""",
     WAITING_TABLE,
     *MOVEMENT_TABLES,
+    SNAPSHOTS_TABLE,
 )
 TABLES = frozenset(
     {
@@ -256,6 +263,7 @@ TABLES = frozenset(
         "movements",
         "movement_accounts",
         "movement_index",
+        "snapshots",
     }
 )
 
@@ -480,6 +488,12 @@ class SqliteStore:
                 )
                 c.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
                 tables.update(("movements", "movement_accounts", "movement_index"))
+                version = 6
+            if version == 6:  # version 7 added snapshots
+                if "snapshots" not in tables:
+                    c.execute(SNAPSHOTS_TABLE)
+                c.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+                tables.add("snapshots")
                 version = SCHEMA_VERSION
             if version != SCHEMA_VERSION:
                 raise SchemaError(
@@ -501,11 +515,13 @@ class SqliteStore:
             self._executed_height: int = c.execute(
                 "SELECT coalesce(max(height), 0) FROM executed"
             ).fetchone()[0]
+            # Below the newest snapshot's low_seq every vertex is final: not read.
             self._uncovered: dict[bytes, int] = {
                 vid: seq
                 for seq, vid in c.execute(
                     "SELECT v.seq, v.tx_id FROM vertices AS v LEFT JOIN covered AS c "
-                    "ON c.seq = v.seq WHERE c.seq IS NULL ORDER BY v.seq"
+                    "ON c.seq = v.seq WHERE c.seq IS NULL AND v.seq >= ? ORDER BY v.seq",
+                    (newest_low_seq(c),),
                 )
             }
             marks = c.execute("SELECT seq FROM tx_index_mark").fetchall()
@@ -835,6 +851,17 @@ class SqliteStore:
                 new_rows,
             )
         self._write_covered(covered_rows)
+        snap = ready.snapshot
+        if snap is not None:
+            # low_seq: the lowest vertex not final at or below the snapshot's height
+            # after this commit (this commit may execute heights past it too).
+            late = {
+                t.id for ex in ready.executed if ex.checkpoint.height > snap.height for t in ex.txs
+            }
+            early = covered_ids - late
+            still = [s for vid, s in self._uncovered.items() if vid not in early]
+            still += [s for vid, s in stored.items() if vid not in early]
+            write_snapshot(c, snap, min([*still, seq]))
         if audit_rows:
             c.executemany("INSERT INTO audit (seq, height, entry) VALUES (?, ?, ?)", audit_rows)
         if emptied:
@@ -947,36 +974,61 @@ class SqliteStore:
 
     # -- reading ------------------------------------------------------------------
     def load(self) -> Persisted:
-        """Rebuild what a Replica resumes from, checking every row on the way."""
+        """Rebuild what a Replica resumes from, checking every row on the way.
+
+        With a snapshot, only what lies after its height is read (and the
+        vertices from its low_seq on): the rest is final and in the snapshot.
+        """
         c = self._conn
         with self._read_transaction():
+            newest = read_snapshot(c)
+            snap, low_seq = newest if newest is not None else (None, 1)
+            since = snap.height if snap is not None else 0
             hs_rows = c.execute("SELECT id, data FROM hard_state").fetchall()
             decided_rows = c.execute(
                 "SELECT height, checkpoint, certificate FROM decided ORDER BY height"
             ).fetchall()
             executed_rows = c.execute(
                 "SELECT height, state_hash, receipts_root, audit_head, tx_seqs, outcomes "
-                "FROM executed ORDER BY height"
+                "FROM executed WHERE height > ? ORDER BY height",
+                (since,),
             ).fetchall()
-            audit_rows = c.execute("SELECT seq, height, entry FROM audit ORDER BY seq").fetchall()
+            snap_state = c.execute(
+                "SELECT state_hash FROM executed WHERE height = ?", (since,)
+            ).fetchone()
+            audit_rows = c.execute(
+                "SELECT seq, height, entry FROM audit WHERE height > ? ORDER BY seq", (since,)
+            ).fetchall()
             redacted_rows = c.execute(
                 "SELECT v.tx_id, r.height FROM redacted AS r JOIN vertices AS v "
-                "ON v.seq = r.seq ORDER BY r.id"
+                "ON v.seq = r.seq WHERE r.height > ? ORDER BY r.id",
+                (since,),
             ).fetchall()
-            vertex_rows = c.execute(f"{_VERTEX_COLUMNS} ORDER BY v.seq").fetchall()
+            vertex_rows = c.execute(
+                f"{_VERTEX_COLUMNS} WHERE v.seq >= ? AND (c.height IS NULL OR c.height > ?) "
+                "ORDER BY v.seq",
+                (low_seq, since),
+            ).fetchall()
             waiting_rows = c.execute(
                 "SELECT seq, tx_id, body, signature, NULL, NULL, payload FROM waiting ORDER BY seq"
             ).fetchall()
             covered_rows = c.execute("SELECT count(*) FROM covered").fetchone()[0]
-            movement_rows = c.execute(f"{_MOVEMENT_COLUMNS} ORDER BY mseq").fetchall()
+            movement_rows = c.execute(
+                f"{_MOVEMENT_COLUMNS} WHERE mseq >= ? ORDER BY mseq",
+                (_mseq_range(since + 1, since + 1)[0],),
+            ).fetchall()
             indexed = c.execute(
                 "SELECT count(*) FROM tx_index WHERE seq <= ?", (self._index_mark,)
             ).fetchone()[0]
 
         # Sequence numbers run 1.. without gaps, so the mark is also a count.
-        if indexed != self._index_mark or len(vertex_rows) < self._index_mark:
+        if indexed != self._index_mark or self._next_seq - 1 < self._index_mark:
             raise CorruptStoreError(
                 "tx_index", f"up to seq {self._index_mark}", f"{indexed} ids indexed"
+            )
+        if snap is not None and (snap_state is None or snap_state[0] != snap.state_hash):
+            raise CorruptStoreError(
+                "snapshots", f"height {since}", "its state hash is not the one executed there"
             )
         hard_state = None
         if len(hs_rows) > 1:
@@ -1020,7 +1072,7 @@ class SqliteStore:
             m = _movement(row)
             movements_by_height.setdefault(m.height, []).append(m)
         for expected, (height, hash_data, root_data, head_data, seqs_data, outcomes) in enumerate(
-            executed_rows, 1
+            executed_rows, since + 1
         ):
             key = f"height {height!r}"
             if height != expected or height > len(decided):
@@ -1057,7 +1109,7 @@ class SqliteStore:
             raise CorruptStoreError(
                 "covered", f"height {min(covered_count)}", "height not executed"
             )
-        final_count = sum(len(ex.txs) for ex in executed)
+        final_count = sum(len(ex.txs) for ex in executed) + (snap.txs_final if snap else 0)
         if covered_rows != final_count:
             raise CorruptStoreError("covered", "all rows", f"{covered_rows} for {final_count} txs")
         if audit_by_height:
@@ -1066,7 +1118,7 @@ class SqliteStore:
             where = f"height {min(movements_by_height)}"
             raise CorruptStoreError("movements", where, "not executed")
         waiting = [_vertex(row, "waiting")[1] for row in waiting_rows]
-        return Persisted(hard_state, decided, executed, vertices, waiting)
+        return Persisted(hard_state, decided, executed, vertices, waiting, snap)
 
     def get_tx(self, tx_id: bytes) -> StoredTx | None:
         """A stored transaction with its final height and receipt, if any.

@@ -1,0 +1,112 @@
+"""A whole Ledger as one snapshot image, and a Ledger rebuilt from one.
+
+The image (state/image.py) holds every field of every namespace. Restoring
+builds a fresh Ledger from genesis and the registry, then overwrites each
+namespace object in place, so that the aliases the Ledger keeps (its
+`accounts`, `params`, ...) stay the very objects its stores hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+import msgspec
+
+from govchain.codec import HASH_BYTES, digest
+from govchain.state.catalog import BUILTIN
+from govchain.state.context import Stores
+from govchain.state.genesis import Genesis
+from govchain.state.image import (
+    IMAGE_BYTES_MAX,
+    IMAGE_VERSION,
+    ImageError,
+    encode_values,
+    restore_in_place,
+)
+from govchain.state.ledger import Ledger
+from govchain.state.registry import Registry
+
+IMAGE_DOMAIN = b"govchain/ledger-image/v1"
+_EXTENSION = "extension:"
+
+
+class LedgerImage(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
+    """A ledger's state after executing `height`, with the hashes that height ended with."""
+
+    version: int
+    chain_id: str
+    genesis_hash: bytes
+    height: int
+    state_hash: bytes
+    receipts_root: bytes
+    parts: list[list[Any]]  # [[name, image tree], ...]: audit, each namespace
+
+
+_DECODER = msgspec.msgpack.Decoder(LedgerImage)
+
+
+def _parts(ledger: Ledger) -> list[tuple[str, Any]]:
+    stores = ledger.stores
+    named: list[tuple[str, Any]] = [("audit", ledger.audit)]
+    for f in fields(Stores):
+        if f.name != "extensions":
+            named.append((f.name, getattr(stores, f.name)))
+    named.extend((_EXTENSION + n, stores.extensions[n]) for n in sorted(stores.extensions))
+    return named
+
+
+def image_of(ledger: Ledger) -> bytes:
+    """The ledger's whole state as canonical bytes (between heights only)."""
+    if ledger.audit.pending:
+        raise ImageError("a ledger is imaged between heights, never within one")
+    doc = LedgerImage(
+        IMAGE_VERSION,
+        ledger.genesis.chain_id,
+        ledger.genesis.hash,
+        ledger.height,
+        ledger.state_hash,
+        ledger.receipts_root,
+        encode_values(_parts(ledger)),
+    )
+    return msgspec.msgpack.encode(doc)
+
+
+def image_digest(data: bytes) -> bytes:
+    """What a snapshot records beside its image, to tell a damaged one at load."""
+    return digest(IMAGE_DOMAIN, data)
+
+
+def read_image(data: bytes) -> LedgerImage:
+    """Decode an image's envelope; raises ImageError."""
+    if len(data) > IMAGE_BYTES_MAX:
+        raise ImageError(f"an image of {len(data)} bytes exceeds {IMAGE_BYTES_MAX}")
+    try:
+        doc = _DECODER.decode(data)
+    except msgspec.DecodeError as exc:
+        raise ImageError(f"not a ledger image: {exc}") from None
+    if doc.version != IMAGE_VERSION:
+        raise ImageError(f"image version {doc.version}, this code reads {IMAGE_VERSION}")
+    if len(doc.state_hash) != HASH_BYTES or len(doc.receipts_root) != HASH_BYTES:
+        raise ImageError("an image's hashes must be 32 bytes")
+    if doc.height < 0:
+        raise ImageError("an image's height is negative")
+    return doc
+
+
+def ledger_from_image(genesis: Genesis, data: bytes, registry: Registry = BUILTIN) -> Ledger:
+    """A Ledger in the state the image holds; raises ImageError when it does not fit."""
+    doc = read_image(data)
+    if doc.chain_id != genesis.chain_id or doc.genesis_hash != genesis.hash:
+        raise ImageError("the image is of another chain")
+    ledger = Ledger(genesis, registry)
+    named = dict(_parts(ledger))
+    if [p[0] for p in doc.parts if len(p) == 2] != list(named):
+        raise ImageError("the image's namespaces differ from this chain's")
+    for name, tree in doc.parts:
+        restore_in_place(named[name], tree, name)
+    ledger.height = doc.height
+    ledger.state_hash = doc.state_hash
+    ledger.receipts_root = doc.receipts_root
+    ledger.refresh()
+    return ledger

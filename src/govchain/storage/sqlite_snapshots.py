@@ -1,0 +1,69 @@
+"""The SQLite store's snapshots table: the newest ledger snapshots, checked on the way back.
+
+Each row holds the encoded Snapshot (replica/snapshot.py), its digest, and
+`low_seq`: every vertex with a lower seq was final at or below the
+snapshot's height, so a load reads vertices from there on only.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import msgspec
+
+from govchain.codec import digest, encode
+from govchain.replica.snapshot import SNAPSHOT_BYTES_MAX, SNAPSHOT_DECODER, Snapshot
+from govchain.storage.sqlite_rows import CorruptStoreError, bytes_row, int_row
+
+SNAPSHOTS_TABLE = """CREATE TABLE snapshots (
+        height INTEGER PRIMARY KEY,
+        low_seq INTEGER NOT NULL,
+        digest BLOB NOT NULL,
+        data BLOB NOT NULL
+    )"""
+SNAPSHOTS_KEPT = 2  # the newest, and the one before it while the newest is young
+_DOMAIN = b"govchain/store-snapshot/v1"
+
+
+def write_snapshot(c: sqlite3.Connection, snap: Snapshot, low_seq: int) -> None:
+    """Store a snapshot inside the open transaction, and drop all but the newest kept."""
+    data = encode(snap)
+    c.execute(
+        "INSERT INTO snapshots (height, low_seq, digest, data) VALUES (?, ?, ?, ?)",
+        (snap.height, low_seq, digest(_DOMAIN, data), data),
+    )
+    c.execute(
+        "DELETE FROM snapshots WHERE height NOT IN "
+        "(SELECT height FROM snapshots ORDER BY height DESC LIMIT ?)",
+        (SNAPSHOTS_KEPT,),
+    )
+
+
+def newest_low_seq(c: sqlite3.Connection) -> int:
+    """low_seq of the newest snapshot (1: none, read every vertex)."""
+    row = c.execute("SELECT low_seq FROM snapshots ORDER BY height DESC LIMIT 1").fetchone()
+    return int_row("snapshots", "newest", row[0]) if row else 1
+
+
+def read_snapshot(c: sqlite3.Connection) -> tuple[Snapshot, int] | None:
+    """The newest snapshot and its low_seq, checked against its digest; None when none."""
+    row = c.execute(
+        "SELECT height, low_seq, digest, data FROM snapshots ORDER BY height DESC LIMIT 1"
+    ).fetchone()
+    if row is None:
+        return None
+    height_raw, low_raw, digest_raw, data = row
+    key = f"height {height_raw!r}"
+    height = int_row("snapshots", key, height_raw)
+    low_seq = int_row("snapshots", key, low_raw)
+    recorded = bytes_row("snapshots", key, digest_raw, 32)
+    raw = bytes_row("snapshots", key, data)
+    if len(raw) > SNAPSHOT_BYTES_MAX or digest(_DOMAIN, raw) != recorded:
+        raise CorruptStoreError("snapshots", key, "the snapshot does not match its digest")
+    try:
+        snap = SNAPSHOT_DECODER.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise CorruptStoreError("snapshots", key, f"undecodable: {exc}") from None
+    if snap.height != height or low_seq < 1:
+        raise CorruptStoreError("snapshots", key, "height or low_seq does not match")
+    return snap, low_seq

@@ -1,0 +1,254 @@
+"""Snapshots: a restart from a snapshot plus its tail equals a replay of the whole chain.
+
+Runs of the simulator (all applications, governance, the warehouse workload)
+give real histories; their nodes snapshot every few heights
+(sim/cluster.py SIM_SNAPSHOT_*). The ledger a snapshot restores, once its
+tail is executed again, must image to the very bytes of the ledger replayed
+from genesis (state/image.py captures every field, so a field the snapshot
+missed shows up here).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from govchain.apps.catalog import registry_for
+from govchain.dag.graph import DagFrontier
+from govchain.replica.replica import Persisted, Replica, ReplicaReady
+from govchain.replica.snapshot import Snapshot, SnapshotPolicy
+from govchain.sim.cluster import SimConfig, Simulation
+from govchain.state.image import ImageError, decode_value, encode_value
+from govchain.state.ledger_image import image_of, ledger_from_image, read_image
+from govchain.storage.memory import MemoryStore
+from govchain.storage.sources import StoreSources
+from govchain.storage.sqlite import SqliteStore
+from govchain.storage.sqlite_rows import CorruptStoreError
+
+
+class RecordingStore(MemoryStore):
+    """A node's in-memory disk that also keeps every commit, to replay into SQLite."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.readies: list[ReplicaReady] = []
+
+    def commit(self, ready: ReplicaReady) -> None:
+        super().commit(ready)
+        if ready.must_persist():
+            self.readies.append(replace(ready, sends=[]))
+
+
+def _run(seed: int, faults: str = "none") -> Simulation:
+    sim = Simulation(SimConfig(seed=seed, validators=4, faults=faults))
+    for node in sim.nodes.values():
+        node.store = RecordingStore()
+    result = sim.run()
+    assert not result.violations, result.violations
+    return sim
+
+
+@pytest.fixture(scope="module")
+def sim() -> Simulation:
+    return _run(3)
+
+
+def _store(sim: Simulation) -> RecordingStore:
+    store = sim.nodes["v0"].store
+    assert isinstance(store, RecordingStore)
+    return store
+
+
+def _replica(sim: Simulation, store: MemoryStore | SqliteStore, persisted: Persisted) -> Replica:
+    sources = StoreSources(store)
+    node = sim.nodes["v0"]
+    return Replica(
+        "v0",
+        sim.genesis,
+        node.key,
+        sim.peer_names,
+        sim.honest_config,
+        persisted,
+        vertex_source=sources.vertex,
+        final_source=sources.is_final,
+        peer_keys=sim.peer_keys,
+        receipt_source=sources.receipt_proof,
+        audit_source=sources.audit,
+        registry=registry_for(sim.genesis),
+    )
+
+
+def _whole(store: MemoryStore) -> Persisted:
+    """What a store without snapshots would load: every execution from genesis."""
+    p = store.load()
+    every = [r.executed for r in _store_readies(store)]
+    return replace(p, executed=[ex for batch in every for ex in batch], snapshot=None)
+
+
+def _store_readies(store: MemoryStore) -> list[ReplicaReady]:
+    assert isinstance(store, RecordingStore)
+    return store.readies
+
+
+def _same(a: Replica, b: Replica) -> None:
+    assert a.ledger.height == b.ledger.height
+    assert a.ledger.state_hash == b.ledger.state_hash
+    assert image_of(a.ledger) == image_of(b.ledger)  # every field, byte for byte
+    assert set(a.dag.tips) == set(b.dag.tips)
+    assert a.dag.latest_by_sender == b.dag.latest_by_sender
+    assert a.dag.covered_ids == b.dag.covered_ids
+    assert set(a.dag.vertices) == set(b.dag.vertices)
+
+
+def test_a_ledger_images_to_the_same_bytes_after_a_round_trip(sim: Simulation) -> None:
+    replica = sim.nodes["v0"].replica
+    assert replica is not None
+    data = image_of(replica.ledger)
+    again = ledger_from_image(sim.genesis, data, registry_for(sim.genesis))
+    assert image_of(again) == data
+    assert again.state_hash == replica.ledger.state_hash
+    # The warehouse's book and the funds' liens travel too (the apps' namespaces).
+    assert {p[0] for p in read_image(data).parts} >= {"accounts", "governance", "audit"}
+
+
+def test_snapshot_plus_tail_equals_a_full_replay(sim: Simulation) -> None:
+    store = _store(sim)
+    loaded = store.load()
+    assert loaded.snapshot is not None
+    assert loaded.snapshot.height > 0
+    assert len(loaded.executed) < loaded.snapshot.height  # a tail, not the chain
+    from_snapshot = _replica(sim, store, loaded)
+    from_genesis = _replica(sim, store, _whole(store))
+    _same(from_snapshot, from_genesis)
+
+
+def test_the_same_chain_gives_the_same_snapshots_on_every_node(sim: Simulation) -> None:
+    snaps = {}
+    for name in sim.names:
+        snap = sim.nodes[name].store.load().snapshot
+        assert snap is not None
+        snaps[name] = snap
+    by_height: dict[int, set[bytes]] = {}
+    for snap in snaps.values():
+        by_height.setdefault(snap.height, set()).add(snap.ledger)
+    # Nodes at the same snapshot height hold the very same ledger image.
+    assert all(len(images) == 1 for images in by_height.values())
+
+
+def test_sqlite_loads_the_snapshot_and_only_the_tail(sim: Simulation, tmp_path: Path) -> None:
+    store = _store(sim)
+    db = tmp_path / "store.sqlite"
+    sql = SqliteStore(db)
+    try:
+        for i, ready in enumerate(store.readies):
+            sql.commit(ready)
+            if i % 7 == 0:  # a restart now and then: the caches come back from the snapshot
+                sql.close()
+                sql = SqliteStore(db)
+        loaded = sql.load()
+        assert loaded == store.load()
+        _same(_replica(sim, sql, loaded), _replica(sim, store, _whole(store)))
+    finally:
+        sql.close()
+    assert loaded.snapshot is not None and loaded.snapshot.height > 0
+
+
+def test_a_damaged_snapshot_row_stops_the_load(sim: Simulation, tmp_path: Path) -> None:
+    db = tmp_path / "store.sqlite"
+    with SqliteStore(db) as sql:
+        for ready in _store(sim).readies:
+            sql.commit(ready)
+    raw = sqlite3.connect(db)
+    with raw:
+        (data,) = raw.execute("SELECT data FROM snapshots ORDER BY height DESC LIMIT 1").fetchone()
+        flipped = bytes([data[0]]) + bytes([data[1] ^ 1]) + data[2:]
+        raw.execute(
+            "UPDATE snapshots SET data = ? WHERE height = (SELECT max(height) FROM snapshots)",
+            (flipped,),
+        )
+    raw.close()
+    with SqliteStore(db) as sql, pytest.raises(CorruptStoreError, match="snapshots"):
+        sql.load()
+
+
+def test_restarts_in_a_run_resume_from_snapshots() -> None:
+    """Crash faults restart nodes mid-run; with snapshots every few heights they load one."""
+    restored = 0
+    original = Replica._restore
+
+    def counting(self: Replica, snap: Snapshot, p: Persisted, fs: Callable[[bytes], bool]) -> None:
+        nonlocal restored
+        restored += 1
+        original(self, snap, p, fs)
+
+    Replica._restore = counting  # type: ignore[method-assign, assignment]
+    try:
+        for seed in (1, 2, 5):
+            _run(seed, "crash")
+    finally:
+        Replica._restore = original  # type: ignore[method-assign]
+    assert restored > 0
+
+
+def test_snapshot_policy_counts_txs_and_heights() -> None:
+    policy = SnapshotPolicy(txs=100, heights=10)
+    assert not policy.due(99, 9)
+    assert policy.due(100, 1)
+    assert policy.due(0, 10)
+
+
+# -- the image codec refuses what it cannot rebuild faithfully -------------------------
+class _Outside:
+    """A class outside the state packages."""
+
+
+def test_the_image_refuses_classes_outside_the_state_packages() -> None:
+    with pytest.raises(ImageError, match="not a state class"):
+        encode_value(_Outside(), "x")
+    with pytest.raises(ImageError, match="not a state class"):
+        decode_value(["o", "builtins.object", []])
+    with pytest.raises(ImageError, match="not a state class"):
+        decode_value(["o", "os.system", []])
+
+
+def test_the_image_refuses_a_mutable_object_reached_twice() -> None:
+    shared: list[int] = [1]
+    with pytest.raises(ImageError, match="reached twice"):
+        encode_value({"a": shared, "b": shared}, "x")
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [b"", b"\x00", b"\xff" * 40, msgspec.msgpack.encode([1, "x"]), msgspec.msgpack.encode([])],
+)
+def test_garbage_is_no_image(garbage: bytes) -> None:
+    with pytest.raises(ImageError):
+        read_image(garbage)
+
+
+@pytest.mark.parametrize(
+    "tree",
+    [
+        ["z", []],
+        ["l"],
+        ["d", [[1]]],
+        ["d", [[["l", []], 1]]],  # an unhashable key
+        ["q", "x", []],
+        ["o", "govchain.state.accounts.Account", [["nope", 1]]],
+        ["e", "govchain.state.governance.ProposalStatus", "no-such-status"],
+        [1, 2],
+    ],
+)
+def test_malformed_trees_are_typed_errors(tree: object) -> None:
+    with pytest.raises(ImageError):
+        decode_value(tree)
+
+
+def test_a_frontier_round_trips() -> None:
+    f = DagFrontier(3, [b"a" * 32], [(b"k" * 32, b"a" * 32)], [(5, [b"b" * 32])])
+    assert msgspec.msgpack.decode(msgspec.msgpack.encode(f), type=DagFrontier) == f
