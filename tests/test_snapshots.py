@@ -20,6 +20,8 @@ import pytest
 
 from govchain.apps.catalog import registry_for
 from govchain.dag.graph import DagFrontier
+from govchain.node.files import Home, NodeConfig
+from govchain.node.node import Node
 from govchain.replica.replica import Persisted, Replica, ReplicaReady
 from govchain.replica.snapshot import Snapshot, SnapshotPolicy
 from govchain.sim.cluster import SimConfig, Simulation
@@ -252,3 +254,41 @@ def test_malformed_trees_are_typed_errors(tree: object) -> None:
 def test_a_frontier_round_trips() -> None:
     f = DagFrontier(3, [b"a" * 32], [(b"k" * 32, b"a" * 32)], [(5, [b"b" * 32])])
     assert msgspec.msgpack.decode(msgspec.msgpack.encode(f), type=DagFrontier) == f
+
+
+def _image_of_another_version(data: bytes) -> bytes:
+    """The same image as a version of the code whose Accounts had one more field."""
+    doc = read_image(data)
+    parts = [list(p) for p in doc.parts]
+    for part in parts:
+        if part[0] == "accounts":
+            part[1] = [part[1][0], part[1][1], [*part[1][2], ["added_later", 0]]]
+    return msgspec.msgpack.encode(msgspec.structs.replace(doc, parts=parts))
+
+
+def test_a_snapshot_of_another_version_is_not_restored(sim: Simulation) -> None:
+    snap = _store(sim).load().snapshot
+    assert snap is not None
+    with pytest.raises(ImageError, match="fields differ"):
+        ledger_from_image(
+            sim.genesis, _image_of_another_version(snap.ledger), registry_for(sim.genesis)
+        )
+
+
+def test_a_node_replays_from_genesis_when_its_snapshot_does_not_fit(
+    sim: Simulation, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = _store(sim)
+    snap = store.load().snapshot
+    assert snap is not None
+    store._snapshot = msgspec.structs.replace(snap, ledger=_image_of_another_version(snap.ledger))
+    home = Home(tmp_path / "node")
+    home.write(
+        NodeConfig("v0", "127.0.0.1", 1, "127.0.0.1", 2, ()), sim.genesis, sim.nodes["v0"].key
+    )
+    try:
+        node = Node(home, config=sim.honest_config, store=store)
+        assert "does not fit this version" in caplog.text
+        _same(node.replica, _replica(sim, store, _whole(store)))
+    finally:
+        store._snapshot = snap

@@ -39,6 +39,7 @@ from govchain.replica.view import ChainView
 from govchain.shell.shell import Shell, ShellHooks
 from govchain.state import policy
 from govchain.state.genesis import Genesis, check_unicode
+from govchain.state.image import ImageError
 from govchain.state.registry import Registry
 from govchain.storage.base import Store
 from govchain.storage.faults import store_fault
@@ -118,19 +119,30 @@ class Node(ShellHooks):
         policy.prepare()
         peers = [p.key for p in self.node_config.peers]
         sources = StoreSources(self.store)
-        self.replica = Replica(
-            self.key.public_key.hex(),
-            self.genesis,
-            self.key,
-            peers,
-            config or node_replica_config(self.genesis, self.node_config),
-            self.store.load(),
-            vertex_source=sources.vertex,
-            receipt_source=sources.receipt_proof,
-            final_source=sources.is_final,
-            audit_source=sources.audit,
-            registry=registry if registry is not None else registry_for(self.genesis),
-        )
+
+        def replica(from_snapshot: bool) -> Replica:
+            return Replica(
+                self.key.public_key.hex(),
+                self.genesis,
+                self.key,
+                peers,
+                config or node_replica_config(self.genesis, self.node_config),
+                self.store.load(from_snapshot),
+                vertex_source=sources.vertex,
+                receipt_source=sources.receipt_proof,
+                final_source=sources.is_final,
+                audit_source=sources.audit,
+                registry=registry if registry is not None else registry_for(self.genesis),
+            )
+
+        try:
+            self.replica = replica(from_snapshot=True)
+        except ImageError as exc:
+            # A snapshot written by another version of the code (a state class
+            # gained or lost a field): replay the chain instead; the next
+            # snapshot is written in this version's image.
+            log.warning("the store's snapshot does not fit this version (%s): replaying", exc)
+            self.replica = replica(from_snapshot=False)
         self.metrics = NodeMetrics()
         self.subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._submitted_at: dict[bytes, int] = {}

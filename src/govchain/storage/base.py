@@ -46,8 +46,11 @@ class Store(Protocol):
     The node calls it before sending anything that ReplicaReady holds.
     """
 
-    def load(self) -> Persisted:
-        """Everything a Replica needs to resume: hard state, decisions, executions, vertices."""
+    def load(self, from_snapshot: bool = True) -> Persisted:
+        """Everything a Replica needs to resume: hard state, decisions, executions, vertices.
+
+        With a snapshot (and from_snapshot), executions only after it; else all.
+        """
         ...
 
     def commit(self, ready: ReplicaReady) -> None:

@@ -72,10 +72,10 @@ class MemoryStore:
         if self._closed:
             raise StoreError("the store is closed")
 
-    def load(self) -> Persisted:
+    def load(self, from_snapshot: bool = True) -> Persisted:
         """Everything a Replica needs to resume (fresh lists, safe to mutate)."""
         self._open()
-        snap = self._snapshot
+        snap = self._snapshot if from_snapshot else None
         return Persisted(
             hard_state=copy_hard_state(self._hard_state) if self._hard_state else None,
             decided=list(self._decided),

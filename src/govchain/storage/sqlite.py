@@ -973,15 +973,15 @@ class SqliteStore:
             self._conn.executemany("INSERT INTO covered (seq, height, idx) VALUES (?, ?, ?)", rows)
 
     # -- reading ------------------------------------------------------------------
-    def load(self) -> Persisted:
+    def load(self, from_snapshot: bool = True) -> Persisted:
         """Rebuild what a Replica resumes from, checking every row on the way.
 
-        With a snapshot, only what lies after its height is read (and the
-        vertices from its low_seq on): the rest is final and in the snapshot.
+        With a snapshot (and from_snapshot), only what lies after its height is
+        read (and the vertices from its low_seq on): the rest is final and in it.
         """
         c = self._conn
         with self._read_transaction():
-            newest = read_snapshot(c)
+            newest = read_snapshot(c) if from_snapshot else None
             snap, low_seq = newest if newest is not None else (None, 1)
             since = snap.height if snap is not None else 0
             hs_rows = c.execute("SELECT id, data FROM hard_state").fetchall()
