@@ -213,9 +213,9 @@ def test_the_image_refuses_classes_outside_the_state_packages() -> None:
     with pytest.raises(ImageError, match="not a state class"):
         encode_value(_Outside(), "x")
     with pytest.raises(ImageError, match="not a state class"):
-        decode_value(["o", "builtins.object", []])
+        decode_value([["builtins.object", []]], ["o", 0, []])
     with pytest.raises(ImageError, match="not a state class"):
-        decode_value(["o", "os.system", []])
+        decode_value([["os.system", []]], ["o", 0, []])
 
 
 def test_the_image_refuses_a_mutable_object_reached_twice() -> None:
@@ -238,17 +238,42 @@ def test_garbage_is_no_image(garbage: bytes) -> None:
     [
         ["z", []],
         ["l"],
-        ["d", [[1]]],
-        ["d", [[["l", []], 1]]],  # an unhashable key
+        ["d", [1]],
+        ["d", [["l", []], 1]],  # an unhashable key
+        ["s", [["l", []]]],  # an unhashable member
         ["q", "x", []],
-        ["o", "govchain.state.accounts.Account", [["nope", 1]]],
-        ["e", "govchain.state.governance.ProposalStatus", "no-such-status"],
+        ["o", 0, [1]],  # too few values
+        ["o", 0, [1, 2, 3]],
+        ["o", 2, [1, 2]],  # not in the table
+        ["o", 1, []],  # an enum as an object
+        ["e", 0, 1],  # an object as an enum
+        ["e", 1, "no-such-status"],
         [1, 2],
     ],
 )
 def test_malformed_trees_are_typed_errors(tree: object) -> None:
+    classes = [
+        ["govchain.state.accounts.Account", ["balance", "nonce"]],
+        ["govchain.state.governance.ProposalStatus", []],
+    ]
     with pytest.raises(ImageError):
-        decode_value(tree)
+        decode_value(classes, tree)
+
+
+@pytest.mark.parametrize(
+    "classes",
+    [
+        [["govchain.state.accounts.Account", ["balance", "nonce", "added"]]],
+        [["govchain.state.accounts.Account", ["balance"]]],
+        [["govchain.state.nothing_here.Nope", []]],
+        [["govchain.state.accounts", []]],
+        [["govchain.state.accounts.Account", [1]]],
+        "not a table",
+    ],
+)
+def test_malformed_class_tables_are_typed_errors(classes: object) -> None:
+    with pytest.raises(ImageError):
+        decode_value(classes, ["o", 0, [1, 2]])
 
 
 def test_a_frontier_round_trips() -> None:
@@ -260,10 +285,11 @@ def _image_of_another_version(data: bytes) -> bytes:
     """The same image as a version of the code whose Accounts had one more field."""
     doc = read_image(data)
     parts = [list(p) for p in doc.parts]
-    for part in parts:
-        if part[0] == "accounts":
-            part[1] = [part[1][0], part[1][1], [*part[1][2], ["added_later", 0]]]
-    return msgspec.msgpack.encode(msgspec.structs.replace(doc, parts=parts))
+    classes = [list(c) for c in doc.classes]
+    for c in classes:
+        if c[0] == "govchain.state.accounts.Account":
+            c[1] = [*c[1], "added_later"]
+    return msgspec.msgpack.encode(msgspec.structs.replace(doc, classes=classes, parts=parts))
 
 
 def test_a_snapshot_of_another_version_is_not_restored(sim: Simulation) -> None:

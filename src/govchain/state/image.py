@@ -12,11 +12,14 @@ Rules that keep it safe and canonical:
 - only classes defined under `govchain.state`, `govchain.apps` and
   `govchain.consensus` are written or rebuilt; rebuilding never calls
   `__init__`, `__reduce__` or any other code of the class;
+- each class is named once, with its field names, in the image's class
+  table; an object is its class's number and its values in that order. A
+  class whose fields differ from this code's is refused (ImageError);
 - dicts keep their insertion order (iteration order is part of the state:
   it decides the order of writes); sets and frozensets are sorted by the
   encoding of their members;
-- a mutable object reached twice is refused (ImageError): rebuilt, it would
-  become two objects and the next write to one would miss the other;
+- a mutable object reached twice is refused: rebuilt, it would become two
+  objects and the next write to one would miss the other;
 - fields that are caches or fixed at construction are listed in SKIPPED:
   an object restored in place keeps its own; one rebuilt gets the default.
 """
@@ -27,11 +30,12 @@ import enum
 import importlib
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
-IMAGE_VERSION = 1
+IMAGE_VERSION = 2
 IMAGE_BYTES_MAX = 1 << 30  # a decoder limit, far above any state this code runs
 DEPTH_MAX = 64
 
@@ -56,6 +60,8 @@ SKIPPED: dict[str, dict[str, Callable[[], Any]]] = {
 # Tags of the encoded tree: [tag, ...]. Scalars (None, bool, int, str, bytes,
 # float) stand for themselves.
 _LIST, _TUPLE, _SET, _FROZEN, _DICT, _DEQUE, _OBJECT, _ENUM = "l", "t", "s", "f", "d", "q", "o", "e"
+_SCALARS = frozenset({int, str, bytes, float, bool, type(None)})
+_STRUCT, _NAMEDTUPLE, _PLAIN, _MAPPING = range(4)
 
 
 def _path(cls: type) -> str:
@@ -66,149 +72,221 @@ def _allowed(path: str) -> bool:
     return path.startswith(_MODULES) and "<" not in path
 
 
-def _fields(obj: object) -> list[str]:
-    """An object's own fields: slots along its classes, then its __dict__."""
+def _slot_names(cls: type) -> list[str] | None:
+    """Every slot of a class whose instances have no __dict__; None for the others."""
     names: list[str] = []
-    for klass in reversed(type(obj).__mro__):
-        slots = klass.__dict__.get("__slots__", ())
-        for s in (slots,) if isinstance(slots, str) else slots:
-            if s not in ("__dict__", "__weakref__") and s not in names and hasattr(obj, s):
-                names.append(s)
-    names.extend(k for k in getattr(obj, "__dict__", {}) if k not in names)
-    return names
-
-
-def _slot_names(cls: type) -> set[str] | None:
-    """Every field of a class whose instances have no __dict__; None for the others."""
-    names: set[str] = set()
-    for klass in cls.__mro__:
+    for klass in reversed(cls.__mro__):
         if klass is object:
             continue
         if "__slots__" not in klass.__dict__:
             return None  # this class gives its instances a __dict__
         slots = klass.__dict__["__slots__"]
-        names.update((slots,) if isinstance(slots, str) else slots)
-    return names - {"__weakref__"}
+        for s in (slots,) if isinstance(slots, str) else slots:
+            if s not in names and s != "__weakref__":
+                names.append(s)
+    return names
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """How one class is written: its path, kind and field names (for slotted classes)."""
+
+    path: str
+    kind: int
+    names: tuple[str, ...] | None  # None: a __dict__ class, whose fields each object names
+    mutable: bool
+
+
+def _shape_of(cls: type) -> _Shape:
+    path = _path(cls)
+    if not _allowed(path):
+        raise ImageError(f"{path} is not a state class")
+    if issubclass(cls, msgspec.Struct):
+        frozen = bool(cls.__struct_config__.frozen)
+        return _Shape(path, _STRUCT, tuple(cls.__struct_fields__), not frozen)
+    if issubclass(cls, tuple) and hasattr(cls, "_fields"):
+        return _Shape(path, _NAMEDTUPLE, tuple(cls._fields), False)
+    kind = _MAPPING if issubclass(cls, dict) else _PLAIN
+    slots = _slot_names(cls)
+    skipped = SKIPPED.get(path, {})
+    names = None if slots is None else tuple(n for n in slots if n not in skipped)
+    return _Shape(path, kind, names, True)
+
+
+_SHAPES: dict[type, _Shape] = {}
+
+
+def _shape(cls: type) -> _Shape:
+    found = _SHAPES.get(cls)
+    if found is None:
+        found = _SHAPES[cls] = _shape_of(cls)
+    return found
+
+
+def _field_names(obj: object, shape: _Shape) -> tuple[str, ...]:
+    if shape.names is not None:
+        return shape.names
+    skipped = SKIPPED.get(shape.path, {})
+    return tuple(k for k in vars(obj) if k not in skipped)
 
 
 class _Encoder:
+    """One walk over state objects, with the class table it fills."""
+
     def __init__(self) -> None:
         self._seen: set[int] = set()
+        self.classes: list[list[Any]] = []  # [path, [field names]] in order of first use
+        self._ids: dict[tuple[str, tuple[str, ...]], int] = {}
 
-    def _mutable(self, obj: object, where: str) -> None:
+    def _class_id(self, path: str, names: tuple[str, ...]) -> int:
+        key = (path, names)
+        found = self._ids.get(key)
+        if found is None:
+            found = self._ids[key] = len(self.classes)
+            self.classes.append([path, list(names)])
+        return found
+
+    def _mutable(self, obj: object, where: Callable[[], str]) -> None:
         if id(obj) in self._seen:
-            raise ImageError(f"{where}: a mutable {type(obj).__name__} is reached twice")
+            raise ImageError(f"{where()}: a mutable {type(obj).__name__} is reached twice")
         self._seen.add(id(obj))
 
-    def value(self, obj: Any, where: str, depth: int = 0) -> Any:
+    def value(self, obj: Any, where: Callable[[], str], depth: int = 0) -> Any:
+        t = type(obj)
+        if t in _SCALARS:
+            return obj
         if depth > DEPTH_MAX:
-            raise ImageError(f"{where}: nested deeper than {DEPTH_MAX}")
-        if obj is None or isinstance(obj, bool):
-            return obj
-        if isinstance(obj, enum.Enum):
-            return [_ENUM, self._class_path(type(obj), where), obj.value]
-        if type(obj) in (int, str, bytes, float):
-            return obj
+            raise ImageError(f"{where()}: nested deeper than {DEPTH_MAX}")
         d = depth + 1
-        if type(obj) is list:
+        if t is list:
             self._mutable(obj, where)
-            return [_LIST, [self.value(v, f"{where}[{i}]", d) for i, v in enumerate(obj)]]
-        if type(obj) is tuple:
-            return [_TUPLE, [self.value(v, f"{where}[{i}]", d) for i, v in enumerate(obj)]]
-        if type(obj) is dict:
+            return [_LIST, [self.value(v, where, d) for v in obj]]
+        if t is dict:
             self._mutable(obj, where)
-            return [_DICT, self._items(obj, where, d)]
-        if type(obj) in (set, frozenset):
-            if type(obj) is set:
+            return [_DICT, self._flat(obj, where, d)]
+        if t is tuple:
+            return [_TUPLE, [self.value(v, where, d) for v in obj]]
+        if t is set or t is frozenset:
+            if t is set:
                 self._mutable(obj, where)
-            members = [self.value(v, f"{where}{{}}", d) for v in obj]
+            members = [self.value(v, where, d) for v in obj]
             members.sort(key=msgspec.msgpack.encode)
-            return [_SET if type(obj) is set else _FROZEN, members]
-        if type(obj) is deque:
+            return [_SET if t is set else _FROZEN, members]
+        if t is deque:
             self._mutable(obj, where)
-            items = [self.value(v, f"{where}[{i}]", d) for i, v in enumerate(obj)]
-            return [_DEQUE, obj.maxlen, items]
+            return [_DEQUE, obj.maxlen, [self.value(v, where, d) for v in obj]]
+        if isinstance(obj, enum.Enum):
+            return [_ENUM, self._class_id(self._checked_shape(t, where).path, ()), obj.value]
         return self._object(obj, where, d)
 
-    def _items(self, obj: dict[Any, Any], where: str, depth: int) -> list[list[Any]]:
-        return [
-            [self.value(k, f"{where}.key", depth), self.value(v, f"{where}[{k!r:.40}]", depth)]
-            for k, v in obj.items()
-        ]
+    def _flat(self, obj: dict[Any, Any], where: Callable[[], str], depth: int) -> list[Any]:
+        out: list[Any] = []
+        for k, v in obj.items():
+            out.append(self.value(k, where, depth))
+            out.append(self.value(v, where, depth))
+        return out
 
-    def _class_path(self, cls: type, where: str) -> str:
-        path = _path(cls)
-        if not _allowed(path):
-            raise ImageError(f"{where}: {path} is not a state class")
-        return path
+    def _checked_shape(self, cls: type, where: Callable[[], str]) -> _Shape:
+        try:
+            return _shape(cls)
+        except ImageError as exc:
+            raise ImageError(f"{where()}: {exc}") from None
 
-    def _object(self, obj: Any, where: str, depth: int) -> Any:
-        cls = type(obj)
-        path = self._class_path(cls, where)
-        if isinstance(obj, msgspec.Struct):
-            if not cls.__struct_config__.frozen:
-                self._mutable(obj, where)
-            names: list[str] = list(cls.__struct_fields__)
-        elif isinstance(obj, tuple) and hasattr(cls, "_fields"):  # a NamedTuple
-            names = list(cls._fields)
-        else:
+    def _object(self, obj: Any, where: Callable[[], str], depth: int) -> Any:
+        shape = self._checked_shape(type(obj), where)
+        if shape.mutable:
             self._mutable(obj, where)
-            skipped = SKIPPED.get(path, {})
-            names = [n for n in _fields(obj) if n not in skipped]
-        fields = [[n, self.value(getattr(obj, n), f"{where}.{n}", depth)] for n in names]
-        if isinstance(obj, dict):  # a dict subclass (Accounts): its items too
-            fields.append(["__items__", [_DICT, self._items(obj, where, depth)]])
-        return [_OBJECT, path, fields]
+        names = _field_names(obj, shape)
+        values = [self.value(getattr(obj, n), where, depth) for n in names]
+        if shape.kind == _MAPPING:  # a dict subclass (Accounts): its items last
+            values.append([_DICT, self._flat(obj, where, depth)])
+        return [_OBJECT, self._class_id(shape.path, names), values]
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """A class of an image's table, resolved against this code."""
+
+    cls: type
+    shape: _Shape
+    names: tuple[str, ...]
+
+
+def _resolve(path: str) -> type:
+    parts = path.split(".")
+    for cut in range(len(parts) - 1, 1, -1):
+        try:
+            obj: Any = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr, None)
+        if isinstance(obj, type) and _path(obj) == path:
+            return obj
+        break
+    raise ImageError(f"an image names {path}, which this code lacks")
 
 
 class _Decoder:
-    def __init__(self) -> None:
-        self._classes: dict[str, type] = {}
+    """Rebuilds objects from trees, with an image's class table."""
 
-    def cls(self, path: Any) -> type:
-        if not isinstance(path, str) or not _allowed(path):
+    def __init__(self, classes: Any) -> None:
+        if not isinstance(classes, list):
+            raise ImageError("an image's class table is not a list")
+        self._known: list[_Known] = [self._entry(e) for e in classes]
+
+    @staticmethod
+    def _entry(entry: Any) -> _Known:
+        if (
+            not isinstance(entry, list)
+            or len(entry) != 2
+            or not isinstance(entry[0], str)
+            or not isinstance(entry[1], list)
+            or not all(isinstance(n, str) for n in entry[1])
+        ):
+            raise ImageError(f"an image's class entry {entry!r:.80} is malformed")
+        path, names = entry[0], tuple(entry[1])
+        if not _allowed(path):
             raise ImageError(f"an image names {path!r:.80}, not a state class")
-        found = self._classes.get(path)
-        if found is not None:
-            return found
-        module_name, _, name = path.rpartition(".")
-        obj: Any = None
-        # A nested class (Outer.Inner) has dots in its qualname: try each split.
-        parts = path.split(".")
-        for cut in range(len(parts) - 1, 1, -1):
-            try:
-                obj = importlib.import_module(".".join(parts[:cut]))
-            except ImportError:
-                continue
-            for attr in parts[cut:]:
-                obj = getattr(obj, attr, None)
-            break
-        if not isinstance(obj, type) or _path(obj) != path:
-            raise ImageError(f"an image names {module_name}.{name}, which this code lacks")
-        self._classes[path] = obj
-        return obj
+        cls = _resolve(path)
+        shape = _shape(cls)
+        if issubclass(cls, enum.Enum):
+            if names:
+                raise ImageError(f"{path}: an enum has no fields")
+        elif shape.names is not None and names != shape.names:
+            raise ImageError(f"{path}: the image's fields differ from this code's")
+        return _Known(cls, shape, names)
+
+    def known(self, index: Any) -> _Known:
+        """The class an object's tree names by number."""
+        if type(index) is not int or not 0 <= index < len(self._known):
+            raise ImageError(f"an image names class {index!r:.20}, not in its table")
+        return self._known[index]
 
     def value(self, node: Any, depth: int = 0) -> Any:
+        if type(node) in _SCALARS:
+            return node
         if depth > DEPTH_MAX:
             raise ImageError(f"an image nests deeper than {DEPTH_MAX}")
-        if node is None or isinstance(node, (bool, int, str, bytes, float)):
-            return node
-        if not isinstance(node, list) or not node or not isinstance(node[0], str):
+        if type(node) is not list or not node or type(node[0]) is not str:
             raise ImageError(f"an image holds {node!r:.80}")
         tag, d = node[0], depth + 1
-        if tag == _ENUM and len(node) == 3:
-            enum_cls = self.cls(node[1])
-            try:
-                return enum_cls(node[2])
-            except (ValueError, TypeError) as exc:
-                raise ImageError(f"{node[1]}: {exc}") from None
-        if tag == _OBJECT and len(node) == 3:
-            return self._object(self.cls(node[1]), self._fields(node[2], d))
-        if tag == _DEQUE and len(node) == 3:
-            maxlen = node[1]
-            if maxlen is not None and not isinstance(maxlen, int):
-                raise ImageError("a deque's maxlen must be an integer")
-            return deque(self._seq(node[2], d), maxlen=maxlen)
+        if len(node) == 3:
+            if tag == _OBJECT:
+                known = self.known(node[1])
+                return self.build(known, self.fields(known, node[2], d))
+            if tag == _ENUM:
+                known = self.known(node[1])
+                if not issubclass(known.cls, enum.Enum):
+                    raise ImageError(f"{known.shape.path} is no enum")
+                try:
+                    return known.cls(node[2])
+                except (ValueError, TypeError) as exc:
+                    raise ImageError(f"{known.shape.path}: {exc}") from None
+            if tag == _DEQUE:
+                if node[1] is not None and type(node[1]) is not int:
+                    raise ImageError("a deque's maxlen must be an integer")
+                return deque(self._seq(node[2], d), maxlen=node[1])
         if len(node) != 2:
             raise ImageError(f"an image holds a malformed {tag!r:.10}")
         try:
@@ -226,46 +304,46 @@ class _Decoder:
         if tag == _FROZEN:
             return frozenset(self._seq(items, d))
         if tag == _DICT:
-            return dict(self._pairs(items, d))
+            flat = self._seq(items, d)
+            if len(flat) % 2:
+                raise ImageError("an image's mapping has a key without a value")
+            return dict(zip(flat[::2], flat[1::2], strict=True))
         raise ImageError(f"an image holds an unknown tag {tag!r:.10}")
 
     def _seq(self, items: Any, depth: int) -> list[Any]:
-        if not isinstance(items, list):
+        if type(items) is not list:
             raise ImageError("an image's sequence is not a list")
         return [self.value(v, depth) for v in items]
 
-    def _pairs(self, items: Any, depth: int) -> list[tuple[Any, Any]]:
-        if not isinstance(items, list) or not all(
-            isinstance(p, list) and len(p) == 2 for p in items
-        ):
-            raise ImageError("an image's mapping is not a list of pairs")
-        return [(self.value(k, depth), self.value(v, depth)) for k, v in items]
+    def fields(self, known: _Known, values: Any, depth: int) -> dict[str, Any]:
+        """An object's decoded fields by name (its items under "__items__")."""
+        if issubclass(known.cls, enum.Enum):
+            raise ImageError(f"{known.shape.path} is an enum, not an object")
+        decoded = self._seq(values, depth)
+        extra = 1 if known.shape.kind == _MAPPING else 0
+        if len(decoded) != len(known.names) + extra:
+            raise ImageError(f"{known.shape.path}: the image's values do not fit its fields")
+        out = dict(zip(known.names, decoded, strict=False))
+        if extra:
+            if type(decoded[-1]) is not dict:
+                raise ImageError(f"{known.shape.path}: a mapping's items must be a dict")
+            out["__items__"] = decoded[-1]
+        return out
 
-    def _fields(self, items: Any, depth: int) -> dict[str, Any]:
-        pairs = self._pairs(items, depth)
-        if not all(isinstance(k, str) for k, _ in pairs):
-            raise ImageError("an object's field names must be text")
-        return dict(pairs)
-
-    def _object(self, cls: type, fields: dict[str, Any]) -> Any:
+    def build(self, known: _Known, fields: dict[str, Any]) -> Any:
+        """A new object of known's class with fields (never through its __init__)."""
+        cls: Any = known.cls
         items = fields.pop("__items__", None)
         try:
-            if issubclass(cls, msgspec.Struct):
-                return cls(**fields)
-            if issubclass(cls, tuple) and hasattr(cls, "_fields"):
+            if known.shape.kind in (_STRUCT, _NAMEDTUPLE):
                 return cls(**fields)
             obj = cls.__new__(cls)
         except (TypeError, ValueError, msgspec.ValidationError) as exc:
-            raise ImageError(f"{_path(cls)}: {exc}") from None
-        for name, factory in SKIPPED.get(_path(cls), {}).items():
+            raise ImageError(f"{known.shape.path}: {exc}") from None
+        for name, factory in SKIPPED.get(known.shape.path, {}).items():
             fields.setdefault(name, factory())
-        slots = _slot_names(cls)
-        if slots is not None and set(fields) != slots:
-            raise ImageError(f"{_path(cls)}: the image's fields differ from this code's")
         put_fields(obj, fields)
         if items is not None:
-            if not isinstance(obj, dict) or not isinstance(items, dict):
-                raise ImageError(f"{_path(cls)} holds items but is no mapping")
             obj.update(items)
         return obj
 
@@ -279,43 +357,58 @@ def put_fields(obj: object, fields: dict[str, Any]) -> None:
             raise ImageError(f"{type(obj).__name__}.{name}: {exc}") from None
 
 
-def encode_value(obj: Any, where: str) -> Any:
-    """The image tree of one state object (msgpack-ready)."""
-    return _Encoder().value(obj, where)
+def _named(text: str) -> Callable[[], str]:
+    """Where a walk is, for its error messages."""
+    return lambda: text
 
 
-def encode_values(named: list[tuple[str, Any]]) -> list[list[Any]]:
-    """Several state objects imaged by one walk (so sharing between them is caught)."""
-    enc = _Encoder()
-    return [[name, enc.value(obj, name)] for name, obj in named]
+def encode_values(named: list[tuple[str, Any]]) -> tuple[list[list[Any]], list[list[Any]]]:
+    """Several state objects imaged by one walk (so sharing between them is caught).
 
-
-def decode_value(node: Any) -> Any:
-    """A state object rebuilt from its image tree."""
-    return _Decoder().value(node)
-
-
-def restore_in_place(obj: object, node: Any, where: str) -> None:
-    """Overwrite an existing object's fields from its image (aliases of it stay valid).
-
-    Fields in SKIPPED keep the object's own values (fixed at construction).
+    Returns the class table and [[name, tree], ...].
     """
-    dec = _Decoder()
-    if (
-        not isinstance(node, list)
-        or len(node) != 3
-        or node[0] != _OBJECT
-        or dec.cls(node[1]) is not type(obj)
-    ):
-        raise ImageError(f"{where}: the image is not of a {type(obj).__name__}")
-    fields = dec._fields(node[2], 1)
-    items = fields.pop("__items__", None)
-    skipped = SKIPPED.get(_path(type(obj)), {})
-    if set(fields) != set(_fields(obj)) - set(skipped):
-        raise ImageError(f"{where}: the image's fields differ from this code's")
-    put_fields(obj, fields)
-    if items is not None:
-        if not isinstance(obj, dict) or not isinstance(items, dict):
-            raise ImageError(f"{where}: holds items but is no mapping")
-        obj.clear()
-        obj.update(items)
+    enc = _Encoder()
+    parts = [[name, enc.value(obj, _named(name))] for name, obj in named]
+    return enc.classes, parts
+
+
+def encode_value(obj: Any, where: str) -> tuple[list[list[Any]], Any]:
+    """One state object's class table and tree."""
+    classes, parts = encode_values([(where, obj)])
+    return classes, parts[0][1]
+
+
+def decode_value(classes: Any, node: Any) -> Any:
+    """A state object rebuilt from its class table and tree."""
+    return _Decoder(classes).value(node)
+
+
+def restore_in_place(classes: Any, named: dict[str, object], parts: Any) -> None:
+    """Overwrite existing objects' fields from their images (aliases of them stay valid).
+
+    named: the objects by part name, exactly the parts' names in order.
+    Fields in SKIPPED keep each object's own values (fixed at construction).
+    """
+    dec = _Decoder(classes)
+    if type(parts) is not list or [p[0] if type(p) is list else None for p in parts] != list(named):
+        raise ImageError("the image's parts differ from this chain's")
+    decoded: list[tuple[object, dict[str, Any]]] = []
+    for name, node in parts:  # decode everything first: a bad image changes nothing
+        obj = named[name]
+        if type(node) is not list or len(node) != 3 or node[0] != _OBJECT:
+            raise ImageError(f"{name}: the image is not of an object")
+        known = dec.known(node[1])
+        if known.cls is not type(obj):
+            raise ImageError(f"{name}: the image is not of a {type(obj).__name__}")
+        fields = dec.fields(known, node[2], 1)
+        if known.shape.names is None and set(fields) - {"__items__"} != set(
+            _field_names(obj, known.shape)
+        ):
+            raise ImageError(f"{name}: the image's fields differ from this code's")
+        decoded.append((obj, fields))
+    for obj, fields in decoded:
+        items = fields.pop("__items__", None)
+        put_fields(obj, fields)
+        if isinstance(obj, dict) and items is not None:
+            obj.clear()
+            obj.update(items)

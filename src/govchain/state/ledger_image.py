@@ -40,6 +40,7 @@ class LedgerImage(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_f
     height: int
     state_hash: bytes
     receipts_root: bytes
+    classes: list[list[Any]]  # [[class path, [field names]], ...] (state/image.py)
     parts: list[list[Any]]  # [[name, image tree], ...]: audit, each namespace
 
 
@@ -67,7 +68,7 @@ def image_of(ledger: Ledger) -> bytes:
         ledger.height,
         ledger.state_hash,
         ledger.receipts_root,
-        encode_values(_parts(ledger)),
+        *encode_values(_parts(ledger)),
     )
     return msgspec.msgpack.encode(doc)
 
@@ -100,11 +101,7 @@ def ledger_from_image(genesis: Genesis, data: bytes, registry: Registry = BUILTI
     if doc.chain_id != genesis.chain_id or doc.genesis_hash != genesis.hash:
         raise ImageError("the image is of another chain")
     ledger = Ledger(genesis, registry)
-    named = dict(_parts(ledger))
-    if [p[0] for p in doc.parts if len(p) == 2] != list(named):
-        raise ImageError("the image's namespaces differ from this chain's")
-    for name, tree in doc.parts:
-        restore_in_place(named[name], tree, name)
+    restore_in_place(doc.classes, dict(_parts(ledger)), doc.parts)
     ledger.height = doc.height
     ledger.state_hash = doc.state_hash
     ledger.receipts_root = doc.receipts_root
