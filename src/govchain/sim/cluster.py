@@ -861,7 +861,10 @@ class Simulation:
                 "missing-parents": {Reject.ORPHAN_POOL_FULL},
                 "oversized": {Reject.TOO_LARGE, Reject.BAD_PAYLOAD},
             }[kind]
-            if exc.reason not in expected and exc.reason is not Reject.CATCHING_UP:
+            # A node that is behind, or whose pool is full, refuses every client
+            # before looking at the bytes (back-pressure first, decoding after):
+            # the spam is refused all the same.
+            if exc.reason not in expected | {Reject.CATCHING_UP, Reject.POOL_FULL}:
                 self.checkers.fail("admission", f"{kind} spam refused as {exc.reason.value}")
             return
         if kind != "missing-parents" or admitted.state is not SubmitState.WAITING:
