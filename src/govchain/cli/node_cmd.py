@@ -9,6 +9,7 @@ import logging
 import secrets
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
@@ -146,20 +147,30 @@ def node(
         return
     if resync:
         node_store.resync(Home(home))
-    checked(Home(home))
     # A stop asked for while the store loads and replays (seconds on a long
     # chain) is honoured once that is done, not by dying half-way: the event
     # loop's own handlers take over in Node.run.
     stop_asked: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, _frame: stop_asked.append(signum))
-    try:
-        n = Node(Home(home))
-    except Exception as exc:
-        failed = node_store.store_failure(exc, Home(home))
-        if failed is None:
+    # The store's start check (mostly SQLite's quick_check, which leaves the
+    # GIL) runs beside the load and replay: a second on a million transactions.
+    # Nothing is served before both are done, and a damaged store is said first.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-check") as pool:
+        check = pool.submit(checked, Home(home))
+        try:
+            n = Node(Home(home))
+        except Exception as exc:
+            check.result()
+            failed = node_store.store_failure(exc, Home(home))
+            if failed is None:
+                raise
+            raise failed from None
+        try:
+            check.result()
+        except BaseException:
+            n.store.close()
             raise
-        raise failed from None
     if stop_asked:
         n.store.close()
         logging.getLogger("govchain.node").info("stopped before it started")
