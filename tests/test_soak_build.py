@@ -1,4 +1,4 @@
-"""The soak's fast builder gives exactly dag.tx.build's transactions, and chains them."""
+"""dag.tx.build's stamp search from a fixed prefix gives the plain search's bytes; chains."""
 
 from __future__ import annotations
 
@@ -10,7 +10,15 @@ import pytest
 
 from govchain.codec import encode
 from govchain.crypto.keys import SigningKey
-from govchain.dag.tx import build, decode_body, stamp_ok
+from govchain.dag.tx import (
+    SIGN_DOMAIN,
+    Transaction,
+    TxBody,
+    decode_body,
+    payload_hash,
+    stamp_ok,
+    tx_id,
+)
 from govchain.node.soak_build import SenderChain, build_fast
 from govchain.state.payloads import TransferPayload
 
@@ -18,8 +26,33 @@ ALICE = SigningKey.from_label("alice")
 BOB = SigningKey.from_label("bob")
 
 
-@pytest.mark.parametrize("bits", [0, 1, 8, 10])  # 0: no stamp asked, build() builds it
-def test_build_fast_gives_the_very_bytes_of_build(bits: int) -> None:
+def _plain_build(key: SigningKey, **args: Any) -> Transaction:
+    """The stamp found the plain way: every candidate body encoded whole and hashed."""
+    parents = tuple(sorted(set(args["parents"])))
+    payload = args["payload"]
+    stamp = 0
+    while True:
+        body = TxBody(
+            args["chain_id"],
+            key.public_key,
+            args["kind"],
+            args["nonce"],
+            parents,
+            args["valid_until"],
+            payload_hash(payload),
+            len(payload),
+            stamp,
+        )
+        body_bytes = encode(body)
+        if stamp_ok(body_bytes, args["stamp_bits_min"]):
+            break
+        stamp += 1
+    signature = key.sign(SIGN_DOMAIN + body_bytes)
+    return Transaction(tx_id(body_bytes, signature), body, body_bytes, signature, payload)
+
+
+@pytest.mark.parametrize("bits", [0, 1, 8, 10])  # 0: no stamp asked
+def test_build_gives_the_very_bytes_of_the_plain_stamp_search(bits: int) -> None:
     rng = random.Random(bits)
     for n in range(40 if bits <= 8 else 5):
         args: dict[str, Any] = {
@@ -31,7 +64,7 @@ def test_build_fast_gives_the_very_bytes_of_build(bits: int) -> None:
             "payload": rng.randbytes(rng.randrange(0, 300)),
             "stamp_bits_min": bits,
         }
-        slow, fast = build(ALICE, **args), build_fast(ALICE, **args)
+        slow, fast = _plain_build(ALICE, **args), build_fast(ALICE, **args)
         assert fast == slow
         assert fast.to_wire() == slow.to_wire()
         assert decode_body(fast.body_bytes) == fast.body
