@@ -221,9 +221,9 @@ class RecordingStore:
         self.inner.commit(ready)
         self.log.append(ready)
 
-    def load(self) -> Persisted:
+    def load(self, from_snapshot: bool = True) -> Persisted:
         """As the inner store."""
-        return self.inner.load()
+        return self.inner.load(from_snapshot)
 
     def get_tx(self, tx_id: bytes) -> StoredTx | None:
         """As the inner store."""
