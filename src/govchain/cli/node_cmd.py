@@ -156,8 +156,14 @@ def node(
     # The store's start check (mostly SQLite's quick_check, which leaves the
     # GIL) runs beside the load and replay: a second on a million transactions.
     # Nothing is served before both are done, and a damaged store is said first.
+    # A new store (no file yet, or empty) has nothing to check, and the node
+    # creating it must not race the check's reads: checked before, at once.
+    store = Home(home).store_path
+    new_store = not store.exists() or store.stat().st_size == 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-check") as pool:
         check = pool.submit(checked, Home(home))
+        if new_store:
+            check.result()
         try:
             n = Node(Home(home))
         except Exception as exc:
