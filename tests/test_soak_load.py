@@ -18,8 +18,7 @@ from typing import Any
 import msgspec
 
 from govchain.crypto.keys import SigningKey
-from govchain.dag.tx import WIRE_DECODER, Transaction, decode_body, tx_id
-from govchain.node.soak_build import build_fast
+from govchain.dag.tx import WIRE_DECODER, Transaction, build, decode_body, tx_id
 from govchain.node.soak_load import FinalityWatch, Load, clock
 
 Answer = Callable[[bytes, str], dict[str, Any]]  # (tx id, node name) -> the item's document
@@ -160,7 +159,7 @@ def test_submit_sends_a_transaction_of_its_own_through_the_same_promises() -> No
             )
             running = asyncio.create_task(load.run(clock() + 0.5, 1.0, 5.0))
             assert load.chains == []  # no senders: only what submit() hands over goes
-            tx = build_fast(
+            tx = build(
                 key,
                 chain_id="soak-test",
                 kind="gov.vote",

@@ -19,31 +19,6 @@ from collections.abc import Callable
 from govchain.crypto.keys import SigningKey
 from govchain.dag.tx import Transaction, build
 
-
-def build_fast(
-    key: SigningKey,
-    *,
-    chain_id: str,
-    kind: str,
-    nonce: int,
-    parents: list[bytes],
-    valid_until: int,
-    payload: bytes,
-    stamp_bits_min: int,
-) -> Transaction:
-    """dag.tx.build, which now finds the stamp from the body's fixed prefix itself."""
-    return build(
-        key,
-        chain_id=chain_id,
-        kind=kind,
-        nonce=nonce,
-        parents=parents,
-        valid_until=valid_until,
-        payload=payload,
-        stamp_bits_min=stamp_bits_min,
-    )
-
-
 # (kind, payload) of a sender's next transaction, given its nonce.
 NextPayload = Callable[[int], tuple[str, bytes]]
 
@@ -80,7 +55,7 @@ class SenderChain:
         """Build until `ahead` transactions wait."""
         while len(self.built) < self.ahead:
             kind, payload = self.next_payload(self.nonce)
-            tx = build_fast(
+            tx = build(
                 self.key,
                 chain_id=self.chain_id,
                 kind=kind,

@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from govchain.crypto.keys import SigningKey
 from govchain.dag.kinds import Kind
 from govchain.dag.limits import DagLimits
-from govchain.dag.tx import Transaction
-from govchain.node.soak_build import build_fast
+from govchain.dag.tx import Transaction, build
 from govchain.node.soak_load import FinalityWatch, Load
 from govchain.sdk.client import propose_payload, vote_payload
 from govchain.state.payloads import (
@@ -156,7 +155,7 @@ class Governor:
         return True
 
     def _build(self, chain: _Chain, kind: str, payload: bytes, extra: list[bytes]) -> Transaction:
-        tx = build_fast(
+        tx = build(
             chain.key,
             chain_id=self.load.chain_id,
             kind=kind,
