@@ -318,3 +318,20 @@ def test_a_node_replays_from_genesis_when_its_snapshot_does_not_fit(
         _same(node.replica, _replica(sim, store, _whole(store)))
     finally:
         store._snapshot = snap
+
+
+def test_a_damaged_low_seq_stops_the_load(sim: Simulation, tmp_path: Path) -> None:
+    """low_seq tells the load which vertices it may skip: the row's digest covers it too."""
+    db = tmp_path / "store.sqlite"
+    with SqliteStore(db) as sql:
+        for ready in _store(sim).readies:
+            sql.commit(ready)
+    raw = sqlite3.connect(db)
+    with raw:
+        raw.execute(
+            "UPDATE snapshots SET low_seq = low_seq + 1 "
+            "WHERE height = (SELECT max(height) FROM snapshots)"
+        )
+    raw.close()
+    with SqliteStore(db) as sql, pytest.raises(CorruptStoreError, match="snapshots"):
+        sql.load()

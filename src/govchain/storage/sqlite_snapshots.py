@@ -25,12 +25,17 @@ SNAPSHOTS_KEPT = 2  # the newest, and the one before it while the newest is youn
 _DOMAIN = b"govchain/store-snapshot/v1"
 
 
+def _digest(low_seq: int, data: bytes) -> bytes:
+    """What a row's digest covers: its low_seq too (a load trusts it to skip vertices)."""
+    return digest(_DOMAIN, low_seq.to_bytes(8, "big", signed=True), data)
+
+
 def write_snapshot(c: sqlite3.Connection, snap: Snapshot, low_seq: int) -> None:
     """Store a snapshot inside the open transaction, and drop all but the newest kept."""
     data = encode(snap)
     c.execute(
         "INSERT INTO snapshots (height, low_seq, digest, data) VALUES (?, ?, ?, ?)",
-        (snap.height, low_seq, digest(_DOMAIN, data), data),
+        (snap.height, low_seq, _digest(low_seq, data), data),
     )
     c.execute(
         "DELETE FROM snapshots WHERE height NOT IN "
@@ -56,14 +61,16 @@ def read_snapshot(c: sqlite3.Connection) -> tuple[Snapshot, int] | None:
     key = f"height {height_raw!r}"
     height = int_row("snapshots", key, height_raw)
     low_seq = int_row("snapshots", key, low_raw)
+    if not 1 <= low_seq < 1 << 63:
+        raise CorruptStoreError("snapshots", key, f"low_seq {low_seq} out of range")
     recorded = bytes_row("snapshots", key, digest_raw, 32)
     raw = bytes_row("snapshots", key, data)
-    if len(raw) > SNAPSHOT_BYTES_MAX or digest(_DOMAIN, raw) != recorded:
+    if len(raw) > SNAPSHOT_BYTES_MAX or _digest(low_seq, raw) != recorded:
         raise CorruptStoreError("snapshots", key, "the snapshot does not match its digest")
     try:
         snap = SNAPSHOT_DECODER.decode(raw)
     except msgspec.DecodeError as exc:
         raise CorruptStoreError("snapshots", key, f"undecodable: {exc}") from None
-    if snap.height != height or low_seq < 1:
+    if snap.height != height:
         raise CorruptStoreError("snapshots", key, "height or low_seq does not match")
     return snap, low_seq
