@@ -397,7 +397,11 @@ class Replica:
         if snap.height > len(self.decided):
             raise ValueError(f"a snapshot at height {snap.height} beyond the decided")
         self.ledger = ledger_from_image(self.genesis, snap.ledger, self.ledger.registry)
-        if self.ledger.height != snap.height or self.ledger.state_hash != snap.state_hash:
+        if (
+            self.ledger.height != snap.height
+            or snap.frontier.height != snap.height
+            or self.ledger.state_hash != snap.state_hash
+        ):
             raise ValueError(f"the snapshot at height {snap.height} holds another state")
         tail = {tx.id for ex in p.executed for tx in ex.txs}
         tail.update(tx.id for tx in p.vertices)
