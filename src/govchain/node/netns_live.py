@@ -35,6 +35,7 @@ GRACE_S = 2.0  # after the cut: a checkpoint whose votes were already sent may s
 POLL_S = 0.25
 RESUME_WAIT_S_MAX = 60.0  # polls after a heal stop here (the verdict's limit is lower)
 STATUS_TIMEOUT_S = 1.0
+HEIGHT_TRIES = 3  # a status poll that times out is asked again before it counts as none
 REQUEST_TIMEOUT_S = 10.0  # a load request: a node answers within ~3 s while it replicates
 LOAD_GRACE_S = 10.0  # a transaction in flight when the load stops has this long to be promised
 WARMUP_S = 3.0
@@ -102,9 +103,22 @@ class Drill:
         self.conns = {i: NodeConnection(u, STATUS_TIMEOUT_S) for i, u in enumerate(urls)}
 
     async def heights(self) -> dict[int, int | None]:
-        """Every node's executed height now (None: no answer)."""
-        by_name = await heights({str(i): c for i, c in self.conns.items()})
-        return {int(i): h for i, h in by_name.items()}
+        """Every node's executed height now (None: no answer, asked HEIGHT_TRIES times).
+
+        A status request can time out on a loaded machine while the node runs
+        on: asked again before it counts as no answer (no answer at the heal
+        reads as no progress).
+        """
+        found: dict[int, int | None] = {}
+        for attempt in range(HEIGHT_TRIES):
+            ask = {str(i): c for i, c in self.conns.items() if found.get(i) is None}
+            if not ask:
+                break
+            if attempt:
+                await asyncio.sleep(POLL_S)
+            by_name = await heights(ask)
+            found.update({int(i): h for i, h in by_name.items()})
+        return found
 
     async def wait_ready(self) -> None:
         """Until every node answers for this chain at height 1 or more; DrillError when one died."""
