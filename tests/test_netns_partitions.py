@@ -117,7 +117,11 @@ def test_the_stores_agree_and_every_promise_is_final_once(drill: dict[str, Any])
     assert stores["agreement"] and stores["supply_conserved"]
     assert stores["lost"] == 0 and stores["executed_twice"] == 0
     assert stores["final"] == drill["load"]["accepted"] > 0
-    assert len(set(stores["heights"].values())) == 1  # every node ended at the same height
+    # Every node ended at the top height, or one short of it: the nodes are stopped
+    # one after another while the chain's heartbeat still decides empty checkpoints
+    # (a CI run saw 97 against 98); agreement above covers every height two share.
+    heights = stores["heights"].values()
+    assert max(heights) - min(heights) <= 1, stores["heights"]
 
 
 @netns
