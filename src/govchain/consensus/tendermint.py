@@ -507,10 +507,17 @@ class Tendermint:
         self._ready.messages.extend(self._polka(round_, value))
 
     def _help_round(self, round_: int, now_ms: int) -> None:
-        """A peer is still in an earlier round: re-send what we signed there.
+        """A peer is still in an earlier round: re-send what we signed there, and its precommits.
 
         Without this, a vote lost on its way to a peer stuck in that round is never
-        sent again once we have moved on, and the peer waits forever.
+        sent again once we have moved on, and the peer waits forever. Not only
+        ours: the precommits of others that let us leave the round (a quorum
+        whose timeout moved us on) may have reached us alone, from a validator
+        that is gone since; liveness assumes that what one correct process
+        received, every correct one receives (simulator seed 442,
+        docs/simulator.md). Precommits only: re-sending every prevote too
+        doubled the messages (each old vote makes its receivers help in turn)
+        and cost seed 134 its liveness.
         """
         helped_ms = self.helped_ms.get(round_)  # None: never helped in that round
         if helped_ms is not None and now_ms - helped_ms < self.config.rebroadcast_ms:
@@ -523,6 +530,10 @@ class Tendermint:
             v = self.signed_votes.get((int(kind), round_))
             if v is not None:
                 self._ready.messages.append(v)
+        mine = self.signed_votes.get((int(VoteKind.PRECOMMIT), round_))
+        self._ready.messages.extend(
+            held for held in self.votes.votes_in(VoteKind.PRECOMMIT, round_) if held is not mine
+        )
 
     def _rebroadcast(self, now_ms: int) -> None:
         self.last_progress_ms = now_ms

@@ -58,6 +58,11 @@ class VoteBook:
             out += [d for d in self._dupes.get((kind, round_), []) if d.value == value]
         return out
 
+    def votes_in(self, kind: int, round_: int) -> list[Vote]:
+        """Every vote held of kind in round, in voter order (each voter's values in order)."""
+        box = self._box.get((kind, round_), {})
+        return [v for _, vals in sorted(box.items()) for v in vals.values()]
+
     def weight(self, kind: int, round_: int, value: bytes | None) -> int:
         """Weight voting for value in the slot; for None, every voter once."""
         if self.valset is None:
