@@ -8,6 +8,7 @@ share nor lock out honest clients, peers or consensus.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 from collections.abc import Iterator
 
@@ -26,7 +27,7 @@ from govchain.consensus.tendermint import Relation, Tendermint, Verdict
 from govchain.consensus.validators import ValidatorSet
 from govchain.crypto.keys import SigningKey
 from govchain.dag.admission import AdmissionError, decode_checked
-from govchain.dag.graph import Dag
+from govchain.dag.graph import Dag, orphan_cost_bytes
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction, build
 from govchain.node.backlog import Backlog, BacklogLimits
@@ -66,9 +67,9 @@ GENESIS = Genesis(
 
 
 # -- helpers ---------------------------------------------------------------
-def replica(name: str = "r0") -> Replica:
+def replica(name: str = "r0", config: ReplicaConfig = CONFIG) -> Replica:
     """A started validator replica whose peers are r0..r3."""
-    r = Replica(name, GENESIS, VALIDATORS[NAMES.index(name)], NAMES, CONFIG)
+    r = Replica(name, GENESIS, VALIDATORS[NAMES.index(name)], NAMES, config)
     r.start(0)
     r.ready()
     return r
@@ -230,6 +231,79 @@ def test_a_peer_cannot_fill_the_wanted_list_and_a_proposal_tip_is_still_fetched(
     assert r.dag.orphan_count() == 0
     assert len(r._fetcher.wanted) <= 1  # at most the proposal's tip
     within_budgets(r)
+
+
+def chain_of(count: int, *, payload_bytes: int, label: str) -> list[Transaction]:
+    """count records of one key, each the parent of the next, from the genesis root."""
+    key = SigningKey.from_label(label)
+    txs: list[Transaction] = []
+    parent = GENESIS.hash
+    for i in range(count):
+        tx = build(
+            key,
+            chain_id=GENESIS.chain_id,
+            kind="record",
+            nonce=i,
+            parents=[parent],
+            valid_until=50,
+            payload=bytes([i % 251]) * payload_bytes,
+            stamp_bits_min=STAMP_BITS,
+        )
+        txs.append(tx)
+        parent = tx.id
+    return txs
+
+
+def test_a_needed_cone_deeper_than_a_peers_share_completes_through_full_shares() -> None:
+    # Simulator seeds 1 and 1586: each peer's orphan share full, and the cone a
+    # proposal (or a decided checkpoint) needs arriving child first through
+    # those same peers. Charged to them, its ancestors could never enter.
+    # The simulator's pool: 384 KiB, 96 KiB a source.
+    small = DagLimits(
+        stamp_bits_min=STAMP_BITS, orphan_bytes_max=393_216, orphan_bytes_per_source_max=98_304
+    )
+    r = replica(config=dataclasses.replace(CONFIG, dag=small))
+    limits = r.config.dag
+    flood(r, "r1", orphan_wires(400, keys=40, payload_bytes=1_000, parents=1, label="r1"), 900)
+    flood(r, "r2", orphan_wires(400, keys=40, payload_bytes=1_000, parents=1, label="r2"), 900)
+    assert r.dag.orphan_bytes("r1") > limits.orphan_bytes_per_source_max - 2_000
+
+    cone = chain_of(150, payload_bytes=500, label="needed")
+    cone_cost = sum(orphan_cost_bytes(t, 1) for t in cone)
+    assert 2 * limits.orphan_bytes_per_source_max < cone_cost < limits.orphan_bytes_max
+    r.receive("r1", proposal_naming(cone[-1].id), 1_000)
+    r.ready()
+    for i, tx in enumerate(reversed(cone)):
+        assert tx.id in r._fetcher.wanted, f"{i}: the next ancestor is not asked for"
+        r.receive("r1" if i % 2 else "r2", TxMsg((tx.to_wire(),)), 1_000 + i)
+        r.ready()
+        if i == 75:  # a flood meanwhile takes nothing from the needed cone
+            flood(
+                r,
+                "mallory",
+                orphan_wires(500, keys=50, payload_bytes=4_000, parents=1, label="m"),
+                1_000 + i,
+            )
+        within_budgets(r)
+    assert all(r.dag.has(t.id) for t in cone)
+    assert r.dag.orphan_bytes() <= limits.orphan_bytes_max
+
+
+def test_a_held_orphan_a_proposal_names_becomes_a_need_with_its_waiting_ancestors() -> None:
+    r = replica()
+    cone = chain_of(5, payload_bytes=10, label="held")
+    for tx in reversed(cone[1:]):  # gossip from r1, the root of the cone lost
+        r.receive("r1", TxMsg((tx.to_wire(),)), 100)
+        r.ready()
+    assert r.dag.orphan_bytes("r1") > 0 and r.dag.orphan_count() == 4
+    r.receive("r2", proposal_naming(cone[-1].id), 200)
+    r.ready()
+    assert r.dag.orphan_bytes("r1") == 0, "the named cone moved to the replica's own needs"
+    assert r.dag.orphan_count() == 4
+    want = r._fetcher.wanted.get(cone[0].id)
+    assert want is not None and want.source is None
+    r.receive("r3", TxMsg((cone[0].to_wire(),)), 300)
+    assert all(r.dag.has(t.id) for t in cone)
 
 
 # -- catch-up bookkeeping ------------------------------------------------------

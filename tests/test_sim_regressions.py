@@ -16,8 +16,13 @@ from govchain.sim.cluster import SimConfig, Simulation
     [
         # A validator left round 1 on a quorum of precommits, one of them from a
         # node lost for good right after; the two others sat in round 1 waiting
-        # for it. _help_round now re-sends every vote it holds of that round.
+        # for it. _help_round now re-sends the precommits it holds of that round.
         (442, "all", 1, "liveness at height 2"),
+        # With that fix: a catching-up validator's orphan shares for two peers
+        # were full of orphans waiting for the ancestors a decided checkpoint
+        # needed, charged to those same shares. Needs now have their own share
+        # (dag/graph.py NEEDED_SOURCE).
+        (1586, "all", 0, "liveness at height 5"),
     ],
 )
 def test_a_seed_the_soak_found_passes(

@@ -16,6 +16,13 @@ from govchain.dag.tx import Transaction
 # HTTP client from another, and sender keys are free to make, so all clients
 # share one source; no peer is named "" (peers are named by key or by label).
 CLIENTS_SOURCE = ""
+# The share this replica's own needs are charged to: a tip that consensus named
+# (a proposal's, or a decided checkpoint's) and every ancestor it waits for.
+# Gossip fills each peer's share; were a needed cone charged to the peer that
+# relayed it, ancestors could find that share full of orphans waiting for them,
+# and the cone would never complete (simulator seeds 1 and 1586). No peer name
+# holds a NUL.
+NEEDED_SOURCE = "\x00needed"
 
 
 def orphan_cost_bytes(tx: Transaction, missing_count: int) -> int:
@@ -53,7 +60,8 @@ class Vertex:
 class _Orphan:
     tx: Transaction
     expires_ms: int
-    source: str
+    source: str  # who sent it: gossip relays it by this once it is released
+    share: str  # the share of the pool it is charged to: source, or NEEDED_SOURCE
     cost_bytes: int
     missing: set[bytes] = field(default_factory=set)
 
@@ -269,9 +277,40 @@ class Dag:
         return vid in self._waiting
 
     def awaiting_source(self, vid: bytes) -> str | None:
-        """The source of the first orphan that waits for vid as a parent (None: none waits)."""
+        """The share of the orphans that wait for vid as a parent (None: none waits).
+
+        NEEDED_SOURCE when any of them is needed; else the first one's.
+        """
         waiters = self._waiting.get(vid)
-        return self._orphans[waiters[0]].source if waiters else None
+        if not waiters:
+            return None
+        shares = [self._orphans[w].share for w in waiters]
+        return NEEDED_SOURCE if NEEDED_SOURCE in shares else shares[0]
+
+    def need(self, vid: bytes) -> list[bytes]:
+        """Charge the orphan vid, and the orphans it waits for, to NEEDED_SOURCE.
+
+        Returns the ids the cone still lacks that no orphan holds: what to fetch.
+        """
+        lacking: list[bytes] = []
+        seen: set[bytes] = set()
+        stack = [vid]
+        while stack:
+            v = stack.pop()
+            o = self._orphans.get(v)
+            if o is None or v in seen:
+                continue
+            seen.add(v)
+            if o.share != NEEDED_SOURCE:
+                self._uncharge_orphan(o, v)
+                o.share = NEEDED_SOURCE
+                self._charge_orphan(o, v)
+            for p in sorted(o.missing):
+                if p in self._orphans:
+                    stack.append(p)
+                else:
+                    lacking.append(p)
+        return lacking
 
     def pending_of(self, sender: bytes) -> int:
         """Admitted or parked transactions of sender that no checkpoint covers yet."""
@@ -288,8 +327,8 @@ class Dag:
         return self._orphan_bytes_of.get(source, 0)
 
     def orphan_bytes_per_source_most(self) -> int:
-        """The largest part of the orphan pool that any one source holds."""
-        return max(self._orphan_bytes_of.values(), default=0)
+        """The largest part of the orphan pool that any one source holds (needs apart)."""
+        return max((b for s, b in self._orphan_bytes_of.items() if s != NEEDED_SOURCE), default=0)
 
     def uncovered_tips(self, admitted_by_ms: int | None = None) -> list[bytes]:
         """Tips no checkpoint covers yet, lowest ids first, at most the checkpoint limit.
@@ -340,11 +379,14 @@ class Dag:
         verify_signature: bool = True,
         lenient: bool = False,
         source: str | None = None,
+        needed: bool = False,
     ) -> Admitted:
         """Admit a decoded transaction (stateful checks, then the signature).
 
         source: the peer it came from, which an orphan is charged to (None: a
-        client, see CLIENTS_SOURCE).
+        client, see CLIENTS_SOURCE). needed: consensus needs it (a tip, or an
+        ancestor a needed orphan waits for): an orphan is charged to
+        NEEDED_SOURCE instead, and so are the orphans it waits for.
 
         lenient: the vertex was fetched by id (a proposal's or decided checkpoint's
         tip, or the parent of a vertex we hold), so the gossip-time rules (validity
@@ -374,53 +416,69 @@ class Dag:
         src = CLIENTS_SOURCE if source is None else source
         missing = [p for p in body.parents if not self.has(p)]
         if missing:
-            self._add_orphan(tx, set(missing), now_ms, src)
+            self._add_orphan(tx, set(missing), now_ms, src, NEEDED_SOURCE if needed else src)
+            if needed:
+                lacking = [p for p in missing if p not in self._orphans]
+                for p in missing:
+                    if p in self._orphans:
+                        lacking += self.need(p)
+                return Admitted((), tuple(dict.fromkeys(lacking)))
             return Admitted((), tuple(missing))
         added, sources = self._insert_with_released(tx, src, now_ms)
         return Admitted(tuple(added), (), tuple(sources))
 
-    def _add_orphan(self, tx: Transaction, missing: set[bytes], now_ms: int, source: str) -> None:
+    def _add_orphan(
+        self, tx: Transaction, missing: set[bytes], now_ms: int, source: str, share: str
+    ) -> None:
         cost = orphan_cost_bytes(tx, len(missing))
-        held = self._orphan_bytes_of.get(source, 0)
-        if held + cost > self.limits.orphan_bytes_per_source_max:
+        held = self._orphan_bytes_of.get(share, 0)
+        if share != NEEDED_SOURCE and held + cost > self.limits.orphan_bytes_per_source_max:
             raise AdmissionError(
                 Reject.ORPHAN_POOL_FULL, "this source's share of the orphan pool is full"
             )
-        self._make_orphan_room(source, held + cost)
-        self._orphans[tx.id] = _Orphan(
-            tx, now_ms + self.limits.orphan_ttl_ms, source, cost, missing
-        )
-        self._orphan_bytes += cost
-        self._orphan_bytes_of[source] = held + cost
-        self._orphans_of.setdefault(source, {})[tx.id] = None
+        self._make_orphan_room(share, cost)
+        o = _Orphan(tx, now_ms + self.limits.orphan_ttl_ms, source, share, cost, missing)
+        self._orphans[tx.id] = o
+        self._charge_orphan(o, tx.id)
         self._count_pending(tx.body.sender, +1)
         for p in sorted(missing):
             self._waiting.setdefault(p, []).append(tx.id)
 
-    def _make_orphan_room(self, source: str, held_after: int) -> None:
-        """Make room for an orphan that leaves source holding held_after bytes.
+    def _make_orphan_room(self, share: str, cost: int) -> None:
+        """Make room for an orphan of cost bytes charged to share.
 
         When the pool is full, the source holding the most gives up its oldest
-        orphans, as long as it still holds at least as much as source will: a
-        flood from a few sources cannot keep anyone else out. Otherwise the
-        orphan is refused, and nothing has changed.
+        orphans, as long as it still holds at least as much as share will: a
+        flood from a few sources cannot keep anyone else out. Needs come
+        first: they take the room from the peers holding the most, and no peer
+        takes theirs. Otherwise the orphan is refused, and nothing has changed.
         """
         limits = self.limits
-        cost = held_after - self._orphan_bytes_of.get(source, 0)
         short_bytes = self._orphan_bytes + cost - limits.orphan_bytes_max
         short_count = len(self._orphans) + 1 - limits.orphans_count_max
         if short_bytes <= 0 and short_count <= 0:
             return
-        # Ties go to the larger name: deterministic, whatever the hash seed.
-        victim, most = max(self._orphan_bytes_of.items(), key=lambda kv: (kv[1], kv[0]))
-        if victim == source or most - max(short_bytes, 0) < held_after:
-            raise AdmissionError(Reject.ORPHAN_POOL_FULL, "orphan pool is full")
-        ids = self._orphans_of[victim]
+        peers = {s: b for s, b in self._orphan_bytes_of.items() if s != NEEDED_SOURCE}
+        if share == NEEDED_SOURCE:
+            peer_count = sum(len(self._orphans_of[s]) for s in peers)
+            if sum(peers.values()) < short_bytes or peer_count < short_count:
+                raise AdmissionError(Reject.ORPHAN_POOL_FULL, "orphan pool is full of needs")
+        else:
+            held_after = self._orphan_bytes_of.get(share, 0) + cost
+            # Ties go to the larger name: deterministic, whatever the hash seed.
+            victim, most = max(peers.items(), key=lambda kv: (kv[1], kv[0]), default=(share, 0))
+            if victim == share or most - max(short_bytes, 0) < held_after:
+                raise AdmissionError(Reject.ORPHAN_POOL_FULL, "orphan pool is full")
+            peers = {victim: most}
         while (
             self._orphan_bytes + cost > limits.orphan_bytes_max
             or len(self._orphans) >= limits.orphans_count_max
         ):
-            self._drop_orphan(next(iter(ids)))
+            victim = max(
+                (s for s in self._orphan_bytes_of if s in peers),
+                key=lambda s: (self._orphan_bytes_of[s], s),
+            )
+            self._drop_orphan(next(iter(self._orphans_of[victim])))
 
     def _insert_with_released(
         self, tx: Transaction, source: str, now_ms: int
@@ -502,17 +560,22 @@ class Dag:
                 if not waiters:
                     del self._waiting[p]
 
+    def _charge_orphan(self, o: _Orphan, oid: bytes) -> None:
+        self._orphan_bytes += o.cost_bytes
+        self._orphan_bytes_of[o.share] = self._orphan_bytes_of.get(o.share, 0) + o.cost_bytes
+        self._orphans_of.setdefault(o.share, {})[oid] = None
+
     def _uncharge_orphan(self, o: _Orphan, oid: bytes) -> None:
         self._orphan_bytes -= o.cost_bytes
-        left = self._orphan_bytes_of[o.source] - o.cost_bytes
-        ids = self._orphans_of[o.source]
+        left = self._orphan_bytes_of[o.share] - o.cost_bytes
+        ids = self._orphans_of[o.share]
         del ids[oid]
         if ids:
-            self._orphan_bytes_of[o.source] = left
+            self._orphan_bytes_of[o.share] = left
         else:
-            assert left == 0, (o.source, left)
-            del self._orphan_bytes_of[o.source]
-            del self._orphans_of[o.source]
+            assert left == 0, (o.share, left)
+            del self._orphan_bytes_of[o.share]
+            del self._orphans_of[o.share]
 
     # -- checkpoints -------------------------------------------------------
     def order_new(self, tips: Iterable[bytes]) -> list[bytes]:

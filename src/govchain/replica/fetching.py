@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 
-from govchain.dag.graph import Dag
+from govchain.dag.graph import NEEDED_SOURCE, Dag
 from govchain.replica.books import Want, Wanted
 from govchain.replica.messages import IDS_PER_REQUEST_MAX, Message, TxRequest
 
@@ -49,12 +49,27 @@ class Fetcher:
         if not self.peers:
             return
         fresh: list[bytes] = []
-        for i in ids:
-            if i in self.wanted or self.dag.has(i):
+        todo = list(ids)
+        while todo:
+            i = todo.pop(0)
+            if self.dag.has(i):
                 continue
             # A parent is charged to the source of the orphan that needs it, not
             # to whoever relayed it; a tip that consensus needs is our own need.
-            if self.wanted.add(i, Want(now_ms, 0, now_ms, self.dag.awaiting_source(i))):
+            share = self.dag.awaiting_source(i)
+            if share == NEEDED_SOURCE or share is None:
+                if self.dag.orphan(i) is not None:
+                    # Held, charged to a peer: it and its waiting ancestors become
+                    # our need, and what they lack is fetched as such.
+                    todo += self.dag.need(i)
+                    continue
+                share = None
+                held = self.wanted.get(i)
+                if held is not None and held.source is not None:
+                    self.wanted.pop(i)  # wanted for a peer's orphan until now
+            if i in self.wanted:
+                continue
+            if self.wanted.add(i, Want(now_ms, 0, now_ms, share)):
                 fresh.append(i)
         if fresh:
             target = peer if peer in self.peers else self.peers[0]

@@ -32,7 +32,7 @@ from govchain.dag.admission import (
     decode_checked,
     decode_wire,
 )
-from govchain.dag.graph import CLIENTS_SOURCE, Admitted, Dag, Standing
+from govchain.dag.graph import CLIENTS_SOURCE, NEEDED_SOURCE, Admitted, Dag, Standing
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction, TxWire, tx_id
 from govchain.replica.books import PeerHeights
@@ -637,7 +637,9 @@ class Replica:
             lenient = vid in self._fetcher.wanted or self.dag.is_awaited(vid)
             if not lenient:  # one a checkpoint needs is admitted whatever its size
                 self._check_tier(tx)
-            admitted = self.dag.admit_tx(tx, now_ms, lenient=lenient, source=peer)
+            admitted = self.dag.admit_tx(
+                tx, now_ms, lenient=lenient, source=peer, needed=self._needed(vid)
+            )
         except AdmissionError as exc:
             if exc.reason in _DISHONEST:
                 self._blame(peer, f"relayed a transaction no honest node admits: {exc}")
@@ -647,6 +649,13 @@ class Replica:
         if admitted.missing:
             self._fetcher.fetch(list(admitted.missing), peer, now_ms)
         return vid, bool(admitted.added)
+
+    def _needed(self, vid: bytes) -> bool:
+        """True when consensus needs vid: a tip it named, or an ancestor a needed orphan awaits."""
+        want = self._fetcher.wanted.get(vid)
+        return (want is not None and want.source is None) or (
+            self.dag.awaiting_source(vid) == NEEDED_SOURCE
+        )
 
     def _check_tier(self, tx: Transaction) -> None:
         """Refuse a payload over the sender's tier limit before it is stored or gossiped."""
@@ -859,7 +868,9 @@ class Replica:
         if tx is None:
             return False
         try:
-            admitted = self.dag.admit_tx(tx, now_ms, lenient=True, source=peer)
+            admitted = self.dag.admit_tx(
+                tx, now_ms, lenient=True, source=peer, needed=self._needed(vid)
+            )
         except AdmissionError:
             return False
         self._withheld.took(vid, msg.proof.receipt)
