@@ -56,7 +56,7 @@ from govchain.state.audit import AuditEntry
 from govchain.state.governance import ProposalStatus
 from govchain.state.identities import Identity, IdentityStatus
 from govchain.state.services import service_id_ok
-from govchain.storage.base import prefix_bounds
+from govchain.storage.base import PrunedError, prefix_bounds
 from govchain.trace.genesis import GenesisMovements
 
 if TYPE_CHECKING:
@@ -425,6 +425,10 @@ def build_app(node: NodePort) -> Starlette:
         headers = {"Retry-After": str(RETRY_AFTER_S)} if exc.status == 503 else None
         return JSONResponse(error(exc.code, exc.message), status_code=exc.status, headers=headers)
 
+    async def pruned_error(_: Request, exc: Exception) -> Response:
+        # Final, but this node keeps only ids that old (--prune): gone from here.
+        return JSONResponse(error("pruned", str(exc)), status_code=410)
+
     async def http_error(_: Request, exc: Exception) -> Response:
         status_code = getattr(exc, "status_code", 500)
         code = {404: "not_found", 405: "method_not_allowed"}.get(status_code, "http_error")
@@ -463,7 +467,11 @@ def build_app(node: NodePort) -> Starlette:
     explorer = ExplorerRoutes()  # pages at /, read through this same application
     app = Starlette(
         routes=[*routes, *explorer.routes],
-        exception_handlers={ApiError: api_error, HTTPException: http_error},
+        exception_handlers={
+            ApiError: api_error,
+            HTTPException: http_error,
+            PrunedError: pruned_error,
+        },
     )
     explorer.bind(app)
     return app

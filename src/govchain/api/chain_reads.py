@@ -25,7 +25,7 @@ from govchain.api.shared_answers import SharedAnswers
 from govchain.consensus.messages import Certificate
 from govchain.crypto.keys import address_of
 from govchain.replica.view import ChainView, RecentVertex
-from govchain.storage.base import Store
+from govchain.storage.base import PrunedError, Store
 
 if TYPE_CHECKING:
     from govchain.api.port import NodePort
@@ -241,7 +241,10 @@ def _stored_recent(
             for rc in reversed(store.receipts(h)):
                 if rc.tx_id in shown:
                     continue
-                stored = store.get_tx(rc.tx_id)
+                try:
+                    stored = store.get_tx(rc.tx_id)
+                except PrunedError:
+                    return out  # every older height is pruned too
                 if stored is not None:
                     body = stored.tx.body
                     out.append(RecentVertex(rc.tx_id, body.parents, body.sender, body.kind, h))

@@ -84,6 +84,7 @@ _CHAIN_ERRORS = {
     "409": "a checkpoint it needs is not decided or executed yet",
     "503": "a checkpoint it needs is missing from this node's store",
 }
+_PRUNED = {"410": "pruned: final, but this node keeps only its id (govchain node --prune)"}
 
 
 def _query(
@@ -361,15 +362,19 @@ OPENAPI: dict[str, Any] = {
                 },
             }
         },
-        "/v1/txs/{tx_id}": _get(
-            "A transaction's record: status after any release or interception (the deciding"
-            " proposal in receipt.governance_ref); payload null when redacted, final as"
-            " rejected (its bytes are deleted then) or held by a content rule; decoded: the"
-            " payload's view by kind (transfer: to, amount; record: service, media_type,"
-            " size_bytes, text; gov.propose: action {name, args}, reason, evidence, emergency;"
-            " gov.vote: proposal, vote; wr: op, args; wr.readings: count, devices), null exactly"
-            " when payload is",
-            ["tx_id"],
+        "/v1/txs/{tx_id}": _also(
+            _get(
+                "A transaction's record: status after any release or interception (the deciding"
+                " proposal in receipt.governance_ref); payload null when redacted, final as"
+                " rejected (its bytes are deleted then) or held by a content rule; decoded: the"
+                " payload's view by kind (transfer: to, amount; record: service, media_type,"
+                " size_bytes, text; gov.propose: action {name, args}, reason, evidence,"
+                " emergency; gov.vote: proposal, vote; wr: op, args; wr.readings: count,"
+                " devices), null exactly when payload is; 410 pruned: final, but this node"
+                " pruned it (--prune)",
+                ["tx_id"],
+            ),
+            _PRUNED,
         ),
         "/v1/txs/{tx_id}/proof": _also(
             _get(
@@ -387,7 +392,7 @@ OPENAPI: dict[str, Any] = {
                     )
                 ],
             ),
-            _CHAIN_ERRORS,
+            {**_CHAIN_ERRORS, **_PRUNED},
         ),
         "/v1/checkpoints/{height}": _get(
             "A decided checkpoint ('latest' for the newest)", ["height"]

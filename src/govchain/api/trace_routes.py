@@ -27,6 +27,7 @@ from govchain.api.trace_view import (
     result_json,
 )
 from govchain.codec import ID_HEX_CHARS
+from govchain.storage.base import PrunedError
 from govchain.trace.case import TraceError
 from govchain.trace.engine import trace
 from govchain.trace.genesis import GenesisMovements, WithGenesis
@@ -39,7 +40,10 @@ def _tx_height(node: NodePort) -> Callable[[bytes], int | None]:
     """The height a transaction was final at, from the store (None: not final here)."""
 
     def height(tx_id: bytes) -> int | None:
-        stored = node.store.get_tx(tx_id)
+        try:
+            stored = node.store.get_tx(tx_id)
+        except PrunedError as exc:  # its movements stay: a trace still starts there
+            return exc.height
         return stored.height if stored is not None else None
 
     return height

@@ -126,6 +126,12 @@ def init(
     help="set the store aside (data/store.sqlite.damaged-<UTC time>) and rebuild it from peers",
 )
 @click.option(
+    "--prune",
+    is_flag=True,
+    help="keep only the ids of transactions final before the older kept snapshot "
+    "(docs/snapshots.md); the full history stays on archive nodes",
+)
+@click.option(
     "--check-store",
     is_flag=True,
     help="check every row of the store (docs/disk-faults.md), print the result and exit",
@@ -137,6 +143,7 @@ def node(
     log_level: str,
     log_format: str,
     resync: bool,
+    prune: bool,
     check_store: bool,
 ) -> None:
     """Run a node in the foreground until SIGINT or SIGTERM."""
@@ -165,7 +172,7 @@ def node(
         if new_store:
             check.result()
         try:
-            n = Node(Home(home))
+            n = Node(Home(home), prune=prune)
         except Exception as exc:
             check.result()
             failed = node_store.store_failure(exc, Home(home))

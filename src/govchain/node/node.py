@@ -105,9 +105,12 @@ class Node(ShellHooks):
         config: ReplicaConfig | None = None,
         store: Store | None = None,
         registry: Registry | None = None,
+        *,
+        prune: bool = False,
     ) -> None:
         """A node from its home; store: the SQLite store there unless given; registry:
-        what the chain executes (by default its genesis's: registry_for)."""
+        what the chain executes (by default its genesis's: registry_for); prune: keep
+        only the ids of transactions every kept snapshot holds (docs/snapshots.md)."""
         self.home = home
         self.node_config: NodeConfig = read_node_config(home.config_path)
         self.genesis: Genesis = read_genesis(home.genesis_path)
@@ -143,6 +146,12 @@ class Node(ShellHooks):
             # snapshot is written in this version's image.
             log.warning("the store's snapshot does not fit this version (%s): replaying", exc)
             self.replica = replica(from_snapshot=False)
+        self._pruning: SqliteStore | None = None
+        if prune:
+            if not isinstance(self.store, SqliteStore):
+                raise ValueError("--prune needs the node's SQLite store")
+            self._pruning = self.store
+            self._prune()
         self.metrics = NodeMetrics()
         self.subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._submitted_at: dict[bytes, int] = {}
@@ -409,8 +418,22 @@ class Node(ShellHooks):
                 if not fut.done():
                     fut.set_result(None)
 
+    def _prune(self) -> None:
+        """With --prune: drop what no kept snapshot needs, once a new one is stored."""
+        if self._pruning is None:
+            return
+        pruned = self._pruning.prune()
+        if pruned:
+            log.info(
+                "pruned %d transactions final at or below height %d (their ids stay)",
+                pruned,
+                self._pruning.pruned_height(),
+            )
+
     def drained(self, ready: ReplicaReady) -> None:
         """Publish what executed, and wake clients whose orphans are now stored."""
+        if ready.snapshot is not None:
+            self._prune()
         self._publish(ready)
         drained, self._drained = self._drained, []
         for fut in drained:

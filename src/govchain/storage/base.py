@@ -155,6 +155,22 @@ class StoreError(Exception):
     """Something is wrong with a store or with what was asked of it."""
 
 
+class PrunedError(StoreError):
+    """The transaction is final, but this node pruned its header and payload (--prune).
+
+    height: where it is final (its receipt and movements are still here).
+    """
+
+    def __init__(self, tx_id: bytes, height: int, pruned_to: int) -> None:
+        super().__init__(
+            f"transaction {tx_id.hex()} is final at height {height}, but this node pruned the "
+            f"transactions final at or below height {pruned_to} (--prune): ask an archive node"
+        )
+        self.tx_id = tx_id
+        self.height = height
+        self.pruned_to = pruned_to
+
+
 class CommitError(StoreError, ValueError):
     """A ReplicaReady that cannot follow what is stored; nothing was written."""
 

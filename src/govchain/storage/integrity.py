@@ -15,7 +15,8 @@ invisible to it, so the rows are checked against what the chain says of them:
   what the next decided checkpoint certifies (the last executed height has no
   successor yet: the replay at start checks its state hash);
 - full=True adds every vertex and waiting row (its id is the hash of its
-  header, its payload matches the hash the header names), every tx_index entry
+  header, its payload matches the hash the header names; a vertex pruned by
+  `--prune` holds its id and nothing else), every tx_index entry
   (its key is the first 8 bytes of the id it points to), and every audit row
   (canonical, its sequence number and height as keyed).
 
@@ -42,10 +43,10 @@ from govchain.state.genesis import Genesis
 from govchain.storage.base import StoreError
 from govchain.storage.sqlite import (
     APPLICATION_ID,
-    AUDIT_DECODER,
     CERTIFICATE_DECODER,
     CHECKPOINT_DECODER,
     HARD_STATE_DECODER,
+    audit_entry,
     tx_key,
 )
 from govchain.storage.sqlite_rows import CorruptStoreError, decode_row
@@ -225,6 +226,7 @@ def _check_chain(
 
 def _check_rows(path: Path, conn: sqlite3.Connection, report: IntegrityReport) -> None:
     """Every stored transaction against its own hashes; the id index; the audit rows."""
+    pruned_below = _pruned_below(path, conn)
     for table in ("vertices", "waiting"):
         rows = conn.execute(f"SELECT seq, tx_id, body, signature, payload FROM {table}")  # noqa: S608
         for seq, vid, body, sig, payload in _fetched(rows):
@@ -232,6 +234,13 @@ def _check_rows(path: Path, conn: sqlite3.Connection, report: IntegrityReport) -
             where = f"table {table}, seq {seq!r}"
             if not (isinstance(body, bytes) and isinstance(sig, bytes)):
                 raise DamagedStoreError(path, where, "header is not bytes")
+            if table == "vertices" and isinstance(seq, int) and seq < pruned_below:
+                # Pruned (--prune): only the id stays, and nothing else may.
+                if body or sig or payload is not None or not isinstance(vid, bytes):
+                    raise DamagedStoreError(path, where, "a pruned row holds more than its id")
+                if len(vid) != 32:
+                    raise DamagedStoreError(path, where, "a pruned row's id is not 32 bytes")
+                continue
             if len(sig) != SIGNATURE_BYTES or tx_id(body, sig) != vid:
                 raise DamagedStoreError(path, where, "tx_id is not the hash of its header")
             if payload is not None:
@@ -255,9 +264,18 @@ def _check_rows(path: Path, conn: sqlite3.Connection, report: IntegrityReport) -
     for seq, height, data in _fetched(rows):
         report.rows_checked += 1
         key = f"seq {seq!r}"
-        entry = decode_row("audit", key, data, AUDIT_DECODER)
-        if entry.canonical != data or entry.seq != seq or entry.height != height:
+        entry = audit_entry(key, data)  # canonical as the hash chain has it
+        if entry.seq != seq or entry.height != height:
             raise DamagedStoreError(path, f"table audit, {key}", "entry does not match its row")
+
+
+def _pruned_below(path: Path, conn: sqlite3.Connection) -> int:
+    """The seq under which vertices are pruned (1: none)."""
+    rows = conn.execute("SELECT below_seq FROM pruned").fetchall()
+    if len(rows) != 1 or type(rows[0][0]) is not int or rows[0][0] < 1:
+        raise DamagedStoreError(path, "table pruned", f"holds {rows!r:.80}")
+    below: int = rows[0][0]
+    return below
 
 
 def _fetched(cursor: sqlite3.Cursor) -> Iterator[tuple[object, ...]]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from govchain.dag.tx import Transaction
 from govchain.state.audit import AuditEntry
 from govchain.state.receipts import ReceiptProof, prove
-from govchain.storage.base import Store
+from govchain.storage.base import PrunedError, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,13 +21,19 @@ class StoreSources:
     store: Store
 
     def vertex(self, vid: bytes) -> Transaction | None:
-        """A stored vertex (without its payload when that was purged)."""
-        stored = self.store.get_tx(vid)
+        """A stored vertex (without its payload when that was purged; None when pruned)."""
+        try:
+            stored = self.store.get_tx(vid)
+        except PrunedError:
+            return None  # an archive node serves it
         return stored.tx if stored is not None else None
 
     def receipt_proof(self, vid: bytes) -> ReceiptProof | None:
-        """An executed transaction's receipt with its Merkle proof, or None."""
-        stored = self.store.get_tx(vid)
+        """An executed transaction's receipt with its Merkle proof, or None (also when pruned)."""
+        try:
+            stored = self.store.get_tx(vid)
+        except PrunedError:
+            return None
         if stored is None or stored.height is None or stored.receipt is None:
             return None
         return prove(self.store.receipts(stored.height), stored.receipt.index)

@@ -52,6 +52,10 @@ Layout (schema version 6):
   executing the chain); there it is the height after the last one executed
   then. Redaction leaves the index alone: a redacted record never moved value.
   Added in version 6.
+- `pruned`: one row, `below_seq`: the vertices under it keep only their id
+  (`body` and `signature` empty, `payload` NULL), pruned by `prune()` (`govchain
+  node --prune`) once every kept snapshot holds them final, each at or below
+  `height` (that snapshot's). 1 and 0: none pruned. Added in version 8.
 
 Sequence keys keep inserts at the right edge of each B-tree. Everything read
 back is checked (canonical encodings, ids against headers, payloads against
@@ -88,6 +92,7 @@ from govchain.state.ledger import Executed
 from govchain.state.receipts import Receipt, Status, reason_ok, receipts_root
 from govchain.storage.base import (
     CommitError,
+    PrunedError,
     StoredTx,
     StoreError,
     check_ready,
@@ -142,7 +147,7 @@ if TYPE_CHECKING:
     from govchain.trace.movements import MovementSource
 
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 APPLICATION_ID = 0x476F7643  # "GovC" in the database header: a govchain store
 # Immediate tries of the post-redaction WAL checkpoint before it waits for the
 # next commit; without a wait in between, as the commit runs on the event loop.
@@ -180,6 +185,11 @@ AUDIT_DECODER = msgspec.msgpack.Decoder(AuditEntry)
 
 _STATUSES = frozenset(s.value for s in Status)
 
+PRUNED_TABLE = """CREATE TABLE pruned (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        below_seq INTEGER NOT NULL,
+        height INTEGER NOT NULL
+    )"""
 WAITING_TABLE = """CREATE TABLE waiting (
         seq INTEGER PRIMARY KEY,
         tx_id BLOB NOT NULL UNIQUE,
@@ -246,6 +256,7 @@ SCHEMA = (
     WAITING_TABLE,
     *MOVEMENT_TABLES,
     SNAPSHOTS_TABLE,
+    PRUNED_TABLE,
 )
 TABLES = frozenset(
     {
@@ -264,6 +275,7 @@ TABLES = frozenset(
         "movement_accounts",
         "movement_index",
         "snapshots",
+        "pruned",
     }
 )
 
@@ -299,7 +311,7 @@ class SchemaError(StoreError):
 
 
 # -- reading rows back, checked ----------------------------------------------------
-def _audit_entry(key: object, data: object) -> AuditEntry:
+def audit_entry(key: object, data: object) -> AuditEntry:
     """An audit row: canonical as the hash chain has it (AuditEntry.canonical).
 
     Untyped entries are stored as their nine fields, as before typed entries
@@ -459,6 +471,7 @@ class SqliteStore:
                 )
                 c.execute("INSERT INTO tx_index_mark (id, seq) VALUES (1, 0)")
                 c.execute("INSERT INTO movement_index (id, from_height, mark) VALUES (1, 1, 0)")
+                c.execute("INSERT INTO pruned (id, below_seq, height) VALUES (1, 1, 0)")
                 c.execute(f"PRAGMA application_id={APPLICATION_ID}")
                 return
             try:
@@ -494,6 +507,13 @@ class SqliteStore:
                     c.execute(SNAPSHOTS_TABLE)
                 c.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
                 tables.add("snapshots")
+                version = 7
+            if version == 7:  # version 8 added the pruning mark
+                if "pruned" not in tables:
+                    c.execute(PRUNED_TABLE)
+                    c.execute("INSERT INTO pruned (id, below_seq, height) VALUES (1, 1, 0)")
+                c.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+                tables.add("pruned")
                 version = SCHEMA_VERSION
             if version != SCHEMA_VERSION:
                 raise SchemaError(
@@ -538,6 +558,16 @@ class SqliteStore:
                     (self._index_mark,),
                 )
             }
+            pruned = c.execute("SELECT below_seq, height FROM pruned").fetchall()
+            if (
+                len(pruned) != 1
+                or not all(type(v) is int for v in pruned[0])
+                or pruned[0][0] < 1
+                or pruned[0][1] < 0
+            ):
+                raise CorruptStoreError("pruned", "id 1", f"holds {pruned!r:.80}")
+            self._pruned_below: int = pruned[0][0]
+            self._pruned_height: int = pruned[0][1]
             self._outcomes_cache: dict[int, tuple[list[int], list[_Outcome]]] = {}
             self._merging: list[tuple[int, int]] = []  # (tx_key, seq) in key order
             self._merged = 0  # how many of _merging are written
@@ -980,6 +1010,12 @@ class SqliteStore:
         read (and the vertices from its low_seq on): the rest is final and in it.
         """
         c = self._conn
+        if not from_snapshot and self._pruned_below > 1:
+            raise StoreError(
+                f"{self.path}: pruned up to height {self._pruned_height} (--prune): it restarts "
+                "only from its snapshot, not by replaying the chain; `govchain node --resync` "
+                "rebuilds it from peers"
+            )
         with self._read_transaction():
             newest = read_snapshot(c) if from_snapshot else None
             snap, low_seq = newest if newest is not None else (None, 1)
@@ -1060,7 +1096,7 @@ class SqliteStore:
         audit_by_height: dict[int, list[AuditEntry]] = {}
         for seq_raw, height_raw, data in audit_rows:
             akey = f"seq {seq_raw!r}"
-            entry = _audit_entry(akey, data)
+            entry = audit_entry(akey, data)
             if entry.seq != seq_raw or entry.height != height_raw:
                 raise CorruptStoreError("audit", akey, "seq or height does not match the entry")
             audit_by_height.setdefault(entry.height, []).append(entry)
@@ -1132,6 +1168,11 @@ class SqliteStore:
         seq = self._seq_of(tx_id)
         if seq is None:
             return None
+        if seq < self._pruned_below:
+            row = self._conn.execute("SELECT height FROM covered WHERE seq = ?", (seq,)).fetchone()
+            if row is None:
+                raise CorruptStoreError("covered", f"seq {seq}", "a pruned vertex is not final")
+            raise PrunedError(tx_id, _int("covered", f"seq {seq}", row[0]), self._pruned_height)
         row = self._conn.execute(f"{_VERTEX_COLUMNS} WHERE v.seq = ?", (seq,)).fetchone()
         if row is None:
             raise CorruptStoreError("tx_index", f"tx {tx_id.hex()}", f"names missing seq {seq}")
@@ -1163,6 +1204,38 @@ class SqliteStore:
             self._outcomes_cache.pop(next(iter(self._outcomes_cache)), None)
         self._outcomes_cache[height] = (seqs, outcomes)
         return seqs, outcomes
+
+    def prune(self) -> int:
+        """Keep only the ids of the transactions every kept snapshot holds final; returns how many.
+
+        Their headers and payloads go (secure_delete zeroes the freed bytes);
+        the ids stay, so is_final(), the receipts of every height and the id
+        index answer as before, and get_tx() raises PrunedError for them. A
+        restart loads the newest snapshot, which never needs them; a replay
+        from the genesis can no longer run (load refuses it).
+        """
+        self._check_open()
+        c = self._conn
+        row = c.execute("SELECT height, low_seq FROM snapshots ORDER BY height LIMIT 1").fetchone()
+        if row is None:
+            return 0
+        height = _int("snapshots", "oldest", row[0])
+        below = _int("snapshots", "oldest", row[1])
+        if below <= self._pruned_below:
+            return 0
+        with self._write_transaction():
+            pruned = c.execute(
+                "UPDATE vertices SET body = x'', signature = x'', payload = NULL "
+                "WHERE seq >= ? AND seq < ?",
+                (self._pruned_below, below),
+            ).rowcount
+            c.execute("UPDATE pruned SET below_seq = ?, height = ?", (below, height))
+        self._pruned_below, self._pruned_height = below, height
+        return pruned
+
+    def pruned_height(self) -> int:
+        """Transactions final at or below this height may be pruned (0: nothing is)."""
+        return self._pruned_height
 
     def is_final(self, tx_id: bytes) -> bool:
         """True when a stored checkpoint covers tx_id: one index look-up, nothing decoded."""
@@ -1268,7 +1341,7 @@ class SqliteStore:
         ).fetchall()
         out: list[AuditEntry] = []
         for seq, height, data in rows:
-            entry = _audit_entry(f"seq {seq!r}", data)
+            entry = audit_entry(f"seq {seq!r}", data)
             if entry.seq != seq or entry.height != height:
                 raise CorruptStoreError("audit", f"seq {seq!r}", "seq or height does not match")
             out.append(entry)
