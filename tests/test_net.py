@@ -118,6 +118,7 @@ class Cluster:
         genesis: bytes = GENESIS,
         limits: NetLimits = LIMITS,
         on_message: Callable[[str, bytes], Awaitable[None] | None] | None = None,
+        reserved: Callable[[str], bool] | None = None,
     ) -> Node:
         inbox: list[tuple[str, bytes]] = []
 
@@ -132,6 +133,7 @@ class Cluster:
             dial or [],
             on_message or record,
             limits,
+            reserved=reserved,
         )
         self.nets.append(net)
         await net.start()

@@ -4,8 +4,18 @@ The shell around `framing.FrameDecoder` and `handshake.Handshake`. It carries
 opaque message bytes; what they mean is the replica's business.
 
 - Dials every configured address, with capped exponential backoff, and keeps
-  redialling after a disconnect. Accepts inbound connections up to
-  `connections_max` live connections (of any kind); beyond that it refuses.
+  redialling after a disconnect.
+- Slots. The ledger layer is open: anyone may connect with a fresh key, so
+  strangers must not be able to crowd out the peers a node needs. `reserved`
+  names those (a node's configured peers and validators): they are always
+  registered. Everyone else shares `connections_max` registered connections;
+  one more is closed after its handshake. At most `handshakes_max` connections
+  are in the handshake at once: a new one takes the place of the oldest, so a
+  flood of half-open connections churns instead of locking a peer out (an
+  honest handshake takes one round trip). A stranger that stops reading is
+  closed once a write has waited `write_stall_s`: it cannot hold its slot
+  with a full window (a reserved peer keeps its connection through a
+  partition, as before).
 - Every connection runs the handshake within `handshake_timeout_s`, with a
   small frame limit (`HANDSHAKE_FRAME_BYTES_MAX`), then carries frames up to
   `frame_bytes_max` both ways.
@@ -58,7 +68,9 @@ STAT_KEYS = (
     "connections",  # handshakes completed (a peer registered), ever
     "disconnects",  # registered peers that went away
     "duplicates_closed",  # a second connection to a peer, closed by the tie rule
-    "inbound_refused",  # inbound connections refused at connections_max
+    "inbound_refused",  # strangers closed after the handshake: connections_max reached
+    "handshakes_evicted",  # a connection in the handshake closed for a newer one
+    "write_stalls",  # a stranger that read nothing for write_stall_s, closed
     "handshake_failures",  # refused, timed out or cut off before the handshake finished
     "dial_failures",  # a dial that found nobody listening, or timed out connecting
     "frame_errors",  # zero or oversized frame length
@@ -82,8 +94,10 @@ class NetLimits:
     frame_bytes_max: int = FRAME_BYTES_MAX  # one message's bytes, after the handshake
     send_queue_max: int = 1024  # frames waiting per peer and lane before send() drops
     send_queue_bytes_max: int = 8 * 1024 * 1024  # bytes waiting per peer and lane, likewise
-    connections_max: int = 64  # live connections; inbound ones beyond it are refused
+    connections_max: int = 64  # registered connections of peers not reserved
+    handshakes_max: int = 32  # connections in the handshake; a new one closes the oldest
     handshake_timeout_s: float = 5.0  # connect, then the whole handshake
+    write_stall_s: float = 30.0  # a peer not reserved that reads nothing this long is closed
     dial_backoff_s_min: float = 0.05  # first redial delay, and after a lost connection
     dial_backoff_s_max: float = 5.0  # redial delay cap; doubles from min up to it
     read_timeout_s: float | None = None  # close a peer silent this long (None: never)
@@ -96,10 +110,12 @@ class NetLimits:
             raise ValueError(f"frame_bytes_max must be within {HANDSHAKE_FRAME_BYTES_MAX}..2**32-1")
         if self.send_queue_bytes_max < self.frame_bytes_max:
             raise ValueError("send_queue_bytes_max must hold at least one largest frame")
-        if self.send_queue_max < 1 or self.connections_max < 1 or self.read_chunk_bytes < 1:
+        if min(self.send_queue_max, self.connections_max, self.read_chunk_bytes) < 1:
             raise ValueError("send_queue_max, connections_max and read_chunk_bytes must be >= 1")
-        if self.handshake_timeout_s <= 0:
-            raise ValueError("handshake_timeout_s must be positive")
+        if self.handshakes_max < 1:
+            raise ValueError("handshakes_max must be >= 1")
+        if self.handshake_timeout_s <= 0 or self.write_stall_s <= 0:
+            raise ValueError("handshake_timeout_s and write_stall_s must be positive")
         if not 0 < self.dial_backoff_s_min <= self.dial_backoff_s_max:
             raise ValueError("need 0 < dial_backoff_s_min <= dial_backoff_s_max")
         if self.read_timeout_s is not None and self.read_timeout_s <= 0:
@@ -125,6 +141,7 @@ class _Connection:
         "paused",
         "peer_id",
         "reader",
+        "reserved",
         "urgent",
         "urgent_bytes",
         "wake",
@@ -144,6 +161,7 @@ class _Connection:
         self.initiator = initiator  # True when we dialled
         self.decoder = FrameDecoder(HANDSHAKE_FRAME_BYTES_MAX)
         self.peer_id: str | None = None  # set once the handshake succeeded
+        self.reserved = False  # set at registration: a peer that always gets a slot
         self.paused = False  # True while reading waits for on_message's pushback
         self.urgent: deque[bytes] = deque()  # encoded frames, sent before any bulk frame
         self.urgent_bytes = 0
@@ -174,6 +192,7 @@ class PeerNetwork:
     on_message(peer_id, data): called on the event loop for each received
     message; if it raises, the exception is logged and that connection closed.
     on_peer(peer_id, up): optional, called when a peer registers (True) or goes (False).
+    reserved(peer_id): True for a peer that always gets a connection (None: nobody).
     clock: monotonic seconds that bans are timed by; None: the event loop's clock
     (tests pass a fake one, or set `clock` before the first ban, to end a ban
     without waiting for it).
@@ -191,6 +210,7 @@ class PeerNetwork:
         *,
         on_peer: OnPeer | None = None,
         clock: Callable[[], float] | None = None,
+        reserved: Callable[[str], bool] | None = None,
     ) -> None:
         self.limits = limits if limits is not None else NetLimits()
         # Fail on bad configuration now, not on the first connection.
@@ -202,6 +222,7 @@ class PeerNetwork:
         self._dial = list(dict.fromkeys(dial))
         self._on_message = on_message
         self._on_peer = on_peer
+        self._reserved = reserved
         self.clock = clock
         self.node_id = key.public_key.hex()
         self.stats: dict[str, int] = dict.fromkeys(STAT_KEYS, 0)
@@ -209,6 +230,8 @@ class PeerNetwork:
         self._server: asyncio.Server | None = None
         self._peers: dict[str, _Connection] = {}  # registered, one per peer id
         self._conns: set[_Connection] = set()  # every live connection
+        # Connections still in their handshake, oldest first (the next to go).
+        self._handshaking: dict[_Connection, None] = {}
         self._writers: set[asyncio.StreamWriter] = set()  # sockets not yet fully closed
         # One task per closed socket waiting for it to finish closing. Never
         # cancelled: cancelling a wait_closed() cancels the future all its
@@ -361,15 +384,19 @@ class PeerNetwork:
 
     def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
-        if self._stopping or len(self._conns) >= self.limits.connections_max:
-            if not self._stopping:
-                self.stats["inbound_refused"] += 1
-                log.info("p2p refused an inbound connection: %d live", len(self._conns))
+        if self._stopping:
             self._close_writer(writer)
             return
         conn = _Connection(reader, writer, initiator=False)
         self._conns.add(conn)
         self._spawn(self._run(conn), f"net-{conn.label}")
+
+    def _is_reserved(self, peer_id: str) -> bool:
+        return self._reserved is not None and self._reserved(peer_id)
+
+    def _strangers(self) -> int:
+        """Registered connections of peers not reserved."""
+        return sum(not c.reserved for c in self._peers.values())
 
     async def _dial_loop(self, addr: Address) -> None:
         host, port = addr
@@ -426,6 +453,15 @@ class PeerNetwork:
                 self.stats["banned_refused"] += 1
                 log.info("p2p %s is banned; closing %s", peer_id[:12], conn.label)
                 return _Outcome()  # a dialler backs off as after a failure
+            conn.reserved = self._is_reserved(peer_id)
+            if (
+                not conn.reserved
+                and peer_id not in self._peers
+                and self._strangers() >= self.limits.connections_max
+            ):
+                self.stats["inbound_refused"] += 1
+                log.info("p2p refused %s (%s): connections_max strangers", peer_id[:12], conn.label)
+                return _Outcome()
             if self._register(conn, peer_id):
                 if dialled is not None:
                     self._dial_busy.discard(dialled)  # its dial loop now serves this connection
@@ -435,6 +471,18 @@ class PeerNetwork:
             self._close(conn, "ended")
 
     async def _handshake(self, conn: _Connection) -> str:
+        while len(self._handshaking) >= self.limits.handshakes_max:
+            oldest = next(iter(self._handshaking))
+            self.stats["handshakes_evicted"] += 1
+            log.info("p2p %s was still in its handshake; closed for a newer one", oldest.label)
+            self._close(oldest, "handshake evicted")
+        self._handshaking[conn] = None
+        try:
+            return await self._shake(conn)
+        finally:
+            self._handshaking.pop(conn, None)
+
+    async def _shake(self, conn: _Connection) -> str:
         hs = Handshake(
             self._key,
             self._chain_id,
@@ -505,6 +553,7 @@ class PeerNetwork:
             return
         conn.closed.set()
         self._conns.discard(conn)
+        self._handshaking.pop(conn, None)
         if conn.peer_id is not None and self._peers.get(conn.peer_id) is conn:
             del self._peers[conn.peer_id]
             self.stats["disconnects"] += 1
@@ -590,7 +639,14 @@ class PeerNetwork:
                     conn.wake.set()
                 self.stats["messages_out"] += count
                 self.stats["bytes_out"] += size
-                await writer.drain()
+                if conn.reserved:
+                    await writer.drain()
+                    continue
+                async with asyncio.timeout(self.limits.write_stall_s):
+                    await writer.drain()
+        except TimeoutError:  # before OSError, which it is a kind of
+            self.stats["write_stalls"] += 1
+            log.info("p2p %s read nothing for %ss; closing", conn.label, self.limits.write_stall_s)
         except OSError as exc:
             log.debug("p2p write to %s failed: %r", conn.label, exc)
         self._close(conn, "write failed")

@@ -146,6 +146,7 @@ class Node(ShellHooks):
             # snapshot is written in this version's image.
             log.warning("the store's snapshot does not fit this version (%s): replaying", exc)
             self.replica = replica(from_snapshot=False)
+        self._configured_peers = frozenset(p.key.lower() for p in self.node_config.peers)
         self._pruning: SqliteStore | None = None
         if prune:
             if not isinstance(self.store, SqliteStore):
@@ -163,6 +164,7 @@ class Node(ShellHooks):
             dial=[(p.host, p.port) for p in self.node_config.peers],
             on_message=self._on_peer_message,
             limits=NetLimits(),
+            reserved=self._reserved_peer,
         )
         self._stopping = asyncio.Event()
         self.failure: BaseException | None = None  # what stopped the node, if not a signal
@@ -417,6 +419,18 @@ class Node(ShellHooks):
                 self._waiter_count -= 1
                 if not fut.done():
                     fut.set_result(None)
+
+    def _reserved_peer(self, peer_id: str) -> bool:
+        """A configured peer, or a validator of the next height: never crowded out."""
+        if peer_id in self._configured_peers:
+            return True
+        try:
+            key = bytes.fromhex(peer_id)
+        except ValueError:
+            return False
+        view = self.replica.view
+        vs = view.validator_set(view.height + 1)
+        return vs is not None and vs.weight_of(key) > 0
 
     def _prune(self) -> None:
         """With --prune: drop what no kept snapshot needs, once a new one is stored."""
