@@ -347,6 +347,8 @@ class SimCluster:
             receipt_source=sources.receipt_proof,
             audit_source=sources.audit,
             registry=self.registry,
+            # Peers known by key, as a node knows them after the handshake.
+            peer_keys={n: mm.key.public_key for n, mm in self.members.items()},
         )
         log = self.readies.get(name)
         store = m.store if log is None else RecordingStore(m.store, log)

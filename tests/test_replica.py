@@ -243,6 +243,25 @@ def test_cut_off_replica_catches_up_through_commits_and_fetches() -> None:
     assert {CommitMsg, TxMsg} <= answered
 
 
+def test_an_idle_chain_catches_up_a_reply_after_another_not_a_heartbeat_after_another() -> None:
+    # Idle, the chain decides one empty checkpoint a second (the heartbeat), and
+    # consensus messages come that rarely: a catch-up that asked only when one
+    # arrived took a second for each reply of commits_per_reply_max.
+    net = cluster()
+    net.cut = {"r3"}
+    net.run_until(lambda: net.height("r0") >= 100, ms_max=200_000)
+    net.cut = set()
+    start = net.now_ms
+    net.run_until(lambda: net.height("r3") >= 100, ms_max=60_000)
+    took_ms = net.now_ms - start
+    replies = -(-100 // CONFIG.commits_per_reply_max)
+    assert took_ms < 2 * CONFIG.catchup_interval_ms + replies * 200, f"100 heights in {took_ms} ms"
+    asked = sum(
+        n for (src, _, t), n in net.traffic.delivered.items() if src == "r3" and t is CommitRequest
+    )
+    assert asked <= 100, f"{asked} requests for 100 heights"  # at most one a height
+
+
 @pytest.mark.parametrize("restart", [False, True])
 def test_decided_but_unexecuted_checkpoints_are_executed_in_a_quiet_network(
     restart: bool,

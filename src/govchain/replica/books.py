@@ -194,6 +194,14 @@ class PeerHeights:
         if old is None or height >= old.height or now_ms - old.at_ms >= self.window_ms:
             self._seen[key] = Claim(height, now_ms)
 
+    def highest(self, now_ms: int) -> tuple[bytes, int] | None:
+        """The validator that named the highest height within the window, and that height."""
+        live = [(h, k) for k, (h, t) in self._seen.items() if now_ms - t < self.window_ms]
+        if not live:
+            return None
+        height, key = max(live)
+        return key, height
+
     def ahead_weight(self, height: int, weight_of: Callable[[bytes], int], now_ms: int) -> int:
         """The weight of validators that named height or above within the window."""
         return sum(

@@ -6,6 +6,14 @@ commits_per_reply_max per reply); a message naming a future height makes
 this replica ask that peer for its own next height. Both are stamped in a
 books.SentBook, so each peer is helped (or asked) at most once per interval
 and within a byte budget and a per-peer share.
+
+A replica cannot take commits far ahead of what it has executed (a
+certificate is checked against the validator set of its height, which
+execution settles two heights before). So it also asks as soon as it has
+executed everything decided and a validator is known to be ahead
+(`ask_ahead`), instead of waiting for that validator's next consensus
+message: on an idle chain those come once a heartbeat, and catch-up went at
+a few heights a second.
 """
 
 from __future__ import annotations
@@ -46,6 +54,11 @@ class CatchUp:
             # Our own request, stamped under the negated height: apart from our answers.
             and self.sent.allow(peer, -our_height, now_ms)
         ):
+            self._send(peer, CommitRequest(our_height))
+
+    def ask_ahead(self, peer: str, our_height: int, now_ms: int) -> None:
+        """Ask peer, known to be ahead, for the commits from our_height (once per height)."""
+        if self.sent.allow(peer, -our_height, now_ms):
             self._send(peer, CommitRequest(our_height))
 
     def send_commits(self, peer: str, height: int, now_ms: int) -> None:

@@ -951,6 +951,20 @@ class Replica:
             if self._execute_decided():
                 self.consensus.recheck(now_ms)
                 self._fetch_wanted()
+        self._ask_ahead(now_ms)
+
+    def _ask_ahead(self, now_ms: int) -> None:
+        """Everything decided is executed, and a validator is ahead: ask it for commits now."""
+        if len(self.decided) > self.ledger.height:
+            return  # still executing what it has
+        best = self._heights.highest(now_ms)
+        if best is None or best[1] <= self.consensus.height:
+            return
+        key, _ = best
+        for peer, peer_key in self.peer_keys.items():
+            if peer_key == key and peer in self.peers:
+                self._catchup.ask_ahead(peer, self.consensus.height, now_ms)
+                return
 
     def _execute_decided(self) -> bool:
         progressed = False
