@@ -183,6 +183,15 @@ def test_a_node_with_prune_answers_410_for_a_pruned_transaction(
         assert f"final at height {old.height}" in r.json()["error"]["message"]
         assert api.get(f"/v1/txs/{old.tx_id.hex()}/proof").status_code in (410, 404)
         assert api.get(f"/v1/txs/{kept.tx_id.hex()}").status_code == 200
+        # A client sending a pruned transaction again learns that it is final.
+        original = _store(sim).get_tx(old.tx_id)
+        assert original is not None
+        r = api.post(
+            "/v1/txs",
+            content=original.tx.to_wire(),
+            headers={"content-type": "application/octet-stream"},
+        )
+        assert r.status_code < 300 and r.json()["status"] == "final", r.text
         assert api.get(f"/v1/dag/recent?limit={DAG_LIMIT_MAX}").status_code == 200
     finally:
         store.close()

@@ -122,7 +122,10 @@ def build_app(node: NodePort) -> Starlette:
         if r.state is SubmitState.WAITING:
             doc["missing"] = [m.hex() for m in r.missing]
         elif r.state is SubmitState.FINAL:
-            stored = node.store.get_tx(r.tx_id)
+            try:
+                stored = node.store.get_tx(r.tx_id)
+            except PrunedError:  # final long ago; this node kept only its id (--prune)
+                return doc
             if stored is not None:  # (it is: covered ids are stored before they are known)
                 doc["status"] = tx_json(stored.tx, stored.height, stored.receipt, view)["status"]
         return doc
