@@ -10,7 +10,11 @@ API answering at the chain's height, reporting its peak RSS:
 - as built: the store holds snapshots (replica/snapshot.py), so the node
   loads the newest and re-executes only the heights after it;
 - from genesis: a copy of the store with its snapshots deleted, which the
-  node replays whole (what every restart did before snapshots).
+  node replays whole (what every restart did before snapshots);
+- pruned: a copy pruned as `govchain node --prune` does (the ids of what
+  both snapshots hold final stay, the rest of those rows goes): how long the
+  prune takes, what it frees (pages SQLite reuses; `VACUUM` would hand them
+  back to the file system), and the node's start on it.
 
     python bench/bench_restart.py --txs 1000000 --dir /tmp/restart-1m
 """
@@ -252,7 +256,38 @@ def main() -> None:
         raw.execute("DELETE FROM snapshots")
     figures["from_genesis"] = time_start(bare, built["height"])
     shutil.rmtree(bare)
+    figures["pruned"] = prune_copy(home, args.dir / "pruned", built["height"])
     rep.emit(figures)
+
+
+def prune_copy(home: Path, copy: Path, height: int) -> dict[str, Any]:
+    """Prune a copy of home's store; time it, measure what it frees, and start a node on it."""
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(home, copy)
+    db = Home(copy).store_path
+    store = SqliteStore(db)
+    try:
+        t0 = time.perf_counter()
+        pruned = store.prune()
+        prune_s = time.perf_counter() - t0
+        pruned_to = store.pruned_height()
+    finally:
+        store.close()
+    with sqlite3.connect(db) as raw:
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page = raw.execute("PRAGMA page_size").fetchone()[0]
+        free = raw.execute("PRAGMA freelist_count").fetchone()[0]
+        total = raw.execute("PRAGMA page_count").fetchone()[0]
+    out: dict[str, Any] = {
+        "txs_pruned": pruned,
+        "pruned_to_height": pruned_to,
+        "prune_s": round(prune_s, 2),
+        "store_mb": round(total * page / 2**20, 1),
+        "freed_mb": round(free * page / 2**20, 1),
+        **time_start(copy, height),
+    }
+    shutil.rmtree(copy)
+    return out
 
 
 if __name__ == "__main__":

@@ -93,23 +93,38 @@ def test_prune_keeps_ids_receipts_and_the_snapshot_load(
 @pytest.mark.parametrize(
     ("change", "why"),
     [
-        ("body = x'01'", "holds more than its id"),
-        ("signature = x'00'", "holds more than its id"),
-        ("payload = x'00'", "holds more than its id"),
-        ("tx_id = x'00'", "not 32 bytes"),
+        ("UPDATE pruned_ids SET tx_id = x'00' WHERE seq = 1", "id is not 32 bytes"),
+        ("UPDATE pruned_ids SET seq = 1000000 WHERE seq = 1", "not below the mark"),
+        (
+            "INSERT INTO vertices (seq, tx_id, body, signature, payload) "
+            "VALUES (1, zeroblob(32), x'', x'', NULL)",
+            "below the pruned mark",
+        ),
     ],
 )
-def test_a_pruned_row_holding_anything_but_its_id_is_damage(
+def test_a_pruned_id_out_of_place_is_damage(
     sim: Simulation, sql: SqliteStore, db: Path, change: str, why: str
 ) -> None:
     assert sql.prune() > 0
     sql.close()
     raw = sqlite3.connect(db)
     with raw:
-        raw.execute(f"UPDATE vertices SET {change} WHERE seq = 1")
+        raw.execute(change)
     raw.close()
     with pytest.raises(DamagedStoreError, match=why):
         check_store(db, sim.genesis, full=True)
+
+
+def test_pruned_rows_free_their_pages_for_the_rows_to_come(sql: SqliteStore, db: Path) -> None:
+    next_seq = sql._next_seq
+    assert sql.prune() > 0
+    sql.close()
+    raw = sqlite3.connect(db)
+    raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert raw.execute("PRAGMA freelist_count").fetchone()[0] > 0
+    raw.close()
+    with SqliteStore(db) as again:
+        assert again._next_seq == next_seq, "a seq is never handed out twice"
 
 
 def test_an_emptied_row_above_the_mark_is_damage(

@@ -16,7 +16,7 @@ invisible to it, so the rows are checked against what the chain says of them:
   successor yet: the replay at start checks its state hash);
 - full=True adds every vertex and waiting row (its id is the hash of its
   header, its payload matches the hash the header names; a vertex pruned by
-  `--prune` holds its id and nothing else), every tx_index entry
+  `--prune` keeps a 32-byte id in pruned_ids, below the mark), every tx_index entry
   (its key is the first 8 bytes of the id it points to), and every audit row
   (canonical, its sequence number and height as keyed).
 
@@ -234,13 +234,8 @@ def _check_rows(path: Path, conn: sqlite3.Connection, report: IntegrityReport) -
             where = f"table {table}, seq {seq!r}"
             if not (isinstance(body, bytes) and isinstance(sig, bytes)):
                 raise DamagedStoreError(path, where, "header is not bytes")
-            if table == "vertices" and isinstance(seq, int) and seq < pruned_below:
-                # Pruned (--prune): only the id stays, and nothing else may.
-                if body or sig or payload is not None or not isinstance(vid, bytes):
-                    raise DamagedStoreError(path, where, "a pruned row holds more than its id")
-                if len(vid) != 32:
-                    raise DamagedStoreError(path, where, "a pruned row's id is not 32 bytes")
-                continue
+            if table == "vertices" and (not isinstance(seq, int) or seq < pruned_below):
+                raise DamagedStoreError(path, where, f"below the pruned mark {pruned_below}")
             if len(sig) != SIGNATURE_BYTES or tx_id(body, sig) != vid:
                 raise DamagedStoreError(path, where, "tx_id is not the hash of its header")
             if payload is not None:
@@ -250,9 +245,17 @@ def _check_rows(path: Path, conn: sqlite3.Connection, report: IntegrityReport) -
                     raise DamagedStoreError(path, where, f"header: {exc}") from exc
                 if not isinstance(payload, bytes) or payload_hash(payload) != named:
                     raise DamagedStoreError(path, where, "payload does not match its hash")
+    rows = conn.execute("SELECT seq, tx_id FROM pruned_ids")
+    for seq, vid in _fetched(rows):
+        report.rows_checked += 1
+        # Pruned (--prune): the id alone, of a vertex below the mark.
+        if not isinstance(seq, int) or not 1 <= seq < pruned_below:
+            raise DamagedStoreError(path, f"table pruned_ids, seq {seq!r}", "not below the mark")
+        if not isinstance(vid, bytes) or len(vid) != 32:
+            raise DamagedStoreError(path, f"table pruned_ids, seq {seq}", "id is not 32 bytes")
     rows = conn.execute(
-        "SELECT t.tx_key, t.seq, v.tx_id FROM tx_index AS t LEFT JOIN vertices AS v "
-        "ON v.seq = t.seq"
+        "SELECT t.tx_key, t.seq, coalesce(v.tx_id, p.tx_id) FROM tx_index AS t "
+        "LEFT JOIN vertices AS v ON v.seq = t.seq LEFT JOIN pruned_ids AS p ON p.seq = t.seq"
     )
     for key, seq, vid in _fetched(rows):
         report.rows_checked += 1

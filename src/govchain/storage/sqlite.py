@@ -52,10 +52,13 @@ Layout (schema version 6):
   executing the chain); there it is the height after the last one executed
   then. Redaction leaves the index alone: a redacted record never moved value.
   Added in version 6.
-- `pruned`: one row, `below_seq`: the vertices under it keep only their id
-  (`body` and `signature` empty, `payload` NULL), pruned by `prune()` (`govchain
-  node --prune`) once every kept snapshot holds them final, each at or below
-  `height` (that snapshot's). 1 and 0: none pruned. Added in version 8.
+- `pruned`: one row, `below_seq`: the vertices under it are pruned by
+  `prune()` (`govchain node --prune`) once every kept snapshot holds them
+  final, each at or below `height` (that snapshot's); 1 and 0: none pruned.
+  A pruned vertex leaves `vertices` (its pages go to SQLite's free list, for
+  the rows to come) and keeps only its id, in `pruned_ids` (seq, tx_id:
+  about 45 bytes a row, densely packed); its `redacted` row goes too (a load
+  reads only those after the snapshot). Added in version 8.
 
 Sequence keys keep inserts at the right edge of each B-tree. Everything read
 back is checked (canonical encodings, ids against headers, payloads against
@@ -190,6 +193,12 @@ PRUNED_TABLE = """CREATE TABLE pruned (
         below_seq INTEGER NOT NULL,
         height INTEGER NOT NULL
     )"""
+PRUNED_IDS_TABLE = """CREATE TABLE pruned_ids (
+        seq INTEGER PRIMARY KEY,
+        tx_id BLOB NOT NULL
+    )"""
+# The tables a vertex's id may be in, by seq: pruned ones keep only their id.
+_ID_TABLES = ("vertices", "pruned_ids")
 WAITING_TABLE = """CREATE TABLE waiting (
         seq INTEGER PRIMARY KEY,
         tx_id BLOB NOT NULL UNIQUE,
@@ -257,6 +266,7 @@ SCHEMA = (
     *MOVEMENT_TABLES,
     SNAPSHOTS_TABLE,
     PRUNED_TABLE,
+    PRUNED_IDS_TABLE,
 )
 TABLES = frozenset(
     {
@@ -276,6 +286,7 @@ TABLES = frozenset(
         "movement_index",
         "snapshots",
         "pruned",
+        "pruned_ids",
     }
 )
 
@@ -285,8 +296,8 @@ _VERTEX_COLUMNS = (
 )
 
 
-_STORED_IDS_BY_KEY = (  # marks: only "?"s, one per key
-    "SELECT v.tx_id FROM tx_index AS t JOIN vertices AS v ON v.seq = t.seq "
+_STORED_IDS_BY_KEY = (  # marks: only "?"s, one per key; table: one of _ID_TABLES
+    "SELECT v.tx_id FROM tx_index AS t JOIN {table} AS v ON v.seq = t.seq "
     "WHERE t.tx_key IN ({marks})"
 )
 
@@ -512,9 +523,23 @@ class SqliteStore:
                 if "pruned" not in tables:
                     c.execute(PRUNED_TABLE)
                     c.execute("INSERT INTO pruned (id, below_seq, height) VALUES (1, 1, 0)")
+                if "pruned_ids" not in tables:
+                    c.execute(PRUNED_IDS_TABLE)
                 c.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
-                tables.add("pruned")
+                tables.update(("pruned", "pruned_ids"))
                 version = SCHEMA_VERSION
+            if "pruned_ids" not in tables and version == SCHEMA_VERSION:
+                # Written by the first version 8, which pruned rows in place.
+                c.execute(PRUNED_IDS_TABLE)
+                (below,) = c.execute("SELECT below_seq FROM pruned").fetchone()
+                c.execute(
+                    "INSERT INTO pruned_ids (seq, tx_id) SELECT seq, tx_id FROM vertices "
+                    "WHERE seq < ? ORDER BY seq",
+                    (below,),
+                )
+                c.execute("DELETE FROM redacted WHERE seq < ?", (below,))
+                c.execute("DELETE FROM vertices WHERE seq < ?", (below,))
+                tables.add("pruned_ids")
             if version != SCHEMA_VERSION:
                 raise SchemaError(
                     f"{self.path} has schema version {version}, which this govchain cannot "
@@ -526,8 +551,10 @@ class SqliteStore:
     def _load_caches(self) -> None:
         c = self._conn
         with self._read_transaction():
+            # Pruning may have moved every vertex to pruned_ids: a seq is never reused.
             self._next_seq: int = c.execute(
-                "SELECT coalesce(max(seq), 0) + 1 FROM vertices"
+                "SELECT max(coalesce((SELECT max(seq) FROM vertices), 0), "
+                "coalesce((SELECT max(seq) FROM pruned_ids), 0)) + 1"
             ).fetchone()[0]
             self._decided_height: int = c.execute(
                 "SELECT coalesce(max(height), 0) FROM decided"
@@ -544,6 +571,16 @@ class SqliteStore:
                     (newest_low_seq(c),),
                 )
             }
+            pruned = c.execute("SELECT below_seq, height FROM pruned").fetchall()
+            if (
+                len(pruned) != 1
+                or not all(type(v) is int for v in pruned[0])
+                or pruned[0][0] < 1
+                or pruned[0][1] < 0
+            ):
+                raise CorruptStoreError("pruned", "id 1", f"holds {pruned!r:.80}")
+            self._pruned_below: int = pruned[0][0]
+            self._pruned_height: int = pruned[0][1]
             marks = c.execute("SELECT seq FROM tx_index_mark").fetchall()
             if len(marks) != 1 or type(marks[0][0]) is not int:
                 raise CorruptStoreError("tx_index_mark", "id 1", f"holds {marks!r:.80}")
@@ -558,16 +595,6 @@ class SqliteStore:
                     (self._index_mark,),
                 )
             }
-            pruned = c.execute("SELECT below_seq, height FROM pruned").fetchall()
-            if (
-                len(pruned) != 1
-                or not all(type(v) is int for v in pruned[0])
-                or pruned[0][0] < 1
-                or pruned[0][1] < 0
-            ):
-                raise CorruptStoreError("pruned", "id 1", f"holds {pruned!r:.80}")
-            self._pruned_below: int = pruned[0][0]
-            self._pruned_height: int = pruned[0][1]
             self._outcomes_cache: dict[int, tuple[list[int], list[_Outcome]]] = {}
             self._merging: list[tuple[int, int]] = []  # (tx_key, seq) in key order
             self._merged = 0  # how many of _merging are written
@@ -748,8 +775,12 @@ class SqliteStore:
             raise CorruptStoreError("tx_index_mark", "id 1", f"{mark} is past the vertices")
         if mark == 0:
             return
-        row = self._conn.execute("SELECT tx_id FROM vertices WHERE seq = ?", (mark,)).fetchone()
-        vid = _bytes("vertices", f"seq {mark}", row[0] if row else None, 32)
+        table = _ID_TABLES[mark < self._pruned_below]
+        row = self._conn.execute(
+            f"SELECT tx_id FROM {table} WHERE seq = ?",  # noqa: S608
+            (mark,),
+        ).fetchone()
+        vid = _bytes(table, f"seq {mark}", row[0] if row else None, 32)
         found = self._conn.execute(
             "SELECT 1 FROM tx_index WHERE tx_key = ? AND seq = ?", (tx_key(vid), mark)
         ).fetchone()
@@ -778,12 +809,19 @@ class SqliteStore:
         seq = self._recent.get(vid)
         if seq is not None:
             return seq
-        row = self._conn.execute(
-            "SELECT t.seq FROM tx_index AS t JOIN vertices AS v ON v.seq = t.seq "
-            "WHERE t.tx_key = ? AND v.tx_id = ?",
-            (tx_key(vid), vid),
-        ).fetchone()
-        return None if row is None else _int("tx_index", f"tx {vid.hex()}", row[0])
+        for table in self._id_tables():
+            row = self._conn.execute(
+                f"SELECT t.seq FROM tx_index AS t JOIN {table} AS v ON v.seq = t.seq "  # noqa: S608
+                "WHERE t.tx_key = ? AND v.tx_id = ?",
+                (tx_key(vid), vid),
+            ).fetchone()
+            if row is not None:
+                return _int("tx_index", f"tx {vid.hex()}", row[0])
+        return None
+
+    def _id_tables(self) -> tuple[str, ...]:
+        """Where ids are looked up: the vertices, and the pruned ones' ids once any are."""
+        return _ID_TABLES if self._pruned_below > 1 else _ID_TABLES[:1]
 
     def _decided_checkpoint(self, height: int) -> Checkpoint | None:
         row = self._conn.execute(
@@ -939,13 +977,11 @@ class SqliteStore:
             chunk = ids[start : start + _KEYS_PER_QUERY]
             marks = ",".join("?" * len(chunk))
             wanted = set(chunk)
-            query = _STORED_IDS_BY_KEY.format(marks=marks)
-            for (vid,) in self._conn.execute(
-                query,
-                [tx_key(v) for v in chunk],
-            ):
-                if vid in wanted:
-                    raise CommitError(f"vertex {vid.hex()} is already stored")
+            for table in self._id_tables():
+                query = _STORED_IDS_BY_KEY.format(marks=marks, table=table)
+                for (vid,) in self._conn.execute(query, [tx_key(v) for v in chunk]):
+                    if vid in wanted:
+                        raise CommitError(f"vertex {vid.hex()} is already stored")
 
     def _write_movements(self, ready: ReplicaReady) -> tuple[list[tuple[bytes, int]], int | None]:
         """Store the executions' movements; merge the account index when enough wait.
@@ -1208,11 +1244,12 @@ class SqliteStore:
     def prune(self) -> int:
         """Keep only the ids of the transactions every kept snapshot holds final; returns how many.
 
-        Their headers and payloads go (secure_delete zeroes the freed bytes);
-        the ids stay, so is_final(), the receipts of every height and the id
-        index answer as before, and get_tx() raises PrunedError for them. A
-        restart loads the newest snapshot, which never needs them; a replay
-        from the genesis can no longer run (load refuses it).
+        Their rows leave `vertices` for `pruned_ids` (secure_delete zeroes the
+        freed bytes; the freed pages take the rows to come); the ids stay, so
+        is_final(), the receipts of every height and the id index answer as
+        before, and get_tx() raises PrunedError for them. A restart loads the
+        newest snapshot, which never needs them; a replay from the genesis can
+        no longer run (load refuses it).
         """
         self._check_open()
         c = self._conn
@@ -1223,12 +1260,15 @@ class SqliteStore:
         below = _int("snapshots", "oldest", row[1])
         if below <= self._pruned_below:
             return 0
+        span = (self._pruned_below, below)
         with self._write_transaction():
-            pruned = c.execute(
-                "UPDATE vertices SET body = x'', signature = x'', payload = NULL "
-                "WHERE seq >= ? AND seq < ?",
-                (self._pruned_below, below),
-            ).rowcount
+            c.execute(
+                "INSERT INTO pruned_ids (seq, tx_id) SELECT seq, tx_id FROM vertices "
+                "WHERE seq >= ? AND seq < ? ORDER BY seq",
+                span,
+            )
+            c.execute("DELETE FROM redacted WHERE seq >= ? AND seq < ?", span)
+            pruned = c.execute("DELETE FROM vertices WHERE seq >= ? AND seq < ?", span).rowcount
             c.execute("UPDATE pruned SET below_seq = ?, height = ?", (below, height))
         self._pruned_below, self._pruned_height = below, height
         return pruned
@@ -1259,13 +1299,15 @@ class SqliteStore:
         lo, hi = prefix_bounds(prefix)
         if limit <= 0:
             return []
-        rows = self._conn.execute(
-            "SELECT v.tx_id FROM tx_index AS t JOIN vertices AS v ON v.seq = t.seq "
-            "WHERE t.tx_key BETWEEN ? AND ? AND v.tx_id BETWEEN ? AND ? "
-            "ORDER BY v.tx_id LIMIT ?",
-            (tx_key(lo), tx_key(hi), lo, hi, limit),
-        ).fetchall()
-        found = {_bytes("vertices", f"prefix {prefix}", row[0], 32) for row in rows}
+        found: set[bytes] = set()
+        for table in self._id_tables():
+            rows = self._conn.execute(
+                f"SELECT v.tx_id FROM tx_index AS t JOIN {table} AS v ON v.seq = t.seq "  # noqa: S608
+                "WHERE t.tx_key BETWEEN ? AND ? AND v.tx_id BETWEEN ? AND ? "
+                "ORDER BY v.tx_id LIMIT ?",
+                (tx_key(lo), tx_key(hi), lo, hi, limit),
+            ).fetchall()
+            found.update(_bytes(table, f"prefix {prefix}", row[0], 32) for row in rows)
         found.update(vid for vid in self._recent if lo <= vid <= hi)
         return sorted(found)[:limit]
 
@@ -1302,15 +1344,16 @@ class SqliteStore:
                 return []
             seqs = _decode("executed", key, row[1], SEQS_DECODER)
             ids: dict[int, bytes] = {}
-            for start in range(0, len(seqs), _KEYS_PER_QUERY):
-                chunk = seqs[start : start + _KEYS_PER_QUERY]
-                marks = ",".join("?" * len(chunk))
-                ids.update(
-                    c.execute(
-                        f"SELECT seq, tx_id FROM vertices WHERE seq IN ({marks})",  # noqa: S608
-                        chunk,
-                    ).fetchall()
-                )
+            for table in self._id_tables():
+                for start in range(0, len(seqs), _KEYS_PER_QUERY):
+                    chunk = seqs[start : start + _KEYS_PER_QUERY]
+                    marks = ",".join("?" * len(chunk))
+                    ids.update(
+                        c.execute(
+                            f"SELECT seq, tx_id FROM {table} WHERE seq IN ({marks})",  # noqa: S608
+                            chunk,
+                        ).fetchall()
+                    )
         missing = [s for s in seqs if s not in ids]
         if missing:
             raise CorruptStoreError("executed", key, f"order names missing vertex seq {missing[0]}")
