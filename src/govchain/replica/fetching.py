@@ -50,8 +50,10 @@ class Fetcher:
             return
         fresh: list[bytes] = []
         todo = list(ids)
-        while todo:
-            i = todo.pop(0)
+        k = 0
+        while k < len(todo):  # need() may add the ids a held cone lacks
+            i = todo[k]
+            k += 1
             if self.dag.has(i):
                 continue
             # A parent is charged to the source of the orphan that needs it, not
