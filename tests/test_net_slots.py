@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from pathlib import Path
 
 from govchain.crypto.keys import SigningKey
 from govchain.net.framing import encode_frame
+from govchain.node.devnet import create, free_port_base
+from govchain.node.files import Home
+from govchain.node.node import Node
 from test_net import LIMITS, Cluster, close, connected, eventually, raw_connect, raw_peer, run
 
 SLOTS = dataclasses.replace(LIMITS, connections_max=2, handshakes_max=3)
@@ -94,3 +98,24 @@ def test_a_reserved_peer_that_stops_reading_keeps_its_connection() -> None:
             del reader
 
     run(scenario)
+
+
+def test_a_node_reserves_its_configured_peers_and_the_validators(tmp_path: Path) -> None:
+    nodes = create(tmp_path / "devnet", 2, 1, free_port_base(3))
+    node = Node(Home(nodes[0].home))  # not started: only its choice of reserved peers
+    try:
+        configured = [p.key for p in node.node_config.peers]
+        assert len(configured) == 2  # the other validator and the observer
+        assert all(node._reserved_peer(k) for k in configured)
+        stranger = SigningKey.from_label("stranger").public_key.hex()
+        assert not node._reserved_peer(stranger)
+        assert not node._reserved_peer("not hex")
+        # A validator not (yet) in node.json: governance may add one at any time.
+        validator = node.genesis.validators.members[1].public_key.hex()
+        node._configured_peers = frozenset()
+        assert node._reserved_peer(validator)
+        members = {m.public_key.hex() for m in node.genesis.validators.members}
+        observer = next(k for k in configured if k not in members)
+        assert not node._reserved_peer(observer), "an observer is reserved only when configured"
+    finally:
+        node.store.close()
