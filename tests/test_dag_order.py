@@ -155,6 +155,21 @@ def test_uncovered_tips_are_sorted_and_capped() -> None:
     assert dag.uncovered_tips() == all_ids[4:]
 
 
+def test_a_dag_wider_than_the_cap_is_covered_oldest_tips_first() -> None:
+    # Lowest ids first would leave the highest tip behind for as long as the
+    # DAG stays wider than the cap; oldest first covers every tip in turn.
+    spec = {f"v{i}": ["G"] for i in range(6)}
+    txs = make_txs(spec)
+    dag = new_dag(tips_per_checkpoint_max=4)
+    newest_first = sorted(txs.values(), key=lambda t: t.id, reverse=True)
+    for at_ms, tx in enumerate(newest_first):
+        dag.admit(tx.to_wire(), at_ms)
+    highest = [t.id for t in newest_first]
+    assert dag.uncovered_tips() == sorted(highest[:4]), "the four admitted first"
+    dag.cover(dag.order_new(dag.uncovered_tips()), 1)
+    assert dag.uncovered_tips() == sorted(highest[4:])
+
+
 def test_tips_by_admission_time_cover_only_what_was_admitted_by_then() -> None:
     txs = make_txs({"a": ["G"], "b": ["a"], "c": ["b"], "d": ["G"]})
     dag = new_dag()

@@ -57,6 +57,11 @@ IDLE_CONNECTIONS_MAX = 32  # kept open per node between batches
 RECORD_MEDIA_TYPE = "text/plain; charset=utf-8"
 RECORD_FILLER = "the quick brown fox jumps over the lazy dog; " * 3  # ASCII, ~100 bytes a record
 BATCH_ENCODER = msgspec.msgpack.Encoder()
+# A sender's next transaction also names another sender's transaction promised
+# this long ago (gossiped to every node by then) and not longer: a DAG tip to
+# merge, as a wallet names its node's tips (soak_build.py says why).
+MERGE_AGE_S = (0.5, 5.0)
+MERGE_KEPT_MAX = 4_096
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +269,7 @@ class Load:
         self.until_s = math.inf  # no new transaction from then on
         self.give_up_s = math.inf  # an unpromised one is abandoned from then on
         self.timeout_s = 10.0
+        self._promised: deque[tuple[float, bytes]] = deque(maxlen=MERGE_KEPT_MAX)
         self.chains = [
             SenderChain(
                 key,
@@ -272,6 +278,7 @@ class Load:
                 self._payload_maker(i),
                 self._valid_until,
                 self.limits.stamp_bits_min,
+                merge=self._merge_parent,
             )
             for i, key in enumerate(keys)
         ]
@@ -283,6 +290,21 @@ class Load:
         self._idle: dict[str, list[NodeConnection]] = {n: [] for n in nodes}
         self._closed = False  # run() has returned: submit() sends nothing more
         self.build_cpu_s = 0.0  # CPU spent taking and building the senders' transactions
+
+    def _merge_parent(self) -> bytes | None:
+        """Another sender's transaction promised MERGE_AGE_S ago, to name as a parent, or None."""
+        young_s, old_s = MERGE_AGE_S
+        now = self.clock()
+        recent = self._promised
+        while recent and now - recent[0][0] > old_s:
+            recent.popleft()
+        for _ in range(3):  # the older part is most of it: a few draws find one
+            if not recent:
+                return None
+            at, vid = recent[self.rng.randrange(len(recent))]
+            if now - at >= young_s:
+                return vid
+        return None
 
     def _valid_until(self) -> int:
         # Half the window from the height last seen: never too far, never near expiry.
@@ -438,6 +460,7 @@ class Load:
             self.promises[item.tx.id] = Promise(
                 item.sender, body.nonce, name, item.first_sent_s, self.clock(), body.kind
             )
+            self._promised.append((self.clock(), item.tx.id))
             self._finish(item, True)
         elif verdict is Verdict.RETRY:
             self._retry(item, name, wait_s)
