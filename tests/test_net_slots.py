@@ -17,6 +17,7 @@ from govchain.node.devnet import create, free_port_base
 from govchain.node.files import Home
 from govchain.node.node import Node
 from test_net import LIMITS, Cluster, close, connected, eventually, raw_connect, raw_peer, run
+from test_net import Node as NetNode
 
 SLOTS = dataclasses.replace(LIMITS, connections_max=2, handshakes_max=3)
 
@@ -58,14 +59,21 @@ def test_a_flood_of_unfinished_handshakes_does_not_lock_out_a_peer() -> None:
     run(scenario)
 
 
+async def silent_peer(
+    c: Cluster, label: str, write_stall_s: float
+) -> tuple[NetNode, str, asyncio.StreamWriter]:
+    """A node (reserving "validator") and a hand-driven peer `label` that reads nothing."""
+    limits = dataclasses.replace(SLOTS, write_stall_s=write_stall_s, send_queue_max=4096)
+    a = await c.node("a", limits=limits, reserved=reserving("validator").__contains__)
+    _, writer, _ = await raw_peer(a, label)
+    await eventually(lambda: len(a.net.peers()) == 1)
+    return a, a.net.peers()[0], writer
+
+
 def test_a_stranger_that_stops_reading_loses_its_slot() -> None:
     async def scenario() -> None:
         async with Cluster() as c:
-            limits = dataclasses.replace(SLOTS, write_stall_s=0.3, send_queue_max=4096)
-            a = await c.node("a", limits=limits, reserved=reserving("validator").__contains__)
-            reader, writer, _ = await raw_peer(a, "stranger")
-            await eventually(lambda: len(a.net.peers()) == 1)
-            stranger = a.net.peers()[0]
+            a, stranger, writer = await silent_peer(c, "stranger", 0.3)
             chunk = b"x" * 60_000
             # Far more than the socket buffers hold; the stranger reads none of it.
             async with asyncio.timeout(5.0):
@@ -74,7 +82,6 @@ def test_a_stranger_that_stops_reading_loses_its_slot() -> None:
                     await asyncio.sleep(0.01)
             assert a.net.stats["write_stalls"] == 1, str(a.net.stats)
             await close(writer)
-            del reader
 
     run(scenario)
 
@@ -83,11 +90,7 @@ def test_a_reserved_peer_that_stops_reading_keeps_its_connection() -> None:
     # A partition stalls a validator's socket the same way; it must survive it.
     async def scenario() -> None:
         async with Cluster() as c:
-            limits = dataclasses.replace(SLOTS, write_stall_s=0.2, send_queue_max=4096)
-            a = await c.node("a", limits=limits, reserved=reserving("validator").__contains__)
-            reader, writer, _ = await raw_peer(a, "validator")
-            await eventually(lambda: len(a.net.peers()) == 1)
-            peer = a.net.peers()[0]
+            a, peer, writer = await silent_peer(c, "validator", 0.2)
             for _ in range(100):
                 a.net.send(peer, b"x" * 60_000)
                 await asyncio.sleep(0.01)
@@ -95,7 +98,6 @@ def test_a_reserved_peer_that_stops_reading_keeps_its_connection() -> None:
             writer.write(encode_frame(b"still here"))
             await eventually(lambda: a.inbox != [])
             await close(writer)
-            del reader
 
     run(scenario)
 

@@ -25,7 +25,7 @@ from govchain.storage.base import PrunedError, StoreError
 from govchain.storage.integrity import DamagedStoreError, check_store
 from govchain.storage.sqlite import SqliteStore
 from test_api_fuzz import AppClient
-from test_snapshots import _run, _store
+from test_snapshots import _run, _sqlite, _store
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +36,7 @@ def sim() -> Simulation:
 @pytest.fixture
 def db(sim: Simulation, tmp_path: Path) -> Path:
     """The chain of the simulation's v0, committed into a fresh SQLite store."""
-    path = tmp_path / "store.sqlite"
-    with SqliteStore(path) as sql:
-        for ready in _store(sim).readies:
-            sql.commit(ready)
-    return path
+    return _sqlite(sim, tmp_path / "store.sqlite")
 
 
 @pytest.fixture

@@ -66,6 +66,14 @@ def _store(sim: Simulation) -> RecordingStore:
     return store
 
 
+def _sqlite(sim: Simulation, db: Path) -> Path:
+    """db: a new SQLite store holding every commit of the simulation's v0."""
+    with SqliteStore(db) as sql:
+        for ready in _store(sim).readies:
+            sql.commit(ready)
+    return db
+
+
 def _replica(sim: Simulation, store: MemoryStore | SqliteStore, persisted: Persisted) -> Replica:
     sources = StoreSources(store)
     node = sim.nodes["v0"]
@@ -161,10 +169,7 @@ def test_sqlite_loads_the_snapshot_and_only_the_tail(sim: Simulation, tmp_path: 
 
 
 def test_a_damaged_snapshot_row_stops_the_load(sim: Simulation, tmp_path: Path) -> None:
-    db = tmp_path / "store.sqlite"
-    with SqliteStore(db) as sql:
-        for ready in _store(sim).readies:
-            sql.commit(ready)
+    db = _sqlite(sim, tmp_path / "store.sqlite")
     raw = sqlite3.connect(db)
     with raw:
         (data,) = raw.execute("SELECT data FROM snapshots ORDER BY height DESC LIMIT 1").fetchone()
@@ -322,10 +327,7 @@ def test_a_node_replays_from_genesis_when_its_snapshot_does_not_fit(
 
 def test_a_damaged_low_seq_stops_the_load(sim: Simulation, tmp_path: Path) -> None:
     """low_seq tells the load which vertices it may skip: the row's digest covers it too."""
-    db = tmp_path / "store.sqlite"
-    with SqliteStore(db) as sql:
-        for ready in _store(sim).readies:
-            sql.commit(ready)
+    db = _sqlite(sim, tmp_path / "store.sqlite")
     raw = sqlite3.connect(db)
     with raw:
         raw.execute(

@@ -49,6 +49,7 @@ from govchain.storage.sqlite import (
     audit_entry,
     tx_key,
 )
+from govchain.storage.sqlite_pruning import read_pruned_mark
 from govchain.storage.sqlite_rows import CorruptStoreError, decode_row
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -226,7 +227,7 @@ def _check_chain(
 
 def _check_rows(path: Path, conn: sqlite3.Connection, report: IntegrityReport) -> None:
     """Every stored transaction against its own hashes; the id index; the audit rows."""
-    pruned_below = _pruned_below(path, conn)
+    pruned_below, _ = read_pruned_mark(conn)
     for table in ("vertices", "waiting"):
         rows = conn.execute(f"SELECT seq, tx_id, body, signature, payload FROM {table}")  # noqa: S608
         for seq, vid, body, sig, payload in _fetched(rows):
@@ -270,15 +271,6 @@ def _check_rows(path: Path, conn: sqlite3.Connection, report: IntegrityReport) -
         entry = audit_entry(key, data)  # canonical as the hash chain has it
         if entry.seq != seq or entry.height != height:
             raise DamagedStoreError(path, f"table audit, {key}", "entry does not match its row")
-
-
-def _pruned_below(path: Path, conn: sqlite3.Connection) -> int:
-    """The seq under which vertices are pruned (1: none)."""
-    rows = conn.execute("SELECT below_seq FROM pruned").fetchall()
-    if len(rows) != 1 or type(rows[0][0]) is not int or rows[0][0] < 1:
-        raise DamagedStoreError(path, "table pruned", f"holds {rows!r:.80}")
-    below: int = rows[0][0]
-    return below
 
 
 def _fetched(cursor: sqlite3.Cursor) -> Iterator[tuple[object, ...]]:

@@ -52,13 +52,9 @@ Layout (schema version 6):
   executing the chain); there it is the height after the last one executed
   then. Redaction leaves the index alone: a redacted record never moved value.
   Added in version 6.
-- `pruned`: one row, `below_seq`: the vertices under it are pruned by
-  `prune()` (`govchain node --prune`) once every kept snapshot holds them
-  final, each at or below `height` (that snapshot's); 1 and 0: none pruned.
-  A pruned vertex leaves `vertices` (its pages go to SQLite's free list, for
-  the rows to come) and keeps only its id, in `pruned_ids` (seq, tx_id:
-  about 45 bytes a row, densely packed); its `redacted` row goes too (a load
-  reads only those after the snapshot). Added in version 8.
+- `pruned` and `pruned_ids` (sqlite_pruning.py): the vertices `prune()`
+  (`govchain node --prune`) took out of `vertices` once every kept snapshot
+  held them final, each kept as its id alone. Added in version 8.
 
 Sequence keys keep inserts at the right edge of each B-tree. Everything read
 back is checked (canonical encodings, ids against headers, payloads against
@@ -117,6 +113,14 @@ from govchain.storage.sqlite_movements import movement_row as _movement
 from govchain.storage.sqlite_movements import movement_rows as _movements
 from govchain.storage.sqlite_movements import movers as _movers
 from govchain.storage.sqlite_movements import mseq_range as _mseq_range
+from govchain.storage.sqlite_pruning import (
+    ID_TABLES,
+    NONE_PRUNED,
+    PRUNED_IDS_TABLE,
+    PRUNED_TABLE,
+    move_to_pruned,
+    read_pruned_mark,
+)
 from govchain.storage.sqlite_rows import KEYS_PER_QUERY as _KEYS_PER_QUERY
 from govchain.storage.sqlite_rows import (
     SEQS_DECODER,
@@ -188,17 +192,6 @@ AUDIT_DECODER = msgspec.msgpack.Decoder(AuditEntry)
 
 _STATUSES = frozenset(s.value for s in Status)
 
-PRUNED_TABLE = """CREATE TABLE pruned (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        below_seq INTEGER NOT NULL,
-        height INTEGER NOT NULL
-    )"""
-PRUNED_IDS_TABLE = """CREATE TABLE pruned_ids (
-        seq INTEGER PRIMARY KEY,
-        tx_id BLOB NOT NULL
-    )"""
-# The tables a vertex's id may be in, by seq: pruned ones keep only their id.
-_ID_TABLES = ("vertices", "pruned_ids")
 WAITING_TABLE = """CREATE TABLE waiting (
         seq INTEGER PRIMARY KEY,
         tx_id BLOB NOT NULL UNIQUE,
@@ -296,7 +289,7 @@ _VERTEX_COLUMNS = (
 )
 
 
-_STORED_IDS_BY_KEY = (  # marks: only "?"s, one per key; table: one of _ID_TABLES
+_STORED_IDS_BY_KEY = (  # marks: only "?"s, one per key; table: one of ID_TABLES
     "SELECT v.tx_id FROM tx_index AS t JOIN {table} AS v ON v.seq = t.seq "
     "WHERE t.tx_key IN ({marks})"
 )
@@ -482,7 +475,7 @@ class SqliteStore:
                 )
                 c.execute("INSERT INTO tx_index_mark (id, seq) VALUES (1, 0)")
                 c.execute("INSERT INTO movement_index (id, from_height, mark) VALUES (1, 1, 0)")
-                c.execute("INSERT INTO pruned (id, below_seq, height) VALUES (1, 1, 0)")
+                c.execute(NONE_PRUNED)
                 c.execute(f"PRAGMA application_id={APPLICATION_ID}")
                 return
             try:
@@ -522,7 +515,7 @@ class SqliteStore:
             if version == 7:  # version 8 added the pruning mark
                 if "pruned" not in tables:
                     c.execute(PRUNED_TABLE)
-                    c.execute("INSERT INTO pruned (id, below_seq, height) VALUES (1, 1, 0)")
+                    c.execute(NONE_PRUNED)
                 if "pruned_ids" not in tables:
                     c.execute(PRUNED_IDS_TABLE)
                 c.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
@@ -531,14 +524,7 @@ class SqliteStore:
             if "pruned_ids" not in tables and version == SCHEMA_VERSION:
                 # Written by the first version 8, which pruned rows in place.
                 c.execute(PRUNED_IDS_TABLE)
-                (below,) = c.execute("SELECT below_seq FROM pruned").fetchone()
-                c.execute(
-                    "INSERT INTO pruned_ids (seq, tx_id) SELECT seq, tx_id FROM vertices "
-                    "WHERE seq < ? ORDER BY seq",
-                    (below,),
-                )
-                c.execute("DELETE FROM redacted WHERE seq < ?", (below,))
-                c.execute("DELETE FROM vertices WHERE seq < ?", (below,))
+                move_to_pruned(c, 1, read_pruned_mark(c)[0])
                 tables.add("pruned_ids")
             if version != SCHEMA_VERSION:
                 raise SchemaError(
@@ -571,16 +557,7 @@ class SqliteStore:
                     (newest_low_seq(c),),
                 )
             }
-            pruned = c.execute("SELECT below_seq, height FROM pruned").fetchall()
-            if (
-                len(pruned) != 1
-                or not all(type(v) is int for v in pruned[0])
-                or pruned[0][0] < 1
-                or pruned[0][1] < 0
-            ):
-                raise CorruptStoreError("pruned", "id 1", f"holds {pruned!r:.80}")
-            self._pruned_below: int = pruned[0][0]
-            self._pruned_height: int = pruned[0][1]
+            self._pruned_below, self._pruned_height = read_pruned_mark(c)
             marks = c.execute("SELECT seq FROM tx_index_mark").fetchall()
             if len(marks) != 1 or type(marks[0][0]) is not int:
                 raise CorruptStoreError("tx_index_mark", "id 1", f"holds {marks!r:.80}")
@@ -775,7 +752,7 @@ class SqliteStore:
             raise CorruptStoreError("tx_index_mark", "id 1", f"{mark} is past the vertices")
         if mark == 0:
             return
-        table = _ID_TABLES[mark < self._pruned_below]
+        table = ID_TABLES[mark < self._pruned_below]
         row = self._conn.execute(
             f"SELECT tx_id FROM {table} WHERE seq = ?",  # noqa: S608
             (mark,),
@@ -821,7 +798,7 @@ class SqliteStore:
 
     def _id_tables(self) -> tuple[str, ...]:
         """Where ids are looked up: the vertices, and the pruned ones' ids once any are."""
-        return _ID_TABLES if self._pruned_below > 1 else _ID_TABLES[:1]
+        return ID_TABLES if self._pruned_below > 1 else ID_TABLES[:1]
 
     def _decided_checkpoint(self, height: int) -> Checkpoint | None:
         row = self._conn.execute(
@@ -1260,15 +1237,8 @@ class SqliteStore:
         below = _int("snapshots", "oldest", row[1])
         if below <= self._pruned_below:
             return 0
-        span = (self._pruned_below, below)
         with self._write_transaction():
-            c.execute(
-                "INSERT INTO pruned_ids (seq, tx_id) SELECT seq, tx_id FROM vertices "
-                "WHERE seq >= ? AND seq < ? ORDER BY seq",
-                span,
-            )
-            c.execute("DELETE FROM redacted WHERE seq >= ? AND seq < ?", span)
-            pruned = c.execute("DELETE FROM vertices WHERE seq >= ? AND seq < ?", span).rowcount
+            pruned = move_to_pruned(c, self._pruned_below, below)
             c.execute("UPDATE pruned SET below_seq = ?, height = ?", (below, height))
         self._pruned_below, self._pruned_height = below, height
         return pruned
