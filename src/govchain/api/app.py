@@ -25,6 +25,7 @@ from govchain.api.openapi import openapi_for
 from govchain.api.proof_doc import proof_doc, validator_changes_doc
 from govchain.api.reports_routes import reports_routes
 from govchain.api.state_reads import state_read_routes
+from govchain.api.sync_routes import sync_routes
 from govchain.api.trace_routes import trace_routes
 from govchain.api.views import (
     account_funds_json,
@@ -463,6 +464,7 @@ def build_app(node: NodePort) -> Starlette:
         *trace_routes(node, genesis_book),
         *wr_routes(node),
         *reports_routes(node),
+        *sync_routes(node),
         Route("/openapi.json", openapi),
         Route("/metrics", metrics),
         WebSocketRoute("/v1/events", events),

@@ -10,6 +10,7 @@ from govchain.api.chain_openapi import CHAIN_READ_PATHS
 from govchain.api.reports_openapi import REPORTS_PATHS
 from govchain.api.state_openapi import STATE_READ_PATHS
 from govchain.api.wr_openapi import WR_PATHS
+from govchain.node.sync_wire import HEIGHTS_PER_PAGE_MAX
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _SUBMITTED = {"$ref": "#/components/schemas/Submitted"}
@@ -71,6 +72,16 @@ def _get(
             for n, t, d in query
         )
     return {"get": op}
+
+
+def _msgpack(op: dict[str, Any]) -> dict[str, Any]:
+    """op answering 200 with msgpack bytes."""
+    binary = {"type": "string", "format": "binary"}
+    op["get"]["responses"]["200"] = {
+        "description": "OK",
+        "content": {"application/msgpack": {"schema": binary}},
+    }
+    return op
 
 
 def _also(op: dict[str, Any], codes: dict[str, str]) -> dict[str, Any]:
@@ -464,6 +475,36 @@ OPENAPI: dict[str, Any] = {
         **STATE_READ_PATHS,
         **WR_PATHS,
         **REPORTS_PATHS,
+        "/v1/sync/offer": _get(
+            "State sync: the newest snapshot at a sync height this node offers, once the"
+            " checkpoint after it certifies it: {height, decided, state_hash, image_bytes};"
+            " 404 no_offer when none"
+        ),
+        "/v1/sync/image/{height}": _msgpack(
+            _get(
+                "State sync: the offered snapshot's ledger image and live ids (msgpack"
+                " SyncImage, node/sync_wire.py); 404 no_image for any other height",
+                ["height"],
+            )
+        ),
+        "/v1/sync/heights": _msgpack(
+            _query(
+                _query(
+                    _get(
+                        "State sync: decided heights from `from` on, each with its checkpoint,"
+                        " certificate, receipts and audit entries (msgpack list of SyncHeight);"
+                        " 404 not_decided past the newest"
+                    ),
+                    "from",
+                    _QUERY_SCHEMAS["height"],
+                    "the first height",
+                    required=True,
+                ),
+                "count",
+                {"type": "integer", "minimum": 1, "maximum": HEIGHTS_PER_PAGE_MAX},
+                "at most this many heights (default 64; a page also stops near 16 MB)",
+            )
+        ),
         "/metrics": {
             "get": {
                 "summary": "Prometheus metrics of this node (text exposition format 0.0.4;"

@@ -132,6 +132,14 @@ def init(
     "(docs/snapshots.md); the full history stays on archive nodes",
 )
 @click.option(
+    "--state-sync",
+    "sync_from",
+    metavar="URL",
+    default=None,
+    help="a new node: start from the snapshot the peer at URL (its API) offers, checked "
+    "against the chain's certificates, instead of replaying history (docs/snapshots.md)",
+)
+@click.option(
     "--check-store",
     is_flag=True,
     help="check every row of the store (docs/disk-faults.md), print the result and exit",
@@ -144,6 +152,7 @@ def node(
     log_format: str,
     resync: bool,
     prune: bool,
+    sync_from: str | None,
     check_store: bool,
 ) -> None:
     """Run a node in the foreground until SIGINT or SIGTERM."""
@@ -154,6 +163,8 @@ def node(
         return
     if resync:
         node_store.resync(Home(home))
+    if sync_from is not None:
+        node_store.state_sync_into(Home(home), sync_from)
     # A stop asked for while the store loads and replays (seconds on a long
     # chain) is honoured once that is done, not by dying half-way: the event
     # loop's own handlers take over in Node.run.

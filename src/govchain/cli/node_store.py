@@ -10,13 +10,18 @@ from __future__ import annotations
 import logging
 import sqlite3
 
+import httpx
+
+from govchain.apps.catalog import registry_for
 from govchain.node.files import Home, read_genesis
+from govchain.node.state_sync import HTTP_TIMEOUT_S, state_sync
+from govchain.node.sync_wire import SyncError
 from govchain.storage.base import StoreError
 from govchain.storage.faults import store_fault
 from govchain.storage.integrity import DamagedStoreError, IntegrityReport, check_store, set_aside
 from govchain.storage.sqlite_rows import CorruptStoreError
 
-from .output import EXIT_FAILURE, CliError
+from .output import EXIT_FAILURE, EXIT_USAGE, CliError
 
 log = logging.getLogger("govchain.node")
 
@@ -32,6 +37,34 @@ def resync(home: Home) -> None:
         log.warning("--resync: no store at %s; starting empty", home.store_path)
     else:
         log.warning("--resync: %s set aside as %s; starting empty", home.store_path, moved)
+
+
+def state_sync_into(home: Home, url: str) -> None:
+    """Fill a new store from a peer's certified snapshot (--state-sync); a CliError if refused."""
+    path = home.store_path
+    if path.exists() and path.stat().st_size > 0:
+        raise CliError(
+            "store_exists",
+            f"--state-sync fills a new store, and {path} exists: add --resync to set it aside",
+            EXIT_USAGE,
+        )
+    genesis = read_genesis(home.genesis_path)
+    log.info("state sync from %s", url)
+    try:
+        with httpx.Client(base_url=url, timeout=HTTP_TIMEOUT_S) as client:
+            report = state_sync(path, genesis, registry_for(genesis), client)
+    except (SyncError, StoreError) as exc:
+        set_aside(path)  # a half-written store must not start as if whole
+        raise CliError("sync_failed", f"state sync from {url}: {exc}", EXIT_FAILURE) from None
+    log.info(
+        "state sync: snapshot at height %d, %d checkpoints, %d final transactions (ids and "
+        "receipts), image %d bytes, in %.1f s",
+        report.height,
+        report.decided,
+        report.txs_final,
+        report.image_bytes,
+        report.seconds,
+    )
 
 
 def checked(home: Home, full: bool = False) -> IntegrityReport:

@@ -91,6 +91,17 @@ class DagFrontier(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_f
     expiring: list[tuple[int, list[bytes]]]  # final ids still held, by the height they may go
 
 
+def live_after(
+    height: int, expiring: Iterable[tuple[int, Iterable[bytes]]]
+) -> list[tuple[int, bytes]]:
+    """(valid_until, id) of the final ids kept past height, sorted.
+
+    A final id is kept until max(valid_until, its final height): past height,
+    that is its valid_until.
+    """
+    return sorted((until, vid) for until, ids in expiring if until > height for vid in ids)
+
+
 class Dag:
     """Admitted vertices with their coverage; holds no sockets, clock or files.
 
@@ -162,6 +173,21 @@ class Dag:
             [t for t in self.tips if t not in vertices],
             list(self.latest_by_sender.items()),
             sorted((h, list(ids)) for h, ids in self._expiring.items()),
+        )
+
+    def live_final(self, height: int) -> list[tuple[int, bytes]]:
+        """(valid_until, id) of every final id still valid after height, sorted.
+
+        Called just after covering height, before any later one: then it is a
+        function of the chain alone (state/sync_point.py).
+        """
+        assert height == self.height, (height, self.height)
+        if self.limits.prune_covered:
+            return live_after(height, self._expiring.items())
+        return sorted(
+            (v.tx.body.valid_until, vid)
+            for vid, v in self.vertices.items()
+            if v.height is not None and v.tx.body.valid_until > height
         )
 
     def restore_frontier(

@@ -39,6 +39,9 @@ REGULATORS = 3  # the governance committee, weight 1 each
 COMMITTEE_THRESHOLD = 2
 GENESIS_TIER = 3  # validators, regulators and the auditor are fully identified
 DEVNET_APPS = ("warehouse",)  # the applications a devnet chain runs (issue 14)
+# Sync heights (state/sync_point.py): a new node can join from a snapshot this
+# recent; the image is written once per this many heights on every validator.
+DEVNET_SYNC_EVERY = 200
 PORT_MIN = 1024
 READY_TIMEOUT_S = 60.0
 READY_POLL_S = 0.1
@@ -109,6 +112,7 @@ def create(
     extra_balances: dict[bytes, int] | None = None,
     checkpoint_interval_ms: int = 0,
     empty_checkpoint_interval_ms: int | None = 1_000,
+    sync_every: int = DEVNET_SYNC_EVERY,
 ) -> list[DevnetNode]:
     """Write keys, genesis and every node's home under root (which must be new).
 
@@ -140,6 +144,7 @@ def create(
         empty_checkpoint_interval_ms=empty_checkpoint_interval_ms,
         typed_audit=True,  # validator changes in the audit log as data too
         apps=DEVNET_APPS,
+        sync_every=sync_every,
     )
     nodes = plan(root, validators, observers, port_base)
     node_keys = val_keys + [SigningKey(secrets.token_bytes(32)) for _ in range(observers)]

@@ -80,6 +80,7 @@ def genesis_to_json(g: Genesis) -> dict[str, Any]:
         # Only when on: files of chains made before the flag keep their exact form.
         **({"typed_audit": True} if g.typed_audit else {}),
         **({"apps": list(g.apps)} if g.apps else {}),
+        **({"sync_every": g.sync_every} if g.sync_every else {}),
         "hash": g.hash.hex(),
     }
 
@@ -143,6 +144,7 @@ def read_genesis(path: Path) -> Genesis:
             empty_checkpoint_interval_ms=_optional_int(doc.get("empty_checkpoint_interval_ms")),
             typed_audit=doc.get("typed_audit", False),
             apps=_names(doc.get("apps", [])),
+            sync_every=doc.get("sync_every", 0),
         )
     except FileError:
         raise

@@ -71,6 +71,7 @@ from govchain.state.ledger import Ledger
 from govchain.state.ledger_image import image_of, ledger_from_image
 from govchain.state.receipts import Receipt, ReceiptProof, prove
 from govchain.state.registry import Registry
+from govchain.state.sync_point import live_of, seal, sealed_hash
 
 # What no honest peer ever relays: it admits, so checks, before it gossips.
 # (Expiry, quotas, tier limits and duplicates depend on timing and state.)
@@ -397,6 +398,10 @@ class Replica:
         if snap.height > len(self.decided):
             raise ValueError(f"a snapshot at height {snap.height} beyond the decided")
         self.ledger = ledger_from_image(self.genesis, snap.ledger, self.ledger.registry)
+        if self.genesis.is_sync_height(snap.height):
+            # The image holds the writes' hash; the height's own folds the image in.
+            inner = self.ledger.state_hash
+            self.ledger.state_hash = sealed_hash(inner, snap.ledger, live_of(snap.frontier))
         if (
             self.ledger.height != snap.height
             or snap.frontier.height != snap.height
@@ -410,12 +415,12 @@ class Replica:
             self._purges.schedule(height, set(ids))
         self._txs_final = snap.txs_final
 
-    def _snapshot(self) -> Snapshot:
-        """This replica's snapshot after the height it executed last."""
+    def _snapshot(self, image: bytes | None = None) -> Snapshot:
+        """This replica's snapshot after the height it executed last (image: seal()'s)."""
         return Snapshot(
             self.ledger.height,
             self.ledger.state_hash,
-            image_of(self.ledger),
+            image_of(self.ledger) if image is None else image,
             self.dag.frontier(),
             self._purges.pending(),
             self._txs_final,
@@ -992,6 +997,10 @@ class Replica:
         self.dag.cover(order, cp.height)
         withheld = self._withheld.receipts_for(txs)
         result = self.ledger.execute(cp.height, txs, {**withheld, **(known or {})} or None)
+        image: bytes | None = None
+        if self.genesis.is_sync_height(cp.height):
+            image = seal(self.ledger, self.dag.live_final(cp.height))
+            result = replace(result, state_hash=self.ledger.state_hash)
         # Final as rejected, or redacted: the payload leaves memory and the store
         # once the next checkpoint certifies this height (_purge_certified); the
         # header and receipt stay.
@@ -1017,8 +1026,12 @@ class Replica:
         if policy is not None and not self._replaying:
             since_txs, since_heights = self._since_snapshot
             self._since_snapshot = (since_txs + len(txs), since_heights + 1)
-            if policy.due(*self._since_snapshot):
-                self._out.snapshot = self._snapshot()
+            # A chain with sync heights snapshots there only: the image is made
+            # anyway, and a snapshot there is one peers can join from.
+            if image is not None or (
+                self.genesis.sync_every == 0 and policy.due(*self._since_snapshot)
+            ):
+                self._out.snapshot = self._snapshot(image)
                 self._since_snapshot = (0, 0)
         kept_max = self.config.executions_kept_max
         while len(self.executions) > 1 and (

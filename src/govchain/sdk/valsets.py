@@ -25,7 +25,7 @@ itself: that is why a trusted point must be recent (docs/trust.md).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -384,6 +384,34 @@ class ValidatorSets:
             schedule.change(change.public_key, change.new_weight, start)
         except ValueError as exc:
             raise ValsetError(f"audit entry seq {e.seq} leaves an invalid set: {exc}") from None
+
+    # -- following a chain height by height (state sync) --------------------------
+    def from_genesis(self, until: int) -> None:
+        """Start from the genesis set, to be extended height by height up to until."""
+        if self.trust.height != 0:
+            raise ValsetError("a chain followed height by height starts at the genesis")
+        self.until = until
+        self.schedule = Schedule(Scheduled(1, self.genesis.validators))
+
+    def extend(
+        self,
+        height: int,
+        previous: Checkpoint | None,
+        entries: Sequence[AuditEntry],
+        checkpoint: Checkpoint,
+        certificate: Certificate,
+    ) -> None:
+        """Certify checkpoint height + 1, then apply height's entries; ValsetError naming a fault.
+
+        previous: checkpoint `height` (None for height 0), certified before.
+        """
+        if checkpoint.height != height + 1 or checkpoint.chain_id != self.genesis.chain_id:
+            raise ValsetError(f"checkpoint {checkpoint.height} given for height {height + 1}")
+        err = self.certified_error(checkpoint, checkpoint.hash.hex(), certificate)
+        if err is not None:
+            raise ValsetError(err)
+        claimed = checkpoint.hash.hex()
+        self._apply(_Handoff(height, previous, tuple(entries), checkpoint, claimed, certificate))
 
     # -- checking checkpoints ----------------------------------------------------
     def at(self, height: int) -> ValidatorSet | None:

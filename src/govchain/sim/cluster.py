@@ -259,6 +259,9 @@ class Simulation:
             ),
             typed_audit=True,  # as every chain made now: the reweigh's entry is typed
             apps=("warehouse",),  # every seed runs the warehouse (sim/wr_workload.py)
+            # Sync heights as often as snapshots: every seed checks their hashes
+            # agree and that restarts resume from sealed snapshots.
+            sync_every=SIM_SNAPSHOT_HEIGHTS,
         )
         byz_idx = sorted(self.rng.sample(range(cfg.validators), cfg.byzantine))
         if cfg.byzantine == 1:

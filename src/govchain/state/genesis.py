@@ -29,7 +29,9 @@ APPS_MAX = 16
 # Fields added after genesis documents existed, in struct order at its end: while
 # the last of them are at their default they are left out of the hash, so older
 # documents keep theirs (msgspec writes trailing defaults of array_like structs).
-_HASH_TRIMMED_WHEN_DEFAULT = ("typed_audit", "apps")
+_HASH_TRIMMED_WHEN_DEFAULT = ("typed_audit", "apps", "sync_every")
+# State sync: at most one certified image per this many heights, at least this far apart.
+SYNC_EVERY_MAX = 1_000_000
 
 
 class UnicodeVersionError(RuntimeError):
@@ -76,6 +78,11 @@ class Genesis(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_field
     (KNOWN_APPS; apps/catalog.py registry_for builds the registry from them).
     Empty, it is left out of the hash, and so is typed_audit when off; with
     any application every field is hashed.
+    sync_every: every height that is a multiple of it is a sync height, where
+    the state hash also commits the ledger's whole image, so that a new node
+    can start from a peer's snapshot checked against a certified checkpoint
+    (state/sync_point.py, docs/snapshots.md). 0 (the default): none, and the
+    field is left out of the hash.
     """
 
     chain_id: str
@@ -96,6 +103,7 @@ class Genesis(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_field
     empty_checkpoint_interval_ms: int | None = 1_000
     typed_audit: bool = False
     apps: tuple[str, ...] = ()
+    sync_every: int = 0
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.chain_id) <= 64:
@@ -112,6 +120,8 @@ class Genesis(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_field
         self._check_committee()
         self._check_identities()
         self._check_apps()
+        if type(self.sync_every) is not int or not 0 <= self.sync_every <= SYNC_EVERY_MAX:
+            raise ValueError(f"sync_every must lie in 0..{SYNC_EVERY_MAX}")
         if not 0 <= self.checkpoint_interval_ms <= CHECKPOINT_INTERVAL_MS_MAX:
             raise ValueError(f"checkpoint_interval_ms must lie in 0..{CHECKPOINT_INTERVAL_MS_MAX}")
         empty = self.empty_checkpoint_interval_ms
@@ -160,6 +170,10 @@ class Genesis(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_field
         for name in apps:
             if name not in KNOWN_APPS:
                 raise ValueError(f"unknown app {name!r}; known: {', '.join(KNOWN_APPS)}")
+
+    def is_sync_height(self, height: int) -> bool:
+        """True when the state hash after height also commits the ledger's image."""
+        return self.sync_every > 0 and height > 0 and height % self.sync_every == 0
 
     @property
     def supply(self) -> int:

@@ -15,6 +15,7 @@ from govchain.consensus.messages import Certificate, Checkpoint
 from govchain.crypto.keys import SIGNATURE_BYTES
 from govchain.dag.tx import Transaction, payload_hash, tx_id
 from govchain.replica.replica import Persisted, ReplicaReady
+from govchain.replica.snapshot import Snapshot
 from govchain.state.audit import AuditEntry
 from govchain.state.receipts import Receipt
 from govchain.storage.movement_snapshot import MovementSnapshot
@@ -55,6 +56,10 @@ class Store(Protocol):
 
     def commit(self, ready: ReplicaReady) -> None:
         """Store a replica's output atomically (no-op when it holds nothing to persist)."""
+        ...
+
+    def newest_snapshot(self) -> Snapshot | None:
+        """The newest snapshot kept (what a restart loads), or None."""
         ...
 
     def get_tx(self, tx_id: bytes) -> StoredTx | None:
@@ -149,6 +154,23 @@ def prefix_bounds(prefix: str) -> tuple[bytes, bytes]:
         raise ValueError("an id prefix is 1 to 64 lowercase hex characters")
     width = HASH_BYTES * 2
     return bytes.fromhex(prefix.ljust(width, "0")), bytes.fromhex(prefix.ljust(width, "f"))
+
+
+@dataclass(frozen=True, slots=True)
+class SyncedHistory:
+    """What state sync checked and a store keeps in place of replaying (node/state_sync.py).
+
+    decided: every checkpoint 1..n with its certificate. receipts[h - 1]: the
+    receipts of height h, for h up to snapshot.height, each height's checked
+    against the receipts root the next checkpoint certifies; audit: their
+    heights' entries, checked against the certified heads. No transaction is
+    kept: the store is a pruned one from its first height.
+    """
+
+    decided: list[tuple[Checkpoint, Certificate]]
+    receipts: list[list[Receipt]]
+    audit: list[AuditEntry]
+    snapshot: Snapshot
 
 
 class StoreError(Exception):

@@ -85,6 +85,11 @@ class MemoryStore:
             snapshot=snap,
         )
 
+    def newest_snapshot(self) -> Snapshot | None:
+        """The newest snapshot kept, or None."""
+        self._open()
+        return self._snapshot
+
     def commit(self, ready: ReplicaReady) -> None:
         """Check everything first, then apply; a refused commit changes nothing."""
         self._open()

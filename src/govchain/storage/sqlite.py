@@ -86,6 +86,7 @@ from govchain.crypto.keys import SIGNATURE_BYTES
 from govchain.dag.tx import Transaction, decode_body, payload_hash, tx_id
 from govchain.replica.execution import Execution
 from govchain.replica.replica import Persisted, ReplicaReady
+from govchain.replica.snapshot import Snapshot
 from govchain.state.audit import AuditEntry
 from govchain.state.ledger import Executed
 from govchain.state.receipts import Receipt, Status, reason_ok, receipts_root
@@ -94,6 +95,7 @@ from govchain.storage.base import (
     PrunedError,
     StoredTx,
     StoreError,
+    SyncedHistory,
     check_ready,
     check_tx,
     prefix_bounds,
@@ -1242,6 +1244,62 @@ class SqliteStore:
             c.execute("UPDATE pruned SET below_seq = ?, height = ?", (below, height))
         self._pruned_below, self._pruned_height = below, height
         return pruned
+
+    def install_synced(self, history: SyncedHistory) -> None:
+        """Write what state sync checked into this new, empty store, in one transaction.
+
+        The result is a store pruned up to the snapshot's height: each final
+        transaction is an id in pruned_ids with its covered row and receipt,
+        and the movement index starts after the snapshot.
+        """
+        self._check_open()
+        snap = history.snapshot
+        s = snap.height
+        decided = history.decided
+        if len(history.receipts) != s or len(decided) <= s:
+            raise StoreError("a synced history needs receipts up to its snapshot, decided past it")
+        c = self._conn
+        with self._write_transaction():
+            if c.execute("SELECT count(*) FROM decided").fetchone()[0] or self._next_seq != 1:
+                raise StoreError(f"{self.path}: state sync writes only into a new store")
+            c.executemany(
+                "INSERT INTO decided (height, checkpoint, certificate) VALUES (?, ?, ?)",
+                [(cp.height, encode(cp), encode(cert)) for cp, cert in decided],
+            )
+            seq = 1
+            ids: list[tuple[int, bytes]] = []
+            executed: list[tuple[int, bytes, bytes, bytes, bytes, bytes]] = []
+            covered: list[tuple[int, int, int]] = []
+            for h, receipts in enumerate(history.receipts, 1):
+                order = list(range(seq, seq + len(receipts)))
+                ids.extend((q, rc.tx_id) for q, rc in zip(order, receipts, strict=True))
+                covered.extend((q, h, i) for i, q in enumerate(order))
+                seq += len(receipts)
+                outcomes = [
+                    _Outcome(r.status, r.reason, r.rule, r.governance_ref) for r in receipts
+                ]
+                nxt = decided[h][0]  # checkpoint h + 1 certifies height h's execution
+                row = (nxt.state_hash, nxt.receipts_root, nxt.audit_head)
+                executed.append((h, *row, encode(order), encode(outcomes)))
+            self._write_executed(executed)
+            c.executemany("INSERT INTO pruned_ids (seq, tx_id) VALUES (?, ?)", ids)
+            self._write_covered(covered)
+            self._write_index(_index_rows((vid, q) for q, vid in ids), seq - 1)
+            c.executemany(
+                "INSERT INTO audit (seq, height, entry) VALUES (?, ?, ?)",
+                [(e.seq, e.height, e.canonical) for e in history.audit],
+            )
+            write_snapshot(c, snap, seq)
+            c.execute("UPDATE pruned SET below_seq = ?, height = ?", (seq, s))
+            c.execute("UPDATE movement_index SET from_height = ?, mark = 0", (s + 1,))
+        self._load_caches()
+
+    def newest_snapshot(self) -> Snapshot | None:
+        """The newest snapshot kept, checked against its digest, or None."""
+        self._check_open()
+        with self._read_transaction():
+            found = read_snapshot(self._conn)
+        return None if found is None else found[0]
 
     def pruned_height(self) -> int:
         """Transactions final at or below this height may be pruned (0: nothing is)."""

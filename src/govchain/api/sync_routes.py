@@ -1,0 +1,118 @@
+"""State sync over HTTP: what a node offers to peers that join from its snapshot.
+
+GET /v1/sync/offer: the newest snapshot at a sync height (state/sync_point.py)
+this node holds, once the checkpoint after it is decided (it certifies the
+snapshot's state), as JSON; 404 no_offer otherwise.
+GET /v1/sync/image/{height}: that snapshot's ledger image and live ids
+(msgpack, node/sync_wire.py SyncImage); 404 no_image for any other height.
+GET /v1/sync/heights?from=H&count=N: decided heights from H on, each with its
+checkpoint, certificate, receipts and audit entries (msgpack list of
+SyncHeight; never the transactions), at most N (1..256) and about 16 MB.
+
+Everything served is certified by the chain: a joiner checks it all
+(node/state_sync.py) and trusts this node for nothing but availability.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from govchain.api.chain_reads import HEIGHT_MAX, optional_int_arg
+from govchain.api.errors import ApiError, height_arg
+from govchain.codec import encode
+from govchain.node.sync_wire import (
+    HEIGHTS_PER_PAGE_MAX,
+    PAGE_BYTES_MAX,
+    SyncHeight,
+    SyncImage,
+    encode_heights,
+)
+from govchain.state.sync_point import live_of
+
+if TYPE_CHECKING:
+    from govchain.api.port import NodePort
+
+MSGPACK_TYPE = "application/msgpack"
+HEIGHTS_COUNT_DEFAULT = 64
+_RECEIPT_BYTES = 64  # about what one receipt takes in a page (its id and outcome)
+
+
+def sync_routes(node: NodePort) -> list[Route]:
+    """The three state-sync routes, reading node's store."""
+    cached: dict[int, bytes] = {}  # the image answer of the newest offer, by height
+
+    def offered() -> tuple[int, bytes] | None:
+        """(height, SyncImage bytes) of the newest offerable snapshot, or None."""
+        store = node.store
+        snap = store.newest_snapshot()
+        if snap is None or not node.genesis.is_sync_height(snap.height):
+            return None
+        if store.decided_height() <= snap.height:
+            return None  # nothing certifies it yet
+        answer = cached.get(snap.height)
+        if answer is None:
+            doc = SyncImage(snap.height, snap.ledger, live_of(snap.frontier), snap.txs_final)
+            answer = encode(doc)
+            cached.clear()
+            cached[snap.height] = answer
+        return snap.height, answer
+
+    async def offer(request: Request) -> JSONResponse:
+        """The newest snapshot a joiner can start from."""
+        found = offered()
+        if found is None:
+            raise ApiError(404, "no_offer", "this node holds no certified snapshot to offer yet")
+        height, answer = found
+        decided = node.store.get_checkpoint(height + 1)
+        assert decided is not None  # offered() checked the decided height
+        return JSONResponse(
+            {
+                "height": height,
+                "decided": node.store.decided_height(),
+                "state_hash": decided[0].state_hash.hex(),
+                "image_bytes": len(answer),
+            }
+        )
+
+    async def image(request: Request) -> Response:
+        """The offered snapshot's image and live ids."""
+        height = height_arg(request.path_params["height"], "height must be a decimal integer")
+        found = offered()
+        if found is None or found[0] != height:
+            raise ApiError(404, "no_image", f"no snapshot at height {height} is offered")
+        return Response(found[1], media_type=MSGPACK_TYPE)
+
+    async def heights(request: Request) -> Response:
+        """Decided heights with their certificates, receipts and audit entries."""
+        start = optional_int_arg(request, "from", 1, HEIGHT_MAX)
+        if start is None:
+            raise ApiError(400, "bad_from", "from (the first height) is required")
+        count = optional_int_arg(request, "count", 1, HEIGHTS_PER_PAGE_MAX)
+        store = node.store
+        top = store.decided_height()
+        if start > top:
+            raise ApiError(404, "not_decided", f"height {start} is not decided (top {top})")
+        last = min(top, start + (count or HEIGHTS_COUNT_DEFAULT) - 1)
+        out: list[SyncHeight] = []
+        size = 0
+        for h in range(start, last + 1):
+            decided = store.get_checkpoint(h)
+            assert decided is not None  # every height up to the top is stored
+            executed = store.state_hash_at(h) is not None
+            receipts = store.receipts(h) if executed else []
+            entries = [e.canonical for e in store.audit(h, h)] if executed else []
+            out.append(SyncHeight(decided[0], decided[1], executed, receipts, entries))
+            size += 512 + len(receipts) * _RECEIPT_BYTES + sum(len(e) for e in entries)
+            if size >= PAGE_BYTES_MAX:
+                break
+        return Response(encode_heights(out), media_type=MSGPACK_TYPE)
+
+    return [
+        Route("/v1/sync/offer", offer),
+        Route("/v1/sync/image/{height}", image),
+        Route("/v1/sync/heights", heights),
+    ]

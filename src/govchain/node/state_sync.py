@@ -1,0 +1,236 @@
+"""State sync: a new node starts from a peer's snapshot instead of replaying history.
+
+The joiner trusts the peer for nothing but availability. From the genesis it
+reads every decided height's checkpoint and certificate, and checks each
+certificate against the validator set the chain established so far (the
+validator changes in the audit entries, each height's entries tied to the
+audit heads the checkpoints certify: sdk/valsets.py). Each executed height's
+receipts must give the receipts root the next checkpoint certifies. Then it
+takes the snapshot at the offered sync height s and checks its image and live
+ids against the state hash checkpoint s + 1 certifies (state/sync_point.py).
+
+What it keeps is a pruned store (storage: install_synced): every checkpoint
+and certificate, every receipt and audit entry up to s, the snapshot, and no
+transaction. The node then starts as after a restart: it fetches the cones of
+the heights after s from peers and executes them, checking each state hash.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from govchain.consensus.messages import Certificate, Checkpoint
+from govchain.dag.graph import DagFrontier
+from govchain.node.sync_wire import (
+    HEIGHTS_PER_PAGE_MAX,
+    IMAGE_ANSWER_BYTES_MAX,
+    PAGE_BYTES_MAX,
+    SyncError,
+    SyncHeight,
+    SyncImage,
+    audit_entries,
+    decode_heights,
+    decode_image,
+)
+from govchain.replica.snapshot import Snapshot
+from govchain.sdk.valsets import ValidatorSets, ValsetError
+from govchain.state.audit import AuditEntry
+from govchain.state.genesis import Genesis
+from govchain.state.image import ImageError
+from govchain.state.ledger_image import ledger_from_image, read_image
+from govchain.state.receipts import Receipt, receipts_root
+from govchain.state.registry import Registry
+from govchain.state.sync_point import expiring_of, sealed_hash
+from govchain.storage.base import SyncedHistory
+from govchain.storage.sqlite import SqliteStore
+
+log = logging.getLogger("govchain.sync")
+
+HEIGHT_LIMIT = 10**15  # no chain we follow is longer; bounds the follower's schedule
+OFFER_BYTES_MAX = 4_096
+HTTP_TIMEOUT_S = 60.0  # one page or the image: generous, a slow peer is still a peer
+
+
+class _NotFoundError(SyncError):
+    """The peer answered 404."""
+
+
+class ChainFollower:
+    """Decided heights, checked one by one from the genesis (pure: no I/O)."""
+
+    def __init__(self, genesis: Genesis) -> None:
+        self.genesis = genesis
+        self._sets = ValidatorSets(genesis)
+        self._sets.from_genesis(HEIGHT_LIMIT)
+        self.decided: list[tuple[Checkpoint, Certificate]] = []
+        self.receipts: list[list[Receipt]] = []  # of heights 1..len(decided) - 1
+        self.audit: list[AuditEntry] = []
+        self._last: SyncHeight | None = None  # the newest height: its execution awaits the next
+        self._complete = False
+
+    @property
+    def complete(self) -> bool:
+        """A height the peer had not executed came: nothing can be checked past it."""
+        return self._complete
+
+    def add(self, sh: SyncHeight) -> bool:
+        """Check the next height (SyncError naming the fault); False when none can follow it."""
+        if self._complete:
+            raise SyncError("heights past one the peer had not executed")
+        h = len(self.decided) + 1
+        prev = self._last
+        entries = audit_entries(prev.audit) if prev is not None else []
+        if any(e.height != h - 1 for e in entries):
+            raise SyncError(f"height {h - 1} carries an audit entry of another height")
+        previous = self.decided[-1][0] if self.decided else None
+        try:
+            self._sets.extend(h - 1, previous, entries, sh.checkpoint, sh.certificate)
+        except ValsetError as exc:
+            raise SyncError(str(exc)) from None
+        if prev is not None:
+            self._check_receipts(h - 1, prev.receipts, sh.checkpoint.receipts_root)
+            self.receipts.append(prev.receipts)
+            self.audit.extend(entries)
+        self.decided.append((sh.checkpoint, sh.certificate))
+        self._last = sh
+        if not sh.executed:
+            self._complete = True
+        return not self._complete
+
+    @staticmethod
+    def _check_receipts(h: int, receipts: list[Receipt], root: bytes) -> None:
+        for i, rc in enumerate(receipts):
+            if rc.height != h or rc.index != i:
+                raise SyncError(f"receipt {i} of height {h} names its place wrongly")
+        if receipts_root(receipts) != root:
+            raise SyncError(f"the receipts of height {h} do not give the certified root")
+
+
+def checked_snapshot(
+    genesis: Genesis, registry: Registry, follower: ChainFollower, img: SyncImage
+) -> Snapshot:
+    """The snapshot a store keeps, once img agrees with what the chain certifies."""
+    s = img.height
+    if not genesis.is_sync_height(s):
+        raise SyncError(f"height {s} is no sync height of this chain")
+    if len(follower.decided) <= s or len(follower.receipts) < s:
+        raise SyncError(f"the certified heights do not reach past the snapshot at {s}")
+    try:
+        doc = read_image(img.image)
+    except ImageError as exc:
+        raise SyncError(f"the image: {exc}") from None
+    certifying = follower.decided[s][0]
+    if doc.height != s or sealed_hash(doc.state_hash, img.image, img.live) != certifying.state_hash:
+        raise SyncError(
+            f"the image and live ids do not give the state hash checkpoint {s + 1} certifies"
+        )
+    if doc.receipts_root != certifying.receipts_root:
+        raise SyncError("the image's receipts root is not the certified one")
+    try:
+        ledger = ledger_from_image(genesis, img.image, registry)
+    except ImageError as exc:
+        raise SyncError(f"the image does not restore: {exc}") from None
+    if ledger.audit_head != certifying.audit_head:
+        raise SyncError("the image's audit head is not the certified one")
+    txs_final = sum(len(r) for r in follower.receipts[:s])
+    tips = list(follower.decided[s - 1][0].tips)
+    frontier = DagFrontier(s, tips, [], expiring_of(img.live))
+    return Snapshot(s, certifying.state_hash, img.image, frontier, [], txs_final)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    """What a state sync did, for its log line and the CLI."""
+
+    height: int  # the snapshot's
+    decided: int  # checkpoints checked and kept
+    txs_final: int  # final transactions whose ids and receipts were kept
+    image_bytes: int
+    seconds: float
+
+
+def _get(
+    client: httpx.Client, path: str, limit: int, params: dict[str, Any] | None = None
+) -> bytes:
+    """A 200 answer's body of at most limit bytes; SyncError otherwise."""
+    try:
+        with client.stream("GET", path, params=params) as resp:
+            if resp.status_code != 200:
+                resp.read()
+                if resp.status_code == 404:
+                    raise _NotFoundError(f"GET {path}: HTTP 404: {resp.text[:200]}")
+                raise SyncError(f"GET {path}: HTTP {resp.status_code}: {resp.text[:200]}")
+            chunks, size = [], 0
+            for chunk in resp.iter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    raise SyncError(f"GET {path}: the answer exceeds {limit} bytes")
+                chunks.append(chunk)
+            return b"".join(chunks)
+    except httpx.HTTPError as exc:
+        raise SyncError(f"GET {path}: {exc}") from None
+
+
+def _offer(client: httpx.Client) -> int:
+    """The offered snapshot's height."""
+    try:
+        doc = json.loads(_get(client, "/v1/sync/offer", OFFER_BYTES_MAX))
+        height = doc["height"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SyncError(f"the peer's offer is malformed: {exc}") from None
+    if type(height) is not int or height < 1:
+        raise SyncError("the peer's offer names no height")
+    return height
+
+
+def follow(client: httpx.Client, genesis: Genesis) -> ChainFollower:
+    """Every decided height the peer serves, checked, up to its newest or its first unexecuted."""
+    follower = ChainFollower(genesis)
+    more = True
+    while more:
+        start = len(follower.decided) + 1
+        params = {"from": start, "count": HEIGHTS_PER_PAGE_MAX}
+        try:
+            raw = _get(client, "/v1/sync/heights", PAGE_BYTES_MAX * 2, params)
+        except _NotFoundError:
+            break  # past the peer's newest decided height
+        page = decode_heights(raw)
+        if not page:
+            raise SyncError(f"the peer answered no height from {start}")
+        for sh in page:
+            more = follower.add(sh)
+            if not more:
+                break
+    return follower
+
+
+def state_sync(
+    store_path: Path, genesis: Genesis, registry: Registry, client: httpx.Client
+) -> SyncReport:
+    """Fill a new store at store_path from the peer client talks to; SyncError when refused."""
+    started = time.monotonic()
+    height = _offer(client)
+    follower = follow(client, genesis)
+    log.info("state sync: %d decided heights checked", len(follower.decided))
+    img = decode_image(_get(client, f"/v1/sync/image/{height}", IMAGE_ANSWER_BYTES_MAX))
+    if img.height != height:
+        raise SyncError(f"asked for the image at {height}, got one at {img.height}")
+    snap = checked_snapshot(genesis, registry, follower, img)
+    audit = [e for e in follower.audit if e.height <= height]
+    history = SyncedHistory(follower.decided, follower.receipts[:height], audit, snap)
+    with SqliteStore(store_path) as store:
+        store.install_synced(history)
+    return SyncReport(
+        height,
+        len(follower.decided),
+        snap.txs_final,
+        len(img.image),
+        time.monotonic() - started,
+    )
