@@ -32,10 +32,15 @@ def wait_until(pred: Callable[[], bool], timeout_s: float, what: str) -> None:
 class Cluster:
     """Nodes of a devnet layout, each a process the test starts, kills and restarts."""
 
-    def __init__(self, root: Path, validators: int = 4, observers: int = 0) -> None:
+    def __init__(
+        self, root: Path, validators: int = 4, observers: int = 0, sync_every: int | None = None
+    ) -> None:
         self.root = root
         self.port_base = free_port_base(validators + observers)  # leased until stop()
-        self.nodes: list[DevnetNode] = create(root, validators, observers, self.port_base)
+        shape: dict[str, Any] = {} if sync_every is None else {"sync_every": sync_every}
+        self.nodes: list[DevnetNode] = create(
+            root, validators, observers, self.port_base, **shape
+        )
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.http = httpx.Client(timeout=5.0)
 

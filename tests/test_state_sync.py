@@ -10,6 +10,7 @@ anything is written.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,15 +21,18 @@ from conftest import AsgiClient
 from govchain.api.app import build_app
 from govchain.apps.catalog import registry_for
 from govchain.consensus.messages import Certificate
+from govchain.dag.graph import DagFrontier
 from govchain.node.files import Home, NodeConfig
 from govchain.node.node import Node
 from govchain.node.state_sync import ChainFollower, checked_snapshot, follow, state_sync
 from govchain.node.sync_wire import SyncError, SyncHeight, SyncImage, decode_heights, decode_image
+from govchain.replica.snapshot import Snapshot
 from govchain.sim.cluster import Simulation
 from govchain.state.ledger_image import image_of, read_image
 from govchain.state.receipts import Receipt
 from govchain.storage.integrity import check_store
 from govchain.storage.sqlite import SqliteStore
+from govchain.storage.sqlite_snapshots import SNAPSHOTS_TABLE, sync_snapshot_height, write_snapshot
 from test_snapshots import _replica, _run, _sqlite
 
 
@@ -241,7 +245,13 @@ def test_a_missing_height_is_refused(
 
 
 def test_garbage_pages_are_typed_errors() -> None:
-    for raw in (b"", b"\xc1", msgspec.msgpack.encode([[1, 2, 3]]), b"\x91" + b"\x00" * 40):
+    # The last: a string that is not UTF-8, which msgspec raises as UnicodeDecodeError
+    # (found by fuzz/targets/sync_answers.py in its first seconds).
+    regress = (
+        Path(__file__).parent.parent / "fuzz/corpus/sync_answers/regress-bad-utf8-in-a-receipt"
+    )
+    garbage = (b"", b"\xc1", msgspec.msgpack.encode([[1, 2, 3]]), b"\x91" + b"\x00" * 40)
+    for raw in (*garbage, regress.read_bytes()):
         with pytest.raises(SyncError):
             decode_heights(raw)
         with pytest.raises(SyncError):
@@ -253,3 +263,21 @@ def test_follow_stops_at_the_peers_newest_height(
 ) -> None:
     f = follow(served, sim.genesis)
     assert len(f.decided) == len(heights) or f.complete
+
+
+def test_the_store_keeps_its_newest_sync_snapshot_beside_the_newest_two() -> None:
+    c = sqlite3.connect(":memory:")
+    c.execute(SNAPSHOTS_TABLE)
+
+    def kept_after(height: int) -> list[int]:
+        snap = Snapshot(height, bytes(32), b"", DagFrontier(height, [], [], []), [], 0)
+        write_snapshot(c, snap, 1, sync_every=8)
+        return [r[0] for r in c.execute("SELECT height FROM snapshots ORDER BY height")]
+
+    assert kept_after(8) == [8]
+    assert kept_after(10) == [8, 10]
+    assert kept_after(12) == [8, 10, 12]  # 8: the one offered to joiners
+    assert kept_after(14) == [8, 12, 14]
+    assert kept_after(16) == [14, 16]
+    assert sync_snapshot_height(c, 8) == 16
+    assert sync_snapshot_height(c, 0) is None

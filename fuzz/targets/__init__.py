@@ -20,6 +20,7 @@ TARGETS = (
     "report_body",
     "proof_file",
     "audit_file",
+    "sync_answers",
 )
 
 # What a target's process instruments for coverage (packages of govchain), when

@@ -25,7 +25,9 @@ _PATH_SCHEMAS: dict[str, dict[str, Any]] = {
     "address": {"type": "string", "pattern": "^[0-9a-f]{40}$"},
     "height": {"type": "string", "pattern": "^(latest|[0-9]{1,18})$"},
     "service_id": {"type": "string", "pattern": "^[a-z0-9_-]{1,64}$"},
+    "sync_height": {"type": "string", "pattern": "^[0-9]{1,18}$"},
 }
+_PATH_NAMES = {"sync_height": "height"}
 INTEGER_MAX = 10**18 - 1  # the API reads at most 18 digits
 # Query parameters by type name: integers are non-negative, at most 18 digits.
 _QUERY_SCHEMAS: dict[str, dict[str, Any]] = {
@@ -57,8 +59,16 @@ def _get(
         },
     }
     if params:
+        # Schemas are keyed by the parameter's name, or by a narrower variant of it
+        # (sync_height: a height that cannot be "latest"), which _PATH_NAMES maps back.
         op["parameters"] = [
-            {"name": p, "in": "path", "required": True, "schema": _PATH_SCHEMAS[p]} for p in params
+            {
+                "name": _PATH_NAMES.get(p, p),
+                "in": "path",
+                "required": True,
+                "schema": _PATH_SCHEMAS[p],
+            }
+            for p in params
         ]
     if query:
         op.setdefault("parameters", []).extend(
@@ -484,7 +494,7 @@ OPENAPI: dict[str, Any] = {
             _get(
                 "State sync: the offered snapshot's ledger image and live ids (msgpack"
                 " SyncImage, node/sync_wire.py); 404 no_image for any other height",
-                ["height"],
+                ["sync_height"],
             )
         ),
         "/v1/sync/heights": _msgpack(
@@ -502,7 +512,7 @@ OPENAPI: dict[str, Any] = {
                 ),
                 "count",
                 {"type": "integer", "minimum": 1, "maximum": HEIGHTS_PER_PAGE_MAX},
-                "at most this many heights (default 64; a page also stops near 16 MB)",
+                "at most this many heights (default 64; a page also stops near 4 MB)",
             )
         ),
         "/metrics": {

@@ -7,7 +7,7 @@ GET /v1/sync/image/{height}: that snapshot's ledger image and live ids
 (msgpack, node/sync_wire.py SyncImage); 404 no_image for any other height.
 GET /v1/sync/heights?from=H&count=N: decided heights from H on, each with its
 checkpoint, certificate, receipts and audit entries (msgpack list of
-SyncHeight; never the transactions), at most N (1..256) and about 16 MB.
+SyncHeight; never the transactions), at most N (1..256) and about 4 MB.
 
 Everything served is certified by the chain: a joiner checks it all
 (node/state_sync.py) and trusts this node for nothing but availability.
@@ -48,8 +48,8 @@ def sync_routes(node: NodePort) -> list[Route]:
     def offered() -> tuple[int, bytes] | None:
         """(height, SyncImage bytes) of the newest offerable snapshot, or None."""
         store = node.store
-        snap = store.newest_snapshot()
-        if snap is None or not node.genesis.is_sync_height(snap.height):
+        snap = store.sync_snapshot(node.genesis.sync_every)
+        if snap is None:
             return None
         if store.decided_height() <= snap.height:
             return None  # nothing certifies it yet

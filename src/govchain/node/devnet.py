@@ -39,9 +39,10 @@ REGULATORS = 3  # the governance committee, weight 1 each
 COMMITTEE_THRESHOLD = 2
 GENESIS_TIER = 3  # validators, regulators and the auditor are fully identified
 DEVNET_APPS = ("warehouse",)  # the applications a devnet chain runs (issue 14)
-# Sync heights (state/sync_point.py): a new node can join from a snapshot this
-# recent; the image is written once per this many heights on every validator.
-DEVNET_SYNC_EVERY = 200
+# Sync heights (state/sync_point.py): a new node can join from a snapshot at
+# most this many heights old. Each validator images its ledger there (idle: once
+# a minute, as empty checkpoints come every second).
+DEVNET_SYNC_EVERY = 64
 PORT_MIN = 1024
 READY_TIMEOUT_S = 60.0
 READY_POLL_S = 0.1

@@ -116,7 +116,9 @@ class Node(ShellHooks):
         self.genesis: Genesis = read_genesis(home.genesis_path)
         check_unicode(self.genesis)  # before anything is opened: refuse to start
         self.key = read_key(home.key_path)
-        self.store: Store = store if store is not None else SqliteStore(home.store_path)
+        self.store: Store = (
+            store if store is not None else SqliteStore(home.store_path, self.genesis.sync_every)
+        )
         # The content-rule normalizer's tables take ~0.4 s to build: at start,
         # not in the middle of the first checkpoint that screens a record.
         policy.prepare()

@@ -225,7 +225,7 @@ def state_sync(
     snap = checked_snapshot(genesis, registry, follower, img)
     audit = [e for e in follower.audit if e.height <= height]
     history = SyncedHistory(follower.decided, follower.receipts[:height], audit, snap)
-    with SqliteStore(store_path) as store:
+    with SqliteStore(store_path, genesis.sync_every) as store:
         store.install_synced(history)
     return SyncReport(
         height,

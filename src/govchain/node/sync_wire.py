@@ -24,7 +24,7 @@ from govchain.state.image import IMAGE_BYTES_MAX
 from govchain.state.receipts import Receipt
 
 HEIGHTS_PER_PAGE_MAX = 256
-PAGE_BYTES_MAX = 16 << 20  # a heights page stops growing past this (at least one height)
+PAGE_BYTES_MAX = 4 << 20  # a heights page stops growing past this (at least one height)
 LIVE_IDS_MAX = 4_000_000  # final ids inside one validity window: far above any we run
 IMAGE_ANSWER_BYTES_MAX = IMAGE_BYTES_MAX + LIVE_IDS_MAX * 48
 
@@ -72,7 +72,7 @@ def decode_heights(data: bytes) -> list[SyncHeight]:
         raise SyncError(f"a heights page of {len(data)} bytes exceeds {PAGE_BYTES_MAX * 2}")
     try:
         heights = _HEIGHTS.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
         raise SyncError(f"not a heights page: {exc}") from None
     if len(heights) > HEIGHTS_PER_PAGE_MAX:
         raise SyncError(f"a heights page of {len(heights)} heights")
@@ -85,7 +85,7 @@ def decode_image(data: bytes) -> SyncImage:
         raise SyncError(f"an image answer of {len(data)} bytes")
     try:
         doc = _IMAGE.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
         raise SyncError(f"not a sync image: {exc}") from None
     if len(doc.live) > LIVE_IDS_MAX or any(len(vid) != HASH_BYTES for _, vid in doc.live):
         raise SyncError("a sync image's live ids are malformed")

@@ -1026,11 +1026,9 @@ class Replica:
         if policy is not None and not self._replaying:
             since_txs, since_heights = self._since_snapshot
             self._since_snapshot = (since_txs + len(txs), since_heights + 1)
-            # A chain with sync heights snapshots there only: the image is made
-            # anyway, and a snapshot there is one peers can join from.
-            if image is not None or (
-                self.genesis.sync_every == 0 and policy.due(*self._since_snapshot)
-            ):
+            # Always at a sync height: the image is made anyway, and a snapshot
+            # there is one peers can join from (the store keeps the newest).
+            if image is not None or policy.due(*self._since_snapshot):
                 self._out.snapshot = self._snapshot(image)
                 self._since_snapshot = (0, 0)
         kept_max = self.config.executions_kept_max

@@ -58,8 +58,8 @@ class Store(Protocol):
         """Store a replica's output atomically (no-op when it holds nothing to persist)."""
         ...
 
-    def newest_snapshot(self) -> Snapshot | None:
-        """The newest snapshot kept (what a restart loads), or None."""
+    def sync_snapshot(self, sync_every: int) -> Snapshot | None:
+        """The newest kept snapshot at a multiple of sync_every (what a node offers), or None."""
         ...
 
     def get_tx(self, tx_id: bytes) -> StoredTx | None:

@@ -53,6 +53,9 @@ class _Vertex:
     index: int | None = None
 
 
+MEMORY_SNAPSHOTS_KEPT = 8  # sync_snapshot() looks among these
+
+
 class MemoryStore:
     """Store held in process memory; commit() is atomic but of course not durable."""
 
@@ -66,6 +69,7 @@ class MemoryStore:
         self._movements: dict[bytes, list[Movement]] = {}
         self._movement_heights: dict[bytes, list[int]] = {}
         self._snapshot: Snapshot | None = None
+        self._synced: list[Snapshot] = []  # the newest few, for sync_snapshot()
         self._closed = False
 
     def _open(self) -> None:
@@ -85,10 +89,12 @@ class MemoryStore:
             snapshot=snap,
         )
 
-    def newest_snapshot(self) -> Snapshot | None:
-        """The newest snapshot kept, or None."""
+    def sync_snapshot(self, sync_every: int) -> Snapshot | None:
+        """The newest snapshot at a multiple of sync_every, or None."""
         self._open()
-        return self._snapshot
+        if sync_every <= 0:
+            return None
+        return next((s for s in reversed(self._synced) if s.height % sync_every == 0), None)
 
     def commit(self, ready: ReplicaReady) -> None:
         """Check everything first, then apply; a refused commit changes nothing."""
@@ -124,6 +130,7 @@ class MemoryStore:
         self._executed.extend(copy_execution(ex) for ex in ready.executed)
         if ready.snapshot is not None:
             self._snapshot = ready.snapshot
+            self._synced = [*self._synced[-(MEMORY_SNAPSHOTS_KEPT - 1) :], ready.snapshot]
         for ex in ready.executed:
             for m in ex.result.movements:
                 for account in (m.src,) if m.src == m.dst else (m.src, m.dst):

@@ -135,6 +135,7 @@ from govchain.storage.sqlite_snapshots import (
     SNAPSHOTS_TABLE,
     newest_low_seq,
     read_snapshot,
+    sync_snapshot_height,
     write_snapshot,
 )
 from govchain.trace.movements import Movement
@@ -419,8 +420,10 @@ def _check_receipts(height: int, receipts: list[Receipt], root: bytes, count: in
 class SqliteStore:
     """Store in one SQLite file (plus its -wal and -shm files while open)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, sync_every: int = 0) -> None:
+        """Open (or create) the store at path; sync_every: the chain's (keeps its sync snapshot)."""
         self.path = Path(path)
+        self._sync_every = sync_every
         try:
             self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
@@ -908,7 +911,7 @@ class SqliteStore:
             early = covered_ids - late
             still = [s for vid, s in self._uncovered.items() if vid not in early]
             still += [s for vid, s in stored.items() if vid not in early]
-            write_snapshot(c, snap, min([*still, seq]))
+            write_snapshot(c, snap, min([*still, seq]), self._sync_every)
         if audit_rows:
             c.executemany("INSERT INTO audit (seq, height, entry) VALUES (?, ?, ?)", audit_rows)
         if emptied:
@@ -1289,16 +1292,17 @@ class SqliteStore:
                 "INSERT INTO audit (seq, height, entry) VALUES (?, ?, ?)",
                 [(e.seq, e.height, e.canonical) for e in history.audit],
             )
-            write_snapshot(c, snap, seq)
+            write_snapshot(c, snap, seq, self._sync_every)
             c.execute("UPDATE pruned SET below_seq = ?, height = ?", (seq, s))
             c.execute("UPDATE movement_index SET from_height = ?, mark = 0", (s + 1,))
         self._load_caches()
 
-    def newest_snapshot(self) -> Snapshot | None:
-        """The newest snapshot kept, checked against its digest, or None."""
+    def sync_snapshot(self, sync_every: int) -> Snapshot | None:
+        """The newest kept snapshot at a multiple of sync_every (what a node offers), or None."""
         self._check_open()
         with self._read_transaction():
-            found = read_snapshot(self._conn)
+            height = sync_snapshot_height(self._conn, sync_every)
+            found = None if height is None else read_snapshot(self._conn, height)
         return None if found is None else found[0]
 
     def pruned_height(self) -> int:

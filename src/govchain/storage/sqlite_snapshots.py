@@ -30,18 +30,39 @@ def _digest(low_seq: int, data: bytes) -> bytes:
     return digest(_DOMAIN, low_seq.to_bytes(8, "big", signed=True), data)
 
 
-def write_snapshot(c: sqlite3.Connection, snap: Snapshot, low_seq: int) -> None:
-    """Store a snapshot inside the open transaction, and drop all but the newest kept."""
+def write_snapshot(
+    c: sqlite3.Connection, snap: Snapshot, low_seq: int, sync_every: int = 0
+) -> None:
+    """Store a snapshot inside the open transaction, and drop all but those kept.
+
+    Kept: the newest SNAPSHOTS_KEPT, and the newest at a sync height (a
+    multiple of sync_every: the one this node offers to joiners).
+    """
     data = encode(snap)
     c.execute(
         "INSERT INTO snapshots (height, low_seq, digest, data) VALUES (?, ?, ?, ?)",
         (snap.height, low_seq, _digest(low_seq, data), data),
     )
-    c.execute(
-        "DELETE FROM snapshots WHERE height NOT IN "
-        "(SELECT height FROM snapshots ORDER BY height DESC LIMIT ?)",
-        (SNAPSHOTS_KEPT,),
+    heights = [r[0] for r in c.execute("SELECT height FROM snapshots ORDER BY height DESC")]
+    keep = set(heights[:SNAPSHOTS_KEPT])
+    synced = _newest_at_sync_height(heights, sync_every)
+    if synced is not None:
+        keep.add(synced)
+    c.executemany(
+        "DELETE FROM snapshots WHERE height = ?", [(h,) for h in heights if h not in keep]
     )
+
+
+def _newest_at_sync_height(heights_desc: list[int], sync_every: int) -> int | None:
+    if sync_every <= 0:
+        return None
+    return next((h for h in heights_desc if h > 0 and h % sync_every == 0), None)
+
+
+def sync_snapshot_height(c: sqlite3.Connection, sync_every: int) -> int | None:
+    """The height of the newest kept snapshot at a sync height, or None."""
+    heights = [r[0] for r in c.execute("SELECT height FROM snapshots ORDER BY height DESC")]
+    return _newest_at_sync_height(heights, sync_every)
 
 
 def newest_low_seq(c: sqlite3.Connection) -> int:
@@ -50,11 +71,16 @@ def newest_low_seq(c: sqlite3.Connection) -> int:
     return int_row("snapshots", "newest", row[0]) if row else 1
 
 
-def read_snapshot(c: sqlite3.Connection) -> tuple[Snapshot, int] | None:
-    """The newest snapshot and its low_seq, checked against its digest; None when none."""
-    row = c.execute(
-        "SELECT height, low_seq, digest, data FROM snapshots ORDER BY height DESC LIMIT 1"
-    ).fetchone()
+def read_snapshot(c: sqlite3.Connection, height: int | None = None) -> tuple[Snapshot, int] | None:
+    """The newest snapshot (or the one at height) and its low_seq, checked against its digest."""
+    if height is None:
+        row = c.execute(
+            "SELECT height, low_seq, digest, data FROM snapshots ORDER BY height DESC LIMIT 1"
+        ).fetchone()
+    else:
+        row = c.execute(
+            "SELECT height, low_seq, digest, data FROM snapshots WHERE height = ?", (height,)
+        ).fetchone()
     if row is None:
         return None
     height_raw, low_raw, digest_raw, data = row

@@ -1,0 +1,53 @@
+"""State-sync answers (node/sync_wire.py), as `govchain node --state-sync` reads a peer's.
+
+The bytes as a heights page, followed from the fuzz chain's genesis
+(node/state_sync.py ChainFollower: certificates, audit heads, receipt
+roots), and as a sync image. SyncError is the one acceptable refusal. A page
+the follower accepts must have grown the chain by exactly its heights.
+"""
+
+from __future__ import annotations
+
+from govchain.codec import encode
+from govchain.node.state_sync import ChainFollower
+from govchain.node.sync_wire import SyncError, SyncHeight, decode_heights, decode_image
+from targets._docs import History
+from targets._kit import GENESIS, certificate, check
+
+ACCEPTED: tuple[type[BaseException], ...] = (SyncError,)
+
+
+def test_one_input(data: bytes) -> None:
+    """Follow one page and decode one image; only SyncError may come out."""
+    try:
+        decode_image(data)
+    except SyncError:
+        pass
+    page = decode_heights(data)
+    follower = ChainFollower(GENESIS)
+    added = 0
+    for sh in page:
+        more = follower.add(sh)
+        added += 1
+        if not more:
+            break
+    check(len(follower.decided) == added, "a follower that lost count")
+    check(
+        all(cp.height == h for h, (cp, _) in enumerate(follower.decided, 1)),
+        "heights out of order accepted",
+    )
+
+
+def seeds() -> dict[str, bytes]:
+    """The fuzz chain's heights 1..4 (a validator change at 1), whole and cut short."""
+    history = History()
+    heights = []
+    for h in (1, 2, 3, 4):
+        cp = history.checkpoint(h)
+        vs = history.ledger.validator_set(h)
+        assert vs is not None
+        ex = history.executed.get(h)
+        receipts = list(ex.receipts) if ex else []
+        audit = [e.canonical for e in ex.audit] if ex else []
+        heights.append(SyncHeight(cp, certificate(cp, vs), ex is not None, receipts, audit))
+    return {"heights-1-4": encode(heights), "heights-1-2": encode(heights[:2])}
