@@ -1,15 +1,18 @@
-"""State sync between node processes: a new observer joins from a validator's snapshot.
+"""State sync between node processes: a new node joins from a validator's snapshot.
 
 Four validators run under a paced load on a chain with a sync height every 4
-heights. A fifth node, never started before, joins with `govchain node
---state-sync URL`: it checks the history from the genesis, installs the
-snapshot, executes the heights after it with the others, and then agrees with
-them on balances and on transactions final after it joined. Killed with -9 and
-started again without the flag, it resumes from its own store.
+heights. A fifth node, never started before and unknown to them (no
+validator's configuration names it: it dials them, as a node joining a
+running chain does), joins with `govchain node --state-sync URL`: it checks
+the history from the genesis, installs the snapshot, executes the heights
+after it with the others, and then agrees with them on balances and on
+transactions final after it joined. Killed with -9 and started again without
+the flag, it resumes from its own store.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -25,8 +28,18 @@ def _balance(c: Cluster, i: int, address: bytes) -> int:
     return int(c.http.get(c.url(i) + f"/v1/accounts/{address.hex()}").json()["balance"])
 
 
+def _forget_joiner(c: Cluster) -> None:
+    """Take the joiner out of every validator's peers: to them it is a stranger."""
+    for n in c.nodes[:JOINER]:
+        config = n.home / "node.json"
+        doc = json.loads(config.read_text())
+        doc["peers"] = [p for p in doc["peers"] if p["name"] != c.nodes[JOINER].name]
+        config.write_text(json.dumps(doc))
+
+
 def test_a_new_node_joins_by_state_sync_and_follows_the_chain(tmp_path: Path) -> None:
     c = Cluster(tmp_path, validators=4, observers=1, sync_every=SYNC_EVERY)
+    _forget_joiner(c)
     with stopping(c):
         for i in range(4):
             c.start(i)

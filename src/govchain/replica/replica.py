@@ -73,6 +73,9 @@ from govchain.state.receipts import Receipt, ReceiptProof, prove
 from govchain.state.registry import Registry
 from govchain.state.sync_point import live_of, seal, sealed_hash
 
+# A node that heard no consensus message for this long asks a peer for commits.
+UNHEARD_POLL_MS = 1_000
+
 # What no honest peer ever relays: it admits, so checks, before it gossips.
 # (Expiry, quotas, tier limits and duplicates depend on timing and state.)
 _DISHONEST = frozenset(
@@ -304,6 +307,8 @@ class Replica:
         )
         self._replication = Replication(config.replication_entries_max, config.replicate_wait_ms)
         self._heights = PeerHeights(config.behind_window_ms)
+        self._heard_ms = 0  # when a consensus message last came (see _poll_unheard)
+        self._polls = 0
         self.now_ms = 0
         self._view = ChainView(self)
         restored = persisted or Persisted()
@@ -438,6 +443,7 @@ class Replica:
             )
         # Decided but not yet executed before a restart: fetch their cones again.
         self._execute_decided()
+        self._heard_ms = now_ms
         self.consensus.start(now_ms)
         self._fetch_wanted()
         self._after(now_ms)
@@ -451,6 +457,7 @@ class Replica:
             now_ms, {t for cp, _ in self.decided[self.ledger.height :] for t in cp.tips}
         )
         self._catchup.sent.forget_old(now_ms)  # so budgets() shows what still holds back
+        self._poll_unheard(now_ms)
         self.consensus.tick(now_ms)
         self._fetch_wanted()
         self._after(now_ms)
@@ -543,6 +550,7 @@ class Replica:
                 vs = self.ledger.validator_set(self.ledger.height + 1)
                 self._out.replicated.extend(self._replication.on_ack(key, msg.ids, vs))
         elif isinstance(msg, ProposalMsg):
+            self._heard_ms = now_ms
             self._saw_height(peer, msg.proposal.height, now_ms)
             rel = self.consensus.on_proposal(msg.proposal, now_ms)
             self._fetch_wanted()
@@ -550,11 +558,13 @@ class Replica:
             if rel is Relation.CURRENT:
                 self._fetcher.fetch(self.dag.missing(msg.proposal.checkpoint.tips), peer, now_ms)
         elif isinstance(msg, VoteMsg):
+            self._heard_ms = now_ms
             self._saw_height(peer, msg.vote.height, now_ms)
             rel = self.consensus.on_vote(msg.vote, now_ms)
             self._fetch_wanted()
             self._catchup.help(peer, rel, msg.vote.height, self.consensus.height, now_ms)
         elif isinstance(msg, CommitMsg):
+            self._heard_ms = now_ms
             self._saw_height(peer, msg.checkpoint.height, now_ms)
             self.consensus.on_commit(msg.checkpoint, msg.certificate, now_ms)
             self._fetch_wanted()
@@ -972,6 +982,25 @@ class Replica:
             if peer_key == key and peer in self.peers:
                 self._catchup.ask_ahead(peer, self.consensus.height, now_ms)
                 return
+
+    def _poll_unheard(self, now_ms: int) -> None:
+        """A node no validator sends to asks its peers for commits once a quiet interval.
+
+        Validators send consensus messages to the peers they are configured
+        with. A node that joined later (by state sync, or from a genesis and a
+        peer address) is a stranger to them: it hears of no new height, and
+        would stay where it started. A validator always hears its peers.
+        """
+        if now_ms - self._heard_ms < UNHEARD_POLL_MS or not self.peers:
+            return
+        if len(self.decided) > self.ledger.height or self._is_validator_key(
+            self.key.public_key if self.key is not None else None
+        ):
+            return
+        self._heard_ms = now_ms
+        peer = self.peers[self._polls % len(self.peers)]
+        self._polls += 1
+        self._catchup.ask_ahead(peer, self.consensus.height, now_ms)
 
     def _execute_decided(self) -> bool:
         progressed = False
