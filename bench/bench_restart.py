@@ -88,7 +88,8 @@ def _sign_chunk(args: tuple[str, int, int, bytes, int, int]) -> tuple[list[bytes
     return out, prev
 
 
-def _make_home(home: Path) -> None:
+def make_home(home: Path, sync_every: int = 0) -> None:
+    """A one-validator chain's home: its 200 senders funded, sync heights every sync_every."""
     node_key = SigningKey.from_label("restart-validator")
     genesis = Genesis(
         chain_id="govchain-restart-bench",
@@ -98,13 +99,15 @@ def _make_home(home: Path) -> None:
         committee=((node_key.public_key, 1),),
         threshold=1,
         typed_audit=True,
+        sync_every=sync_every,
     )
-    port = _free_port()
-    cfg = NodeConfig("restart", "127.0.0.1", port, "127.0.0.1", _free_port(), ())
+    port = free_port()
+    cfg = NodeConfig("restart", "127.0.0.1", port, "127.0.0.1", free_port(), ())
     Home(home).write(cfg, genesis, node_key)
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A port free now on 127.0.0.1."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -232,7 +235,7 @@ def main() -> None:
     if built is None:
         shutil.rmtree(args.dir, ignore_errors=True)
         args.dir.mkdir(parents=True)
-        _make_home(home)
+        make_home(home)
         built = build_chain(home, args.txs, rep)
         manifest.write_text(json.dumps(built))
     db = Home(home).store_path
