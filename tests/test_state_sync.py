@@ -20,6 +20,7 @@ import pytest
 from conftest import AsgiClient
 from govchain.api.app import build_app
 from govchain.apps.catalog import registry_for
+from govchain.codec import encode
 from govchain.consensus.messages import Certificate
 from govchain.dag.graph import DagFrontier
 from govchain.node.files import Home, NodeConfig
@@ -173,8 +174,20 @@ def test_a_live_id_left_out_is_refused(
     sim: Simulation, heights: list[SyncHeight], offered: SyncImage
 ) -> None:
     assert offered.live, "the simulation's snapshot holds live ids"
-    forged = msgspec.structs.replace(offered, live=offered.live[1:])
+    until, ids = offered.live[-1]
+    live = [*offered.live[:-1], *([(until, ids[1:])] if len(ids) > 1 else [])]
+    forged = msgspec.structs.replace(offered, live=live)
     _refused(sim, heights, forged, "state hash")
+
+
+def test_live_ids_out_of_their_order_do_not_decode(offered: SyncImage) -> None:
+    groups = list(offered.live)
+    shuffled = [*reversed(groups)] if len(groups) > 1 else [(groups[0][0], groups[0][1] * 2)]
+    bad: list[list[tuple[int, list[bytes]]]] = [shuffled, [(1, [b"short"])], [(5, [])]]
+    for live in bad:
+        raw = encode(msgspec.structs.replace(offered, live=live))
+        with pytest.raises(SyncError, match="live ids"):
+            decode_image(raw)
 
 
 def test_an_image_of_another_sync_height_is_refused(

@@ -93,13 +93,13 @@ class DagFrontier(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_f
 
 def live_after(
     height: int, expiring: Iterable[tuple[int, Iterable[bytes]]]
-) -> list[tuple[int, bytes]]:
-    """(valid_until, id) of the final ids kept past height, sorted.
+) -> list[tuple[int, list[bytes]]]:
+    """The final ids kept past height, grouped by valid_until ascending, each group sorted.
 
     A final id is kept until max(valid_until, its final height): past height,
     that is its valid_until.
     """
-    return sorted((until, vid) for until, ids in expiring if until > height for vid in ids)
+    return sorted((until, sorted(ids)) for until, ids in expiring if until > height)
 
 
 class Dag:
@@ -175,8 +175,8 @@ class Dag:
             sorted((h, list(ids)) for h, ids in self._expiring.items()),
         )
 
-    def live_final(self, height: int) -> list[tuple[int, bytes]]:
-        """(valid_until, id) of every final id still valid after height, sorted.
+    def live_final(self, height: int) -> list[tuple[int, list[bytes]]]:
+        """Final ids still valid after height, grouped by valid_until (dag: live_after).
 
         Called just after covering height, before any later one: then it is a
         function of the chain alone (state/sync_point.py).
@@ -184,11 +184,11 @@ class Dag:
         assert height == self.height, (height, self.height)
         if self.limits.prune_covered:
             return live_after(height, self._expiring.items())
-        return sorted(
-            (v.tx.body.valid_until, vid)
-            for vid, v in self.vertices.items()
-            if v.height is not None and v.tx.body.valid_until > height
-        )
+        groups: dict[int, list[bytes]] = {}
+        for vid, v in self.vertices.items():
+            if v.height is not None and v.tx.body.valid_until > height:
+                groups.setdefault(v.tx.body.valid_until, []).append(vid)
+        return live_after(height, groups.items())
 
     def restore_frontier(
         self, frontier: DagFrontier, final_source: Callable[[bytes], bool]

@@ -47,7 +47,7 @@ from govchain.state.image import ImageError
 from govchain.state.ledger_image import ledger_from_image, read_image
 from govchain.state.receipts import Receipt, receipts_root
 from govchain.state.registry import Registry
-from govchain.state.sync_point import expiring_of, sealed_hash
+from govchain.state.sync_point import sealed_hash
 from govchain.storage.base import SyncedHistory
 from govchain.storage.sqlite import SqliteStore
 
@@ -141,7 +141,7 @@ def checked_snapshot(
         raise SyncError("the image's audit head is not the certified one")
     txs_final = sum(len(r) for r in follower.receipts[:s])
     tips = list(follower.decided[s - 1][0].tips)
-    frontier = DagFrontier(s, tips, [], expiring_of(img.live))
+    frontier = DagFrontier(s, tips, [], img.live)
     return Snapshot(s, certifying.state_hash, img.image, frontier, [], txs_final)
 
 

@@ -22,11 +22,12 @@ from govchain.consensus.messages import Certificate, Checkpoint
 from govchain.state.audit import AuditEntry
 from govchain.state.image import IMAGE_BYTES_MAX
 from govchain.state.receipts import Receipt
+from govchain.state.sync_point import live_error
 
 HEIGHTS_PER_PAGE_MAX = 256
 PAGE_BYTES_MAX = 4 << 20  # a heights page stops growing past this (at least one height)
 LIVE_IDS_MAX = 4_000_000  # final ids inside one validity window: far above any we run
-IMAGE_ANSWER_BYTES_MAX = IMAGE_BYTES_MAX + LIVE_IDS_MAX * 48
+IMAGE_ANSWER_BYTES_MAX = IMAGE_BYTES_MAX + LIVE_IDS_MAX * (HASH_BYTES + 2)
 
 
 class SyncError(ValueError):
@@ -52,7 +53,7 @@ class SyncImage(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fie
 
     height: int
     image: bytes
-    live: list[tuple[int, bytes]]  # (valid_until, id), sorted: state/sync_point.py
+    live: list[tuple[int, list[bytes]]]  # (valid_until, its ids): state/sync_point.py
     txs_final: int
 
 
@@ -87,8 +88,11 @@ def decode_image(data: bytes) -> SyncImage:
         doc = _IMAGE.decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
         raise SyncError(f"not a sync image: {exc}") from None
-    if len(doc.live) > LIVE_IDS_MAX or any(len(vid) != HASH_BYTES for _, vid in doc.live):
-        raise SyncError("a sync image's live ids are malformed")
+    if sum(len(ids) for _, ids in doc.live) > LIVE_IDS_MAX:
+        raise SyncError(f"a sync image holds more than {LIVE_IDS_MAX} live ids")
+    err = live_error(doc.live)
+    if err is not None:
+        raise SyncError(f"a sync image's live ids: {err}")
     if doc.height < 1 or doc.txs_final < 0:
         raise SyncError("a sync image's height or count is out of range")
     return doc

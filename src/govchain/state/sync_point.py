@@ -8,10 +8,14 @@ the state hash after s becomes
 
 where inner is the hash the writes gave, image the ledger's image after s
 with inner as its state hash (state/ledger_image.py), and live every final
-transaction id still inside its validity window, as (valid_until, id) sorted:
+transaction id still inside its validity window after s:
 what a DAG must hold in memory so that a late copy of a final transaction is
-refused (dag/graph.py). Checkpoint s + 1 certifies the result, so a joiner
-that holds the image and the live ids checks both against it (node/state_sync.py).
+refused (dag/graph.py). They are grouped by valid_until, ascending, each
+group's ids sorted (the form a DagFrontier keeps them in), and hashed group by
+group: a validity window can hold a million ids, and neither a sort of a
+million tuples nor their encoding belongs on a validator's event loop.
+Checkpoint s + 1 certifies the result, so a joiner that holds the image and
+the live ids checks both against it (node/state_sync.py).
 
 The image's layout (its class table and fields) is part of consensus at sync
 heights: a release that changes a state class's fields is a chain upgrade.
@@ -19,22 +23,36 @@ heights: a release that changes a state class's fields is a chain upgrade.
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 from collections.abc import Iterable, Sequence
 
-from govchain.codec import digest, encode
+from govchain.codec import HASH_BYTES, digest
 from govchain.dag.graph import DagFrontier, live_after
 from govchain.dag.tx import Transaction
 from govchain.state.ledger import STATE_DOMAIN, Ledger
 from govchain.state.ledger_image import image_of
 
 SYNC_DOMAIN = b"govchain:sync:v1:"
+LIVE_DOMAIN = b"govchain:sync-live:v1:"
 
-Live = Sequence[tuple[int, bytes]]
+# (valid_until, its ids sorted), ascending by valid_until: dag/graph.py live_after.
+Live = Sequence[tuple[int, Sequence[bytes]]]
+
+
+def live_digest(live: Live) -> bytes:
+    """The live ids' hash: each group's height, count and ids (32 bytes each) in order."""
+    h = hashlib.sha256(LIVE_DOMAIN)
+    for until, ids in live:
+        h.update(until.to_bytes(8, "big"))
+        h.update(len(ids).to_bytes(8, "big"))
+        h.update(b"".join(ids))
+    return h.digest()
 
 
 def sealed_hash(inner: bytes, image: bytes, live: Live) -> bytes:
     """The state hash of a sync height, from the writes' hash, the image and the live ids."""
-    return digest(STATE_DOMAIN, inner, digest(SYNC_DOMAIN, image, encode(list(live))))
+    return digest(STATE_DOMAIN, inner, digest(SYNC_DOMAIN, image, live_digest(live)))
 
 
 def seal(ledger: Ledger, live: Live) -> bytes:
@@ -47,17 +65,23 @@ def seal(ledger: Ledger, live: Live) -> bytes:
     return image
 
 
-def live_of(frontier: DagFrontier) -> list[tuple[int, bytes]]:
+def live_of(frontier: DagFrontier) -> list[tuple[int, list[bytes]]]:
     """The live ids a frontier holds at its height, as seal() takes them."""
     return live_after(frontier.height, frontier.expiring)
 
 
-def expiring_of(live: Live) -> list[tuple[int, list[bytes]]]:
-    """The live ids grouped by the height they may go, as a DagFrontier holds them."""
-    out: dict[int, list[bytes]] = {}
-    for until, vid in live:
-        out.setdefault(until, []).append(vid)
-    return sorted(out.items())
+def live_error(live: Live) -> str | None:
+    """Why live is not in its canonical form (from a peer), or None."""
+    last = -1
+    for until, ids in live:
+        if until <= last or not ids:
+            return "groups must be non-empty, by strictly ascending height"
+        if any(len(vid) != HASH_BYTES for vid in ids) or any(
+            a >= b for a, b in itertools.pairwise(ids)
+        ):
+            return "ids must be 32 bytes, sorted and distinct within a group"
+        last = until
+    return None
 
 
 class LiveIds:
@@ -73,6 +97,6 @@ class LiveIds:
         for until in [u for u in self._by_until if u <= height]:
             del self._by_until[until]
 
-    def after(self, height: int) -> list[tuple[int, bytes]]:
+    def after(self, height: int) -> list[tuple[int, list[bytes]]]:
         """What seal() takes after height, once add() has seen it."""
         return live_after(height, self._by_until.items())
