@@ -186,20 +186,26 @@ def _vm_hwm_mb(pid: int) -> float:
     return float("nan")
 
 
-def time_start(home: Path, height: int) -> dict[str, Any]:
-    """Spawn the node on home; seconds until its API answers at height, and its peak RSS."""
+def time_start(home: Path, height: int, *args: str, log: Path | None = None) -> dict[str, Any]:
+    """Spawn the node on home (with args); seconds until its API answers at height, peak RSS.
+
+    log: where the node's output goes (by default nowhere, its stderr kept for a failure).
+    """
     api = json.loads((home / "node.json").read_text())["api"]
     url = f"http://{api}/v1/status"
     started = time.perf_counter()
+    out = log.open("wb") if log is not None else None
     proc = subprocess.Popen(
-        [sys.executable, "-m", "govchain.cli.main", "node", "--home", str(home)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        [sys.executable, "-m", "govchain.cli.main", "node", "--home", str(home), *args],
+        stdout=out if out is not None else subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if out is not None else subprocess.PIPE,
     )
     try:
         while time.perf_counter() - started < READY_TIMEOUT_S:
             if proc.poll() is not None:
                 err = proc.stderr.read().decode() if proc.stderr else ""
+                if log is not None:
+                    err = log.read_text(errors="replace")
                 raise SystemExit(f"the node exited ({proc.returncode}): {err[-2000:]}")
             try:
                 doc = httpx.get(url, timeout=1.0).json()
@@ -215,6 +221,23 @@ def time_start(home: Path, height: int) -> dict[str, Any]:
     finally:
         proc.kill()
         proc.wait()
+        if out is not None:
+            out.close()
+
+
+def built_chain(root: Path, txs: int, sync_every: int, rep: Reporter) -> dict[str, Any]:
+    """The chain under root/node: reused when its manifest matches, else built anew."""
+    manifest = root / MANIFEST
+    if manifest.is_file():
+        built: dict[str, Any] = json.loads(manifest.read_text())
+        if (built.get("txs"), built.get("sync_every", 0)) == (txs, sync_every):
+            return built
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    make_home(root / "node", sync_every)
+    built = {**build_chain(root / "node", txs, rep), "sync_every": sync_every}
+    manifest.write_text(json.dumps(built))
+    return built
 
 
 def main() -> None:
@@ -226,18 +249,7 @@ def main() -> None:
     args = ap.parse_args()
     rep = Reporter(args.json)
     home = args.dir / "node"
-    manifest = args.dir / MANIFEST
-    built: dict[str, Any] | None = None
-    if manifest.is_file():
-        built = json.loads(manifest.read_text())
-        if built.get("txs") != args.txs:
-            built = None
-    if built is None:
-        shutil.rmtree(args.dir, ignore_errors=True)
-        args.dir.mkdir(parents=True)
-        make_home(home)
-        built = build_chain(home, args.txs, rep)
-        manifest.write_text(json.dumps(built))
+    built = built_chain(args.dir, args.txs, 0, rep)
     db = Home(home).store_path
     with sqlite3.connect(db) as raw:
         snaps = raw.execute(

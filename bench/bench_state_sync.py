@@ -31,22 +31,14 @@ from typing import Any
 
 import httpx
 
-from bench_restart import READY_TIMEOUT_S, build_chain, free_port, make_home
+from bench_restart import READY_TIMEOUT_S, built_chain, free_port, time_start
 from common import Reporter, machine_info
 from govchain.node.files import Home, read_node_config
 
-MANIFEST = "built.json"
 _SYNC_LINE = re.compile(
     r"state sync: snapshot at height (\d+), (\d+) checkpoints, (\d+) final transactions "
     r"\(ids and receipts\), image (\d+) bytes, in ([0-9.]+) s"
 )
-
-
-def _vm_hwm_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _run(cmd: list[str]) -> None:
@@ -71,44 +63,16 @@ def _joiner(root: Path, name: str, peer_home: Path) -> Path:
 
 
 def time_join(home: Path, height: int, *args: str) -> dict[str, Any]:
-    """Spawn a node on home with args; seconds until it answers at height, its peak RSS."""
-    api = json.loads((home / "node.json").read_text())["api"]
-    log_path = home / "node.log"
-    started = time.perf_counter()
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "govchain.cli.main", "node", "--home", str(home), *args],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    rss = 0.0
-    try:
-        while time.perf_counter() - started < READY_TIMEOUT_S:
-            if proc.poll() is not None:
-                tail = log_path.read_text(errors="replace")[-2000:]
-                raise SystemExit(f"the joiner exited ({proc.returncode}): {tail}")
-            rss = max(rss, _vm_hwm_mb(proc.pid))
-            try:
-                doc = httpx.get(f"http://{api}/v1/status", timeout=1.0).json()
-                if doc.get("height", 0) >= height:
-                    out: dict[str, Any] = {
-                        "ready_s": round(time.perf_counter() - started, 2),
-                        "rss_peak_mb": round(_vm_hwm_mb(proc.pid), 1),
-                        "store_mb": round(Home(home).store_path.stat().st_size / 2**20, 1),
-                    }
-                    m = _SYNC_LINE.search(log_path.read_text(errors="replace"))
-                    if m:
-                        keys = ("snapshot_height", "checkpoints", "txs_final", "image_bytes")
-                        out["sync"] = {k: int(v) for k, v in zip(keys, m.groups()[:4], strict=True)}
-                        out["sync"]["sync_s"] = float(m.group(5))
-                    return out
-            except (httpx.HTTPError, ValueError):
-                pass
-            time.sleep(0.05)
-        raise SystemExit("the joiner did not reach the chain's height in time")
-    finally:
-        proc.kill()
-        proc.wait()
+    """Spawn a node on home with args; seconds until it answers at height, what it synced."""
+    log = home / "node.log"
+    out = time_start(home, height, *args, log=log)
+    out["store_mb"] = round(Home(home).store_path.stat().st_size / 2**20, 1)
+    m = _SYNC_LINE.search(log.read_text(errors="replace"))
+    if m:
+        keys = ("snapshot_height", "checkpoints", "txs_final", "image_bytes")
+        out["sync"] = {k: int(v) for k, v in zip(keys, m.groups()[:4], strict=True)}
+        out["sync"]["sync_s"] = float(m.group(5))
+    return out
 
 
 def main() -> None:
@@ -122,18 +86,7 @@ def main() -> None:
     args = ap.parse_args()
     rep = Reporter(args.json)
     home = args.dir / "node"
-    manifest = args.dir / MANIFEST
-    built: dict[str, Any] | None = None
-    if manifest.is_file():
-        built = json.loads(manifest.read_text())
-        if (built.get("txs"), built.get("sync_every")) != (args.txs, args.sync_every):
-            built = None
-    if built is None:
-        shutil.rmtree(args.dir, ignore_errors=True)
-        args.dir.mkdir(parents=True)
-        make_home(home, args.sync_every)
-        built = {**build_chain(home, args.txs, rep), "sync_every": args.sync_every}
-        manifest.write_text(json.dumps(built))
+    built = built_chain(args.dir, args.txs, args.sync_every, rep)
     peer = subprocess.Popen(
         [sys.executable, "-m", "govchain.cli.main", "node", "--home", str(home)],
         stdout=subprocess.DEVNULL,
