@@ -80,8 +80,8 @@ def offered(served: AsgiClient) -> SyncImage:
     return decode_image(r.content)
 
 
-def _follow(sim: Simulation, heights: list[SyncHeight]) -> ChainFollower:
-    f = ChainFollower(sim.genesis)
+def _follow(sim: Simulation, heights: list[SyncHeight], keep: int) -> ChainFollower:
+    f = ChainFollower(sim.genesis, keep)
     for sh in heights:
         if not f.add(sh):
             break
@@ -98,6 +98,7 @@ def test_a_new_store_syncs_from_a_peer_and_resumes_there(
     db = tmp_path / "joiner.sqlite"
     report = state_sync(db, sim.genesis, registry_for(sim.genesis), served)
     assert report.height == s
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["joiner.sqlite"]  # no .partial left
     assert report.decided >= s + 1
     with SqliteStore(db) as joined:
         # Every final id up to s is known (a new vertex may name any as a parent),
@@ -130,8 +131,25 @@ def test_a_joiner_refuses_a_store_that_is_not_new(
     sim: Simulation, served: AsgiClient, tmp_path: Path
 ) -> None:
     db = _sqlite(sim, tmp_path / "full.sqlite")
-    with pytest.raises(Exception, match="new store"):
+    with pytest.raises(SyncError, match="new store"):
         state_sync(db, sim.genesis, registry_for(sim.genesis), served)
+
+
+def test_a_refused_sync_leaves_no_store_behind(
+    sim: Simulation, served: AsgiClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A peer whose image does not check out: nothing where the node would start from."""
+    real = decode_image
+
+    def forged(raw: bytes) -> SyncImage:
+        img = real(raw)
+        return msgspec.structs.replace(img, image=img.image[:-1] + bytes([img.image[-1] ^ 1]))
+
+    monkeypatch.setattr("govchain.node.state_sync.decode_image", forged)
+    db = tmp_path / "joiner.sqlite"
+    with pytest.raises(SyncError):
+        state_sync(db, sim.genesis, registry_for(sim.genesis), served)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 def test_the_offer_and_its_answers_are_typed(served: AsgiClient) -> None:
@@ -148,17 +166,20 @@ def test_the_offer_and_its_answers_are_typed(served: AsgiClient) -> None:
 # -- forgeries: each refused before anything is written ---------------------------------------
 def _refused(sim: Simulation, heights: list[SyncHeight], img: SyncImage, words: str) -> None:
     with pytest.raises(SyncError, match=words):
-        f = _follow(sim, heights)
+        f = _follow(sim, heights, img.height)
         checked_snapshot(sim.genesis, registry_for(sim.genesis), f, img)
 
 
 def test_the_honest_answers_pass(
     sim: Simulation, heights: list[SyncHeight], offered: SyncImage
 ) -> None:
-    f = _follow(sim, heights)
+    f = _follow(sim, heights, offered.height)
     snap = checked_snapshot(sim.genesis, registry_for(sim.genesis), f, offered)
     assert snap.height == offered.height
-    assert snap.txs_final == sum(len(r) for r in f.receipts[: offered.height])
+    decided, synced = f.take()
+    assert [cp for cp, _ in decided] == [sh.checkpoint for sh in heights[: f.height]]
+    assert [s.height for s in synced] == list(range(1, offered.height + 1))
+    assert snap.txs_final == sum(len(s.receipts) for s in synced) > 0
 
 
 def test_a_flipped_byte_in_the_image_is_refused(
@@ -274,8 +295,9 @@ def test_garbage_pages_are_typed_errors() -> None:
 def test_follow_stops_at_the_peers_newest_height(
     sim: Simulation, served: AsgiClient, heights: list[SyncHeight]
 ) -> None:
-    f = follow(served, sim.genesis)
-    assert len(f.decided) == len(heights) or f.complete
+    f = ChainFollower(sim.genesis)
+    follow(served, f, None)
+    assert f.height == len(heights) or f.complete
 
 
 def test_the_store_keeps_its_newest_sync_snapshot_beside_the_newest_two() -> None:

@@ -53,8 +53,7 @@ def state_sync_into(home: Home, url: str) -> None:
     try:
         with httpx.Client(base_url=url, timeout=HTTP_TIMEOUT_S) as client:
             report = state_sync(path, genesis, registry_for(genesis), client)
-    except (SyncError, StoreError) as exc:
-        set_aside(path)  # a half-written store must not start as if whole
+    except (SyncError, StoreError) as exc:  # the store was filled beside, never half here
         raise CliError("sync_failed", f"state sync from {url}: {exc}", EXIT_FAILURE) from None
     log.info(
         "state sync: snapshot at height %d, %d checkpoints, %d final transactions (ids and "

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,20 +42,20 @@ from govchain.node.sync_wire import (
 )
 from govchain.replica.snapshot import Snapshot
 from govchain.sdk.valsets import ValidatorSets, ValsetError
-from govchain.state.audit import AuditEntry
 from govchain.state.genesis import Genesis
 from govchain.state.image import ImageError
 from govchain.state.ledger_image import ledger_from_image, read_image
 from govchain.state.receipts import Receipt, receipts_root
 from govchain.state.registry import Registry
 from govchain.state.sync_point import sealed_hash
-from govchain.storage.base import SyncedHistory
+from govchain.storage.base import SyncedHeight
 from govchain.storage.sqlite import SqliteStore
 
 log = logging.getLogger("govchain.sync")
 
 HEIGHT_LIMIT = 10**15  # no chain we follow is longer; bounds the follower's schedule
 OFFER_BYTES_MAX = 4_096
+PARTIAL_SUFFIX = ".partial"
 HTTP_TIMEOUT_S = 60.0  # one page or the image: generous, a slow peer is still a peer
 
 
@@ -63,17 +64,27 @@ class _NotFoundError(SyncError):
 
 
 class ChainFollower:
-    """Decided heights, checked one by one from the genesis (pure: no I/O)."""
+    """Decided heights, checked one by one from the genesis (pure: no I/O).
 
-    def __init__(self, genesis: Genesis) -> None:
+    Memory holds what checking the next height needs, the checkpoints around
+    the sync height `keep`, and what was checked since the last take(): never
+    the whole history, which the store takes page by page.
+    """
+
+    def __init__(self, genesis: Genesis, keep: int = 0) -> None:
         self.genesis = genesis
+        self.keep = keep
         self._sets = ValidatorSets(genesis)
         self._sets.from_genesis(HEIGHT_LIMIT)
-        self.decided: list[tuple[Checkpoint, Certificate]] = []
-        self.receipts: list[list[Receipt]] = []  # of heights 1..len(decided) - 1
-        self.audit: list[AuditEntry] = []
+        self.height = 0  # checkpoints checked
+        self.executed = 0  # heights whose receipts and audit entries were checked
+        self.txs_final = 0  # receipts checked of heights 1..keep
+        self.kept: dict[int, Checkpoint] = {}  # checkpoints keep and keep + 1
+        self._previous: Checkpoint | None = None
         self._last: SyncHeight | None = None  # the newest height: its execution awaits the next
         self._complete = False
+        self._decided: list[tuple[Checkpoint, Certificate]] = []
+        self._synced: list[SyncedHeight] = []
 
     @property
     def complete(self) -> bool:
@@ -84,25 +95,37 @@ class ChainFollower:
         """Check the next height (SyncError naming the fault); False when none can follow it."""
         if self._complete:
             raise SyncError("heights past one the peer had not executed")
-        h = len(self.decided) + 1
+        h = self.height + 1
         prev = self._last
         entries = audit_entries(prev.audit) if prev is not None else []
         if any(e.height != h - 1 for e in entries):
             raise SyncError(f"height {h - 1} carries an audit entry of another height")
-        previous = self.decided[-1][0] if self.decided else None
+        cp = sh.checkpoint
         try:
-            self._sets.extend(h - 1, previous, entries, sh.checkpoint, sh.certificate)
+            self._sets.extend(h - 1, self._previous, entries, cp, sh.certificate)
         except ValsetError as exc:
             raise SyncError(str(exc)) from None
         if prev is not None:
-            self._check_receipts(h - 1, prev.receipts, sh.checkpoint.receipts_root)
-            self.receipts.append(prev.receipts)
-            self.audit.extend(entries)
-        self.decided.append((sh.checkpoint, sh.certificate))
+            self._check_receipts(h - 1, prev.receipts, cp.receipts_root)
+            self.executed = h - 1
+            if h - 1 <= self.keep:
+                self.txs_final += len(prev.receipts)
+                self._synced.append(SyncedHeight(h - 1, prev.receipts, entries, cp))
+        self.height = h
+        self._decided.append((cp, sh.certificate))
+        if h in (self.keep, self.keep + 1):
+            self.kept[h] = cp
+        self._previous = cp
         self._last = sh
         if not sh.executed:
             self._complete = True
         return not self._complete
+
+    def take(self) -> tuple[list[tuple[Checkpoint, Certificate]], list[SyncedHeight]]:
+        """What was checked since the last take: checkpoints, and executions up to keep."""
+        out = (self._decided, self._synced)
+        self._decided, self._synced = [], []
+        return out
 
     @staticmethod
     def _check_receipts(h: int, receipts: list[Receipt], root: bytes) -> None:
@@ -120,13 +143,13 @@ def checked_snapshot(
     s = img.height
     if not genesis.is_sync_height(s):
         raise SyncError(f"height {s} is no sync height of this chain")
-    if len(follower.decided) <= s or len(follower.receipts) < s:
+    if s != follower.keep or follower.executed < s or s + 1 not in follower.kept:
         raise SyncError(f"the certified heights do not reach past the snapshot at {s}")
     try:
         doc = read_image(img.image)
     except ImageError as exc:
         raise SyncError(f"the image: {exc}") from None
-    certifying = follower.decided[s][0]
+    certifying = follower.kept[s + 1]
     if doc.height != s or sealed_hash(doc.state_hash, img.image, img.live) != certifying.state_hash:
         raise SyncError(
             f"the image and live ids do not give the state hash checkpoint {s + 1} certifies"
@@ -139,10 +162,8 @@ def checked_snapshot(
         raise SyncError(f"the image does not restore: {exc}") from None
     if ledger.audit_head != certifying.audit_head:
         raise SyncError("the image's audit head is not the certified one")
-    txs_final = sum(len(r) for r in follower.receipts[:s])
-    tips = list(follower.decided[s - 1][0].tips)
-    frontier = DagFrontier(s, tips, [], img.live)
-    return Snapshot(s, certifying.state_hash, img.image, frontier, [], txs_final)
+    frontier = DagFrontier(s, list(follower.kept[s].tips), [], img.live)
+    return Snapshot(s, certifying.state_hash, img.image, frontier, [], follower.txs_final)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,12 +211,14 @@ def _offer(client: httpx.Client) -> int:
     return height
 
 
-def follow(client: httpx.Client, genesis: Genesis) -> ChainFollower:
-    """Every decided height the peer serves, checked, up to its newest or its first unexecuted."""
-    follower = ChainFollower(genesis)
+def follow(client: httpx.Client, follower: ChainFollower, store: SqliteStore | None) -> None:
+    """Every decided height the peer serves, checked, up to its newest or its first unexecuted.
+
+    store: takes each page's checked heights as it goes (None: dropped).
+    """
     more = True
     while more:
-        start = len(follower.decided) + 1
+        start = follower.height + 1
         params = {"from": start, "count": HEIGHTS_PER_PAGE_MAX}
         try:
             raw = _get(client, "/v1/sync/heights", PAGE_BYTES_MAX * 2, params)
@@ -208,29 +231,60 @@ def follow(client: httpx.Client, genesis: Genesis) -> ChainFollower:
             more = follower.add(sh)
             if not more:
                 break
-    return follower
+        decided, synced = follower.take()
+        if store is not None:
+            store.add_synced(decided, synced)
 
 
 def state_sync(
     store_path: Path, genesis: Genesis, registry: Registry, client: httpx.Client
 ) -> SyncReport:
-    """Fill a new store at store_path from the peer client talks to; SyncError when refused."""
+    """Fill a new store at store_path from the peer client talks to; SyncError when refused.
+
+    The store is filled in a file beside it (`.partial`), renamed into place
+    once whole: a crash or a refusal never leaves a half-filled store where
+    the node would start from it.
+    """
     started = time.monotonic()
+    if store_path.exists() and store_path.stat().st_size > 0:
+        raise SyncError(f"{store_path} exists: state sync fills only a new store")
+    partial = store_path.with_name(store_path.name + PARTIAL_SUFFIX)
+    _remove_store(partial)
     height = _offer(client)
-    follower = follow(client, genesis)
-    log.info("state sync: %d decided heights checked", len(follower.decided))
-    img = decode_image(_get(client, f"/v1/sync/image/{height}", IMAGE_ANSWER_BYTES_MAX))
-    if img.height != height:
-        raise SyncError(f"asked for the image at {height}, got one at {img.height}")
-    snap = checked_snapshot(genesis, registry, follower, img)
-    audit = [e for e in follower.audit if e.height <= height]
-    history = SyncedHistory(follower.decided, follower.receipts[:height], audit, snap)
-    with SqliteStore(store_path, genesis.sync_every) as store:
-        store.install_synced(history)
+    follower = ChainFollower(genesis, height)
+    try:
+        with SqliteStore(partial, genesis.sync_every) as store:
+            follow(client, follower, store)
+            log.info("state sync: %d decided heights checked", follower.height)
+            raw = _get(client, f"/v1/sync/image/{height}", IMAGE_ANSWER_BYTES_MAX)
+            img = decode_image(raw)
+            if img.height != height:
+                raise SyncError(f"asked for the image at {height}, got one at {img.height}")
+            snap = checked_snapshot(genesis, registry, follower, img)
+            store.add_synced(*follower.take())
+            store.finish_synced(snap)
+        for suffix in ("-wal", "-shm"):  # the last close folds the WAL into the file
+            if partial.with_name(partial.name + suffix).exists():
+                raise SyncError(f"{partial}{suffix} is left after closing: not renamed")
+        os.replace(partial, store_path)
+        fd = os.open(store_path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # the rename itself is durable
+        finally:
+            os.close(fd)
+    except BaseException:
+        _remove_store(partial)
+        raise
     return SyncReport(
         height,
-        len(follower.decided),
+        follower.height,
         snap.txs_final,
         len(img.image),
         time.monotonic() - started,
     )
+
+
+def _remove_store(path: Path) -> None:
+    """A store file and its WAL and shared-memory files, if any."""
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        p.unlink(missing_ok=True)

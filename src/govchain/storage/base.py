@@ -157,20 +157,19 @@ def prefix_bounds(prefix: str) -> tuple[bytes, bytes]:
 
 
 @dataclass(frozen=True, slots=True)
-class SyncedHistory:
-    """What state sync checked and a store keeps in place of replaying (node/state_sync.py).
+class SyncedHeight:
+    """One height as state sync checked it, for the store it fills (node/state_sync.py).
 
-    decided: every checkpoint 1..n with its certificate. receipts[h - 1]: the
-    receipts of height h, for h up to snapshot.height, each height's checked
-    against the receipts root the next checkpoint certifies; audit: their
-    heights' entries, checked against the certified heads. No transaction is
-    kept: the store is a pruned one from its first height.
+    receipts: the height's, in final order, which give the receipts root
+    `certifying` (checkpoint height + 1) certifies; audit: its entries, which
+    lead from checkpoint height's audit head to certifying's. No transaction:
+    a synced store is a pruned one from its first height.
     """
 
-    decided: list[tuple[Checkpoint, Certificate]]
-    receipts: list[list[Receipt]]
+    height: int
+    receipts: list[Receipt]
     audit: list[AuditEntry]
-    snapshot: Snapshot
+    certifying: Checkpoint
 
 
 class StoreError(Exception):

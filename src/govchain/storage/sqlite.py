@@ -72,7 +72,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -95,7 +95,7 @@ from govchain.storage.base import (
     PrunedError,
     StoredTx,
     StoreError,
-    SyncedHistory,
+    SyncedHeight,
     check_ready,
     check_tx,
     prefix_bounds,
@@ -1248,53 +1248,72 @@ class SqliteStore:
         self._pruned_below, self._pruned_height = below, height
         return pruned
 
-    def install_synced(self, history: SyncedHistory) -> None:
-        """Write what state sync checked into this new, empty store, in one transaction.
+    # -- filled by state sync (node/state_sync.py) ---------------------------------
+    def add_synced(
+        self, decided: Sequence[tuple[Checkpoint, Certificate]], executed: Sequence[SyncedHeight]
+    ) -> None:
+        """Append heights state sync checked to the new store it fills (one transaction).
 
-        The result is a store pruned up to the snapshot's height: each final
-        transaction is an id in pruned_ids with its covered row and receipt,
-        and the movement index starts after the snapshot.
+        decided: the next certified checkpoints; executed: the next heights'
+        receipts and audit entries. Each final id becomes a pruned row (its id,
+        covered row and index entry); finish_synced() then writes the snapshot
+        and the marks. The caller fills a file beside the store's and renames
+        it into place once whole, so a crash never leaves a half-filled store.
         """
         self._check_open()
-        snap = history.snapshot
-        s = snap.height
-        decided = history.decided
-        if len(history.receipts) != s or len(decided) <= s:
-            raise StoreError("a synced history needs receipts up to its snapshot, decided past it")
         c = self._conn
         with self._write_transaction():
-            if c.execute("SELECT count(*) FROM decided").fetchone()[0] or self._next_seq != 1:
-                raise StoreError(f"{self.path}: state sync writes only into a new store")
+            if self._decided_height == 0 and c.execute("SELECT 1 FROM vertices").fetchone():
+                raise StoreError(f"{self.path}: state sync fills only a new store")
+            for i, (cp, _) in enumerate(decided, self._decided_height + 1):
+                if cp.height != i:
+                    raise StoreError(f"state sync gave checkpoint {cp.height} for height {i}")
             c.executemany(
                 "INSERT INTO decided (height, checkpoint, certificate) VALUES (?, ?, ?)",
                 [(cp.height, encode(cp), encode(cert)) for cp, cert in decided],
             )
-            seq = 1
+            seq = self._next_seq
             ids: list[tuple[int, bytes]] = []
-            executed: list[tuple[int, bytes, bytes, bytes, bytes, bytes]] = []
+            rows: list[tuple[int, bytes, bytes, bytes, bytes, bytes]] = []
             covered: list[tuple[int, int, int]] = []
-            for h, receipts in enumerate(history.receipts, 1):
-                order = list(range(seq, seq + len(receipts)))
-                ids.extend((q, rc.tx_id) for q, rc in zip(order, receipts, strict=True))
+            for h, ex in enumerate(executed, self._executed_height + 1):
+                if ex.height != h or ex.certifying.height != h + 1:
+                    raise StoreError(f"state sync gave height {ex.height} for height {h}")
+                order = list(range(seq, seq + len(ex.receipts)))
+                seq += len(order)
+                ids.extend((q, rc.tx_id) for q, rc in zip(order, ex.receipts, strict=True))
                 covered.extend((q, h, i) for i, q in enumerate(order))
-                seq += len(receipts)
                 outcomes = [
-                    _Outcome(r.status, r.reason, r.rule, r.governance_ref) for r in receipts
+                    _Outcome(r.status, r.reason, r.rule, r.governance_ref) for r in ex.receipts
                 ]
-                nxt = decided[h][0]  # checkpoint h + 1 certifies height h's execution
-                row = (nxt.state_hash, nxt.receipts_root, nxt.audit_head)
-                executed.append((h, *row, encode(order), encode(outcomes)))
-            self._write_executed(executed)
+                cp = ex.certifying  # checkpoint h + 1 certifies height h's execution
+                heads = (cp.state_hash, cp.receipts_root, cp.audit_head)
+                rows.append((h, *heads, encode(order), encode(outcomes)))
+            self._write_executed(rows)
             c.executemany("INSERT INTO pruned_ids (seq, tx_id) VALUES (?, ?)", ids)
             self._write_covered(covered)
-            self._write_index(_index_rows((vid, q) for q, vid in ids), seq - 1)
+            self._write_index(_index_rows((vid, q) for q, vid in ids), None)
             c.executemany(
                 "INSERT INTO audit (seq, height, entry) VALUES (?, ?, ?)",
-                [(e.seq, e.height, e.canonical) for e in history.audit],
+                [(e.seq, e.height, e.canonical) for ex in executed for e in ex.audit],
             )
+        self._next_seq = seq
+        self._decided_height += len(decided)
+        self._executed_height += len(executed)
+
+    def finish_synced(self, snap: Snapshot) -> None:
+        """Close what state sync filled: the snapshot, the pruning mark at it, the marks."""
+        self._check_open()
+        s = snap.height
+        if s != self._executed_height or self._decided_height <= s:
+            raise StoreError(f"a synced snapshot at {s} needs heights executed to it, decided past")
+        c = self._conn
+        seq = self._next_seq
+        with self._write_transaction():
             write_snapshot(c, snap, seq, self._sync_every)
             c.execute("UPDATE pruned SET below_seq = ?, height = ?", (seq, s))
             c.execute("UPDATE movement_index SET from_height = ?, mark = 0", (s + 1,))
+            c.execute("UPDATE tx_index_mark SET seq = ? WHERE id = 1", (seq - 1,))
         self._load_caches()
 
     def sync_snapshot(self, sync_every: int) -> Snapshot | None:
