@@ -48,18 +48,19 @@ def sync_routes(node: NodePort) -> list[Route]:
     def offered() -> tuple[int, bytes] | None:
         """(height, SyncImage bytes) of the newest offerable snapshot, or None."""
         store = node.store
-        snap = store.sync_snapshot(node.genesis.sync_every)
-        if snap is None:
-            return None
-        if store.decided_height() <= snap.height:
-            return None  # nothing certifies it yet
-        answer = cached.get(snap.height)
+        every = node.genesis.sync_every
+        height = store.sync_snapshot_height(every)  # the snapshot is read once per height
+        if height is None or store.decided_height() <= height:
+            return None  # none, or nothing certifies it yet
+        answer = cached.get(height)
         if answer is None:
-            doc = SyncImage(snap.height, snap.ledger, live_of(snap.frontier), snap.txs_final)
-            answer = encode(doc)
+            snap = store.sync_snapshot(every)
+            if snap is None or snap.height != height:
+                return None  # replaced in between: asked again, the newer one is offered
+            answer = encode(SyncImage(height, snap.ledger, live_of(snap.frontier), snap.txs_final))
             cached.clear()
-            cached[snap.height] = answer
-        return snap.height, answer
+            cached[height] = answer
+        return height, answer
 
     async def offer(request: Request) -> JSONResponse:
         """The newest snapshot a joiner can start from."""

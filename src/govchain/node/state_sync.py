@@ -9,9 +9,9 @@ receipts must give the receipts root the next checkpoint certifies. Then it
 takes the snapshot at the offered sync height s and checks its image and live
 ids against the state hash checkpoint s + 1 certifies (state/sync_point.py).
 
-What it keeps is a pruned store (storage: install_synced): every checkpoint
-and certificate, every receipt and audit entry up to s, the snapshot, and no
-transaction. The node then starts as after a restart: it fetches the cones of
+What it keeps is a pruned store (SqliteStore.add_synced, page by page):
+every checkpoint and certificate, every receipt and audit entry up to s, the
+snapshot, and no transaction. The node then starts as after a restart: it fetches the cones of
 the heights after s from peers and executes them, checking each state hash.
 """
 

@@ -62,6 +62,10 @@ class Store(Protocol):
         """The newest kept snapshot at a multiple of sync_every (what a node offers), or None."""
         ...
 
+    def sync_snapshot_height(self, sync_every: int) -> int | None:
+        """sync_snapshot()'s height, without reading the snapshot (None: none kept)."""
+        ...
+
     def get_tx(self, tx_id: bytes) -> StoredTx | None:
         """A stored transaction with its finality, if any."""
         ...

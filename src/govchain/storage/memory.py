@@ -96,6 +96,11 @@ class MemoryStore:
             return None
         return next((s for s in reversed(self._synced) if s.height % sync_every == 0), None)
 
+    def sync_snapshot_height(self, sync_every: int) -> int | None:
+        """sync_snapshot()'s height (None: none kept)."""
+        snap = self.sync_snapshot(sync_every)
+        return None if snap is None else snap.height
+
     def commit(self, ready: ReplicaReady) -> None:
         """Check everything first, then apply; a refused commit changes nothing."""
         self._open()

@@ -1316,6 +1316,12 @@ class SqliteStore:
             c.execute("UPDATE tx_index_mark SET seq = ? WHERE id = 1", (seq - 1,))
         self._load_caches()
 
+    def sync_snapshot_height(self, sync_every: int) -> int | None:
+        """sync_snapshot()'s height, without reading the snapshot (None: none kept)."""
+        self._check_open()
+        with self._read_transaction():
+            return sync_snapshot_height(self._conn, sync_every)
+
     def sync_snapshot(self, sync_every: int) -> Snapshot | None:
         """The newest kept snapshot at a multiple of sync_every (what a node offers), or None."""
         self._check_open()
