@@ -38,9 +38,7 @@ class Cluster:
         self.root = root
         self.port_base = free_port_base(validators + observers)  # leased until stop()
         shape: dict[str, Any] = {} if sync_every is None else {"sync_every": sync_every}
-        self.nodes: list[DevnetNode] = create(
-            root, validators, observers, self.port_base, **shape
-        )
+        self.nodes: list[DevnetNode] = create(root, validators, observers, self.port_base, **shape)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.http = httpx.Client(timeout=5.0)
 

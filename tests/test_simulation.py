@@ -72,6 +72,7 @@ def test_ten_validators_without_faults_finalize() -> None:
         ("ack-before-sync", {"promise"}, {"faults": "crash"}),
         ("ack-before-replicate", {"promise", "accepted-final"}, {"faults": "crash"}),
         ("unordered-exec", {"state_hash", "receipt"}, {}),
+        ("seal-without-live", {"sync_seal"}, {}),
     ],
 )
 def test_planted_bug_is_caught(plant: str, expected: set[str], kw: dict[str, object]) -> None:

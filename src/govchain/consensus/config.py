@@ -24,6 +24,9 @@ PLANTABLE = frozenset(
         # The shell acknowledges vertices, and answers their clients, before the
         # deferred commit that stores them: a 202 then promises what no disk holds.
         "ack-before-sync",
+        # At a sync height the replica seals its state hash without the live
+        # final ids (state/sync_point.py), as if it had lost its DAG's memory.
+        "seal-without-live",
     }
 )
 

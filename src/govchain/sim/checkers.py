@@ -14,8 +14,11 @@ from govchain.dag.tx import WIRE_DECODER, tx_id
 from govchain.replica.execution import Execution
 from govchain.replica.messages import Message, RedactedTxMsg, TxMsg
 from govchain.replica.replica import Persisted
+from govchain.replica.snapshot import Snapshot
 from govchain.replica.view import ChainView
+from govchain.state.ledger_image import read_image
 from govchain.state.receipts import Receipt, Status
+from govchain.state.sync_point import LiveIds, live_digest, sealed_by_digest
 from govchain.storage.base import Store
 
 _REJECTED = Status.REJECTED.value
@@ -53,8 +56,14 @@ class Violation:
 class Checkers:
     """Cross-node invariants over honest nodes' decisions, executions and signatures."""
 
-    def __init__(self, supply: int, validators: Iterable[str] = ()) -> None:
+    def __init__(self, supply: int, validators: Iterable[str] = (), sync_every: int = 0) -> None:
         self.supply = supply
+        self.sync_every = sync_every
+        # The live final ids of the chain, from the executions alone (no DAG):
+        # what each sync height's state hash must have sealed (on_snapshot).
+        self._live = LiveIds()
+        self._live_upto = 0
+        self._live_at: dict[int, bytes] = {}  # sync height -> live_digest
         # Names of validator nodes (honest or not): who may receive a payload a
         # node still holds for catch-up (see _pending).
         self.validators = frozenset(validators)
@@ -88,6 +97,23 @@ class Checkers:
         # The first 202 of each client's transaction, in the order they were given.
         self._accepted: dict[bytes, Accepted] = {}
 
+    def on_snapshot(self, node: str, snap: Snapshot) -> None:
+        """A snapshot at a sync height is one a joiner accepts: image and live ids give its hash.
+
+        The live ids are the checker's own, from the executions (a joiner gets
+        them from the peer, and the certified hash decides).
+        """
+        live = self._live_at.get(snap.height)
+        if live is None:
+            return  # not a sync height
+        inner = read_image(snap.ledger).state_hash
+        if sealed_by_digest(inner, snap.ledger, live) != snap.state_hash:
+            self.fail(
+                "sync_seal",
+                f"{node}'s snapshot at sync height {snap.height} does not give its state hash"
+                " from its image and the chain's live ids: a joiner would refuse it",
+            )
+
     def fail(self, invariant: str, detail: str) -> None:
         """Record a violation at the current step."""
         self.violations.append(Violation(invariant, self.step, detail))
@@ -120,6 +146,11 @@ class Checkers:
         for on_certified.
         """
         h = ex.checkpoint.height
+        if h == self._live_upto + 1:  # the first execution of h: every height in order
+            self._live.add(h, ex.txs)
+            self._live_upto = h
+            if self.sync_every and h % self.sync_every == 0:
+                self._live_at[h] = live_digest(self._live.after(h))
         have = self._state.setdefault(h, ex.result.state_hash)
         if have != ex.result.state_hash:
             self.fail("state_hash", f"{node} has another state hash at height {h}")

@@ -210,7 +210,7 @@ class Simulation:
             idle_checkpoint_ms=0,
         )
         self._build_nodes()
-        self.checkers = Checkers(self.genesis.supply, self.names)
+        self.checkers = Checkers(self.genesis.supply, self.names, self.genesis.sync_every)
         self.final: dict[bytes, Receipt] = {}
         # The warehouse's workload and checkers (issue 14): their own PRNG, seeded here.
         self.wr = WrWorkload(cfg.seed, self.workload, self.wr_cast, self.governor.regs, self.final)
@@ -732,6 +732,8 @@ class Simulation:
                 self._audited.add(ex.checkpoint.height)
                 for entry in ex.result.audit:
                     self.audit_kinds[entry.kind] = self.audit_kinds.get(entry.kind, 0) + 1
+        if r.snapshot is not None:
+            self.checkers.on_snapshot(node.name, r.snapshot)
         if r.executed:
             self.wr_checkers.on_executed(node.name, replica.ledger)
         hidden = self.checkers.on_certified(node.name, replica.view.decided_height)

@@ -52,7 +52,12 @@ def live_digest(live: Live) -> bytes:
 
 def sealed_hash(inner: bytes, image: bytes, live: Live) -> bytes:
     """The state hash of a sync height, from the writes' hash, the image and the live ids."""
-    return digest(STATE_DOMAIN, inner, digest(SYNC_DOMAIN, image, live_digest(live)))
+    return sealed_by_digest(inner, image, live_digest(live))
+
+
+def sealed_by_digest(inner: bytes, image: bytes, live: bytes) -> bytes:
+    """sealed_hash, given the live ids' digest (live_digest)."""
+    return digest(STATE_DOMAIN, inner, digest(SYNC_DOMAIN, image, live))
 
 
 def seal(ledger: Ledger, live: Live) -> bytes:
