@@ -8,6 +8,8 @@ the follower accepts must have grown the chain by exactly its heights.
 
 from __future__ import annotations
 
+import contextlib
+
 from govchain.codec import encode
 from govchain.node.state_sync import ChainFollower
 from govchain.node.sync_wire import SyncError, SyncHeight, decode_heights, decode_image
@@ -20,10 +22,8 @@ KEEP = 3  # the fuzz chain's "sync height": its executions up to here are handed
 
 def test_one_input(data: bytes) -> None:
     """Follow one page and decode one image; only SyncError may come out."""
-    try:
+    with contextlib.suppress(SyncError):  # the image's refusals end only that half
         decode_image(data)
-    except SyncError:
-        pass
     page = decode_heights(data)
     follower = ChainFollower(GENESIS, keep=KEEP)
     added = 0
