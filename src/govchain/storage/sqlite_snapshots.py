@@ -43,7 +43,7 @@ def write_snapshot(
         "INSERT INTO snapshots (height, low_seq, digest, data) VALUES (?, ?, ?, ?)",
         (snap.height, low_seq, _digest(low_seq, data), data),
     )
-    heights = [r[0] for r in c.execute("SELECT height FROM snapshots ORDER BY height DESC")]
+    heights = _heights_desc(c)
     keep = set(heights[:SNAPSHOTS_KEPT])
     synced = _newest_at_sync_height(heights, sync_every)
     if synced is not None:
@@ -51,6 +51,12 @@ def write_snapshot(
     c.executemany(
         "DELETE FROM snapshots WHERE height = ?", [(h,) for h in heights if h not in keep]
     )
+
+
+def _heights_desc(c: sqlite3.Connection) -> list[int]:
+    """Every kept snapshot's height, newest first (checked: a damaged row is named)."""
+    rows = c.execute("SELECT height FROM snapshots ORDER BY height DESC")
+    return [int_row("snapshots", "height", r[0]) for r in rows]
 
 
 def _newest_at_sync_height(heights_desc: list[int], sync_every: int) -> int | None:
@@ -61,8 +67,7 @@ def _newest_at_sync_height(heights_desc: list[int], sync_every: int) -> int | No
 
 def sync_snapshot_height(c: sqlite3.Connection, sync_every: int) -> int | None:
     """The height of the newest kept snapshot at a sync height, or None."""
-    heights = [r[0] for r in c.execute("SELECT height FROM snapshots ORDER BY height DESC")]
-    return _newest_at_sync_height(heights, sync_every)
+    return _newest_at_sync_height(_heights_desc(c), sync_every)
 
 
 def newest_low_seq(c: sqlite3.Connection) -> int:
