@@ -120,7 +120,8 @@ class BareHttp:
     """A bare keep-alive HTTP/1.1 client for the load: the loader shares the nodes'
     cores, so its own CPU per request must stay small (httpx costs ~4x more)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, content_type: str = "application/msgpack") -> None:
+        self.content_type = content_type
         host_port = url.removeprefix("http://")
         host, _, port = host_port.partition(":")
         self.host, self.port = host, int(port)
@@ -128,7 +129,7 @@ class BareHttp:
         self.writer: asyncio.StreamWriter | None = None
 
     async def post(self, path: str, body: bytes) -> BareReply:
-        """POST a msgpack body; reconnects once if the server closed the connection."""
+        """POST a body (msgpack by default); reconnects once if the server closed the connection."""
         for attempt in (1, 2):
             try:
                 if self.writer is None:
@@ -136,21 +137,36 @@ class BareHttp:
                 assert self.reader is not None
                 head = (
                     f"POST {path} HTTP/1.1\r\nhost: {self.host}\r\n"
-                    f"content-type: application/msgpack\r\ncontent-length: {len(body)}\r\n\r\n"
+                    f"content-type: {self.content_type}\r\ncontent-length: {len(body)}\r\n\r\n"
                 )
                 self.writer.write(head.encode() + body)
                 status_line = await self.reader.readuntil(b"\r\n")
-                length = 0
+                length, chunked = 0, False
                 while (line := await self.reader.readuntil(b"\r\n")) != b"\r\n":
                     name, _, value = line.decode().partition(":")
-                    if name.strip().lower() == "content-length":
+                    name = name.strip().lower()
+                    if name == "content-length":
                         length = int(value)
-                return BareReply(int(status_line.split()[1]), await self.reader.readexactly(length))
+                    elif name == "transfer-encoding" and "chunked" in value.lower():
+                        chunked = True
+                body = await (self._chunks() if chunked else self.reader.readexactly(length))
+                return BareReply(int(status_line.split()[1]), body)
             except (OSError, asyncio.IncompleteReadError):
                 self.close()
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
+
+    async def _chunks(self) -> bytes:
+        """A chunked body (etcd's larger answers), trailers skipped."""
+        assert self.reader is not None
+        parts = []
+        while size := int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16):
+            parts.append(await self.reader.readexactly(size))
+            await self.reader.readexactly(2)
+        while await self.reader.readuntil(b"\r\n") != b"\r\n":
+            pass
+        return b"".join(parts)
 
     def close(self) -> None:
         """Close the connection, if open."""
