@@ -29,7 +29,7 @@ from govchain.node.sync_wire import (
     PAGE_BYTES_MAX,
     SyncHeight,
     SyncImage,
-    encode_heights,
+    encode_page,
 )
 from govchain.state.sync_point import live_of
 
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 
 MSGPACK_TYPE = "application/msgpack"
 HEIGHTS_COUNT_DEFAULT = 64
-_RECEIPT_BYTES = 64  # about what one receipt takes in a page (its id and outcome)
 
 
 def sync_routes(node: NodePort) -> list[Route]:
@@ -98,7 +97,7 @@ def sync_routes(node: NodePort) -> list[Route]:
         if start > top:
             raise ApiError(404, "not_decided", f"height {start} is not decided (top {top})")
         last = min(top, start + (count or HEIGHTS_COUNT_DEFAULT) - 1)
-        out: list[SyncHeight] = []
+        out: list[bytes] = []  # each height encoded once: the page is sized by real bytes
         size = 0
         for h in range(start, last + 1):
             decided = store.get_checkpoint(h)
@@ -106,11 +105,12 @@ def sync_routes(node: NodePort) -> list[Route]:
             executed = store.state_hash_at(h) is not None
             receipts = store.receipts(h) if executed else []
             entries = [e.canonical for e in store.audit(h, h)] if executed else []
-            out.append(SyncHeight(decided[0], decided[1], executed, receipts, entries))
-            size += 512 + len(receipts) * _RECEIPT_BYTES + sum(len(e) for e in entries)
-            if size >= PAGE_BYTES_MAX:
-                break
-        return Response(encode_heights(out), media_type=MSGPACK_TYPE)
+            one = encode(SyncHeight(decided[0], decided[1], executed, receipts, entries))
+            if out and size + len(one) > PAGE_BYTES_MAX:
+                break  # the joiner reads up to twice this: one large height always fits
+            out.append(one)
+            size += len(one)
+        return Response(encode_page(out), media_type=MSGPACK_TYPE)
 
     return [
         Route("/v1/sync/offer", offer),

@@ -15,6 +15,8 @@ with SyncError, and every size is bounded before anything is decoded.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import msgspec
 
 from govchain.codec import HASH_BYTES
@@ -24,8 +26,10 @@ from govchain.state.image import IMAGE_BYTES_MAX
 from govchain.state.receipts import Receipt
 from govchain.state.sync_point import live_error
 
+T = TypeVar("T")
 HEIGHTS_PER_PAGE_MAX = 256
 PAGE_BYTES_MAX = 4 << 20  # a heights page stops growing past this (at least one height)
+PAGE_ANSWER_BYTES_MAX = 2 * PAGE_BYTES_MAX  # what a joiner reads: room for one large height
 LIVE_IDS_MAX = 4_000_000  # final ids inside one validity window: far above any we run
 IMAGE_ANSWER_BYTES_MAX = IMAGE_BYTES_MAX + LIVE_IDS_MAX * (HASH_BYTES + 2)
 
@@ -62,19 +66,24 @@ _IMAGE = msgspec.msgpack.Decoder(SyncImage)
 _ENTRY = msgspec.msgpack.Decoder(AuditEntry)
 
 
-def encode_heights(heights: list[SyncHeight]) -> bytes:
-    """A heights page's bytes."""
-    return msgspec.msgpack.encode(heights)
+def encode_page(encoded: list[bytes]) -> bytes:
+    """A heights page from its heights' own encodings (msgpack: an array of them)."""
+    return msgspec.msgpack.encode([msgspec.Raw(e) for e in encoded])
+
+
+def _decoded(decoder: msgspec.msgpack.Decoder[T], data: bytes, limit: int, what: str) -> T:
+    """data decoded, at most limit bytes; SyncError naming what it should have been."""
+    if len(data) > limit:
+        raise SyncError(f"{what} of {len(data)} bytes exceeds {limit}")
+    try:
+        return decoder.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
+        raise SyncError(f"not {what}: {exc}") from None
 
 
 def decode_heights(data: bytes) -> list[SyncHeight]:
     """A heights page; SyncError when malformed."""
-    if len(data) > PAGE_BYTES_MAX * 2:
-        raise SyncError(f"a heights page of {len(data)} bytes exceeds {PAGE_BYTES_MAX * 2}")
-    try:
-        heights = _HEIGHTS.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
-        raise SyncError(f"not a heights page: {exc}") from None
+    heights = _decoded(_HEIGHTS, data, PAGE_ANSWER_BYTES_MAX, "a heights page")
     if len(heights) > HEIGHTS_PER_PAGE_MAX:
         raise SyncError(f"a heights page of {len(heights)} heights")
     return heights
@@ -82,12 +91,7 @@ def decode_heights(data: bytes) -> list[SyncHeight]:
 
 def decode_image(data: bytes) -> SyncImage:
     """A sync image; SyncError when malformed (its content is checked by the joiner)."""
-    if len(data) > IMAGE_ANSWER_BYTES_MAX:
-        raise SyncError(f"an image answer of {len(data)} bytes")
-    try:
-        doc = _IMAGE.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
-        raise SyncError(f"not a sync image: {exc}") from None
+    doc = _decoded(_IMAGE, data, IMAGE_ANSWER_BYTES_MAX, "a sync image")
     if sum(len(ids) for _, ids in doc.live) > LIVE_IDS_MAX:
         raise SyncError(f"a sync image holds more than {LIVE_IDS_MAX} live ids")
     err = live_error(doc.live)

@@ -407,10 +407,10 @@ class ValidatorSets:
         """
         if checkpoint.height != height + 1 or checkpoint.chain_id != self.genesis.chain_id:
             raise ValsetError(f"checkpoint {checkpoint.height} given for height {height + 1}")
-        err = self.certified_error(checkpoint, checkpoint.hash.hex(), certificate)
+        claimed = checkpoint.hash.hex()
+        err = self.certified_error(checkpoint, claimed, certificate)
         if err is not None:
             raise ValsetError(err)
-        claimed = checkpoint.hash.hex()
         self._apply(_Handoff(height, previous, tuple(entries), checkpoint, claimed, certificate))
 
     # -- checking checkpoints ----------------------------------------------------

@@ -137,6 +137,16 @@ def receipts_root(receipts: list[Receipt]) -> bytes:
     return merkle.root_of_hashes(merkle.leaf_hashes(encode_all(receipts)))
 
 
+def receipts_fault(height: int, receipts: list[Receipt], root: bytes) -> str | None:
+    """Why receipts are not height's, each at its index, under root; None when they are."""
+    for i, rc in enumerate(receipts):
+        if rc.height != height or rc.index != i:
+            return f"receipt {i} of height {height} names another place"
+    if receipts_root(receipts) != root:
+        return f"the receipts of height {height} do not give their root"
+    return None
+
+
 class ReceiptProof(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
     """A receipt, its place among its checkpoint's receipts, and the Merkle audit path."""
 

@@ -89,7 +89,7 @@ from govchain.replica.replica import Persisted, ReplicaReady
 from govchain.replica.snapshot import Snapshot
 from govchain.state.audit import AuditEntry
 from govchain.state.ledger import Executed
-from govchain.state.receipts import Receipt, Status, reason_ok, receipts_root
+from govchain.state.receipts import Receipt, Status, reason_ok, receipts_fault
 from govchain.storage.base import (
     CommitError,
     PrunedError,
@@ -411,10 +411,11 @@ def _array_length(table: str, key: object, head: object) -> int:
 
 
 def _check_receipts(height: int, receipts: list[Receipt], root: bytes, count: int) -> None:
-    if len(receipts) != count or any(rc.index != i for i, rc in enumerate(receipts)):
-        raise CorruptStoreError("executed", f"height {height}", f"expected indexes 0..{count - 1}")
-    if receipts_root(receipts) != root:
-        raise CorruptStoreError("executed", f"height {height}", "receipts do not match their root")
+    if len(receipts) != count:
+        raise CorruptStoreError("executed", f"height {height}", f"{len(receipts)} for {count}")
+    fault = receipts_fault(height, receipts, root)
+    if fault is not None:
+        raise CorruptStoreError("executed", f"height {height}", fault)
 
 
 class SqliteStore:
