@@ -39,13 +39,14 @@ from common import (
 )
 from govchain.dag.tx import payload_hash
 from govchain.state import policy
+from govchain.state.keyword_hash import KEYWORD_DOMAIN
 from govchain.state.policy import (
     KEYWORD_CHARS_MAX,
     ContentRules,
     RuleAction,
-    Scan,
     keyword_rule,
     normalize,
+    scan_of,
 )
 
 SIZES = (4 * 1024, 64 * 1024)
@@ -172,7 +173,7 @@ def measure(rules: ContentRules, data: bytes, min_seconds: float) -> dict[str, f
     assert rules.match(ph, MEDIA_TYPE, data) is None, "bench terms must not match"
     sec = time_per_call(lambda: rules.match(ph, MEDIA_TYPE, data), min_seconds)
     lengths = {e.rule.length for e in rules if isinstance(e.rule, policy.KeywordRule)}
-    scan = Scan.of(data)
+    scan = scan_of(data)
     windows = sum(max(0, scan.chars - n + 1) for n in lengths)
     distinct = sum(len(set(scan.windows(n))) for n in lengths)
     return {
@@ -203,9 +204,9 @@ def hasher_figures(min_seconds: float) -> dict[str, float]:
     Over 4-character grams of random ASCII, sliced beforehand (the slicing is
     common to all); the variants take turns, so all see the same machine.
     """
-    grams = list(Scan.of(random_ascii(16 * 1024, seed=9)).windows(4))
+    grams = list(scan_of(random_ascii(16 * 1024, seed=9)).windows(4))
     target = frozenset([hashlib.sha256(b"x").digest()])
-    domain = policy.KEYWORD_DOMAIN
+    domain = KEYWORD_DOMAIN
 
     def copying(ctor: Callable[[bytes], Any]) -> Callable[[], None]:
         new = ctor(domain).copy

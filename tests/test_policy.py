@@ -16,12 +16,13 @@ from hypothesis import strategies as st
 from govchain.codec import DecodeError, decode_canonical, encode
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import payload_hash
-from govchain.state import policy
+from govchain.state import keyword_hash as kh
+from govchain.state import keyword_scan, policy
+from govchain.state.keyword_hash import FINGERPRINT_BITS, KEYWORD_DOMAIN, fingerprint
+from govchain.state.keyword_scan import CHUNK_STARTS, Scan
 from govchain.state.policy import (
     COMBINING_RUN_MAX,
-    DEDUP_SAMPLE,
     KEYWORD_CHARS_MAX,
-    KEYWORD_DOMAIN,
     RULE_DECODER,
     RULES_COUNT_MAX,
     SCAN_BYTES_MAX,
@@ -34,11 +35,11 @@ from govchain.state.policy import (
     PayloadHashRule,
     RuleAction,
     RuleEntry,
-    Scan,
     SizeRule,
     describe,
     keyword_hash,
     keyword_rule,
+    keyword_rule_normalized,
     normalize,
     rule_order,
     rule_view,
@@ -86,17 +87,29 @@ def essence_matches(rule_type: str, declared: str) -> bool:
     return essence == rule_type
 
 
+def reference_fingerprint(window: str) -> int:
+    """The fingerprint's definition, written out: sum of cp * BASE^t, plus n, times MIX, top 20."""
+    w = sum(ord(ch) * pow(kh.BASE, t, 2**64) for t, ch in enumerate(window)) % 2**64
+    return (((w + len(window)) * kh.MIX) % 2**64) >> (64 - FINGERPRINT_BITS)
+
+
 def naive_match(
     entries: list[RuleEntry], ph: bytes, media_type: str, data: bytes
 ) -> RuleEntry | None:
-    """Reference: every rule in id order, every window hashed with hashlib from scratch."""
+    """Reference: every rule in id order, every window hashed with hashlib from scratch.
+
+    A keyword rule matches a window with its hash and its fingerprint, the latter
+    computed here by the reference's own polynomial arithmetic on Python ints.
+    """
     text = normalize(data.decode("utf-8", "ignore"))
     for e in sorted(entries, key=lambda e: rule_order(e.rule_id)):
         r = e.rule
         if isinstance(r, KeywordRule):
+            windows = [text[i : i + r.length] for i in range(len(text) - r.length + 1)]
             ok = any(
-                hashlib.sha256(KEYWORD_DOMAIN + text[i : i + r.length].encode()).digest() == r.hash
-                for i in range(len(text) - r.length + 1)
+                hashlib.sha256(KEYWORD_DOMAIN + w.encode()).digest() == r.hash
+                and reference_fingerprint(w) == r.fingerprint
+                for w in windows
             )
         elif isinstance(r, PayloadHashRule):
             ok = r.payload_hash == ph
@@ -188,8 +201,20 @@ def test_keyword_hash_is_the_domain_hash_of_the_normalized_term() -> None:
     expected = hashlib.sha256(b"govchain:keyword:v1:" + "法轮功".encode()).digest()
     assert KEYWORD_DOMAIN == b"govchain:keyword:v1:"
     assert keyword_hash("法 轮 功") == keyword_hash("法轮功") == expected
-    assert keyword_rule("  法·轮·功 ") == KeywordRule(expected, 3)
-    assert keyword_rule("ＶＰＮ") == KeywordRule(keyword_hash("vpn"), 3)
+    assert keyword_rule("  法·轮·功 ") == KeywordRule(expected, 3, fingerprint("法轮功"))
+    assert keyword_rule("ＶＰＮ") == KeywordRule(keyword_hash("vpn"), 3, fingerprint("vpn"))
+
+
+def test_the_fingerprint_is_its_definition_and_differs_by_term_and_length() -> None:
+    for term in ("法轮功", "vpn", "a", "字" * KEYWORD_CHARS_MAX, "\U00020000x"):
+        assert fingerprint(term) == reference_fingerprint(term)
+        assert 0 <= fingerprint(term) < 2**FINGERPRINT_BITS
+    # The constants are the domain's, odd, and BASE_INVERSE inverts BASE.
+    assert kh.BASE % 2 == kh.MIX % 2 == 1
+    assert kh.BASE * kh.BASE_INVERSE % 2**64 == 1
+    assert len({fingerprint(chr(0x4E00 + i)) for i in range(2000)}) > 1990
+    # The length is folded in: a term and the same term with a NUL differ.
+    assert fingerprint("ab") != fingerprint("ab\0")
 
 
 def test_keyword_terms_empty_or_too_long_are_refused() -> None:
@@ -208,7 +233,7 @@ def test_keyword_terms_empty_or_too_long_are_refused() -> None:
 
 def test_the_fast_sha256_agrees_with_hashlib() -> None:
     for data in (b"", b"x", "法轮功".encode(), bytes(range(256)) * 3):
-        h = policy._KEYWORD_HASHER.copy()
+        h = kh.KEYWORD_HASHER.copy()
         h.update(data)
         assert h.digest() == hashlib.sha256(KEYWORD_DOMAIN + data).digest()
 
@@ -263,18 +288,38 @@ def test_binary_data_is_scanned_whatever_media_type_it_declares() -> None:
     assert hit(rules, FALUN.encode(), "") == "rule-1"
 
 
-def test_long_texts_match_past_the_dedup_sample_on_both_paths() -> None:
-    rules = rules_of(
-        ("rule-1", keyword_rule("法轮功"), REJECT), ("rule-2", keyword_rule("zq"), HOLD)
-    )
-    repetitive = "我们" * (DEDUP_SAMPLE * 2)  # mostly repeated windows: the dedup path
-    varied = "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(DEDUP_SAMPLE * 3))
-    for filler in (repetitive, varied):
-        assert hit(rules, filler) is None
-        assert hit(rules, filler + "法轮功") == "rule-1"
-        assert hit(rules, filler + "ZQ") == "rule-2"
-    scan = Scan(varied + "法轮功")
-    assert scan.hits(3, frozenset([keyword_hash("法轮功")])) == {keyword_hash("法轮功")}
+def test_terms_are_found_across_chunk_boundaries_and_at_both_ends() -> None:
+    terms = ("法轮功", "zq", "字字字字字字字字字字字字字字字字")
+    rules = rules_of(*((f"rule-{i}", keyword_rule(t), REJECT) for i, t in enumerate(terms, 1)))
+    filler = "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(CHUNK_STARTS * 3))
+    assert hit(rules, filler) is None
+    for i, term in enumerate(terms, 1):
+        n = len(normalize(term))
+        # Every start near the first chunk boundary: inside, straddling, just past.
+        for start in range(CHUNK_STARTS - n - 1, CHUNK_STARTS + 2):
+            text = filler[:start] + term + filler[start:]
+            assert hit(rules, text) == f"rule-{i}", (term, start)
+        assert hit(rules, term + filler) == f"rule-{i}"
+        assert hit(rules, filler + term) == f"rule-{i}"
+        # One character short at the end: never matched by a window past the end.
+        assert hit(rules, filler + term[:-1]) is None
+
+
+def test_a_rule_whose_fingerprint_is_not_its_terms_matches_nothing() -> None:
+    good = keyword_rule(FALUN)
+    forged = KeywordRule(good.hash, good.length, (good.fingerprint + 1) % 2**FINGERPRINT_BITS)
+    assert hit(rules_of(("rule-1", forged, REJECT)), "传单上写着法轮功") is None
+    assert hit(rules_of(("rule-1", good, REJECT)), "传单上写着法轮功") == "rule-1"
+
+
+def test_a_window_colliding_with_a_fingerprint_is_hashed_and_refused() -> None:
+    """A window with a rule's fingerprint but another term is a candidate, never a match."""
+    good = keyword_rule("zq")
+    rules = rules_of(("rule-1", good, REJECT))
+    table = keyword_scan.KeywordTable([(2, fingerprint("ab"), good.hash)])
+    # "ab" has the rule's fingerprint in this table, but not its hash.
+    assert table.found(Scan("xxabxx"), [2]) == set()
+    assert hit(rules, "xxzqxx") == "rule-1"
 
 
 def test_windows_are_the_utf8_of_every_character_ngram() -> None:
@@ -418,7 +463,8 @@ def test_snapshot_round_trips_through_canonical_encoding() -> None:
 
 def test_rules_encode_as_tagged_arrays() -> None:
     h = keyword_hash(FALUN)
-    assert msgspec.msgpack.decode(encode(KeywordRule(h, 3))) == ["keyword", h, 3]
+    fp = fingerprint(FALUN)
+    assert msgspec.msgpack.decode(encode(KeywordRule(h, 3, fp))) == ["keyword", h, 3, fp]
     assert msgspec.msgpack.decode(encode(SizeRule(5))) == ["size", 5]
     for _, rule, _ in ENTRIES:
         assert decode_canonical(encode(rule), RULE_DECODER) == rule
@@ -492,9 +538,11 @@ def test_add_of_a_bad_rule_raises_and_changes_nothing(
 @pytest.mark.parametrize(
     "build",
     [
-        lambda: KeywordRule(b"\0" * 31, 3),
-        lambda: KeywordRule(b"\0" * 32, 0),
-        lambda: KeywordRule(b"\0" * 32, KEYWORD_CHARS_MAX + 1),
+        lambda: KeywordRule(b"\0" * 31, 3, 0),
+        lambda: KeywordRule(b"\0" * 32, 0, 0),
+        lambda: KeywordRule(b"\0" * 32, KEYWORD_CHARS_MAX + 1, 0),
+        lambda: KeywordRule(b"\0" * 32, 3, -1),
+        lambda: KeywordRule(b"\0" * 32, 3, 2**FINGERPRINT_BITS),
         lambda: PayloadHashRule(b""),
         lambda: SizeRule(-1),
         lambda: SizeRule(2**63),
@@ -557,7 +605,7 @@ def rule_sets(draw: st.DrawFn, text: str) -> list[RuleEntry]:
             i = draw(st.integers(0, len(norm) - 1))
             j = draw(st.integers(i + 1, min(len(norm), i + KEYWORD_CHARS_MAX)))
             piece = norm[i:j]
-            rule = KeywordRule(policy._keyword_hash_normalized(piece), len(piece))
+            rule = keyword_rule_normalized(piece)
         elif kind in ("kw-inside", "kw-random"):
             term = draw(st.text(alphabet=ALPHABET, min_size=1, max_size=4))
             if not normalize(term) or len(normalize(term)) > KEYWORD_CHARS_MAX:

@@ -185,7 +185,7 @@ def _hexify(value: Any) -> Any:
 
 
 def action_json(action: Action) -> dict[str, Any]:
-    """An action and its arguments, bytes as hex (a keyword rule shows only hash and length)."""
+    """An action and its arguments, bytes as hex (a keyword rule: hash, length, fingerprint)."""
     args = {f: _hexify(getattr(action, f)) for f in action.__struct_fields__}
     if isinstance(action, AddFilter):
         args["action"] = action.action.value

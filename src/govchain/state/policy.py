@@ -22,22 +22,23 @@ node refuses to start under another one. See docs/content-rules.md.
 from __future__ import annotations
 
 import functools
-import hashlib
-import importlib
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from itertools import compress, islice
+from itertools import compress
 from operator import itemgetter
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import msgspec
 
 from govchain.codec import HASH_BYTES, INT_MAX
+from govchain.state.keyword_hash import FINGERPRINT_BITS, fingerprint, keyword_digest
 
-KEYWORD_DOMAIN = b"govchain:keyword:v1:"
+if TYPE_CHECKING:  # imported when first needed: numpy costs a CLI ~75 ms to load
+    from govchain.state.keyword_scan import KeywordTable, RuleKeys, Scan
+
 # Longest keyword term, in characters after normalization. It bounds the number
 # of distinct n-gram lengths, hence the scan cost (docs/content-rules.md).
 KEYWORD_CHARS_MAX = 16
@@ -211,8 +212,9 @@ def _tables() -> _Tables:
 
 
 def prepare() -> None:
-    """Build normalize()'s tables now (a node calls this at start, not mid-checkpoint)."""
+    """Build normalize()'s tables and load the scanner now (a node calls this at start)."""
     _tables()
+    import govchain.state.keyword_scan  # noqa: F401, PLC0415 (numpy: ~75 ms to import)
 
 
 def _image(text: str) -> str:
@@ -269,9 +271,13 @@ def keyword_hash(term: str) -> bytes:
 
 
 def keyword_rule(term: str) -> KeywordRule:
-    """The rule for a term, as the CLI builds it locally: its hash and length, not the term."""
-    norm = _checked_term(term)
-    return KeywordRule(_keyword_hash_normalized(norm), len(norm))
+    """The rule for a term, as the CLI builds it locally: hash, length, fingerprint; no term."""
+    return keyword_rule_normalized(_checked_term(term))
+
+
+def keyword_rule_normalized(norm: str) -> KeywordRule:
+    """The rule for a term already normalized (1..KEYWORD_CHARS_MAX characters)."""
+    return KeywordRule(_keyword_hash_normalized(norm), len(norm), fingerprint(norm))
 
 
 def _checked_term(term: str) -> str:
@@ -287,7 +293,7 @@ def _checked_term(term: str) -> str:
 
 
 def _keyword_hash_normalized(norm: str) -> bytes:
-    return hashlib.sha256(KEYWORD_DOMAIN + norm.encode("utf-8")).digest()
+    return keyword_digest(norm.encode("utf-8"))
 
 
 def media_type_essence(media_type: str) -> str:
@@ -301,16 +307,24 @@ def media_type_essence(media_type: str) -> str:
 class KeywordRule(
     msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True, tag="keyword"
 ):
-    """Matches records whose normalized text contains the term: keyword_hash(term), len(term)."""
+    """Matches records whose normalized text contains the term.
+
+    Fields: keyword_hash(term), its length in characters and its fingerprint
+    (state/keyword_hash.py), all of the normalized term. A window matches when
+    all three agree; the CLI builds them from one term (keyword_rule).
+    """
 
     hash: bytes
     length: int
+    fingerprint: int
 
     def __post_init__(self) -> None:
         if len(self.hash) != HASH_BYTES:
             raise ValueError(f"a keyword rule's hash has {HASH_BYTES} bytes")
         if type(self.length) is not int or not 1 <= self.length <= KEYWORD_CHARS_MAX:
             raise ValueError(f"a keyword rule's length lies in 1..{KEYWORD_CHARS_MAX} characters")
+        if type(self.fingerprint) is not int or not 0 <= self.fingerprint < 1 << FINGERPRINT_BITS:
+            raise ValueError(f"a keyword rule's fingerprint has {FINGERPRINT_BITS} bits")
 
 
 class PayloadHashRule(
@@ -415,7 +429,12 @@ def rule_view(entry: RuleEntry) -> dict[str, Any]:
     rule = entry.rule
     fields: dict[str, Any]
     if isinstance(rule, KeywordRule):
-        fields = {"kind": "keyword", "hash": rule.hash.hex(), "length": rule.length}
+        fields = {
+            "kind": "keyword",
+            "hash": rule.hash.hex(),
+            "length": rule.length,
+            "fingerprint": rule.fingerprint,
+        }
     elif isinstance(rule, PayloadHashRule):
         fields = {"kind": "payload_hash", "payload_hash": rule.payload_hash.hex()}
     elif isinstance(rule, SizeRule):
@@ -431,128 +450,7 @@ def rule_view(entry: RuleEntry) -> dict[str, Any]:
     }
 
 
-# -- n-gram hashing ----------------------------------------------------------------
-def _domain_hasher() -> Any:
-    """A SHA-256 object fed KEYWORD_DOMAIN; each window hashes a .copy() of it.
-
-    CPython's built-in SHA-256 (_sha2 from 3.12, _sha256 before) is preferred over
-    hashlib's OpenSSL one: for 40-byte inputs OpenSSL's EVP layer costs about as
-    much as the hashing (its copy 5% slower here, a fresh object with the domain
-    concatenated 25%; bench_policy.py --hashers). Same function, same digests:
-    the tests compare them with hashlib.
-    """
-    for name in ("_sha2", "_sha256"):
-        try:
-            return importlib.import_module(name).sha256(KEYWORD_DOMAIN)
-        except ImportError:
-            continue
-    return hashlib.sha256(KEYWORD_DOMAIN)
-
-
-_KEYWORD_HASHER: Any = _domain_hasher()
-# 1 for bytes that start a UTF-8 character, 0 for continuation bytes (0x80..0xBF).
-_STARTS = bytes(0 if 0x80 <= i < 0xC0 else 1 for i in range(256))
-# Windows hashed with a "seen" set before deciding whether to keep deduplicating.
-DEDUP_SAMPLE = 1_024
-
-
-class Scan:
-    """One record's normalized text, ready for n-gram hashing at any length.
-
-    The text is encoded once; a window of n characters is a slice of those bytes
-    between two character offsets, so no window is re-encoded, and each window
-    hashes a copy of a hasher already fed the domain (no concatenation).
-    """
-
-    __slots__ = ("chars", "data", "offsets")
-
-    def __init__(self, text: str) -> None:
-        self.chars = len(text)
-        self.data = text.encode("utf-8")
-        # Character i spans data[offsets[i]:offsets[i + 1]]; None for ASCII (offset i).
-        self.offsets: list[int] | None = None
-        if len(self.data) != self.chars:
-            # C-level loops only: keep the positions of bytes that start a character.
-            self.offsets = list(compress(range(len(self.data)), self.data.translate(_STARTS)))
-            self.offsets.append(len(self.data))
-
-    @classmethod
-    def of(cls, data: bytes) -> Scan:
-        """Scan of a record's data: UTF-8 with undecodable bytes ignored, then normalized."""
-        # "ignore", not "replace": U+FFFD, a symbol, is ignored by normalize too,
-        # but a stray byte must not split a keyword whatever the normalizer keeps.
-        return cls(normalize(data.decode("utf-8", "ignore")))
-
-    def windows(self, n: int) -> Iterator[bytes]:
-        """The UTF-8 encoding of every n-character window, in text order."""
-        data = self.data
-        for a, b in self._bounds(n):
-            yield data[a:b]
-
-    def _bounds(self, n: int) -> Iterator[tuple[int, int]]:
-        count = self.chars - n + 1
-        if count <= 0:
-            return iter(())
-        if self.offsets is None:
-            return zip(range(count), range(n, self.chars + 1), strict=True)
-        return zip(self.offsets[:count], self.offsets[n:], strict=True)
-
-    def hits(self, n: int, hashes: frozenset[bytes]) -> set[bytes]:
-        """The members of hashes that some n-character window hashes to.
-
-        A window seen before need not be hashed again, but a set of every window
-        costs more than it saves when few repeat (long n, or random text: the
-        worst case). So the first DEDUP_SAMPLE windows go through a "seen" set,
-        and the rest do only when at least a quarter of those were repeats, as
-        with short n-grams of natural text. Either way the answer is the same.
-        """
-        data, new, found = self.data, _KEYWORD_HASHER.copy, set()
-        bounds = self._bounds(n)
-        seen: set[bytes] = set()
-        repeats = 0
-        for a, b in islice(bounds, DEDUP_SAMPLE):
-            g = data[a:b]
-            if g in seen:
-                repeats += 1
-                continue
-            seen.add(g)
-            h = new()
-            h.update(g)
-            d = h.digest()
-            if d in hashes:
-                found.add(d)
-        if repeats * 4 >= DEDUP_SAMPLE:
-            for a, b in bounds:
-                g = data[a:b]
-                if g in seen:
-                    continue
-                seen.add(g)
-                h = new()
-                h.update(g)
-                d = h.digest()
-                if d in hashes:
-                    found.add(d)
-        else:
-            for a, b in bounds:
-                h = new()
-                h.update(data[a:b])
-                d = h.digest()
-                if d in hashes:
-                    found.add(d)
-        return found
-
-
 # -- the rule set ------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class _Length:
-    """The keyword rules of one term length."""
-
-    key_min: RuleKey
-    length: int
-    hashes: frozenset[bytes]
-    keys: dict[bytes, list[RuleKey]]  # each list ascending
-
-
 @dataclass(frozen=True, slots=True)
 class _Index:
     """Lookup structures derived from the entries; rebuilt after any change."""
@@ -560,7 +458,18 @@ class _Index:
     payload: dict[bytes, list[RuleKey]]
     media: dict[str, list[RuleKey]]
     sizes: list[tuple[RuleKey, int]]  # ascending by key
-    lengths: list[_Length]  # ascending by key_min
+    keywords: dict[RuleKeys, list[RuleKey]]  # (length, fingerprint, hash) -> keys, ascending
+    lengths: list[tuple[RuleKey, int]]  # (least key of the length's rules, length), ascending
+    table: KeywordTable | None  # None without keyword rules
+
+
+def scan_of(data: bytes) -> Scan:
+    """A record's data as the matcher reads it: UTF-8, undecodable bytes ignored, normalized."""
+    from govchain.state.keyword_scan import Scan  # noqa: PLC0415 (numpy, see prepare)
+
+    # "ignore", not "replace": U+FFFD, a symbol, is ignored by normalize too,
+    # but a stray byte must not split a keyword whatever the normalizer keeps.
+    return Scan(normalize(data.decode("utf-8", "ignore")))
 
 
 class ContentRules:
@@ -645,19 +554,15 @@ class ContentRules:
         """The matching rule that comes first in rule order, or None.
 
         payload_hash is the header's; media_type what the record declares; data
-        the payload bytes. Keyword lengths are scanned in order of their first
-        rule and skipped once a rule earlier than all of theirs has matched.
+        the payload bytes. Only the keyword lengths with a rule earlier than the
+        best cheap match are scanned; with none, the text is not even decoded.
         """
         idx = self._index or self._build()
         best = self._cheap_best(idx, payload_hash, media_type, len(data))
-        scan: Scan | None = None
-        for group in idx.lengths:
-            if best is not None and group.key_min >= best:
-                break  # ascending key_min: no later length can beat best
-            if scan is None:
-                scan = Scan.of(data)
-            for h in scan.hits(group.length, group.hashes):
-                key = group.keys[h][0]
+        lengths = [n for key, n in idx.lengths if best is None or key < best]
+        if lengths and idx.table is not None:
+            for found in idx.table.found(scan_of(data), lengths):
+                key = idx.keywords[found][0]
                 if best is None or key < best:
                     best = key
         return None if best is None else self._match_of(best)
@@ -670,11 +575,9 @@ class ContentRules:
         for name in _media_names(media_type):
             keys += idx.media.get(name, [])
         keys += [key for key, bytes_max in idx.sizes if len(data) > bytes_max]
-        if idx.lengths:
-            scan = Scan.of(data)
-            for group in idx.lengths:
-                for h in scan.hits(group.length, group.hashes):
-                    keys += group.keys[h]
+        if idx.table is not None:
+            for found in idx.table.found(scan_of(data), [n for _, n in idx.lengths]):
+                keys += idx.keywords[found]
         return [self._match_of(k) for k in sorted(keys)]
 
     def _cheap_best(
@@ -703,25 +606,26 @@ class ContentRules:
         payload: dict[bytes, list[RuleKey]] = {}
         media: dict[str, list[RuleKey]] = {}
         sizes: list[tuple[RuleKey, int]] = []
-        by_length: dict[int, dict[bytes, list[RuleKey]]] = {}
+        keywords: dict[RuleKeys, list[RuleKey]] = {}
+        least: dict[int, RuleKey] = {}  # by length
         for e in self.snapshot():  # ascending keys, so every list below is sorted
             key, rule = rule_order(e.rule_id), e.rule
             if isinstance(rule, KeywordRule):
-                by_length.setdefault(rule.length, {}).setdefault(rule.hash, []).append(key)
+                keywords.setdefault((rule.length, rule.fingerprint, rule.hash), []).append(key)
+                least.setdefault(rule.length, key)
             elif isinstance(rule, PayloadHashRule):
                 payload.setdefault(rule.payload_hash, []).append(key)
             elif isinstance(rule, SizeRule):
                 sizes.append((key, rule.bytes_max))
             else:
                 media.setdefault(rule.media_type, []).append(key)
-        lengths = sorted(
-            (
-                _Length(min(k[0] for k in keys.values()), n, frozenset(keys), keys)
-                for n, keys in by_length.items()
-            ),
-            key=lambda g: g.key_min,
-        )
-        self._index = _Index(payload, media, sizes, lengths)
+        table: KeywordTable | None = None
+        if keywords:
+            from govchain.state.keyword_scan import KeywordTable  # noqa: PLC0415 (see prepare)
+
+            table = KeywordTable(keywords)
+        lengths = sorted((key, n) for n, key in least.items())
+        self._index = _Index(payload, media, sizes, keywords, lengths, table)
         return self._index
 
 

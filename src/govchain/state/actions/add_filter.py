@@ -54,7 +54,7 @@ def _rule(o: CliOptions) -> ContentRule:
         )
     if o.keyword is not None:
         try:
-            return keyword_rule(o.keyword)  # hashed here: only hash and length go on chain
+            return keyword_rule(o.keyword)  # built here: the term never goes on chain
         except ValueError as exc:
             raise ArgError("bad_keyword", str(exc)) from None
     try:
