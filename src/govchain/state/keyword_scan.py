@@ -176,15 +176,23 @@ class KeywordTable:
         # longer than the text: at most 16 x 17 sets.
         self._columns: dict[tuple[int, ...], Columns] = {}
 
+    def _columns_of(self, lengths: tuple[int, ...]) -> Columns:
+        columns = self._columns.get(lengths)
+        if columns is None:
+            columns = self._columns[lengths] = Columns(lengths)
+        return columns
+
     def found(self, scan: Scan, lengths: Collection[int]) -> set[RuleKeys]:
         """The rules of these lengths that some window of scan matches."""
-        asked = tuple(sorted(n for n in lengths if n <= scan.chars))
         found: set[RuleKeys] = set()
-        if not asked:
+        if not lengths:
             return found
-        columns = self._columns.get(asked)
-        if columns is None:
-            columns = self._columns[asked] = Columns(asked)
+        columns = self._columns_of(tuple(lengths))
+        if columns.widest > scan.chars:  # a short text: only the lengths that fit
+            fit = tuple(n for n in columns.lengths if n <= scan.chars)
+            if not fit:
+                return found
+            columns = self._columns_of(fit)
         cols = columns.lengths
         hashed: set[bytes] = set()  # a window repeated in the text is hashed once
         for first, fps in window_fingerprints(scan, columns):
