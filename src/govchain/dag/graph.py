@@ -10,6 +10,7 @@ import msgspec
 
 from govchain.dag.admission import AdmissionError, Reject, check_signature, decode_checked
 from govchain.dag.limits import ORPHAN_ENTRY_BYTES, ORPHAN_MISSING_PARENT_BYTES, DagLimits
+from govchain.dag.preverified import PreVerified
 from govchain.dag.tx import Transaction
 
 # The source that clients' submissions are charged to. The core cannot tell one
@@ -158,6 +159,9 @@ class Dag:
         self.uncovered_count = 0
         # Uncovered vertex id -> when it was admitted here (the caller's clock).
         self._admitted_ms: dict[bytes, int] = {}
+        # Ids whose signatures the shell checked off the event loop (node/verify_pool.py):
+        # admission skips that check once for each. Empty in the simulator.
+        self.pre_verified = PreVerified()
 
     # -- snapshots ---------------------------------------------------------
     def frontier(self) -> DagFrontier:
@@ -428,6 +432,9 @@ class Dag:
         window, quotas) no longer apply: a final checkpoint may cover an expired
         vertex, which then executes as rejected, and a parent that the cone
         needs must be admitted whatever its age.
+
+        verify_signature: check the signature, unless pre_verified holds the id
+        (the shell checked it already); False only for what this node stored itself.
         """
         body = tx.body
         if self.holds(tx.id) or (lenient and self._forgotten_final(tx.id)):
@@ -446,7 +453,7 @@ class Dag:
                 raise AdmissionError(Reject.QUOTA_EXCEEDED, "sender has too many pending vertices")
             if self.uncovered_count >= self.limits.pending_count_max:
                 raise AdmissionError(Reject.POOL_FULL, "too many pending vertices: retry later")
-        if verify_signature:
+        if verify_signature and not self.pre_verified.take(tx):
             check_signature(tx)
         src = CLIENTS_SOURCE if source is None else source
         missing = [p for p in body.parents if not self.has(p)]

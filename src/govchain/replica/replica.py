@@ -17,7 +17,7 @@ persist `hard_state`, `decided` and `executed` in one atomic write, then send
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
@@ -520,6 +520,14 @@ class Replica:
             self._after_admission()
         self._after(now_ms)
         return results
+
+    def pre_verified(self, ids: Iterable[bytes]) -> None:
+        """Ids whose signatures the shell checked strictly: their admission skips that check.
+
+        The node calls this just before it submits or delivers the transactions
+        (dag/preverified.py); a forged signature never yields an id here.
+        """
+        self.dag.pre_verified.add(ids)
 
     def _resubmitted(self, tx: Transaction) -> Submitted | None:
         """A client's transaction held here already (None: it is new)."""
