@@ -145,6 +145,21 @@ class NodeCollector(Collector):
             "Peer messages that did not decode.",
             m.peer_decode_errors,
         )
+        yield gauge(
+            "govchain_verify_workers",
+            "Processes checking signatures beside the event loop (0: on the loop).",
+            m.verify_workers,
+        )
+        yield counter(
+            "govchain_signatures_pre_verified",
+            "Transactions whose signatures verify workers checked before admission.",
+            m.pre_verified,
+        )
+        yield counter(
+            "govchain_signatures_verified_inline",
+            "Transactions the verify workers had no room for: checked on the event loop.",
+            m.verified_inline,
+        )
         yield counter(
             "govchain_peers_blamed",
             "Peers dropped and refused for sending what no honest peer sends.",

@@ -20,6 +20,7 @@ from govchain.node.bench import run_bench
 from govchain.node.files import Home, NodeConfig, PeerAddr, read_genesis, write_key
 from govchain.node.logs import LOG_FORMATS, configure_logging
 from govchain.node.node import Node
+from govchain.node.verify_pool import VERIFY_WORKERS_MAX
 from govchain.state.genesis import Genesis
 
 from . import node_store
@@ -144,6 +145,14 @@ def init(
     is_flag=True,
     help="check every row of the store (docs/disk-faults.md), print the result and exit",
 )
+@click.option(
+    "--verify-workers",
+    type=click.IntRange(0, VERIFY_WORKERS_MAX),
+    default=None,
+    help="processes that check signatures beside the event loop; 0: on the loop "
+    "(default: node.json's verify_workers, else the cores but one, at most 4; "
+    "docs/verification.md)",
+)
 @reported
 def node(
     home: Path,
@@ -154,6 +163,7 @@ def node(
     prune: bool,
     sync_from: str | None,
     check_store: bool,
+    verify_workers: int | None,
 ) -> None:
     """Run a node in the foreground until SIGINT or SIGTERM."""
     configure_logging(log_level, log_format)
@@ -183,7 +193,7 @@ def node(
         if new_store:
             check.result()
         try:
-            n = Node(Home(home), prune=prune)
+            n = Node(Home(home), prune=prune, verify_workers=verify_workers)
         except Exception as exc:
             check.result()
             failed = node_store.store_failure(exc, Home(home))
@@ -216,12 +226,23 @@ def node(
 @click.option(
     "--txs", default=20_000, show_default=True, type=int, help="transfers to send (100-1000000)"
 )
+@click.option(
+    "--verify-workers",
+    type=int,
+    default=None,
+    help="each node's signature-checking processes (0: on the event loop; "
+    "default: as govchain devnet chooses)",
+)
 @json_option
 @reported
-def bench(validators: int, txs: int, as_json: bool) -> None:
+def bench(validators: int, txs: int, verify_workers: int | None, as_json: bool) -> None:
     """Start a devnet, submit pre-signed transfers as fast as it takes them, measure."""
     if not 1 <= validators <= 16:
         raise CliError("bad_argument", "--validators must lie in 1..16", EXIT_USAGE)
     if not 100 <= txs <= 1_000_000:
         raise CliError("bad_argument", "--txs must lie in 100..1000000", EXIT_USAGE)
-    show(run_bench(validators, txs), as_json, "govchain bench")
+    if verify_workers is not None and not 0 <= verify_workers <= VERIFY_WORKERS_MAX:
+        raise CliError(
+            "bad_argument", f"--verify-workers must lie in 0..{VERIFY_WORKERS_MAX}", EXIT_USAGE
+        )
+    show(run_bench(validators, txs, verify_workers=verify_workers), as_json, "govchain bench")

@@ -95,10 +95,20 @@ class Backlog:
 
     def take(self) -> tuple[str, tuple[bytes, ...]] | None:
         """One slice from the next peer in turn (None: nothing queued)."""
+        taken = self.take_slice()
+        return None if taken is None else (taken[0], taken[1])
+
+    def take_slice(self) -> tuple[str, tuple[bytes, ...], int] | None:
+        """As take(), with the sequence number of the oldest message the slice holds wires of.
+
+        A slice whose signatures are checked elsewhere first is not yet admitted:
+        the node keeps this number so that proposals still wait for it.
+        """
         if not self._queues:
             return None
         peer = next(iter(self._queues))
         queue = self._queues.pop(peer)
+        first_seq = queue[0][0]
         limits = self.limits
         taken: list[bytes] = []
         size = 0
@@ -118,7 +128,7 @@ class Backlog:
         if queue:
             self._queues[peer] = queue  # to the back of the line
         self._uncharge(peer, size, len(taken))
-        return peer, tuple(taken)
+        return peer, tuple(taken), first_seq
 
     def drop(self, peer: str) -> None:
         """Forget everything peer queued (it was blamed: its gossip is not worth checking)."""

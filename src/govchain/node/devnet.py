@@ -28,6 +28,7 @@ from govchain.node.port_leases import (
     free_port_base,
     release_port_base,
 )
+from govchain.node.verify_pool import default_verify_workers
 from govchain.state.genesis import Genesis, GenesisIdentity
 
 # Re-exported: callers that lease ports for a devnet found them here before
@@ -114,12 +115,16 @@ def create(
     checkpoint_interval_ms: int = 0,
     empty_checkpoint_interval_ms: int | None = 1_000,
     sync_every: int = DEVNET_SYNC_EVERY,
+    verify_workers: int | None = None,
 ) -> list[DevnetNode]:
     """Write keys, genesis and every node's home under root (which must be new).
 
     extra_balances: more funded genesis accounts (the benchmark's senders).
     The pacing goes into genesis (state/genesis.py): the least spacing of
     checkpoints, and the idle heartbeat (None: no empty checkpoints).
+    verify_workers: each node's signature-checking processes, written to its
+    node.json; None: the machine's cores shared by the nodes, one of each
+    share for the node's event loop (verify_pool.default_verify_workers).
     """
     check_shape(validators, observers, port_base)
     keys_dir = root / "keys"
@@ -148,6 +153,8 @@ def create(
         sync_every=sync_every,
     )
     nodes = plan(root, validators, observers, port_base)
+    if verify_workers is None:
+        verify_workers = default_verify_workers(nodes=len(nodes))
     node_keys = val_keys + [SigningKey(secrets.token_bytes(32)) for _ in range(observers)]
     for node, key in zip(nodes, node_keys, strict=True):
         peers = tuple(
@@ -155,7 +162,9 @@ def create(
             for n, k in zip(nodes, node_keys, strict=True)
             if n is not node
         )
-        config = NodeConfig(node.name, HOST, node.api_port, HOST, node.p2p_port, peers)
+        config = NodeConfig(
+            node.name, HOST, node.api_port, HOST, node.p2p_port, peers, None, verify_workers
+        )
         Home(node.home).write(config, genesis, key)
     return nodes
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from govchain.consensus.validators import ValidatorSet
 from govchain.crypto.keys import SigningKey
+from govchain.node.verify_pool import VERIFY_WORKERS_MAX
 from govchain.state.genesis import Genesis, GenesisIdentity
 
 KEY_FILE_MODE = 0o600
@@ -181,6 +182,9 @@ class NodeConfig:
     # This node's own empty-checkpoint interval when it proposes (genesis gives
     # the chain's; a node may pace its own heartbeat differently). None: genesis's.
     empty_checkpoint_interval_ms: int | None = None
+    # Processes that check signatures beside the event loop (docs/verification.md);
+    # 0: on the loop; None: node/verify_pool.default_verify_workers.
+    verify_workers: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """As written to node.json."""
@@ -195,6 +199,8 @@ class NodeConfig:
         }
         if self.empty_checkpoint_interval_ms is not None:
             doc["empty_checkpoint_interval_ms"] = self.empty_checkpoint_interval_ms
+        if self.verify_workers is not None:
+            doc["verify_workers"] = self.verify_workers
         return doc
 
 
@@ -230,7 +236,13 @@ def read_node_config(path: Path) -> NodeConfig:
         raise FileError(f"{path}: empty_checkpoint_interval_ms: {exc}") from None
     if empty is not None and empty < 0:
         raise FileError(f"{path}: empty_checkpoint_interval_ms must not be negative")
-    return NodeConfig(str(doc.get("name", "node")), *api, *p2p, tuple(peers), empty)
+    try:
+        workers = _optional_int(doc.get("verify_workers"))
+    except ValueError as exc:
+        raise FileError(f"{path}: verify_workers: {exc}") from None
+    if workers is not None and not 0 <= workers <= VERIFY_WORKERS_MAX:
+        raise FileError(f"{path}: verify_workers must lie in 0..{VERIFY_WORKERS_MAX}")
+    return NodeConfig(str(doc.get("name", "node")), *api, *p2p, tuple(peers), empty, workers)
 
 
 @dataclass(frozen=True, slots=True)

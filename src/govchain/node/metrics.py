@@ -50,3 +50,6 @@ class NodeMetrics:
     peers_blamed: int = 0  # peers dropped and refused for a while (ReplicaReady.blamed)
     not_replicated: int = 0  # submissions answered 503 not_replicated
     replicate_ms: LatencySamples = field(default_factory=LatencySamples)
+    verify_workers: int = 0  # verify worker processes running (node/verify_pool.py)
+    pre_verified: int = 0  # signatures workers checked, handed to admission
+    verified_inline: int = 0  # wires the workers had no room for: checked on the loop

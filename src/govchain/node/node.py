@@ -4,6 +4,7 @@ Everything happens on one asyncio loop, so the replica is never touched
 concurrently. The shell commits each replica output before any message it
 produced leaves the node (the double-sign guard), exactly as in the simulator,
 which runs the same shell. Around it, the node stages gossip (node/backlog.py),
+checks signatures in worker processes when it has them (node/verify_pool.py),
 answers clients once their promise holds, and publishes events.
 """
 
@@ -18,6 +19,7 @@ import os
 import signal
 from collections import deque
 from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from govchain.api.server import make_server
@@ -31,6 +33,7 @@ from govchain.node.backlog import Backlog, BacklogLimits
 from govchain.node.files import Home, NodeConfig, read_genesis, read_key, read_node_config
 from govchain.node.metrics import NodeMetrics
 from govchain.node.ports import AsyncioClock, PeerTransport, now_ms
+from govchain.node.verify_pool import VERIFY_WORKERS_MAX, VerifyPool, default_verify_workers
 from govchain.replica.messages import ProposalMsg, TxMsg, decode_message
 from govchain.replica.replica import Replica, ReplicaConfig, ReplicaReady
 from govchain.replica.replication import SubmitState, Submitted
@@ -59,6 +62,23 @@ REPLICATE_WAIT_S = 3.0
 WAITERS_MAX = 50_000
 # The propose timeout outlasts a proposer's pacing wait by this much.
 PROPOSE_TIMEOUT_MARGIN_MS = 500
+# Gossip slices whose signatures workers check while the loop admits earlier
+# ones: two a worker keeps each busy while the loop admits; with the bound,
+# at most this many backlog slices (BacklogLimits.slice_bytes_max each) are
+# out of the backlog's budget at once.
+INFLIGHT_SLICES_PER_WORKER = 2
+INFLIGHT_SLICES_MAX = 16
+
+
+@dataclass(slots=True)
+class _InFlight:
+    """A gossip slice taken from the backlog whose signatures a worker checks."""
+
+    peer: str
+    wires: tuple[bytes, ...]
+    seq: int  # the backlog sequence number of its oldest message (proposals wait for it)
+    verified: asyncio.Future[list[bytes]]  # the ids whose signatures verified
+    dropped: bool = False  # its peer was blamed since: not admitted
 
 
 def node_replica_config(genesis: Genesis, node_config: NodeConfig) -> ReplicaConfig:
@@ -107,12 +127,24 @@ class Node(ShellHooks):
         registry: Registry | None = None,
         *,
         prune: bool = False,
+        verify_workers: int | None = None,
     ) -> None:
         """A node from its home; store: the SQLite store there unless given; registry:
         what the chain executes (by default its genesis's: registry_for); prune: keep
-        only the ids of transactions every kept snapshot holds (docs/snapshots.md)."""
+        only the ids of transactions every kept snapshot holds (docs/snapshots.md);
+        verify_workers: processes that check signatures (None: node.json's, else
+        default_verify_workers; 0: on the event loop)."""
         self.home = home
         self.node_config: NodeConfig = read_node_config(home.config_path)
+        if verify_workers is None:
+            verify_workers = self.node_config.verify_workers
+        if verify_workers is None:
+            verify_workers = default_verify_workers()
+        if not 0 <= verify_workers <= VERIFY_WORKERS_MAX:
+            raise ValueError(f"verify workers must lie in 0..{VERIFY_WORKERS_MAX}")
+        self.verify_workers = verify_workers
+        self._verify_pool: VerifyPool | None = None  # started by run()
+        self._inflight: deque[_InFlight] = deque()
         self.genesis: Genesis = read_genesis(home.genesis_path)
         check_unicode(self.genesis)  # before anything is opened: refuse to start
         self.key = read_key(home.key_path)
@@ -231,6 +263,7 @@ class Node(ShellHooks):
         (replica/replication.py); otherwise it is answered NOT_REPLICATED after
         REPLICATE_WAIT_S. WAITING: stored here (committed). FINAL: at once.
         """
+        await self._pre_verify(wires)
         results = self.submit_many(wires)
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -275,6 +308,24 @@ class Node(ShellHooks):
                 self.metrics.replicate_ms.append(elapsed_ms)
             answers.append(r)
         return answers
+
+    async def _pre_verify(self, wires: list[bytes]) -> None:
+        """With verify workers, check the batch's signatures there first (not when refusing).
+
+        The ids that passed go to the replica right before submit_many takes
+        them, with no await in between: each is consumed by its own admission.
+        """
+        pool = self._verify_pool
+        if pool is None or self.pool_full():
+            return
+        verifying = pool.submit(wires)
+        if verifying is None:  # the workers have enough queued: checked inline
+            self.metrics.verified_inline += len(wires)
+            return
+        ids = await verifying
+        if ids:
+            self.replica.pre_verified(ids)
+            self.metrics.pre_verified += len(ids)
 
     def _forget_waiter(self, vid: bytes, fut: asyncio.Future[None]) -> None:
         futs = self._waiters.get(vid)
@@ -324,7 +375,7 @@ class Node(ShellHooks):
         if (
             len(self._proposals) >= limits.proposals_waiting_max
             or self._proposals_bytes + size > limits.proposals_waiting_bytes_max
-            or not (self.backlog or self._proposals)
+            or not (self.backlog or self._inflight or self._proposals)
         ):
             return False
         deadline = asyncio.get_running_loop().time() + limits.proposal_wait_ms / 1000
@@ -339,6 +390,9 @@ class Node(ShellHooks):
             return
         now = asyncio.get_running_loop().time()
         oldest = self.backlog.oldest_seq()
+        if self._inflight:  # taken from the backlog, not admitted yet
+            first = min(s.seq for s in self._inflight)
+            oldest = first if oldest is None else min(oldest, first)
         while self._proposals:
             peer, msg, size, seq, deadline = self._proposals[0]
             if oldest is not None and oldest < seq and now < deadline:
@@ -364,9 +418,54 @@ class Node(ShellHooks):
                 if not paused.done():
                     paused.set_result(None)
 
+    def _dispatch_slices(self, pool: VerifyPool) -> None:
+        """Hand backlog slices to the verify workers, up to the in-flight bound."""
+        inflight_max = min(INFLIGHT_SLICES_MAX, INFLIGHT_SLICES_PER_WORKER * pool.size)
+        while self.backlog and len(self._inflight) < inflight_max:
+            taken = self.backlog.take_slice()
+            assert taken is not None
+            peer, wires, seq = taken
+            verified = pool.submit(wires)
+            if verified is None:  # the workers have enough queued: checked inline
+                self.metrics.verified_inline += len(wires)
+                verified = asyncio.get_running_loop().create_future()
+                verified.set_result([])
+            verified.add_done_callback(self._wake_admitter)
+            self._inflight.append(_InFlight(peer, wires, seq, verified))
+
+    def _wake_admitter(self, _: asyncio.Future[list[bytes]]) -> None:
+        self._backlog_ready.set()
+
+    def _deliver_slice(self) -> None:
+        """Admit the oldest slice the workers have answered for, then wake whoever waits."""
+        s = self._inflight.popleft()
+        if not s.dropped:
+            ids = s.verified.result()
+            if ids:
+                self.replica.pre_verified(ids)
+                self.metrics.pre_verified += len(ids)
+            self.shell.receive(s.peer, TxMsg(s.wires))
+        self._release_proposals()
+        self._resume_readers()
+
     async def _admitter(self) -> None:
-        """Admit the backlog a slice at a time, yielding to the loop between slices."""
+        """Admit the backlog a slice at a time, yielding to the loop between slices.
+
+        With verify workers, up to INFLIGHT_SLICES_MAX slices are checked there
+        while the loop admits the slices before them, in the order taken.
+        """
         while not self._stopping.is_set():
+            pool = self._verify_pool
+            if pool is not None:
+                self._dispatch_slices(pool)
+                if self._inflight:
+                    if self._inflight[0].verified.done():
+                        self._deliver_slice()
+                        await asyncio.sleep(0)
+                    else:
+                        self._backlog_ready.clear()
+                        await self._backlog_ready.wait()
+                    continue
             if not self.backlog:
                 self._release_proposals()
                 self._resume_readers()
@@ -375,6 +474,11 @@ class Node(ShellHooks):
                 continue
             self._admit_slice()
             await asyncio.sleep(0)
+
+    def _verify_worker_lost(self) -> None:
+        """A verify worker stopped (logged by the pool): the gauge says how many are left."""
+        if self._verify_pool is not None:
+            self.metrics.verify_workers = self._verify_pool.alive()
 
     def _blame(self, peer: str, reason: str) -> None:
         """A peer sent what no honest peer sends: drop it, forget its gossip, refuse its key."""
@@ -387,6 +491,9 @@ class Node(ShellHooks):
         )
         self.net.ban(peer, reason)
         self.backlog.drop(peer)
+        for s in self._inflight:
+            if s.peer == peer:
+                s.dropped = True
         self._proposals = deque(p for p in self._proposals if p[0] != peer)
         self._proposals_bytes = sum(p[2] for p in self._proposals)
         self._resume_readers()
@@ -540,6 +647,16 @@ class Node(ShellHooks):
             self.shell.start()
         except Exception as exc:  # its first commit: the same stop as any later one's
             self._fail(exc)
+        if self.verify_workers:
+            pool = VerifyPool(self.verify_workers, on_lost=self._verify_worker_lost)
+            try:
+                await pool.start()
+            except OSError as exc:  # no processes to be had: slower, not wrong
+                log.error("verify workers did not start (%s): checking signatures inline", exc)
+                await pool.close()
+            else:
+                self._verify_pool = pool
+                self.metrics.verify_workers = pool.alive()
         _tune_gc()
         tasks = [asyncio.create_task(self._admitter(), name="admitter")]
         if exit_with_parent:
@@ -553,6 +670,9 @@ class Node(ShellHooks):
         if server is not None:
             server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._verify_pool is not None:
+            pool, self._verify_pool = self._verify_pool, None
+            await pool.close()
         await self.net.stop()
         if self.failure is None:
             self.shell.flush()  # what the last inputs produced is persisted before closing
