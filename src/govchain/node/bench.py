@@ -99,6 +99,48 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu_s(pid: int) -> dict[str, float]:
+    """CPU seconds of each thread of a process so far, by name ("main" for the main thread)."""
+    out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            name = "main" if tid == pid else Path(f"/proc/{pid}/task/{tid}/comm").read_text()
+            fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended
+        key = name.strip()
+        out[key] = out.get(key, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def child_pids(pid: int) -> list[int]:
+    """The live child processes of pid (a node's verify workers), from /proc."""
+    found = []
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return []
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(name))
+    return sorted(found)
+
+
+def _children_cpu_s(pid: int) -> float:
+    return sum(process_cpu_s(c) for c in child_pids(pid))
+
+
 def _dir_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
@@ -176,9 +218,15 @@ class BareHttp:
 
 
 async def load_until_final(
-    urls: list[str], per_sender: list[list[Transaction]], ws_url: str, expect: int
+    urls: list[str],
+    per_sender: list[list[Transaction]],
+    ws_url: str,
+    expect: int,
+    lanes_per_node: int = CONCURRENCY_PER_NODE,
 ) -> tuple[dict[bytes, float], dict[bytes, float], dict[bytes, float], int]:
     """Send every sender's transactions, in order, until expect receipts arrive.
+
+    lanes_per_node: requests each node has in flight at once (BATCH_TXS each).
 
     Returns when each was accepted, when the request that got its 202 left, and
     when it was final (perf_counter seconds, by id), and how many submissions
@@ -245,7 +293,7 @@ async def load_until_final(
     listener = asyncio.create_task(listen())
     await asyncio.wait_for(ready.wait(), 10)
     # Senders are spread over nodes; a sender always uses one node, in order.
-    lanes: list[list[Transaction]] = [[] for _ in range(CONCURRENCY_PER_NODE * len(urls))]
+    lanes: list[list[Transaction]] = [[] for _ in range(lanes_per_node * len(urls))]
     for s, txs in enumerate(per_sender):
         lanes[s % len(lanes)].extend(txs)
     await asyncio.gather(*(lane_worker(urls[i % len(urls)], lane) for i, lane in enumerate(lanes)))
@@ -267,14 +315,25 @@ async def load_until_final(
     return submitted, sent, final, refused[0]
 
 
-def run_bench(validators: int, txs: int, port_base: int | None = None) -> dict[str, Any]:
-    """Start a devnet in a temporary directory, load it, measure, stop it."""
+def run_bench(
+    validators: int,
+    txs: int,
+    port_base: int | None = None,
+    verify_workers: int | None = None,
+    lanes_per_node: int = CONCURRENCY_PER_NODE,
+) -> dict[str, Any]:
+    """Start a devnet in a temporary directory, load it, measure, stop it.
+
+    verify_workers: each node's (node.json); None: the devnet's own choice.
+    lanes_per_node: the loader's requests in flight at each node.
+    """
     keys = [SigningKey(secrets.token_bytes(32)) for _ in range(SENDERS)]
     verify_rate = raw_verify_rate()
     with tempfile.TemporaryDirectory(prefix="govchain-bench-") as tmp:
         root = Path(tmp)
         base = port_base or free_port_base(validators)
-        nodes = create(root, validators, 0, base, {k.address: SENDER_BALANCE for k in keys})
+        balances = {k.address: SENDER_BALANCE for k in keys}
+        nodes = create(root, validators, 0, base, balances, verify_workers=verify_workers)
         genesis = read_genesis(nodes[0].home / "genesis.json")
         per_sender = presign(genesis.chain_id, genesis.hash, keys, txs)
         net = Devnet(root, nodes)
@@ -284,16 +343,25 @@ def run_bench(validators: int, txs: int, port_base: int | None = None) -> dict[s
             urls = [f"http://127.0.0.1:{n.api_port}" for n in nodes]
             ws_url = f"ws://127.0.0.1:{nodes[0].api_port}/v1/events"
             cpu0 = [process_cpu_s(p.pid) for p in net.procs.values()]
+            workers0 = [_children_cpu_s(p.pid) for p in net.procs.values()]
+            threads0 = [thread_cpu_s(p.pid) for p in net.procs.values()]
+            workers_n = [len(child_pids(p.pid)) for p in net.procs.values()]
             own0 = os.times()
             t0 = time.perf_counter()
             submitted, sent, final, refused = asyncio.run(
-                load_until_final(urls, per_sender, ws_url, txs)
+                load_until_final(urls, per_sender, ws_url, txs, lanes_per_node)
             )
             own1 = os.times()
             node_cpu = [
                 process_cpu_s(p.pid) - c for p, c in zip(net.procs.values(), cpu0, strict=True)
             ]
             loader_cpu = (own1.user - own0.user) + (own1.system - own0.system)
+            procs = list(net.procs.values())
+            workers_cpu = [_children_cpu_s(p.pid) - c for p, c in zip(procs, workers0, strict=True)]
+            threads_cpu = [
+                {k: v - t0_.get(k, 0.0) for k, v in thread_cpu_s(p.pid).items()}
+                for p, t0_ in zip(net.procs.values(), threads0, strict=True)
+            ]
             height = httpx.get(urls[0] + "/v1/status", timeout=10).json()["height"]
             elapsed = max(final.values()) - t0
             latencies = sorted((final[i] - submitted[i]) * 1000 for i in submitted if i in final)
@@ -319,6 +387,13 @@ def run_bench(validators: int, txs: int, port_base: int | None = None) -> dict[s
         # CPU per final transaction during the load: each node, and this loader.
         "node_cpu_us_per_tx": [round(c / txs * 1e6) for c in node_cpu],
         "loader_cpu_us_per_tx": round(loader_cpu / txs * 1e6),
+        # Each node's verify worker processes (docs/verification.md), apart from the above,
+        # and its own CPU by thread.
+        "verify_workers": workers_n,
+        "verify_workers_cpu_us_per_tx": [round(c / txs * 1e6) for c in workers_cpu],
+        "node_thread_cpu_us_per_tx": [
+            {k: round(v / txs * 1e6) for k, v in sorted(t.items()) if v > 0} for t in threads_cpu
+        ],
         "refused_retried": refused,
         "cpus": os.cpu_count(),
     }
