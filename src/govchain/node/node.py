@@ -310,14 +310,18 @@ class Node(ShellHooks):
         return answers
 
     async def _pre_verify(self, wires: list[bytes]) -> None:
-        """With verify workers, check the batch's signatures there first (not when refusing).
+        """With verify workers, check the batch's signatures there first.
 
+        Only as many as the DAG has room for: under back-pressure the rest are
+        refused before any signature check, and a client sends them again.
         The ids that passed go to the replica right before submit_many takes
         them, with no await in between: each is consumed by its own admission.
         """
         pool = self._verify_pool
-        if pool is None or self.pool_full():
+        room = 0 if self.backlog.full() else self.replica.view.client_room()
+        if pool is None or room == 0:
             return
+        wires = wires[:room]
         verifying = pool.submit(wires)
         if verifying is None:  # the workers have enough queued: checked inline
             self.metrics.verified_inline += len(wires)

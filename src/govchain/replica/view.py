@@ -287,6 +287,13 @@ class ChainView:
         """True while the DAG refuses clients' transactions (back-pressure)."""
         return self._r.dag.client_pool_full()
 
+    def client_room(self) -> int:
+        """About how many more client transactions the DAG takes before it refuses (0: none)."""
+        dag = self._r.dag
+        if dag.client_pool_full():
+            return 0
+        return max(0, dag.limits.client_pending_max - dag.uncovered_count)
+
     # -- consensus and limits ------------------------------------------------------
     @property
     def chain_id(self) -> str:
