@@ -6,8 +6,10 @@ refuses forged ones. Behaviour only: no timing is asserted here."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import io
+import json
 import os
 import secrets
 import signal
@@ -32,8 +34,8 @@ from govchain.dag.preverified import PRE_VERIFIED_IDS_MAX, PreVerified
 from govchain.dag.tx import SIGN_DOMAIN, Transaction, TxWire, build, tx_id
 from govchain.node.bench import child_pids
 from govchain.node.devnet import create
-from govchain.node.files import FileError, Home, read_node_config
-from govchain.node.node import Node
+from govchain.node.files import FileError, Home, read_genesis, read_node_config
+from govchain.node.node import Node, node_replica_config
 from govchain.node.port_leases import free_port_base
 from govchain.node.verify_pool import (
     QUEUED_TXS_MAX,
@@ -283,6 +285,35 @@ def test_node_json_refuses_a_bad_verify_workers(tmp_path: Path, value: str) -> N
     path.write_text(f'{{"api": "127.0.0.1:1", "p2p": "127.0.0.1:2", "verify_workers": {value}}}')
     with pytest.raises(FileError, match="verify_workers"):
         read_node_config(path)
+
+
+HARD_CAP = DagLimits().pending_count_max
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "2.5", '"9"', str(HARD_CAP + 1)])
+def test_node_json_refuses_a_client_pending_max_outside_1_to_the_hard_cap(
+    tmp_path: Path, value: str
+) -> None:
+    path = tmp_path / "node.json"
+    path.write_text(
+        f'{{"api": "127.0.0.1:1", "p2p": "127.0.0.1:2", "client_pending_max": {value}}}'
+    )
+    with pytest.raises(FileError, match="client_pending_max"):
+        read_node_config(path)
+
+
+def test_a_node_s_own_settings_reach_its_replica_and_its_file(tmp_path: Path) -> None:
+    path = tmp_path / "node.json"
+    path.write_text('{"api": "127.0.0.1:1", "p2p": "127.0.0.1:2"}')
+    default = read_node_config(path)
+    assert (default.verify_workers, default.client_pending_max) == (None, None)
+    cfg = dataclasses.replace(default, verify_workers=3, client_pending_max=4_000)
+    path.write_text(json.dumps(cfg.to_json()))
+    assert read_node_config(path) == cfg
+    genesis = create(tmp_path / "net", 1, 0, free_port_base(1))[0].home / "genesis.json"
+    g = read_genesis(genesis)
+    assert node_replica_config(g, cfg).dag.client_pending_max == 4_000
+    assert node_replica_config(g, default).dag.client_pending_max == DagLimits().client_pending_max
 
 
 # -- the pool: real worker processes -----------------------------------------

@@ -321,11 +321,13 @@ def run_bench(
     port_base: int | None = None,
     verify_workers: int | None = None,
     lanes_per_node: int = CONCURRENCY_PER_NODE,
+    client_pending_max: int | None = None,
 ) -> dict[str, Any]:
     """Start a devnet in a temporary directory, load it, measure, stop it.
 
     verify_workers: each node's (node.json); None: the devnet's own choice.
     lanes_per_node: the loader's requests in flight at each node.
+    client_pending_max: each node's back-pressure threshold (None: the default).
     """
     keys = [SigningKey(secrets.token_bytes(32)) for _ in range(SENDERS)]
     verify_rate = raw_verify_rate()
@@ -333,7 +335,15 @@ def run_bench(
         root = Path(tmp)
         base = port_base or free_port_base(validators)
         balances = {k.address: SENDER_BALANCE for k in keys}
-        nodes = create(root, validators, 0, base, balances, verify_workers=verify_workers)
+        nodes = create(
+            root,
+            validators,
+            0,
+            base,
+            balances,
+            verify_workers=verify_workers,
+            client_pending_max=client_pending_max,
+        )
         genesis = read_genesis(nodes[0].home / "genesis.json")
         per_sender = presign(genesis.chain_id, genesis.hash, keys, txs)
         net = Devnet(root, nodes)

@@ -116,6 +116,7 @@ def create(
     empty_checkpoint_interval_ms: int | None = 1_000,
     sync_every: int = DEVNET_SYNC_EVERY,
     verify_workers: int | None = None,
+    client_pending_max: int | None = None,
 ) -> list[DevnetNode]:
     """Write keys, genesis and every node's home under root (which must be new).
 
@@ -125,6 +126,7 @@ def create(
     verify_workers: each node's signature-checking processes, written to its
     node.json; None: the machine's cores shared by the nodes, one of each
     share for the node's event loop (verify_pool.default_verify_workers).
+    client_pending_max: each node's back-pressure threshold (None: the default).
     """
     check_shape(validators, observers, port_base)
     keys_dir = root / "keys"
@@ -163,7 +165,15 @@ def create(
             if n is not node
         )
         config = NodeConfig(
-            node.name, HOST, node.api_port, HOST, node.p2p_port, peers, None, verify_workers
+            node.name,
+            HOST,
+            node.api_port,
+            HOST,
+            node.p2p_port,
+            peers,
+            None,
+            verify_workers,
+            client_pending_max,
         )
         Home(node.home).write(config, genesis, key)
     return nodes

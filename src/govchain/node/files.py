@@ -10,6 +10,7 @@ from typing import Any
 
 from govchain.consensus.validators import ValidatorSet
 from govchain.crypto.keys import SigningKey
+from govchain.dag.limits import DagLimits
 from govchain.node.verify_pool import VERIFY_WORKERS_MAX
 from govchain.state.genesis import Genesis, GenesisIdentity
 
@@ -185,6 +186,10 @@ class NodeConfig:
     # Processes that check signatures beside the event loop (docs/verification.md);
     # 0: on the loop; None: node/verify_pool.default_verify_workers.
     verify_workers: int | None = None
+    # This node's back-pressure threshold for clients (DagLimits.client_pending_max):
+    # the pending transactions, and so the latency, a node lets clients queue.
+    # A node-local choice; None: the default (1,000).
+    client_pending_max: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """As written to node.json."""
@@ -201,6 +206,8 @@ class NodeConfig:
             doc["empty_checkpoint_interval_ms"] = self.empty_checkpoint_interval_ms
         if self.verify_workers is not None:
             doc["verify_workers"] = self.verify_workers
+        if self.client_pending_max is not None:
+            doc["client_pending_max"] = self.client_pending_max
         return doc
 
 
@@ -242,7 +249,16 @@ def read_node_config(path: Path) -> NodeConfig:
         raise FileError(f"{path}: verify_workers: {exc}") from None
     if workers is not None and not 0 <= workers <= VERIFY_WORKERS_MAX:
         raise FileError(f"{path}: verify_workers must lie in 0..{VERIFY_WORKERS_MAX}")
-    return NodeConfig(str(doc.get("name", "node")), *api, *p2p, tuple(peers), empty, workers)
+    try:
+        queued = _optional_int(doc.get("client_pending_max"))
+    except ValueError as exc:
+        raise FileError(f"{path}: client_pending_max: {exc}") from None
+    cap = DagLimits().pending_count_max
+    if queued is not None and not 1 <= queued <= cap:
+        raise FileError(f"{path}: client_pending_max must lie in 1..{cap} (pending_count_max)")
+    return NodeConfig(
+        str(doc.get("name", "node")), *api, *p2p, tuple(peers), empty, workers, queued
+    )
 
 
 @dataclass(frozen=True, slots=True)

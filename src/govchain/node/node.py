@@ -60,6 +60,8 @@ GC_YOUNG_THRESHOLD = 20_000  # objects allocated between young collections (defa
 # this many submissions wait at once.
 REPLICATE_WAIT_S = 3.0
 WAITERS_MAX = 50_000
+# A node's back-pressure threshold unless node.json names its own (DagLimits).
+CLIENT_PENDING_MAX = DagLimits().client_pending_max
 # The propose timeout outlasts a proposer's pacing wait by this much.
 PROPOSE_TIMEOUT_MARGIN_MS = 500
 # Gossip slices whose signatures workers check while the loop admits earlier
@@ -93,8 +95,12 @@ def node_replica_config(genesis: Genesis, node_config: NodeConfig) -> ReplicaCon
     waits = max(genesis.checkpoint_interval_ms, (idle if idle is not None else chain_idle) or 0)
     base = ConsensusConfig()
     propose_ms = max(base.propose_timeout_ms, waits + PROPOSE_TIMEOUT_MARGIN_MS)
+    queued = node_config.client_pending_max
     return ReplicaConfig(
-        dag=DagLimits(prune_covered=True),
+        dag=DagLimits(
+            prune_covered=True,
+            client_pending_max=CLIENT_PENDING_MAX if queued is None else queued,
+        ),
         consensus=dataclasses.replace(base, propose_timeout_ms=propose_ms),
         executions_txs_max=4_000,
         idle_checkpoint_ms=idle,
