@@ -14,7 +14,7 @@ From these it prints what share of the node's CPU goes to signatures and
 where it runs. It asserts nothing about speed.
 
     .venv/bin/python bench/bench_cores.py [--txs 30000] [--workers 0,1,2]
-        [--client-pending-max 1000,4000] [--lanes 16] [--json]
+        [--client-pending-max 1000,4000] [--lanes 32] [--json]
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def main() -> None:
         default="1000,4000",
         help="each node's back-pressure thresholds to run, comma-separated (default 1,000)",
     )
-    ap.add_argument("--lanes", type=int, default=16, help="the loader's requests in flight")
+    ap.add_argument("--lanes", type=int, default=32, help="the loader's requests in flight")
     ap.add_argument("--json", action="store_true", help="print one JSON object, nothing else")
     args = ap.parse_args()
     settings = [int(w) for w in args.workers.split(",")]
