@@ -29,6 +29,7 @@ from govchain.consensus.config import ConsensusConfig
 from govchain.dag.admission import AdmissionError, Reject
 from govchain.dag.limits import DagLimits
 from govchain.net.peers import NetLimits, PeerNetwork
+from govchain.node import malloc_tuning
 from govchain.node.backlog import Backlog, BacklogLimits
 from govchain.node.files import Home, NodeConfig, read_genesis, read_key, read_node_config
 from govchain.node.metrics import NodeMetrics
@@ -120,6 +121,7 @@ def _tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
+    malloc_tuning.trim()  # what start-up built and dropped (policy.prepare's tables: ~7 MB)
 
 
 class Node(ShellHooks):
@@ -140,6 +142,8 @@ class Node(ShellHooks):
         only the ids of transactions every kept snapshot holds (docs/snapshots.md);
         verify_workers: processes that check signatures (None: node.json's, else
         default_verify_workers; 0: on the event loop)."""
+        # Before the store loads: the allocator's behaviour from the first large block.
+        malloc_tuning.pin_mmap_threshold()
         self.home = home
         self.node_config: NodeConfig = read_node_config(home.config_path)
         if verify_workers is None:

@@ -38,6 +38,10 @@ LIVE_DOMAIN = b"govchain:sync-live:v1:"
 
 # (valid_until, its ids sorted), ascending by valid_until: dag/graph.py live_after.
 Live = Sequence[tuple[int, Sequence[bytes]]]
+# Ids joined per update: joining a whole group at once cost ~112 bytes a live id
+# for a moment at every sync height (a buffer per id, then the joined copy):
+# +112 MB of peak RSS at a million live ids, which glibc then kept.
+LIVE_SLICE_IDS = 4_096
 
 
 def live_digest(live: Live) -> bytes:
@@ -46,7 +50,8 @@ def live_digest(live: Live) -> bytes:
     for until, ids in live:
         h.update(until.to_bytes(8, "big"))
         h.update(len(ids).to_bytes(8, "big"))
-        h.update(b"".join(ids))
+        for start in range(0, len(ids), LIVE_SLICE_IDS):
+            h.update(b"".join(ids[start : start + LIVE_SLICE_IDS]))
     return h.digest()
 
 

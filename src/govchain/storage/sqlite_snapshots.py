@@ -23,6 +23,7 @@ SNAPSHOTS_TABLE = """CREATE TABLE snapshots (
     )"""
 SNAPSHOTS_KEPT = 2  # the newest, and the one before it while the newest is young
 _DOMAIN = b"govchain/store-snapshot/v1"
+BLOB_SLICE_BYTES = 1 << 20  # a snapshot is written into its row a MiB at a time
 
 
 def _digest(low_seq: int, data: bytes) -> bytes:
@@ -39,10 +40,18 @@ def write_snapshot(
     multiple of sync_every: the one this node offers to joiners).
     """
     data = encode(snap)
+    # The bytes go in through an incremental blob handle, not as a bound
+    # parameter: SQLite would copy a bound blob and build the record in memory,
+    # and Python's cached INSERT statement would keep the last snapshot bound
+    # until the next one (34 MB steady and ~70 MB of peak at a million live ids).
     c.execute(
-        "INSERT INTO snapshots (height, low_seq, digest, data) VALUES (?, ?, ?, ?)",
-        (snap.height, low_seq, _digest(low_seq, data), data),
+        "INSERT INTO snapshots (height, low_seq, digest, data) VALUES (?, ?, ?, zeroblob(?))",
+        (snap.height, low_seq, _digest(low_seq, data), len(data)),
     )
+    with c.blobopen("snapshots", "data", snap.height) as blob:  # height is the rowid
+        view = memoryview(data)
+        for start in range(0, len(data), BLOB_SLICE_BYTES):
+            blob.write(view[start : start + BLOB_SLICE_BYTES])
     heights = _heights_desc(c)
     keep = set(heights[:SNAPSHOTS_KEPT])
     synced = _newest_at_sync_height(heights, sync_every)
