@@ -60,6 +60,45 @@ def test_govchain_bench_finalizes_every_transaction_on_a_devnet() -> None:
     assert len(doc["node_cpu_us_per_tx"]) == 4
 
 
+def test_govchain_bench_paces_a_load_at_the_rate_asked() -> None:
+    """--rate sends on a schedule: the load cannot go faster than asked, and all is final."""
+    doc = _run(
+        [
+            "-m",
+            "govchain.cli.main",
+            "bench",
+            "--validators",
+            "1",
+            "--txs",
+            "600",
+            "--rate",
+            "300",
+            "--json",
+        ],
+        300,
+    )
+    assert doc["rate"] == 300 and doc["txs"] == 600
+    # The schedule spreads the sends over 600 / 300 s, less one batch a lane (each
+    # of the 8 lanes sends its last batch 10 / 37.5 s before the end): never sooner.
+    assert doc["elapsed_s"] >= 600 / 300 - 10 / 37.5
+    assert 0 < doc["latency_ms"]["p50"] <= doc["latency_ms"]["p99"]
+
+
+def test_govchain_bench_refuses_a_rate_out_of_range() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    args = ["bench", "--txs", "100", "--rate", "0", "--json"]
+    done = subprocess.run(
+        [sys.executable, "-m", "govchain.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert json.loads(done.stdout or done.stderr)["error"]["code"] == "bad_argument"
+
+
 def test_the_warehouse_benchmark_runs_small() -> None:
     doc = _run(["bench/bench_warehouse.py", "--small", "--json"], 300)
     scale = doc["scale"]

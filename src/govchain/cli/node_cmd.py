@@ -16,7 +16,7 @@ import click
 
 from govchain.consensus.validators import ValidatorSet
 from govchain.crypto.keys import SigningKey
-from govchain.node.bench import run_bench
+from govchain.node.bench import RATE_MAX, run_bench
 from govchain.node.files import Home, NodeConfig, PeerAddr, read_genesis, write_key
 from govchain.node.logs import LOG_FORMATS, configure_logging
 from govchain.node.node import Node
@@ -233,10 +233,19 @@ def node(
     help="each node's signature-checking processes (0: on the event loop; "
     "default: as govchain devnet chooses)",
 )
+@click.option(
+    "--rate",
+    type=float,
+    default=None,
+    help="a paced load: transactions per second, sent 10 a request on a schedule "
+    "(default: a flood, as fast as the nodes take them)",
+)
 @json_option
 @reported
-def bench(validators: int, txs: int, verify_workers: int | None, as_json: bool) -> None:
-    """Start a devnet, submit pre-signed transfers as fast as it takes them, measure."""
+def bench(
+    validators: int, txs: int, verify_workers: int | None, rate: float | None, as_json: bool
+) -> None:
+    """Start a devnet, submit pre-signed transfers (a flood, or paced), measure."""
     if not 1 <= validators <= 16:
         raise CliError("bad_argument", "--validators must lie in 1..16", EXIT_USAGE)
     if not 100 <= txs <= 1_000_000:
@@ -245,4 +254,10 @@ def bench(validators: int, txs: int, verify_workers: int | None, as_json: bool) 
         raise CliError(
             "bad_argument", f"--verify-workers must lie in 0..{VERIFY_WORKERS_MAX}", EXIT_USAGE
         )
-    show(run_bench(validators, txs, verify_workers=verify_workers), as_json, "govchain bench")
+    if rate is not None and not 1 <= rate <= RATE_MAX:
+        raise CliError("bad_argument", f"--rate must lie in 1..{RATE_MAX:g}", EXIT_USAGE)
+    show(
+        run_bench(validators, txs, verify_workers=verify_workers, rate=rate),
+        as_json,
+        "govchain bench",
+    )

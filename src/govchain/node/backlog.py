@@ -39,7 +39,7 @@ class BacklogLimits:
     # (which most likely holds its tips) to be admitted, then goes to consensus.
     proposal_wait_ms: int = 100
     # Beyond these a proposal goes to consensus at once (an honest one is a few
-    # KiB: 64 tips; a frame may hold 4 MiB).
+    # KiB: at most 256 tips; a frame may hold 4 MiB).
     proposals_waiting_max: int = 16
     proposals_waiting_bytes_max: int = 256 * 1024
 

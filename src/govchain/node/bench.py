@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
+import math
 import os
 import secrets
 import statistics
@@ -39,6 +41,14 @@ CONCURRENCY_PER_NODE = 2
 BATCH_TXS = 100
 FINAL_TIMEOUT_S = 600.0
 RETRY_S = 0.02  # a refused lane comes back soon: the nodes' pools drain a checkpoint at a time
+# A paced load (--rate) sends small batches on a schedule, so that a transaction's
+# latency is its own, not that of the 100 queued with it.
+PACED_BATCH_TXS = 10
+# A paced lane sends a batch at most this often: its request (which waits for
+# replication) must be answered before the next is due, so a faster rate gets
+# more lanes instead.
+PACED_LANE_INTERVAL_S = 0.25
+RATE_MAX = 100_000.0
 BACK_PRESSURE = frozenset({"quota_exceeded", "pool_full"})
 
 
@@ -223,10 +233,14 @@ async def load_until_final(
     ws_url: str,
     expect: int,
     lanes_per_node: int = CONCURRENCY_PER_NODE,
+    rate: float | None = None,
 ) -> tuple[dict[bytes, float], dict[bytes, float], dict[bytes, float], int]:
     """Send every sender's transactions, in order, until expect receipts arrive.
 
     lanes_per_node: requests each node has in flight at once (BATCH_TXS each).
+    rate: None for a flood (each lane sends its next batch once the last is
+    answered); else transactions per second over all lanes, PACED_BATCH_TXS a
+    request, each lane on its own schedule (a lane behind it sends at once).
 
     Returns when each was accepted, when the request that got its 202 left, and
     when it was final (perf_counter seconds, by id), and how many submissions
@@ -261,9 +275,15 @@ async def load_until_final(
         finally:
             http.close()
 
+    size = BATCH_TXS if rate is None else PACED_BATCH_TXS
+
     async def _send_lane(http: BareHttp, url: str, queue: list[Transaction]) -> None:
-        for start in range(0, len(queue), BATCH_TXS):
-            batch = queue[start : start + BATCH_TXS]
+        began = time.perf_counter()
+        for start in range(0, len(queue), size):
+            batch = queue[start : start + size]
+            if rate is not None:  # this batch's moment on the lane's schedule
+                due = began + start / (rate / lanes_count)
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
             while batch:
                 t_sent = time.perf_counter()
                 r = await http.post("/v1/txs/batch", encode([t.to_wire() for t in batch]))
@@ -293,9 +313,20 @@ async def load_until_final(
     listener = asyncio.create_task(listen())
     await asyncio.wait_for(ready.wait(), 10)
     # Senders are spread over nodes; a sender always uses one node, in order.
-    lanes: list[list[Transaction]] = [[] for _ in range(lanes_per_node * len(urls))]
-    for s, txs in enumerate(per_sender):
-        lanes[s % len(lanes)].extend(txs)
+    lanes_count = lanes_per_node * len(urls)
+    lanes: list[list[Transaction]] = [[] for _ in range(lanes_count)]
+    if rate is None:
+        for s, txs in enumerate(per_sender):
+            lanes[s % len(lanes)].extend(txs)
+    else:
+        # Paced: a lane takes its senders in turn, each sender's transactions in
+        # order, so that no sender has more pending than the rate gives it (a
+        # sender's quota would refuse a whole chain sent at once).
+        mine: list[list[list[Transaction]]] = [[] for _ in lanes]
+        for s, txs in enumerate(per_sender):
+            mine[s % len(lanes)].append(txs)
+        for lane, chains in zip(lanes, mine, strict=True):
+            lane.extend(t for turn in itertools.zip_longest(*chains) for t in turn if t)
     await asyncio.gather(*(lane_worker(urls[i % len(urls)], lane) for i, lane in enumerate(lanes)))
     try:
         finished, _ = await asyncio.wait(
@@ -322,14 +353,20 @@ def run_bench(
     verify_workers: int | None = None,
     lanes_per_node: int = CONCURRENCY_PER_NODE,
     client_pending_max: int | None = None,
+    rate: float | None = None,
 ) -> dict[str, Any]:
     """Start a devnet in a temporary directory, load it, measure, stop it.
+
+    rate: transactions per second of a paced load (None: a flood, as fast as taken).
 
     verify_workers: each node's (node.json); None: the devnet's own choice.
     lanes_per_node: the loader's requests in flight at each node.
     client_pending_max: each node's back-pressure threshold (None: the default).
     """
     keys = [SigningKey(secrets.token_bytes(32)) for _ in range(SENDERS)]
+    if rate is not None:
+        lanes_needed = rate * PACED_LANE_INTERVAL_S / PACED_BATCH_TXS
+        lanes_per_node = max(lanes_per_node, math.ceil(lanes_needed / validators))
     verify_rate = raw_verify_rate()
     with tempfile.TemporaryDirectory(prefix="govchain-bench-") as tmp:
         root = Path(tmp)
@@ -359,7 +396,7 @@ def run_bench(
             own0 = os.times()
             t0 = time.perf_counter()
             submitted, sent, final, refused = asyncio.run(
-                load_until_final(urls, per_sender, ws_url, txs, lanes_per_node)
+                load_until_final(urls, per_sender, ws_url, txs, lanes_per_node, rate)
             )
             own1 = os.times()
             node_cpu = [
@@ -406,4 +443,6 @@ def run_bench(
         ],
         "refused_retried": refused,
         "cpus": os.cpu_count(),
+        # None: a flood; else the paced load's transactions per second, as asked.
+        "rate": rate,
     }

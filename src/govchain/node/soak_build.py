@@ -11,7 +11,7 @@ names transfer n as its parent, and both are known locally, so they can be
 signed before n is even sent. It may name a second parent, another sender's
 recent transaction (`merge`), as a wallet names the tips its node shows:
 without it, 1,000 senders make a DAG 1,000 chains wide, a checkpoint covers
-at most 64 tips (DagLimits.tips_per_checkpoint_max), and the chain, not the
+at most 64 tips then (DagLimits.tips_per_checkpoint_max, 256 since), and the chain, not the
 CPU, held the soak to about 450 tx/s.
 """
 
