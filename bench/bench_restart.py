@@ -130,6 +130,7 @@ def build_chain(home: Path, txs: int, rep: Reporter) -> dict[str, Any]:
         vertex_source=src.vertex,
         final_source=src.is_final,
         receipt_source=src.receipt_proof,
+        decided_source=src.checkpoint,
         audit_source=src.audit,
         registry=registry_for(genesis),
     )

@@ -345,6 +345,7 @@ class SimCluster:
             vertex_source=sources.vertex,
             final_source=sources.is_final,
             receipt_source=sources.receipt_proof,
+            decided_source=sources.checkpoint,
             audit_source=sources.audit,
             registry=self.registry,
             # Peers known by key, as a node knows them after the handshake.

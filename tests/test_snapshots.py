@@ -88,6 +88,7 @@ def _replica(sim: Simulation, store: MemoryStore | SqliteStore, persisted: Persi
         final_source=sources.is_final,
         peer_keys=sim.peer_keys,
         receipt_source=sources.receipt_proof,
+        decided_source=sources.checkpoint,
         audit_source=sources.audit,
         registry=registry_for(sim.genesis),
     )

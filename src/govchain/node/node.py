@@ -177,6 +177,7 @@ class Node(ShellHooks):
                 self.store.load(from_snapshot),
                 vertex_source=sources.vertex,
                 receipt_source=sources.receipt_proof,
+                decided_source=sources.checkpoint,
                 final_source=sources.is_final,
                 audit_source=sources.audit,
                 registry=registry if registry is not None else registry_for(self.genesis),

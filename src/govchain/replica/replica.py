@@ -38,6 +38,7 @@ from govchain.dag.tx import Transaction, TxWire, tx_id
 from govchain.replica.books import PeerHeights
 from govchain.replica.catchup import CatchUp
 from govchain.replica.chain_app import ChainApp
+from govchain.replica.decided_log import DECIDED_KEPT, DecidedLog, DecidedSource
 from govchain.replica.execution import Execution
 from govchain.replica.fetching import Fetcher
 from govchain.replica.messages import (
@@ -122,6 +123,9 @@ class ReplicaConfig:
     wanted_bytes_max: int = 8 * 1024 * 1024
     wanted_bytes_per_source_max: int = 2 * 1024 * 1024
     commits_per_reply_max: int = 16
+    # Decided heights kept in memory when the replica has a decided_source (the
+    # store): older ones are read from it (replica/decided_log.py).
+    decided_kept: int = DECIDED_KEPT
     catchup_interval_ms: int = 300
     # Catch-up stamps (books.SentBook), about 4,000 and 32 of them: a peer asks
     # a few heights per interval while it catches up; stamps older than the
@@ -230,6 +234,7 @@ class Replica:
         final_source: Callable[[bytes], bool] | None = None,
         audit_source: Callable[[int], list[AuditEntry]] | None = None,
         registry: Registry = BUILTIN,
+        decided_source: DecidedSource | None = None,
     ) -> None:
         # What the chain executes (an application's kinds and actions included);
         # admission lets in exactly its kinds.
@@ -276,7 +281,9 @@ class Replica:
         self.config = config
         self.dag = Dag(genesis.chain_id, genesis.hash, config.dag)
         self.ledger = Ledger(genesis, registry)
-        self.decided: list[tuple[Checkpoint, Certificate]] = []
+        # decided_source: the store's decided heights; without it all stay in memory.
+        self._decided_source = decided_source
+        self.decided = DecidedLog(decided_source, config.decided_kept)
         self.executions: list[Execution] = []
         self._executions_txs = 0
         # Transactions final so far, and since the last snapshot (and heights).
@@ -353,7 +360,8 @@ class Replica:
         asks final_source about final vertices from before it (a tail vertex's
         parent may be one), never about the tail's own, which it re-admits.
         """
-        self.decided = list(p.decided)
+        self.decided = DecidedLog(self._decided_source, self.config.decided_kept, p.decided)
+        self.decided.release(len(p.decided))  # all stored (executed or not: read back there)
         if p.snapshot is not None:
             if final_source is None:
                 raise ValueError("a replica restores a snapshot only with a final_source")
@@ -608,6 +616,7 @@ class Replica:
         self._out.unwaited.extend(self.dag.take_dropped_client_orphans())
         out, self._out = self._out, ReplicaReady()
         self.dag.forget_final(self._stored_height)
+        self.decided.release(self._stored_height)  # stored and executed: may leave memory
         if out.executed:
             self._stored_height = out.executed[-1].checkpoint.height
         return out

@@ -66,6 +66,7 @@ SIM_DAG_LIMITS = DagLimits(
     orphan_bytes_max=4 * 96 * 1024,
     orphan_bytes_per_source_max=96 * 1024,
 )
+SIM_DECIDED_KEPT = 4  # decided heights in memory: the rest are read from the store
 SIM_WANTED_BYTES_MAX = 4 * 32 * 1024
 # A snapshot every few heights: a run's restarts load one and replay a short tail.
 SIM_SNAPSHOT_TXS = 40
@@ -203,6 +204,8 @@ class Simulation:
             snapshots=SnapshotPolicy(txs=SIM_SNAPSHOT_TXS, heights=SIM_SNAPSHOT_HEIGHTS),
             wanted_bytes_max=SIM_WANTED_BYTES_MAX,
             wanted_bytes_per_source_max=SIM_WANTED_BYTES_MAX // 4,
+            # Few, so that older decided heights are read back from the store.
+            decided_kept=SIM_DECIDED_KEPT,
         )
         self.byz_config = ReplicaConfig(
             dag=DagLimits(stamp_bits_min=4, prune_covered=True),
@@ -333,6 +336,7 @@ class Simulation:
             final_source=sources.is_final,
             peer_keys=self.peer_keys,
             receipt_source=sources.receipt_proof,
+            decided_source=sources.checkpoint,
             audit_source=sources.audit,
             registry=registry_for(self.genesis),  # the chain's applications too
         )

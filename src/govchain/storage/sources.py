@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from govchain.consensus.messages import Certificate, Checkpoint
 from govchain.dag.tx import Transaction
 from govchain.state.audit import AuditEntry
 from govchain.state.receipts import ReceiptProof, prove
@@ -41,6 +42,10 @@ class StoreSources:
     def is_final(self, vid: bytes) -> bool:
         """True when a stored checkpoint covers vid."""
         return self.store.is_final(vid)
+
+    def checkpoint(self, height: int) -> tuple[Checkpoint, Certificate] | None:
+        """A decided height's checkpoint and certificate (older than what memory keeps)."""
+        return self.store.get_checkpoint(height)
 
     def audit(self, height: int) -> list[AuditEntry]:
         """The audit entries one executed height appended (a redaction's proof)."""
