@@ -9,7 +9,9 @@ client the govchain loader uses (node/bench.py BareHttp), spread over the
 three members. Then runs `govchain bench --validators N --txs M` on the same
 cores, and prints both rates, their ratio, and govchain's share of the
 signature ceiling (one core's raw Ed25519 verify rate, times the cores, over
-the validators, measured in this run).
+the validators, measured in this run). Then (unless --no-paced) the same
+devnet load paced at half the flood's rate (`govchain bench --rate`), for the
+latency a user sees when the network has room (issue 17, target 2).
 
     python bench/bench_peers.py --puts 20000 --txs 20000
 """
@@ -181,6 +183,7 @@ def main() -> None:
     ap.add_argument(
         "--etcd-batch", type=int, default=1, help="puts a request (more: one txn; etcd's max 128)"
     )
+    ap.add_argument("--no-paced", action="store_true", help="skip the paced half-rate load")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     rep = Reporter(args.json)
@@ -204,12 +207,18 @@ def main() -> None:
             cluster.stop()
     rep.progress(f"govchain: bench --validators {args.validators} --txs {args.txs:,}")
     chain = run_bench(args.validators, args.txs)
+    paced: dict[str, Any] | None = None
+    if not args.no_paced:
+        half = round(chain["final_tps"] / 2, 1)
+        rep.progress(f"govchain: the same load paced at {half:,} tx/s (--rate)")
+        paced = run_bench(args.validators, args.txs, rate=half)
     ceiling = verify * info["cores"] / args.validators
     figures: dict[str, Any] = {
         "machine": info,
         "etcd_version": version.stdout.splitlines()[0] if version.stdout else None,
         "etcd": etcd_figures,
         "govchain": chain,
+        "govchain_paced_half": paced,
         "verify_per_s_one_core": round(verify, 1),
         "signature_ceiling_tps": round(ceiling, 1),
         "ratio_vs_etcd": round(chain["final_tps"] / etcd_figures["puts_per_s"], 2),
@@ -220,6 +229,10 @@ def main() -> None:
              f"p50 {e['latency_ms']['p50']} ms, p99 {e['latency_ms']['p99']} ms")  # fmt: skip
     rep.line(f"govchain, {args.validators} validators: {g['final_tps']:,} final tx/s, "
              f"p50 {g['latency_ms']['p50']} ms, p99 {g['latency_ms']['p99']} ms")  # fmt: skip
+    if paced is not None:
+        lat = paced["latency_ms"]
+        rep.line(f"govchain paced at {paced['rate']:,} tx/s: {paced['final_tps']:,} final tx/s, "
+                 f"p50 {lat['p50']} ms, p99 {lat['p99']} ms")  # fmt: skip
     rep.line(f"ratio {figures['ratio_vs_etcd']}x etcd; {figures['share_of_ceiling']:.0%} of "
              f"the signature ceiling ({ceiling:,.0f} tx/s)")  # fmt: skip
     rep.emit(figures)
