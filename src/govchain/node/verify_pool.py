@@ -35,12 +35,14 @@ from govchain.node.verify_worker import FRAME_BYTES_MAX, FRAME_HEADER
 log = logging.getLogger("govchain.node.verify")
 
 VERIFY_WORKERS_MAX = 32
-# Beyond this many workers, one event loop admits slower than they verify
-# (docs/verification.md: ~45 µs of loop time a transaction against ~60 µs a verify).
+# At ~45 µs of event-loop time and ~58 µs of checking a transaction
+# (docs/verification.md), two workers already outpace one event loop; four
+# leave room for bursts (a client's batch is spread over them), and an idle
+# worker costs only its memory (about 20 MB).
 DEFAULT_VERIFY_WORKERS_MAX = 4
 # A chunk is one request to one worker: small enough that a client's batch is
-# spread over the workers, large enough that a pipe round trip (~30 µs) is
-# paid once per many verifies (~55 µs each).
+# spread over the workers, large enough that a pipe round trip (~30 µs,
+# measured) is paid once per many verifies (~55 µs each).
 CHUNK_TXS_MAX = 64
 CHUNK_BYTES_MAX = 1024 * 1024
 # Wires above the largest transaction are refused as too_large wherever they
