@@ -13,6 +13,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -23,6 +24,7 @@ from govchain.apps.catalog import registry_for
 from govchain.codec import encode
 from govchain.consensus.messages import Certificate
 from govchain.dag.graph import DagFrontier
+from govchain.node import state_sync as state_sync_module
 from govchain.node.files import Home, NodeConfig
 from govchain.node.node import Node
 from govchain.node.state_sync import ChainFollower, checked_snapshot, follow, state_sync
@@ -150,6 +152,38 @@ def test_a_refused_sync_leaves_no_store_behind(
     with pytest.raises(SyncError):
         state_sync(db, sim.genesis, registry_for(sim.genesis), served)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_replaced_offer_starts_the_sync_again(
+    sim: Simulation, served: AsgiClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The peer dropped the offered snapshot (a newer sync height came) while the joiner
+    checked heights: the joiner asks for the offer again instead of failing."""
+    real = state_sync_module._get
+    asked: list[str] = []
+    gone = {"times": 1}
+
+    def replacing(client: Any, path: str, limit: int, params: Any = None) -> bytes:
+        asked.append(path)
+        if path.startswith("/v1/sync/image/") and gone["times"] > 0:
+            gone["times"] -= 1
+            raise state_sync_module._NotFoundError(f"GET {path}: HTTP 404: no_image")
+        return real(client, path, limit, params)
+
+    monkeypatch.setattr(state_sync_module, "_get", replacing)
+    db = tmp_path / "joiner.sqlite"
+    report = state_sync(db, sim.genesis, registry_for(sim.genesis), served)
+    assert asked.count("/v1/sync/offer") == 2
+    assert report.height == served.get("/v1/sync/offer").json()["height"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["joiner.sqlite"]
+    # Gone every time: refused after OFFER_ATTEMPTS offers, nothing left behind.
+    gone["times"] = state_sync_module.OFFER_ATTEMPTS
+    asked.clear()
+    again = tmp_path / "again.sqlite"
+    with pytest.raises(SyncError, match="is gone"):
+        state_sync(again, sim.genesis, registry_for(sim.genesis), served)
+    assert asked.count("/v1/sync/offer") == state_sync_module.OFFER_ATTEMPTS
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["joiner.sqlite"]
 
 
 def test_the_offer_and_its_answers_are_typed(served: AsgiClient) -> None:

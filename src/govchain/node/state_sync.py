@@ -56,7 +56,12 @@ log = logging.getLogger("govchain.sync")
 HEIGHT_LIMIT = 10**15  # no chain we follow is longer; bounds the follower's schedule
 OFFER_BYTES_MAX = 4_096
 PARTIAL_SUFFIX = ".partial"
+OFFER_ATTEMPTS = 3  # a replaced offer starts the sync again, this many times in all
 HTTP_TIMEOUT_S = 60.0  # one page or the image: generous, a slow peer is still a peer
+
+
+class _OfferGoneError(SyncError):
+    """The offered snapshot was replaced by a newer one while the heights were checked."""
 
 
 class _NotFoundError(SyncError):
@@ -237,11 +242,27 @@ def state_sync(
 
     The store is filled in a file beside it (`.partial`), renamed into place
     once whole: a crash or a refusal never leaves a half-filled store where
-    the node would start from it.
+    the node would start from it. A peer keeps only its newest snapshot at a
+    sync height: when a newer one replaced the offered one while the heights
+    were being checked, the sync starts again from a new offer
+    (OFFER_ATTEMPTS in all).
     """
     started = time.monotonic()
     if store_path.exists() and store_path.stat().st_size > 0:
         raise SyncError(f"{store_path} exists: state sync fills only a new store")
+    for attempt in range(1, OFFER_ATTEMPTS + 1):
+        try:
+            return _sync_once(store_path, genesis, registry, client, started)
+        except _OfferGoneError:
+            if attempt == OFFER_ATTEMPTS:
+                raise
+            log.info("state sync: the offered snapshot was replaced; asking again")
+    raise AssertionError("unreachable")
+
+
+def _sync_once(
+    store_path: Path, genesis: Genesis, registry: Registry, client: httpx.Client, started: float
+) -> SyncReport:
     partial = store_path.with_name(store_path.name + PARTIAL_SUFFIX)
     _remove_store(partial)
     height = _offer(client)
@@ -250,7 +271,10 @@ def state_sync(
         with SqliteStore(partial, genesis.sync_every) as store:
             follow(client, follower, store)
             log.info("state sync: %d decided heights checked", follower.height)
-            raw = _get(client, f"/v1/sync/image/{height}", IMAGE_ANSWER_BYTES_MAX)
+            try:
+                raw = _get(client, f"/v1/sync/image/{height}", IMAGE_ANSWER_BYTES_MAX)
+            except _NotFoundError as exc:
+                raise _OfferGoneError(f"the snapshot offered at {height} is gone: {exc}") from None
             img = decode_image(raw)
             if img.height != height:
                 raise SyncError(f"asked for the image at {height}, got one at {img.height}")
