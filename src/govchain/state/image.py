@@ -29,7 +29,7 @@ from __future__ import annotations
 import enum
 import importlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,30 +160,37 @@ class _Encoder:
         d = depth + 1
         if t is list:
             self._mutable(obj, where)
-            return [_LIST, [self.value(v, where, d) for v in obj]]
+            return [_LIST, self._many(obj, where, d)]
         if t is dict:
             self._mutable(obj, where)
             return [_DICT, self._flat(obj, where, d)]
         if t is tuple:
-            return [_TUPLE, [self.value(v, where, d) for v in obj]]
+            return [_TUPLE, self._many(obj, where, d)]
         if t is set or t is frozenset:
             if t is set:
                 self._mutable(obj, where)
-            members = [self.value(v, where, d) for v in obj]
+            members = self._many(obj, where, d)
             members.sort(key=msgspec.msgpack.encode)
             return [_SET if t is set else _FROZEN, members]
         if t is deque:
             self._mutable(obj, where)
-            return [_DEQUE, obj.maxlen, [self.value(v, where, d) for v in obj]]
+            return [_DEQUE, obj.maxlen, self._many(obj, where, d)]
         if isinstance(obj, enum.Enum):
             return [_ENUM, self._class_id(self._checked_shape(t, where).path, ()), obj.value]
         return self._object(obj, where, d)
 
+    # A state holds tens of thousands of objects whose fields are mostly scalars:
+    # those are taken as they are, without a call each (a third of the walk's time).
+    def _many(self, items: Iterable[Any], where: Callable[[], str], depth: int) -> list[Any]:
+        value, scalars = self.value, _SCALARS
+        return [v if type(v) in scalars else value(v, where, depth) for v in items]
+
     def _flat(self, obj: dict[Any, Any], where: Callable[[], str], depth: int) -> list[Any]:
         out: list[Any] = []
+        value, scalars = self.value, _SCALARS
         for k, v in obj.items():
-            out.append(self.value(k, where, depth))
-            out.append(self.value(v, where, depth))
+            out.append(k if type(k) in scalars else value(k, where, depth))
+            out.append(v if type(v) in scalars else value(v, where, depth))
         return out
 
     def _checked_shape(self, cls: type, where: Callable[[], str]) -> _Shape:
@@ -197,7 +204,10 @@ class _Encoder:
         if shape.mutable:
             self._mutable(obj, where)
         names = _field_names(obj, shape)
-        values = [self.value(getattr(obj, n), where, depth) for n in names]
+        if shape.kind == _STRUCT:  # one C call for every field's value
+            values = self._many(msgspec.structs.astuple(obj), where, depth)
+        else:
+            values = self._many([getattr(obj, n) for n in names], where, depth)
         if shape.kind == _MAPPING:  # a dict subclass (Accounts): its items last
             values.append([_DICT, self._flat(obj, where, depth)])
         return [_OBJECT, self._class_id(shape.path, names), values]
