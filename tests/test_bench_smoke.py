@@ -18,9 +18,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _run(args: list[str], timeout_s: float) -> Any:
+def _python(args: list[str], timeout_s: float) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, *args],
         cwd=ROOT,
         env=env,
@@ -29,6 +29,10 @@ def _run(args: list[str], timeout_s: float) -> Any:
         timeout=timeout_s,
         check=False,
     )
+
+
+def _run(args: list[str], timeout_s: float) -> Any:
+    done = _python(args, timeout_s)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout)
 
@@ -85,16 +89,8 @@ def test_govchain_bench_paces_a_load_at_the_rate_asked() -> None:
 
 
 def test_govchain_bench_refuses_a_rate_out_of_range() -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    args = ["bench", "--txs", "100", "--rate", "0", "--json"]
-    done = subprocess.run(
-        [sys.executable, "-m", "govchain.cli.main", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    args = ["-m", "govchain.cli.main", "bench", "--txs", "100", "--rate", "0", "--json"]
+    done = _python(args, 60)
     assert done.returncode == 2
     assert json.loads(done.stdout or done.stderr)["error"]["code"] == "bad_argument"
 
