@@ -357,11 +357,11 @@ def run_bench(
 ) -> dict[str, Any]:
     """Start a devnet in a temporary directory, load it, measure, stop it.
 
-    rate: transactions per second of a paced load (None: a flood, as fast as taken).
-
     verify_workers: each node's (node.json); None: the devnet's own choice.
-    lanes_per_node: the loader's requests in flight at each node.
+    lanes_per_node: the loader's requests in flight at each node (a paced load
+    takes more when its rate needs them).
     client_pending_max: each node's back-pressure threshold (None: the default).
+    rate: transactions per second of a paced load (None: a flood, as fast as taken).
     """
     keys = [SigningKey(secrets.token_bytes(32)) for _ in range(SENDERS)]
     if rate is not None:

@@ -4,12 +4,14 @@ Governance adds and removes rules (add-filter, remove-filter); execution asks
 `ContentRules.match` about every data record, and the first matching rule in
 rule-id order decides whether the record is final as rejected or held.
 
-Keyword rules publish only the SHA-256 of a normalized term and the term's
-length in characters, never the term: the chain must not itself spread the
-word it filters. Matching normalizes the record's text once (letters and
-numbers only, compatibility-decomposed, casefolded) and hashes every character
-n-gram of each length that some keyword rule has; characters, not words,
-because Chinese text has no word boundaries.
+Keyword rules publish only the SHA-256 of a normalized term, the term's
+length in characters and a 20-bit fingerprint (state/keyword_hash.py), never
+the term: the chain must not itself spread the word it filters. Matching
+normalizes the record's text once (letters and numbers only,
+compatibility-decomposed, casefolded), computes the fingerprint of every
+character n-gram of each rule length at once and hashes only the candidates
+(state/keyword_scan.py); characters, not words, because Chinese text has no
+word boundaries.
 
 Pure and deterministic: no clock, no I/O, no randomness, and every choice
 between several matches goes through one total order (`rule_order`). The one
