@@ -19,7 +19,6 @@ import os
 import signal
 from collections import deque
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from govchain.api.server import make_server
@@ -31,6 +30,7 @@ from govchain.dag.limits import DagLimits
 from govchain.net.peers import NetLimits, PeerNetwork
 from govchain.node import malloc_tuning
 from govchain.node.backlog import Backlog, BacklogLimits
+from govchain.node.checked_gossip import CheckedGossip
 from govchain.node.files import Home, NodeConfig, read_genesis, read_key, read_node_config
 from govchain.node.metrics import NodeMetrics
 from govchain.node.ports import AsyncioClock, PeerTransport, now_ms
@@ -65,23 +65,6 @@ WAITERS_MAX = 50_000
 CLIENT_PENDING_MAX = DagLimits().client_pending_max
 # The propose timeout outlasts a proposer's pacing wait by this much.
 PROPOSE_TIMEOUT_MARGIN_MS = 500
-# Gossip slices whose signatures workers check while the loop admits earlier
-# ones: two a worker keeps each busy while the loop admits; with the bound,
-# at most this many backlog slices (BacklogLimits.slice_bytes_max each) are
-# out of the backlog's budget at once.
-INFLIGHT_SLICES_PER_WORKER = 2
-INFLIGHT_SLICES_MAX = 16
-
-
-@dataclass(slots=True)
-class _InFlight:
-    """A gossip slice taken from the backlog whose signatures a worker checks."""
-
-    peer: str
-    wires: tuple[bytes, ...]
-    seq: int  # the backlog sequence number of its oldest message (proposals wait for it)
-    verified: asyncio.Future[list[bytes]]  # the ids whose signatures verified
-    dropped: bool = False  # its peer was blamed since: not admitted
 
 
 def node_replica_config(genesis: Genesis, node_config: NodeConfig) -> ReplicaConfig:
@@ -154,7 +137,7 @@ class Node(ShellHooks):
             raise ValueError(f"verify workers must lie in 0..{VERIFY_WORKERS_MAX}")
         self.verify_workers = verify_workers
         self._verify_pool: VerifyPool | None = None  # started by run()
-        self._inflight: deque[_InFlight] = deque()
+        self._checking = CheckedGossip()  # gossip slices out with the verify workers
         self.genesis: Genesis = read_genesis(home.genesis_path)
         check_unicode(self.genesis)  # before anything is opened: refuse to start
         self.key = read_key(home.key_path)
@@ -390,7 +373,7 @@ class Node(ShellHooks):
         if (
             len(self._proposals) >= limits.proposals_waiting_max
             or self._proposals_bytes + size > limits.proposals_waiting_bytes_max
-            or not (self.backlog or self._inflight or self._proposals)
+            or not (self.backlog or self._checking or self._proposals)
         ):
             return False
         deadline = asyncio.get_running_loop().time() + limits.proposal_wait_ms / 1000
@@ -405,8 +388,8 @@ class Node(ShellHooks):
             return
         now = asyncio.get_running_loop().time()
         oldest = self.backlog.oldest_seq()
-        if self._inflight:  # taken from the backlog, not admitted yet
-            first = min(s.seq for s in self._inflight)
+        first = self._checking.oldest_seq()  # taken from the backlog, not admitted yet
+        if first is not None:
             oldest = first if oldest is None else min(oldest, first)
         while self._proposals:
             peer, msg, size, seq, deadline = self._proposals[0]
@@ -433,27 +416,14 @@ class Node(ShellHooks):
                 if not paused.done():
                     paused.set_result(None)
 
-    def _dispatch_slices(self, pool: VerifyPool) -> None:
-        """Hand backlog slices to the verify workers, up to the in-flight bound."""
-        inflight_max = min(INFLIGHT_SLICES_MAX, INFLIGHT_SLICES_PER_WORKER * pool.size)
-        while self.backlog and len(self._inflight) < inflight_max:
-            taken = self.backlog.take_slice()
-            assert taken is not None
-            peer, wires, seq = taken
-            verified = pool.submit(wires)
-            if verified is None:  # the workers have enough queued: checked inline
-                self.metrics.verified_inline += len(wires)
-                verified = asyncio.get_running_loop().create_future()
-                verified.set_result([])
-            verified.add_done_callback(self._wake_admitter)
-            self._inflight.append(_InFlight(peer, wires, seq, verified))
-
-    def _wake_admitter(self, _: asyncio.Future[list[bytes]]) -> None:
+    def _wake_admitter(self) -> None:
         self._backlog_ready.set()
 
-    def _deliver_slice(self) -> None:
-        """Admit the oldest slice the workers have answered for, then wake whoever waits."""
-        s = self._inflight.popleft()
+    def _deliver_checked(self) -> bool:
+        """Admit the oldest slice the workers answered for; False while it is still out."""
+        s = self._checking.next_ready()
+        if s is None:
+            return False
         if not s.dropped:
             ids = s.verified.result()
             if ids:
@@ -462,20 +432,22 @@ class Node(ShellHooks):
             self.shell.receive(s.peer, TxMsg(s.wires))
         self._release_proposals()
         self._resume_readers()
+        return True
 
     async def _admitter(self) -> None:
         """Admit the backlog a slice at a time, yielding to the loop between slices.
 
-        With verify workers, up to INFLIGHT_SLICES_MAX slices are checked there
-        while the loop admits the slices before them, in the order taken.
+        With verify workers, slices are checked there while the loop admits the
+        slices before them, in the order taken (node/checked_gossip.py).
         """
         while not self._stopping.is_set():
             pool = self._verify_pool
             if pool is not None:
-                self._dispatch_slices(pool)
-                if self._inflight:
-                    if self._inflight[0].verified.done():
-                        self._deliver_slice()
+                self.metrics.verified_inline += self._checking.dispatch(
+                    self.backlog, pool, self._wake_admitter
+                )
+                if self._checking:
+                    if self._deliver_checked():
                         await asyncio.sleep(0)
                     else:
                         self._backlog_ready.clear()
@@ -506,9 +478,7 @@ class Node(ShellHooks):
         )
         self.net.ban(peer, reason)
         self.backlog.drop(peer)
-        for s in self._inflight:
-            if s.peer == peer:
-                s.dropped = True
+        self._checking.drop(peer)
         self._proposals = deque(p for p in self._proposals if p[0] != peer)
         self._proposals_bytes = sum(p[2] for p in self._proposals)
         self._resume_readers()
