@@ -284,6 +284,7 @@ class Replica:
         # decided_source: the store's decided heights; without it all stay in memory.
         self._decided_source = decided_source
         self.decided = DecidedLog(decided_source, config.decided_kept)
+        self._decided_handed = 0  # decided heights the last ready() had handed to the shell
         self.executions: list[Execution] = []
         self._executions_txs = 0
         # Transactions final so far, and since the last snapshot (and heights).
@@ -616,7 +617,10 @@ class Replica:
         self._out.unwaited.extend(self.dag.take_dropped_client_orphans())
         out, self._out = self._out, ReplicaReady()
         self.dag.forget_final(self._stored_height)
-        self.decided.release(self._stored_height)  # stored and executed: may leave memory
+        # Handed out by the previous call, so committed by now: they may leave memory
+        # (executed or not: one read back later comes from the store).
+        self.decided.release(self._decided_handed)
+        self._decided_handed = len(self.decided)
         if out.executed:
             self._stored_height = out.executed[-1].checkpoint.height
         return out
