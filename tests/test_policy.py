@@ -658,3 +658,17 @@ def test_a_term_placed_in_any_text_is_found(term: str, before: str, after: str) 
     assert hit(rules, before + term + after) == "rule-1"
     spaced = " ".join(term)
     assert hit(rules, before + spaced + after) == "rule-1"
+
+
+def test_every_window_a_candidate_still_finds_the_term_past_the_dedup_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A text whose every window collides with a fingerprint: hashed, not all remembered."""
+    monkeypatch.setattr(keyword_scan, "HASHED_WINDOWS_MAX", 8)
+    rule = keyword_rule(FALUN)
+    table = keyword_scan.KeywordTable([(rule.length, rule.fingerprint, rule.hash)])
+    table._hit[:] = True  # as if an attacker had matched every fingerprint
+    filler = "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(500))
+    found = table.found(Scan(normalize(filler + FALUN + filler)), [1, 3, 5])
+    assert found == {(rule.length, rule.fingerprint, rule.hash)}
+    assert table.found(Scan(normalize(filler)), [1, 3, 5]) == set()

@@ -48,6 +48,10 @@ RuleKeys: TypeAlias = tuple[int, int, bytes]
 # Start positions scanned per vectorized step: bounds the temporaries (one uint64
 # per start and rule length, a few arrays of them) to ~1 MiB at 16 lengths.
 CHUNK_STARTS = 2_048
+# Candidate windows remembered per record so that a repeated one is hashed once:
+# beyond this many, the rest are hashed without remembering (a text crafted to
+# collide with the public fingerprints must not also cost memory per window).
+HASHED_WINDOWS_MAX = 4_096
 # Powers of BASE are kept for at least this many characters (grown on demand).
 POWERS_MIN = 4_096
 # 1 for bytes that start a UTF-8 character, 0 for continuation bytes (0x80..0xBF).
@@ -207,7 +211,8 @@ class KeywordTable:
                 window = scan.window(start, n)
                 if window in hashed:
                     continue
-                hashed.add(window)
+                if len(hashed) < HASHED_WINDOWS_MAX:
+                    hashed.add(window)
                 key = (n, int(fps[r, c]), keyword_digest(window))
                 if key in self.rules:
                     found.add(key)
