@@ -73,6 +73,7 @@ def test_ten_validators_without_faults_finalize() -> None:
         ("ack-before-replicate", {"promise", "accepted-final"}, {"faults": "crash"}),
         ("unordered-exec", {"state_hash", "receipt"}, {}),
         ("seal-without-live", {"sync_seal"}, {}),
+        ("image-cache-stale", {"image_cache"}, {}),
     ],
 )
 def test_planted_bug_is_caught(plant: str, expected: set[str], kw: dict[str, object]) -> None:

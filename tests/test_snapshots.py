@@ -291,11 +291,11 @@ def _image_of_another_version(data: bytes) -> bytes:
     """The same image as a version of the code whose Accounts had one more field."""
     doc = read_image(data)
     parts = [list(p) for p in doc.parts]
-    classes = [list(c) for c in doc.classes]
-    for c in classes:
-        if c[0] == "govchain.state.accounts.Account":
-            c[1] = [*c[1], "added_later"]
-    return msgspec.msgpack.encode(msgspec.structs.replace(doc, classes=classes, parts=parts))
+    for part in parts:
+        for c in part[1]:
+            if c[0] == "govchain.state.accounts.Account":
+                c[1] = [*c[1], "added_later"]
+    return msgspec.msgpack.encode(msgspec.structs.replace(doc, parts=parts))
 
 
 def test_a_snapshot_of_another_version_is_not_restored(sim: Simulation) -> None:

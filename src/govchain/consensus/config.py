@@ -27,6 +27,9 @@ PLANTABLE = frozenset(
         # At a sync height the replica seals its state hash without the live
         # final ids (state/sync_point.py), as if it had lost its DAG's memory.
         "seal-without-live",
+        # The ledger keeps every part's cached image across heights that change
+        # it (state/ledger_image.py): images, snapshots and sync heights go stale.
+        "image-cache-stale",
     }
 )
 

@@ -267,6 +267,7 @@ class Replica:
             accept_forged_redaction="accept-forged-redaction" in config.consensus.plants,
         )
         self._purges = Purges()
+        self._plant_stale_images = "image-cache-stale" in config.consensus.plants
         self._admission_pending = False  # gossip admitted, consequences not drawn yet
         # Stored vertices the replay left waiting for a parent (a withheld copy is
         # stored only with its execution): not persisted again once admitted.
@@ -1048,7 +1049,10 @@ class Replica:
         txs = tuple(self.dag.vertices[i].tx for i in order)
         self.dag.cover(order, cp.height)
         withheld = self._withheld.receipts_for(txs)
+        kept = dict(self.ledger.image_parts) if self._plant_stale_images else None
         result = self.ledger.execute(cp.height, txs, {**withheld, **(known or {})} or None)
+        if kept is not None:
+            self.ledger.image_parts.update(kept)
         image: bytes | None = None
         if self.genesis.is_sync_height(cp.height):
             live = self.dag.live_final(cp.height)

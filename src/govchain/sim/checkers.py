@@ -16,7 +16,8 @@ from govchain.replica.messages import Message, RedactedTxMsg, TxMsg
 from govchain.replica.replica import Persisted
 from govchain.replica.snapshot import Snapshot
 from govchain.replica.view import ChainView
-from govchain.state.ledger_image import read_image
+from govchain.state.ledger import Ledger
+from govchain.state.ledger_image import read_image, stale_parts
 from govchain.state.receipts import Receipt, Status
 from govchain.state.sync_point import LiveIds, live_digest, sealed_by_digest
 from govchain.storage.base import Store
@@ -97,12 +98,23 @@ class Checkers:
         # The first 202 of each client's transaction, in the order they were given.
         self._accepted: dict[bytes, Accepted] = {}
 
-    def on_snapshot(self, node: str, snap: Snapshot) -> None:
-        """A snapshot at a sync height is one a joiner accepts: image and live ids give its hash.
+    def on_snapshot(self, node: str, snap: Snapshot, ledger: Ledger) -> None:
+        """A snapshot holds the state a fresh walk images, and at a sync height one a joiner accepts.
 
-        The live ids are the checker's own, from the executions (a joiner gets
-        them from the peer, and the certified hash decides).
+        The image reuses the parts cached since the last one: each must be what
+        a walk of the ledger gives now (when the ledger is still at the
+        snapshot's height). The live ids are the checker's own, from the
+        executions (a joiner gets them from the peer, and the certified hash
+        decides).
         """
+        if ledger.height == snap.height:
+            stale = stale_parts(ledger, snap.ledger)
+            if stale:
+                self.fail(
+                    "image_cache",
+                    f"{node}'s image at height {snap.height} holds stale parts {stale}:"
+                    " a node restored from it, or one that walked afresh, would differ",
+                )
         live = self._live_at.get(snap.height)
         if live is None:
             return  # not a sync height

@@ -737,7 +737,7 @@ class Simulation:
                 for entry in ex.result.audit:
                     self.audit_kinds[entry.kind] = self.audit_kinds.get(entry.kind, 0) + 1
         if r.snapshot is not None:
-            self.checkers.on_snapshot(node.name, r.snapshot)
+            self.checkers.on_snapshot(node.name, r.snapshot, replica.ledger)
         if r.executed:
             self.wr_checkers.on_executed(node.name, replica.ledger)
         hidden = self.checkers.on_certified(node.name, replica.view.decided_height)

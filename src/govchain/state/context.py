@@ -35,6 +35,12 @@ class Namespace(Protocol):
         """Facts `govchain status` shows (name -> JSON value); empty for none."""
 
 
+# A namespace whose fields can change at a height without writes() naming it
+# (a height hook's scratch, say) also defines unwritten_change() -> bool, true
+# once after such a height: the ledger's image then walks it afresh instead of
+# reusing its cached bytes (state/ledger_image.py; the warehouse's offline heap).
+
+
 N = TypeVar("N", bound=Namespace)
 
 

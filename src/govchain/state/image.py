@@ -12,9 +12,11 @@ Rules that keep it safe and canonical:
 - only classes defined under `govchain.state`, `govchain.apps` and
   `govchain.consensus` are written or rebuilt; rebuilding never calls
   `__init__`, `__reduce__` or any other code of the class;
-- each class is named once, with its field names, in the image's class
-  table; an object is its class's number and its values in that order. A
-  class whose fields differ from this code's is refused (ImageError);
+- each class is named once, with its field names, in its part's class
+  table (each top-level part has its own, in order of first use, so a part
+  encodes the same whatever the others hold); an object is its class's
+  number and its values in that order. A class whose fields differ from
+  this code's is refused (ImageError);
 - dicts keep their insertion order (iteration order is part of the state:
   it decides the order of writes); sets and frozensets are sorted by the
   encoding of their members;
@@ -35,7 +37,9 @@ from typing import Any
 
 import msgspec
 
-IMAGE_VERSION = 2
+# 3: each part carries its own class table, so a part unchanged since the last
+# image is reused as bytes (state/ledger_image.py); 2 had one table for all.
+IMAGE_VERSION = 3
 IMAGE_BYTES_MAX = 1 << 30  # a decoder limit, far above any state this code runs
 DEPTH_MAX = 64
 
@@ -55,6 +59,18 @@ def _none() -> None:
 SKIPPED: dict[str, dict[str, Callable[[], Any]]] = {
     "govchain.state.policy.ContentRules": {"_sorted": _none, "_index": _none},
     "govchain.state.params.Params": {"specs": dict, "cross_checks": tuple},
+    # Whether the offline heap moved since the ledger last asked (unwritten_change).
+    "govchain.apps.warehouse.book.WarehouseBook": {"_heap_moved": bool},
+    # Where execution is within a height, and that height's movements until
+    # take(): nothing between heights, and moved by every transaction without
+    # a write to name it (a cached holds image would keep an old cursor).
+    "govchain.state.holds.Moves": {
+        "_height": int,
+        "_out": list,
+        "_position": int,
+        "_seq": int,
+        "_tx_id": bytes,
+    },
 }
 
 # Tags of the encoded tree: [tag, ...]. Scalars (None, bool, int, str, bytes,
@@ -133,8 +149,10 @@ def _field_names(obj: object, shape: _Shape) -> tuple[str, ...]:
 class _Encoder:
     """One walk over state objects, with the class table it fills."""
 
-    def __init__(self) -> None:
-        self._seen: set[int] = set()
+    def __init__(self, seen: set[int] | None = None) -> None:
+        # Shared between the encoders of one image: an object reached from two
+        # parts is refused too.
+        self._seen: set[int] = set() if seen is None else seen
         self.classes: list[list[Any]] = []  # [path, [field names]] in order of first use
         self._ids: dict[tuple[str, tuple[str, ...]], int] = {}
 
@@ -372,20 +390,15 @@ def _named(text: str) -> Callable[[], str]:
     return lambda: text
 
 
-def encode_values(named: list[tuple[str, Any]]) -> tuple[list[list[Any]], list[list[Any]]]:
-    """Several state objects imaged by one walk (so sharing between them is caught).
-
-    Returns the class table and [[name, tree], ...].
-    """
-    enc = _Encoder()
-    parts = [[name, enc.value(obj, _named(name))] for name, obj in named]
-    return enc.classes, parts
+def encode_part(obj: Any, where: str, seen: set[int]) -> tuple[list[list[Any]], Any]:
+    """One state object's own class table and tree; seen: the ids the image's walk reached."""
+    enc = _Encoder(seen)
+    return enc.classes, enc.value(obj, _named(where))
 
 
 def encode_value(obj: Any, where: str) -> tuple[list[list[Any]], Any]:
     """One state object's class table and tree."""
-    classes, parts = encode_values([(where, obj)])
-    return classes, parts[0][1]
+    return encode_part(obj, where, set())
 
 
 def decode_value(classes: Any, node: Any) -> Any:
@@ -393,18 +406,22 @@ def decode_value(classes: Any, node: Any) -> Any:
     return _Decoder(classes).value(node)
 
 
-def restore_in_place(classes: Any, named: dict[str, object], parts: Any) -> None:
+def restore_in_place(named: dict[str, object], parts: Any) -> None:
     """Overwrite existing objects' fields from their images (aliases of them stay valid).
 
-    named: the objects by part name, exactly the parts' names in order.
-    Fields in SKIPPED keep each object's own values (fixed at construction).
+    named: the objects by part name, exactly the parts' names in order; parts:
+    [[name, class table, tree], ...]. Fields in SKIPPED keep each object's own
+    values (fixed at construction).
     """
-    dec = _Decoder(classes)
     if type(parts) is not list or [p[0] if type(p) is list else None for p in parts] != list(named):
         raise ImageError("the image's parts differ from this chain's")
     decoded: list[tuple[object, dict[str, Any]]] = []
-    for name, node in parts:  # decode everything first: a bad image changes nothing
+    for part in parts:  # decode everything first: a bad image changes nothing
+        if len(part) != 3:
+            raise ImageError(f"{part[0]!r:.40}: a part is [name, class table, tree]")
+        name, classes, node = part
         obj = named[name]
+        dec = _Decoder(classes)
         if type(node) is not list or len(node) != 3 or node[0] != _OBJECT:
             raise ImageError(f"{name}: the image is not of an object")
         known = dec.known(node[1])

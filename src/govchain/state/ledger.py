@@ -54,6 +54,7 @@ __all__ = [
 ]
 
 STATE_DOMAIN = b"govchain:state:v1:"
+EXTENSION_PART = "extension:"  # a registered namespace's part of the image: this + its name
 
 _EXECUTED = Status.EXECUTED.value
 _REJECT = {r: rejected(r) for r in Reason}
@@ -128,6 +129,9 @@ class Ledger:
         self._committee_kinds = registry.committee_kinds
         self._height_hooks = tuple(registry.height_hooks)
         self._counts: dict[bytes, int] = {}  # transactions per sender this height
+        # Part name -> its encoded image while unchanged (state/ledger_image.py):
+        # _writes drops a part at every height that changes it.
+        self.image_parts: dict[str, bytes] = {}
         self._refresh()
 
     # -- queries (the node, API and CLI read these) ------------------------------------
@@ -237,6 +241,19 @@ class Ledger:
         is the same.
         """
         assert height == self.height + 1, (height, self.height)
+        try:
+            return self._execute(height, txs, known_receipts)
+        except BaseException:
+            # A height cut short changed parts no writes() will name: image afresh.
+            self.image_parts.clear()
+            raise
+
+    def _execute(
+        self,
+        height: int,
+        txs: Sequence[Transaction],
+        known_receipts: Mapping[bytes, Receipt] | None,
+    ) -> Executed:
         self._counts = {}
         ctx = TxContext(
             height, self.stores, self.audit, self.registry, known_receipts, self._hold_amount_min
@@ -277,23 +294,37 @@ class Ledger:
         where none ever changes hashes exactly as before they existed.
         """
         st = self.stores
-        governance = [
-            st.identities.writes(),
-            st.services.writes(),
-            st.holds.writes(),
-            st.governance.writes(),
-            st.params.writes(),
-            st.rules.writes(),
-            st.redactions.writes(),
-            self.audit.head,
-            st.permissions.writes(),
-        ]
-        out: list[Any] = [height, st.accounts.writes(), st.validators.sets, governance]
+        accounts = st.accounts.writes()
+        named = (
+            ("identities", st.identities.writes()),
+            ("services", st.services.writes()),
+            ("holds", st.holds.writes()),
+            ("governance", st.governance.writes()),
+            ("params", st.params.writes()),
+            ("rules", st.rules.writes()),
+            ("redactions", st.redactions.writes()),
+            ("permissions", st.permissions.writes()),
+        )
+        governance: list[Any] = [w for _, w in named[:7]]
+        governance += [self.audit.head, named[7][1]]
+        out: list[Any] = [height, accounts, st.validators.sets, governance]
+        images = self.image_parts
+        if accounts:
+            images.pop("accounts", None)
+        for name, w in named:
+            if w:
+                images.pop(name, None)
+        if named[4][1]:  # parameters: governance holds the ones it reads (_refresh)
+            images.pop("governance", None)
         extensions = []
         for name in sorted(st.extensions):
-            changed = st.extensions[name].writes()
+            ns = st.extensions[name]
+            changed = ns.writes()
             if changed is not None:
                 extensions.append([name, changed])
+            unwritten = getattr(ns, "unwritten_change", None)
+            if (unwritten is not None and unwritten()) or changed is not None:
+                images.pop(EXTENSION_PART + name, None)
         if extensions:
             out.append(extensions)
         return out

@@ -4,6 +4,15 @@ The image (state/image.py) holds every field of every namespace. Restoring
 builds a fresh Ledger from genesis and the registry, then overwrites each
 namespace object in place, so that the aliases the Ledger keeps (its
 `accounts`, `params`, ...) stay the very objects its stores hold.
+
+Each part (the audit log, each namespace) is encoded on its own, with its own
+class table, so the bytes of a part that did not change since the last image
+are reused: the Ledger drops a part's cached bytes at every height whose
+writes name it (Ledger.image_parts). A governed chain's largest parts, its
+proposals and identities, change rarely, and imaging them at every sync
+height and snapshot was the largest cost governance added to a node under
+load. stale_parts() checks the cache against a fresh walk (the simulator does
+at every snapshot).
 """
 
 from __future__ import annotations
@@ -21,14 +30,16 @@ from govchain.state.image import (
     IMAGE_BYTES_MAX,
     IMAGE_VERSION,
     ImageError,
-    encode_values,
+    encode_part,
     restore_in_place,
 )
-from govchain.state.ledger import Ledger
+from govchain.state.ledger import EXTENSION_PART, Ledger
 from govchain.state.registry import Registry
 
 IMAGE_DOMAIN = b"govchain/ledger-image/v1"
-_EXTENSION = "extension:"
+# Walked at every image: small, and the ledger writes them without a namespace's
+# writes() to name the change (the audit log's entries, the validator schedule).
+ALWAYS_WALKED = frozenset({"audit", "validators"})
 
 
 class LedgerImage(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
@@ -40,11 +51,25 @@ class LedgerImage(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_f
     height: int
     state_hash: bytes
     receipts_root: bytes
-    classes: list[list[Any]]  # [[class path, [field names]], ...] (state/image.py)
-    parts: list[list[Any]]  # [[name, image tree], ...]: audit, each namespace
+    # [[name, class table, image tree], ...]: audit, each namespace; a class
+    # table is [[class path, [field names]], ...] (state/image.py)
+    parts: list[list[Any]]
+
+
+class _Envelope(msgspec.Struct, array_like=True, frozen=True):
+    """LedgerImage with each part as its encoded bytes (written, and read by stale_parts)."""
+
+    version: int
+    chain_id: str
+    genesis_hash: bytes
+    height: int
+    state_hash: bytes
+    receipts_root: bytes
+    parts: list[msgspec.Raw]
 
 
 _DECODER = msgspec.msgpack.Decoder(LedgerImage)
+_ENVELOPE = msgspec.msgpack.Decoder(_Envelope)
 
 
 def _parts(ledger: Ledger) -> list[tuple[str, Any]]:
@@ -53,24 +78,56 @@ def _parts(ledger: Ledger) -> list[tuple[str, Any]]:
     for f in fields(Stores):
         if f.name != "extensions":
             named.append((f.name, getattr(stores, f.name)))
-    named.extend((_EXTENSION + n, stores.extensions[n]) for n in sorted(stores.extensions))
+    named.extend((EXTENSION_PART + n, stores.extensions[n]) for n in sorted(stores.extensions))
     return named
+
+
+def _encoded_part(name: str, obj: Any, seen: set[int]) -> bytes:
+    classes, tree = encode_part(obj, name, seen)
+    return msgspec.msgpack.encode([name, classes, tree])
 
 
 def image_of(ledger: Ledger) -> bytes:
     """The ledger's whole state as canonical bytes (between heights only)."""
     if ledger.audit.pending:
         raise ImageError("a ledger is imaged between heights, never within one")
-    doc = LedgerImage(
+    cached = ledger.image_parts
+    seen: set[int] = set()  # shared by the parts walked now: sharing between them is refused
+    parts: list[msgspec.Raw] = []
+    for name, obj in _parts(ledger):
+        data = cached.get(name)
+        if data is None:
+            data = _encoded_part(name, obj, seen)
+            if name not in ALWAYS_WALKED:
+                cached[name] = data
+        parts.append(msgspec.Raw(data))
+    doc = _Envelope(
         IMAGE_VERSION,
         ledger.genesis.chain_id,
         ledger.genesis.hash,
         ledger.height,
         ledger.state_hash,
         ledger.receipts_root,
-        *encode_values(_parts(ledger)),
+        parts,
     )
     return msgspec.msgpack.encode(doc)
+
+
+def stale_parts(ledger: Ledger, data: bytes) -> list[str]:
+    """The parts of an image of this ledger that a fresh walk would encode otherwise."""
+    try:
+        doc = _ENVELOPE.decode(data)
+    except msgspec.DecodeError as exc:
+        raise ImageError(f"not a ledger image: {exc}") from None
+    named = _parts(ledger)
+    if len(doc.parts) != len(named):
+        return [name for name, _ in named]
+    seen: set[int] = set()
+    return [
+        name
+        for (name, obj), raw in zip(named, doc.parts, strict=True)
+        if _encoded_part(name, obj, seen) != bytes(raw)
+    ]
 
 
 def image_digest(data: bytes) -> bytes:
@@ -101,7 +158,7 @@ def ledger_from_image(genesis: Genesis, data: bytes, registry: Registry = BUILTI
     if doc.chain_id != genesis.chain_id or doc.genesis_hash != genesis.hash:
         raise ImageError("the image is of another chain")
     ledger = Ledger(genesis, registry)
-    restore_in_place(doc.classes, dict(_parts(ledger)), doc.parts)
+    restore_in_place(dict(_parts(ledger)), doc.parts)
     ledger.height = doc.height
     ledger.state_hash = doc.state_hash
     ledger.receipts_root = doc.receipts_root

@@ -97,6 +97,9 @@ class WarehouseBook:
         # device at most (offline_pending), so the heap never outgrows the devices.
         self.offline_due: list[tuple[int, str]] = []
         self.offline_pending: set[str] = set()
+        # The heap moves at the end of heights without a write to name it: the
+        # ledger then images this part afresh (unwritten_change; not state).
+        self._heap_moved = False
         # Heights that raised an alarm, newest last: readers (the API's events) learn
         # of alarms a height hook raised without a warehouse transaction. Not state.
         self.alarm_heights: deque[int] = deque(maxlen=ALARM_HEIGHTS_KEPT)
@@ -158,6 +161,19 @@ class WarehouseBook:
         if d.id not in self.offline_pending:
             self.offline_pending.add(d.id)
             heapq.heappush(self.offline_due, (last_heard(d) + fresh + 1, d.id))
+            self._heap_moved = True
+
+    def pop_due(self) -> str:
+        """The device due first for a look, out of the heap."""
+        _at, device = heapq.heappop(self.offline_due)
+        self.offline_pending.discard(device)
+        self._heap_moved = True
+        return device
+
+    def unwritten_change(self) -> bool:
+        """Whether fields writes() does not name moved since the last call (the offline heap)."""
+        moved, self._heap_moved = self._heap_moved, False
+        return moved
 
     # -- reads ---------------------------------------------------------------------------
     def bin_of(self, warehouse: bytes, code: str) -> Bin | None:

@@ -10,8 +10,6 @@ and releases on its bin until an inspection clears it.
 
 from __future__ import annotations
 
-import heapq
-
 from govchain.apps.warehouse.book import ALARMS_PER_BIN_MAX, NAMESPACE, WarehouseBook, last_heard
 from govchain.apps.warehouse.env import refuse
 from govchain.apps.warehouse.ops import ReadingsPayload
@@ -157,9 +155,7 @@ def raise_offline(height: int, stores: Stores) -> None:
         return
     fresh = stores.params.required("wr_reading_fresh_heights")
     while due and due[0][0] <= height:
-        _at, device = heapq.heappop(due)
-        book.offline_pending.discard(device)
-        d = book.devices[device]
+        d = book.devices[book.pop_due()]
         heard = last_heard(d)
         if height - heard > fresh:
             b = book.bins[(d.warehouse, d.bin)]
