@@ -99,7 +99,7 @@ class Checkers:
         self._accepted: dict[bytes, Accepted] = {}
 
     def on_snapshot(self, node: str, snap: Snapshot, ledger: Ledger) -> None:
-        """A snapshot holds the state a fresh walk images, and at a sync height one a joiner accepts.
+        """A snapshot holds what a fresh walk images; at a sync height, one a joiner accepts.
 
         The image reuses the parts cached since the last one: each must be what
         a walk of the ledger gives now (when the ledger is still at the
