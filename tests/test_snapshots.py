@@ -19,6 +19,7 @@ import msgspec
 import pytest
 
 from govchain.apps.catalog import registry_for
+from govchain.codec import encode
 from govchain.dag.graph import DagFrontier
 from govchain.node.files import Home, NodeConfig
 from govchain.node.node import Node
@@ -26,11 +27,13 @@ from govchain.replica.replica import Persisted, Replica, ReplicaReady
 from govchain.replica.snapshot import Snapshot, SnapshotPolicy
 from govchain.sim.cluster import SimConfig, Simulation
 from govchain.state.image import ImageError, decode_value, encode_value
-from govchain.state.ledger_image import image_of, ledger_from_image, read_image
+from govchain.state.ledger_image import image_of, ledger_from_image, read_image, split_image
 from govchain.storage.memory import MemoryStore
 from govchain.storage.sources import StoreSources
 from govchain.storage.sqlite import SqliteStore
 from govchain.storage.sqlite_rows import CorruptStoreError
+from govchain.storage.sqlite_snapshots import _digest as _row_digest
+from govchain.storage.sqlite_snapshots import read_snapshot
 
 
 class RecordingStore(MemoryStore):
@@ -338,3 +341,81 @@ def test_a_damaged_low_seq_stops_the_load(sim: Simulation, tmp_path: Path) -> No
     raw.close()
     with SqliteStore(db) as sql, pytest.raises(CorruptStoreError, match="snapshots"):
         sql.load()
+
+
+def test_snapshots_share_the_image_parts_they_have_in_common(
+    sim: Simulation, tmp_path: Path
+) -> None:
+    """A part is stored once however many kept snapshots hold it, and leaves with the last."""
+    db = _sqlite(sim, tmp_path / "store.sqlite")
+    raw = sqlite3.connect(db)
+    rows = raw.execute("SELECT height, parts FROM snapshots").fetchall()
+    listed = [p[i : i + 32] for _, p in rows for i in range(0, len(p), 32)]
+    stored = [r[0] for r in raw.execute("SELECT digest FROM snapshot_parts")]
+    raw.close()
+    assert len(rows) >= 2 and all(p is not None for _, p in rows)
+    assert sorted(stored) == sorted(set(listed))  # nothing unlisted is kept
+    assert len(stored) < len(listed)  # and what two snapshots share is stored once
+    with SqliteStore(db) as sql:
+        loaded = sql.load()
+    assert loaded.snapshot is not None
+    assert loaded.snapshot.ledger == _store(sim).load().snapshot.ledger  # type: ignore[union-attr]
+
+
+def test_a_damaged_image_part_stops_the_load(sim: Simulation, tmp_path: Path) -> None:
+    db = _sqlite(sim, tmp_path / "store.sqlite")
+    raw = sqlite3.connect(db)
+    with raw:
+        (pid, data) = raw.execute(
+            "SELECT id, data FROM snapshot_parts ORDER BY length(data) DESC LIMIT 1"
+        ).fetchone()
+        raw.execute(
+            "UPDATE snapshot_parts SET data = ? WHERE id = ?",
+            (data[:-1] + bytes([data[-1] ^ 1]), pid),
+        )
+    raw.close()
+    with SqliteStore(db) as sql, pytest.raises(CorruptStoreError, match="snapshot_parts"):
+        sql.load()
+
+
+def test_an_image_split_into_parts_joins_to_the_same_bytes(sim: Simulation) -> None:
+    replica = sim.nodes["v0"].replica
+    assert replica is not None
+    data = image_of(replica.ledger)
+    head, parts = split_image(data)
+    assert head + b"".join(parts) == data
+    assert len(parts) == len(read_image(data).parts)
+    with pytest.raises(ImageError):
+        split_image(data + b"\x00")  # trailing bytes: the parts do not end it
+    with pytest.raises(ImageError):
+        split_image(b"garbage")
+
+
+def test_a_version_8_store_keeps_its_whole_snapshots(sim: Simulation, tmp_path: Path) -> None:
+    """Rows written before schema 9 hold their whole image: they load as they are."""
+    db = _sqlite(sim, tmp_path / "store.sqlite")
+    raw = sqlite3.connect(db)
+    with raw:
+        heights = [h for (h,) in raw.execute("SELECT height FROM snapshots")]
+        kept = [read_snapshot(raw, h) for h in heights]
+        raw.execute("DROP TABLE snapshots")
+        raw.execute("DROP TABLE snapshot_parts")
+        raw.execute(
+            "CREATE TABLE snapshots (height INTEGER PRIMARY KEY, low_seq INTEGER NOT NULL, "
+            "digest BLOB NOT NULL, data BLOB NOT NULL)"
+        )
+        for found in kept:
+            assert found is not None
+            snap, low = found
+            data = encode(snap)
+            raw.execute(
+                "INSERT INTO snapshots VALUES (?, ?, ?, ?)",
+                (snap.height, low, _row_digest(low, data, None), data),
+            )
+        raw.execute("UPDATE schema_version SET version = 8")
+    raw.close()
+    with SqliteStore(db) as sql:
+        assert sql.settings()["schema_version"] == 9
+        loaded = sql.load()
+    assert loaded.snapshot is not None
+    assert loaded.snapshot.ledger == _store(sim).load().snapshot.ledger  # type: ignore[union-attr]

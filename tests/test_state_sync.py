@@ -35,7 +35,12 @@ from govchain.state.ledger_image import image_of, read_image
 from govchain.state.receipts import Receipt
 from govchain.storage.integrity import check_store
 from govchain.storage.sqlite import SqliteStore
-from govchain.storage.sqlite_snapshots import SNAPSHOTS_TABLE, sync_snapshot_height, write_snapshot
+from govchain.storage.sqlite_snapshots import (
+    SNAPSHOT_PARTS_TABLE,
+    SNAPSHOTS_TABLE,
+    sync_snapshot_height,
+    write_snapshot,
+)
 from test_snapshots import _replica, _run, _sqlite
 
 
@@ -337,6 +342,7 @@ def test_follow_stops_at_the_peers_newest_height(
 def test_the_store_keeps_its_newest_sync_snapshot_beside_the_newest_two() -> None:
     c = sqlite3.connect(":memory:")
     c.execute(SNAPSHOTS_TABLE)
+    c.execute(SNAPSHOT_PARTS_TABLE)
 
     def kept_after(height: int) -> list[int]:
         snap = Snapshot(height, bytes(32), b"", DagFrontier(height, [], [], []), [], 0)

@@ -346,7 +346,7 @@ def test_sqlite_a_version_5_store_opens_and_indexes_from_the_next_height(
         raw.execute("UPDATE schema_version SET version = 5")
     raw.close()
     with SqliteStore(db) as store:
-        assert store.settings()["schema_version"] == 8
+        assert store.settings()["schema_version"] == 9
         assert store.movements_from() == migrated_at + 1
         commit_all(store, history.readies[half:])
         top = store.top_height()
@@ -576,7 +576,7 @@ def test_sqlite_durability_settings(db: Path) -> None:
     assert s["synchronous"] == 2  # FULL: every commit is fsync'd
     assert s["secure_delete"] == 1
     assert s["foreign_keys"] == 1
-    assert s["schema_version"] == 8
+    assert s["schema_version"] == 9
 
 
 TARGETS: dict[str, Callable[[ReplicaReady], bool]] = {
@@ -679,7 +679,7 @@ def test_sqlite_a_missing_receipt_is_noticed(db: Path, history: History) -> None
         store.load()
 
 
-@pytest.mark.parametrize(("version", "match"), [(9, "newer govchain"), (3, "cannot read")])
+@pytest.mark.parametrize(("version", "match"), [(10, "newer govchain"), (3, "cannot read")])
 def test_sqlite_refuses_another_schema_version(db: Path, version: int, match: str) -> None:
     SqliteStore(db).close()
     raw = sqlite3.connect(db)

@@ -130,6 +130,29 @@ def stale_parts(ledger: Ledger, data: bytes) -> list[str]:
     ]
 
 
+def split_image(data: bytes) -> tuple[bytes, list[bytes]]:
+    """An image as its head and its parts' bytes, head + b"".join(parts) being the image.
+
+    A store keeps each part once however many snapshots share it
+    (storage/sqlite_snapshots.py). Raises ImageError for bytes that are not an
+    image of this version.
+    """
+    try:
+        doc = _ENVELOPE.decode(data)
+    except msgspec.DecodeError as exc:
+        raise ImageError(f"not a ledger image: {exc}") from None
+    if doc.version != IMAGE_VERSION:
+        raise ImageError(f"image version {doc.version}, this code splits {IMAGE_VERSION}")
+    parts = [bytes(p) for p in doc.parts]
+    at = len(data) - sum(len(p) for p in parts)
+    view = memoryview(data)
+    for part in parts:  # the parts end the image, one after another
+        if view[at : at + len(part)] != part:
+            raise ImageError("an image's parts do not end it")
+        at += len(part)
+    return bytes(view[: len(data) - sum(len(p) for p in parts)]), parts
+
+
 def image_digest(data: bytes) -> bytes:
     """What a snapshot records beside its image, to tell a damaged one at load."""
     return digest(IMAGE_DOMAIN, data)

@@ -132,7 +132,9 @@ from govchain.storage.sqlite_rows import bytes_row as _bytes
 from govchain.storage.sqlite_rows import decode_row as _decode
 from govchain.storage.sqlite_rows import int_row as _int
 from govchain.storage.sqlite_snapshots import (
+    SNAPSHOT_PARTS_TABLE,
     SNAPSHOTS_TABLE,
+    migrate_to_shared_parts,
     newest_low_seq,
     read_snapshot,
     sync_snapshot_height,
@@ -157,7 +159,7 @@ if TYPE_CHECKING:
     from govchain.trace.movements import MovementSource
 
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 APPLICATION_ID = 0x476F7643  # "GovC" in the database header: a govchain store
 # Immediate tries of the post-redaction WAL checkpoint before it waits for the
 # next commit; without a wait in between, as the commit runs on the event loop.
@@ -261,6 +263,7 @@ SCHEMA = (
     WAITING_TABLE,
     *MOVEMENT_TABLES,
     SNAPSHOTS_TABLE,
+    SNAPSHOT_PARTS_TABLE,
     PRUNED_TABLE,
     PRUNED_IDS_TABLE,
 )
@@ -281,6 +284,7 @@ TABLES = frozenset(
         "movement_accounts",
         "movement_index",
         "snapshots",
+        "snapshot_parts",
         "pruned",
         "pruned_ids",
     }
@@ -526,12 +530,17 @@ class SqliteStore:
                     c.execute(PRUNED_IDS_TABLE)
                 c.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
                 tables.update(("pruned", "pruned_ids"))
-                version = SCHEMA_VERSION
-            if "pruned_ids" not in tables and version == SCHEMA_VERSION:
+                version = 8
+            if "pruned_ids" not in tables and version >= 8:
                 # Written by the first version 8, which pruned rows in place.
                 c.execute(PRUNED_IDS_TABLE)
                 move_to_pruned(c, 1, read_pruned_mark(c)[0])
                 tables.add("pruned_ids")
+            if version == 8:  # version 9 shares snapshots' image parts
+                migrate_to_shared_parts(c)
+                c.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+                tables.add("snapshot_parts")
+                version = SCHEMA_VERSION
             if version != SCHEMA_VERSION:
                 raise SchemaError(
                     f"{self.path} has schema version {version}, which this govchain cannot "
