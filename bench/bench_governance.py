@@ -1,16 +1,21 @@
 """Governance on a running devnet: vote-to-enforcement delay, and final tx/s with governance state.
 
-Two devnets of --validators nodes on this machine, one after the other, each in a
+Two devnets of --validators nodes on this machine, running side by side, each in a
 temporary directory; the load, its presigned transfers and its bare HTTP client
 are govchain.node.bench's (`govchain bench`):
 
-1. fresh: the load -> final tx/s; then the enforcement delay (below).
+1. fresh: as created.
 2. governed: first --rules keyword content rules (add-filter; distinct Chinese and
    ASCII terms of 1..16 characters) and --frozen frozen identities (freeze-identity
    of random addresses) are enacted through proposals by regulator-1 and yes votes
    by regulator-2, in rounds of at most 250 (PROPOSALS_OPEN_MAX is 256): propose,
-   wait until final, vote, wait until final. Then the same load, and the same
-   enforcement delay.
+   wait until final, vote, wait until final.
+
+Then --reps pairs of loads, one on each devnet, the first of a pair alternating
+(the other devnet idles meanwhile): what else the machine does at a moment, and
+the chain each load leaves behind, weigh on both sides of a pair alike. Each
+pair's tx/s ratio is reported, with the mean ratio and node CPU per transaction
+(less disturbed by other work). Then each devnet's enforcement delay (below).
 
 The load is N presigned transactions: transfers, and --records-pct percent text
 records of ~200 bytes (Chinese and ASCII), the same mix in both runs. The records'
@@ -45,6 +50,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -482,8 +488,27 @@ async def sample_records(
     return statuses
 
 
-def run_devnet(args: Any, governed: bool, out: Reporter) -> dict[str, Any]:
-    """One devnet: (governance state,) the load --reps times, the enforcement delay."""
+@dataclass
+class Side:
+    """One devnet of the comparison, running, with its presigned transactions."""
+
+    label: str
+    net: Devnet
+    urls: list[str]
+    loads: list[list[list[Transaction]]]
+    proposals: list[Transaction]
+    votes: list[Transaction]
+    frozen: list[bytes]
+    reg1: Chain
+    reg2: Chain
+    x: Chain
+    warm: Chain
+    sink: bytes
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+def start_devnet(args: Any, governed: bool, out: Reporter, stack: contextlib.ExitStack) -> Side:
+    """A devnet started in a temporary directory (both leave with stack), its load presigned."""
     label = "governed" if governed else "fresh"
     load_keys = [
         [SigningKey.from_label(f"bench-gov-sender-{r}-{i}") for i in range(args.senders)]
@@ -491,110 +516,101 @@ def run_devnet(args: Any, governed: bool, out: Reporter) -> dict[str, Any]:
     ]
     x_key = SigningKey.from_label("bench-gov-x")
     warm_key = SigningKey.from_label("bench-gov-warmup")
-    sink = SigningKey.from_label("bench-gov-sink").address
     funded = {k.address: SENDER_BALANCE for keys in load_keys for k in keys}
     funded[x_key.address] = funded[warm_key.address] = SENDER_BALANCE
-    result: dict[str, Any] = {"devnet": label}
-    with tempfile.TemporaryDirectory(prefix="govchain-bench-gov-") as tmp:
-        root = Path(tmp)
-        nodes = create(root, args.validators, 0, free_port_base(args.validators), funded)
-        genesis = read_genesis(nodes[0].home / "genesis.json")
-        cid, gid = genesis.chain_id, genesis.hash
-        reg1 = Chain(read_key(root / "keys" / "regulator-1.key"), cid, gid)
-        reg2 = Chain(read_key(root / "keys" / "regulator-2.key"), cid, gid)
-        x = Chain(x_key, cid, gid)
-        warm = Chain(warm_key, cid, gid)
-        t0 = time.perf_counter()
-        loads = [load_workload(cid, gid, keys, args.txs, args.records_pct) for keys in load_keys]
-        proposals: list[Transaction] = []
-        votes: list[Transaction] = []
-        frozen: list[bytes] = []
-        if governed:
-            actions, frozen = governance_actions(args.rules, args.frozen)
-            for i, a in enumerate(actions):
-                proposals.append(reg1.sign("gov.propose", propose_payload(a, f"bench {i}")))
-            votes = [
-                reg2.sign("gov.vote", vote_payload(p.id.hex(), True), [p.id]) for p in proposals
-            ]
-        out.progress(
-            f"{label}: presigned {args.reps} x {args.txs} load transactions and "
-            f"{len(proposals) + len(votes)} governance ones in "
-            f"{time.perf_counter() - t0:.1f} s"
-        )
-        net = Devnet(root, nodes)
-        net.start()
-        try:
-            net.wait_ready()
-            urls = [f"http://127.0.0.1:{n.api_port}" for n in nodes]
-            result.update(
-                asyncio.run(
-                    _scenario(
-                        urls,
-                        net,
-                        loads,
-                        proposals,
-                        votes,
-                        frozen,
-                        reg1,
-                        reg2,
-                        x,
-                        warm,
-                        sink,
-                        args,
-                        out,
-                    )
-                )
-            )
-        finally:
-            net.stop()
-    return result
+    root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="govchain-bench-gov-")))
+    nodes = create(root, args.validators, 0, free_port_base(args.validators), funded)
+    genesis = read_genesis(nodes[0].home / "genesis.json")
+    cid, gid = genesis.chain_id, genesis.hash
+    reg1 = Chain(read_key(root / "keys" / "regulator-1.key"), cid, gid)
+    reg2 = Chain(read_key(root / "keys" / "regulator-2.key"), cid, gid)
+    t0 = time.perf_counter()
+    loads = [load_workload(cid, gid, keys, args.txs, args.records_pct) for keys in load_keys]
+    proposals: list[Transaction] = []
+    votes: list[Transaction] = []
+    frozen: list[bytes] = []
+    if governed:
+        actions, frozen = governance_actions(args.rules, args.frozen)
+        for i, a in enumerate(actions):
+            proposals.append(reg1.sign("gov.propose", propose_payload(a, f"bench {i}")))
+        votes = [reg2.sign("gov.vote", vote_payload(p.id.hex(), True), [p.id]) for p in proposals]
+    out.progress(
+        f"{label}: presigned {args.reps} x {args.txs} load transactions and "
+        f"{len(proposals) + len(votes)} governance ones in "
+        f"{time.perf_counter() - t0:.1f} s"
+    )
+    net = Devnet(root, nodes)
+    net.start()
+    stack.callback(net.stop)
+    net.wait_ready()
+    return Side(
+        label,
+        net,
+        [f"http://127.0.0.1:{n.api_port}" for n in nodes],
+        loads,
+        proposals,
+        votes,
+        frozen,
+        reg1,
+        reg2,
+        Chain(x_key, cid, gid),
+        Chain(warm_key, cid, gid),
+        SigningKey.from_label("bench-gov-sink").address,
+        {"devnet": label, "loads": []},
+    )
 
 
-async def _scenario(
-    urls: list[str],
-    net: Devnet,
-    loads: list[list[list[Transaction]]],
-    proposals: list[Transaction],
-    votes: list[Transaction],
-    frozen: list[bytes],
-    reg1: Chain,
-    reg2: Chain,
-    x: Chain,
-    warm: Chain,
-    sink: bytes,
-    args: Any,
-    out: Reporter,
-) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    if proposals:
-        watch = Watcher([net.nodes[0].api_port])
+async def prepare(side: Side, args: Any, out: Reporter) -> None:
+    """Governance state (on the governed side), then the warm-up records."""
+    if side.proposals:
+        watch = Watcher([side.net.nodes[0].api_port])
         await watch.start()
-        http = BareHttp(urls[0])
+        http = BareHttp(side.urls[0])
         load = os.getloadavg()[0]
         try:
             out.progress(f"installing {args.rules} content rules and {args.frozen} freezes...")
-            result["install"] = await install(http, watch, proposals, votes, out)
+            side.result["install"] = await install(http, watch, side.proposals, side.votes, out)
         finally:
             http.close()
             await watch.stop()
-        result["install"]["loadavg_1m"] = [round(load, 2), round(os.getloadavg()[0], 2)]
-        await verify_installed(urls, proposals[0], proposals[-1], frozen)
-    result["warmup_record_ms"] = await warmup(urls, net, warm)
-    result["loads"] = []
-    for r, per_sender in enumerate(loads):
-        out.progress(f"load {r + 1}/{len(loads)}: {args.txs} transactions...")
-        result["loads"].append(await throughput(urls, net, per_sender, args.txs))
-    result["record_statuses"] = await sample_records(urls[0], loads[-1], 20)
-    out.progress("enforcement delay...")
-    watch = Watcher([n.api_port for n in net.nodes])
+        side.result["install"]["loadavg_1m"] = [round(load, 2), round(os.getloadavg()[0], 2)]
+        await verify_installed(side.urls, side.proposals[0], side.proposals[-1], side.frozen)
+    side.result["warmup_record_ms"] = await warmup(side.urls, side.net, side.warm)
+
+
+async def finish(side: Side) -> None:
+    """The loads' records read back, and the enforcement delay."""
+    side.result["record_statuses"] = await sample_records(side.urls[0], side.loads[-1], 20)
+    watch = Watcher([n.api_port for n in side.net.nodes])
     await watch.start()
     load = os.getloadavg()[0]
     try:
-        result["enforcement"] = await enforcement(urls, watch, reg1, reg2, x, sink)
+        side.result["enforcement"] = await enforcement(
+            side.urls, watch, side.reg1, side.reg2, side.x, side.sink
+        )
     finally:
         await watch.stop()
-    result["enforcement"]["loadavg_1m"] = round(load, 2)
-    return result
+    side.result["enforcement"]["loadavg_1m"] = round(load, 2)
+
+
+async def paired(fresh: Side, governed: Side, args: Any, out: Reporter) -> None:
+    """The loads in pairs, fresh and governed one after the other, in turns.
+
+    Both devnets run throughout (the one not loaded idles), so what else the
+    machine does at a moment, and what each load leaves behind in the chain,
+    weighs on both sides of a pair alike; the first of a pair alternates.
+    """
+    await prepare(fresh, args, out)
+    await prepare(governed, args, out)
+    for r in range(args.reps):
+        for side in (fresh, governed) if r % 2 == 0 else (governed, fresh):
+            out.progress(f"load {r + 1}/{args.reps} on {side.label}: {args.txs} transactions...")
+            side.result["loads"].append(
+                await throughput(side.urls, side.net, side.loads[r], args.txs)
+            )
+    out.progress("enforcement delay...")
+    await finish(fresh)
+    await finish(governed)
 
 
 def match_cost(rules: int, count: int = 300) -> float:
@@ -631,10 +647,18 @@ def main() -> None:
     info = machine_info()
 
     match_us = match_cost(args.rules) if args.rules else 0.0
-    fresh = run_devnet(args, False, out)
-    governed = run_devnet(args, True, out)
+    with contextlib.ExitStack() as stack:
+        sides = start_devnet(args, False, out, stack), start_devnet(args, True, out, stack)
+        asyncio.run(paired(*sides, args, out))
+    fresh, governed = sides[0].result, sides[1].result
     tps_fresh = statistics.mean(x["final_tps"] for x in fresh["loads"])
     tps_gov = statistics.mean(x["final_tps"] for x in governed["loads"])
+    pair_ratios = [
+        round(g["final_tps"] / f["final_tps"], 3)
+        for f, g in zip(fresh["loads"], governed["loads"], strict=True)
+    ]
+    cpu_f = statistics.mean(c for ld in fresh["loads"] for c in ld["node_cpu_us_per_tx"])
+    cpu_g = statistics.mean(c for ld in governed["loads"] for c in ld["node_cpu_us_per_tx"])
     result: dict[str, Any] = {
         "bench": "governance",
         "quick": args.quick,
@@ -649,6 +673,9 @@ def main() -> None:
         "fresh": fresh,
         "governed": governed,
         "tps_ratio": round(tps_gov / tps_fresh, 3),
+        "pair_tps_ratios": pair_ratios,
+        "pair_tps_ratio_median": statistics.median(pair_ratios),
+        "node_cpu_ratio": round(cpu_f / cpu_g, 3),
         "match_cpu_us_per_record": round(match_us, 1),
     }
 
@@ -683,11 +710,10 @@ def main() -> None:
                 f"{ld['latency_ms']['p99']:>8.0f} {cpu:>22} "
                 f"{ld['loadavg_1m'][0]:>5.1f}->{ld['loadavg_1m'][1]:<5.1f}"
             )
-    cpu_f = statistics.mean(c for ld in fresh["loads"] for c in ld["node_cpu_us_per_tx"])
-    cpu_g = statistics.mean(c for ld in governed["loads"] for c in ld["node_cpu_us_per_tx"])
     out.line(
-        f"  governed / fresh: tx/s {tps_gov / tps_fresh:.2f} (aim >= 0.90); node CPU per tx "
-        f"{cpu_g / cpu_f:.2f}; sampled records final as {governed['record_statuses']}"
+        f"  governed / fresh: tx/s {tps_gov / tps_fresh:.2f} (aim >= 0.90; each pair: "
+        f"{', '.join(f'{r:.2f}' for r in pair_ratios)}); node CPU per tx, fresh / governed "
+        f"{cpu_f / cpu_g:.2f}; sampled records final as {governed['record_statuses']}"
     )
     out.line(
         f"  ContentRules.match on these records under the {args.rules} rules, in this "
