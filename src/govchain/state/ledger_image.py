@@ -37,8 +37,8 @@ from govchain.state.ledger import EXTENSION_PART, Ledger
 from govchain.state.registry import Registry
 
 IMAGE_DOMAIN = b"govchain/ledger-image/v1"
-# Walked at every image: small, and the ledger writes them without a namespace's
-# writes() to name the change (the audit log's entries, the validator schedule).
+# Walked at every image: small, and without a writes() that tells whether they
+# changed (the state hash takes the audit head and the whole schedule every height).
 ALWAYS_WALKED = frozenset({"audit", "validators"})
 
 
@@ -113,12 +113,16 @@ def image_of(ledger: Ledger) -> bytes:
     return msgspec.msgpack.encode(doc)
 
 
-def stale_parts(ledger: Ledger, data: bytes) -> list[str]:
-    """The parts of an image of this ledger that a fresh walk would encode otherwise."""
+def _envelope(data: bytes) -> _Envelope:
     try:
-        doc = _ENVELOPE.decode(data)
+        return _ENVELOPE.decode(data)
     except msgspec.DecodeError as exc:
         raise ImageError(f"not a ledger image: {exc}") from None
+
+
+def stale_parts(ledger: Ledger, data: bytes) -> list[str]:
+    """The parts of an image of this ledger that a fresh walk would encode otherwise."""
+    doc = _envelope(data)
     named = _parts(ledger)
     if len(doc.parts) != len(named):
         return [name for name, _ in named]
@@ -137,20 +141,17 @@ def split_image(data: bytes) -> tuple[bytes, list[bytes]]:
     (storage/sqlite_snapshots.py). Raises ImageError for bytes that are not an
     image of this version.
     """
-    try:
-        doc = _ENVELOPE.decode(data)
-    except msgspec.DecodeError as exc:
-        raise ImageError(f"not a ledger image: {exc}") from None
+    doc = _envelope(data)
     if doc.version != IMAGE_VERSION:
         raise ImageError(f"image version {doc.version}, this code splits {IMAGE_VERSION}")
     parts = [bytes(p) for p in doc.parts]
-    at = len(data) - sum(len(p) for p in parts)
-    view = memoryview(data)
+    head = len(data) - sum(len(p) for p in parts)
+    view, at = memoryview(data), head
     for part in parts:  # the parts end the image, one after another
         if view[at : at + len(part)] != part:
             raise ImageError("an image's parts do not end it")
         at += len(part)
-    return bytes(view[: len(data) - sum(len(p) for p in parts)]), parts
+    return bytes(view[:head]), parts
 
 
 def image_digest(data: bytes) -> bytes:
