@@ -469,7 +469,8 @@ async def throughput(
         "latency_ms": {"p50": round(q[49], 1), "p99": round(q[98], 1)},
         "node_cpu_us_per_tx": [round(c / txs * 1e6) for c in node_cpu],
         "loader_cpu_us_per_tx": round(loader_cpu / txs * 1e6),
-        "refused_retried": refused,
+        "refused_retried": refused.total(),
+        "refused_by_code": dict(sorted(refused.items())),
         "loadavg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
 

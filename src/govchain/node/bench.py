@@ -19,6 +19,7 @@ import secrets
 import statistics
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -234,7 +235,7 @@ async def load_until_final(
     expect: int,
     lanes_per_node: int = CONCURRENCY_PER_NODE,
     rate: float | None = None,
-) -> tuple[dict[bytes, float], dict[bytes, float], dict[bytes, float], int]:
+) -> tuple[dict[bytes, float], dict[bytes, float], dict[bytes, float], Counter[str]]:
     """Send every sender's transactions, in order, until expect receipts arrive.
 
     lanes_per_node: requests each node has in flight at once (BATCH_TXS each).
@@ -244,12 +245,12 @@ async def load_until_final(
 
     Returns when each was accepted, when the request that got its 202 left, and
     when it was final (perf_counter seconds, by id), and how many submissions
-    were refused and sent again.
+    were refused and sent again, by the code the node gave.
     """
     submitted: dict[bytes, float] = {}
     sent: dict[bytes, float] = {}  # when the request that got the 202 left
     final: dict[bytes, float] = {}
-    refused = [0]
+    refused: Counter[str] = Counter()  # by the code a node gave ("503": the whole request)
     done = asyncio.Event()
 
     async def listen() -> None:
@@ -289,7 +290,7 @@ async def load_until_final(
                 r = await http.post("/v1/txs/batch", encode([t.to_wire() for t in batch]))
                 t_now = time.perf_counter()
                 if r.status_code == 503:
-                    refused[0] += len(batch)
+                    refused["503"] += len(batch)
                     await asyncio.sleep(RETRY_S)
                     continue
                 if r.status_code != 202:
@@ -299,12 +300,12 @@ async def load_until_final(
                     code = res.get("error", {}).get("code")
                     if code in BACK_PRESSURE:
                         again.append(t)
+                        refused[code] += 1
                     elif code is None or code == "duplicate":
                         submitted.setdefault(t.id, t_now)  # latency runs from acceptance
                         sent.setdefault(t.id, t_sent)
                     else:
                         raise RuntimeError(f"{url} rejected {t.id.hex()}: {res}")
-                refused[0] += len(again)
                 batch = again
                 if batch:
                     await asyncio.sleep(RETRY_S)
@@ -343,7 +344,7 @@ async def load_until_final(
         listener.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await listener
-    return submitted, sent, final, refused[0]
+    return submitted, sent, final, refused
 
 
 def run_bench(
@@ -441,7 +442,10 @@ def run_bench(
         "node_thread_cpu_us_per_tx": [
             {k: round(v / txs * 1e6) for k, v in sorted(t.items()) if v > 0} for t in threads_cpu
         ],
-        "refused_retried": refused,
+        "refused_retried": refused.total(),
+        # Why: "pool_full" (the node's pending pool), "quota_exceeded" (the
+        # sender's share of it), "503" (a whole request, the node's intake full).
+        "refused_by_code": dict(sorted(refused.items())),
         "cpus": os.cpu_count(),
         # None: a flood; else the paced load's transactions per second, as asked.
         "rate": rate,
