@@ -12,8 +12,10 @@ are govchain.node.bench's (`govchain bench`):
    wait until final, vote, wait until final.
 
 Then --reps pairs of loads, one on each devnet, the first of a pair alternating
-(the other devnet idles meanwhile): what else the machine does at a moment, and
-the chain each load leaves behind, weigh on both sides of a pair alike. Each
+(the other devnet idles meanwhile), each load once every node is nearly idle (the
+last load's tail done): what else the machine does at a moment, and the chain
+each load leaves behind, weigh on both sides of a pair alike. Use an even
+--reps, so that each devnet goes first as often. Each
 pair's tx/s ratio is reported, with the mean ratio and node CPU per transaction
 (less disturbed by other work). Then each devnet's enforcement delay (below).
 
@@ -93,6 +95,11 @@ from govchain.state.policy import (
 )
 
 ROUND_MAX = 250
+# Before each load: both devnets' nodes together under this many cores, measured
+# over a window, or this long at most.
+SETTLE_CORES = 0.15
+SETTLE_WINDOW_S = 0.5
+SETTLE_S_MAX = 20.0
 assert ROUND_MAX <= PROPOSALS_OPEN_MAX - 4  # room for the enforcement proposal
 SEED = 20_261_125
 LIMITS = DagLimits()
@@ -594,6 +601,25 @@ async def finish(side: Side) -> None:
     side.result["enforcement"]["loadavg_1m"] = round(load, 2)
 
 
+async def settle(sides: Sequence[Side]) -> float:
+    """Wait until every node is nearly idle (a load's tail done); returns the seconds waited.
+
+    After a load its devnet still works a while (the last heights' snapshot, the
+    tx-id index merge, WAL checkpoints): run under the next load, that cost the
+    next load's devnet several percent of its throughput.
+    """
+    procs = [p.pid for side in sides for p in side.net.procs.values()]
+    t0 = time.perf_counter()
+    before = sum(process_cpu_s(pid) for pid in procs)
+    while time.perf_counter() - t0 < SETTLE_S_MAX:
+        await asyncio.sleep(SETTLE_WINDOW_S)
+        now = sum(process_cpu_s(pid) for pid in procs)
+        if (now - before) / SETTLE_WINDOW_S < SETTLE_CORES:
+            break
+        before = now
+    return round(time.perf_counter() - t0, 1)
+
+
 async def paired(fresh: Side, governed: Side, args: Any, out: Reporter) -> None:
     """The loads in pairs, fresh and governed one after the other, in turns.
 
@@ -605,10 +631,10 @@ async def paired(fresh: Side, governed: Side, args: Any, out: Reporter) -> None:
     await prepare(governed, args, out)
     for r in range(args.reps):
         for side in (fresh, governed) if r % 2 == 0 else (governed, fresh):
+            waited = await settle((fresh, governed))
             out.progress(f"load {r + 1}/{args.reps} on {side.label}: {args.txs} transactions...")
-            side.result["loads"].append(
-                await throughput(side.urls, side.net, side.loads[r], args.txs)
-            )
+            load = await throughput(side.urls, side.net, side.loads[r], args.txs)
+            side.result["loads"].append({**load, "settled_s": waited})
     out.progress("enforcement delay...")
     await finish(fresh)
     await finish(governed)
