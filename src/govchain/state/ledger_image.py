@@ -42,8 +42,8 @@ IMAGE_DOMAIN = b"govchain/ledger-image/v1"
 ALWAYS_WALKED = frozenset({"audit", "validators"})
 
 
-class LedgerImage(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
-    """A ledger's state after executing `height`, with the hashes that height ended with."""
+class _ImageHead(msgspec.Struct, array_like=True, frozen=True):
+    """What an image says before its parts: whose state, after which height."""
 
     version: int
     chain_id: str
@@ -51,20 +51,19 @@ class LedgerImage(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_f
     height: int
     state_hash: bytes
     receipts_root: bytes
+
+
+class LedgerImage(_ImageHead, frozen=True, forbid_unknown_fields=True):
+    """A ledger's state after executing `height`, with the hashes that height ended with."""
+
     # [[name, class table, image tree], ...]: audit, each namespace; a class
     # table is [[class path, [field names]], ...] (state/image.py)
     parts: list[list[Any]]
 
 
-class _Envelope(msgspec.Struct, array_like=True, frozen=True):
-    """LedgerImage with each part as its encoded bytes (written, and read by stale_parts)."""
+class _Envelope(_ImageHead, frozen=True):
+    """LedgerImage with each part as its encoded bytes (written; split and checked here)."""
 
-    version: int
-    chain_id: str
-    genesis_hash: bytes
-    height: int
-    state_hash: bytes
-    receipts_root: bytes
     parts: list[msgspec.Raw]
 
 
