@@ -19,11 +19,12 @@ import msgspec
 import pytest
 
 from govchain.apps.catalog import registry_for
+from govchain.cli.node_store import store_failure
 from govchain.codec import encode
 from govchain.dag.graph import DagFrontier
 from govchain.node.files import Home, NodeConfig
 from govchain.node.node import Node
-from govchain.replica.replica import Persisted, Replica, ReplicaReady
+from govchain.replica.replica import Persisted, ReplayDivergedError, Replica, ReplicaReady
 from govchain.replica.snapshot import Snapshot, SnapshotPolicy
 from govchain.sim.cluster import SimConfig, Simulation
 from govchain.state.image import ImageError, decode_value, encode_value
@@ -434,3 +435,17 @@ def test_a_snapshot_row_ends_with_its_data(sim: Simulation, tmp_path: Path) -> N
     """SQLite keeps a zeroblob unwritten only at the end of a record: a column after
     it would cost a snapshot's size in zeros at every write (60 MB at a million ids)."""
     assert _last_column(_sqlite(sim, tmp_path / "store.sqlite")) == "data"
+
+
+def test_a_store_of_another_release_is_refused_with_a_typed_error(
+    sim: Simulation, tmp_path: Path
+) -> None:
+    """A replay that re-executes a height to another state says so (not a bare assert)."""
+    whole = _whole(_store(sim))
+    first = whole.executed[0]
+    other = replace(first, result=replace(first.result, state_hash=bytes(32)))
+    with pytest.raises(ReplayDivergedError, match="height 1 gives another state"):
+        _replica(sim, _store(sim), replace(whole, executed=[other, *whole.executed[1:]]))
+    failed = store_failure(ReplayDivergedError(1), Home(tmp_path))
+    assert failed is not None and failed.code == "store_incompatible"
+    assert "--reset" in failed.message and "--resync" in failed.message

@@ -16,6 +16,7 @@ from govchain.apps.catalog import registry_for
 from govchain.node.files import Home, read_genesis
 from govchain.node.state_sync import HTTP_TIMEOUT_S, state_sync
 from govchain.node.sync_wire import SyncError
+from govchain.replica.replica import ReplayDivergedError
 from govchain.storage.base import StoreError
 from govchain.storage.faults import store_fault
 from govchain.storage.integrity import DamagedStoreError, IntegrityReport, check_store, set_aside
@@ -86,6 +87,12 @@ def store_failure(exc: BaseException, home: Home) -> CliError | None:
     if fault is not None:
         hint = f"; {_resync_hint(home)}" if fault.kind == "damaged" else ""
         return CliError(f"store_{fault.kind}", f"{fault}{hint}")
+    if isinstance(exc, ReplayDivergedError):
+        return CliError(
+            "store_incompatible",
+            f"{home.store_path}: {exc}; {_resync_hint(home)}, or start a devnet afresh "
+            "(govchain devnet --reset)",
+        )
     if isinstance(exc, StoreError | sqlite3.Error):
         return CliError("store_failed", f"{home.store_path}: {exc}")
     return None
