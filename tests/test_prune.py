@@ -23,7 +23,7 @@ from govchain.sim.cluster import Simulation
 from govchain.state.receipts import Receipt
 from govchain.storage.base import PrunedError, StoreError
 from govchain.storage.integrity import DamagedStoreError, check_store
-from govchain.storage.sqlite import SqliteStore
+from govchain.storage.sqlite import SCHEMA_VERSION, SqliteStore
 from test_api_fuzz import AppClient
 from test_snapshots import _run, _sqlite, _store
 
@@ -143,7 +143,7 @@ def test_a_version_7_store_opens_unpruned_and_prunes(sql: SqliteStore, db: Path)
         raw.execute("UPDATE schema_version SET version = 7")
     raw.close()
     with SqliteStore(db) as store:
-        assert store.settings()["schema_version"] == 8
+        assert store.settings()["schema_version"] == SCHEMA_VERSION
         assert store.pruned_height() == 0
         assert store.prune() > 0
 
