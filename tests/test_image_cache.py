@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from govchain.state.actions.set_param import SetParam
+from govchain.state.actions.set_permission import SetPermission
 from govchain.state.ledger import Ledger
 from govchain.state.ledger_image import image_of, ledger_from_image, stale_parts
 from ledgerkit import R0, R1, Chain
@@ -42,6 +43,19 @@ def test_a_parameter_change_images_governance_afresh() -> None:
     chain.decide(SetParam("hold_amount_min", 10))
     _imaged_fresh(chain.ledger)
     chain.idle(1)
+    _imaged_fresh(chain.ledger)
+
+
+def test_clearing_the_last_parameter_or_permission_is_a_change() -> None:
+    """Their writes() are None when unchanged: [] after a clear is a change (the kill soak
+    found it: a cached parameter outlived its clear-param and split a sync height)."""
+    chain = Chain()
+    chain.decide(SetParam("hold_amount_min", 10))
+    chain.decide(SetPermission("transfer", "payer"))
+    _imaged_fresh(chain.ledger)
+    chain.decide(SetParam("hold_amount_min", None))
+    _imaged_fresh(chain.ledger)
+    chain.decide(SetPermission("transfer", ""))
     _imaged_fresh(chain.ledger)
 
 

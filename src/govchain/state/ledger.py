@@ -55,6 +55,8 @@ __all__ = [
 
 STATE_DOMAIN = b"govchain:state:v1:"
 EXTENSION_PART = "extension:"  # a registered namespace's part of the image: this + its name
+# Namespaces whose writes() is None when nothing changed (the others give []).
+_NONE_WHEN_UNCHANGED = frozenset({"params", "rules", "permissions"})
 
 _EXECUTED = Status.EXECUTED.value
 _REJECT = {r: rejected(r) for r in Reason}
@@ -312,9 +314,11 @@ class Ledger:
         if accounts:
             images.pop("accounts", None)
         for name, w in named:
-            if w:
+            # Some writes() say "unchanged" with None, and [] may then be a change
+            # (the last parameter cleared); the others say it with [].
+            if (w is not None) if name in _NONE_WHEN_UNCHANGED else w:
                 images.pop(name, None)
-        if named[4][1]:  # parameters: governance holds the ones it reads (_refresh)
+        if named[4][1] is not None:  # parameters: governance holds those it reads (_refresh)
             images.pop("governance", None)
         extensions = []
         for name in sorted(st.extensions):
