@@ -286,6 +286,16 @@ def test_malformed_class_tables_are_typed_errors(classes: object) -> None:
         decode_value(classes, ["o", 0, [1, 2]])
 
 
+@pytest.mark.parametrize("parts", [[[]], [["audit"]], [[1]], [], "parts"])
+def test_malformed_part_lists_are_typed_errors(sim: Simulation, parts: object) -> None:
+    replica = sim.nodes["v0"].replica
+    assert replica is not None
+    doc = read_image(image_of(replica.ledger))
+    data = msgspec.msgpack.encode(msgspec.structs.replace(doc, parts=parts))
+    with pytest.raises(ImageError):
+        ledger_from_image(sim.genesis, data, registry_for(sim.genesis))
+
+
 def test_a_frontier_round_trips() -> None:
     f = DagFrontier(3, [b"a" * 32], [(b"k" * 32, b"a" * 32)], [(5, [b"b" * 32])])
     assert msgspec.msgpack.decode(msgspec.msgpack.encode(f), type=DagFrontier) == f

@@ -406,6 +406,13 @@ def decode_value(classes: Any, node: Any) -> Any:
     return _Decoder(classes).value(node)
 
 
+def _part_names(parts: Any) -> list[Any] | None:
+    """Each part's name as an image gives it (None where a part is no list, or empty)."""
+    if type(parts) is not list:
+        return None
+    return [p[0] if type(p) is list and p else None for p in parts]
+
+
 def restore_in_place(named: dict[str, object], parts: Any) -> None:
     """Overwrite existing objects' fields from their images (aliases of them stay valid).
 
@@ -413,7 +420,7 @@ def restore_in_place(named: dict[str, object], parts: Any) -> None:
     [[name, class table, tree], ...]. Fields in SKIPPED keep each object's own
     values (fixed at construction).
     """
-    if type(parts) is not list or [p[0] if type(p) is list else None for p in parts] != list(named):
+    if _part_names(parts) != list(named):
         raise ImageError("the image's parts differ from this chain's")
     decoded: list[tuple[object, dict[str, Any]]] = []
     for part in parts:  # decode everything first: a bad image changes nothing

@@ -297,29 +297,28 @@ class Ledger:
         """
         st = self.stores
         accounts = st.accounts.writes()
-        named = (
-            ("identities", st.identities.writes()),
-            ("services", st.services.writes()),
-            ("holds", st.holds.writes()),
-            ("governance", st.governance.writes()),
-            ("params", st.params.writes()),
-            ("rules", st.rules.writes()),
-            ("redactions", st.redactions.writes()),
-            ("permissions", st.permissions.writes()),
-        )
-        governance: list[Any] = [w for _, w in named[:7]]
-        governance += [self.audit.head, named[7][1]]
+        w = {
+            "identities": st.identities.writes(),
+            "services": st.services.writes(),
+            "holds": st.holds.writes(),
+            "governance": st.governance.writes(),
+            "params": st.params.writes(),
+            "rules": st.rules.writes(),
+            "redactions": st.redactions.writes(),
+            "permissions": st.permissions.writes(),
+        }
+        governance = [
+            w["identities"],
+            w["services"],
+            w["holds"],
+            w["governance"],
+            w["params"],
+            w["rules"],
+            w["redactions"],
+            self.audit.head,
+            w["permissions"],
+        ]
         out: list[Any] = [height, accounts, st.validators.sets, governance]
-        images = self.image_parts
-        if accounts:
-            images.pop("accounts", None)
-        for name, w in named:
-            # Some writes() say "unchanged" with None, and [] may then be a change
-            # (the last parameter cleared); the others say it with [].
-            if (w is not None) if name in _NONE_WHEN_UNCHANGED else w:
-                images.pop(name, None)
-        if named[4][1] is not None:  # parameters: governance holds those it reads (_refresh)
-            images.pop("governance", None)
         extensions = []
         for name in sorted(st.extensions):
             ns = st.extensions[name]
@@ -328,10 +327,24 @@ class Ledger:
                 extensions.append([name, changed])
             unwritten = getattr(ns, "unwritten_change", None)
             if (unwritten is not None and unwritten()) or changed is not None:
-                images.pop(EXTENSION_PART + name, None)
+                self.image_parts.pop(EXTENSION_PART + name, None)
         if extensions:
             out.append(extensions)
+        self._forget_changed_images(accounts, w)
         return out
+
+    def _forget_changed_images(self, accounts: list[Any], writes: dict[str, Any]) -> None:
+        """Drop the cached image of every built-in part this height's writes name."""
+        images = self.image_parts
+        if accounts:
+            images.pop("accounts", None)
+        for name, w in writes.items():
+            # Some writes() say "unchanged" with None, and [] may then be a change
+            # (the last parameter cleared); the others say it with [].
+            if (w is not None) if name in _NONE_WHEN_UNCHANGED else w:
+                images.pop(name, None)
+        if writes["params"] is not None:  # governance holds the parameters it reads (_refresh)
+            images.pop("governance", None)
 
     def _apply(self, tx: Transaction, ctx: TxContext) -> Outcome | None:
         body = tx.body

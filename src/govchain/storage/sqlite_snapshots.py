@@ -192,12 +192,13 @@ def read_snapshot(c: sqlite3.Connection, height: int | None = None) -> tuple[Sna
     if snap.height != height:
         raise CorruptStoreError("snapshots", key, "height or low_seq does not match")
     if parts is not None:
-        image = snap.ledger + b"".join(
-            _read_part(c, key, parts, i) for i in range(0, len(parts), HASH_BYTES)
-        )
-        if len(image) > SNAPSHOT_BYTES_MAX:
-            raise CorruptStoreError("snapshots", key, "the image's parts are too large")
-        snap = msgspec.structs.replace(snap, ledger=image)
+        pieces, size = [snap.ledger], len(snap.ledger)
+        for at in range(0, len(parts), HASH_BYTES):
+            pieces.append(_read_part(c, key, parts, at))
+            size += len(pieces[-1])
+            if size > SNAPSHOT_BYTES_MAX:  # before joining them, not after
+                raise CorruptStoreError("snapshots", key, "the image's parts are too large")
+        snap = msgspec.structs.replace(snap, ledger=b"".join(pieces))
     return snap, low_seq
 
 
