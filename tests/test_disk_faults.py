@@ -119,8 +119,11 @@ def test_a_torn_or_garbled_wal_after_kill9_recovers_to_its_last_whole_commit(
                     with wal.open("ab") as f:
                         f.write(rng.randbytes(GARBAGE_BYTES))
                 recovered, vertices = _recovered(store, tmp_path / f"copy-{len(lines)}")
-                # killed_at is read before the SIGKILL: the store may hold a height more.
-                assert 1 <= recovered <= whole[0] and whole[0] >= killed_at
+                # killed_at is read before the SIGKILL: the store may hold a height more;
+                # or one less, since /v1/status reports the executed height in memory,
+                # which runs ahead of its group commit by up to GROUP_COMMIT_MS (a
+                # height's receipts are served from the store, only once committed).
+                assert 1 <= recovered <= whole[0] and whole[0] >= killed_at - 1
                 assert vertices <= whole[1]
                 if fault == "garbage appended":  # frames after a bad checksum are ignored
                     assert (recovered, vertices) == whole

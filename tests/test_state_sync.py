@@ -339,14 +339,14 @@ def test_follow_stops_at_the_peers_newest_height(
     assert f.height == len(heights) or f.complete
 
 
-def test_the_store_keeps_its_newest_sync_snapshot_beside_the_newest_two() -> None:
+def test_the_store_keeps_its_newest_certified_sync_snapshot_beside_the_newest_two() -> None:
     c = sqlite3.connect(":memory:")
     c.execute(SNAPSHOTS_TABLE)
     c.execute(SNAPSHOT_PARTS_TABLE)
 
-    def kept_after(height: int) -> list[int]:
+    def kept_after(height: int, decided: int | None = None) -> list[int]:
         snap = Snapshot(height, bytes(32), b"", DagFrontier(height, [], [], []), [], 0)
-        write_snapshot(c, snap, 1, sync_every=8)
+        write_snapshot(c, snap, 1, 8, height + 1 if decided is None else decided)
         return [r[0] for r in c.execute("SELECT height FROM snapshots ORDER BY height")]
 
     assert kept_after(8) == [8]
@@ -356,3 +356,11 @@ def test_the_store_keeps_its_newest_sync_snapshot_beside_the_newest_two() -> Non
     assert kept_after(16) == [14, 16]
     assert sync_snapshot_height(c, 8) == 16
     assert sync_snapshot_height(c, 0) is None
+    # Executed at 24 with nothing deciding 25 yet: 16 stays, and is still offered.
+    assert kept_after(18) == [16, 18]
+    assert kept_after(20) == [16, 18, 20]
+    assert kept_after(22) == [16, 20, 22]
+    assert kept_after(24, decided=24) == [16, 22, 24]
+    assert sync_snapshot_height(c, 8, below=24) == 16
+    assert sync_snapshot_height(c, 8, below=25) == 24
+    assert kept_after(26) == [24, 26]  # 25 decided since: 24 is offered, 16 goes

@@ -48,9 +48,11 @@ def sync_routes(node: NodePort) -> list[Route]:
         """(height, SyncImage bytes) of the newest offerable snapshot, or None."""
         store = node.store
         every = node.genesis.sync_every
+        # The newest the store holds that a decided checkpoint certifies: while a new
+        # sync height waits for the next decision, the one before it stays offered.
         height = store.sync_snapshot_height(every)  # the snapshot is read once per height
         if height is None or store.decided_height() <= height:
-            return None  # none, or nothing certifies it yet
+            return None
         answer = cached.get(height)
         if answer is None:
             snap = store.sync_snapshot(every)

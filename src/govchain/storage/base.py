@@ -59,7 +59,10 @@ class Store(Protocol):
         ...
 
     def sync_snapshot(self, sync_every: int) -> Snapshot | None:
-        """The newest kept snapshot at a multiple of sync_every (what a node offers), or None."""
+        """The newest kept snapshot at a sync height a decided checkpoint certifies, or None.
+
+        What a node offers to joiners: a multiple of sync_every below the decided height.
+        """
         ...
 
     def sync_snapshot_height(self, sync_every: int) -> int | None:

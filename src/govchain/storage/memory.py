@@ -90,11 +90,12 @@ class MemoryStore:
         )
 
     def sync_snapshot(self, sync_every: int) -> Snapshot | None:
-        """The newest snapshot at a multiple of sync_every, or None."""
+        """The newest snapshot at a multiple of sync_every that a decided checkpoint certifies."""
         self._open()
         if sync_every <= 0:
             return None
-        return next((s for s in reversed(self._synced) if s.height % sync_every == 0), None)
+        certified = [s for s in self._synced if s.height < len(self._decided)]
+        return next((s for s in reversed(certified) if s.height % sync_every == 0), None)
 
     def sync_snapshot_height(self, sync_every: int) -> int | None:
         """sync_snapshot()'s height (None: none kept)."""

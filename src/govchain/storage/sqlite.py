@@ -921,7 +921,8 @@ class SqliteStore:
             early = covered_ids - late
             still = [s for vid, s in self._uncovered.items() if vid not in early]
             still += [s for vid, s in stored.items() if vid not in early]
-            write_snapshot(c, snap, min([*still, seq]), self._sync_every)
+            decided = self._decided_height + len(ready.decided)
+            write_snapshot(c, snap, min([*still, seq]), self._sync_every, decided)
         if audit_rows:
             c.executemany("INSERT INTO audit (seq, height, entry) VALUES (?, ?, ?)", audit_rows)
         if emptied:
@@ -1320,7 +1321,7 @@ class SqliteStore:
         c = self._conn
         seq = self._next_seq
         with self._write_transaction():
-            write_snapshot(c, snap, seq, self._sync_every)
+            write_snapshot(c, snap, seq, self._sync_every, self._decided_height)
             c.execute("UPDATE pruned SET below_seq = ?, height = ?", (seq, s))
             c.execute("UPDATE movement_index SET from_height = ?, mark = 0", (s + 1,))
             c.execute("UPDATE tx_index_mark SET seq = ? WHERE id = 1", (seq - 1,))
@@ -1330,13 +1331,13 @@ class SqliteStore:
         """sync_snapshot()'s height, without reading the snapshot (None: none kept)."""
         self._check_open()
         with self._read_transaction():
-            return sync_snapshot_height(self._conn, sync_every)
+            return sync_snapshot_height(self._conn, sync_every, self._decided_height)
 
     def sync_snapshot(self, sync_every: int) -> Snapshot | None:
-        """The newest kept snapshot at a multiple of sync_every (what a node offers), or None."""
+        """The newest kept snapshot at a sync height a decided checkpoint certifies, or None."""
         self._check_open()
         with self._read_transaction():
-            height = sync_snapshot_height(self._conn, sync_every)
+            height = sync_snapshot_height(self._conn, sync_every, self._decided_height)
             found = None if height is None else read_snapshot(self._conn, height)
         return None if found is None else found[0]
 

@@ -98,12 +98,14 @@ def _put_part(c: sqlite3.Connection, data: bytes) -> bytes:
 
 
 def write_snapshot(
-    c: sqlite3.Connection, snap: Snapshot, low_seq: int, sync_every: int = 0
+    c: sqlite3.Connection, snap: Snapshot, low_seq: int, sync_every: int = 0, decided: int = 0
 ) -> None:
     """Store a snapshot inside the open transaction, and drop all but those kept.
 
-    Kept: the newest SNAPSHOTS_KEPT, and the newest at a sync height (a
-    multiple of sync_every: the one this node offers to joiners).
+    Kept: the newest SNAPSHOTS_KEPT, the newest at a sync height (a multiple
+    of sync_every), and the newest at a sync height that a decided checkpoint
+    certifies (below `decided`, the decided height after this commit): the
+    one this node offers to joiners until the newest is certified in turn.
     """
     parts: bytes | None = None
     try:
@@ -121,9 +123,10 @@ def write_snapshot(
     _write_blob(c, "snapshots", snap.height, data)  # height is the rowid
     heights = _heights_desc(c)
     keep = set(heights[:SNAPSHOTS_KEPT])
-    synced = _newest_at_sync_height(heights, sync_every)
-    if synced is not None:
-        keep.add(synced)
+    for below in (None, decided):
+        synced = _newest_at_sync_height(heights, sync_every, below)
+        if synced is not None:
+            keep.add(synced)
     gone = [(h,) for h in heights if h not in keep]
     if gone:
         c.executemany("DELETE FROM snapshots WHERE height = ?", gone)
@@ -148,15 +151,26 @@ def _heights_desc(c: sqlite3.Connection) -> list[int]:
     return [int_row("snapshots", "height", r[0]) for r in rows]
 
 
-def _newest_at_sync_height(heights_desc: list[int], sync_every: int) -> int | None:
+def _newest_at_sync_height(
+    heights_desc: list[int], sync_every: int, below: int | None = None
+) -> int | None:
     if sync_every <= 0:
         return None
-    return next((h for h in heights_desc if h > 0 and h % sync_every == 0), None)
+    return next(
+        (
+            h
+            for h in heights_desc
+            if h > 0 and h % sync_every == 0 and (below is None or h < below)
+        ),
+        None,
+    )
 
 
-def sync_snapshot_height(c: sqlite3.Connection, sync_every: int) -> int | None:
-    """The height of the newest kept snapshot at a sync height, or None."""
-    return _newest_at_sync_height(_heights_desc(c), sync_every)
+def sync_snapshot_height(
+    c: sqlite3.Connection, sync_every: int, below: int | None = None
+) -> int | None:
+    """The height of the newest kept snapshot at a sync height (under `below`), or None."""
+    return _newest_at_sync_height(_heights_desc(c), sync_every, below)
 
 
 def newest_low_seq(c: sqlite3.Connection) -> int:
