@@ -157,11 +157,7 @@ def _newest_at_sync_height(
     if sync_every <= 0:
         return None
     return next(
-        (
-            h
-            for h in heights_desc
-            if h > 0 and h % sync_every == 0 and (below is None or h < below)
-        ),
+        (h for h in heights_desc if h > 0 and h % sync_every == 0 and (below is None or h < below)),
         None,
     )
 
