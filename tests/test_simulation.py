@@ -74,6 +74,8 @@ def test_ten_validators_without_faults_finalize() -> None:
         ("unordered-exec", {"state_hash", "receipt"}, {}),
         ("seal-without-live", {"sync_seal"}, {}),
         ("image-cache-stale", {"image_cache"}, {}),
+        # Caught on seeds whose script empties the permissions, or the parameters.
+        ("image-cache-emptied", {"image_cache"}, {}),
     ],
 )
 def test_planted_bug_is_caught(plant: str, expected: set[str], kw: dict[str, object]) -> None:

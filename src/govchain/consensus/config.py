@@ -30,6 +30,10 @@ PLANTABLE = frozenset(
         # The ledger keeps every part's cached image across heights that change
         # it (state/ledger_image.py): images, snapshots and sync heights go stale.
         "image-cache-stale",
+        # The ledger reads an emptied parameter, rule or permission set ([] from
+        # writes()) as unchanged and keeps its cached image part (the bug the
+        # kill soak found when the last parameter was cleared).
+        "image-cache-emptied",
     }
 )
 

@@ -296,7 +296,7 @@ class Replica:
         self.peer_keys = peer_keys if peer_keys is not None else _keys_of_hex_names(self.peers)
         self.config = config
         self.dag = Dag(genesis.chain_id, genesis.hash, config.dag)
-        self.ledger = Ledger(genesis, registry)
+        self.ledger = self._planted(Ledger(genesis, registry))
         # decided_source: the store's decided heights; without it all stay in memory.
         self._decided_source = decided_source
         self.decided = DecidedLog(decided_source, config.decided_kept)
@@ -423,11 +423,19 @@ class Replica:
             self._on_admitted(adm, None, waited=True)
             self._replay_missing.extend(adm.missing)
 
+    def _planted(self, ledger: Ledger) -> Ledger:
+        """ledger, with the planted bug of the simulator's that lives in it, if asked for."""
+        if "image-cache-emptied" in self.config.consensus.plants:
+            ledger.none_when_unchanged = frozenset()
+        return ledger
+
     def _restore(self, snap: Snapshot, p: Persisted, final_source: Callable[[bytes], bool]) -> None:
         """Take the ledger and the DAG's final part from a snapshot (an ImageError if unfit)."""
         if snap.height > len(self.decided):
             raise ValueError(f"a snapshot at height {snap.height} beyond the decided")
-        self.ledger = ledger_from_image(self.genesis, snap.ledger, self.ledger.registry)
+        self.ledger = self._planted(
+            ledger_from_image(self.genesis, snap.ledger, self.ledger.registry)
+        )
         if self.genesis.is_sync_height(snap.height):
             # The image holds the writes' hash; the height's own folds the image in.
             live = live_of(snap.frontier)

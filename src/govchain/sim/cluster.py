@@ -89,6 +89,9 @@ CRASH_AFTER_ACCEPT_VALIDITY_MIN = 10
 # many heights past the target: an honest holder proposes it within a round of
 # proposers, and a lost one must not get the time to expire unnoticed.
 ACCEPTED_GRACE_HEIGHTS = 8
+# One seed in this many has the governor set and clear a parameter first (the
+# parameters back to none); the others reach the rest of its script sooner.
+PARAMS_EMPTIED_EVERY = 3
 
 
 def default_byzantine_peers(faults: str) -> int:
@@ -294,7 +297,12 @@ class Simulation:
         self.workload = Workload(self.rng, self.clients, stamp_bits_min=4)
         business = Client(SigningKey.from_label("sim-business"))
         self.governor = Governor(
-            self.workload, regulators, business, self.clients, registry_for(self.genesis)
+            self.workload,
+            regulators,
+            business,
+            self.clients,
+            registry_for(self.genesis),
+            params_emptied_first=self.cfg.seed % PARAMS_EMPTIED_EVERY == 0,
         )
 
     def _build_attackers(self, validator_keys: list[SigningKey]) -> None:

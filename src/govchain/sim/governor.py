@@ -44,6 +44,7 @@ from govchain.state.payloads import (
     ResumeService,
     ServiceRegisterPayload,
     SetParam,
+    SetPermission,
     SuspendService,
     UnfreezeIdentity,
     VotePayload,
@@ -66,6 +67,10 @@ LIEN_SPENDABLE = 2_000  # what a lien leaves of the balance seen when proposing 
 LIEN_LIFT = 5_000  # what the unfreeze-amount lifts again
 MEASURE_HEIGHTS = 3  # heights a lien or a watch acts before the committee eases it
 WATCH_HEIGHTS = 1_000  # a watch's reach: past the run, so unwatch ends it
+# The parameter some seeds set and clear before any other is set (changes nothing the
+# script relies on).
+EMPTIED_PARAM = "audit_retention_days"
+EMPTIED_VALUE = 365
 
 
 @dataclass(slots=True)
@@ -118,11 +123,13 @@ class Governor:
         business: Client,
         clients: list[Client],
         registry: Registry = BUILTIN,
+        params_emptied_first: bool = False,
     ) -> None:
         self.workload = workload
         self.regs = regulators
         self.biz = business
         self.clients = clients
+        self.params_emptied_first = params_emptied_first
         self.tracks: list[list[Step]] = []
         self._script()
         self._examples(registry)
@@ -132,7 +139,18 @@ class Governor:
         r0, r1, r2 = self.regs
         biz, c = self.biz, self.clients
         short_ttl = 3
+        # On some seeds a parameter is set and cleared first, while it is the only
+        # one set: the parameters go back to none (later, the short ttl stays set).
+        emptied = (
+            (
+                vote(r2, SetParam(EMPTIED_PARAM, EMPTIED_VALUE), r0),
+                vote(r0, SetParam(EMPTIED_PARAM, None), r1),
+            )
+            if self.params_emptied_first
+            else ()
+        )
         self.track(
+            *emptied,
             vote(r0, SetParam("emergency_ttl_heights", short_ttl), r1),
             vote(r1, SetParam("hold_amount_min", 4_500), r2),
             Step("release", r1, Kind.GOV_PROPOSE, self._on_held(Release), (r2,)),
@@ -185,6 +203,12 @@ class Governor:
         self.track(
             vote(r1, GrantRole(biz.key.address, "issuer"), r0),
             plain(biz, Kind.IDENTITY_SET, issued),
+        )
+        # A kind restricted, then open again: the permissions go back to none, a
+        # change a node must not mistake for no change (its cached image part).
+        self.track(
+            vote(r2, SetPermission(Kind.IDENTITY_SET, "issuer"), r0),
+            vote(r0, SetPermission(Kind.IDENTITY_SET, ""), r1),
         )
         self._fund_tracing(c[3].key.address, c[4].key.address, c[2].key.address, short_ttl)
 

@@ -134,6 +134,9 @@ class Ledger:
         # Part name -> its encoded image while unchanged (state/ledger_image.py):
         # _writes drops a part at every height that changes it.
         self.image_parts: dict[str, bytes] = {}
+        # Namespaces whose writes() say "unchanged" with None; emptied for the
+        # simulator's planted bug "image-cache-emptied" (an emptied set read as unchanged).
+        self.none_when_unchanged = _NONE_WHEN_UNCHANGED
         self._refresh()
 
     # -- queries (the node, API and CLI read these) ------------------------------------
@@ -341,7 +344,7 @@ class Ledger:
         for name, w in writes.items():
             # Some writes() say "unchanged" with None, and [] may then be a change
             # (the last parameter cleared); the others say it with [].
-            if (w is not None) if name in _NONE_WHEN_UNCHANGED else w:
+            if (w is not None) if name in self.none_when_unchanged else w:
                 images.pop(name, None)
         if writes["params"] is not None:  # governance holds the parameters it reads (_refresh)
             images.pop("governance", None)
