@@ -41,6 +41,7 @@ SENDER_BALANCE = 10**12
 CONCURRENCY_PER_NODE = 2
 BATCH_TXS = 100
 FINAL_TIMEOUT_S = 600.0
+LIVE_TIMEOUT_S = 60.0  # for the devnet's first checkpoint, before any load
 RETRY_S = 0.02  # a refused lane comes back soon: the nodes' pools drain a checkpoint at a time
 # A paced load (--rate) sends small batches on a schedule, so that a transaction's
 # latency is its own, not that of the 100 queued with it.
@@ -347,6 +348,21 @@ async def load_until_final(
     return submitted, sent, final, refused
 
 
+def _wait_live(urls: list[str]) -> None:
+    """Until every node has executed a first checkpoint: the load meets a live chain.
+
+    Nodes answer before their peers are all connected; a load sent then measures
+    the devnet's start (a paced one found every pool full before height 1).
+    """
+    deadline = time.monotonic() + LIVE_TIMEOUT_S
+    with httpx.Client(timeout=2.0) as http:
+        for url in urls:
+            while http.get(url + "/v1/status").json()["height"] < 1:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{url} decided no checkpoint in {LIVE_TIMEOUT_S:g} s")
+                time.sleep(0.05)
+
+
 def run_bench(
     validators: int,
     txs: int,
@@ -389,6 +405,7 @@ def run_bench(
         try:
             net.wait_ready()
             urls = [f"http://127.0.0.1:{n.api_port}" for n in nodes]
+            _wait_live(urls)
             ws_url = f"ws://127.0.0.1:{nodes[0].api_port}/v1/events"
             cpu0 = [process_cpu_s(p.pid) for p in net.procs.values()]
             workers0 = [_children_cpu_s(p.pid) for p in net.procs.values()]
