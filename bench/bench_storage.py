@@ -47,7 +47,7 @@ from govchain.dag.graph import Dag
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction
 from govchain.replica.execution import Execution
-from govchain.replica.replica import ReplicaReady
+from govchain.replica.outputs import ReplicaReady
 from govchain.state.audit import AUDIT_EMPTY
 from govchain.state.genesis import Genesis
 from govchain.state.ledger import Ledger

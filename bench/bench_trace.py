@@ -61,7 +61,7 @@ from govchain.consensus.tendermint import HardState
 from govchain.crypto.keys import address_of
 from govchain.dag.tx import Transaction, TxBody, payload_hash, tx_id
 from govchain.replica.execution import Execution
-from govchain.replica.replica import ReplicaReady
+from govchain.replica.outputs import ReplicaReady
 from govchain.state.audit import AUDIT_EMPTY
 from govchain.state.ledger import Executed
 from govchain.state.payloads import TransferPayload

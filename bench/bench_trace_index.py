@@ -35,7 +35,7 @@ from common import (
     sender_keys,
 )
 from govchain.replica.execution import Execution
-from govchain.replica.replica import ReplicaReady
+from govchain.replica.outputs import ReplicaReady
 from govchain.storage.sqlite import SqliteStore
 
 ROUNDS = 3  # each variant committed this many times, alternating; medians reported

@@ -42,8 +42,10 @@ from govchain.consensus.tendermint import HardState, Tendermint, Verdict
 from govchain.consensus.validators import ValidatorSet
 from govchain.crypto.keys import SigningKey
 from govchain.dag.tx import Transaction
+from govchain.replica.config import ReplicaConfig
 from govchain.replica.messages import Message, decode_message
-from govchain.replica.replica import Persisted, Replica, ReplicaConfig, ReplicaReady
+from govchain.replica.outputs import Persisted, ReplicaReady
+from govchain.replica.replica import Replica
 from govchain.replica.replication import Submitted
 from govchain.shell.shell import Shell, ShellConfig
 from govchain.sim.network import LinkFaults, Network

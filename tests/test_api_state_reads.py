@@ -38,7 +38,7 @@ from govchain.node.devnet import create
 from govchain.node.files import Home, genesis_to_json
 from govchain.node.node import Node
 from govchain.replica.execution import Execution
-from govchain.replica.replica import ReplicaReady
+from govchain.replica.outputs import ReplicaReady
 from govchain.replica.view import ChainView
 from govchain.state.audit import AuditEntry, AuditLog
 from govchain.state.ledger import Ledger

@@ -31,6 +31,7 @@ from govchain.dag.graph import Dag, orphan_cost_bytes
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction, build
 from govchain.node.backlog import Backlog, BacklogLimits
+from govchain.replica.config import ReplicaConfig
 from govchain.replica.messages import (
     WIRES_PER_MSG_MAX,
     CommitMsg,
@@ -40,7 +41,7 @@ from govchain.replica.messages import (
     TxRequest,
     VoteMsg,
 )
-from govchain.replica.replica import Replica, ReplicaConfig
+from govchain.replica.replica import Replica
 from govchain.replica.replication import SubmitState, Submitted
 from govchain.sim.cluster import sim_consensus_config
 from govchain.state.genesis import Genesis

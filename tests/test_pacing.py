@@ -28,7 +28,9 @@ from govchain.node.files import (
     read_node_config,
 )
 from govchain.node.node import node_replica_config
-from govchain.replica.replica import Persisted, Replica, ReplicaConfig
+from govchain.replica.config import ReplicaConfig
+from govchain.replica.outputs import Persisted
+from govchain.replica.replica import Replica
 from govchain.sdk.client import Client
 from govchain.state.genesis import Genesis
 from govchain.state.receipts import Receipt

@@ -39,7 +39,7 @@ from govchain.node.devnet import create
 from govchain.node.files import Home, genesis_to_json
 from govchain.node.node import Node
 from govchain.replica.execution import Execution
-from govchain.replica.replica import ReplicaReady
+from govchain.replica.outputs import ReplicaReady
 from govchain.sdk.client import Client
 from govchain.sdk.proof import ProofError, verify_proof
 from govchain.sdk.valsets import Trust

@@ -18,7 +18,7 @@ import pytest
 from govchain.api.chain_reads import DAG_LIMIT_MAX
 from govchain.node.files import Home, NodeConfig
 from govchain.node.node import Node
-from govchain.replica.replica import ReplicaReady
+from govchain.replica.outputs import ReplicaReady
 from govchain.sim.cluster import Simulation
 from govchain.state.receipts import Receipt
 from govchain.storage.base import PrunedError, StoreError

@@ -28,6 +28,7 @@ from govchain.crypto.keys import SigningKey
 from govchain.dag.admission import AdmissionError, Reject
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction, TxWire, build
+from govchain.replica.config import ReplicaConfig
 from govchain.replica.messages import (
     IDS_PER_REQUEST_MAX,
     AckMsg,
@@ -40,7 +41,7 @@ from govchain.replica.messages import (
     VoteMsg,
     decode_message,
 )
-from govchain.replica.replica import Replica, ReplicaConfig
+from govchain.replica.replica import Replica
 from govchain.sim.cluster import sim_consensus_config
 from govchain.state.genesis import Genesis
 from govchain.state.payloads import TransferPayload

@@ -16,8 +16,10 @@ from govchain.crypto.keys import SigningKey
 from govchain.dag.admission import AdmissionError, Reject
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction, build
+from govchain.replica.config import ReplicaConfig
 from govchain.replica.messages import AckMsg, TxMsg, TxRequest, VoteMsg, decode_message
-from govchain.replica.replica import Persisted, Replica, ReplicaConfig, ReplicaReady
+from govchain.replica.outputs import Persisted, ReplicaReady
+from govchain.replica.replica import Replica
 from govchain.replica.replication import Replication, SubmitState, Submitted
 from govchain.sim.cluster import sim_consensus_config
 from govchain.state.payloads import TransferPayload

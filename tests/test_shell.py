@@ -18,7 +18,7 @@ from govchain.crypto.keys import SigningKey
 from govchain.dag.admission import AdmissionError
 from govchain.dag.tx import Transaction, build
 from govchain.replica.messages import AckMsg, Message, TxRequest
-from govchain.replica.replica import ReplicaReady
+from govchain.replica.outputs import ReplicaReady
 from govchain.replica.replication import Submitted
 from govchain.shell.shell import (
     ACK_BEFORE_SYNC,

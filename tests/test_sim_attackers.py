@@ -19,7 +19,8 @@ from govchain.crypto.keys import SigningKey
 from govchain.dag.tx import WIRE_DECODER, Transaction, build
 from govchain.replica.execution import Execution
 from govchain.replica.messages import RedactedTxMsg, TxMsg
-from govchain.replica.replica import Replica, ReplicaReady
+from govchain.replica.outputs import ReplicaReady
+from govchain.replica.replica import Replica
 from govchain.sim.attackers import Attacker
 from govchain.sim.checkers import Checkers
 from govchain.sim.cluster import SimConfig, SimResult, Simulation

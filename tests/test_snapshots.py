@@ -24,7 +24,8 @@ from govchain.codec import encode
 from govchain.dag.graph import DagFrontier
 from govchain.node.files import Home, NodeConfig
 from govchain.node.node import Node
-from govchain.replica.replica import Persisted, ReplayDivergedError, Replica, ReplicaReady
+from govchain.replica.outputs import Persisted, ReplayDivergedError, ReplicaReady
+from govchain.replica.replica import Replica
 from govchain.replica.snapshot import Snapshot, SnapshotPolicy
 from govchain.sim.cluster import SimConfig, Simulation
 from govchain.state.image import ImageError, decode_value, encode_value

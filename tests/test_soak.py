@@ -29,7 +29,8 @@ from govchain.node.soak_check import NodeView, ProposalState, StoreVerdict, chec
 from govchain.node.soak_gov import GovAction
 from govchain.node.soak_killer import Crash
 from govchain.node.soak_load import Promise, Tally
-from govchain.replica.replica import Replica, ReplicaConfig
+from govchain.replica.config import ReplicaConfig
+from govchain.replica.replica import Replica
 from govchain.state.genesis import Genesis
 from govchain.state.payloads import TransferPayload
 from govchain.state.receipts import Receipt

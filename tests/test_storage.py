@@ -29,9 +29,11 @@ from govchain.consensus.validators import ValidatorSet
 from govchain.crypto.keys import SigningKey
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction, build
+from govchain.replica.config import ReplicaConfig
 from govchain.replica.execution import Execution
 from govchain.replica.messages import CommitRequest
-from govchain.replica.replica import Persisted, Replica, ReplicaConfig, ReplicaReady
+from govchain.replica.outputs import Persisted, ReplicaReady
+from govchain.replica.replica import Replica
 from govchain.sim.cluster import sim_consensus_config
 from govchain.state.genesis import Genesis
 from govchain.state.ledger import Executed
@@ -712,7 +714,7 @@ CHILD = f"""
 import itertools, pickle, sys
 from pathlib import Path
 from govchain.consensus.tendermint import HardState
-from govchain.replica.replica import ReplicaReady
+from govchain.replica.outputs import ReplicaReady
 from govchain.storage.sqlite import SqliteStore
 ENDLESS = {ENDLESS}
 readies = pickle.loads(Path(sys.argv[1]).read_bytes())

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from govchain.replica.replica import ReplicaReady
+from govchain.replica.outputs import ReplicaReady
 from govchain.state.receipts import Receipt
 from govchain.storage import sqlite as sqlite_store
 from govchain.storage.base import CommitError

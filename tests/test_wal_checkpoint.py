@@ -21,7 +21,7 @@ import pytest
 
 from conftest import SimCluster
 from govchain.codec import encode
-from govchain.replica.replica import ReplicaReady
+from govchain.replica.outputs import ReplicaReady
 from govchain.state.payloads import ProposePayload, RecordPayload, Redact
 from govchain.storage.sqlite import SqliteStore
 from test_storage import (  # noqa: F401

@@ -16,7 +16,7 @@ from govchain.apps.catalog import registry_for
 from govchain.node.files import Home, read_genesis
 from govchain.node.state_sync import HTTP_TIMEOUT_S, state_sync
 from govchain.node.sync_wire import SyncError
-from govchain.replica.replica import ReplayDivergedError
+from govchain.replica.outputs import ReplayDivergedError
 from govchain.storage.base import StoreError
 from govchain.storage.faults import store_fault
 from govchain.storage.integrity import DamagedStoreError, IntegrityReport, check_store, set_aside

@@ -35,8 +35,10 @@ from govchain.node.files import Home, NodeConfig, read_genesis, read_key, read_n
 from govchain.node.metrics import NodeMetrics
 from govchain.node.ports import AsyncioClock, PeerTransport, now_ms
 from govchain.node.verify_pool import VERIFY_WORKERS_MAX, VerifyPool, default_verify_workers
+from govchain.replica.config import ReplicaConfig
 from govchain.replica.messages import ProposalMsg, TxMsg, decode_message
-from govchain.replica.replica import Replica, ReplicaConfig, ReplicaReady
+from govchain.replica.outputs import ReplicaReady
+from govchain.replica.replica import Replica
 from govchain.replica.replication import SubmitState, Submitted
 from govchain.replica.snapshot import SnapshotPolicy
 from govchain.replica.view import ChainView

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import NamedTuple
 
-from govchain.consensus.config import ConsensusConfig
-from govchain.consensus.messages import Certificate, Checkpoint, Proposal
-from govchain.consensus.tendermint import HardState, Relation, Tendermint
+from govchain.consensus.messages import Checkpoint, Proposal
+from govchain.consensus.tendermint import Relation, Tendermint
 from govchain.crypto.keys import SIGNATURE_BYTES, SigningKey
 from govchain.dag.admission import (
     AdmissionError,
@@ -38,7 +37,8 @@ from govchain.dag.tx import Transaction, TxWire, tx_id
 from govchain.replica.books import PeerHeights
 from govchain.replica.catchup import CatchUp
 from govchain.replica.chain_app import ChainApp
-from govchain.replica.decided_log import DECIDED_KEPT, DecidedLog, DecidedSource
+from govchain.replica.config import ReplicaConfig
+from govchain.replica.decided_log import DecidedLog, DecidedSource
 from govchain.replica.execution import Execution
 from govchain.replica.fetching import Fetcher
 from govchain.replica.messages import (
@@ -55,8 +55,9 @@ from govchain.replica.messages import (
     TxRequest,
     VoteMsg,
 )
+from govchain.replica.outputs import Persisted, ReplayDivergedError, ReplicaReady
 from govchain.replica.replication import Replication, SubmitState, Submitted
-from govchain.replica.snapshot import Snapshot, SnapshotPolicy
+from govchain.replica.snapshot import Snapshot
 from govchain.replica.view import ChainView
 from govchain.replica.withheld import (
     REJECTED,
@@ -89,144 +90,6 @@ class Gossip(NamedTuple):
 
     tx: Transaction
     source: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ReplicaConfig:
-    """Limits and timings of the glue between the cores."""
-
-    dag: DagLimits = field(default_factory=DagLimits)
-    consensus: ConsensusConfig = field(default_factory=ConsensusConfig)
-    # With nothing new to cover, wait this long after the previous checkpoint's
-    # time before proposing an empty one (a heartbeat, not a flood); None: the
-    # genesis's empty_checkpoint_interval_ms (which may say never). Keep it
-    # below the consensus propose timeout (node_consensus_config). 0: at once.
-    idle_checkpoint_ms: int | None = None
-    # A missing vertex is asked of the peer that relayed what needs it (or of
-    # every peer), then of every peer again after fetch_retry_ms, doubling up
-    # to fetch_backoff_max_ms, for as long as an orphan or a checkpoint needs
-    # it (orphans wait at most DagLimits.orphan_ttl_ms).
-    fetch_retry_ms: int = 250
-    fetch_backoff_max_ms: int = 2_000
-    # Recent executions kept in memory (the store has all); None: every one (the
-    # simulator, whose checkers look back over a whole run).
-    executions_kept_max: int | None = 64
-    # ... and at most this many of their transactions together (the latest one is
-    # always kept): under load a checkpoint covers thousands.
-    executions_txs_max: int = 20_000
-    # A vertex this replica wanted for itself (a proposal's tip) that no orphan
-    # and no decided checkpoint needs any more is given up after this long.
-    fetch_give_up_ms: int = 20_000
-    # Ids being fetched (books.Wanted), about 20,000 and 5,000 of them: parents
-    # wanted for one peer's orphans stay within its share, and this replica's
-    # own needs (checkpoint tips) take the place of peers' when all is spent.
-    wanted_bytes_max: int = 8 * 1024 * 1024
-    wanted_bytes_per_source_max: int = 2 * 1024 * 1024
-    commits_per_reply_max: int = 16
-    # Decided heights kept in memory when the replica has a decided_source (the
-    # store): older ones are read from it (replica/decided_log.py).
-    decided_kept: int = DECIDED_KEPT
-    catchup_interval_ms: int = 300
-    # Catch-up stamps (books.SentBook), about 4,000 and 32 of them: a peer asks
-    # a few heights per interval while it catches up; stamps older than the
-    # interval are forgotten, and beyond these no help is sent.
-    catchup_bytes_max: int = 1024 * 1024
-    catchup_bytes_per_source_max: int = 8 * 1024
-    # A proposal names only tips of vertices this proposer admitted at least this
-    # long ago: by then gossip has most likely brought them to the other
-    # validators, who can vote at once instead of fetching parent after parent.
-    proposal_tip_age_ms: int = 50
-    # A client's transaction is answered 202 once validators with more than a
-    # third of the weight hold it (replica/replication.py); counts older than
-    # this are forgotten (the shell has answered not_replicated), and at most
-    # this many are kept (clients feed them).
-    replicate_wait_ms: int = 3_000
-    replication_entries_max: int = 50_000
-    # Behind: validators with more than a third of the weight named a height at
-    # least this far past ours within the window, or decided checkpoints wait
-    # for their cones. A replica that is behind refuses clients (catching_up).
-    behind_heights_min: int = 2
-    behind_window_ms: int = 3_000
-    # When to write a snapshot (replica/snapshot.py); None: never, and a restart
-    # replays the whole chain. Needs pruned final vertices (DagLimits.prune_covered).
-    snapshots: SnapshotPolicy | None = None
-
-
-@dataclass(slots=True)
-class Persisted:
-    """What a replica needs back after a restart (the shell's store holds it)."""
-
-    hard_state: HardState | None = None
-    decided: list[tuple[Checkpoint, Certificate]] = field(default_factory=list)
-    executed: list[Execution] = field(default_factory=list)
-    vertices: list[Transaction] = field(default_factory=list)
-    # Clients' transactions stored while they waited for a parent (ReplicaReady.waiting).
-    waiting: list[Transaction] = field(default_factory=list)
-    # The newest snapshot; `executed` then holds only the heights after it.
-    snapshot: Snapshot | None = None
-
-
-@dataclass(slots=True)
-class ReplicaReady:
-    """Outputs: persist everything but `sends` atomically, then send.
-
-    admitted vertices are persisted too: a validator that prevoted for a cone
-    must still hold it after a crash, or a locked value could become unavailable.
-    """
-
-    hard_state: HardState | None = None
-    decided: list[tuple[Checkpoint, Certificate]] = field(default_factory=list)
-    executed: list[Execution] = field(default_factory=list)
-    admitted: list[Transaction] = field(default_factory=list)
-    sends: list[tuple[str | None, Message]] = field(default_factory=list)
-    # Peers that sent what an honest peer never sends (a forged copy, an
-    # unprovable withheld payload): the shell drops them and refuses them a while.
-    blamed: list[tuple[str, str]] = field(default_factory=list)
-    # Final vertices whose payload must leave the store in this commit: final as
-    # rejected, or redacted, at a height whose receipts (and audit head) the
-    # checkpoint just decided certifies, so peers catching up can prove them.
-    purged: list[bytes] = field(default_factory=list)
-    # Clients' transactions answered "pending_parent": stored while they wait in
-    # the orphan pool, so that a crash does not lose them; `unwaited` are those
-    # that left it (admitted, expired or evicted), whose rows go.
-    waiting: list[Transaction] = field(default_factory=list)
-    unwaited: list[bytes] = field(default_factory=list)
-    # Durability outputs: the shell sends these acknowledgements, and answers the
-    # clients of these ids, only once everything admitted up to now is committed
-    # (a node may let admitted vertices wait a little for a shared fsync).
-    acks: list[tuple[str, AckMsg]] = field(default_factory=list)
-    # Clients' transactions now held by validators with more than a third of the
-    # weight (replica/replication.py): the shell answers their 202 "pending".
-    replicated: list[bytes] = field(default_factory=list)
-    # A snapshot after one of `executed` (the store keeps the newest ones).
-    snapshot: Snapshot | None = None
-
-    def must_persist(self) -> bool:
-        """True when something must reach storage before anything is sent."""
-        return (
-            self.hard_state is not None
-            or bool(self.decided)
-            or bool(self.executed)
-            or bool(self.admitted)
-            or bool(self.purged)
-            or bool(self.waiting)
-            or bool(self.unwaited)
-        )
-
-
-class ReplayDivergedError(ValueError):
-    """Re-executing a stored height gave another state hash or audit head than the store holds.
-
-    The store was written by a release whose execution or ledger image differs
-    (the image is part of the state hash at sync heights), or it was altered.
-    """
-
-    def __init__(self, height: int) -> None:
-        super().__init__(
-            f"re-executing height {height} gives another state than this store recorded: it "
-            "was written by a govchain whose execution or ledger image differs"
-        )
-        self.height = height
 
 
 class Replica:

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from govchain.dag.admission import AdmissionError
 from govchain.replica.messages import Message
-from govchain.replica.replica import ReplicaReady
+from govchain.replica.outputs import ReplicaReady
 from govchain.replica.replication import Submitted
 
 

@@ -26,7 +26,7 @@ from govchain.consensus.tendermint import HardState
 from govchain.dag.admission import AdmissionError
 from govchain.dag.tx import Transaction
 from govchain.replica.messages import AckMsg, Message
-from govchain.replica.replica import ReplicaReady
+from govchain.replica.outputs import ReplicaReady
 from govchain.replica.replication import Submitted
 from govchain.shell.ports import Clock, Core, StoreWriter, Timer, Transport
 

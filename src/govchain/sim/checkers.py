@@ -13,7 +13,7 @@ from govchain.consensus.validators import ValidatorSet
 from govchain.dag.tx import WIRE_DECODER, tx_id
 from govchain.replica.execution import Execution
 from govchain.replica.messages import Message, RedactedTxMsg, TxMsg
-from govchain.replica.replica import Persisted
+from govchain.replica.outputs import Persisted
 from govchain.replica.snapshot import Snapshot
 from govchain.replica.view import ChainView
 from govchain.state.ledger import Ledger

@@ -21,8 +21,10 @@ from govchain.crypto.keys import SigningKey
 from govchain.dag.admission import AdmissionError, Reject
 from govchain.dag.limits import DagLimits
 from govchain.dag.tx import Transaction
+from govchain.replica.config import ReplicaConfig
 from govchain.replica.messages import Message, ProposalMsg, VoteMsg, decode_message
-from govchain.replica.replica import Replica, ReplicaConfig, ReplicaReady
+from govchain.replica.outputs import ReplicaReady
+from govchain.replica.replica import Replica
 from govchain.replica.replication import SubmitState
 from govchain.replica.snapshot import SnapshotPolicy
 from govchain.shell.ports import Timer

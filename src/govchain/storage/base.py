@@ -14,7 +14,7 @@ from govchain.codec import HASH_BYTES
 from govchain.consensus.messages import Certificate, Checkpoint
 from govchain.crypto.keys import SIGNATURE_BYTES
 from govchain.dag.tx import Transaction, payload_hash, tx_id
-from govchain.replica.replica import Persisted, ReplicaReady
+from govchain.replica.outputs import Persisted, ReplicaReady
 from govchain.replica.snapshot import Snapshot
 from govchain.state.audit import AuditEntry
 from govchain.state.receipts import Receipt

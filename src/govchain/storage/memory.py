@@ -16,7 +16,7 @@ from govchain.consensus.messages import Certificate, Checkpoint
 from govchain.consensus.tendermint import HardState
 from govchain.dag.tx import Transaction
 from govchain.replica.execution import Execution
-from govchain.replica.replica import Persisted, ReplicaReady
+from govchain.replica.outputs import Persisted, ReplicaReady
 from govchain.replica.snapshot import Snapshot
 from govchain.state.audit import AuditEntry
 from govchain.state.receipts import Receipt

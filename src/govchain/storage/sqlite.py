@@ -85,7 +85,7 @@ from govchain.consensus.tendermint import HardState
 from govchain.crypto.keys import SIGNATURE_BYTES
 from govchain.dag.tx import Transaction, decode_body, payload_hash, tx_id
 from govchain.replica.execution import Execution
-from govchain.replica.replica import Persisted, ReplicaReady
+from govchain.replica.outputs import Persisted, ReplicaReady
 from govchain.replica.snapshot import Snapshot
 from govchain.state.audit import AuditEntry
 from govchain.state.ledger import Executed
