@@ -43,7 +43,8 @@ from govchain.storage import sqlite as sqlite_store
 from govchain.storage import sqlite_movements
 from govchain.storage.base import CommitError, Store, StoredTx, StoreError
 from govchain.storage.memory import MemoryStore
-from govchain.storage.sqlite import CorruptStoreError, SchemaError, SqliteStore, _outcomes_of
+from govchain.storage.sqlite import CorruptStoreError, SchemaError, SqliteStore
+from govchain.storage.sqlite_rows import outcomes_of
 from govchain.trace.movements import Movement
 
 SRC = Path(__file__).resolve().parent.parent / "src"
@@ -868,7 +869,7 @@ def test_sqlite_stored_outcomes_accept_application_reasons_only_well_formed(
     # reading it back must not call its own store corrupt (issue 14's demo found it).
     data = msgspec.msgpack.encode([["rejected", reason, None, None]])
     if ok:
-        assert _outcomes_of(1, data, 1)[0].reason == reason
+        assert outcomes_of(1, data, 1)[0].reason == reason
     else:
         with pytest.raises(CorruptStoreError):
-            _outcomes_of(1, data, 1)
+            outcomes_of(1, data, 1)

@@ -41,16 +41,17 @@ from govchain.crypto.keys import SIGNATURE_BYTES
 from govchain.dag.tx import decode_body, payload_hash, tx_id
 from govchain.state.genesis import Genesis
 from govchain.storage.base import StoreError
-from govchain.storage.sqlite import (
-    APPLICATION_ID,
+from govchain.storage.sqlite import tx_key
+from govchain.storage.sqlite_pruning import read_pruned_mark
+from govchain.storage.sqlite_rows import (
     CERTIFICATE_DECODER,
     CHECKPOINT_DECODER,
     HARD_STATE_DECODER,
+    CorruptStoreError,
     audit_entry,
-    tx_key,
+    decode_row,
 )
-from govchain.storage.sqlite_pruning import read_pruned_mark
-from govchain.storage.sqlite_rows import CorruptStoreError, decode_row
+from govchain.storage.sqlite_schema import APPLICATION_ID
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 HEADER_BYTES = 100

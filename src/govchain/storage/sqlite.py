@@ -1,6 +1,6 @@
 """The SQLite Store: WAL, one fsync'd transaction per commit, rows keyed by sequence.
 
-Layout (schema version 6):
+Layout (schema version 9, sqlite_schema.py):
 
 - `vertices`: one row per stored transaction, keyed by an increasing sequence
   number (the rowid) in admission order: header (body, signature), its id, and
@@ -77,19 +77,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
-from govchain.codec import DecodeError, encode
+from govchain.codec import encode
 from govchain.consensus.messages import Certificate, Checkpoint
-from govchain.consensus.tendermint import HardState
-from govchain.crypto.keys import SIGNATURE_BYTES
-from govchain.dag.tx import Transaction, decode_body, payload_hash, tx_id
+from govchain.dag.tx import Transaction
 from govchain.replica.execution import Execution
 from govchain.replica.outputs import Persisted, ReplicaReady
 from govchain.replica.snapshot import Snapshot
 from govchain.state.audit import AuditEntry
 from govchain.state.ledger import Executed
-from govchain.state.receipts import Receipt, Status, reason_ok, receipts_fault
+from govchain.state.receipts import Receipt
 from govchain.storage.base import (
     CommitError,
     PrunedError,
@@ -123,16 +119,34 @@ from govchain.storage.sqlite_pruning import (
     move_to_pruned,
     read_pruned_mark,
 )
-from govchain.storage.sqlite_rows import KEYS_PER_QUERY as _KEYS_PER_QUERY
 from govchain.storage.sqlite_rows import (
+    ARRAY_HEADER_BYTES_MAX,
+    CERTIFICATE_DECODER,
+    CHECKPOINT_DECODER,
+    HARD_STATE_DECODER,
     SEQS_DECODER,
     CorruptStoreError,
+    Outcome,
+    audit_entry,
 )
+from govchain.storage.sqlite_rows import KEYS_PER_QUERY as _KEYS_PER_QUERY
+from govchain.storage.sqlite_rows import array_length as _array_length
 from govchain.storage.sqlite_rows import bytes_row as _bytes
+from govchain.storage.sqlite_rows import check_receipts as _check_receipts
 from govchain.storage.sqlite_rows import decode_row as _decode
 from govchain.storage.sqlite_rows import int_row as _int
+from govchain.storage.sqlite_rows import outcomes_of as _outcomes_of
+from govchain.storage.sqlite_rows import receipts_of as _receipts
+from govchain.storage.sqlite_rows import vertex_row as _vertex
+from govchain.storage.sqlite_schema import (
+    APPLICATION_ID,
+    SCHEMA,
+    SCHEMA_VERSION,
+    TABLES,
+    WAITING_TABLE,
+    SchemaError,
+)
 from govchain.storage.sqlite_snapshots import (
-    SNAPSHOT_PARTS_TABLE,
     SNAPSHOTS_TABLE,
     migrate_to_shared_parts,
     newest_low_seq,
@@ -147,6 +161,7 @@ __all__ = [
     "INDEX_MERGE_ROWS",
     "INDEX_SLICE_ROWS",
     "MOVEMENT_MERGE_ROWS",
+    "SCHEMA_VERSION",
     "CorruptStoreError",
     "SchemaError",
     "SqliteStore",
@@ -159,8 +174,6 @@ if TYPE_CHECKING:
     from govchain.trace.movements import MovementSource
 
 
-SCHEMA_VERSION = 9
-APPLICATION_ID = 0x476F7643  # "GovC" in the database header: a govchain store
 # Immediate tries of the post-redaction WAL checkpoint before it waits for the
 # next commit; without a wait in between, as the commit runs on the event loop.
 WAL_CHECKPOINT_TRIES = 3
@@ -168,128 +181,11 @@ _BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
 log = logging.getLogger("govchain.storage")
 
-HARD_STATE_DECODER = msgspec.msgpack.Decoder(HardState)
-CHECKPOINT_DECODER = msgspec.msgpack.Decoder(Checkpoint)
-CERTIFICATE_DECODER = msgspec.msgpack.Decoder(Certificate)
-
-
-class _Outcome(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
-    """A receipt without its id, height and index, which its place in `executed` gives."""
-
-    status: str
-    reason: str | None
-    rule: str | None
-    governance_ref: str | None
-
-    def receipt(self, tx_id: bytes, height: int, index: int) -> Receipt:
-        """The whole receipt, given what its place says."""
-        o = self
-        return Receipt(tx_id, height, index, o.status, o.reason, o.rule, o.governance_ref)
-
-
-OUTCOMES_DECODER = msgspec.msgpack.Decoder(list[_Outcome])
 # Ids of vertices not yet in tx_index kept in memory before a merge starts; a
 # merge then writes at least INDEX_SLICE_ROWS of them, in key order, per commit.
 INDEX_MERGE_ROWS = 32_768
 INDEX_SLICE_ROWS = 4_096
 OUTCOMES_CACHED = 16  # heights whose decoded outcomes get_tx keeps
-AUDIT_DECODER = msgspec.msgpack.Decoder(AuditEntry)
-
-_STATUSES = frozenset(s.value for s in Status)
-
-WAITING_TABLE = """CREATE TABLE waiting (
-        seq INTEGER PRIMARY KEY,
-        tx_id BLOB NOT NULL UNIQUE,
-        body BLOB NOT NULL,
-        signature BLOB NOT NULL,
-        payload BLOB NOT NULL
-    )"""
-SCHEMA = (
-    """CREATE TABLE schema_version (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        version INTEGER NOT NULL
-    )""",
-    """CREATE TABLE hard_state (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        data BLOB NOT NULL
-    )""",
-    """CREATE TABLE decided (
-        height INTEGER PRIMARY KEY,
-        checkpoint BLOB NOT NULL,
-        certificate BLOB NOT NULL
-    )""",
-    """CREATE TABLE executed (
-        height INTEGER PRIMARY KEY REFERENCES decided (height),
-        state_hash BLOB NOT NULL,
-        receipts_root BLOB NOT NULL,
-        audit_head BLOB NOT NULL,
-        tx_seqs BLOB NOT NULL,
-        outcomes BLOB NOT NULL
-    )""",
-    """CREATE TABLE audit (
-        seq INTEGER PRIMARY KEY,
-        height INTEGER NOT NULL REFERENCES executed (height),
-        entry BLOB NOT NULL
-    )""",
-    "CREATE INDEX audit_height ON audit (height)",
-    """CREATE TABLE redacted (
-        id INTEGER PRIMARY KEY,
-        seq INTEGER NOT NULL REFERENCES vertices (seq),
-        height INTEGER NOT NULL REFERENCES executed (height)
-    )""",
-    """CREATE TABLE vertices (
-        seq INTEGER PRIMARY KEY,
-        tx_id BLOB NOT NULL,
-        body BLOB NOT NULL,
-        signature BLOB NOT NULL,
-        payload BLOB
-    )""",
-    # No foreign keys on the two tables written per transaction: a check per
-    # row doubled their cost, and the store checks what it writes itself.
-    """CREATE TABLE covered (
-        seq INTEGER PRIMARY KEY,
-        height INTEGER NOT NULL,
-        idx INTEGER NOT NULL
-    )""",
-    """CREATE TABLE tx_index (
-        tx_key INTEGER NOT NULL,
-        seq INTEGER NOT NULL,
-        PRIMARY KEY (tx_key, seq)
-    ) WITHOUT ROWID""",
-    """CREATE TABLE tx_index_mark (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        seq INTEGER NOT NULL
-    )""",
-    WAITING_TABLE,
-    *MOVEMENT_TABLES,
-    SNAPSHOTS_TABLE,
-    SNAPSHOT_PARTS_TABLE,
-    PRUNED_TABLE,
-    PRUNED_IDS_TABLE,
-)
-TABLES = frozenset(
-    {
-        "schema_version",
-        "hard_state",
-        "decided",
-        "executed",
-        "vertices",
-        "covered",
-        "tx_index",
-        "tx_index_mark",
-        "audit",
-        "redacted",
-        "waiting",
-        "movements",
-        "movement_accounts",
-        "movement_index",
-        "snapshots",
-        "snapshot_parts",
-        "pruned",
-        "pruned_ids",
-    }
-)
-
 _VERTEX_COLUMNS = (
     "SELECT v.seq, v.tx_id, v.body, v.signature, c.height, c.idx, v.payload "
     "FROM vertices AS v LEFT JOIN covered AS c ON c.seq = v.seq"
@@ -315,111 +211,6 @@ def _index_rows(ids: Iterable[tuple[bytes, int]]) -> list[tuple[int, int]]:
 def tx_key(vid: bytes) -> int:
     """The indexed integer for a tx id: its first 8 bytes, as SQLite's signed 64 bits."""
     return int.from_bytes(vid[:8], "big", signed=True)
-
-
-class SchemaError(StoreError):
-    """The file is not a govchain store, or one of a schema this code does not read."""
-
-
-# -- reading rows back, checked ----------------------------------------------------
-def audit_entry(key: object, data: object) -> AuditEntry:
-    """An audit row: canonical as the hash chain has it (AuditEntry.canonical).
-
-    Untyped entries are stored as their nine fields, as before typed entries
-    existed, so stores written before them open unchanged.
-    """
-    if not isinstance(data, bytes):
-        raise CorruptStoreError("audit", key, f"expected bytes, found {type(data).__name__}")
-    try:
-        entry = AUDIT_DECODER.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
-        raise CorruptStoreError("audit", key, str(exc)) from exc
-    if entry.canonical != data:
-        raise CorruptStoreError("audit", key, "non-canonical encoding")
-    return entry
-
-
-def _text(table: str, key: object, value: object, allowed: frozenset[str] | None) -> str | None:
-    if value is None:
-        return None
-    return _str(table, key, value, allowed)
-
-
-def _str(table: str, key: object, value: object, allowed: frozenset[str] | None) -> str:
-    if not isinstance(value, str) or (allowed is not None and value not in allowed):
-        raise CorruptStoreError(table, key, f"unexpected value {value!r:.80}")
-    return value
-
-
-def _vertex(
-    row: tuple[Any, ...], table: str = "vertices"
-) -> tuple[int, Transaction, tuple[int, int] | None]:
-    """(seq, transaction, (covering height, place in its order)) from a _VERTEX_COLUMNS row."""
-    seq_raw, vid, body, sig, height, idx, payload = row
-    seq = _int(table, "seq ?", seq_raw)
-    key = f"seq {seq}"
-    vid = _bytes(table, key, vid, 32)
-    body = _bytes(table, key, body)
-    sig = _bytes(table, key, sig, SIGNATURE_BYTES)
-    final = None
-    if height is not None or idx is not None:
-        final = (_int(table, key, height), _int(table, key, idx))
-    try:
-        parsed = decode_body(body)
-    except DecodeError as exc:
-        raise CorruptStoreError(table, key, f"body: {exc}") from exc
-    if tx_id(body, sig) != vid:
-        raise CorruptStoreError(table, key, "tx_id does not match the header")
-    if payload is None:  # redacted: the header stays and still verifies
-        payload = b""
-    else:
-        payload = _bytes(table, key, payload)
-        if payload_hash(payload) != parsed.payload_hash:
-            raise CorruptStoreError(table, key, "payload does not match its hash")
-    return seq, Transaction(vid, parsed, body, sig, payload), final
-
-
-def _outcomes_of(height: int, data: object, count: int) -> list[_Outcome]:
-    """A height's `executed.outcomes`, checked (count: the length of its final order)."""
-    key = f"height {height}"
-    outcomes = _decode("executed", key, data, OUTCOMES_DECODER)
-    if len(outcomes) != count:
-        raise CorruptStoreError("executed", key, f"{len(outcomes)} outcomes for {count} txs")
-    for index, o in enumerate(outcomes):
-        if o.status not in _STATUSES or (o.reason is not None and not reason_ok(o.reason)):
-            raise CorruptStoreError("executed", key, f"outcome {index}: {o!r:.80}")
-    return outcomes
-
-
-def _receipts(height: int, tx_ids: list[bytes], data: object) -> list[Receipt]:
-    """A height's receipts from its `executed.outcomes` and the ids of its final order."""
-    outcomes = _outcomes_of(height, data, len(tx_ids))
-    pairs = enumerate(zip(tx_ids, outcomes, strict=True))
-    return [o.receipt(vid, height, i) for i, (vid, o) in pairs]
-
-
-_ARRAY_HEADER_BYTES_MAX = 5  # a msgpack array's header: 1, 3 or 5 bytes
-
-
-def _array_length(table: str, key: object, head: object) -> int:
-    """The element count in the header of a msgpack array (fixarray, array 16, array 32)."""
-    if not isinstance(head, bytes) or not head:
-        raise CorruptStoreError(table, key, f"expected a msgpack array, found {head!r:.20}")
-    first = head[0]
-    if 0x90 <= first <= 0x9F:
-        return first & 0x0F
-    size = {0xDC: 2, 0xDD: 4}.get(first)
-    if size is None or len(head) < 1 + size:
-        raise CorruptStoreError(table, key, f"expected a msgpack array, found {head!r:.20}")
-    return int.from_bytes(head[1 : 1 + size], "big")
-
-
-def _check_receipts(height: int, receipts: list[Receipt], root: bytes, count: int) -> None:
-    if len(receipts) != count:
-        raise CorruptStoreError("executed", f"height {height}", f"{len(receipts)} for {count}")
-    fault = receipts_fault(height, receipts, root)
-    if fault is not None:
-        raise CorruptStoreError("executed", f"height {height}", fault)
 
 
 class SqliteStore:
@@ -587,7 +378,7 @@ class SqliteStore:
                     (self._index_mark,),
                 )
             }
-            self._outcomes_cache: dict[int, tuple[list[int], list[_Outcome]]] = {}
+            self._outcomes_cache: dict[int, tuple[list[int], list[Outcome]]] = {}
             self._merging: list[tuple[int, int]] = []  # (tx_key, seq) in key order
             self._merged = 0  # how many of _merging are written
             self._data_version: int = self._pragma("data_version")
@@ -882,7 +673,7 @@ class SqliteStore:
             if len(r.receipts) != len(order):
                 raise CommitError(f"height {h}: {len(r.receipts)} receipts for {len(order)} txs")
             outcomes = [
-                _Outcome(rc.status, rc.reason, rc.rule, rc.governance_ref) for rc in r.receipts
+                Outcome(rc.status, rc.reason, rc.rule, rc.governance_ref) for rc in r.receipts
             ]
             executed_rows.append(
                 (h, r.state_hash, r.receipts_root, r.audit_head, encode(order), encode(outcomes))
@@ -1214,7 +1005,7 @@ class SqliteStore:
             raise CorruptStoreError("covered", f"seq {seq}", f"not at {index} of height {height}")
         return StoredTx(tx, height, outcomes[index].receipt(tx.id, height, index))
 
-    def _outcomes(self, height: int) -> tuple[list[int], list[_Outcome]]:
+    def _outcomes(self, height: int) -> tuple[list[int], list[Outcome]]:
         """An executed height's order and outcomes, checked; the latest few are cached."""
         cached = self._outcomes_cache.get(height)
         if cached is not None:
@@ -1295,7 +1086,7 @@ class SqliteStore:
                 ids.extend((q, rc.tx_id) for q, rc in zip(order, ex.receipts, strict=True))
                 covered.extend((q, h, i) for i, q in enumerate(order))
                 outcomes = [
-                    _Outcome(r.status, r.reason, r.rule, r.governance_ref) for r in ex.receipts
+                    Outcome(r.status, r.reason, r.rule, r.governance_ref) for r in ex.receipts
                 ]
                 cp = ex.certifying  # checkpoint h + 1 certifies height h's execution
                 heads = (cp.state_hash, cp.receipts_root, cp.audit_head)
@@ -1439,7 +1230,7 @@ class SqliteStore:
         self._check_open()
         rows = self._conn.execute(
             "SELECT height, substr(tx_seqs, 1, ?) FROM executed WHERE height BETWEEN ? AND ?",
-            (_ARRAY_HEADER_BYTES_MAX, from_height, to_height),
+            (ARRAY_HEADER_BYTES_MAX, from_height, to_height),
         ).fetchall()
         return {h: _array_length("executed", f"height {h}", head) for h, head in rows}
 
