@@ -22,6 +22,7 @@ from govchain.consensus.messages import (
 )
 from govchain.crypto.keys import SigningKey
 from govchain.dag.limits import DagLimits
+from govchain.replica.config import ReplicaConfig
 from govchain.replica.messages import (
     AckMsg,
     CommitMsg,
@@ -33,7 +34,7 @@ from govchain.replica.messages import (
     VoteMsg,
     decode_message,
 )
-from govchain.replica.replica import Replica, ReplicaConfig
+from govchain.replica.replica import Replica
 from govchain.state.payloads import TransferPayload
 from targets._kit import (
     ALICE,
