@@ -48,10 +48,11 @@ def sync_routes(node: NodePort) -> list[Route]:
         """(height, SyncImage bytes) of the newest offerable snapshot, or None."""
         store = node.store
         every = node.genesis.sync_every
-        # The newest the store holds that a decided checkpoint certifies: while a new
-        # sync height waits for the next decision, the one before it stays offered.
+        # The newest the store holds that a decided checkpoint certifies (the store
+        # answers only those): while a new sync height waits for the next decision,
+        # the one before it stays offered.
         height = store.sync_snapshot_height(every)  # the snapshot is read once per height
-        if height is None or store.decided_height() <= height:
+        if height is None:
             return None
         answer = cached.get(height)
         if answer is None:
@@ -70,7 +71,7 @@ def sync_routes(node: NodePort) -> list[Route]:
             raise ApiError(404, "no_offer", "this node holds no certified snapshot to offer yet")
         height, answer = found
         decided = node.store.get_checkpoint(height + 1)
-        assert decided is not None  # offered() checked the decided height
+        assert decided is not None  # the store offers only snapshots below its decided height
         return JSONResponse(
             {
                 "height": height,
